@@ -1,0 +1,24 @@
+# `make demo`: set up .venv, pretrain the CPU demo MAE, write its checkpoint
+# and a reconstruction figure under work_dirs/demo.
+# `make test`: set up .venv with the test dependencies, run the test suite.
+PY := .venv/bin/python
+DEMO_CONFIG := configs/mae/mae_vit-tiny-p8_1xb32-coslr_demo-photos.py
+DEMO_DIR := work_dirs/demo
+
+.PHONY: setup setup-tests demo test
+
+setup:
+	bash tools/setup_env.sh
+
+setup-tests:
+	bash tools/setup_env.sh --tests
+
+demo: setup
+	$(PY) tools/dataset_converters/prepare_demo_photos.py --out-dir data/demo_photos
+	$(PY) tools/train.py $(DEMO_CONFIG) --work-dir $(DEMO_DIR)
+	$(PY) tools/visualize_reconstruction.py $(DEMO_CONFIG) \
+		$(DEMO_DIR)/epoch_30.pth data/demo_photos/astronaut.jpg \
+		--out-file $(DEMO_DIR)/reconstruction.png
+
+test: setup-tests
+	$(PY) -m pytest tests -q

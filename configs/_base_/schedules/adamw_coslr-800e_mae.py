@@ -1,0 +1,38 @@
+# The MAE paper's pretraining recipe: AdamW, base lr 1.5e-4 per 256 images,
+# betas (0.9, 0.95), weight decay 0.05 except on norms, biases, position
+# embeddings and tokens, 40 warm-up epochs then cosine decay to 0.
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(
+        type='AdamW', lr=1.5e-4 * 4096 / 256, betas=(0.9, 0.95),
+        weight_decay=0.05),
+    paramwise_cfg=dict(
+        norm_decay_mult=0.0,
+        bias_decay_mult=0.0,
+        custom_keys={
+            'pos_embed': dict(decay_mult=0.),
+            'mask_token': dict(decay_mult=0.),
+            'cls_token': dict(decay_mult=0.)
+        }))
+
+param_scheduler = [
+    dict(
+        type='LinearLR',
+        start_factor=1e-4,
+        by_epoch=True,
+        begin=0,
+        end=40,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=760,
+        eta_min=0.,
+        by_epoch=True,
+        begin=40,
+        end=800,
+        convert_to_iter_based=True)
+]
+
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=800)
+# The lr above is for 4096 images per step; --auto-scale-lr rescales it.
+auto_scale_lr = dict(base_batch_size=4096)

@@ -1,0 +1,8 @@
+from .inference import init_model, reconstruct_images
+from .runner import (add_runner_args, parse_runner_args, test_config,
+                     train_config)
+
+__all__ = [
+    'init_model', 'reconstruct_images', 'add_runner_args', 'parse_runner_args',
+    'test_config', 'train_config'
+]

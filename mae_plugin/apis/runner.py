@@ -1,0 +1,126 @@
+"""Turn the command-line options of tools/train.py and tools/test.py into a
+runner config, the way mmpretrain's tools do."""
+import argparse
+import os
+import os.path as osp
+from typing import Optional
+
+from mmengine.config import Config, DictAction
+
+
+def add_runner_args(parser: argparse.ArgumentParser) -> None:
+    """Options that tools/train.py and tools/test.py share."""
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, key=value (e.g. '
+        'train_cfg.max_epochs=10 model.backbone.masking.mask_ratio=0.9)')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_runner_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """Parse, exporting ``LOCAL_RANK`` for launchers that pass
+    ``--local-rank``."""
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def _work_dir(cfg: Config, config_file: str, work_dir: Optional[str]) -> str:
+    if work_dir is not None:
+        return work_dir
+    if cfg.get('work_dir') is not None:
+        return cfg.work_dir
+    return osp.join('./work_dirs', osp.splitext(osp.basename(config_file))[0])
+
+
+def train_config(config_file: str,
+                 work_dir: Optional[str] = None,
+                 resume: Optional[str] = None,
+                 amp: bool = False,
+                 auto_scale_lr: bool = False,
+                 no_validate: bool = False,
+                 launcher: str = 'none',
+                 cfg_options: Optional[dict] = None) -> Config:
+    """The config a training run uses.
+
+    Args:
+        config_file (str): Config path.
+        work_dir (str, optional): Output folder; defaults to the config's
+            ``work_dir`` or ``work_dirs/<config name>``.
+        resume (str, optional): ``'auto'`` resumes from the latest
+            checkpoint of the work dir, a path from that checkpoint.
+        amp (bool): Switch the optimizer wrapper to ``AmpOptimWrapper``.
+        auto_scale_lr (bool): Scale the lr by the actual total batch over
+            ``auto_scale_lr.base_batch_size``.
+        no_validate (bool): Drop the validation loop.
+        launcher (str): ``none``, ``pytorch``, ``slurm`` or ``mpi``.
+        cfg_options (dict, optional): Overrides, ``key.sub=value`` style.
+
+    Returns:
+        Config: ready for ``Runner.from_cfg``.
+    """
+    cfg = Config.fromfile(config_file)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    cfg.launcher = launcher
+    cfg.work_dir = _work_dir(cfg, config_file, work_dir)
+
+    if amp:
+        if cfg.optim_wrapper.get('type', 'OptimWrapper') == 'OptimWrapper':
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif resume is not None:
+        cfg.resume = True
+        cfg.load_from = resume
+    if auto_scale_lr:
+        if 'auto_scale_lr' not in cfg:
+            raise KeyError(f'--auto-scale-lr needs `auto_scale_lr` with a '
+                           f'base_batch_size in {config_file}')
+        cfg.auto_scale_lr.enable = True
+    if no_validate:
+        cfg.val_cfg = None
+        cfg.val_dataloader = None
+        cfg.val_evaluator = None
+    return cfg
+
+
+def test_config(config_file: str,
+                checkpoint: str,
+                work_dir: Optional[str] = None,
+                launcher: str = 'none',
+                cfg_options: Optional[dict] = None) -> Config:
+    """The config a test run uses: the config's test loop on a checkpoint.
+
+    Args:
+        config_file (str): Config path.
+        checkpoint (str): Checkpoint to evaluate.
+        work_dir (str, optional): Output folder, as in
+            :func:`train_config`.
+        launcher (str): Job launcher.
+        cfg_options (dict, optional): Overrides.
+
+    Returns:
+        Config: ready for ``Runner.from_cfg``.
+    """
+    cfg = Config.fromfile(config_file)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    for key in ('test_dataloader', 'test_evaluator', 'test_cfg'):
+        if cfg.get(key) is None:
+            raise KeyError(f'{config_file} has no `{key}`; tools/test.py '
+                           f'needs a test loop')
+    cfg.launcher = launcher
+    cfg.work_dir = _work_dir(cfg, config_file, work_dir)
+    cfg.load_from = checkpoint
+    return cfg

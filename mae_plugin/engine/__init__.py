@@ -1,0 +1,5 @@
+from .safe_loading import MMENGINE_CHECKPOINT_GLOBALS, allow_mmengine_checkpoints
+
+allow_mmengine_checkpoints()
+
+__all__ = ['MMENGINE_CHECKPOINT_GLOBALS', 'allow_mmengine_checkpoints']

@@ -1,0 +1,69 @@
+"""Load mmengine checkpoints with ``torch.load(weights_only=True)``.
+
+Since torch 2.6 ``torch.load`` defaults to ``weights_only=True`` and refuses
+any global it does not know. mmengine 0.10 calls ``torch.load`` without the
+argument, so resuming a run fails on the few non-tensor types its
+checkpoints hold. Rather than switching safe loading off, we allowlist
+exactly those types:
+
+* ``mmengine.logging.HistoryBuffer`` (the message hub's logged scalars),
+  whose pickled state names its statistics methods as
+  ``getattr(HistoryBuffer, 'mean')``. ``builtins.getattr`` itself is *not*
+  allowlisted: the name resolves to :func:`history_buffer_method`, which
+  only returns public methods of ``HistoryBuffer`` and refuses anything
+  else;
+* numpy arrays, scalars and dtypes (logged values).
+
+Everything else a checkpoint may hold (tensors, dicts, lists, strings,
+numbers, ``OrderedDict``) is allowed by torch already. A pickle that names
+any other global (``os.system``, ``subprocess.Popen``, ...) is still
+refused by torch before anything runs.
+"""
+import pickle
+from typing import Any
+
+import numpy as np
+import torch
+from mmengine.logging import HistoryBuffer
+
+
+def history_buffer_method(owner: Any, name: str) -> Any:
+    """Stand-in for ``builtins.getattr`` inside checkpoints: resolves
+    ``HistoryBuffer`` statistics methods and nothing else."""
+    if owner is HistoryBuffer and not name.startswith('_'):
+        method = getattr(HistoryBuffer, name, None)
+        if callable(method):
+            return method
+    raise pickle.UnpicklingError(
+        f'refusing getattr({owner!r}, {name!r}) while loading a checkpoint: '
+        'only HistoryBuffer statistics methods are allowed')
+
+
+def _numpy_globals() -> list:
+    try:
+        from numpy._core import multiarray  # numpy >= 2
+    except ImportError:
+        from numpy.core import multiarray  # numpy 1.x
+    names = []
+    # Checkpoints name the module numpy wrote them with, 1.x or 2.x.
+    for module in ('numpy._core.multiarray', 'numpy.core.multiarray'):
+        names += [(multiarray._reconstruct, f'{module}._reconstruct'),
+                  (multiarray.scalar, f'{module}.scalar')]
+    dtypes = [
+        type(np.dtype(t)) for t in (np.float64, np.float32, np.float16,
+                                    np.int64, np.int32, np.int8, np.uint8,
+                                    np.bool_)
+    ]
+    return names + [np.ndarray, np.dtype] + dtypes
+
+
+MMENGINE_CHECKPOINT_GLOBALS = [
+    HistoryBuffer,
+    (history_buffer_method, 'builtins.getattr'),
+    (history_buffer_method, '__builtin__.getattr'),
+] + _numpy_globals()
+
+
+def allow_mmengine_checkpoints() -> None:
+    """Add :data:`MMENGINE_CHECKPOINT_GLOBALS` to torch's safe globals."""
+    torch.serialization.add_safe_globals(MMENGINE_CHECKPOINT_GLOBALS)

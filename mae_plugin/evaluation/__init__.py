@@ -1,0 +1,3 @@
+from .reconstruction_metric import ReconstructionMetric
+
+__all__ = ['ReconstructionMetric']

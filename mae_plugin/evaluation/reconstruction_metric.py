@@ -1,0 +1,39 @@
+"""Reconstruction quality of MAE's ``predict`` outputs."""
+import math
+from typing import List, Sequence
+
+from mmengine.evaluator import BaseMetric
+
+from mae_plugin.registry import METRICS
+
+
+@METRICS.register_module()
+class ReconstructionMetric(BaseMetric):
+    """Masked-patch MSE and PSNR, averaged over images.
+
+    Reads the ``masked_mse`` that :meth:`MAE.predict` stores in every data
+    sample (pixel-value MSE over the removed patches).
+
+    Args:
+        max_pixel_value (float): Peak value for PSNR. Defaults to 255.
+        collect_device (str): Defaults to ``'cpu'``.
+        prefix (str): Metric name prefix. Defaults to ``'reconstruction'``.
+    """
+    default_prefix = 'reconstruction'
+
+    def __init__(self,
+                 max_pixel_value: float = 255.,
+                 collect_device: str = 'cpu',
+                 prefix: str = None) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        self.max_pixel_value = max_pixel_value
+
+    def process(self, data_batch, data_samples: Sequence) -> None:
+        for sample in data_samples:
+            self.results.append(float(sample['masked_mse']))
+
+    def compute_metrics(self, results: List[float]) -> dict:
+        peak = self.max_pixel_value**2
+        psnr = [10 * math.log10(peak / max(mse, 1e-10)) for mse in results]
+        return dict(
+            mse=sum(results) / len(results), psnr=sum(psnr) / len(psnr))

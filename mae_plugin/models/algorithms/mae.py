@@ -1,0 +1,160 @@
+"""The MAE algorithm: encoder, decoder and pixel head in the runner."""
+from typing import Dict, List, Optional, Tuple
+
+import torch
+from mmpretrain.models.selfsup import BaseSelfSupervisor
+from mmpretrain.structures import DataSample
+
+from mae_plugin.registry import MODELS, build_model
+
+
+@MODELS.register_module()
+class MAE(BaseSelfSupervisor):
+    """Masked Autoencoder (He et al., 2021).
+
+    ``backbone`` (:class:`MAEViT`) masks and encodes, ``neck``
+    (:class:`MAEDecoder`) decodes every patch, ``head``
+    (:class:`MAEPixelHead`) computes the loss and maps predictions back to
+    pixels.
+
+    Modes of :meth:`forward`:
+
+    * ``'loss'``: ``{'loss': masked-patch MSE}``.
+    * ``'tensor'``: unmasked encoder features (``backbone(x, mask=False)``).
+    * ``'predict'``: data samples carrying ``reconstruction`` (``[C, H, W]``
+      in input pixel values, the data preprocessor's normalisation undone),
+      ``mask`` (``[h, w]``, 1 = removed) and ``masked_mse`` (pixel-value MSE
+      over the removed patches).
+
+    Args:
+        backbone (dict): Encoder config.
+        neck (dict): Decoder config.
+        head (dict): Pixel head config.
+        predict_seed (int): Seed of the generator that draws the masks of
+            ``predict``, so validation sees the same masks every time and
+            leaves the global RNG (the training run's) untouched.
+            Defaults to 0.
+        data_preprocessor (dict, optional): Defaults to
+            ``SelfSupDataPreprocessor``.
+        init_cfg (dict, optional): Initialisation config. Defaults to None.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 neck: dict,
+                 head: dict,
+                 predict_seed: int = 0,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        if data_preprocessor is None or isinstance(data_preprocessor, dict):
+            data_preprocessor = {
+                'type': 'SelfSupDataPreprocessor',
+                **(data_preprocessor or {})
+            }
+        super().__init__(
+            backbone=build_model(backbone),
+            neck=build_model(neck),
+            head=build_model(head),
+            data_preprocessor=build_model(data_preprocessor),
+            init_cfg=init_cfg)
+        self.predict_seed = predict_seed
+        self._check_compatible()
+
+    def _check_compatible(self) -> None:
+        """Fail at build time when the three parts cannot work together."""
+        encoder, decoder, head = self.backbone, self.neck, self.head
+        checks = [
+            ('neck.in_channels', decoder.in_channels, 'backbone width',
+             encoder.embed_dims),
+            ('neck.patch_size', decoder.patch_size, 'backbone.patch_size',
+             encoder.patch_size),
+            ('head.patch_size', head.patch_size, 'backbone.patch_size',
+             encoder.patch_size),
+            ('neck.out_channels', decoder.out_channels,
+             'backbone.in_channels', encoder.in_channels),
+        ]
+        for name, value, other, expected in checks:
+            if value != expected:
+                raise ValueError(
+                    f'{name}={value} does not match {other}={expected}')
+
+    def forward(self,
+                inputs: torch.Tensor,
+                data_samples: Optional[List[DataSample]] = None,
+                mode: str = 'tensor'):
+        """Dispatch to ``loss``, ``predict`` or feature extraction."""
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        return super().forward(inputs, data_samples, mode)
+
+    def extract_feat(self, inputs: torch.Tensor) -> Tuple[torch.Tensor]:
+        """Unmasked encoder features, as the backbone's ``out_type``."""
+        return self.backbone(inputs, mask=False)
+
+    def reconstruct(
+        self,
+        inputs: torch.Tensor,
+        noise: Optional[torch.Tensor] = None,
+        generator: Optional[torch.Generator] = None
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Run the whole model on a batch.
+
+        Args:
+            inputs (Tensor): ``[N, C, H, W]`` preprocessed images.
+            noise (Tensor, optional): ``[N, L]`` masking noise.
+            generator (torch.Generator, optional): RNG for the mask.
+
+        Returns:
+            tuple: predictions ``[N, L, p*p*C]`` (in the head's target space)
+            and mask ``[N, L]`` (1 = removed).
+        """
+        p = self.backbone.patch_size
+        grid_size = (inputs.shape[2] // p, inputs.shape[3] // p)
+        latent, mask, ids_restore = self.backbone(
+            inputs, noise=noise, generator=generator)
+        pred = self.neck(latent, ids_restore, grid_size)
+        return pred, mask
+
+    def loss(self, inputs: torch.Tensor, data_samples: List[DataSample],
+             **kwargs) -> Dict[str, torch.Tensor]:
+        """Masked-patch reconstruction loss of a batch."""
+        pred, mask = self.reconstruct(inputs)
+        return self.head.loss(pred, inputs, mask)
+
+    def to_pixels(self, imgs: torch.Tensor) -> torch.Tensor:
+        """Undo the data preprocessor's normalisation."""
+        preprocessor = self.data_preprocessor
+        if getattr(preprocessor, '_enable_normalize', False):
+            return imgs * preprocessor.std + preprocessor.mean
+        return imgs
+
+    @torch.no_grad()
+    def predict(self,
+                inputs: torch.Tensor,
+                data_samples: Optional[List[DataSample]] = None,
+                **kwargs) -> List[DataSample]:
+        """Reconstruct a batch with reproducible masks.
+
+        Returns:
+            list[DataSample]: one per image with ``reconstruction``,
+            ``mask`` and ``masked_mse`` set.
+        """
+        generator = torch.Generator(inputs.device).manual_seed(
+            self.predict_seed)
+        pred, mask = self.reconstruct(inputs, generator=generator)
+        p = self.backbone.patch_size
+        grid_size = (inputs.shape[2] // p, inputs.shape[3] // p)
+        recon = self.to_pixels(self.head.reconstruct(pred, inputs))
+        error = (recon - self.to_pixels(inputs)).pow(2).mean(dim=1)  # [N,H,W]
+        mask_map = mask.reshape(-1, *grid_size)  # [N, h, w]
+        pixel_mask = mask_map.repeat_interleave(p, 1).repeat_interleave(p, 2)
+        masked_mse = (error * pixel_mask).sum(dim=(1, 2)) / pixel_mask.sum(
+            dim=(1, 2)).clamp(min=1)
+
+        if data_samples is None:
+            data_samples = [DataSample() for _ in range(inputs.shape[0])]
+        for i, sample in enumerate(data_samples):
+            sample.set_field(recon[i], 'reconstruction', field_type='data')
+            sample.set_field(mask_map[i], 'mask', field_type='data')
+            sample.set_field(masked_mse[i], 'masked_mse', field_type='metainfo')
+        return data_samples

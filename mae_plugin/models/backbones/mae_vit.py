@@ -1,0 +1,187 @@
+"""The MAE encoder: a ViT that runs on the visible patches only."""
+from typing import Optional, Tuple, Union
+
+import torch
+from mmpretrain.models import VisionTransformer
+from mmpretrain.models.utils import to_2tuple
+from torch import nn
+
+from mae_plugin.registry import MODELS, build_model
+from ..utils import (check_divisible, init_mae_weights, init_patch_projection,
+                     is_pretrained_init, sincos_2d)
+
+
+def _arch(embed_dims: int, num_layers: int, num_heads: int) -> dict:
+    return dict(
+        embed_dims=embed_dims,
+        num_layers=num_layers,
+        num_heads=num_heads,
+        feedforward_channels=embed_dims * 4)
+
+
+@MODELS.register_module()
+class MAEViT(VisionTransformer):
+    """Vision Transformer encoder of MAE.
+
+    Built on :class:`mmpretrain.models.VisionTransformer`, so its state dict
+    has the same keys and a pretrained ``backbone.*`` loads straight into
+    mmpretrain's ViT. Compared to it:
+
+    * the position embedding is the fixed 2D sin-cos one (all-zero class
+      row), not trained, and regenerated for any other input grid;
+    * ``forward(x)`` adds positions, masks each sample with the masking
+      generator and runs the class token plus the **visible patches only**
+      through the blocks and the final norm;
+    * ``forward(x, mask=False)`` is a plain ViT over all tokens whose output
+      follows ``out_type``/``out_indices`` (features, fine-tuning);
+    * weights are initialised as in the MAE paper's code.
+
+    Args:
+        arch (str | dict): ``'small'`` (384x12, 6 heads), ``'base'``
+            (768x12, 12), ``'large'`` (1024x24, 16), ``'huge'`` (1280x32, 16),
+            their first letters, or a dict with ``embed_dims``,
+            ``num_layers``, ``num_heads`` and ``feedforward_channels``.
+            Defaults to ``'base'``.
+        img_size (int | tuple): Training image size ``(H, W)``; each side a
+            multiple of ``patch_size``. Defaults to 224.
+        patch_size (int): Patch side. Defaults to 16.
+        in_channels (int): Image channels. Defaults to 3.
+        masking (dict): Config of the masking generator. Defaults to
+            ``dict(type='RandomMasking', mask_ratio=0.75)``.
+        out_type (str): Output of the unmasked forward, see
+            :class:`mmpretrain.models.VisionTransformer`. Defaults to
+            ``'raw'``.
+        **kwargs: Other arguments of
+            :class:`mmpretrain.models.VisionTransformer` (``out_indices``,
+            ``drop_path_rate``, ``norm_cfg``, ``init_cfg`` ...).
+    """
+    arch_zoo = {
+        **dict.fromkeys(['s', 'small'], _arch(384, 12, 6)),
+        **dict.fromkeys(['b', 'base'], _arch(768, 12, 12)),
+        **dict.fromkeys(['l', 'large'], _arch(1024, 24, 16)),
+        **dict.fromkeys(['h', 'huge'], _arch(1280, 32, 16)),
+    }
+
+    def __init__(self,
+                 arch: Union[str, dict] = 'base',
+                 img_size: Union[int, Tuple[int, int]] = 224,
+                 patch_size: int = 16,
+                 in_channels: int = 3,
+                 masking: dict = dict(type='RandomMasking', mask_ratio=0.75),
+                 out_type: str = 'raw',
+                 **kwargs) -> None:
+        if isinstance(arch, str) and arch.lower() not in self.arch_zoo:
+            raise ValueError(f'unknown arch {arch!r}; choose one of '
+                             f'{sorted(self.arch_zoo)} or pass a dict')
+        if not isinstance(patch_size, int) or patch_size < 1:
+            raise ValueError(
+                f'patch_size must be a positive int, got {patch_size!r}')
+        if not isinstance(in_channels, int) or in_channels < 1:
+            raise ValueError(
+                f'in_channels must be a positive int, got {in_channels!r}')
+        img_size = to_2tuple(img_size)
+        check_divisible(*img_size, patch_size)
+        super().__init__(
+            arch=arch,
+            img_size=img_size,
+            patch_size=patch_size,
+            in_channels=in_channels,
+            out_type=out_type,
+            with_cls_token=True,
+            **kwargs)
+        self.patch_size = patch_size
+        self.in_channels = in_channels
+        self.masking = build_model(masking)
+        # Fixed sin-cos positions: a parameter (same key as mmpretrain's
+        # ViT) that is never trained.
+        self.pos_embed.requires_grad = False
+        self.pos_embed.data.copy_(
+            sincos_2d(self.patch_resolution, self.embed_dims))
+
+    def init_weights(self) -> None:
+        """Initialise as the MAE paper's code, unless loading weights."""
+        super().init_weights()
+        if is_pretrained_init(self.init_cfg):
+            return
+        self.pos_embed.data.copy_(
+            sincos_2d(self.patch_resolution, self.embed_dims))
+        init_mae_weights(self)
+        init_patch_projection(self.patch_embed.projection)
+        nn.init.normal_(self.cls_token, std=.02)
+
+    def position_embedding(self, grid_size: Tuple[int, int]) -> torch.Tensor:
+        """``[1, 1 + h*w, D]`` positions for a ``(h, w)`` patch grid: the
+        stored ones for the training grid, regenerated for any other."""
+        if tuple(grid_size) == tuple(self.patch_resolution):
+            return self.pos_embed
+        return sincos_2d(grid_size, self.embed_dims).to(self.pos_embed)
+
+    def embed_patches(
+            self, x: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, int]]:
+        """Patch-embed images and add positions (class row excluded).
+
+        Args:
+            x (Tensor): ``[N, C, H, W]``.
+
+        Returns:
+            tuple: tokens ``[N, L, D]`` and the grid ``(h, w)``.
+        """
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f'expected images [N, {self.in_channels}, H, W] for '
+                f'in_channels={self.in_channels}, got {tuple(x.shape)}')
+        check_divisible(x.shape[2], x.shape[3], self.patch_size)
+        x, grid_size = self.patch_embed(x)  # [N, L, D]
+        return x + self.position_embedding(grid_size)[:, 1:], grid_size
+
+    def class_token(self, batch_size: int) -> torch.Tensor:
+        """Class token plus its (zero) position, ``[N, 1, D]``."""
+        return (self.cls_token + self.pos_embed[:, :1]).expand(
+            batch_size, -1, -1)
+
+    def forward(self,
+                x: torch.Tensor,
+                mask: bool = True,
+                noise: Optional[torch.Tensor] = None,
+                generator: Optional[torch.Generator] = None):
+        """Encode images.
+
+        Args:
+            x (Tensor): ``[N, C, H, W]``, H and W multiples of the patch.
+            mask (bool): Mask and encode visible patches (pretraining);
+                False runs a plain ViT over all tokens. Defaults to True.
+            noise (Tensor, optional): ``[N, L]`` masking noise, for a
+                reproduced mask. Defaults to None.
+            generator (torch.Generator, optional): RNG for the mask.
+                Defaults to None (global RNG).
+
+        Returns:
+            With ``mask=True``, a tuple ``(latent [N, 1+L_keep, D],
+            mask [N, L] with 1 = removed, ids_restore [N, L])``. With
+            ``mask=False``, the tuple of ``out_indices`` features formatted
+            by ``out_type``.
+        """
+        n = x.shape[0]
+        x, grid_size = self.embed_patches(x)  # [N, L, D]
+        if not mask:
+            x = torch.cat([self.class_token(n), x], dim=1)  # [N, 1+L, D]
+            x = self.pre_norm(self.drop_after_pos(x))
+            outs = []
+            for i, layer in enumerate(self.layers):
+                x = layer(x)
+                if i == len(self.layers) - 1 and self.final_norm:
+                    x = self.ln1(x)
+                if i in self.out_indices:
+                    outs.append(self._format_output(x, grid_size))
+            return tuple(outs)
+
+        ids_keep, mask, ids_restore = self.masking(
+            n, grid_size, x.device, generator=generator, noise=noise)
+        x = torch.gather(
+            x, 1, ids_keep.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+        x = torch.cat([self.class_token(n), x], dim=1)  # [N, 1+L_keep, D]
+        for layer in self.layers:
+            x = layer(x)
+        if self.final_norm:
+            x = self.ln1(x)
+        return x, mask, ids_restore

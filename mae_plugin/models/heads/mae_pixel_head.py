@@ -1,0 +1,102 @@
+"""Pixel reconstruction target and loss of MAE."""
+from typing import Dict, Tuple
+
+import torch
+from mmengine.model import BaseModule
+
+from mae_plugin.registry import MODELS
+from ..utils import patchify, unpatchify
+
+
+@MODELS.register_module()
+class MAEPixelHead(BaseModule):
+    """Mean squared error between predicted and true patch pixels.
+
+    The only module that knows about pixels: it patchifies the (data
+    preprocessor's normalised) input images, optionally normalises every
+    patch by its own statistics (``norm_pix``) and averages the squared
+    error over the removed patches.
+
+    Args:
+        patch_size (int): Patch side. Defaults to 16.
+        norm_pix (bool): Target ``(x - mean) / sqrt(var + eps)`` with the
+            mean and unbiased variance of that patch's ``p*p*C`` values.
+            Defaults to True.
+        loss_on_visible (bool): Average over all patches instead of the
+            removed ones only. Defaults to False.
+        eps (float): Added to the variance. Defaults to 1e-6.
+        init_cfg (dict, optional): Initialisation config. Defaults to None.
+    """
+
+    def __init__(self,
+                 patch_size: int = 16,
+                 norm_pix: bool = True,
+                 loss_on_visible: bool = False,
+                 eps: float = 1e-6,
+                 init_cfg=None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.patch_size = patch_size
+        self.norm_pix = norm_pix
+        self.loss_on_visible = loss_on_visible
+        self.eps = eps
+
+    def patch_statistics(
+            self, patches: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Mean and ``sqrt(var + eps)`` of every patch, ``[N, L, 1]`` each."""
+        mean = patches.mean(dim=-1, keepdim=True)
+        var = patches.var(dim=-1, keepdim=True)  # unbiased
+        return mean, (var + self.eps).sqrt()
+
+    def construct_target(self, imgs: torch.Tensor) -> torch.Tensor:
+        """``[N, C, H, W]`` images to ``[N, L, p*p*C]`` targets."""
+        target = patchify(imgs, self.patch_size)
+        if self.norm_pix:
+            mean, std = self.patch_statistics(target)
+            target = (target - mean) / std
+        return target
+
+    def loss(self, pred: torch.Tensor, imgs: torch.Tensor,
+             mask: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Reconstruction loss.
+
+        Args:
+            pred (Tensor): ``[N, L, p*p*C]`` decoder predictions.
+            imgs (Tensor): ``[N, C, H, W]`` input images.
+            mask (Tensor): ``[N, L]``, 1 for removed patches.
+
+        Returns:
+            dict: ``{'loss': scalar}``.
+        """
+        target = self.construct_target(imgs)
+        if pred.shape != target.shape:
+            raise ValueError(
+                f'prediction {tuple(pred.shape)} does not match the target '
+                f'{tuple(target.shape)} of patch_size {self.patch_size}')
+        loss = (pred - target).pow(2).mean(dim=-1)  # [N, L]
+        if self.loss_on_visible:
+            return dict(loss=loss.mean())
+        return dict(loss=(loss * mask).sum() / mask.sum())
+
+    def reconstruct(self, pred: torch.Tensor,
+                    imgs: torch.Tensor) -> torch.Tensor:
+        """Predictions back in the input's space.
+
+        With ``norm_pix`` the prediction of each patch is mapped back with
+        the mean and standard deviation of the *true* patch of ``imgs``, as
+        the MAE paper's figures do; the statistics of removed patches are
+        therefore taken from the ground truth.
+
+        Args:
+            pred (Tensor): ``[N, L, p*p*C]``.
+            imgs (Tensor): ``[N, C, H, W]`` input images.
+
+        Returns:
+            Tensor: ``[N, C, H, W]``.
+        """
+        if self.norm_pix:
+            mean, std = self.patch_statistics(
+                patchify(imgs, self.patch_size))
+            pred = pred * std + mean
+        grid_size = (imgs.shape[2] // self.patch_size,
+                     imgs.shape[3] // self.patch_size)
+        return unpatchify(pred, self.patch_size, grid_size)

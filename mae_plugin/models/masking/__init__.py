@@ -1,0 +1,5 @@
+from .generators import (BaseMasking, BlockMasking, GridMasking, Masking,
+                         RandomMasking, masking_from_noise)
+
+__all__ = ['BaseMasking', 'BlockMasking', 'GridMasking', 'Masking',
+           'RandomMasking', 'masking_from_noise']

@@ -1,0 +1,236 @@
+"""Masking generators: which patches the encoder sees.
+
+Every generator scores the patches of each sample with a ``noise`` tensor
+``[N, L]``; the ``num_keep`` patches with the lowest noise stay visible.
+:func:`masking_from_noise` turns a noise tensor into the argsort/gather
+indices of the MAE paper's code, so all strategies share one code path and a
+given noise (or ``torch.Generator`` state) reproduces a mask exactly.
+"""
+import math
+from typing import NamedTuple, Optional, Tuple
+
+import torch
+
+from mae_plugin.registry import MODELS
+
+
+class Masking(NamedTuple):
+    """The result of masking a batch of patch grids.
+
+    Attributes:
+        ids_keep (Tensor): ``[N, L_keep]`` indices of the visible patches.
+        mask (Tensor): ``[N, L]``, 0 for visible, 1 for removed patches.
+        ids_restore (Tensor): ``[N, L]``, the permutation that puts the
+            shuffled sequence ``[visible, removed]`` back in patch order.
+    """
+    ids_keep: torch.Tensor
+    mask: torch.Tensor
+    ids_restore: torch.Tensor
+
+
+def masking_from_noise(noise: torch.Tensor, num_keep: int) -> Masking:
+    """Keep the ``num_keep`` lowest-noise patches of every sample.
+
+    Args:
+        noise (Tensor): ``[N, L]`` scores, low means visible.
+        num_keep (int): Visible patches per sample.
+
+    Returns:
+        Masking: indices and binary mask.
+    """
+    n, num_patches = noise.shape
+    ids_shuffle = torch.argsort(noise, dim=1)  # [N, L], visible first
+    ids_restore = torch.argsort(ids_shuffle, dim=1)  # [N, L]
+    ids_keep = ids_shuffle[:, :num_keep]  # [N, L_keep]
+    mask = torch.ones(n, num_patches, device=noise.device)
+    mask[:, :num_keep] = 0
+    mask = torch.gather(mask, dim=1, index=ids_restore)  # [N, L]
+    return Masking(ids_keep, mask, ids_restore)
+
+
+class BaseMasking:
+    """Common interface of the masking generators.
+
+    Subclasses define :meth:`num_keep` and :meth:`sample_noise`.
+    """
+
+    def num_keep(self, grid_size: Tuple[int, int]) -> int:
+        """Number of visible patches per sample on a ``(h, w)`` grid."""
+        raise NotImplementedError
+
+    def sample_noise(self, batch_size: int, grid_size: Tuple[int, int],
+                     device: torch.device,
+                     generator: Optional[torch.Generator]) -> torch.Tensor:
+        """Draw ``[N, h*w]`` noise; the lowest ``num_keep`` stay visible."""
+        raise NotImplementedError
+
+    def __call__(self,
+                 batch_size: int,
+                 grid_size: Tuple[int, int],
+                 device: Optional[torch.device] = None,
+                 generator: Optional[torch.Generator] = None,
+                 noise: Optional[torch.Tensor] = None) -> Masking:
+        """Mask a batch.
+
+        Args:
+            batch_size (int): Samples ``N``.
+            grid_size (tuple[int, int]): Patch grid ``(h, w)``.
+            device (torch.device, optional): Where to build the indices.
+                Defaults to the CPU.
+            generator (torch.Generator, optional): Source of randomness;
+                the global RNG when None. Defaults to None.
+            noise (Tensor, optional): ``[N, h*w]`` noise to use instead of
+                drawing it, for an exactly reproduced mask. Defaults to None.
+
+        Returns:
+            Masking: indices and binary mask.
+        """
+        num_patches = grid_size[0] * grid_size[1]
+        if noise is None:
+            noise = self.sample_noise(batch_size, grid_size, device,
+                                      generator)
+        elif noise.shape != (batch_size, num_patches):
+            raise ValueError(
+                f'noise must have shape {(batch_size, num_patches)} '
+                f'(batch, patches), got {tuple(noise.shape)}')
+        return masking_from_noise(noise, self.num_keep(grid_size))
+
+
+def _check_ratio(mask_ratio: float) -> float:
+    if not 0 <= mask_ratio < 1:
+        raise ValueError(f'mask_ratio must be in [0, 1), got {mask_ratio}')
+    return float(mask_ratio)
+
+
+@MODELS.register_module()
+class RandomMasking(BaseMasking):
+    """Uniform random masking of the MAE paper: every sample keeps exactly
+    ``int(L * (1 - mask_ratio))`` patches drawn without replacement.
+
+    Args:
+        mask_ratio (float): Fraction of patches removed, in [0, 1).
+            Defaults to 0.75.
+    """
+
+    def __init__(self, mask_ratio: float = 0.75) -> None:
+        self.mask_ratio = _check_ratio(mask_ratio)
+
+    def num_keep(self, grid_size: Tuple[int, int]) -> int:
+        return int(grid_size[0] * grid_size[1] * (1 - self.mask_ratio))
+
+    def sample_noise(self, batch_size, grid_size, device, generator):
+        return torch.rand(
+            batch_size,
+            grid_size[0] * grid_size[1],
+            generator=generator,
+            device=device)
+
+
+@MODELS.register_module()
+class BlockMasking(BaseMasking):
+    """Block-wise masking as in BEiT: rectangles of random area and aspect
+    ratio are removed until the target count is reached.
+
+    A rectangle never makes the count overshoot; if no rectangle fits any
+    more, the remaining patches are removed at random, so every sample keeps
+    exactly ``int(L * (1 - mask_ratio))`` patches, as with
+    :class:`RandomMasking`.
+
+    Args:
+        mask_ratio (float): Fraction of patches removed, in [0, 1).
+            Defaults to 0.75.
+        min_num_patches (int): Smallest rectangle, in patches. Defaults to 16.
+        min_aspect (float): Smallest aspect ratio of a rectangle; the largest
+            is its inverse. Defaults to 0.3.
+        max_attempts (int): Tries to place one rectangle. Defaults to 10.
+    """
+
+    def __init__(self,
+                 mask_ratio: float = 0.75,
+                 min_num_patches: int = 16,
+                 min_aspect: float = 0.3,
+                 max_attempts: int = 10) -> None:
+        self.mask_ratio = _check_ratio(mask_ratio)
+        if not 0 < min_aspect <= 1:
+            raise ValueError(f'min_aspect must be in (0, 1], got {min_aspect}')
+        self.min_num_patches = min_num_patches
+        self.log_aspect = (math.log(min_aspect), -math.log(min_aspect))
+        self.max_attempts = max_attempts
+
+    def num_keep(self, grid_size: Tuple[int, int]) -> int:
+        return int(grid_size[0] * grid_size[1] * (1 - self.mask_ratio))
+
+    def _uniform(self, low: float, high: float,
+                 generator: Optional[torch.Generator]) -> float:
+        return low + (high - low) * torch.rand(1, generator=generator).item()
+
+    def _add_block(self, blocks: torch.Tensor, budget: int,
+                   generator: Optional[torch.Generator]) -> int:
+        """Remove one rectangle of at most ``budget`` new patches; returns
+        how many patches it newly removed (0 when none fitted)."""
+        h, w = blocks.shape
+        for _ in range(self.max_attempts):
+            area = self._uniform(self.min_num_patches, budget, generator)
+            aspect = math.exp(self._uniform(*self.log_aspect, generator))
+            bh = int(round(math.sqrt(area * aspect)))
+            bw = int(round(math.sqrt(area / aspect)))
+            if bh >= h or bw >= w or bh == 0 or bw == 0:
+                continue
+            top = int(torch.randint(h - bh + 1, (1, ), generator=generator))
+            left = int(torch.randint(w - bw + 1, (1, ), generator=generator))
+            window = blocks[top:top + bh, left:left + bw]
+            new = int(window.numel() - window.sum())
+            if 0 < new <= budget:
+                window.fill_(1)
+                return new
+        return 0
+
+    def sample_noise(self, batch_size, grid_size, device, generator):
+        h, w = grid_size
+        num_remove = h * w - self.num_keep(grid_size)
+        noise = torch.rand(batch_size, h * w, generator=generator)
+        for sample in range(batch_size):
+            blocks = torch.zeros(h, w)
+            removed = 0
+            while removed < num_remove:
+                new = self._add_block(blocks, num_remove - removed, generator)
+                if new == 0:
+                    break
+                removed += new
+            # Removed blocks score in [1, 2) and sort after every visible
+            # patch; a shortfall is filled at random among the rest.
+            noise[sample] += blocks.flatten()
+        return noise.to(device)
+
+
+@MODELS.register_module()
+class GridMasking(BaseMasking):
+    """Regular grid masking: keep the top-left patch of every
+    ``stride x stride`` cell (``stride=2`` removes 75%).
+
+    Args:
+        stride (int): Cell side in patches. Defaults to 2.
+    """
+
+    def __init__(self, stride: int = 2) -> None:
+        if stride < 1:
+            raise ValueError(f'stride must be >= 1, got {stride}')
+        self.stride = stride
+        self.mask_ratio = 1 - 1 / stride**2
+
+    def _visible(self, grid_size: Tuple[int, int]) -> torch.Tensor:
+        h, w = grid_size
+        rows = torch.arange(h)[:, None] % self.stride == 0
+        cols = torch.arange(w)[None, :] % self.stride == 0
+        return (rows & cols).flatten()  # [h*w]
+
+    def num_keep(self, grid_size: Tuple[int, int]) -> int:
+        return int(self._visible(grid_size).sum())
+
+    def sample_noise(self, batch_size, grid_size, device, generator):
+        # Ties inside each group keep patch order (argsort is stable on
+        # distinct values, so rank visible patches by their index).
+        visible = self._visible(grid_size)
+        order = torch.arange(visible.numel(), dtype=torch.float32)
+        noise = order + (~visible).float() * visible.numel()
+        return noise.expand(batch_size, -1).to(device)

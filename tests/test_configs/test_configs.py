@@ -1,0 +1,90 @@
+import glob
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+from mae_plugin.registry import MODELS
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIGS = sorted(
+    glob.glob(osp.join(ROOT, 'configs', 'mae', '*.py')))
+
+
+def test_there_are_configs():
+    assert len(CONFIGS) >= 6
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
+def test_config_builds_its_model(path):
+    cfg = Config.fromfile(path)
+    init_default_scope(cfg.default_scope)
+    model = MODELS.build(cfg.model)
+    backbone = cfg.model.backbone
+    size = backbone.img_size
+    assert model.backbone.patch_resolution == (size // backbone.patch_size,
+                                               size // backbone.patch_size)
+    assert model.neck.in_channels == model.backbone.embed_dims
+    del model
+
+
+PAPER = {
+    'mae_vit-base-p16_8xb512-amp-coslr-800e_in1k.py': (768, 12, 16, 800),
+    'mae_vit-base-p16_8xb512-amp-coslr-1600e_in1k.py': (768, 12, 16, 1600),
+    'mae_vit-large-p16_8xb512-amp-coslr-800e_in1k.py': (1024, 24, 16, 800),
+    'mae_vit-large-p16_8xb512-amp-coslr-1600e_in1k.py': (1024, 24, 16, 1600),
+    'mae_vit-huge-p14_8xb512-amp-coslr-1600e_in1k.py': (1280, 32, 14, 1600),
+}
+
+
+@pytest.mark.parametrize('name', sorted(PAPER))
+def test_paper_recipe(name):
+    dims, depth, patch, epochs = PAPER[name]
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'mae', name))
+    init_default_scope(cfg.default_scope)
+    settings = MODELS.get(cfg.model.backbone.type).arch_zoo[
+        cfg.model.backbone.arch]
+    assert (settings['embed_dims'], settings['num_layers']) == (dims, depth)
+    assert cfg.model.backbone.patch_size == patch
+    assert cfg.model.backbone.masking == dict(type='RandomMasking',
+                                              mask_ratio=0.75)
+    assert cfg.model.head.norm_pix is True
+    assert (cfg.model.neck.embed_dims, cfg.model.neck.num_layers) == (512, 8)
+    optim = cfg.optim_wrapper
+    assert optim.type == 'AmpOptimWrapper'
+    assert optim.optimizer.type == 'AdamW'
+    assert optim.optimizer.lr == pytest.approx(1.5e-4 * 4096 / 256)
+    assert optim.optimizer.betas == (0.9, 0.95)
+    assert optim.optimizer.weight_decay == 0.05
+    assert optim.paramwise_cfg.norm_decay_mult == 0
+    assert optim.paramwise_cfg.bias_decay_mult == 0
+    assert set(optim.paramwise_cfg.custom_keys) == {
+        'pos_embed', 'mask_token', 'cls_token'}
+    assert cfg.train_dataloader.batch_size * 8 == 4096
+    assert cfg.auto_scale_lr.base_batch_size == 4096
+    assert cfg.train_cfg.max_epochs == epochs
+    warmup, cosine = cfg.param_scheduler
+    assert (warmup.type, warmup.end) == ('LinearLR', 40)
+    assert (cosine.type, cosine.begin, cosine.end) == ('CosineAnnealingLR',
+                                                      40, epochs)
+    crop = cfg.train_dataloader.dataset.pipeline[1]
+    assert crop.crop_ratio_range == (0.2, 1.0)
+    assert crop.interpolation == 'bicubic'
+
+
+def test_no_weight_decay_on_norms_biases_and_tokens():
+    """Build the paper's optimizer on a small model and check the groups."""
+    from mmengine.optim import build_optim_wrapper
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'mae',
+                                   'mae_vit-tiny-p8_1xb32-coslr_demo-photos.py'))
+    init_default_scope(cfg.default_scope)
+    model = MODELS.build(cfg.model)
+    wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    names = {id(p): n for n, p in model.named_parameters()}
+    for group in wrapper.optimizer.param_groups:
+        for param in group['params']:
+            name = names[id(param)]
+            no_decay = (param.ndim == 1 or name.endswith('bias')
+                        or 'token' in name or 'pos_embed' in name)
+            assert group['weight_decay'] == (0 if no_decay else 0.05), name

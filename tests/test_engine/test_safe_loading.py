@@ -1,0 +1,77 @@
+import os
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from mmengine.logging import HistoryBuffer, MessageHub
+
+import mae_plugin  # noqa: F401  (allowlists mmengine's checkpoint types)
+from mae_plugin.engine.safe_loading import history_buffer_method
+
+
+def test_mmengine_message_hub_round_trips_under_weights_only(tmp_path):
+    hub = MessageHub('safe-loading-test')
+    for value in [1.0, 0.5, 0.25]:
+        hub.update_scalar('train/loss', value)
+    hub.update_info('epoch', 3)
+    ckpt = dict(
+        state_dict={'w': torch.ones(2)},
+        message_hub=hub.state_dict(),
+        meta=dict(seed=np.int64(7), lr=np.array([1e-3, 2e-3])))
+    path = tmp_path / 'ckpt.pth'
+    torch.save(ckpt, path)
+    loaded = torch.load(path, weights_only=True)
+    buffer = loaded['message_hub']['log_scalars']['train/loss']
+    assert isinstance(buffer, HistoryBuffer)
+    assert buffer.mean() == pytest.approx(1.75 / 3)
+    assert buffer.current() == 0.25
+    assert loaded['meta']['seed'] == 7
+    assert np.allclose(loaded['meta']['lr'], [1e-3, 2e-3])
+
+
+class _RunsCode:
+    """A pickle payload that would create a marker file when loaded."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f'touch {self.marker}', ))
+
+
+def test_checkpoint_that_would_run_code_is_refused(tmp_path):
+    marker = tmp_path / 'pwned'
+    path = tmp_path / 'evil.pth'
+    torch.save({'state_dict': {}, 'payload': _RunsCode(marker)}, path)
+    with pytest.raises(pickle.UnpicklingError, match='system'):
+        torch.load(path, weights_only=True)
+    assert not marker.exists()
+
+
+def test_getattr_in_a_checkpoint_only_resolves_history_buffer_methods():
+    assert history_buffer_method(HistoryBuffer, 'mean') is HistoryBuffer.mean
+    with pytest.raises(pickle.UnpicklingError, match='refusing getattr'):
+        history_buffer_method(os, 'system')
+    with pytest.raises(pickle.UnpicklingError, match='refusing getattr'):
+        history_buffer_method(HistoryBuffer, '__init__')
+
+
+def test_crafted_getattr_chain_is_refused(tmp_path):
+    """A pickle that calls getattr on an allowed class for anything but a
+    statistics method is stopped by the stand-in."""
+
+    class Evil:
+        def __reduce__(self):
+            return (getattr, (HistoryBuffer, '__init__'))
+
+    path = tmp_path / 'evil.pth'
+    torch.save({'x': Evil()}, path)
+    with pytest.raises(pickle.UnpicklingError, match='refusing getattr'):
+        torch.load(path, weights_only=True)
+    # the archive really names the getattr global
+    with zipfile.ZipFile(path) as archive:
+        data = archive.read(next(n for n in archive.namelist()
+                                 if n.endswith('data.pkl')))
+    assert b'getattr' in data

@@ -1,0 +1,80 @@
+import pytest
+import torch
+
+from mae_plugin.models import MAEDecoder, MAEPixelHead
+from mae_plugin.models.utils import patchify, sincos_2d
+
+
+def decoder(**kwargs):
+    cfg = dict(in_channels=32, embed_dims=16, num_layers=1, num_heads=2,
+               img_size=32, patch_size=8)
+    cfg.update(kwargs)
+    model = MAEDecoder(**cfg)
+    model.init_weights()
+    model.eval()
+    return model
+
+
+def test_decoder_restores_order_and_predicts_every_patch():
+    dec = decoder()
+    assert torch.equal(dec.decoder_pos_embed.data, sincos_2d((4, 4), 16))
+    latent = torch.randn(2, 1 + 4, 32)
+    noise = torch.rand(2, 16)
+    ids_shuffle = noise.argsort(1)
+    ids_restore = ids_shuffle.argsort(1)
+    pred = dec(latent, ids_restore)
+    assert pred.shape == (2, 16, 8 * 8 * 3)
+    # Permuting which visible token is which moves its prediction along:
+    # the decoder input is in patch order, fixed by ids_restore.
+    perm = torch.tensor([1, 0, 2, 3])
+    latent_p = torch.cat([latent[:, :1], latent[:, 1:][:, perm]], 1)
+    ids_shuffle_p = torch.cat([ids_shuffle[:, :4][:, perm],
+                               ids_shuffle[:, 4:]], 1)
+    pred_p = dec(latent_p, ids_shuffle_p.argsort(1))
+    torch.testing.assert_close(pred, pred_p)
+
+
+def test_decoder_rejects_mismatched_inputs():
+    dec = decoder()
+    with pytest.raises(ValueError, match='in_channels 32'):
+        dec(torch.randn(1, 5, 24), torch.arange(16)[None])
+    with pytest.raises(ValueError, match='ids_restore has 15 patches'):
+        dec(torch.randn(1, 5, 32), torch.arange(15)[None])
+
+
+def test_loss_counts_masked_patches_only():
+    head = MAEPixelHead(patch_size=8, norm_pix=False)
+    imgs = torch.randn(2, 3, 32, 32)
+    target = patchify(imgs, 8)
+    mask = torch.zeros(2, 16)
+    mask[:, :6] = 1
+    pred = target.clone()
+    pred[:, :6] += 1.0  # error of 1 on every removed patch
+    assert head.loss(pred, imgs, mask)['loss'].item() == pytest.approx(1.0)
+    pred[:, 6:] += 5.0  # visible patches do not count
+    assert head.loss(pred, imgs, mask)['loss'].item() == pytest.approx(1.0)
+    all_patches = MAEPixelHead(patch_size=8, norm_pix=False,
+                               loss_on_visible=True)
+    expected = (6 * 1 + 10 * 25) / 16
+    assert all_patches.loss(pred, imgs, mask)['loss'].item() == \
+        pytest.approx(expected, rel=1e-5)
+
+
+def test_norm_pix_target_formula():
+    head = MAEPixelHead(patch_size=4, norm_pix=True)
+    imgs = torch.rand(1, 2, 8, 8) * 10
+    target = head.construct_target(imgs)
+    patch = imgs[0, :, 4:8, 0:4].permute(1, 2, 0).flatten()  # patch 2
+    n = patch.numel()
+    mean = patch.sum() / n
+    var = ((patch - mean)**2).sum() / (n - 1)  # unbiased
+    torch.testing.assert_close(target[0, 2], (patch - mean) / (var + 1e-6)**.5)
+    # reconstruct() maps a perfect norm-pix prediction back to the image
+    torch.testing.assert_close(head.reconstruct(target, imgs), imgs)
+
+
+def test_head_rejects_prediction_of_wrong_size():
+    head = MAEPixelHead(patch_size=8)
+    with pytest.raises(ValueError, match='patch_size 8'):
+        head.loss(torch.randn(1, 16, 100), torch.randn(1, 3, 32, 32),
+                  torch.ones(1, 16))

@@ -1,0 +1,122 @@
+import copy
+
+import pytest
+import torch
+from mmengine.registry import init_default_scope
+from mmpretrain.structures import DataSample
+
+from mae_plugin.models.utils import patchify
+from mae_plugin.registry import MODELS
+from ..conftest import tiny_mae_cfg
+
+
+def build(cfg):
+    init_default_scope('mae_plugin')
+    model = MODELS.build(cfg)
+    model.init_weights()
+    return model
+
+
+def batch(n=2, channels=3, size=32):
+    return dict(
+        inputs=torch.randint(0, 256, (n, channels, size, size),
+                             dtype=torch.uint8),
+        data_samples=[DataSample() for _ in range(n)])
+
+
+def test_loss_backward_and_only_trainable_params_get_grads():
+    model = build(tiny_mae_cfg())
+    data = model.data_preprocessor(batch(), training=True)
+    losses = model(**data, mode='loss')
+    assert set(losses) == {'loss'}
+    assert torch.isfinite(losses['loss'])
+    losses['loss'].backward()
+    assert model.backbone.pos_embed.grad is None
+    assert model.neck.decoder_pos_embed.grad is None
+    assert model.neck.mask_token.grad is not None
+    assert model.backbone.cls_token.grad is not None
+
+
+def test_loss_matches_a_manual_computation():
+    model = build(tiny_mae_cfg(norm_pix=True))
+    model.eval()
+    x = torch.randn(2, 3, 32, 32)
+    torch.manual_seed(3)
+    loss = model.loss(x, [])['loss']
+    torch.manual_seed(3)
+    noise = torch.rand(2, 16)  # the draw RandomMasking made
+    latent, mask, ids_restore = model.backbone(x, noise=noise)
+    pred = model.neck(latent, ids_restore)
+    target = patchify(x, 8)
+    mean = target.mean(-1, keepdim=True)
+    var = target.var(-1, keepdim=True)
+    target = (target - mean) / (var + 1e-6)**.5
+    manual = (((pred - target)**2).mean(-1) * mask).sum() / mask.sum()
+    torch.testing.assert_close(loss, manual)
+
+
+def test_predict_returns_pixels_and_mask_reproducibly():
+    model = build(tiny_mae_cfg())
+    model.eval()
+    data = model.data_preprocessor(batch(), training=False)
+    state = torch.get_rng_state()
+    a = model(**data, mode='predict')
+    assert torch.equal(state, torch.get_rng_state())  # global RNG untouched
+    b = model(data['inputs'], None, mode='predict')
+    assert a[0].reconstruction.shape == (3, 32, 32)
+    assert a[0].mask.shape == (4, 4)
+    assert a[0].mask.sum() == 12
+    assert torch.equal(a[1].mask, b[1].mask)
+    assert float(a[0].masked_mse) > 0
+    pixels = model.to_pixels(data['inputs'])
+    assert 0 <= pixels.min() and pixels.max() <= 255
+
+
+def test_tensor_mode_gives_unmasked_features():
+    model = build(tiny_mae_cfg())
+    feats = model(torch.randn(2, 3, 32, 32), mode='tensor')
+    assert feats[0].shape == (2, 17, 32)
+
+
+@pytest.mark.parametrize('channels', [1, 4])
+def test_other_channel_counts(channels):
+    model = build(tiny_mae_cfg(in_channels=channels))
+    data = model.data_preprocessor(batch(channels=channels), training=True)
+    assert torch.isfinite(model(**data, mode='loss')['loss'])
+
+
+def test_width_and_patch_mismatch_fail_at_build_time():
+    cfg = tiny_mae_cfg()
+    cfg['neck']['in_channels'] = 48
+    with pytest.raises(ValueError, match='neck.in_channels=48'):
+        build(cfg)
+    cfg = tiny_mae_cfg()
+    cfg['head']['patch_size'] = 4
+    with pytest.raises(ValueError, match='head.patch_size=4'):
+        build(cfg)
+    cfg = tiny_mae_cfg()
+    cfg['neck']['out_channels'] = 1
+    with pytest.raises(ValueError, match='neck.out_channels=1'):
+        build(cfg)
+
+
+@pytest.mark.parametrize('scope', ['mmdet', 'mmseg', 'mmpretrain'])
+def test_reachable_from_other_scopes(scope):
+    init_default_scope(scope)
+    from mmengine.registry import MODELS as ROOT
+    cfg = copy.deepcopy(tiny_mae_cfg()['backbone'])
+    cfg['type'] = 'mae_plugin.MAEViT'
+    backbone = ROOT.build(cfg)
+    latent, _, _ = backbone(torch.randn(1, 3, 32, 32))
+    assert latent.shape == (1, 5, 32)
+    assert type(backbone).__module__.startswith('mae_plugin')
+
+
+def test_default_scope_reaches_mmpretrain_modules():
+    init_default_scope('mae_plugin')
+    vit = MODELS.build(dict(type='VisionTransformer', arch='deit-tiny',
+                            img_size=32, patch_size=8))
+    assert type(vit).__module__.startswith('mmpretrain')
+    ours = MODELS.build(dict(type='MAEViT', arch='small', img_size=32,
+                             patch_size=8))
+    assert type(ours).__module__.startswith('mae_plugin')

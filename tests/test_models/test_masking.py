@@ -1,0 +1,84 @@
+import pytest
+import torch
+
+from mae_plugin.models import (BlockMasking, GridMasking, RandomMasking,
+                               masking_from_noise)
+
+
+@pytest.mark.parametrize('ratio', [0.0, 0.1, 0.5, 0.75, 0.9])
+@pytest.mark.parametrize('grid', [(14, 14), (7, 10), (3, 5)])
+def test_random_masking_keeps_exact_count(ratio, grid):
+    n, num_patches = 5, grid[0] * grid[1]
+    ids_keep, mask, ids_restore = RandomMasking(ratio)(n, grid)
+    num_keep = int(num_patches * (1 - ratio))
+    assert ids_keep.shape == (n, num_keep)
+    assert mask.shape == (n, num_patches)
+    assert (mask.sum(1) == num_patches - num_keep).all()
+    # the kept indices are exactly the zeros of the mask
+    for i in range(n):
+        assert set(ids_keep[i].tolist()) == set(
+            torch.nonzero(mask[i] == 0).flatten().tolist())
+
+
+def test_ids_restore_inverts_the_shuffle():
+    noise = torch.rand(4, 49)
+    ids_shuffle = torch.argsort(noise, dim=1)
+    _, mask, ids_restore = masking_from_noise(noise, 12)
+    tokens = torch.arange(49).expand(4, -1)
+    shuffled = torch.gather(tokens, 1, ids_shuffle)
+    assert torch.equal(torch.gather(shuffled, 1, ids_restore), tokens)
+    # the 12 lowest-noise patches stay visible
+    lowest = noise.argsort(1)[:, :12]
+    assert (torch.gather(mask, 1, lowest) == 0).all()
+
+
+def test_masks_reproduce_from_a_generator_and_from_noise():
+    masking = RandomMasking(0.75)
+    a = masking(3, (8, 8), generator=torch.Generator().manual_seed(7))
+    b = masking(3, (8, 8), generator=torch.Generator().manual_seed(7))
+    c = masking(3, (8, 8), generator=torch.Generator().manual_seed(8))
+    assert torch.equal(a.mask, b.mask)
+    assert not torch.equal(a.mask, c.mask)
+    noise = torch.rand(3, 64)
+    d = masking(3, (8, 8), noise=noise)
+    assert torch.equal(d.ids_restore, torch.argsort(torch.argsort(noise, 1), 1))
+
+
+def test_noise_of_wrong_shape_is_refused():
+    with pytest.raises(ValueError, match='noise must have shape'):
+        RandomMasking(0.5)(2, (4, 4), noise=torch.rand(2, 15))
+
+
+@pytest.mark.parametrize('ratio', [-0.1, 1.0, 1.5])
+def test_mask_ratio_outside_unit_interval_is_refused(ratio):
+    with pytest.raises(ValueError, match='mask_ratio'):
+        RandomMasking(ratio)
+    with pytest.raises(ValueError, match='mask_ratio'):
+        BlockMasking(ratio)
+
+
+@pytest.mark.parametrize('ratio', [0.5, 0.75])
+def test_block_masking_is_exact_and_blocky(ratio):
+    grid = (14, 14)
+    masking = BlockMasking(ratio)
+    gen = torch.Generator().manual_seed(0)
+    _, mask, _ = masking(8, grid, generator=gen)
+    num_keep = int(196 * (1 - ratio))
+    assert (mask.sum(1) == 196 - num_keep).all()
+    # Block masks have far more removed-removed neighbours than random ones.
+    def neighbour_agreement(m):
+        m = m.reshape(-1, *grid)
+        return ((m[:, 1:] == m[:, :-1]).float().mean()
+                + (m[:, :, 1:] == m[:, :, :-1]).float().mean()) / 2
+    _, random_mask, _ = RandomMasking(ratio)(8, grid, generator=gen)
+    assert neighbour_agreement(mask) > neighbour_agreement(random_mask) + 0.1
+
+
+def test_grid_masking_keeps_one_of_each_2x2():
+    ids_keep, mask, _ = GridMasking(stride=2)(2, (4, 6))
+    expected = torch.ones(4, 6)
+    expected[::2, ::2] = 0
+    assert torch.equal(mask[0].reshape(4, 6), expected)
+    assert torch.equal(mask[0], mask[1])
+    assert ids_keep[0].tolist() == [0, 2, 4, 12, 14, 16]
+    assert GridMasking(2).mask_ratio == 0.75

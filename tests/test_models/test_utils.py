@@ -1,0 +1,53 @@
+import math
+
+import pytest
+import torch
+
+from mae_plugin.models.utils import patchify, sincos_2d, unpatchify
+
+
+def test_sincos_values_follow_the_formula():
+    dims, grid = 16, (3, 5)
+    embed = sincos_2d(grid, dims, cls_token=True)[0]
+    assert embed.shape == (1 + 15, dims)
+    assert torch.equal(embed[0], torch.zeros(dims))
+    quarter = dims // 4
+    for row in range(3):
+        for col in range(5):
+            e = embed[1 + row * 5 + col]
+            for d in range(quarter):
+                omega = 1 / 10000**(d / quarter)
+                # first half: column; second half: row; sin then cos
+                expected = [
+                    math.sin(col * omega), math.cos(col * omega),
+                    math.sin(row * omega), math.cos(row * omega)
+                ]
+                got = [e[d], e[quarter + d], e[2 * quarter + d],
+                       e[3 * quarter + d]]
+                for g, x in zip(got, expected):
+                    assert abs(float(g) - x) < 1e-6
+
+
+def test_sincos_rejects_dims_not_divisible_by_4():
+    with pytest.raises(ValueError, match='divisible by 4'):
+        sincos_2d((2, 2), 6)
+
+
+@pytest.mark.parametrize('channels', [1, 3, 4])
+@pytest.mark.parametrize('patch', [8, 14, 16])
+def test_patchify_round_trip_and_layout(channels, patch):
+    h, w = 2 * patch, 3 * patch  # non-square
+    imgs = torch.randn(2, channels, h, w)
+    patches = patchify(imgs, patch)
+    assert patches.shape == (2, 6, patch * patch * channels)
+    # patch 4 = row 1, column 1; values in (p_row, p_col, channel) order
+    block = imgs[1, :, patch:2 * patch, patch:2 * patch]
+    assert torch.equal(patches[1, 4], block.permute(1, 2, 0).flatten())
+    assert torch.equal(unpatchify(patches, patch, (2, 3)), imgs)
+
+
+def test_patchify_rejects_sizes_that_are_not_multiples():
+    with pytest.raises(ValueError, match='not a multiple of patch_size 16'):
+        patchify(torch.zeros(1, 3, 32, 40), 16)
+    with pytest.raises(ValueError, match='cannot unpatchify'):
+        unpatchify(torch.zeros(1, 6, 48), 4, (2, 2))

@@ -1,0 +1,105 @@
+"""End to end: tools/train.py, --resume, tools/test.py and
+tools/visualize_reconstruction.py on a tiny generated photo folder."""
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG = osp.join(ROOT, 'configs', 'mae',
+                  'mae_vit-tiny-p8_1xb32-coslr_demo-photos.py')
+TINY = [
+    'model.backbone.arch.embed_dims=32', 'model.backbone.arch.num_layers=2',
+    'model.backbone.arch.num_heads=2',
+    'model.backbone.arch.feedforward_channels=64', 'model.backbone.img_size=32',
+    'model.neck.in_channels=32', 'model.neck.embed_dims=16',
+    'model.neck.num_layers=1', 'model.neck.num_heads=2',
+    'model.neck.img_size=32', 'train_dataloader.batch_size=4',
+    'train_dataloader.num_workers=0', 'train_dataloader.dataset.times=1',
+    'train_dataloader.persistent_workers=False',
+    'val_dataloader.batch_size=4', 'test_dataloader.batch_size=4',
+    'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=1',
+]
+
+
+def crop_size_overrides(data_root):
+    return [
+        f'train_dataloader.dataset.dataset.data_root={data_root}',
+        f'val_dataloader.dataset.data_root={data_root}',
+        f'test_dataloader.dataset.data_root={data_root}',
+        'train_dataloader.dataset.dataset.pipeline.1.scale=32',
+        'val_dataloader.dataset.pipeline.1.scale=32',
+        'val_dataloader.dataset.pipeline.2.crop_size=32',
+        'test_dataloader.dataset.pipeline.1.scale=32',
+        'test_dataloader.dataset.pipeline.2.crop_size=32',
+        'test_pipeline.1.scale=32', 'test_pipeline.2.crop_size=32',
+    ]
+
+
+def run(*args):
+    result = subprocess.run([sys.executable, *args], cwd=ROOT,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout + result.stderr
+
+
+@pytest.fixture(scope='module')
+def photos(tmp_path_factory):
+    root = tmp_path_factory.mktemp('photos')
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        # smooth images so that the reconstruction task has structure
+        small = rng.integers(0, 256, (5, 6, 3), dtype=np.uint8)
+        img = cv2.resize(small, (60, 50), interpolation=cv2.INTER_CUBIC)
+        cv2.imwrite(str(root / f'img_{i}.jpg'), img)
+    return str(root)
+
+
+def losses(work_dir):
+    logs = sorted(
+        glob_json for glob_json in
+        (osp.join(dp, f) for dp, _, fs in os.walk(work_dir) for f in fs)
+        if glob_json.endswith('.json') and 'vis_data' in glob_json
+        and osp.basename(glob_json) != 'scalars.json')
+    records = []
+    for path in logs:
+        with open(path) as f:
+            records += [json.loads(line) for line in f if line.strip()]
+    return [r['loss'] for r in records if 'loss' in r]
+
+
+def test_train_resume_test_and_visualize(photos, tmp_path):
+    work = str(tmp_path / 'work')
+    options = TINY + crop_size_overrides(photos)
+    out = run('tools/train.py', CONFIG, '--work-dir', work, '--cfg-options',
+              *options, 'train_cfg.max_epochs=2', 'train_cfg.val_interval=2')
+    assert osp.isfile(osp.join(work, 'epoch_2.pth'))
+    assert 'reconstruction/psnr' in out
+    first = losses(work)
+    assert len(first) == 4 and all(np.isfinite(first))
+
+    # Resume from the last checkpoint and train one more epoch.
+    out = run('tools/train.py', CONFIG, '--work-dir', work, '--resume',
+              '--cfg-options', *options, 'train_cfg.max_epochs=3',
+              'train_cfg.val_interval=3')
+    assert 'resumed epoch: 2' in out
+    assert osp.isfile(osp.join(work, 'epoch_3.pth'))
+    ckpt = torch.load(osp.join(work, 'epoch_3.pth'), weights_only=True)
+    assert ckpt['meta']['epoch'] == 3 and ckpt['meta']['iter'] == 6
+
+    out = run('tools/test.py', CONFIG, osp.join(work, 'epoch_3.pth'),
+              '--work-dir', str(tmp_path / 'test'), '--cfg-options', *options)
+    assert 'reconstruction/mse' in out
+
+    png = str(tmp_path / 'recon.png')
+    run('tools/visualize_reconstruction.py', CONFIG,
+        osp.join(work, 'epoch_3.pth'), osp.join(photos, 'img_0.jpg'),
+        '--out-file', png, '--cfg-options', *options)
+    figure = cv2.imread(png)
+    assert figure.shape == (32, 4 * 32 + 3 * 4, 3)

@@ -1,0 +1,26 @@
+"""Evaluate a checkpoint with the test loop of its config."""
+import argparse
+
+from mmengine.runner import Runner
+
+import mae_plugin  # noqa: F401  (registers the plugin)
+from mae_plugin.apis import add_runner_args, parse_runner_args, test_config
+
+
+def main():
+    parser = argparse.ArgumentParser(description='Test a checkpoint')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    add_runner_args(parser)
+    args = parse_runner_args(parser)
+    cfg = test_config(
+        args.config,
+        args.checkpoint,
+        work_dir=args.work_dir,
+        launcher=args.launcher,
+        cfg_options=args.cfg_options)
+    Runner.from_cfg(cfg).test()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,49 @@
+"""Train a model from a config with the mmengine runner."""
+import argparse
+
+from mmengine.runner import Runner
+
+import mae_plugin  # noqa: F401  (registers the plugin)
+from mae_plugin.apis import add_runner_args, parse_runner_args, train_config
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Train a model')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='resume from the given checkpoint, or from the latest one in '
+        'the work dir when no path is given')
+    parser.add_argument(
+        '--amp', action='store_true', help='mixed precision training')
+    parser.add_argument(
+        '--no-validate',
+        action='store_true',
+        help='skip validation during training')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the lr by the actual batch size')
+    add_runner_args(parser)
+    return parse_runner_args(parser)
+
+
+def main():
+    args = parse_args()
+    cfg = train_config(
+        args.config,
+        work_dir=args.work_dir,
+        resume=args.resume,
+        amp=args.amp,
+        auto_scale_lr=args.auto_scale_lr,
+        no_validate=args.no_validate,
+        launcher=args.launcher,
+        cfg_options=args.cfg_options)
+    Runner.from_cfg(cfg).train()
+
+
+if __name__ == '__main__':
+    main()
