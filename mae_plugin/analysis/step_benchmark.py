@@ -1,0 +1,313 @@
+"""Time the full MAE pretraining step (forward, backward, optimizer) of the
+plugin against mmpretrain's ``MAE`` and Hugging Face's
+``ViTMAEForPreTraining`` built with the same architecture, batch, mask ratio
+and dtype, in one process, alternating them over repeated rounds.
+
+The ``mask_tokens`` peer is the plugin's model with mask ratio 0 and the
+loss over all patches: its encoder and decoder process every patch, the
+compute of the paper's "w/ [M]" baseline (mask tokens through the encoder),
+against which the asymmetric design's speedup is measured.
+"""
+import statistics
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Sequence
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from mae_plugin.models import MAEViT
+from mae_plugin.registry import build_model
+
+DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
+PEERS = ('mae_plugin', 'mmpretrain', 'hf', 'mask_tokens')
+
+
+@dataclass
+class BenchmarkSpec:
+    """What to benchmark.
+
+    Attributes:
+        arch (str): ``MAEViT`` preset (small/base/large/huge).
+        img_size (int): Square input side.
+        patch_size (int): Patch side.
+        batch_size (int): Images per step.
+        mask_ratio (float): Fraction of patches removed.
+        decoder_dims (int): Decoder width.
+        decoder_depth (int): Decoder blocks.
+        decoder_heads (int): Decoder attention heads.
+        norm_pix (bool): Per-patch normalised targets.
+        dtype (str): ``fp32``, ``bf16`` or ``fp16`` (autocast for the
+            latter two).
+        device (str): ``cpu`` or ``cuda``.
+    """
+    arch: str = 'base'
+    img_size: int = 224
+    patch_size: int = 16
+    batch_size: int = 8
+    mask_ratio: float = 0.75
+    decoder_dims: int = 512
+    decoder_depth: int = 8
+    decoder_heads: int = 16
+    norm_pix: bool = True
+    dtype: str = 'fp32'
+    device: str = 'cpu'
+
+    @property
+    def encoder(self) -> dict:
+        return MAEViT.arch_zoo[self.arch]
+
+
+@dataclass
+class PeerResult:
+    """Measurements of one peer."""
+    name: str
+    images_per_s: List[float] = field(default_factory=list)
+    flops_per_step: float = 0.
+    peak_memory: float = float('nan')
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.images_per_s)
+
+    @property
+    def spread(self) -> float:
+        """(max - min) / median of the rounds."""
+        return (max(self.images_per_s) - min(self.images_per_s)) / self.median
+
+
+def build_plugin(spec: BenchmarkSpec, mask_tokens: bool = False):
+    enc = spec.encoder
+    return build_model(
+        dict(
+            type='MAE',
+            backbone=dict(
+                type='MAEViT',
+                arch=spec.arch,
+                img_size=spec.img_size,
+                patch_size=spec.patch_size,
+                masking=dict(
+                    type='RandomMasking',
+                    mask_ratio=0. if mask_tokens else spec.mask_ratio)),
+            neck=dict(
+                type='MAEDecoder',
+                in_channels=enc['embed_dims'],
+                embed_dims=spec.decoder_dims,
+                num_layers=spec.decoder_depth,
+                num_heads=spec.decoder_heads,
+                img_size=spec.img_size,
+                patch_size=spec.patch_size),
+            head=dict(
+                type='MAEPixelHead',
+                patch_size=spec.patch_size,
+                norm_pix=spec.norm_pix,
+                loss_on_visible=mask_tokens)))
+
+
+def build_mmpretrain(spec: BenchmarkSpec):
+    from mmpretrain.registry import MODELS
+    enc = spec.encoder
+    return MODELS.build(
+        dict(
+            type='MAE',
+            backbone=dict(
+                type='MAEViT',
+                arch=dict(enc),
+                img_size=spec.img_size,
+                patch_size=spec.patch_size,
+                mask_ratio=spec.mask_ratio),
+            neck=dict(
+                type='MAEPretrainDecoder',
+                num_patches=(spec.img_size // spec.patch_size)**2,
+                patch_size=spec.patch_size,
+                embed_dim=enc['embed_dims'],
+                decoder_embed_dim=spec.decoder_dims,
+                decoder_depth=spec.decoder_depth,
+                decoder_num_heads=spec.decoder_heads),
+            head=dict(
+                type='MAEPretrainHead',
+                norm_pix=spec.norm_pix,
+                patch_size=spec.patch_size,
+                loss=dict(type='PixelReconstructionLoss', criterion='L2'))))
+
+
+def build_hf(spec: BenchmarkSpec):
+    from transformers import ViTMAEConfig, ViTMAEForPreTraining
+    enc = spec.encoder
+    config = ViTMAEConfig(
+        hidden_size=enc['embed_dims'],
+        num_hidden_layers=enc['num_layers'],
+        num_attention_heads=enc['num_heads'],
+        intermediate_size=enc['feedforward_channels'],
+        image_size=spec.img_size,
+        patch_size=spec.patch_size,
+        decoder_hidden_size=spec.decoder_dims,
+        decoder_num_hidden_layers=spec.decoder_depth,
+        decoder_num_attention_heads=spec.decoder_heads,
+        decoder_intermediate_size=4 * spec.decoder_dims,
+        mask_ratio=spec.mask_ratio,
+        norm_pix_loss=spec.norm_pix,
+        layer_norm_eps=1e-6,
+        attn_implementation='sdpa')
+    return ViTMAEForPreTraining(config)
+
+
+def loss_fn(name: str, model) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The training loss of a peer for a batch of images."""
+    if name == 'hf':
+        return lambda x: model(pixel_values=x).loss
+    return lambda x: model.loss(x, [])['loss']
+
+
+BUILDERS = {
+    'mae_plugin': build_plugin,
+    'mmpretrain': build_mmpretrain,
+    'hf': build_hf,
+    'mask_tokens': lambda spec: build_plugin(spec, mask_tokens=True),
+}
+
+
+class TrainStep:
+    """One optimizer step of a peer: AdamW as in the paper's recipe, the
+    loss under autocast for bf16/fp16 (with loss scaling for fp16 on a
+    GPU)."""
+
+    def __init__(self, name: str, spec: BenchmarkSpec) -> None:
+        self.name = name
+        self.model = BUILDERS[name](spec).to(spec.device)
+        self.model.train()
+        self.loss = loss_fn(name, self.model)
+        self.optimizer = torch.optim.AdamW(
+            [p for p in self.model.parameters() if p.requires_grad],
+            lr=1.5e-4,
+            betas=(0.9, 0.95),
+            weight_decay=0.05)
+        dtype = DTYPES[spec.dtype]
+        self.autocast = (
+            torch.autocast(spec.device.split(':')[0], dtype=dtype)
+            if dtype != torch.float32 else nullcontext())
+        self.scaler = torch.amp.GradScaler(
+            enabled=dtype == torch.float16 and spec.device.startswith('cuda'))
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        self.optimizer.zero_grad(set_to_none=True)
+        with self.autocast:
+            loss = self.loss(images)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return loss
+
+
+def synchronize(device: str) -> None:
+    if device.startswith('cuda'):
+        torch.cuda.synchronize()
+
+
+def gemm_flops_per_s(device: str, dtype: str, size: int = 4096,
+                     repeats: int = 5) -> float:
+    """Measured rate of a large ``size^3`` matrix product in ``dtype``."""
+    a = torch.randn(size, size, device=device, dtype=DTYPES[dtype])
+    b = torch.randn(size, size, device=device, dtype=DTYPES[dtype])
+    a @ b
+    synchronize(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    synchronize(device)
+    return 2 * size**3 * repeats / (time.perf_counter() - start)
+
+
+def count_flops(step: TrainStep, images: torch.Tensor) -> float:
+    """FLOPs of one step's forward and backward (matrix products,
+    convolutions and attention, as torch's FLOP counter sees them)."""
+    counter = FlopCounterMode(display=False)
+    with counter:
+        step(images)
+    return float(counter.get_total_flops())
+
+
+def run_benchmark(spec: BenchmarkSpec,
+                  peers: Sequence[str] = PEERS,
+                  warmup: int = 2,
+                  rounds: int = 5,
+                  steps: int = 3,
+                  log: Callable[[str], None] = print
+                  ) -> Dict[str, PeerResult]:
+    """Time each peer's step, alternating peers in every round.
+
+    Args:
+        spec (BenchmarkSpec): Architecture, batch, dtype and device.
+        peers (Sequence[str]): Names from :data:`PEERS`.
+        warmup (int): Untimed steps per peer first. Defaults to 2.
+        rounds (int): Timed rounds. Defaults to 5.
+        steps (int): Steps per peer per round. Defaults to 3.
+        log (callable): Progress output. Defaults to print.
+
+    Returns:
+        dict: name -> :class:`PeerResult`.
+    """
+    unknown = set(peers) - set(PEERS)
+    if unknown:
+        raise ValueError(f'unknown peers {sorted(unknown)}; choose from '
+                         f'{PEERS}')
+    torch.manual_seed(0)
+    images = torch.randn(spec.batch_size, 3, spec.img_size, spec.img_size,
+                         device=spec.device)
+    trainers = {}
+    results = {}
+    for name in peers:
+        log(f'building {name}')
+        trainers[name] = TrainStep(name, spec)
+        for _ in range(warmup):
+            trainers[name](images)
+        results[name] = PeerResult(
+            name, flops_per_step=count_flops(trainers[name], images))
+    cuda = spec.device.startswith('cuda')
+    for r in range(rounds):
+        for name in peers:
+            if cuda:
+                torch.cuda.reset_peak_memory_stats()
+            synchronize(spec.device)
+            start = time.perf_counter()
+            for _ in range(steps):
+                trainers[name](images)
+            synchronize(spec.device)
+            elapsed = time.perf_counter() - start
+            results[name].images_per_s.append(spec.batch_size * steps /
+                                              elapsed)
+            if cuda:
+                results[name].peak_memory = max(
+                    torch.cuda.max_memory_allocated(),
+                    0 if r == 0 else results[name].peak_memory)
+        log(f'round {r + 1}/{rounds}: ' + '  '.join(
+            f'{n} {results[n].images_per_s[-1]:.2f} img/s' for n in peers))
+    return results
+
+
+def format_report(spec: BenchmarkSpec, results: Dict[str, PeerResult],
+                  gemm_rate: float) -> str:
+    """A markdown table of the results and the ratios between peers."""
+    lines = [
+        f'arch {spec.arch}/{spec.patch_size} {spec.img_size}px, batch '
+        f'{spec.batch_size}, mask {spec.mask_ratio}, decoder '
+        f'{spec.decoder_dims}x{spec.decoder_depth}, {spec.dtype}, '
+        f'{spec.device}; large-GEMM rate {gemm_rate / 1e9:.1f} GFLOP/s', '',
+        '| peer | images/s (median) | spread | GFLOP/step | achieved '
+        'GFLOP/s | % of GEMM | peak memory (MiB) |',
+        '|---|---|---|---|---|---|---|'
+    ]
+    for r in results.values():
+        rate = r.flops_per_step * r.median / spec.batch_size
+        lines.append(
+            f'| {r.name} | {r.median:.2f} | {100 * r.spread:.1f}% | '
+            f'{r.flops_per_step / 1e9:.1f} | {rate / 1e9:.1f} | '
+            f'{100 * rate / gemm_rate:.0f}% | {r.peak_memory / 2**20:.0f} |')
+    if 'mae_plugin' in results:
+        ours = results['mae_plugin'].median
+        lines.append('')
+        for name, r in results.items():
+            if name != 'mae_plugin':
+                lines.append(f'- mae_plugin / {name}: {ours / r.median:.2f}x')
+    return '\n'.join(lines)

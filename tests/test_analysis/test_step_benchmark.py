@@ -1,0 +1,28 @@
+import pytest
+
+from mae_plugin.analysis import (BenchmarkSpec, format_report,
+                                 gemm_flops_per_s, run_benchmark)
+
+
+def test_benchmark_counts_the_same_work_for_every_peer():
+    spec = BenchmarkSpec(
+        arch='small', img_size=32, patch_size=8, batch_size=2,
+        decoder_dims=32, decoder_depth=1, decoder_heads=2)
+    results = run_benchmark(spec, warmup=1, rounds=2, steps=1,
+                            log=lambda _: None)
+    flops = {name: r.flops_per_step for name, r in results.items()}
+    # the three implementations do the same arithmetic
+    assert flops['mmpretrain'] == pytest.approx(flops['mae_plugin'], rel=1e-3)
+    assert flops['hf'] == pytest.approx(flops['mae_plugin'], rel=1e-3)
+    # mask tokens through the encoder: 16 + 1 tokens instead of 4 + 1
+    assert flops['mask_tokens'] > 2 * flops['mae_plugin']
+    for r in results.values():
+        assert len(r.images_per_s) == 2 and min(r.images_per_s) > 0
+    report = format_report(spec, results, gemm_flops_per_s('cpu', 'fp32',
+                                                           size=256))
+    assert '| mae_plugin |' in report and 'mae_plugin / hf' in report
+
+
+def test_unknown_peer_is_refused():
+    with pytest.raises(ValueError, match="unknown peers \\['timm'\\]"):
+        run_benchmark(BenchmarkSpec(), peers=['timm'])
