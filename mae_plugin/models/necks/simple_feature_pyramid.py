@@ -12,11 +12,14 @@ from mae_plugin.registry import MODELS
 
 
 def _resolve(norm_cfg: dict) -> dict:
-    """Resolve the norm type in the plugin's scope (so ``'LN2d'`` works
-    whatever the caller's default scope is)."""
+    """Resolve the norm type in the plugin's scope and its parents (so
+    ``'LN2d'`` and ``'mae_plugin.LN2d'`` work whatever the caller's default
+    scope is)."""
     norm_type = norm_cfg['type']
     if isinstance(norm_type, str):
-        resolved = MODELS.get(norm_type)
+        scope, name = MODELS.split_scope_key(norm_type)
+        # A key with our own scope would be searched in our registry only.
+        resolved = MODELS.get(name if scope == MODELS.scope else norm_type)
         if resolved is None:
             raise KeyError(f'norm_cfg type {norm_type!r} is not registered')
         norm_cfg = dict(norm_cfg, type=resolved)
