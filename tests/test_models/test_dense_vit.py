@@ -72,10 +72,17 @@ def test_drop_path_rises_linearly_and_is_off_in_eval():
     model = build(arch=dict(TINY_ARCH, num_layers=3), drop_path_rate=0.4)
     rates = [layer.ffn.dropout_layer.drop_prob for layer in model.layers]
     assert rates == pytest.approx([0., 0.2, 0.4])
+    # the attention branch is dropped with the same rate, and is used
+    assert [layer.drop_path.drop_prob
+            for layer in model.layers] == pytest.approx(rates)
+    calls = []
+    model.layers[2].drop_path.register_forward_pre_hook(
+        lambda *args: calls.append(1))
     x = torch.randn(4, 3, 32, 32)
     torch.testing.assert_close(model(x), model(x))
     model.train()
     assert not torch.allclose(model(x)[0], model(x)[0])
+    assert len(calls) == 4
 
 
 def test_activation_checkpointing_recomputes_blocks_with_same_grads():
@@ -184,3 +191,16 @@ def test_pretrained_init_without_checkpoint_raises():
     model = DenseViT(arch=TINY_ARCH, init_cfg=dict(type='Pretrained'))
     with pytest.raises(KeyError, match='checkpoint'):
         model.init_weights()
+
+
+def test_block_computes_the_pretraining_block_on_the_same_keys():
+    """A global block loaded with an MAEViT block's weights computes what
+    that block computed on the same tokens."""
+    encoder = build_model(tiny_mae_cfg()).backbone
+    encoder.eval()
+    block = build().layers[0]
+    block.load_state_dict(encoder.layers[0].state_dict())
+    tokens = torch.randn(2, 12, 32)  # [N, L, D], a 3x4 grid
+    expected = encoder.layers[0](tokens)
+    out = block(tokens.view(2, 3, 4, 32)).view(2, 12, 32)
+    torch.testing.assert_close(out, expected)

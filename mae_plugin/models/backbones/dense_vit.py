@@ -10,9 +10,12 @@ import math
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
+from mmcv.cnn.bricks.drop import DropPath
 from mmcv.cnn.bricks.transformer import PatchEmbed
 from mmengine.model import BaseModule, ModuleList
-from mmpretrain.models.backbones.vit_sam import TransformerEncoderLayer
+from mmpretrain.models.backbones.vit_sam import (TransformerEncoderLayer,
+                                                 window_partition,
+                                                 window_unpartition)
 from mmpretrain.models.utils import (build_norm_layer, resize_pos_embed,
                                      to_2tuple)
 from torch import nn
@@ -33,6 +36,37 @@ def _check_indices(name: str, indices: Sequence[int], num_layers: int):
                              f'[-{num_layers}, {num_layers}), got {index!r}')
         result.append(index % num_layers)
     return result
+
+
+class WindowedBlock(TransformerEncoderLayer):
+    """mmpretrain's windowed ViT block (SAM's) with stochastic depth on the
+    attention branch as well as on the MLP, as in ViTDet and the MAE
+    fine-tuning code. Same parameters and keys as its parent.
+
+    Args:
+        drop_path_rate (float): Probability of dropping each residual
+            branch of a sample. Defaults to 0.
+        **kwargs: Arguments of
+            :class:`mmpretrain.models.backbones.vit_sam.
+            TransformerEncoderLayer`.
+    """
+
+    def __init__(self, drop_path_rate: float = 0., **kwargs) -> None:
+        super().__init__(drop_path_rate=drop_path_rate, **kwargs)
+        self.drop_path = DropPath(drop_path_rate)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[N, h, w, D]`` tokens in, the same shape out."""
+        h, w = x.shape[1:3]
+        shortcut = x
+        x = self.ln1(x)
+        if self.window_size > 0:
+            x, padded_size = window_partition(x, self.window_size)
+        x = self.attn(x)  # [N * windows, window, window, D] or [N, h, w, D]
+        if self.window_size > 0:
+            x = window_unpartition(x, self.window_size, padded_size, (h, w))
+        x = shortcut + self.drop_path(x)
+        return self.ffn(self.ln2(x), identity=x)
 
 
 @MODELS.register_module()
@@ -149,7 +183,7 @@ class DenseViT(BaseModule):
 
         drop_path_rates = torch.linspace(0, drop_path_rate, self.num_layers)
         self.layers = ModuleList([
-            TransformerEncoderLayer(
+            WindowedBlock(
                 embed_dims=self.embed_dims,
                 num_heads=arch['num_heads'],
                 feedforward_channels=arch['feedforward_channels'],
