@@ -87,11 +87,7 @@ train_cfg = dict(
     val_interval=5000)
 param_scheduler = [
     dict(
-        type='LinearLR',
-        start_factor=0.001,
-        by_epoch=False,
-        begin=0,
-        end=250),
+        type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=250),
     dict(
         type='MultiStepLR',
         begin=0,

@@ -50,8 +50,7 @@ class LayerDecayOptimWrapperConstructor(
             get_layer_depth (callable, optional): Maps a full parameter
                 name to ``(depth, num_depths)``. Defaults to the backbone's.
         """
-        if get_layer_depth is None and not hasattr(module,
-                                                   'get_layer_depth'):
+        if get_layer_depth is None and not hasattr(module, 'get_layer_depth'):
             backbone = getattr(module, 'backbone', None)
             if not hasattr(backbone, 'get_layer_depth'):
                 raise TypeError(

@@ -144,8 +144,9 @@ class DenseViT(BaseModule):
                 raise ValueError(f'unknown arch {arch!r}; choose one of '
                                  f'{sorted(MAEViT.arch_zoo)} or pass a dict')
             arch = MAEViT.arch_zoo[arch.lower()]
-        missing = {'embed_dims', 'num_layers', 'num_heads',
-                   'feedforward_channels'} - set(arch)
+        missing = {
+            'embed_dims', 'num_layers', 'num_heads', 'feedforward_channels'
+        } - set(arch)
         if missing:
             raise KeyError(f'arch dict lacks {sorted(missing)}')
         if not isinstance(patch_size, int) or patch_size < 1:
@@ -204,8 +205,8 @@ class DenseViT(BaseModule):
         if is_pretrained_init(self.init_cfg):
             cfgs = self.init_cfg if isinstance(self.init_cfg,
                                                list) else [self.init_cfg]
-            pretrained = next(cfg for cfg in cfgs
-                              if cfg.get('type') == 'Pretrained')
+            pretrained = next(
+                cfg for cfg in cfgs if cfg.get('type') == 'Pretrained')
             if 'checkpoint' not in pretrained:
                 raise KeyError("init_cfg of type 'Pretrained' needs a "
                                "'checkpoint'")
@@ -222,8 +223,8 @@ class DenseViT(BaseModule):
         self._is_init = True
 
     def adapt_pretrained(
-            self, state_dict: Dict[str, torch.Tensor]
-    ) -> Dict[str, torch.Tensor]:
+            self, state_dict: Dict[str,
+                                   torch.Tensor]) -> Dict[str, torch.Tensor]:
         """Resize a checkpoint's ``pos_embed`` (class row plus a square
         grid) to ``pretrain_img_size``'s grid."""
         pos_embed = state_dict.get('pos_embed')
@@ -241,7 +242,8 @@ class DenseViT(BaseModule):
                                        self.pretrain_grid,
                                        self.interpolate_mode, 1))
 
-    def get_layer_depth(self, param_name: str,
+    def get_layer_depth(self,
+                        param_name: str,
                         prefix: str = '') -> Tuple[int, int]:
         """Depth of a parameter for layer-wise lr decay, as
         :meth:`mmpretrain.models.VisionTransformer.get_layer_depth`: 0 for

@@ -104,8 +104,8 @@ class SimpleFeaturePyramid(BaseModule):
                 nn.ConvTranspose2d(channels, channels // 2, 2, stride=2),
                 build_norm_layer(norm_cfg, channels // 2)[1],
                 build_activation_layer(act_cfg),
-                nn.ConvTranspose2d(
-                    channels // 2, channels // 4, 2, stride=2)), channels // 4
+                nn.ConvTranspose2d(channels // 2, channels // 4, 2,
+                                   stride=2)), channels // 4
         if scale == 2.:
             return nn.ConvTranspose2d(
                 channels, channels // 2, 2, stride=2), channels // 2
@@ -126,8 +126,8 @@ class SimpleFeaturePyramid(BaseModule):
         """
         x = inputs[-1]  # [N, D, h, w]
         outs: List[torch.Tensor] = [
-            conv(rescale(x)) for rescale, conv in zip(self.rescales,
-                                                      self.convs)
+            conv(rescale(x))
+            for rescale, conv in zip(self.rescales, self.convs)
         ]
         while len(outs) < self.num_outs:
             outs.append(F.max_pool2d(outs[-1], 1, stride=2))

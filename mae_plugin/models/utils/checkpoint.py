@@ -86,7 +86,8 @@ def load_encoder_weights(
         raise ValueError(f'checkpoint {checkpoint!r} does not fit '
                          f'{type(module).__name__}: ' + '; '.join(wrong_shape))
     module.load_state_dict({key: state_dict[key]
-                            for key in matched}, strict=False)
+                            for key in matched},
+                           strict=False)
     report = dict(
         matched=matched,
         missing=[key for key in own if key not in state_dict],
