@@ -170,6 +170,7 @@ def det_cfg(work_dir, checkpoint, coco_root, ann_file):
             'train_cfg.max_iters': 2,
             'train_cfg.val_interval': 2,
             'default_hooks.logger.interval': 1,
+            'randomness.seed': 0,
         })
     cfg.model.backbone.update(TINY_ENCODER)
     data = dict(data_root=coco_root, ann_file=ann_file,
@@ -212,6 +213,7 @@ def seg_cfg(work_dir, checkpoint, ade_root):
             'train_cfg.max_iters': 2,
             'train_cfg.val_interval': 2,
             'default_hooks.logger.interval': 1,
+            'randomness.seed': 0,
         })
     cfg.model.backbone.update(TINY_ENCODER)
     cfg.model.backbone.arch.num_layers = 4

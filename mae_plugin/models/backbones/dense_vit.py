@@ -116,8 +116,10 @@ class DenseViT(BaseModule):
         interpolate_mode (str): Resizing of the position embedding.
             Defaults to ``'bicubic'``.
         init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=...,
-            prefix='backbone.')`` loads an encoder; otherwise the MAE code's
-            initialisation with sin-cos positions. Defaults to None.
+            prefix='backbone.')`` loads an encoder (``prefix`` defaults to
+            ``'backbone.'``; ``''`` takes a bare encoder state dict);
+            otherwise the MAE code's initialisation with sin-cos positions.
+            Defaults to None.
     """
 
     def __init__(self,
