@@ -204,3 +204,18 @@ def test_block_computes_the_pretraining_block_on_the_same_keys():
     expected = encoder.layers[0](tokens)
     out = block(tokens.view(2, 3, 4, 32)).view(2, 12, 32)
     torch.testing.assert_close(out, expected)
+
+
+def test_blocks_beyond_the_checkpoint_get_the_mae_initialisation(
+        mae_checkpoint):
+    path, encoder = mae_checkpoint
+    model = DenseViT(
+        arch=dict(TINY_ARCH, num_layers=3), patch_size=8,
+        pretrain_img_size=32,
+        init_cfg=dict(type='Pretrained', checkpoint=path))
+    model.init_weights()
+    torch.testing.assert_close(model.layers[1].attn.qkv.weight,
+                               encoder['layers.1.attn.qkv.weight'])
+    # torch's default Linear init has a non-zero bias; MAE's is zero
+    new = model.layers[2].attn.qkv
+    assert new.bias.abs().sum() == 0 and new.weight.abs().sum() > 0

@@ -202,8 +202,13 @@ class DenseViT(BaseModule):
             self.ln1 = build_norm_layer(norm_cfg, self.embed_dims)
 
     def init_weights(self) -> None:
-        """Load the pretrained encoder of ``init_cfg``, or initialise as
-        the MAE paper's code."""
+        """Initialise as the MAE paper's code, then load the pretrained
+        encoder of ``init_cfg`` over it (keys the checkpoint lacks keep
+        that initialisation; relative position tables stay zero)."""
+        init_mae_weights(self)
+        init_patch_projection(self.patch_embed.projection)
+        self.pos_embed.data.copy_(
+            sincos_2d(self.pretrain_grid, self.embed_dims))
         if is_pretrained_init(self.init_cfg):
             cfgs = self.init_cfg if isinstance(self.init_cfg,
                                                list) else [self.init_cfg]
@@ -217,11 +222,6 @@ class DenseViT(BaseModule):
                 pretrained['checkpoint'],
                 prefix=pretrained.get('prefix', 'backbone.'),
                 adapt=self.adapt_pretrained)
-        else:
-            init_mae_weights(self)
-            init_patch_projection(self.patch_embed.projection)
-            self.pos_embed.data.copy_(
-                sincos_2d(self.pretrain_grid, self.embed_dims))
         self._is_init = True
 
     def adapt_pretrained(
