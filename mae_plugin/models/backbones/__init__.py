@@ -1,3 +1,4 @@
+from .dense_vit import DenseViT
 from .mae_vit import MAEViT
 
-__all__ = ['MAEViT']
+__all__ = ['DenseViT', 'MAEViT']

@@ -1,0 +1,41 @@
+# UperNet with an MAE-pretrained ViT-B/16 on ADE20K at 512x512 (the MAE
+# paper reports 48.1 mIoU): features of blocks 4, 6, 8, 12 through mmseg's
+# Feature2Pyramid (scales 4, 2, 1, 0.5), relative position bias turned on
+# for transfer only (zero-initialised, as the paper), drop path 0.1, AdamW
+# lr 1e-4 wd 0.05, layer decay 0.65, 160k iterations at a total batch of 16
+# (8 GPUs x 2). Composes mmseg's own MAE UperNet config (model, ADE20K data,
+# 160k schedule with linear warm-up and poly decay); the backbone and the
+# optimizer constructor come from the plugin.
+_base_ = 'mmseg::mae/mae-base_upernet_8xb2-amp-160k_ade20k-512x512.py'
+custom_imports = dict(imports=['mae_plugin'], allow_failed_imports=False)
+
+# A pretraining checkpoint of this plugin (configs/mae/), or an official MAE
+# checkpoint converted to the plugin's layout.
+checkpoint = 'work_dirs/mae_vit-base-p16_8xb512-amp-coslr-1600e_in1k/epoch_1600.pth'  # noqa: E501
+crop_size = (512, 512)
+
+model = dict(
+    pretrained=None,
+    backbone=dict(
+        _delete_=True,
+        type='mae_plugin.DenseViT',
+        arch='base',
+        img_size=crop_size,
+        pretrain_img_size=224,
+        patch_size=16,
+        out_indices=(3, 5, 7, 11),
+        drop_path_rate=0.1,
+        use_rel_pos=True,
+        init_cfg=dict(
+            type='Pretrained', checkpoint=checkpoint, prefix='backbone.')))
+
+optim_wrapper = dict(
+    _delete_=True,
+    type='OptimWrapper',
+    optimizer=dict(
+        type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
+    constructor='mae_plugin.LayerDecayOptimWrapperConstructor',
+    paramwise_cfg=dict(
+        layer_decay_rate=0.65,
+        norm_decay_mult=0.,
+        custom_keys={'pos_embed': dict(decay_mult=0.)}))

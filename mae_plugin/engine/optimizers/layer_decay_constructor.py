@@ -1,0 +1,62 @@
+"""Layer-wise lr decay for detectors and segmentors with a ViT backbone."""
+from functools import partial
+from typing import Callable, List, Optional
+
+from mmpretrain.engine.optimizers import \
+    LearningRateDecayOptimWrapperConstructor
+from torch import nn
+
+from mae_plugin.registry import OPTIM_WRAPPER_CONSTRUCTORS
+
+
+@OPTIM_WRAPPER_CONSTRUCTORS.register_module()
+class LayerDecayOptimWrapperConstructor(
+        LearningRateDecayOptimWrapperConstructor):
+    """mmpretrain's layer-wise lr decay, for any model with a ``backbone``.
+
+    mmpretrain's constructor asks the top-level model for
+    ``get_layer_depth``, which classifiers have and mmdet detectors or mmseg
+    segmentors do not. This one takes the depths from
+    ``model.backbone.get_layer_depth`` (:class:`DenseViT`,
+    :class:`MAEViT`, mmpretrain's ViT): block ``i`` of an ``L``-block
+    encoder gets ``lr * layer_decay_rate ** (L - i)``, the embeddings
+    ``lr * layer_decay_rate ** (L + 1)``, and every module outside the
+    backbone (neck, heads) the base lr. ``paramwise_cfg`` is as in
+    :class:`mmpretrain.engine.optimizers.
+    LearningRateDecayOptimWrapperConstructor` (``layer_decay_rate``,
+    ``norm_decay_mult``, ``bias_decay_mult``, ``flat_decay_mult``,
+    ``custom_keys``).
+
+    Example:
+        >>> optim_wrapper = dict(
+        ...     optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.1),
+        ...     constructor='mae_plugin.LayerDecayOptimWrapperConstructor',
+        ...     paramwise_cfg=dict(layer_decay_rate=0.7,
+        ...                        norm_decay_mult=0., bias_decay_mult=0.))
+    """
+
+    def add_params(self,
+                   params: List[dict],
+                   module: nn.Module,
+                   prefix: str = '',
+                   get_layer_depth: Optional[Callable] = None,
+                   **kwargs) -> None:
+        """Add the parameters of ``module`` with their decayed lr.
+
+        Args:
+            params (list[dict]): Param groups, extended in place.
+            module (nn.Module): The model (or, recursively, a sub-module).
+            prefix (str): Name prefix of ``module``. Defaults to ''.
+            get_layer_depth (callable, optional): Maps a full parameter
+                name to ``(depth, num_depths)``. Defaults to the backbone's.
+        """
+        if get_layer_depth is None and not hasattr(module, 'get_layer_depth'):
+            backbone = getattr(module, 'backbone', None)
+            if not hasattr(backbone, 'get_layer_depth'):
+                raise TypeError(
+                    f'{type(self).__name__} needs a model with a backbone '
+                    f'that has get_layer_depth; {type(module).__name__}.'
+                    f'backbone is {type(backbone).__name__}')
+            get_layer_depth = partial(
+                backbone.get_layer_depth, prefix=f'{prefix}backbone.')
+        super().add_params(params, module, prefix, get_layer_depth, **kwargs)

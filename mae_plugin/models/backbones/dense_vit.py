@@ -1,0 +1,295 @@
+"""The MAE encoder as a plain-ViT backbone for detection and segmentation.
+
+The ViTDet recipe (Li et al., "Exploring Plain Vision Transformer Backbones
+for Object Detection", 2022): no masking, no class token, the pretrained
+absolute positions interpolated to the input's patch grid, windowed
+self-attention in most blocks and global attention in a few, optional
+decomposed relative position bias, and feature maps ``[N, D, h, w]`` out.
+"""
+import math
+from typing import Dict, Optional, Sequence, Tuple, Union
+
+import torch
+from mmcv.cnn.bricks.drop import DropPath
+from mmcv.cnn.bricks.transformer import PatchEmbed
+from mmengine.model import BaseModule, ModuleList
+from mmpretrain.models.backbones.vit_sam import (TransformerEncoderLayer,
+                                                 window_partition,
+                                                 window_unpartition)
+from mmpretrain.models.utils import (build_norm_layer, resize_pos_embed,
+                                     to_2tuple)
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from mae_plugin.registry import MODELS
+from ..utils import (init_mae_weights, init_patch_projection,
+                     is_pretrained_init, load_encoder_weights, sincos_2d)
+from .mae_vit import MAEViT
+
+
+def _check_indices(name: str, indices: Sequence[int], num_layers: int):
+    """Normalise block indices (negative ones count from the end)."""
+    result = []
+    for index in indices:
+        if not isinstance(index, int) or not -num_layers <= index < num_layers:
+            raise ValueError(f'{name} must hold block indices in '
+                             f'[-{num_layers}, {num_layers}), got {index!r}')
+        result.append(index % num_layers)
+    return result
+
+
+class WindowedBlock(TransformerEncoderLayer):
+    """mmpretrain's windowed ViT block (SAM's) with stochastic depth on the
+    attention branch as well as on the MLP, as in ViTDet and the MAE
+    fine-tuning code. Same parameters and keys as its parent.
+
+    Args:
+        drop_path_rate (float): Probability of dropping each residual
+            branch of a sample. Defaults to 0.
+        **kwargs: Arguments of
+            :class:`mmpretrain.models.backbones.vit_sam.
+            TransformerEncoderLayer`.
+    """
+
+    def __init__(self, drop_path_rate: float = 0., **kwargs) -> None:
+        super().__init__(drop_path_rate=drop_path_rate, **kwargs)
+        self.drop_path = DropPath(drop_path_rate)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[N, h, w, D]`` tokens in, the same shape out."""
+        h, w = x.shape[1:3]
+        shortcut = x
+        x = self.ln1(x)
+        if self.window_size > 0:
+            x, padded_size = window_partition(x, self.window_size)
+        x = self.attn(x)  # [N * windows, window, window, D] or [N, h, w, D]
+        if self.window_size > 0:
+            x = window_unpartition(x, self.window_size, padded_size, (h, w))
+        x = shortcut + self.drop_path(x)
+        return self.ffn(self.ln2(x), identity=x)
+
+
+@MODELS.register_module()
+class DenseViT(BaseModule):
+    """Plain ViT backbone for dense prediction, initialised from MAE.
+
+    Its state-dict keys are those of :class:`MAEViT` (and of
+    :class:`mmpretrain.models.VisionTransformer`): ``patch_embed.*``,
+    ``pos_embed``, ``layers.{i}.*`` and, with ``final_norm``, ``ln1.*``. A
+    pretraining checkpoint's ``backbone.*`` therefore loads as is through
+    ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone.')``;
+    the number of loaded keys is logged and a checkpoint that matches no key
+    raises ``ValueError``. The class token is not used.
+
+    Args:
+        arch (str | dict): Encoder size, as :class:`MAEViT`'s ``arch``.
+            Defaults to ``'base'``.
+        img_size (int | tuple): Typical input ``(H, W)``; sets the size of
+            the relative position tables of global blocks. Defaults to 224.
+        pretrain_img_size (int | tuple): Input size of pretraining; the
+            position embedding is stored for its patch grid (as in the
+            checkpoint) and interpolated to each input's grid. Defaults to
+            224.
+        patch_size (int): Patch side. Defaults to 16.
+        in_channels (int): Image channels. Defaults to 3.
+        out_indices (Sequence[int]): Blocks whose outputs are returned as
+            feature maps. Defaults to ``(-1,)``.
+        drop_rate (float): Dropout after the position embedding and in the
+            MLPs. Defaults to 0.
+        drop_path_rate (float): Stochastic depth of the last block, rising
+            linearly from 0 at the first. Defaults to 0.
+        qkv_bias (bool): Bias in the qkv projection. Defaults to True.
+        norm_cfg (dict): Norm layer of the blocks. Defaults to
+            ``dict(type='LN', eps=1e-6)``.
+        final_norm (bool): Normalise the last block's output (the
+            checkpoint's ``ln1``). Defaults to False, as ViTDet.
+        window_size (int): Window side (in patches) of windowed attention;
+            0 makes every block global. Defaults to 0.
+        global_attn_indexes (Sequence[int]): Blocks with global attention
+            when ``window_size > 0`` (ViT-B in ViTDet: 2, 5, 8, 11).
+            Defaults to ``()``.
+        use_rel_pos (bool): Add decomposed relative position bias to the
+            attention (zero-initialised, not in MAE checkpoints). Defaults to
+            False.
+        with_cp (bool): Recompute each block in the backward pass
+            (activation checkpointing) to save memory. Defaults to False.
+        interpolate_mode (str): Resizing of the position embedding.
+            Defaults to ``'bicubic'``.
+        init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=...,
+            prefix='backbone.')`` loads an encoder (``prefix`` defaults to
+            ``'backbone.'``; ``''`` takes a bare encoder state dict);
+            otherwise the MAE code's initialisation with sin-cos positions.
+            Defaults to None.
+    """
+
+    def __init__(self,
+                 arch: Union[str, dict] = 'base',
+                 img_size: Union[int, Tuple[int, int]] = 224,
+                 pretrain_img_size: Union[int, Tuple[int, int]] = 224,
+                 patch_size: int = 16,
+                 in_channels: int = 3,
+                 out_indices: Sequence[int] = (-1, ),
+                 drop_rate: float = 0.,
+                 drop_path_rate: float = 0.,
+                 qkv_bias: bool = True,
+                 norm_cfg: dict = dict(type='LN', eps=1e-6),
+                 final_norm: bool = False,
+                 window_size: int = 0,
+                 global_attn_indexes: Sequence[int] = (),
+                 use_rel_pos: bool = False,
+                 with_cp: bool = False,
+                 interpolate_mode: str = 'bicubic',
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if isinstance(arch, str):
+            if arch.lower() not in MAEViT.arch_zoo:
+                raise ValueError(f'unknown arch {arch!r}; choose one of '
+                                 f'{sorted(MAEViT.arch_zoo)} or pass a dict')
+            arch = MAEViT.arch_zoo[arch.lower()]
+        missing = {
+            'embed_dims', 'num_layers', 'num_heads', 'feedforward_channels'
+        } - set(arch)
+        if missing:
+            raise KeyError(f'arch dict lacks {sorted(missing)}')
+        if not isinstance(patch_size, int) or patch_size < 1:
+            raise ValueError(
+                f'patch_size must be a positive int, got {patch_size!r}')
+        if not isinstance(window_size, int) or window_size < 0:
+            raise ValueError(
+                f'window_size must be an int >= 0, got {window_size!r}')
+        self.embed_dims = arch['embed_dims']
+        self.num_layers = arch['num_layers']
+        self.patch_size = patch_size
+        self.out_indices = _check_indices('out_indices', out_indices,
+                                          self.num_layers)
+        global_attn_indexes = _check_indices('global_attn_indexes',
+                                             global_attn_indexes,
+                                             self.num_layers)
+        self.final_norm = final_norm
+        self.with_cp = with_cp
+        self.interpolate_mode = interpolate_mode
+        self.pretrain_grid = tuple(s // patch_size
+                                   for s in to_2tuple(pretrain_img_size))
+        grid = tuple(s // patch_size for s in to_2tuple(img_size))
+
+        self.patch_embed = PatchEmbed(
+            in_channels=in_channels,
+            embed_dims=self.embed_dims,
+            conv_type='Conv2d',
+            kernel_size=patch_size,
+            stride=patch_size)
+        # Class row kept, as in the checkpoint; the class token itself is
+        # not used for dense prediction.
+        self.pos_embed = nn.Parameter(
+            sincos_2d(self.pretrain_grid, self.embed_dims))  # [1, 1+L, D]
+        self.drop_after_pos = nn.Dropout(p=drop_rate)
+
+        drop_path_rates = torch.linspace(0, drop_path_rate, self.num_layers)
+        self.layers = ModuleList([
+            WindowedBlock(
+                embed_dims=self.embed_dims,
+                num_heads=arch['num_heads'],
+                feedforward_channels=arch['feedforward_channels'],
+                drop_rate=drop_rate,
+                drop_path_rate=drop_path_rates[i].item(),
+                qkv_bias=qkv_bias,
+                norm_cfg=norm_cfg,
+                use_rel_pos=use_rel_pos,
+                window_size=0 if i in global_attn_indexes else window_size,
+                input_size=grid) for i in range(self.num_layers)
+        ])
+        if final_norm:
+            self.ln1 = build_norm_layer(norm_cfg, self.embed_dims)
+
+    def init_weights(self) -> None:
+        """Initialise as the MAE paper's code, then load the pretrained
+        encoder of ``init_cfg`` over it (keys the checkpoint lacks keep
+        that initialisation; relative position tables stay zero)."""
+        init_mae_weights(self)
+        init_patch_projection(self.patch_embed.projection)
+        self.pos_embed.data.copy_(
+            sincos_2d(self.pretrain_grid, self.embed_dims))
+        if is_pretrained_init(self.init_cfg):
+            cfgs = self.init_cfg if isinstance(self.init_cfg,
+                                               list) else [self.init_cfg]
+            pretrained = next(
+                cfg for cfg in cfgs if cfg.get('type') == 'Pretrained')
+            if 'checkpoint' not in pretrained:
+                raise KeyError("init_cfg of type 'Pretrained' needs a "
+                               "'checkpoint'")
+            load_encoder_weights(
+                self,
+                pretrained['checkpoint'],
+                prefix=pretrained.get('prefix', 'backbone.'),
+                adapt=self.adapt_pretrained)
+        self._is_init = True
+
+    def adapt_pretrained(
+            self, state_dict: Dict[str,
+                                   torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """Resize a checkpoint's ``pos_embed`` (class row plus a square
+        grid) to ``pretrain_img_size``'s grid."""
+        pos_embed = state_dict.get('pos_embed')
+        if pos_embed is None or pos_embed.shape == self.pos_embed.shape:
+            return state_dict
+        side = math.isqrt(pos_embed.shape[1] - 1)
+        if pos_embed.dim() != 3 or side * side != pos_embed.shape[1] - 1:
+            raise ValueError(
+                f'checkpoint pos_embed {tuple(pos_embed.shape)} is not a '
+                'class row plus a square grid; set pretrain_img_size to the '
+                'pretraining input size')
+        return dict(
+            state_dict,
+            pos_embed=resize_pos_embed(pos_embed, (side, side),
+                                       self.pretrain_grid,
+                                       self.interpolate_mode, 1))
+
+    def get_layer_depth(self,
+                        param_name: str,
+                        prefix: str = '') -> Tuple[int, int]:
+        """Depth of a parameter for layer-wise lr decay, as
+        :meth:`mmpretrain.models.VisionTransformer.get_layer_depth`: 0 for
+        the embeddings, ``i + 1`` for block ``i``, ``num_layers + 1`` for
+        anything after the blocks (final norm, neck, heads).
+
+        Returns:
+            tuple[int, int]: The depth and the number of depths
+            (``num_layers + 2``).
+        """
+        num_depths = self.num_layers + 2
+        if not param_name.startswith(prefix):
+            return num_depths - 1, num_depths
+        name = param_name[len(prefix):]
+        if name == 'pos_embed' or name.startswith('patch_embed.'):
+            return 0, num_depths
+        if name.startswith('layers.'):
+            return int(name.split('.')[1]) + 1, num_depths
+        return num_depths - 1, num_depths
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """Encode images.
+
+        Args:
+            x (Tensor): ``[N, C, H, W]``; sides that are not multiples of
+                the patch are padded.
+
+        Returns:
+            tuple[Tensor]: One ``[N, D, H/p, W/p]`` map per ``out_indices``.
+        """
+        n = x.shape[0]
+        x, grid_size = self.patch_embed(x)  # [N, h*w, D]
+        pos_embed = resize_pos_embed(self.pos_embed, self.pretrain_grid,
+                                     grid_size, self.interpolate_mode, 1)
+        x = self.drop_after_pos(x + pos_embed[:, 1:])
+        x = x.view(n, *grid_size, self.embed_dims)  # [N, h, w, D]
+        outs = []
+        for i, layer in enumerate(self.layers):
+            if self.with_cp and x.requires_grad:
+                x = checkpoint(layer, x, use_reentrant=False)
+            else:
+                x = layer(x)
+            if i == self.num_layers - 1 and self.final_norm:
+                x = self.ln1(x)
+            if i in self.out_indices:
+                outs.append(x.permute(0, 3, 1, 2).contiguous())  # [N,D,h,w]
+        return tuple(outs)

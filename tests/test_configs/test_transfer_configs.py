@@ -1,0 +1,313 @@
+"""The mmdet and mmseg transfer configs: they build, load a checkpoint of
+tools/train.py's pretraining, train 2 iterations and validate once on tiny
+generated data sets (COCO json with boxes and masks; ADE20K layout)."""
+import json
+import os
+import os.path as osp
+import re
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+from mmengine.runner import Runner
+
+from mae_plugin.apis import train_config
+from tests.test_tools.test_train_test_visualize import (  # noqa: F401
+    CONFIG, TINY, crop_size_overrides, photos, run)
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+DET_CONFIG = osp.join(
+    ROOT, 'configs', 'benchmarks', 'mmdetection',
+    'mask-rcnn_mae-vit-base-p16_simple-fpn_lsj-100e_coco.py')
+SEG_CONFIG = osp.join(
+    ROOT, 'configs', 'benchmarks', 'mmsegmentation',
+    'upernet_mae-vit-base-p16_8xb2-160k_ade20k-512x512.py')
+# The pretraining TINY arch: 32 wide, 2 blocks, 2 heads, patch 8, 32x32.
+TINY_ENCODER = dict(
+    arch=dict(
+        embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64),
+    pretrain_img_size=32,
+    patch_size=8)
+
+
+@pytest.fixture(autouse=True)
+def _restore_default_scope():
+    """A runner makes its config's scope (mmdet, mmseg) the current default
+    scope; drop the scopes a test creates so later tests keep theirs."""
+    before = set(DefaultScope._instance_dict)
+    yield
+    for name in set(DefaultScope._instance_dict) - before:
+        DefaultScope._instance_dict.pop(name)
+
+
+@pytest.fixture(scope='module')
+def pretrained(photos, tmp_path_factory):  # noqa: F811
+    """A checkpoint written by one epoch of tools/train.py pretraining."""
+    work = str(tmp_path_factory.mktemp('pretrain'))
+    run('tools/train.py', CONFIG, '--work-dir', work, '--cfg-options',
+        *TINY, *crop_size_overrides(photos), 'train_cfg.max_epochs=1')
+    return osp.join(work, 'epoch_1.pth')
+
+
+def encoder_keys(checkpoint):
+    state_dict = torch.load(
+        checkpoint, map_location='cpu', weights_only=True)['state_dict']
+    return [k for k in state_dict if k.startswith('backbone.')]
+
+
+@pytest.fixture(scope='module')
+def coco(tmp_path_factory):
+    """Two 64x64 images with a filled rectangle and a filled disk each."""
+    root = tmp_path_factory.mktemp('coco')
+    os.makedirs(root / 'images')
+    images, annotations = [], []
+    for i in range(2):
+        img = np.full((64, 64, 3), 40, np.uint8)
+        x0, y0 = 6 + 8 * i, 8
+        cv2.rectangle(img, (x0, y0), (x0 + 23, y0 + 19), (200, 60, 60), -1)
+        cv2.circle(img, (44, 44 - 4 * i), 12, (60, 200, 60), -1)
+        cv2.imwrite(str(root / 'images' / f'{i}.jpg'), img)
+        images.append(dict(id=i, file_name=f'{i}.jpg', height=64, width=64))
+        box = [x0, y0, 24, 20]
+        square = [x0, y0, x0 + 24, y0, x0 + 24, y0 + 20, x0, y0 + 20]
+        angles = np.linspace(0, 2 * np.pi, 16, endpoint=False)
+        disk = np.stack([44 + 12 * np.cos(angles),
+                         44 - 4 * i + 12 * np.sin(angles)], 1)
+        for category, (bbox, polygon, area) in enumerate(
+            [(box, square, 480.),
+             ([32, 32 - 4 * i, 24, 24], disk.ravel().tolist(), 452.)], 1):
+            annotations.append(
+                dict(id=len(annotations) + 1, image_id=i,
+                     category_id=category, bbox=bbox,
+                     segmentation=[polygon], area=area, iscrowd=0))
+    ann_file = str(root / 'instances.json')
+    with open(ann_file, 'w') as f:
+        json.dump(
+            dict(images=images, annotations=annotations,
+                 categories=[dict(id=1, name='square'),
+                             dict(id=2, name='disk')]), f)
+    return str(root), ann_file
+
+
+@pytest.fixture(scope='module')
+def ade(tmp_path_factory):
+    """ADE20K layout: images/{training,validation}/*.jpg with
+    annotations/{training,validation}/*.png (0 = ignored, 1.. = classes)."""
+    root = tmp_path_factory.mktemp('ade')
+    rng = np.random.default_rng(0)
+    for split in ('training', 'validation'):
+        os.makedirs(root / 'images' / split)
+        os.makedirs(root / 'annotations' / split)
+        for i in range(2):
+            label = np.ones((32, 48), np.uint8)
+            label[8:24, 4 + 8 * i:28 + 8 * i] = 2
+            label[:4] = 0
+            img = (label[..., None] * 80 +
+                   rng.integers(0, 30, (32, 48, 3))).astype(np.uint8)
+            cv2.imwrite(str(root / 'images' / split / f'{i}.jpg'), img)
+            cv2.imwrite(str(root / 'annotations' / split / f'{i}.png'), label)
+    return str(root)
+
+
+def run_log(work_dir):
+    """Text of the run's log file and its json scalar records."""
+    text, records = '', []
+    for folder, _, files in os.walk(work_dir):
+        for name in files:
+            path = osp.join(folder, name)
+            if name.endswith('.log'):
+                with open(path) as f:
+                    text += f.read()
+            elif name.endswith('.json') and 'vis_data' in folder \
+                    and name != 'scalars.json':
+                with open(path) as f:
+                    records += [json.loads(line) for line in f if line.strip()]
+    return text, records
+
+
+def loaded_keys(log_text):
+    """``(loaded, total)`` from the backbone's loading line."""
+    match = re.search(r'DenseViT: loaded (\d+) of (\d+) encoder keys',
+                      log_text)
+    assert match, 'no loading line in the log'
+    return int(match.group(1)), int(match.group(2))
+
+
+def det_cfg(work_dir, checkpoint, coco_root, ann_file):
+    """The detection config at toy scale: tiny encoder, 64x64 images,
+    32-channel heads, 2 classes, 2 iterations then one validation."""
+    cfg = train_config(
+        DET_CONFIG,
+        work_dir=work_dir,
+        cfg_options={
+            'experiment_name': 'det',
+            'model.backbone.init_cfg.checkpoint': checkpoint,
+            'model.backbone.img_size': 64,
+            'model.backbone.window_size': 4,
+            'model.backbone.global_attn_indexes': [1],
+            # stride-8 map -> strides 4, 8, 16 (+ 32, 64 pooled)
+            'model.neck.in_channels': 32,
+            'model.neck.out_channels': 32,
+            'model.neck.scale_factors': [2.0, 1.0, 0.5],
+            'model.data_preprocessor.batch_augments.0.size': (64, 64),
+            'model.rpn_head.in_channels': 32,
+            'model.rpn_head.feat_channels': 32,
+            'model.roi_head.bbox_roi_extractor.out_channels': 32,
+            'model.roi_head.mask_roi_extractor.out_channels': 32,
+            'model.roi_head.bbox_head.in_channels': 32,
+            'model.roi_head.bbox_head.conv_out_channels': 32,
+            'model.roi_head.bbox_head.fc_out_channels': 32,
+            'model.roi_head.bbox_head.num_classes': 2,
+            'model.roi_head.mask_head.in_channels': 32,
+            'model.roi_head.mask_head.conv_out_channels': 32,
+            'model.roi_head.mask_head.num_classes': 2,
+            'model.train_cfg.rpn_proposal.max_per_img': 64,
+            'model.train_cfg.rcnn.sampler.num': 32,
+            'model.test_cfg.rpn.max_per_img': 32,
+            'train_cfg.max_iters': 2,
+            'train_cfg.val_interval': 2,
+            'default_hooks.logger.interval': 1,
+            'randomness.seed': 0,
+        })
+    cfg.model.backbone.update(TINY_ENCODER)
+    data = dict(data_root=coco_root, ann_file=ann_file,
+                data_prefix=dict(img='images/'),
+                metainfo=dict(classes=('square', 'disk')))
+    train = cfg.train_dataloader
+    train.update(batch_size=2, num_workers=0, persistent_workers=False)
+    train.dataset.dataset.update(data)
+    train.dataset.dataset.pipeline[2].scale = (64, 64)
+    train.dataset.dataset.pipeline[3].crop_size = (64, 64)
+    for loader in (cfg.val_dataloader, cfg.test_dataloader):
+        loader.update(num_workers=0, persistent_workers=False)
+        loader.dataset.update(data)
+        loader.dataset.pipeline[1].scale = (64, 64)
+    cfg.val_evaluator.ann_file = ann_file
+    cfg.test_evaluator.ann_file = ann_file
+    return cfg
+
+
+def seg_cfg(work_dir, checkpoint, ade_root):
+    """The segmentation config at toy scale: tiny 4-block encoder (the
+    pretrained 2 blocks plus 2 new), 32x32 crops, 2 iterations then one
+    validation."""
+    cfg = train_config(
+        SEG_CONFIG,
+        work_dir=work_dir,
+        cfg_options={
+            'experiment_name': 'seg',
+            'model.backbone.init_cfg.checkpoint': checkpoint,
+            'model.backbone.img_size': 32,
+            'model.backbone.out_indices': [0, 1, 2, 3],
+            'model.data_preprocessor.size': (32, 32),
+            'model.neck.embed_dim': 32,
+            'model.decode_head.in_channels': [32] * 4,
+            'model.decode_head.channels': 16,
+            'model.auxiliary_head.in_channels': 32,
+            'model.auxiliary_head.channels': 16,
+            'model.test_cfg.crop_size': (32, 32),
+            'model.test_cfg.stride': (24, 24),
+            'train_cfg.max_iters': 2,
+            'train_cfg.val_interval': 2,
+            'default_hooks.logger.interval': 1,
+            'randomness.seed': 0,
+        })
+    cfg.model.backbone.update(TINY_ENCODER)
+    cfg.model.backbone.arch.num_layers = 4
+    train = cfg.train_dataloader
+    train.update(batch_size=2, num_workers=0, persistent_workers=False)
+    train.dataset.data_root = ade_root
+    train.dataset.pipeline[2].scale = (128, 32)
+    train.dataset.pipeline[3].crop_size = (32, 32)
+    for loader in (cfg.val_dataloader, cfg.test_dataloader):
+        loader.update(num_workers=0, persistent_workers=False)
+        loader.dataset.data_root = ade_root
+        loader.dataset.pipeline[1].scale = (128, 32)
+    return cfg
+
+
+@pytest.mark.parametrize('config,scope', [(DET_CONFIG, 'mmdet'),
+                                          (SEG_CONFIG, 'mmseg')])
+def test_full_size_config_builds(config, scope):
+    """The configs as shipped (ViT-B) build their model from their scope,
+    with the plugin's components and the paper's recipe."""
+    cfg = Config.fromfile(config)
+    assert cfg.default_scope == scope
+    assert cfg.custom_imports.imports == ['mae_plugin']
+    assert cfg.model.backbone.init_cfg.prefix == 'backbone.'
+    assert cfg.optim_wrapper.optimizer.lr == 1e-4
+    with DefaultScope.overwrite_default_scope(scope):
+        from mmengine.registry import MODELS
+        model = MODELS.build(cfg.model)
+    assert type(model.backbone).__name__ == 'DenseViT'
+    assert model.backbone.num_layers == 12
+    assert model.backbone.embed_dims == 768
+    if scope == 'mmdet':
+        assert type(model.neck).__name__ == 'SimpleFeaturePyramid'
+        assert cfg.optim_wrapper.paramwise_cfg.layer_decay_rate == 0.7
+        assert cfg.train_cfg.max_iters == 184375
+        windows = [layer.window_size for layer in model.backbone.layers]
+        assert windows == [14, 14, 0] * 4
+    else:
+        assert type(model.neck).__name__ == 'Feature2Pyramid'
+        assert cfg.optim_wrapper.paramwise_cfg.layer_decay_rate == 0.65
+        assert cfg.train_cfg.max_iters == 160000
+        assert cfg.train_dataloader.batch_size * 8 == 16
+        assert model.backbone.out_indices == [3, 5, 7, 11]
+
+
+def test_mask_rcnn_trains_and_validates_from_pretraining(
+        pretrained, coco, tmp_path):
+    work = str(tmp_path / 'det')
+    Runner.from_cfg(det_cfg(work, pretrained, *coco)).train()
+    text, records = run_log(work)
+    # 2 blocks of 12 keys + patch embedding (2) + pos_embed = 27 of the
+    # checkpoint's 30 encoder keys (no class token, no final norm); the
+    # relative position tables (2 per block) are new.
+    loaded, total = loaded_keys(text)
+    assert loaded == len(encoder_keys(pretrained)) - 3 == 27
+    assert total == loaded + 2 * 2
+    losses = [r for r in records if 'loss' in r]
+    assert len(losses) == 2
+    for record in losses:
+        for key in ('loss_rpn_cls', 'loss_cls', 'loss_bbox', 'loss_mask'):
+            assert np.isfinite(record[key])
+    metrics = [r for r in records if 'coco/bbox_mAP' in r]
+    assert len(metrics) == 1
+    assert 0 <= metrics[0]['coco/bbox_mAP'] <= 1
+    assert 0 <= metrics[0]['coco/segm_mAP'] <= 1
+
+
+def test_upernet_trains_and_validates_from_pretraining(pretrained, ade,
+                                                       tmp_path):
+    work = str(tmp_path / 'seg')
+    Runner.from_cfg(seg_cfg(work, pretrained, ade)).train()
+    text, records = run_log(work)
+    # The 2 pretrained blocks, patch embedding and pos_embed load; blocks
+    # 3 and 4 (12 keys each) and every block's relative position tables
+    # (2 each) are new.
+    loaded, total = loaded_keys(text)
+    assert loaded == len(encoder_keys(pretrained)) - 3 == 27
+    assert total == loaded + 2 * 12 + 4 * 2
+    losses = [r for r in records if 'loss' in r]
+    assert len(losses) == 2
+    assert all(np.isfinite(r['decode.loss_ce']) for r in losses)
+    metrics = [r for r in records if 'mIoU' in r]
+    assert len(metrics) == 1 and 0 <= metrics[0]['mIoU'] <= 100
+
+
+@pytest.mark.parametrize('builder', ['det', 'seg'])
+def test_checkpoint_without_encoder_keys_raises(builder, pretrained, coco,
+                                                ade, tmp_path):
+    """A checkpoint whose keys sit under another prefix loads nothing:
+    building the runner's model weights must fail, not warn."""
+    cfg = (det_cfg(str(tmp_path), pretrained, *coco) if builder == 'det'
+           else seg_cfg(str(tmp_path), pretrained, ade))
+    cfg.model.backbone.init_cfg.prefix = 'encoder.'
+    cfg.experiment_name = f'{builder}_no_match'
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(ValueError, match='none of the .* keys of DenseViT'):
+        runner.model.init_weights()

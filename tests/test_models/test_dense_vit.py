@@ -1,0 +1,221 @@
+import pytest
+import torch
+
+from mae_plugin.models import DenseViT
+from mae_plugin.models.utils import load_encoder_weights
+from mae_plugin.registry import build_model
+from ..conftest import TINY_ARCH, tiny_mae_cfg
+
+
+def build(**kwargs):
+    cfg = dict(arch=TINY_ARCH, img_size=32, pretrain_img_size=32,
+               patch_size=8)
+    cfg.update(kwargs)
+    model = DenseViT(**cfg)
+    model.init_weights()
+    model.eval()
+    return model
+
+
+@pytest.fixture
+def mae_checkpoint(tmp_path):
+    """A tiny MAE's weights saved as an mmengine checkpoint."""
+    mae = build_model(tiny_mae_cfg())
+    mae.init_weights()
+    path = str(tmp_path / 'mae.pth')
+    torch.save({'meta': {'epoch': 1}, 'state_dict': mae.state_dict()}, path)
+    return path, {
+        k[len('backbone.'):]: v
+        for k, v in mae.state_dict().items() if k.startswith('backbone.')
+    }
+
+
+def test_feature_maps_for_non_square_inputs():
+    model = build(out_indices=(0, -1))
+    outs = model(torch.randn(2, 3, 40, 56))
+    assert [o.shape for o in outs] == [(2, 32, 5, 7)] * 2
+    # Sides that are not multiples of the patch are padded.
+    assert model(torch.randn(1, 3, 36, 50))[0].shape == (1, 32, 5, 7)
+
+
+def test_window_covering_the_grid_equals_global_attention():
+    x = torch.randn(2, 3, 32, 32)  # 4x4 patches
+    global_attn = build()
+    whole = build(window_size=4)
+    whole.load_state_dict(global_attn.state_dict())
+    torch.testing.assert_close(whole(x), global_attn(x))
+    local = build(window_size=2)
+    local.load_state_dict(global_attn.state_dict())
+    assert not torch.allclose(local(x)[0], global_attn(x)[0], atol=1e-3)
+
+
+def test_global_blocks_and_relative_position_tables():
+    model = build(arch=dict(TINY_ARCH, num_layers=3), img_size=(48, 64),
+                  window_size=2, global_attn_indexes=(-1, ),
+                  use_rel_pos=True)
+    assert [layer.window_size for layer in model.layers] == [2, 2, 0]
+    head_dims = 32 // 4
+    assert model.layers[0].attn.rel_pos_h.shape == (3, head_dims)
+    assert model.layers[2].attn.rel_pos_h.shape == (11, head_dims)
+    assert model.layers[2].attn.rel_pos_w.shape == (15, head_dims)
+    # Zero tables (their initial value) change nothing; trained ones do.
+    plain = build(arch=dict(TINY_ARCH, num_layers=3), window_size=2,
+                  global_attn_indexes=(-1, ))
+    plain.load_state_dict(model.state_dict(), strict=False)
+    x = torch.randn(1, 3, 48, 64)
+    torch.testing.assert_close(model(x), plain(x))
+    torch.nn.init.normal_(model.layers[2].attn.rel_pos_h)
+    assert not torch.allclose(model(x)[0], plain(x)[0], atol=1e-3)
+
+
+def test_drop_path_rises_linearly_and_is_off_in_eval():
+    model = build(arch=dict(TINY_ARCH, num_layers=3), drop_path_rate=0.4)
+    rates = [layer.ffn.dropout_layer.drop_prob for layer in model.layers]
+    assert rates == pytest.approx([0., 0.2, 0.4])
+    # the attention branch is dropped with the same rate, and is used
+    assert [layer.drop_path.drop_prob
+            for layer in model.layers] == pytest.approx(rates)
+    calls = []
+    model.layers[2].drop_path.register_forward_pre_hook(
+        lambda *args: calls.append(1))
+    x = torch.randn(4, 3, 32, 32)
+    torch.testing.assert_close(model(x), model(x))
+    model.train()
+    assert not torch.allclose(model(x)[0], model(x)[0])
+    assert len(calls) == 4
+
+
+def test_activation_checkpointing_recomputes_blocks_with_same_grads():
+    x = torch.randn(2, 3, 32, 32)
+    grads = []
+    for with_cp in (False, True):
+        torch.manual_seed(0)
+        model = build(with_cp=with_cp)
+        calls = []
+        model.layers[0].register_forward_pre_hook(
+            lambda *args: calls.append(1))
+        model(x)[0].square().sum().backward()
+        # checkpointing runs the block again in the backward pass
+        assert len(calls) == (2 if with_cp else 1)
+        grads.append(model.layers[0].attn.qkv.weight.grad)
+    torch.testing.assert_close(grads[0], grads[1])
+
+
+def test_pretraining_checkpoint_loads_every_encoder_key(mae_checkpoint):
+    path, encoder = mae_checkpoint
+    model = DenseViT(
+        arch=TINY_ARCH, img_size=32, pretrain_img_size=32, patch_size=8,
+        final_norm=True,
+        init_cfg=dict(type='Pretrained', checkpoint=path, prefix='backbone.'))
+    model.init_weights()
+    own = model.state_dict()
+    # every key of the dense backbone comes from the encoder; only the
+    # class token is left out
+    assert set(own) == set(encoder) - {'cls_token'}
+    for key, value in own.items():
+        torch.testing.assert_close(value, encoder[key], msg=key)
+    report = load_encoder_weights(DenseViT(arch=TINY_ARCH, patch_size=8,
+                                           pretrain_img_size=32), path)
+    assert len(report['matched']) == len(encoder) - 3
+    assert report['missing'] == []
+    assert sorted(report['unused']) == ['cls_token', 'ln1.bias', 'ln1.weight']
+
+
+def test_bare_state_dict_with_empty_prefix_loads(mae_checkpoint, tmp_path):
+    _, encoder = mae_checkpoint
+    path = str(tmp_path / 'encoder.pth')
+    torch.save({'model': encoder}, path)
+    report = load_encoder_weights(
+        DenseViT(arch=TINY_ARCH, patch_size=8, pretrain_img_size=32), path,
+        prefix='')
+    assert len(report['matched']) == len(encoder) - 3
+
+
+def test_position_embedding_of_another_grid_is_resized(mae_checkpoint):
+    path, encoder = mae_checkpoint
+    model = DenseViT(arch=TINY_ARCH, patch_size=8, pretrain_img_size=64)
+    report = load_encoder_weights(model, path, adapt=model.adapt_pretrained)
+    assert 'pos_embed' in report['matched']
+    assert model.pos_embed.shape == (1, 1 + 8 * 8, 32)
+    # the class row is kept; a 4x4 grid blown up to 8x8 keeps its corners
+    # close and its mean per channel close
+    torch.testing.assert_close(model.pos_embed[:, 0], encoder['pos_embed'][:,
+                                                                           0])
+    old = encoder['pos_embed'][0, 1:].reshape(4, 4, 32)
+    new = model.pos_embed.detach()[0, 1:].reshape(8, 8, 32)
+    torch.testing.assert_close(new.mean((0, 1)), old.mean((0, 1)),
+                               atol=0.05, rtol=0)
+
+
+def test_checkpoint_without_matching_keys_raises(mae_checkpoint):
+    path, _ = mae_checkpoint
+    model = DenseViT(
+        arch=TINY_ARCH, patch_size=8, pretrain_img_size=32,
+        init_cfg=dict(type='Pretrained', checkpoint=path, prefix='encoder.'))
+    with pytest.raises(ValueError, match="none of the .* prefix 'encoder.'"):
+        model.init_weights()
+
+
+def test_checkpoint_of_another_shape_raises(mae_checkpoint):
+    path, _ = mae_checkpoint
+    with pytest.raises(ValueError, match='patch_embed.projection.weight'):
+        load_encoder_weights(
+            DenseViT(arch=TINY_ARCH, patch_size=4, pretrain_img_size=16),
+            path)
+
+
+def test_layer_depths_for_lr_decay():
+    model = build(arch=dict(TINY_ARCH, num_layers=3))
+    depth = model.get_layer_depth
+    assert depth('backbone.pos_embed', 'backbone.') == (0, 5)
+    assert depth('backbone.patch_embed.projection.weight',
+                 'backbone.') == (0, 5)
+    assert depth('backbone.layers.2.attn.qkv.weight', 'backbone.') == (3, 5)
+    assert depth('neck.convs.0.0.conv.weight', 'backbone.') == (4, 5)
+
+
+@pytest.mark.parametrize('kwargs,error,match', [
+    (dict(arch='tiny'), ValueError, 'unknown arch'),
+    (dict(arch=dict(embed_dims=32)), KeyError, 'num_layers'),
+    (dict(out_indices=(2, )), ValueError, 'out_indices'),
+    (dict(global_attn_indexes=(-3, )), ValueError, 'global_attn_indexes'),
+    (dict(window_size=-1), ValueError, 'window_size'),
+    (dict(patch_size=0), ValueError, 'patch_size'),
+])
+def test_bad_arguments_raise(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        build(**kwargs)
+
+
+def test_pretrained_init_without_checkpoint_raises():
+    model = DenseViT(arch=TINY_ARCH, init_cfg=dict(type='Pretrained'))
+    with pytest.raises(KeyError, match='checkpoint'):
+        model.init_weights()
+
+
+def test_block_computes_the_pretraining_block_on_the_same_keys():
+    """A global block loaded with an MAEViT block's weights computes what
+    that block computed on the same tokens."""
+    encoder = build_model(tiny_mae_cfg()).backbone
+    encoder.eval()
+    block = build().layers[0]
+    block.load_state_dict(encoder.layers[0].state_dict())
+    tokens = torch.randn(2, 12, 32)  # [N, L, D], a 3x4 grid
+    expected = encoder.layers[0](tokens)
+    out = block(tokens.view(2, 3, 4, 32)).view(2, 12, 32)
+    torch.testing.assert_close(out, expected)
+
+
+def test_blocks_beyond_the_checkpoint_get_the_mae_initialisation(
+        mae_checkpoint):
+    path, encoder = mae_checkpoint
+    model = DenseViT(
+        arch=dict(TINY_ARCH, num_layers=3), patch_size=8,
+        pretrain_img_size=32,
+        init_cfg=dict(type='Pretrained', checkpoint=path))
+    model.init_weights()
+    torch.testing.assert_close(model.layers[1].attn.qkv.weight,
+                               encoder['layers.1.attn.qkv.weight'])
+    # torch's default Linear init has a non-zero bias; MAE's is zero
+    new = model.layers[2].attn.qkv
+    assert new.bias.abs().sum() == 0 and new.weight.abs().sum() > 0
