@@ -60,8 +60,10 @@ echo "[setup] OpenMMLab stack"
 # mmcv's own requirements (it was installed without dependencies).
 $PIP install addict packaging pillow pyyaml yapf
 $PIP install -r requirements/runtime.txt
-# torch asks for setuptools >= 77 again after the mmcv build.
-$PIP install 'setuptools>=77'
+# torch asks for setuptools >= 77 again after the mmcv build; mmengine 0.10
+# resolves `mmdet::`/`mmseg::` config bases through pkg_resources, which
+# setuptools 81 removed.
+$PIP install 'setuptools>=77,<81'
 $PIP install --no-deps --no-build-isolation -e .
 
 if [[ $WITH_TESTS == 1 ]]; then
