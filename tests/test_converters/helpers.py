@@ -43,8 +43,8 @@ def randomize(model: torch.nn.Module, std: float = 0.05) -> None:
 
 def random_hf_mae(arch='w32', norm_pix_loss=True, mask_ratio=0.75):
     torch.manual_seed(1)
-    model = ViTMAEForPreTraining(
-        hf_config(arch, norm_pix_loss, mask_ratio)).eval()
+    model = ViTMAEForPreTraining(hf_config(arch, norm_pix_loss,
+                                           mask_ratio)).eval()
     randomize(model)
     return model
 
