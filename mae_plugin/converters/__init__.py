@@ -15,6 +15,7 @@ result into a model, fitting position embeddings to its grid::
 """
 from .checkpoint import (LoadReport, fit_position_embeddings,
                          load_state_dict_file, load_weights)
+from .files import FORMATS, convert_checkpoint
 from .huggingface import (convert_hf_vitmae, convert_to_hf_vitmae,
                           mae_config_from_hf)
 from .key_map import ConversionReport
@@ -24,10 +25,10 @@ from .official import (convert_official_mae, convert_to_official_mae,
                        convert_to_timm_vit, convert_to_vitdet)
 
 __all__ = [
-    'ConversionReport', 'LoadReport', 'convert_hf_vitmae',
-    'convert_mmpretrain_mae', 'convert_official_mae', 'convert_to_hf_vitmae',
-    'convert_to_mmpretrain_mae', 'convert_to_mmseg_mae',
-    'convert_to_mmseg_vit', 'convert_to_official_mae', 'convert_to_timm_vit',
-    'convert_to_vitdet', 'fit_position_embeddings', 'load_state_dict_file',
-    'load_weights', 'mae_config_from_hf'
+    'ConversionReport', 'FORMATS', 'LoadReport', 'convert_checkpoint',
+    'convert_hf_vitmae', 'convert_mmpretrain_mae', 'convert_official_mae',
+    'convert_to_hf_vitmae', 'convert_to_mmpretrain_mae',
+    'convert_to_mmseg_mae', 'convert_to_mmseg_vit', 'convert_to_official_mae',
+    'convert_to_timm_vit', 'convert_to_vitdet', 'fit_position_embeddings',
+    'load_state_dict_file', 'load_weights', 'mae_config_from_hf'
 ]

@@ -200,7 +200,7 @@ def convert_state_dict(
             depth = len(part_rules) - len(part.rules)
             blocks = depth // len(part.blocks) if part.blocks else 0
             report.parts.append(
-                f'{part.name} ({blocks} blocks)' if part.blocks else part.name)
+                f'{part.name} (depth {blocks})' if part.blocks else part.name)
     if not rules:
         raise ValueError(
             f'state_dict: no key is in the {source} layout (first keys: '

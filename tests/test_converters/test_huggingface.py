@@ -74,7 +74,7 @@ def test_encoder_only_model_converts_to_the_backbone():
     torch.manual_seed(0)
     hf = ViTMAEModel(hf_config('w32')).eval()
     state_dict, report = convert_hf_vitmae(hf.state_dict())
-    assert report.parts == ['encoder (2 blocks)']
+    assert report.parts == ['encoder (depth 2)']
     assert all(k.startswith('backbone.') for k in state_dict)
     plugin = build_plugin(mae_config_from_hf(hf.config))
     loaded = load_weights(plugin, state_dict)

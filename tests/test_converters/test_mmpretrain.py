@@ -83,7 +83,7 @@ def test_round_trip_is_exact():
     original = mmpretrain_mae(True).state_dict()
     plugin_sd, report = convert_mmpretrain_mae(original)
     assert 'neck.decoder_norm.weight' in plugin_sd
-    assert report.parts == ['encoder (2 blocks)', 'decoder (1 blocks)']
+    assert report.parts == ['encoder (depth 2)', 'decoder (depth 1)']
     back, report = convert_to_mmpretrain_mae(plugin_sd)
     assert report.missing == [] and report.unexpected == []
     assert set(back) == set(original)

@@ -26,7 +26,7 @@ def test_encoder_only_checkpoint_gives_the_hf_encoder_output(tmp_path):
                              official_layout(hf.state_dict(), decoder=False),
                              'mae_pretrain_vit.pth')
     state_dict, report = convert_official_mae(official)
-    assert report.parts == ['encoder (3 blocks)', 'final norm']
+    assert report.parts == ['encoder (depth 3)', 'final norm']
     assert report.missing == [] and report.unexpected == []
     assert sum(len(src) for src, _ in report.converted) == len(official)
 
@@ -49,7 +49,7 @@ def test_full_pretrained_checkpoint_accounts_for_every_key(tmp_path):
                              'mae_visualize_vit.pth')
     state_dict, report = convert_official_mae(official)
     assert report.parts == [
-        'encoder (2 blocks)', 'final norm', 'decoder (1 blocks)'
+        'encoder (depth 2)', 'final norm', 'decoder (depth 1)'
     ]
     assert report.missing == [] and report.unexpected == []
     assert sum(len(src) for src, _ in report.converted) == len(official)
@@ -113,7 +113,7 @@ def test_fine_tuned_global_pool_layout_loads_into_mmpretrain_classifier(
     official = save_official(tmp_path, fine_tuned(hf), 'mae_finetuned.pth')
     state_dict, report = convert_official_mae(official)
     assert report.parts == [
-        'encoder (2 blocks)', 'fc_norm (global pool)', 'classifier head'
+        'encoder (depth 2)', 'fc_norm (global pool)', 'classifier head'
     ]
     assert report.missing == [] and report.unexpected == []
     assert any("out_type='avg_featmap'" in note for note in report.notes)
@@ -141,7 +141,7 @@ def test_fine_tuned_class_token_layout_loads_with_the_final_norm(tmp_path):
     official = fine_tuned(hf, global_pool=False)
     state_dict, report = convert_official_mae(official)
     assert report.parts == [
-        'encoder (2 blocks)', 'final norm', 'classifier head'
+        'encoder (depth 2)', 'final norm', 'classifier head'
     ]
     model = classifier(hf, 'cls_token', final_norm=True)
     loaded = load_weights(model, state_dict, strict=True)
