@@ -127,11 +127,12 @@ def fit_position_embeddings(
     fitted = []
     for key, param, grid, learnable in _position_embeddings(model):
         stored = state_dict.get(key)
-        if stored is None:
-            continue
+        if stored is None or (src_grid_size is None
+                              and stored.shape == param.shape):
+            continue  # the model's grid
         num_extra = param.shape[1] - grid[0] * grid[1]
         src_grid = _source_grid(key, stored, num_extra, src_grid_size)
-        if src_grid == grid and stored.shape == param.shape:
+        if src_grid == grid:
             continue
         if learnable:
             state_dict[key] = resize_pos_embed(stored, src_grid, grid,

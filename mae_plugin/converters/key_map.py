@@ -197,8 +197,8 @@ def convert_state_dict(
         ]
         if any(k in state_dict for keys in sources for k in keys):
             rules += part_rules
-            depth = len(part_rules) - len(part.rules)
-            blocks = depth // len(part.blocks) if part.blocks else 0
+            num_block_rules = len(part_rules) - len(part.rules)
+            blocks = num_block_rules // max(len(part.blocks), 1)
             report.parts.append(
                 f'{part.name} (depth {blocks})' if part.blocks else part.name)
     if not rules:

@@ -100,10 +100,11 @@ def test_learnable_embeddings_are_resized_bicubically(img_size, grid):
     assert model(torch.randn(1, 3, h, w))[0].shape == (1, 32)
 
 
-def test_learnable_embeddings_of_the_same_grid_load_unchanged():
-    source = vit(224)
+@pytest.mark.parametrize('img_size', [224, (256, 320)])
+def test_learnable_embeddings_of_the_same_grid_load_unchanged(img_size):
+    source = vit(img_size)
     randomize(source, std=1.)
-    model = vit(224)
+    model = vit(img_size)
     assert load_weights(model, source.state_dict()).resized == []
     assert torch.equal(model.pos_embed, source.pos_embed)
 
