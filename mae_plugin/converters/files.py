@@ -23,7 +23,9 @@ SOURCES: Dict[str, Converter] = {
 }
 
 
-def _hf_model(state_dict, progress=False):
+def _hf_model(state_dict: StateDict,
+              progress: bool = False) -> Tuple[StateDict, ConversionReport]:
+    """Plugin -> ``ViTMAEModel`` (encoder only)."""
     return convert_to_hf_vitmae(
         state_dict, pretraining=False, progress=progress)
 

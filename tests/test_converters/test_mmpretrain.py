@@ -43,7 +43,8 @@ def mmpretrain_mae(norm_pix):
 
 
 @pytest.mark.parametrize('norm_pix', [True, False])
-def test_same_weights_and_mask_give_the_same_loss_and_predictions(norm_pix):
+def test_same_weights_and_mask_give_the_same_loss_predictions_and_grads(
+        norm_pix):
     reference = mmpretrain_mae(norm_pix)
     state_dict, report = convert_mmpretrain_mae(reference.state_dict())
     assert report.missing == [] and report.unexpected == []
@@ -64,6 +65,22 @@ def test_same_weights_and_mask_give_the_same_loss_and_predictions(norm_pix):
     assert torch.equal(mask, mask_ref) and mask.sum() == 2 * 12
     torch.testing.assert_close(pred, pred_ref, rtol=0, atol=1e-5)
     torch.testing.assert_close(loss, loss_ref, rtol=0, atol=1e-5)
+
+    loss.backward()
+    loss_ref.backward()
+    grads, _ = convert_mmpretrain_mae({
+        k: p.grad
+        for k, p in reference.named_parameters() if p.grad is not None
+    })
+    plugin_grads = {
+        k: p.grad
+        for k, p in plugin.named_parameters() if p.grad is not None
+    }
+    assert set(grads) == set(plugin_grads)
+    assert len(grads) == len(plugin.state_dict()) - 2  # fixed positions
+    for key, grad in plugin_grads.items():
+        torch.testing.assert_close(
+            grad, grads[key], rtol=0, atol=1e-5, msg=key)
 
 
 def test_position_embeddings_are_copied_as_stored():
