@@ -152,14 +152,16 @@ def convert_to_vitdet(
     """
     out, report = convert_state_dict(state_dict, VITDET_LAYOUT, False,
                                      'plugin', 'ViTDet', progress)
-    if 'pos_embed' in out:
+    if 'pos_embed' in out and 'patch_embed.proj.weight' in out:
         num_patches = out['pos_embed'].shape[1] - 1
         side = math.isqrt(num_patches)
         if side * side != num_patches:
             raise ValueError(
                 f'backbone.pos_embed: ViTDet needs a square pretraining '
                 f'grid, got {num_patches} patches')
-        report.notes.append(f'ViT(pretrain_img_size={side} * patch_size, '
-                            'pretrain_use_cls_token=True, '
-                            "norm_cfg=dict(type='LN', eps=1e-6))")
+        patch = out['patch_embed.proj.weight'].shape[-1]
+        report.notes.append(
+            f'ViT(patch_size={patch}, pretrain_img_size={side * patch}, '
+            "pretrain_use_cls_token=True, norm_cfg=dict(type='LN', "
+            'eps=1e-6))')
     return out, report

@@ -170,7 +170,7 @@ def test_vitdet_reader_reads_the_export(tmp_path):
     # class token and final norm are not part of ViTDet's backbone
     assert {'backbone.cls_token',
             'backbone.ln1.weight'} <= set(report.unexpected)
-    assert any('pretrain_img_size=4 * patch_size' in n for n in report.notes)
+    assert any('patch_size=8, pretrain_img_size=32' in n for n in report.notes)
     path = str(tmp_path / 'vitdet.pth')
     torch.save({'model': exported}, path)
     reader = ViTDetReader()
