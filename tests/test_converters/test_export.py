@@ -1,6 +1,7 @@
 """A plugin checkpoint read by mmpretrain's VisionTransformer, mmseg's
 VisionTransformer and MAE backbones, a ViTDet-format reader and timm's
 layout, with the matched keys counted."""
+import pytest
 import torch
 from mmengine.runner import CheckpointLoader
 from mmpretrain.models import VisionTransformer
@@ -196,3 +197,9 @@ def test_timm_layout_is_the_official_encoder_and_round_trips():
     assert report.missing == [] and report.unexpected == []
     assert set(back) == set(backbone_keys(plugin))
     assert all(torch.equal(v, plugin.state_dict()[k]) for k, v in back.items())
+
+
+def test_vitdet_needs_a_square_pretraining_grid():
+    plugin = build_plugin(tiny_mae_cfg(img_size=(32, 48)))
+    with pytest.raises(ValueError, match='square'):
+        convert_to_vitdet(plugin.state_dict())
