@@ -1,6 +1,7 @@
 """Builders shared by the converter tests: tiny Hugging Face ViTMAE
 models and checkpoints written in the official MAE key layout."""
 import torch
+from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 from transformers import ViTMAEConfig, ViTMAEForPreTraining
 
 from mae_plugin.registry import build_model
@@ -51,6 +52,13 @@ def random_hf_mae(arch='w32', norm_pix_loss=True, mask_ratio=0.75):
 
 def build_plugin(cfg):
     return build_model(cfg).eval()
+
+
+def build_mmpretrain(cfg):
+    """Build with names resolved in mmpretrain's scope, whatever default
+    scope an earlier test left (the plugin shadows ``MAE``/``MAEViT``)."""
+    with MMPRETRAIN_MODELS.switch_scope_and_registry('mmpretrain') as reg:
+        return reg.build(cfg)
 
 
 def official_layout(hf_state_dict, decoder=True):

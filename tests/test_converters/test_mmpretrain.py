@@ -3,18 +3,17 @@ loss and predictions; the state dict round-trips."""
 import pytest
 import torch
 from mmpretrain.models.utils import build_2d_sincos_position_embedding
-from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 
 from mae_plugin.converters import (convert_mmpretrain_mae,
                                    convert_to_mmpretrain_mae, load_weights)
 from mae_plugin.models.utils import sincos_2d
 from ..conftest import TINY_ARCH, tiny_mae_cfg
-from .helpers import build_plugin, randomize
+from .helpers import build_mmpretrain, build_plugin, randomize
 
 
 def mmpretrain_mae(norm_pix):
     """mmpretrain's MAE with the architecture of ``tiny_mae_cfg``."""
-    model = MMPRETRAIN_MODELS.build(
+    model = build_mmpretrain(
         dict(
             type='MAE',
             backbone=dict(

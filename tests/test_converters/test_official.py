@@ -3,13 +3,13 @@ written by the tests in the official key layout."""
 import pytest
 import torch
 import torch.nn.functional as F
-from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 
 from mae_plugin.converters import (convert_official_mae,
                                    convert_to_official_mae,
                                    load_state_dict_file, load_weights,
                                    mae_config_from_hf)
-from .helpers import build_plugin, official_layout, random_hf_mae
+from .helpers import (build_mmpretrain, build_plugin, official_layout,
+                      random_hf_mae)
 
 TOL = dict(rtol=0, atol=1e-5)
 
@@ -90,7 +90,7 @@ def fine_tuned(hf, num_classes=5, global_pool=True):
 def classifier(hf, out_type, final_norm, num_classes=5):
     """mmpretrain's fine-tuning model of the HF encoder's arch."""
     config = hf.config
-    return MMPRETRAIN_MODELS.build(
+    return build_mmpretrain(
         dict(
             type='ImageClassifier',
             backbone=dict(
