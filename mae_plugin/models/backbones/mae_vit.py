@@ -8,7 +8,8 @@ from torch import nn
 
 from mae_plugin.registry import MODELS, build_model
 from ..utils import (check_divisible, init_mae_weights, init_patch_projection,
-                     is_pretrained_init, sincos_2d)
+                     is_pretrained_init, regenerate_sincos_on_load,
+                     sincos_2d)
 
 
 def _arch(embed_dims: int, num_layers: int, num_heads: int) -> dict:
@@ -108,6 +109,14 @@ class MAEViT(VisionTransformer):
         init_mae_weights(self)
         init_patch_projection(self.patch_embed.projection)
         nn.init.normal_(self.cls_token, std=.02)
+
+    def _prepare_pos_embed(self, state_dict: dict, prefix: str, *args,
+                           **kwargs) -> None:
+        """Load-state-dict pre-hook (registered by mmpretrain's ViT): a
+        stored ``pos_embed`` of another grid is regenerated as sin-cos for
+        this model's grid instead of interpolated."""
+        regenerate_sincos_on_load(state_dict, prefix + 'pos_embed',
+                                  self.pos_embed, self.patch_resolution)
 
     def position_embedding(self, grid_size: Tuple[int, int]) -> torch.Tensor:
         """``[1, 1 + h*w, D]`` positions for a ``(h, w)`` patch grid: the

@@ -10,7 +10,7 @@ from torch import nn
 
 from mae_plugin.registry import MODELS
 from ..utils import (check_divisible, init_mae_weights, is_pretrained_init,
-                     sincos_2d)
+                     regenerate_sincos_on_load, sincos_2d)
 
 
 @MODELS.register_module()
@@ -81,6 +81,7 @@ class MAEDecoder(BaseModule):
         self.decoder_norm = build_norm_layer(norm_cfg, embed_dims)
         self.decoder_pred = nn.Linear(embed_dims,
                                       patch_size**2 * out_channels)
+        self._register_load_state_dict_pre_hook(self._prepare_pos_embed)
 
     def init_weights(self) -> None:
         """Initialise as the MAE paper's code, unless loading weights."""
@@ -91,6 +92,13 @@ class MAEDecoder(BaseModule):
             sincos_2d(self.grid_size, self.embed_dims))
         init_mae_weights(self)
         nn.init.normal_(self.mask_token, std=.02)
+
+    def _prepare_pos_embed(self, state_dict: dict, prefix: str, *args,
+                           **kwargs) -> None:
+        """Load-state-dict pre-hook: a stored ``decoder_pos_embed`` of
+        another grid is regenerated as sin-cos for this decoder's grid."""
+        regenerate_sincos_on_load(state_dict, prefix + 'decoder_pos_embed',
+                                  self.decoder_pos_embed, self.grid_size)
 
     def position_embedding(self, grid_size: Tuple[int, int]) -> torch.Tensor:
         """``[1, 1 + h*w, D_dec]`` positions for a ``(h, w)`` grid."""

@@ -1,10 +1,11 @@
 from .checkpoint import load_encoder_weights, read_state_dict
 from .init import init_mae_weights, init_patch_projection, is_pretrained_init
 from .patchify import check_divisible, patchify, unpatchify
-from .pos_embed import sincos_1d, sincos_2d
+from .pos_embed import regenerate_sincos_on_load, sincos_1d, sincos_2d
 
 __all__ = [
     'load_encoder_weights', 'read_state_dict',
     'init_mae_weights', 'init_patch_projection', 'is_pretrained_init',
-    'check_divisible', 'patchify', 'unpatchify', 'sincos_1d', 'sincos_2d'
+    'check_divisible', 'patchify', 'unpatchify', 'regenerate_sincos_on_load',
+    'sincos_1d', 'sincos_2d'
 ]

@@ -5,6 +5,7 @@ half its row, each half as ``[sin(pos * omega), cos(pos * omega)]`` with
 from typing import Tuple
 
 import torch
+from mmengine.logging import MMLogger
 
 
 def sincos_1d(positions: torch.Tensor, dims: int) -> torch.Tensor:
@@ -52,3 +53,29 @@ def sincos_2d(grid_size: Tuple[int, int],
     if cls_token:
         embed = torch.cat([embed.new_zeros(1, dims), embed], dim=0)
     return embed.float().unsqueeze(0)
+
+
+def regenerate_sincos_on_load(state_dict: dict, key: str,
+                              pos_embed: torch.Tensor,
+                              grid_size: Tuple[int, int]) -> None:
+    """Load-time fit of a fixed sin-cos embedding to a module's grid.
+
+    A stored embedding of another length (another image size or patch
+    grid) is replaced by the sin-cos of ``grid_size``, not interpolated;
+    one of the module's length is left as stored.
+
+    Args:
+        state_dict (dict): The state dict being loaded, changed in place.
+        key (str): Key of the embedding in ``state_dict``.
+        pos_embed (Tensor): The module's ``[1, 1 + h*w, D]`` embedding.
+        grid_size (tuple[int, int]): The module's patch grid ``(h, w)``.
+    """
+    stored = state_dict.get(key)
+    if stored is None or stored.shape == pos_embed.shape:
+        return
+    MMLogger.get_current_instance().info(
+        f'{key}: regenerated the fixed sin-cos embedding for the grid '
+        f'{tuple(grid_size)} instead of loading one of shape '
+        f'{tuple(stored.shape)}')
+    state_dict[key] = sincos_2d(grid_size,
+                                pos_embed.shape[-1]).to(stored.dtype)

@@ -1,0 +1,98 @@
+"""Convert checkpoint files between the layouts, through the plugin's."""
+import os
+import os.path as osp
+from typing import Callable, Dict, List, Optional, Tuple
+
+import torch
+
+from .checkpoint import load_state_dict_file
+from .huggingface import convert_hf_vitmae, convert_to_hf_vitmae
+from .key_map import ConversionReport, StateDict
+from .mmpretrain import convert_mmpretrain_mae, convert_to_mmpretrain_mae
+from .mmseg import convert_to_mmseg_mae, convert_to_mmseg_vit
+from .official import (convert_official_mae, convert_to_official_mae,
+                       convert_to_timm_vit, convert_to_vitdet)
+
+Converter = Callable[..., Tuple[StateDict, ConversionReport]]
+
+#: Layouts that convert to the plugin's.
+SOURCES: Dict[str, Converter] = {
+    'official': convert_official_mae,
+    'hf': convert_hf_vitmae,
+    'mmpretrain': convert_mmpretrain_mae,
+}
+
+
+def _hf_model(state_dict: StateDict,
+              progress: bool = False) -> Tuple[StateDict, ConversionReport]:
+    """Plugin -> ``ViTMAEModel`` (encoder only)."""
+    return convert_to_hf_vitmae(
+        state_dict, pretraining=False, progress=progress)
+
+
+#: Layouts the plugin's converts to, and the entry of the saved file that
+#: holds the state dict (None: the bare state dict).
+TARGETS: Dict[str, Tuple[Converter, Optional[str]]] = {
+    'official': (convert_to_official_mae, 'model'),
+    'timm': (convert_to_timm_vit, 'model'),
+    'vitdet': (convert_to_vitdet, 'model'),
+    'hf': (convert_to_hf_vitmae, None),
+    'hf-model': (_hf_model, None),
+    'mmpretrain': (convert_to_mmpretrain_mae, 'state_dict'),
+    'mmseg-vit': (convert_to_mmseg_vit, 'state_dict'),
+    'mmseg-mae': (convert_to_mmseg_mae, 'state_dict'),
+}
+FORMATS = sorted({'plugin', *SOURCES, *TARGETS})
+
+
+def save_state_dict(state_dict: StateDict, path: str,
+                    entry: Optional[str]) -> None:
+    """Save under ``entry`` (bare if None); ``.safetensors`` files are
+    always bare."""
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    if path.endswith('.safetensors'):
+        from safetensors.torch import save_file
+        save_file({k: v.contiguous() for k, v in state_dict.items()}, path)
+    else:
+        torch.save(state_dict if entry is None else {entry: state_dict}, path)
+
+
+def convert_checkpoint(src: str,
+                       dst: str,
+                       src_format: str,
+                       dst_format: str,
+                       progress: bool = False) -> List[ConversionReport]:
+    """Convert a checkpoint file; two formats other than the plugin's are
+    converted through it.
+
+    Args:
+        src (str): Source checkpoint.
+        dst (str): Output file.
+        src_format (str): One of :data:`FORMATS` that converts to the plugin
+            (``plugin``, ``official``, ``hf``, ``mmpretrain``).
+        dst_format (str): One of :data:`FORMATS`.
+        progress (bool): Show progress bars. Defaults to False.
+
+    Returns:
+        list[ConversionReport]: one report per conversion step.
+
+    Raises:
+        ValueError: If a format is unknown or cannot be a source.
+    """
+    if src_format != 'plugin' and src_format not in SOURCES:
+        raise ValueError(f'src_format {src_format!r} cannot be converted '
+                         f'from; choose from {["plugin", *SOURCES]}')
+    if dst_format != 'plugin' and dst_format not in TARGETS:
+        raise ValueError(f'dst_format {dst_format!r}: choose from {FORMATS}')
+    state_dict = load_state_dict_file(src)
+    reports = []
+    if src_format != 'plugin':
+        state_dict, report = SOURCES[src_format](state_dict, progress=progress)
+        reports.append(report)
+    entry = 'state_dict'
+    if dst_format != 'plugin':
+        convert, entry = TARGETS[dst_format]
+        state_dict, report = convert(state_dict, progress=progress)
+        reports.append(report)
+    save_state_dict(state_dict, dst, entry)
+    return reports

@@ -1,0 +1,156 @@
+"""Hugging Face ``ViTMAEForPreTraining`` / ``ViTMAEModel`` <-> plugin.
+
+Hugging Face keeps query, key and value as three Linear layers; the plugin
+(like the official code) has one ``qkv`` layer whose output rows are
+``[q; k; v]``, so they are concatenated one way and split the other.
+``ViTMAEForPreTraining`` prefixes the encoder with ``vit.``,
+``ViTMAEModel`` has no prefix and no decoder.
+
+Hugging Face's layer norms default to ``eps=1e-12``, the plugin's (and the
+official code's) to ``1e-6``: build the HF config with
+``layer_norm_eps=1e-6`` (see :func:`mae_config_from_hf`) for the same
+numbers.
+"""
+from typing import Tuple
+
+from .key_map import (ConversionReport, Part, Rule, StateDict, block_rules,
+                      convert_state_dict, module_rules)
+
+HF = 'Hugging Face ViTMAE'
+HF_BLOCK = ('layernorm_before',
+            ('attention.attention.query', 'attention.attention.key',
+             'attention.attention.value'), 'attention.output.dense',
+            'layernorm_after', 'intermediate.dense', 'output.dense')
+
+
+def _encoder(prefix: str) -> Part:
+    return Part(
+        'encoder',
+        rules=(Rule('backbone.cls_token', (f'{prefix}embeddings.cls_token', )),
+               Rule('backbone.pos_embed',
+                    (f'{prefix}embeddings.position_embeddings', )),
+               *module_rules(
+                   [('backbone.patch_embed.projection',
+                     f'{prefix}embeddings.patch_embeddings.projection'),
+                    ('backbone.ln1', f'{prefix}layernorm')])),
+        blocks=tuple(
+            block_rules('backbone.layers.{i}.', prefix + 'encoder.layer.{i}.',
+                        HF_BLOCK)),
+        plugin_block='backbone.layers.{i}.',
+        foreign_block=prefix + 'encoder.layer.{i}.')
+
+
+DECODER = Part(
+    'decoder',
+    rules=(Rule('neck.mask_token', ('decoder.mask_token', )),
+           Rule('neck.decoder_pos_embed', ('decoder.decoder_pos_embed', )),
+           *module_rules([('neck.decoder_embed', 'decoder.decoder_embed'),
+                          ('neck.decoder_norm', 'decoder.decoder_norm'),
+                          ('neck.decoder_pred', 'decoder.decoder_pred')])),
+    blocks=tuple(
+        block_rules('neck.decoder_blocks.{i}.', 'decoder.decoder_layers.{i}.',
+                    HF_BLOCK)),
+    plugin_block='neck.decoder_blocks.{i}.',
+    foreign_block='decoder.decoder_layers.{i}.')
+PRETRAINING_LAYOUT = (_encoder('vit.'), DECODER)
+MODEL_LAYOUT = (_encoder(''), )
+
+NOTES = [
+    'query/key/value concatenated into qkv (and split back)',
+    'position embeddings copied as stored (fixed sin-cos, the plugin '
+    'layout)',
+    'use layer_norm_eps=1e-6 in the HF config (its default is 1e-12)'
+]
+
+
+def convert_hf_vitmae(
+        state_dict: StateDict,
+        progress: bool = False) -> Tuple[StateDict, ConversionReport]:
+    """``ViTMAEForPreTraining`` or ``ViTMAEModel`` state dict -> plugin.
+
+    Args:
+        state_dict (dict): The Hugging Face model's state dict.
+        progress (bool): Show a progress bar. Defaults to False.
+
+    Returns:
+        tuple: plugin state dict and :class:`ConversionReport`.
+    """
+    pretraining = any(k.startswith('vit.') for k in state_dict)
+    layout = PRETRAINING_LAYOUT if pretraining else MODEL_LAYOUT
+    return convert_state_dict(
+        state_dict, layout, True, HF, 'plugin', progress, notes=NOTES)
+
+
+def convert_to_hf_vitmae(
+        state_dict: StateDict,
+        pretraining: bool = True,
+        progress: bool = False) -> Tuple[StateDict, ConversionReport]:
+    """Plugin -> Hugging Face ViTMAE.
+
+    Args:
+        state_dict (dict): Plugin state dict (``backbone.*``, ``neck.*``).
+        pretraining (bool): ``ViTMAEForPreTraining`` keys (encoder under
+            ``vit.``, plus the decoder) if True, else ``ViTMAEModel`` keys
+            (the decoder reported as unexpected). Defaults to True.
+        progress (bool): Show a progress bar. Defaults to False.
+
+    Returns:
+        tuple: Hugging Face state dict and :class:`ConversionReport`.
+    """
+    layout = PRETRAINING_LAYOUT if pretraining else MODEL_LAYOUT
+    return convert_state_dict(
+        state_dict, layout, False, 'plugin', HF, progress, notes=NOTES)
+
+
+def mae_config_from_hf(config) -> dict:
+    """The plugin ``MAE`` model config of a Hugging Face ``ViTMAEConfig``.
+
+    Args:
+        config (transformers.ViTMAEConfig): Hugging Face config.
+
+    Returns:
+        dict: ``MAE`` config with backbone, neck and head.
+
+    Raises:
+        ValueError: If the config differs from the MAE architecture the
+            plugin builds (non-GELU activation, no qkv bias, dropout).
+    """
+    checks = [('hidden_act', config.hidden_act, 'gelu'),
+              ('qkv_bias', config.qkv_bias, True),
+              ('hidden_dropout_prob', config.hidden_dropout_prob, 0.0),
+              ('attention_probs_dropout_prob',
+               config.attention_probs_dropout_prob, 0.0)]
+    for name, value, expected in checks:
+        if value != expected:
+            raise ValueError(f'ViTMAEConfig.{name}={value!r}: the plugin '
+                             f'builds {expected!r}')
+    norm_cfg = dict(type='LN', eps=config.layer_norm_eps)
+    image = dict(img_size=config.image_size, patch_size=config.patch_size)
+    return dict(
+        type='MAE',
+        backbone=dict(
+            type='MAEViT',
+            arch=dict(
+                embed_dims=config.hidden_size,
+                num_layers=config.num_hidden_layers,
+                num_heads=config.num_attention_heads,
+                feedforward_channels=config.intermediate_size),
+            in_channels=config.num_channels,
+            masking=dict(type='RandomMasking', mask_ratio=config.mask_ratio),
+            norm_cfg=norm_cfg,
+            **image),
+        neck=dict(
+            type='MAEDecoder',
+            in_channels=config.hidden_size,
+            embed_dims=config.decoder_hidden_size,
+            num_layers=config.decoder_num_hidden_layers,
+            num_heads=config.decoder_num_attention_heads,
+            mlp_ratio=config.decoder_intermediate_size /
+            config.decoder_hidden_size,
+            out_channels=config.num_channels,
+            norm_cfg=norm_cfg,
+            **image),
+        head=dict(
+            type='MAEPixelHead',
+            patch_size=config.patch_size,
+            norm_pix=config.norm_pix_loss))

@@ -1,0 +1,233 @@
+"""Key maps between the plugin's state dict and other layouts of the same
+ViT / MAE weights, and the bookkeeping of a conversion.
+
+A layout is a tuple of :class:`Part` (encoder, final norm, decoder,
+classifier ...). Each part lists :class:`Rule` objects: one tensor of the
+plugin and the foreign tensor(s) that hold the same weights. Rules inside
+Transformer blocks carry an ``{i}`` placeholder and are repeated for every
+block found in the source. The same table converts both ways, so a
+round trip is exact by construction.
+"""
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Sequence, Tuple
+
+import torch
+from mmengine.utils import ProgressBar
+
+StateDict = Dict[str, torch.Tensor]
+
+#: Modules of one plugin (mmpretrain) Transformer block, in order.
+PLUGIN_BLOCK = ('ln1', 'attn.qkv', 'attn.proj', 'ln2', 'ffn.layers.0.0',
+                'ffn.layers.1')
+#: The same modules as timm (and the official MAE code) name them.
+TIMM_BLOCK = ('norm1', 'attn.qkv', 'attn.proj', 'norm2', 'mlp.fc1', 'mlp.fc2')
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One plugin tensor and the foreign tensors that hold it.
+
+    Args:
+        plugin (str): Plugin key.
+        foreign (tuple[str]): Foreign keys; several ones (query, key,
+            value) are concatenated along dim 0 into the plugin tensor and
+            split back in the other direction.
+    """
+    plugin: str
+    foreign: Tuple[str, ...]
+
+    def format(self, i: int) -> 'Rule':
+        """The rule of block ``i``."""
+        return Rule(
+            self.plugin.format(i=i),
+            tuple(k.format(i=i) for k in self.foreign))
+
+
+def module_rules(
+    pairs: Iterable[Tuple[str, object]],
+    params: Sequence[str] = ('weight', 'bias')
+) -> List[Rule]:
+    """Rules for whole modules: ``weight`` and ``bias`` of each pair.
+
+    Args:
+        pairs: ``(plugin module, foreign module or tuple of modules)``.
+        params (Sequence[str]): Parameter names of every module.
+            Defaults to ``('weight', 'bias')``.
+    """
+    rules = []
+    for plugin, foreign in pairs:
+        foreign = (foreign, ) if isinstance(foreign, str) else foreign
+        for param in params:
+            rules.append(
+                Rule(f'{plugin}.{param}',
+                     tuple(f'{name}.{param}' for name in foreign)))
+    return rules
+
+
+def block_rules(plugin_prefix: str, foreign_prefix: str,
+                foreign_modules: Sequence[object]) -> List[Rule]:
+    """Rules of a Transformer block from its foreign module names, given in
+    the order of :data:`PLUGIN_BLOCK`; prefixes contain ``{i}``."""
+    return module_rules(
+        (plugin_prefix + plugin,
+         tuple(foreign_prefix + m
+               for m in ((name, ) if isinstance(name, str) else name)))
+        for plugin, name in zip(PLUGIN_BLOCK, foreign_modules))
+
+
+@dataclass(frozen=True)
+class Part:
+    """A part of a layout that a checkpoint has or has not as a whole.
+
+    Args:
+        name (str): What it is, for the report.
+        rules (tuple[Rule]): Rules outside the blocks.
+        blocks (tuple[Rule]): Rules of block ``{i}``. Defaults to ().
+        plugin_block (str): Plugin key prefix of block ``{i}`` (counts the
+            blocks of a plugin source). Defaults to ''.
+        foreign_block (str): Foreign key prefix of block ``{i}``.
+            Defaults to ''.
+    """
+    name: str
+    rules: Tuple[Rule, ...]
+    blocks: Tuple[Rule, ...] = ()
+    plugin_block: str = ''
+    foreign_block: str = ''
+
+    def expand(self, keys: Iterable[str], to_plugin: bool) -> List[Rule]:
+        """All rules, blocks repeated as often as the source has them."""
+        prefix = self.foreign_block if to_plugin else self.plugin_block
+        depth = count_blocks(keys, prefix) if prefix else 0
+        return list(self.rules) + [
+            rule.format(i) for i in range(depth) for rule in self.blocks
+        ]
+
+
+def count_blocks(keys: Iterable[str], prefix: str) -> int:
+    """``1 + `` the largest block index of keys starting with ``prefix``
+    (which contains ``{i}``), 0 when none does."""
+    pattern = re.compile(re.escape(prefix).replace(r'\{i\}', r'(\d+)'))
+    indices = [int(m.group(1)) for m in map(pattern.match, keys) if m]
+    return max(indices) + 1 if indices else 0
+
+
+@dataclass
+class ConversionReport:
+    """What a conversion did with every key.
+
+    Attributes:
+        source (str): Source layout.
+        target (str): Target layout.
+        parts (list[str]): Parts found in the source, with block counts.
+        converted (list[tuple]): ``(source keys, target keys)`` pairs.
+        missing (list[str]): Target keys of a found part whose source
+            tensors are absent.
+        unexpected (list[str]): Source keys no rule uses; they are not in
+            the output.
+        notes (list[str]): What the caller should know (position
+            embeddings, settings the target model needs).
+    """
+    source: str
+    target: str
+    parts: List[str] = field(default_factory=list)
+    converted: List[Tuple[Tuple[str, ...],
+                          Tuple[str, ...]]] = field(default_factory=list)
+    missing: List[str] = field(default_factory=list)
+    unexpected: List[str] = field(default_factory=list)
+    notes: List[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """A human-readable summary, one item per line."""
+        return summarize(
+            self, f'{self.source} -> {self.target}: '
+            f'{len(self.converted)} converted,', ('missing', 'unexpected'),
+            [f'parts: {", ".join(self.parts)}'] +
+            [f'note: {note}' for note in self.notes])
+
+
+def summarize(report: object,
+              head: str,
+              kinds: Sequence[str],
+              extra: Sequence[str] = ()) -> str:
+    """``head`` and the count of every list attribute in ``kinds`` on one
+    line, then ``extra`` and one line per listed item."""
+    counts = ', '.join(f'{len(getattr(report, k))} {k}' for k in kinds)
+    lines = [f'{head} {counts}', *extra]
+    for kind in kinds:
+        lines += [f'{kind}: {item}' for item in getattr(report, kind)]
+    return '\n'.join(lines)
+
+
+def convert_state_dict(
+    state_dict: StateDict,
+    layout: Sequence[Part],
+    to_plugin: bool,
+    source: str,
+    target: str,
+    progress: bool = False,
+    notes: Sequence[str] = ()
+) -> Tuple['OrderedDict[str, torch.Tensor]', ConversionReport]:
+    """Apply a layout in one direction.
+
+    Args:
+        state_dict (dict): Source tensors.
+        layout (Sequence[Part]): Parts of the foreign layout.
+        to_plugin (bool): Foreign -> plugin if True, else plugin -> foreign.
+        source (str): Name of the source layout, for messages.
+        target (str): Name of the target layout, for messages.
+        progress (bool): Show a progress bar over the rules.
+            Defaults to False.
+        notes (Sequence[str]): Notes for the report. Defaults to ().
+
+    Returns:
+        tuple: the converted ``OrderedDict`` and a
+        :class:`ConversionReport`.
+
+    Raises:
+        ValueError: If no key of ``state_dict`` is in the source layout.
+    """
+    report = ConversionReport(source, target, notes=list(notes))
+    rules = []
+    for part in layout:
+        part_rules = part.expand(state_dict, to_plugin)
+        sources = [
+            r.foreign if to_plugin else (r.plugin, ) for r in part_rules
+        ]
+        if any(k in state_dict for keys in sources for k in keys):
+            rules += part_rules
+            num_block_rules = len(part_rules) - len(part.rules)
+            blocks = num_block_rules // max(len(part.blocks), 1)
+            report.parts.append(
+                f'{part.name} (depth {blocks})' if part.blocks else part.name)
+    if not rules:
+        raise ValueError(
+            f'state_dict: no key is in the {source} layout (first keys: '
+            f'{list(state_dict)[:5]})')
+
+    out = OrderedDict()
+    used = set()
+    bar = ProgressBar(len(rules)) if progress else None
+    for rule in rules:
+        src, dst = ((rule.foreign, (rule.plugin, )) if to_plugin else
+                    ((rule.plugin, ), rule.foreign))
+        if all(k in state_dict for k in src):
+            value = (
+                state_dict[src[0]]
+                if len(src) == 1 else torch.cat([state_dict[k] for k in src]))
+            if len(dst) == 1:
+                out[dst[0]] = value
+            else:  # split copies, so a saved part holds its own storage
+                out.update(
+                    (k, t.clone()) for k, t in zip(dst, value.chunk(len(dst))))
+            used.update(src)
+            report.converted.append((src, dst))
+        else:
+            report.missing += list(dst)
+        if bar is not None:
+            bar.update()
+    if bar is not None:
+        print()
+    report.unexpected = [k for k in state_dict if k not in used]
+    return out, report

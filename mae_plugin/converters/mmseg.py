@@ -1,0 +1,86 @@
+"""Plugin -> the backbones of mmsegmentation: ``VisionTransformer`` and
+``MAE``.
+
+Both read ``checkpoint['state_dict']`` (or the bare dict) with backbone
+keys and no prefix, in their own ``init_weights``; they resize a square
+``pos_embed`` bicubically themselves.
+
+* ``VisionTransformer`` keeps attention in ``nn.MultiheadAttention``:
+  ``qkv`` becomes ``attn.attn.in_proj_weight``/``in_proj_bias`` (the same
+  ``[q; k; v]`` rows), ``proj`` becomes ``attn.attn.out_proj``. Build it
+  with ``patch_bias=True``, ``final_norm=True`` and
+  ``norm_cfg=dict(type='LN', eps=1e-6)``.
+* ``MAE`` (BEiT-style) has the plugin's key names; its layer scales
+  ``gamma_1/2`` and relative position tables are not in MAE weights and
+  keep their initialisation, as in the MAE paper's segmentation recipe.
+  Build it with ``final_norm=True`` to use the final norm.
+"""
+from typing import Tuple
+
+from .key_map import (PLUGIN_BLOCK, ConversionReport, Part, Rule, StateDict,
+                      block_rules, convert_state_dict, module_rules)
+
+GLOBAL_RULES = (Rule('backbone.cls_token', ('cls_token', )),
+                Rule('backbone.pos_embed', ('pos_embed', )),
+                *module_rules([('backbone.patch_embed.projection',
+                                'patch_embed.projection'),
+                               ('backbone.ln1', 'ln1')]))
+PLUGIN_LAYER = 'backbone.layers.{i}.'
+MMSEG_LAYER = 'layers.{i}.'
+
+MMSEG_MAE_LAYOUT = (Part(
+    'encoder',
+    rules=GLOBAL_RULES,
+    blocks=tuple(block_rules(PLUGIN_LAYER, MMSEG_LAYER, PLUGIN_BLOCK)),
+    plugin_block=PLUGIN_LAYER,
+    foreign_block=MMSEG_LAYER), )
+MMSEG_VIT_LAYOUT = (Part(
+    'encoder',
+    rules=GLOBAL_RULES,
+    blocks=tuple([
+        Rule(PLUGIN_LAYER + f'attn.qkv.{param}',
+             (MMSEG_LAYER + f'attn.attn.in_proj_{param}', ))
+        for param in ('weight', 'bias')
+    ] + module_rules([(PLUGIN_LAYER + plugin, MMSEG_LAYER + mmseg)
+                      for plugin, mmseg in (
+                          ('ln1', 'ln1'), ('attn.proj', 'attn.attn.out_proj'),
+                          ('ln2', 'ln2'), ('ffn.layers.0.0', 'ffn.layers.0.0'),
+                          ('ffn.layers.1', 'ffn.layers.1'))])),
+    plugin_block=PLUGIN_LAYER,
+    foreign_block=MMSEG_LAYER), )
+
+
+def convert_to_mmseg_vit(
+        state_dict: StateDict,
+        progress: bool = False) -> Tuple[StateDict, ConversionReport]:
+    """Plugin -> mmseg ``VisionTransformer``; save as
+    ``{'state_dict': state_dict}``."""
+    return convert_state_dict(
+        state_dict,
+        MMSEG_VIT_LAYOUT,
+        False,
+        'plugin',
+        'mmseg VisionTransformer',
+        progress,
+        notes=[
+            "VisionTransformer(patch_bias=True, final_norm=True, "
+            "norm_cfg=dict(type='LN', eps=1e-6))"
+        ])
+
+
+def convert_to_mmseg_mae(
+        state_dict: StateDict,
+        progress: bool = False) -> Tuple[StateDict, ConversionReport]:
+    """Plugin -> mmseg ``MAE`` backbone; save as
+    ``{'state_dict': state_dict}``."""
+    return convert_state_dict(
+        state_dict,
+        MMSEG_MAE_LAYOUT,
+        False,
+        'plugin',
+        'mmseg MAE',
+        progress,
+        notes=[
+            "MAE(final_norm=True, norm_cfg=dict(type='LN', eps=1e-6)); "
+            'gamma_1/gamma_2 and relative position tables keep their init'
+        ])

@@ -1,0 +1,167 @@
+"""The official MAE layout (facebookresearch/mae, timm names) <-> plugin,
+and the layouts of timm's VisionTransformer and mmdet's ViTDet backbone,
+which read the same encoder names.
+
+Official checkpoints are ``{'model': state_dict}`` with
+
+* encoder: ``cls_token``, ``pos_embed``, ``patch_embed.proj.*``,
+  ``blocks.{i}.{norm1,attn.qkv,attn.proj,norm2,mlp.fc1,mlp.fc2}.*``,
+  ``norm.*`` (pretrained, or fine-tuned on the class token);
+* decoder (full pretrained): ``mask_token``, ``decoder_pos_embed``,
+  ``decoder_embed.*``, ``decoder_blocks.{i}.*``, ``decoder_norm.*``,
+  ``decoder_pred.*``;
+* classifier (fine-tuned): ``fc_norm.*`` (global pooling, ``norm``
+  removed) and ``head.*``.
+
+On the plugin side the encoder is ``backbone.*`` (the keys of
+``mmpretrain.models.VisionTransformer``), the decoder ``neck.*``
+(:class:`MAEDecoder`) and the classifier ``backbone.ln2`` (the norm after
+average pooling) plus ``head.fc.*`` (mmpretrain's ``LinearClsHead``), so a
+fine-tuned checkpoint loads into an mmpretrain ``ImageClassifier``.
+"""
+import math
+from typing import Tuple
+
+from .key_map import (TIMM_BLOCK, ConversionReport, Part, Rule, StateDict,
+                      block_rules, convert_state_dict, module_rules)
+
+OFFICIAL = 'official MAE'
+
+ENCODER = Part(
+    'encoder',
+    rules=(Rule('backbone.cls_token', ('cls_token', )),
+           Rule('backbone.pos_embed', ('pos_embed', )), *module_rules(
+               [('backbone.patch_embed.projection', 'patch_embed.proj')])),
+    blocks=tuple(
+        block_rules('backbone.layers.{i}.', 'blocks.{i}.', TIMM_BLOCK)),
+    plugin_block='backbone.layers.{i}.',
+    foreign_block='blocks.{i}.')
+FINAL_NORM = Part('final norm',
+                  tuple(module_rules([('backbone.ln1', 'norm')])))
+FC_NORM = Part('fc_norm (global pool)',
+               tuple(module_rules([('backbone.ln2', 'fc_norm')])))
+HEAD = Part('classifier head', tuple(module_rules([('head.fc', 'head')])))
+DECODER = Part(
+    'decoder',
+    rules=(Rule('neck.mask_token', ('mask_token', )),
+           Rule('neck.decoder_pos_embed', ('decoder_pos_embed', )),
+           *module_rules([('neck.decoder_embed', 'decoder_embed'),
+                          ('neck.decoder_norm', 'decoder_norm'),
+                          ('neck.decoder_pred', 'decoder_pred')])),
+    blocks=tuple(
+        block_rules('neck.decoder_blocks.{i}.', 'decoder_blocks.{i}.',
+                    TIMM_BLOCK)),
+    plugin_block='neck.decoder_blocks.{i}.',
+    foreign_block='decoder_blocks.{i}.')
+
+OFFICIAL_LAYOUT = (ENCODER, FINAL_NORM, FC_NORM, HEAD, DECODER)
+TIMM_LAYOUT = (ENCODER, FINAL_NORM, FC_NORM, HEAD)
+VITDET_LAYOUT = (Part(
+    'encoder',
+    rules=(Rule('backbone.pos_embed', ('pos_embed', )), *module_rules(
+        [('backbone.patch_embed.projection', 'patch_embed.proj')])),
+    blocks=ENCODER.blocks,
+    plugin_block=ENCODER.plugin_block,
+    foreign_block=ENCODER.foreign_block), )
+
+POS_EMBED_NOTE = ('pos_embed/decoder_pos_embed copied as stored: the '
+                  'official fixed 2D sin-cos (column in the first half of '
+                  'the channels) is the plugin\'s layout')
+
+
+def convert_official_mae(
+        state_dict: StateDict,
+        progress: bool = False) -> Tuple[StateDict, ConversionReport]:
+    """Official MAE (encoder-only, full pretrained or fine-tuned) ->
+    plugin.
+
+    Args:
+        state_dict (dict): The ``model`` entry of an official checkpoint.
+        progress (bool): Show a progress bar. Defaults to False.
+
+    Returns:
+        tuple: plugin state dict (``backbone.*``, ``neck.*``,
+        ``head.fc.*`` as present) and the :class:`ConversionReport`.
+    """
+    notes = [POS_EMBED_NOTE]
+    if 'fc_norm.weight' in state_dict:
+        notes.append(
+            'fine-tuned with global pooling: load into mmpretrain '
+            "VisionTransformer(out_type='avg_featmap', final_norm=False) "
+            'with a LinearClsHead (fc_norm -> backbone.ln2)')
+    elif 'head.weight' in state_dict:
+        notes.append(
+            'fine-tuned on the class token: load into mmpretrain '
+            "VisionTransformer(out_type='cls_token') with a LinearClsHead")
+    return convert_state_dict(state_dict, OFFICIAL_LAYOUT, True, OFFICIAL,
+                              'plugin', progress, notes)
+
+
+def convert_to_official_mae(
+        state_dict: StateDict,
+        progress: bool = False) -> Tuple[StateDict, ConversionReport]:
+    """Plugin -> official MAE layout (the inverse of
+    :func:`convert_official_mae`); save it as ``{'model': state_dict}``.
+    """
+    return convert_state_dict(
+        state_dict,
+        OFFICIAL_LAYOUT,
+        False,
+        'plugin',
+        OFFICIAL,
+        progress,
+        notes=[POS_EMBED_NOTE])
+
+
+def convert_to_timm_vit(
+        state_dict: StateDict,
+        progress: bool = False) -> Tuple[StateDict, ConversionReport]:
+    """Plugin -> timm ``VisionTransformer`` (encoder, norms, head).
+
+    The decoder is not part of timm's model: its keys are reported as
+    unexpected. Save as ``{'model': state_dict}`` or bare; timm reads
+    both.
+    """
+    return convert_state_dict(
+        state_dict,
+        TIMM_LAYOUT,
+        False,
+        'plugin',
+        'timm ViT',
+        progress,
+        notes=[
+            "timm VisionTransformer(class_token=True, qkv_bias=True, "
+            "norm_layer=LayerNorm(eps=1e-6)); use global_pool='avg' when "
+            'fc_norm is present'
+        ])
+
+
+def convert_to_vitdet(
+        state_dict: StateDict,
+        progress: bool = False) -> Tuple[StateDict, ConversionReport]:
+    """Plugin -> mmdet's ViTDet ``ViT`` backbone (projects/ViTDet).
+
+    ViTDet reads ``checkpoint['model']`` with timm block names: save the
+    result as ``{'model': state_dict}``. It has no class token and no
+    final norm (reported as unexpected); it keeps the pretraining
+    ``pos_embed`` with its class row and interpolates the square grid at
+    run time, and initialises its relative positions to zero.
+
+    Raises:
+        ValueError: If the position embedding's grid is not square.
+    """
+    out, report = convert_state_dict(state_dict, VITDET_LAYOUT, False,
+                                     'plugin', 'ViTDet', progress)
+    if 'pos_embed' in out and 'patch_embed.proj.weight' in out:
+        num_patches = out['pos_embed'].shape[1] - 1
+        side = math.isqrt(num_patches)
+        if side * side != num_patches:
+            raise ValueError(
+                f'backbone.pos_embed: ViTDet needs a square pretraining '
+                f'grid, got {num_patches} patches')
+        patch = out['patch_embed.proj.weight'].shape[-1]
+        report.notes.append(
+            f'ViT(patch_size={patch}, pretrain_img_size={side * patch}, '
+            "pretrain_use_cls_token=True, norm_cfg=dict(type='LN', "
+            'eps=1e-6))')
+    return out, report

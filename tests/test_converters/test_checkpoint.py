@@ -1,0 +1,172 @@
+"""Loading converted weights: position embeddings fitted to another image
+size or patch grid, every key reported, safe file reading."""
+import argparse
+import pickle
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.runner import load_checkpoint
+from mmpretrain.models import VisionTransformer
+
+from mae_plugin.converters import load_state_dict_file, load_weights
+from mae_plugin.models.utils import sincos_2d
+from ..conftest import TINY_ARCH, tiny_mae_cfg
+from .helpers import build_plugin, randomize
+
+
+def plugin_mae(img_size):
+    cfg = tiny_mae_cfg(img_size=img_size, patch_size=16)
+    model = build_plugin(cfg)
+    model.init_weights()
+    return model
+
+
+def pretrained_224():
+    model = plugin_mae(224)
+    randomize(model)
+    return model.state_dict()
+
+
+@pytest.mark.parametrize('img_size,grid', [(384, (24, 24)),
+                                           ((256, 320), (16, 20))])
+def test_fixed_sincos_embeddings_are_regenerated_for_another_grid(
+        img_size, grid):
+    source = pretrained_224()
+    model = plugin_mae(img_size)
+    report = load_weights(model, source, strict=True)
+    assert report.resized == [
+        f'backbone.pos_embed: regenerated sin-cos (14, 14) -> {grid}',
+        f'neck.decoder_pos_embed: regenerated sin-cos (14, 14) -> {grid}'
+    ]
+    assert len(report.matched) == len(source)
+    assert torch.equal(model.backbone.pos_embed, sincos_2d(grid, 32))
+    assert torch.equal(model.neck.decoder_pos_embed, sincos_2d(grid, 16))
+    assert torch.equal(model.backbone.layers[1].attn.qkv.weight,
+                       source['backbone.layers.1.attn.qkv.weight'])
+    h, w = img_size if isinstance(img_size, tuple) else (img_size, ) * 2
+    x = torch.randn(1, 3, h, w)
+    pred, mask = model.reconstruct(x)
+    assert pred.shape == (1, grid[0] * grid[1], 16 * 16 * 3)
+    assert torch.isfinite(model.head.loss(pred, x, mask)['loss'])
+
+
+def test_embeddings_of_the_same_grid_load_unchanged():
+    source = pretrained_224()
+    # stored values that are not the plugin's sin-cos (e.g. mmpretrain's)
+    source['backbone.pos_embed'] = source['backbone.pos_embed'] + 0.5
+    source['neck.decoder_pos_embed'] = torch.randn(1, 197, 16)
+    model = plugin_mae(224)
+    report = load_weights(model, source, strict=True)
+    assert report.resized == []
+    assert torch.equal(model.backbone.pos_embed, source['backbone.pos_embed'])
+    assert torch.equal(model.neck.decoder_pos_embed,
+                       source['neck.decoder_pos_embed'])
+
+
+def test_mmengine_load_checkpoint_regenerates_through_the_hooks(tmp_path):
+    path = str(tmp_path / 'epoch_1.pth')
+    torch.save({'state_dict': pretrained_224()}, path)
+    model = plugin_mae(384)
+    load_checkpoint(model, path, strict=True)
+    assert torch.equal(model.backbone.pos_embed, sincos_2d((24, 24), 32))
+    assert torch.equal(model.neck.decoder_pos_embed, sincos_2d((24, 24), 16))
+
+
+def vit(img_size):
+    return VisionTransformer(
+        arch=TINY_ARCH, img_size=img_size, patch_size=16, out_type='cls_token')
+
+
+def bicubic(pos_embed, src, dst):
+    grid = pos_embed[:, 1:].reshape(1, *src, -1).permute(0, 3, 1, 2)
+    grid = F.interpolate(grid, size=dst, mode='bicubic', align_corners=False)
+    return torch.cat([pos_embed[:, :1], grid.flatten(2).transpose(1, 2)], 1)
+
+
+@pytest.mark.parametrize('img_size,grid', [(384, (24, 24)),
+                                           ((256, 320), (16, 20))])
+def test_learnable_embeddings_are_resized_bicubically(img_size, grid):
+    source = vit(224)
+    randomize(source, std=1.)
+    stored = source.pos_embed.detach().clone()
+    model = vit(img_size)
+    report = load_weights(model, source.state_dict(), strict=True)
+    assert report.resized == [f'pos_embed: bicubic resize (14, 14) -> {grid}']
+    assert torch.equal(model.pos_embed[:, 0], stored[:, 0])  # class row
+    torch.testing.assert_close(model.pos_embed.data,
+                               bicubic(stored, (14, 14), grid))
+    h, w = img_size if isinstance(img_size, tuple) else (img_size, ) * 2
+    assert model(torch.randn(1, 3, h, w))[0].shape == (1, 32)
+
+
+@pytest.mark.parametrize('img_size', [224, (256, 320)])
+def test_learnable_embeddings_of_the_same_grid_load_unchanged(img_size):
+    source = vit(img_size)
+    randomize(source, std=1.)
+    model = vit(img_size)
+    assert load_weights(model, source.state_dict()).resized == []
+    assert torch.equal(model.pos_embed, source.pos_embed)
+
+
+def test_non_square_source_grid_needs_src_grid_size():
+    source = vit((256, 320)).state_dict()
+    with pytest.raises(ValueError, match='src_grid_size'):
+        load_weights(vit(224), source)
+    model = vit(224)
+    report = load_weights(model, source, src_grid_size=(16, 20))
+    assert report.resized == ['pos_embed: bicubic resize (16, 20) -> (14, 14)']
+    torch.testing.assert_close(
+        model.pos_embed.data, bicubic(source['pos_embed'], (16, 20), (14, 14)))
+
+
+def test_missing_unexpected_and_mismatched_keys_are_reported():
+    source = pretrained_224()
+    del source['neck.decoder_pred.bias']
+    source['neck.extra.weight'] = torch.zeros(2)
+    source['backbone.ln1.weight'] = torch.ones(7)
+    model = plugin_mae(224)
+    report = load_weights(model, source)
+    assert report.missing == ['backbone.ln1.weight', 'neck.decoder_pred.bias']
+    assert report.unexpected == ['neck.extra.weight']
+    assert report.mismatched == ['backbone.ln1.weight: (7,) vs model (32,)']
+    assert len(report.matched) == len(model.state_dict()) - 2
+    with pytest.raises(ValueError, match='neck.decoder_pred.bias'):
+        load_weights(model, source, strict=True)
+
+
+def test_a_load_matching_no_key_is_an_error():
+    with pytest.raises(ValueError, match='none of its 2 keys'):
+        load_weights(
+            plugin_mae(224), {
+                'a': torch.zeros(1),
+                'b': torch.zeros(1)
+            })
+
+
+def test_state_dict_files_are_unwrapped_and_checked(tmp_path):
+    tensors = {'w': torch.ones(2)}
+    for entry in ('state_dict', 'model'):
+        path = str(tmp_path / f'{entry}.pth')
+        torch.save({entry: tensors, 'meta': {'epoch': 3}}, path)
+        assert load_state_dict_file(path).keys() == {'w'}
+    path = str(tmp_path / 'bare.pth')
+    torch.save(tensors, path)
+    assert torch.equal(load_state_dict_file(path)['w'], torch.ones(2))
+    torch.save({'w': torch.ones(2), 'epoch': 3}, path)
+    with pytest.raises(TypeError, match='epoch'):
+        load_state_dict_file(path)
+    with pytest.raises(FileNotFoundError, match='nothing.pth'):
+        load_state_dict_file(str(tmp_path / 'nothing.pth'))
+
+
+def test_files_are_read_with_weights_only(tmp_path):
+    path = str(tmp_path / 'pickled.pth')
+    torch.save({
+        'model': {
+            'w': torch.ones(1)
+        },
+        'args': argparse.Namespace()
+    }, path)
+    with pytest.raises(pickle.UnpicklingError, match='weights_only'):
+        load_state_dict_file(path)

@@ -1,0 +1,205 @@
+"""A plugin checkpoint read by mmpretrain's VisionTransformer, mmseg's
+VisionTransformer and MAE backbones, a ViTDet-format reader and timm's
+layout, with the matched keys counted."""
+import pytest
+import torch
+from mmengine.runner import CheckpointLoader
+from mmpretrain.models import VisionTransformer
+from mmseg.models.backbones import MAE as MMSegMAE
+from mmseg.models.backbones import VisionTransformer as MMSegViT
+from torch import nn
+
+from mae_plugin.converters import (convert_official_mae, convert_to_mmseg_mae,
+                                   convert_to_mmseg_vit, convert_to_timm_vit,
+                                   convert_to_vitdet)
+from ..conftest import TINY_ARCH, tiny_mae_cfg
+from .helpers import build_plugin, randomize
+
+TOL = dict(rtol=0, atol=1e-5)
+MMSEG_ARCH = dict(
+    img_size=32,
+    patch_size=8,
+    embed_dims=32,
+    num_layers=2,
+    num_heads=4,
+    mlp_ratio=2,
+    final_norm=True,
+    norm_cfg=dict(type='LN', eps=1e-6))
+
+
+def plugin_mae():
+    model = build_plugin(tiny_mae_cfg())
+    model.init_weights()
+    randomize(model)
+    return model
+
+
+def backbone_keys(model):
+    return [k for k in model.state_dict() if k.startswith('backbone.')]
+
+
+def count_loaded(module, exported):
+    """Keys of ``module`` now holding exactly the exported tensor."""
+    return sum(
+        torch.equal(v, exported[k]) for k, v in module.state_dict().items()
+        if k in exported)
+
+
+def featmap(plugin, x):
+    """The plugin encoder's last-layer patch tokens as ``[N, D, h, w]``."""
+    tokens = plugin.backbone(x, mask=False)[0][:, 1:]  # [N, L, D]
+    return tokens.transpose(1, 2).reshape(x.shape[0], -1, 4, 4)
+
+
+def test_plugin_checkpoint_loads_into_mmpretrain_vit(tmp_path):
+    plugin = plugin_mae()
+    path = str(tmp_path / 'epoch_1.pth')
+    torch.save({'state_dict': plugin.state_dict(), 'meta': {}}, path)
+    vit = VisionTransformer(
+        arch=TINY_ARCH,
+        img_size=32,
+        patch_size=8,
+        out_type='cls_token',
+        init_cfg=dict(type='Pretrained', checkpoint=path, prefix='backbone.'))
+    vit.init_weights()
+    exported = {
+        k[len('backbone.'):]: v
+        for k, v in plugin.state_dict().items() if k.startswith('backbone.')
+    }
+    assert count_loaded(vit, exported) == len(vit.state_dict()) == len(
+        backbone_keys(plugin)) == 4 + 2 * 12 + 2
+    vit.eval()
+    x = torch.randn(2, 3, 32, 32)
+    torch.testing.assert_close(
+        vit(x)[0],
+        plugin.backbone(x, mask=False)[0][:, 0], **TOL)
+
+
+def test_mmseg_vit_reads_the_export(tmp_path):
+    plugin = plugin_mae()
+    exported, report = convert_to_mmseg_vit(plugin.state_dict())
+    assert report.missing == []
+    assert len(report.unexpected) == len(plugin.state_dict()) - len(
+        backbone_keys(plugin))  # the decoder
+    path = str(tmp_path / 'mmseg_vit.pth')
+    torch.save({'state_dict': exported}, path)
+    seg = MMSegViT(
+        patch_bias=True,
+        init_cfg=dict(type='Pretrained', checkpoint=path),
+        **MMSEG_ARCH)
+    seg.init_weights()
+    assert 'layers.0.attn.attn.in_proj_weight' in exported
+    assert count_loaded(seg, exported) == len(
+        seg.state_dict()) == len(exported) == 30
+    seg.eval()
+    x = torch.randn(2, 3, 32, 32)
+    torch.testing.assert_close(seg(x)[0], featmap(plugin, x), **TOL)
+
+
+def test_mmseg_mae_reads_the_export(tmp_path):
+    plugin = plugin_mae()
+    exported, report = convert_to_mmseg_mae(plugin.state_dict())
+    assert report.missing == []
+    path = str(tmp_path / 'mmseg_mae.pth')
+    torch.save({'state_dict': exported}, path)
+    seg = MMSegMAE(
+        init_cfg=dict(type='Pretrained', checkpoint=path), **MMSEG_ARCH)
+    seg.init_weights()
+    matched = count_loaded(seg, exported)
+    assert matched == len(exported) == 30
+    # Not in MAE weights: layer scales and relative position tables.
+    not_loaded = sorted(
+        k.split('.')[-1] for k in seg.state_dict() if k not in exported)
+    assert not_loaded == sorted([
+        'gamma_1', 'gamma_2', 'relative_position_bias_table',
+        'relative_position_index'
+    ] * 2)
+    # With unit layer scales (and the zero relative positions of MAE) it
+    # computes the plugin's encoder.
+    for layer in seg.layers:
+        nn.init.ones_(layer.gamma_1)
+        nn.init.ones_(layer.gamma_2)
+    seg.eval()
+    x = torch.randn(2, 3, 32, 32)
+    torch.testing.assert_close(seg(x)[0], featmap(plugin, x), **TOL)
+
+
+class ViTDetReader(nn.Module):
+    """The parameter names and shapes of mmdet's ViTDet ``ViT`` backbone
+    (projects/ViTDet/vitdet/vit.py: ``patch_embed.proj``, ``pos_embed``
+    with the pretraining class row, ``blocks.{i}`` with ``norm1``,
+    ``attn.qkv``, ``attn.proj``, ``attn.rel_pos_h/w``, ``norm2``,
+    ``mlp.fc1``, ``mlp.fc2``), loaded the way its ``init_weights`` does."""
+
+    def __init__(self,
+                 dims=32,
+                 depth=2,
+                 heads=4,
+                 hidden=64,
+                 patch=8,
+                 pretrain_grid=4,
+                 window=2):
+        super().__init__()
+        self.patch_embed = nn.Module()
+        self.patch_embed.proj = nn.Conv2d(3, dims, patch, patch)
+        self.pos_embed = nn.Parameter(
+            torch.zeros(1, 1 + pretrain_grid**2, dims))
+        self.blocks = nn.ModuleList()
+        for _ in range(depth):
+            block = nn.Module()
+            block.norm1, block.norm2 = nn.LayerNorm(dims), nn.LayerNorm(dims)
+            block.attn = nn.Module()
+            block.attn.qkv = nn.Linear(dims, 3 * dims)
+            block.attn.proj = nn.Linear(dims, dims)
+            block.attn.rel_pos_h = nn.Parameter(
+                torch.zeros(2 * window - 1, dims // heads))
+            block.attn.rel_pos_w = nn.Parameter(
+                torch.zeros(2 * window - 1, dims // heads))
+            block.mlp = nn.Module()
+            block.mlp.fc1 = nn.Linear(dims, hidden)
+            block.mlp.fc2 = nn.Linear(hidden, dims)
+            self.blocks.append(block)
+
+    def load(self, path):
+        checkpoint = CheckpointLoader.load_checkpoint(path, map_location='cpu')
+        return self.load_state_dict(checkpoint['model'], strict=False)
+
+
+def test_vitdet_reader_reads_the_export(tmp_path):
+    plugin = plugin_mae()
+    exported, report = convert_to_vitdet(plugin.state_dict())
+    # class token and final norm are not part of ViTDet's backbone
+    assert {'backbone.cls_token',
+            'backbone.ln1.weight'} <= set(report.unexpected)
+    assert any('patch_size=8, pretrain_img_size=32' in n for n in report.notes)
+    path = str(tmp_path / 'vitdet.pth')
+    torch.save({'model': exported}, path)
+    reader = ViTDetReader()
+    result = reader.load(path)
+    assert result.unexpected_keys == []
+    assert sorted(result.missing_keys) == sorted(f'blocks.{i}.attn.rel_pos_{a}'
+                                                 for i in range(2)
+                                                 for a in 'hw')
+    assert count_loaded(reader, exported) == len(exported) == 2 + 1 + 2 * 12
+    assert count_loaded(reader, exported) == len(reader.state_dict()) - 4
+
+
+def test_timm_layout_is_the_official_encoder_and_round_trips():
+    plugin = plugin_mae()
+    exported, report = convert_to_timm_vit(plugin.state_dict())
+    assert {
+        'cls_token', 'pos_embed', 'patch_embed.proj.weight',
+        'blocks.1.mlp.fc2.bias', 'norm.weight'
+    } <= set(exported)
+    decoder = [k for k in plugin.state_dict() if k.startswith('neck.')]
+    assert sorted(report.unexpected) == sorted(decoder)
+    back, report = convert_official_mae(exported)
+    assert report.missing == [] and report.unexpected == []
+    assert set(back) == set(backbone_keys(plugin))
+    assert all(torch.equal(v, plugin.state_dict()[k]) for k, v in back.items())
+
+
+def test_vitdet_needs_a_square_pretraining_grid():
+    plugin = build_plugin(tiny_mae_cfg(img_size=(32, 48)))
+    with pytest.raises(ValueError, match='square'):
+        convert_to_vitdet(plugin.state_dict())

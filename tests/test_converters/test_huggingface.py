@@ -1,0 +1,103 @@
+"""Parity with Hugging Face's ViTMAE: same weights, input and noise give
+the same loss, predictions, mask and gradients."""
+import pytest
+import torch
+from transformers import ViTMAEModel
+
+from mae_plugin.converters import (convert_hf_vitmae, convert_to_hf_vitmae,
+                                   load_weights, mae_config_from_hf)
+from .helpers import build_plugin, hf_config, random_hf_mae
+
+TOL = dict(rtol=0, atol=1e-5)
+
+
+def converted_pair(arch, norm_pix):
+    hf = random_hf_mae(arch, norm_pix)
+    state_dict, report = convert_hf_vitmae(hf.state_dict())
+    assert report.missing == [] and report.unexpected == []
+    plugin = build_plugin(mae_config_from_hf(hf.config))
+    loaded = load_weights(plugin, state_dict, strict=True)
+    assert len(loaded.matched) == len(plugin.state_dict())
+    return hf, plugin
+
+
+@pytest.mark.parametrize('arch', ['w32', 'w48'])
+@pytest.mark.parametrize('norm_pix', [True, False])
+def test_loss_predictions_mask_and_gradients_match(arch, norm_pix):
+    hf, plugin = converted_pair(arch, norm_pix)
+    size = hf.config.image_size
+    num_patches = (size // hf.config.patch_size)**2
+    x = torch.randn(3, 3, size, size)
+    noise = torch.rand(3, num_patches)
+
+    out = hf(pixel_values=x, noise=noise)
+    pred, mask = plugin.reconstruct(x, noise=noise)
+    loss = plugin.head.loss(pred, x, mask)['loss']
+
+    assert torch.equal(mask, out.mask)
+    assert mask.sum() == 3 * (num_patches - int(num_patches * 0.25))
+    torch.testing.assert_close(pred, out.logits, **TOL)
+    torch.testing.assert_close(loss, out.loss, **TOL)
+    assert loss.item() > 0.1  # a real loss, not a trivially equal zero
+
+    out.loss.backward()
+    loss.backward()
+    hf_grads = {
+        k: p.grad
+        for k, p in hf.named_parameters() if p.grad is not None
+    }
+    grads, _ = convert_hf_vitmae(hf_grads)
+    plugin_grads = {
+        k: p.grad
+        for k, p in plugin.named_parameters() if p.grad is not None
+    }
+    # every trainable tensor: all but the two fixed position embeddings
+    assert set(grads) == set(plugin_grads)
+    assert len(grads) == len(plugin.state_dict()) - 2
+    for key, grad in plugin_grads.items():
+        torch.testing.assert_close(grad, grads[key], **TOL, msg=key)
+
+
+@pytest.mark.parametrize('arch', ['w32', 'w48'])
+def test_state_dict_round_trips_exactly(arch):
+    hf = random_hf_mae(arch)
+    plugin_sd, _ = convert_hf_vitmae(hf.state_dict())
+    back, report = convert_to_hf_vitmae(plugin_sd)
+    assert report.missing == [] and report.unexpected == []
+    original = hf.state_dict()
+    assert set(back) == set(original)
+    for key, value in original.items():
+        assert torch.equal(back[key], value), key
+
+
+def test_encoder_only_model_converts_to_the_backbone():
+    torch.manual_seed(0)
+    hf = ViTMAEModel(hf_config('w32')).eval()
+    state_dict, report = convert_hf_vitmae(hf.state_dict())
+    assert report.parts == ['encoder (depth 2)']
+    assert all(k.startswith('backbone.') for k in state_dict)
+    plugin = build_plugin(mae_config_from_hf(hf.config))
+    loaded = load_weights(plugin, state_dict)
+    assert len(loaded.matched) == len(state_dict) == 4 + 2 * 12 + 2
+    assert all(k.startswith('neck.') for k in loaded.missing)
+
+    x, noise = torch.randn(2, 3, 32, 32), torch.rand(2, 16)
+    latent, mask, _ = plugin.backbone(x, noise=noise)
+    out = hf(pixel_values=x, noise=noise)
+    torch.testing.assert_close(latent, out.last_hidden_state, **TOL)
+    assert torch.equal(mask, out.mask)
+
+    back, _ = convert_to_hf_vitmae(state_dict, pretraining=False)
+    assert set(back) == set(hf.state_dict())
+
+
+def test_config_with_another_activation_is_refused():
+    config = hf_config('w32')
+    config.hidden_act = 'relu'
+    with pytest.raises(ValueError, match='hidden_act'):
+        mae_config_from_hf(config)
+
+
+def test_foreign_state_dict_is_refused():
+    with pytest.raises(ValueError, match='Hugging Face'):
+        convert_hf_vitmae({'conv1.weight': torch.zeros(1)})

@@ -1,0 +1,164 @@
+"""Official MAE checkpoints (encoder-only, full pretrained, fine-tuned),
+written by the tests in the official key layout."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mae_plugin.converters import (convert_official_mae,
+                                   convert_to_official_mae,
+                                   load_state_dict_file, load_weights,
+                                   mae_config_from_hf)
+from .helpers import (build_mmpretrain, build_plugin, official_layout,
+                      random_hf_mae)
+
+TOL = dict(rtol=0, atol=1e-5)
+
+
+def save_official(tmp_path, state_dict, name):
+    path = str(tmp_path / name)
+    torch.save({'model': state_dict, 'epoch': 799}, path)
+    return load_state_dict_file(path)
+
+
+def test_encoder_only_checkpoint_gives_the_hf_encoder_output(tmp_path):
+    hf = random_hf_mae('w48')
+    official = save_official(tmp_path,
+                             official_layout(hf.state_dict(), decoder=False),
+                             'mae_pretrain_vit.pth')
+    state_dict, report = convert_official_mae(official)
+    assert report.parts == ['encoder (depth 3)', 'final norm']
+    assert report.missing == [] and report.unexpected == []
+    assert sum(len(src) for src, _ in report.converted) == len(official)
+
+    plugin = build_plugin(mae_config_from_hf(hf.config))
+    loaded = load_weights(plugin, state_dict)
+    assert len(loaded.matched) == len(official) == 4 + 3 * 12 + 2
+    assert loaded.missing and all(
+        k.startswith('neck.') for k in loaded.missing)
+
+    x, noise = torch.randn(2, 3, 48, 48), torch.rand(2, 36)
+    latent, mask, _ = plugin.backbone(x, noise=noise)
+    out = hf.vit(pixel_values=x, noise=noise)
+    torch.testing.assert_close(latent, out.last_hidden_state, **TOL)
+    assert torch.equal(mask, out.mask)
+
+
+def test_full_pretrained_checkpoint_accounts_for_every_key(tmp_path):
+    hf = random_hf_mae('w32')
+    official = save_official(tmp_path, official_layout(hf.state_dict()),
+                             'mae_visualize_vit.pth')
+    state_dict, report = convert_official_mae(official)
+    assert report.parts == [
+        'encoder (depth 2)', 'final norm', 'decoder (depth 1)'
+    ]
+    assert report.missing == [] and report.unexpected == []
+    assert sum(len(src) for src, _ in report.converted) == len(official)
+
+    plugin = build_plugin(mae_config_from_hf(hf.config))
+    loaded = load_weights(plugin, state_dict, strict=True)
+    assert len(loaded.matched) == len(plugin.state_dict()) == len(official)
+
+    x, noise = torch.randn(2, 3, 32, 32), torch.rand(2, 16)
+    pred, mask = plugin.reconstruct(x, noise=noise)
+    out = hf(pixel_values=x, noise=noise)
+    torch.testing.assert_close(pred, out.logits, **TOL)
+    latent, _, _ = plugin.backbone(x, noise=noise)
+    torch.testing.assert_close(
+        latent,
+        hf.vit(pixel_values=x, noise=noise).last_hidden_state, **TOL)
+
+    back, report = convert_to_official_mae(state_dict)
+    assert report.missing == [] and report.unexpected == []
+    assert set(back) == set(official)
+    assert all(torch.equal(back[k], v) for k, v in official.items())
+
+
+def fine_tuned(hf, num_classes=5, global_pool=True):
+    """Official fine-tuned layout: the encoder, then ``fc_norm`` (global
+    pooling, ``norm`` removed) or ``norm``, and ``head``."""
+    state_dict = official_layout(hf.state_dict(), decoder=False)
+    dims = hf.config.hidden_size
+    if global_pool:
+        del state_dict['norm.weight'], state_dict['norm.bias']
+        state_dict['fc_norm.weight'] = 1 + 0.1 * torch.randn(dims)
+        state_dict['fc_norm.bias'] = 0.1 * torch.randn(dims)
+    state_dict['head.weight'] = torch.randn(num_classes, dims)
+    state_dict['head.bias'] = torch.randn(num_classes)
+    return state_dict
+
+
+def classifier(hf, out_type, final_norm, num_classes=5):
+    """mmpretrain's fine-tuning model of the HF encoder's arch."""
+    config = hf.config
+    return build_mmpretrain(
+        dict(
+            type='ImageClassifier',
+            backbone=dict(
+                type='VisionTransformer',
+                arch=mae_config_from_hf(config)['backbone']['arch'],
+                img_size=config.image_size,
+                patch_size=config.patch_size,
+                out_type=out_type,
+                final_norm=final_norm),
+            neck=None,
+            head=dict(
+                type='LinearClsHead',
+                num_classes=num_classes,
+                in_channels=config.hidden_size))).eval()
+
+
+def test_fine_tuned_global_pool_layout_loads_into_mmpretrain_classifier(
+        tmp_path):
+    hf = random_hf_mae('w32', mask_ratio=0.0)
+    official = save_official(tmp_path, fine_tuned(hf), 'mae_finetuned.pth')
+    state_dict, report = convert_official_mae(official)
+    assert report.parts == [
+        'encoder (depth 2)', 'fc_norm (global pool)', 'classifier head'
+    ]
+    assert report.missing == [] and report.unexpected == []
+    assert any("out_type='avg_featmap'" in note for note in report.notes)
+
+    model = classifier(hf, 'avg_featmap', final_norm=False)
+    loaded = load_weights(model, state_dict, strict=True)
+    assert len(loaded.matched) == len(model.state_dict()) == len(official)
+
+    # Reference: the HF encoder blocks (same weights, nothing masked, patch
+    # order kept), then global pooling, fc_norm and head written out.
+    x = torch.randn(2, 3, 32, 32)
+    out = hf.vit(
+        pixel_values=x,
+        noise=torch.arange(16.).expand(2, -1),
+        output_hidden_states=True)
+    pooled = out.hidden_states[-1][:, 1:].mean(dim=1)  # [N, D]
+    pooled = F.layer_norm(pooled, (32, ), official['fc_norm.weight'],
+                          official['fc_norm.bias'], 1e-6)
+    logits = F.linear(pooled, official['head.weight'], official['head.bias'])
+    torch.testing.assert_close(model(x), logits, **TOL)
+
+
+def test_fine_tuned_class_token_layout_loads_with_the_final_norm(tmp_path):
+    hf = random_hf_mae('w32')
+    official = fine_tuned(hf, global_pool=False)
+    state_dict, report = convert_official_mae(official)
+    assert report.parts == [
+        'encoder (depth 2)', 'final norm', 'classifier head'
+    ]
+    model = classifier(hf, 'cls_token', final_norm=True)
+    loaded = load_weights(model, state_dict, strict=True)
+    assert len(loaded.matched) == len(official)
+
+
+def test_missing_and_unknown_keys_are_reported_not_dropped():
+    official = official_layout(random_hf_mae('w32').state_dict())
+    del official['blocks.1.attn.qkv.bias']
+    official['blocks.1.attn.relative_bias'] = torch.zeros(3)
+    state_dict, report = convert_official_mae(official)
+    assert report.missing == ['backbone.layers.1.attn.qkv.bias']
+    assert report.unexpected == ['blocks.1.attn.relative_bias']
+    assert 'backbone.layers.1.attn.qkv.bias' not in state_dict
+    assert 'missing: backbone.layers.1.attn.qkv.bias' in report.summary()
+
+
+def test_a_checkpoint_of_another_model_is_refused():
+    with pytest.raises(ValueError, match='official MAE'):
+        convert_official_mae({'backbone.conv1.weight': torch.zeros(1)})
