@@ -7,16 +7,21 @@ The ``mask_tokens`` peer is the plugin's model with mask ratio 0 and the
 loss over all patches: its encoder and decoder process every patch, the
 compute of the paper's "w/ [M]" baseline (mask tokens through the encoder),
 against which the asymmetric design's speedup is measured.
+
+Every peer starts from the same weights: the plugin's, converted to the
+peer's layout with :mod:`mae_plugin.converters`.
 """
 import statistics
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Sequence
+from typing import Callable, Dict, List, Sequence, Union
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from mae_plugin.converters import (convert_to_hf_vitmae,
+                                   convert_to_mmpretrain_mae)
 from mae_plugin.models import MAEViT
 from mae_plugin.registry import build_model
 
@@ -29,7 +34,8 @@ class BenchmarkSpec:
     """What to benchmark.
 
     Attributes:
-        arch (str): ``MAEViT`` preset (small/base/large/huge).
+        arch (str | dict): ``MAEViT`` preset (small/base/large/huge) or an
+            arch dict.
         img_size (int): Square input side.
         patch_size (int): Patch side.
         batch_size (int): Images per step.
@@ -42,7 +48,7 @@ class BenchmarkSpec:
             latter two).
         device (str): ``cpu`` or ``cuda``.
     """
-    arch: str = 'base'
+    arch: Union[str, dict] = 'base'
     img_size: int = 224
     patch_size: int = 16
     batch_size: int = 8
@@ -56,6 +62,8 @@ class BenchmarkSpec:
 
     @property
     def encoder(self) -> dict:
+        if isinstance(self.arch, dict):
+            return self.arch
         return MAEViT.arch_zoo[self.arch]
 
 
@@ -84,7 +92,7 @@ def build_plugin(spec: BenchmarkSpec, mask_tokens: bool = False):
             type='MAE',
             backbone=dict(
                 type='MAEViT',
-                arch=spec.arch,
+                arch=dict(spec.encoder),
                 img_size=spec.img_size,
                 patch_size=spec.patch_size,
                 masking=dict(
@@ -160,6 +168,13 @@ def loss_fn(name: str, model) -> Callable[[torch.Tensor], torch.Tensor]:
     return lambda x: model.loss(x, [])['loss']
 
 
+CONVERTERS = {
+    'mae_plugin': lambda sd: sd,
+    'mmpretrain': lambda sd: convert_to_mmpretrain_mae(sd)[0],
+    'hf': lambda sd: convert_to_hf_vitmae(sd)[0],
+    'mask_tokens': lambda sd: sd,
+}
+
 BUILDERS = {
     'mae_plugin': build_plugin,
     'mmpretrain': build_mmpretrain,
@@ -173,9 +188,13 @@ class TrainStep:
     loss under autocast for bf16/fp16 (with loss scaling for fp16 on a
     GPU)."""
 
-    def __init__(self, name: str, spec: BenchmarkSpec) -> None:
+    def __init__(self, name: str, spec: BenchmarkSpec,
+                 plugin_weights: dict) -> None:
         self.name = name
-        self.model = BUILDERS[name](spec).to(spec.device)
+        self.model = BUILDERS[name](spec)
+        self.model.load_state_dict(
+            CONVERTERS[name](plugin_weights), strict=True)
+        self.model.to(spec.device)
         self.model.train()
         self.loss = loss_fn(name, self.model)
         self.optimizer = torch.optim.AdamW(
@@ -255,11 +274,14 @@ def run_benchmark(spec: BenchmarkSpec,
     torch.manual_seed(0)
     images = torch.randn(spec.batch_size, 3, spec.img_size, spec.img_size,
                          device=spec.device)
+    plugin = build_plugin(spec)
+    plugin.init_weights()
+    weights = plugin.state_dict()
     trainers = {}
     results = {}
     for name in peers:
         log(f'building {name}')
-        trainers[name] = TrainStep(name, spec)
+        trainers[name] = TrainStep(name, spec, weights)
         for _ in range(warmup):
             trainers[name](images)
         results[name] = PeerResult(
@@ -290,7 +312,7 @@ def format_report(spec: BenchmarkSpec, results: Dict[str, PeerResult],
                   gemm_rate: float) -> str:
     """A markdown table of the results and the ratios between peers."""
     lines = [
-        f'arch {spec.arch}/{spec.patch_size} {spec.img_size}px, batch '
+        f'arch {spec.encoder}/{spec.patch_size} {spec.img_size}px, batch '
         f'{spec.batch_size}, mask {spec.mask_ratio}, decoder '
         f'{spec.decoder_dims}x{spec.decoder_depth}, {spec.dtype}, '
         f'{spec.device}; large-GEMM rate {gemm_rate / 1e9:.1f} GFLOP/s', '',

@@ -219,3 +219,26 @@ def test_blocks_beyond_the_checkpoint_get_the_mae_initialisation(
     # torch's default Linear init has a non-zero bias; MAE's is zero
     new = model.layers[2].attn.qkv
     assert new.bias.abs().sum() == 0 and new.weight.abs().sum() > 0
+
+
+def test_official_checkpoint_loads_through_the_converter(
+        mae_checkpoint, tmp_path):
+    from mae_plugin.converters import (convert_official_mae,
+                                       convert_to_official_mae)
+    path, encoder = mae_checkpoint
+    plugin = torch.load(path, weights_only=True)['state_dict']
+    official, _ = convert_to_official_mae(plugin)  # the paper code's keys
+    assert 'blocks.0.attn.qkv.weight' in official
+    converted, report = convert_official_mae(official)
+    assert report.missing == [] and report.unexpected == []
+    converted_path = str(tmp_path / 'converted.pth')
+    torch.save({'state_dict': converted}, converted_path)
+    model = DenseViT(
+        arch=TINY_ARCH, img_size=32, pretrain_img_size=32, patch_size=8,
+        final_norm=True,
+        init_cfg=dict(type='Pretrained', checkpoint=converted_path,
+                      prefix='backbone.'))
+    model.init_weights()
+    assert len(model.state_dict()) == len(encoder) - 1  # no class token
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(value, encoder[key], msg=key)

@@ -8,34 +8,8 @@ backbone's keys is an error.
 """
 from typing import Callable, Dict, Optional
 
-import torch
-from mmengine.fileio import get_local_path
 from mmengine.logging import MMLogger
 from torch import nn
-
-
-def read_state_dict(checkpoint: str) -> Dict[str, torch.Tensor]:
-    """The weights of a checkpoint file, loaded with ``weights_only=True``.
-
-    Accepts mmengine checkpoints (``state_dict``), the MAE paper's code
-    (``model``) and bare state dicts.
-
-    Args:
-        checkpoint (str): Path (or any mmengine file-backend URI) of the
-            checkpoint.
-
-    Returns:
-        dict: Parameter name to tensor.
-    """
-    with get_local_path(checkpoint) as path:
-        ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    if not isinstance(ckpt, dict):
-        raise TypeError(f'checkpoint {checkpoint!r} holds a '
-                        f'{type(ckpt).__name__}, not a dict of weights')
-    for key in ('state_dict', 'model'):
-        if isinstance(ckpt.get(key), dict):
-            return ckpt[key]
-    return ckpt
 
 
 def load_encoder_weights(
@@ -47,7 +21,8 @@ def load_encoder_weights(
 
     Args:
         module (nn.Module): The backbone to fill.
-        checkpoint (str): Checkpoint path, see :func:`read_state_dict`.
+        checkpoint (str): Checkpoint path, read by
+            :func:`mae_plugin.converters.load_state_dict_file`.
         prefix (str): Prefix of the encoder's keys in the checkpoint; an
             empty string takes every key. Defaults to ``'backbone.'``.
         adapt (callable, optional): Maps the encoder's state dict to the
@@ -62,9 +37,11 @@ def load_encoder_weights(
     Raises:
         ValueError: If no key matches, or a matching key has another shape.
     """
+    # imported here: the converters build on the models package
+    from mae_plugin.converters import load_state_dict_file
     state_dict = {
         key[len(prefix):]: value
-        for key, value in read_state_dict(checkpoint).items()
+        for key, value in load_state_dict_file(checkpoint).items()
         if key.startswith(prefix)
     }
     if adapt is not None:
