@@ -1,0 +1,21 @@
+# Table 1 ablation: (e) random-resized crops and flips plus colour jitter.
+_base_ = './mae_vit-large-p16_table1-base_8xb512-amp-coslr-800e_in1k.py'
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(
+        type='RandomResizedCrop',
+        scale=224,
+        crop_ratio_range=(0.2, 1.0),
+        backend='cv2',
+        interpolation='bicubic'),
+    dict(type='RandomFlip', prob=0.5),
+    dict(
+        type='ColorJitter',
+        brightness=0.4,
+        contrast=0.4,
+        saturation=0.4,
+        hue=0.1),
+    dict(type='PackInputs'),
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
