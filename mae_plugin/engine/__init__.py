@@ -1,5 +1,9 @@
+from .hooks import ReconstructionVisualizationHook, preserved_random_state
 from .safe_loading import MMENGINE_CHECKPOINT_GLOBALS, allow_mmengine_checkpoints
 
 allow_mmengine_checkpoints()
 
-__all__ = ['MMENGINE_CHECKPOINT_GLOBALS', 'allow_mmengine_checkpoints']
+__all__ = [
+    'MMENGINE_CHECKPOINT_GLOBALS', 'ReconstructionVisualizationHook',
+    'allow_mmengine_checkpoints', 'preserved_random_state'
+]
