@@ -190,6 +190,11 @@ def reconstruct_images(
         list[ndarray]: one ``uint8 [H, 4W + 3*gap, C]`` figure per image in
         the model's input channel order.
     """
+    if img_size is not None:
+        img_size = tuple(img_size)
+        if len(img_size) != 2 or min(img_size) < 1:
+            raise ValueError(
+                f'img_size must be two positive ints (H, W), got {img_size}')
     load = model.cfg.test_pipeline[0]
     if not load['type'].startswith('LoadImage'):
         raise KeyError(f'test_pipeline[0] must load the image, got '

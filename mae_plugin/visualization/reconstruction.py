@@ -22,13 +22,14 @@ def to_uint8_hwc(img: torch.Tensor) -> np.ndarray:
     return img.permute(1, 2, 0).numpy().astype(np.uint8)
 
 
-def reconstruction_figure(original: torch.Tensor,
-                          reconstruction: torch.Tensor,
-                          mask: torch.Tensor,
-                          patch_size: int,
-                          gap: int = 4,
-                          fill_value: int = 128,
-                          size: Optional[Tuple[int, int]] = None) -> np.ndarray:
+def reconstruction_figure(
+        original: torch.Tensor,
+        reconstruction: torch.Tensor,
+        mask: torch.Tensor,
+        patch_size: int,
+        gap: int = 4,
+        fill_value: int = 128,
+        size: Optional[Tuple[int, int]] = None) -> np.ndarray:
     """Lay out the four panels of one image side by side.
 
     Args:

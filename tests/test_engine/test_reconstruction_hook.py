@@ -13,8 +13,8 @@ from mmengine.runner import Runner
 
 from mae_plugin.engine import (ReconstructionVisualizationHook,
                                preserved_random_state)
-from ..test_tools.test_train_test_visualize import (CONFIG,
-                                                    crop_size_overrides)
+from ..test_tools.test_train_test_visualize import photos  # noqa: F401
+from ..test_tools.test_train_test_visualize import CONFIG, crop_size_overrides
 from ..test_tools.test_visualize_reconstruction import GAP, options, panels
 
 
@@ -38,22 +38,11 @@ def test_arguments_are_checked():
         ReconstructionVisualizationHook(num_images=0)
 
 
-def photos_with(tmp_path):
-    root = tmp_path / 'photos'
-    root.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(8):
-        small = rng.integers(0, 256, (5, 6, 3), dtype=np.uint8)
-        img = cv2.resize(small, (60, 50), interpolation=cv2.INTER_CUBIC)
-        cv2.imwrite(str(root / f'img_{i}.jpg'), img)
-    return str(root)
-
-
-def train(photos, work_dir, name, hooks=()):
+def train(data_root, work_dir, name, hooks=()):
     """Train the tiny demo model 4 iterations; the per-iteration losses."""
     cfg = Config.fromfile(CONFIG)
     cfg.merge_from_dict(
-        options(*crop_size_overrides(photos), 'train_cfg.max_epochs=2',
+        options(*crop_size_overrides(data_root), 'train_cfg.max_epochs=2',
                 'train_cfg.val_interval=10',
                 'default_hooks.checkpoint.interval=10'))
     cfg.work_dir = work_dir
@@ -64,8 +53,8 @@ def train(photos, work_dir, name, hooks=()):
     return list(runner.message_hub.get_scalar('train/loss').data[0])
 
 
-def test_hook_draws_figures_and_leaves_training_unchanged(tmp_path):
-    photos = photos_with(tmp_path)
+def test_hook_draws_figures_and_leaves_training_unchanged(
+        photos, tmp_path):  # noqa: F811
     baseline = train(photos, str(tmp_path / 'plain'), 'plain')
     # A pipeline that draws from NumPy's RNG (the flip), as the training
     # pipeline does: without restoring the RNG the training crops change.

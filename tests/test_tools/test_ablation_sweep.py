@@ -31,7 +31,8 @@ def test_a_sweep_point_changes_only_the_swept_field(tmp_path):
         sweep_config(CONFIG, 'decoder_width', 1, str(tmp_path))
 
 
-def test_decoder_depth_sweep_trains_evaluates_and_reports(photos, tmp_path):
+def test_decoder_depth_sweep_trains_evaluates_and_reports(
+        photos, tmp_path):  # noqa: F811
     work = str(tmp_path)
     cfg_options = options(*crop_size_overrides(photos),
                           'train_cfg.max_epochs=1', 'train_cfg.val_interval=1')

@@ -104,6 +104,8 @@ def test_resize_to_a_given_size(images):
     rows = reconstruct_images(model, list_images([images]),
                               img_size=(24, 40))
     assert [row.shape for row in rows] == [(24, 4 * 40 + 3 * GAP, 3)] * 2
+    with pytest.raises(ValueError, match='img_size'):
+        reconstruct_images(model, list_images([images]), img_size=[0, 40])
 
 
 @pytest.mark.parametrize('norm_pix', [True, False])
