@@ -8,7 +8,6 @@ registered in :data:`SWEEP_EVALUATORS`, so downstream protocols
 (linear probe, kNN, fine-tuning) plug in by name next to the reconstruction
 quality that is available here.
 """
-import copy
 import json
 import os.path as osp
 import resource
@@ -17,6 +16,8 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 from mmengine.config import Config
 from mmengine.runner import Runner, find_latest_checkpoint
+
+from .runner import test_config
 
 # The swept field and values of each sweep.
 SWEEPS = {
@@ -43,8 +44,7 @@ PAPER_VIT_L = {
 def evaluate_reconstruction(cfg: Config, checkpoint: str) -> Dict[str, float]:
     """Reconstruction quality of a checkpoint: the test loop of its
     pretraining config (``ReconstructionMetric``: masked MSE, PSNR)."""
-    cfg = copy.deepcopy(cfg)
-    cfg.load_from, cfg.resume = checkpoint, False
+    cfg = test_config(cfg, checkpoint, work_dir=cfg.work_dir)
     cfg.experiment_name = f'{cfg.experiment_name}_test'
     return Runner.from_cfg(cfg).test()
 

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
-from mae_plugin.apis.sweep import (PAPER_VIT_L, plot_sweep, results_table,
-                                   run_sweep, sweep_config)
+from mae_plugin.apis.sweep import (PAPER_VIT_L, evaluate_reconstruction,
+                                   plot_sweep, results_table, run_sweep,
+                                   sweep_config)
 from ..test_configs.test_ablation_configs import flatten
 from .test_train_test_visualize import photos  # noqa: F401 (fixture)
 from .test_train_test_visualize import CONFIG, crop_size_overrides
@@ -63,3 +64,10 @@ def test_decoder_depth_sweep_trains_evaluates_and_reports(
 def test_evaluators_are_checked(tmp_path):
     with pytest.raises(KeyError, match='knn'):
         run_sweep(CONFIG, 'mask_ratio', str(tmp_path), evaluators=['knn'])
+
+
+def test_reconstruction_evaluation_needs_a_test_loop(tmp_path):
+    cfg = sweep_config(CONFIG, 'mask_ratio', 0.5, str(tmp_path))
+    cfg.test_dataloader = None
+    with pytest.raises(KeyError, match='test_dataloader'):
+        evaluate_reconstruction(cfg, str(tmp_path / 'epoch_1.pth'))
