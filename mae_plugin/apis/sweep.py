@@ -64,14 +64,19 @@ def _cpu_seconds() -> float:
     return sum(u.ru_utime + u.ru_stime for u in usage)
 
 
+def swept_field(sweep: str) -> tuple:
+    """``(config key, default values)`` of a sweep of :data:`SWEEPS`."""
+    if sweep not in SWEEPS:
+        raise KeyError(f'sweep must be one of {sorted(SWEEPS)}, got '
+                       f'{sweep!r}')
+    return SWEEPS[sweep]
+
+
 def sweep_config(config: str, sweep: str, value, work_dir: str,
                  cfg_options: Optional[dict] = None) -> Config:
     """The config of one sweep point: ``config`` with ``cfg_options`` and
     the swept field set to ``value``; nothing else changes."""
-    if sweep not in SWEEPS:
-        raise KeyError(f'sweep must be one of {sorted(SWEEPS)}, got '
-                       f'{sweep!r}')
-    key = SWEEPS[sweep][0]
+    key = swept_field(sweep)[0]
     cfg = Config.fromfile(config)
     cfg.merge_from_dict({**(cfg_options or {}), key: value})
     cfg.experiment_name = f'{sweep}_{value}'
@@ -108,7 +113,7 @@ def run_sweep(config: str,
         raise KeyError(f'evaluators {sorted(unknown)} unknown; choose from '
                        f'{sorted(SWEEP_EVALUATORS)}')
     results = []
-    for value in values or SWEEPS[sweep][1]:
+    for value in values or swept_field(sweep)[1]:
         cfg = sweep_config(config, sweep, value, work_dir, cfg_options)
         cpu, wall = _cpu_seconds(), time.time()
         Runner.from_cfg(cfg).train()
