@@ -18,7 +18,7 @@ demo: setup
 	$(PY) tools/train.py $(DEMO_CONFIG) --work-dir $(DEMO_DIR)
 	$(PY) tools/visualize_reconstruction.py $(DEMO_CONFIG) \
 		$(DEMO_DIR)/epoch_30.pth data/demo_photos/astronaut.jpg \
-		--out-file $(DEMO_DIR)/reconstruction.png
+		--img-size 96 96 --out-file $(DEMO_DIR)/reconstruction.png
 
 test: setup-tests
 	$(PY) -m pytest tests -q

@@ -1,25 +1,44 @@
-"""Reconstruct images with a pretrained MAE and save the paper's figure:
-original | masked | reconstruction | reconstruction + visible."""
+"""Reconstruct images with a pretrained MAE and save the paper's figure,
+one row per image: original | masked | reconstruction | reconstruction +
+visible, under a caption that states the masking and how norm-pix
+predictions were mapped back to pixels."""
 import argparse
 import os
 import os.path as osp
 
 import cv2
-import numpy as np
 from mmengine.config import DictAction
 
-from mae_plugin.apis import init_model, reconstruct_images
+from mae_plugin.apis import (MASKING_STRATEGIES, as_rgb, caption_lines,
+                             init_model, list_images, reconstruct_images,
+                             set_masking)
+from mae_plugin.visualization import add_caption, stack_rows
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('config', help='model config file')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('img', help='image file')
+    parser.add_argument(
+        'images', nargs='+', help='image files and/or folders of images')
     parser.add_argument(
         '--out-file', default='reconstruction.png', help='output PNG')
     parser.add_argument(
-        '--seed', type=int, default=0, help='seed of the random mask')
+        '--masking',
+        choices=sorted(MASKING_STRATEGIES),
+        help='masking strategy (default: the config\'s)')
+    parser.add_argument(
+        '--mask-ratio',
+        type=float,
+        help='fraction of patches removed (default: the config\'s)')
+    parser.add_argument(
+        '--seed', type=int, default=0, help='seed of the masks')
+    parser.add_argument(
+        '--img-size',
+        type=int,
+        nargs=2,
+        metavar=('H', 'W'),
+        help='resize every image to H x W (default: keep its own size)')
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
     parser.add_argument(
         '--cfg-options',
@@ -31,20 +50,23 @@ def parse_args():
 
 def main():
     args = parse_args()
-    if not osp.isfile(args.img):
-        raise FileNotFoundError(f'img: no such file {args.img}')
+    images = list_images(args.images)
     model = init_model(
         args.config,
         args.checkpoint,
         device=args.device,
         cfg_options=args.cfg_options)
-    figure = reconstruct_images(model, [args.img], seed=args.seed)[0]
-    if figure.shape[2] == 3 and model.data_preprocessor._channel_conversion:
-        figure = np.ascontiguousarray(figure[..., ::-1])  # RGB -> BGR
+    set_masking(model, args.masking, args.mask_ratio)
+    rows = reconstruct_images(
+        model, images, seed=args.seed, img_size=args.img_size)
+    caption = caption_lines(model)
+    figure = as_rgb(add_caption(stack_rows(rows), caption), model)
     os.makedirs(osp.dirname(osp.abspath(args.out_file)), exist_ok=True)
-    if not cv2.imwrite(args.out_file, figure):
+    if not cv2.imwrite(args.out_file, figure[..., ::-1]):  # RGB -> BGR
         raise OSError(f'could not write {args.out_file}')
-    print(f'wrote {args.out_file} ({figure.shape[1]}x{figure.shape[0]})')
+    print('\n'.join(caption))
+    print(f'wrote {args.out_file}: {len(images)} image(s), '
+          f'{figure.shape[1]}x{figure.shape[0]}')
 
 
 if __name__ == '__main__':

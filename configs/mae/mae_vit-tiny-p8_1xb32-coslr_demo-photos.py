@@ -101,3 +101,8 @@ default_hooks = dict(
     logger=dict(interval=8),
     checkpoint=dict(interval=10, max_keep_ckpts=2))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
+# Reconstructions of the first 4 validation photos every 5 epochs and at the
+# end, as PNGs under vis_data/vis_image.
+custom_hooks = [
+    dict(type='ReconstructionVisualizationHook', interval=160, num_images=4)
+]

@@ -1,8 +1,13 @@
-from .inference import init_model, reconstruct_images
+from .inference import (MASKING_STRATEGIES, as_rgb, build_masking,
+                        caption_lines, init_model, list_images,
+                        reconstruct_images, reconstruction_figures,
+                        set_masking)
 from .runner import (add_runner_args, parse_runner_args, test_config,
                      train_config)
 
 __all__ = [
-    'init_model', 'reconstruct_images', 'add_runner_args', 'parse_runner_args',
-    'test_config', 'train_config'
+    'MASKING_STRATEGIES', 'as_rgb', 'build_masking', 'caption_lines',
+    'init_model', 'list_images', 'reconstruct_images',
+    'reconstruction_figures', 'set_masking', 'add_runner_args',
+    'parse_runner_args', 'test_config', 'train_config'
 ]

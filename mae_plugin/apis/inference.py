@@ -1,5 +1,6 @@
-"""Build a pretrained MAE from a config and reconstruct images with it."""
-from typing import List, Optional, Union
+"""Build a pretrained MAE from a config and draw its reconstructions."""
+import os.path as osp
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -7,9 +8,20 @@ from mmengine.config import Config
 from mmengine.dataset import Compose, default_collate
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
+from mmengine.utils import scandir
 
-from mae_plugin.registry import MODELS
-from mae_plugin.visualization import reconstruction_figure
+from mae_plugin.registry import MODELS, build_model
+from mae_plugin.visualization import (PANEL_TITLES, reconstruction_figure,
+                                      target_description)
+
+IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
+                  '.tiff', '.webp')
+# Command-line names of the masking generators.
+MASKING_STRATEGIES = {
+    'random': 'RandomMasking',
+    'block': 'BlockMasking',
+    'grid': 'GridMasking'
+}
 
 
 def init_model(config: Union[str, Config],
@@ -42,28 +54,208 @@ def init_model(config: Union[str, Config],
     return model
 
 
-def reconstruct_images(model: torch.nn.Module,
-                       images: List[str],
-                       seed: int = 0) -> List[np.ndarray]:
-    """Reconstruct images with the model's test pipeline.
+def list_images(paths: Sequence[str]) -> List[str]:
+    """Image files given directly or found (recursively, sorted) in folders.
+
+    Args:
+        paths (Sequence[str]): Image files and folders.
+
+    Returns:
+        list[str]: image paths in the given order.
+    """
+    images = []
+    for path in paths:
+        if osp.isdir(path):
+            found = sorted(
+                osp.join(path, name) for name in scandir(
+                    path, IMG_EXTENSIONS, recursive=True,
+                    case_sensitive=False))
+            if not found:
+                raise FileNotFoundError(
+                    f'images: no {"/".join(IMG_EXTENSIONS)} file in {path}')
+            images += found
+        elif osp.isfile(path):
+            images.append(path)
+        else:
+            raise FileNotFoundError(f'images: no such file or folder {path}')
+    return images
+
+
+def build_masking(strategy: str, mask_ratio: float):
+    """A masking generator from its command-line name and mask ratio.
+
+    Args:
+        strategy (str): ``'random'``, ``'block'`` or ``'grid'``.
+        mask_ratio (float): Fraction of patches removed, in [0, 1); grid
+            masking removes ``1 - 1/stride**2`` (0, 0.75, 0.889, ...) only.
+
+    Returns:
+        BaseMasking: the generator.
+    """
+    if strategy not in MASKING_STRATEGIES:
+        raise ValueError(f'masking strategy must be one of '
+                         f'{sorted(MASKING_STRATEGIES)}, got {strategy!r}')
+    if not 0 <= mask_ratio < 1:
+        raise ValueError(f'mask_ratio must be in [0, 1), got {mask_ratio}')
+    if strategy != 'grid':
+        return build_model(
+            dict(type=MASKING_STRATEGIES[strategy], mask_ratio=mask_ratio))
+    stride = round((1 - mask_ratio)**-0.5)
+    if abs(1 - 1 / stride**2 - mask_ratio) > 1e-3:
+        raise ValueError(
+            f'mask_ratio={mask_ratio} is not a grid masking ratio: a stride '
+            f's removes 1 - 1/s^2 of the patches (0.75 for s=2, 0.889 for '
+            f's=3, ...)')
+    return build_model(dict(type='GridMasking', stride=stride))
+
+
+def set_masking(model: torch.nn.Module,
+                strategy: Optional[str] = None,
+                mask_ratio: Optional[float] = None) -> None:
+    """Replace the encoder's masking generator; what is not given keeps the
+    model's current strategy and mask ratio.
+
+    Args:
+        model (nn.Module): An :class:`MAE`.
+        strategy (str, optional): ``'random'``, ``'block'`` or ``'grid'``.
+            Defaults to None.
+        mask_ratio (float, optional): Defaults to None.
+    """
+    if strategy is None and mask_ratio is None:
+        return
+    current = model.backbone.masking
+    names = {cls: name for name, cls in MASKING_STRATEGIES.items()}
+    strategy = strategy or names.get(type(current).__name__)
+    if mask_ratio is None:
+        mask_ratio = current.mask_ratio
+    model.backbone.masking = build_masking(strategy, mask_ratio)
+
+
+def reconstruction_figures(
+        model: torch.nn.Module,
+        data_batch: dict,
+        sizes: Optional[Sequence[Tuple[int, int]]] = None) -> List[np.ndarray]:
+    """The four-panel figure of every image of a collated batch.
+
+    Masks come from :meth:`MAE.predict`, i.e. from a generator seeded with
+    ``model.predict_seed``: the same batch always gets the same masks.
+
+    Args:
+        model (nn.Module): An :class:`MAE`.
+        data_batch (dict): ``inputs`` and ``data_samples`` as collated by
+            ``default_collate``.
+        sizes (Sequence[tuple[int, int]], optional): ``(H, W)`` to crop
+            the panels of every image to. Defaults to None (no crop).
+
+    Returns:
+        list[ndarray]: ``uint8 [H, 4W + 3*gap, C]`` figures in the model's
+        input channel order.
+    """
+    data = model.data_preprocessor(data_batch, training=False)
+    samples = model.predict(data['inputs'])
+    originals = model.to_pixels(data['inputs'])
+    sizes = sizes or [None] * len(samples)
+    return [
+        reconstruction_figure(
+            orig,
+            sample.reconstruction,
+            sample.mask,
+            model.backbone.patch_size,
+            size=size) for orig, sample, size in zip(originals, samples, sizes)
+    ]
+
+
+def reconstruct_images(
+        model: torch.nn.Module,
+        images: Sequence[str],
+        seed: int = 0,
+        img_size: Optional[Tuple[int, int]] = None) -> List[np.ndarray]:
+    """The four-panel figure of image files, at any size.
+
+    Every image is loaded with the first (loading) step of the config's
+    ``test_pipeline``, resized to ``img_size`` when given, padded on the
+    bottom and right (edge values) to a multiple of the patch size and
+    reconstructed alone; its panels are cropped back to the loaded (or
+    resized) size.
 
     Args:
         model (nn.Module): An :class:`MAE` built by :func:`init_model`.
-        images (list[str]): Image files.
-        seed (int): Seed of the masks. Defaults to 0.
+        images (Sequence[str]): Image files.
+        seed (int): Seed of the masks; the same seed gives the same masks.
+            Defaults to 0.
+        img_size (tuple[int, int], optional): ``(H, W)`` to resize to.
+            Defaults to None (every image's own size).
 
     Returns:
-        list[ndarray]: the four-panel figure of every image, ``uint8``
-        ``[H, 4W + 3*gap, C]`` in the model's input channel order.
+        list[ndarray]: one ``uint8 [H, 4W + 3*gap, C]`` figure per image in
+        the model's input channel order.
     """
-    pipeline = Compose(model.cfg.test_pipeline)
-    items = [pipeline(dict(img_path=img)) for img in images]
-    data = model.data_preprocessor(default_collate(items), training=False)
-    model.predict_seed = seed
-    samples = model.predict(data['inputs'], data['data_samples'])
-    originals = model.to_pixels(data['inputs'])
-    return [
-        reconstruction_figure(orig, sample.reconstruction, sample.mask,
-                              model.backbone.patch_size)
-        for orig, sample in zip(originals, samples)
+    if img_size is not None:
+        img_size = tuple(img_size)
+        if len(img_size) != 2 or min(img_size) < 1:
+            raise ValueError(
+                f'img_size must be two positive ints (H, W), got {img_size}')
+    load = model.cfg.test_pipeline[0]
+    if not load['type'].startswith('LoadImage'):
+        raise KeyError(f'test_pipeline[0] must load the image, got '
+                       f'{load["type"]!r}')
+    resize = [] if img_size is None else [
+        dict(
+            type='Resize',
+            scale=img_size[::-1],
+            keep_ratio=False,
+            backend='cv2',
+            interpolation='bicubic')
     ]
+    pipeline = Compose([
+        load, *resize,
+        dict(
+            type='Pad',
+            size_divisor=model.backbone.patch_size,
+            padding_mode='edge'),
+        dict(type='PackInputs')
+    ])
+    model.predict_seed = seed
+    figures = []
+    for path in images:
+        item = pipeline(dict(img_path=path))
+        size = img_size or item['data_samples'].ori_shape
+        figures += reconstruction_figures(model, default_collate([item]),
+                                          [size])
+    return figures
+
+
+def caption_lines(model: torch.nn.Module) -> List[str]:
+    """What a reconstruction figure shows: panels, masking and target.
+
+    Args:
+        model (nn.Module): An :class:`MAE`.
+
+    Returns:
+        list[str]: caption lines.
+    """
+    masking = model.backbone.masking
+    return [
+        ' | '.join(PANEL_TITLES),
+        f'{type(masking).__name__}: {masking.mask_ratio:.0%} of the '
+        f'{model.backbone.patch_size}x{model.backbone.patch_size} patches '
+        f'removed, mask seed {model.predict_seed}',
+        target_description(model.head.norm_pix),
+    ]
+
+
+def as_rgb(figure: np.ndarray, model: torch.nn.Module) -> np.ndarray:
+    """A figure in the model's input channel order as RGB ``[H, W, 3]``.
+
+    The input is RGB when the data preprocessor converts channels
+    (``to_rgb=True``) and BGR, as OpenCV loads it, otherwise; one channel
+    becomes grey RGB.
+    """
+    if figure.shape[2] == 1:
+        return np.repeat(figure, 3, axis=2)
+    if figure.shape[2] != 3:
+        raise ValueError(
+            f'figure: {figure.shape[2]} channels cannot be shown as RGB')
+    if model.data_preprocessor._channel_conversion:
+        return figure
+    return np.ascontiguousarray(figure[..., ::-1])

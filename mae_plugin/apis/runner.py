@@ -1,9 +1,10 @@
 """Turn the command-line options of tools/train.py and tools/test.py into a
 runner config, the way mmpretrain's tools do."""
 import argparse
+import copy
 import os
 import os.path as osp
-from typing import Optional
+from typing import Optional, Union
 
 from mmengine.config import Config, DictAction
 
@@ -95,7 +96,7 @@ def train_config(config_file: str,
     return cfg
 
 
-def test_config(config_file: str,
+def test_config(config_file: Union[str, Config],
                 checkpoint: str,
                 work_dir: Optional[str] = None,
                 launcher: str = 'none',
@@ -103,7 +104,8 @@ def test_config(config_file: str,
     """The config a test run uses: the config's test loop on a checkpoint.
 
     Args:
-        config_file (str): Config path.
+        config_file (str | Config): Config path, or a loaded config (left
+            unchanged: a copy is returned).
         checkpoint (str): Checkpoint to evaluate.
         work_dir (str, optional): Output folder, as in
             :func:`train_config`.
@@ -113,7 +115,10 @@ def test_config(config_file: str,
     Returns:
         Config: ready for ``Runner.from_cfg``.
     """
-    cfg = Config.fromfile(config_file)
+    if isinstance(config_file, Config):
+        cfg, config_file = copy.deepcopy(config_file), config_file.filename
+    else:
+        cfg = Config.fromfile(config_file)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     for key in ('test_dataloader', 'test_evaluator', 'test_cfg'):

@@ -1,3 +1,4 @@
+from .hooks import ReconstructionVisualizationHook, preserved_random_state
 from .optimizers import LayerDecayOptimWrapperConstructor
 from .safe_loading import MMENGINE_CHECKPOINT_GLOBALS, allow_mmengine_checkpoints
 
@@ -5,5 +6,6 @@ allow_mmengine_checkpoints()
 
 __all__ = [
     'LayerDecayOptimWrapperConstructor', 'MMENGINE_CHECKPOINT_GLOBALS',
-    'allow_mmengine_checkpoints'
+    'ReconstructionVisualizationHook', 'allow_mmengine_checkpoints',
+    'preserved_random_state'
 ]

@@ -1,6 +1,8 @@
-from .reconstruction import (PANEL_TITLES, pixel_mask, reconstruction_figure,
-                             to_uint8_hwc)
+from .reconstruction import (PANEL_TITLES, add_caption, pixel_mask,
+                             reconstruction_figure, stack_rows,
+                             target_description, to_uint8_hwc)
 
 __all__ = [
-    'PANEL_TITLES', 'pixel_mask', 'reconstruction_figure', 'to_uint8_hwc'
+    'PANEL_TITLES', 'add_caption', 'pixel_mask', 'reconstruction_figure',
+    'stack_rows', 'target_description', 'to_uint8_hwc'
 ]

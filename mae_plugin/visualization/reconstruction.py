@@ -1,5 +1,8 @@
 """The MAE paper's reconstruction figure:
 original | masked | reconstruction | reconstruction + visible."""
+from typing import List, Optional, Sequence, Tuple
+
+import cv2
 import numpy as np
 import torch
 
@@ -19,12 +22,14 @@ def to_uint8_hwc(img: torch.Tensor) -> np.ndarray:
     return img.permute(1, 2, 0).numpy().astype(np.uint8)
 
 
-def reconstruction_figure(original: torch.Tensor,
-                          reconstruction: torch.Tensor,
-                          mask: torch.Tensor,
-                          patch_size: int,
-                          gap: int = 4,
-                          fill_value: int = 128) -> np.ndarray:
+def reconstruction_figure(
+        original: torch.Tensor,
+        reconstruction: torch.Tensor,
+        mask: torch.Tensor,
+        patch_size: int,
+        gap: int = 4,
+        fill_value: int = 128,
+        size: Optional[Tuple[int, int]] = None) -> np.ndarray:
     """Lay out the four panels of one image side by side.
 
     Args:
@@ -35,17 +40,21 @@ def reconstruction_figure(original: torch.Tensor,
         gap (int): White columns between panels. Defaults to 4.
         fill_value (int): Grey level of removed patches in the masked panel.
             Defaults to 128.
+        size (tuple[int, int], optional): Crop every panel to its top-left
+            ``(H', W')``, e.g. to drop the padding that made the input a
+            multiple of the patch size. Defaults to None (no crop).
 
     Returns:
         np.ndarray: ``uint8 [H, 4W + 3*gap, C]`` in the input's channel
-        order, each panel the input's size.
+        order, each panel the input's size (``size`` when given).
     """
-    orig = to_uint8_hwc(original)
-    recon = to_uint8_hwc(reconstruction)
-    removed = pixel_mask(mask, patch_size)[..., None]  # [H, W, 1]
+    height, width = size or original.shape[1:]
+    orig = to_uint8_hwc(original)[:height, :width]
+    recon = to_uint8_hwc(reconstruction)[:height, :width]
+    removed = pixel_mask(mask, patch_size)[:height, :width, None]
     masked = np.where(removed, np.uint8(fill_value), orig)
     pasted = np.where(removed, recon, orig)
-    height, _, channels = orig.shape
+    channels = orig.shape[2]
     spacer = np.full((height, gap, channels), 255, dtype=np.uint8)
     panels = [orig, masked, recon, pasted]
     row = []
@@ -54,3 +63,79 @@ def reconstruction_figure(original: torch.Tensor,
             row.append(spacer)
         row.append(panel)
     return np.concatenate(row, axis=1)
+
+
+def target_description(norm_pix: bool) -> str:
+    """How the reconstruction panels map predictions back to pixels.
+
+    Args:
+        norm_pix (bool): Whether the model predicts per-patch normalised
+            pixels (:class:`MAEPixelHead` ``norm_pix``).
+
+    Returns:
+        str: one line for the figure's caption.
+    """
+    if norm_pix:
+        return ('norm-pix target: predictions mapped to pixels with each '
+                'true patch\'s mean and std (removed ones too)')
+    return 'pixel target: predicted pixel values, shown as they are'
+
+
+def stack_rows(rows: Sequence[np.ndarray],
+               gap: int = 4,
+               fill_value: int = 255) -> np.ndarray:
+    """Stack figures of one image each top to bottom.
+
+    Rows of different widths are padded on the right; every panel keeps its
+    size.
+
+    Args:
+        rows (Sequence[np.ndarray]): ``uint8 [H_i, W_i, C]`` figures.
+        gap (int): Rows of ``fill_value`` between figures. Defaults to 4.
+        fill_value (int): Grey level of the padding. Defaults to 255.
+
+    Returns:
+        np.ndarray: ``uint8 [sum H_i + gaps, max W_i, C]``.
+    """
+    if not rows:
+        raise ValueError('rows: no figure to stack')
+    width = max(row.shape[1] for row in rows)
+    padded = []
+    for i, row in enumerate(rows):
+        if i:
+            padded.append(
+                np.full((gap, width, row.shape[2]), fill_value, np.uint8))
+        padded.append(
+            np.pad(row, ((0, 0), (0, width - row.shape[1]), (0, 0)),
+                   constant_values=fill_value))
+    return np.concatenate(padded, axis=0)
+
+
+def add_caption(figure: np.ndarray,
+                lines: List[str],
+                font_scale: float = 0.4,
+                margin: int = 4) -> np.ndarray:
+    """Write lines of black text on a white band above a figure.
+
+    The figure is padded on the right with white when a line is wider.
+
+    Args:
+        figure (np.ndarray): ``uint8 [H, W, C]``.
+        lines (list[str]): Caption lines, top to bottom.
+        font_scale (float): OpenCV Hershey font scale. Defaults to 0.4.
+        margin (int): Pixels around and between lines. Defaults to 4.
+
+    Returns:
+        np.ndarray: ``uint8 [H + caption height, max(W, text width), C]``
+        with the figure in its bottom-left corner.
+    """
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    sizes = [cv2.getTextSize(line, font, font_scale, 1) for line in lines]
+    line_height = max(h + base for (_, h), base in sizes) + margin
+    width = max([figure.shape[1]] + [w + 2 * margin for (w, _), _ in sizes])
+    band = np.full((line_height * len(lines) + margin, width,
+                    figure.shape[2]), 255, np.uint8)
+    for i, (line, ((_, h), _)) in enumerate(zip(lines, sizes)):
+        cv2.putText(band, line, (margin, margin + i * line_height + h), font,
+                    font_scale, (0, ) * figure.shape[2], 1, cv2.LINE_AA)
+    return stack_rows([band, figure], gap=0)

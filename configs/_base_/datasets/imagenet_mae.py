@@ -13,7 +13,7 @@ train_pipeline = [
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackInputs'),
 ]
-# Used by tools/visualize_reconstruction.py and the val/test loops.
+# The val/test loops (tools/visualize_reconstruction.py uses its loading step).
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(

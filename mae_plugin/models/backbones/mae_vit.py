@@ -49,6 +49,12 @@ class MAEViT(VisionTransformer):
         in_channels (int): Image channels. Defaults to 3.
         masking (dict): Config of the masking generator. Defaults to
             ``dict(type='RandomMasking', mask_ratio=0.75)``.
+        mask_token_in_encoder (bool): Replace every removed patch by a
+            shared learnable mask token (plus its position) and run the
+            encoder on all ``L`` tokens, the "encoder w/ [M]" ablation of
+            the paper's Table 1; the decoder then adds no mask tokens of
+            its own. Defaults to False (the encoder sees the visible patches
+            only).
         out_type (str): Output of the unmasked forward, see
             :class:`mmpretrain.models.VisionTransformer`. Defaults to
             ``'raw'``.
@@ -69,6 +75,7 @@ class MAEViT(VisionTransformer):
                  patch_size: int = 16,
                  in_channels: int = 3,
                  masking: dict = dict(type='RandomMasking', mask_ratio=0.75),
+                 mask_token_in_encoder: bool = False,
                  out_type: str = 'raw',
                  **kwargs) -> None:
         if isinstance(arch, str) and arch.lower() not in self.arch_zoo:
@@ -93,6 +100,9 @@ class MAEViT(VisionTransformer):
         self.patch_size = patch_size
         self.in_channels = in_channels
         self.masking = build_model(masking)
+        self.mask_token_in_encoder = mask_token_in_encoder
+        if mask_token_in_encoder:
+            self.mask_token = nn.Parameter(torch.zeros(1, 1, self.embed_dims))
         # Fixed sin-cos positions: a parameter (same key as mmpretrain's
         # ViT) that is never trained.
         self.pos_embed.requires_grad = False
@@ -109,6 +119,8 @@ class MAEViT(VisionTransformer):
         init_mae_weights(self)
         init_patch_projection(self.patch_embed.projection)
         nn.init.normal_(self.cls_token, std=.02)
+        if self.mask_token_in_encoder:
+            nn.init.normal_(self.mask_token, std=.02)
 
     def _prepare_pos_embed(self, state_dict: dict, prefix: str, *args,
                            **kwargs) -> None:
@@ -148,6 +160,30 @@ class MAEViT(VisionTransformer):
         return (self.cls_token + self.pos_embed[:, :1]).expand(
             batch_size, -1, -1)
 
+    def append_mask_tokens(self, visible: torch.Tensor,
+                           ids_restore: torch.Tensor,
+                           grid_size: Tuple[int, int]) -> torch.Tensor:
+        """Append one positioned mask token per removed patch.
+
+        Args:
+            visible (Tensor): ``[N, L_keep, D]`` visible tokens, positions
+                added.
+            ids_restore (Tensor): ``[N, L]`` from the masking.
+            grid_size (tuple[int, int]): Patch grid ``(h, w)``.
+
+        Returns:
+            Tensor: ``[N, L, D]`` in the shuffled order ``[visible,
+            removed]`` that ``ids_restore`` un-shuffles.
+        """
+        ids_removed = torch.argsort(
+            ids_restore, dim=1)[:, visible.shape[1]:]  # [N, L - L_keep]
+        positions = self.position_embedding(grid_size)[:, 1:].expand(
+            visible.shape[0], -1, -1)  # [N, L, D]
+        positions = torch.gather(
+            positions, 1,
+            ids_removed.unsqueeze(-1).expand(-1, -1, visible.shape[-1]))
+        return torch.cat([visible, self.mask_token + positions], dim=1)
+
     def forward(self,
                 x: torch.Tensor,
                 mask: bool = True,
@@ -165,7 +201,9 @@ class MAEViT(VisionTransformer):
                 Defaults to None (global RNG).
 
         Returns:
-            With ``mask=True``, a tuple ``(latent [N, 1+L_keep, D],
+            With ``mask=True``, a tuple ``(latent [N, 1+L_keep, D]
+            (``[N, 1+L, D]`` in the shuffled order with
+            ``mask_token_in_encoder``),
             mask [N, L] with 1 = removed, ids_restore [N, L])``. With
             ``mask=False``, the tuple of ``out_indices`` features formatted
             by ``out_type``.
@@ -188,6 +226,8 @@ class MAEViT(VisionTransformer):
             n, grid_size, x.device, generator=generator, noise=noise)
         x = torch.gather(
             x, 1, ids_keep.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+        if self.mask_token_in_encoder:
+            x = self.append_mask_tokens(x, ids_restore, grid_size)  # [N,L,D]
         x = torch.cat([self.class_token(n), x], dim=1)  # [N, 1+L_keep, D]
         for layer in self.layers:
             x = layer(x)

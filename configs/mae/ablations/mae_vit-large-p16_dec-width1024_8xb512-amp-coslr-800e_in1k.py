@@ -1,0 +1,4 @@
+# Table 1 ablation: (b) decoder width 1024.
+_base_ = './mae_vit-large-p16_table1-base_8xb512-amp-coslr-800e_in1k.py'
+
+model = dict(neck=dict(embed_dims=1024))

@@ -1,0 +1,73 @@
+"""The ablation sweep driver on the tiny demo model: same budget per
+point, one field changed, metrics, table and plot."""
+import json
+import os.path as osp
+
+import cv2
+import numpy as np
+import pytest
+from mmengine.config import Config
+
+from mae_plugin.apis.sweep import (PAPER_VIT_L, evaluate_reconstruction,
+                                   plot_sweep, results_table, run_sweep,
+                                   sweep_config)
+from ..test_configs.test_ablation_configs import flatten
+from .test_train_test_visualize import photos  # noqa: F401 (fixture)
+from .test_train_test_visualize import CONFIG, crop_size_overrides
+from .test_visualize_reconstruction import options
+
+
+def test_a_sweep_point_changes_only_the_swept_field(tmp_path):
+    base = Config.fromfile(CONFIG)
+    point = sweep_config(CONFIG, 'mask_ratio', 0.9, str(tmp_path))
+    changed = {
+        key
+        for key, value in flatten(point.to_dict()).items()
+        if flatten(base.to_dict()).get(key) != value
+    }
+    assert changed == {
+        'model.backbone.masking.mask_ratio', 'work_dir', 'experiment_name'
+    }
+    with pytest.raises(KeyError, match='sweep'):
+        sweep_config(CONFIG, 'decoder_width', 1, str(tmp_path))
+
+
+def test_decoder_depth_sweep_trains_evaluates_and_reports(
+        photos, tmp_path):  # noqa: F811
+    work = str(tmp_path)
+    cfg_options = options(*crop_size_overrides(photos),
+                          'train_cfg.max_epochs=1', 'train_cfg.val_interval=1')
+    results = run_sweep(CONFIG, 'decoder_depth', work, values=(1, 2),
+                        cfg_options=cfg_options)
+    assert [r['value'] for r in results] == [1, 2]
+    for r in results:
+        assert osp.isfile(osp.join(work, f'decoder_depth_{r["value"]}',
+                                   'epoch_1.pth'))
+        assert np.isfinite(r['metrics']['reconstruction/psnr'])
+        assert r['pretrain_cpu_s'] > 0 and r['eval_wall_s'] > 0
+    # the two points differ, so each trained its own decoder depth
+    assert (results[0]['metrics']['reconstruction/mse'] !=
+            results[1]['metrics']['reconstruction/mse'])
+    with open(osp.join(work, 'decoder_depth_results.json')) as f:
+        assert json.load(f)['results'] == results
+
+    table = results_table('decoder_depth', results).splitlines()
+    assert len(table) == 2 + 2
+    paper = PAPER_VIT_L['decoder_depth'][1]
+    assert table[2].startswith('| 1 |')
+    assert table[2].endswith(f'| {paper["ft"]} | {paper["lin"]} |')
+    png = str(tmp_path / 'plot.png')
+    plot_sweep('decoder_depth', results, png)
+    assert cv2.imread(png).shape == (350, 2 * 450, 3)  # two metrics
+
+
+def test_evaluators_are_checked(tmp_path):
+    with pytest.raises(KeyError, match='knn'):
+        run_sweep(CONFIG, 'mask_ratio', str(tmp_path), evaluators=['knn'])
+
+
+def test_reconstruction_evaluation_needs_a_test_loop(tmp_path):
+    cfg = sweep_config(CONFIG, 'mask_ratio', 0.5, str(tmp_path))
+    cfg.test_dataloader = None
+    with pytest.raises(KeyError, match='test_dataloader'):
+        evaluate_reconstruction(cfg, str(tmp_path / 'epoch_1.pth'))

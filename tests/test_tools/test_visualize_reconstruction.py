@@ -1,0 +1,149 @@
+"""tools/visualize_reconstruction.py and the library functions behind it:
+several images of any size, masking strategy and ratio, seed, pixel or
+norm-pix models."""
+import argparse
+import os.path as osp
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.config import DictAction
+
+from mae_plugin.apis import (build_masking, caption_lines, init_model,
+                             list_images, reconstruct_images, set_masking)
+from .test_train_test_visualize import CONFIG, TINY, run
+
+GAP = 4
+SIZES = [(40, 56), (50, 60)]  # (H, W); the model trains on 32 x 32
+FILL = 128  # grey of the removed patches in the masked panel
+
+
+def options(*extra):
+    """``key=value`` strings as the tools parse them."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return parser.parse_args(['--cfg-options', *TINY, *extra]).cfg_options
+
+
+@pytest.fixture(scope='module')
+def images(tmp_path_factory):
+    root = tmp_path_factory.mktemp('images')
+    rng = np.random.default_rng(0)
+    for i, (h, w) in enumerate(SIZES):
+        small = rng.integers(0, 256, (4, 5, 3), dtype=np.uint8)
+        img = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+        cv2.imwrite(str(root / f'img_{i}.png'), img)
+    return str(root)
+
+
+def panels(row, width):
+    """The four panels of one figure row."""
+    return [row[:, i * (width + GAP):i * (width + GAP) + width]
+            for i in range(4)]
+
+
+def removed_patches(masked, patch=8):
+    """Which whole patches of a masked panel are the removal grey."""
+    h, w = masked.shape[0] // patch, masked.shape[1] // patch
+    cells = masked[:h * patch, :w * patch].reshape(h, patch, w, patch, -1)
+    return (cells == FILL).all(axis=(1, 3, 4))  # [h, w]
+
+
+def test_list_images_expands_folders_and_names_missing_paths(images):
+    files = list_images([images, osp.join(images, 'img_0.png')])
+    assert [osp.basename(f) for f in files] == [
+        'img_0.png', 'img_1.png', 'img_0.png'
+    ]
+    with pytest.raises(FileNotFoundError, match='nope.png'):
+        list_images([osp.join(images, 'nope.png')])
+
+
+def test_build_masking_from_the_command_line_names():
+    assert type(build_masking('block', 0.5)).__name__ == 'BlockMasking'
+    assert build_masking('grid', 0.75).stride == 2
+    assert build_masking('grid', 8 / 9).stride == 3
+    with pytest.raises(ValueError, match='grid masking ratio'):
+        build_masking('grid', 0.5)
+    with pytest.raises(ValueError, match='strategy'):
+        build_masking('checkerboard', 0.5)
+    with pytest.raises(ValueError, match='mask_ratio'):
+        build_masking('random', 1.0)
+
+
+def test_panels_keep_each_input_size_and_show_the_mask(images):
+    model = init_model(CONFIG, cfg_options=options())
+    set_masking(model, 'block', 0.5)
+    files = list_images([images])
+    rows = reconstruct_images(model, files, seed=1)
+    for (h, w), row, path in zip(SIZES, rows, files):
+        assert row.shape == (h, 4 * w + 3 * GAP, 3)
+        original, masked, recon, pasted = panels(row, w)
+        # RGB (the preprocessor's to_rgb) of the file's exact pixels
+        assert np.array_equal(original, cv2.imread(path)[..., ::-1])
+        removed = removed_patches(masked)
+        # int(L * (1 - 0.5)) patches stay visible
+        grid = (h + 7) // 8 * ((w + 7) // 8)
+        if h % 8 == 0 and w % 8 == 0:
+            assert removed.sum() == grid - int(grid * 0.5)
+        pixel = removed.repeat(8, 0).repeat(8, 1)[..., None]
+        region = (slice(0, pixel.shape[0]), slice(0, pixel.shape[1]))
+        assert np.array_equal(
+            pasted[region],
+            np.where(pixel, recon[region], original[region]))
+
+    again = reconstruct_images(model, files, seed=1)
+    other = reconstruct_images(model, files, seed=2)
+    assert all(np.array_equal(a, b) for a, b in zip(rows, again))
+    assert not np.array_equal(removed_patches(panels(rows[0], 56)[1]),
+                              removed_patches(panels(other[0], 56)[1]))
+
+
+def test_resize_to_a_given_size(images):
+    model = init_model(CONFIG, cfg_options=options())
+    rows = reconstruct_images(model, list_images([images]),
+                              img_size=(24, 40))
+    assert [row.shape for row in rows] == [(24, 4 * 40 + 3 * GAP, 3)] * 2
+    with pytest.raises(ValueError, match='img_size'):
+        reconstruct_images(model, list_images([images]), img_size=[0, 40])
+
+
+@pytest.mark.parametrize('norm_pix', [True, False])
+def test_caption_states_masking_and_target(norm_pix):
+    model = init_model(
+        CONFIG, cfg_options=options(f'model.head.norm_pix={norm_pix}'))
+    set_masking(model, 'grid', 0.75)
+    model.predict_seed = 7
+    masking, target = caption_lines(model)[1:]
+    assert masking == ('GridMasking: 75% of the 8x8 patches removed, '
+                       'mask seed 7')
+    assert target.startswith('norm-pix' if norm_pix else 'pixel')
+    assert ('mean and std' in target) == norm_pix
+
+
+def test_tool_writes_one_png_with_a_row_per_image(images, tmp_path):
+    opts = options('model.head.norm_pix=False')
+    model = init_model(CONFIG, cfg_options=opts)
+    checkpoint = str(tmp_path / 'mae.pth')
+    torch.save(dict(state_dict=model.state_dict()), checkpoint)
+    png = str(tmp_path / 'out' / 'figure.png')
+    out = run('tools/visualize_reconstruction.py', CONFIG, checkpoint,
+              images, '--out-file', png, '--masking', 'random',
+              '--mask-ratio', '0.5', '--seed', '3', '--cfg-options', *TINY,
+              'model.head.norm_pix=False')
+    assert 'RandomMasking: 50% of the 8x8 patches removed, mask seed 3' in out
+    assert 'pixel target' in out
+    figure = cv2.imread(png)
+    # caption band on top, then one row per image with a gap between rows
+    (h0, w0), (h1, w1) = SIZES
+    second = figure[-h1:]
+    first = figure[-h1 - GAP - h0:-h1 - GAP]
+    for (h, w), row, path in zip(SIZES, (first, second),
+                                 list_images([images])):
+        assert row.shape[0] == h
+        assert np.array_equal(panels(row, w)[0], cv2.imread(path))
+    # the rows are what the library draws with the same masks (BGR on disk)
+    set_masking(model, 'random', 0.5)
+    expected = reconstruct_images(model, list_images([images]), seed=3)
+    assert np.array_equal(second[:, :expected[1].shape[1]],
+                          expected[1][..., ::-1])
