@@ -54,7 +54,7 @@ class EpochStatsHook(Hook):
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None) -> None:
-        self._losses.append(float(outputs['loss']))
+        self._losses.append(outputs['loss'].item())
 
     def after_train_epoch(self, runner) -> None:
         self.history.append(
