@@ -230,6 +230,9 @@ def run_fashion_mnist_study(work_dir: str,
     pre_dir = osp.join(work_dir, 'pretrain')
     cfg = _config(pretrain_config, work_dir=pre_dir, max_epochs=pretrain_epochs,
                   cfg_options=pretrain_options, **data)
+    if 'knn_dataloader' not in cfg:
+        raise KeyError(f'{pretrain_config} needs a `knn_dataloader` (the '
+                       'loader of the frozen features) for the probes')
     last_epoch = cfg.train_cfg.max_epochs
     bad = [e for e in probe_epochs if not 1 <= e <= last_epoch]
     if bad:
@@ -246,9 +249,6 @@ def run_fashion_mnist_study(work_dir: str,
 
     # 2. Frozen features: probes of raw pixels, random-init and MAE encoders.
     init_default_scope(cfg.default_scope)
-    if 'knn_dataloader' not in cfg:
-        raise KeyError(f'{pretrain_config} needs a `knn_dataloader` (the '
-                       'loader of the frozen features) for the probes')
     loaders = {}
     for split, subset in (('train', train_subset), ('test', test_subset)):
         loader_cfg = cfg.knn_dataloader.to_dict()
@@ -272,14 +272,15 @@ def run_fashion_mnist_study(work_dir: str,
 
     # 3. Fine-tuning from the last MAE checkpoint versus from scratch.
     finetune = {}
-    runs = (('MAE-initialised', finetune_config, encoders[-1][1]),
-            ('from scratch', scratch_config, None))
-    for name, path, checkpoint in runs:
+    runs = (('MAE-initialised', 'finetune_mae', finetune_config,
+             encoders[-1][1]), ('from scratch', 'finetune_scratch',
+                                scratch_config, None))
+    for name, run_dir, path, checkpoint in runs:
         with watch(f'fine-tuning ({name})'):
             finetune[name] = _finetune(
                 path,
                 checkpoint,
-                work_dir=osp.join(work_dir, 'finetune_' + name.split('-')[0]),
+                work_dir=osp.join(work_dir, run_dir),
                 max_epochs=finetune_epochs,
                 cfg_options=finetune_options,
                 **data)
@@ -330,7 +331,9 @@ def write_study_report(results: dict, out_dir: str) -> None:
         for k, v in results['minutes'].items()
     ]
     lines += [
-        '', 'CPU minutes are the process time of all its threads.', '',
+        '', 'CPU minutes are the process time of all its threads; those of '
+        'pretraining (and of the MAE rows) include the kNN evaluation after '
+        'every epoch.', '',
         '![pretraining loss and kNN accuracy](fashion_mnist_study.png)', ''
     ]
     with open(osp.join(out_dir, 'fashion_mnist_study.md'), 'w') as f:
