@@ -41,16 +41,16 @@ FEATURE_KINDS = {'cls': 'cls token', 'mean': 'mean-pooled patches'}
 
 
 class EpochStatsHook(Hook):
-    """Record, for every training epoch, the mean loss and the CPU time the
-    process has used since training started (all threads)."""
+    """Record, for every training epoch, the mean loss and the CPU (process,
+    all threads) and wall minutes since training started."""
 
     def __init__(self) -> None:
         self.history: List[Dict[str, float]] = []
         self._losses: List[float] = []
-        self._start = time.process_time()
+        self._start = (time.process_time(), time.time())
 
     def before_train(self, runner) -> None:
-        self._start = time.process_time()
+        self._start = (time.process_time(), time.time())
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None) -> None:
@@ -61,7 +61,8 @@ class EpochStatsHook(Hook):
             dict(
                 epoch=runner.epoch + 1,
                 loss=float(np.mean(self._losses)),
-                cpu_minutes=(time.process_time() - self._start) / 60))
+                cpu_minutes=(time.process_time() - self._start[0]) / 60,
+                wall_minutes=(time.time() - self._start[1]) / 60))
         self._losses = []
 
 
@@ -258,11 +259,11 @@ def run_fashion_mnist_study(work_dir: str,
     rows = _probe_rows('raw pixels', _raw_pixels(loaders['train']),
                        _raw_pixels(loaders['test']), num_classes, watch)
     encoders = [('random-init encoder', None)]
-    minutes_at = {s['epoch']: s['cpu_minutes'] for s in stats.history}
     for epoch in sorted(set(probe_epochs) | {last_epoch}):
-        encoders.append(
-            (f'MAE, {epoch} epochs ({minutes_at[epoch]:.1f} CPU-min)',
-             osp.join(pre_dir, f'epoch_{epoch}.pth')))
+        spent = stats.history[epoch - 1]
+        encoders.append((f'MAE, {epoch} epochs ({spent["cpu_minutes"]:.1f} '
+                         f'CPU-min, {spent["wall_minutes"]:.1f} wall-min)',
+                         osp.join(pre_dir, f'epoch_{epoch}.pth')))
     for name, checkpoint in encoders:
         with watch('feature extraction'):
             model = init_model(cfg, checkpoint)
