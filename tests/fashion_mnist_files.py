@@ -20,7 +20,8 @@ def write_idx(path: str, array: np.ndarray, compress: bool = True) -> None:
         f.write(header + array.astype(np.uint8).tobytes())
 
 
-def class_images(labels: np.ndarray, rng: np.random.Generator,
+def class_images(labels: np.ndarray,
+                 rng: np.random.Generator,
                  size: int = 28) -> np.ndarray:
     """Noisy images whose class sets the row of a bright bar."""
     imgs = rng.integers(0, 60, (len(labels), size, size))
@@ -30,8 +31,10 @@ def class_images(labels: np.ndarray, rng: np.random.Generator,
     return imgs.astype(np.uint8)
 
 
-def write_fake_fashion_mnist(root: str, num_train: int = 200,
-                             num_test: int = 100, compress: bool = True,
+def write_fake_fashion_mnist(root: str,
+                             num_train: int = 200,
+                             num_test: int = 100,
+                             compress: bool = True,
                              seed: int = 0) -> dict:
     """The four Fashion-MNIST files with ``num_train``/``num_test`` images
     of 10 classes; returns ``{split: (images, labels)}``."""
@@ -42,7 +45,7 @@ def write_fake_fashion_mnist(root: str, num_train: int = 200,
         imgs = class_images(labels, rng)
         images_file, labels_file = IDX_FILES[split]
         write_idx(osp.join(root, images_file), imgs, compress)
-        write_idx(osp.join(root, labels_file), labels.astype(np.uint8),
-                  compress)
+        write_idx(
+            osp.join(root, labels_file), labels.astype(np.uint8), compress)
         data[split] = (imgs, labels)
     return data

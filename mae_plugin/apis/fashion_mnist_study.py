@@ -31,8 +31,8 @@ from .runner import train_config
 
 REPO_CONFIGS = osp.join(
     osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs')
-PRETRAIN_CONFIG = osp.join(REPO_CONFIGS, 'mae',
-                           'mae_vit-tiny-p4_1xb256-coslr-24e_fashion-mnist.py')
+PRETRAIN_CONFIG = osp.join(
+    REPO_CONFIGS, 'mae', 'mae_vit-tiny-p4_1xb256-coslr-24e_fashion-mnist.py')
 FINETUNE_CONFIG = osp.join(REPO_CONFIGS, 'benchmarks', 'classification',
                            'fashion_mnist',
                            'vit-tiny-p4_1xb256-coslr-5e_fashion-mnist.py')
@@ -52,7 +52,10 @@ class EpochStatsHook(Hook):
     def before_train(self, runner) -> None:
         self._start = (time.process_time(), time.time())
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
                          outputs=None) -> None:
         self._losses.append(outputs['loss'].item())
 
@@ -114,8 +117,10 @@ class _Stopwatch:
         entry['wall'] += (time.time() - wall) / 60
 
 
-def logistic_regression_accuracy(train_x: np.ndarray, train_y: np.ndarray,
-                                 test_x: np.ndarray, test_y: np.ndarray,
+def logistic_regression_accuracy(train_x: np.ndarray,
+                                 train_y: np.ndarray,
+                                 test_x: np.ndarray,
+                                 test_y: np.ndarray,
                                  max_iter: int = 1000) -> float:
     """Top-1 (%) of a multinomial logistic regression (scikit-learn, L2,
     C=1) on standardised features: the linear probe of the study."""
@@ -229,8 +234,12 @@ def run_fashion_mnist_study(work_dir: str,
 
     # 1. Pretraining, kNN accuracy every epoch.
     pre_dir = osp.join(work_dir, 'pretrain')
-    cfg = _config(pretrain_config, work_dir=pre_dir, max_epochs=pretrain_epochs,
-                  cfg_options=pretrain_options, **data)
+    cfg = _config(
+        pretrain_config,
+        work_dir=pre_dir,
+        max_epochs=pretrain_epochs,
+        cfg_options=pretrain_options,
+        **data)
     if 'knn_dataloader' not in cfg:
         raise KeyError(f'{pretrain_config} needs a `knn_dataloader` (the '
                        'loader of the frozen features) for the probes')
@@ -244,8 +253,8 @@ def run_fashion_mnist_study(work_dir: str,
     runner.register_hook(stats, priority='LOWEST')
     with watch('pretraining'):
         runner.train()
-    knn_history = next(h.history for h in runner.hooks
-                       if isinstance(h, KNNEvalHook))
+    knn_history = next(
+        h.history for h in runner.hooks if isinstance(h, KNNEvalHook))
     pretraining = [{**s, **k} for s, k in zip(stats.history, knn_history)]
 
     # 2. Frozen features: probes of raw pixels, random-init and MAE encoders.
@@ -288,8 +297,8 @@ def run_fashion_mnist_study(work_dir: str,
     results = dict(
         command=command,
         pretrain_epochs=last_epoch,
-        finetune_epochs=finetune_epochs or Config.fromfile(
-            finetune_config).train_cfg.max_epochs,
+        finetune_epochs=finetune_epochs
+        or Config.fromfile(finetune_config).train_cfg.max_epochs,
         train_images=len(loaders['train'].dataset),
         test_images=len(loaders['test'].dataset),
         probes=rows,
@@ -352,11 +361,15 @@ def plot_pretraining(history: List[dict], out_file: str) -> None:
     epochs = [h['epoch'] for h in history]
     fig, (ax_loss, ax_knn) = plt.subplots(1, 2, figsize=(9, 3.5))
     ax_loss.plot(epochs, [h['loss'] for h in history], marker='o')
-    ax_loss.set(xlabel='epoch', ylabel='masked-patch MSE (norm-pix)',
-                title='pretraining loss')
+    ax_loss.set(
+        xlabel='epoch',
+        ylabel='masked-patch MSE (norm-pix)',
+        title='pretraining loss')
     for kind, label in FEATURE_KINDS.items():
-        ax_knn.plot(epochs, [h[f'knn/{kind}_top1'] for h in history],
-                    marker='o', label=label)
+        ax_knn.plot(
+            epochs, [h[f'knn/{kind}_top1'] for h in history],
+            marker='o',
+            label=label)
     ax_knn.set(xlabel='epoch', ylabel='top-1 (%)', title='weighted kNN')
     ax_knn.legend()
     fig.tight_layout()

@@ -39,8 +39,7 @@ class FashionMNISTIdx(FashionMNIST):
                  split: str = 'train',
                  **kwargs) -> None:
         if split not in ('train', 'test'):
-            raise ValueError(
-                f"split must be 'train' or 'test', got {split!r}")
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
         if not osp.isdir(data_root):
             raise FileNotFoundError(
                 f'data_root {data_root!r} of Fashion-MNIST does not exist; '
@@ -71,8 +70,8 @@ class FashionMNISTIdx(FashionMNIST):
 
     def load_data_list(self) -> List[dict]:
         """Read images and labels of the split."""
-        images, labels = (self.train_list
-                          if self.split == 'train' else self.test_list)
+        images, labels = (
+            self.train_list if self.split == 'train' else self.test_list)
         imgs = self._read(images[0], ndim=3)  # [N, H, W]
         gt_labels = self._read(labels[0], ndim=1)  # [N]
         if len(imgs) != len(gt_labels):

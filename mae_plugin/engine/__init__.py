@@ -3,7 +3,8 @@
 import mmpretrain.engine  # noqa: F401
 
 from .hooks import KNNEvalHook, PretrainedKeysHook, compare_with_checkpoint
-from .safe_loading import MMENGINE_CHECKPOINT_GLOBALS, allow_mmengine_checkpoints
+from .safe_loading import (MMENGINE_CHECKPOINT_GLOBALS,
+                           allow_mmengine_checkpoints)
 
 allow_mmengine_checkpoints()
 

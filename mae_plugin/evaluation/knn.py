@@ -77,9 +77,8 @@ def weighted_knn_accuracy(train_feats: torch.Tensor,
 
 @torch.no_grad()
 def extract_encoder_features(
-        model: nn.Module,
-        dataloader: DataLoader) -> Tuple[Dict[str, torch.Tensor],
-                                         torch.Tensor]:
+        model: nn.Module, dataloader: DataLoader
+) -> Tuple[Dict[str, torch.Tensor], torch.Tensor]:
     """Frozen features of a whole data set from an MAE-style model.
 
     The model normalises a batch with its ``data_preprocessor`` and runs
@@ -110,5 +109,5 @@ def extract_encoder_features(
         mean_feats.append(tokens[:, 1:].mean(dim=1))  # [N, D]
         labels += [int(s.gt_label) for s in data['data_samples']]
     model.train(was_training)
-    return (dict(cls=torch.cat(cls_feats), mean=torch.cat(mean_feats)),
-            torch.tensor(labels))
+    return (dict(cls=torch.cat(cls_feats),
+                 mean=torch.cat(mean_feats)), torch.tensor(labels))

@@ -84,10 +84,11 @@ def test_shortened_study_end_to_end(tmp_path):
     assert all(0 <= e['knn/cls_top1'] <= 100 for e in epochs)
     for clock in ('cpu_minutes', 'wall_minutes'):
         assert 0 < epochs[0][clock] < epochs[-1][clock]
-    assert {'pretraining', 'feature extraction', 'kNN',
-            'linear probes (logistic regression)',
-            'fine-tuning (MAE-initialised)', 'fine-tuning (from scratch)'
-            } == set(results['minutes'])
+    assert {
+        'pretraining', 'feature extraction', 'kNN',
+        'linear probes (logistic regression)', 'fine-tuning (MAE-initialised)',
+        'fine-tuning (from scratch)'
+    } == set(results['minutes'])
 
     report = open(osp.join(out_dir, 'fashion_mnist_study.md')).read()
     assert 'Made by `pytest`' in report
@@ -102,6 +103,9 @@ def test_probe_epochs_must_be_pretrained(tmp_path):
     write_fake_fashion_mnist(str(tmp_path), num_train=20, num_test=10)
     with pytest.raises(ValueError, match='probe_epochs'):
         run_fashion_mnist_study(
-            str(tmp_path / 'work'), str(tmp_path / 'docs'),
-            data_root=str(tmp_path), pretrain_epochs=3, probe_epochs=(5, ),
+            str(tmp_path / 'work'),
+            str(tmp_path / 'docs'),
+            data_root=str(tmp_path),
+            pretrain_epochs=3,
+            probe_epochs=(5, ),
             pretrain_options=PRETRAIN_OPTIONS)

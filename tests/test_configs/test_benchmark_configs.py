@@ -85,8 +85,9 @@ def test_finetune_recipe(name):
     assert backbone.init_cfg.type == 'Pretrained'
     assert cfg.model.head.init_cfg[0].std == 2e-5
     assert cfg.model.head.loss.label_smooth_val == 0.1
-    assert [(a.type, a.alpha) for a in cfg.model.train_cfg.augments] == [
-        ('Mixup', 0.8), ('CutMix', 1.0)]
+    assert [(a.type, a.alpha)
+            for a in cfg.model.train_cfg.augments] == [('Mixup', 0.8),
+                                                       ('CutMix', 1.0)]
     # effective batch 8 x 128 = 1024
     assert 8 * cfg.train_dataloader.batch_size == 1024
     assert cfg.auto_scale_lr.base_batch_size == 1024
@@ -98,8 +99,8 @@ def test_finetune_recipe(name):
     assert optim.paramwise_cfg.layer_decay_rate == decay
     warmup, cosine = cfg.param_scheduler
     assert (warmup.type, warmup.end) == ('LinearLR', 5)
-    assert (cosine.type, cosine.begin, cosine.eta_min) == (
-        'CosineAnnealingLR', 5, 1e-6)
+    assert (cosine.type, cosine.begin, cosine.eta_min) == ('CosineAnnealingLR',
+                                                           5, 1e-6)
     assert cfg.train_cfg.max_epochs == epochs
     steps = {t.type: t for t in cfg.train_dataloader.dataset.pipeline}
     assert (steps['RandAugment'].magnitude_level,
@@ -129,8 +130,7 @@ def test_linear_probe_recipe(name):
     assert batch == 16384
     assert optim.lr == pytest.approx(0.1 * batch / 256)
     warmup, cosine = cfg.param_scheduler
-    assert (warmup.end, cosine.begin, cfg.train_cfg.max_epochs) == (10, 10,
-                                                                     90)
+    assert (warmup.end, cosine.begin, cfg.train_cfg.max_epochs) == (10, 10, 90)
     assert [t.type for t in cfg.train_dataloader.dataset.pipeline] == [
         'LoadImageFromFile', 'RandomResizedCrop', 'RandomFlip', 'PackInputs'
     ]
@@ -146,8 +146,8 @@ def imagenet_folder(tmp_path_factory):
             os.makedirs(root / split / cls)
             for i in range(2):
                 small = rng.integers(0, 256, (5, 6, 3), dtype=np.uint8)
-                img = cv2.resize(small, (60, 50),
-                                 interpolation=cv2.INTER_CUBIC)
+                img = cv2.resize(
+                    small, (60, 50), interpolation=cv2.INTER_CUBIC)
                 cv2.imwrite(str(root / split / cls / f'{i}.jpg'), img)
     return str(root)
 
@@ -157,17 +157,16 @@ def pretrained(imagenet_folder, tmp_path_factory):
     """A checkpoint of the tiny demo MAE pretrained for 2 iterations."""
     work = str(tmp_path_factory.mktemp('pretrain'))
     train_dir = osp.join(imagenet_folder, 'train')
-    result = subprocess.run(
-        [
-            sys.executable, 'tools/train.py', DEMO_CONFIG, '--work-dir', work,
-            '--no-validate', '--cfg-options', *TINY,
-            *crop_size_overrides(train_dir), 'train_cfg.max_epochs=1'
-        ],
-        cwd=ROOT,
-        env=dict(os.environ, PYTHONPATH=ROOT),
-        capture_output=True,
-        text=True,
-        timeout=600)
+    result = subprocess.run([
+        sys.executable, 'tools/train.py', DEMO_CONFIG, '--work-dir', work,
+        '--no-validate', '--cfg-options', *TINY,
+        *crop_size_overrides(train_dir), 'train_cfg.max_epochs=1'
+    ],
+                            cwd=ROOT,
+                            env=dict(os.environ, PYTHONPATH=ROOT),
+                            capture_output=True,
+                            text=True,
+                            timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return osp.join(work, 'epoch_1.pth')
 
@@ -199,8 +198,7 @@ def tiny_classification_cfg(path, data_root, checkpoint, work_dir):
             if step.type == 'CenterCrop':
                 step.crop_size = 32
     cfg.test_dataloader = cfg.val_dataloader
-    cfg.val_evaluator = cfg.test_evaluator = dict(
-        type='Accuracy', topk=(1, ))
+    cfg.val_evaluator = cfg.test_evaluator = dict(type='Accuracy', topk=(1, ))
     cfg.default_hooks.logger.interval = 1
     return cfg
 
@@ -228,8 +226,8 @@ def test_finetune_two_iterations_from_pretraining(imagenet_folder, pretrained,
     assert sorted(report['missing']) == ['ln2.bias', 'ln2.weight']
     assert sorted(report['unexpected']) == ['ln1.bias', 'ln1.weight']
     assert not report['shape_mismatch'] and not report['changed']
-    assert len(report['matched']) == len(
-        runner.model.backbone.state_dict()) - 2
+    assert len(
+        report['matched']) == len(runner.model.backbone.state_dict()) - 2
 
 
 def test_linear_probe_two_iterations_from_pretraining(imagenet_folder,

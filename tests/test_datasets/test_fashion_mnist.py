@@ -13,8 +13,7 @@ def test_reads_idx_files_gzipped_or_not(tmp_path, compress):
     data = write_fake_fashion_mnist(str(tmp_path), 30, 20, compress=compress)
     for split in ('train', 'test'):
         dataset = DATASETS.build(
-            dict(type='FashionMNISTIdx', data_root=str(tmp_path),
-                 split=split))
+            dict(type='FashionMNISTIdx', data_root=str(tmp_path), split=split))
         imgs, labels = data[split]
         assert len(dataset) == len(labels)
         info = dataset.get_data_info(7)
@@ -27,7 +26,9 @@ def test_reads_idx_files_gzipped_or_not(tmp_path, compress):
 def test_pipeline_gives_one_channel_inputs_and_subsets(tmp_path):
     write_fake_fashion_mnist(str(tmp_path), 30, 20)
     dataset = FashionMNISTIdx(
-        data_root=str(tmp_path), split='train', indices=12,
+        data_root=str(tmp_path),
+        split='train',
+        indices=12,
         pipeline=[dict(type='PackInputs')])
     assert len(dataset) == 12
     sample = dataset[3]

@@ -24,8 +24,10 @@ def test_compare_with_checkpoint_sorts_every_key(tmp_path):
         unexpected=['2.weight'],
         shape_mismatch=['1.weight'])
 
-    torch.save({'state_dict': {'encoder.' + k: v
-                               for k, v in state.items()}}, path)
+    torch.save({'state_dict': {
+        'encoder.' + k: v
+        for k, v in state.items()
+    }}, path)
     assert compare_with_checkpoint(module, path,
                                    'encoder.')['matched'] == report['matched']
 

@@ -33,8 +33,8 @@ def test_matches_a_direct_computation():
     train = rng.normal(size=(300, 8))
     labels = rng.integers(0, 5, 300)
     test = rng.normal(size=(70, 8))
-    unit = lambda x: x / np.linalg.norm(x, axis=1, keepdims=True)  # noqa
-    sim = unit(test) @ unit(train).T
+    sim = (test / np.linalg.norm(test, axis=1, keepdims=True)) @ (
+        train / np.linalg.norm(train, axis=1, keepdims=True)).T
     expected = []
     for row in sim:
         top = np.argsort(-row)[:20]
@@ -42,7 +42,10 @@ def test_matches_a_direct_computation():
         np.add.at(votes, labels[top], np.exp(row[top] / 0.07))
         expected.append(votes.argmax())
     preds = weighted_knn_predict(
-        torch.tensor(train), torch.tensor(labels), torch.tensor(test), 5,
+        torch.tensor(train),
+        torch.tensor(labels),
+        torch.tensor(test),
+        5,
         chunk_size=16)
     np.testing.assert_array_equal(preds.numpy(), expected)
     test_labels = torch.tensor(expected)
@@ -61,5 +64,5 @@ def test_clear_errors():
     with pytest.raises(ValueError, match='train_labels'):
         weighted_knn_predict(train, labels[:3], torch.randn(2, 4), 2, k=2)
     with pytest.raises(ValueError, match='temperature'):
-        weighted_knn_predict(train, labels, torch.randn(2, 4), 2, k=2,
-                             temperature=0)
+        weighted_knn_predict(
+            train, labels, torch.randn(2, 4), 2, k=2, temperature=0)

@@ -3,8 +3,8 @@
 # global average pooling of the patch tokens followed by a LayerNorm (no
 # final norm on the tokens), a linear head initialised with std 2e-5, label
 # smoothing 0.1, Mixup 0.8 / CutMix 1.0 (one of the two per batch).
-# Point `pretrained` at your checkpoint, e.g.
-#   --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/mae/epoch_1600.pth
+# Point `pretrained` at your checkpoint, e.g. --cfg-options
+#   model.backbone.init_cfg.checkpoint=work_dirs/mae/epoch_1600.pth
 pretrained = ('work_dirs/mae_vit-base-p16_8xb512-amp-coslr-1600e_in1k/'
               'epoch_1600.pth')
 model = dict(

@@ -58,8 +58,8 @@ class KNNEvalHook(Hook):
             runner.model) else runner.model
         memory, memory_labels = extract_encoder_features(
             model, self.memory_dataloader)
-        query, query_labels = extract_encoder_features(
-            model, self.query_dataloader)
+        query, query_labels = extract_encoder_features(model,
+                                                       self.query_dataloader)
         return {
             f'knn/{kind}_top1':
             weighted_knn_accuracy(memory[kind], memory_labels, query[kind],
@@ -75,5 +75,6 @@ class KNNEvalHook(Hook):
         metrics = self.evaluate(runner)
         self.history.append(dict(epoch=runner.epoch + 1, **metrics))
         runner.visualizer.add_scalars(metrics, step=runner.epoch + 1)
-        runner.logger.info(f'Epoch {runner.epoch + 1}: ' + ', '.join(
-            f'{key} {value:.2f}' for key, value in metrics.items()))
+        runner.logger.info(f'Epoch {runner.epoch + 1}: ' +
+                           ', '.join(f'{key} {value:.2f}'
+                                     for key, value in metrics.items()))

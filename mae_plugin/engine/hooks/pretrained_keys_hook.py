@@ -10,7 +10,8 @@ from torch import nn
 from mae_plugin.registry import HOOKS
 
 
-def compare_with_checkpoint(module: nn.Module, checkpoint: str,
+def compare_with_checkpoint(module: nn.Module,
+                            checkpoint: str,
                             prefix: Optional[str] = None) -> Dict[str, list]:
     """Compare a module's weights with those a checkpoint holds for it.
 
@@ -31,12 +32,12 @@ def compare_with_checkpoint(module: nn.Module, checkpoint: str,
     if prefix:
         pretrained = _load_checkpoint_with_prefix(prefix, checkpoint, 'cpu')
     else:
-        pretrained = torch.load(checkpoint, map_location='cpu',
-                                weights_only=True)
+        pretrained = torch.load(
+            checkpoint, map_location='cpu', weights_only=True)
         pretrained = pretrained.get('state_dict', pretrained)
     own = module.state_dict()
-    report = dict(matched=[], changed=[], missing=[], unexpected=[],
-                  shape_mismatch=[])
+    report = dict(
+        matched=[], changed=[], missing=[], unexpected=[], shape_mismatch=[])
     for key, value in own.items():
         if key not in pretrained:
             report['missing'].append(key)
@@ -92,11 +93,11 @@ class PretrainedKeysHook(Hook):
             matched = len(report['matched'])
             runner.logger.info(
                 f'{name or "model"}: {matched}/{total} keys matched in '
-                f'{checkpoint} (prefix {init_cfg.get("prefix")!r}); '
-                + '; '.join(f'{kind}: {report[kind]}'
-                            for kind in ('missing', 'unexpected',
-                                         'shape_mismatch', 'changed')
-                            if report[kind]))
+                f'{checkpoint} (prefix {init_cfg.get("prefix")!r}); ' +
+                '; '.join(f'{kind}: {report[kind]}'
+                          for kind in ('missing', 'unexpected',
+                                       'shape_mismatch', 'changed')
+                          if report[kind]))
             if matched < self.min_matched * total:
                 raise ValueError(
                     f'only {matched} of the {total} keys of {name!r} are in '
