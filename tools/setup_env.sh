@@ -24,6 +24,16 @@ if [[ ! -x $PY ]]; then
     "$BASE_PY" -m venv $VENV
 fi
 
+# Fashion-MNIST for the study of docs/fashion_mnist_study.md: Debian's
+# package, where apt-get exists and we are root; never fatal (see README).
+if command -v apt-get >/dev/null && [[ $(id -u) == 0 ]] \
+        && [[ ! -d /usr/share/datasets/fashion-mnist ]]; then
+    echo "[setup] Fashion-MNIST (apt-get install dataset-fashion-mnist)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+        dataset-fashion-mnist >/dev/null \
+        || echo "[setup] dataset-fashion-mnist unavailable; see README"
+fi
+
 stamp() { sha1sum requirements/*.txt setup.cfg tools/setup_env.sh | sha1sum | cut -c1-12; }
 STAMP=$VENV/.mae_plugin-$(stamp)-tests$WITH_TESTS
 if [[ -f $STAMP || -f $VENV/.mae_plugin-$(stamp)-tests1 ]]; then

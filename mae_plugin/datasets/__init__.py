@@ -1,3 +1,4 @@
 from .demo_photos import export_demo_photos
+from .fashion_mnist import DEBIAN_FASHION_MNIST, FashionMNISTIdx
 
-__all__ = ['export_demo_photos']
+__all__ = ['export_demo_photos', 'DEBIAN_FASHION_MNIST', 'FashionMNISTIdx']

@@ -1,0 +1,10 @@
+# Linear probing of a plugin-pretrained ViT-L/16, recipe as ViT-B/16.
+_base_ = './vit-base-p16_8xb2048-linear-coslr-90e_in1k.py'
+
+pretrained = ('work_dirs/mae_vit-large-p16_8xb512-amp-coslr-1600e_in1k/'
+              'epoch_1600.pth')
+model = dict(
+    backbone=dict(
+        arch='large', frozen_stages=24, init_cfg=dict(checkpoint=pretrained)),
+    neck=dict(input_features=1024),
+    head=dict(in_channels=1024))

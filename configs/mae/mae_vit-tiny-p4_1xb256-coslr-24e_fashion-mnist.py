@@ -1,0 +1,106 @@
+# A small MAE on Fashion-MNIST, 1-channel 28x28 images: ViT 192 wide x 6
+# deep on 4x4 patches (a 7x7 grid), decoder 128 x 2, mask ratio 0.75,
+# norm-pix loss, 256 images per step; about one CPU-hour for 24 epochs.
+# Every epoch the frozen encoder's weighted kNN top-1 (k=20, cosine,
+# T=0.07; 10k training images vote for the 10k test images) is logged.
+# tools/analysis_tools/fashion_mnist_study.py runs the whole study.
+_base_ = [
+    '../_base_/models/mae_vit-base-p16.py',
+    '../_base_/datasets/fashion_mnist.py',
+    '../_base_/schedules/adamw_coslr-800e_mae.py',
+    '../_base_/default_runtime.py',
+]
+
+patch_size = 4
+model = dict(
+    data_preprocessor=dict(
+        _delete_=True,
+        type='SelfSupDataPreprocessor',
+        mean={{_base_.mean}},
+        std={{_base_.std}},
+        to_rgb=False),
+    backbone=dict(
+        arch=dict(
+            _delete_=True,
+            embed_dims=192,
+            num_layers=6,
+            num_heads=3,
+            feedforward_channels=768),
+        img_size={{_base_.img_size}},
+        patch_size=patch_size,
+        in_channels=1),
+    neck=dict(
+        in_channels=192,
+        embed_dims=128,
+        num_layers=2,
+        num_heads=4,
+        img_size={{_base_.img_size}},
+        patch_size=patch_size,
+        out_channels=1),
+    head=dict(patch_size=patch_size))
+
+# MAE's crops (scale 0.2-1 of the image), unlabelled use of the train split.
+train_pipeline = [
+    dict(
+        type='RandomResizedCrop',
+        scale={{_base_.img_size}},
+        crop_ratio_range=(0.2, 1.0),
+        backend='cv2',
+        interpolation='bicubic'),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PackInputs'),
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = None
+val_evaluator = None
+val_cfg = None
+test_dataloader = None
+test_evaluator = None
+
+max_epochs = 24
+optim_wrapper = dict(type='OptimWrapper', optimizer=dict(lr=1.5e-3))
+param_scheduler = [
+    dict(
+        type='LinearLR',
+        start_factor=1e-3,
+        by_epoch=True,
+        begin=0,
+        end=2,
+        convert_to_iter_based=True),
+    # ends at train_cfg.max_epochs (the runner's default `end`)
+    dict(
+        type='CosineAnnealingLR',
+        eta_min=1e-5,
+        by_epoch=True,
+        begin=2,
+        convert_to_iter_based=True)
+]
+train_cfg = dict(max_epochs=max_epochs)
+auto_scale_lr = dict(base_batch_size=256)
+
+knn_dataloader = dict(
+    batch_size=500,
+    num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(
+        type={{_base_.dataset_type}},
+        data_root={{_base_.data_root}},
+        pipeline={{_base_.test_pipeline}}))
+custom_hooks = [
+    dict(
+        type='KNNEvalHook',
+        memory_dataloader=dict(
+            knn_dataloader,
+            dataset=dict(knn_dataloader['dataset'], split='train',
+                         indices=10000)),
+        query_dataloader=dict(
+            knn_dataloader,
+            dataset=dict(knn_dataloader['dataset'], split='test')),
+        num_classes={{_base_.num_classes}},
+        interval=1)
+]
+default_hooks = dict(
+    logger=dict(interval=50),
+    checkpoint=dict(interval=1, max_keep_ckpts=-1, save_optimizer=False))
+env_cfg = dict(dist_cfg=dict(backend='gloo'))

@@ -1,0 +1,377 @@
+"""The Fashion-MNIST study: does our MAE learn useful representations?
+
+One call pretrains the small MAE of
+``configs/mae/mae_vit-tiny-p4_1xb256-coslr-24e_fashion-mnist.py`` (kNN
+accuracy logged every epoch), probes its frozen features with a logistic
+regression and a weighted kNN against a randomly initialised encoder and
+raw pixels, fine-tunes it against the same ViT trained from scratch, and
+writes a markdown report, a JSON file and a plot of pretraining loss and kNN
+accuracy over epochs.
+"""
+import json
+import os
+import os.path as osp
+import time
+from contextlib import contextmanager
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.hooks import Hook
+from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
+
+from mae_plugin.datasets import DEBIAN_FASHION_MNIST
+from mae_plugin.engine import KNNEvalHook
+from mae_plugin.evaluation import (extract_encoder_features,
+                                   weighted_knn_accuracy)
+from .inference import init_model
+from .runner import train_config
+
+REPO_CONFIGS = osp.join(
+    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs')
+PRETRAIN_CONFIG = osp.join(
+    REPO_CONFIGS, 'mae', 'mae_vit-tiny-p4_1xb256-coslr-24e_fashion-mnist.py')
+FINETUNE_CONFIG = osp.join(REPO_CONFIGS, 'benchmarks', 'classification',
+                           'fashion_mnist',
+                           'vit-tiny-p4_1xb256-coslr-5e_fashion-mnist.py')
+SCRATCH_CONFIG = FINETUNE_CONFIG.replace('.py', '-scratch.py')
+FEATURE_KINDS = {'cls': 'cls token', 'mean': 'mean-pooled patches'}
+
+
+class EpochStatsHook(Hook):
+    """Record, for every training epoch, the mean loss and the CPU (process,
+    all threads) and wall minutes since training started."""
+
+    def __init__(self) -> None:
+        self.history: List[Dict[str, float]] = []
+        self._losses: List[float] = []
+        self._start = (time.process_time(), time.time())
+
+    def before_train(self, runner) -> None:
+        self._start = (time.process_time(), time.time())
+
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
+                         outputs=None) -> None:
+        self._losses.append(outputs['loss'].item())
+
+    def after_train_epoch(self, runner) -> None:
+        self.history.append(
+            dict(
+                epoch=runner.epoch + 1,
+                loss=float(np.mean(self._losses)),
+                cpu_minutes=(time.process_time() - self._start[0]) / 60,
+                wall_minutes=(time.time() - self._start[1]) / 60))
+        self._losses = []
+
+
+def _set_dataset_fields(node, **fields) -> None:
+    """Set ``fields`` in every Fashion-MNIST dataset dict of a config."""
+    if isinstance(node, dict):
+        if node.get('type') == 'FashionMNISTIdx':
+            node.update({k: v for k, v in fields.items() if v is not None})
+        for value in node.values():
+            _set_dataset_fields(value, **fields)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            _set_dataset_fields(value, **fields)
+
+
+def _config(path: str, work_dir: str, data_root: str,
+            train_subset: Optional[int], test_subset: Optional[int],
+            max_epochs: Optional[int], cfg_options: Optional[dict]) -> Config:
+    """A study stage's config: data root, subsets and epochs applied."""
+    options = dict(cfg_options or {})
+    if max_epochs is not None:
+        options['train_cfg.max_epochs'] = max_epochs
+    cfg = train_config(path, work_dir=work_dir, cfg_options=options)
+    _set_dataset_fields(cfg._cfg_dict, data_root=data_root)
+    _set_dataset_fields(cfg.train_dataloader, indices=train_subset)
+    for key in ('val_dataloader', 'test_dataloader'):
+        _set_dataset_fields(cfg.get(key), indices=test_subset)
+    for hook in cfg.get('custom_hooks', []):
+        if hook['type'] == 'KNNEvalHook':
+            _set_dataset_fields(hook['query_dataloader'], indices=test_subset)
+            memory = hook['memory_dataloader']['dataset']
+            sizes = [n for n in (memory.get('indices'), train_subset) if n]
+            memory['indices'] = min(sizes) if sizes else None
+    return cfg
+
+
+class _Stopwatch:
+    """CPU (process) and wall minutes of named stages."""
+
+    def __init__(self) -> None:
+        self.minutes: Dict[str, Dict[str, float]] = {}
+
+    @contextmanager
+    def __call__(self, name: str):
+        cpu, wall = time.process_time(), time.time()
+        yield
+        entry = self.minutes.setdefault(name, dict(cpu=0., wall=0.))
+        entry['cpu'] += (time.process_time() - cpu) / 60
+        entry['wall'] += (time.time() - wall) / 60
+
+
+def logistic_regression_accuracy(train_x: np.ndarray,
+                                 train_y: np.ndarray,
+                                 test_x: np.ndarray,
+                                 test_y: np.ndarray,
+                                 max_iter: int = 1000) -> float:
+    """Top-1 (%) of a multinomial logistic regression (scikit-learn, L2,
+    C=1) on standardised features: the linear probe of the study."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    probe = make_pipeline(StandardScaler(),
+                          LogisticRegression(max_iter=max_iter))
+    probe.fit(train_x, train_y)
+    return 100. * float((probe.predict(test_x) == test_y).mean())
+
+
+def _probe_rows(name: str, train: Tuple[dict, torch.Tensor],
+                test: Tuple[dict, torch.Tensor], num_classes: int,
+                watch: _Stopwatch) -> List[dict]:
+    """Linear-probe and kNN accuracies of every feature kind."""
+    rows = []
+    for kind, feats in train[0].items():
+        label = f'{name}, {FEATURE_KINDS[kind]}' if kind in FEATURE_KINDS \
+            else name
+        with watch('linear probes (logistic regression)'):
+            linear = logistic_regression_accuracy(feats.numpy(),
+                                                  train[1].numpy(),
+                                                  test[0][kind].numpy(),
+                                                  test[1].numpy())
+        with watch('kNN'):
+            knn = weighted_knn_accuracy(feats, train[1], test[0][kind],
+                                        test[1], num_classes)
+        rows.append(dict(features=label, linear=linear, knn=knn))
+    return rows
+
+
+def _raw_pixels(dataloader) -> Tuple[dict, torch.Tensor]:
+    """Flattened images in [0, 1] and labels of a loader's dataset."""
+    dataset = dataloader.dataset
+    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    pixels = np.stack([info['img'] for info in infos]).reshape(len(infos), -1)
+    labels = torch.tensor([int(info['gt_label']) for info in infos])
+    return {'pixels': torch.from_numpy(pixels / 255.).float()}, labels
+
+
+def _finetune(path: str, checkpoint: Optional[str], **config_args) -> float:
+    """Fine-tune (or train from scratch) and return test top-1 (%)."""
+    cfg = _config(path, **config_args)
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    if checkpoint is not None:
+        cfg.model.backbone.init_cfg.checkpoint = checkpoint
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    return float(runner.test()['accuracy/top1'])
+
+
+def run_fashion_mnist_study(work_dir: str,
+                            out_dir: str = 'docs',
+                            data_root: str = DEBIAN_FASHION_MNIST,
+                            pretrain_epochs: Optional[int] = None,
+                            probe_epochs: Sequence[int] = (4, ),
+                            finetune_epochs: Optional[int] = None,
+                            train_subset: Optional[int] = None,
+                            test_subset: Optional[int] = None,
+                            pretrain_config: str = PRETRAIN_CONFIG,
+                            finetune_config: str = FINETUNE_CONFIG,
+                            scratch_config: str = SCRATCH_CONFIG,
+                            pretrain_options: Optional[dict] = None,
+                            finetune_options: Optional[dict] = None,
+                            command: str = '') -> dict:
+    """Run the whole study and write its report.
+
+    Args:
+        work_dir (str): Folder of the runs (checkpoints, logs).
+        out_dir (str): Where ``fashion_mnist_study.{md,json,png}`` go.
+            Defaults to ``'docs'``.
+        data_root (str): Folder of the Fashion-MNIST idx files. Defaults to
+            :data:`DEBIAN_FASHION_MNIST`.
+        pretrain_epochs (int, optional): Pretraining epochs. Defaults to
+            None (the config's).
+        probe_epochs (Sequence[int]): Pretraining epochs, besides the last,
+            whose checkpoints are probed too (4 epochs is the 10-minute bar
+            of the issue). Defaults to ``(4, )``.
+        finetune_epochs (int, optional): Fine-tuning epochs of both
+            fine-tuning runs. Defaults to None (the config's).
+        train_subset (int, optional): Use the first N training images only.
+            Defaults to None (all 60k).
+        test_subset (int, optional): Use the first N test images only.
+            Defaults to None (all 10k).
+        pretrain_config (str): Defaults to :data:`PRETRAIN_CONFIG`.
+        finetune_config (str): Defaults to :data:`FINETUNE_CONFIG`.
+        scratch_config (str): Defaults to :data:`SCRATCH_CONFIG`.
+        pretrain_options (dict, optional): Overrides of the pretraining
+            config (``key.sub=value`` style). Defaults to None.
+        finetune_options (dict, optional): Overrides of both fine-tuning
+            configs. Defaults to None.
+        command (str): The command line, quoted in the report.
+            Defaults to ``''``.
+
+    Returns:
+        dict: ``probes`` (rows of features, linear, knn), ``finetune``,
+        ``pretraining`` (per-epoch loss, CPU minutes and kNN accuracy) and
+        ``minutes`` (CPU and wall minutes per stage).
+    """
+    if not osp.isdir(data_root):
+        raise FileNotFoundError(
+            f'data_root {data_root!r} does not exist; install Fashion-MNIST '
+            'with `apt-get install dataset-fashion-mnist` (see README)')
+    data = dict(
+        data_root=data_root,
+        train_subset=train_subset,
+        test_subset=test_subset)
+    watch = _Stopwatch()
+
+    # 1. Pretraining, kNN accuracy every epoch.
+    pre_dir = osp.join(work_dir, 'pretrain')
+    cfg = _config(
+        pretrain_config,
+        work_dir=pre_dir,
+        max_epochs=pretrain_epochs,
+        cfg_options=pretrain_options,
+        **data)
+    if 'knn_dataloader' not in cfg:
+        raise KeyError(f'{pretrain_config} needs a `knn_dataloader` (the '
+                       'loader of the frozen features) for the probes')
+    last_epoch = cfg.train_cfg.max_epochs
+    bad = [e for e in probe_epochs if not 1 <= e <= last_epoch]
+    if bad:
+        raise ValueError(f'probe_epochs {bad} are outside the {last_epoch} '
+                         'pretraining epochs')
+    runner = Runner.from_cfg(cfg)
+    stats = EpochStatsHook()
+    runner.register_hook(stats, priority='LOWEST')
+    with watch('pretraining'):
+        runner.train()
+    knn_history = next(
+        h.history for h in runner.hooks if isinstance(h, KNNEvalHook))
+    pretraining = [{**s, **k} for s, k in zip(stats.history, knn_history)]
+
+    # 2. Frozen features: probes of raw pixels, random-init and MAE encoders.
+    init_default_scope(cfg.default_scope)
+    loaders = {}
+    for split, subset in (('train', train_subset), ('test', test_subset)):
+        loader_cfg = cfg.knn_dataloader.to_dict()
+        loader_cfg['dataset'].update(split=split, indices=subset)
+        loaders[split] = Runner.build_dataloader(loader_cfg)
+    num_classes = len(loaders['train'].dataset.metainfo['classes'])
+    rows = _probe_rows('raw pixels', _raw_pixels(loaders['train']),
+                       _raw_pixels(loaders['test']), num_classes, watch)
+    encoders = [('random-init encoder', None)]
+    for epoch in sorted(set(probe_epochs) | {last_epoch}):
+        spent = stats.history[epoch - 1]
+        encoders.append((f'MAE, {epoch} epochs ({spent["cpu_minutes"]:.1f} '
+                         f'CPU-min, {spent["wall_minutes"]:.1f} wall-min)',
+                         osp.join(pre_dir, f'epoch_{epoch}.pth')))
+    for name, checkpoint in encoders:
+        with watch('feature extraction'):
+            model = init_model(cfg, checkpoint)
+            train = extract_encoder_features(model, loaders['train'])
+            test = extract_encoder_features(model, loaders['test'])
+        rows += _probe_rows(name, train, test, num_classes, watch)
+
+    # 3. Fine-tuning from the last MAE checkpoint versus from scratch.
+    finetune = {}
+    runs = (('MAE-initialised', 'finetune_mae', finetune_config,
+             encoders[-1][1]), ('from scratch', 'finetune_scratch',
+                                scratch_config, None))
+    for name, run_dir, path, checkpoint in runs:
+        with watch(f'fine-tuning ({name})'):
+            finetune[name] = _finetune(
+                path,
+                checkpoint,
+                work_dir=osp.join(work_dir, run_dir),
+                max_epochs=finetune_epochs,
+                cfg_options=finetune_options,
+                **data)
+    results = dict(
+        command=command,
+        pretrain_epochs=last_epoch,
+        finetune_epochs=finetune_epochs
+        or Config.fromfile(finetune_config).train_cfg.max_epochs,
+        train_images=len(loaders['train'].dataset),
+        test_images=len(loaders['test'].dataset),
+        probes=rows,
+        finetune=finetune,
+        pretraining=pretraining,
+        minutes=watch.minutes)
+    write_study_report(results, out_dir)
+    return results
+
+
+def write_study_report(results: dict, out_dir: str) -> None:
+    """Write ``fashion_mnist_study.json``, ``.md`` and ``.png``.
+
+    Args:
+        results (dict): What :func:`run_fashion_mnist_study` returns.
+        out_dir (str): Target folder, created when missing.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    with open(osp.join(out_dir, 'fashion_mnist_study.json'), 'w') as f:
+        json.dump(results, f, indent=1)
+    lines = [
+        '# Fashion-MNIST study', '',
+        f'Made by `{results["command"]}` on {results["train_images"]} '
+        f'training and {results["test_images"]} test images: '
+        f'{results["pretrain_epochs"]} pretraining epochs, '
+        f'{results["finetune_epochs"]} fine-tuning epochs. Linear: '
+        'scikit-learn logistic regression on standardised frozen features; '
+        'kNN: weighted, k=20, cosine, T=0.07, the training images vote.', '',
+        '| features | linear | kNN |', '|---|---|---|'
+    ]
+    lines += [
+        f'| {r["features"]} | {r["linear"]:.1f} | {r["knn"]:.1f} |'
+        for r in results['probes']
+    ]
+    lines += ['', '| fine-tuning | top-1 |', '|---|---|']
+    lines += [f'| {k} | {v:.1f} |' for k, v in results['finetune'].items()]
+    lines += ['', '| stage | CPU minutes | wall minutes |', '|---|---|---|']
+    lines += [
+        f'| {k} | {v["cpu"]:.1f} | {v["wall"]:.1f} |'
+        for k, v in results['minutes'].items()
+    ]
+    lines += [
+        '', 'CPU minutes are the process time of all its threads; those of '
+        'pretraining (and of the MAE rows) include the kNN evaluation after '
+        'every epoch.', '',
+        '![pretraining loss and kNN accuracy](fashion_mnist_study.png)', ''
+    ]
+    with open(osp.join(out_dir, 'fashion_mnist_study.md'), 'w') as f:
+        f.write('\n'.join(lines))
+    plot_pretraining(results['pretraining'],
+                     osp.join(out_dir, 'fashion_mnist_study.png'))
+
+
+def plot_pretraining(history: List[dict], out_file: str) -> None:
+    """Pretraining loss and kNN top-1 per epoch, side by side."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    epochs = [h['epoch'] for h in history]
+    fig, (ax_loss, ax_knn) = plt.subplots(1, 2, figsize=(9, 3.5))
+    ax_loss.plot(epochs, [h['loss'] for h in history], marker='o')
+    ax_loss.set(
+        xlabel='epoch',
+        ylabel='masked-patch MSE (norm-pix)',
+        title='pretraining loss')
+    for kind, label in FEATURE_KINDS.items():
+        ax_knn.plot(
+            epochs, [h[f'knn/{kind}_top1'] for h in history],
+            marker='o',
+            label=label)
+    ax_knn.set(xlabel='epoch', ylabel='top-1 (%)', title='weighted kNN')
+    ax_knn.legend()
+    fig.tight_layout()
+    fig.savefig(out_file, dpi=100)
+    plt.close(fig)

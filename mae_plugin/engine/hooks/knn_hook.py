@@ -1,0 +1,80 @@
+"""Weighted kNN accuracy of the frozen encoder during pretraining."""
+from typing import Dict, List, Union
+
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from torch.utils.data import DataLoader
+
+from mae_plugin.evaluation.knn import (extract_encoder_features,
+                                       weighted_knn_accuracy)
+from mae_plugin.registry import HOOKS
+
+
+@HOOKS.register_module()
+class KNNEvalHook(Hook):
+    """Every ``interval`` epochs, extract frozen encoder features of a
+    labelled memory set and a query set and log the weighted kNN top-1
+    accuracy of the class token (``knn/cls_top1``) and of the mean-pooled
+    patch tokens (``knn/mean_top1``).
+
+    The accuracies go to the log, to the visualizer's scalars and to
+    :attr:`history`.
+
+    Args:
+        memory_dataloader (dict | DataLoader): Labelled training images
+            whose features vote.
+        query_dataloader (dict | DataLoader): Labelled images to classify.
+        num_classes (int): Number of classes.
+        interval (int): Epochs between evaluations. Defaults to 1.
+        k (int): Neighbours. Defaults to 20.
+        temperature (float): Vote temperature. Defaults to 0.07.
+    """
+    priority = 'LOW'
+
+    def __init__(self,
+                 memory_dataloader: Union[dict, DataLoader],
+                 query_dataloader: Union[dict, DataLoader],
+                 num_classes: int,
+                 interval: int = 1,
+                 k: int = 20,
+                 temperature: float = 0.07) -> None:
+        if interval < 1:
+            raise ValueError(f'interval must be >= 1, got {interval}')
+        self.memory_dataloader = memory_dataloader
+        self.query_dataloader = query_dataloader
+        self.num_classes = num_classes
+        self.interval = interval
+        self.k = k
+        self.temperature = temperature
+        self.history: List[Dict[str, float]] = []
+
+    def evaluate(self, runner) -> Dict[str, float]:
+        """kNN top-1 (%) of both feature kinds with the current weights."""
+        for name in ('memory_dataloader', 'query_dataloader'):
+            loader = getattr(self, name)
+            if isinstance(loader, dict):
+                setattr(self, name, runner.build_dataloader(loader))
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        memory, memory_labels = extract_encoder_features(
+            model, self.memory_dataloader)
+        query, query_labels = extract_encoder_features(model,
+                                                       self.query_dataloader)
+        return {
+            f'knn/{kind}_top1':
+            weighted_knn_accuracy(memory[kind], memory_labels, query[kind],
+                                  query_labels, self.num_classes, self.k,
+                                  self.temperature)
+            for kind in ('cls', 'mean')
+        }
+
+    def after_train_epoch(self, runner) -> None:
+        if not (self.every_n_epochs(runner, self.interval)
+                or self.is_last_train_epoch(runner)):
+            return
+        metrics = self.evaluate(runner)
+        self.history.append(dict(epoch=runner.epoch + 1, **metrics))
+        runner.visualizer.add_scalars(metrics, step=runner.epoch + 1)
+        runner.logger.info(f'Epoch {runner.epoch + 1}: ' +
+                           ', '.join(f'{key} {value:.2f}'
+                                     for key, value in metrics.items()))

@@ -1,0 +1,105 @@
+"""Say which weights of a pretrained checkpoint a fine-tuning run uses."""
+from typing import Dict, List, Optional
+
+import torch
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmengine.runner.checkpoint import _load_checkpoint_with_prefix
+from torch import nn
+
+from mae_plugin.registry import HOOKS
+
+
+def compare_with_checkpoint(module: nn.Module,
+                            checkpoint: str,
+                            prefix: Optional[str] = None) -> Dict[str, list]:
+    """Compare a module's weights with those a checkpoint holds for it.
+
+    Args:
+        module (nn.Module): The module that was initialised from the file.
+        checkpoint (str): Checkpoint path.
+        prefix (str, optional): Key prefix of the module in the checkpoint
+            (``'backbone.'`` for an encoder in a pretraining checkpoint).
+            Defaults to None (the whole state dict).
+
+    Returns:
+        dict: key lists ``matched`` (same name and shape; the weights the
+        module can hold from the file), ``changed`` (matched, but the value
+        in the module now differs from the file's), ``missing`` (only in
+        the module), ``unexpected`` (only in the checkpoint) and
+        ``shape_mismatch``.
+    """
+    if prefix:
+        pretrained = _load_checkpoint_with_prefix(prefix, checkpoint, 'cpu')
+    else:
+        pretrained = torch.load(
+            checkpoint, map_location='cpu', weights_only=True)
+        pretrained = pretrained.get('state_dict', pretrained)
+    own = module.state_dict()
+    report = dict(
+        matched=[], changed=[], missing=[], unexpected=[], shape_mismatch=[])
+    for key, value in own.items():
+        if key not in pretrained:
+            report['missing'].append(key)
+        elif pretrained[key].shape != value.shape:
+            report['shape_mismatch'].append(key)
+        else:
+            report['matched'].append(key)
+            if not torch.equal(pretrained[key].to(value), value):
+                report['changed'].append(key)
+    report['unexpected'] = [key for key in pretrained if key not in own]
+    return report
+
+
+@HOOKS.register_module()
+class PretrainedKeysHook(Hook):
+    """Report, when training starts, which weights every sub-module with
+    ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=...)`` took
+    from its checkpoint: matched keys out of the module's, plus the missing,
+    unexpected and shape-mismatched ones.
+
+    mmengine only warns about missing keys; a wrong ``prefix`` or arch that
+    matches nothing would silently fine-tune a random network. This hook
+    fails then.
+
+    Args:
+        min_matched (float): Smallest accepted fraction of a module's keys
+            found in its checkpoint. Defaults to 0.5.
+    """
+    priority = 'VERY_LOW'
+
+    def __init__(self, min_matched: float = 0.5) -> None:
+        if not 0 <= min_matched <= 1:
+            raise ValueError(
+                f'min_matched must be in [0, 1], got {min_matched}')
+        self.min_matched = min_matched
+        self.reports: Dict[str, Dict[str, List[str]]] = {}
+
+    def before_train(self, runner) -> None:
+        if runner.iter > 0:  # resumed: the weights are the run's own now
+            return
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        for name, module in model.named_modules():
+            init_cfg = getattr(module, 'init_cfg', None)
+            if not (isinstance(init_cfg, dict)
+                    and init_cfg.get('type') == 'Pretrained'):
+                continue
+            checkpoint = init_cfg['checkpoint']
+            report = compare_with_checkpoint(module, checkpoint,
+                                             init_cfg.get('prefix'))
+            self.reports[name] = report
+            total = len(module.state_dict())
+            matched = len(report['matched'])
+            runner.logger.info(
+                f'{name or "model"}: {matched}/{total} keys matched in '
+                f'{checkpoint} (prefix {init_cfg.get("prefix")!r}); ' +
+                '; '.join(f'{kind}: {report[kind]}'
+                          for kind in ('missing', 'unexpected',
+                                       'shape_mismatch', 'changed')
+                          if report[kind]))
+            if matched < self.min_matched * total:
+                raise ValueError(
+                    f'only {matched} of the {total} keys of {name!r} are in '
+                    f'{checkpoint} under prefix {init_cfg.get("prefix")!r}; '
+                    'check the checkpoint, the prefix and the arch')

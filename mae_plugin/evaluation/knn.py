@@ -1,0 +1,113 @@
+"""Weighted k-nearest-neighbour classification of frozen features, the
+cheap signal of representation quality watched during pretraining (as in
+Wu et al., 2018 and DINO): cosine similarity, the ``k`` nearest training
+samples each vote for their class with weight ``exp(similarity / T)``."""
+from typing import Dict, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader
+
+
+def weighted_knn_predict(train_feats: torch.Tensor,
+                         train_labels: torch.Tensor,
+                         test_feats: torch.Tensor,
+                         num_classes: int,
+                         k: int = 20,
+                         temperature: float = 0.07,
+                         chunk_size: int = 1024) -> torch.Tensor:
+    """Predict the class of each test feature by a weighted kNN vote.
+
+    Args:
+        train_feats (Tensor): ``[N_train, D]`` features of the labelled set.
+        train_labels (Tensor): ``[N_train]`` int labels in
+            ``[0, num_classes)``.
+        test_feats (Tensor): ``[N_test, D]`` features to classify.
+        num_classes (int): Number of classes.
+        k (int): Neighbours that vote. Defaults to 20.
+        temperature (float): ``T`` of the vote weights
+            ``exp(cosine / T)``. Defaults to 0.07.
+        chunk_size (int): Test features compared at once (memory bound).
+            Defaults to 1024.
+
+    Returns:
+        Tensor: ``[N_test]`` predicted labels.
+    """
+    if train_feats.dim() != 2 or test_feats.dim() != 2 or \
+            train_feats.shape[1] != test_feats.shape[1]:
+        raise ValueError(
+            f'train_feats and test_feats must be [N, D] with the same D, got '
+            f'{tuple(train_feats.shape)} and {tuple(test_feats.shape)}')
+    if train_labels.shape != train_feats.shape[:1]:
+        raise ValueError(f'train_labels must be [{train_feats.shape[0]}], '
+                         f'got {tuple(train_labels.shape)}')
+    if not 1 <= k <= train_feats.shape[0]:
+        raise ValueError(f'k must be in [1, {train_feats.shape[0]}] (the '
+                         f'number of training features), got {k}')
+    if temperature <= 0:
+        raise ValueError(f'temperature must be positive, got {temperature}')
+    train_feats = F.normalize(train_feats.float(), dim=1)
+    test_feats = F.normalize(test_feats.float(), dim=1)
+    train_labels = train_labels.long()
+    preds = []
+    for chunk in test_feats.split(chunk_size):
+        similarity = chunk @ train_feats.T  # [n, N_train]
+        top_sim, top_idx = similarity.topk(k, dim=1)  # [n, k]
+        weights = (top_sim / temperature).exp()  # [n, k]
+        votes = torch.zeros(chunk.shape[0], num_classes)
+        votes.scatter_add_(1, train_labels[top_idx], weights)  # [n, C]
+        preds.append(votes.argmax(dim=1))
+    return torch.cat(preds)
+
+
+def weighted_knn_accuracy(train_feats: torch.Tensor,
+                          train_labels: torch.Tensor,
+                          test_feats: torch.Tensor,
+                          test_labels: torch.Tensor,
+                          num_classes: int,
+                          k: int = 20,
+                          temperature: float = 0.07) -> float:
+    """Top-1 accuracy (%) of :func:`weighted_knn_predict` on labelled test
+    features; the other arguments are those of the function."""
+    preds = weighted_knn_predict(train_feats, train_labels, test_feats,
+                                 num_classes, k, temperature)
+    return 100. * (preds == test_labels.long()).float().mean().item()
+
+
+@torch.no_grad()
+def extract_encoder_features(
+        model: nn.Module, dataloader: DataLoader
+) -> Tuple[Dict[str, torch.Tensor], torch.Tensor]:
+    """Frozen features of a whole data set from an MAE-style model.
+
+    The model normalises a batch with its ``data_preprocessor`` and runs
+    ``model.extract_feat`` (the unmasked encoder for :class:`MAE`), whose
+    last output must be the token sequence ``[N, 1 + L, D]`` (backbone
+    ``out_type='raw'``).
+
+    Args:
+        model (nn.Module): The model, put in eval mode while extracting.
+        dataloader (DataLoader): Batches with ``gt_label`` data samples.
+
+    Returns:
+        tuple: ``({'cls': [N, D] class token, 'mean': [N, D] mean of the
+        patch tokens}, labels [N])``.
+    """
+    was_training = model.training
+    model.eval()
+    cls_feats, mean_feats, labels = [], [], []
+    for data_batch in dataloader:
+        data = model.data_preprocessor(data_batch, training=False)
+        tokens = model.extract_feat(data['inputs'])[-1]
+        if tokens.dim() != 3:
+            raise ValueError(
+                'extract_encoder_features needs the token sequence '
+                f'[N, 1 + L, D] (backbone out_type="raw"), got '
+                f'{tuple(tokens.shape)}')
+        cls_feats.append(tokens[:, 0])  # [N, D]
+        mean_feats.append(tokens[:, 1:].mean(dim=1))  # [N, D]
+        labels += [int(s.gt_label) for s in data['data_samples']]
+    model.train(was_training)
+    return (dict(cls=torch.cat(cls_feats),
+                 mean=torch.cat(mean_feats)), torch.tensor(labels))

@@ -1,0 +1,68 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from mae_plugin.evaluation import weighted_knn_accuracy, weighted_knn_predict
+
+
+def angle_feats(degrees, norm=1.0):
+    rad = torch.tensor(degrees, dtype=torch.float64) * math.pi / 180
+    return norm * torch.stack([rad.cos(), rad.sin()], dim=1)
+
+
+def test_weighted_vote_differs_from_majority():
+    # Two class-0 neighbours at 60 degrees, one class-1 neighbour at 10
+    # degrees from the query: cos 0.985 vs 0.5.
+    train = angle_feats([60., -60., 10.], norm=3.0)  # norms are ignored
+    labels = torch.tensor([0, 0, 1])
+    query = angle_feats([0.])
+    # T=0.07: exp(0.985/0.07) = 1.3e6 > 2 * exp(0.5/0.07) = 2.5e3
+    assert weighted_knn_predict(train, labels, query, 2, k=3).item() == 1
+    # T=10: weights ~ 1.10 vs 2 * 1.05 = 2.10, the majority wins
+    assert weighted_knn_predict(
+        train, labels, query, 2, k=3, temperature=10.).item() == 0
+    # k=1: the nearest neighbour alone
+    assert weighted_knn_predict(
+        train, labels, query, 2, k=1, temperature=10.).item() == 1
+
+
+def test_matches_a_direct_computation():
+    rng = np.random.default_rng(0)
+    train = rng.normal(size=(300, 8))
+    labels = rng.integers(0, 5, 300)
+    test = rng.normal(size=(70, 8))
+    sim = (test / np.linalg.norm(test, axis=1, keepdims=True)) @ (
+        train / np.linalg.norm(train, axis=1, keepdims=True)).T
+    expected = []
+    for row in sim:
+        top = np.argsort(-row)[:20]
+        votes = np.zeros(5)
+        np.add.at(votes, labels[top], np.exp(row[top] / 0.07))
+        expected.append(votes.argmax())
+    preds = weighted_knn_predict(
+        torch.tensor(train),
+        torch.tensor(labels),
+        torch.tensor(test),
+        5,
+        chunk_size=16)
+    np.testing.assert_array_equal(preds.numpy(), expected)
+    test_labels = torch.tensor(expected)
+    test_labels[:7] = (test_labels[:7] + 1) % 5
+    assert weighted_knn_accuracy(
+        torch.tensor(train), torch.tensor(labels), torch.tensor(test),
+        test_labels, 5) == pytest.approx(90.0)
+
+
+def test_clear_errors():
+    train, labels = torch.randn(5, 4), torch.zeros(5, dtype=torch.long)
+    with pytest.raises(ValueError, match='k must be'):
+        weighted_knn_predict(train, labels, torch.randn(2, 4), 2, k=6)
+    with pytest.raises(ValueError, match='same D'):
+        weighted_knn_predict(train, labels, torch.randn(2, 3), 2, k=2)
+    with pytest.raises(ValueError, match='train_labels'):
+        weighted_knn_predict(train, labels[:3], torch.randn(2, 4), 2, k=2)
+    with pytest.raises(ValueError, match='temperature'):
+        weighted_knn_predict(
+            train, labels, torch.randn(2, 4), 2, k=2, temperature=0)
