@@ -103,6 +103,11 @@ default_hooks = dict(
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
 # Reconstructions of the first 4 validation photos every 5 epochs and at the
 # end, as PNGs under vis_data/vis_image.
+# Its own dataset, so the figures come also with --no-validate.
 custom_hooks = [
-    dict(type='ReconstructionVisualizationHook', interval=160, num_images=4)
+    dict(
+        type='ReconstructionVisualizationHook',
+        interval=160,
+        num_images=4,
+        dataset=dict(**photos, pipeline=test_pipeline))
 ]
