@@ -30,7 +30,7 @@ model = dict(
 
 data_root = 'data/demo_photos/'
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='RobustLoadImageFromFile'),
     dict(
         type='RandomResizedCrop',
         scale=img_size,
@@ -41,7 +41,7 @@ train_pipeline = [
     dict(type='PackInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='RobustLoadImageFromFile'),
     dict(
         type='ResizeEdge',
         scale=img_size,

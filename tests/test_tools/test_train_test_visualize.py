@@ -43,7 +43,9 @@ def crop_size_overrides(data_root):
 
 
 def run(*args):
-    result = subprocess.run([sys.executable, *args], cwd=ROOT,
+    # this checkout's mae_plugin, not an installed one
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    result = subprocess.run([sys.executable, *args], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result.stdout + result.stderr
