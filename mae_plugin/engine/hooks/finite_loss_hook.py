@@ -35,15 +35,17 @@ class FiniteLossHook(Hook):
                          outputs: Optional[dict] = None) -> None:
         if not outputs or not self.every_n_train_iters(runner, self.interval):
             return
-        bad = sorted(
-            name for name, value in outputs.items()
-            if 'loss' in name and not torch.isfinite(
-                torch.as_tensor(value, dtype=torch.float64)).all())
+        losses = {
+            name: torch.as_tensor(value).detach().double()
+            for name, value in outputs.items() if 'loss' in name
+        }
+        bad = sorted(name for name, value in losses.items()
+                     if not torch.isfinite(value).all())
         num_bad = torch.tensor(float(len(bad)))
         all_reduce(num_bad)
         if num_bad.item() == 0:
             return
-        detail = ', '.join(f'{n}={float(outputs[n])}'
+        detail = ', '.join(f'{n}={losses[n].mean().item()}'
                            for n in bad) or 'on another rank'
         last_ckpt = runner.message_hub.get_info('last_ckpt')
         raise FloatingPointError(
