@@ -1,6 +1,7 @@
 """Image loading that converts every common image kind to 8-bit colour and
 names the file when it cannot."""
 import io
+import logging
 import multiprocessing
 from typing import Optional
 
@@ -145,9 +146,9 @@ class RobustLoadImageFromFile(BaseTransform):
         if filename not in self._warned:
             self._warned.add(filename)
             print_log(
-                f'skipping unreadable image {filename}: {error}',
+                f'skipping unreadable image {filename} ({error})',
                 logger='current',
-                level='WARNING')
+                level=logging.WARNING)
 
     def pop_num_skipped(self) -> int:
         """Loads skipped since the last call (all processes together)."""
