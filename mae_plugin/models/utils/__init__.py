@@ -1,8 +1,11 @@
+from .checks import (check_bool, check_img_size, check_number,
+                     check_positive_int)
 from .init import init_mae_weights, init_patch_projection, is_pretrained_init
 from .patchify import check_divisible, patchify, unpatchify
 from .pos_embed import sincos_1d, sincos_2d
 
 __all__ = [
+    'check_bool', 'check_img_size', 'check_number', 'check_positive_int',
     'init_mae_weights', 'init_patch_projection', 'is_pretrained_init',
     'check_divisible', 'patchify', 'unpatchify', 'sincos_1d', 'sincos_2d'
 ]
