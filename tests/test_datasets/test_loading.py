@@ -1,18 +1,17 @@
 """Point 3: bad data is converted or named, never silently used."""
+import logging
 import os.path as osp
 
 import cv2
 import numpy as np
 import pytest
+from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 from mmpretrain.datasets import CustomDataset
 from PIL import Image
 
-from mae_plugin.apis import train_config
 from mae_plugin.datasets import RobustLoadImageFromFile, UnreadableImageError
-from tests.test_engine.test_finite_loss import cfg_options
-from tests.test_tools.test_train_test_visualize import (CONFIG, TINY,
-                                                        crop_size_overrides)
+from tests.test_engine.utils import tiny_train_cfg
 
 RNG = np.random.default_rng(0)
 BGR = RNG.integers(0, 256, (6, 5, 3), dtype=np.uint8)
@@ -112,15 +111,31 @@ def test_bad_arguments_are_named():
         RobustLoadImageFromFile(background=300)
 
 
+class Messages(logging.Handler):
+    """Collects the messages logged to it."""
+
+    def __init__(self):
+        super().__init__()
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
 def test_skip_mode_counts_every_skip_and_warns_once_per_file(
-        bad_files, tmp_path, capfd):
+        bad_files, tmp_path):
     cv2.imwrite(str(tmp_path / 'good.png'), BGR)
     transform = RobustLoadImageFromFile(on_error='skip')
-    for _ in range(2):
-        for path, _ in bad_files.values():
-            assert transform(dict(img_path=str(path))) is None
-        assert transform(dict(img_path=str(tmp_path / 'good.png')))
-    warnings = ''.join(capfd.readouterr())
+    logger, handler = MMLogger.get_current_instance(), Messages()
+    logger.addHandler(handler)
+    try:
+        for _ in range(2):
+            for path, _ in bad_files.values():
+                assert transform(dict(img_path=str(path))) is None
+            assert transform(dict(img_path=str(tmp_path / 'good.png')))
+    finally:
+        logger.removeHandler(handler)
+    warnings = '\n'.join(handler.messages)
     for path, _ in bad_files.values():
         assert warnings.count(f'skipping unreadable image {path}') == 1
     assert transform.pop_num_skipped() == 6
@@ -152,12 +167,10 @@ def test_training_reports_skipped_images_per_epoch_across_workers(
         bad_files, tmp_path, capfd):
     root = osp.dirname(bad_files['empty'][0])
     write_photos(root, 5)
-    cfg = train_config(
-        CONFIG, work_dir=str(tmp_path / 'work'), no_validate=True,
-        cfg_options=cfg_options(TINY + crop_size_overrides(root) + [
-            'train_cfg.max_epochs=2', 'train_dataloader.num_workers=2',
-            'train_dataloader.dataset.dataset.pipeline.0.on_error=skip'
-        ]))
+    cfg = tiny_train_cfg(
+        root, str(tmp_path / 'work'), 'train_cfg.max_epochs=2',
+        'train_dataloader.num_workers=2',
+        'train_dataloader.dataset.dataset.pipeline.0.on_error=skip')
     Runner.from_cfg(cfg).train()
     log = ''.join(capfd.readouterr())
     for epoch in (1, 2):
@@ -175,9 +188,7 @@ def test_missing_or_empty_data_root_is_named(folder, tmp_path):
     root = tmp_path / folder
     if folder == 'empty':
         root.mkdir()
-    cfg = train_config(
-        CONFIG, work_dir=str(tmp_path / 'work'),
-        cfg_options=cfg_options(TINY + crop_size_overrides(str(root))))
+    cfg = tiny_train_cfg(str(root), str(tmp_path / 'work'))
     with pytest.raises((FileNotFoundError, RuntimeError)) as error:
         Runner.from_cfg(cfg).train()
     assert str(root) in str(error.value)

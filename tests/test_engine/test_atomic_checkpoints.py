@@ -11,13 +11,11 @@ import pytest
 import torch
 from mmengine.fileio import get_file_backend
 from mmengine.hooks import Hook
-from mmengine.runner import Runner
 
-from mae_plugin.apis import train_config
 from mae_plugin.engine import AtomicLocalBackend
-from tests.test_engine.test_finite_loss import cfg_options
+from tests.test_engine.utils import checkpoint_every_iteration_runner
 from tests.test_tools.test_train_test_visualize import (  # noqa: F401
-    CONFIG, ROOT, TINY, crop_size_overrides, photos)
+    ROOT, photos)
 
 SIZE = 8 << 20  # bytes per version
 
@@ -74,14 +72,7 @@ def test_failed_save_keeps_the_previous_checkpoint(photos, tmp_path):
     writing the new one; with max_keep_ckpts=1 a failed save would leave
     none. Ours deletes only after the new one is on disk."""
     work = str(tmp_path / 'work')
-    cfg = train_config(
-        CONFIG, work_dir=work, no_validate=True,
-        cfg_options=cfg_options(TINY + crop_size_overrides(photos) + [
-            'train_cfg.max_epochs=2', 'default_hooks.checkpoint.by_epoch=0',
-            'default_hooks.checkpoint.interval=1',
-            'default_hooks.checkpoint.max_keep_ckpts=1'
-        ]))
-    runner = Runner.from_cfg(cfg)
+    runner = checkpoint_every_iteration_runner(photos, work, max_epochs=2)
     runner.register_hook(FailSaving(at=3))
     with pytest.raises(OSError, match='No space left'):
         runner.train()

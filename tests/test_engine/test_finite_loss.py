@@ -6,22 +6,11 @@ import re
 
 import pytest
 import torch
-from mmengine.config import DictAction
 from mmengine.hooks import Hook
-from mmengine.runner import Runner
 
-from mae_plugin.apis import train_config
 from mae_plugin.engine import FiniteLossHook
-from tests.test_tools.test_train_test_visualize import (  # noqa: F401
-    CONFIG, TINY, crop_size_overrides, photos)
-
-
-def cfg_options(overrides):
-    """``key=value`` strings to the dict DictAction would make."""
-    return {
-        key: DictAction._parse_iterable(value)
-        for key, value in (o.split('=', 1) for o in overrides)
-    }
+from tests.test_engine.utils import checkpoint_every_iteration_runner
+from tests.test_tools.test_train_test_visualize import photos  # noqa: F401
 
 
 class InjectValue(Hook):
@@ -40,14 +29,7 @@ class InjectValue(Hook):
 def test_bad_loss_stops_before_it_reaches_a_checkpoint(
         value, photos, tmp_path):
     work = str(tmp_path / 'work')
-    cfg = train_config(
-        CONFIG, work_dir=work, no_validate=True,
-        cfg_options=cfg_options(TINY + crop_size_overrides(photos) + [
-            'train_cfg.max_epochs=3', 'default_hooks.checkpoint.by_epoch=0',
-            'default_hooks.checkpoint.interval=1',
-            'default_hooks.checkpoint.max_keep_ckpts=1'
-        ]))
-    runner = Runner.from_cfg(cfg)
+    runner = checkpoint_every_iteration_runner(photos, work, max_epochs=3)
     runner.register_hook(InjectValue(at=3, value=value))
     with pytest.raises(FloatingPointError) as error:
         runner.train()
