@@ -17,7 +17,7 @@ from tests.test_engine.utils import checkpoint_every_iteration_runner
 from tests.test_tools.test_train_test_visualize import (  # noqa: F401
     ROOT, photos)
 
-SIZE = 8 << 20  # bytes per version
+SIZE = 4 << 20  # bytes per version
 
 # Rewrites one file forever, alternating two complete versions.
 WRITER = f'''
@@ -33,7 +33,7 @@ while True:
 
 def test_kill_during_writes_leaves_a_complete_file(tmp_path):
     target = tmp_path / 'ckpt.pth'
-    for _ in range(3):
+    for _ in range(2):
         writer = subprocess.Popen(
             [sys.executable, '-c', WRITER, str(target)], cwd=ROOT)
         deadline = time.monotonic() + 120
