@@ -138,8 +138,8 @@ def init_cpu_distributed(cfg: Config) -> None:
     (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``) with the
     config's ``env_cfg.dist_cfg.backend``; the runner then finds it
     started. The model is wrapped in ``MMDistributedDataParallel`` without
-    ``device_ids`` unless ``model_wrapper_cfg`` says otherwise. Does nothing for other launchers, with CUDA, or when a group
-    exists.
+    ``device_ids`` unless ``model_wrapper_cfg`` says otherwise. Does
+    nothing for other launchers, with CUDA, or when a group exists.
 
     Args:
         cfg (Config): A config from :func:`train_config` or

@@ -14,8 +14,7 @@ from mmengine.hooks import Hook
 
 from mae_plugin.engine import AtomicLocalBackend
 from tests.test_engine.utils import checkpoint_every_iteration_runner
-from tests.test_tools.test_train_test_visualize import (  # noqa: F401
-    ROOT, photos)
+from tests.test_tools.test_train_test_visualize import ROOT
 
 SIZE = 4 << 20  # bytes per version
 

@@ -13,8 +13,8 @@ from torch.nn.parallel import DistributedDataParallel
 
 from mae_plugin.registry import MODELS
 from tests.conftest import tiny_mae_cfg
-from tests.test_tools.test_train_test_visualize import (  # noqa: F401
-    CONFIG, ROOT, TINY, crop_size_overrides, photos)
+from tests.test_tools.test_train_test_visualize import (CONFIG, ROOT, TINY,
+                                                        crop_size_overrides)
 
 WORLD_SIZE, GLOBAL_BATCH = 2, 4
 

@@ -14,8 +14,9 @@ import time
 
 import torch
 
-from tests.test_tools.test_train_test_visualize import (  # noqa: F401
-    CONFIG, ROOT, TINY, crop_size_overrides, photos, run)
+from tests.test_tools.test_train_test_visualize import (CONFIG, ROOT, TINY,
+                                                        crop_size_overrides,
+                                                        run)
 
 # 8 photos x 2 repeats / 4 per batch = 4 iterations per epoch, 3 epochs; a
 # checkpoint every 3 iterations, so every checkpoint but the last falls in
@@ -25,7 +26,8 @@ ITERS_PER_EPOCH, EPOCHS = 4, 3
 
 def options(data_root):
     return ['--no-validate', '--cfg-options', *TINY,
-            *crop_size_overrides(data_root), 'train_dataloader.dataset.times=2',
+            *crop_size_overrides(data_root),
+            'train_dataloader.dataset.times=2',
             f'train_cfg.max_epochs={EPOCHS}',
             'default_hooks.checkpoint.by_epoch=False',
             'default_hooks.checkpoint.interval=3',

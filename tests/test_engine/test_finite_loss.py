@@ -10,7 +10,6 @@ from mmengine.hooks import Hook
 
 from mae_plugin.engine import FiniteLossHook
 from tests.test_engine.utils import checkpoint_every_iteration_runner
-from tests.test_tools.test_train_test_visualize import photos  # noqa: F401
 
 
 class InjectValue(Hook):

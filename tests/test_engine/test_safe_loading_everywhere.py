@@ -16,8 +16,8 @@ from mae_plugin.engine import load_checkpoint_safely
 from mae_plugin.registry import MODELS
 from tests.conftest import TINY_ARCH
 from tests.test_engine.test_safe_loading import _RunsCode
-from tests.test_tools.test_train_test_visualize import (  # noqa: F401
-    CONFIG, ROOT, TINY, crop_size_overrides, photos)
+from tests.test_tools.test_train_test_visualize import (CONFIG, ROOT, TINY,
+                                                        crop_size_overrides)
 
 
 @pytest.fixture

@@ -74,7 +74,7 @@ class MAEViT(VisionTransformer):
             raise ValueError(f'unknown arch {arch!r}; choose one of '
                              f'{sorted(self.arch_zoo)} or pass a dict')
         if isinstance(arch, dict):
-            missing = set(_arch(1, 1, 1)) - set(arch)
+            missing = set(_arch(1, 1, 1)) - set(arch)  # the required keys
             if missing:
                 raise KeyError(f'arch is missing {sorted(missing)}')
         check_positive_int('patch_size', patch_size)
