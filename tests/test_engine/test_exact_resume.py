@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 
 from tests.test_tools.test_train_test_visualize import (CONFIG, ROOT, TINY,
@@ -24,8 +25,10 @@ from tests.test_tools.test_train_test_visualize import (CONFIG, ROOT, TINY,
 ITERS_PER_EPOCH, EPOCHS = 4, 3
 
 
-def options(data_root):
+def options(data_root, num_workers):
     return ['--no-validate', '--cfg-options', *TINY,
+            f'train_dataloader.num_workers={num_workers}',
+            f'train_dataloader.persistent_workers={num_workers > 0}',
             *crop_size_overrides(data_root),
             'train_dataloader.dataset.times=2',
             f'train_cfg.max_epochs={EPOCHS}',
@@ -48,14 +51,20 @@ def logged(work_dir):
     return records
 
 
-def test_sigkill_mid_epoch_then_resume_is_bitwise_identical(photos, tmp_path):
+# Worker processes (persistent, as in the configs) load the samples of a
+# resumed epoch in another order than the uninterrupted run; the crops must
+# not change.
+@pytest.mark.parametrize('num_workers', [0, 2])
+def test_sigkill_mid_epoch_then_resume_is_bitwise_identical(
+        num_workers, photos, tmp_path):
     reference = str(tmp_path / 'reference')
-    run('tools/train.py', CONFIG, '--work-dir', reference, *options(photos))
+    run('tools/train.py', CONFIG, '--work-dir', reference,
+        *options(photos, num_workers))
 
     interrupted = str(tmp_path / 'interrupted')
     process = subprocess.Popen(
         [sys.executable, 'tools/train.py', CONFIG, '--work-dir', interrupted,
-         *options(photos)],
+         *options(photos, num_workers)],
         cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
@@ -68,7 +77,7 @@ def test_sigkill_mid_epoch_then_resume_is_bitwise_identical(photos, tmp_path):
     assert not osp.exists(osp.join(interrupted, f'iter_{EPOCHS * 4}.pth'))
 
     out = run('tools/train.py', CONFIG, '--work-dir', interrupted,
-              '--resume', *options(photos))
+              '--resume', *options(photos, num_workers))
     resumed = re.search(r'resumed epoch: \d+, iter: (\d+)', out)
     assert resumed, out[-3000:]
     resumed_iter = int(resumed.group(1))
