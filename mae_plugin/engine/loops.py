@@ -35,7 +35,8 @@ class PerSampleSeededDataset(Dataset):
     """Wraps a dataset; an item ``(index, seed)`` seeds the global RNGs with
     ``seed`` before loading ``dataset[index]``, so the random transforms of
     a sample do not depend on which process loads it or on what it loaded
-    before. A plain ``index`` loads without reseeding.
+    before. A plain ``index`` loads without reseeding. Other attributes
+    (``pipeline``, ...) are those of the wrapped dataset.
 
     Args:
         dataset (Dataset | dict): The dataset or its config.
@@ -47,10 +48,10 @@ class PerSampleSeededDataset(Dataset):
             ROOT_DATASETS.build(dataset)
             if isinstance(dataset, dict) else dataset)
 
-    @property
-    def metainfo(self) -> dict:
-        """The wrapped dataset's meta information."""
-        return getattr(self.dataset, 'metainfo', {})
+    def __getattr__(self, name: str):
+        if name == 'dataset':  # not set yet (unpickling)
+            raise AttributeError(name)
+        return getattr(self.dataset, name)
 
     def full_init(self) -> None:
         """Fully initialise the wrapped dataset."""

@@ -12,9 +12,12 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import torch
+from mmengine.registry import init_default_scope
 
+from mae_plugin.engine.loops import PerSampleSeededDataset
 from tests.test_tools.test_train_test_visualize import (CONFIG, ROOT, TINY,
                                                         crop_size_overrides,
                                                         run)
@@ -109,3 +112,21 @@ def test_sigkill_mid_epoch_then_resume_is_bitwise_identical(
     for path in glob.glob(osp.join(interrupted, '*.pth')):
         torch.load(path, weights_only=True)
     assert not glob.glob(osp.join(interrupted, '.*.tmp'))
+
+
+def test_a_sample_seed_fixes_its_random_transforms(photos):
+    init_default_scope('mae_plugin')
+    dataset = PerSampleSeededDataset(
+        dict(type='CustomDataset', data_root=photos, data_prefix='',
+             with_label=False,
+             pipeline=[
+                 dict(type='RobustLoadImageFromFile'),
+                 dict(type='RandomResizedCrop', scale=16),
+                 dict(type='RandomFlip', prob=0.5)
+             ]))
+    first = dataset[(3, 11)]['img']
+    dataset[(5, 12)]  # whatever the process loaded before
+    np.random.rand(7)
+    assert np.array_equal(dataset[(3, 11)]['img'], first)
+    assert not np.array_equal(dataset[(3, 12)]['img'], first)
+    assert dataset.metainfo == dataset.dataset.metainfo and len(dataset) == 8
