@@ -4,7 +4,8 @@ import argparse
 from mmengine.runner import Runner
 
 import mae_plugin  # noqa: F401  (registers the plugin)
-from mae_plugin.apis import add_runner_args, parse_runner_args, test_config
+from mae_plugin.apis import (add_runner_args, init_cpu_distributed,
+                             parse_runner_args, test_config)
 
 
 def main():
@@ -19,6 +20,7 @@ def main():
         work_dir=args.work_dir,
         launcher=args.launcher,
         cfg_options=args.cfg_options)
+    init_cpu_distributed(cfg)
     Runner.from_cfg(cfg).test()
 
 

@@ -4,7 +4,8 @@ import argparse
 from mmengine.runner import Runner
 
 import mae_plugin  # noqa: F401  (registers the plugin)
-from mae_plugin.apis import add_runner_args, parse_runner_args, train_config
+from mae_plugin.apis import (add_runner_args, init_cpu_distributed,
+                             parse_runner_args, train_config)
 
 
 def parse_args():
@@ -42,6 +43,7 @@ def main():
         no_validate=args.no_validate,
         launcher=args.launcher,
         cfg_options=args.cfg_options)
+    init_cpu_distributed(cfg)
     Runner.from_cfg(cfg).train()
 
 

@@ -5,9 +5,21 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=100),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
+    # written to a temporary file, then renamed: a kill never truncates one
+    checkpoint=dict(
+        type='AtomicCheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
+
+# Stop at the first NaN/Inf loss before it reaches a checkpoint; report the
+# images skipped by RobustLoadImageFromFile(on_error='skip') every epoch;
+# log (and check) how many keys a `Pretrained` init_cfg took from its
+# checkpoint, for fine-tuning and linear probing.
+custom_hooks = [
+    dict(type='FiniteLossHook'),
+    dict(type='UnreadableImagesHook'),
+    dict(type='PretrainedKeysHook'),
+]
 
 env_cfg = dict(
     cudnn_benchmark=False,

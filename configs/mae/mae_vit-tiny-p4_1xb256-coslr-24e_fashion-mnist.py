@@ -88,6 +88,8 @@ knn_dataloader = dict(
         data_root={{_base_.data_root}},
         pipeline={{_base_.test_pipeline}}))
 custom_hooks = [
+    dict(type='FiniteLossHook'),
+    dict(type='UnreadableImagesHook'),
     dict(
         type='KNNEvalHook',
         memory_dataloader=dict(

@@ -30,7 +30,7 @@ model = dict(
 
 data_root = 'data/demo_photos/'
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='RobustLoadImageFromFile'),
     dict(
         type='RandomResizedCrop',
         scale=img_size,
@@ -41,7 +41,7 @@ train_pipeline = [
     dict(type='PackInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='RobustLoadImageFromFile'),
     dict(
         type='ResizeEdge',
         scale=img_size,
@@ -103,11 +103,14 @@ default_hooks = dict(
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
 # Reconstructions of the first 4 validation photos every 5 epochs and at the
 # end, as PNGs under vis_data/vis_image.
-# Its own dataset, so the figures come also with --no-validate.
+# Reconstruction figures drawn from their own dataset (so they come also
+# with --no-validate), plus the runtime's guards.
 custom_hooks = [
     dict(
         type='ReconstructionVisualizationHook',
         interval=160,
         num_images=4,
-        dataset=dict(**photos, pipeline=test_pipeline))
+        dataset=dict(**photos, pipeline=test_pipeline)),
+    dict(type='FiniteLossHook'),
+    dict(type='UnreadableImagesHook'),
 ]

@@ -196,7 +196,7 @@ def reconstruct_images(
             raise ValueError(
                 f'img_size must be two positive ints (H, W), got {img_size}')
     load = model.cfg.test_pipeline[0]
-    if not load['type'].startswith('LoadImage'):
+    if 'LoadImage' not in load['type']:
         raise KeyError(f'test_pipeline[0] must load the image, got '
                        f'{load["type"]!r}')
     resize = [] if img_size is None else [

@@ -6,7 +6,9 @@ import os
 import os.path as osp
 from typing import Optional, Union
 
+import torch
 from mmengine.config import Config, DictAction
+from mmengine.dist import is_distributed
 
 
 def add_runner_args(parser: argparse.ArgumentParser) -> None:
@@ -129,3 +131,43 @@ def test_config(config_file: Union[str, Config],
     cfg.work_dir = _work_dir(cfg, config_file, work_dir)
     cfg.load_from = checkpoint
     return cfg
+
+
+def init_cpu_distributed(cfg: Config) -> None:
+    """Start the process group of a ``--launcher pytorch`` run on a machine
+    without CUDA.
+
+    mmengine's ``init_dist`` for the pytorch launcher always calls
+    ``torch.cuda.set_device``, which fails without a GPU. When CUDA is
+    missing this starts the group itself from the launcher's environment
+    (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``) with the
+    config's ``env_cfg.dist_cfg.backend``; the runner then finds it
+    started. The model is wrapped in ``MMDistributedDataParallel`` without
+    ``device_ids`` unless ``model_wrapper_cfg`` says otherwise. Does
+    nothing for other launchers, with CUDA, or when a group exists.
+
+    Args:
+        cfg (Config): A config from :func:`train_config` or
+            :func:`test_config`.
+
+    Raises:
+        ValueError: The backend is ``nccl``, which needs GPUs.
+    """
+    if (cfg.launcher != 'pytorch' or torch.cuda.is_available()
+            or is_distributed()):
+        return
+    backend = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('backend',
+                                                             'gloo')
+    if backend == 'nccl':
+        raise ValueError(
+            'env_cfg.dist_cfg.backend is nccl but CUDA is not available; '
+            "set env_cfg.dist_cfg.backend='gloo' for CPU training")
+    torch.distributed.init_process_group(backend=backend)
+    # mmengine's default wrapper passes device_ids=[LOCAL_RANK], which DDP
+    # refuses for a module on the CPU.
+    cfg.setdefault(
+        'model_wrapper_cfg',
+        dict(
+            type='MMDistributedDataParallel',
+            device_ids=None,
+            broadcast_buffers=False))

@@ -2,18 +2,26 @@
 # and its hooks in mmpretrain's registries, which our scope falls back to.
 import mmpretrain.engine  # noqa: F401
 
-from .hooks import (KNNEvalHook, PretrainedKeysHook,
-                    ReconstructionVisualizationHook, compare_with_checkpoint,
+from .atomic_backend import AtomicLocalBackend, atomic_write
+from .hooks import (AtomicCheckpointHook, FiniteLossHook, KNNEvalHook,
+                    PretrainedKeysHook, ReconstructionVisualizationHook,
+                    UnreadableImagesHook, compare_with_checkpoint,
                     preserved_random_state)
+from .loops import ExactResumeEpochBasedTrainLoop
 from .optimizers import LayerDecayOptimWrapperConstructor
 from .safe_loading import (MMENGINE_CHECKPOINT_GLOBALS,
-                           allow_mmengine_checkpoints)
+                           allow_mmengine_checkpoints, load_checkpoint_safely,
+                           use_safe_local_loader)
 
 allow_mmengine_checkpoints()
+use_safe_local_loader()
 
 __all__ = [
-    'KNNEvalHook', 'LayerDecayOptimWrapperConstructor',
-    'MMENGINE_CHECKPOINT_GLOBALS', 'PretrainedKeysHook',
-    'ReconstructionVisualizationHook', 'allow_mmengine_checkpoints',
-    'compare_with_checkpoint', 'preserved_random_state'
+    'AtomicLocalBackend', 'atomic_write', 'AtomicCheckpointHook',
+    'FiniteLossHook', 'KNNEvalHook', 'PretrainedKeysHook',
+    'ReconstructionVisualizationHook', 'UnreadableImagesHook',
+    'compare_with_checkpoint', 'preserved_random_state',
+    'ExactResumeEpochBasedTrainLoop', 'LayerDecayOptimWrapperConstructor',
+    'MMENGINE_CHECKPOINT_GLOBALS', 'allow_mmengine_checkpoints',
+    'load_checkpoint_safely', 'use_safe_local_loader'
 ]

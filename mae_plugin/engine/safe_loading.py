@@ -18,13 +18,19 @@ Everything else a checkpoint may hold (tensors, dicts, lists, strings,
 numbers, ``OrderedDict``) is allowed by torch already. A pickle that names
 any other global (``os.system``, ``subprocess.Popen``, ...) is still
 refused by torch before anything runs.
+
+mmengine's loader for local files is replaced by
+:func:`load_checkpoint_safely`, which passes ``weights_only=True``
+explicitly and names the refused file.
 """
+import os
 import pickle
 from typing import Any
 
 import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer
+from mmengine.runner import CheckpointLoader
 
 
 def history_buffer_method(owner: Any, name: str) -> Any:
@@ -67,3 +73,40 @@ MMENGINE_CHECKPOINT_GLOBALS = [
 def allow_mmengine_checkpoints() -> None:
     """Add :data:`MMENGINE_CHECKPOINT_GLOBALS` to torch's safe globals."""
     torch.serialization.add_safe_globals(MMENGINE_CHECKPOINT_GLOBALS)
+
+
+def load_checkpoint_safely(filename: str, map_location: Any = None) -> Any:
+    """Load a local checkpoint with ``torch.load(weights_only=True)``.
+
+    Registered as mmengine's loader for local paths, so runner resume,
+    ``load_from``, ``init_cfg=dict(type='Pretrained')`` and the tools load
+    safely whatever torch's default (``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``)
+    says.
+
+    Args:
+        filename (str): Checkpoint path.
+        map_location (str | callable, optional): As in :func:`torch.load`.
+            Defaults to None.
+
+    Raises:
+        FileNotFoundError: ``filename`` does not exist.
+        pickle.UnpicklingError: The pickle names a global outside the
+            allowlist (the message names the file and the global).
+    """
+    filename = os.path.expanduser(filename)
+    if not os.path.isfile(filename):
+        raise FileNotFoundError(f'checkpoint {filename} can not be found')
+    try:
+        return torch.load(
+            filename, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise pickle.UnpicklingError(
+            f'refusing to load checkpoint {filename}: it holds objects '
+            f'outside the weights-only allowlist, loading it could run '
+            f'code. {error}') from None
+
+
+def use_safe_local_loader() -> None:
+    """Make :func:`load_checkpoint_safely` mmengine's local loader."""
+    CheckpointLoader.register_scheme(
+        prefixes='', loader=load_checkpoint_safely, force=True)

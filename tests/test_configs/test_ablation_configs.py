@@ -116,7 +116,7 @@ def test_augmentation_ablation_changes_only_the_train_pipeline(name):
     assert set(changes) == set(PIPELINES)
     assert cfg.train_pipeline == cfg.train_dataloader.dataset.pipeline
     types = [t['type'] for t in cfg.train_pipeline]
-    assert types[0] == 'LoadImageFromFile' and types[-1] == 'PackInputs'
+    assert types[0] == 'RobustLoadImageFromFile' and types[-1] == 'PackInputs'
     assert ('RandomFlip' in types) == (name != 'aug-none')
     assert ('torchvision/ColorJitter' in types) == (
         name == 'aug-color-jitter')

@@ -3,7 +3,7 @@ dataset_type = 'CustomDataset'
 data_root = 'data/imagenet/'
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='RobustLoadImageFromFile'),
     dict(
         type='RandomResizedCrop',
         scale=224,
@@ -15,7 +15,7 @@ train_pipeline = [
 ]
 # The val/test loops (tools/visualize_reconstruction.py uses its loading step).
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='RobustLoadImageFromFile'),
     dict(
         type='ResizeEdge',
         scale=224,

@@ -31,5 +31,3 @@ model = dict(
         dict(type='Mixup', alpha=0.8),
         dict(type='CutMix', alpha=1.0)
     ]))
-# Logs how many encoder keys the checkpoint provided; fails if few did.
-custom_hooks = [dict(type='PretrainedKeysHook')]

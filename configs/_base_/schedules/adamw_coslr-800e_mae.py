@@ -33,6 +33,7 @@ param_scheduler = [
         convert_to_iter_based=True)
 ]
 
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=800)
+# Resumes exactly, mid-epoch included (see mae_plugin/engine/loops.py).
+train_cfg = dict(type='ExactResumeEpochBasedTrainLoop', max_epochs=800)
 # The lr above is for 4096 images per step; --auto-scale-lr rescales it.
 auto_scale_lr = dict(base_batch_size=4096)

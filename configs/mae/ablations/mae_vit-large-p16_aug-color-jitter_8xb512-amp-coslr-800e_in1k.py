@@ -4,7 +4,7 @@
 _base_ = './mae_vit-large-p16_table1-base_8xb512-amp-coslr-800e_in1k.py'
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='RobustLoadImageFromFile'),
     dict(
         type='RandomResizedCrop',
         scale=224,

@@ -3,11 +3,11 @@ from typing import Optional, Tuple, Union
 
 import torch
 from mmpretrain.models import VisionTransformer
-from mmpretrain.models.utils import to_2tuple
 from torch import nn
 
 from mae_plugin.registry import MODELS, build_model
-from ..utils import (check_divisible, init_mae_weights, init_patch_projection,
+from ..utils import (check_divisible, check_img_size, check_positive_int,
+                     init_mae_weights, init_patch_projection,
                      is_pretrained_init, regenerate_sincos_on_load,
                      sincos_2d)
 
@@ -81,13 +81,13 @@ class MAEViT(VisionTransformer):
         if isinstance(arch, str) and arch.lower() not in self.arch_zoo:
             raise ValueError(f'unknown arch {arch!r}; choose one of '
                              f'{sorted(self.arch_zoo)} or pass a dict')
-        if not isinstance(patch_size, int) or patch_size < 1:
-            raise ValueError(
-                f'patch_size must be a positive int, got {patch_size!r}')
-        if not isinstance(in_channels, int) or in_channels < 1:
-            raise ValueError(
-                f'in_channels must be a positive int, got {in_channels!r}')
-        img_size = to_2tuple(img_size)
+        if isinstance(arch, dict):
+            missing = set(_arch(1, 1, 1)) - set(arch)  # the required keys
+            if missing:
+                raise KeyError(f'arch is missing {sorted(missing)}')
+        check_positive_int('patch_size', patch_size)
+        check_positive_int('in_channels', in_channels)
+        img_size = check_img_size(img_size)
         check_divisible(*img_size, patch_size)
         super().__init__(
             arch=arch,

@@ -5,7 +5,8 @@ import torch
 from mmengine.model import BaseModule
 
 from mae_plugin.registry import MODELS
-from ..utils import patchify, unpatchify
+from ..utils import (check_bool, check_number, check_positive_int, patchify,
+                     unpatchify)
 
 
 @MODELS.register_module()
@@ -35,10 +36,10 @@ class MAEPixelHead(BaseModule):
                  eps: float = 1e-6,
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
-        self.patch_size = patch_size
-        self.norm_pix = norm_pix
-        self.loss_on_visible = loss_on_visible
-        self.eps = eps
+        self.patch_size = check_positive_int('patch_size', patch_size)
+        self.norm_pix = check_bool('norm_pix', norm_pix)
+        self.loss_on_visible = check_bool('loss_on_visible', loss_on_visible)
+        self.eps = check_number('eps', eps)
 
     def patch_statistics(
             self, patches: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:

@@ -12,6 +12,7 @@ from typing import NamedTuple, Optional, Tuple
 import torch
 
 from mae_plugin.registry import MODELS
+from ..utils import check_number, check_positive_int
 
 
 class Masking(NamedTuple):
@@ -97,6 +98,7 @@ class BaseMasking:
 
 
 def _check_ratio(mask_ratio: float) -> float:
+    check_number('mask_ratio', mask_ratio)
     if not 0 <= mask_ratio < 1:
         raise ValueError(f'mask_ratio must be in [0, 1), got {mask_ratio}')
     return float(mask_ratio)
@@ -151,7 +153,9 @@ class BlockMasking(BaseMasking):
                  min_aspect: float = 0.3,
                  max_attempts: int = 10) -> None:
         self.mask_ratio = _check_ratio(mask_ratio)
-        if not 0 < min_aspect <= 1:
+        check_positive_int('min_num_patches', min_num_patches)
+        check_positive_int('max_attempts', max_attempts)
+        if not 0 < check_number('min_aspect', min_aspect) <= 1:
             raise ValueError(f'min_aspect must be in (0, 1], got {min_aspect}')
         self.min_num_patches = min_num_patches
         self.log_aspect = (math.log(min_aspect), -math.log(min_aspect))
@@ -213,9 +217,7 @@ class GridMasking(BaseMasking):
     """
 
     def __init__(self, stride: int = 2) -> None:
-        if stride < 1:
-            raise ValueError(f'stride must be >= 1, got {stride}')
-        self.stride = stride
+        self.stride = check_positive_int('stride', stride)
         self.mask_ratio = 1 - 1 / stride**2
 
     def _visible(self, grid_size: Tuple[int, int]) -> torch.Tensor:

@@ -5,11 +5,12 @@ import torch
 from mmengine.model import BaseModule, ModuleList
 from mmpretrain.models.backbones.vision_transformer import \
     TransformerEncoderLayer
-from mmpretrain.models.utils import build_norm_layer, to_2tuple
+from mmpretrain.models.utils import build_norm_layer
 from torch import nn
 
 from mae_plugin.registry import MODELS
-from ..utils import (check_divisible, init_mae_weights, is_pretrained_init,
+from ..utils import (check_divisible, check_img_size, check_number,
+                     check_positive_int, init_mae_weights, is_pretrained_init,
                      regenerate_sincos_on_load, sincos_2d)
 
 
@@ -54,10 +55,18 @@ class MAEDecoder(BaseModule):
                  norm_cfg: dict = dict(type='LN', eps=1e-6),
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        for name, value in (('in_channels', in_channels),
+                            ('embed_dims', embed_dims),
+                            ('num_layers', num_layers),
+                            ('num_heads', num_heads),
+                            ('patch_size', patch_size),
+                            ('out_channels', out_channels)):
+            check_positive_int(name, value)
+        check_number('mlp_ratio', mlp_ratio)
         if embed_dims % num_heads:
             raise ValueError(f'embed_dims {embed_dims} is not divisible by '
                              f'num_heads {num_heads}')
-        img_size = to_2tuple(img_size)
+        img_size = check_img_size(img_size)
         check_divisible(*img_size, patch_size)
         self.grid_size = (img_size[0] // patch_size,
                           img_size[1] // patch_size)

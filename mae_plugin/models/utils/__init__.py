@@ -1,11 +1,13 @@
 from .checkpoint import load_encoder_weights
+from .checks import (check_bool, check_img_size, check_number,
+                     check_positive_int)
 from .init import init_mae_weights, init_patch_projection, is_pretrained_init
 from .patchify import check_divisible, patchify, unpatchify
 from .pos_embed import regenerate_sincos_on_load, sincos_1d, sincos_2d
 
 __all__ = [
-    'load_encoder_weights',
-    'init_mae_weights', 'init_patch_projection', 'is_pretrained_init',
-    'check_divisible', 'patchify', 'unpatchify', 'regenerate_sincos_on_load',
-    'sincos_1d', 'sincos_2d'
+    'load_encoder_weights', 'check_bool', 'check_img_size', 'check_number',
+    'check_positive_int', 'init_mae_weights', 'init_patch_projection',
+    'is_pretrained_init', 'check_divisible', 'patchify', 'unpatchify',
+    'regenerate_sincos_on_load', 'sincos_1d', 'sincos_2d'
 ]

@@ -5,5 +5,4 @@
 _base_ = './vit-tiny-p4_1xb256-coslr-5e_fashion-mnist.py'
 
 model = dict(backbone=dict(init_cfg=None))
-custom_hooks = []
 optim_wrapper = dict(paramwise_cfg=dict(layer_decay_rate=1.0))

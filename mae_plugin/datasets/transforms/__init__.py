@@ -1,0 +1,4 @@
+from .loading import (RobustLoadImageFromFile, UnreadableImageError,
+                      decode_image)
+
+__all__ = ['RobustLoadImageFromFile', 'UnreadableImageError', 'decode_image']

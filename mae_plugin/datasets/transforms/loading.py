@@ -1,0 +1,164 @@
+"""Image loading that converts every common image kind to 8-bit colour and
+names the file when it cannot."""
+import io
+import logging
+import multiprocessing
+from typing import Optional
+
+import mmengine.fileio as fileio
+import numpy as np
+from mmcv.transforms import BaseTransform
+from mmengine.logging import print_log
+from PIL import Image, ImageOps
+
+from mae_plugin.registry import TRANSFORMS
+
+
+class UnreadableImageError(ValueError):
+    """An image file that is empty, truncated or not an image."""
+
+
+def decode_image(data: bytes, filename: str, color_type: str = 'color',
+                 background: int = 255) -> np.ndarray:
+    """Decode image bytes to ``uint8`` BGR ``[H, W, 3]`` or grey ``[H, W]``.
+
+    * 16-bit images are scaled to 8 bits (``round(v / 257)``, so 65535
+      maps to 255), not clipped;
+    * grey-level and palette images are expanded to three channels;
+    * images with transparency are composited onto a uniform
+      ``background`` (the RGB values under transparent pixels are
+      undefined and would otherwise leak into the training data);
+    * the EXIF orientation is applied, as OpenCV's decoder does.
+
+    Args:
+        data (bytes): Encoded image.
+        filename (str): Named in errors.
+        color_type (str): ``'color'`` or ``'grayscale'``. Defaults to
+            ``'color'``.
+        background (int): Grey level behind transparent pixels. Defaults
+            to 255 (white).
+
+    Raises:
+        UnreadableImageError: ``data`` is empty, truncated or no image.
+    """
+    if not data:
+        raise UnreadableImageError(f'{filename}: empty file (0 bytes)')
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()  # decodes fully: truncation raises here
+            image = ImageOps.exif_transpose(image)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError
+            ) as error:
+        raise UnreadableImageError(
+            f'{filename}: not a readable image ({error})') from None
+    if image.mode == 'F':
+        raise UnreadableImageError(
+            f'{filename}: floating-point images (mode F) are not supported')
+    if image.mode.startswith('I'):  # 16-bit grey levels ('I;16', 'I')
+        grey = np.asarray(image).astype(np.float64) / 257
+        image = Image.fromarray(grey.round().clip(0, 255).astype(np.uint8))
+    if image.mode in ('RGBA', 'LA', 'PA') or 'transparency' in image.info:
+        image = image.convert('RGBA')
+        canvas = Image.new('RGBA', image.size, (background, ) * 3 + (255, ))
+        image = Image.alpha_composite(canvas, image)
+    if color_type == 'grayscale':
+        return np.asarray(image.convert('L'))
+    rgb = np.asarray(image.convert('RGB'))
+    return np.ascontiguousarray(rgb[..., ::-1])  # RGB -> BGR, as OpenCV
+
+
+@TRANSFORMS.register_module()
+class RobustLoadImageFromFile(BaseTransform):
+    """Load an image; convert what can be converted, name what cannot.
+
+    A drop-in for mmcv's ``LoadImageFromFile`` (same keys: ``img``,
+    ``img_shape``, ``ori_shape`` from ``img_path``; BGR channel order),
+    decoded with :func:`decode_image`. Unlike OpenCV, which returns a
+    half-grey picture for a truncated JPEG and ``None`` for a non-image,
+    every unreadable file raises an error naming it.
+
+    With ``on_error='skip'`` an unreadable (or missing) file returns
+    ``None``, which makes mmengine's ``BaseDataset`` draw another sample;
+    each file is warned about once per process, and
+    :class:`~mae_plugin.engine.UnreadableImagesHook` logs the number of
+    skipped loads at the end of every training epoch. Test-mode datasets
+    refuse ``None``, so evaluation never skips silently.
+
+    Args:
+        color_type (str): ``'color'`` (BGR ``[H, W, 3]``) or
+            ``'grayscale'`` (``[H, W]``). Defaults to ``'color'``.
+        to_float32 (bool): Return ``float32`` instead of ``uint8``.
+            Defaults to False.
+        on_error (str): ``'raise'`` or ``'skip'``. Defaults to ``'raise'``.
+        background (int): Grey level behind transparent pixels, 0-255.
+            Defaults to 255.
+        backend_args (dict, optional): mmengine file backend arguments.
+            Defaults to None.
+    """
+
+    def __init__(self,
+                 color_type: str = 'color',
+                 to_float32: bool = False,
+                 on_error: str = 'raise',
+                 background: int = 255,
+                 backend_args: Optional[dict] = None) -> None:
+        for name, value, choices in (('color_type', color_type,
+                                      ('color', 'grayscale')),
+                                     ('on_error', on_error, ('raise',
+                                                             'skip'))):
+            if value not in choices:
+                raise ValueError(
+                    f'{name} must be one of {choices}, got {value!r}')
+        if not isinstance(background, int) or not 0 <= background <= 255:
+            raise ValueError(
+                f'background must be an int in [0, 255], got {background!r}')
+        self.color_type = color_type
+        self.to_float32 = to_float32
+        self.on_error = on_error
+        self.background = background
+        self.backend_args = backend_args
+        # Shared with forked/spawned dataloader workers.
+        self.num_skipped = (
+            multiprocessing.Value('q', 0) if on_error == 'skip' else None)
+        self._warned = set()
+
+    def transform(self, results: dict) -> Optional[dict]:
+        filename = results['img_path']
+        try:
+            img = decode_image(
+                fileio.get(filename, backend_args=self.backend_args),
+                filename, self.color_type, self.background)
+        except (UnreadableImageError, OSError) as error:
+            if self.on_error == 'raise':
+                raise
+            self._skip(filename, error)
+            return None
+        if self.to_float32:
+            img = img.astype(np.float32)
+        results['img'] = img
+        results['img_shape'] = img.shape[:2]
+        results['ori_shape'] = img.shape[:2]
+        return results
+
+    def _skip(self, filename: str, error: Exception) -> None:
+        with self.num_skipped.get_lock():
+            self.num_skipped.value += 1
+        if filename not in self._warned:
+            self._warned.add(filename)
+            print_log(
+                f'skipping unreadable image {filename} ({error})',
+                logger='current',
+                level=logging.WARNING)
+
+    def pop_num_skipped(self) -> int:
+        """Loads skipped since the last call (all processes together)."""
+        if self.num_skipped is None:
+            return 0
+        with self.num_skipped.get_lock():
+            count, self.num_skipped.value = self.num_skipped.value, 0
+        return count
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(color_type={self.color_type!r}, '
+                f'to_float32={self.to_float32}, on_error={self.on_error!r}, '
+                f'background={self.background})')

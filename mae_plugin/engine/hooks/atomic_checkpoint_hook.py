@@ -1,0 +1,76 @@
+"""Checkpoints that survive a kill at any moment."""
+import os.path as osp
+
+from mmengine.dist import is_main_process
+from mmengine.hooks import CheckpointHook
+
+from mae_plugin.registry import HOOKS
+from ..atomic_backend import atomic_write
+
+
+@HOOKS.register_module()
+class AtomicCheckpointHook(CheckpointHook):
+    """:class:`mmengine.hooks.CheckpointHook` that never leaves a broken
+    checkpoint in place of the last good one.
+
+    mmengine's hook deletes the oldest kept checkpoint *before* writing the
+    new one and writes files in place, so a kill while saving can leave a
+    truncated ``.pth`` (and, with ``max_keep_ckpts=1``, no good checkpoint
+    at all). This hook
+
+    1. writes every checkpoint to a temporary file and renames it into
+       place (the ``atomic_local`` file backend) when no ``backend_args``
+       are given,
+    2. then points ``last_checkpoint`` at it, also atomically,
+    3. and only then deletes the checkpoints beyond ``max_keep_ckpts``.
+
+    Checkpoints are written by rank 0 only, as by the parent. Arguments
+    are those of :class:`mmengine.hooks.CheckpointHook`.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        if kwargs.get('backend_args') is None and kwargs.get(
+                'file_client_args') is None:
+            kwargs['backend_args'] = dict(backend='atomic_local')
+        super().__init__(*args, **kwargs)
+
+    def _save_checkpoint_with_step(self, runner, step, meta):
+        outdated = self._track(runner, step)
+        ckpt_filename = self.filename_tmpl.format(step)
+        self.last_ckpt = self.file_backend.join_path(self.out_dir,
+                                                     ckpt_filename)
+        runner.message_hub.update_info('last_ckpt', self.last_ckpt)
+        runner.save_checkpoint(
+            self.out_dir,
+            ckpt_filename,
+            self.file_client_args,
+            save_optimizer=self.save_optimizer,
+            save_param_scheduler=self.save_param_scheduler,
+            meta=meta,
+            by_epoch=self.by_epoch,
+            backend_args=self.backend_args,
+            **self.args)
+        if not is_main_process():
+            return
+        atomic_write(self.last_ckpt.encode(),
+                     osp.join(runner.work_dir, 'last_checkpoint'))
+        for old_step in outdated:
+            path = self.file_backend.join_path(
+                self.out_dir, self.filename_tmpl.format(old_step))
+            if self.file_backend.isfile(path):
+                self.file_backend.remove(path)
+
+    def _track(self, runner, step: int) -> list:
+        """Add ``step`` to the kept checkpoints (recorded in the message
+        hub, hence in the checkpoint itself) and return the steps that
+        fall out of ``max_keep_ckpts``; they are deleted after saving."""
+        if self.max_keep_ckpts <= 0 or (self.keep_ckpt_ids
+                                        and self.keep_ckpt_ids[-1] == step):
+            return []
+        outdated = []
+        while len(self.keep_ckpt_ids) >= self.max_keep_ckpts:
+            outdated.append(self.keep_ckpt_ids.popleft())
+        self.keep_ckpt_ids.append(step)
+        runner.message_hub.update_info('keep_ckpt_ids',
+                                       list(self.keep_ckpt_ids))
+        return outdated

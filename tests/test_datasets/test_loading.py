@@ -1,0 +1,196 @@
+"""Point 3: bad data is converted or named, never silently used."""
+import logging
+import os.path as osp
+
+import cv2
+import numpy as np
+import pytest
+from mmengine.logging import MMLogger
+from mmengine.runner import Runner
+from mmpretrain.datasets import CustomDataset
+from PIL import Image
+
+from mae_plugin.datasets import RobustLoadImageFromFile, UnreadableImageError
+from tests.test_engine.utils import tiny_train_cfg
+
+RNG = np.random.default_rng(0)
+BGR = RNG.integers(0, 256, (6, 5, 3), dtype=np.uint8)
+
+
+def load(path, **kwargs):
+    return RobustLoadImageFromFile(**kwargs)(dict(img_path=str(path)))
+
+
+@pytest.fixture
+def bad_files(tmp_path):
+    """The three kinds of unreadable file, by name."""
+    jpeg = cv2.imencode('.jpg', cv2.resize(BGR, (64, 64)))[1].tobytes()
+    files = dict(
+        truncated=(jpeg[:len(jpeg) // 2], 'truncated'),
+        empty=(b'', 'empty file'),
+        not_an_image=(b'name,label\ncat,1\n', 'cannot identify image'))
+    paths = {}
+    for name, (data, _) in files.items():
+        paths[name] = tmp_path / f'{name}.jpg'
+        paths[name].write_bytes(data)
+    return {name: (paths[name], files[name][1]) for name in files}
+
+
+def test_colour_png_loads_exactly_in_bgr(tmp_path):
+    cv2.imwrite(str(tmp_path / 'a.png'), BGR)
+    results = load(tmp_path / 'a.png')
+    assert np.array_equal(results['img'], BGR)
+    assert results['img_shape'] == results['ori_shape'] == (6, 5)
+    assert load(tmp_path / 'a.png', to_float32=True)['img'].dtype == np.float32
+
+
+def test_16_bit_png_is_scaled_not_clipped(tmp_path):
+    grey16 = np.array([[0, 257, 32768], [65535, 1000, 40000]], np.uint16)
+    colour16 = np.stack([grey16, grey16[::-1], 65535 - grey16], axis=-1)
+    cv2.imwrite(str(tmp_path / 'g16.png'), grey16)
+    cv2.imwrite(str(tmp_path / 'c16.png'), colour16)
+    expected = np.round(grey16 / 257).astype(np.uint8)  # 65535 -> 255
+    img = load(tmp_path / 'g16.png')['img']
+    assert img.shape == (2, 3, 3) and img.dtype == np.uint8
+    for channel in range(3):
+        assert np.array_equal(img[..., channel], expected)
+    # 16-bit colour: Pillow keeps the high byte (v >> 8)
+    img = load(tmp_path / 'c16.png')['img']
+    assert np.array_equal(img, (colour16 >> 8).astype(np.uint8))
+
+
+def test_grey_palette_and_rgba_become_three_channels(tmp_path):
+    grey = BGR[..., 0]
+    Image.fromarray(grey).save(tmp_path / 'grey.png')
+    img = load(tmp_path / 'grey.png')['img']
+    assert img.shape == (6, 5, 3)
+    assert all(np.array_equal(img[..., c], grey) for c in range(3))
+    assert np.array_equal(
+        load(tmp_path / 'grey.png', color_type='grayscale')['img'], grey)
+
+    rgb = BGR[..., ::-1]
+    Image.fromarray(rgb).convert('P').save(tmp_path / 'palette.png')
+    palette = Image.open(tmp_path / 'palette.png').convert('RGB')
+    assert np.array_equal(
+        load(tmp_path / 'palette.png')['img'], np.asarray(palette)[..., ::-1])
+
+    alpha = np.zeros((6, 5), np.uint8)
+    alpha[:3] = 255  # top half opaque, bottom half transparent
+    alpha[3, 0] = 128
+    Image.fromarray(np.dstack([rgb, alpha]), 'RGBA').save(tmp_path / 'a.png')
+    img = load(tmp_path / 'a.png')['img']
+    assert np.array_equal(img[:3], BGR[:3])  # opaque: unchanged
+    assert (img[4:] == 255).all()  # transparent: the white background
+    blended = (BGR[3, 0].astype(int) * 128 + 255 * 127) / 255
+    assert np.abs(img[3, 0] - blended).max() <= 1
+    assert (load(tmp_path / 'a.png', background=0)['img'][4:] == 0).all()
+
+
+@pytest.mark.parametrize('kind', ['truncated', 'empty', 'not_an_image'])
+def test_unreadable_file_raises_naming_it(kind, bad_files):
+    path, problem = bad_files[kind]
+    with pytest.raises(UnreadableImageError) as error:
+        load(path)
+    assert str(path) in str(error.value) and problem in str(error.value)
+    # OpenCV would have returned a half-grey picture for the truncated JPEG
+    if kind == 'truncated':
+        assert cv2.imread(str(path)) is not None
+
+
+def test_missing_file_raises_naming_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match='gone.jpg'):
+        load(tmp_path / 'gone.jpg')
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match='on_error must be one of'):
+        RobustLoadImageFromFile(on_error='ignore')
+    with pytest.raises(ValueError, match='color_type must be one of'):
+        RobustLoadImageFromFile(color_type='unchanged')
+    with pytest.raises(ValueError, match='background must be an int'):
+        RobustLoadImageFromFile(background=300)
+
+
+class Messages(logging.Handler):
+    """Collects the messages logged to it."""
+
+    def __init__(self):
+        super().__init__()
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+def test_skip_mode_counts_every_skip_and_warns_once_per_file(
+        bad_files, tmp_path):
+    cv2.imwrite(str(tmp_path / 'good.png'), BGR)
+    transform = RobustLoadImageFromFile(on_error='skip')
+    logger, handler = MMLogger.get_current_instance(), Messages()
+    logger.addHandler(handler)
+    try:
+        for _ in range(2):
+            for path, _ in bad_files.values():
+                assert transform(dict(img_path=str(path))) is None
+            assert transform(dict(img_path=str(tmp_path / 'good.png')))
+    finally:
+        logger.removeHandler(handler)
+    warnings = '\n'.join(handler.messages)
+    for path, _ in bad_files.values():
+        assert warnings.count(f'skipping unreadable image {path}') == 1
+    assert transform.pop_num_skipped() == 6
+    assert transform.pop_num_skipped() == 0
+
+    # in a dataset, a skipped sample is replaced by a readable one
+    dataset = CustomDataset(
+        data_root=str(tmp_path), data_prefix='', with_label=False,
+        pipeline=[transform, dict(type='PackInputs')])
+    assert len(dataset) == 4
+    for i in range(4):
+        assert dataset[i]['inputs'].shape == (3, 6, 5)
+    assert transform.pop_num_skipped() >= 3
+    test_set = CustomDataset(
+        data_root=str(tmp_path), data_prefix='', with_label=False,
+        test_mode=True, pipeline=[transform])
+    with pytest.raises(Exception, match='should not get `None`'):
+        [test_set[i] for i in range(4)]
+
+
+def write_photos(folder, count):
+    for i in range(count):
+        img = cv2.resize(RNG.integers(0, 256, (4, 4, 3), dtype=np.uint8),
+                         (40, 40))
+        cv2.imwrite(osp.join(folder, f'ok_{i}.png'), img)
+
+
+def test_training_reports_skipped_images_per_epoch_across_workers(
+        bad_files, tmp_path, capfd):
+    root = osp.dirname(bad_files['empty'][0])
+    write_photos(root, 5)
+    cfg = tiny_train_cfg(
+        root, str(tmp_path / 'work'), 'train_cfg.max_epochs=2',
+        'train_dataloader.num_workers=2',
+        'train_dataloader.dataset.dataset.pipeline.0.on_error=skip',
+        # the demo's reconstruction figures read the same folder
+        'custom_hooks.0.dataset.pipeline.0.on_error=skip')
+    Runner.from_cfg(cfg).train()
+    log = ''.join(capfd.readouterr())
+    for epoch in (1, 2):
+        # the count is gathered from both worker processes
+        counts = [int(line.split(f'epoch {epoch}: skipped ')[1].split()[0])
+                  for line in log.splitlines()
+                  if f'epoch {epoch}: skipped ' in line]
+        assert len(counts) == 1 and counts[0] >= 3, log[-3000:]
+    for path, _ in bad_files.values():
+        assert f'skipping unreadable image {path}' in log
+
+
+@pytest.mark.parametrize('folder', ['missing', 'empty'])
+def test_missing_or_empty_data_root_is_named(folder, tmp_path):
+    root = tmp_path / folder
+    if folder == 'empty':
+        root.mkdir()
+    cfg = tiny_train_cfg(str(root), str(tmp_path / 'work'))
+    with pytest.raises((FileNotFoundError, RuntimeError)) as error:
+        Runner.from_cfg(cfg).train()
+    assert str(root) in str(error.value)

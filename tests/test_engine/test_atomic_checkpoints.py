@@ -1,0 +1,86 @@
+"""Point 7: a kill while a checkpoint is written never leaves a truncated
+file where the last good checkpoint was."""
+import glob
+import os.path as osp
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from mmengine.fileio import get_file_backend
+from mmengine.hooks import Hook
+
+from mae_plugin.engine import AtomicLocalBackend
+from tests.test_engine.utils import checkpoint_every_iteration_runner
+from tests.test_tools.test_train_test_visualize import ROOT
+
+SIZE = 4 << 20  # bytes per version
+
+# Rewrites one file forever, alternating two complete versions.
+WRITER = f'''
+import sys
+from mae_plugin.engine import atomic_write
+versions = [bytes([v]) * {SIZE} for v in (1, 2)]
+i = 0
+while True:
+    atomic_write(versions[i % 2], sys.argv[1])
+    i += 1
+'''
+
+
+def test_kill_during_writes_leaves_a_complete_file(tmp_path):
+    target = tmp_path / 'ckpt.pth'
+    for _ in range(2):
+        writer = subprocess.Popen(
+            [sys.executable, '-c', WRITER, str(target)], cwd=ROOT)
+        deadline = time.monotonic() + 120
+        # kill while a temporary file is being written
+        while not (target.exists()
+                   and glob.glob(str(tmp_path / '.ckpt.pth.*.tmp'))):
+            assert writer.poll() is None and time.monotonic() < deadline
+        writer.send_signal(signal.SIGKILL)
+        assert writer.wait() == -signal.SIGKILL
+        data = target.read_bytes()
+        assert len(data) == SIZE and data in (b'\1' * SIZE, b'\2' * SIZE)
+
+
+def test_backend_is_selected_by_name_and_writes_text(tmp_path):
+    backend = get_file_backend(
+        str(tmp_path), backend_args=dict(backend='atomic_local'))
+    assert isinstance(backend, AtomicLocalBackend)
+    backend.put_text('épreuve', tmp_path / 'sub' / 'a.txt')
+    assert (tmp_path / 'sub' / 'a.txt').read_text('utf-8') == 'épreuve'
+    assert not glob.glob(str(tmp_path / 'sub' / '.*.tmp'))
+
+
+class FailSaving(Hook):
+    """A save that fails (disk full, kill) at iteration ``at``."""
+
+    def __init__(self, at):
+        self.at = at
+
+    def before_save_checkpoint(self, runner, checkpoint):
+        if checkpoint['meta']['iter'] == self.at:
+            raise OSError('No space left on device')
+
+
+def test_failed_save_keeps_the_previous_checkpoint(photos, tmp_path):
+    """mmengine's CheckpointHook deletes the oldest kept checkpoint before
+    writing the new one; with max_keep_ckpts=1 a failed save would leave
+    none. Ours deletes only after the new one is on disk."""
+    work = str(tmp_path / 'work')
+    runner = checkpoint_every_iteration_runner(photos, work, max_epochs=2)
+    runner.register_hook(FailSaving(at=3))
+    with pytest.raises(OSError, match='No space left'):
+        runner.train()
+    assert sorted(osp.basename(p)
+                  for p in glob.glob(osp.join(work, '*.pth'))) == [
+                      'iter_2.pth'
+                  ]
+    with open(osp.join(work, 'last_checkpoint')) as f:
+        assert f.read() == osp.join(work, 'iter_2.pth')
+    ckpt = torch.load(osp.join(work, 'iter_2.pth'), weights_only=True)
+    assert ckpt['meta']['iter'] == 2
+    assert ckpt['message_hub']['runtime_info']['keep_ckpt_ids'] == [2]

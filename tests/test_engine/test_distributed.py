@@ -1,0 +1,120 @@
+"""Point 6: distributed training on CPU (gloo) with tools/dist_train.sh,
+rank-0 checkpoints, resume, and DDP gradients equal to one process's."""
+import os
+import os.path as osp
+import socket
+import subprocess
+import sys
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from mae_plugin.registry import MODELS
+from tests.conftest import tiny_mae_cfg
+from tests.test_tools.test_train_test_visualize import (CONFIG, ROOT, TINY,
+                                                        crop_size_overrides)
+
+WORLD_SIZE, GLOBAL_BATCH = 2, 4
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def dist_train(*args):
+    env = dict(os.environ, PORT=str(free_port()),
+               PATH=osp.dirname(sys.executable) + os.pathsep +
+               os.environ['PATH'])
+    result = subprocess.run(
+        ['bash', 'tools/dist_train.sh', CONFIG, str(WORLD_SIZE), *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-4000:]
+    return out
+
+
+def test_dist_train_sh_trains_saves_and_resumes_on_cpu(photos, tmp_path):
+    work = str(tmp_path / 'work')
+    options = ['--work-dir', work, '--no-validate', '--cfg-options', *TINY,
+               *crop_size_overrides(photos)]
+    out = dist_train(*options, 'train_cfg.max_epochs=2')
+    assert 'Distributed launcher: pytorch' in out
+    assert 'Distributed training: True' in out and 'GPU number: 2' in out
+    # 8 photos over 2 processes x 4 per batch: one iteration per epoch
+    assert out.count('Saving checkpoint at 2 epochs') == 1  # rank 0 only
+    ckpt = torch.load(osp.join(work, 'epoch_2.pth'), weights_only=True)
+    assert ckpt['meta']['epoch'] == 2 and ckpt['meta']['iter'] == 2
+    assert sorted(f for f in os.listdir(work) if f.endswith('.pth')) == [
+        'epoch_1.pth', 'epoch_2.pth'
+    ]
+
+    out = dist_train(*options, 'train_cfg.max_epochs=3', '--resume')
+    assert 'resumed epoch: 2, iter: 2' in out
+    ckpt = torch.load(osp.join(work, 'epoch_3.pth'), weights_only=True)
+    assert ckpt['meta']['epoch'] == 3 and ckpt['meta']['iter'] == 3
+
+
+class MaskedLoss(nn.Module):
+    """The MAE loss of a batch with given masking noise (the same masks on
+    one process and on two)."""
+
+    def __init__(self, mae):
+        super().__init__()
+        self.mae = mae
+
+    def forward(self, inputs, noise):
+        pred, mask = self.mae.reconstruct(inputs, noise=noise)
+        return self.mae.head.loss(pred, inputs, mask)['loss']
+
+
+def global_batch():
+    generator = torch.Generator().manual_seed(7)
+    inputs = torch.randn(GLOBAL_BATCH, 3, 32, 32, generator=generator)
+    noise = torch.rand(GLOBAL_BATCH, 16, generator=generator)
+    return inputs, noise
+
+
+def build_mae():
+    torch.manual_seed(0)
+    mae = MODELS.build(tiny_mae_cfg())
+    mae.init_weights()
+    return mae
+
+
+def gradients(module):
+    return {n: p.grad.clone() for n, p in module.named_parameters()
+            if p.grad is not None}
+
+
+def _ddp_worker(rank, init_file, out_dir):
+    import mae_plugin  # noqa: F401  (spawned process)
+    dist.init_process_group('gloo', init_method=f'file://{init_file}',
+                            rank=rank, world_size=WORLD_SIZE)
+    model = DistributedDataParallel(MaskedLoss(build_mae()))
+    inputs, noise = global_batch()
+    share = GLOBAL_BATCH // WORLD_SIZE
+    part = slice(rank * share, (rank + 1) * share)
+    model(inputs[part], noise[part]).backward()
+    torch.save(gradients(model.module), osp.join(out_dir, f'{rank}.pth'))
+    dist.destroy_process_group()
+
+
+def test_ddp_gradient_equals_single_process_gradient(tmp_path):
+    torch.multiprocessing.spawn(
+        _ddp_worker, args=(str(tmp_path / 'init'), str(tmp_path)),
+        nprocs=WORLD_SIZE)
+    single = MaskedLoss(build_mae())
+    single(*global_batch()).backward()
+    expected = gradients(single)
+    assert len(expected) > 20
+    for rank in range(WORLD_SIZE):
+        got = torch.load(tmp_path / f'{rank}.pth', weights_only=True)
+        assert got.keys() == expected.keys()
+        for name, grad in expected.items():
+            assert grad.abs().max() > 0 or name.endswith('bias'), name
+            torch.testing.assert_close(got[name], grad, rtol=0, atol=1e-6,
+                                       msg=name)

@@ -1,0 +1,132 @@
+"""Point 1 of the reliability issue: a run killed with SIGKILL in the middle
+of an epoch and resumed with ``--resume`` ends bit for bit like the same run
+uninterrupted (weights, optimizer state, logged losses and learning rates),
+and point 7: the checkpoints it leaves are complete."""
+import glob
+import json
+import os
+import os.path as osp
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+from mmengine.registry import init_default_scope
+
+from mae_plugin.engine.loops import PerSampleSeededDataset
+from tests.test_tools.test_train_test_visualize import (CONFIG, ROOT, TINY,
+                                                        crop_size_overrides,
+                                                        run)
+
+# 8 photos x 2 repeats / 4 per batch = 4 iterations per epoch, 3 epochs; a
+# checkpoint every 3 iterations, so every checkpoint but the last falls in
+# the middle of an epoch.
+ITERS_PER_EPOCH, EPOCHS = 4, 3
+
+
+def options(data_root, num_workers):
+    return ['--no-validate', '--cfg-options', *TINY,
+            f'train_dataloader.num_workers={num_workers}',
+            f'train_dataloader.persistent_workers={num_workers > 0}',
+            *crop_size_overrides(data_root),
+            'train_dataloader.dataset.times=2',
+            f'train_cfg.max_epochs={EPOCHS}',
+            'default_hooks.checkpoint.by_epoch=False',
+            'default_hooks.checkpoint.interval=3',
+            'default_hooks.checkpoint.max_keep_ckpts=10',
+            'randomness.seed=123']
+
+
+def logged(work_dir):
+    """``{iteration: record}`` of every run log under ``work_dir``."""
+    records = {}
+    for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
+                                          '2*.json'))):
+        with open(path) as f:
+            for line in f:
+                record = json.loads(line)
+                if 'loss' in record:
+                    records[record['step']] = record
+    return records
+
+
+# Worker processes (persistent, as in the configs) load the samples of a
+# resumed epoch in another order than the uninterrupted run; the crops must
+# not change.
+@pytest.mark.parametrize('num_workers', [0, 2])
+def test_sigkill_mid_epoch_then_resume_is_bitwise_identical(
+        num_workers, photos, tmp_path):
+    reference = str(tmp_path / 'reference')
+    run('tools/train.py', CONFIG, '--work-dir', reference,
+        *options(photos, num_workers))
+
+    interrupted = str(tmp_path / 'interrupted')
+    process = subprocess.Popen(
+        [sys.executable, 'tools/train.py', CONFIG, '--work-dir', interrupted,
+         *options(photos, num_workers)],
+        cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    pointer = osp.join(interrupted, 'last_checkpoint')
+    while not osp.exists(pointer):  # written after the checkpoint
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL
+    assert not osp.exists(osp.join(interrupted, f'iter_{EPOCHS * 4}.pth'))
+
+    out = run('tools/train.py', CONFIG, '--work-dir', interrupted,
+              '--resume', *options(photos, num_workers))
+    resumed = re.search(r'resumed epoch: \d+, iter: (\d+)', out)
+    assert resumed, out[-3000:]
+    resumed_iter = int(resumed.group(1))
+    assert resumed_iter % ITERS_PER_EPOCH != 0  # in the middle of an epoch
+
+    final = f'iter_{EPOCHS * ITERS_PER_EPOCH}.pth'
+    a = torch.load(osp.join(reference, final), weights_only=True)
+    b = torch.load(osp.join(interrupted, final), weights_only=True)
+    assert a['state_dict'].keys() == b['state_dict'].keys()
+    for key, value in a['state_dict'].items():
+        assert torch.equal(value, b['state_dict'][key]), key
+    state_a, state_b = (c['optimizer']['state'] for c in (a, b))
+    assert state_a.keys() == state_b.keys() and len(state_a) > 10
+    for param_id, moments in state_a.items():
+        for name, value in moments.items():
+            assert torch.equal(value, state_b[param_id][name]), name
+    assert a['param_schedulers'] == b['param_schedulers']
+
+    # Losses and learning rates of every iteration, before (killed run)
+    # and after (resumed run) the interruption, as logged.
+    ref_log, new_log = logged(reference), logged(interrupted)
+    assert sorted(ref_log) == list(range(1, EPOCHS * ITERS_PER_EPOCH + 1))
+    assert sorted(new_log) == sorted(ref_log)
+    for step, record in ref_log.items():
+        assert new_log[step]['loss'] == record['loss'], step
+        assert new_log[step]['lr'] == record['lr'], step
+
+    # every checkpoint left on disk is complete and loadable
+    for path in glob.glob(osp.join(interrupted, '*.pth')):
+        torch.load(path, weights_only=True)
+    assert not glob.glob(osp.join(interrupted, '.*.tmp'))
+
+
+def test_a_sample_seed_fixes_its_random_transforms(photos):
+    init_default_scope('mae_plugin')
+    dataset = PerSampleSeededDataset(
+        dict(type='CustomDataset', data_root=photos, data_prefix='',
+             with_label=False,
+             pipeline=[
+                 dict(type='RobustLoadImageFromFile'),
+                 dict(type='RandomResizedCrop', scale=16),
+                 dict(type='RandomFlip', prob=0.5)
+             ]))
+    first = dataset[(3, 11)]['img']
+    dataset[(5, 12)]  # whatever the process loaded before
+    np.random.rand(7)
+    assert np.array_equal(dataset[(3, 11)]['img'], first)
+    assert not np.array_equal(dataset[(3, 12)]['img'], first)
+    assert dataset.metainfo == dataset.dataset.metainfo and len(dataset) == 8

@@ -1,0 +1,120 @@
+"""Point 5: config faults in the plugin's components give errors naming the
+key, and properties of patchify / masking hold over patch size, image
+size, channels and mask ratio."""
+import copy
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mae_plugin.models.masking import RandomMasking
+from mae_plugin.models.utils import patchify, unpatchify
+from mae_plugin.registry import MODELS
+from tests.conftest import tiny_mae_cfg
+
+
+def with_change(path, value=None, delete=False):
+    """tiny_mae_cfg() with ``path`` (dotted) set to ``value`` or deleted."""
+    cfg = copy.deepcopy(tiny_mae_cfg())
+    *parents, key = path.split('.')
+    node = cfg
+    for parent in parents:
+        node = node[parent]
+    if delete:
+        del node[key]
+    else:
+        node[key] = value
+    return cfg
+
+
+@pytest.mark.parametrize('path', [
+    'backbone.patch_szie', 'neck.embed_dim', 'head.norm_pixel',
+    'backbone.masking.mask_ration', 'nek'
+])
+def test_misspelled_key_is_named(path):
+    key = path.split('.')[-1]
+    with pytest.raises(TypeError,
+                       match=f"unexpected keyword argument '{key}'"):
+        MODELS.build(with_change(path, 1))
+
+
+@pytest.mark.parametrize('path, value, message', [
+    ('backbone.img_size', '32', 'img_size must be an int or a pair'),
+    ('backbone.img_size', (32, 32.0), 'img_size must be an int'),
+    ('backbone.patch_size', 8.0, 'patch_size must be an int'),
+    ('backbone.in_channels', 0, 'in_channels must be >= 1'),
+    ('backbone.masking.mask_ratio', '0.75', 'mask_ratio must be a number'),
+    ('backbone.masking.mask_ratio', 1.0, r'mask_ratio must be in \[0, 1\)'),
+    ('neck.num_layers', '1', 'num_layers must be an int'),
+    ('neck.embed_dims', 16.0, 'embed_dims must be an int'),
+    ('neck.mlp_ratio', None, 'mlp_ratio must be a number'),
+    ('head.patch_size', '8', 'patch_size must be an int'),
+    ('head.norm_pix', 'yes', 'norm_pix must be True or False'),
+    ('backbone.masking', dict(type='GridMasking', stride=2.5),
+     'stride must be an int'),
+    ('backbone.masking', dict(type='BlockMasking', min_num_patches='4'),
+     'min_num_patches must be an int'),
+])
+def test_wrong_type_or_value_is_named(path, value, message):
+    with pytest.raises((TypeError, ValueError), match=message):
+        MODELS.build(with_change(path, value))
+
+
+@pytest.mark.parametrize('path, exception, message', [
+    ('neck', TypeError, "missing 1 required positional argument: 'neck'"),
+    ('backbone.masking.type', KeyError, 'must contain the key "type"'),
+    ('backbone.arch.num_heads', KeyError, r"arch is missing \['num_heads'\]"),
+])
+def test_missing_field_is_named(path, exception, message):
+    with pytest.raises(exception, match=message):
+        MODELS.build(with_change(path, delete=True))
+
+
+def test_unknown_type_is_named():
+    with pytest.raises(KeyError, match='RandomMask is not in'):
+        MODELS.build(with_change('backbone.masking.type', 'RandomMask'))
+
+
+def test_parts_that_do_not_fit_are_named():
+    with pytest.raises(ValueError, match='head.patch_size=4 does not match '
+                       'backbone.patch_size=8'):
+        MODELS.build(with_change('head.patch_size', 4))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    patch=st.integers(1, 8),
+    grid=st.tuples(st.integers(1, 6), st.integers(1, 6)),
+    channels=st.integers(1, 5),
+    mask_ratio=st.floats(0, 0.99),
+    batch=st.integers(1, 3),
+    seed=st.integers(0, 2**31 - 1))
+def test_patchify_and_masking_properties(patch, grid, channels, mask_ratio,
+                                         batch, seed):
+    h, w = grid
+    generator = torch.Generator().manual_seed(seed)
+    imgs = torch.randn(batch, channels, h * patch, w * patch,
+                       generator=generator)
+    patches = patchify(imgs, patch)
+    assert patches.shape == (batch, h * w, patch * patch * channels)
+    assert torch.equal(unpatchify(patches, patch, grid), imgs)
+    # patch (i, j) holds exactly the pixels of that image block
+    i, j = h - 1, w - 1
+    block = imgs[:, :, i * patch:(i + 1) * patch, j * patch:(j + 1) * patch]
+    assert torch.equal(patches[:, i * w + j],
+                       block.permute(0, 2, 3, 1).reshape(batch, -1))
+
+    ids_keep, mask, ids_restore = RandomMasking(mask_ratio)(
+        batch, grid, generator=generator)
+    num_keep = int(h * w * (1 - mask_ratio))
+    assert ids_keep.shape == (batch, num_keep)
+    assert (mask.sum(dim=1) == h * w - num_keep).all()
+    # the kept patches are exactly the unmasked ones
+    assert (mask.gather(1, ids_keep) == 0).all()
+    # ids_restore inverts the shuffle: shuffling then restoring is identity
+    ids_shuffle = torch.argsort(ids_restore, dim=1)
+    assert torch.equal(ids_shuffle[:, :num_keep], ids_keep)
+    arange = torch.arange(h * w).expand(batch, -1)
+    assert torch.equal(ids_shuffle.gather(1, ids_restore), arange)
+    assert torch.equal(ids_restore.gather(1, ids_shuffle), arange)
