@@ -29,8 +29,12 @@ fi
 if command -v apt-get >/dev/null && [[ $(id -u) == 0 ]] \
         && [[ ! -d /usr/share/datasets/fashion-mnist ]]; then
     echo "[setup] Fashion-MNIST (apt-get install dataset-fashion-mnist)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-        dataset-fashion-mnist >/dev/null \
+    install_fmnist() {
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+            dataset-fashion-mnist >/dev/null
+    }
+    # a fresh machine may have no package lists yet
+    install_fmnist || { apt-get update -q >/dev/null && install_fmnist; } \
         || echo "[setup] dataset-fashion-mnist unavailable; see README"
 fi
 
