@@ -14,7 +14,8 @@ result into a model, fitting position embeddings to its grid::
     print(load_weights(model, state_dict).summary())
 """
 from .checkpoint import (LoadReport, fit_position_embeddings,
-                         load_state_dict_file, load_weights)
+                         load_prefixed_state_dict, load_state_dict_file,
+                         load_weights)
 from .files import FORMATS, convert_checkpoint
 from .huggingface import (convert_hf_vitmae, convert_to_hf_vitmae,
                           mae_config_from_hf)
@@ -30,5 +31,6 @@ __all__ = [
     'convert_to_hf_vitmae', 'convert_to_mmpretrain_mae',
     'convert_to_mmseg_mae', 'convert_to_mmseg_vit', 'convert_to_official_mae',
     'convert_to_timm_vit', 'convert_to_vitdet', 'fit_position_embeddings',
-    'load_state_dict_file', 'load_weights', 'mae_config_from_hf'
+    'load_prefixed_state_dict', 'load_state_dict_file', 'load_weights',
+    'mae_config_from_hf'
 ]

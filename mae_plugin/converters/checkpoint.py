@@ -49,6 +49,28 @@ def load_state_dict_file(path: str) -> StateDict:
     return checkpoint
 
 
+
+def load_prefixed_state_dict(path: str, prefix: str = '') -> StateDict:
+    """The weights under ``prefix`` of a checkpoint file, with the prefix
+    removed (``'backbone'`` and ``'backbone.'`` mean the same, as in
+    mmengine's ``Pretrained`` initializer).
+
+    Args:
+        path (str): Checkpoint file, read by :func:`load_state_dict_file`.
+        prefix (str): Key prefix of the sub-module; an empty string keeps
+            every key. Defaults to ``''``.
+
+    Returns:
+        dict: Parameter name (without the prefix) to tensor.
+    """
+    if prefix and not prefix.endswith('.'):
+        prefix += '.'
+    return {
+        key[len(prefix):]: value
+        for key, value in load_state_dict_file(path).items()
+        if key.startswith(prefix)
+    }
+
 @dataclass
 class LoadReport:
     """What loading a state dict into a model did.

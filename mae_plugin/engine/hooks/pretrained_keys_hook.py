@@ -4,9 +4,9 @@ from typing import Dict, List, Optional
 import torch
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
-from mmengine.runner.checkpoint import _load_checkpoint_with_prefix
 from torch import nn
 
+from mae_plugin.converters import load_prefixed_state_dict
 from mae_plugin.registry import HOOKS
 
 
@@ -29,12 +29,7 @@ def compare_with_checkpoint(module: nn.Module,
         the module), ``unexpected`` (only in the checkpoint) and
         ``shape_mismatch``.
     """
-    if prefix:
-        pretrained = _load_checkpoint_with_prefix(prefix, checkpoint, 'cpu')
-    else:
-        pretrained = torch.load(
-            checkpoint, map_location='cpu', weights_only=True)
-        pretrained = pretrained.get('state_dict', pretrained)
+    pretrained = load_prefixed_state_dict(checkpoint, prefix or '')
     own = module.state_dict()
     report = dict(
         matched=[], changed=[], missing=[], unexpected=[], shape_mismatch=[])

@@ -22,7 +22,7 @@ def load_encoder_weights(
     Args:
         module (nn.Module): The backbone to fill.
         checkpoint (str): Checkpoint path, read by
-            :func:`mae_plugin.converters.load_state_dict_file`.
+            :func:`mae_plugin.converters.load_prefixed_state_dict`.
         prefix (str): Prefix of the encoder's keys in the checkpoint; an
             empty string takes every key. Defaults to ``'backbone.'``.
         adapt (callable, optional): Maps the encoder's state dict to the
@@ -38,12 +38,8 @@ def load_encoder_weights(
         ValueError: If no key matches, or a matching key has another shape.
     """
     # imported here: the converters build on the models package
-    from mae_plugin.converters import load_state_dict_file
-    state_dict = {
-        key[len(prefix):]: value
-        for key, value in load_state_dict_file(checkpoint).items()
-        if key.startswith(prefix)
-    }
+    from mae_plugin.converters import load_prefixed_state_dict
+    state_dict = load_prefixed_state_dict(checkpoint, prefix)
     if adapt is not None:
         state_dict = adapt(state_dict)
     own = module.state_dict()
