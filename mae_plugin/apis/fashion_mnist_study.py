@@ -28,6 +28,7 @@ from mae_plugin.evaluation import (extract_encoder_features,
                                    weighted_knn_accuracy)
 from .inference import init_model
 from .runner import train_config
+from .timing import cpu_seconds
 
 REPO_CONFIGS = osp.join(
     osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs')
@@ -41,16 +42,16 @@ FEATURE_KINDS = {'cls': 'cls token', 'mean': 'mean-pooled patches'}
 
 
 class EpochStatsHook(Hook):
-    """Record, for every training epoch, the mean loss and the CPU (process,
-    all threads) and wall minutes since training started."""
+    """Record, for every training epoch, the mean loss and the CPU (see
+    :func:`cpu_seconds`) and wall minutes since training started."""
 
     def __init__(self) -> None:
         self.history: List[Dict[str, float]] = []
         self._losses: List[float] = []
-        self._start = (time.process_time(), time.time())
+        self._start = (cpu_seconds(), time.time())
 
     def before_train(self, runner) -> None:
-        self._start = (time.process_time(), time.time())
+        self._start = (cpu_seconds(), time.time())
 
     def after_train_iter(self,
                          runner,
@@ -64,7 +65,7 @@ class EpochStatsHook(Hook):
             dict(
                 epoch=runner.epoch + 1,
                 loss=float(np.mean(self._losses)),
-                cpu_minutes=(time.process_time() - self._start[0]) / 60,
+                cpu_minutes=(cpu_seconds() - self._start[0]) / 60,
                 wall_minutes=(time.time() - self._start[1]) / 60))
         self._losses = []
 
@@ -103,17 +104,17 @@ def _config(path: str, work_dir: str, data_root: str,
 
 
 class _Stopwatch:
-    """CPU (process) and wall minutes of named stages."""
+    """CPU (see :func:`cpu_seconds`) and wall minutes of named stages."""
 
     def __init__(self) -> None:
         self.minutes: Dict[str, Dict[str, float]] = {}
 
     @contextmanager
     def __call__(self, name: str):
-        cpu, wall = time.process_time(), time.time()
+        cpu, wall = cpu_seconds(), time.time()
         yield
         entry = self.minutes.setdefault(name, dict(cpu=0., wall=0.))
-        entry['cpu'] += (time.process_time() - cpu) / 60
+        entry['cpu'] += (cpu_seconds() - cpu) / 60
         entry['wall'] += (time.time() - wall) / 60
 
 
@@ -341,7 +342,8 @@ def write_study_report(results: dict, out_dir: str) -> None:
         for k, v in results['minutes'].items()
     ]
     lines += [
-        '', 'CPU minutes are the process time of all its threads; those of '
+        '', 'CPU minutes are the user + system time of all threads of the '
+        'process and of its finished dataloader workers; those of '
         'pretraining (and of the MAE rows) include the kNN evaluation after '
         'every epoch.', '',
         '![pretraining loss and kNN accuracy](fashion_mnist_study.png)', ''

@@ -10,7 +10,6 @@ quality that is available here.
 """
 import json
 import os.path as osp
-import resource
 import time
 from typing import Callable, Dict, List, Optional, Sequence
 
@@ -18,6 +17,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner, find_latest_checkpoint
 
 from .runner import test_config
+from .timing import cpu_seconds
 
 # The swept field and values of each sweep.
 SWEEPS = {
@@ -52,16 +52,6 @@ def evaluate_reconstruction(cfg: Config, checkpoint: str) -> Dict[str, float]:
 SWEEP_EVALUATORS: Dict[str, Callable[[Config, str], Dict[str, float]]] = {
     'reconstruction': evaluate_reconstruction,
 }
-
-
-def _cpu_seconds() -> float:
-    """CPU time of this process and its finished children (data
-    workers)."""
-    usage = [
-        resource.getrusage(who)
-        for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
-    ]
-    return sum(u.ru_utime + u.ru_stime for u in usage)
 
 
 def swept_field(sweep: str) -> tuple:
@@ -115,22 +105,22 @@ def run_sweep(config: str,
     results = []
     for value in values or swept_field(sweep)[1]:
         cfg = sweep_config(config, sweep, value, work_dir, cfg_options)
-        cpu, wall = _cpu_seconds(), time.time()
+        cpu, wall = cpu_seconds(), time.time()
         Runner.from_cfg(cfg).train()
         record = dict(
             value=value,
-            pretrain_cpu_s=_cpu_seconds() - cpu,
+            pretrain_cpu_s=cpu_seconds() - cpu,
             pretrain_wall_s=time.time() - wall,
             metrics={})
         checkpoint = find_latest_checkpoint(cfg.work_dir)
-        cpu, wall = _cpu_seconds(), time.time()
+        cpu, wall = cpu_seconds(), time.time()
         for name in evaluators:
             metrics = SWEEP_EVALUATORS[name](cfg, checkpoint)
             record['metrics'].update(
                 {metric: float(score)
                  for metric, score in metrics.items()})
         record.update(
-            eval_cpu_s=_cpu_seconds() - cpu, eval_wall_s=time.time() - wall)
+            eval_cpu_s=cpu_seconds() - cpu, eval_wall_s=time.time() - wall)
         results.append(record)
     with open(osp.join(work_dir, f'{sweep}_results.json'), 'w') as f:
         json.dump(dict(sweep=sweep, results=results), f, indent=2)
