@@ -1,7 +1,7 @@
 """The Fashion-MNIST study: does our MAE learn useful representations?
 
 One call pretrains the small MAE of
-``configs/mae/mae_vit-tiny-p4_1xb256-coslr-24e_fashion-mnist.py`` (kNN
+``configs/mae/mae_vit-tiny-p4_1xb256-coslr-16e_fashion-mnist.py`` (kNN
 accuracy logged every epoch), probes its frozen features with a logistic
 regression and a weighted kNN against a randomly initialised encoder and
 raw pixels, fine-tunes it against the same ViT trained from scratch, and
@@ -33,10 +33,10 @@ from .timing import cpu_seconds
 REPO_CONFIGS = osp.join(
     osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs')
 PRETRAIN_CONFIG = osp.join(
-    REPO_CONFIGS, 'mae', 'mae_vit-tiny-p4_1xb256-coslr-24e_fashion-mnist.py')
+    REPO_CONFIGS, 'mae', 'mae_vit-tiny-p4_1xb256-coslr-16e_fashion-mnist.py')
 FINETUNE_CONFIG = osp.join(REPO_CONFIGS, 'benchmarks', 'classification',
                            'fashion_mnist',
-                           'vit-tiny-p4_1xb256-coslr-5e_fashion-mnist.py')
+                           'vit-tiny-p4_1xb256-coslr-3e_fashion-mnist.py')
 SCRATCH_CONFIG = FINETUNE_CONFIG.replace('.py', '-scratch.py')
 FEATURE_KINDS = {'cls': 'cls token', 'mean': 'mean-pooled patches'}
 

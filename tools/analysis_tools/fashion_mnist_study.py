@@ -25,7 +25,7 @@ def parse_args():
         default=DEBIAN_FASHION_MNIST,
         help='folder of the Fashion-MNIST idx files')
     parser.add_argument(
-        '--pretrain-epochs', type=int, help="default: the config's (24)")
+        '--pretrain-epochs', type=int, help="default: the config's (16)")
     parser.add_argument(
         '--probe-epochs',
         type=int,
@@ -33,7 +33,7 @@ def parse_args():
         default=[4],
         help='earlier pretraining epochs whose checkpoints are probed too')
     parser.add_argument(
-        '--finetune-epochs', type=int, help="default: the config's (5)")
+        '--finetune-epochs', type=int, help="default: the config's (3)")
     parser.add_argument(
         '--train-subset', type=int, help='use the first N training images')
     parser.add_argument(

@@ -2,7 +2,7 @@
 # budget trained from a random initialisation (mmpretrain's ViT init), with
 # one lr for all layers (layer-wise decay only makes sense for pretrained
 # layers).
-_base_ = './vit-tiny-p4_1xb256-coslr-5e_fashion-mnist.py'
+_base_ = './vit-tiny-p4_1xb256-coslr-3e_fashion-mnist.py'
 
 model = dict(backbone=dict(init_cfg=None))
 optim_wrapper = dict(paramwise_cfg=dict(layer_decay_rate=1.0))

@@ -1,9 +1,9 @@
 # Fine-tune the Fashion-MNIST MAE encoder (configs/mae/
-# mae_vit-tiny-p4_1xb256-coslr-24e_fashion-mnist.py): mmpretrain's ViT 192 x
+# mae_vit-tiny-p4_1xb256-coslr-16e_fashion-mnist.py): mmpretrain's ViT 192 x
 # 6 on 4x4 patches of 1-channel 28x28 images, the MAE fine-tuning recipe
 # scaled down (AdamW, layer decay 0.75, drop path 0.1, average-pooled patch
 # tokens + LayerNorm, label smoothing 0.1, head init std 2e-5) for a short
-# CPU budget: 5 epochs (1 warm-up) at 256 images per step, light crops and
+# CPU budget: 3 epochs (1 warm-up) at 256 images per step, light crops and
 # flips, no Mixup/CutMix.
 # Pass the pretraining checkpoint with
 #   --cfg-options model.backbone.init_cfg.checkpoint=PATH
@@ -14,8 +14,8 @@ _base_ = [
     '../../../_base_/default_runtime.py',
 ]
 
-pretrained = ('work_dirs/mae_vit-tiny-p4_1xb256-coslr-24e_fashion-mnist/'
-              'epoch_24.pth')
+pretrained = ('work_dirs/mae_vit-tiny-p4_1xb256-coslr-16e_fashion-mnist/'
+              'epoch_16.pth')
 model = dict(
     backbone=dict(
         arch=dict(
@@ -51,7 +51,7 @@ param_scheduler = [
         begin=warmup_epochs,
         convert_to_iter_based=True)
 ]
-train_cfg = dict(max_epochs=5)
+train_cfg = dict(max_epochs=3)
 auto_scale_lr = dict(base_batch_size=256)
 default_hooks = dict(
     logger=dict(interval=50),
