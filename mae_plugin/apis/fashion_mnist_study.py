@@ -13,20 +13,18 @@ import os
 import os.path as osp
 import time
 from contextlib import contextmanager
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
-from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 from mae_plugin.datasets import DEBIAN_FASHION_MNIST
 from mae_plugin.engine import KNNEvalHook
-from mae_plugin.evaluation import (extract_encoder_features,
-                                   weighted_knn_accuracy)
-from .inference import init_model
+from .probes import (Features, checkpoint_features, feature_loaders,
+                     finetune_accuracy, probe_features)
 from .runner import train_config
 from .timing import cpu_seconds
 
@@ -39,6 +37,7 @@ FINETUNE_CONFIG = osp.join(REPO_CONFIGS, 'benchmarks', 'classification',
                            'vit-tiny-p4_1xb256-coslr-3e_fashion-mnist.py')
 SCRATCH_CONFIG = FINETUNE_CONFIG.replace('.py', '-scratch.py')
 FEATURE_KINDS = {'cls': 'cls token', 'mean': 'mean-pooled patches'}
+PROBE_STAGE = 'probes (logistic regression and kNN)'
 
 
 class EpochStatsHook(Hook):
@@ -118,61 +117,25 @@ class _Stopwatch:
         entry['wall'] += (time.time() - wall) / 60
 
 
-def logistic_regression_accuracy(train_x: np.ndarray,
-                                 train_y: np.ndarray,
-                                 test_x: np.ndarray,
-                                 test_y: np.ndarray,
-                                 max_iter: int = 1000) -> float:
-    """Top-1 (%) of a multinomial logistic regression (scikit-learn, L2,
-    C=1) on standardised features: the linear probe of the study."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    probe = make_pipeline(StandardScaler(),
-                          LogisticRegression(max_iter=max_iter))
-    probe.fit(train_x, train_y)
-    return 100. * float((probe.predict(test_x) == test_y).mean())
+def _probe_rows(name: str, train: Features, test: Features,
+                num_classes: int) -> List[dict]:
+    """Table rows (linear probe, kNN) of every feature kind."""
+    return [
+        dict(
+            features=f'{name}, {FEATURE_KINDS[kind]}'
+            if kind in FEATURE_KINDS else name,
+            **scores)
+        for kind, scores in probe_features(train, test, num_classes).items()
+    ]
 
 
-def _probe_rows(name: str, train: Tuple[dict, torch.Tensor],
-                test: Tuple[dict, torch.Tensor], num_classes: int,
-                watch: _Stopwatch) -> List[dict]:
-    """Linear-probe and kNN accuracies of every feature kind."""
-    rows = []
-    for kind, feats in train[0].items():
-        label = f'{name}, {FEATURE_KINDS[kind]}' if kind in FEATURE_KINDS \
-            else name
-        with watch('linear probes (logistic regression)'):
-            linear = logistic_regression_accuracy(feats.numpy(),
-                                                  train[1].numpy(),
-                                                  test[0][kind].numpy(),
-                                                  test[1].numpy())
-        with watch('kNN'):
-            knn = weighted_knn_accuracy(feats, train[1], test[0][kind],
-                                        test[1], num_classes)
-        rows.append(dict(features=label, linear=linear, knn=knn))
-    return rows
-
-
-def _raw_pixels(dataloader) -> Tuple[dict, torch.Tensor]:
+def _raw_pixels(dataloader) -> Features:
     """Flattened images in [0, 1] and labels of a loader's dataset."""
     dataset = dataloader.dataset
     infos = [dataset.get_data_info(i) for i in range(len(dataset))]
     pixels = np.stack([info['img'] for info in infos]).reshape(len(infos), -1)
     labels = torch.tensor([int(info['gt_label']) for info in infos])
     return {'pixels': torch.from_numpy(pixels / 255.).float()}, labels
-
-
-def _finetune(path: str, checkpoint: Optional[str], **config_args) -> float:
-    """Fine-tune (or train from scratch) and return test top-1 (%)."""
-    cfg = _config(path, **config_args)
-    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
-    if checkpoint is not None:
-        cfg.model.backbone.init_cfg.checkpoint = checkpoint
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    return float(runner.test()['accuracy/top1'])
 
 
 def run_fashion_mnist_study(work_dir: str,
@@ -241,7 +204,7 @@ def run_fashion_mnist_study(work_dir: str,
         max_epochs=pretrain_epochs,
         cfg_options=pretrain_options,
         **data)
-    if 'knn_dataloader' not in cfg:
+    if cfg.get('knn_dataloader') is None:
         raise KeyError(f'{pretrain_config} needs a `knn_dataloader` (the '
                        'loader of the frozen features) for the probes')
     last_epoch = cfg.train_cfg.max_epochs
@@ -259,15 +222,11 @@ def run_fashion_mnist_study(work_dir: str,
     pretraining = [{**s, **k} for s, k in zip(stats.history, knn_history)]
 
     # 2. Frozen features: probes of raw pixels, random-init and MAE encoders.
-    init_default_scope(cfg.default_scope)
-    loaders = {}
-    for split, subset in (('train', train_subset), ('test', test_subset)):
-        loader_cfg = cfg.knn_dataloader.to_dict()
-        loader_cfg['dataset'].update(split=split, indices=subset)
-        loaders[split] = Runner.build_dataloader(loader_cfg)
+    loaders = feature_loaders(cfg, train_subset, test_subset)
     num_classes = len(loaders['train'].dataset.metainfo['classes'])
-    rows = _probe_rows('raw pixels', _raw_pixels(loaders['train']),
-                       _raw_pixels(loaders['test']), num_classes, watch)
+    with watch(PROBE_STAGE):
+        rows = _probe_rows('raw pixels', _raw_pixels(loaders['train']),
+                           _raw_pixels(loaders['test']), num_classes)
     encoders = [('random-init encoder', None)]
     for epoch in sorted(set(probe_epochs) | {last_epoch}):
         spent = stats.history[epoch - 1]
@@ -276,10 +235,10 @@ def run_fashion_mnist_study(work_dir: str,
                          osp.join(pre_dir, f'epoch_{epoch}.pth')))
     for name, checkpoint in encoders:
         with watch('feature extraction'):
-            model = init_model(cfg, checkpoint)
-            train = extract_encoder_features(model, loaders['train'])
-            test = extract_encoder_features(model, loaders['test'])
-        rows += _probe_rows(name, train, test, num_classes, watch)
+            feats = checkpoint_features(cfg, checkpoint, loaders)
+        with watch(PROBE_STAGE):
+            rows += _probe_rows(name, feats['train'], feats['test'],
+                                num_classes)
 
     # 3. Fine-tuning from the last MAE checkpoint versus from scratch.
     finetune = {}
@@ -288,13 +247,13 @@ def run_fashion_mnist_study(work_dir: str,
                                 scratch_config, None))
     for name, run_dir, path, checkpoint in runs:
         with watch(f'fine-tuning ({name})'):
-            finetune[name] = _finetune(
-                path,
-                checkpoint,
-                work_dir=osp.join(work_dir, run_dir),
-                max_epochs=finetune_epochs,
-                cfg_options=finetune_options,
-                **data)
+            finetune[name] = finetune_accuracy(
+                _config(
+                    path,
+                    work_dir=osp.join(work_dir, run_dir),
+                    max_epochs=finetune_epochs,
+                    cfg_options=finetune_options,
+                    **data), checkpoint)
     results = dict(
         command=command,
         pretrain_epochs=last_epoch,

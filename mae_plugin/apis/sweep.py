@@ -2,11 +2,12 @@
 field with the same budget, evaluate every checkpoint, tabulate and plot the
 results beside the paper's ViT-L numbers.
 
-Evaluations are plain functions ``evaluate(cfg, checkpoint) -> {metric:
-value}`` (metric names carry their protocol, e.g. ``reconstruction/psnr``)
-registered in :data:`SWEEP_EVALUATORS`, so downstream protocols
-(linear probe, kNN, fine-tuning) plug in by name next to the reconstruction
-quality that is available here.
+Evaluations are plain functions ``evaluate(cfg, checkpoint, **options) ->
+{metric: value}`` (metric names carry their protocol, e.g.
+``reconstruction/psnr``, ``linear/cls_top1``) registered by name in
+:data:`SWEEP_EVALUATORS`. A pretraining config chooses its evaluations and
+their options with a ``sweep_evaluation`` dict, e.g.
+``sweep_evaluation = dict(probes=dict(train_images=10000))``.
 """
 import json
 import os.path as osp
@@ -16,7 +17,9 @@ from typing import Callable, Dict, List, Optional, Sequence
 from mmengine.config import Config
 from mmengine.runner import Runner, find_latest_checkpoint
 
-from .runner import test_config
+from .probes import (checkpoint_features, feature_loaders, finetune_accuracy,
+                     probe_features)
+from .runner import test_config, train_config
 from .timing import cpu_seconds
 
 # The swept field and values of each sweep.
@@ -49,9 +52,48 @@ def evaluate_reconstruction(cfg: Config, checkpoint: str) -> Dict[str, float]:
     return Runner.from_cfg(cfg).test()
 
 
-SWEEP_EVALUATORS: Dict[str, Callable[[Config, str], Dict[str, float]]] = {
+def evaluate_probes(cfg: Config,
+                    checkpoint: str,
+                    train_images: Optional[int] = None,
+                    test_images: Optional[int] = None) -> Dict[str, float]:
+    """Linear probe (logistic regression) and weighted kNN on the frozen
+    class token and mean-pooled patches of the pretraining config's
+    ``knn_dataloader`` (see :func:`~mae_plugin.apis.probes.feature_loaders`
+    for the arguments): ``linear/cls_top1``, ``knn/mean_top1``, ..."""
+    loaders = feature_loaders(cfg, train_images, test_images)
+    feats = checkpoint_features(cfg, checkpoint, loaders)
+    scores = probe_features(
+        feats['train'], feats['test'],
+        len(loaders['train'].dataset.metainfo['classes']))
+    return {
+        f'{protocol}/{kind}_top1': top1
+        for kind, by_protocol in scores.items()
+        for protocol, top1 in by_protocol.items()
+    }
+
+
+def evaluate_finetuning(cfg: Config,
+                        checkpoint: str,
+                        config: str,
+                        cfg_options: Optional[dict] = None
+                        ) -> Dict[str, float]:
+    """Fine-tune the checkpoint's encoder with a classification ``config``
+    (and ``cfg_options``) in ``<point work dir>/finetune``:
+    ``finetune/top1``."""
+    finetune_cfg = train_config(
+        config,
+        work_dir=osp.join(cfg.work_dir, 'finetune'),
+        cfg_options=cfg_options)
+    return {'finetune/top1': finetune_accuracy(finetune_cfg, checkpoint)}
+
+
+SWEEP_EVALUATORS: Dict[str, Callable[..., Dict[str, float]]] = {
     'reconstruction': evaluate_reconstruction,
+    'probes': evaluate_probes,
+    'finetune': evaluate_finetuning,
 }
+# The paper's protocol beside each of ours (metric prefix -> PAPER_VIT_L key).
+PAPER_PROTOCOL = {'linear': 'lin', 'finetune': 'ft'}
 
 
 def swept_field(sweep: str) -> tuple:
@@ -74,57 +116,92 @@ def sweep_config(config: str, sweep: str, value, work_dir: str,
     return cfg
 
 
+def _point_key(cfg: Config, evaluators: Sequence[str]) -> str:
+    """What makes two sweep points the same run: their config apart from
+    its name and folder, and the evaluations."""
+    settings = {
+        k: v
+        for k, v in cfg.to_dict().items()
+        if k not in ('work_dir', 'experiment_name')
+    }
+    return json.dumps([settings, list(evaluators)], sort_keys=True,
+                      default=repr)
+
+
 def run_sweep(config: str,
               sweep: str,
               work_dir: str,
-              evaluators: Sequence[str] = ('reconstruction', ),
+              evaluators: Optional[Sequence[str]] = None,
               values: Optional[Sequence] = None,
-              cfg_options: Optional[dict] = None) -> List[dict]:
+              cfg_options: Optional[dict] = None,
+              finished: Optional[Dict[str, dict]] = None) -> List[dict]:
     """Pretrain and evaluate every value of a sweep.
 
     Args:
         config (str): Pretraining config; its schedule is every point's
-            budget.
+            budget, its ``sweep_evaluation`` dict (if any) the options of
+            each evaluator.
         sweep (str): A key of :data:`SWEEPS`.
         work_dir (str): One sub-folder per point, plus
             ``<sweep>_results.json``.
-        evaluators (Sequence[str]): Keys of :data:`SWEEP_EVALUATORS`.
-            Defaults to ``('reconstruction',)``.
+        evaluators (Sequence[str], optional): Keys of
+            :data:`SWEEP_EVALUATORS`. Defaults to the keys of the config's
+            ``sweep_evaluation``, or ``('reconstruction',)`` without one.
         values (Sequence, optional): Values to sweep. Defaults to those of
             :data:`SWEEPS`.
         cfg_options (dict, optional): Overrides for every point.
+        finished (dict, optional): Points already run, filled in by this
+            call; pass the same dict to several sweeps so that a point they
+            share (e.g. the default decoder depth at the default mask
+            ratio) is pretrained and evaluated once.
 
     Returns:
-        list[dict]: per value ``value``, ``metrics`` and the pretraining and
-        evaluation ``cpu_s``/``wall_s``.
+        list[dict]: per value ``value``, ``metrics``, the pretraining and
+        evaluation ``cpu_s``/``wall_s`` and the ``run`` (sub-folder) that
+        produced them.
     """
+    options = Config.fromfile(config).get('sweep_evaluation') or {}
+    if evaluators is None:
+        evaluators = list(options) or ['reconstruction']
     unknown = set(evaluators) - set(SWEEP_EVALUATORS)
     if unknown:
         raise KeyError(f'evaluators {sorted(unknown)} unknown; choose from '
                        f'{sorted(SWEEP_EVALUATORS)}')
+    finished = {} if finished is None else finished
     results = []
     for value in values or swept_field(sweep)[1]:
         cfg = sweep_config(config, sweep, value, work_dir, cfg_options)
-        cpu, wall = cpu_seconds(), time.time()
-        Runner.from_cfg(cfg).train()
-        record = dict(
-            value=value,
-            pretrain_cpu_s=cpu_seconds() - cpu,
-            pretrain_wall_s=time.time() - wall,
-            metrics={})
-        checkpoint = find_latest_checkpoint(cfg.work_dir)
-        cpu, wall = cpu_seconds(), time.time()
-        for name in evaluators:
-            metrics = SWEEP_EVALUATORS[name](cfg, checkpoint)
-            record['metrics'].update(
-                {metric: float(score)
-                 for metric, score in metrics.items()})
-        record.update(
-            eval_cpu_s=cpu_seconds() - cpu, eval_wall_s=time.time() - wall)
-        results.append(record)
+        key = _point_key(cfg, evaluators)
+        if key not in finished:
+            finished[key] = _run_point(cfg, evaluators,
+                                       cfg.get('sweep_evaluation') or {})
+        results.append(dict(finished[key], value=value))
     with open(osp.join(work_dir, f'{sweep}_results.json'), 'w') as f:
         json.dump(dict(sweep=sweep, results=results), f, indent=2)
     return results
+
+
+def _run_point(cfg: Config, evaluators: Sequence[str],
+               options: dict) -> dict:
+    """Pretrain one sweep point and evaluate its last checkpoint."""
+    cpu, wall = cpu_seconds(), time.time()
+    Runner.from_cfg(cfg).train()
+    record = dict(
+        run=cfg.experiment_name,
+        pretrain_cpu_s=cpu_seconds() - cpu,
+        pretrain_wall_s=time.time() - wall,
+        metrics={})
+    checkpoint = find_latest_checkpoint(cfg.work_dir)
+    cpu, wall = cpu_seconds(), time.time()
+    for name in evaluators:
+        metrics = SWEEP_EVALUATORS[name](cfg, checkpoint,
+                                         **options.get(name, {}))
+        record['metrics'].update(
+            {metric: float(score)
+             for metric, score in metrics.items()})
+    record.update(
+        eval_cpu_s=cpu_seconds() - cpu, eval_wall_s=time.time() - wall)
+    return record
 
 
 def results_table(sweep: str, results: List[dict]) -> str:
@@ -144,34 +221,39 @@ def results_table(sweep: str, results: List[dict]) -> str:
 
 
 def plot_sweep(sweep: str, results: List[dict], out_file: str) -> None:
-    """One panel per metric: ours against the swept value (left axis) and
-    the paper's ViT-L accuracies at the same values (right axis)."""
+    """One panel per metric (three per row): ours against the swept value
+    (left axis) and, for linear probing and fine-tuning, the paper's ViT-L
+    accuracies at the same values (right axis)."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
     metrics = sorted({m for r in results for m in r['metrics']})
     paper = PAPER_VIT_L.get(sweep, {})
+    cols = min(3, len(metrics))
+    rows = -(-len(metrics) // cols)
     fig, axes = plt.subplots(
-        1, len(metrics), figsize=(4.5 * len(metrics), 3.5), squeeze=False)
+        rows, cols, figsize=(4.5 * cols, 3.5 * rows), squeeze=False)
     values = [r['value'] for r in results]
-    for ax, metric in zip(axes[0], metrics):
+    for ax, metric in zip(axes.flat, metrics):
         ax.plot(values, [r['metrics'][metric] for r in results], 'o-',
                 color='tab:blue', label='ours')
         ax.set_xticks(values)
         ax.set_xlabel(sweep.replace('_', ' '))
         ax.set_ylabel(metric, color='tab:blue')
-        twin = ax.twinx()
-        for key, style in (('ft', 's--'), ('lin', '^--')):
-            known = [v for v in values if key in paper.get(v, {})]
-            if known:
-                twin.plot(known, [paper[v][key] for v in known], style,
-                          color='tab:gray', label=f'paper ViT-L {key}')
-        twin.set_ylabel('paper ViT-L top-1 (%)', color='tab:gray')
-        lines = ax.get_legend_handles_labels()
-        twin_lines = twin.get_legend_handles_labels()
-        ax.legend(lines[0] + twin_lines[0], lines[1] + twin_lines[1],
-                  fontsize='small')
+        handles, labels = ax.get_legend_handles_labels()
+        key = PAPER_PROTOCOL.get(metric.split('/')[0])
+        known = [v for v in values if key in paper.get(v, {})]
+        if known:
+            twin = ax.twinx()
+            twin.plot(known, [paper[v][key] for v in known], 's--',
+                      color='tab:gray', label=f'paper ViT-L ({key})')
+            twin.set_ylabel('paper ViT-L IN-1k top-1 (%)', color='tab:gray')
+            twin_handles, twin_labels = twin.get_legend_handles_labels()
+            handles, labels = handles + twin_handles, labels + twin_labels
+        ax.legend(handles, labels, fontsize='small')
+    for ax in axes.flat[len(metrics):]:
+        ax.set_visible(False)
     fig.tight_layout()
     fig.savefig(out_file, dpi=100)
     plt.close(fig)

@@ -1,8 +1,10 @@
 from .knn import (extract_encoder_features, weighted_knn_accuracy,
                   weighted_knn_predict)
+from .linear_probe import logistic_regression_accuracy
 from .reconstruction_metric import ReconstructionMetric
 
 __all__ = [
     'ReconstructionMetric', 'extract_encoder_features',
+    'logistic_regression_accuracy',
     'weighted_knn_accuracy', 'weighted_knn_predict'
 ]

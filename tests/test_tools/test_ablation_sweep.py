@@ -1,6 +1,7 @@
 """The ablation sweep driver on the tiny demo model: same budget per
 point, one field changed, metrics, table and plot."""
 import json
+import os
 import os.path as osp
 
 import cv2
@@ -11,10 +12,17 @@ from mmengine.config import Config
 from mae_plugin.apis.sweep import (PAPER_VIT_L, evaluate_reconstruction,
                                    plot_sweep, results_table, run_sweep,
                                    sweep_config)
+from tests.fashion_mnist_files import write_fake_fashion_mnist
+from ..test_apis.test_fashion_mnist_study import (FINETUNE_OPTIONS,
+                                                  PRETRAIN_OPTIONS)
 from ..test_configs.test_ablation_configs import flatten
 from .test_train_test_visualize import photos  # noqa: F401 (fixture)
 from .test_train_test_visualize import CONFIG, crop_size_overrides
 from .test_visualize_reconstruction import options
+
+FASHION_MNIST_SWEEP = osp.join(
+    osp.dirname(CONFIG),
+    'mae_vit-tiny-p4_1xb256-coslr-4e_fashion-mnist-sweep.py')
 
 
 def test_a_sweep_point_changes_only_the_swept_field(tmp_path):
@@ -71,3 +79,55 @@ def test_reconstruction_evaluation_needs_a_test_loop(tmp_path):
     cfg.test_dataloader = None
     with pytest.raises(KeyError, match='test_dataloader'):
         evaluate_reconstruction(cfg, str(tmp_path / 'epoch_1.pth'))
+
+
+def test_fashion_mnist_sweep_probes_and_finetunes_each_point_once(tmp_path):
+    """Both sweeps on generated Fashion-MNIST files with the tiny arch
+    (decoder depth 1): the point they share (depth 1 at mask ratio 0.75)
+    runs once, and
+    every point gets linear-probe, kNN and fine-tuning accuracies."""
+    data_root = str(tmp_path / 'fashion-mnist')
+    os.makedirs(data_root)
+    write_fake_fashion_mnist(data_root, num_train=200, num_test=100)
+    sweep_cfg = Config.fromfile(FASHION_MNIST_SWEEP)
+    assert set(sweep_cfg.sweep_evaluation) == {'probes', 'finetune'}
+    finetune_options = {
+        **{f'{loader}.dataset.data_root': data_root
+           for loader in ('train_dataloader', 'test_dataloader')},
+        **FINETUNE_OPTIONS,
+    }
+    cfg_options = {
+        **PRETRAIN_OPTIONS,
+        'train_dataloader.dataset.data_root': data_root,
+        'knn_dataloader.dataset.data_root': data_root,
+        'sweep_evaluation.finetune.cfg_options': finetune_options,
+    }
+    work, finished = str(tmp_path / 'work'), {}
+    depth = run_sweep(FASHION_MNIST_SWEEP, 'decoder_depth', work,
+                      values=(1, 2), cfg_options=cfg_options,
+                      finished=finished)
+    ratio = run_sweep(FASHION_MNIST_SWEEP, 'mask_ratio', work,
+                      values=(0.5, 0.75), cfg_options=cfg_options,
+                      finished=finished)
+
+    assert len(finished) == 3
+    assert ratio[1] == dict(depth[0], value=0.75)
+    assert ratio[1]['run'] == 'decoder_depth_1'
+    assert not osp.exists(osp.join(work, 'mask_ratio_0.75'))
+    metrics = {
+        f'{protocol}/{kind}_top1'
+        for protocol in ('linear', 'knn') for kind in ('cls', 'mean')
+    } | {'finetune/top1'}
+    for point in depth + ratio:
+        assert set(point['metrics']) == metrics
+        assert all(0 <= v <= 100 for v in point['metrics'].values())
+        assert osp.isfile(
+            osp.join(work, point['run'], 'finetune', 'epoch_2.pth'))
+    # the generated classes are linearly separable: probes must see them
+    assert min(p['metrics']['linear/mean_top1'] for p in depth) > 90
+
+    table = results_table('decoder_depth', depth).splitlines()
+    assert table[0].startswith('| decoder_depth | finetune/top1 |')
+    png = str(tmp_path / 'depth.png')
+    plot_sweep('decoder_depth', depth, png)
+    assert cv2.imread(png).shape == (2 * 350, 3 * 450, 3)  # 5 metrics
