@@ -10,7 +10,16 @@ against which the asymmetric design's speedup is measured.
 
 Every peer starts from the same weights: the plugin's, converted to the
 peer's layout with :mod:`mae_plugin.converters`.
+
+Peak memory of a step: on CUDA, the most memory the step allocated
+(``torch.cuda.max_memory_allocated``); on the CPU, where PyTorch keeps no
+such count, how far the first step of a fresh process (which also allocates
+the optimizer state) raises its peak resident set above the resident set
+before it (``VmHWM`` and ``VmRSS`` of ``/proc/self/status``, Linux only).
 """
+import gc
+import multiprocessing
+import re
 import statistics
 import time
 from contextlib import nullcontext
@@ -247,6 +256,35 @@ def count_flops(step: TrainStep, images: torch.Tensor) -> float:
     return float(counter.get_total_flops())
 
 
+def _resident_kib(field: str) -> int:
+    """``VmRSS`` (resident) or ``VmHWM`` (its peak) of this process, KiB."""
+    with open('/proc/self/status') as f:
+        return int(re.search(rf'{field}:\s+(\d+) kB', f.read()).group(1))
+
+
+def _first_step_memory(name: str, spec: BenchmarkSpec) -> int:
+    """In a fresh process: bytes by which the first training step of a
+    peer raises the peak resident set above the resident set before it."""
+    torch.manual_seed(0)
+    plugin = build_plugin(spec)
+    step = TrainStep(name, spec, plugin.state_dict())
+    del plugin
+    images = torch.randn(spec.batch_size, 3, spec.img_size, spec.img_size)
+    gc.collect()
+    with open('/proc/self/clear_refs', 'w') as f:
+        f.write('5')  # reset VmHWM to the current resident set
+    before = _resident_kib('VmRSS')
+    step(images)
+    return 1024 * (_resident_kib('VmHWM') - before)
+
+
+def cpu_step_peak_memory(name: str, spec: BenchmarkSpec) -> int:
+    """Peak memory (bytes) of a peer's CPU training step, measured in a
+    spawned process (see the module's docstring)."""
+    with multiprocessing.get_context('spawn').Pool(1) as pool:
+        return pool.apply(_first_step_memory, (name, spec))
+
+
 def run_benchmark(spec: BenchmarkSpec,
                   peers: Sequence[str] = PEERS,
                   warmup: int = 2,
@@ -287,6 +325,9 @@ def run_benchmark(spec: BenchmarkSpec,
         results[name] = PeerResult(
             name, flops_per_step=count_flops(trainers[name], images))
     cuda = spec.device.startswith('cuda')
+    if not cuda:
+        for name in peers:
+            results[name].peak_memory = cpu_step_peak_memory(name, spec)
     for r in range(rounds):
         for name in peers:
             if cuda:

@@ -3,7 +3,8 @@ import torch
 
 from mae_plugin.analysis import (BenchmarkSpec, format_report,
                                  gemm_flops_per_s, run_benchmark)
-from mae_plugin.analysis.step_benchmark import TrainStep, build_plugin
+from mae_plugin.analysis.step_benchmark import (TrainStep, build_plugin,
+                                                cpu_step_peak_memory)
 from ..conftest import TINY_ARCH
 
 
@@ -22,6 +23,7 @@ def test_benchmark_counts_the_same_work_for_every_peer():
     assert flops['mask_tokens'] > 1.3 * flops['mae_plugin']
     for r in results.values():
         assert len(r.images_per_s) == 2 and min(r.images_per_s) > 0
+        assert r.peak_memory > 0
     report = format_report(spec, results, gemm_flops_per_s('cpu', 'fp32',
                                                            size=256))
     assert '| mae_plugin |' in report and 'mae_plugin / hf' in report
@@ -46,3 +48,18 @@ def test_peers_start_from_the_same_weights():
 def test_unknown_peer_is_refused():
     with pytest.raises(ValueError, match="unknown peers \\['timm'\\]"):
         run_benchmark(BenchmarkSpec(), peers=['timm'])
+
+
+def test_cpu_step_memory_follows_the_tokens_the_encoder_keeps():
+    """ViT 64x2 on a 16x16 grid, batch 64: the encoder keeps 65 tokens per
+    image (about 35 MB of saved activations), with mask tokens 257 (about
+    135 MB); the decoder's share is the same in both."""
+    spec = BenchmarkSpec(
+        arch=dict(embed_dims=64, num_layers=2, num_heads=2,
+                  feedforward_channels=256),
+        img_size=64, patch_size=4, batch_size=64, decoder_dims=32,
+        decoder_depth=1, decoder_heads=2)
+    ours = cpu_step_peak_memory('mae_plugin', spec)
+    mask_tokens = cpu_step_peak_memory('mask_tokens', spec)
+    assert ours > 20 * 2**20
+    assert mask_tokens > ours + 60 * 2**20
