@@ -12,7 +12,7 @@ default_hooks = dict(
 )
 
 # Stop at the first NaN/Inf loss before it reaches a checkpoint; report the
-# images skipped by RobustLoadImageFromFile(on_error='skip') every epoch;
+# images skipped by the loading transforms (on_error='skip') every epoch;
 # log (and check) how many keys a `Pretrained` init_cfg took from its
 # checkpoint, for fine-tuning and linear probing.
 custom_hooks = [

@@ -16,7 +16,8 @@ SKIMAGE_GRAY = ('camera', 'moon', 'coins', 'grass', 'gravel', 'brick',
                 'clock')
 
 
-def _photos() -> List[tuple]:
+def packaged_photos() -> List[tuple]:
+    """``(name, RGB uint8 [H, W, 3])`` of every packaged photo."""
     from skimage import data
     from sklearn.datasets import load_sample_images
 
@@ -43,7 +44,7 @@ def export_demo_photos(out_dir: str) -> List[str]:
     """
     os.makedirs(out_dir, exist_ok=True)
     paths = []
-    for name, rgb in _photos():
+    for name, rgb in packaged_photos():
         path = osp.join(out_dir, f'{name}.jpg')
         if not cv2.imwrite(path, rgb[..., ::-1],
                            [cv2.IMWRITE_JPEG_QUALITY, 95]):

@@ -68,7 +68,8 @@ def test_paper_recipe(name):
     assert (warmup.type, warmup.end) == ('LinearLR', 40)
     assert (cosine.type, cosine.begin, cosine.end) == ('CosineAnnealingLR',
                                                       40, epochs)
-    crop = cfg.train_dataloader.dataset.pipeline[1]
+    crop = cfg.train_dataloader.dataset.pipeline[0]
+    assert crop.type == 'DecodeRandomResizedCrop' and crop.scale == 224
     assert crop.crop_ratio_range == (0.2, 1.0)
     assert crop.interpolation == 'bicubic'
 

@@ -2,13 +2,14 @@
 dataset_type = 'CustomDataset'
 data_root = 'data/imagenet/'
 
+# Loading and random-resized cropping in one step: the crops of mmpretrain's
+# RandomResizedCrop, each JPEG decoded at the smallest size (1/2, 1/4, 1/8)
+# that still holds its crop at 224 pixels.
 train_pipeline = [
-    dict(type='RobustLoadImageFromFile'),
     dict(
-        type='RandomResizedCrop',
+        type='DecodeRandomResizedCrop',
         scale=224,
         crop_ratio_range=(0.2, 1.0),
-        backend='cv2',
         interpolation='bicubic'),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackInputs'),

@@ -1,4 +1,11 @@
-from .loading import (RobustLoadImageFromFile, UnreadableImageError,
-                      decode_image)
+from .fused_crop import (DecodeRandomResizedCrop, random_resized_crop_params,
+                         read_jpeg_header, reduced_box, reduced_decode_factor,
+                         resize_box)
+from .loading import (BaseImageLoader, RobustLoadImageFromFile,
+                      UnreadableImageError, decode_image)
 
-__all__ = ['RobustLoadImageFromFile', 'UnreadableImageError', 'decode_image']
+__all__ = [
+    'BaseImageLoader', 'DecodeRandomResizedCrop', 'RobustLoadImageFromFile',
+    'UnreadableImageError', 'decode_image', 'random_resized_crop_params',
+    'read_jpeg_header', 'reduced_box', 'reduced_decode_factor', 'resize_box'
+]

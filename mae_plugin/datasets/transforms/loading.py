@@ -67,15 +67,9 @@ def decode_image(data: bytes, filename: str, color_type: str = 'color',
     return np.ascontiguousarray(rgb[..., ::-1])  # RGB -> BGR, as OpenCV
 
 
-@TRANSFORMS.register_module()
-class RobustLoadImageFromFile(BaseTransform):
-    """Load an image; convert what can be converted, name what cannot.
-
-    A drop-in for mmcv's ``LoadImageFromFile`` (same keys: ``img``,
-    ``img_shape``, ``ori_shape`` from ``img_path``; BGR channel order),
-    decoded with :func:`decode_image`. Unlike OpenCV, which returns a
-    half-grey picture for a truncated JPEG and ``None`` for a non-image,
-    every unreadable file raises an error naming it.
+class BaseImageLoader(BaseTransform):
+    """Read ``results['img_path']``, hand its bytes to :meth:`load`, and
+    name or skip a file that cannot be read.
 
     With ``on_error='skip'`` an unreadable (or missing) file returns
     ``None``, which makes mmengine's ``BaseDataset`` draw another sample;
@@ -83,6 +77,87 @@ class RobustLoadImageFromFile(BaseTransform):
     :class:`~mae_plugin.engine.UnreadableImagesHook` logs the number of
     skipped loads at the end of every training epoch. Test-mode datasets
     refuse ``None``, so evaluation never skips silently.
+
+    Args:
+        color_type (str): ``'color'`` (BGR ``[H, W, 3]``) or
+            ``'grayscale'`` (``[H, W]``). Defaults to ``'color'``.
+        on_error (str): ``'raise'`` or ``'skip'``. Defaults to ``'raise'``.
+        background (int): Grey level behind transparent pixels, 0-255.
+            Defaults to 255.
+        backend_args (dict, optional): mmengine file backend arguments.
+            Defaults to None.
+    """
+
+    def __init__(self,
+                 color_type: str = 'color',
+                 on_error: str = 'raise',
+                 background: int = 255,
+                 backend_args: Optional[dict] = None) -> None:
+        for name, value, choices in (('color_type', color_type,
+                                      ('color', 'grayscale')),
+                                     ('on_error', on_error, ('raise',
+                                                             'skip'))):
+            if value not in choices:
+                raise ValueError(
+                    f'{name} must be one of {choices}, got {value!r}')
+        if not isinstance(background, int) or not 0 <= background <= 255:
+            raise ValueError(
+                f'background must be an int in [0, 255], got {background!r}')
+        self.color_type = color_type
+        self.on_error = on_error
+        self.background = background
+        self.backend_args = backend_args
+        # Shared with forked/spawned dataloader workers.
+        self.num_skipped = (
+            multiprocessing.Value('q', 0) if on_error == 'skip' else None)
+        self._warned = set()
+
+    def load(self, data: bytes, filename: str, results: dict) -> dict:
+        """Decode ``data``, the bytes of ``filename``, into ``results``;
+        raise :class:`UnreadableImageError` when it cannot."""
+        raise NotImplementedError
+
+    def transform(self, results: dict) -> Optional[dict]:
+        filename = results['img_path']
+        try:
+            return self.load(
+                fileio.get(filename, backend_args=self.backend_args),
+                filename, results)
+        except (UnreadableImageError, OSError) as error:
+            if self.on_error == 'raise':
+                raise
+            self._skip(filename, error)
+            return None
+
+    def _skip(self, filename: str, error: Exception) -> None:
+        with self.num_skipped.get_lock():
+            self.num_skipped.value += 1
+        if filename not in self._warned:
+            self._warned.add(filename)
+            print_log(
+                f'skipping unreadable image {filename} ({error})',
+                logger='current',
+                level=logging.WARNING)
+
+    def pop_num_skipped(self) -> int:
+        """Loads skipped since the last call (all processes together)."""
+        if self.num_skipped is None:
+            return 0
+        with self.num_skipped.get_lock():
+            count, self.num_skipped.value = self.num_skipped.value, 0
+        return count
+
+
+@TRANSFORMS.register_module()
+class RobustLoadImageFromFile(BaseImageLoader):
+    """Load an image; convert what can be converted, name what cannot.
+
+    A drop-in for mmcv's ``LoadImageFromFile`` (same keys: ``img``,
+    ``img_shape``, ``ori_shape`` from ``img_path``; BGR channel order),
+    decoded with :func:`decode_image`. Unlike OpenCV, which returns a
+    half-grey picture for a truncated JPEG and ``None`` for a non-image,
+    every unreadable file raises an error naming it, or is skipped with
+    ``on_error='skip'`` (see :class:`BaseImageLoader`).
 
     Args:
         color_type (str): ``'color'`` (BGR ``[H, W, 3]``) or
@@ -102,61 +177,17 @@ class RobustLoadImageFromFile(BaseTransform):
                  on_error: str = 'raise',
                  background: int = 255,
                  backend_args: Optional[dict] = None) -> None:
-        for name, value, choices in (('color_type', color_type,
-                                      ('color', 'grayscale')),
-                                     ('on_error', on_error, ('raise',
-                                                             'skip'))):
-            if value not in choices:
-                raise ValueError(
-                    f'{name} must be one of {choices}, got {value!r}')
-        if not isinstance(background, int) or not 0 <= background <= 255:
-            raise ValueError(
-                f'background must be an int in [0, 255], got {background!r}')
-        self.color_type = color_type
+        super().__init__(color_type, on_error, background, backend_args)
         self.to_float32 = to_float32
-        self.on_error = on_error
-        self.background = background
-        self.backend_args = backend_args
-        # Shared with forked/spawned dataloader workers.
-        self.num_skipped = (
-            multiprocessing.Value('q', 0) if on_error == 'skip' else None)
-        self._warned = set()
 
-    def transform(self, results: dict) -> Optional[dict]:
-        filename = results['img_path']
-        try:
-            img = decode_image(
-                fileio.get(filename, backend_args=self.backend_args),
-                filename, self.color_type, self.background)
-        except (UnreadableImageError, OSError) as error:
-            if self.on_error == 'raise':
-                raise
-            self._skip(filename, error)
-            return None
+    def load(self, data: bytes, filename: str, results: dict) -> dict:
+        img = decode_image(data, filename, self.color_type, self.background)
         if self.to_float32:
             img = img.astype(np.float32)
         results['img'] = img
         results['img_shape'] = img.shape[:2]
         results['ori_shape'] = img.shape[:2]
         return results
-
-    def _skip(self, filename: str, error: Exception) -> None:
-        with self.num_skipped.get_lock():
-            self.num_skipped.value += 1
-        if filename not in self._warned:
-            self._warned.add(filename)
-            print_log(
-                f'skipping unreadable image {filename} ({error})',
-                logger='current',
-                level=logging.WARNING)
-
-    def pop_num_skipped(self) -> int:
-        """Loads skipped since the last call (all processes together)."""
-        if self.num_skipped is None:
-            return 0
-        with self.num_skipped.get_lock():
-            count, self.num_skipped.value = self.num_skipped.value, 0
-        return count
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(color_type={self.color_type!r}, '

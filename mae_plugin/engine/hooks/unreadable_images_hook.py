@@ -23,8 +23,9 @@ def _loading_transforms(dataset) -> Iterator:
 
 @HOOKS.register_module()
 class UnreadableImagesHook(Hook):
-    """Log the number of image loads that
-    :class:`~mae_plugin.datasets.RobustLoadImageFromFile` skipped
+    """Log the number of image loads that the loading transforms
+    (:class:`~mae_plugin.datasets.BaseImageLoader`:
+    ``RobustLoadImageFromFile``, ``DecodeRandomResizedCrop``) skipped
     (``on_error='skip'``) during each training epoch, so that skipping is
     never silent. The per-file warnings come from the transform."""
     priority = 'BELOW_NORMAL'

@@ -1,0 +1,421 @@
+"""Random-resized crops that decode a JPEG only at the resolution the crop
+needs.
+
+A random-resized crop of a large photo to 224 x 224 throws most of the
+decoded pixels away: the crop covers 20-100% of the image and is then
+shrunk. JPEG decoders can produce the image at 1/2, 1/4 or 1/8 of its size
+for less work (the inverse DCT of each 8 x 8 block is computed at the
+smaller size; the entropy decoding stays), so
+:class:`DecodeRandomResizedCrop` reads the image size from the file header,
+draws the crop first, and decodes at the smallest size that still holds
+the crop at no less than the output resolution.
+"""
+import io
+import math
+from typing import Optional, Sequence, Tuple, Union
+
+import cv2
+import numpy as np
+from mmcv.image.geometric import cv2_interp_codes
+from PIL import ExifTags, Image
+
+from mae_plugin.registry import TRANSFORMS
+from .loading import BaseImageLoader, decode_image
+
+REDUCED_FACTORS = (8, 4, 2)
+IMREAD_FLAGS = {
+    ('color', 1): cv2.IMREAD_COLOR,
+    ('color', 2): cv2.IMREAD_REDUCED_COLOR_2,
+    ('color', 4): cv2.IMREAD_REDUCED_COLOR_4,
+    ('color', 8): cv2.IMREAD_REDUCED_COLOR_8,
+    ('grayscale', 1): cv2.IMREAD_GRAYSCALE,
+    ('grayscale', 2): cv2.IMREAD_REDUCED_GRAYSCALE_2,
+    ('grayscale', 4): cv2.IMREAD_REDUCED_GRAYSCALE_4,
+    ('grayscale', 8): cv2.IMREAD_REDUCED_GRAYSCALE_8,
+}
+# EXIF orientation -> whether the displayed x and y axes run against the
+# stored axes they come from (5-8 also swap the axes).
+REVERSED_AXES = {
+    2: (True, False),
+    3: (True, True),
+    4: (False, True),
+    6: (True, False),
+    7: (True, True),
+    8: (False, True),
+}
+JPEG_END = b'\xff\xd9'
+
+Box = Tuple[float, float, float, float]
+
+
+def random_resized_crop_params(
+        height: int,
+        width: int,
+        crop_ratio_range: Tuple[float, float] = (0.08, 1.0),
+        aspect_ratio_range: Tuple[float, float] = (3. / 4., 4. / 3.),
+        max_attempts: int = 10) -> Tuple[int, int, int, int]:
+    """Draw a crop as mmpretrain's ``RandomResizedCrop`` does, with the same
+    calls to NumPy's global random generator (so a seed gives the same
+    crop).
+
+    Each attempt draws an area fraction uniformly from
+    ``crop_ratio_range`` and an aspect ratio (width / height)
+    log-uniformly from ``aspect_ratio_range``; the first crop that fits
+    gets a uniform position. After ``max_attempts`` misses the crop is the
+    central one of the whole image, its aspect ratio clamped to the range.
+
+    Args:
+        height (int): Image height.
+        width (int): Image width.
+        crop_ratio_range (tuple[float, float]): Crop area over image area.
+            Defaults to (0.08, 1.0).
+        aspect_ratio_range (tuple[float, float]): Crop width over height.
+            Defaults to (3/4, 4/3).
+        max_attempts (int): Draws before the central fallback. Defaults
+            to 10.
+
+    Returns:
+        tuple[int, int, int, int]: ``(offset_h, offset_w, crop_h, crop_w)``.
+    """
+    area = height * width
+    log_lo, log_hi = (math.log(r) for r in aspect_ratio_range)
+    for _ in range(max_attempts):
+        crop_area = np.random.uniform(*crop_ratio_range) * area
+        aspect_ratio = math.exp(np.random.uniform(log_lo, log_hi))
+        crop_w = round(math.sqrt(crop_area * aspect_ratio))
+        crop_h = round(math.sqrt(crop_area / aspect_ratio))
+        if 0 < crop_w <= width and 0 < crop_h <= height:
+            offset_h = np.random.randint(0, height - crop_h + 1)
+            offset_w = np.random.randint(0, width - crop_w + 1)
+            return offset_h, offset_w, crop_h, crop_w
+    crop_h, crop_w = height, width
+    if width / height < aspect_ratio_range[0]:  # too tall: cut height
+        crop_h = round(width / aspect_ratio_range[0])
+    elif width / height > aspect_ratio_range[1]:  # too wide: cut width
+        crop_w = round(height * aspect_ratio_range[1])
+    return (height - crop_h) // 2, (width - crop_w) // 2, crop_h, crop_w
+
+
+def reduced_decode_factor(crop_size: Tuple[int, int],
+                          out_size: Tuple[int, int],
+                          max_factor: int = 8) -> int:
+    """The largest JPEG reduction ``f`` (8, 4, 2, else 1) at which the crop
+    still measures at least the output size: ``crop_w / f >= out_w`` and
+    ``crop_h / f >= out_h``. Resizing the reduced crop then never enlarges
+    it more than resizing the full-resolution crop would.
+
+    Args:
+        crop_size (tuple[int, int]): ``(crop_w, crop_h)`` in full-size
+            pixels.
+        out_size (tuple[int, int]): ``(out_w, out_h)``.
+        max_factor (int): Largest factor allowed. Defaults to 8.
+    """
+    crop_w, crop_h = crop_size
+    out_w, out_h = out_size
+    for factor in REDUCED_FACTORS:
+        if (factor <= max_factor and crop_w >= factor * out_w
+                and crop_h >= factor * out_h):
+            return factor
+    return 1
+
+
+def reduced_box(box: Box, image_size: Tuple[int, int], factor: int,
+                orientation: int = 1) -> Box:
+    """Map a box of the full image, as displayed, into OpenCV's image
+    decoded at ``1 / factor`` of the size.
+
+    The decoder turns each ``f x f`` block of the *stored* image into one
+    pixel, starting at the stored top-left corner, and keeps a partial
+    block at the stored right and bottom edges: a stored side of length
+    ``L`` becomes ``ceil(L / f)`` pixels, ``pad = ceil(L / f) * f - L``
+    full-size pixels more than ``L / f``. Then it applies the EXIF
+    orientation. Along a displayed axis that runs the same way as its
+    stored axis, the coordinate ``x`` maps to ``x / f``; along one that the
+    orientation reverses, the partial block comes first and ``x`` maps to
+    ``(x + pad) / f``.
+
+    Args:
+        box (tuple): ``(x0, y0, x1, y1)`` pixel-edge coordinates of the
+            full displayed image (``x1``, ``y1`` exclusive).
+        image_size (tuple[int, int]): ``(width, height)`` of the full
+            displayed image.
+        factor (int): Reduction, 1, 2, 4 or 8.
+        orientation (int): EXIF orientation, 1-8. Defaults to 1.
+
+    Returns:
+        tuple: ``(x0, y0, x1, y1)`` in the reduced image, floats.
+    """
+    width, height = image_size
+    reverse_x, reverse_y = REVERSED_AXES.get(orientation, (False, False))
+    pad_x = -width % factor if reverse_x else 0
+    pad_y = -height % factor if reverse_y else 0
+    x0, y0, x1, y1 = box
+    return ((x0 + pad_x) / factor, (y0 + pad_y) / factor,
+            (x1 + pad_x) / factor, (y1 + pad_y) / factor)
+
+
+def shift_kernel(interpolation: str,
+                 delta: float) -> Tuple[np.ndarray, int]:
+    """OpenCV's interpolation weights for the value at ``delta`` (in
+    [0, 1)) past a pixel: 2 taps from that pixel on for ``'bilinear'``,
+    4 taps from the pixel before for ``'bicubic'`` (a = -0.75, as in
+    ``cv2.resize``).
+
+    Returns:
+        tuple: the weights ``[taps]`` and the index of the tap on the
+        pixel itself (the anchor for ``cv2.sepFilter2D``).
+    """
+    if interpolation == 'bilinear':
+        return np.array([1 - delta, delta], np.float64), 0
+    a = -0.75
+    distance = np.array([1 + delta, delta, 1 - delta, 2 - delta], np.float64)
+    near = ((a + 2) * distance - (a + 3)) * distance**2 + 1
+    far = ((a * distance - 5 * a) * distance + 8 * a) * distance - 4 * a
+    return np.where(distance <= 1, near, far), 1
+
+
+def resize_box(img: np.ndarray, box: Box, out_size: Tuple[int, int],
+               interpolation: str = 'bicubic') -> np.ndarray:
+    """Resample the region ``box`` of ``img`` to ``out_size`` with
+    ``cv2.resize``'s pixel mapping: output pixel centre ``u + 0.5`` falls
+    at ``x0 + (u + 0.5) * (x1 - x0) / out_w``.
+
+    A box on whole pixels is cut out and passed to ``cv2.resize``, exactly
+    as mmpretrain's ``RandomResizedCrop`` does. A box with fractional
+    edges (from :func:`reduced_box`; ``'bilinear'`` and ``'bicubic'``
+    only) is first shifted by the fraction of its top-left corner with the
+    same interpolation kernel (``cv2.sepFilter2D``, on the box and the
+    neighbours the kernels reach), then scaled by exactly ``out_w / (x1 -
+    x0)`` and ``out_h / (y1 - y0)`` (``cv2.resize`` with ``fx``, ``fy``),
+    about half the cost of ``cv2.warpAffine``'s bicubic sampling. Where
+    that scaling would not change the size of the cut, for which
+    ``cv2.resize`` returns its input unchanged, ``cv2.warpAffine`` samples
+    the box instead.
+
+    Args:
+        img (np.ndarray): ``[H, W]`` or ``[H, W, C]``.
+        box (tuple): ``(x0, y0, x1, y1)`` pixel-edge coordinates.
+        out_size (tuple[int, int]): ``(out_w, out_h)``.
+        interpolation (str): A name from mmcv's ``cv2_interp_codes``.
+            Defaults to ``'bicubic'``.
+
+    Returns:
+        np.ndarray: ``[out_h, out_w]`` or ``[out_h, out_w, C]``.
+    """
+    code = cv2_interp_codes[interpolation]
+    if all(float(edge).is_integer() for edge in box):
+        x0, y0, x1, y1 = (int(edge) for edge in box)
+        return cv2.resize(img[y0:y1, x0:x1], out_size, interpolation=code)
+    if interpolation not in ('bilinear', 'bicubic'):
+        raise ValueError(f'{interpolation} interpolation needs a box on '
+                         f'whole pixels, got {box}')
+    x0, y0, x1, y1 = box
+    out_w, out_h = out_size
+    scale_x, scale_y = (x1 - x0) / out_w, (y1 - y0) / out_h
+    left, top = math.floor(x0), math.floor(y0)
+    # the box and the neighbours that the two kernels reach, [h, w(, C)]
+    row0, col0 = max(top - 2, 0), max(left - 2, 0)
+    region = img[row0:math.ceil(y1) + 4, col0:math.ceil(x1) + 4]
+    cut_h = region.shape[0] - (top - row0)
+    cut_w = region.shape[1] - (left - col0)
+    if (round(cut_w / scale_x), round(cut_h / scale_y)) == (cut_w, cut_h):
+        # output pixel (u, v) -> source pixel index (centres at i + 0.5)
+        matrix = np.array([[scale_x, 0., x0 + 0.5 * scale_x - 0.5],
+                           [0., scale_y, y0 + 0.5 * scale_y - 0.5]])
+        return cv2.warpAffine(
+            img,
+            matrix,
+            out_size,
+            flags=code | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE)
+    kernel_x, anchor_x = shift_kernel(interpolation, x0 - left)
+    kernel_y, anchor_y = shift_kernel(interpolation, y0 - top)
+    region = cv2.sepFilter2D(
+        region,
+        -1,
+        kernel_x,
+        kernel_y,
+        anchor=(anchor_x, anchor_y),
+        borderType=cv2.BORDER_REPLICATE)
+    # region[i, j] is now img at (row0 + i + y0 - top, col0 + j + x0 - left)
+    resized = cv2.resize(
+        region[top - row0:, left - col0:],
+        None,
+        fx=1 / scale_x,
+        fy=1 / scale_y,
+        interpolation=code)
+    return resized[:out_h, :out_w]
+
+
+def read_jpeg_header(data: bytes) -> Optional[Tuple[int, int, int]]:
+    """``(width, height, orientation)`` of a complete 8-bit grey or colour
+    JPEG, width and height as displayed (after the EXIF orientation, which
+    OpenCV's decoder applies), read without decoding the pixels.
+
+    Returns None for anything else: other formats, CMYK, a file that does
+    not end with the JPEG end marker (truncated, which OpenCV would decode
+    to a half-grey picture), or one the header parser rejects.
+    """
+    if not data.endswith(JPEG_END):
+        return None
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format != 'JPEG' or image.mode not in ('L', 'RGB'):
+                return None
+            width, height = image.size
+            orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return None
+    if orientation in (5, 6, 7, 8):  # a quarter turn or a transposition
+        width, height = height, width
+    return width, height, orientation
+
+
+@TRANSFORMS.register_module()
+class DecodeRandomResizedCrop(BaseImageLoader):
+    """Load an image and take a random-resized crop of it, decoding a JPEG
+    at reduced resolution when the crop allows.
+
+    Replaces ``RobustLoadImageFromFile`` followed by mmpretrain's
+    ``RandomResizedCrop(backend='cv2')``: the crop has the same
+    distribution (the same draws from NumPy's global generator, see
+    :func:`random_resized_crop_params`) and the output the same keys:
+    ``img`` (``uint8`` BGR ``[out_h, out_w, 3]``, or ``[out_h, out_w]``
+    grey), ``img_shape`` (``img.shape``, as ``RandomResizedCrop`` sets it)
+    and ``ori_shape`` (the full decoded image's ``(H, W)``).
+
+    The reduced-decode rule: the crop is drawn from the image size in the
+    JPEG header (as displayed, after EXIF orientation), then the file is
+    decoded with ``cv2.imdecode`` and ``IMREAD_REDUCED_*_f`` for the
+    largest ``f`` in (8, 4, 2) at which the crop, ``f`` times smaller,
+    still measures at least ``scale`` in both dimensions
+    (:func:`reduced_decode_factor`), else at full size (``f = 1``). The
+    crop box is mapped into the reduced image (:func:`reduced_box`) and
+    resampled to ``scale`` (:func:`resize_box`). With ``f = 1`` the output
+    is, bit for bit, OpenCV's full decode followed by ``RandomResizedCrop``;
+    with ``f > 1`` the decoder's block averaging replaces part of the
+    shrinking (closer to an area-averaged shrinking than ``cv2.resize``'s
+    bicubic one, which aliases). Photos of ImageNet's usual size (about
+    500 x 375) never hold a crop of twice 224 pixels, so at that output
+    size they are all decoded in full; larger photos and smaller outputs
+    gain.
+
+    Files other than complete 8-bit grey or colour JPEGs (PNG, CMYK,
+    truncated, ...) and JPEGs OpenCV cannot decode are decoded in full by
+    :func:`decode_image`, which converts 16-bit, palette and transparent
+    images and raises :class:`UnreadableImageError` naming a file it
+    cannot read. Only ``'bilinear'`` and ``'bicubic'`` interpolation
+    decode at reduced size (:func:`resize_box` resamples a box with
+    fractional edges with these two); the others always decode in full.
+
+    Args:
+        scale (int | Sequence[int]): Output ``(h, w)``, or one side of a
+            square.
+        crop_ratio_range (tuple[float, float]): Crop area over image area,
+            within (0, 1]. Defaults to (0.08, 1.0).
+        aspect_ratio_range (tuple[float, float]): Crop width over height,
+            sampled log-uniformly. Defaults to (3/4, 4/3).
+        max_attempts (int): Draws before falling back to the central crop.
+            Defaults to 10.
+        interpolation (str): ``'nearest'``, ``'bilinear'``, ``'bicubic'``,
+            ``'area'`` or ``'lanczos'``. Defaults to ``'bicubic'``.
+        color_type (str): ``'color'`` or ``'grayscale'``. Defaults to
+            ``'color'``.
+        on_error (str): ``'raise'`` or ``'skip'`` (see
+            :class:`BaseImageLoader`). Defaults to ``'raise'``.
+        background (int): Grey level behind transparent pixels, 0-255.
+            Defaults to 255.
+        backend_args (dict, optional): mmengine file backend arguments.
+            Defaults to None.
+    """
+
+    def __init__(self,
+                 scale: Union[int, Sequence[int]],
+                 crop_ratio_range: Tuple[float, float] = (0.08, 1.0),
+                 aspect_ratio_range: Tuple[float, float] = (3. / 4.,
+                                                            4. / 3.),
+                 max_attempts: int = 10,
+                 interpolation: str = 'bicubic',
+                 color_type: str = 'color',
+                 on_error: str = 'raise',
+                 background: int = 255,
+                 backend_args: Optional[dict] = None) -> None:
+        super().__init__(color_type, on_error, background, backend_args)
+        if isinstance(scale, int):
+            scale = (scale, scale)
+        if (len(scale) != 2
+                or not all(isinstance(s, int) and s > 0 for s in scale)):
+            raise ValueError('scale must be a positive int or two of them '
+                             f'(h, w), got {scale!r}')
+        for name, value, top in (('crop_ratio_range', crop_ratio_range, 1.),
+                                 ('aspect_ratio_range', aspect_ratio_range,
+                                  math.inf)):
+            if len(value) != 2 or not 0 < value[0] <= value[1] <= top:
+                raise ValueError(f'{name} must be (min, max) with 0 < min '
+                                 f'<= max <= {top}, got {value!r}')
+        if not isinstance(max_attempts, int) or max_attempts < 0:
+            raise ValueError('max_attempts must be an int >= 0, got '
+                             f'{max_attempts!r}')
+        if interpolation not in cv2_interp_codes:
+            raise ValueError(
+                f'interpolation must be one of {tuple(cv2_interp_codes)}, '
+                f'got {interpolation!r}')
+        self.scale = tuple(scale)
+        self.crop_ratio_range = tuple(crop_ratio_range)
+        self.aspect_ratio_range = tuple(aspect_ratio_range)
+        self.max_attempts = max_attempts
+        self.interpolation = interpolation
+        # sub-pixel boxes of reduced images: bilinear and bicubic only
+        self.max_factor = 8 if interpolation in ('bilinear',
+                                                 'bicubic') else 1
+
+    def crop_params(self, height: int, width: int) -> Tuple[int, ...]:
+        """``(offset_h, offset_w, crop_h, crop_w)`` drawn for an image of
+        ``height`` x ``width``."""
+        return random_resized_crop_params(height, width,
+                                          self.crop_ratio_range,
+                                          self.aspect_ratio_range,
+                                          self.max_attempts)
+
+    def load(self, data: bytes, filename: str, results: dict) -> dict:
+        out_size = self.scale[::-1]  # (out_w, out_h)
+        img = None
+        header = read_jpeg_header(data)
+        if header is not None:
+            width, height, orientation = header
+            offset_h, offset_w, crop_h, crop_w = self.crop_params(
+                height, width)
+            factor = reduced_decode_factor((crop_w, crop_h), out_size,
+                                           self.max_factor)
+            img = cv2.imdecode(
+                np.frombuffer(data, np.uint8),
+                IMREAD_FLAGS[self.color_type, factor])
+            # [ceil(H / f), ceil(W / f)(, 3)] unless OpenCV failed
+            if img is not None and img.shape[:2] != (-(-height // factor),
+                                                      -(-width // factor)):
+                img = None
+        if img is None:  # not a plain JPEG, or one OpenCV cannot read
+            # (the rare JPEG that OpenCV fails on draws its crop twice)
+            img = decode_image(data, filename, self.color_type,
+                               self.background)  # [H, W(, 3)]
+            height, width = img.shape[:2]
+            offset_h, offset_w, crop_h, crop_w = self.crop_params(
+                height, width)
+            factor, orientation = 1, 1
+        box = reduced_box(
+            (offset_w, offset_h, offset_w + crop_w, offset_h + crop_h),
+            (width, height), factor, orientation)
+        img = resize_box(img, box, out_size, self.interpolation)
+        results['img'] = img  # [out_h, out_w(, 3)]
+        results['img_shape'] = img.shape
+        results['ori_shape'] = (height, width)
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(scale={self.scale}, '
+                f'crop_ratio_range={self.crop_ratio_range}, '
+                f'aspect_ratio_range={self.aspect_ratio_range}, '
+                f'max_attempts={self.max_attempts}, '
+                f'interpolation={self.interpolation!r}, '
+                f'color_type={self.color_type!r}, '
+                f'on_error={self.on_error!r})')
