@@ -36,6 +36,15 @@ from mae_plugin.registry import build_model
 
 DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 PEERS = ('mae_plugin', 'mmpretrain', 'hf', 'mask_tokens')
+# Each implementation's own AdamW: the plugin's pretraining configs use
+# PyTorch's fused kernel, mmpretrain's MAE configs and Hugging Face's Trainer
+# (``optim='adamw_torch'``, its default) PyTorch's default implementation.
+OWN_ADAMW = {
+    'mae_plugin': dict(fused=True),
+    'mmpretrain': {},
+    'hf': {},
+    'mask_tokens': dict(fused=True)
+}
 
 
 @dataclass
@@ -56,6 +65,8 @@ class BenchmarkSpec:
         dtype (str): ``fp32``, ``bf16`` or ``fp16`` (autocast for the
             latter two).
         device (str): ``cpu`` or ``cuda``.
+        same_adamw (bool): Give every peer PyTorch's default AdamW instead
+            of its own (:data:`OWN_ADAMW`), to compare the models alone.
     """
     arch: Union[str, dict] = 'base'
     img_size: int = 224
@@ -68,6 +79,7 @@ class BenchmarkSpec:
     norm_pix: bool = True
     dtype: str = 'fp32'
     device: str = 'cpu'
+    same_adamw: bool = False
 
     @property
     def encoder(self) -> dict:
@@ -193,9 +205,9 @@ BUILDERS = {
 
 
 class TrainStep:
-    """One optimizer step of a peer: AdamW as in the paper's recipe, the
-    loss under autocast for bf16/fp16 (with loss scaling for fp16 on a
-    GPU)."""
+    """One optimizer step of a peer: AdamW with the paper's settings (the
+    peer's own implementation of it, see :data:`OWN_ADAMW`), the loss under
+    autocast for bf16/fp16 (with loss scaling for fp16 on a GPU)."""
 
     def __init__(self, name: str, spec: BenchmarkSpec,
                  plugin_weights: dict) -> None:
@@ -210,7 +222,8 @@ class TrainStep:
             [p for p in self.model.parameters() if p.requires_grad],
             lr=1.5e-4,
             betas=(0.9, 0.95),
-            weight_decay=0.05)
+            weight_decay=0.05,
+            **({} if spec.same_adamw else OWN_ADAMW[name]))
         dtype = DTYPES[spec.dtype]
         self.autocast = (
             torch.autocast(spec.device.split(':')[0], dtype=dtype)
@@ -356,7 +369,9 @@ def format_report(spec: BenchmarkSpec, results: Dict[str, PeerResult],
         f'arch {spec.encoder}/{spec.patch_size} {spec.img_size}px, batch '
         f'{spec.batch_size}, mask {spec.mask_ratio}, decoder '
         f'{spec.decoder_dims}x{spec.decoder_depth}, {spec.dtype}, '
-        f'{spec.device}; large-GEMM rate {gemm_rate / 1e9:.1f} GFLOP/s', '',
+        f'{spec.device}, '
+        f'{"default AdamW for all" if spec.same_adamw else "own AdamW each"}'
+        f'; large-GEMM rate {gemm_rate / 1e9:.1f} GFLOP/s', '',
         '| peer | images/s (median) | spread | GFLOP/step | achieved '
         'GFLOP/s | % of GEMM | peak memory (MiB) |',
         '|---|---|---|---|---|---|---|'

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -7,11 +9,20 @@ from mae_plugin.analysis.step_benchmark import (TrainStep, build_plugin,
                                                 cpu_step_peak_memory)
 from ..conftest import TINY_ARCH
 
+TINY_SPEC = BenchmarkSpec(
+    arch=TINY_ARCH, img_size=32, patch_size=8, batch_size=2,
+    decoder_dims=32, decoder_depth=1, decoder_heads=2)
+
+
+def initial_weights(spec: BenchmarkSpec) -> dict:
+    """The plugin's initialised weights, which every peer starts from."""
+    plugin = build_plugin(spec)
+    plugin.init_weights()
+    return plugin.state_dict()
+
 
 def test_benchmark_counts_the_same_work_for_every_peer():
-    spec = BenchmarkSpec(
-        arch=TINY_ARCH, img_size=32, patch_size=8, batch_size=2,
-        decoder_dims=32, decoder_depth=1, decoder_heads=2)
+    spec = TINY_SPEC
     results = run_benchmark(spec, warmup=1, rounds=2, steps=1,
                             log=lambda _: None)
     flops = {name: r.flops_per_step for name, r in results.items()}
@@ -30,12 +41,8 @@ def test_benchmark_counts_the_same_work_for_every_peer():
 
 
 def test_peers_start_from_the_same_weights():
-    spec = BenchmarkSpec(
-        arch=TINY_ARCH, img_size=32, patch_size=8, batch_size=2,
-        decoder_dims=32, decoder_depth=1, decoder_heads=2)
-    plugin = build_plugin(spec)
-    plugin.init_weights()
-    weights = plugin.state_dict()
+    spec = TINY_SPEC
+    weights = initial_weights(spec)
     qkv = weights['backbone.layers.0.attn.qkv.weight']
     mmpretrain = TrainStep('mmpretrain', spec, weights).model
     torch.testing.assert_close(
@@ -63,3 +70,29 @@ def test_cpu_step_memory_follows_the_tokens_the_encoder_keeps():
     mask_tokens = cpu_step_peak_memory('mask_tokens', spec)
     assert ours > 20 * 2**20
     assert mask_tokens > ours + 60 * 2**20
+
+
+def test_own_adamw_is_fused_for_the_plugin_and_makes_the_same_update():
+    spec = TINY_SPEC
+    weights = initial_weights(spec)
+    steps = {
+        'fused': TrainStep('mae_plugin', spec, weights),
+        'default': TrainStep('mae_plugin', replace(spec, same_adamw=True),
+                             weights),
+    }
+    assert steps['fused'].optimizer.defaults['fused'] is True
+    assert not steps['default'].optimizer.defaults['fused']
+    assert not TrainStep('mmpretrain', spec,
+                         weights).optimizer.defaults['fused']
+    images = torch.randn(2, 3, 32, 32)
+    for step in steps.values():
+        torch.manual_seed(0)  # the same masks
+        for _ in range(3):
+            step(images)
+    updated = {k: s.model.state_dict() for k, s in steps.items()}
+    moved = 0
+    for key, value in updated['fused'].items():
+        torch.testing.assert_close(value, updated['default'][key],
+                                   rtol=1e-5, atol=1e-6)
+        moved += not torch.equal(value, weights[key])
+    assert moved > 10

@@ -57,6 +57,7 @@ def test_paper_recipe(name):
     assert optim.optimizer.lr == pytest.approx(1.5e-4 * 4096 / 256)
     assert optim.optimizer.betas == (0.9, 0.95)
     assert optim.optimizer.weight_decay == 0.05
+    assert optim.optimizer.fused is True
     assert optim.paramwise_cfg.norm_decay_mult == 0
     assert optim.paramwise_cfg.bias_decay_mult == 0
     assert set(optim.paramwise_cfg.custom_keys) == {

@@ -30,6 +30,11 @@ def parse_args():
         '--dtype', choices=['fp32', 'bf16', 'fp16'], default=spec.dtype)
     parser.add_argument('--device', default=spec.device)
     parser.add_argument(
+        '--same-adamw',
+        action='store_true',
+        help="PyTorch's default AdamW for every peer instead of each one's "
+        'own (the plugin: fused)')
+    parser.add_argument(
         '--peers', nargs='+', default=list(PEERS), choices=PEERS)
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--rounds', type=int, default=5)
@@ -50,7 +55,8 @@ def main():
         decoder_depth=args.decoder_depth,
         decoder_heads=args.decoder_heads,
         dtype=args.dtype,
-        device=args.device)
+        device=args.device,
+        same_adamw=args.same_adamw)
     results = run_benchmark(
         spec, args.peers, warmup=args.warmup, rounds=args.rounds,
         steps=args.steps)

@@ -1,11 +1,13 @@
 # The MAE paper's pretraining recipe: AdamW, base lr 1.5e-4 per 256 images,
 # betas (0.9, 0.95), weight decay 0.05 except on norms, biases, position
 # embeddings and tokens, 40 warm-up epochs then cosine decay to 0.
+# PyTorch's fused AdamW makes the same update in one pass over the weights
+# instead of several (CPU and CUDA; see docs/benchmarks.md).
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(
         type='AdamW', lr=1.5e-4 * 4096 / 256, betas=(0.9, 0.95),
-        weight_decay=0.05),
+        weight_decay=0.05, fused=True),
     paramwise_cfg=dict(
         norm_decay_mult=0.0,
         bias_decay_mult=0.0,
