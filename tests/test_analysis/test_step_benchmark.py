@@ -89,10 +89,15 @@ def test_own_adamw_is_fused_for_the_plugin_and_makes_the_same_update():
         torch.manual_seed(0)  # the same masks
         for _ in range(3):
             step(images)
+    # Adam moves each weight by up to lr (1.5e-4) per step; where the
+    # gradient is tiny, m / sqrt(v) depends on rounding, so the two kernels
+    # may differ there by a small part of one step.
+    lr = steps['fused'].optimizer.defaults['lr']
     updated = {k: s.model.state_dict() for k, s in steps.items()}
     moved = 0
     for key, value in updated['fused'].items():
-        torch.testing.assert_close(value, updated['default'][key],
-                                   rtol=1e-5, atol=1e-6)
-        moved += not torch.equal(value, weights[key])
+        torch.testing.assert_close(value - weights[key],
+                                   updated['default'][key] - weights[key],
+                                   rtol=1e-3, atol=0.05 * lr)
+        moved += (value - weights[key]).abs().max() > lr
     assert moved > 10
