@@ -160,21 +160,19 @@ def run_sweep(config: str,
         evaluation ``cpu_s``/``wall_s`` and the ``run`` (sub-folder) that
         produced them.
     """
-    options = Config.fromfile(config).get('sweep_evaluation') or {}
-    if evaluators is None:
-        evaluators = list(options) or ['reconstruction']
-    unknown = set(evaluators) - set(SWEEP_EVALUATORS)
-    if unknown:
-        raise KeyError(f'evaluators {sorted(unknown)} unknown; choose from '
-                       f'{sorted(SWEEP_EVALUATORS)}')
     finished = {} if finished is None else finished
     results = []
     for value in values or swept_field(sweep)[1]:
         cfg = sweep_config(config, sweep, value, work_dir, cfg_options)
-        key = _point_key(cfg, evaluators)
+        options = cfg.get('sweep_evaluation') or {}
+        names = evaluators or list(options) or ['reconstruction']
+        unknown = set(names) - set(SWEEP_EVALUATORS)
+        if unknown:
+            raise KeyError(f'evaluators {sorted(unknown)} unknown; choose '
+                           f'from {sorted(SWEEP_EVALUATORS)}')
+        key = _point_key(cfg, names)
         if key not in finished:
-            finished[key] = _run_point(cfg, evaluators,
-                                       cfg.get('sweep_evaluation') or {})
+            finished[key] = _run_point(cfg, names, options)
         results.append(dict(finished[key], value=value))
     with open(osp.join(work_dir, f'{sweep}_results.json'), 'w') as f:
         json.dump(dict(sweep=sweep, results=results), f, indent=2)
