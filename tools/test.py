@@ -4,8 +4,9 @@ import argparse
 from mmengine.runner import Runner
 
 import mae_plugin  # noqa: F401  (registers the plugin)
-from mae_plugin.apis import (add_runner_args, init_cpu_distributed,
-                             parse_runner_args, test_config)
+from mae_plugin.apis import (add_runner_args, close_distributed,
+                             init_cpu_distributed, parse_runner_args,
+                             test_config)
 
 
 def main():
@@ -22,6 +23,7 @@ def main():
         cfg_options=args.cfg_options)
     init_cpu_distributed(cfg)
     Runner.from_cfg(cfg).test()
+    close_distributed()
 
 
 if __name__ == '__main__':

@@ -171,3 +171,17 @@ def init_cpu_distributed(cfg: Config) -> None:
             type='MMDistributedDataParallel',
             device_ids=None,
             broadcast_buffers=False))
+
+
+def close_distributed() -> None:
+    """End the process group of a distributed run once it has finished.
+
+    Every rank waits at a barrier, then destroys the group. A gloo rank that
+    exits with its group still alive can abort in the group's destructor
+    ("terminate called without an active exception"), turning a finished
+    run into a failed one. Does nothing when no group was started.
+    """
+    if not is_distributed():
+        return
+    torch.distributed.barrier()
+    torch.distributed.destroy_process_group()

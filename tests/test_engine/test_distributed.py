@@ -11,6 +11,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from mae_plugin.apis import close_distributed
 from mae_plugin.registry import MODELS
 from tests.conftest import tiny_mae_cfg
 from tests.test_tools.test_train_test_visualize import (CONFIG, ROOT, TINY,
@@ -100,7 +101,8 @@ def _ddp_worker(rank, init_file, out_dir):
     part = slice(rank * share, (rank + 1) * share)
     model(inputs[part], noise[part]).backward()
     torch.save(gradients(model.module), osp.join(out_dir, f'{rank}.pth'))
-    dist.destroy_process_group()
+    close_distributed()
+    assert not dist.is_initialized()
 
 
 def test_ddp_gradient_equals_single_process_gradient(tmp_path):
