@@ -60,7 +60,11 @@ def train_config(config_file: str,
             ``work_dir`` or ``work_dirs/<config name>``.
         resume (str, optional): ``'auto'`` resumes from the latest
             checkpoint of the work dir, a path from that checkpoint.
-        amp (bool): Switch the optimizer wrapper to ``AmpOptimWrapper``.
+        amp (bool): Mixed precision: switch a plain ``OptimWrapper`` to
+            mmengine's ``AmpOptimWrapper`` (fp16 with dynamic loss scaling,
+            or the config's ``dtype``) when CUDA is available, otherwise to
+            :class:`~mae_plugin.engine.AutocastOptimWrapper` (bf16 autocast
+            on the CPU).
         auto_scale_lr (bool): Scale the lr by the actual total batch over
             ``auto_scale_lr.base_batch_size``.
         no_validate (bool): Drop the validation loop.
@@ -76,10 +80,14 @@ def train_config(config_file: str,
     cfg.launcher = launcher
     cfg.work_dir = _work_dir(cfg, config_file, work_dir)
 
-    if amp:
-        if cfg.optim_wrapper.get('type', 'OptimWrapper') == 'OptimWrapper':
+    plain_wrapper = cfg.optim_wrapper.get('type',
+                                          'OptimWrapper') == 'OptimWrapper'
+    if amp and plain_wrapper:
+        if torch.cuda.is_available():
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        else:  # mmengine's AmpOptimWrapper needs a GPU
+            cfg.optim_wrapper.type = 'AutocastOptimWrapper'
     if resume == 'auto':
         cfg.resume = True
         cfg.load_from = None

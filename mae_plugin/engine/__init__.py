@@ -8,7 +8,8 @@ from .hooks import (AtomicCheckpointHook, FiniteLossHook, KNNEvalHook,
                     UnreadableImagesHook, compare_with_checkpoint,
                     preserved_random_state)
 from .loops import ExactResumeEpochBasedTrainLoop
-from .optimizers import LayerDecayOptimWrapperConstructor
+from .optimizers import (AutocastOptimWrapper,
+                         LayerDecayOptimWrapperConstructor)
 from .safe_loading import (MMENGINE_CHECKPOINT_GLOBALS,
                            allow_mmengine_checkpoints, load_checkpoint_safely,
                            use_safe_local_loader)
@@ -21,7 +22,8 @@ __all__ = [
     'FiniteLossHook', 'KNNEvalHook', 'PretrainedKeysHook',
     'ReconstructionVisualizationHook', 'UnreadableImagesHook',
     'compare_with_checkpoint', 'preserved_random_state',
-    'ExactResumeEpochBasedTrainLoop', 'LayerDecayOptimWrapperConstructor',
+    'ExactResumeEpochBasedTrainLoop', 'AutocastOptimWrapper',
+    'LayerDecayOptimWrapperConstructor',
     'MMENGINE_CHECKPOINT_GLOBALS', 'allow_mmengine_checkpoints',
     'load_checkpoint_safely', 'use_safe_local_loader'
 ]

@@ -15,10 +15,11 @@ def cfg_options(overrides):
     }
 
 
-def tiny_train_cfg(data_root: str, work_dir: str, *overrides: str) -> Config:
+def tiny_train_cfg(data_root: str, work_dir: str, *overrides: str,
+                   amp: bool = False) -> Config:
     """The tiny demo training config (no validation) on ``data_root``."""
     return train_config(
-        CONFIG, work_dir=work_dir, no_validate=True,
+        CONFIG, work_dir=work_dir, no_validate=True, amp=amp,
         cfg_options=cfg_options(TINY + crop_size_overrides(data_root) +
                                 list(overrides)))
 

@@ -1,0 +1,40 @@
+"""tools/analysis_tools/compare_precision.py on the tiny demo model: three
+runs, bf16 through the CPU autocast wrapper, and the gaps."""
+import json
+import math
+import os.path as osp
+
+import cv2
+
+from .test_train_test_visualize import photos  # noqa: F401 (fixture)
+from .test_train_test_visualize import CONFIG, TINY, crop_size_overrides, run
+
+
+def test_three_runs_and_the_bf16_gap_below_the_seed_gap(
+        photos, tmp_path):  # noqa: F811
+    out = str(tmp_path / 'report')
+    printed = run('tools/analysis_tools/compare_precision.py', CONFIG,
+                  '--work-dir', str(tmp_path / 'work'), '--out', out,
+                  '--cfg-options', *TINY, *crop_size_overrides(photos),
+                  'train_cfg.max_epochs=3')
+    with open(out + '.json') as f:
+        result = json.load(f)
+    runs = result['runs']
+    assert list(runs) == ['fp32', 'bf16', 'fp32, other seed']
+    assert [r['optim_wrapper'] for r in runs.values()] == [
+        'OptimWrapper', 'AutocastOptimWrapper', 'OptimWrapper'
+    ]
+    # 8 photos, batch 4, 3 epochs
+    assert all(len(r['losses']) == 6 for r in runs.values())
+    assert all(math.isfinite(v) for r in runs.values() for v in r['losses'])
+    # Same seed: same weights, data and masks, so bf16 starts within its
+    # rounding of fp32; another seed starts elsewhere.
+    fp32, bf16 = runs['fp32']['losses'], runs['bf16']['losses']
+    assert fp32 != bf16 and math.isclose(fp32[0], bf16[0], rel_tol=1e-2)
+    assert 0 < result['bf16_gap'] < result['seed_gap']
+    assert f"{result['bf16_gap']:.5f}" in printed
+    with open(out + '.md') as f:
+        assert '| bf16 | AutocastOptimWrapper | 6 |' in f.read()
+    assert cv2.imread(out + '.png') is not None
+    for name in ('fp32', 'bf16', 'fp32_other_seed'):
+        assert osp.isdir(osp.join(tmp_path, 'work', name))
