@@ -113,13 +113,15 @@ def plot_precision_check(result: dict, out_file: str) -> None:
     import matplotlib.pyplot as plt
     fp32 = np.asarray(result['runs']['fp32']['losses'])
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+    colours = {name: f'C{i}' for i, name in enumerate(result['runs'])}
     for name, run in result['runs'].items():
-        top.plot(run['losses'], label=name, linewidth=1)
+        top.plot(run['losses'], label=name, color=colours[name], linewidth=1)
     top.set_ylabel('training loss')
     top.legend()
     for name in ('bf16', 'fp32, other seed'):
         gap = np.abs(np.asarray(result['runs'][name]['losses']) - fp32)
-        bottom.plot(gap, label=f'|{name} - fp32|', linewidth=1)
+        bottom.plot(gap, label=f'|{name} - fp32|', color=colours[name],
+                    linewidth=1)
     bottom.set_yscale('log')
     bottom.set_xlabel('iteration')
     bottom.set_ylabel('loss gap')

@@ -1,11 +1,14 @@
+import math
 from dataclasses import replace
 
 import pytest
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from mae_plugin.analysis import (BenchmarkSpec, format_report,
                                  gemm_flops_per_s, run_benchmark)
-from mae_plugin.analysis.step_benchmark import (TrainStep, build_plugin,
+from mae_plugin.analysis.step_benchmark import (MatrixProductRecorder,
+                                                TrainStep, build_plugin,
                                                 cpu_step_peak_memory)
 from ..conftest import TINY_ARCH
 
@@ -35,9 +38,37 @@ def test_benchmark_counts_the_same_work_for_every_peer():
     for r in results.values():
         assert len(r.images_per_s) == 2 and min(r.images_per_s) > 0
         assert r.peak_memory > 0
+        # replayed alone, the matrix products take part of a step's time
+        assert 0 < r.matrix_product_s < spec.batch_size / max(r.images_per_s)
     report = format_report(spec, results, gemm_flops_per_s('cpu', 'fp32',
                                                            size=256))
     assert '| mae_plugin |' in report and 'mae_plugin / hf' in report
+    assert 'in matrix products alone' in report
+
+
+def matmul_flops(func, operands):
+    """2 x multiply-adds of a recorded mm, addmm or bmm."""
+    a, b = operands[-2:]
+    return 2 * math.prod(a.shape) * b.shape[-1]
+
+
+def test_recorded_matrix_products_are_the_steps_forward_and_backward():
+    step = TrainStep('mae_plugin', TINY_SPEC, initial_weights(TINY_SPEC))
+    images = torch.randn(2, 3, 32, 32)
+    recorder = MatrixProductRecorder()
+    with recorder:
+        step(images)
+    recorded = sum(count * matmul_flops(func, layout)
+                   for (func, layout, _), count in recorder.calls.items())
+    counter = FlopCounterMode(display=False)
+    with counter:
+        step(images)
+    per_op = counter.get_flop_counts()['Global']
+    aten = torch.ops.aten
+    expected = sum(per_op.get(op, 0) for op in (aten.mm, aten.addmm, aten.bmm))
+    # forward and backward of every linear layer: 3 products each
+    assert recorded == expected > 0
+    assert sum(recorder.calls.values()) > 3 * 2 * 4
 
 
 def test_peers_start_from_the_same_weights():

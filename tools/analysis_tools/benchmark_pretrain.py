@@ -72,7 +72,8 @@ def main():
                         name: dict(
                             images_per_s=r.images_per_s,
                             flops_per_step=r.flops_per_step,
-                            peak_memory=r.peak_memory)
+                            peak_memory=r.peak_memory,
+                            matrix_product_s=r.matrix_product_s)
                         for name, r in results.items()
                     }),
                 f,

@@ -9,7 +9,7 @@ from mae_plugin.registry import MODELS, build_model
 from ..utils import (check_divisible, check_img_size, check_positive_int,
                      init_mae_weights, init_patch_projection,
                      is_pretrained_init, regenerate_sincos_on_load,
-                     sincos_2d)
+                     sincos_2d, unbind_qkv_attention)
 
 
 def _arch(embed_dims: int, num_layers: int, num_heads: int) -> dict:
@@ -97,6 +97,7 @@ class MAEViT(VisionTransformer):
             out_type=out_type,
             with_cls_token=True,
             **kwargs)
+        unbind_qkv_attention(self.layers)
         self.patch_size = patch_size
         self.in_channels = in_channels
         self.masking = build_model(masking)

@@ -11,7 +11,8 @@ from torch import nn
 from mae_plugin.registry import MODELS
 from ..utils import (check_divisible, check_img_size, check_number,
                      check_positive_int, init_mae_weights, is_pretrained_init,
-                     regenerate_sincos_on_load, sincos_2d)
+                     regenerate_sincos_on_load, sincos_2d,
+                     unbind_qkv_attention)
 
 
 @MODELS.register_module()
@@ -87,6 +88,7 @@ class MAEDecoder(BaseModule):
                 qkv_bias=True,
                 norm_cfg=norm_cfg) for _ in range(num_layers)
         ])
+        unbind_qkv_attention(self.decoder_blocks)
         self.decoder_norm = build_norm_layer(norm_cfg, embed_dims)
         self.decoder_pred = nn.Linear(embed_dims,
                                       patch_size**2 * out_channels)
