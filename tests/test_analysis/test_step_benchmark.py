@@ -40,10 +40,12 @@ def test_benchmark_counts_the_same_work_for_every_peer():
         assert r.peak_memory > 0
         # replayed alone, the matrix products take part of a step's time
         assert 0 < r.matrix_product_s < spec.batch_size / max(r.images_per_s)
+        assert 0 < r.optimizer_s < spec.batch_size / max(r.images_per_s)
     report = format_report(spec, results, gemm_flops_per_s('cpu', 'fp32',
                                                            size=256))
     assert '| mae_plugin |' in report and 'mae_plugin / hf' in report
     assert 'in matrix products alone' in report
+    assert 'without the optimizer updates' in report
 
 
 def matmul_flops(func, operands):

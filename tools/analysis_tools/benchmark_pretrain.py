@@ -73,7 +73,8 @@ def main():
                             images_per_s=r.images_per_s,
                             flops_per_step=r.flops_per_step,
                             peak_memory=r.peak_memory,
-                            matrix_product_s=r.matrix_product_s)
+                            matrix_product_s=r.matrix_product_s,
+                            optimizer_s=r.optimizer_s)
                         for name, r in results.items()
                     }),
                 f,
