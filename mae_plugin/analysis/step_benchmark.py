@@ -79,6 +79,9 @@ class BenchmarkSpec:
         device (str): ``cpu`` or ``cuda``.
         same_adamw (bool): Give every peer PyTorch's default AdamW instead
             of its own (:data:`OWN_ADAMW`), to compare the models alone.
+        compile (bool): Run every peer's forward and loss through
+            ``torch.compile`` (its backward follows), as the runner's
+            ``compile`` setting does for the training step.
     """
     arch: Union[str, dict] = 'base'
     img_size: int = 224
@@ -92,6 +95,7 @@ class BenchmarkSpec:
     dtype: str = 'fp32'
     device: str = 'cpu'
     same_adamw: bool = False
+    compile: bool = False
 
     @property
     def encoder(self) -> dict:
@@ -233,7 +237,9 @@ class TrainStep:
             CONVERTERS[name](plugin_weights), strict=True)
         self.model.to(spec.device)
         self.model.train()
-        self.loss = loss_fn(name, self.model)
+        self.eager_loss = loss_fn(name, self.model)
+        self.loss = (torch.compile(self.eager_loss)
+                     if spec.compile else self.eager_loss)
         self.optimizer = torch.optim.AdamW(
             [p for p in self.model.parameters() if p.requires_grad],
             lr=1.5e-4,
@@ -247,10 +253,14 @@ class TrainStep:
         self.scaler = torch.amp.GradScaler(
             enabled=dtype == torch.float16 and spec.device.startswith('cuda'))
 
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+    def __call__(self, images: torch.Tensor,
+                 eager: bool = False) -> torch.Tensor:
+        """One step; ``eager`` skips ``torch.compile`` (for the FLOP
+        counter and the matrix-product recorder, which must see the
+        operators one by one)."""
         self.optimizer.zero_grad(set_to_none=True)
         with self.autocast:
-            loss = self.loss(images)
+            loss = (self.eager_loss if eager else self.loss)(images)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
@@ -281,7 +291,7 @@ def count_flops(step: TrainStep, images: torch.Tensor) -> float:
     convolutions and attention, as torch's FLOP counter sees them)."""
     counter = FlopCounterMode(display=False)
     with counter:
-        step(images)
+        step(images, eager=True)
     return float(counter.get_total_flops())
 
 
@@ -322,7 +332,7 @@ class MatrixProductRecorder(TorchDispatchMode):
         return func(*args, **kwargs)
 
 
-def matrix_product_seconds(step: 'TrainStep', images: torch.Tensor,
+def matrix_product_seconds(step: TrainStep, images: torch.Tensor,
                            repeats: int = 3) -> float:
     """Seconds the matrix products of one step take replayed alone.
 
@@ -332,7 +342,7 @@ def matrix_product_seconds(step: 'TrainStep', images: torch.Tensor,
     """
     recorder = MatrixProductRecorder()
     with recorder:
-        step(images)
+        step(images, eager=True)
     device = str(images.device)
     total = 0.
     for (func, layout, kwargs), count in recorder.calls.items():
@@ -348,7 +358,7 @@ def matrix_product_seconds(step: 'TrainStep', images: torch.Tensor,
     return total
 
 
-def optimizer_seconds(step: 'TrainStep', images: torch.Tensor,
+def optimizer_seconds(step: TrainStep, images: torch.Tensor,
                       repeats: int = 3) -> float:
     """Seconds of the optimizer update alone (the part of a step that does
     not depend on the batch), timed on the gradients of one step."""
@@ -472,6 +482,7 @@ def format_report(spec: BenchmarkSpec, results: Dict[str, PeerResult],
         f'{spec.decoder_dims}x{spec.decoder_depth}, {spec.dtype}, '
         f'{spec.device}, '
         f'{"default AdamW for all" if spec.same_adamw else "own AdamW each"}'
+        f'{", torch.compile" if spec.compile else ""}'
         f'; large-GEMM rate {gemm_rate / 1e9:.1f} GFLOP/s', '',
         '| peer | images/s (median) | spread | GFLOP/step | achieved '
         'GFLOP/s | % of GEMM | peak memory (MiB) | s/step | optimizer '

@@ -143,3 +143,15 @@ def test_own_adamw_is_fused_for_the_plugin_and_makes_the_same_update():
                                    rtol=1e-3, atol=0.05 * lr)
         moved += (value - weights[key]).abs().max() > lr
     assert moved > 10
+
+
+def test_compiled_peer_counts_the_same_work():
+    spec = replace(TINY_SPEC, compile=True)
+    compiled = run_benchmark(spec, peers=['mae_plugin'], warmup=2, rounds=1,
+                             steps=1, log=lambda _: None)['mae_plugin']
+    eager = run_benchmark(TINY_SPEC, peers=['mae_plugin'], warmup=1,
+                          rounds=1, steps=1, log=lambda _: None)['mae_plugin']
+    assert compiled.flops_per_step == eager.flops_per_step > 0
+    assert compiled.matrix_product_s > 0 and compiled.images_per_s[0] > 0
+    assert 'torch.compile' in format_report(spec, {'mae_plugin': compiled},
+                                            1e9)

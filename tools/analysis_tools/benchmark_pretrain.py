@@ -35,6 +35,11 @@ def parse_args():
         help="PyTorch's default AdamW for every peer instead of each one's "
         'own (the plugin: fused)')
     parser.add_argument(
+        '--compile',
+        action='store_true',
+        help="torch.compile every peer's forward and loss (compiled during "
+        'the warm-up steps)')
+    parser.add_argument(
         '--peers', nargs='+', default=list(PEERS), choices=PEERS)
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--rounds', type=int, default=5)
@@ -56,7 +61,8 @@ def main():
         decoder_heads=args.decoder_heads,
         dtype=args.dtype,
         device=args.device,
-        same_adamw=args.same_adamw)
+        same_adamw=args.same_adamw,
+        compile=args.compile)
     results = run_benchmark(
         spec, args.peers, warmup=args.warmup, rounds=args.rounds,
         steps=args.steps)

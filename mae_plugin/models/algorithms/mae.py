@@ -2,10 +2,17 @@
 from typing import Dict, List, Optional, Tuple
 
 import torch
+from mmengine.optim import OptimWrapper
 from mmpretrain.models.selfsup import BaseSelfSupervisor
 from mmpretrain.structures import DataSample
 
 from mae_plugin.registry import MODELS, build_model
+
+
+@torch.compiler.disable
+def _update_params(optim_wrapper: OptimWrapper, loss: torch.Tensor) -> None:
+    """Backward and optimizer step, never compiled."""
+    optim_wrapper.update_params(loss)
 
 
 @MODELS.register_module()
@@ -120,6 +127,22 @@ class MAE(BaseSelfSupervisor):
         """Masked-patch reconstruction loss of a batch."""
         pred, mask = self.reconstruct(inputs)
         return self.head.loss(pred, inputs, mask)
+
+    def train_step(self, data: dict,
+                   optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
+        """mmengine's training step with the parameter update run eagerly.
+
+        The runner's ``compile`` setting wraps this method in
+        ``torch.compile``; tracing the optimizer's ``step`` fails in dynamo
+        (torch 2.14), so the update is excluded from compilation and the
+        forward, loss and (through AOT autograd) backward are compiled.
+        """
+        with optim_wrapper.optim_context(self):
+            data = self.data_preprocessor(data, True)
+            losses = self._run_forward(data, mode='loss')
+        parsed_loss, log_vars = self.parse_losses(losses)
+        _update_params(optim_wrapper, parsed_loss)
+        return log_vars
 
     def to_pixels(self, imgs: torch.Tensor) -> torch.Tensor:
         """Undo the data preprocessor's normalisation."""

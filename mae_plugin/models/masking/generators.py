@@ -121,11 +121,12 @@ class RandomMasking(BaseMasking):
         return int(grid_size[0] * grid_size[1] * (1 - self.mask_ratio))
 
     def sample_noise(self, batch_size, grid_size, device, generator):
-        return torch.rand(
-            batch_size,
-            grid_size[0] * grid_size[1],
-            generator=generator,
-            device=device)
+        size = (batch_size, grid_size[0] * grid_size[1])
+        if generator is None:
+            # torch.compile cannot trace ``generator=None`` with a dynamic
+            # batch size
+            return torch.rand(size, device=device)
+        return torch.rand(size, generator=generator, device=device)
 
 
 @MODELS.register_module()
