@@ -178,7 +178,9 @@ def build_mmpretrain(spec: BenchmarkSpec):
                 type='mmpretrain.MAEPretrainHead',
                 norm_pix=spec.norm_pix,
                 patch_size=spec.patch_size,
-                loss=dict(type='mmpretrain.PixelReconstructionLoss', criterion='L2'))))
+                loss=dict(
+                    type='mmpretrain.PixelReconstructionLoss',
+                    criterion='L2'))))
 
 
 def build_hf(spec: BenchmarkSpec):
@@ -272,18 +274,25 @@ def synchronize(device: str) -> None:
         torch.cuda.synchronize()
 
 
+def seconds_per_call(fn: Callable[[], object], device: str,
+                     repeats: int) -> float:
+    """Mean seconds of ``fn()`` over ``repeats`` calls after one untimed
+    call."""
+    fn()
+    synchronize(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    synchronize(device)
+    return (time.perf_counter() - start) / repeats
+
+
 def gemm_flops_per_s(device: str, dtype: str, size: int = 4096,
                      repeats: int = 5) -> float:
     """Measured rate of a large ``size^3`` matrix product in ``dtype``."""
     a = torch.randn(size, size, device=device, dtype=DTYPES[dtype])
     b = torch.randn(size, size, device=device, dtype=DTYPES[dtype])
-    a @ b
-    synchronize(device)
-    start = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    synchronize(device)
-    return 2 * size**3 * repeats / (time.perf_counter() - start)
+    return 2 * size**3 / seconds_per_call(lambda: a @ b, device, repeats)
 
 
 def count_flops(step: TrainStep, images: torch.Tensor) -> float:
@@ -343,18 +352,12 @@ def matrix_product_seconds(step: TrainStep, images: torch.Tensor,
     recorder = MatrixProductRecorder()
     with recorder:
         step(images, eager=True)
-    device = str(images.device)
     total = 0.
     for (func, layout, kwargs), count in recorder.calls.items():
         args = [a.materialise() if isinstance(a, _Operand) else a
                 for a in layout]
-        func(*args, **dict(kwargs))
-        synchronize(device)
-        start = time.perf_counter()
-        for _ in range(repeats):
-            func(*args, **dict(kwargs))
-        synchronize(device)
-        total += count * (time.perf_counter() - start) / repeats
+        total += count * seconds_per_call(
+            lambda: func(*args, **dict(kwargs)), str(images.device), repeats)
     return total
 
 
@@ -363,13 +366,7 @@ def optimizer_seconds(step: TrainStep, images: torch.Tensor,
     """Seconds of the optimizer update alone (the part of a step that does
     not depend on the batch), timed on the gradients of one step."""
     step(images)
-    step.optimizer.step()
-    synchronize(str(images.device))
-    start = time.perf_counter()
-    for _ in range(repeats):
-        step.optimizer.step()
-    synchronize(str(images.device))
-    return (time.perf_counter() - start) / repeats
+    return seconds_per_call(step.optimizer.step, str(images.device), repeats)
 
 
 def _tensor_bytes(tensors) -> int:

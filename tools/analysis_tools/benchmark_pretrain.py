@@ -5,6 +5,7 @@ Example (the issue's CPU setting):
         --batch-size 8 --dtype fp32
 """
 import argparse
+import dataclasses
 import json
 
 import mae_plugin  # noqa: F401
@@ -75,12 +76,7 @@ def main():
                     spec=vars(spec),
                     gemm_flops_per_s=gemm,
                     peers={
-                        name: dict(
-                            images_per_s=r.images_per_s,
-                            flops_per_step=r.flops_per_step,
-                            peak_memory=r.peak_memory,
-                            matrix_product_s=r.matrix_product_s,
-                            optimizer_s=r.optimizer_s)
+                        name: dataclasses.asdict(r)
                         for name, r in results.items()
                     }),
                 f,

@@ -7,7 +7,8 @@ from .patchify import check_divisible, patchify, unpatchify
 from .pos_embed import regenerate_sincos_on_load, sincos_1d, sincos_2d
 
 __all__ = [
-    'UnbindQKVAttention', 'unbind_qkv_attention', 'load_encoder_weights', 'check_bool', 'check_img_size', 'check_number',
+    'UnbindQKVAttention', 'unbind_qkv_attention', 'load_encoder_weights',
+    'check_bool', 'check_img_size', 'check_number',
     'check_positive_int', 'init_mae_weights', 'init_patch_projection',
     'is_pretrained_init', 'check_divisible', 'patchify', 'unpatchify',
     'regenerate_sincos_on_load', 'sincos_1d', 'sincos_2d'
