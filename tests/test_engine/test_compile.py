@@ -1,8 +1,12 @@
-"""The runner's ``compile`` setting on the MAE training step."""
+"""torch.compile on the MAE model: the runner's ``compile`` setting, and
+the loss with a dynamic batch size."""
 import math
 
+import torch
 from mmengine.runner import Runner
 
+from mae_plugin.registry import MODELS
+from tests.conftest import tiny_mae_cfg
 from tests.test_engine.utils import tiny_train_cfg
 
 
@@ -16,3 +20,14 @@ def test_compiled_train_step_trains(photos, tmp_path):
     assert hasattr(runner.model.train_step, '_torchdynamo_orig_callable')
     losses = runner.message_hub.get_scalar('train/loss').data[0]
     assert len(losses) == 4 and all(math.isfinite(v) for v in losses)
+
+
+def test_compiled_loss_takes_a_dynamic_batch():
+    """With a symbolic batch size the masking noise must be drawn without
+    ``generator=None``, which dynamo cannot trace."""
+    torch.manual_seed(0)
+    mae = MODELS.build(tiny_mae_cfg())
+    loss = torch.compile(mae.loss, dynamic=True)
+    for batch in (2, 3):
+        value = loss(torch.randn(batch, 3, 32, 32), [])['loss']
+        assert value.shape == () and torch.isfinite(value)
