@@ -14,10 +14,10 @@ class UnbindQKVAttention(MultiheadAttention):
     mmpretrain indexes ``qkv[0]``, ``qkv[1]``, ``qkv[2]`` of a permuted
     tensor. In the backward pass each index allocates a zero tensor the
     size of all three and copies its gradient in, and the permute's
-    reshape copies once more: about 2% of a ViT-B MAE step on the CPU. Here
-    q, k and v are strided views of ``[N, L, 3, H, d]``; the backward of
-    ``unbind`` stacks their gradients straight into that layout, which is
-    the ``qkv`` output's, so nothing else is copied.
+    reshape copies once more. Here q, k and v are strided views of
+    ``[N, L, 3, H, d]``; the backward of ``unbind`` stacks their gradients
+    straight into that layout, which is the ``qkv`` output's, so nothing
+    else is copied.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
