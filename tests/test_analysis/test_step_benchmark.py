@@ -3,12 +3,15 @@ from dataclasses import replace
 
 import pytest
 import torch
+from mmengine.registry import DefaultScope
+from mmpretrain.models import MAEViT as MMPretrainMAEViT
 from torch.utils.flop_counter import FlopCounterMode
 
 from mae_plugin.analysis import (BenchmarkSpec, format_report,
                                  gemm_flops_per_s, run_benchmark)
 from mae_plugin.analysis.step_benchmark import (MatrixProductRecorder,
-                                                TrainStep, build_plugin,
+                                                TrainStep, build_mmpretrain,
+                                                build_plugin,
                                                 cpu_step_peak_memory)
 from ..conftest import TINY_ARCH
 
@@ -155,3 +158,9 @@ def test_compiled_peer_counts_the_same_work():
     assert compiled.matrix_product_s > 0 and compiled.images_per_s[0] > 0
     assert 'torch.compile' in format_report(spec, {'mae_plugin': compiled},
                                             1e9)
+
+
+def test_mmpretrain_peer_is_mmpretrains_model_under_our_default_scope():
+    with DefaultScope.overwrite_default_scope('mae_plugin'):
+        model = build_mmpretrain(TINY_SPEC)
+    assert type(model.backbone) is MMPretrainMAEViT
