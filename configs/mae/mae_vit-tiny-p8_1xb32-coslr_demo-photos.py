@@ -29,13 +29,13 @@ model = dict(
     head=dict(patch_size=8))
 
 data_root = 'data/demo_photos/'
+# The photos are JPEGs of about 512 pixels: most 96-pixel crops decode at
+# 1/2 or 1/4 size (see DecodeRandomResizedCrop).
 train_pipeline = [
-    dict(type='RobustLoadImageFromFile'),
     dict(
-        type='RandomResizedCrop',
+        type='DecodeRandomResizedCrop',
         scale=img_size,
         crop_ratio_range=(0.2, 1.0),
-        backend='cv2',
         interpolation='bicubic'),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackInputs'),

@@ -33,7 +33,7 @@ def crop_size_overrides(data_root):
         f'train_dataloader.dataset.dataset.data_root={data_root}',
         f'val_dataloader.dataset.data_root={data_root}',
         f'test_dataloader.dataset.data_root={data_root}',
-        'train_dataloader.dataset.dataset.pipeline.1.scale=32',
+        'train_dataloader.dataset.dataset.pipeline.0.scale=32',
         'val_dataloader.dataset.pipeline.1.scale=32',
         'val_dataloader.dataset.pipeline.2.crop_size=32',
         'test_dataloader.dataset.pipeline.1.scale=32',

@@ -4,12 +4,10 @@
 _base_ = './mae_vit-large-p16_table1-base_8xb512-amp-coslr-800e_in1k.py'
 
 train_pipeline = [
-    dict(type='RobustLoadImageFromFile'),
     dict(
-        type='RandomResizedCrop',
+        type='DecodeRandomResizedCrop',
         scale=224,
         crop_ratio_range=(0.2, 1.0),
-        backend='cv2',
         interpolation='bicubic'),
     dict(type='RandomFlip', prob=0.5),
     dict(type='NumpyToPIL', to_rgb=True),
