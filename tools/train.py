@@ -5,7 +5,8 @@ from mmengine.runner import Runner
 
 import mae_plugin  # noqa: F401  (registers the plugin)
 from mae_plugin.apis import (add_runner_args, close_distributed,
-                             init_cpu_distributed, parse_runner_args, train_config)
+                             init_cpu_distributed, parse_runner_args,
+                             train_config)
 
 
 def parse_args():
