@@ -29,8 +29,9 @@ model = dict(
     head=dict(patch_size=8))
 
 data_root = 'data/demo_photos/'
-# The photos are JPEGs 300 to 1411 pixels wide: about 95% of the 96-pixel
-# crops decode at 1/2, 1/4 or 1/8 size (see DecodeRandomResizedCrop).
+# The photos are JPEGs with sides of 300 to 1411 pixels: about 95% of the
+# 96-pixel crops decode at 1/2, 1/4 or 1/8 size (see DecodeRandomResizedCrop;
+# tests/test_configs/test_configs.py counts them).
 train_pipeline = [
     dict(
         type='DecodeRandomResizedCrop',

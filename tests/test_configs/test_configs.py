@@ -1,15 +1,21 @@
 import glob
 import os.path as osp
 
+import numpy as np
 import pytest
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+from mae_plugin.datasets.demo_photos import packaged_photos
+from mae_plugin.datasets.transforms.fused_crop import (
+    random_resized_crop_params, reduced_decode_factor)
 from mae_plugin.registry import MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(
     glob.glob(osp.join(ROOT, 'configs', 'mae', '*.py')))
+DEMO = osp.join(ROOT, 'configs', 'mae',
+                'mae_vit-tiny-p8_1xb32-coslr_demo-photos.py')
 
 
 def test_there_are_configs():
@@ -78,8 +84,7 @@ def test_paper_recipe(name):
 def test_no_weight_decay_on_norms_biases_and_tokens():
     """Build the paper's optimizer on a small model and check the groups."""
     from mmengine.optim import build_optim_wrapper
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'mae',
-                                   'mae_vit-tiny-p8_1xb32-coslr_demo-photos.py'))
+    cfg = Config.fromfile(DEMO)
     init_default_scope(cfg.default_scope)
     model = MODELS.build(cfg.model)
     wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
@@ -90,3 +95,32 @@ def test_no_weight_decay_on_norms_biases_and_tokens():
             no_decay = (param.ndim == 1 or name.endswith('bias')
                         or 'token' in name or 'pos_embed' in name)
             assert group['weight_decay'] == (0 if no_decay else 0.05), name
+
+
+def test_demo_crops_its_jpegs_mostly_at_reduced_size():
+    """The demo's training crop is the fused decode-and-crop, and on its
+    photos (sides of 300 to 1411 pixels) about 95% of the 96-pixel crops
+    decode the JPEG at 1/2, 1/4 or 1/8 size, as its config says."""
+    cfg = Config.fromfile(DEMO)
+    crop = cfg.train_pipeline[0]
+    assert cfg.train_dataloader.dataset.dataset.pipeline[0] == crop
+    assert crop.type == 'DecodeRandomResizedCrop' and crop.scale == 96
+    assert crop.crop_ratio_range == (0.2, 1.0)
+    assert crop.interpolation == 'bicubic'
+    sides = []
+    reduced = []
+    state = np.random.get_state()
+    np.random.seed(0)
+    try:
+        for _, rgb in packaged_photos():
+            height, width = rgb.shape[:2]
+            sides += [height, width]
+            for _ in range(500):
+                _, _, crop_h, crop_w = random_resized_crop_params(
+                    height, width, crop.crop_ratio_range)
+                reduced.append(
+                    reduced_decode_factor((crop_w, crop_h), (96, 96)) > 1)
+    finally:
+        np.random.set_state(state)
+    assert (min(sides), max(sides)) == (300, 1411)
+    assert 0.93 < np.mean(reduced) < 0.97
