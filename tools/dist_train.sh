@@ -1,20 +1,5 @@
 #!/usr/bin/env bash
 # Usage: tools/dist_train.sh CONFIG GPUS [train.py options]
-# NNODES, NODE_RANK, PORT and MASTER_ADDR set a multi-node run.
-CONFIG=$1
-GPUS=$2
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-
-PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
-python -m torch.distributed.run \
-    --nnodes=$NNODES \
-    --node_rank=$NODE_RANK \
-    --master_addr=$MASTER_ADDR \
-    --nproc_per_node=$GPUS \
-    --master_port=$PORT \
-    "$(dirname "$0")/train.py" \
-    $CONFIG \
-    --launcher pytorch ${@:3}
+# NNODES, NODE_RANK, PORT, MASTER_ADDR and PYTHON: see tools/dist_run.sh.
+exec "$(dirname "${BASH_SOURCE[0]}")/dist_run.sh" train.py "$2" "$1" \
+    --launcher pytorch "${@:3}"

@@ -30,9 +30,7 @@ env_cfg = dict(
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(type='Visualizer', vis_backends=vis_backends)
 
-log_processor = dict(
-    window_size=10,
-    custom_cfg=[dict(data_src='', method='mean', window_size='global')])
+log_processor = dict(window_size=10)
 
 log_level = 'INFO'
 load_from = None

@@ -1,6 +1,7 @@
 # A small MAE on Fashion-MNIST, 1-channel 28x28 images: ViT 192 wide x 6
 # deep on 4x4 patches (a 7x7 grid), decoder 128 x 2, mask ratio 0.75,
-# norm-pix loss, 256 images per step; about one CPU-hour (2 cores) for 16 epochs.
+# norm-pix loss, 256 images per step; about one CPU-hour (2 cores) for 16
+# epochs.
 # Every epoch the frozen encoder's weighted kNN top-1 (k=20, cosine,
 # T=0.07; 10k training images vote for the 10k test images) is logged.
 # tools/analysis_tools/fashion_mnist_study.py runs the whole study.

@@ -11,8 +11,10 @@ the same crop scale range and interpolation.
 import os
 import os.path as osp
 import time
+from collections import Counter
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import (Callable, Dict, Iterator, List, Optional, Sequence,
+                    Tuple)
 
 import cv2
 import numpy as np
@@ -22,10 +24,11 @@ from mmpretrain.registry import TRANSFORMS as MMPRETRAIN_TRANSFORMS
 from torchvision import transforms
 from torchvision.datasets.folder import pil_loader
 
+from mae_plugin.datasets import DecodeRandomResizedCrop
 from mae_plugin.datasets.demo_photos import packaged_photos
-from mae_plugin.datasets.transforms.fused_crop import (
-    random_resized_crop_params, reduced_decode_factor)
+from mae_plugin.models.utils import check_positive_int
 from mae_plugin.registry import TRANSFORMS
+from .checks import check_timing_arguments
 from .step_benchmark import PeerResult
 
 PIPELINES = ('mmpretrain_pillow', 'mmpretrain_cv2', 'torchvision',
@@ -54,28 +57,60 @@ class PipelineSpec:
     crop_ratio_range: Tuple[float, float] = (0.2, 1.0)
     interpolation: str = 'bicubic'
 
+    def __post_init__(self) -> None:
+        check_positive_int('num_images', self.num_images)
 
-def write_benchmark_images(folder: str, spec: PipelineSpec,
-                           seed: int = 0) -> List[str]:
-    """Cut ``spec.num_images`` JPEGs from the photos that ship inside
-    scikit-image and scikit-learn: image ``i`` is the largest crop of
-    photo ``i % num_photos`` with the aspect ratio of ``spec.image_size``
-    at a random position, resized to that size.
 
-    Returns:
-        list[str]: the written paths.
+def photo_cuts(spec: PipelineSpec
+               ) -> Iterator[Tuple[str, np.ndarray, int, int, float]]:
+    """For each image :func:`write_benchmark_images` writes: the name and
+    RGB pixels of the photo it comes from (image ``i`` from photo ``i %
+    num_photos``), its ``width`` and ``height`` (every fourth image
+    portrait), and the photo pixels per image pixel of the largest cut of
+    the photo with the image's aspect ratio (below 1 the photo is smaller
+    than the image, and the cut is enlarged).
     """
-    os.makedirs(folder, exist_ok=True)
-    rng = np.random.default_rng(seed)
     photos = packaged_photos()
-    paths = []
     for i in range(spec.num_images):
         name, rgb = photos[i % len(photos)]
         width, height = spec.image_size
         if i % 4 == 3:
             width, height = height, width
         photo_h, photo_w = rgb.shape[:2]
-        cut = min(photo_w / width, photo_h / height)
+        yield name, rgb, width, height, min(photo_w / width,
+                                            photo_h / height)
+
+
+def enlargements(spec: PipelineSpec) -> List[float]:
+    """Image pixels per photo pixel of each image
+    :func:`write_benchmark_images` writes: above 1 for an image enlarged
+    from a smaller photo."""
+    return [1 / cut for *_, cut in photo_cuts(spec)]
+
+
+def write_benchmark_images(folder: str, spec: PipelineSpec,
+                           seed: int = 0) -> List[str]:
+    """Cut ``spec.num_images`` JPEGs from the photos that ship inside
+    scikit-image and scikit-learn (:func:`photo_cuts`): image ``i`` is the
+    largest crop of photo ``i % num_photos`` with the aspect ratio of
+    ``spec.image_size`` at a random position, resized to that size with
+    ``cv2.INTER_AREA``.
+
+    The 16 photos measure 384x303 to 1411x1411 pixels, all but two at
+    most 640x512, so an image larger than its photo is the photo enlarged
+    (:func:`enlargements`; ``INTER_AREA`` enlarges by repeating pixels,
+    blending only where they meet), with less detail than a photo taken
+    at that size: 5 of every 16 images at 500x375 (by up to 1.3x), 15 of
+    every 16 at 1024x768 (by up to 2.7x).
+
+    Returns:
+        list[str]: the written paths.
+    """
+    os.makedirs(folder, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i, (name, rgb, width, height, cut) in enumerate(photo_cuts(spec)):
+        photo_h, photo_w = rgb.shape[:2]
         cut_w, cut_h = int(width * cut), int(height * cut)
         top = rng.integers(0, photo_h - cut_h + 1)
         left = rng.integers(0, photo_w - cut_w + 1)
@@ -90,8 +125,12 @@ def write_benchmark_images(folder: str, spec: PipelineSpec,
     return paths
 
 
-def build_pipeline(name: str, spec: PipelineSpec) -> Callable[[str], object]:
-    """A function from an image path to the pipeline's output."""
+def build_pipeline(
+    name: str, spec: PipelineSpec
+) -> Tuple[Callable[[str], object], Optional[DecodeRandomResizedCrop]]:
+    """A function from an image path to the pipeline's output, and the
+    pipeline's :class:`DecodeRandomResizedCrop` (None but for
+    ``mae_plugin``), which counts the sizes it decodes at."""
     if name == 'torchvision':
         pipeline = transforms.Compose([
             transforms.RandomResizedCrop(
@@ -102,7 +141,7 @@ def build_pipeline(name: str, spec: PipelineSpec) -> Callable[[str], object]:
             transforms.RandomHorizontalFlip(),
             transforms.PILToTensor(),
         ])
-        return lambda path: pipeline(pil_loader(path))
+        return lambda path: pipeline(pil_loader(path)), None
     crop = dict(
         type='RandomResizedCrop',
         scale=spec.scale,
@@ -125,24 +164,17 @@ def build_pipeline(name: str, spec: PipelineSpec) -> Callable[[str], object]:
             dict(crop, backend=backend)
         ]
     steps += [dict(type='RandomFlip', prob=0.5), dict(type='PackInputs')]
-    pipeline = Compose([registry.build(step) for step in steps])
-    return lambda path: pipeline(dict(img_path=path))['inputs']
+    built = [registry.build(step) for step in steps]
+    pipeline = Compose(built)
+    return (lambda path: pipeline(dict(img_path=path))['inputs'],
+            built[0] if name == OURS else None)
 
 
-def decode_factor_shares(image_sizes: Sequence[Tuple[int, int]],
-                         spec: PipelineSpec,
-                         draws: int = 1000) -> Dict[int, float]:
-    """The share of crops that :class:`DecodeRandomResizedCrop` decodes at
-    ``1 / f`` of the size, for images of ``image_sizes`` (``(w, h)``)."""
-    counts = dict.fromkeys((1, 2, 4, 8), 0)
-    for width, height in image_sizes:
-        for _ in range(draws):
-            _, _, crop_h, crop_w = random_resized_crop_params(
-                height, width, spec.crop_ratio_range)
-            counts[reduced_decode_factor((crop_w, crop_h),
-                                         (spec.scale, spec.scale))] += 1
+def decode_factor_shares(counts: Dict[int, int]) -> Dict[int, float]:
+    """Each factor's share of the crops in ``counts`` (factor ``f`` ->
+    crops decoded at ``1 / f`` of the size), by increasing factor."""
     total = sum(counts.values())
-    return {factor: count / total for factor, count in counts.items()}
+    return {factor: counts[factor] / total for factor in sorted(counts)}
 
 
 def run_pipeline_benchmark(paths: Sequence[str],
@@ -151,32 +183,36 @@ def run_pipeline_benchmark(paths: Sequence[str],
                            warmup: int = 1,
                            rounds: int = 5,
                            log: Callable[[str], None] = print
-                           ) -> Dict[str, PeerResult]:
+                           ) -> Tuple[Dict[str, PeerResult], Dict[int, int]]:
     """Time one pass of each pipeline over ``paths`` per round, the
     pipelines alternating, with OpenCV and torch on one thread.
 
     Args:
-        paths (Sequence[str]): The images.
+        paths (Sequence[str]): The images, at least one.
         spec (PipelineSpec): Crop scale, range and interpolation.
         pipelines (Sequence[str]): Names from :data:`PIPELINES`.
-        warmup (int): Untimed passes per pipeline first. Defaults to 1.
-        rounds (int): Timed passes per pipeline. Defaults to 5.
+        warmup (int): Untimed passes per pipeline first, >= 0. Defaults
+            to 1.
+        rounds (int): Timed passes per pipeline, >= 1. Defaults to 5.
         log (callable): Progress output. Defaults to print.
 
     Returns:
-        dict: name -> :class:`PeerResult` (images per second per round).
+        tuple: name -> :class:`PeerResult` (images per second per round),
+        and the factors ``mae_plugin``'s :class:`DecodeRandomResizedCrop`
+        decoded its crops at in the timed passes (factor ``f`` -> crops
+        decoded at ``1 / f`` of the size; empty without ``mae_plugin``).
     """
-    unknown = set(pipelines) - set(PIPELINES)
-    if unknown:
-        raise ValueError(f'unknown pipelines {sorted(unknown)}; choose from '
-                         f'{PIPELINES}')
+    check_timing_arguments('pipelines', pipelines, PIPELINES, warmup, rounds)
+    if not paths:
+        raise ValueError('paths must name at least one image, got none')
     threads = cv2.getNumThreads(), torch.get_num_threads()
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
     try:
         np.random.seed(0)
         torch.manual_seed(0)
-        runners = {name: build_pipeline(name, spec) for name in pipelines}
+        built = {name: build_pipeline(name, spec) for name in pipelines}
+        runners = {name: runner for name, (runner, _) in built.items()}
         for name, runner in runners.items():
             shape = tuple(runner(paths[0]).shape)
             if shape != (3, spec.scale, spec.scale):
@@ -185,6 +221,10 @@ def run_pipeline_benchmark(paths: Sequence[str],
             for _ in range(warmup):
                 for path in paths:
                     runner(path)
+        decode_factors = Counter()  # of the timed passes only
+        if OURS in built:
+            decode_factors = built[OURS][1].decode_factors
+            decode_factors.clear()
         results = {name: PeerResult(name) for name in pipelines}
         for r in range(rounds):
             for name, runner in runners.items():
@@ -199,17 +239,24 @@ def run_pipeline_benchmark(paths: Sequence[str],
     finally:
         cv2.setNumThreads(threads[0])
         torch.set_num_threads(threads[1])
-    return results
+    return results, dict(decode_factors)
 
 
 def format_pipeline_report(spec: PipelineSpec, results: Dict[str, PeerResult],
-                           factor_shares: Dict[int, float]) -> str:
+                           factor_counts: Dict[int, int],
+                           enlargements: Sequence[float]) -> str:
     """A markdown table of the results, the ratios of ours to each peer and
-    the sizes at which ours decoded."""
+    the sizes at which ours decoded its crops in the timed passes
+    (``factor_counts``, from :func:`run_pipeline_benchmark`);
+    ``enlargements`` are those of :func:`enlargements` for ``spec``."""
     width, height = spec.image_size
+    enlarged = [e for e in enlargements if e > 1]
+    source = (f'{len(enlarged)} enlarged from smaller photos, by up to '
+              f'{max(enlarged):.1f}x' if enlarged else 'none enlarged')
     lines = [
         f'{spec.num_images} JPEGs of {width}x{height} (every fourth '
-        f'{height}x{width}), quality {spec.quality}; crop scale '
+        f'{height}x{width}) cut from the packaged photos ({source}), '
+        f'quality {spec.quality}; crop scale '
         f'{spec.crop_ratio_range} to {spec.scale}x{spec.scale}, '
         f'{spec.interpolation}; one process, one thread', '',
         '| pipeline | images/s (median) | spread |', '|---|---|---|'
@@ -225,7 +272,9 @@ def format_pipeline_report(spec: PipelineSpec, results: Dict[str, PeerResult],
                 lines.append(f'- {OURS} / {name}: {ours / r.median:.2f}x')
         sizes = ', '.join(
             f"{'full size' if factor == 1 else f'1/{factor}'} "
-            f'{100 * share:.0f}%' for factor, share in factor_shares.items()
+            f'{100 * share:.0f}%'
+            for factor, share in decode_factor_shares(factor_counts).items()
             if share)
-        lines.append(f'- {OURS} decoded its crops at: {sizes}')
+        lines.append(f'- {OURS} decoded the {sum(factor_counts.values())} '
+                     f'crops of its timed passes at: {sizes}')
     return '\n'.join(lines)

@@ -24,10 +24,13 @@ The optimizer update is also timed alone: it is the same whatever the
 batch, so at small batches it weighs on the asymmetric speedup, which the
 report also gives without it.
 
-Peak memory of a step (after warm-up, so the optimizer state exists): on
-CUDA ``torch.cuda.max_memory_allocated``; on the CPU, where PyTorch keeps no
-such count, the same quantity rebuilt from the profiler's allocation events
-(:func:`cpu_step_peak_memory`).
+Peak memory of a step (after warm-up, so the optimizer state exists): what
+the peer holds between steps (weights, optimizer state, batch) plus the most
+its step allocates on top, gradients and activations. On CUDA from
+``torch.cuda.max_memory_allocated`` over extra, untimed steps
+(:func:`cuda_steps_peak_memory`, which leaves out the other peers' memory);
+on the CPU, where PyTorch keeps no such count, from the profiler's
+allocation events (:func:`cpu_step_peak_memory`).
 """
 import statistics
 import time
@@ -39,12 +42,16 @@ from typing import Callable, Dict, List, Sequence, Union
 import torch
 from torch.profiler import ProfilerActivity, profile
 from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils.flop_counter import FlopCounterMode
+from torch.utils.flop_counter import (FlopCounterMode,
+                                      sdpa_backward_flop_count,
+                                      sdpa_flop_count)
 
 from mae_plugin.converters import (convert_to_hf_vitmae,
                                    convert_to_mmpretrain_mae)
 from mae_plugin.models import MAEViT
+from mae_plugin.models.utils import check_positive_int
 from mae_plugin.registry import build_model
+from .checks import check_timing_arguments
 
 DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 PEERS = ('mae_plugin', 'mmpretrain', 'hf', 'mask_tokens')
@@ -97,11 +104,24 @@ class BenchmarkSpec:
     same_adamw: bool = False
     compile: bool = False
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.arch, dict) and (
+                not isinstance(self.arch, str)
+                or self.arch.lower() not in MAEViT.arch_zoo):
+            raise ValueError(f'arch must be an arch dict or one of '
+                             f'{sorted(MAEViT.arch_zoo)}, got {self.arch!r}')
+        for name in ('img_size', 'patch_size', 'batch_size', 'decoder_dims',
+                     'decoder_depth', 'decoder_heads'):
+            check_positive_int(name, getattr(self, name))
+        if self.dtype not in DTYPES:
+            raise ValueError(f'dtype must be one of {sorted(DTYPES)}, got '
+                             f'{self.dtype!r}')
+
     @property
     def encoder(self) -> dict:
         if isinstance(self.arch, dict):
             return self.arch
-        return MAEViT.arch_zoo[self.arch]
+        return MAEViT.arch_zoo[self.arch.lower()]
 
 
 @dataclass
@@ -131,7 +151,7 @@ def build_plugin(spec: BenchmarkSpec, mask_tokens: bool = False):
             type='MAE',
             backbone=dict(
                 type='MAEViT',
-                arch=dict(spec.encoder),
+                arch=dict(enc),
                 img_size=spec.img_size,
                 patch_size=spec.patch_size,
                 masking=dict(
@@ -184,7 +204,14 @@ def build_mmpretrain(spec: BenchmarkSpec):
 
 
 def build_hf(spec: BenchmarkSpec):
-    from transformers import ViTMAEConfig, ViTMAEForPreTraining
+    try:
+        from transformers import ViTMAEConfig, ViTMAEForPreTraining
+    except ImportError as error:
+        raise ImportError(
+            "the 'hf' peer needs transformers 4.46.3 (in "
+            'requirements/tests.txt; newer releases break '
+            "mmpretrain's imports): install it, or leave 'hf' out of "
+            '--peers') from error
     enc = spec.encoder
     config = ViTMAEConfig(
         hidden_size=enc['embed_dims'],
@@ -295,10 +322,34 @@ def gemm_flops_per_s(device: str, dtype: str, size: int = 4096,
     return 2 * size**3 / seconds_per_call(lambda: a @ b, device, repeats)
 
 
+def _cpu_attention_flops(query, key, value, *args, out_shape=None,
+                         **kwargs) -> int:
+    """FLOPs of the CPU flash-attention kernel: softmax(QK^T)V."""
+    return sdpa_flop_count(query, key, value)
+
+
+def _cpu_attention_backward_flops(grad_out, query, key, value, *args,
+                                  out_shape=None, **kwargs) -> int:
+    """FLOPs of its backward (QK^T recomputed, then four products)."""
+    return sdpa_backward_flop_count(grad_out, query, key, value)
+
+
+# torch's FLOP counter has formulas for the CUDA attention kernels only; the
+# CPU kernel does the same products.
+CPU_ATTENTION_FLOPS = {
+    torch.ops.aten._scaled_dot_product_flash_attention_for_cpu:
+    _cpu_attention_flops,
+    torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward:
+    _cpu_attention_backward_flops,
+}
+
+
 def count_flops(step: TrainStep, images: torch.Tensor) -> float:
-    """FLOPs of one step's forward and backward (matrix products,
-    convolutions and attention, as torch's FLOP counter sees them)."""
-    counter = FlopCounterMode(display=False)
+    """FLOPs of one step's forward and backward: matrix products,
+    convolutions and attention (torch's FLOP counter, given the formulas
+    of the CPU attention kernel, :data:`CPU_ATTENTION_FLOPS`)."""
+    counter = FlopCounterMode(
+        display=False, custom_mapping=CPU_ATTENTION_FLOPS)
     with counter:
         step(images, eager=True)
     return float(counter.get_total_flops())
@@ -374,17 +425,30 @@ def _tensor_bytes(tensors) -> int:
                if isinstance(t, torch.Tensor))
 
 
+def _held_between_steps(step: TrainStep, images: torch.Tensor) -> int:
+    """Bytes a peer holds between steps once its gradients are released:
+    weights, optimizer state and the batch."""
+    return (
+        _tensor_bytes(step.model.parameters()) + _tensor_bytes([images]) +
+        _tensor_bytes(v for state in step.optimizer.state.values()
+                      for v in state.values()))
+
+
 def cpu_step_peak_memory(step: TrainStep, images: torch.Tensor) -> int:
     """Peak bytes held by PyTorch's CPU allocator during one step.
 
-    The profiler's memory events (every allocation and free of the step,
-    in order) give the most the step holds on top of what existed before
-    it; the weights, the optimizer state and the batch, which existed
-    before, are added. Unlike the resident set, the count does not depend
+    The previous step's gradients are released first. The profiler's
+    memory events (every allocation and free of the step, in order) then
+    give the most the step holds on top of what existed before it; the
+    weights, the optimizer state and the batch, which existed before, are
+    added. Unlike the resident set, the count does not depend
     on when the operating system reclaims pages (repeated measurements
     agree within 1%), like ``torch.cuda.max_memory_allocated``; memory that
     libraries allocate outside PyTorch (BLAS scratch space) is not in it.
     """
+    # Released outside the profiler, which reports the free of a block
+    # only if it also saw the allocation.
+    step.optimizer.zero_grad(set_to_none=True)
     with profile(activities=[ProfilerActivity.CPU],
                  profile_memory=True) as prof:
         step(images)
@@ -395,11 +459,24 @@ def cpu_step_peak_memory(step: TrainStep, images: torch.Tensor) -> int:
     for event in events:
         held += event.nbytes()  # negative for a free
         peak = max(peak, held)
-    before = (
-        _tensor_bytes(step.model.parameters()) + _tensor_bytes([images]) +
-        _tensor_bytes(v for state in step.optimizer.state.values()
-                      for v in state.values()))
-    return before + peak
+    return _held_between_steps(step, images) + peak
+
+
+def cuda_steps_peak_memory(step: TrainStep, images: torch.Tensor,
+                           steps: int) -> int:
+    """Peak bytes of ``steps`` steps of one peer on the GPU, counted as on
+    the CPU: what the peer holds between steps plus the most its steps
+    allocate on top. The other peers' weights, gradients and optimizer
+    state, which stay on the GPU, are left out."""
+    step.optimizer.zero_grad(set_to_none=True)
+    synchronize('cuda')
+    held = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    for _ in range(steps):
+        step(images)
+    synchronize('cuda')
+    return (_held_between_steps(step, images) +
+            torch.cuda.max_memory_allocated() - held)
 
 
 def run_benchmark(spec: BenchmarkSpec,
@@ -422,10 +499,8 @@ def run_benchmark(spec: BenchmarkSpec,
     Returns:
         dict: name -> :class:`PeerResult`.
     """
-    unknown = set(peers) - set(PEERS)
-    if unknown:
-        raise ValueError(f'unknown peers {sorted(unknown)}; choose from '
-                         f'{PEERS}')
+    check_timing_arguments('peers', peers, PEERS, warmup, rounds)
+    check_positive_int('steps', steps)
     torch.manual_seed(0)
     images = torch.randn(spec.batch_size, 3, spec.img_size, spec.img_size,
                          device=spec.device)
@@ -444,15 +519,13 @@ def run_benchmark(spec: BenchmarkSpec,
             flops_per_step=count_flops(trainers[name], images),
             matrix_product_s=matrix_product_seconds(trainers[name], images),
             optimizer_s=optimizer_seconds(trainers[name], images))
-    cuda = spec.device.startswith('cuda')
-    if not cuda:
-        for name in peers:
-            results[name].peak_memory = cpu_step_peak_memory(
-                trainers[name], images)
+    for name in peers:
+        results[name].peak_memory = (
+            cuda_steps_peak_memory(trainers[name], images, steps)
+            if spec.device.startswith('cuda') else cpu_step_peak_memory(
+                trainers[name], images))
     for r in range(rounds):
         for name in peers:
-            if cuda:
-                torch.cuda.reset_peak_memory_stats()
             synchronize(spec.device)
             start = time.perf_counter()
             for _ in range(steps):
@@ -461,10 +534,6 @@ def run_benchmark(spec: BenchmarkSpec,
             elapsed = time.perf_counter() - start
             results[name].images_per_s.append(spec.batch_size * steps /
                                               elapsed)
-            if cuda:
-                results[name].peak_memory = max(
-                    torch.cuda.max_memory_allocated(),
-                    0 if r == 0 else results[name].peak_memory)
         log(f'round {r + 1}/{rounds}: ' + '  '.join(
             f'{n} {results[n].images_per_s[-1]:.2f} img/s' for n in peers))
     return results

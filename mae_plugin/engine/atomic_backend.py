@@ -1,11 +1,29 @@
 """A local file backend whose writes are atomic: write then rename."""
 import os
 import os.path as osp
-import tempfile
+import secrets
+import stat
 from pathlib import Path
-from typing import Union
+from typing import Tuple, Union
 
 from mmengine.fileio import LocalBackend, register_backend
+
+
+def _create_temp_file(folder: str, name: str) -> Tuple[int, str]:
+    """Create a new file ``.{name}.<random>.tmp`` in ``folder`` and return
+    its descriptor (open for writing) and path.
+
+    Unlike :func:`tempfile.mkstemp`, whose files are owner-only (0o600),
+    the file gets the mode a plain ``open(path, 'wb')`` would give it:
+    0o666 less the process umask.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_BINARY', 0)
+    while True:
+        path = osp.join(folder, f'.{name}.{secrets.token_hex(4)}.tmp')
+        try:
+            return os.open(path, flags, 0o666), path
+        except FileExistsError:
+            continue
 
 
 def atomic_write(data: bytes, filepath: Union[str, Path]) -> None:
@@ -17,6 +35,9 @@ def atomic_write(data: bytes, filepath: Union[str, Path]) -> None:
     file in place. A process killed half-way leaves at most a stray
     ``.tmp`` file next to an intact previous version.
 
+    The file ends with the permissions a plain write would leave: those of
+    the file it replaces, or 0o666 less the umask for a new one.
+
     Args:
         data (bytes): File content.
         filepath (str | Path): Destination; its folder is created if
@@ -24,13 +45,16 @@ def atomic_write(data: bytes, filepath: Union[str, Path]) -> None:
     """
     folder = osp.dirname(osp.abspath(filepath))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(
-        dir=folder, prefix=f'.{osp.basename(filepath)}.', suffix='.tmp')
+    fd, tmp_path = _create_temp_file(folder, osp.basename(filepath))
     try:
         with os.fdopen(fd, 'wb') as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        try:  # a plain write keeps the mode of the file it overwrites
+            os.chmod(tmp_path, stat.S_IMODE(os.stat(filepath).st_mode))
+        except FileNotFoundError:  # a new file: 0o666 less the umask
+            pass
         os.replace(tmp_path, filepath)
     except BaseException:
         if osp.exists(tmp_path):

@@ -92,6 +92,8 @@ def load_checkpoint_safely(filename: str, map_location: Any = None) -> Any:
         FileNotFoundError: ``filename`` does not exist.
         pickle.UnpicklingError: The pickle names a global outside the
             allowlist (the message names the file and the global).
+        ValueError: ``filename`` is not a torch checkpoint at all (empty,
+            truncated, corrupt or another format; the message names it).
     """
     filename = os.path.expanduser(filename)
     if not os.path.isfile(filename):
@@ -100,10 +102,33 @@ def load_checkpoint_safely(filename: str, map_location: Any = None) -> Any:
         return torch.load(
             filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
+        # torch names a refused global 'GLOBAL module.name'
+        if not any(refusal in str(error)
+                   for refusal in ('GLOBAL', 'refusing getattr')):
+            raise _unreadable(filename, error) from error
         raise pickle.UnpicklingError(
             f'refusing to load checkpoint {filename}: it holds objects '
             f'outside the weights-only allowlist, loading it could run '
             f'code. {error}') from None
+    # What torch raises for bytes that are neither of its formats (a bad
+    # pickle opcode, an empty file, a cut or damaged zip archive).
+    except (KeyError, EOFError) as error:
+        raise _unreadable(filename, error) from error
+    except OSError as error:
+        if isinstance(error, PermissionError):
+            raise
+        raise _unreadable(filename, error) from error
+    except RuntimeError as error:
+        if 'PytorchStreamReader' not in str(error):
+            raise
+        raise _unreadable(filename, error) from error
+
+
+def _unreadable(filename: str, error: Exception) -> ValueError:
+    return ValueError(
+        f'checkpoint {filename} is not a readable torch checkpoint (empty, '
+        f'truncated, corrupt or another format): '
+        f'{type(error).__name__}: {error}')
 
 
 def use_safe_local_loader() -> None:

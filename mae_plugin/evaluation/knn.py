@@ -32,7 +32,8 @@ def weighted_knn_predict(train_feats: torch.Tensor,
             Defaults to 1024.
 
     Returns:
-        Tensor: ``[N_test]`` predicted labels.
+        Tensor: ``[N_test]`` predicted labels, on the features' device
+        (the vote runs there; the labels are moved to it).
     """
     if train_feats.dim() != 2 or test_feats.dim() != 2 or \
             train_feats.shape[1] != test_feats.shape[1]:
@@ -49,13 +50,13 @@ def weighted_knn_predict(train_feats: torch.Tensor,
         raise ValueError(f'temperature must be positive, got {temperature}')
     train_feats = F.normalize(train_feats.float(), dim=1)
     test_feats = F.normalize(test_feats.float(), dim=1)
-    train_labels = train_labels.long()
+    train_labels = train_labels.to(train_feats.device, torch.long)
     preds = []
     for chunk in test_feats.split(chunk_size):
         similarity = chunk @ train_feats.T  # [n, N_train]
         top_sim, top_idx = similarity.topk(k, dim=1)  # [n, k]
         weights = (top_sim / temperature).exp()  # [n, k]
-        votes = torch.zeros(chunk.shape[0], num_classes)
+        votes = chunk.new_zeros(chunk.shape[0], num_classes)
         votes.scatter_add_(1, train_labels[top_idx], weights)  # [n, C]
         preds.append(votes.argmax(dim=1))
     return torch.cat(preds)
@@ -72,7 +73,8 @@ def weighted_knn_accuracy(train_feats: torch.Tensor,
     features; the other arguments are those of the function."""
     preds = weighted_knn_predict(train_feats, train_labels, test_feats,
                                  num_classes, k, temperature)
-    return 100. * (preds == test_labels.long()).float().mean().item()
+    return 100. * (preds == test_labels.to(preds.device, torch.long)
+                   ).float().mean().item()
 
 
 @torch.no_grad()
@@ -92,7 +94,8 @@ def extract_encoder_features(
 
     Returns:
         tuple: ``({'cls': [N, D] class token, 'mean': [N, D] mean of the
-        patch tokens}, labels [N])``.
+        patch tokens}, labels [N])``; the features stay on the model's
+        device, the labels are on the CPU.
     """
     was_training = model.training
     model.eval()

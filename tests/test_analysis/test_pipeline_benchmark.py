@@ -11,6 +11,7 @@ from mae_plugin.analysis import (PIPELINES, PipelineSpec,
                                  decode_factor_shares, format_pipeline_report,
                                  run_pipeline_benchmark,
                                  write_benchmark_images)
+from mae_plugin.analysis.pipeline_benchmark import enlargements
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY = PipelineSpec(num_images=4, image_size=(64, 48), scale=32)
@@ -21,35 +22,105 @@ def test_every_pipeline_runs_on_the_written_jpegs(tmp_path):
     shapes = [cv2.imread(path).shape for path in paths]
     assert shapes == [(48, 64, 3)] * 3 + [(64, 48, 3)]  # one portrait
     threads = cv2.getNumThreads()
-    results = run_pipeline_benchmark(
+    results, factor_counts = run_pipeline_benchmark(
         paths, TINY, warmup=0, rounds=1, log=lambda _: None)
     assert cv2.getNumThreads() == threads  # restored
     assert list(results) == list(PIPELINES)
     for r in results.values():
         assert len(r.images_per_s) == 1
         assert math.isfinite(r.median) and r.median > 0
-    report = format_pipeline_report(TINY, results, {1: 0.25, 2: 0.75})
+    # no 64 x 48 image holds a crop of twice 32 pixels both ways
+    assert factor_counts == {1: 4}
+    report = format_pipeline_report(TINY, results, {1: 1, 2: 3},
+                                    enlargements(TINY))
     for name in PIPELINES:
         assert f'| {name} |' in report
         if name != 'mae_plugin':
             assert f'- mae_plugin / {name}: ' in report
-    assert 'decoded its crops at: full size 25%, 1/2 75%' in report
+    assert '(every fourth 48x64) cut from the packaged photos (none ' \
+        'enlarged)' in report
+    assert 'decoded the 4 crops of its timed passes at: full size 25%, ' \
+        '1/2 75%' in report
+    large = PipelineSpec(num_images=4, image_size=(1024, 768))
+    report = format_pipeline_report(large, results, {2: 4},
+                                    enlargements(large))
+    # astronaut 512x512 by 2x, chelsea 451x300 by 768 / 300 = 2.56x, ...
+    assert 'cut from the packaged photos (4 enlarged from smaller ' \
+        'photos, by up to 2.6x)' in report
+
+
+def test_decode_factors_of_the_timed_passes_are_recorded(tmp_path):
+    """Whole-image crops of 64 x 48 and 48 x 64 JPEGs to 16 pixels
+    decode at 1/2; the shape check and the warm-up pass are not counted,
+    the 2 timed passes over 5 images are."""
+    spec = PipelineSpec(num_images=5, image_size=(64, 48), scale=16,
+                        crop_ratio_range=(1.0, 1.0))
+    paths = write_benchmark_images(str(tmp_path), spec)
+    _, factor_counts = run_pipeline_benchmark(
+        paths, spec, ['mmpretrain_cv2', 'mae_plugin'], warmup=1, rounds=2,
+        log=lambda _: None)
+    assert factor_counts == {2: 10}
+    _, factor_counts = run_pipeline_benchmark(
+        paths, spec, ['mmpretrain_cv2'], rounds=1, log=lambda _: None)
+    assert factor_counts == {}
 
 
 def test_decode_factor_shares():
-    """ImageNet-sized photos never hold a crop of twice 224 pixels; larger
-    ones mostly do."""
-    spec = PipelineSpec()
-    assert decode_factor_shares([(500, 375), (375, 500)], spec, 200) == {
-        1: 1.0, 2: 0.0, 4: 0.0, 8: 0.0}
-    shares = decode_factor_shares([(1024, 768)], spec, 200)
-    assert sum(shares.values()) == pytest.approx(1)
-    assert shares[2] > 0.5 and shares[4] == shares[8] == 0
+    assert decode_factor_shares({4: 1, 1: 6, 2: 1}) == {
+        1: 0.75, 2: 0.125, 4: 0.125}
+
+
+def test_enlargements_name_the_enlarged_images():
+    """The photos are 384x303 to 1411x1411 pixels: the 1024x768 images
+    are mostly enlarged photos, the 500x375 ones sometimes (5 of every
+    16, chelsea 451x300 by 500 / 400 = 1.25x, coins 384x303 by 500 / 384
+    = 1.30x, ...), the 64x48 ones never."""
+    spec = PipelineSpec(num_images=16)
+    enlarged = [e for e in enlargements(spec) if e > 1]
+    assert len(enlarged) == 5
+    assert max(enlarged) == pytest.approx(500 / 384)
+    spec = PipelineSpec(num_images=16, image_size=(1024, 768))
+    assert sum(e > 1 for e in enlargements(spec)) == 15
+    assert max(enlargements(TINY)) < 1
 
 
 def test_unknown_pipeline_is_refused():
     with pytest.raises(ValueError, match="unknown pipelines \\['dali'\\]"):
         run_pipeline_benchmark([], TINY, pipelines=['dali'])
+
+
+@pytest.mark.parametrize('kwargs, error, message', [
+    (dict(paths=[]), ValueError, 'paths must name at least one image'),
+    (dict(rounds=0), ValueError, 'rounds must be >= 1'),
+    (dict(rounds=1.5), TypeError, 'rounds must be an int'),
+    (dict(warmup=-1), ValueError, 'warmup must be an int >= 0'),
+])
+def test_bad_counts_are_named(kwargs, error, message):
+    kwargs = {'paths': ['a.jpg'], 'spec': TINY, **kwargs}
+    with pytest.raises(error, match=message):
+        run_pipeline_benchmark(**kwargs)
+
+
+def test_spec_needs_images():
+    with pytest.raises(ValueError, match='num_images must be >= 1, got 0'):
+        PipelineSpec(num_images=0)
+
+
+@pytest.mark.parametrize('flag, value, message', [
+    ('--num-images', '0', 'argument --num-images: expected an int >= 1, '
+     'got 0'),
+    ('--rounds', '0', 'argument --rounds: expected an int >= 1, got 0'),
+    ('--warmup', '-1', 'argument --warmup: expected an int >= 0, got -1'),
+    ('--rounds', 'two', "argument --rounds: expected an int, got 'two'"),
+])
+def test_tool_names_a_bad_count(flag, value, message, monkeypatch, capsys):
+    monkeypatch.setattr(sys, 'argv', ['benchmark_pipeline.py', flag, value])
+    with pytest.raises(SystemExit):
+        runpy.run_path(
+            osp.join(ROOT, 'tools', 'analysis_tools',
+                     'benchmark_pipeline.py'),
+            run_name='__main__')
+    assert message in capsys.readouterr().err
 
 
 def test_tool_writes_the_report_and_json(tmp_path, monkeypatch, capsys):
@@ -63,10 +134,15 @@ def test_tool_writes_the_report_and_json(tmp_path, monkeypatch, capsys):
     runpy.run_path(
         osp.join(ROOT, 'tools', 'analysis_tools', 'benchmark_pipeline.py'),
         run_name='__main__')
-    assert '- mae_plugin / mmpretrain_cv2: ' in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert '- mae_plugin / mmpretrain_cv2: ' in out
+    assert 'decoded the 2 crops of its timed passes at: full size 100%' \
+        in out
     with open(tmp_path / 'out.json') as f:
         saved = json.load(f)
     assert saved['spec']['scale'] == 32
+    assert saved['decode_factor_counts'] == {'1': 2}
+    assert saved['decode_factor_shares'] == {'1': 1.0}
     assert set(saved['pipelines']) == {'mmpretrain_cv2', 'mae_plugin'}
     assert len(saved['pipelines']['mae_plugin']['images_per_s']) == 1
     assert len(list((tmp_path / 'jpg').iterdir())) == 2

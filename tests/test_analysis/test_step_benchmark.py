@@ -5,13 +5,14 @@ import pytest
 import torch
 from mmengine.registry import DefaultScope
 from mmpretrain.models import MAEViT as MMPretrainMAEViT
+from torch._dynamo.utils import counters
 from torch.utils.flop_counter import FlopCounterMode
 
 from mae_plugin.analysis import (BenchmarkSpec, format_report,
                                  gemm_flops_per_s, run_benchmark)
 from mae_plugin.analysis.step_benchmark import (MatrixProductRecorder,
                                                 TrainStep, build_mmpretrain,
-                                                build_plugin,
+                                                build_plugin, count_flops,
                                                 cpu_step_peak_memory)
 from ..conftest import TINY_ARCH
 
@@ -51,7 +52,7 @@ def test_benchmark_counts_the_same_work_for_every_peer():
     assert 'without the optimizer updates' in report
 
 
-def matmul_flops(func, operands):
+def matmul_flops(operands):
     """2 x multiply-adds of a recorded mm, addmm or bmm."""
     a, b = operands[-2:]
     return 2 * math.prod(a.shape) * b.shape[-1]
@@ -63,8 +64,8 @@ def test_recorded_matrix_products_are_the_steps_forward_and_backward():
     recorder = MatrixProductRecorder()
     with recorder:
         step(images)
-    recorded = sum(count * matmul_flops(func, layout)
-                   for (func, layout, _), count in recorder.calls.items())
+    recorded = sum(count * matmul_flops(layout)
+                   for (_, layout, _), count in recorder.calls.items())
     counter = FlopCounterMode(display=False)
     with counter:
         step(images)
@@ -74,6 +75,42 @@ def test_recorded_matrix_products_are_the_steps_forward_and_backward():
     # forward and backward of every linear layer: 3 products each
     assert recorded == expected > 0
     assert sum(recorder.calls.values()) > 3 * 2 * 4
+
+
+def test_flop_count_includes_the_cpu_attention_kernel():
+    """torch's counter alone sees no FLOPs in the CPU attention kernel."""
+    step = TrainStep('mae_plugin', TINY_SPEC, initial_weights(TINY_SPEC))
+    images = torch.randn(2, 3, 32, 32)
+    without_attention = FlopCounterMode(display=False)
+    with without_attention:
+        step(images, eager=True)
+
+    def attention(heads, tokens, dims):
+        # QK^T and (softmax)V: 2 products forward; backward recomputes QK^T
+        # and has 4 more; 2 x b x h x s x s x d/h FLOPs each
+        return 7 * 2 * 2 * heads * tokens**2 * (dims // heads)
+
+    # encoder: 4 kept patches + class token; decoder: 16 patches + class
+    expected = (
+        TINY_ARCH['num_layers'] * attention(TINY_ARCH['num_heads'], 5, 32) +
+        TINY_SPEC.decoder_depth * attention(2, 17, 32))
+    assert (count_flops(step, images) -
+            without_attention.get_total_flops()) == expected
+
+
+def test_bad_spec_and_counts_are_refused_by_name():
+    assert BenchmarkSpec(arch='Large').encoder['embed_dims'] == 1024
+    with pytest.raises(ValueError, match='arch must be an arch dict or one '
+                       "of .*got 'vit-b'"):
+        BenchmarkSpec(arch='vit-b')
+    with pytest.raises(ValueError, match='batch_size must be >= 1, got 0'):
+        BenchmarkSpec(batch_size=0)
+    with pytest.raises(ValueError, match="dtype must be one of .*'fp8'"):
+        BenchmarkSpec(dtype='fp8')
+    with pytest.raises(ValueError, match='rounds must be >= 1, got 0'):
+        run_benchmark(TINY_SPEC, rounds=0)
+    with pytest.raises(ValueError, match='warmup must be an int >= 0'):
+        run_benchmark(TINY_SPEC, warmup=-1)
 
 
 def test_peers_start_from_the_same_weights():
@@ -117,6 +154,27 @@ def test_cpu_step_memory_follows_the_tokens_the_encoder_keeps():
     assert mask_tokens[0] > ours[0] + 60 * 2**20
 
 
+def test_cpu_step_memory_does_not_depend_on_the_step_before():
+    """A wide, shallow model on 4 patches: its gradients (about 8 MB) dwarf
+    its activations, and each measurement counts them once, whether the
+    step before it was profiled or not."""
+    spec = BenchmarkSpec(
+        arch=dict(embed_dims=256, num_layers=1, num_heads=4,
+                  feedforward_channels=1024),
+        img_size=32, patch_size=16, batch_size=1, decoder_dims=256,
+        decoder_depth=1, decoder_heads=4)
+    step = TrainStep('mae_plugin', spec, initial_weights(spec))
+    images = torch.randn(1, 3, 32, 32)
+    step(images)
+    peaks = [cpu_step_peak_memory(step, images) for _ in range(3)]
+    weights = sum(p.numel() * 4 for p in step.model.parameters()
+                  if p.requires_grad)
+    assert weights > 7 * 2**20
+    # weights, 2 Adam moments and the new gradients at least
+    assert min(peaks) > 4 * weights
+    assert max(peaks) - min(peaks) < 0.01 * min(peaks)
+
+
 def test_own_adamw_is_fused_for_the_plugin_and_makes_the_same_update():
     spec = TINY_SPEC
     weights = initial_weights(spec)
@@ -150,10 +208,15 @@ def test_own_adamw_is_fused_for_the_plugin_and_makes_the_same_update():
 
 def test_compiled_peer_counts_the_same_work():
     spec = replace(TINY_SPEC, compile=True)
+    torch._dynamo.reset()
+    counters.clear()
     compiled = run_benchmark(spec, peers=['mae_plugin'], warmup=2, rounds=1,
                              steps=1, log=lambda _: None)['mae_plugin']
     eager = run_benchmark(TINY_SPEC, peers=['mae_plugin'], warmup=1,
                           rounds=1, steps=1, log=lambda _: None)['mae_plugin']
+    # the compiled step ran compiled code, and the FLOP counter and the
+    # matrix-product recorder saw the same work as in the eager run
+    assert counters['stats']['unique_graphs'] >= 1
     assert compiled.flops_per_step == eager.flops_per_step > 0
     assert compiled.matrix_product_s > 0 and compiled.images_per_s[0] > 0
     assert 'torch.compile' in format_report(spec, {'mae_plugin': compiled},

@@ -124,3 +124,37 @@ def test_demo_crops_its_jpegs_mostly_at_reduced_size():
         np.random.set_state(state)
     assert (min(sides), max(sides)) == (300, 1411)
     assert 0.93 < np.mean(reduced) < 0.97
+
+
+@pytest.mark.parametrize('name,key', [
+    ('mae_vit-base-p16_8xb512-amp-coslr-800e_in1k.py',
+     'train_dataloader.dataset.pipeline.0.on_error'),
+    ('mae_vit-tiny-p8_1xb32-coslr_demo-photos.py',
+     'train_dataloader.dataset.dataset.pipeline.0.on_error'),
+])
+def test_readme_on_error_override_reaches_the_loading_transform(name, key):
+    """The README's --cfg-options keys land on the transform that reads
+    the images (the demo's dataset sits inside a RepeatDataset)."""
+    from mae_plugin.registry import TRANSFORMS
+    with open(osp.join(ROOT, 'README.md')) as f:
+        readme = f.read()
+    assert f'{name} \\\n      --cfg-options {key}=skip' in readme
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'mae', name))
+    before = cfg.to_dict()
+    cfg.merge_from_dict({key: 'skip'})
+    *path, index, _ = key.split('.')
+    parent = cfg
+    for part in path:
+        parent = parent[part]
+    assert isinstance(parent, list)
+    init_default_scope(cfg.default_scope)
+    transform = TRANSFORMS.build(parent[int(index)])
+    assert type(transform).__name__ == 'DecodeRandomResizedCrop'
+    assert transform.on_error == 'skip'
+    # nothing else changed (no stray `pipeline` on a wrapper dataset)
+    after = cfg.to_dict()
+    parent_before = before
+    for part in path:
+        parent_before = parent_before[part]
+    parent_before[int(index)]['on_error'] = 'skip'
+    assert after == before

@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
+from torch import nn
 
 from mae_plugin.apis import train_config
 from tests.test_tools.test_train_test_visualize import (  # noqa: F401
@@ -21,7 +23,7 @@ from tests.test_tools.test_train_test_visualize import (  # noqa: F401
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DET_CONFIG = osp.join(
     ROOT, 'configs', 'benchmarks', 'mmdetection',
-    'mask-rcnn_mae-vit-base-p16_simple-fpn_lsj-100e_coco.py')
+    'mask-rcnn_mae-vit-base-p16_simple-fpn_32xb2-lsj-100e_coco.py')
 SEG_CONFIG = osp.join(
     ROOT, 'configs', 'benchmarks', 'mmsegmentation',
     'upernet_mae-vit-base-p16_8xb2-160k_ade20k-512x512.py')
@@ -249,12 +251,17 @@ def test_full_size_config_builds(config, scope):
         assert type(model.neck).__name__ == 'SimpleFeaturePyramid'
         assert cfg.optim_wrapper.paramwise_cfg.layer_decay_rate == 0.7
         assert cfg.train_cfg.max_iters == 184375
+        # `32xb2` in the name: 32 GPUs x 2 images, ViTDet's batch of 64
+        assert '_32xb2-' in osp.basename(config)
+        assert cfg.train_dataloader.batch_size * 32 == 64
+        assert cfg.auto_scale_lr.base_batch_size == 64
         windows = [layer.window_size for layer in model.backbone.layers]
         assert windows == [14, 14, 0] * 4
     else:
         assert type(model.neck).__name__ == 'Feature2Pyramid'
         assert cfg.optim_wrapper.paramwise_cfg.layer_decay_rate == 0.65
         assert cfg.train_cfg.max_iters == 160000
+        assert '_8xb2-' in osp.basename(config)
         assert cfg.train_dataloader.batch_size * 8 == 16
         assert model.backbone.out_indices == [3, 5, 7, 11]
 
@@ -311,3 +318,95 @@ def test_checkpoint_without_encoder_keys_raises(builder, pretrained, coco,
     runner = Runner.from_cfg(cfg)
     with pytest.raises(ValueError, match='none of the .* keys of DenseViT'):
         runner.model.init_weights()
+
+
+def param_groups(cfg, scope):
+    """Build the (toy-size) model of ``cfg`` and its optimizer; map every
+    parameter name to its param group."""
+    with DefaultScope.overwrite_default_scope(scope):
+        from mmengine.registry import MODELS
+        model = MODELS.build(cfg.model)
+        wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    names = {id(p): n for n, p in model.named_parameters()}
+    groups = {names[id(p)]: group
+              for group in wrapper.optimizer.param_groups
+              for p in group['params']}
+    assert len(groups) == len(names)
+    return model, groups
+
+
+def norm_params(model):
+    """Names of the parameters of norm layers (LayerNorm, LN2d, BN, GN)."""
+    norms = (nn.LayerNorm, nn.GroupNorm, nn.modules.batchnorm._BatchNorm)
+    return {f'{m_name}.{p_name}'
+            for m_name, module in model.named_modules()
+            if isinstance(module, norms)
+            for p_name, _ in module.named_parameters(recurse=False)}
+
+
+def test_segmentation_decays_no_bias_norm_position_or_relative_table(
+        tmp_path):
+    """BEiT/MAE's segmentation recipe: weight decay 0.05 on the weights
+    only; biases (decode head included), 1-D parameters, pos_embed and the
+    relative position tables get none. Layer decay 0.65 on the lr."""
+    cfg = seg_cfg(str(tmp_path), 'unused.pth', str(tmp_path))
+    model, groups = param_groups(cfg, 'mmseg')
+    params = dict(model.named_parameters())
+    exempt = {
+        name for name, p in params.items()
+        if p.ndim == 1 or name.endswith('.bias') or 'rel_pos_' in name
+        or name == 'backbone.pos_embed'
+    }
+    for name in ('decode_head.conv_seg.bias', 'backbone.pos_embed',
+                 'backbone.layers.0.attn.rel_pos_h',
+                 'backbone.layers.3.attn.rel_pos_w',
+                 'backbone.layers.0.attn.qkv.bias',
+                 'backbone.layers.0.ln1.weight', 'neck.upsample_4x.0.bias'):
+        assert name in exempt
+    assert params['backbone.layers.0.attn.rel_pos_h'].ndim == 2
+    for name, group in groups.items():
+        assert group['weight_decay'] == (0. if name in exempt else 0.05), \
+            name
+    for name in ('backbone.layers.0.attn.qkv.weight',
+                 'backbone.patch_embed.projection.weight',
+                 'decode_head.conv_seg.weight'):
+        assert groups[name]['weight_decay'] == 0.05
+    # 4 blocks: block i gets 0.65 ** (4 - i), the embeddings 0.65 ** 5
+    lr = {name: group['lr'] for name, group in groups.items()}
+    assert lr['decode_head.conv_seg.weight'] == pytest.approx(1e-4)
+    assert lr['backbone.layers.3.attn.rel_pos_h'] == pytest.approx(
+        1e-4 * 0.65)
+    assert lr['backbone.layers.0.attn.qkv.weight'] == pytest.approx(
+        1e-4 * 0.65**4)
+    assert lr['backbone.pos_embed'] == pytest.approx(1e-4 * 0.65**5)
+
+
+def test_detection_decays_as_vitdet(tmp_path):
+    """ViTDet's code (detectron2): weight decay 0.1 except on norm layers
+    and pos_embed; biases and relative position tables decay. Layer decay
+    0.7 on the lr."""
+    cfg = det_cfg(str(tmp_path), 'unused.pth', str(tmp_path), 'unused.json')
+    model, groups = param_groups(cfg, 'mmdet')
+    norms = norm_params(model)
+    # the ViT's LayerNorms and the LN2d of the pyramid and the box head
+    assert {'backbone.layers.0.ln1.weight', 'backbone.layers.1.ln2.bias',
+            'neck.convs.0.0.ln.weight',
+            'roi_head.bbox_head.shared_convs.0.ln.bias'} <= norms
+    exempt = norms | {'backbone.pos_embed'}
+    for name, group in groups.items():
+        assert group['weight_decay'] == (0. if name in exempt else 0.1), \
+            name
+    for name in ('backbone.layers.0.attn.qkv.bias',
+                 'backbone.layers.0.attn.rel_pos_h',
+                 'roi_head.bbox_head.fc_cls.bias',
+                 'backbone.layers.1.attn.proj.weight'):
+        assert groups[name]['weight_decay'] == 0.1
+    # 2 blocks: block i gets 0.7 ** (2 - i), the embeddings 0.7 ** 3
+    lr = {name: group['lr'] for name, group in groups.items()}
+    assert lr['rpn_head.rpn_cls.weight'] == pytest.approx(1e-4)
+    assert lr['neck.convs.0.1.conv.weight'] == pytest.approx(1e-4)
+    assert lr['backbone.layers.1.attn.qkv.weight'] == pytest.approx(
+        1e-4 * 0.7)
+    assert lr['backbone.layers.0.attn.qkv.weight'] == pytest.approx(
+        1e-4 * 0.7**2)
+    assert lr['backbone.pos_embed'] == pytest.approx(1e-4 * 0.7**3)

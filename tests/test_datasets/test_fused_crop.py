@@ -52,6 +52,28 @@ def force_crop(transform, offset_h, offset_w, crop_h, crop_w):
     return transform
 
 
+@pytest.fixture
+def decodes(monkeypatch):
+    """The decodes made, in order: ``('imdecode', flag)`` for OpenCV's,
+    ``('decode_image', None)`` for the transform's full-decode fallback
+    (after an OpenCV image it rejected, or for a file that is no plain
+    JPEG)."""
+    made = []
+    imdecode, decode_image = cv2.imdecode, fused_crop.decode_image
+
+    def recorded_imdecode(buf, flags):
+        made.append(('imdecode', flags))
+        return imdecode(buf, flags)
+
+    def recorded_decode_image(*args):
+        made.append(('decode_image', None))
+        return decode_image(*args)
+
+    monkeypatch.setattr(cv2, 'imdecode', recorded_imdecode)
+    monkeypatch.setattr(fused_crop, 'decode_image', recorded_decode_image)
+    return made
+
+
 # (a) the crop distribution ------------------------------------------------
 
 
@@ -230,32 +252,26 @@ def test_full_size_decode_is_the_two_step_pipeline(tmp_path):
         path)
 
 
+# crops as the transform draws them: (offset_h, offset_w, crop_h, crop_w)
 @pytest.mark.parametrize('factor, size, crop', [
-    (2, (100, 150), (0, 0, 380, 300)),  # top-left corner
-    (4, (30, 40), (509 - 190, 383 - 150, 190, 150)),  # bottom-right corner
-    (8, (20, 40), (0, 383 - 175, 509, 175)),  # full width, bottom edge
-    (2, (48, 64), (51, 33, 301, 129)),  # inside, odd offsets
+    (2, (100, 150), (0, 0, 300, 380)),  # top-left corner
+    (4, (30, 40), (383 - 150, 509 - 190, 150, 190)),  # bottom-right corner
+    (8, (20, 40), (383 - 175, 0, 175, 509)),  # full width, bottom edge
+    (2, (48, 64), (33, 51, 129, 301)),  # inside, odd offsets
 ])
 def test_reduced_decode_matches_a_full_decode(factor, size, crop, tmp_path,
-                                              monkeypatch):
+                                              decodes):
     """A JPEG of odd size (509 x 383): the crop is decoded at 1 / f, f as
     the rule says, and looks like the full decode's crop shrunk with
     area averaging (> 29 dB; 30-38 dB here), more so than the full
     decode's crop shrunk with bicubic interpolation (20-32 dB)."""
     path = write_jpeg(tmp_path / 'a.jpg', photo('astronaut', (509, 383)))
-    offset_w, offset_h, crop_w, crop_h = crop
-    factors = []
-    rule = fused_crop.reduced_decode_factor
-
-    def recorded(*args):
-        factors.append(rule(*args))
-        return factors[-1]
-
-    monkeypatch.setattr(fused_crop, 'reduced_decode_factor', recorded)
-    transform = force_crop(
-        DecodeRandomResizedCrop(size), offset_h, offset_w, crop_h, crop_w)
+    offset_h, offset_w, crop_h, crop_w = crop
+    transform = force_crop(DecodeRandomResizedCrop(size), *crop)
     result = transform(dict(img_path=path))
-    assert factors == [factor]
+    assert decodes == [('imdecode', fused_crop.IMREAD_FLAGS['color',
+                                                            factor])]
+    assert transform.decode_factors == {factor: 1}
     assert result['img'].shape == size + (3, )
     assert result['ori_shape'] == (383, 509)
     full = cv2.imread(path)[offset_h:offset_h + crop_h,
@@ -288,11 +304,13 @@ def save_with_orientation(displayed: np.ndarray, path: str,
 
 
 @pytest.mark.parametrize('orientation', range(1, 9))
-def test_exif_orientation_in_reduced_decodes(orientation, tmp_path):
+def test_exif_orientation_in_reduced_decodes(orientation, tmp_path,
+                                             decodes):
     """A displayed ramp (blue = 4 x, green = 4 y) of odd size stored under
     every EXIF orientation: the output is the ramp at the output pixels'
     sample points, also at 1/8 size, where the stored partial block leads
-    a reversed axis by 3 pixels."""
+    a reversed axis by 3 pixels. OpenCV's reduced image is the one used
+    (no fallback to a full decode)."""
     height, width = 45, 61
     y, x = np.mgrid[:height, :width].astype(np.float64)
     displayed = np.stack([4 * x, 4 * y, np.full_like(x, 128)], axis=-1)
@@ -302,11 +320,13 @@ def test_exif_orientation_in_reduced_decodes(orientation, tmp_path):
                                                          orientation)
     offset_h, offset_w, crop_h, crop_w = 1, 2, 41, 56
     for scale, factor in [((5, 7), 8), ((10, 14), 4), ((41, 56), 1)]:
+        decodes.clear()
         result = force_crop(
             DecodeRandomResizedCrop(scale, interpolation='bilinear'),
             offset_h, offset_w, crop_h, crop_w)(dict(img_path=path))
         assert result['ori_shape'] == (height, width)
-        assert reduced_decode_factor((crop_w, crop_h), scale[::-1]) == factor
+        assert decodes == [('imdecode', fused_crop.IMREAD_FLAGS['color',
+                                                                factor])]
         out_h, out_w = scale
         xs = offset_w + (np.arange(out_w) + 0.5) * crop_w / out_w - 0.5
         ys = offset_h + (np.arange(out_h) + 0.5) * crop_h / out_h - 0.5
@@ -352,13 +372,16 @@ def test_unusual_images_are_converted(tmp_path):
 
 @pytest.mark.parametrize('size, crop', [((224, 224), (0, 0, 300, 451)),
                                         ((32, 40), (20, 31, 250, 400))])
-def test_grayscale(size, crop, tmp_path):
+def test_grayscale(size, crop, tmp_path, decodes):
     """A colour JPEG read as grey, at full and at reduced size (f = 4),
     against a full grey decode of the crop."""
     path = write_jpeg(tmp_path / 'a.jpg', photo('chelsea'))
     transform = force_crop(
         DecodeRandomResizedCrop(size, color_type='grayscale'), *crop)
     result = transform(dict(img_path=path))
+    factor = 1 if size == (224, 224) else 4
+    assert decodes == [('imdecode', fused_crop.IMREAD_FLAGS['grayscale',
+                                                            factor])]
     assert result['img'].shape == result['img_shape'] == size
     offset_h, offset_w, crop_h, crop_w = crop
     grey = cv2.imread(path, cv2.IMREAD_GRAYSCALE)[offset_h:offset_h + crop_h,
@@ -369,6 +392,22 @@ def test_grayscale(size, crop, tmp_path):
     else:
         expected = cv2.resize(grey, size[::-1], interpolation=cv2.INTER_AREA)
         assert psnr(result['img'], expected) > 30
+
+
+def test_decode_factors_count_the_decodes_made(tmp_path, monkeypatch):
+    """Per f, the crops decoded at 1 / f: a reduced JPEG decode at its f,
+    the full-decode fallback (a PNG, a JPEG OpenCV fails on) at 1."""
+    jpeg = write_jpeg(tmp_path / 'a.jpg', photo('chelsea'))  # 451 x 300
+    png = str(tmp_path / 'a.png')
+    cv2.imwrite(png, photo('chelsea'))
+    # a 451 x 300 crop holds 8 x 32 pixels both ways: f = 8
+    transform = force_crop(DecodeRandomResizedCrop(32), 0, 0, 300, 451)
+    for path in (jpeg, png, jpeg):
+        transform(dict(img_path=path))
+    assert transform.decode_factors == {8: 2, 1: 1}
+    monkeypatch.setattr(cv2, 'imdecode', lambda buf, flags: None)
+    transform(dict(img_path=jpeg))
+    assert transform.decode_factors == {8: 2, 1: 2}
 
 
 @pytest.mark.parametrize('kind', ['truncated', 'empty', 'not_an_image'])
@@ -393,11 +432,19 @@ def test_unreadable_files_can_be_skipped(bad_files, tmp_path):  # noqa: F811
     (dict(scale=0), 'scale must be'),
     (dict(scale=(224, )), 'scale must be'),
     (dict(scale=(224, 22.4)), 'scale must be'),
+    (dict(scale=224.0), 'scale must be'),
+    (dict(scale=True), 'scale must be'),
+    (dict(scale='ab'), 'scale must be'),
+    (dict(crop_ratio_range=0.5), 'crop_ratio_range must be'),
+    (dict(crop_ratio_range='ab'), 'crop_ratio_range must be'),
+    (dict(crop_ratio_range=(0.2, math.nan)), 'crop_ratio_range must be'),
     (dict(crop_ratio_range=(0.5, 0.2)), 'crop_ratio_range must be'),
     (dict(crop_ratio_range=(0, 1)), 'crop_ratio_range must be'),
     (dict(crop_ratio_range=(0.2, 1.5)), 'crop_ratio_range must be'),
     (dict(aspect_ratio_range=(2, 1)), 'aspect_ratio_range must be'),
     (dict(aspect_ratio_range=(0.5, 1, 2)), 'aspect_ratio_range must be'),
+    (dict(aspect_ratio_range=2.0), 'aspect_ratio_range must be'),
+    (dict(aspect_ratio_range=(1, math.inf)), 'aspect_ratio_range must be'),
     (dict(max_attempts=-1), 'max_attempts must be'),
     (dict(interpolation='cubic'), 'interpolation must be one of'),
     (dict(color_type='unchanged'), 'color_type must be one of'),
@@ -407,6 +454,24 @@ def test_unreadable_files_can_be_skipped(bad_files, tmp_path):  # noqa: F811
 def test_bad_arguments_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         DecodeRandomResizedCrop(**{'scale': 224, **kwargs})
+
+
+@pytest.mark.parametrize('kwargs', [
+    dict(scale=[160, 240], crop_ratio_range=[0.2, 1],
+         aspect_ratio_range=[1, 2]),
+    dict(scale=np.int64(160), crop_ratio_range=np.array([0.5, 1.0])),
+])
+def test_mmpretrain_arguments_are_accepted(kwargs, tmp_path):
+    """Lists, NumPy ints and arrays, as mmpretrain's RandomResizedCrop
+    takes them: the same output (crops below twice the output size, f =
+    1)."""
+    path = write_jpeg(tmp_path / 'a.jpg', photo('chelsea'))  # 451 x 300
+    transform = DecodeRandomResizedCrop(**kwargs)
+    assert all(type(side) is int for side in transform.scale)
+    assert_seeded_outputs_equal(
+        transform,
+        MMPRETRAIN_TRANSFORMS.build(dict(type='LoadImageFromFile')),
+        mmpretrain_crop(interpolation='bicubic', **kwargs), path)
 
 
 def test_builds_from_a_config():

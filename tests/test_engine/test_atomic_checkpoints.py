@@ -1,6 +1,7 @@
 """Point 7: a kill while a checkpoint is written never leaves a truncated
 file where the last good checkpoint was."""
 import glob
+import os
 import os.path as osp
 import signal
 import subprocess
@@ -12,7 +13,8 @@ import torch
 from mmengine.fileio import get_file_backend
 from mmengine.hooks import Hook
 
-from mae_plugin.engine import AtomicLocalBackend
+from mae_plugin.engine import (AtomicCheckpointHook, AtomicLocalBackend,
+                               atomic_write)
 from tests.test_engine.utils import checkpoint_every_iteration_runner
 from tests.test_tools.test_train_test_visualize import ROOT
 
@@ -55,6 +57,28 @@ def test_backend_is_selected_by_name_and_writes_text(tmp_path):
     assert not glob.glob(str(tmp_path / 'sub' / '.*.tmp'))
 
 
+@pytest.fixture
+def umask_022():
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+def test_written_files_get_the_mode_of_a_plain_write(tmp_path, umask_022):
+    """mkstemp's files are 0o600; a checkpoint must be as readable as one
+    written by open(): 0o666 less the umask when new, the replaced file's
+    mode otherwise."""
+    new = tmp_path / 'new.pth'
+    atomic_write(b'1', new)
+    assert oct(os.stat(new).st_mode & 0o777) == oct(0o644)
+    private = tmp_path / 'private.pth'
+    private.write_bytes(b'0')
+    private.chmod(0o600)
+    atomic_write(b'1', private)
+    assert oct(os.stat(private).st_mode & 0o777) == oct(0o600)
+    assert private.read_bytes() == b'1'
+
+
 class FailSaving(Hook):
     """A save that fails (disk full, kill) at iteration ``at``."""
 
@@ -83,4 +107,43 @@ def test_failed_save_keeps_the_previous_checkpoint(photos, tmp_path):
         assert f.read() == osp.join(work, 'iter_2.pth')
     ckpt = torch.load(osp.join(work, 'iter_2.pth'), weights_only=True)
     assert ckpt['meta']['iter'] == 2
-    assert ckpt['message_hub']['runtime_info']['keep_ckpt_ids'] == [2]
+    # iter_1, deleted after iter_2 was saved, is still listed in it
+    assert ckpt['message_hub']['runtime_info']['keep_ckpt_ids'] == [1, 2]
+
+
+def test_resume_deletes_what_a_dead_run_left(photos, tmp_path,
+                                             monkeypatch):
+    """A run that dies after saving iter_2 but before deleting iter_1
+    leaves both; the resumed run deletes iter_1."""
+    def die(self, filepath):
+        raise KeyboardInterrupt(f'killed before removing {filepath}')
+
+    work = str(tmp_path / 'work')
+    with monkeypatch.context() as patch:
+        patch.setattr(AtomicLocalBackend, 'remove', die)
+        with pytest.raises(KeyboardInterrupt, match='iter_1.pth'):
+            checkpoint_every_iteration_runner(photos, work, 1).train()
+    assert sorted(map(osp.basename, glob.glob(osp.join(
+        work, '*.pth')))) == ['iter_1.pth', 'iter_2.pth']
+
+    runner = checkpoint_every_iteration_runner(photos, work, 2,
+                                               'resume=True')
+    runner.train()
+    assert runner.iter == 4
+    assert sorted(map(osp.basename, glob.glob(osp.join(
+        work, '*.pth')))) == ['iter_4.pth']
+
+
+@pytest.mark.parametrize('out_dir', [None, '/data/ckpts'])
+def test_atomic_backend_for_a_local_out_dir(out_dir):
+    hook = AtomicCheckpointHook(interval=1, out_dir=out_dir)
+    assert isinstance(
+        get_file_backend(out_dir or '/work', backend_args=hook.backend_args),
+        AtomicLocalBackend)
+
+
+def test_remote_out_dir_keeps_the_inferred_backend():
+    """mmengine infers the backend of a remote out_dir from its prefix;
+    forcing the local one would write to a local 's3:/bucket' folder."""
+    hook = AtomicCheckpointHook(interval=1, out_dir='s3://bucket/ckpts')
+    assert hook.backend_args is None

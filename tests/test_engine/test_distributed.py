@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 
+import pytest
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -36,6 +37,48 @@ def dist_train(*args):
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-4000:]
     return out
+
+
+def echo_python(tmp_path):
+    """A stand-in interpreter that prints each argument on its own line."""
+    stub = tmp_path / 'python'
+    stub.write_text('#!/bin/sh\nfor a in "$@"; do echo "<$a>"; done\n')
+    stub.chmod(0o755)
+    return str(stub)
+
+
+@pytest.mark.parametrize('script,args', [
+    ('dist_train.sh', ['my config.py', '2']),
+    ('dist_test.sh', ['my config.py', 'my ckpt.pth', '2']),
+])
+def test_dist_scripts_forward_arguments_with_spaces(script, args, tmp_path):
+    options = ['--cfg-options', 'a=[1, 2]', 'work_dir=a b']
+    result = subprocess.run(
+        ['bash', osp.join('tools', script), *args, *options], cwd=ROOT,
+        env=dict(os.environ, PYTHON=echo_python(tmp_path)),
+        capture_output=True, text=True, check=True)
+    lines = result.stdout.splitlines()
+    tool = osp.join(ROOT, 'tools', script.replace('dist_', '')[:-3] + '.py')
+    start = lines.index(f'<{tool}>')
+    assert lines[start + 1:] == [
+        f'<{a}>' for a in [*args[:-1], '--launcher', 'pytorch', *options]
+    ]
+    assert '<--nproc_per_node=2>' in lines
+
+
+@pytest.mark.skipif(
+    not os.access(osp.join(ROOT, '.venv', 'bin', 'python'), os.X_OK),
+    reason='needs the .venv at the repository root')
+def test_dist_train_sh_runs_the_venv_without_python_on_path():
+    """A fresh Debian has python3 but no `python`: the script takes the
+    repository's .venv, whatever the PATH."""
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHON'}
+    env.update(PATH='/usr/bin:/bin', PORT=str(free_port()))
+    result = subprocess.run(
+        ['bash', 'tools/dist_train.sh', CONFIG, '1', '--help'], cwd=ROOT,
+        env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert 'usage: train.py' in result.stdout
 
 
 def test_dist_train_sh_trains_saves_and_resumes_on_cpu(photos, tmp_path):

@@ -1,8 +1,15 @@
+from types import SimpleNamespace
+
 import pytest
 import torch
+from mmengine.logging import MMLogger
+from mmengine.model import BaseModule
 from torch import nn
 
 from mae_plugin.engine import PretrainedKeysHook, compare_with_checkpoint
+from mae_plugin.models import DenseViT
+from mae_plugin.registry import build_model
+from ..conftest import TINY_ARCH, tiny_mae_cfg
 
 
 def test_compare_with_checkpoint_sorts_every_key(tmp_path):
@@ -35,3 +42,74 @@ def test_compare_with_checkpoint_sorts_every_key(tmp_path):
 def test_min_matched_must_be_a_fraction():
     with pytest.raises(ValueError, match='min_matched'):
         PretrainedKeysHook(min_matched=1.5)
+
+
+class Encoder(BaseModule):
+    """Loads ``backbone.*`` when ``init_cfg`` gives no prefix."""
+    default_pretrained_prefix = 'backbone.'
+
+    def __init__(self, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.proj = nn.Linear(3, 2)
+        self.norm = nn.LayerNorm(2)
+
+
+def before_train(hook, model):
+    runner = SimpleNamespace(
+        iter=0, model=model,
+        logger=MMLogger.get_instance('test_pretrained_keys_hook'))
+    hook.before_train(runner)
+
+
+def test_prefix_defaults_to_the_modules_own(tmp_path):
+    model = nn.Sequential(Encoder())
+    path = str(tmp_path / 'mae.pth')
+    torch.save({'state_dict': {'backbone.' + k: v
+                               for k, v in model[0].state_dict().items()}},
+               path)
+    model[0].init_cfg = dict(type='Pretrained', checkpoint=path)
+    hook = PretrainedKeysHook()
+    before_train(hook, model)
+    assert hook.reports['0']['matched'] == [
+        'proj.weight', 'proj.bias', 'norm.weight', 'norm.bias'
+    ]
+    assert hook.reports['0']['changed'] == []
+
+
+def test_each_pretrained_entry_of_a_list_is_checked(tmp_path):
+    module = Encoder()
+    good, bad = str(tmp_path / 'good.pth'), str(tmp_path / 'bad.pth')
+    torch.save({'state_dict': module.state_dict()}, good)
+    torch.save({'state_dict': {'encoder.' + k: v
+                               for k, v in module.state_dict().items()}},
+               bad)
+    module.init_cfg = [
+        dict(type='Kaiming', layer='Linear'),
+        dict(type='Pretrained', checkpoint=good, prefix=''),
+        dict(type='Pretrained', checkpoint=bad)
+    ]
+    hook = PretrainedKeysHook()
+    with pytest.raises(ValueError) as error:
+        before_train(hook, module)
+    assert str(error.value) == (
+        f"only 0 of the 4 keys of '[2]' are in {bad} under prefix "
+        "'backbone.'; check the checkpoint, the prefix and the arch")
+    assert len(hook.reports['[1]']['matched']) == 4
+    assert hook.reports['[2]']['missing'] == [
+        'proj.weight', 'proj.bias', 'norm.weight', 'norm.bias'
+    ]
+
+
+def test_dense_vit_default_prefix(tmp_path):
+    mae = build_model(tiny_mae_cfg())
+    path = str(tmp_path / 'mae.pth')
+    torch.save({'state_dict': mae.state_dict()}, path)
+    model = DenseViT(arch=TINY_ARCH, img_size=32, pretrain_img_size=32,
+                     patch_size=8,
+                     init_cfg=dict(type='Pretrained', checkpoint=path))
+    model.init_weights()
+    hook = PretrainedKeysHook()
+    before_train(hook, model)
+    report = hook.reports['']
+    assert len(report['matched']) == len(model.state_dict())
+    assert report['changed'] == []

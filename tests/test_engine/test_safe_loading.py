@@ -8,7 +8,8 @@ import torch
 from mmengine.logging import HistoryBuffer, MessageHub
 
 import mae_plugin  # noqa: F401  (allowlists mmengine's checkpoint types)
-from mae_plugin.engine.safe_loading import history_buffer_method
+from mae_plugin.engine.safe_loading import (history_buffer_method,
+                                            load_checkpoint_safely)
 
 
 def test_mmengine_message_hub_round_trips_under_weights_only(tmp_path):
@@ -45,9 +46,29 @@ def test_checkpoint_that_would_run_code_is_refused(tmp_path):
     marker = tmp_path / 'pwned'
     path = tmp_path / 'evil.pth'
     torch.save({'state_dict': {}, 'payload': _RunsCode(marker)}, path)
-    with pytest.raises(pickle.UnpicklingError, match='system'):
-        torch.load(path, weights_only=True)
+    with pytest.raises(pickle.UnpicklingError,
+                       match='(?s)refusing to load checkpoint .*evil.pth.*'
+                       'could run code.*system'):
+        load_checkpoint_safely(str(path))
     assert not marker.exists()
+
+
+@pytest.mark.parametrize('content', [
+    b'', b'hello world\n', b'garbage', 'half', 'damaged'])
+def test_file_that_is_no_checkpoint_is_named_as_unreadable(
+        tmp_path, content):
+    good = tmp_path / 'good.pth'
+    torch.save({'state_dict': {'w': torch.randn(64, 64)}}, good)
+    data = good.read_bytes()
+    if content == 'half':
+        content = data[:len(data) // 2]
+    elif content == 'damaged':
+        content = data[:200] + bytes(100) + data[300:]
+    path = tmp_path / 'bad.pth'
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match='checkpoint .*bad.pth is not a '
+                       'readable torch checkpoint'):
+        load_checkpoint_safely(str(path))
 
 
 def test_getattr_in_a_checkpoint_only_resolves_history_buffer_methods():

@@ -25,11 +25,14 @@ def tiny_train_cfg(data_root: str, work_dir: str, *overrides: str,
 
 
 def checkpoint_every_iteration_runner(data_root: str, work_dir: str,
-                                      max_epochs: int) -> Runner:
-    """A tiny run saving one checkpoint per iteration and keeping one."""
+                                      max_epochs: int,
+                                      *overrides: str) -> Runner:
+    """A tiny run saving one checkpoint per iteration and keeping one;
+    ``overrides`` are further ``key=value`` config options."""
     return Runner.from_cfg(
         tiny_train_cfg(data_root, work_dir,
                        f'train_cfg.max_epochs={max_epochs}',
                        'default_hooks.checkpoint.by_epoch=0',
                        'default_hooks.checkpoint.interval=1',
-                       'default_hooks.checkpoint.max_keep_ckpts=1'))
+                       'default_hooks.checkpoint.max_keep_ckpts=1',
+                       *overrides))

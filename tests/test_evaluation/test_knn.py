@@ -66,3 +66,13 @@ def test_clear_errors():
     with pytest.raises(ValueError, match='temperature'):
         weighted_knn_predict(
             train, labels, torch.randn(2, 4), 2, k=2, temperature=0)
+
+
+def test_votes_on_the_features_device():
+    """Features extracted on a GPU meet CPU labels: the vote must run on
+    the features' device. 'meta' tensors stand in for CUDA ones here (a
+    vote counted on the CPU would come back as a CPU tensor)."""
+    train, labels = torch.randn(6, 4, device='meta'), torch.arange(6) % 3
+    preds = weighted_knn_predict(train, labels,
+                                 torch.randn(2, 4, device='meta'), 3, k=4)
+    assert preds.device.type == 'meta' and preds.shape == (2, )

@@ -49,6 +49,13 @@ def test_misspelled_key_is_named(path):
     ('neck.num_layers', '1', 'num_layers must be an int'),
     ('neck.embed_dims', 16.0, 'embed_dims must be an int'),
     ('neck.mlp_ratio', None, 'mlp_ratio must be a number'),
+    ('neck.mlp_ratio', -1, 'mlp_ratio must give the MLPs a hidden width'),
+    ('neck.mlp_ratio', 0.01, r'int\(mlp_ratio \* embed_dims\) >= 1, got '
+     'mlp_ratio=0.01 with embed_dims=16'),
+    ('head.eps', -1, 'eps must be > 0, got -1'),
+    ('head.eps', 0., 'eps must be > 0, got 0.0'),
+    ('backbone.masking', None,
+     'masking must be the config of a masking generator.*got None'),
     ('head.patch_size', '8', 'patch_size must be an int'),
     ('head.norm_pix', 'yes', 'norm_pix must be True or False'),
     ('backbone.masking', dict(type='GridMasking', stride=2.5),

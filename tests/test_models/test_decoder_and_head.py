@@ -78,3 +78,13 @@ def test_head_rejects_prediction_of_wrong_size():
     with pytest.raises(ValueError, match='patch_size 8'):
         head.loss(torch.randn(1, 16, 100), torch.randn(1, 3, 32, 32),
                   torch.ones(1, 16))
+
+
+def test_loss_on_visible_averages_over_all_patches():
+    imgs = torch.randn(2, 3, 32, 32)
+    pred = torch.randn(2, 16, 8 * 8 * 3)
+    nothing_removed = torch.zeros(2, 16)
+    head = MAEPixelHead(patch_size=8, norm_pix=False, loss_on_visible=True)
+    expected = (pred - patchify(imgs, 8)).pow(2).mean()
+    torch.testing.assert_close(
+        head.loss(pred, imgs, nothing_removed)['loss'], expected)

@@ -120,3 +120,43 @@ def test_default_scope_reaches_mmpretrain_modules():
     ours = MODELS.build(dict(type='MAEViT', arch='small', img_size=32,
                              patch_size=8))
     assert type(ours).__module__.startswith('mae_plugin')
+
+
+@pytest.mark.parametrize('masking', [
+    dict(type='RandomMasking', mask_ratio=0.),
+    dict(type='GridMasking', stride=1)
+])
+def test_masking_that_removes_nothing_needs_loss_on_visible(masking):
+    cfg = tiny_mae_cfg()
+    cfg['backbone']['masking'] = masking
+    x = torch.randn(2, 3, 32, 32)
+    with pytest.raises(ValueError, match='backbone.masking .* removes no '
+                       'patch of the 4x4 grid.*head.loss_on_visible=True'):
+        build(cfg)
+    cfg['head']['loss_on_visible'] = True
+    assert torch.isfinite(build(cfg).loss(x, [])['loss'])
+
+
+PREDICT_MASKINGS = [
+    dict(type='RandomMasking'),
+    dict(type='BlockMasking', mask_ratio=0.5, min_num_patches=2),
+    dict(type='GridMasking')
+]
+
+
+@pytest.mark.parametrize('masking', PREDICT_MASKINGS)
+def test_predict_draws_its_masks_on_the_cpu_for_inputs_anywhere(masking):
+    """The seeded generator of ``predict`` is a CPU one whose draws move to
+    the inputs' device; 'meta' stands in for a GPU, where a generator on
+    the inputs' device failed in BlockMasking."""
+    cfg = tiny_mae_cfg()
+    cfg['backbone']['masking'] = masking
+    model = build(cfg).eval()
+    x = torch.randn(2, 3, 32, 32)
+    seeded = torch.Generator().manual_seed(model.predict_seed)
+    expected = model.backbone.masking(2, (4, 4), generator=seeded).mask
+    masks = torch.stack([s.mask for s in model.predict(x)])  # [N, h, w]
+    assert torch.equal(masks.flatten(1), expected)
+    on_meta = model.to('meta').predict(x.to('meta'))
+    assert on_meta[0].mask.device.type == 'meta'
+    assert on_meta[0].reconstruction.shape == (3, 32, 32)

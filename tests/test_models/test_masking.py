@@ -41,7 +41,8 @@ def test_masks_reproduce_from_a_generator_and_from_noise():
     assert not torch.equal(a.mask, c.mask)
     noise = torch.rand(3, 64)
     d = masking(3, (8, 8), noise=noise)
-    assert torch.equal(d.ids_restore, torch.argsort(torch.argsort(noise, 1), 1))
+    assert torch.equal(d.ids_restore,
+                       torch.argsort(torch.argsort(noise, 1), 1))
 
 
 def test_noise_of_wrong_shape_is_refused():
@@ -82,3 +83,14 @@ def test_grid_masking_keeps_one_of_each_2x2():
     assert torch.equal(mask[0], mask[1])
     assert ids_keep[0].tolist() == [0, 2, 4, 12, 14, 16]
     assert GridMasking(2).mask_ratio == 0.75
+
+
+def test_mask_ratio_on_a_grid_is_the_fraction_removed():
+    grid_masking = GridMasking(stride=2)
+    assert grid_masking.mask_ratio_on((8, 8)) == 0.75
+    # a 7x7 grid keeps rows and columns 0, 2, 4, 6: 16 of 49 patches
+    assert grid_masking.mask_ratio_on((7, 7)) == pytest.approx(33 / 49)
+    _, mask, _ = grid_masking(1, (7, 7))
+    assert mask.sum() == 33
+    # int(49 * 0.25) = 12 kept
+    assert RandomMasking(0.75).mask_ratio_on((7, 7)) == pytest.approx(37 / 49)

@@ -36,3 +36,22 @@ def test_another_grid_is_regenerated_not_interpolated(build, key, dims):
     same = build(32)
     same.load_state_dict(source, strict=True)
     assert torch.equal(getattr(same, key), source[key])
+
+
+@pytest.mark.parametrize('as_list', [False, True])
+@pytest.mark.parametrize('img_size, grid', [(32, (4, 4)), ((48, 64), (6, 8))])
+def test_pretrained_init_cfg_keeps_the_fixed_encoder_embedding(
+        tmp_path, as_list, img_size, grid):
+    """A ``Pretrained`` init_cfg, a dict or a list, loads the checkpoint
+    and leaves sin-cos positions (mmpretrain's ViT redrew them at random
+    after loading a list)."""
+    source = encoder(32)
+    source.init_weights()
+    checkpoint = str(tmp_path / 'encoder.pth')
+    torch.save(source.state_dict(), checkpoint)
+    init_cfg = dict(type='Pretrained', checkpoint=checkpoint)
+    model = MAEViT(arch=TINY_ARCH, img_size=img_size, patch_size=8,
+                   init_cfg=[init_cfg] if as_list else init_cfg)
+    model.init_weights()
+    assert torch.equal(model.pos_embed, sincos_2d(grid, 32))
+    assert torch.equal(model.cls_token, source.cls_token)  # loaded

@@ -17,7 +17,8 @@ CONFIG = osp.join(ROOT, 'configs', 'mae',
 TINY = [
     'model.backbone.arch.embed_dims=32', 'model.backbone.arch.num_layers=2',
     'model.backbone.arch.num_heads=2',
-    'model.backbone.arch.feedforward_channels=64', 'model.backbone.img_size=32',
+    'model.backbone.arch.feedforward_channels=64',
+    'model.backbone.img_size=32',
     'model.neck.in_channels=32', 'model.neck.embed_dims=16',
     'model.neck.num_layers=1', 'model.neck.num_heads=2',
     'model.neck.img_size=32', 'train_dataloader.batch_size=4',
@@ -50,7 +51,8 @@ def run(*args):
     env = dict(os.environ, PYTHONPATH=ROOT)
     result = subprocess.run([sys.executable, *args], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.returncode == 0, (
+        result.stdout[-3000:] + result.stderr[-3000:])
     return result.stdout + result.stderr
 
 

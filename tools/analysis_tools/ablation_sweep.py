@@ -4,7 +4,8 @@ a JSON of results, a Markdown table and a PNG plot with the MAE paper's
 ViT-L numbers beside ours. A point shared by two sweeps runs once.
 
 The Fashion-MNIST sweep (linear probe, kNN and fine-tuning per point) is
-this tool on configs/mae/mae_vit-tiny-p4_1xb256-coslr-4e_fashion-mnist-sweep.py.
+this tool on
+configs/mae/mae_vit-tiny-p4_1xb256-coslr-4e_fashion-mnist-sweep.py.
 """
 import argparse
 import os

@@ -16,12 +16,32 @@ from mae_plugin.analysis import (PIPELINES, PipelineSpec,
                                  decode_factor_shares, format_pipeline_report,
                                  run_pipeline_benchmark,
                                  write_benchmark_images)
+from mae_plugin.analysis.pipeline_benchmark import enlargements
+
+
+def count(minimum: int):
+    """An argparse type: an int >= ``minimum`` (argparse's error names
+    the flag)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f'expected an int, got {text!r}') from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(
+                f'expected an int >= {minimum}, got {value}')
+        return value
+
+    return parse
 
 
 def parse_args():
     spec = PipelineSpec()
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument('--num-images', type=int, default=spec.num_images)
+    parser.add_argument(
+        '--num-images', type=count(1), default=spec.num_images)
     parser.add_argument(
         '--image-size', type=int, nargs=2, default=spec.image_size,
         metavar=('W', 'H'))
@@ -35,8 +55,8 @@ def parse_args():
         default=spec.interpolation)
     parser.add_argument(
         '--pipelines', nargs='+', default=list(PIPELINES), choices=PIPELINES)
-    parser.add_argument('--warmup', type=int, default=1)
-    parser.add_argument('--rounds', type=int, default=5)
+    parser.add_argument('--warmup', type=count(0), default=1)
+    parser.add_argument('--rounds', type=count(1), default=5)
     parser.add_argument(
         '--image-dir',
         help='write the JPEGs here and keep them (default: a temporary '
@@ -57,20 +77,20 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         paths = write_benchmark_images(args.image_dir or osp.join(tmp, 'jpg'),
                                        spec)
-        results = run_pipeline_benchmark(
+        results, factor_counts = run_pipeline_benchmark(
             paths, spec, args.pipelines, warmup=args.warmup,
             rounds=args.rounds)
-    width, height = spec.image_size
-    # three landscape images to one portrait, as written
-    shares = decode_factor_shares([(width, height)] * 3 + [(height, width)],
-                                  spec)
-    print(format_pipeline_report(spec, results, shares))
+    print(format_pipeline_report(spec, results, factor_counts,
+                                 enlargements(spec)))
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(
                 dict(
                     spec=dataclasses.asdict(spec),
-                    decode_factor_shares=shares,
+                    # mae_plugin's crops in the timed passes
+                    decode_factor_counts=factor_counts,
+                    decode_factor_shares=decode_factor_shares(
+                        factor_counts),
                     pipelines={
                         name: dict(images_per_s=r.images_per_s)
                         for name, r in results.items()

@@ -1,6 +1,10 @@
 # The MAE paper's pretraining recipe: AdamW, base lr 1.5e-4 per 256 images,
-# betas (0.9, 0.95), weight decay 0.05 except on norms, biases, position
-# embeddings and tokens, 40 warm-up epochs then cosine decay to 0.
+# betas (0.9, 0.95), weight decay 0.05, 40 warm-up epochs then cosine decay
+# to 0. Decay-free: norms and biases, as in the official code (timm's
+# add_weight_decay with no skip list: every 1-D parameter and bias), and, as
+# mmpretrain's MAE configs but unlike the official code, the class and mask
+# tokens (1x1xD tensors, which the official code decays). The sin-cos
+# position embeddings are frozen, so their key changes nothing.
 # PyTorch's fused AdamW makes the same update in one pass over the weights
 # instead of several (CPU and CUDA; see docs/benchmarks.md).
 optim_wrapper = dict(

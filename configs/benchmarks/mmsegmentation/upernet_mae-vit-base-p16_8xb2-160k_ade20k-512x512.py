@@ -29,6 +29,14 @@ model = dict(
         init_cfg=dict(
             type='Pretrained', checkpoint=checkpoint, prefix='backbone.')))
 
+# `_delete_` drops mmseg's LayerDecayOptimizerConstructor, which exempts
+# biases and every 1-D parameter (norms) from weight decay; the plugin's
+# constructor exempts only what paramwise_cfg names. No decay here on
+# biases, 1-D parameters and norms (as mmseg's and BEiT's segmentation
+# code), nor on the position embedding and the relative position tables:
+# those are 2-D, and mmseg's and BEiT's code decay them (their name check
+# for `pos_embed` never matches `backbone.pos_embed`), while timm's BEiT and
+# Swin exempt relative tables. Every other weight decays by 0.05.
 optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',
@@ -38,4 +46,10 @@ optim_wrapper = dict(
     paramwise_cfg=dict(
         layer_decay_rate=0.65,
         norm_decay_mult=0.,
-        custom_keys={'pos_embed': dict(decay_mult=0.)}))
+        bias_decay_mult=0.,
+        flat_decay_mult=0.,
+        custom_keys={
+            'pos_embed': dict(decay_mult=0.),
+            'rel_pos_h': dict(decay_mult=0.),
+            'rel_pos_w': dict(decay_mult=0.),
+        }))

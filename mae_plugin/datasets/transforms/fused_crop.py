@@ -12,7 +12,9 @@ the crop at no less than the output resolution.
 """
 import io
 import math
-from typing import Optional, Sequence, Tuple, Union
+from collections import Counter
+from numbers import Integral, Real
+from typing import Any, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -46,6 +48,36 @@ REVERSED_AXES = {
 JPEG_END = b'\xff\xd9'
 
 Box = Tuple[float, float, float, float]
+
+
+def check_range(name: str, value: Any,
+                top: float = math.inf) -> Tuple[float, float]:
+    """Return ``value`` as ``(min, max)`` floats if it is two finite
+    numbers with ``0 < min <= max <= top`` (in a tuple, a list or an
+    array, as mmpretrain's ``RandomResizedCrop`` takes).
+
+    Raises:
+        ValueError: naming ``name``, for anything else.
+    """
+    try:
+        low, high = value
+    except (TypeError, ValueError):  # not two of anything
+        low = high = None
+    if not (all(
+            isinstance(v, Real) and not isinstance(v, bool)
+            for v in (low, high)) and 0 < low <= high <= top
+            and math.isfinite(high)):
+        bound = f' <= {top}' if math.isfinite(top) else ''
+        raise ValueError(f'{name} must be two finite numbers (min, max) '
+                         f'with 0 < min <= max{bound}, got {value!r}')
+    return float(low), float(high)
+
+
+def is_positive_int(value: Any) -> bool:
+    """Whether ``value`` is an int (Python's or NumPy's, not a bool)
+    >= 1."""
+    return (isinstance(value, Integral) and not isinstance(value, bool)
+            and value > 0)
 
 
 def random_resized_crop_params(
@@ -308,13 +340,19 @@ class DecodeRandomResizedCrop(BaseImageLoader):
     decode at reduced size (:func:`resize_box` resamples a box with
     fractional edges with these two); the others always decode in full.
 
+    The instance counts, in :attr:`decode_factors`, the crops it has
+    decoded at ``1 / f`` of the size, by ``f`` (1 for a full decode), in
+    the process that runs it (each dataloader worker counts its own).
+
     Args:
         scale (int | Sequence[int]): Output ``(h, w)``, or one side of a
-            square.
-        crop_ratio_range (tuple[float, float]): Crop area over image area,
-            within (0, 1]. Defaults to (0.08, 1.0).
-        aspect_ratio_range (tuple[float, float]): Crop width over height,
-            sampled log-uniformly. Defaults to (3/4, 4/3).
+            square; positive ints.
+        crop_ratio_range (Sequence[float]): Crop area over image area,
+            ``(min, max)`` with ``0 < min <= max <= 1``. Defaults to
+            (0.08, 1.0).
+        aspect_ratio_range (Sequence[float]): Crop width over height,
+            sampled log-uniformly; ``(min, max)`` with ``0 < min <= max``,
+            finite. Defaults to (3/4, 4/3).
         max_attempts (int): Draws before falling back to the central crop.
             Defaults to 10.
         interpolation (str): ``'nearest'``, ``'bilinear'``, ``'bicubic'``,
@@ -341,18 +379,14 @@ class DecodeRandomResizedCrop(BaseImageLoader):
                  background: int = 255,
                  backend_args: Optional[dict] = None) -> None:
         super().__init__(color_type, on_error, background, backend_args)
-        if isinstance(scale, int):
-            scale = (scale, scale)
-        if (len(scale) != 2
-                or not all(isinstance(s, int) and s > 0 for s in scale)):
+        size = (scale, scale) if isinstance(scale, Integral) else scale
+        try:
+            out_h, out_w = size
+        except (TypeError, ValueError):  # not two of anything
+            out_h = out_w = None
+        if not (is_positive_int(out_h) and is_positive_int(out_w)):
             raise ValueError('scale must be a positive int or two of them '
                              f'(h, w), got {scale!r}')
-        for name, value, top in (('crop_ratio_range', crop_ratio_range, 1.),
-                                 ('aspect_ratio_range', aspect_ratio_range,
-                                  math.inf)):
-            if len(value) != 2 or not 0 < value[0] <= value[1] <= top:
-                raise ValueError(f'{name} must be (min, max) with 0 < min '
-                                 f'<= max <= {top}, got {value!r}')
         if not isinstance(max_attempts, int) or max_attempts < 0:
             raise ValueError('max_attempts must be an int >= 0, got '
                              f'{max_attempts!r}')
@@ -360,14 +394,17 @@ class DecodeRandomResizedCrop(BaseImageLoader):
             raise ValueError(
                 f'interpolation must be one of {tuple(cv2_interp_codes)}, '
                 f'got {interpolation!r}')
-        self.scale = tuple(scale)
-        self.crop_ratio_range = tuple(crop_ratio_range)
-        self.aspect_ratio_range = tuple(aspect_ratio_range)
+        self.scale = (int(out_h), int(out_w))
+        self.crop_ratio_range = check_range('crop_ratio_range',
+                                            crop_ratio_range, 1)
+        self.aspect_ratio_range = check_range('aspect_ratio_range',
+                                              aspect_ratio_range)
         self.max_attempts = max_attempts
         self.interpolation = interpolation
         # sub-pixel boxes of reduced images: bilinear and bicubic only
         self.max_factor = 8 if interpolation in ('bilinear',
                                                  'bicubic') else 1
+        self.decode_factors = Counter()  # f -> crops decoded at 1 / f
 
     def crop_params(self, height: int, width: int) -> Tuple[int, ...]:
         """``(offset_h, offset_w, crop_h, crop_w)`` drawn for an image of
@@ -402,6 +439,7 @@ class DecodeRandomResizedCrop(BaseImageLoader):
             offset_h, offset_w, crop_h, crop_w = self.crop_params(
                 height, width)
             factor, orientation = 1, 1
+        self.decode_factors[factor] += 1
         box = reduced_box(
             (offset_w, offset_h, offset_w + crop_w, offset_h + crop_h),
             (width, height), factor, orientation)

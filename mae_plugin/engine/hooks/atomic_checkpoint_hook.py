@@ -19,20 +19,26 @@ class AtomicCheckpointHook(CheckpointHook):
     at all). This hook
 
     1. writes every checkpoint to a temporary file and renames it into
-       place (the ``atomic_local`` file backend) when no ``backend_args``
-       are given,
+       place (the ``atomic_local`` file backend) when neither
+       ``backend_args`` nor ``file_client_args`` are given and ``out_dir``
+       is local (no ``scheme://``; a remote one such as ``s3://`` keeps
+       the backend mmengine infers from it),
     2. then points ``last_checkpoint`` at it, also atomically,
     3. and only then deletes the checkpoints beyond ``max_keep_ckpts``.
+       The new checkpoint still lists them among its ``keep_ckpt_ids``,
+       so if the run dies before deleting them, resuming from it does
+       (mmengine's ``before_train`` trims the list to ``max_keep_ckpts``).
 
     Checkpoints are written by rank 0 only, as by the parent. Arguments
     are those of :class:`mmengine.hooks.CheckpointHook`.
     """
 
     def __init__(self, *args, **kwargs) -> None:
-        if kwargs.get('backend_args') is None and kwargs.get(
-                'file_client_args') is None:
-            kwargs['backend_args'] = dict(backend='atomic_local')
         super().__init__(*args, **kwargs)
+        # mmengine picks the local backend for a path without '://'
+        if (self.backend_args is None and self.file_client_args is None
+                and '://' not in str(self.out_dir or '')):
+            self.backend_args = dict(backend='atomic_local')
 
     def _save_checkpoint_with_step(self, runner, step, meta):
         outdated = self._track(runner, step)
@@ -50,6 +56,9 @@ class AtomicCheckpointHook(CheckpointHook):
             by_epoch=self.by_epoch,
             backend_args=self.backend_args,
             **self.args)
+        if outdated:  # deleted below: later checkpoints need not list them
+            runner.message_hub.update_info('keep_ckpt_ids',
+                                           list(self.keep_ckpt_ids))
         if not is_main_process():
             return
         atomic_write(self.last_ckpt.encode(),
@@ -61,9 +70,11 @@ class AtomicCheckpointHook(CheckpointHook):
                 self.file_backend.remove(path)
 
     def _track(self, runner, step: int) -> list:
-        """Add ``step`` to the kept checkpoints (recorded in the message
-        hub, hence in the checkpoint itself) and return the steps that
-        fall out of ``max_keep_ckpts``; they are deleted after saving."""
+        """Add ``step`` to the kept checkpoints and return the steps that
+        fall out of ``max_keep_ckpts``; they are deleted after saving.
+
+        The message hub, hence the checkpoint about to be saved, records
+        the outdated steps followed by the kept ones."""
         if self.max_keep_ckpts <= 0 or (self.keep_ckpt_ids
                                         and self.keep_ckpt_ids[-1] == step):
             return []
@@ -72,5 +83,5 @@ class AtomicCheckpointHook(CheckpointHook):
             outdated.append(self.keep_ckpt_ids.popleft())
         self.keep_ckpt_ids.append(step)
         runner.message_hub.update_info('keep_ckpt_ids',
-                                       list(self.keep_ckpt_ids))
+                                       outdated + list(self.keep_ckpt_ids))
         return outdated

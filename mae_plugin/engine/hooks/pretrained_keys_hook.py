@@ -49,13 +49,22 @@ def compare_with_checkpoint(module: nn.Module,
 @HOOKS.register_module()
 class PretrainedKeysHook(Hook):
     """Report, when training starts, which weights every sub-module with
-    ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=...)`` took
-    from its checkpoint: matched keys out of the module's, plus the missing,
+    ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=...)`` (or
+    such an entry in a list ``init_cfg``; each one is checked) took from
+    its checkpoint: matched keys out of the module's, plus the missing,
     unexpected and shape-mismatched ones.
+
+    Without ``prefix`` the entry uses the module's default: its class
+    attribute ``default_pretrained_prefix`` when its ``init_weights``
+    applies one, else mmengine's (None, the whole state dict).
 
     mmengine only warns about missing keys; a wrong ``prefix`` or arch that
     matches nothing would silently fine-tune a random network. This hook
     fails then.
+
+    :attr:`reports` maps each module name to its
+    :func:`compare_with_checkpoint` report (``name[i]`` for entry ``i`` of
+    a list ``init_cfg`` with several ``Pretrained`` entries).
 
     Args:
         min_matched (float): Smallest accepted fraction of a module's keys
@@ -77,24 +86,36 @@ class PretrainedKeysHook(Hook):
             runner.model) else runner.model
         for name, module in model.named_modules():
             init_cfg = getattr(module, 'init_cfg', None)
-            if not (isinstance(init_cfg, dict)
-                    and init_cfg.get('type') == 'Pretrained'):
-                continue
-            checkpoint = init_cfg['checkpoint']
-            report = compare_with_checkpoint(module, checkpoint,
-                                             init_cfg.get('prefix'))
-            self.reports[name] = report
-            total = len(module.state_dict())
-            matched = len(report['matched'])
-            runner.logger.info(
-                f'{name or "model"}: {matched}/{total} keys matched in '
-                f'{checkpoint} (prefix {init_cfg.get("prefix")!r}); ' +
-                '; '.join(f'{kind}: {report[kind]}'
-                          for kind in ('missing', 'unexpected',
-                                       'shape_mismatch', 'changed')
-                          if report[kind]))
-            if matched < self.min_matched * total:
-                raise ValueError(
-                    f'only {matched} of the {total} keys of {name!r} are in '
-                    f'{checkpoint} under prefix {init_cfg.get("prefix")!r}; '
-                    'check the checkpoint, the prefix and the arch')
+            cfgs = init_cfg if isinstance(init_cfg, list) else [init_cfg]
+            entries = {
+                i: cfg
+                for i, cfg in enumerate(cfgs) if isinstance(cfg, dict)
+                and cfg.get('type') == 'Pretrained'
+            }
+            for i, entry in entries.items():
+                key = name if len(entries) == 1 else f'{name}[{i}]'
+                self._check(runner, key, module, entry)
+
+    def _check(self, runner, key: str, module: nn.Module,
+               entry: dict) -> None:
+        """Compare ``module`` with the checkpoint of one ``Pretrained``
+        entry, log the report, keep it as ``reports[key]`` and raise if
+        too few keys matched."""
+        checkpoint = entry['checkpoint']
+        prefix = entry.get('prefix',
+                           getattr(module, 'default_pretrained_prefix', None))
+        report = compare_with_checkpoint(module, checkpoint, prefix)
+        self.reports[key] = report
+        total = len(module.state_dict())
+        matched = len(report['matched'])
+        runner.logger.info(
+            f'{key or "model"}: {matched}/{total} keys matched in '
+            f'{checkpoint} (prefix {prefix!r}); ' +
+            '; '.join(f'{kind}: {report[kind]}'
+                      for kind in ('missing', 'unexpected', 'shape_mismatch',
+                                   'changed') if report[kind]))
+        if matched < self.min_matched * total:
+            raise ValueError(
+                f'only {matched} of the {total} keys of {key!r} are in '
+                f'{checkpoint} under prefix {prefix!r}; check the '
+                'checkpoint, the prefix and the arch')

@@ -37,10 +37,10 @@ class MAE(BaseSelfSupervisor):
         backbone (dict): Encoder config.
         neck (dict): Decoder config.
         head (dict): Pixel head config.
-        predict_seed (int): Seed of the generator that draws the masks of
-            ``predict``, so validation sees the same masks every time and
-            leaves the global RNG (the training run's) untouched.
-            Defaults to 0.
+        predict_seed (int): Seed of the CPU generator that draws the masks
+            of ``predict``, so validation sees the same masks every time,
+            on every device, and leaves the global RNG (the training
+            run's) untouched. Defaults to 0.
         data_preprocessor (dict, optional): Defaults to
             ``SelfSupDataPreprocessor``.
         init_cfg (dict, optional): Initialisation config. Defaults to None.
@@ -84,6 +84,17 @@ class MAE(BaseSelfSupervisor):
             if value != expected:
                 raise ValueError(
                     f'{name}={value} does not match {other}={expected}')
+        # Checked here, once, rather than on every step's mask (which would
+        # wait for the GPU).
+        grid = encoder.patch_resolution
+        if (not head.loss_on_visible
+                and encoder.masking.mask_ratio_on(grid) == 0):
+            raise ValueError(
+                f'backbone.masking ({type(encoder.masking).__name__}) removes '
+                f'no patch of the {grid[0]}x{grid[1]} grid, so the loss over '
+                'removed patches would be 0/0: remove some (mask_ratio > 0, '
+                'a GridMasking stride > 1) or set head.loss_on_visible=True '
+                'to average over all patches')
 
     def forward(self,
                 inputs: torch.Tensor,
@@ -162,8 +173,8 @@ class MAE(BaseSelfSupervisor):
             list[DataSample]: one per image with ``reconstruction``,
             ``mask`` and ``masked_mse`` set.
         """
-        generator = torch.Generator(inputs.device).manual_seed(
-            self.predict_seed)
+        # On the CPU, whatever the device: the same masks everywhere.
+        generator = torch.Generator().manual_seed(self.predict_seed)
         pred, mask = self.reconstruct(inputs, generator=generator)
         p = self.backbone.patch_size
         grid_size = (inputs.shape[2] // p, inputs.shape[3] // p)
@@ -179,5 +190,6 @@ class MAE(BaseSelfSupervisor):
         for i, sample in enumerate(data_samples):
             sample.set_field(recon[i], 'reconstruction', field_type='data')
             sample.set_field(mask_map[i], 'mask', field_type='data')
-            sample.set_field(masked_mse[i], 'masked_mse', field_type='metainfo')
+            sample.set_field(
+                masked_mse[i], 'masked_mse', field_type='metainfo')
         return data_samples

@@ -122,6 +122,10 @@ class DenseViT(BaseModule):
             Defaults to None.
     """
 
+    # Where the encoder's keys sit in a pretraining checkpoint: the
+    # ``prefix`` an ``init_cfg`` may leave out (PretrainedKeysHook reads it).
+    default_pretrained_prefix = 'backbone.'
+
     def __init__(self,
                  arch: Union[str, dict] = 'base',
                  img_size: Union[int, Tuple[int, int]] = 224,
@@ -220,7 +224,8 @@ class DenseViT(BaseModule):
             load_encoder_weights(
                 self,
                 pretrained['checkpoint'],
-                prefix=pretrained.get('prefix', 'backbone.'),
+                prefix=pretrained.get('prefix',
+                                      self.default_pretrained_prefix),
                 adapt=self.adapt_pretrained)
         self._is_init = True
 
@@ -274,7 +279,8 @@ class DenseViT(BaseModule):
                 the patch are padded.
 
         Returns:
-            tuple[Tensor]: One ``[N, D, H/p, W/p]`` map per ``out_indices``.
+            tuple[Tensor]: One ``[N, D, ceil(H/p), ceil(W/p)]`` map per
+            ``out_indices``.
         """
         n = x.shape[0]
         x, grid_size = self.patch_embed(x)  # [N, h*w, D]

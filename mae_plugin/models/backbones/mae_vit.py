@@ -6,6 +6,7 @@ from mmpretrain.models import VisionTransformer
 from torch import nn
 
 from mae_plugin.registry import MODELS, build_model
+from ..masking import BaseMasking
 from ..utils import (check_divisible, check_img_size, check_positive_int,
                      init_mae_weights, init_patch_projection,
                      is_pretrained_init, regenerate_sincos_on_load,
@@ -101,6 +102,10 @@ class MAEViT(VisionTransformer):
         self.patch_size = patch_size
         self.in_channels = in_channels
         self.masking = build_model(masking)
+        if not isinstance(self.masking, BaseMasking):
+            raise TypeError(
+                'masking must be the config of a masking generator, such as '
+                f"dict(type='RandomMasking'), got {masking!r}")
         self.mask_token_in_encoder = mask_token_in_encoder
         if mask_token_in_encoder:
             self.mask_token = nn.Parameter(torch.zeros(1, 1, self.embed_dims))
@@ -112,9 +117,12 @@ class MAEViT(VisionTransformer):
 
     def init_weights(self) -> None:
         """Initialise as the MAE paper's code, unless loading weights."""
-        super().init_weights()
         if is_pretrained_init(self.init_cfg):
+            # Load only: mmpretrain's ViT would then draw ``pos_embed`` at
+            # random over the loaded one when ``init_cfg`` is a list.
+            super(VisionTransformer, self).init_weights()
             return
+        super().init_weights()
         self.pos_embed.data.copy_(
             sincos_2d(self.patch_resolution, self.embed_dims))
         init_mae_weights(self)
@@ -229,7 +237,8 @@ class MAEViT(VisionTransformer):
             x, 1, ids_keep.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
         if self.mask_token_in_encoder:
             x = self.append_mask_tokens(x, ids_restore, grid_size)  # [N,L,D]
-        x = torch.cat([self.class_token(n), x], dim=1)  # [N, 1+L_keep, D]
+        # [N, 1+L_keep, D], or [N, 1+L, D] with the mask tokens
+        x = torch.cat([self.class_token(n), x], dim=1)
         for layer in self.layers:
             x = layer(x)
         if self.final_norm:

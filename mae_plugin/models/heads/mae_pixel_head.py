@@ -24,8 +24,9 @@ class MAEPixelHead(BaseModule):
             mean and unbiased variance of that patch's ``p*p*C`` values.
             Defaults to True.
         loss_on_visible (bool): Average over all patches instead of the
-            removed ones only. Defaults to False.
-        eps (float): Added to the variance. Defaults to 1e-6.
+            removed ones only, so a mask that removes nothing (mask ratio
+            0) works too. Defaults to False.
+        eps (float): Added to the variance, > 0. Defaults to 1e-6.
         init_cfg (dict, optional): Initialisation config. Defaults to None.
     """
 
@@ -40,6 +41,8 @@ class MAEPixelHead(BaseModule):
         self.norm_pix = check_bool('norm_pix', norm_pix)
         self.loss_on_visible = check_bool('loss_on_visible', loss_on_visible)
         self.eps = check_number('eps', eps)
+        if not self.eps > 0:
+            raise ValueError(f'eps must be > 0, got {eps}')
 
     def patch_statistics(
             self, patches: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:

@@ -59,6 +59,11 @@ class BaseMasking:
         """Number of visible patches per sample on a ``(h, w)`` grid."""
         raise NotImplementedError
 
+    def mask_ratio_on(self, grid_size: Tuple[int, int]) -> float:
+        """Fraction of the patches of a ``(h, w)`` grid that are removed."""
+        num_patches = grid_size[0] * grid_size[1]
+        return 1 - self.num_keep(grid_size) / num_patches
+
     def sample_noise(self, batch_size: int, grid_size: Tuple[int, int],
                      device: torch.device,
                      generator: Optional[torch.Generator]) -> torch.Tensor:
@@ -97,15 +102,32 @@ class BaseMasking:
         return masking_from_noise(noise, self.num_keep(grid_size))
 
 
-def _check_ratio(mask_ratio: float) -> float:
-    check_number('mask_ratio', mask_ratio)
-    if not 0 <= mask_ratio < 1:
-        raise ValueError(f'mask_ratio must be in [0, 1), got {mask_ratio}')
-    return float(mask_ratio)
+def _generator_device(generator: Optional[torch.Generator]) -> torch.device:
+    """The device ``generator`` draws on; the CPU for the global RNG."""
+    return torch.device('cpu') if generator is None else generator.device
+
+
+class _RatioMasking(BaseMasking):
+    """A masking that keeps ``int(L * (1 - mask_ratio))`` of the ``L``
+    patches of every sample.
+
+    Args:
+        mask_ratio (float): Fraction of patches removed, in [0, 1).
+            Defaults to 0.75.
+    """
+
+    def __init__(self, mask_ratio: float = 0.75) -> None:
+        check_number('mask_ratio', mask_ratio)
+        if not 0 <= mask_ratio < 1:
+            raise ValueError(f'mask_ratio must be in [0, 1), got {mask_ratio}')
+        self.mask_ratio = float(mask_ratio)
+
+    def num_keep(self, grid_size: Tuple[int, int]) -> int:
+        return int(grid_size[0] * grid_size[1] * (1 - self.mask_ratio))
 
 
 @MODELS.register_module()
-class RandomMasking(BaseMasking):
+class RandomMasking(_RatioMasking):
     """Uniform random masking of the MAE paper: every sample keeps exactly
     ``int(L * (1 - mask_ratio))`` patches drawn without replacement.
 
@@ -114,23 +136,20 @@ class RandomMasking(BaseMasking):
             Defaults to 0.75.
     """
 
-    def __init__(self, mask_ratio: float = 0.75) -> None:
-        self.mask_ratio = _check_ratio(mask_ratio)
-
-    def num_keep(self, grid_size: Tuple[int, int]) -> int:
-        return int(grid_size[0] * grid_size[1] * (1 - self.mask_ratio))
-
     def sample_noise(self, batch_size, grid_size, device, generator):
         size = (batch_size, grid_size[0] * grid_size[1])
         if generator is None:
             # torch.compile cannot trace ``generator=None`` with a dynamic
             # batch size
             return torch.rand(size, device=device)
-        return torch.rand(size, generator=generator, device=device)
+        # Drawn on the generator's device and moved: a CPU generator masks
+        # inputs on any device, with the same masks on every one.
+        return torch.rand(size, generator=generator,
+                          device=generator.device).to(device)
 
 
 @MODELS.register_module()
-class BlockMasking(BaseMasking):
+class BlockMasking(_RatioMasking):
     """Block-wise masking as in BEiT: rectangles of random area and aspect
     ratio are removed until the target count is reached.
 
@@ -153,7 +172,7 @@ class BlockMasking(BaseMasking):
                  min_num_patches: int = 16,
                  min_aspect: float = 0.3,
                  max_attempts: int = 10) -> None:
-        self.mask_ratio = _check_ratio(mask_ratio)
+        super().__init__(mask_ratio)
         check_positive_int('min_num_patches', min_num_patches)
         check_positive_int('max_attempts', max_attempts)
         if not 0 < check_number('min_aspect', min_aspect) <= 1:
@@ -162,12 +181,17 @@ class BlockMasking(BaseMasking):
         self.log_aspect = (math.log(min_aspect), -math.log(min_aspect))
         self.max_attempts = max_attempts
 
-    def num_keep(self, grid_size: Tuple[int, int]) -> int:
-        return int(grid_size[0] * grid_size[1] * (1 - self.mask_ratio))
-
     def _uniform(self, low: float, high: float,
                  generator: Optional[torch.Generator]) -> float:
-        return low + (high - low) * torch.rand(1, generator=generator).item()
+        device = _generator_device(generator)
+        u = torch.rand(1, generator=generator, device=device).item()
+        return low + (high - low) * u
+
+    def _randint(self, high: int,
+                 generator: Optional[torch.Generator]) -> int:
+        device = _generator_device(generator)
+        return int(
+            torch.randint(high, (1, ), generator=generator, device=device))
 
     def _add_block(self, blocks: torch.Tensor, budget: int,
                    generator: Optional[torch.Generator]) -> int:
@@ -181,8 +205,8 @@ class BlockMasking(BaseMasking):
             bw = int(round(math.sqrt(area / aspect)))
             if bh >= h or bw >= w or bh == 0 or bw == 0:
                 continue
-            top = int(torch.randint(h - bh + 1, (1, ), generator=generator))
-            left = int(torch.randint(w - bw + 1, (1, ), generator=generator))
+            top = self._randint(h - bh + 1, generator)
+            left = self._randint(w - bw + 1, generator)
             window = blocks[top:top + bh, left:left + bw]
             new = int(window.numel() - window.sum())
             if 0 < new <= budget:
@@ -193,7 +217,10 @@ class BlockMasking(BaseMasking):
     def sample_noise(self, batch_size, grid_size, device, generator):
         h, w = grid_size
         num_remove = h * w - self.num_keep(grid_size)
-        noise = torch.rand(batch_size, h * w, generator=generator)
+        # Drawn on the generator's device; the blocks are built on the CPU.
+        noise = torch.rand(
+            batch_size, h * w, generator=generator,
+            device=_generator_device(generator)).cpu()  # [N, L]
         for sample in range(batch_size):
             blocks = torch.zeros(h, w)
             removed = 0
@@ -211,7 +238,12 @@ class BlockMasking(BaseMasking):
 @MODELS.register_module()
 class GridMasking(BaseMasking):
     """Regular grid masking: keep the top-left patch of every
-    ``stride x stride`` cell (``stride=2`` removes 75%).
+    ``stride x stride`` cell.
+
+    ``mask_ratio`` is ``1 - 1/stride**2`` (0.75 for ``stride=2``), the
+    fraction removed from a grid whose sides are multiples of ``stride``.
+    Other grids lose less (with ``stride=2`` a 7x7 grid keeps 16 of its 49
+    patches, 67% removed); :meth:`mask_ratio_on` gives a grid's fraction.
 
     Args:
         stride (int): Cell side in patches. Defaults to 2.

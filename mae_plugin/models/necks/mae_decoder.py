@@ -32,8 +32,8 @@ class MAEDecoder(BaseModule):
         embed_dims (int): Decoder width. Defaults to 512.
         num_layers (int): Decoder blocks. Defaults to 8.
         num_heads (int): Attention heads. Defaults to 16.
-        mlp_ratio (float): Hidden width of the MLPs over ``embed_dims``.
-            Defaults to 4.
+        mlp_ratio (float): Hidden width of the MLPs over ``embed_dims``;
+            ``int(mlp_ratio * embed_dims)`` must be >= 1. Defaults to 4.
         img_size (int | tuple): Training image size ``(H, W)``.
             Defaults to 224.
         patch_size (int): Patch side. Defaults to 16.
@@ -63,7 +63,11 @@ class MAEDecoder(BaseModule):
                             ('patch_size', patch_size),
                             ('out_channels', out_channels)):
             check_positive_int(name, value)
-        check_number('mlp_ratio', mlp_ratio)
+        if not check_number('mlp_ratio', mlp_ratio) * embed_dims >= 1:
+            raise ValueError(
+                'mlp_ratio must give the MLPs a hidden width '
+                'int(mlp_ratio * embed_dims) >= 1, got mlp_ratio='
+                f'{mlp_ratio} with embed_dims={embed_dims}')
         if embed_dims % num_heads:
             raise ValueError(f'embed_dims {embed_dims} is not divisible by '
                              f'num_heads {num_heads}')
@@ -124,7 +128,9 @@ class MAEDecoder(BaseModule):
         """Predict the pixels of every patch.
 
         Args:
-            latent (Tensor): Encoder output ``[N, 1+L_keep, D]``.
+            latent (Tensor): Encoder output ``[N, 1+L_keep, D]``, or
+                ``[N, 1+L, D]`` (shuffled order) when the encoder ran on
+                mask tokens (then the decoder adds none).
             ids_restore (Tensor): ``[N, L]`` from the encoder's masking.
             grid_size (tuple[int, int], optional): Patch grid ``(h, w)``
                 with ``h*w == L``; the training grid when None.
@@ -142,7 +148,7 @@ class MAEDecoder(BaseModule):
             raise ValueError(
                 f'latent width {latent.shape[-1]} differs from the '
                 f'decoder in_channels {self.in_channels}')
-        x = self.decoder_embed(latent)  # [N, 1+L_keep, D_dec]
+        x = self.decoder_embed(latent)  # [N, 1+L_keep, D_dec] (or 1+L)
         num_masked = num_patches + 1 - x.shape[1]
         mask_tokens = self.mask_token.expand(n, num_masked, -1)
         patches = torch.cat([x[:, 1:], mask_tokens], dim=1)  # [N, L, D_dec]

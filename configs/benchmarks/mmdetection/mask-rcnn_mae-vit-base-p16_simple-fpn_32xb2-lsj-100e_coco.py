@@ -3,7 +3,10 @@
 # 1024x1024 with large-scale jitter (scale 0.1-2), windowed attention
 # (14x14) with global blocks 2, 5, 8, 11 and relative position bias, drop
 # path 0.1, AdamW lr 1e-4 wd 0.1, layer decay 0.7, 184375 iterations at a
-# total batch of 64 (100 epochs), lr steps at 88.9% and 96.3%.
+# total batch of 64 (100 epochs), lr steps at 88.9% and 96.3%. The batch is
+# 32 GPUs x 2 images (`32xb2`, as mmdet's ViTDet runs); on other machines
+# keep the total at 64 with `train_dataloader.batch_size` (8 GPUs: 8), or
+# pass --auto-scale-lr, which rescales the lr but not the iterations.
 # Composes mmdet's Mask R-CNN and LSJ-100e bases; the backbone, neck and
 # optimizer constructor come from the plugin.
 _base_ = [
@@ -63,10 +66,16 @@ test_pipeline = [
                    'scale_factor'))
 ]
 # 32 GPUs x 2 images = 64 per iteration.
-train_dataloader = dict(sampler=dict(type='InfiniteSampler'))
+train_dataloader = dict(batch_size=2, sampler=dict(type='InfiniteSampler'))
+auto_scale_lr = dict(base_batch_size=64)
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
+# Weight decay as ViTDet's code (detectron2, mask_rcnn_vitdet_b_100ep.py):
+# none on norm layers and `pos_embed`; biases and the relative position
+# tables decay like the weights. Here every LayerNorm and LN2d is exempt;
+# detectron2 exempts the ViT's and decays its own channel-first LayerNorm of
+# the pyramid and heads. (mmdet's ViTDet project exempts all 1-D params.)
 optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',

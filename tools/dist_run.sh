@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Usage: tools/dist_run.sh SCRIPT NPROC [SCRIPT's arguments]
+# Runs tools/SCRIPT in NPROC processes per node with torch.distributed.run;
+# tools/dist_train.sh and tools/dist_test.sh call it. NNODES, NODE_RANK,
+# PORT and MASTER_ADDR set a multi-node run. PYTHON picks the interpreter;
+# by default the repository's .venv, else python3.
+SCRIPT=$1
+NPROC=$2
+NNODES=${NNODES:-1}
+NODE_RANK=${NODE_RANK:-0}
+PORT=${PORT:-29500}
+MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+if [[ -z ${PYTHON:-} ]]; then
+    PYTHON=$ROOT/.venv/bin/python
+    [[ -x $PYTHON ]] || PYTHON=python3
+fi
+
+PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" \
+exec "$PYTHON" -m torch.distributed.run \
+    --nnodes="$NNODES" \
+    --node_rank="$NODE_RANK" \
+    --master_addr="$MASTER_ADDR" \
+    --nproc_per_node="$NPROC" \
+    --master_port="$PORT" \
+    "$ROOT/tools/$SCRIPT" \
+    "${@:3}"
