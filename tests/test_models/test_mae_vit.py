@@ -51,6 +51,31 @@ def test_zero_mask_ratio_equals_the_plain_vit_over_all_tokens():
                                atol=1e-5)
 
 
+@pytest.mark.parametrize('options', [
+    dict(pre_norm=True), dict(drop_rate=0.5)])
+def test_masked_and_plain_forward_run_the_same_encoder(options):
+    """``pre_norm`` and the dropout after the positions act on the visible
+    tokens as on all of them (with mask ratio 0 the two paths agree)."""
+    model = build(masking=dict(type='RandomMasking', mask_ratio=0.0),
+                  **options)
+    x = torch.randn(2, 3, 32, 32)
+    latent, _, ids_restore = model(x)
+    full = model(x, mask=False)[0]
+    restored = torch.gather(latent[:, 1:], 1,
+                            ids_restore[..., None].expand(-1, -1, 32))
+    torch.testing.assert_close(restored, full[:, 1:], rtol=1e-5, atol=1e-5)
+    model.train()
+    if 'pre_norm' in options:  # trained by pretraining
+        model(x)[0].sum().backward()
+        assert model.pre_norm.weight.grad.abs().sum() > 0
+    else:  # the dropout after the positions sees the visible tokens
+        seen = []
+        model.drop_after_pos.register_forward_hook(
+            lambda module, args, out: seen.append(args[0].shape))
+        model(x)
+        assert seen == [(2, 1 + 16, 32)]
+
+
 def test_state_dict_matches_mmpretrain_vit_and_unmasked_output_agrees():
     model = build(out_type='cls_token')
     vit = VisionTransformer(arch=TINY_ARCH, img_size=32, patch_size=8,

@@ -239,6 +239,8 @@ class MAEViT(VisionTransformer):
             x = self.append_mask_tokens(x, ids_restore, grid_size)  # [N,L,D]
         # [N, 1+L_keep, D], or [N, 1+L, D] with the mask tokens
         x = torch.cat([self.class_token(n), x], dim=1)
+        # identities unless drop_rate > 0 or pre_norm, as on all tokens
+        x = self.pre_norm(self.drop_after_pos(x))
         for layer in self.layers:
             x = layer(x)
         if self.final_norm:
