@@ -10,6 +10,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 from mmengine.utils import scandir
 
+from mae_plugin.models.masking import GridMasking
 from mae_plugin.registry import MODELS, build_model
 from mae_plugin.visualization import (PANEL_TITLES, reconstruction_figure,
                                       target_description)
@@ -235,11 +236,16 @@ def caption_lines(model: torch.nn.Module) -> List[str]:
         list[str]: caption lines.
     """
     masking = model.backbone.masking
+    p = model.backbone.patch_size
+    if isinstance(masking, GridMasking):  # its share depends on the grid
+        removed = (f'the top-left {p}x{p} patch of every '
+                   f'{masking.stride}x{masking.stride} kept')
+    else:
+        removed = f'{masking.mask_ratio:.0%} of the {p}x{p} patches removed'
     return [
         ' | '.join(PANEL_TITLES),
-        f'{type(masking).__name__}: {masking.mask_ratio:.0%} of the '
-        f'{model.backbone.patch_size}x{model.backbone.patch_size} patches '
-        f'removed, mask seed {model.predict_seed}',
+        f'{type(masking).__name__}: {removed}, mask seed '
+        f'{model.predict_seed}',
         target_description(model.head.norm_pix),
     ]
 

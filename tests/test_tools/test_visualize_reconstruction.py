@@ -115,8 +115,12 @@ def test_caption_states_masking_and_target(norm_pix):
     set_masking(model, 'grid', 0.75)
     model.predict_seed = 7
     masking, target = caption_lines(model)[1:]
-    assert masking == ('GridMasking: 75% of the 8x8 patches removed, '
-                       'mask seed 7')
+    # a stride-2 grid removes 75% only of grids with even sides
+    assert masking == ('GridMasking: the top-left 8x8 patch of every 2x2 '
+                       'kept, mask seed 7')
+    set_masking(model, 'random', 0.6)
+    assert caption_lines(model)[1] == (
+        'RandomMasking: 60% of the 8x8 patches removed, mask seed 7')
     assert target.startswith('norm-pix' if norm_pix else 'pixel')
     assert ('mean and std' in target) == norm_pix
 
