@@ -17,7 +17,10 @@ MMCV_VERSION=2.1.0
 WHEEL_CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/mae_plugin/wheels
 
 if [[ ! -x $PY ]]; then
-    BASE_PY=$(command -v python3.11 || command -v python3)
+    BASE_PY=$(command -v python3.11 || command -v python3) || {
+        echo "[setup] Python 3.11 is needed: no python3.11 or python3 on PATH" >&2
+        exit 1
+    }
     "$BASE_PY" -c 'import sys; assert sys.version_info[:2] == (3, 11), \
         f"Python 3.11 is needed for the pinned torch files, found {sys.version}"'
     echo "[setup] creating $VENV with $BASE_PY"

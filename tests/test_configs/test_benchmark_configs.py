@@ -211,8 +211,17 @@ def run_two_iterations(path, imagenet_folder, pretrained, tmp_path):
     assert runner.iter == 2
     loss = runner.message_hub.get_scalar('train/loss').current()
     assert math.isfinite(loss)
+    # The logged top-1 is the trained model's accuracy on all 4 val images,
+    # labelled by their folders (2 per class).
     top1 = runner.message_hub.get_scalar('val/accuracy/top1').current()
-    assert 0 <= top1 <= 100
+    model, preds, labels = runner.model.eval(), [], []
+    with torch.no_grad():
+        for batch in runner.val_dataloader:
+            for sample in model.val_step(batch):
+                preds.append(int(sample.pred_label))
+                labels.append(int(sample.gt_label))
+    assert sorted(labels) == [0, 0, 1, 1]
+    assert top1 == pytest.approx(100 * np.mean(np.equal(preds, labels)))
     hook = next(h for h in runner.hooks if isinstance(h, PretrainedKeysHook))
     return runner, hook.reports['backbone']
 

@@ -284,8 +284,18 @@ def test_mask_rcnn_trains_and_validates_from_pretraining(
             assert np.isfinite(record[key])
     metrics = [r for r in records if 'coco/bbox_mAP' in r]
     assert len(metrics) == 1
-    assert 0 <= metrics[0]['coco/bbox_mAP'] <= 1
-    assert 0 <= metrics[0]['coco/segm_mAP'] <= 1
+    # Boxes and masks were both evaluated against the fixture's annotations:
+    # COCO gives -1 to an object size without ground truth, and all four
+    # objects are small (< 32 x 32 pixels). (After 2 iterations at a
+    # warm-up lr of ~1e-7 the mAPs themselves say nothing.)
+    for iou_type in ('bbox', 'segm'):
+        sizes = {
+            size: metrics[0][f'coco/{iou_type}_mAP_{size}']
+            for size in 'sml'
+        }
+        assert sizes['s'] >= 0 and sizes['m'] == sizes['l'] == -1
+        for suffix in ('', '_50', '_75'):
+            assert metrics[0][f'coco/{iou_type}_mAP{suffix}'] >= 0
 
 
 def test_upernet_trains_and_validates_from_pretraining(pretrained, ade,
@@ -303,7 +313,8 @@ def test_upernet_trains_and_validates_from_pretraining(pretrained, ade,
     assert len(losses) == 2
     assert all(np.isfinite(r['decode.loss_ce']) for r in losses)
     metrics = [r for r in records if 'mIoU' in r]
-    assert len(metrics) == 1 and 0 <= metrics[0]['mIoU'] <= 100
+    assert len(metrics) == 1
+    assert {'aAcc', 'mIoU', 'mAcc'} <= set(metrics[0])
 
 
 @pytest.mark.parametrize('builder', ['det', 'seg'])

@@ -46,11 +46,20 @@ def test_fp16_is_refused_with_the_parameter_named():
                  optimizer=torch.optim.AdamW(mae.parameters())))
 
 
-def test_amp_picks_the_cpu_wrapper_without_cuda():
-    assert not torch.cuda.is_available()
+@pytest.mark.parametrize('cuda', [False, True])
+def test_amp_picks_the_wrapper_the_machine_can_build(cuda, monkeypatch):
+    """fp16 with dynamic loss scaling with CUDA, bf16 autocast without; a
+    config's own AmpOptimWrapper is kept."""
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: cuda)
     cfg = train_config(CONFIG, work_dir='unused', amp=True)
-    assert cfg.optim_wrapper.type == 'AutocastOptimWrapper'
-    assert 'loss_scale' not in cfg.optim_wrapper
+    if cuda:
+        assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+        assert cfg.optim_wrapper.loss_scale == 'dynamic'
+    else:
+        assert cfg.optim_wrapper.type == 'AutocastOptimWrapper'
+        assert 'loss_scale' not in cfg.optim_wrapper
+    assert train_config(CONFIG, work_dir='unused').optim_wrapper.type == (
+        'OptimWrapper')
     kept = train_config(
         CONFIG, work_dir='unused', amp=True,
         cfg_options={'optim_wrapper.type': 'AmpOptimWrapper'})

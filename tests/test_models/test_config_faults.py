@@ -3,6 +3,7 @@ key, and properties of patchify / masking hold over patch size, image
 size, channels and mask ratio."""
 import copy
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -89,15 +90,58 @@ def test_parts_that_do_not_fit_are_named():
         MODELS.build(with_change('head.patch_size', 4))
 
 
+def assert_keeps_lowest_noise(noise, num_keep, masking):
+    """``masking`` of the distinct-valued ``noise`` (NumPy ``[N, L]``)
+    keeps the ``num_keep`` lowest-noise patches, lowest first."""
+    ids_keep, mask, ids_restore = (t.numpy() for t in masking)
+    batch, length = noise.shape
+    order = np.argsort(noise, axis=1)  # patch indices, lowest noise first
+    np.testing.assert_array_equal(ids_keep, order[:, :num_keep])
+    expected_mask = np.ones((batch, length))
+    for row in range(batch):
+        expected_mask[row, order[row, :num_keep]] = 0
+    np.testing.assert_array_equal(mask, expected_mask)
+    # ids_restore[n, i] is the rank of patch i's noise in its sample
+    ranks = (noise[:, None, :] < noise[:, :, None]).sum(-1)
+    np.testing.assert_array_equal(ids_restore, ranks)
+    # in the shuffled order [visible, removed] the mask reads 0..0 1..1
+    ids_shuffle = torch.argsort(torch.from_numpy(ids_restore), dim=1)
+    shuffled = torch.from_numpy(mask).gather(1, ids_shuffle)
+    expected = torch.ones(batch, length, dtype=shuffled.dtype)
+    expected[:, :num_keep] = 0
+    assert torch.equal(shuffled, expected)
+
+
+# num_keep worked out by hand: floor(L * (1 - mask_ratio))
+@pytest.mark.parametrize('grid, mask_ratio, num_keep', [
+    ((4, 4), 0.75, 4),  # 16 * 0.25 = 4
+    ((4, 4), 0., 16),
+    ((7, 7), 0.75, 12),  # 49 * 0.25 = 12.25
+    ((14, 14), 0.75, 49),
+    ((3, 5), 0.6, 6),  # 15 * 0.4 = 6
+    ((3, 5), 0.7, 4),  # 15 * 0.3 = 4.5, rounded down
+    ((5, 5), 0.9, 2),  # 25 * 0.1 = 2.5
+])
+def test_random_masking_keeps_the_lowest_noise(grid, mask_ratio, num_keep):
+    length = grid[0] * grid[1]
+    rng = np.random.default_rng(length)
+    noise = np.stack([rng.permutation(length) for _ in range(3)])
+    noise = noise.astype(np.float32) / length  # distinct values in [0, 1)
+    masking = RandomMasking(mask_ratio)(3, grid,
+                                        noise=torch.from_numpy(noise))
+    assert masking.ids_keep.shape == (3, num_keep)
+    assert_keeps_lowest_noise(noise, num_keep, masking)
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     patch=st.integers(1, 8),
     grid=st.tuples(st.integers(1, 6), st.integers(1, 6)),
     channels=st.integers(1, 5),
-    mask_ratio=st.floats(0, 0.99),
+    eighths=st.integers(0, 7),
     batch=st.integers(1, 3),
     seed=st.integers(0, 2**31 - 1))
-def test_patchify_and_masking_properties(patch, grid, channels, mask_ratio,
+def test_patchify_and_masking_properties(patch, grid, channels, eighths,
                                          batch, seed):
     h, w = grid
     generator = torch.Generator().manual_seed(seed)
@@ -112,16 +156,22 @@ def test_patchify_and_masking_properties(patch, grid, channels, mask_ratio,
     assert torch.equal(patches[:, i * w + j],
                        block.permute(0, 2, 3, 1).reshape(batch, -1))
 
-    ids_keep, mask, ids_restore = RandomMasking(mask_ratio)(
-        batch, grid, generator=generator)
-    num_keep = int(h * w * (1 - mask_ratio))
+    # a ratio of k/8 is exact in floats: L * (8 - k) / 8 rounded down
+    masking = RandomMasking(eighths / 8)
+    num_keep = h * w * (8 - eighths) // 8
+    rng = np.random.default_rng(seed)
+    noise = np.stack([rng.permutation(h * w) for _ in range(batch)])
+    noise = noise.astype(np.float32) / (h * w)
+    assert_keeps_lowest_noise(
+        noise, num_keep, masking(batch, grid,
+                                 noise=torch.from_numpy(noise)))
+    # drawn noise: the same count, and ids_restore puts each kept patch at
+    # its place in the visible prefix
+    ids_keep, mask, ids_restore = masking(batch, grid, generator=generator)
     assert ids_keep.shape == (batch, num_keep)
     assert (mask.sum(dim=1) == h * w - num_keep).all()
-    # the kept patches are exactly the unmasked ones
     assert (mask.gather(1, ids_keep) == 0).all()
-    # ids_restore inverts the shuffle: shuffling then restoring is identity
-    ids_shuffle = torch.argsort(ids_restore, dim=1)
-    assert torch.equal(ids_shuffle[:, :num_keep], ids_keep)
-    arange = torch.arange(h * w).expand(batch, -1)
-    assert torch.equal(ids_shuffle.gather(1, ids_restore), arange)
-    assert torch.equal(ids_restore.gather(1, ids_shuffle), arange)
+    assert torch.equal(ids_restore.gather(1, ids_keep),
+                       torch.arange(num_keep).expand(batch, -1))
+    assert torch.equal(ids_restore.sort(1).values,
+                       torch.arange(h * w).expand(batch, -1))

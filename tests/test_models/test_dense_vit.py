@@ -1,5 +1,6 @@
 import pytest
 import torch
+import torch.nn.functional as F
 
 from mae_plugin.models import DenseViT
 from mae_plugin.models.utils import load_encoder_weights
@@ -137,14 +138,22 @@ def test_position_embedding_of_another_grid_is_resized(mae_checkpoint):
     report = load_encoder_weights(model, path, adapt=model.adapt_pretrained)
     assert 'pos_embed' in report['matched']
     assert model.pos_embed.shape == (1, 1 + 8 * 8, 32)
-    # the class row is kept; a 4x4 grid blown up to 8x8 keeps its corners
-    # close and its mean per channel close
-    torch.testing.assert_close(model.pos_embed[:, 0], encoder['pos_embed'][:,
-                                                                           0])
-    old = encoder['pos_embed'][0, 1:].reshape(4, 4, 32)
-    new = model.pos_embed.detach()[0, 1:].reshape(8, 8, 32)
-    torch.testing.assert_close(new.mean((0, 1)), old.mean((0, 1)),
-                               atol=0.05, rtol=0)
+    stored = encoder['pos_embed']  # class row plus a 4x4 grid
+    # the class row is kept as stored
+    assert torch.equal(model.pos_embed[:, 0], stored[:, 0])
+    # the 4x4 grid is resized to 8x8 bicubically (the documented
+    # ``interpolate_mode`` default), half-pixel centres, channels apart
+    grid = stored[0, 1:].reshape(1, 4, 4, 32).permute(0, 3, 1, 2)
+
+    def resized(mode):
+        out = F.interpolate(grid, size=(8, 8), mode=mode,
+                            align_corners=False)
+        return out[0].permute(1, 2, 0).reshape(64, 32)
+
+    new = model.pos_embed.detach()[0, 1:]
+    torch.testing.assert_close(new, resized('bicubic'), rtol=0, atol=1e-6)
+    # the check tells bicubic from bilinear
+    assert (resized('bilinear') - new).abs().max() > 1e-2
 
 
 def test_checkpoint_without_matching_keys_raises(mae_checkpoint):

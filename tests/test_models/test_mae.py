@@ -31,10 +31,26 @@ def test_loss_backward_and_only_trainable_params_get_grads():
     assert set(losses) == {'loss'}
     assert torch.isfinite(losses['loss'])
     losses['loss'].backward()
+    frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
+    assert frozen == {'backbone.pos_embed', 'neck.decoder_pos_embed'}
     assert model.backbone.pos_embed.grad is None
     assert model.neck.decoder_pos_embed.grad is None
-    assert model.neck.mask_token.grad is not None
-    assert model.backbone.cls_token.grad is not None
+    # Every trainable tensor must learn: a zero gradient (e.g. a
+    # detached branch, or mask tokens never reaching the loss) would pass
+    # ``grad is not None``.
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            assert param.grad is not None, name
+            assert param.grad.abs().sum() > 0, name
+    # The one legitimately zero gradient is a slice, not a tensor: the key
+    # part of each ``qkv.bias`` adds q . b_k to every logit of a query's
+    # softmax row, a constant that softmax cancels, so its gradient is 0
+    # up to rounding (~1e-11 here), while the query and value parts learn.
+    for name, param in model.named_parameters():
+        if name.endswith('qkv.bias'):
+            q, k, v = param.grad.chunk(3)
+            assert q.abs().sum() > 0 and v.abs().sum() > 0, name
+            assert k.abs().max() < 1e-6 * v.abs().max(), name
 
 
 def test_loss_matches_a_manual_computation():
@@ -58,7 +74,8 @@ def test_loss_matches_a_manual_computation():
 def test_predict_returns_pixels_and_mask_reproducibly():
     model = build(tiny_mae_cfg())
     model.eval()
-    data = model.data_preprocessor(batch(), training=False)
+    raw = batch()
+    data = model.data_preprocessor(copy.deepcopy(raw), training=False)
     state = torch.get_rng_state()
     a = model(**data, mode='predict')
     assert torch.equal(state, torch.get_rng_state())  # global RNG untouched
@@ -70,6 +87,53 @@ def test_predict_returns_pixels_and_mask_reproducibly():
     assert float(a[0].masked_mse) > 0
     pixels = model.to_pixels(data['inputs'])
     assert 0 <= pixels.min() and pixels.max() <= 255
+    # The input in pixels, independently: the raw uint8 image with its
+    # channels flipped (the preprocessor's to_rgb).
+    expected_pixels = raw['inputs'].flip(1).float()
+    torch.testing.assert_close(pixels, expected_pixels)
+    # masked_mse: squared error averaged over the channels and pixels of
+    # the removed patches (mask == 1) only, recomputed patch by patch.
+    for sample, image in zip(a, expected_pixels):
+        errors = []
+        for i, j in sample.mask.nonzero().tolist():
+            rows, cols = slice(8 * i, 8 * i + 8), slice(8 * j, 8 * j + 8)
+            diff = sample.reconstruction[:, rows, cols] - image[:, rows, cols]
+            errors.append(diff.pow(2).flatten())
+        assert len(errors) == 12
+        torch.testing.assert_close(sample.masked_mse,
+                                   torch.cat(errors).mean())
+
+
+def test_predict_masked_mse_by_hand(monkeypatch):
+    """Known masks and reconstruction errors: visible patches are far off
+    (50 pixel values) and must not count."""
+    model = build(tiny_mae_cfg()).eval()
+    mask = torch.zeros(2, 16)
+    mask[0, :4] = 1  # first row of the 4x4 grid removed
+    mask[1, [0, 5, 10, 15]] = 1  # the diagonal removed
+    offset = torch.full((2, 3, 32, 32), 50.)  # pixel-value error
+    for n, k in mask.nonzero().tolist():
+        rows = slice(8 * (k // 4), 8 * (k // 4) + 8)
+        cols = slice(8 * (k % 4), 8 * (k % 4) + 8)
+        if n == 0:  # per-channel errors 1, 2, 3
+            offset[0, :, rows, cols] = torch.tensor([1., 2., 3.])[:, None,
+                                                                  None]
+        else:  # 4 on the first removed patch, exact on the other three
+            offset[1, :, rows, cols] = 4. if k == 0 else 0.
+    monkeypatch.setattr(
+        model, 'reconstruct', lambda inputs, **kwargs:
+        (torch.zeros(2, 16, 192), mask))
+    # std 64: an offset of d / 64 in normalised units is d pixel values.
+    monkeypatch.setattr(model.head, 'reconstruct',
+                        lambda pred, imgs: imgs + offset / 64)
+    samples = model.predict(torch.zeros(2, 3, 32, 32))
+    assert torch.equal(samples[1].mask.flatten(), mask[1])
+    # Sample 0: every removed pixel has squared errors 1, 4, 9 over the
+    # channels: (1 + 4 + 9) / 3 = 14 / 3.
+    # Sample 1: one of four removed patches has error 4 -> 16 / 4 = 4.
+    # (Averaging over all patches would give ~1876 for both.)
+    torch.testing.assert_close(samples[0].masked_mse, torch.tensor(14 / 3))
+    torch.testing.assert_close(samples[1].masked_mse, torch.tensor(4.))
 
 
 def test_tensor_mode_gives_unmasked_features():

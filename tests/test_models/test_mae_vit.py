@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 from mmpretrain.models import VisionTransformer
@@ -51,13 +53,11 @@ def test_zero_mask_ratio_equals_the_plain_vit_over_all_tokens():
                                atol=1e-5)
 
 
-@pytest.mark.parametrize('options', [
-    dict(pre_norm=True), dict(drop_rate=0.5)])
-def test_masked_and_plain_forward_run_the_same_encoder(options):
-    """``pre_norm`` and the dropout after the positions act on the visible
-    tokens as on all of them (with mask ratio 0 the two paths agree)."""
+def test_pre_norm_acts_as_on_all_tokens_and_is_trained():
+    """``pre_norm`` acts on the visible tokens as on all of them (with
+    mask ratio 0 the masked and plain paths agree) and is trained."""
     model = build(masking=dict(type='RandomMasking', mask_ratio=0.0),
-                  **options)
+                  pre_norm=True)
     x = torch.randn(2, 3, 32, 32)
     latent, _, ids_restore = model(x)
     full = model(x, mask=False)[0]
@@ -65,15 +65,28 @@ def test_masked_and_plain_forward_run_the_same_encoder(options):
                             ids_restore[..., None].expand(-1, -1, 32))
     torch.testing.assert_close(restored, full[:, 1:], rtol=1e-5, atol=1e-5)
     model.train()
-    if 'pre_norm' in options:  # trained by pretraining
-        model(x)[0].sum().backward()
-        assert model.pre_norm.weight.grad.abs().sum() > 0
-    else:  # the dropout after the positions sees the visible tokens
-        seen = []
-        model.drop_after_pos.register_forward_hook(
-            lambda module, args, out: seen.append(args[0].shape))
-        model(x)
-        assert seen == [(2, 1 + 16, 32)]
+    model(x)[0].sum().backward()
+    assert model.pre_norm.weight.grad.abs().sum() > 0
+
+
+def test_dropout_after_positions_sees_only_the_visible_tokens():
+    model = build(masking=dict(type='RandomMasking', mask_ratio=0.75),
+                  drop_rate=0.5)
+    model.train()
+    seen = []
+    model.drop_after_pos.register_forward_hook(
+        lambda module, args, out: seen.append(args[0].detach()))
+    x = torch.randn(2, 3, 32, 32)
+    noise = torch.rand(2, 16)
+    model(x, noise=noise)
+    # 16 patches, 25% of them visible: the class token plus 4 patches
+    assert [t.shape for t in seen] == [(2, 1 + 4, 32)]
+    # ... and they are the 4 lowest-noise patches, in that order
+    tokens, _ = model.embed_patches(x)
+    keep = noise.argsort(1)[:, :4]
+    visible = torch.stack([tokens[i, keep[i]] for i in range(2)])
+    torch.testing.assert_close(seen[0][:, 1:], visible)
+    torch.testing.assert_close(seen[0][:, 0], model.class_token(2)[:, 0])
 
 
 def test_state_dict_matches_mmpretrain_vit_and_unmasked_output_agrees():
@@ -94,21 +107,56 @@ def test_position_embedding_is_fixed_sincos():
     assert torch.equal(model.pos_embed[0, 0], torch.zeros(32))
 
 
+def assert_xavier_uniform(weight, name):
+    """``weight`` [fan_out, fan_in] looks drawn from U(-a, a) with
+    a = sqrt(6 / (fan_in + fan_out)): std a / sqrt(3) within 5%, no value
+    beyond a and the largest close to it, mean about 0."""
+    fan_out, fan_in = weight.shape
+    bound = math.sqrt(6 / (fan_in + fan_out))
+    std = math.sqrt(2 / (fan_in + fan_out))
+    assert abs(weight.std().item() / std - 1) < 0.05, name
+    assert weight.abs().max() <= bound, name
+    assert weight.abs().max() > 0.97 * bound, name
+    assert abs(weight.mean().item()) < 0.05 * std, name
+
+
 def test_init_is_the_paper_init():
-    model = build()
+    """As ``initialize_weights`` of the MAE paper's code: xavier-uniform
+    Linear weights with zero biases, LayerNorm weight 1 / bias 0, the patch
+    projection xavier-uniform as a [D, C*p*p] matrix, class and mask
+    tokens normal(std=.02); the positions stay the fixed sin-cos."""
+    dims = 512  # wide enough for tight estimates of the statistics
+    model = MAEViT(arch=dict(embed_dims=dims, num_layers=1, num_heads=8,
+                             feedforward_channels=2 * dims),
+                   img_size=32, patch_size=8, mask_token_in_encoder=True)
+    model.init_weights()
+    shapes = {}
     for name, module in model.named_modules():
         if isinstance(module, torch.nn.Linear):
+            shapes[name] = tuple(module.weight.shape)
+            assert_xavier_uniform(module.weight.detach(), name)
             assert torch.count_nonzero(module.bias) == 0, name
-            fan_in, fan_out = module.weight.shape[1], module.weight.shape[0]
-            bound = (6 / (fan_in + fan_out))**0.5
-            assert module.weight.abs().max() <= bound
         if isinstance(module, torch.nn.LayerNorm):
-            assert torch.equal(module.weight, torch.ones_like(module.weight))
-    big = MAEViT(arch=dict(embed_dims=256, num_layers=1, num_heads=4,
-                           feedforward_channels=256), img_size=32,
-                 patch_size=8)
-    big.init_weights()
-    assert abs(big.cls_token.std().item() - 0.02) < 0.005
+            assert torch.equal(module.weight, torch.ones(dims)), name
+            assert torch.equal(module.bias, torch.zeros(dims)), name
+    # qkv, attention output and the two MLP layers were all checked
+    assert shapes == {
+        'layers.0.attn.qkv': (3 * dims, dims),
+        'layers.0.attn.proj': (dims, dims),
+        'layers.0.ffn.layers.0.0': (2 * dims, dims),
+        'layers.0.ffn.layers.1': (dims, 2 * dims)}
+    proj = model.patch_embed.projection
+    assert proj.weight.shape == (dims, 3, 8, 8)
+    # fan_in 3*8*8 = 192 and fan_out 512 of the 2-D view; a conv init would
+    # count fan_out as 512*8*8
+    assert_xavier_uniform(proj.weight.detach().reshape(dims, 3 * 8 * 8),
+                          'patch projection')
+    assert torch.count_nonzero(proj.bias) == 0
+    for name in ('cls_token', 'mask_token'):
+        token = getattr(model, name).detach()
+        assert abs(token.std().item() / 0.02 - 1) < 0.15, name
+        assert abs(token.mean().item()) < 0.005, name
+    assert torch.equal(model.pos_embed.data, sincos_2d((4, 4), dims))
 
 
 @pytest.mark.parametrize('patch', [8, 14, 16])

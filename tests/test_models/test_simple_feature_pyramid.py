@@ -8,14 +8,17 @@ from mae_plugin.models import SimpleFeaturePyramid
 
 def test_levels_from_the_last_map():
     neck = SimpleFeaturePyramid(in_channels=32, out_channels=16)
-    first = torch.randn(2, 32, 4, 6)
-    outs = neck((first, torch.randn(2, 32, 4, 6)))
+    a, b = torch.randn(2, 32, 4, 6), torch.randn(2, 32, 4, 6)
+    outs = neck((a, b))
     # scales 4, 2, 1, 0.5 of the last map, then one pooled extra level
     assert [o.shape[2:] for o in outs] == [(16, 24), (8, 12), (4, 6), (2, 3),
                                           (1, 2)]
     assert all(o.shape[:2] == (2, 16) for o in outs)
-    # only the last input is used
-    torch.testing.assert_close(neck((first, first))[0], neck((first, ))[0])
+    # only the last input is used: (a, b) gives what b alone gives, and
+    # not what a alone gives, at every level
+    for out, only_b, only_a in zip(outs, neck((b, )), neck((a, ))):
+        torch.testing.assert_close(out, only_b, rtol=0, atol=0)
+        assert not torch.allclose(out, only_a, atol=1e-3)
     # the 4x path halves the channels twice with a norm in between
     rescale = neck.rescales[0]
     assert [m.out_channels for m in (rescale[0], rescale[3])] == [16, 8]

@@ -1,0 +1,74 @@
+import math
+
+import pytest
+import torch
+from mmengine.evaluator import Evaluator
+from mmengine.registry import init_default_scope
+from mmpretrain.structures import DataSample
+
+from mae_plugin.evaluation import ReconstructionMetric
+from mae_plugin.registry import METRICS
+
+
+def run(metric, mses):
+    metric.process(None, [dict(masked_mse=m) for m in mses])
+    return metric.evaluate(len(mses))
+
+
+def test_mean_mse_and_mean_of_per_image_psnr():
+    # PSNR = 10 * log10(255^2 / mse), 255^2 = 65025:
+    #   mse  65.025 -> 10 * log10(1000) = 30 dB
+    #   mse 650.25  -> 10 * log10(100)  = 20 dB
+    # mse  = (65.025 + 650.25) / 2 = 357.6375
+    # psnr = (30 + 20) / 2 = 25 dB; the PSNR of the mean MSE would be
+    # 10 * log10(65025 / 357.6375) = 22.6 dB, and 20 * log10 would give
+    # 50 dB: both are ruled out.
+    metrics = run(ReconstructionMetric(),
+                  [torch.tensor(65.025, dtype=torch.float64), 650.25])
+    assert set(metrics) == {'reconstruction/mse', 'reconstruction/psnr'}
+    assert metrics['reconstruction/mse'] == pytest.approx(357.6375, rel=1e-12)
+    assert metrics['reconstruction/psnr'] == pytest.approx(25.0, rel=1e-12)
+
+
+def test_max_pixel_value_sets_the_peak():
+    # Peak 1: mse 1e-2 -> 20 dB, mse 1e-4 -> 40 dB; mean 30 dB.
+    # mse = (0.01 + 0.0001) / 2 = 0.00505
+    metrics = run(ReconstructionMetric(max_pixel_value=1.), [1e-2, 1e-4])
+    assert metrics['reconstruction/mse'] == pytest.approx(0.00505, rel=1e-12)
+    assert metrics['reconstruction/psnr'] == pytest.approx(30.0, rel=1e-12)
+
+
+def test_a_perfect_reconstruction_is_clamped_not_infinite():
+    # mse 0 is clamped to 1e-10: 10 * log10(255^2 / 1e-10)
+    # = 20 * log10(255) + 100 = 148.13 dB.
+    metrics = run(ReconstructionMetric(), [0.])
+    assert metrics['reconstruction/mse'] == 0
+    assert metrics['reconstruction/psnr'] == pytest.approx(
+        100 + 20 * math.log10(255), rel=1e-12)
+    assert metrics['reconstruction/psnr'] == pytest.approx(148.13, abs=5e-3)
+
+
+def test_reads_masked_mse_of_data_samples_through_the_evaluator():
+    """What the val loop does: ``MAE.predict``'s data samples (a 0-d tensor
+    ``masked_mse`` in the metainfo) go through ``Evaluator.process``."""
+    init_default_scope('mae_plugin')
+    metric = METRICS.build(dict(type='ReconstructionMetric', prefix='val'))
+    assert isinstance(metric, ReconstructionMetric)
+    evaluator = Evaluator(metric)
+    samples = []
+    for mse in (650.25, 6502.5, 65.025):  # 20, 10 and 30 dB
+        sample = DataSample()
+        sample.set_field(torch.tensor(mse, dtype=torch.float64),
+                         'masked_mse', field_type='metainfo')
+        samples.append(sample)
+    evaluator.process(samples[:2])
+    evaluator.process(samples[2:])
+    metrics = evaluator.evaluate(3)
+    # mse = (650.25 + 6502.5 + 65.025) / 3 = 7217.775 / 3 = 2405.925
+    assert metrics['val/mse'] == pytest.approx(2405.925, rel=1e-12)
+    assert metrics['val/psnr'] == pytest.approx(20.0, rel=1e-12)
+
+
+def test_a_sample_without_masked_mse_is_an_error():
+    with pytest.raises(KeyError, match='masked_mse'):
+        ReconstructionMetric().process(None, [dict(mask=torch.ones(4, 4))])
