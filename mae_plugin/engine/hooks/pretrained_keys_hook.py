@@ -7,6 +7,7 @@ from mmengine.model import is_model_wrapper
 from torch import nn
 
 from mae_plugin.converters import load_prefixed_state_dict
+from mae_plugin.models.utils import pretrained_entries
 from mae_plugin.registry import HOOKS
 
 
@@ -86,12 +87,7 @@ class PretrainedKeysHook(Hook):
             runner.model) else runner.model
         for name, module in model.named_modules():
             init_cfg = getattr(module, 'init_cfg', None)
-            cfgs = init_cfg if isinstance(init_cfg, list) else [init_cfg]
-            entries = {
-                i: cfg
-                for i, cfg in enumerate(cfgs) if isinstance(cfg, dict)
-                and cfg.get('type') == 'Pretrained'
-            }
+            entries = pretrained_entries(init_cfg)
             for i, entry in entries.items():
                 key = name if len(entries) == 1 else f'{name}[{i}]'
                 self._check(runner, key, module, entry)

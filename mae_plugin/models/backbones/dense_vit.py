@@ -23,7 +23,8 @@ from torch.utils.checkpoint import checkpoint
 
 from mae_plugin.registry import MODELS
 from ..utils import (init_mae_weights, init_patch_projection,
-                     is_pretrained_init, load_encoder_weights, sincos_2d)
+                     is_pretrained_init, load_encoder_weights,
+                     pretrained_entries, sincos_2d)
 from .mae_vit import MAEViT
 
 
@@ -214,10 +215,7 @@ class DenseViT(BaseModule):
         self.pos_embed.data.copy_(
             sincos_2d(self.pretrain_grid, self.embed_dims))
         if is_pretrained_init(self.init_cfg):
-            cfgs = self.init_cfg if isinstance(self.init_cfg,
-                                               list) else [self.init_cfg]
-            pretrained = next(
-                cfg for cfg in cfgs if cfg.get('type') == 'Pretrained')
+            pretrained = next(iter(pretrained_entries(self.init_cfg).values()))
             if 'checkpoint' not in pretrained:
                 raise KeyError("init_cfg of type 'Pretrained' needs a "
                                "'checkpoint'")

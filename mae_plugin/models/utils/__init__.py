@@ -2,7 +2,8 @@ from .attention import UnbindQKVAttention, unbind_qkv_attention
 from .checkpoint import load_encoder_weights
 from .checks import (check_bool, check_img_size, check_number,
                      check_positive_int)
-from .init import init_mae_weights, init_patch_projection, is_pretrained_init
+from .init import (init_mae_weights, init_patch_projection,
+                   is_pretrained_init, pretrained_entries)
 from .patchify import check_divisible, patchify, unpatchify
 from .pos_embed import regenerate_sincos_on_load, sincos_1d, sincos_2d
 
@@ -10,6 +11,7 @@ __all__ = [
     'UnbindQKVAttention', 'unbind_qkv_attention', 'load_encoder_weights',
     'check_bool', 'check_img_size', 'check_number',
     'check_positive_int', 'init_mae_weights', 'init_patch_projection',
-    'is_pretrained_init', 'check_divisible', 'patchify', 'unpatchify',
+    'is_pretrained_init', 'pretrained_entries', 'check_divisible',
+    'patchify', 'unpatchify',
     'regenerate_sincos_on_load', 'sincos_1d', 'sincos_2d'
 ]

@@ -1,4 +1,6 @@
 """Weight initialisation of the MAE paper's code."""
+from typing import Dict
+
 from torch import nn
 
 
@@ -24,10 +26,18 @@ def init_patch_projection(conv: nn.Conv2d) -> None:
         nn.init.zeros_(conv.bias)
 
 
+def pretrained_entries(init_cfg) -> Dict[int, dict]:
+    """The ``type='Pretrained'`` entries of an ``init_cfg`` (a dict or a
+    list of them), by their index in the list (0 for a dict)."""
+    cfgs = init_cfg if isinstance(init_cfg, list) else [init_cfg]
+    return {
+        i: cfg
+        for i, cfg in enumerate(cfgs)
+        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained'
+    }
+
+
 def is_pretrained_init(init_cfg) -> bool:
     """Whether an ``init_cfg`` loads weights instead of initialising."""
-    cfgs = init_cfg if isinstance(init_cfg, list) else [init_cfg]
-    return any(
-        isinstance(cfg, dict) and cfg.get('type') == 'Pretrained'
-        for cfg in cfgs)
+    return bool(pretrained_entries(init_cfg))
 
