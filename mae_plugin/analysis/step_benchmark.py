@@ -486,7 +486,9 @@ def run_benchmark(spec: BenchmarkSpec,
                   steps: int = 3,
                   log: Callable[[str], None] = print
                   ) -> Dict[str, PeerResult]:
-    """Time each peer's step, alternating peers in every round.
+    """Time each peer's step, alternating peers in every round; then count
+    its FLOPs, replay its matrix products, time its optimizer update and
+    measure its peak memory.
 
     Args:
         spec (BenchmarkSpec): Architecture, batch, dtype and device.
@@ -514,16 +516,12 @@ def run_benchmark(spec: BenchmarkSpec,
         trainers[name] = TrainStep(name, spec, weights)
         for _ in range(warmup):
             trainers[name](images)
-        results[name] = PeerResult(
-            name,
-            flops_per_step=count_flops(trainers[name], images),
-            matrix_product_s=matrix_product_seconds(trainers[name], images),
-            optimizer_s=optimizer_seconds(trainers[name], images))
-    for name in peers:
-        results[name].peak_memory = (
-            cuda_steps_peak_memory(trainers[name], images, steps)
-            if spec.device.startswith('cuda') else cpu_step_peak_memory(
-                trainers[name], images))
+        results[name] = PeerResult(name)
+    # The timed rounds come straight after the warm-up, before the
+    # profiled and replayed steps below: after those, the CPU allocator
+    # returned memory that the next steps fault back in (ViT-L, batch 4:
+    # ~150K page faults per two steps of the masked model for three
+    # rounds, none when timed first).
     for r in range(rounds):
         for name in peers:
             synchronize(spec.device)
@@ -536,6 +534,15 @@ def run_benchmark(spec: BenchmarkSpec,
                                               elapsed)
         log(f'round {r + 1}/{rounds}: ' + '  '.join(
             f'{n} {results[n].images_per_s[-1]:.2f} img/s' for n in peers))
+    for name in peers:
+        step, result = trainers[name], results[name]
+        result.flops_per_step = count_flops(step, images)
+        result.matrix_product_s = matrix_product_seconds(step, images)
+        result.optimizer_s = optimizer_seconds(step, images)
+        result.peak_memory = (
+            cuda_steps_peak_memory(step, images, steps)
+            if spec.device.startswith('cuda') else cpu_step_peak_memory(
+                step, images))
     return results
 
 

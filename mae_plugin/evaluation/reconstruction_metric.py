@@ -33,6 +33,11 @@ class ReconstructionMetric(BaseMetric):
             self.results.append(float(sample['masked_mse']))
 
     def compute_metrics(self, results: List[float]) -> dict:
+        if not results:
+            raise ValueError(
+                f'{type(self).__name__} got no images: the evaluated '
+                'dataloader (val_dataloader or test_dataloader) yielded '
+                'none; check its dataset')
         peak = self.max_pixel_value**2
         psnr = [10 * math.log10(peak / max(mse, 1e-10)) for mse in results]
         return dict(

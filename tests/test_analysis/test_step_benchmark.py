@@ -53,6 +53,34 @@ def test_benchmark_counts_the_same_work_for_every_peer():
     assert 'without the optimizer updates' in report
 
 
+
+def test_timed_rounds_come_before_the_profiled_and_replayed_steps(
+        monkeypatch):
+    """The diagnostics change the allocator's state (the next steps fault
+    pages back in), so no peer may be timed after any of them ran."""
+    from mae_plugin.analysis import step_benchmark
+    events = []
+    for name in ('count_flops', 'matrix_product_seconds',
+                 'optimizer_seconds', 'cpu_step_peak_memory'):
+        original = getattr(step_benchmark, name)
+
+        def record(*args, _name=name, _original=original):
+            events.append(_name)
+            return _original(*args)
+
+        monkeypatch.setattr(step_benchmark, name, record)
+    results = run_benchmark(TINY_SPEC, peers=['mae_plugin', 'mask_tokens'],
+                            warmup=1, rounds=2, steps=1,
+                            log=lambda line: events.append(line.split()[0]))
+    assert events[:4] == ['building', 'building', 'round', 'round']
+    assert events[4:] == 2 * [
+        'count_flops', 'matrix_product_seconds', 'optimizer_seconds',
+        'cpu_step_peak_memory'
+    ]
+    for result in results.values():
+        assert len(result.images_per_s) == 2
+        assert result.flops_per_step > 0 and result.peak_memory > 0
+
 def matmul_flops(operands):
     """2 x multiply-adds of a recorded mm, addmm or bmm."""
     a, b = operands[-2:]

@@ -72,3 +72,9 @@ def test_reads_masked_mse_of_data_samples_through_the_evaluator():
 def test_a_sample_without_masked_mse_is_an_error():
     with pytest.raises(KeyError, match='masked_mse'):
         ReconstructionMetric().process(None, [dict(mask=torch.ones(4, 4))])
+
+
+def test_an_empty_evaluation_is_an_error_not_a_division_by_zero():
+    with pytest.raises(ValueError, match='ReconstructionMetric got no '
+                       'images.*dataloader'):
+        ReconstructionMetric().evaluate(0)
