@@ -28,10 +28,17 @@ class AtomicCheckpointHook(CheckpointHook):
        The new checkpoint still lists them among its ``keep_ckpt_ids``,
        so if the run dies before deleting them, resuming from it does
        (mmengine's ``before_train`` trims the list to ``max_keep_ckpts``).
+    4. With ``save_best``, it deletes the previous best checkpoint only
+       after the new best is written (mmengine's hook deletes it first, so
+       a kill or a failed write in between left no best checkpoint).
 
+    ``save_best`` infers the rule of :class:`ReconstructionMetric`'s keys
+    (``'reconstruction/psnr'``: greater is better, ``'.../mse'``: less).
     Checkpoints are written by rank 0 only, as by the parent. Arguments
     are those of :class:`mmengine.hooks.CheckpointHook`.
     """
+    _default_greater_keys = CheckpointHook._default_greater_keys + ['psnr']
+    _default_less_keys = CheckpointHook._default_less_keys + ['mse']
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -68,6 +75,48 @@ class AtomicCheckpointHook(CheckpointHook):
                 self.out_dir, self.filename_tmpl.format(old_step))
             if self.file_backend.isfile(path):
                 self.file_backend.remove(path)
+
+    def _save_best_checkpoint(self, runner, metrics) -> None:
+        if not self.save_best:
+            return
+        previous = self._best_ckpt_paths()
+        # The parent deletes the best checkpoints it finds recorded before
+        # it writes the new ones: hide them from it.
+        self._set_best_ckpt_paths(dict.fromkeys(previous))
+        try:
+            super()._save_best_checkpoint(runner, metrics)
+        finally:
+            saved = self._best_ckpt_paths()
+            # an indicator that did not improve keeps its previous best
+            self._set_best_ckpt_paths(
+                {key: saved.get(key) or path
+                 for key, path in previous.items()})
+        if not is_main_process():
+            return
+        for key, path in previous.items():
+            if not path or saved.get(key) in (None, path):
+                continue
+            if self.file_backend.isfile(path):
+                self.file_backend.remove(path)
+            elif self.file_backend.isdir(path):  # saved by DeepSpeed
+                self.file_backend.rmtree(path)
+            else:
+                continue
+            runner.logger.info(
+                f'The previous best checkpoint {path} is removed')
+
+    def _best_ckpt_paths(self) -> dict:
+        """The recorded best checkpoint of each key indicator (the parent
+        keeps a single one, for one indicator, under ``None`` here)."""
+        if hasattr(self, 'best_ckpt_path_dict'):
+            return dict(self.best_ckpt_path_dict)
+        return {None: self.best_ckpt_path}
+
+    def _set_best_ckpt_paths(self, paths: dict) -> None:
+        if hasattr(self, 'best_ckpt_path_dict'):
+            self.best_ckpt_path_dict.update(paths)
+        else:
+            self.best_ckpt_path = paths[None]
 
     def _track(self, runner, step: int) -> list:
         """Add ``step`` to the kept checkpoints and return the steps that
