@@ -519,9 +519,8 @@ def run_benchmark(spec: BenchmarkSpec,
         results[name] = PeerResult(name)
     # The timed rounds come straight after the warm-up, before the
     # profiled and replayed steps below: after those, the CPU allocator
-    # returned memory that the next steps fault back in (ViT-L, batch 4:
-    # ~150K page faults per two steps of the masked model for three
-    # rounds, none when timed first).
+    # had returned memory that the next steps faulted back in (ViT-L,
+    # batch 4: the masked model's first one to three rounds slowed).
     for r in range(rounds):
         for name in peers:
             synchronize(spec.device)

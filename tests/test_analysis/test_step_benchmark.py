@@ -53,7 +53,6 @@ def test_benchmark_counts_the_same_work_for_every_peer():
     assert 'without the optimizer updates' in report
 
 
-
 def test_timed_rounds_come_before_the_profiled_and_replayed_steps(
         monkeypatch):
     """The diagnostics change the allocator's state (the next steps fault
@@ -80,6 +79,7 @@ def test_timed_rounds_come_before_the_profiled_and_replayed_steps(
     for result in results.values():
         assert len(result.images_per_s) == 2
         assert result.flops_per_step > 0 and result.peak_memory > 0
+
 
 def matmul_flops(operands):
     """2 x multiply-adds of a recorded mm, addmm or bmm."""

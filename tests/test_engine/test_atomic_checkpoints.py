@@ -134,46 +134,49 @@ def test_resume_deletes_what_a_dead_run_left(photos, tmp_path,
         work, '*.pth')))) == ['iter_4.pth']
 
 
+def trained_with_save_best(photos, work, save_best):
+    """A tiny run of one epoch whose checkpoint hook keeps the best
+    checkpoint of ``save_best``; the runner and that hook."""
+    runner = checkpoint_every_iteration_runner(
+        photos, work, 1, f'default_hooks.checkpoint.save_best={save_best}')
+    runner.train()
+    return runner, next(h for h in runner.hooks
+                        if isinstance(h, AtomicCheckpointHook))
+
+
+def best_on_disk(work):
+    return sorted(map(osp.basename, glob.glob(osp.join(work, 'best_*.pth'))))
+
 
 def test_a_new_best_checkpoint_is_written_before_the_old_one_goes(
         photos, tmp_path, monkeypatch):
     """mmengine's hook deletes the previous best checkpoint before writing
     the new one; a kill in between left none."""
     work = str(tmp_path / 'work')
-    runner = checkpoint_every_iteration_runner(
-        photos, work, 1,
-        'default_hooks.checkpoint.save_best=reconstruction/psnr')
-    runner.train()
-    hook = next(h for h in runner.hooks
-                if isinstance(h, AtomicCheckpointHook))
-
-    def best_on_disk():
-        return sorted(map(osp.basename, glob.glob(osp.join(work,
-                                                           'best_*.pth'))))
-
+    runner, hook = trained_with_save_best(photos, work, 'reconstruction/psnr')
     on_disk_at_removal = []
     remove = AtomicLocalBackend.remove
 
     def record_and_remove(self, filepath):
         if osp.basename(filepath).startswith('best_'):
             on_disk_at_removal.append((osp.basename(filepath),
-                                       best_on_disk()))
+                                       best_on_disk(work)))
         remove(self, filepath)
 
     monkeypatch.setattr(AtomicLocalBackend, 'remove', record_and_remove)
     best = 'best_reconstruction_psnr_iter_{}.pth'.format
     first = runner.iter
     hook.after_val_epoch(runner, {'reconstruction/psnr': 20.})
-    assert best_on_disk() == [best(first)]
+    assert best_on_disk(work) == [best(first)]
     runner.train_loop._iter += 1  # the next validation, one iteration on
     hook.after_val_epoch(runner, {'reconstruction/psnr': 21.})
     # both were on disk when the old one was deleted
     assert on_disk_at_removal == [(best(first),
                                    [best(first), best(first + 1)])]
-    assert best_on_disk() == [best(first + 1)]
+    assert best_on_disk(work) == [best(first + 1)]
     runner.train_loop._iter += 1
     hook.after_val_epoch(runner, {'reconstruction/psnr': 19.})  # not better
-    assert best_on_disk() == [best(first + 1)]
+    assert best_on_disk(work) == [best(first + 1)]
     assert hook.best_ckpt_path == osp.join(work, best(first + 1))
     assert runner.message_hub.get_info('best_score') == 21.
 
@@ -182,12 +185,8 @@ def test_best_checkpoints_of_several_indicators(photos, tmp_path):
     """Each indicator keeps its own best (the rule inferred: PSNR
     greater, MSE less); only the one that improved is replaced."""
     work = str(tmp_path / 'work')
-    runner = checkpoint_every_iteration_runner(
-        photos, work, 1, 'default_hooks.checkpoint.save_best=['
-        'reconstruction/psnr,reconstruction/mse]')
-    runner.train()
-    hook = next(h for h in runner.hooks
-                if isinstance(h, AtomicCheckpointHook))
+    runner, hook = trained_with_save_best(
+        photos, work, '[reconstruction/psnr,reconstruction/mse]')
     first = runner.iter
     hook.after_val_epoch(runner, {
         'reconstruction/psnr': 20.,
@@ -199,11 +198,10 @@ def test_best_checkpoints_of_several_indicators(photos, tmp_path):
         'reconstruction/psnr': 21.,
         'reconstruction/mse': 700.
     })
-    assert sorted(map(osp.basename, glob.glob(osp.join(
-        work, 'best_*.pth')))) == [
-            f'best_reconstruction_mse_iter_{first}.pth',
-            f'best_reconstruction_psnr_iter_{first + 1}.pth'
-        ]
+    assert best_on_disk(work) == [
+        f'best_reconstruction_mse_iter_{first}.pth',
+        f'best_reconstruction_psnr_iter_{first + 1}.pth'
+    ]
     assert hook.best_ckpt_path_dict == {
         'reconstruction/psnr':
         osp.join(work, f'best_reconstruction_psnr_iter_{first + 1}.pth'),
