@@ -49,7 +49,6 @@ def load_state_dict_file(path: str) -> StateDict:
     return checkpoint
 
 
-
 def load_prefixed_state_dict(path: str, prefix: str = '') -> StateDict:
     """The weights under ``prefix`` of a checkpoint file, with the prefix
     removed (``'backbone'`` and ``'backbone.'`` mean the same, as in
@@ -70,6 +69,7 @@ def load_prefixed_state_dict(path: str, prefix: str = '') -> StateDict:
         for key, value in load_state_dict_file(path).items()
         if key.startswith(prefix)
     }
+
 
 @dataclass
 class LoadReport:

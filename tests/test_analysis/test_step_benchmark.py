@@ -11,7 +11,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from mae_plugin.analysis import (BenchmarkSpec, format_report,
                                  gemm_flops_per_s, run_benchmark)
 from mae_plugin.analysis.step_benchmark import (MatrixProductRecorder,
-                                                TrainStep, build_mmpretrain,
+                                                PeerResult, TrainStep,
+                                                build_mmpretrain,
                                                 build_plugin, count_flops,
                                                 cpu_step_peak_memory)
 from ..conftest import TINY_ARCH
@@ -51,6 +52,36 @@ def test_benchmark_counts_the_same_work_for_every_peer():
     assert '| mae_plugin |' in report and 'mae_plugin / hf' in report
     assert 'in matrix products alone' in report
     assert 'without the optimizer updates' in report
+
+
+def test_report_ratios_and_bounds_follow_the_timed_parts():
+    """Batch 4: ours 2 s per step (1.5 s of matrix products, 0.5 s of
+    optimizer update), the other 8 s (6 s and 0.5 s)."""
+    spec = replace(TINY_SPEC, batch_size=4)
+    parts = dict(flops_per_step=1e9, peak_memory=2.**20, optimizer_s=0.5)
+    results = {
+        'mae_plugin': PeerResult('mae_plugin', [1.9, 2.0, 2.2],
+                                 matrix_product_s=1.5, **parts),
+        'mask_tokens': PeerResult('mask_tokens', [0.5, 0.5, 0.6],
+                                  matrix_product_s=6., **parts),
+    }
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        report = format_report(spec, results, 1e12)
+    finally:
+        torch.set_num_threads(threads)
+    assert 'fp32, cpu (torch threads: 1), own AdamW' in report
+    # measured 2 / 0.5; without the updates (8 - 0.5) / (2 - 0.5); matrix
+    # products 6 / 1.5; ours at most 4 / 1.5 images/s against 0.5, or
+    # 4 / (1.5 + 0.5) with the update
+    assert report.splitlines()[-1] == (
+        '- mae_plugin / mask_tokens: 4.00x measured, 5.00x without the '
+        'optimizer updates, 4.00x in matrix products alone, at most 5.33x '
+        'with everything else free (4.00x with only the optimizer update '
+        'still paid)')
+    assert '| mae_plugin | 2.00 | 15.0% | 1.0 | 0.5 | 0% | 1 | 2.000 | ' \
+        '0.500 | 1.500 | 2.67 |' in report
 
 
 def test_timed_rounds_come_before_the_profiled_and_replayed_steps(

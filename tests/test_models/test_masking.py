@@ -66,6 +66,7 @@ def test_block_masking_is_exact_and_blocky(ratio):
     _, mask, _ = masking(8, grid, generator=gen)
     num_keep = int(196 * (1 - ratio))
     assert (mask.sum(1) == 196 - num_keep).all()
+
     # Block masks have far more removed-removed neighbours than random ones.
     def neighbour_agreement(m):
         m = m.reshape(-1, *grid)

@@ -3,10 +3,15 @@
 Example (the issue's CPU setting):
     python tools/analysis_tools/benchmark_pretrain.py --arch base \
         --batch-size 8 --dtype fp32
+
+On the CPU the step and the GEMM rate use torch's threads (one per core
+unless ``OMP_NUM_THREADS`` says otherwise); the report names their count.
 """
 import argparse
 import dataclasses
 import json
+
+import torch
 
 import mae_plugin  # noqa: F401
 from mae_plugin.analysis import (PEERS, BenchmarkSpec, format_report,
@@ -75,6 +80,7 @@ def main():
                 dict(
                     spec=vars(spec),
                     gemm_flops_per_s=gemm,
+                    cpu_threads=torch.get_num_threads(),
                     peers={
                         name: dataclasses.asdict(r)
                         for name, r in results.items()
