@@ -1,4 +1,8 @@
+import json
 import math
+import os.path as osp
+import runpy
+import sys
 from dataclasses import replace
 
 import pytest
@@ -17,6 +21,7 @@ from mae_plugin.analysis.step_benchmark import (MatrixProductRecorder,
                                                 cpu_step_peak_memory)
 from ..conftest import TINY_ARCH
 
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY_SPEC = BenchmarkSpec(
     arch=TINY_ARCH, img_size=32, patch_size=8, batch_size=2,
     decoder_dims=32, decoder_depth=1, decoder_heads=2)
@@ -82,6 +87,37 @@ def test_report_ratios_and_bounds_follow_the_timed_parts():
         'still paid)')
     assert '| mae_plugin | 2.00 | 15.0% | 1.0 | 0.5 | 0% | 1 | 2.000 | ' \
         '0.500 | 1.500 | 2.67 |' in report
+
+
+def test_tool_writes_the_report_and_json_with_the_thread_count(
+        tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sys, 'argv', [
+        'benchmark_pretrain.py', '--arch', 'small', '--img-size', '32',
+        '--patch-size', '8', '--batch-size', '2', '--decoder-dims', '32',
+        '--decoder-depth', '1', '--decoder-heads', '2', '--peers',
+        'mae_plugin', 'mask_tokens', '--warmup', '1', '--rounds', '2',
+        '--steps', '1', '--json',
+        str(tmp_path / 'out.json')
+    ])
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        runpy.run_path(
+            osp.join(ROOT, 'tools', 'analysis_tools',
+                     'benchmark_pretrain.py'),
+            run_name='__main__')
+    finally:
+        torch.set_num_threads(threads)
+    out = capsys.readouterr().out
+    assert 'fp32, cpu (torch threads: 1), own AdamW each' in out
+    assert '- mae_plugin / mask_tokens: ' in out
+    with open(tmp_path / 'out.json') as f:
+        saved = json.load(f)
+    assert saved['cpu_threads'] == 1
+    assert saved['spec']['decoder_depth'] == 1
+    assert set(saved['peers']) == {'mae_plugin', 'mask_tokens'}
+    assert len(saved['peers']['mae_plugin']['images_per_s']) == 2
+    assert saved['gemm_flops_per_s'] > 0
 
 
 def test_timed_rounds_come_before_the_profiled_and_replayed_steps(
