@@ -1,7 +1,12 @@
+import os.path as osp
+
 import pytest
 import torch
 
 import mae_plugin  # noqa: F401
+
+# The repository's root, for the configs and tools the tests run.
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 TINY_ARCH = dict(
     embed_dims=32, num_layers=2, num_heads=4, feedforward_channels=64)

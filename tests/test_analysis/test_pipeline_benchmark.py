@@ -12,8 +12,8 @@ from mae_plugin.analysis import (PIPELINES, PipelineSpec,
                                  run_pipeline_benchmark,
                                  write_benchmark_images)
 from mae_plugin.analysis.pipeline_benchmark import enlargements
+from ..conftest import ROOT
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY = PipelineSpec(num_images=4, image_size=(64, 48), scale=32)
 
 

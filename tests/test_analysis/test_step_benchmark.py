@@ -19,9 +19,8 @@ from mae_plugin.analysis.step_benchmark import (MatrixProductRecorder,
                                                 build_mmpretrain,
                                                 build_plugin, count_flops,
                                                 cpu_step_peak_memory)
-from ..conftest import TINY_ARCH
+from ..conftest import ROOT, TINY_ARCH
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY_SPEC = BenchmarkSpec(
     arch=TINY_ARCH, img_size=32, patch_size=8, batch_size=2,
     decoder_dims=32, decoder_depth=1, decoder_heads=2)

@@ -12,10 +12,9 @@ from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
 
 from mae_plugin.registry import MODELS
-from ..conftest import TINY_ARCH
+from ..conftest import ROOT, TINY_ARCH
 from ..test_models.test_mae import batch
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 FOLDER = osp.join(ROOT, 'configs', 'mae', 'ablations')
 PREFIX, SUFFIX = 'mae_vit-large-p16_', '_8xb512-amp-coslr-800e_in1k.py'
 BASE = osp.join(FOLDER, f'{PREFIX}table1-base{SUFFIX}')

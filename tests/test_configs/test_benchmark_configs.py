@@ -19,11 +19,11 @@ from mmengine.runner import Runner
 from mae_plugin.apis import train_config
 from mae_plugin.engine import PretrainedKeysHook
 from mae_plugin.registry import MODELS
+from tests.conftest import ROOT
 from tests.test_tools.test_train_test_visualize import (CONFIG as DEMO_CONFIG,
                                                         TINY,
                                                         crop_size_overrides)
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BENCHMARKS = osp.join(ROOT, 'configs', 'benchmarks', 'classification')
 CONFIGS = sorted(
     glob.glob(osp.join(BENCHMARKS, '*.py')) +

@@ -10,8 +10,8 @@ from mae_plugin.datasets.demo_photos import packaged_photos
 from mae_plugin.datasets.transforms.fused_crop import (
     random_resized_crop_params, reduced_decode_factor)
 from mae_plugin.registry import MODELS
+from ..conftest import ROOT
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(
     glob.glob(osp.join(ROOT, 'configs', 'mae', '*.py')))
 DEMO = osp.join(ROOT, 'configs', 'mae',

@@ -17,10 +17,10 @@ from mmengine.runner import Runner
 from torch import nn
 
 from mae_plugin.apis import train_config
+from tests.conftest import ROOT
 from tests.test_tools.test_train_test_visualize import (  # noqa: F401
     CONFIG, TINY, crop_size_overrides, photos, run)
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DET_CONFIG = osp.join(
     ROOT, 'configs', 'benchmarks', 'mmdetection',
     'mask-rcnn_mae-vit-base-p16_simple-fpn_32xb2-lsj-100e_coco.py')

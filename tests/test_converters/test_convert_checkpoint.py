@@ -1,6 +1,5 @@
 """Converting checkpoint files, in the library and with the CLI."""
 import os
-import os.path as osp
 import subprocess
 import sys
 
@@ -8,9 +7,8 @@ import pytest
 import torch
 
 from mae_plugin.converters import convert_checkpoint, load_state_dict_file
+from ..conftest import ROOT
 from .helpers import official_layout, random_hf_mae
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from ..conftest import ROOT
+
 CONFIG = osp.join(ROOT, 'configs', 'mae',
                   'mae_vit-tiny-p8_1xb32-coslr_demo-photos.py')
 TINY = [
