@@ -1,14 +1,21 @@
-# `make demo`: set up .venv, pretrain the CPU demo MAE, write its checkpoint
+# `make demo`: set up .venv (mmcv without compiled operators unless the full
+# build is already there), pretrain the CPU demo MAE, write its checkpoint
 # and a reconstruction figure under work_dirs/demo.
-# `make test`: set up .venv with the test dependencies, run the test suite.
+# `make test`: set up .venv with mmcv's CPU operators (built from source on
+# the first run) and the test dependencies, run the test suite.
+# `make setup-full`: mmcv's CPU operators without the test dependencies
+# (mmdet / mmseg models need them).
 PY := .venv/bin/python
 DEMO_CONFIG := configs/mae/mae_vit-tiny-p8_1xb32-coslr_demo-photos.py
 DEMO_DIR := work_dirs/demo
 
-.PHONY: setup setup-tests demo test
+.PHONY: setup setup-full setup-tests demo test
 
 setup:
 	bash tools/setup_env.sh
+
+setup-full:
+	bash tools/setup_env.sh --full
 
 setup-tests:
 	bash tools/setup_env.sh --tests

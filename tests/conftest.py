@@ -1,7 +1,11 @@
+import os
 import os.path as osp
+import random
 
+import numpy as np
 import pytest
 import torch
+from mmengine.registry import DefaultScope
 
 import mae_plugin  # noqa: F401
 
@@ -44,5 +48,21 @@ def tiny_mae_cfg(img_size=32, patch_size=8, in_channels=3, mask_ratio=0.75,
 
 
 @pytest.fixture(autouse=True)
-def _seed():
+def _isolated_globals():
+    """Every test starts from the same global state and leaves it as it
+    found it, so that the suite passes in any order: the same seeds; and
+    mmengine's default scope (``init_default_scope`` and every runner set
+    it), the environment variables and the working directory restored
+    afterwards."""
     torch.manual_seed(0)
+    np.random.seed(0)
+    random.seed(0)
+    scopes = list(DefaultScope._instance_dict.items())
+    environ = dict(os.environ)
+    cwd = os.getcwd()
+    yield
+    DefaultScope._instance_dict.clear()
+    DefaultScope._instance_dict.update(scopes)
+    os.environ.clear()
+    os.environ.update(environ)
+    os.chdir(cwd)

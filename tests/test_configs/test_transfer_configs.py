@@ -35,16 +35,6 @@ TINY_ENCODER = dict(
     patch_size=8)
 
 
-@pytest.fixture(autouse=True)
-def _restore_default_scope():
-    """A runner makes its config's scope (mmdet, mmseg) the current default
-    scope; drop the scopes a test creates so later tests keep theirs."""
-    before = set(DefaultScope._instance_dict)
-    yield
-    for name in set(DefaultScope._instance_dict) - before:
-        DefaultScope._instance_dict.pop(name)
-
-
 @pytest.fixture(scope='module')
 def pretrained(photos, tmp_path_factory):  # noqa: F811
     """A checkpoint written by one epoch of tools/train.py pretraining."""

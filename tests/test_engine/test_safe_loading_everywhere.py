@@ -26,8 +26,8 @@ def crafted(tmp_path):
     ``marker`` when unpickled; returns ``(path, marker)``."""
     marker = tmp_path / 'marker'
     path = str(tmp_path / 'crafted.pth')
-    model = MODELS.build(dict(type='MAEViT', arch=TINY_ARCH, img_size=32,
-                              patch_size=8))
+    model = MODELS.build(dict(type='mae_plugin.MAEViT', arch=TINY_ARCH,
+                              img_size=32, patch_size=8))
     torch.save(dict(state_dict=model.state_dict(),
                     meta=dict(payload=_RunsCode(marker))), path)
     return path, marker
@@ -45,8 +45,8 @@ def test_pretrained_init_cfg_refuses_crafted_checkpoint(crafted, monkeypatch):
     # even when torch's default is unsafe loading
     monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
     backbone = MODELS.build(
-        dict(type='MAEViT', arch=TINY_ARCH, img_size=32, patch_size=8,
-             init_cfg=dict(type='Pretrained', checkpoint=path)))
+        dict(type='mae_plugin.MAEViT', arch=TINY_ARCH, img_size=32,
+             patch_size=8, init_cfg=dict(type='Pretrained', checkpoint=path)))
     with pytest.raises(pickle.UnpicklingError) as error:
         backbone.init_weights()
     assert f'refusing to load checkpoint {path}' in str(error.value)

@@ -2,6 +2,7 @@
 timm, ViTDet and mmseg layouts and the plugin's, and print what happened
 to every key."""
 import argparse
+import sys
 
 from mae_plugin.converters.files import FORMATS, convert_checkpoint
 
@@ -15,19 +16,21 @@ def parse_args():
         '--src-format',
         default='official',
         choices=FORMATS,
-        help='layout of src: plugin, official, hf or mmpretrain')
+        help=f'layout of src, one of {", ".join(FORMATS)}')
     parser.add_argument(
         '--dst-format',
         default='plugin',
         choices=FORMATS,
-        help='layout of dst')
+        help=f'layout of dst, one of {", ".join(FORMATS)}')
     return parser.parse_args()
 
 
 def main():
     args = parse_args()
+    # a progress bar only on a terminal: redrawn into a log file it is noise
     reports = convert_checkpoint(
-        args.src, args.dst, args.src_format, args.dst_format, progress=True)
+        args.src, args.dst, args.src_format, args.dst_format,
+        progress=sys.stdout.isatty())
     for report in reports:
         print(report.summary())
     print(f'wrote {args.dst}')
