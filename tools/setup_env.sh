@@ -58,7 +58,7 @@ if command -v apt-get >/dev/null && [[ $(id -u) == 0 ]] \
     say "Fashion-MNIST (apt-get install dataset-fashion-mnist)"
     install_fmnist() {
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-            dataset-fashion-mnist >/dev/null
+            dataset-fashion-mnist >/dev/null 2>&1
     }
     # a fresh machine may have no package lists yet
     install_fmnist || { apt-get update -q >/dev/null && install_fmnist; } \
@@ -104,7 +104,11 @@ EOF
 build_mmcv() {
     local dest=$1 build status=0 beat
     build=$(mktemp -d)
-    "${PIP[@]}" install 'setuptools<70' wheel ninja
+    # The build's own setuptools, wheel and ninja live in a folder of their
+    # own: the venv keeps the setuptools that torch and mmengine need.
+    "${PIP[@]}" install --target "$build/tools" 'setuptools<70' wheel ninja
+    local -x PYTHONPATH=$build/tools${PYTHONPATH:+:$PYTHONPATH}
+    local -x PATH=$build/tools/bin:$PATH
     "${PIP[@]}" download --no-deps --no-binary :all: --no-build-isolation \
         "mmcv==$MMCV_VERSION" -d "$build"
     tar -xzf "$build/mmcv-$MMCV_VERSION.tar.gz" -C "$build"
@@ -134,7 +138,8 @@ build_mmcv() {
 heartbeat() {
     while sleep 60; do
         local progress
-        progress=$(grep -o '^\[[0-9]*/[0-9]*\]' "$BUILD_LOG" 2>/dev/null | tail -n 1)
+        progress=$(grep -oE '^ *\[[0-9]+/[0-9]+\]' "$BUILD_LOG" 2>/dev/null \
+            | tail -n 1 | tr -d ' ')
         say "mmcv build running, compiled ${progress:-[0/?]}"
     done
 }
@@ -158,10 +163,6 @@ fi
 HAVE_MMCV=$(installed_mmcv)
 
 say "mae_plugin (editable)"
-# torch asks for setuptools >= 77 again after the mmcv build; mmengine 0.10
-# resolves `mmdet::`/`mmseg::` config bases through pkg_resources, which
-# setuptools 81 removed.
-"${PIP[@]}" install 'setuptools>=77,<81'
 "${PIP[@]}" install --no-deps --no-build-isolation -e .
 
 if [[ $WITH_TESTS == 1 ]]; then
