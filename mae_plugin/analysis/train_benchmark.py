@@ -1,0 +1,150 @@
+"""Images per second of MAE pretraining end to end: the runner of
+tools/train.py with a config's own hooks, loop and data pipeline, reading
+a folder of JPEG files; and, in the same process, the same runner's
+training step on one batch already loaded (the step alone), so that the
+ratio of the two is what the data path and the runner cost.
+"""
+import os.path as osp
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+from mmengine.runner import Runner
+
+from mae_plugin.apis import train_config
+from mae_plugin.models.utils import check_positive_int
+from .step_benchmark import seconds_per_call
+
+
+@dataclass
+class TrainThroughput:
+    """What one end-to-end run measured.
+
+    Attributes:
+        batch_size (int): Images per iteration (one process).
+        num_workers (int): Data-loading processes.
+        iters_per_epoch (int): Iterations of one pass over the folder.
+        iter_times (np.ndarray): Seconds of every iteration after the
+            warm-up, as mmengine's ``IterTimerHook`` records them.
+        data_times (np.ndarray): Of those, the seconds spent waiting for
+            the batch.
+        epoch_start_data_s (float): Mean data wait of the first iteration
+            of every epoch but the first (NaN for one epoch), where the
+            workers start again unless they persist.
+        step_s (float): Seconds of the runner's ``train_step`` (data
+            preprocessor, forward, backward, optimizer) on a loaded batch.
+    """
+    batch_size: int
+    num_workers: int
+    iters_per_epoch: int
+    iter_times: np.ndarray
+    data_times: np.ndarray
+    epoch_start_data_s: float
+    step_s: float
+
+    @property
+    def images_per_s(self) -> float:
+        return self.batch_size / float(np.mean(self.iter_times))
+
+    @property
+    def step_images_per_s(self) -> float:
+        return self.batch_size / self.step_s
+
+
+def benchmark_training(config_file: str,
+                       data_root: str,
+                       work_dir: str,
+                       batch_size: int,
+                       num_workers: int,
+                       epochs: int = 2,
+                       warmup: int = 2,
+                       step_repeats: int = 5,
+                       amp: bool = False,
+                       cfg_options: Optional[dict] = None
+                       ) -> TrainThroughput:
+    """Pretrain with ``config_file`` for ``epochs`` passes over the images
+    in ``data_root`` (no checkpoints, no validation), then time the step
+    alone.
+
+    Args:
+        config_file (str): A pretraining config.
+        data_root (str): Folder of images (read recursively).
+        work_dir (str): Where the runner writes its log.
+        batch_size (int): Images per iteration.
+        num_workers (int): Data-loading processes (persistent when > 0).
+        epochs (int): Passes over the folder. Defaults to 2.
+        warmup (int): First iterations left out of the times. Defaults
+            to 2.
+        step_repeats (int): Timed calls of the step alone. Defaults to 5.
+        amp (bool): Mixed precision, as ``tools/train.py --amp``.
+            Defaults to False.
+        cfg_options (dict, optional): Further overrides.
+
+    Returns:
+        TrainThroughput: the measurements.
+    """
+    for name, value in (('batch_size', batch_size), ('epochs', epochs),
+                        ('step_repeats', step_repeats)):
+        check_positive_int(name, value)
+    if (isinstance(num_workers, bool) or not isinstance(num_workers, int)
+            or num_workers < 0):
+        raise ValueError(f'num_workers must be an int >= 0, got '
+                         f'{num_workers!r}')
+    if not osp.isdir(data_root):
+        raise FileNotFoundError(f'data_root {data_root} is not a folder')
+    options = {
+        'train_dataloader.batch_size': batch_size,
+        'train_dataloader.num_workers': num_workers,
+        'train_dataloader.persistent_workers': num_workers > 0,
+        'train_dataloader.dataset.data_root': data_root,
+        'train_dataloader.dataset.data_prefix': '',
+        'train_cfg.max_epochs': epochs,
+        'default_hooks.checkpoint': None,
+        **(cfg_options or {})
+    }
+    cfg = train_config(config_file, work_dir=work_dir, amp=amp,
+                       no_validate=True, cfg_options=options)
+    runner = Runner.from_cfg(cfg)
+    iters_per_epoch = len(runner.train_dataloader)
+    if epochs * iters_per_epoch <= warmup:
+        raise ValueError(
+            f'{epochs} epochs of {iters_per_epoch} iterations leave nothing '
+            f'to time after warmup={warmup}: add images or epochs')
+    runner.train()
+    hub = runner.message_hub
+    iter_times = hub.get_scalar('train/time').data[0]
+    data_times = hub.get_scalar('train/data_time').data[0]
+    epoch_starts = data_times[iters_per_epoch::iters_per_epoch]
+
+    batch = next(iter(runner.train_dataloader))
+    device = str(next(runner.model.parameters()).device)
+    step_s = seconds_per_call(
+        lambda: runner.model.train_step(batch, runner.optim_wrapper), device,
+        step_repeats)
+    return TrainThroughput(
+        batch_size=batch_size,
+        num_workers=num_workers,
+        iters_per_epoch=iters_per_epoch,
+        iter_times=iter_times[warmup:],
+        data_times=data_times[warmup:],
+        epoch_start_data_s=(float(np.mean(epoch_starts))
+                            if len(epoch_starts) else float('nan')),
+        step_s=step_s)
+
+
+def format_training_report(config_file: str,
+                           result: TrainThroughput) -> str:
+    """The run as a few lines of text."""
+    r = result
+    mean_iter, mean_data = np.mean(r.iter_times), np.mean(r.data_times)
+    return '\n'.join([
+        f'{config_file}: batch {r.batch_size}, {r.num_workers} workers, '
+        f'{r.iters_per_epoch} iterations per epoch, {len(r.iter_times)} '
+        f'timed',
+        f'end to end: {mean_iter:.4f} s/iter = {r.images_per_s:,.1f} img/s'
+        f' (data wait {mean_data:.4f} s/iter, {mean_data / mean_iter:.0%};'
+        f' first iteration of a later epoch {r.epoch_start_data_s:.4f} s)',
+        f'step alone: {r.step_s:.4f} s = {r.step_images_per_s:,.1f} img/s;'
+        f' end to end reaches {r.images_per_s / r.step_images_per_s:.0%} '
+        f'of it',
+    ])

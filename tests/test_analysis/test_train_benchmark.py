@@ -1,0 +1,103 @@
+"""The end-to-end pretraining benchmark: the runner of tools/train.py on a
+JPEG folder, with the step alone of the same run."""
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mae_plugin.analysis import PipelineSpec, write_benchmark_images
+from mae_plugin.analysis.train_benchmark import (benchmark_training,
+                                                 format_training_report)
+from ..conftest import ROOT
+
+IMAGENET = osp.join(ROOT, 'configs/mae/'
+                    'mae_vit-base-p16_8xb512-amp-coslr-800e_in1k.py')
+# The shipped ViT-B ImageNet config made small (ViT-S, 64-pixel crops,
+# patch 16).
+TINY = {
+    'model.backbone.arch': 'small',
+    'model.backbone.img_size': 64,
+    'model.neck.img_size': 64,
+    'train_dataloader.dataset.pipeline.0.scale': 64,
+    'model.neck.in_channels': 384,
+    'model.neck.embed_dims': 32,
+    'model.neck.num_layers': 1,
+    'model.neck.num_heads': 2,
+}
+
+
+@pytest.fixture(scope='module')
+def jpegs(tmp_path_factory):
+    folder = str(tmp_path_factory.mktemp('jpegs'))
+    write_benchmark_images(folder, PipelineSpec(num_images=12))
+    return folder
+
+
+@pytest.fixture(scope='module')
+def config(tmp_path_factory):
+    """The ImageNet config with the paper's AdamW in fp32: its fp16
+    ``AmpOptimWrapper`` needs a GPU."""
+    path = tmp_path_factory.mktemp('config') / 'imagenet_fp32.py'
+    path.write_text(
+        f'_base_ = [{IMAGENET!r}]\n'
+        'optim_wrapper = dict(_delete_=True, type=\'OptimWrapper\', '
+        'optimizer=dict(type=\'AdamW\', lr=1.5e-4, betas=(0.9, 0.95), '
+        'weight_decay=0.05))\n')
+    return str(path)
+
+
+def test_times_every_iteration_after_the_warmup(config, jpegs, tmp_path):
+    # 12 images in batches of 4: 3 iterations an epoch, 6 in 2 epochs
+    result = benchmark_training(config, jpegs, str(tmp_path), batch_size=4,
+                                num_workers=1, epochs=2, warmup=1,
+                                step_repeats=2, cfg_options=TINY)
+    assert result.iters_per_epoch == 3
+    assert len(result.iter_times) == len(result.data_times) == 5
+    # an iteration's time includes its wait for data
+    assert np.all(result.data_times >= 0)
+    assert np.all(result.data_times <= result.iter_times)
+    assert result.images_per_s == pytest.approx(
+        4 / np.mean(result.iter_times))
+    assert result.step_images_per_s == pytest.approx(4 / result.step_s)
+    assert np.isfinite(result.epoch_start_data_s)
+    # no checkpoint is written, only the runner's log
+    written = [f for _, _, files in os.walk(tmp_path) for f in files]
+    assert written and not any(f.endswith('.pth') for f in written)
+    report = format_training_report('cfg.py', result)
+    assert f'{result.images_per_s:,.1f} img/s' in report
+    assert f'{result.step_images_per_s:,.1f} img/s' in report
+
+
+def test_refuses_what_cannot_be_timed(config, jpegs, tmp_path):
+    with pytest.raises(FileNotFoundError, match='data_root /no/such'):
+        benchmark_training(config, '/no/such', str(tmp_path), 4, 0)
+    with pytest.raises(ValueError, match='num_workers must be'):
+        benchmark_training(config, jpegs, str(tmp_path), 4, -1)
+    with pytest.raises(ValueError, match='nothing to time after warmup=6'):
+        benchmark_training(config, jpegs, str(tmp_path), batch_size=4,
+                           num_workers=0, epochs=2, warmup=6,
+                           cfg_options=TINY)
+
+
+def test_tool_writes_the_jpegs_and_one_run_per_worker_count(config,
+                                                           tmp_path):
+    data, out = str(tmp_path / 'jpegs'), str(tmp_path / 'out.json')
+    result = subprocess.run(
+        [sys.executable, 'tools/analysis_tools/benchmark_train.py', config,
+         '--data-root', data, '--make-jpegs', '8', '--batch-size', '4',
+         '--workers', '0', '1', '--warmup', '1', '--work-dir',
+         str(tmp_path / 'work'), '--json', out, '--cfg-options',
+         *[f'{k}={v}' for k, v in TINY.items()]],
+        cwd=ROOT, env={**os.environ, 'PYTHONPATH': ROOT},
+        capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(os.listdir(data)) == 8
+    with open(out) as f:
+        runs = json.load(f)
+    assert [r['num_workers'] for r in runs] == [0, 1]
+    assert all(len(r['iter_times']) == 3 for r in runs)
+    assert result.stdout.count('step alone:') == 2

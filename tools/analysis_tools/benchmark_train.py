@@ -1,0 +1,81 @@
+"""Pretraining images per second end to end (tools/train.py's runner on a
+folder of JPEG files) beside the step alone of the same run.
+
+Example (ViT-B on one GPU, 8,192 ImageNet-sized JPEGs written first, the
+rate with 15 and with 8 data-loading processes):
+    python tools/analysis_tools/benchmark_train.py \\
+        configs/mae/mae_vit-base-p16_8xb512-amp-coslr-800e_in1k.py \\
+        --make-jpegs 8192 --data-root /tmp/jpegs --batch-size 256 \\
+        --workers 15 8 --amp
+"""
+import argparse
+import dataclasses
+import json
+import os.path as osp
+import tempfile
+
+from mmengine.config import DictAction
+
+import mae_plugin  # noqa: F401
+from mae_plugin.analysis import PipelineSpec, write_benchmark_images
+from mae_plugin.analysis.train_benchmark import (benchmark_training,
+                                                 format_training_report)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('config', help='pretraining config')
+    parser.add_argument(
+        '--data-root', required=True, help='folder of training images')
+    parser.add_argument(
+        '--make-jpegs',
+        type=int,
+        metavar='N',
+        help='first write N 500x375 quality-90 JPEGs (cut from the photos '
+        'that ship with scikit-image and scikit-learn) into --data-root')
+    parser.add_argument('--batch-size', type=int, required=True)
+    parser.add_argument(
+        '--workers', type=int, nargs='+', default=[8],
+        help='data-loading processes; one run for each number given')
+    parser.add_argument('--epochs', type=int, default=2)
+    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument(
+        '--amp', action='store_true', help='as tools/train.py --amp')
+    parser.add_argument('--work-dir', help='runner logs (default: a temp dir)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, key=value')
+    parser.add_argument('--json', help='also write the results here')
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    if args.make_jpegs:
+        write_benchmark_images(args.data_root,
+                               PipelineSpec(num_images=args.make_jpegs))
+    work_dir = args.work_dir or tempfile.mkdtemp(prefix='benchmark_train_')
+    results = []
+    for workers in args.workers:
+        result = benchmark_training(
+            args.config, args.data_root,
+            osp.join(work_dir, f'workers{workers}'),
+            batch_size=args.batch_size, num_workers=workers,
+            epochs=args.epochs, warmup=args.warmup, amp=args.amp,
+            cfg_options=args.cfg_options)
+        print(format_training_report(args.config, result))
+        results.append(result)
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump([dict(dataclasses.asdict(r),
+                            iter_times=r.iter_times.tolist(),
+                            data_times=r.data_times.tolist(),
+                            images_per_s=r.images_per_s,
+                            step_images_per_s=r.step_images_per_s)
+                       for r in results], f, indent=1)
+
+
+if __name__ == '__main__':
+    main()
