@@ -4,8 +4,17 @@ Importing the package registers every component in the ``mae_plugin``
 scope and allowlists the types of mmengine checkpoints for safe
 (``weights_only``) loading.
 """
-from . import apis, datasets, engine, evaluation, models, visualization
-from .version import __version__
+import warnings
+
+# With mmcv-lite (the demo's set-up) mmcv warns at import that its compiled
+# deformable attention is missing; nothing here uses it, and mmdet/mmseg
+# models that do fail loudly on their own.
+warnings.filterwarnings(
+    'ignore', message='Fail to import ``MultiScaleDeformableAttention``')
+
+from . import (apis, datasets, engine, evaluation,  # noqa: E402
+               models, visualization)
+from .version import __version__  # noqa: E402
 
 __all__ = [
     'apis', 'datasets', 'engine', 'evaluation', 'models', 'visualization',
