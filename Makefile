@@ -6,6 +6,11 @@
 # `make setup-full`: mmcv's CPU operators without the test dependencies
 # (mmdet / mmseg models need them).
 PY := .venv/bin/python
+# The tests run in a random order (pytest-randomly); `make test SEED=N`
+# repeats the order of an earlier run.
+ifeq ($(SEED),)
+SEED := $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+endif
 DEMO_CONFIG := configs/mae/mae_vit-tiny-p8_1xb32-coslr_demo-photos.py
 DEMO_DIR := work_dirs/demo
 
@@ -28,4 +33,5 @@ demo: setup
 		--img-size 96 96 --out-file $(DEMO_DIR)/reconstruction.png
 
 test: setup-tests
-	$(PY) -m pytest tests -q
+	@echo "test order: --randomly-seed=$(SEED) (make test SEED=$(SEED) repeats it)"
+	$(PY) -m pytest tests -q --randomly-seed=$(SEED)
