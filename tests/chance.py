@@ -3,7 +3,8 @@ not depend on one run's numbers."""
 from math import comb
 
 
-def above_chance(num_samples: int, num_classes: int,
+def above_chance(num_samples: int,
+                 num_classes: int,
                  p_value: float = 1e-6) -> float:
     """The accuracy (%) that guessing uniformly among ``num_classes``
     reaches on ``num_samples`` balanced samples with probability below

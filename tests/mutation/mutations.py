@@ -46,82 +46,130 @@ HEAD_TESTS = ('tests/test_models/test_decoder_and_head.py', )
 KEYS_TESTS = ('tests/test_engine/test_pretrained_keys_hook.py', )
 KNN_TESTS = ('tests/test_engine/test_knn_eval_hook.py', )
 EXPORT_TESTS = ('tests/test_converters/test_export.py', )
-RECIPE_TESTS = (
-    'tests/test_configs/test_transfer_configs.py::'
-    'test_full_size_config_builds', )
+RECIPE_TESTS = ('tests/test_configs/test_transfer_configs.py::'
+                'test_full_size_config_builds', )
 
 MUTATIONS = (
     # The five of issue 23's table.
-    Mutation('norm-pix-eps', 'norm-pix eps 1e-6', HEAD,
-             'eps: float = 1e-6,', 'eps: float = 1e-5,', HEAD_TESTS),
     Mutation(
-        'dense-vit-grid-transposed',
-        'DenseViT resizes positions to each input grid (non-square)',
-        DENSE_VIT,
-        'self.pretrain_grid,\n'
-        '                                     grid_size, '
-        'self.interpolate_mode, 1)',
-        'self.pretrain_grid,\n'
-        '                                     grid_size[::-1], '
-        'self.interpolate_mode, 1)',
-        ('tests/test_models/test_dense_vit.py', )),
-    Mutation('keys-hook-threshold', 'PretrainedKeysHook stops below half',
-             KEYS_HOOK, 'min_matched: float = 0.5',
-             'min_matched: float = 0.05', KEYS_TESTS),
-    Mutation('vitdet-entry', "ViTDet export saved as {'model': ...}", FILES,
-             "'vitdet': (convert_to_vitdet, 'model'),",
-             "'vitdet': (convert_to_vitdet, 'state_dict'),", EXPORT_TESTS),
-    Mutation('knn-k', 'KNNEvalHook k=20', KNN_HOOK, 'k: int = 20,',
-             'k: int = 5,', KNN_TESTS),
+        name='norm-pix-eps',
+        promise='norm-pix eps 1e-6',
+        path=HEAD,
+        old='eps: float = 1e-6,',
+        new='eps: float = 1e-5,',
+        tests=HEAD_TESTS),
+    Mutation(
+        name='dense-vit-grid-transposed',
+        promise='DenseViT resizes positions to each input grid (non-square)',
+        path=DENSE_VIT,
+        old=('self.pretrain_grid,\n' + ' ' * 37 +
+             'grid_size, self.interpolate_mode, 1)'),
+        new=('self.pretrain_grid,\n' + ' ' * 37 +
+             'grid_size[::-1], self.interpolate_mode, 1)'),
+        tests=('tests/test_models/test_dense_vit.py', )),
+    Mutation(
+        name='keys-hook-threshold',
+        promise='PretrainedKeysHook stops when fewer than half matched',
+        path=KEYS_HOOK,
+        old='min_matched: float = 0.5',
+        new='min_matched: float = 0.05',
+        tests=KEYS_TESTS),
+    Mutation(
+        name='vitdet-entry',
+        promise="the ViTDet export is saved as {'model': ...}",
+        path=FILES,
+        old="'vitdet': (convert_to_vitdet, 'model'),",
+        new="'vitdet': (convert_to_vitdet, 'state_dict'),",
+        tests=EXPORT_TESTS),
+    Mutation(
+        name='knn-k',
+        promise='KNNEvalHook votes with k=20',
+        path=KNN_HOOK,
+        old='k: int = 20,',
+        new='k: int = 5,',
+        tests=KNN_TESTS),
     # More of the README's promises.
-    Mutation('knn-temperature', 'KNNEvalHook T=0.07', KNN_HOOK,
-             'temperature: float = 0.07', 'temperature: float = 0.1',
-             KNN_TESTS),
-    Mutation('knn-mean-with-class-token',
-             'kNN mean-pooled feature averages the patch tokens',
-             'mae_plugin/evaluation/knn.py', 'tokens[:, 1:].mean(dim=1)',
-             'tokens.mean(dim=1)', KNN_TESTS),
-    Mutation('keys-hook-half-stops', 'half of the keys is enough',
-             KEYS_HOOK, 'if matched < self.min_matched * total:',
-             'if matched <= self.min_matched * total:', KEYS_TESTS),
     Mutation(
-        'every-rank-writes-last-checkpoint', 'rank 0 writes the checkpoints',
-        'mae_plugin/engine/hooks/atomic_checkpoint_hook.py',
-        '        if not is_main_process():\n'
-        '            return\n'
-        '        atomic_write(self.last_ckpt.encode(),',
-        '        atomic_write(self.last_ckpt.encode(),',
-        ('tests/test_engine/test_distributed.py::'
-         'test_dist_train_sh_trains_saves_and_resumes_on_cpu', )),
-    Mutation('hf-model-entry', 'hf-model output is a bare state dict', FILES,
-             "'hf-model': (_hf_model, None),",
-             "'hf-model': (_hf_model, 'state_dict'),", EXPORT_TESTS),
-    Mutation('mmseg-vit-entry', "mmseg output saved as {'state_dict': ...}",
-             FILES, "'mmseg-vit': (convert_to_mmseg_vit, 'state_dict'),",
-             "'mmseg-vit': (convert_to_mmseg_vit, 'model'),", EXPORT_TESTS),
-    Mutation('detection-without-rel-pos',
-             'detection recipe: relative position bias', DET,
-             'global_attn_indexes=(2, 5, 8, 11),\n'
-             '        use_rel_pos=True,',
-             'global_attn_indexes=(2, 5, 8, 11),\n'
-             '        use_rel_pos=False,', RECIPE_TESTS),
-    Mutation('detection-at-512', 'detection recipe: 1024x1024 input', DET,
-             'image_size = (1024, 1024)', 'image_size = (512, 512)',
-             RECIPE_TESTS),
-    Mutation('segmentation-at-256', 'segmentation recipe: 512x512 crops',
-             SEG, 'crop_size = (512, 512)', 'crop_size = (256, 256)',
-             RECIPE_TESTS),
-    # Two of the table's already-caught ones, as a check of the harness.
-    Mutation('biased-variance', 'norm-pix: unbiased patch variance', HEAD,
-             'var = patches.var(dim=-1, keepdim=True)  # unbiased',
-             'var = patches.var(dim=-1, keepdim=True, unbiased=False)',
-             HEAD_TESTS),
-    Mutation('sincos-halves-swapped',
-             'sin-cos: columns in the first half of the channels',
-             'mae_plugin/models/utils/pos_embed.py',
-             'sincos_1d(cols.flatten(), dims // 2),\n'
-             '        sincos_1d(rows.flatten(), dims // 2)',
-             'sincos_1d(rows.flatten(), dims // 2),\n'
-             '        sincos_1d(cols.flatten(), dims // 2)',
-             ('tests/test_models/test_utils.py', )),
+        name='knn-temperature',
+        promise='KNNEvalHook weighs votes with T=0.07',
+        path=KNN_HOOK,
+        old='temperature: float = 0.07',
+        new='temperature: float = 0.1',
+        tests=KNN_TESTS),
+    Mutation(
+        name='knn-mean-with-class-token',
+        promise='the kNN mean-pooled feature averages the patch tokens',
+        path='mae_plugin/evaluation/knn.py',
+        old='tokens[:, 1:].mean(dim=1)',
+        new='tokens.mean(dim=1)',
+        tests=KNN_TESTS),
+    Mutation(
+        name='keys-hook-half-stops',
+        promise='PretrainedKeysHook passes half of the keys',
+        path=KEYS_HOOK,
+        old='if matched < self.min_matched * total:',
+        new='if matched <= self.min_matched * total:',
+        tests=KEYS_TESTS),
+    Mutation(
+        name='every-rank-writes-last-checkpoint',
+        promise='rank 0 writes the checkpoints',
+        path='mae_plugin/engine/hooks/atomic_checkpoint_hook.py',
+        old=('        if not is_main_process():\n'
+             '            return\n'
+             '        atomic_write(self.last_ckpt.encode(),'),
+        new='        atomic_write(self.last_ckpt.encode(),',
+        tests=('tests/test_engine/test_distributed.py::'
+               'test_dist_train_sh_trains_saves_and_resumes_on_cpu', )),
+    Mutation(
+        name='hf-model-entry',
+        promise='the hf-model export is a bare state dict',
+        path=FILES,
+        old="'hf-model': (_hf_model, None),",
+        new="'hf-model': (_hf_model, 'state_dict'),",
+        tests=EXPORT_TESTS),
+    Mutation(
+        name='mmseg-vit-entry',
+        promise="the mmseg exports are saved as {'state_dict': ...}",
+        path=FILES,
+        old="'mmseg-vit': (convert_to_mmseg_vit, 'state_dict'),",
+        new="'mmseg-vit': (convert_to_mmseg_vit, 'model'),",
+        tests=EXPORT_TESTS),
+    Mutation(
+        name='detection-without-rel-pos',
+        promise='the detection recipe uses relative position bias',
+        path=DET,
+        old='global_attn_indexes=(2, 5, 8, 11),\n        use_rel_pos=True,',
+        new='global_attn_indexes=(2, 5, 8, 11),\n        use_rel_pos=False,',
+        tests=RECIPE_TESTS),
+    Mutation(
+        name='detection-at-512',
+        promise='the detection recipe trains at 1024x1024',
+        path=DET,
+        old='image_size = (1024, 1024)',
+        new='image_size = (512, 512)',
+        tests=RECIPE_TESTS),
+    Mutation(
+        name='segmentation-at-256',
+        promise='the segmentation recipe trains on 512x512 crops',
+        path=SEG,
+        old='crop_size = (512, 512)',
+        new='crop_size = (256, 256)',
+        tests=RECIPE_TESTS),
+    # Two the issue found caught already, as a check of the harness.
+    Mutation(
+        name='biased-variance',
+        promise='norm-pix divides by the unbiased patch variance',
+        path=HEAD,
+        old='var = patches.var(dim=-1, keepdim=True)  # unbiased',
+        new='var = patches.var(dim=-1, keepdim=True, unbiased=False)',
+        tests=HEAD_TESTS),
+    Mutation(
+        name='sincos-halves-swapped',
+        promise='sin-cos: the first half of the channels encodes columns',
+        path='mae_plugin/models/utils/pos_embed.py',
+        old=('sincos_1d(cols.flatten(), dims // 2),\n'
+             '        sincos_1d(rows.flatten(), dims // 2)'),
+        new=('sincos_1d(rows.flatten(), dims // 2),\n'
+             '        sincos_1d(cols.flatten(), dims // 2)'),
+        tests=('tests/test_models/test_utils.py', )),
 )

@@ -29,8 +29,8 @@ from tests.mutation.mutations import MUTATIONS, Mutation  # noqa: E402
 
 # What a copy leaves out: VCS data, environments, outputs, caches.
 IGNORED = shutil.ignore_patterns('.git', '.venv', 'work_dirs', 'data',
-                                 '__pycache__', '.pytest_cache',
-                                 '*.egg-info', 'build', 'dist')
+                                 '__pycache__', '.pytest_cache', '*.egg-info',
+                                 'build', 'dist')
 
 
 class MutationError(RuntimeError):
@@ -69,10 +69,10 @@ def run_pytest(copy: str, tests: Sequence[str]) -> subprocess.CompletedProcess:
     bytecode (a mutation of the same length and second must not leave a
     stale ``.pyc`` behind) and in file order."""
     env = dict(os.environ, PYTHONPATH=copy, PYTHONDONTWRITEBYTECODE='1')
+    command = [sys.executable, '-m', 'pytest', '-x', '-q', '-p']
+    command += ['no:randomly', '-p', 'no:cacheprovider', *tests]
     return subprocess.run(
-        [sys.executable, '-m', 'pytest', '-x', '-q', '-p', 'no:randomly',
-         '-p', 'no:cacheprovider', *tests],
-        cwd=copy, env=env, capture_output=True, text=True)
+        command, cwd=copy, env=env, capture_output=True, text=True)
 
 
 def failed_tests(output: str) -> List[str]:
@@ -87,8 +87,12 @@ def check_copy_is_imported(copy: str) -> None:
     """The tests must import the copy's package, not an installed one."""
     env = dict(os.environ, PYTHONPATH=copy)
     code = 'import mae_plugin; print(mae_plugin.__file__)'
-    result = subprocess.run([sys.executable, '-c', code], cwd=copy, env=env,
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run([sys.executable, '-c', code],
+                            cwd=copy,
+                            env=env,
+                            capture_output=True,
+                            text=True,
+                            check=True)
     imported = result.stdout.strip()
     if not imported.startswith(copy + os.sep):
         raise MutationError(f'the tests import {imported}, not the copy in '
@@ -115,15 +119,18 @@ def run_mutation(copy: str, mutation: Mutation) -> Dict[str, object]:
         outcome = 'caught'
     else:  # collection errors, usage errors: neither caught nor survived
         outcome = f'error (pytest exit {result.returncode})'
-    return dict(name=mutation.name, outcome=outcome, failed=failed,
-                seconds=time.time() - start,
-                output=result.stdout[-3000:] + result.stderr[-2000:])
+    return dict(
+        name=mutation.name,
+        outcome=outcome,
+        failed=failed,
+        seconds=time.time() - start,
+        output=result.stdout[-3000:] + result.stderr[-2000:])
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('names', nargs='*',
-                        help='mutations to run (default: all)')
+    parser.add_argument(
+        'names', nargs='*', help='mutations to run (default: all)')
     args = parser.parse_args(argv)
     known = {m.name: m for m in MUTATIONS}
     unknown = sorted(set(args.names) - set(known))
@@ -145,9 +152,11 @@ def main(argv=None) -> int:
         for mutation in mutations:
             result = run_mutation(copy, mutation)
             results.append(result)
-            print(f"{result['name']:36} {result['outcome']:9} "
-                  f"{result['seconds']:6.1f}s  "
-                  f"{', '.join(result['failed'][:2])}", flush=True)
+            print(
+                f"{result['name']:36} {result['outcome']:9} "
+                f"{result['seconds']:6.1f}s  "
+                f"{', '.join(result['failed'][:2])}",
+                flush=True)
             if result['outcome'] != 'caught':
                 print(result['output'])
     caught = sum(r['outcome'] == 'caught' for r in results)

@@ -33,4 +33,3 @@ def _spied(write):
 
 for _module in (atomic_backend, atomic_checkpoint_hook):
     _module.atomic_write = _spied(_module.atomic_write)
-

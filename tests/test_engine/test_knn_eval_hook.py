@@ -10,8 +10,7 @@ from torch.utils.data import DataLoader
 
 from mae_plugin.engine import KNNEvalHook
 from mae_plugin.evaluation import (extract_encoder_features,
-                                   weighted_knn_accuracy,
-                                   weighted_knn_predict)
+                                   weighted_knn_accuracy, weighted_knn_predict)
 from mae_plugin.registry import build_model
 from ..conftest import tiny_mae_cfg
 
@@ -46,10 +45,10 @@ def test_hook_reports_the_weighted_knn_of_both_features():
     mae = build_model(tiny_mae_cfg())
     mae.init_weights()
     generator = torch.Generator().manual_seed(1)
-    memory = torch.randint(0, 256, (40, 3, 32, 32), generator=generator,
-                           dtype=torch.uint8)
-    query = torch.randint(0, 256, (24, 3, 32, 32), generator=generator,
-                          dtype=torch.uint8)
+    memory = torch.randint(
+        0, 256, (40, 3, 32, 32), generator=generator, dtype=torch.uint8)
+    query = torch.randint(
+        0, 256, (24, 3, 32, 32), generator=generator, dtype=torch.uint8)
     memory_labels = torch.randint(0, NUM_CLASSES, (40, ), generator=generator)
     by_hand = features_by_hand(mae, memory), features_by_hand(mae, query)
     # Query labels: the vote of the class-token features with k=20 and
@@ -57,10 +56,10 @@ def test_hook_reports_the_weighted_knn_of_both_features():
     query_labels = weighted_knn_predict(by_hand[0]['cls'], memory_labels,
                                         by_hand[1]['cls'], NUM_CLASSES)
 
-    hook = KNNEvalHook(labelled_loader(memory, memory_labels),
-                       labelled_loader(query, query_labels), NUM_CLASSES)
-    extracted, labels = extract_encoder_features(mae,
-                                                 hook.memory_dataloader)
+    hook = KNNEvalHook(
+        labelled_loader(memory, memory_labels),
+        labelled_loader(query, query_labels), NUM_CLASSES)
+    extracted, labels = extract_encoder_features(mae, hook.memory_dataloader)
     assert torch.equal(labels, memory_labels)
     for kind in ('cls', 'mean'):
         torch.testing.assert_close(extracted[kind], by_hand[0][kind])
@@ -73,8 +72,8 @@ def test_hook_reports_the_weighted_knn_of_both_features():
     metrics = hook.evaluate(SimpleNamespace(model=mae))
     assert metrics == {
         'knn/cls_top1': pytest.approx(100.),
-        'knn/mean_top1': pytest.approx(accuracy('mean', k=20,
-                                                temperature=0.07)),
+        'knn/mean_top1':
+        pytest.approx(accuracy('mean', k=20, temperature=0.07)),
     }
     # the data tell the settings apart: k=5 or T=0.1 would score less
     # (79% and 92% here)
