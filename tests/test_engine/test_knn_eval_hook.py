@@ -53,8 +53,9 @@ def test_hook_reports_the_weighted_knn_of_both_features():
     by_hand = features_by_hand(mae, memory), features_by_hand(mae, query)
     # Query labels: the vote of the class-token features with k=20 and
     # T=0.07, so that those settings score 100% and others less.
-    query_labels = weighted_knn_predict(by_hand[0]['cls'], memory_labels,
-                                        by_hand[1]['cls'], NUM_CLASSES)
+    query_labels = weighted_knn_predict(
+        by_hand[0]['cls'], memory_labels, by_hand[1]['cls'], NUM_CLASSES,
+        k=20, temperature=0.07)
 
     hook = KNNEvalHook(
         labelled_loader(memory, memory_labels),
