@@ -1,3 +1,4 @@
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -126,8 +127,8 @@ def test_fewer_than_half_of_the_keys_stop_the_run(kept, tmp_path):
                                for k in kept_keys}}, path)
     module.init_cfg = dict(type='Pretrained', checkpoint=path, prefix='')
     hook = PretrainedKeysHook()
-    if kept == 1:
-        with pytest.raises(ValueError, match="only 1 of the 4 keys of ''"):
+    if kept == 1:  # the error names the checkpoint, in whatever words
+        with pytest.raises(ValueError, match=re.escape(path)):
             before_train(hook, module)
     else:
         before_train(hook, module)
