@@ -5,16 +5,29 @@ import runpy
 import sys
 
 import cv2
+import numpy as np
 import pytest
 
 from mae_plugin.analysis import (PIPELINES, PipelineSpec,
                                  decode_factor_shares, format_pipeline_report,
                                  run_pipeline_benchmark,
                                  write_benchmark_images)
+from mae_plugin.analysis import pipeline_benchmark
 from mae_plugin.analysis.pipeline_benchmark import enlargements
 from ..conftest import ROOT
 
 TINY = PipelineSpec(num_images=4, image_size=(64, 48), scale=32)
+
+
+def generated_photos(monkeypatch, sizes):
+    """Cut the benchmark's images from generated photos of the given
+    ``(h, w)`` sizes instead of the packaged ones, whose sizes belong to
+    the installed scikit-image and scikit-learn."""
+    rng = np.random.default_rng(0)
+    photos = [(f'photo_{i}', rng.integers(0, 256, (h, w, 3), np.uint8))
+              for i, (h, w) in enumerate(sizes)]
+    monkeypatch.setattr(pipeline_benchmark, 'packaged_photos',
+                        lambda: photos)
 
 
 def test_every_pipeline_runs_on_the_written_jpegs(tmp_path):
@@ -43,9 +56,8 @@ def test_every_pipeline_runs_on_the_written_jpegs(tmp_path):
         '1/2 75%' in report
     large = PipelineSpec(num_images=4, image_size=(1024, 768))
     report = format_pipeline_report(large, results, {2: 4},
-                                    enlargements(large))
-    # astronaut 512x512 by 2x, chelsea 451x300 by 768 / 300 = 2.56x, ...
-    assert 'cut from the packaged photos (4 enlarged from smaller ' \
+                                    [2.0, 2.56, 0.9, 1.5])
+    assert 'cut from the packaged photos (3 enlarged from smaller ' \
         'photos, by up to 2.6x)' in report
 
 
@@ -70,17 +82,21 @@ def test_decode_factor_shares():
         1: 0.75, 2: 0.125, 4: 0.125}
 
 
-def test_enlargements_name_the_enlarged_images():
-    """The photos are 384x303 to 1411x1411 pixels: the 1024x768 images
-    are mostly enlarged photos, the 500x375 ones sometimes (5 of every
-    16, chelsea 451x300 by 500 / 400 = 1.25x, coins 384x303 by 500 / 384
-    = 1.30x, ...), the 64x48 ones never."""
-    spec = PipelineSpec(num_images=16)
-    enlarged = [e for e in enlargements(spec) if e > 1]
-    assert len(enlarged) == 5
-    assert max(enlarged) == pytest.approx(500 / 384)
-    spec = PipelineSpec(num_images=16, image_size=(1024, 768))
-    assert sum(e > 1 for e in enlargements(spec)) == 15
+def test_enlargements_name_the_enlarged_images(monkeypatch):
+    """Image pixels per photo pixel of the largest cut with the image's
+    aspect ratio, every fourth image portrait: a 500x375 image from a
+    451x300 photo is enlarged by 375 / 300 = 1.25, the portrait 375x500
+    one from a 640x427 photo by 500 / 427; a 1411x1411 photo holds both
+    sizes."""
+    generated_photos(monkeypatch, [(300, 451), (1411, 1411), (640, 640),
+                                   (427, 640)])
+    spec = PipelineSpec(num_images=8)
+    assert enlargements(spec) == pytest.approx([
+        375 / 300, 500 / 1411, 500 / 640, 500 / 427,
+        375 / 300, 500 / 1411, 500 / 640, 500 / 427])
+    spec = PipelineSpec(num_images=4, image_size=(1024, 768))
+    assert enlargements(spec) == pytest.approx(
+        [768 / 300, 1024 / 1411, 1024 / 640, 1024 / 427])
     assert max(enlargements(TINY)) < 1
 
 

@@ -237,7 +237,26 @@ def test_full_size_config_builds(config, scope):
     assert type(model.backbone).__name__ == 'DenseViT'
     assert model.backbone.num_layers == 12
     assert model.backbone.embed_dims == 768
+    # relative position bias in every block; a global block's table spans
+    # the recipe's input grid, 1024 / 16 = 64 or 512 / 16 = 32 patches
+    side = 1024 if scope == 'mmdet' else 512
+    assert all(layer.attn.use_rel_pos for layer in model.backbone.layers)
+    assert [
+        tuple(layer.attn.rel_pos_h.shape)
+        for layer in model.backbone.layers if layer.window_size == 0
+    ] == [(2 * side // 16 - 1, 64)] * (4 if scope == 'mmdet' else 12)
     if scope == 'mmdet':
+        # ViTDet's large-scale jitter: resize to 0.1-2x of 1024, crop and
+        # pad to 1024x1024
+        pipeline = cfg.train_dataloader.dataset.dataset.pipeline
+        resize, crop = pipeline[2], pipeline[3]
+        assert (resize.type, resize.scale, resize.ratio_range,
+                resize.keep_ratio) == ('RandomResize', (1024, 1024),
+                                       (0.1, 2.0), True)
+        assert (crop.type, crop.crop_size) == ('RandomCrop', (1024, 1024))
+        assert cfg.model.data_preprocessor.batch_augments == [
+            dict(type='BatchFixedSizePad', size=(1024, 1024), pad_mask=True)
+        ]
         assert type(model.neck).__name__ == 'SimpleFeaturePyramid'
         assert cfg.optim_wrapper.paramwise_cfg.layer_decay_rate == 0.7
         assert cfg.train_cfg.max_iters == 184375
@@ -254,6 +273,11 @@ def test_full_size_config_builds(config, scope):
         assert '_8xb2-' in osp.basename(config)
         assert cfg.train_dataloader.batch_size * 8 == 16
         assert model.backbone.out_indices == [3, 5, 7, 11]
+        # 512x512 crops for training, sliding 512x512 windows for testing
+        crop = cfg.train_dataloader.dataset.pipeline[3]
+        assert (crop.type, crop.crop_size) == ('RandomCrop', (512, 512))
+        assert cfg.model.data_preprocessor.size == (512, 512)
+        assert cfg.model.test_cfg.crop_size == (512, 512)
 
 
 def test_mask_rcnn_trains_and_validates_from_pretraining(

@@ -1,6 +1,9 @@
-"""A plugin checkpoint read by mmpretrain's VisionTransformer, mmseg's
-VisionTransformer and MAE backbones, a ViTDet-format reader and timm's
-layout, with the matched keys counted."""
+"""A plugin checkpoint read by mmpretrain's VisionTransformer, and the
+files `convert_checkpoint` (the converter tool's function) writes read by
+mmseg's VisionTransformer and MAE backbones, Hugging Face's ViTMAEModel,
+mmpretrain's ViT (timm layout, converted back) and a ViTDet-format reader:
+each under the entry the README names, compared by forward pass where the
+reader runs."""
 import pytest
 import torch
 from mmengine.runner import CheckpointLoader
@@ -8,12 +11,13 @@ from mmpretrain.models import VisionTransformer
 from mmseg.models.backbones import MAE as MMSegMAE
 from mmseg.models.backbones import VisionTransformer as MMSegViT
 from torch import nn
+from transformers import ViTMAEModel
 
-from mae_plugin.converters import (convert_official_mae, convert_to_mmseg_mae,
-                                   convert_to_mmseg_vit, convert_to_timm_vit,
-                                   convert_to_vitdet)
+from mae_plugin.converters import (FORMATS, convert_checkpoint,
+                                   convert_official_mae, convert_to_vitdet,
+                                   mae_config_from_hf)
 from ..conftest import TINY_ARCH, tiny_mae_cfg
-from .helpers import build_plugin, randomize
+from .helpers import build_plugin, hf_config, randomize
 
 TOL = dict(rtol=0, atol=1e-5)
 MMSEG_ARCH = dict(
@@ -27,11 +31,51 @@ MMSEG_ARCH = dict(
     norm_cfg=dict(type='LN', eps=1e-6))
 
 
-def plugin_mae():
-    model = build_plugin(tiny_mae_cfg())
+#: The entry of the saved file that holds each output's state dict, as the
+#: README says (None: the bare state dict).
+ENTRIES = {
+    'plugin': 'state_dict',
+    'official': 'model',
+    'timm': 'model',
+    'vitdet': 'model',
+    'hf': None,
+    'hf-model': None,
+    'mmpretrain': 'state_dict',
+    'mmseg-vit': 'state_dict',
+    'mmseg-mae': 'state_dict',
+}
+
+
+def plugin_mae(cfg=None):
+    model = build_plugin(cfg or tiny_mae_cfg())
     model.init_weights()
     randomize(model)
     return model
+
+
+def export(plugin, dst_format, folder, name='converted.pth'):
+    """Save ``plugin`` as a training checkpoint, convert the file to
+    ``dst_format`` and return the output's path and state dict (checking
+    the entry it is saved under) and the conversion reports."""
+    src = str(folder / 'epoch_1.pth')
+    torch.save({'state_dict': plugin.state_dict(), 'meta': {}}, src)
+    dst = str(folder / name)
+    reports = convert_checkpoint(src, dst, 'plugin', dst_format)
+    saved = torch.load(dst, map_location='cpu', weights_only=True)
+    entry = ENTRIES[dst_format]
+    if entry is None:
+        assert all(isinstance(v, torch.Tensor) for v in saved.values())
+    else:
+        assert list(saved) == [entry]
+        saved = saved[entry]
+    return dst, saved, reports
+
+
+@pytest.mark.parametrize('dst_format', FORMATS)
+def test_each_format_is_saved_under_its_entry(dst_format, tmp_path):
+    plugin = plugin_mae()
+    _, saved, _ = export(plugin, dst_format, tmp_path)
+    assert len(saved) > 20
 
 
 def backbone_keys(model):
@@ -77,12 +121,10 @@ def test_plugin_checkpoint_loads_into_mmpretrain_vit(tmp_path):
 
 def test_mmseg_vit_reads_the_export(tmp_path):
     plugin = plugin_mae()
-    exported, report = convert_to_mmseg_vit(plugin.state_dict())
+    path, exported, (report, ) = export(plugin, 'mmseg-vit', tmp_path)
     assert report.missing == []
     assert len(report.unexpected) == len(plugin.state_dict()) - len(
         backbone_keys(plugin))  # the decoder
-    path = str(tmp_path / 'mmseg_vit.pth')
-    torch.save({'state_dict': exported}, path)
     seg = MMSegViT(
         patch_bias=True,
         init_cfg=dict(type='Pretrained', checkpoint=path),
@@ -98,10 +140,8 @@ def test_mmseg_vit_reads_the_export(tmp_path):
 
 def test_mmseg_mae_reads_the_export(tmp_path):
     plugin = plugin_mae()
-    exported, report = convert_to_mmseg_mae(plugin.state_dict())
+    path, exported, (report, ) = export(plugin, 'mmseg-mae', tmp_path)
     assert report.missing == []
-    path = str(tmp_path / 'mmseg_mae.pth')
-    torch.save({'state_dict': exported}, path)
     seg = MMSegMAE(
         init_cfg=dict(type='Pretrained', checkpoint=path), **MMSEG_ARCH)
     seg.init_weights()
@@ -167,13 +207,11 @@ class ViTDetReader(nn.Module):
 
 def test_vitdet_reader_reads_the_export(tmp_path):
     plugin = plugin_mae()
-    exported, report = convert_to_vitdet(plugin.state_dict())
+    path, exported, (report, ) = export(plugin, 'vitdet', tmp_path)
     # class token and final norm are not part of ViTDet's backbone
     assert {'backbone.cls_token',
             'backbone.ln1.weight'} <= set(report.unexpected)
     assert any('patch_size=8, pretrain_img_size=32' in n for n in report.notes)
-    path = str(tmp_path / 'vitdet.pth')
-    torch.save({'model': exported}, path)
     reader = ViTDetReader()
     result = reader.load(path)
     assert result.unexpected_keys == []
@@ -184,9 +222,9 @@ def test_vitdet_reader_reads_the_export(tmp_path):
     assert count_loaded(reader, exported) == len(reader.state_dict()) - 4
 
 
-def test_timm_layout_is_the_official_encoder_and_round_trips():
+def test_timm_layout_is_the_official_encoder_and_round_trips(tmp_path):
     plugin = plugin_mae()
-    exported, report = convert_to_timm_vit(plugin.state_dict())
+    _, exported, (report, ) = export(plugin, 'timm', tmp_path)
     assert {
         'cls_token', 'pos_embed', 'patch_embed.proj.weight',
         'blocks.1.mlp.fc2.bias', 'norm.weight'
@@ -197,6 +235,35 @@ def test_timm_layout_is_the_official_encoder_and_round_trips():
     assert report.missing == [] and report.unexpected == []
     assert set(back) == set(backbone_keys(plugin))
     assert all(torch.equal(v, plugin.state_dict()[k]) for k, v in back.items())
+    # read back by mmpretrain's ViT, it computes the plugin's encoder
+    path = str(tmp_path / 'back.pth')
+    torch.save({'state_dict': back}, path)
+    vit = VisionTransformer(
+        arch=TINY_ARCH, img_size=32, patch_size=8, out_type='raw',
+        init_cfg=dict(type='Pretrained', checkpoint=path, prefix='backbone.'))
+    vit.init_weights()
+    vit.eval()
+    x = torch.randn(2, 3, 32, 32)
+    torch.testing.assert_close(vit(x)[0],
+                               plugin.backbone(x, mask=False)[0], **TOL)
+
+
+def test_hugging_face_vitmae_model_reads_the_export(tmp_path):
+    """`hf-model`: a bare ``ViTMAEModel`` state dict, which
+    ``from_pretrained`` reads from a folder with the model's config; with
+    the same masking noise it encodes as the plugin's encoder."""
+    config = hf_config('w32')
+    plugin = plugin_mae(mae_config_from_hf(config))
+    folder = tmp_path / 'hf'
+    folder.mkdir()
+    config.save_pretrained(str(folder))
+    export(plugin, 'hf-model', folder, name='pytorch_model.bin')
+    hf = ViTMAEModel.from_pretrained(str(folder)).eval()
+    x, noise = torch.randn(2, 3, 32, 32), torch.rand(2, 16)
+    latent, mask, _ = plugin.backbone(x, noise=noise)
+    out = hf(pixel_values=x, noise=noise)
+    torch.testing.assert_close(out.last_hidden_state, latent, **TOL)
+    assert torch.equal(out.mask, mask)
 
 
 def test_vitdet_needs_a_square_pretraining_grid():

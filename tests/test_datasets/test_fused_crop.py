@@ -243,7 +243,7 @@ def test_full_size_decode_is_the_two_step_pipeline(tmp_path):
     """f = 1 (crops below twice 224): the output of mmcv's
     LoadImageFromFile + mmpretrain's RandomResizedCrop, bit for bit, and
     the same keys."""
-    path = write_jpeg(tmp_path / 'a.jpg', photo('chelsea'))  # 451 x 300
+    path = write_jpeg(tmp_path / 'a.jpg', photo('chelsea', (451, 300)))
     assert_seeded_outputs_equal(
         DecodeRandomResizedCrop(224, crop_ratio_range=(0.2, 1.0)),
         MMPRETRAIN_TRANSFORMS.build(dict(type='LoadImageFromFile')),
@@ -263,8 +263,11 @@ def test_reduced_decode_matches_a_full_decode(factor, size, crop, tmp_path,
                                               decodes):
     """A JPEG of odd size (509 x 383): the crop is decoded at 1 / f, f as
     the rule says, and looks like the full decode's crop shrunk with
-    area averaging (> 29 dB; 30-38 dB here), more so than the full
-    decode's crop shrunk with bicubic interpolation (20-32 dB)."""
+    area averaging (30-38 dB here), more so than the full decode's crop
+    shrunk with bicubic interpolation (20-32 dB) does, and more than like
+    the crop one reduced pixel (f pixels) up, down, left or right, shrunk
+    alike (17-25 dB): the right pixels, whatever the JPEG library's
+    reduced-size IDCT."""
     path = write_jpeg(tmp_path / 'a.jpg', photo('astronaut', (509, 383)))
     offset_h, offset_w, crop_h, crop_w = crop
     transform = force_crop(DecodeRandomResizedCrop(size), *crop)
@@ -274,12 +277,26 @@ def test_reduced_decode_matches_a_full_decode(factor, size, crop, tmp_path,
     assert transform.decode_factors == {factor: 1}
     assert result['img'].shape == size + (3, )
     assert result['ori_shape'] == (383, 509)
-    full = cv2.imread(path)[offset_h:offset_h + crop_h,
-                            offset_w:offset_w + crop_w]
-    expected = cv2.resize(full, size[::-1], interpolation=cv2.INTER_AREA)
+    whole = cv2.imread(path)
+
+    def shrunk(top, left, interpolation=cv2.INTER_AREA):
+        return cv2.resize(whole[top:top + crop_h, left:left + crop_w],
+                          size[::-1], interpolation=interpolation)
+
+    expected = shrunk(offset_h, offset_w)
+    similarity = psnr(result['img'], expected)
     # the two-step pipeline's bicubic shrinking aliases: further away
-    bicubic = cv2.resize(full, size[::-1], interpolation=cv2.INTER_CUBIC)
-    assert psnr(result['img'], expected) > max(29, psnr(bicubic, expected))
+    assert similarity > psnr(shrunk(offset_h, offset_w, cv2.INTER_CUBIC),
+                             expected)
+    shifted = [
+        shrunk(top, left) for top, left in ((offset_h - factor, offset_w),
+                                            (offset_h + factor, offset_w),
+                                            (offset_h, offset_w - factor),
+                                            (offset_h, offset_w + factor))
+        if 0 <= top <= 383 - crop_h and 0 <= left <= 509 - crop_w
+    ]
+    assert shifted and similarity > max(
+        psnr(result['img'], other) for other in shifted)
 
 
 def save_with_orientation(displayed: np.ndarray, path: str,
@@ -465,7 +482,7 @@ def test_mmpretrain_arguments_are_accepted(kwargs, tmp_path):
     """Lists, NumPy ints and arrays, as mmpretrain's RandomResizedCrop
     takes them: the same output (crops below twice the output size, f =
     1)."""
-    path = write_jpeg(tmp_path / 'a.jpg', photo('chelsea'))  # 451 x 300
+    path = write_jpeg(tmp_path / 'a.jpg', photo('chelsea', (451, 300)))
     transform = DecodeRandomResizedCrop(**kwargs)
     assert all(type(side) is int for side in transform.scale)
     assert_seeded_outputs_equal(

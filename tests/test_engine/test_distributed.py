@@ -27,12 +27,12 @@ def free_port():
         return s.getsockname()[1]
 
 
-def dist_train(*args):
+def dist_train(config, *args, **env_vars):
     env = dict(os.environ, PORT=str(free_port()),
                PATH=osp.dirname(sys.executable) + os.pathsep +
-               os.environ['PATH'])
+               os.environ['PATH'], **env_vars)
     result = subprocess.run(
-        ['bash', 'tools/dist_train.sh', CONFIG, str(WORLD_SIZE), *args],
+        ['bash', 'tools/dist_train.sh', config, str(WORLD_SIZE), *args],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-4000:]
@@ -81,22 +81,51 @@ def test_dist_train_sh_runs_the_venv_without_python_on_path():
     assert 'usage: train.py' in result.stdout
 
 
+def spied_config(tmp_path):
+    """The demo config with :mod:`tests.test_engine.save_spy` imported, and
+    the folder where the spy lists each rank's writes."""
+    config = tmp_path / 'spied_config.py'
+    config.write_text(
+        f'_base_ = {CONFIG!r}\n'
+        "custom_imports = dict(imports=['tests.test_engine.save_spy'], "
+        'allow_failed_imports=False)\n')
+    spy_dir = tmp_path / 'spy'
+    spy_dir.mkdir()
+    return str(config), str(spy_dir)
+
+
+def written_files(spy_dir):
+    """``{rank: [names of the files it wrote, in order]}`` for the ranks
+    that wrote any."""
+    files = {}
+    for name in sorted(os.listdir(spy_dir)):
+        with open(osp.join(spy_dir, name)) as f:
+            files[int(name[len('rank'):-len('.txt')])] = f.read().split()
+    return files
+
+
 def test_dist_train_sh_trains_saves_and_resumes_on_cpu(photos, tmp_path):
     work = str(tmp_path / 'work')
     options = ['--work-dir', work, '--no-validate', '--cfg-options', *TINY,
                *crop_size_overrides(photos)]
-    out = dist_train(*options, 'train_cfg.max_epochs=2')
+    config, spy_dir = spied_config(tmp_path)
+    out = dist_train(config, *options, 'train_cfg.max_epochs=2',
+                     MAE_SAVE_SPY_DIR=spy_dir)
     assert 'Distributed launcher: pytorch' in out
     assert 'Distributed training: True' in out and 'GPU number: 2' in out
-    # 8 photos over 2 processes x 4 per batch: one iteration per epoch
-    assert out.count('Saving checkpoint at 2 epochs') == 1  # rank 0 only
+    # 8 photos over 2 processes x 4 per batch: one iteration per epoch;
+    # rank 0 writes every checkpoint and last_checkpoint, rank 1 nothing
+    assert written_files(spy_dir) == {
+        0: ['epoch_1.pth', 'last_checkpoint', 'epoch_2.pth',
+            'last_checkpoint']
+    }
     ckpt = torch.load(osp.join(work, 'epoch_2.pth'), weights_only=True)
     assert ckpt['meta']['epoch'] == 2 and ckpt['meta']['iter'] == 2
     assert sorted(f for f in os.listdir(work) if f.endswith('.pth')) == [
         'epoch_1.pth', 'epoch_2.pth'
     ]
 
-    out = dist_train(*options, 'train_cfg.max_epochs=3', '--resume')
+    out = dist_train(CONFIG, *options, 'train_cfg.max_epochs=3', '--resume')
     assert 'resumed epoch: 2, iter: 2' in out
     ckpt = torch.load(osp.join(work, 'epoch_3.pth'), weights_only=True)
     assert ckpt['meta']['epoch'] == 3 and ckpt['meta']['iter'] == 3

@@ -1,3 +1,4 @@
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -113,3 +114,22 @@ def test_dense_vit_default_prefix(tmp_path):
     report = hook.reports['']
     assert len(report['matched']) == len(model.state_dict())
     assert report['changed'] == []
+
+
+@pytest.mark.parametrize('kept', [1, 2])
+def test_fewer_than_half_of_the_keys_stop_the_run(kept, tmp_path):
+    """The default ``min_matched`` of 0.5: a checkpoint with 1 of the
+    module's 4 keys stops the run, one with 2 of 4 passes."""
+    module = Encoder()
+    path = str(tmp_path / 'partial.pth')
+    kept_keys = ['proj.weight', 'norm.weight'][:kept]
+    torch.save({'state_dict': {k: module.state_dict()[k]
+                               for k in kept_keys}}, path)
+    module.init_cfg = dict(type='Pretrained', checkpoint=path, prefix='')
+    hook = PretrainedKeysHook()
+    if kept == 1:  # the error names the checkpoint, in whatever words
+        with pytest.raises(ValueError, match=re.escape(path)):
+            before_train(hook, module)
+    else:
+        before_train(hook, module)
+    assert hook.reports['']['matched'] == kept_keys

@@ -88,3 +88,30 @@ def test_loss_on_visible_averages_over_all_patches():
     expected = (pred - patchify(imgs, 8)).pow(2).mean()
     torch.testing.assert_close(
         head.loss(pred, imgs, nothing_removed)['loss'], expected)
+
+
+def test_norm_pix_eps_is_1e_6_on_a_nearly_flat_patch():
+    """The default ``eps`` is the MAE code's (and mmpretrain's) 1e-6.
+    Only a patch whose variance is of the order of eps shows it: here
+    about 1e-6, where eps 1e-5 would shrink the target by
+    sqrt(2e-6 / 1.1e-5) = 0.43."""
+    from tests.test_converters.helpers import build_mmpretrain
+    generator = torch.Generator().manual_seed(0)
+    # [1, 3, 16, 16]: four nearly flat 8x8 patches at grey level 0.3
+    imgs = 0.3 + 1e-3 * torch.randn(1, 3, 16, 16, generator=generator)
+    patches = patchify(imgs.double(), 8)  # [1, 4, 192]
+    var = patches.var(dim=-1, keepdim=True)  # unbiased
+    assert 0.5e-6 < var.min() and var.max() < 2e-6
+    expected = (patches - patches.mean(dim=-1, keepdim=True)) / (var +
+                                                                 1e-6).sqrt()
+    target = MAEPixelHead(patch_size=8).construct_target(imgs)
+    # float32 rounding of values near 0.3 (2e-8) over a spread of 1e-3
+    # errs by less than 1e-4; eps 1e-5 moves the target by up to 1
+    torch.testing.assert_close(target.double(), expected, rtol=0,
+                               atol=1e-3)
+    mmpretrain_head = build_mmpretrain(
+        dict(type='MAEPretrainHead', patch_size=8, norm_pix=True,
+             loss=dict(type='PixelReconstructionLoss', criterion='L2')))
+    torch.testing.assert_close(target,
+                               mmpretrain_head.construct_target(imgs),
+                               rtol=0, atol=1e-3)

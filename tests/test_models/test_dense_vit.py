@@ -251,3 +251,25 @@ def test_official_checkpoint_loads_through_the_converter(
     assert len(model.state_dict()) == len(encoder) - 1  # no class token
     for key, value in model.state_dict().items():
         torch.testing.assert_close(value, encoder[key], msg=key)
+
+
+def test_positions_are_resized_to_a_non_square_input_grid():
+    """A 40x56 input has a 5x7 patch grid: the positions added to its patch
+    tokens are the stored 4x4 grid resized to 5 rows and 7 columns,
+    bicubically with half-pixel centres, as ``F.interpolate`` does."""
+    model = build()
+    seen = {}
+    model.patch_embed.register_forward_hook(
+        lambda module, args, out: seen.update(patches=out[0]))
+    model.layers[0].register_forward_pre_hook(
+        lambda module, args: seen.update(block_input=args[0]))
+    model(torch.randn(2, 3, 40, 56))
+    added = seen['block_input'] - seen['patches'].view(2, 5, 7, 32)
+    stored = model.pos_embed.detach()[:, 1:]  # [1, 16, D]
+    grid = stored.reshape(1, 4, 4, 32).permute(0, 3, 1, 2)  # [1, D, 4, 4]
+    expected = F.interpolate(
+        grid, size=(5, 7), mode='bicubic',
+        align_corners=False).permute(0, 2, 3, 1)  # [1, 5, 7, D]
+    # patch tokens of size ~1 lose ~1e-7 when the positions are added
+    torch.testing.assert_close(added, expected.expand(2, -1, -1, -1),
+                               rtol=0, atol=1e-5)
