@@ -78,9 +78,12 @@ def test_plugin_checkpoint_loads_into_mmpretrain_vit(tmp_path):
 def test_mmseg_vit_reads_the_export(tmp_path):
     plugin = plugin_mae()
     exported, report = convert_to_mmseg_vit(plugin.state_dict())
-    assert report.missing == []
-    assert len(report.unexpected) == len(plugin.state_dict()) - len(
-        backbone_keys(plugin))  # the decoder
+    assert report.missing == [] and report.unexpected == []
+    decoder = len(plugin.state_dict()) - len(backbone_keys(plugin))
+    assert report.dropped == [
+        f'decoder ({decoder} keys neck.*), not part of the mmseg '
+        'VisionTransformer layout'
+    ]
     path = str(tmp_path / 'mmseg_vit.pth')
     torch.save({'state_dict': exported}, path)
     seg = MMSegViT(
@@ -168,9 +171,12 @@ class ViTDetReader(nn.Module):
 def test_vitdet_reader_reads_the_export(tmp_path):
     plugin = plugin_mae()
     exported, report = convert_to_vitdet(plugin.state_dict())
-    # class token and final norm are not part of ViTDet's backbone
-    assert {'backbone.cls_token',
-            'backbone.ln1.weight'} <= set(report.unexpected)
+    # class token and final norm are not part of ViTDet's backbone: each
+    # is reported once, as dropped, and nothing is unexpected
+    assert report.unexpected == []
+    assert [line.split(' (')[0] for line in report.dropped
+            ] == ['decoder', 'class token', 'final norm']
+    assert 'class token (1 key backbone.cls_token*)' in report.dropped[1]
     assert any('patch_size=8, pretrain_img_size=32' in n for n in report.notes)
     path = str(tmp_path / 'vitdet.pth')
     torch.save({'model': exported}, path)
@@ -192,7 +198,11 @@ def test_timm_layout_is_the_official_encoder_and_round_trips():
         'blocks.1.mlp.fc2.bias', 'norm.weight'
     } <= set(exported)
     decoder = [k for k in plugin.state_dict() if k.startswith('neck.')]
-    assert sorted(report.unexpected) == sorted(decoder)
+    assert report.unexpected == []
+    assert report.dropped == [
+        f'decoder ({len(decoder)} keys neck.*), not part of the timm ViT '
+        'layout'
+    ]
     back, report = convert_official_mae(exported)
     assert report.missing == [] and report.unexpected == []
     assert set(back) == set(backbone_keys(plugin))
