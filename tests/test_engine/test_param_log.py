@@ -30,7 +30,7 @@ def build_optimizer(model):
             paramwise_cfg=PARAMWISE_CFG))
 
 
-def test_one_line_per_distinct_setting(tmp_path):
+def test_one_line_per_distinct_setting():
     model = build_model(tiny_mae_cfg())
     logger = MMLogger.get_instance('test_param_log')
     summarise_paramwise_options(logger)
