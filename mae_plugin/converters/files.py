@@ -75,6 +75,14 @@ def detect_format(state_dict: StateDict, path: str = 'state_dict') -> str:
         f'hf, official (first keys: {keys[:5]}); give the source format')
 
 
+def layout_hint(state_dict: StateDict) -> str:
+    """Which layout the keys look like, for an error message."""
+    try:
+        return f'the keys look like the {detect_format(state_dict)} layout'
+    except ValueError:
+        return 'the keys are in none of the known layouts'
+
+
 def save_state_dict(state_dict: StateDict, path: str,
                     entry: Optional[str]) -> None:
     """Save under ``entry`` (bare if None); ``.safetensors`` files are
@@ -124,7 +132,11 @@ def convert_checkpoint(src: str,
     if src_format == dst_format == 'plugin':
         check_floating(state_dict, state_dict)
     if src_format != 'plugin':
-        state_dict, report = SOURCES[src_format](state_dict, progress=progress)
+        try:
+            state_dict, report = SOURCES[src_format](
+                state_dict, progress=progress)
+        except ValueError as error:
+            raise ValueError(f'{src}: {error}; {layout_hint(state_dict)}')
         reports.append(report)
     entry = 'state_dict'
     if dst_format != 'plugin':

@@ -146,3 +146,16 @@ def test_integer_weights_are_refused(plugin_file, tmp_path, dst_format):
     assert 'weights must be floating point, got torch.int8' in result.stderr
     assert 'Traceback' not in result.stderr
     assert not dst.exists()
+
+
+def test_a_wrong_source_format_names_the_layout_the_keys_have(
+        plugin_file, tmp_path):
+    _, path = plugin_file
+    result = run_converter(path, str(tmp_path / 'out.pth'), '--src-format',
+                           'official')
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        f'convert_checkpoint: {path}: state_dict: no key is in the '
+        'official MAE layout')
+    assert result.stderr.strip().endswith(
+        'the keys look like the plugin layout')
