@@ -3,6 +3,7 @@ the plugin is imported (as ``custom_imports`` does)."""
 import logging
 from types import SimpleNamespace
 
+import pytest
 import torch
 from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
@@ -62,7 +63,9 @@ def test_mmpretrain_classifier_logs_the_count(tmp_path):
             "'backbone.')") in messages
 
 
-def test_whole_file_counts_wrapped_keys_and_names_other_shapes(tmp_path):
+@pytest.mark.parametrize('scope', ['mmdet', 'mmseg'])
+def test_whole_file_counts_wrapped_keys_and_names_other_shapes(
+        tmp_path, scope):
     module = Encoder()
     path = str(tmp_path / 'model.pth')
     weights = {f'module.{k}': v for k, v in module.state_dict().items()}
@@ -70,7 +73,8 @@ def test_whole_file_counts_wrapped_keys_and_names_other_shapes(tmp_path):
     del weights['module.norm.weight']
     torch.save({'state_dict': weights}, path)
     module.init_cfg = dict(type='Pretrained', checkpoint=path)
-    messages = logged_by(module.init_weights)
+    with DefaultScope.overwrite_default_scope(scope):
+        messages = logged_by(module.init_weights)
     assert (f'Encoder: 3 of 4 keys found in {path} (prefix None), of '
             'another shape there: norm.bias') in messages
     assert torch.equal(module.proj.weight, weights['module.proj.weight'])
