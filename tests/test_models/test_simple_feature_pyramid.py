@@ -7,7 +7,8 @@ from mae_plugin.models import SimpleFeaturePyramid
 
 
 def test_levels_from_the_last_map():
-    neck = SimpleFeaturePyramid(in_channels=32, out_channels=16)
+    neck = SimpleFeaturePyramid(
+        in_channels=32, patch_size=16, out_channels=16)
     a, b = torch.randn(2, 32, 4, 6), torch.randn(2, 32, 4, 6)
     outs = neck((a, b))
     # scales 4, 2, 1, 0.5 of the last map, then one pooled extra level
@@ -66,7 +67,8 @@ def test_scoped_norm_resolves_from_other_scopes(scope):
         from mmengine.registry import MODELS
         neck = MODELS.build(
             dict(type='mae_plugin.SimpleFeaturePyramid', in_channels=32,
-                 out_channels=8, norm_cfg=dict(type='mae_plugin.LN2d')))
+                 patch_size=16, out_channels=8,
+                 norm_cfg=dict(type='mae_plugin.LN2d')))
     assert isinstance(neck.convs[0][0].norm, LayerNorm2d)
 
 
@@ -75,7 +77,14 @@ def test_scoped_norm_resolves_from_other_scopes(scope):
     (dict(strides=(4, 8, 16, 32, 48)), ValueError, 'stride 48 is neither'),
     (dict(strides=(8, 4)), ValueError, 'strides must increase'),
     (dict(norm_cfg=dict(type='NoSuchNorm')), KeyError, 'NoSuchNorm'),
+    (dict(patch_size=0), ValueError, 'patch_size'),
 ])
 def test_bad_arguments_raise(kwargs, error, match):
     with pytest.raises(error, match=match):
-        SimpleFeaturePyramid(in_channels=32, **kwargs)
+        SimpleFeaturePyramid(in_channels=32, **{'patch_size': 16, **kwargs})
+
+
+def test_the_patch_size_must_be_given():
+    # a default would build ViTDet's patch-16 scales for any backbone
+    with pytest.raises(TypeError, match='patch_size'):
+        SimpleFeaturePyramid(in_channels=32)

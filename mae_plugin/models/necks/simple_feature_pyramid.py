@@ -9,6 +9,7 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from mae_plugin.registry import MODELS
+from ..utils import check_positive_int
 
 
 def _resolve(norm_cfg: dict) -> dict:
@@ -30,9 +31,9 @@ def _resolve(norm_cfg: dict) -> dict:
 SCALES = (4., 2., 1., 0.5)
 
 
-def pyramid_scales(strides: Sequence[int],
-                   patch_size: int) -> Tuple[List[float], int]:
-    """The scale factors and pooled extra levels that give ``strides``.
+def pyramid_scales(strides: Sequence[int], patch_size: int) -> List[float]:
+    """The scale factors of the levels that give ``strides`` (the rest are
+    pooled extra levels).
 
     A level of stride ``s`` resamples the backbone's map (stride
     ``patch_size``) by ``patch_size / s``, one of :data:`SCALES`; the
@@ -44,11 +45,11 @@ def pyramid_scales(strides: Sequence[int],
         patch_size (int): The backbone's patch size (its map's stride).
 
     Returns:
-        tuple: the scale factors and the number of extra levels.
+        list[float]: one scale factor per resampled level.
 
     Raises:
-        ValueError: If ``strides`` do not increase, naming the stride that
-            neither a scale factor nor pooling gives.
+        ValueError: If ``strides`` do not increase, or (naming it) a
+            stride neither a scale factor nor pooling gives.
     """
     if not strides or list(strides) != sorted(set(strides)):
         raise ValueError(f'strides must increase, got {tuple(strides)}')
@@ -61,7 +62,7 @@ def pyramid_scales(strides: Sequence[int],
                 f'strides {tuple(strides)}: with patch_size {patch_size} '
                 f'stride {stride} is neither patch_size / s for a scale s '
                 f'in {SCALES} nor twice the stride before it (pooled)')
-    return scales, len(strides) - len(scales)
+    return scales
 
 
 @MODELS.register_module()
@@ -83,8 +84,10 @@ class SimpleFeaturePyramid(BaseModule):
 
     Args:
         in_channels (int): Channels ``D`` of the backbone's map.
+        patch_size (int): Patch size of the backbone (the stride of its
+            map). No default: a pyramid built for another patch size gives
+            other strides than the heads expect.
         out_channels (int): Channels of every level. Defaults to 256.
-        patch_size (int): Patch size of the backbone. Defaults to 16.
         strides (Sequence[int]): Stride of every output level, fine to
             coarse. Defaults to ``(4, 8, 16, 32, 64)``.
         scale_factors (Sequence[float], optional): The scales of the
@@ -99,15 +102,16 @@ class SimpleFeaturePyramid(BaseModule):
 
     def __init__(self,
                  in_channels: int,
+                 patch_size: int,
                  out_channels: int = 256,
-                 patch_size: int = 16,
                  strides: Sequence[int] = (4, 8, 16, 32, 64),
                  scale_factors: Optional[Sequence[float]] = None,
                  norm_cfg: dict = dict(type='LN2d', eps=1e-6),
                  act_cfg: dict = dict(type='GELU'),
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
-        scales, num_extra = pyramid_scales(strides, patch_size)
+        check_positive_int('patch_size', patch_size)
+        scales = pyramid_scales(strides, patch_size)
         if scale_factors is not None and list(scale_factors) != scales:
             raise ValueError(
                 f'scale_factors {tuple(scale_factors)} give strides '
