@@ -1,6 +1,7 @@
 # `make demo`: set up .venv (mmcv without compiled operators unless the full
-# build is already there), pretrain the CPU demo MAE, write its checkpoint
-# and a reconstruction figure under work_dirs/demo.
+# build is already there), pretrain the CPU demo MAE, write its checkpoint,
+# a reconstruction figure and the published checkpoint (weights only,
+# loadable without the plugin) under work_dirs/demo.
 # `make test`: set up .venv with mmcv's CPU operators (built from source on
 # the first run) and the test dependencies, run the test suite.
 # `make setup-full`: mmcv's CPU operators without the test dependencies
@@ -30,7 +31,9 @@ demo: setup
 	$(PY) tools/train.py $(DEMO_CONFIG) --work-dir $(DEMO_DIR)
 	$(PY) tools/visualize_reconstruction.py $(DEMO_CONFIG) \
 		$(DEMO_DIR)/epoch_30.pth data/demo_photos/astronaut.jpg \
-		--img-size 96 96 --out-file $(DEMO_DIR)/reconstruction.png
+		--img-size 96 96 --scale 3 --out-file $(DEMO_DIR)/reconstruction.png
+	$(PY) tools/model_converters/publish_model.py $(DEMO_DIR)/epoch_30.pth \
+		$(DEMO_DIR)/mae_vit-tiny-p8_demo-photos.pth
 
 test: setup-tests
 	@echo "test order: --randomly-seed=$(SEED) (make test SEED=$(SEED) repeats it)"

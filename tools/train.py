@@ -3,10 +3,10 @@ import argparse
 
 from mmengine.runner import Runner
 
-import mae_plugin  # noqa: F401  (registers the plugin)
 from mae_plugin.apis import (add_runner_args, close_distributed,
                              init_cpu_distributed, parse_runner_args,
                              train_config)
+from mae_plugin.engine import summarise_paramwise_options
 
 
 def parse_args():
@@ -45,7 +45,10 @@ def main():
         launcher=args.launcher,
         cfg_options=args.cfg_options)
     init_cpu_distributed(cfg)
-    Runner.from_cfg(cfg).train()
+    runner = Runner.from_cfg(cfg)
+    # one line per distinct paramwise setting, not one per parameter
+    summarise_paramwise_options(runner.logger)
+    runner.train()
     close_distributed()
 
 

@@ -1,7 +1,8 @@
 """Reconstruct images with a pretrained MAE and save the paper's figure,
 one row per image: original | masked | reconstruction | reconstruction +
-visible, under a caption that states the masking and how norm-pix
-predictions were mapped back to pixels."""
+visible, each panel titled (the masking named), under a caption that
+states the masking and how predictions were mapped back to pixels; print
+the masked-patch MSE of every image."""
 import argparse
 import os
 import os.path as osp
@@ -10,8 +11,9 @@ import cv2
 from mmengine.config import DictAction
 
 from mae_plugin.apis import (MASKING_STRATEGIES, as_rgb, caption_lines,
-                             init_model, list_images, reconstruct_images,
-                             set_masking)
+                             init_model, list_images, panel_titles,
+                             reconstruct_images, set_masking)
+from mae_plugin.evaluation import psnr
 from mae_plugin.visualization import add_caption, stack_rows
 
 
@@ -39,6 +41,12 @@ def parse_args():
         nargs=2,
         metavar=('H', 'W'),
         help='resize every image to H x W (default: keep its own size)')
+    parser.add_argument(
+        '--scale',
+        type=int,
+        default=1,
+        help='enlarge every panel this many times, nearest-neighbour '
+        '(default: 1)')
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
     parser.add_argument(
         '--cfg-options',
@@ -50,6 +58,8 @@ def parse_args():
 
 def main():
     args = parse_args()
+    if args.scale < 1:
+        raise ValueError(f'--scale must be >= 1, got {args.scale}')
     images = list_images(args.images)
     model = init_model(
         args.config,
@@ -58,13 +68,22 @@ def main():
         cfg_options=args.cfg_options)
     set_masking(model, args.masking, args.mask_ratio)
     rows = reconstruct_images(
-        model, images, seed=args.seed, img_size=args.img_size)
-    caption = caption_lines(model)
-    figure = as_rgb(add_caption(stack_rows(rows), caption), model)
+        model,
+        images,
+        seed=args.seed,
+        img_size=args.img_size,
+        scale=args.scale,
+        titles=panel_titles(model))
+    caption = caption_lines(model)[1:]  # the panels carry their titles
+    figure = as_rgb(
+        add_caption(stack_rows([row.figure for row in rows]), caption), model)
     os.makedirs(osp.dirname(osp.abspath(args.out_file)), exist_ok=True)
     if not cv2.imwrite(args.out_file, figure[..., ::-1]):  # RGB -> BGR
         raise OSError(f'could not write {args.out_file}')
     print('\n'.join(caption))
+    for path, row in zip(images, rows):
+        print(f'{path}: masked-patch MSE {row.masked_mse:.1f} '
+              f'(PSNR {psnr(row.masked_mse):.2f} dB, 0-255 pixels)')
     print(f'wrote {args.out_file}: {len(images)} image(s), '
           f'{figure.shape[1]}x{figure.shape[0]}')
 

@@ -1,14 +1,15 @@
-from .inference import (MASKING_STRATEGIES, as_rgb, build_masking,
-                        caption_lines, init_model, list_images,
-                        reconstruct_images, reconstruction_figures,
-                        set_masking)
+from .inference import (MASKING_STRATEGIES, Reconstruction, as_rgb,
+                        build_masking, caption_lines, init_model, list_images,
+                        masking_title, panel_titles, reconstruct_images,
+                        reconstruction_figures, set_masking)
 from .runner import (add_runner_args, close_distributed,
                      init_cpu_distributed, parse_runner_args, test_config,
                      train_config)
 
 __all__ = [
-    'MASKING_STRATEGIES', 'as_rgb', 'build_masking', 'caption_lines',
-    'init_model', 'list_images', 'reconstruct_images',
+    'MASKING_STRATEGIES', 'Reconstruction', 'as_rgb', 'build_masking',
+    'caption_lines', 'init_model', 'list_images', 'masking_title',
+    'panel_titles', 'reconstruct_images',
     'reconstruction_figures', 'set_masking', 'add_runner_args',
     'close_distributed', 'init_cpu_distributed', 'parse_runner_args',
     'test_config', 'train_config'

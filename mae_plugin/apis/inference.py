@@ -1,6 +1,6 @@
 """Build a pretrained MAE from a config and draw its reconstructions."""
 import os.path as osp
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -23,6 +23,16 @@ MASKING_STRATEGIES = {
     'block': 'BlockMasking',
     'grid': 'GridMasking'
 }
+# ... and the other way round.
+MASKING_NAMES = {cls: name for name, cls in MASKING_STRATEGIES.items()}
+
+
+class Reconstruction(NamedTuple):
+    """The figure row of one image and the masked-patch MSE it shows
+    (0-255 pixel values, over the removed patches of the model's
+    input)."""
+    figure: np.ndarray
+    masked_mse: float
 
 
 def init_model(config: Union[str, Config],
@@ -125,8 +135,7 @@ def set_masking(model: torch.nn.Module,
     if strategy is None and mask_ratio is None:
         return
     current = model.backbone.masking
-    names = {cls: name for name, cls in MASKING_STRATEGIES.items()}
-    strategy = strategy or names.get(type(current).__name__)
+    strategy = strategy or MASKING_NAMES.get(type(current).__name__)
     if mask_ratio is None:
         mask_ratio = current.mask_ratio
     model.backbone.masking = build_masking(strategy, mask_ratio)
@@ -135,7 +144,9 @@ def set_masking(model: torch.nn.Module,
 def reconstruction_figures(
         model: torch.nn.Module,
         data_batch: dict,
-        sizes: Optional[Sequence[Tuple[int, int]]] = None) -> List[np.ndarray]:
+        sizes: Optional[Sequence[Tuple[int, int]]] = None,
+        scale: int = 1,
+        titles: Optional[Sequence[str]] = None) -> List[Reconstruction]:
     """The four-panel figure of every image of a collated batch.
 
     Masks come from :meth:`MAE.predict`, i.e. from a generator seeded with
@@ -147,22 +158,29 @@ def reconstruction_figures(
             ``default_collate``.
         sizes (Sequence[tuple[int, int]], optional): ``(H, W)`` to crop
             the panels of every image to. Defaults to None (no crop).
+        scale (int): Enlargement of the panels. Defaults to 1.
+        titles (Sequence[str], optional): Panel titles. Defaults to None.
 
     Returns:
-        list[ndarray]: ``uint8 [H, 4W + 3*gap, C]`` figures in the model's
-        input channel order.
+        list[Reconstruction]: figures (``uint8``, in the model's input
+        channel order, see :func:`reconstruction_figure`) with their
+        masked-patch MSE.
     """
     data = model.data_preprocessor(data_batch, training=False)
     samples = model.predict(data['inputs'])
     originals = model.to_pixels(data['inputs'])
     sizes = sizes or [None] * len(samples)
     return [
-        reconstruction_figure(
-            orig,
-            sample.reconstruction,
-            sample.mask,
-            model.backbone.patch_size,
-            size=size) for orig, sample, size in zip(originals, samples, sizes)
+        Reconstruction(
+            reconstruction_figure(
+                orig,
+                sample.reconstruction,
+                sample.mask,
+                model.backbone.patch_size,
+                size=size,
+                scale=scale,
+                titles=titles), float(sample.masked_mse))
+        for orig, sample, size in zip(originals, samples, sizes)
     ]
 
 
@@ -170,7 +188,9 @@ def reconstruct_images(
         model: torch.nn.Module,
         images: Sequence[str],
         seed: int = 0,
-        img_size: Optional[Tuple[int, int]] = None) -> List[np.ndarray]:
+        img_size: Optional[Tuple[int, int]] = None,
+        scale: int = 1,
+        titles: Optional[Sequence[str]] = None) -> List[Reconstruction]:
     """The four-panel figure of image files, at any size.
 
     Every image is loaded with the first (loading) step of the config's
@@ -186,10 +206,12 @@ def reconstruct_images(
             Defaults to 0.
         img_size (tuple[int, int], optional): ``(H, W)`` to resize to.
             Defaults to None (every image's own size).
+        scale (int): Enlargement of the panels. Defaults to 1.
+        titles (Sequence[str], optional): Panel titles. Defaults to None.
 
     Returns:
-        list[ndarray]: one ``uint8 [H, 4W + 3*gap, C]`` figure per image in
-        the model's input channel order.
+        list[Reconstruction]: one figure per image, as
+        :func:`reconstruction_figures`.
     """
     if img_size is not None:
         img_size = tuple(img_size)
@@ -222,8 +244,27 @@ def reconstruct_images(
         item = pipeline(dict(img_path=path))
         size = img_size or item['data_samples'].ori_shape
         figures += reconstruction_figures(model, default_collate([item]),
-                                          [size])
+                                          [size], scale, titles)
     return figures
+
+
+def masking_title(model: torch.nn.Module) -> str:
+    """The masking of a model in a few words: ``'75% random'``,
+    ``'grid, 1 of 2x2 kept'``."""
+    masking = model.backbone.masking
+    if isinstance(masking, GridMasking):
+        return f'grid, 1 of {masking.stride}x{masking.stride} kept'
+    return f'{masking.mask_ratio:.0%} {MASKING_NAMES[type(masking).__name__]}'
+
+
+def panel_titles(model: torch.nn.Module) -> List[str]:
+    """Titles of the four panels, the masking and (for norm-pix models,
+    mapped back with the true patches' statistics) the target named."""
+    target = ' (norm-pix)' if model.head.norm_pix else ''
+    return [
+        'original', f'masked: {masking_title(model)}',
+        f'reconstruction{target}', 'reconstruction + visible'
+    ]
 
 
 def caption_lines(model: torch.nn.Module) -> List[str]:

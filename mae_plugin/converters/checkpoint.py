@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
 import torch
+from mmengine.runner import CheckpointLoader
 from mmpretrain.models import VisionTransformer
 from mmpretrain.models.utils import resize_pos_embed
 from torch import nn
@@ -16,9 +17,42 @@ from mae_plugin.models.utils import sincos_2d
 from .key_map import StateDict, summarize
 
 
+def read_checkpoint_file(path: str) -> object:
+    """Whatever a checkpoint file holds, read without running its code.
+
+    ``.safetensors`` files are read by safetensors; every other file by
+    mmengine's loader for local paths, which importing the plugin makes
+    ``torch.load(weights_only=True)`` (see
+    ``mae_plugin/engine/safe_loading.py``).
+
+    Args:
+        path (str): Checkpoint file.
+
+    Raises:
+        FileNotFoundError: If ``path`` does not exist.
+        ValueError: If the file is not a checkpoint of its kind (the
+            message names the file).
+        pickle.UnpicklingError: If the pickle names a global outside the
+            weights-only allowlist.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'checkpoint: no such file {path}')
+    if not path.endswith('.safetensors'):
+        return CheckpointLoader.load_checkpoint(
+            path, map_location='cpu', logger='silent')
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+    try:
+        return load_file(path)
+    except SafetensorError as error:
+        raise ValueError(f'checkpoint {path} is not a readable safetensors '
+                         f'file (empty, truncated or another format): '
+                         f'{error}') from error
+
+
 def load_state_dict_file(path: str) -> StateDict:
-    """The state dict of a checkpoint file, loaded with
-    ``torch.load(weights_only=True)`` (or safetensors).
+    """The state dict of a checkpoint file, read by
+    :func:`read_checkpoint_file`.
 
     The ``state_dict`` (mmengine) or ``model`` (official MAE, timm, ViTDet)
     entry is returned when present, else the whole dict.
@@ -28,14 +62,10 @@ def load_state_dict_file(path: str) -> StateDict:
 
     Raises:
         FileNotFoundError: If ``path`` does not exist.
+        ValueError: If the file is not a readable checkpoint.
         TypeError: If the file holds no dict of tensors.
     """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'checkpoint: no such file {path}')
-    if path.endswith('.safetensors'):
-        from safetensors.torch import load_file
-        return load_file(path)
-    checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+    checkpoint = read_checkpoint_file(path)
     if not isinstance(checkpoint, dict):
         raise TypeError(f'{path}: expected a dict, got {type(checkpoint)}')
     for entry in ('state_dict', 'model'):

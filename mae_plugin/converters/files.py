@@ -7,7 +7,7 @@ import torch
 
 from .checkpoint import load_state_dict_file
 from .huggingface import convert_hf_vitmae, convert_to_hf_vitmae
-from .key_map import ConversionReport, StateDict
+from .key_map import ConversionReport, StateDict, check_floating
 from .mmpretrain import convert_mmpretrain_mae, convert_to_mmpretrain_mae
 from .mmseg import convert_to_mmseg_mae, convert_to_mmseg_vit
 from .official import (convert_official_mae, convert_to_official_mae,
@@ -45,6 +45,44 @@ TARGETS: Dict[str, Tuple[Converter, Optional[str]]] = {
 FORMATS = sorted({'plugin', *SOURCES, *TARGETS})
 
 
+def detect_format(state_dict: StateDict, path: str = 'state_dict') -> str:
+    """The source layout of a state dict, told from its keys.
+
+    ``backbone.*`` keys are the plugin's, or mmpretrain's ``MAE`` when its
+    decoder norm is ``neck.ln1`` (their encoders share every key);
+    ``vit.``/``embeddings.`` keys are Hugging Face's; ``blocks.``/
+    ``patch_embed.proj`` keys the official code's (and timm's).
+
+    Args:
+        state_dict (dict): The loaded weights.
+        path (str): Where they came from, for the message.
+
+    Returns:
+        str: ``'plugin'``, ``'mmpretrain'``, ``'hf'`` or ``'official'``.
+
+    Raises:
+        ValueError: If no known layout has the keys.
+    """
+    keys = list(state_dict)
+    if any(k.startswith('backbone.') for k in keys):
+        return 'mmpretrain' if 'neck.ln1.weight' in keys else 'plugin'
+    if any(k.startswith(('vit.embeddings.', 'embeddings.')) for k in keys):
+        return 'hf'
+    if any(k.startswith(('blocks.', 'patch_embed.proj.')) for k in keys):
+        return 'official'
+    raise ValueError(
+        f'{path}: the keys are in none of the layouts plugin, mmpretrain, '
+        f'hf, official (first keys: {keys[:5]}); give the source format')
+
+
+def layout_hint(state_dict: StateDict) -> str:
+    """Which layout the keys look like, for an error message."""
+    try:
+        return f'the keys look like the {detect_format(state_dict)} layout'
+    except ValueError:
+        return 'the keys are in none of the known layouts'
+
+
 def save_state_dict(state_dict: StateDict, path: str,
                     entry: Optional[str]) -> None:
     """Save under ``entry`` (bare if None); ``.safetensors`` files are
@@ -59,8 +97,8 @@ def save_state_dict(state_dict: StateDict, path: str,
 
 def convert_checkpoint(src: str,
                        dst: str,
-                       src_format: str,
-                       dst_format: str,
+                       src_format: Optional[str] = None,
+                       dst_format: str = 'plugin',
                        progress: bool = False) -> List[ConversionReport]:
     """Convert a checkpoint file; two formats other than the plugin's are
     converted through it.
@@ -68,26 +106,37 @@ def convert_checkpoint(src: str,
     Args:
         src (str): Source checkpoint.
         dst (str): Output file.
-        src_format (str): One of :data:`FORMATS` that converts to the plugin
-            (``plugin``, ``official``, ``hf``, ``mmpretrain``).
-        dst_format (str): One of :data:`FORMATS`.
+        src_format (str, optional): One of :data:`FORMATS` that converts
+            to the plugin (``plugin``, ``official``, ``hf``,
+            ``mmpretrain``). Defaults to None (:func:`detect_format`).
+        dst_format (str): One of :data:`FORMATS`. Defaults to
+            ``'plugin'``.
         progress (bool): Show progress bars. Defaults to False.
 
     Returns:
         list[ConversionReport]: one report per conversion step.
 
     Raises:
-        ValueError: If a format is unknown or cannot be a source.
+        ValueError: If a format is unknown or cannot be a source, or the
+            source's layout cannot be told from its keys.
+        TypeError: If a weight is not floating point.
     """
-    if src_format != 'plugin' and src_format not in SOURCES:
+    if src_format not in (None, 'plugin', *SOURCES):
         raise ValueError(f'src_format {src_format!r} cannot be converted '
                          f'from; choose from {["plugin", *SOURCES]}')
     if dst_format != 'plugin' and dst_format not in TARGETS:
         raise ValueError(f'dst_format {dst_format!r}: choose from {FORMATS}')
     state_dict = load_state_dict_file(src)
+    src_format = src_format or detect_format(state_dict, src)
     reports = []
+    if src_format == dst_format == 'plugin':
+        check_floating(state_dict, state_dict)
     if src_format != 'plugin':
-        state_dict, report = SOURCES[src_format](state_dict, progress=progress)
+        try:
+            state_dict, report = SOURCES[src_format](
+                state_dict, progress=progress)
+        except ValueError as error:
+            raise ValueError(f'{src}: {error}; {layout_hint(state_dict)}')
         reports.append(report)
     entry = 'state_dict'
     if dst_format != 'plugin':

@@ -23,6 +23,12 @@ PLUGIN_BLOCK = ('ln1', 'attn.qkv', 'attn.proj', 'ln2', 'ffn.layers.0.0',
                 'ffn.layers.1')
 #: The same modules as timm (and the official MAE code) name them.
 TIMM_BLOCK = ('norm1', 'attn.qkv', 'attn.proj', 'norm2', 'mlp.fc1', 'mlp.fc2')
+#: Parts of a plugin state dict that another layout may not have (an
+#: encoder-only model has no decoder, ViTDet no class token), by key
+#: prefix: leaving them out is reported as dropped, not as a problem.
+PLUGIN_PARTS = (('decoder', 'neck.'), ('class token', 'backbone.cls_token'),
+                ('final norm', 'backbone.ln1.'),
+                ('fc_norm', 'backbone.ln2.'), ('classifier head', 'head.'))
 
 
 @dataclass(frozen=True)
@@ -124,8 +130,10 @@ class ConversionReport:
         converted (list[tuple]): ``(source keys, target keys)`` pairs.
         missing (list[str]): Target keys of a found part whose source
             tensors are absent.
-        unexpected (list[str]): Source keys no rule uses; they are not in
-            the output.
+        unexpected (list[str]): Source keys no rule uses and no dropped
+            part holds; they are not in the output.
+        dropped (list[str]): Whole plugin parts (:data:`PLUGIN_PARTS`)
+            the target layout has no place for, one line each.
         notes (list[str]): What the caller should know (position
             embeddings, settings the target model needs).
     """
@@ -136,6 +144,7 @@ class ConversionReport:
                           Tuple[str, ...]]] = field(default_factory=list)
     missing: List[str] = field(default_factory=list)
     unexpected: List[str] = field(default_factory=list)
+    dropped: List[str] = field(default_factory=list)
     notes: List[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -144,6 +153,7 @@ class ConversionReport:
             self, f'{self.source} -> {self.target}: '
             f'{len(self.converted)} converted,', ('missing', 'unexpected'),
             [f'parts: {", ".join(self.parts)}'] +
+            [f'dropped: {part}' for part in self.dropped] +
             [f'note: {note}' for note in self.notes])
 
 
@@ -158,6 +168,43 @@ def summarize(report: object,
     for kind in kinds:
         lines += [f'{kind}: {item}' for item in getattr(report, kind)]
     return '\n'.join(lines)
+
+
+def split_dropped(keys: Sequence[str],
+                  target: str) -> Tuple[List[str], List[str]]:
+    """Sort unused plugin keys into whole dropped parts and the rest.
+
+    Args:
+        keys (Sequence[str]): Plugin keys no rule of the target uses.
+        target (str): Name of the target layout, for the messages.
+
+    Returns:
+        tuple: one line per dropped part of :data:`PLUGIN_PARTS` (its name,
+        key count and prefix), and the keys of no such part.
+    """
+    dropped, rest = [], list(keys)
+    for name, prefix in PLUGIN_PARTS:
+        part = [key for key in rest if key.startswith(prefix)]
+        if part:
+            keys = f'{len(part)} key' + 's' * (len(part) > 1)
+            dropped.append(f'{name} ({keys} {prefix}*), not part of the '
+                           f'{target} layout')
+            rest = [key for key in rest if not key.startswith(prefix)]
+    return dropped, rest
+
+
+def check_floating(state_dict: StateDict, keys: Iterable[str]) -> None:
+    """Refuse weights that are not floating point (a quantised or
+    corrupted checkpoint would otherwise be written out as it is).
+
+    Raises:
+        TypeError: naming the first such key and its dtype.
+    """
+    for key in keys:
+        if not state_dict[key].is_floating_point():
+            raise TypeError(
+                f'{key}: weights must be floating point, got '
+                f'{state_dict[key].dtype}')
 
 
 def convert_state_dict(
@@ -187,6 +234,7 @@ def convert_state_dict(
 
     Raises:
         ValueError: If no key of ``state_dict`` is in the source layout.
+        TypeError: If a converted tensor is not floating point.
     """
     report = ConversionReport(source, target, notes=list(notes))
     rules = []
@@ -213,6 +261,7 @@ def convert_state_dict(
         src, dst = ((rule.foreign, (rule.plugin, )) if to_plugin else
                     ((rule.plugin, ), rule.foreign))
         if all(k in state_dict for k in src):
+            check_floating(state_dict, src)
             value = (
                 state_dict[src[0]]
                 if len(src) == 1 else torch.cat([state_dict[k] for k in src]))
@@ -230,4 +279,7 @@ def convert_state_dict(
     if bar is not None:
         print()
     report.unexpected = [k for k in state_dict if k not in used]
+    if not to_plugin:
+        report.dropped, report.unexpected = split_dropped(
+            report.unexpected, target)
     return out, report

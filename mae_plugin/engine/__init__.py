@@ -10,9 +10,11 @@ from .hooks import (AtomicCheckpointHook, FiniteLossHook, KNNEvalHook,
 from .loops import ExactResumeEpochBasedTrainLoop
 from .optimizers import (AutocastOptimWrapper,
                          LayerDecayOptimWrapperConstructor)
+from .param_log import ParamwiseOptionsSummary, summarise_paramwise_options
+from .pretrained_init import CountingPretrainedInit
 from .safe_loading import (MMENGINE_CHECKPOINT_GLOBALS,
                            allow_mmengine_checkpoints, load_checkpoint_safely,
-                           use_safe_local_loader)
+                           load_from_local_safely, use_safe_local_loader)
 
 allow_mmengine_checkpoints()
 use_safe_local_loader()
@@ -23,7 +25,9 @@ __all__ = [
     'ReconstructionVisualizationHook', 'UnreadableImagesHook',
     'compare_with_checkpoint', 'preserved_random_state',
     'ExactResumeEpochBasedTrainLoop', 'AutocastOptimWrapper',
-    'LayerDecayOptimWrapperConstructor',
+    'LayerDecayOptimWrapperConstructor', 'CountingPretrainedInit',
     'MMENGINE_CHECKPOINT_GLOBALS', 'allow_mmengine_checkpoints',
-    'load_checkpoint_safely', 'use_safe_local_loader'
+    'load_checkpoint_safely', 'load_from_local_safely',
+    'use_safe_local_loader', 'ParamwiseOptionsSummary',
+    'summarise_paramwise_options'
 ]

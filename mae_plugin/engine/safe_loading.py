@@ -131,7 +131,14 @@ def _unreadable(filename: str, error: Exception) -> ValueError:
         f'{type(error).__name__}: {error}')
 
 
+def load_from_local_safely(filename: str, map_location: Any = None) -> Any:
+    """:func:`load_checkpoint_safely` under a name of mmengine's pattern
+    ``load_from_<backend>``: mmengine logs a loader's name from its 11th
+    character on ("Loads checkpoint by local_safely backend")."""
+    return load_checkpoint_safely(filename, map_location)
+
+
 def use_safe_local_loader() -> None:
-    """Make :func:`load_checkpoint_safely` mmengine's local loader."""
+    """Make :func:`load_from_local_safely` mmengine's local loader."""
     CheckpointLoader.register_scheme(
-        prefixes='', loader=load_checkpoint_safely, force=True)
+        prefixes='', loader=load_from_local_safely, force=True)

@@ -7,6 +7,12 @@ from mmengine.evaluator import BaseMetric
 from mae_plugin.registry import METRICS
 
 
+def psnr(mse: float, max_pixel_value: float = 255.) -> float:
+    """Peak signal-to-noise ratio in dB of a mean squared error (a zero
+    error counts as 1e-10)."""
+    return 10 * math.log10(max_pixel_value**2 / max(mse, 1e-10))
+
+
 @METRICS.register_module()
 class ReconstructionMetric(BaseMetric):
     """Masked-patch MSE and PSNR, averaged over images.
@@ -38,7 +44,6 @@ class ReconstructionMetric(BaseMetric):
                 f'{type(self).__name__} got no images: the evaluated '
                 'dataloader (val_dataloader or test_dataloader) yielded '
                 'none; check its dataset')
-        peak = self.max_pixel_value**2
-        psnr = [10 * math.log10(peak / max(mse, 1e-10)) for mse in results]
+        psnrs = [psnr(mse, self.max_pixel_value) for mse in results]
         return dict(
-            mse=sum(results) / len(results), psnr=sum(psnr) / len(psnr))
+            mse=sum(results) / len(results), psnr=sum(psnrs) / len(psnrs))

@@ -22,6 +22,29 @@ def to_uint8_hwc(img: torch.Tensor) -> np.ndarray:
     return img.permute(1, 2, 0).numpy().astype(np.uint8)
 
 
+def enlarge(img: np.ndarray, scale: int) -> np.ndarray:
+    """Repeat every pixel of ``[H, W, C]`` ``scale`` times along both
+    axes (nearest-neighbour: patches stay sharp squares)."""
+    return img.repeat(scale, 0).repeat(scale, 1)
+
+
+def title_panel(panel: np.ndarray,
+                title: str,
+                font_scale: float = 0.5,
+                margin: int = 4) -> np.ndarray:
+    """A panel under a white band with its title in black, cut at the
+    panel's width; the band's height depends on the font only, so panels
+    titled alike line up."""
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    (_, height), baseline = cv2.getTextSize('Ag', font, font_scale, 1)
+    channels = panel.shape[2]
+    band = np.full((height + baseline + 2 * margin, panel.shape[1], channels),
+                   255, np.uint8)
+    cv2.putText(band, title, (margin, margin + height), font, font_scale,
+                (0, ) * channels, 1, cv2.LINE_AA)
+    return np.concatenate([band, panel], axis=0)
+
+
 def reconstruction_figure(
         original: torch.Tensor,
         reconstruction: torch.Tensor,
@@ -29,7 +52,9 @@ def reconstruction_figure(
         patch_size: int,
         gap: int = 4,
         fill_value: int = 128,
-        size: Optional[Tuple[int, int]] = None) -> np.ndarray:
+        size: Optional[Tuple[int, int]] = None,
+        scale: int = 1,
+        titles: Optional[Sequence[str]] = None) -> np.ndarray:
     """Lay out the four panels of one image side by side.
 
     Args:
@@ -43,10 +68,15 @@ def reconstruction_figure(
         size (tuple[int, int], optional): Crop every panel to its top-left
             ``(H', W')``, e.g. to drop the padding that made the input a
             multiple of the patch size. Defaults to None (no crop).
+        scale (int): Enlarge every panel ``scale`` times
+            (:func:`enlarge`). Defaults to 1.
+        titles (Sequence[str], optional): One title per panel, written
+            above it (:func:`title_panel`). Defaults to None (no titles).
 
     Returns:
-        np.ndarray: ``uint8 [H, 4W + 3*gap, C]`` in the input's channel
-        order, each panel the input's size (``size`` when given).
+        np.ndarray: ``uint8 [s*H + T, 4*s*W + 3*gap, C]`` in the input's
+        channel order, each panel the input's size (``size`` when given)
+        times ``s = scale``, ``T`` the titles' band (0 without titles).
     """
     height, width = size or original.shape[1:]
     orig = to_uint8_hwc(original)[:height, :width]
@@ -54,9 +84,14 @@ def reconstruction_figure(
     removed = pixel_mask(mask, patch_size)[:height, :width, None]
     masked = np.where(removed, np.uint8(fill_value), orig)
     pasted = np.where(removed, recon, orig)
-    channels = orig.shape[2]
-    spacer = np.full((height, gap, channels), 255, dtype=np.uint8)
-    panels = [orig, masked, recon, pasted]
+    panels = [enlarge(p, scale) for p in (orig, masked, recon, pasted)]
+    if titles is not None:
+        if len(titles) != len(panels):
+            raise ValueError(f'titles: one per panel ({len(panels)}), got '
+                             f'{len(titles)}')
+        panels = [title_panel(p, t) for p, t in zip(panels, titles)]
+    spacer = np.full((panels[0].shape[0], gap, orig.shape[2]), 255,
+                     dtype=np.uint8)
     row = []
     for i, panel in enumerate(panels):
         if i:

@@ -143,7 +143,7 @@ def det_cfg(work_dir, checkpoint, coco_root, ann_file):
             # stride-8 map -> strides 4, 8, 16 (+ 32, 64 pooled)
             'model.neck.in_channels': 32,
             'model.neck.out_channels': 32,
-            'model.neck.scale_factors': [2.0, 1.0, 0.5],
+            'model.neck.patch_size': 8,
             'model.data_preprocessor.batch_augments.0.size': (64, 64),
             'model.rpn_head.in_channels': 32,
             'model.rpn_head.feat_channels': 32,

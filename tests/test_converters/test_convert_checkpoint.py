@@ -6,7 +6,8 @@ import sys
 import pytest
 import torch
 
-from mae_plugin.converters import convert_checkpoint, load_state_dict_file
+from mae_plugin.converters import (convert_checkpoint, convert_official_mae,
+                                   load_state_dict_file)
 from ..conftest import ROOT
 from .helpers import official_layout, random_hf_mae
 
@@ -67,3 +68,94 @@ def test_cli_writes_a_plugin_checkpoint_and_prints_the_summary(
     checkpoint = torch.load(dst, weights_only=True)
     assert len(checkpoint['state_dict']) == 50
     assert 'backbone.layers.1.attn.qkv.weight' in checkpoint['state_dict']
+
+
+def run_converter(*args):
+    return subprocess.run(
+        [sys.executable, 'tools/model_converters/convert_checkpoint.py',
+         *args],
+        cwd=ROOT,
+        env={**os.environ, 'PYTHONPATH': ROOT},
+        capture_output=True,
+        text=True)
+
+
+@pytest.fixture
+def plugin_file(tmp_path):
+    hf = random_hf_mae('w32')
+    state_dict, _ = convert_official_mae(official_layout(hf.state_dict()))
+    path = str(tmp_path / 'epoch_1.pth')
+    torch.save({'state_dict': state_dict, 'meta': {'epoch': 1}}, path)
+    return state_dict, path
+
+
+def test_the_source_layout_is_told_from_the_keys(official_file,
+                                                 plugin_file, tmp_path):
+    _, official = official_file
+    _, plugin = plugin_file
+    dst = str(tmp_path / 'out.pth')
+    assert [(r.source, r.target)
+            for r in convert_checkpoint(official, dst)] == [('official MAE',
+                                                             'plugin')]
+    assert [(r.source, r.target)
+            for r in convert_checkpoint(plugin, dst, dst_format='timm')
+            ] == [('plugin', 'timm ViT')]
+    bare = str(tmp_path / 'unknown.pth')
+    torch.save({'weight': torch.zeros(2)}, bare)
+    with pytest.raises(ValueError, match=f'{bare}: the keys are in none'):
+        convert_checkpoint(bare, dst)
+
+
+def test_dropping_the_decoder_is_one_line_not_unexpected_keys(
+        plugin_file, tmp_path):
+    state_dict, path = plugin_file
+    result = run_converter(path, str(tmp_path / 'timm.pth'), '--dst-format',
+                           'timm')
+    assert result.returncode == 0, result.stderr[-2000:]
+    decoder = sum(k.startswith('neck.') for k in state_dict)
+    assert decoder == 20
+    assert 'plugin -> timm ViT: 30 converted, 0 missing, 0 unexpected' in (
+        result.stdout)
+    assert (f'dropped: decoder ({decoder} keys neck.*), not part of the '
+            'timm ViT layout') in result.stdout
+    assert 'unexpected: ' not in result.stdout
+
+
+@pytest.mark.parametrize('suffix', ['.pth', '.safetensors'])
+def test_an_empty_file_is_named_without_a_traceback(tmp_path, suffix):
+    empty = tmp_path / f'empty{suffix}'
+    empty.write_bytes(b'')
+    dst = tmp_path / 'out.pth'
+    result = run_converter(str(empty), str(dst))
+    assert result.returncode == 1
+    assert f'checkpoint {empty} is not a readable' in result.stderr
+    assert 'Traceback' not in result.stderr
+    assert not dst.exists()
+
+
+@pytest.mark.parametrize('dst_format', ['plugin', 'official'])
+def test_integer_weights_are_refused(plugin_file, tmp_path, dst_format):
+    from safetensors.torch import save_file
+    state_dict, _ = plugin_file
+    quantised = {k: v.to(torch.int8) for k, v in state_dict.items()}
+    src = str(tmp_path / 'int8.safetensors')
+    save_file(quantised, src)
+    dst = tmp_path / 'out.pth'
+    result = run_converter(src, str(dst), '--dst-format', dst_format)
+    assert result.returncode == 1
+    assert 'weights must be floating point, got torch.int8' in result.stderr
+    assert 'Traceback' not in result.stderr
+    assert not dst.exists()
+
+
+def test_a_wrong_source_format_names_the_layout_the_keys_have(
+        plugin_file, tmp_path):
+    _, path = plugin_file
+    result = run_converter(path, str(tmp_path / 'out.pth'), '--src-format',
+                           'official')
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        f'convert_checkpoint: {path}: state_dict: no key is in the '
+        'official MAE layout')
+    assert result.stderr.strip().endswith(
+        'the keys look like the plugin layout')

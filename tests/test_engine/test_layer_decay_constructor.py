@@ -14,7 +14,8 @@ class Detector(nn.Module):
     def __init__(self, backbone):
         super().__init__()
         self.backbone = backbone
-        self.neck = SimpleFeaturePyramid(in_channels=32, out_channels=8)
+        self.neck = SimpleFeaturePyramid(
+            in_channels=32, patch_size=16, out_channels=8)
 
 
 def optim_cfg(rate=0.7):

@@ -12,7 +12,7 @@ import pytest
 import torch
 from mmengine.runner import CheckpointLoader
 
-from mae_plugin.engine import load_checkpoint_safely
+from mae_plugin.engine import load_checkpoint_safely, load_from_local_safely
 from mae_plugin.registry import MODELS
 from tests.conftest import TINY_ARCH
 from tests.test_engine.test_safe_loading import _RunsCode
@@ -35,7 +35,7 @@ def crafted(tmp_path):
 
 def test_mmengine_local_loader_is_the_safe_one():
     assert CheckpointLoader._get_checkpoint_loader(
-        '/some/file.pth') is load_checkpoint_safely
+        '/some/file.pth') is load_from_local_safely
     with pytest.raises(FileNotFoundError, match='no_such.pth'):
         load_checkpoint_safely('no_such.pth')
 

@@ -11,7 +11,8 @@ import torch
 from mmengine.config import DictAction
 
 from mae_plugin.apis import (build_masking, caption_lines, init_model,
-                             list_images, reconstruct_images, set_masking)
+                             list_images, panel_titles, reconstruct_images,
+                             set_masking)
 from .test_train_test_visualize import CONFIG, TINY, run
 
 GAP = 4
@@ -41,6 +42,10 @@ def panels(row, width):
     """The four panels of one figure row."""
     return [row[:, i * (width + GAP):i * (width + GAP) + width]
             for i in range(4)]
+
+
+def figures(reconstructions):
+    return [r.figure for r in reconstructions]
 
 
 def removed_patches(masked, patch=8):
@@ -75,7 +80,7 @@ def test_panels_keep_each_input_size_and_show_the_mask(images):
     model = init_model(CONFIG, cfg_options=options())
     set_masking(model, 'block', 0.5)
     files = list_images([images])
-    rows = reconstruct_images(model, files, seed=1)
+    rows = figures(reconstruct_images(model, files, seed=1))
     for (h, w), row, path in zip(SIZES, rows, files):
         assert row.shape == (h, 4 * w + 3 * GAP, 3)
         original, masked, recon, pasted = panels(row, w)
@@ -92,8 +97,8 @@ def test_panels_keep_each_input_size_and_show_the_mask(images):
             pasted[region],
             np.where(pixel, recon[region], original[region]))
 
-    again = reconstruct_images(model, files, seed=1)
-    other = reconstruct_images(model, files, seed=2)
+    again = figures(reconstruct_images(model, files, seed=1))
+    other = figures(reconstruct_images(model, files, seed=2))
     assert all(np.array_equal(a, b) for a, b in zip(rows, again))
     assert not np.array_equal(removed_patches(panels(rows[0], 56)[1]),
                               removed_patches(panels(other[0], 56)[1]))
@@ -101,8 +106,8 @@ def test_panels_keep_each_input_size_and_show_the_mask(images):
 
 def test_resize_to_a_given_size(images):
     model = init_model(CONFIG, cfg_options=options())
-    rows = reconstruct_images(model, list_images([images]),
-                              img_size=(24, 40))
+    rows = figures(reconstruct_images(model, list_images([images]),
+                                      img_size=(24, 40)))
     assert [row.shape for row in rows] == [(24, 4 * 40 + 3 * GAP, 3)] * 2
     with pytest.raises(ValueError, match='img_size'):
         reconstruct_images(model, list_images([images]), img_size=[0, 40])
@@ -133,21 +138,58 @@ def test_tool_writes_one_png_with_a_row_per_image(images, tmp_path):
     png = str(tmp_path / 'out' / 'figure.png')
     out = run('tools/visualize_reconstruction.py', CONFIG, checkpoint,
               images, '--out-file', png, '--masking', 'random',
-              '--mask-ratio', '0.5', '--seed', '3', '--cfg-options', *TINY,
-              'model.head.norm_pix=False')
+              '--mask-ratio', '0.5', '--seed', '3', '--scale', '2',
+              '--cfg-options', *TINY, 'model.head.norm_pix=False')
     assert 'RandomMasking: 50% of the 8x8 patches removed, mask seed 3' in out
     assert 'pixel target' in out
+    # the rows are what the library draws with the same masks (BGR on
+    # disk), titled, every panel twice the image's size
+    set_masking(model, 'random', 0.5)
+    titles = panel_titles(model)
+    assert titles == [
+        'original', 'masked: 50% random', 'reconstruction',
+        'reconstruction + visible'
+    ]
+    files = list_images([images])
+    expected = reconstruct_images(model, files, seed=3, scale=2,
+                                  titles=titles)
     figure = cv2.imread(png)
     # caption band on top, then one row per image with a gap between rows
-    (h0, w0), (h1, w1) = SIZES
-    second = figure[-h1:]
-    first = figure[-h1 - GAP - h0:-h1 - GAP]
-    for (h, w), row, path in zip(SIZES, (first, second),
-                                 list_images([images])):
-        assert row.shape[0] == h
-        assert np.array_equal(panels(row, w)[0], cv2.imread(path))
-    # the rows are what the library draws with the same masks (BGR on disk)
-    set_masking(model, 'random', 0.5)
-    expected = reconstruct_images(model, list_images([images]), seed=3)
-    assert np.array_equal(second[:, :expected[1].shape[1]],
-                          expected[1][..., ::-1])
+    second = figure[-expected[1].figure.shape[0]:]
+    first = figure[-second.shape[0] - GAP -
+                   expected[0].figure.shape[0]:-second.shape[0] - GAP]
+    for (h, w), row, path, drawn in zip(SIZES, (first, second), files,
+                                        expected):
+        band = row.shape[0] - 2 * h
+        assert 10 < band < 40  # the titles
+        assert np.array_equal(row[band:, :2 * w],
+                              cv2.imread(path).repeat(2, 0).repeat(2, 1))
+        assert np.array_equal(row[:, :drawn.figure.shape[1]],
+                              drawn.figure[..., ::-1])
+        # the masked-patch MSE of every image, as predict measured it
+        assert (f'{path}: masked-patch MSE {drawn.masked_mse:.1f} (PSNR '
+                f'{10 * np.log10(255**2 / drawn.masked_mse):.2f} dB'
+                ) in out
+        assert drawn.masked_mse > 0
+
+
+def test_demo_model_draws_removed_patches_from_visible_ones_only():
+    """The demo's pixel-target model: what the removed patches held changes
+    nothing that is drawn there. A norm-pix model maps its predictions
+    back with those patches' own statistics, taken from the answer."""
+    inputs = torch.randn(1, 3, 32, 32)
+    drawn = {}
+    for norm_pix in (False, True):
+        model = init_model(
+            CONFIG, cfg_options=options(f'model.head.norm_pix={norm_pix}'))
+        first = model.predict(inputs)[0]
+        removed = first.mask.repeat_interleave(8, 0).repeat_interleave(
+            8, 1).bool()  # [32, 32]
+        altered = inputs.clone()
+        altered[..., removed] = torch.randn(3, int(removed.sum()))
+        second = model.predict(altered)[0]
+        assert torch.equal(second.mask, first.mask)
+        drawn[norm_pix] = torch.equal(first.reconstruction[:, removed],
+                                      second.reconstruction[:, removed])
+    assert drawn == {False: True, True: False}
+    assert init_model(CONFIG).head.norm_pix is False  # the demo's own

@@ -2,6 +2,7 @@
 timm, ViTDet and mmseg layouts and the plugin's, and print what happened
 to every key."""
 import argparse
+import pickle
 import sys
 
 from mae_plugin.converters.files import FORMATS, convert_checkpoint
@@ -14,9 +15,9 @@ def parse_args():
     parser.add_argument('dst', help='output checkpoint')
     parser.add_argument(
         '--src-format',
-        default='official',
         choices=FORMATS,
-        help=f'layout of src, one of {", ".join(FORMATS)}')
+        help=f'layout of src, one of {", ".join(FORMATS)} (default: told '
+        'from its keys)')
     parser.add_argument(
         '--dst-format',
         default='plugin',
@@ -28,9 +29,12 @@ def parse_args():
 def main():
     args = parse_args()
     # a progress bar only on a terminal: redrawn into a log file it is noise
-    reports = convert_checkpoint(
-        args.src, args.dst, args.src_format, args.dst_format,
-        progress=sys.stdout.isatty())
+    try:
+        reports = convert_checkpoint(
+            args.src, args.dst, args.src_format, args.dst_format,
+            progress=sys.stdout.isatty())
+    except (OSError, ValueError, TypeError, pickle.UnpicklingError) as error:
+        sys.exit(f'convert_checkpoint: {error}')
     for report in reports:
         print(report.summary())
     print(f'wrote {args.dst}')

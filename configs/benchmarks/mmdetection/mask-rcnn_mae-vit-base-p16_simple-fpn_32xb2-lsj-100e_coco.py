@@ -44,8 +44,9 @@ model = dict(
         type='mae_plugin.SimpleFeaturePyramid',
         in_channels=768,
         out_channels=256,
-        scale_factors=(4.0, 2.0, 1.0, 0.5),
-        num_outs=5,
+        # the strides of mmdet's RPN anchors and RoI extractors
+        patch_size=16,
+        strides=(4, 8, 16, 32, 64),
         norm_cfg=norm_cfg),
     rpn_head=dict(num_convs=2),
     roi_head=dict(

@@ -104,12 +104,12 @@ class PretrainedKeysHook(Hook):
         self.reports[key] = report
         total = len(module.state_dict())
         matched = len(report['matched'])
-        runner.logger.info(
-            f'{key or "model"}: {matched}/{total} keys matched in '
-            f'{checkpoint} (prefix {prefix!r}); ' +
-            '; '.join(f'{kind}: {report[kind]}'
-                      for kind in ('missing', 'unexpected', 'shape_mismatch',
-                                   'changed') if report[kind]))
+        runner.logger.info('; '.join(
+            [f'{key or "model"}: {matched}/{total} keys matched in '
+             f'{checkpoint} (prefix {prefix!r})'] +
+            [f'{kind}: {report[kind]}'
+             for kind in ('missing', 'unexpected', 'shape_mismatch',
+                          'changed') if report[kind]]))
         if matched < self.min_matched * total:
             raise ValueError(
                 f'only {matched} of the {total} keys of {key!r} are in '

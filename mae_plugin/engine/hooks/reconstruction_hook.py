@@ -117,7 +117,10 @@ class ReconstructionVisualizationHook(Hook):
         model.eval()
         try:
             with preserved_random_state():
-                rows = reconstruction_figures(model, self._data_batch)
+                rows = [
+                    row.figure
+                    for row in reconstruction_figures(model, self._data_batch)
+                ]
         finally:
             model.train(was_training)
         figure = add_caption(stack_rows(rows), caption_lines(model))

@@ -1,6 +1,6 @@
 """ViTDet's simple feature pyramid: multi-scale maps from the last map of a
 plain ViT."""
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -9,6 +9,7 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from mae_plugin.registry import MODELS
+from ..utils import check_positive_int
 
 
 def _resolve(norm_cfg: dict) -> dict:
@@ -26,26 +27,72 @@ def _resolve(norm_cfg: dict) -> dict:
     return norm_cfg
 
 
+#: Resamplings of the backbone's map ViTDet builds a level with.
+SCALES = (4., 2., 1., 0.5)
+
+
+def pyramid_scales(strides: Sequence[int], patch_size: int) -> List[float]:
+    """The scale factors of the levels that give ``strides`` (the rest are
+    pooled extra levels).
+
+    A level of stride ``s`` resamples the backbone's map (stride
+    ``patch_size``) by ``patch_size / s``, one of :data:`SCALES`; the
+    levels after the last such one must each double the stride (pooled
+    extra levels).
+
+    Args:
+        strides (Sequence[int]): Output strides, fine to coarse.
+        patch_size (int): The backbone's patch size (its map's stride).
+
+    Returns:
+        list[float]: one scale factor per resampled level.
+
+    Raises:
+        ValueError: If ``strides`` do not increase, or (naming it) a
+            stride neither a scale factor nor pooling gives.
+    """
+    if not strides or list(strides) != sorted(set(strides)):
+        raise ValueError(f'strides must increase, got {tuple(strides)}')
+    scales: List[float] = []
+    for i, stride in enumerate(strides):
+        if len(scales) == i and patch_size / stride in SCALES:
+            scales.append(patch_size / stride)
+        elif not (scales and stride == 2 * strides[i - 1]):
+            raise ValueError(
+                f'strides {tuple(strides)}: with patch_size {patch_size} '
+                f'stride {stride} is neither patch_size / s for a scale s '
+                f'in {SCALES} nor twice the stride before it (pooled)')
+    return scales
+
+
 @MODELS.register_module()
 class SimpleFeaturePyramid(BaseModule):
     """Simple feature pyramid of ViTDet (Li et al., 2022).
 
-    From the last feature map of the backbone (stride ``s``), each scale
-    factor gives one level: 4 by two stride-2 deconvolutions (norm and
-    activation in between), 2 by one, 1 by identity, 0.5 by 2x2 max pooling.
-    Every level then goes through a 1x1 and a 3x3 convolution, each followed
-    by the norm, to ``out_channels``. Levels beyond the scale factors (up to
-    ``num_outs``) are max-pooled (kernel 1, stride 2) from the last one, as
-    ViTDet's extra level for the RPN.
+    From the last feature map of the backbone (stride ``patch_size``), each
+    scale factor gives one level: 4 by two stride-2 deconvolutions (norm
+    and activation in between), 2 by one, 1 by identity, 0.5 by 2x2 max
+    pooling. Every level then goes through a 1x1 and a 3x3 convolution,
+    each followed by the norm, to ``out_channels``. Further levels are
+    max-pooled (kernel 1, stride 2) from the one before, as ViTDet's extra
+    level for the RPN.
+
+    The scale factors follow from the ``strides`` the detector's heads
+    expect (its anchor generator's) and the patch size: ViTDet's
+    ``(4, 8, 16, 32, 64)`` from patch 16 are scales 4, 2, 1, 0.5 and one
+    pooled level; from patch 8 they are 2, 1, 0.5 and two pooled levels.
 
     Args:
         in_channels (int): Channels ``D`` of the backbone's map.
+        patch_size (int): Patch size of the backbone (the stride of its
+            map). No default: a pyramid built for another patch size gives
+            other strides than the heads expect.
         out_channels (int): Channels of every level. Defaults to 256.
-        scale_factors (Sequence[float]): Scales relative to the input map,
-            each one of 4, 2, 1, 0.5, from fine to coarse. Defaults to
-            ``(4., 2., 1., 0.5)``.
-        num_outs (int): Number of levels out, at least
-            ``len(scale_factors)``. Defaults to 5.
+        strides (Sequence[int]): Stride of every output level, fine to
+            coarse. Defaults to ``(4, 8, 16, 32, 64)``.
+        scale_factors (Sequence[float], optional): The scales of the
+            resampled levels, checked against those ``strides`` and
+            ``patch_size`` give. Defaults to None (no check).
         norm_cfg (dict): Norm after deconvolutions and convolutions.
             Defaults to ``dict(type='LN2d', eps=1e-6)``.
         act_cfg (dict): Activation between the two deconvolutions of the 4x
@@ -55,25 +102,28 @@ class SimpleFeaturePyramid(BaseModule):
 
     def __init__(self,
                  in_channels: int,
+                 patch_size: int,
                  out_channels: int = 256,
-                 scale_factors: Sequence[float] = (4., 2., 1., 0.5),
-                 num_outs: int = 5,
+                 strides: Sequence[int] = (4, 8, 16, 32, 64),
+                 scale_factors: Optional[Sequence[float]] = None,
                  norm_cfg: dict = dict(type='LN2d', eps=1e-6),
                  act_cfg: dict = dict(type='GELU'),
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
-        unknown = [s for s in scale_factors if s not in (4., 2., 1., 0.5)]
-        if unknown:
-            raise ValueError(f'scale_factors must be among 4, 2, 1, 0.5, '
-                             f'got {unknown}')
-        if num_outs < len(scale_factors):
-            raise ValueError(f'num_outs ({num_outs}) is smaller than the '
-                             f'{len(scale_factors)} scale_factors')
+        check_positive_int('patch_size', patch_size)
+        scales = pyramid_scales(strides, patch_size)
+        if scale_factors is not None and list(scale_factors) != scales:
+            raise ValueError(
+                f'scale_factors {tuple(scale_factors)} give strides '
+                f'{tuple(patch_size / s for s in scale_factors)} with '
+                f'patch_size {patch_size}; strides {tuple(strides)} need '
+                f'scale_factors {tuple(scales)}')
         norm_cfg = _resolve(norm_cfg)
-        self.num_outs = num_outs
+        self.strides = tuple(strides)
+        self.num_outs = len(strides)
         self.rescales = nn.ModuleList()
         self.convs = nn.ModuleList()
-        for scale in scale_factors:
+        for scale in scales:
             rescale, channels = self._rescale(scale, in_channels, norm_cfg,
                                               act_cfg)
             self.rescales.append(rescale)
@@ -121,8 +171,9 @@ class SimpleFeaturePyramid(BaseModule):
                 ``[N, D, h, w]``, is used.
 
         Returns:
-            tuple[Tensor]: ``num_outs`` maps ``[N, out_channels, h*s, w*s]``
-            from the finest scale to the coarsest.
+            tuple[Tensor]: one map per stride ``t``,
+            ``[N, out_channels, h*p/t, w*p/t]`` (``p`` the patch size,
+            sizes rounded as the pooling rounds them), fine to coarse.
         """
         x = inputs[-1]  # [N, D, h, w]
         outs: List[torch.Tensor] = [

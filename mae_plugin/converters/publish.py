@@ -1,0 +1,67 @@
+"""Publish a training checkpoint as OpenMMLab projects do: the weights and
+a small meta only, with the first 8 hex digits of the file's SHA-256 in
+its name.
+
+A checkpoint of a training run also holds the optimizer state and the
+message hub, whose ``HistoryBuffer`` objects torch's weights-only loader
+refuses unless ``mae_plugin`` (or mmengine's own code) allowlists them. A
+published file holds tensors, strings and numbers only: plain
+``torch.load(weights_only=True)``, mmengine and mmpretrain read it without
+the plugin.
+"""
+import hashlib
+import os
+import os.path as osp
+
+import torch
+
+from .checkpoint import read_checkpoint_file
+
+#: Entries of the training checkpoint's ``meta`` that are kept, when they
+#: are plain strings or numbers.
+PUBLISHED_META = ('epoch', 'iter', 'seed', 'mmengine_version', 'cfg')
+
+
+def sha256_of(path: str, chunk_size: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, read in chunks of ``chunk_size`` bytes."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(chunk_size), b''):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def publish_checkpoint(src: str, out_file: str) -> str:
+    """Write the weights and a minimal meta of a training checkpoint.
+
+    Args:
+        src (str): Checkpoint written by mmengine's runner (``state_dict``,
+            ``meta``, ``optimizer``, ``message_hub``, ...).
+        out_file (str): Output path; the hash goes before its extension:
+            ``out.pth`` becomes ``out-<8 hex digits>.pth``.
+
+    Returns:
+        str: The path written.
+
+    Raises:
+        ValueError: If ``src`` has no ``state_dict`` of tensors.
+    """
+    checkpoint = read_checkpoint_file(src)
+    state_dict = checkpoint.get('state_dict') if isinstance(
+        checkpoint, dict) else None
+    if not isinstance(state_dict, dict) or not all(
+            torch.is_tensor(v) for v in state_dict.values()):
+        raise ValueError(f'{src} is not a training checkpoint: it has no '
+                         '`state_dict` entry of tensors')
+    meta = {
+        key: value
+        for key, value in checkpoint.get('meta', {}).items()
+        if key in PUBLISHED_META and isinstance(value, (str, int, float))
+    }
+    stem, ext = osp.splitext(out_file)
+    os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
+    unnamed = f'{stem}.unhashed{ext or ".pth"}'
+    torch.save(dict(state_dict=state_dict, meta=meta), unnamed)
+    final = f'{stem}-{sha256_of(unnamed)[:8]}{ext or ".pth"}'
+    os.replace(unnamed, final)
+    return final

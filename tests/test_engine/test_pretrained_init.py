@@ -1,0 +1,96 @@
+"""Any model's ``init_cfg=dict(type='Pretrained')`` logs its key count once
+the plugin is imported (as ``custom_imports`` does)."""
+import logging
+from types import SimpleNamespace
+
+import pytest
+import torch
+from mmengine.logging import MMLogger
+from mmengine.registry import DefaultScope
+from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
+from torch import nn
+
+from mae_plugin.engine import PretrainedKeysHook
+from mae_plugin.registry import build_model
+from ..conftest import tiny_mae_cfg
+from .test_pretrained_keys_hook import Encoder
+
+
+class Messages(logging.Handler):
+    """Collects the messages of level INFO and above logged to it."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+def logged_by(call, logger=None):
+    """The messages ``logger`` (the current one by default) logs during
+    ``call()``."""
+    logger, handler = logger or MMLogger.get_current_instance(), Messages()
+    logger.addHandler(handler)
+    try:
+        call()
+    finally:
+        logger.removeHandler(handler)
+    return handler.messages
+
+
+def test_mmpretrain_classifier_logs_the_count(tmp_path):
+    path = str(tmp_path / 'epoch_30.pth')
+    torch.save({'state_dict': build_model(tiny_mae_cfg()).state_dict()},
+               path)
+    # an mmpretrain config of the user's own: mmpretrain scope and types
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        classifier = MMPRETRAIN_MODELS.build(
+            dict(
+                type='ImageClassifier',
+                backbone=dict(
+                    type='VisionTransformer',
+                    arch=dict(embed_dims=32, num_layers=2, num_heads=4,
+                              feedforward_channels=64),
+                    img_size=32,
+                    patch_size=8,
+                    init_cfg=dict(type='Pretrained', checkpoint=path,
+                                  prefix='backbone.')),
+                head=dict(type='LinearClsHead', num_classes=2,
+                          in_channels=32)))
+        messages = logged_by(classifier.init_weights)
+    assert (f"VisionTransformer: 30 of 30 keys found in {path} (prefix "
+            "'backbone.')") in messages
+
+
+@pytest.mark.parametrize('scope', ['mmdet', 'mmseg'])
+def test_whole_file_counts_wrapped_keys_and_names_other_shapes(
+        tmp_path, scope):
+    module = Encoder()
+    path = str(tmp_path / 'model.pth')
+    weights = {f'module.{k}': v for k, v in module.state_dict().items()}
+    weights['module.norm.bias'] = torch.zeros(5)
+    del weights['module.norm.weight']
+    torch.save({'state_dict': weights}, path)
+    module.init_cfg = dict(type='Pretrained', checkpoint=path)
+    with DefaultScope.overwrite_default_scope(scope):
+        messages = logged_by(module.init_weights)
+    assert (f'Encoder: 3 of 4 keys found in {path} (prefix None), of '
+            'another shape there: norm.bias') in messages
+    assert torch.equal(module.proj.weight, weights['module.proj.weight'])
+
+
+def test_hook_message_ends_with_the_count_when_all_match(tmp_path):
+    model = nn.Sequential(Encoder())
+    path = str(tmp_path / 'mae.pth')
+    torch.save({'state_dict': {'backbone.' + k: v
+                               for k, v in model[0].state_dict().items()}},
+               path)
+    model[0].init_cfg = dict(type='Pretrained', checkpoint=path)
+    logger = MMLogger.get_instance('test_hook_message')
+    runner = SimpleNamespace(iter=0, model=model, logger=logger)
+    messages = logged_by(lambda: PretrainedKeysHook().before_train(runner),
+                         logger)
+    assert messages == [
+        f"0: 4/4 keys matched in {path} (prefix 'backbone.')"
+    ]

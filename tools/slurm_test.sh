@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Usage: tools/slurm_test.sh PARTITION JOB_NAME CONFIG CHECKPOINT
+#            [test.py options]
+# GPUS, GPUS_PER_NODE, CPUS_PER_TASK, SRUN_ARGS, PYTHON and SLURM_DRY_RUN:
+# see tools/slurm_run.sh.
+exec "$(dirname "${BASH_SOURCE[0]}")/slurm_run.sh" test.py "$1" "$2" \
+    "$3" "$4" "${@:5}"
