@@ -60,14 +60,15 @@ def imdecode_checked(data: bytes, flags: int,
     is damaged (a cut in the middle of the file, flipped bytes) and
     returns a picture with grey or smeared blocks. Here its stderr is
     captured during the call (``fd`` 2, under a lock: decodes in threads
-    of one process wait for each other), its other messages passed on.
+    of one process wait for each other) and written back to it.
 
     Raises:
         UnreadableImageError: libjpeg reported corrupt data (the message
             names ``filename`` and quotes libjpeg).
     """
     with _STDERR_LOCK, tempfile.TemporaryFile() as capture:
-        sys.stderr.flush()
+        if sys.stderr is not None:
+            sys.stderr.flush()
         saved = os.dup(2)
         os.dup2(capture.fileno(), 2)
         try:
@@ -77,13 +78,13 @@ def imdecode_checked(data: bytes, flags: int,
             os.close(saved)
         capture.seek(0)
         messages = capture.read()
+    if messages:  # passed on, whatever they say
+        os.write(2, messages)
     corrupt = CORRUPT_JPEG.search(messages)
     if corrupt:
         raise UnreadableImageError(
             f'{filename}: corrupt JPEG data (libjpeg: '
             f'{corrupt.group(0).decode(errors="replace")})')
-    if messages:
-        os.write(2, messages)
     return img
 
 
