@@ -16,6 +16,7 @@ from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint
+from PIL import Image
 
 from mae_plugin.apis import test_config as make_test_config
 from mae_plugin.apis import list_images, train_config
@@ -23,12 +24,22 @@ from mae_plugin.datasets import (RobustLoadImageFromFile, UnreadableImageError,
                                  decode_image)
 from mae_plugin.engine import load_checkpoint_safely
 from mae_plugin.registry import DATASETS, MODELS, TRANSFORMS
-from PIL import Image
 from tests.conftest import tiny_mae_cfg
 from tests.test_engine.utils import (cfg_options,
                                      checkpoint_every_iteration_runner)
 from tests.test_tools.test_train_test_visualize import (CONFIG, TINY,
                                                         crop_size_overrides)
+
+
+class ListHandler(logging.Handler):
+    """Keeps the formatted messages of a logger."""
+
+    def __init__(self, lines):
+        super().__init__()
+        self.lines = lines
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
 
 
 def test_1_an_update_to_nan_weights_is_never_saved_or_called_good(
@@ -183,16 +194,6 @@ def test_5_temporary_files_of_killed_saves_are_removed_at_start(
             f'{work}: {stale}') in lines
 
 
-class ListHandler(logging.Handler):
-    """Keeps the formatted messages of a logger."""
-
-    def __init__(self, lines):
-        super().__init__()
-        self.lines = lines
-
-    def emit(self, record):
-        self.lines.append(record.getMessage())
-
 
 def test_6_a_file_name_that_is_not_utf8_is_logged(tmp_path, capfd):
     """Case 6: the skip warning naming such a file was lost to a
@@ -285,8 +286,8 @@ def test_7_the_dataset_takes_every_loader_extension_and_names_the_rest(
         for i in range(len(dataset))) == images
     assert lines == [
         f'ImageFolder: 4 images in {osp.join(tmp_path, "")}; ignored 3 '
-        'entries: 1 broken link (gone.jpg); 1 folder with an image name (x.jpg); '
-        '1 other extension (.txt: 1). Image extensions: ' +
+        'entries: 1 broken link (gone.jpg); 1 folder with an image name '
+        '(x.jpg); 1 other extension (.txt: 1). Image extensions: ' +
         ' '.join(sorted(dataset.extensions))
     ]
     # the visualisation tool finds the same files

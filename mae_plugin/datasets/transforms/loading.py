@@ -92,7 +92,12 @@ def _integer_to_8_bits(image: Image.Image, bits: int, signed: bool,
                        filename: str) -> Image.Image:
     """Scale a ``bits``-bit integer image (mode ``I*``) to 8 bits:
     ``round(v * 255 / (2**bits - 1))`` (``2**(bits - 1) - 1`` when signed),
-    so that the largest value maps to 255; never clip."""
+    so that the largest value maps to 255; never clip.
+
+    Raises:
+        UnreadableImageError: A value is negative or above the largest
+            ``bits``-bit one.
+    """
     values = np.asarray(image)
     if not signed and bits == 32 and values.dtype == np.int32:
         values = values.view(np.uint32)  # Pillow keeps 32 bits as int32
