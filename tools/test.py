@@ -20,7 +20,8 @@ def main():
         args.checkpoint,
         work_dir=args.work_dir,
         launcher=args.launcher,
-        cfg_options=args.cfg_options)
+        cfg_options=args.cfg_options,
+        allow_partial_checkpoint=args.allow_partial_checkpoint)
     init_cpu_distributed(cfg)
     Runner.from_cfg(cfg).test()
     close_distributed()

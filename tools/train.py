@@ -43,7 +43,8 @@ def main():
         auto_scale_lr=args.auto_scale_lr,
         no_validate=args.no_validate,
         launcher=args.launcher,
-        cfg_options=args.cfg_options)
+        cfg_options=args.cfg_options,
+        allow_partial_checkpoint=args.allow_partial_checkpoint)
     init_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     # one line per distinct paramwise setting, not one per parameter

@@ -56,7 +56,7 @@ test_pipeline = [
     dict(type='PackInputs'),
 ]
 photos = dict(
-    type='CustomDataset',
+    type='ImageFolder',
     data_root=data_root,
     data_prefix='',
     with_label=False)

@@ -10,13 +10,12 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 from mmengine.utils import scandir
 
+from mae_plugin.datasets import IMAGE_EXTENSIONS
 from mae_plugin.models.masking import GridMasking
 from mae_plugin.registry import MODELS, build_model
 from mae_plugin.visualization import (PANEL_TITLES, reconstruction_figure,
                                       target_description)
 
-IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
-                  '.tiff', '.webp')
 # Command-line names of the masking generators.
 MASKING_STRATEGIES = {
     'random': 'RandomMasking',
@@ -79,11 +78,11 @@ def list_images(paths: Sequence[str]) -> List[str]:
         if osp.isdir(path):
             found = sorted(
                 osp.join(path, name) for name in scandir(
-                    path, IMG_EXTENSIONS, recursive=True,
+                    path, IMAGE_EXTENSIONS, recursive=True,
                     case_sensitive=False))
             if not found:
                 raise FileNotFoundError(
-                    f'images: no {"/".join(IMG_EXTENSIONS)} file in {path}')
+                    f'images: no {"/".join(IMAGE_EXTENSIONS)} file in {path}')
             images += found
         elif osp.isfile(path):
             images.append(path)

@@ -26,6 +26,11 @@ def add_runner_args(parser: argparse.ArgumentParser) -> None:
         default='none',
         help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument(
+        '--allow-partial-checkpoint',
+        action='store_true',
+        help='with --resume or in test.py: load a checkpoint whose tensors '
+        'do not all fit the model (the rest keep their initialisation)')
 
 
 def parse_runner_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
@@ -51,7 +56,8 @@ def train_config(config_file: str,
                  auto_scale_lr: bool = False,
                  no_validate: bool = False,
                  launcher: str = 'none',
-                 cfg_options: Optional[dict] = None) -> Config:
+                 cfg_options: Optional[dict] = None,
+                 allow_partial_checkpoint: bool = False) -> Config:
     """The config a training run uses.
 
     Args:
@@ -70,6 +76,9 @@ def train_config(config_file: str,
         no_validate (bool): Drop the validation loop.
         launcher (str): ``none``, ``pytorch``, ``slurm`` or ``mpi``.
         cfg_options (dict, optional): Overrides, ``key.sub=value`` style.
+        allow_partial_checkpoint (bool): Resume from a checkpoint whose
+            tensors do not all fit the model; by default a
+            :class:`~mae_plugin.engine.CheckpointFitHook` refuses it.
 
     Returns:
         Config: ready for ``Runner.from_cfg``.
@@ -88,12 +97,10 @@ def train_config(config_file: str,
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
         else:  # mmengine's AmpOptimWrapper needs a GPU
             cfg.optim_wrapper.type = 'AutocastOptimWrapper'
-    if resume == 'auto':
+    if resume is not None:
         cfg.resume = True
-        cfg.load_from = None
-    elif resume is not None:
-        cfg.resume = True
-        cfg.load_from = resume
+        cfg.load_from = None if resume == 'auto' else resume
+        _check_fit(cfg, allow_partial_checkpoint)
     if auto_scale_lr:
         if 'auto_scale_lr' not in cfg:
             raise KeyError(f'--auto-scale-lr needs `auto_scale_lr` with a '
@@ -110,7 +117,8 @@ def test_config(config_file: Union[str, Config],
                 checkpoint: str,
                 work_dir: Optional[str] = None,
                 launcher: str = 'none',
-                cfg_options: Optional[dict] = None) -> Config:
+                cfg_options: Optional[dict] = None,
+                allow_partial_checkpoint: bool = False) -> Config:
     """The config a test run uses: the config's test loop on a checkpoint.
 
     Args:
@@ -121,6 +129,9 @@ def test_config(config_file: Union[str, Config],
             :func:`train_config`.
         launcher (str): Job launcher.
         cfg_options (dict, optional): Overrides.
+        allow_partial_checkpoint (bool): Test a checkpoint whose tensors do
+            not all fit the model; by default a
+            :class:`~mae_plugin.engine.CheckpointFitHook` refuses it.
 
     Returns:
         Config: ready for ``Runner.from_cfg``.
@@ -138,7 +149,15 @@ def test_config(config_file: Union[str, Config],
     cfg.launcher = launcher
     cfg.work_dir = _work_dir(cfg, config_file, work_dir)
     cfg.load_from = checkpoint
+    _check_fit(cfg, allow_partial_checkpoint)
     return cfg
+
+
+def _check_fit(cfg: Config, allow_partial: bool) -> None:
+    """Add a :class:`~mae_plugin.engine.CheckpointFitHook` to ``cfg``."""
+    cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
+        dict(type='CheckpointFitHook', allow_partial=allow_partial)
+    ]
 
 
 def init_cpu_distributed(cfg: Config) -> None:

@@ -3,10 +3,11 @@
 import mmpretrain.engine  # noqa: F401
 
 from .atomic_backend import AtomicLocalBackend, atomic_write
-from .hooks import (AtomicCheckpointHook, FiniteLossHook, KNNEvalHook,
-                    PretrainedKeysHook, ReconstructionVisualizationHook,
-                    UnreadableImagesHook, compare_with_checkpoint,
-                    preserved_random_state)
+from .hooks import (AtomicCheckpointHook, CheckpointFitHook, FiniteLossHook,
+                    KNNEvalHook, PretrainedKeysHook,
+                    ReconstructionVisualizationHook, UnreadableImagesHook,
+                    compare_state_dicts, compare_with_checkpoint,
+                    non_finite_tensors, preserved_random_state)
 from .loops import ExactResumeEpochBasedTrainLoop
 from .optimizers import (AutocastOptimWrapper,
                          LayerDecayOptimWrapperConstructor)
@@ -21,9 +22,10 @@ use_safe_local_loader()
 
 __all__ = [
     'AtomicLocalBackend', 'atomic_write', 'AtomicCheckpointHook',
-    'FiniteLossHook', 'KNNEvalHook', 'PretrainedKeysHook',
-    'ReconstructionVisualizationHook', 'UnreadableImagesHook',
-    'compare_with_checkpoint', 'preserved_random_state',
+    'CheckpointFitHook', 'FiniteLossHook', 'KNNEvalHook',
+    'PretrainedKeysHook', 'ReconstructionVisualizationHook',
+    'UnreadableImagesHook', 'compare_state_dicts', 'compare_with_checkpoint',
+    'non_finite_tensors', 'preserved_random_state',
     'ExactResumeEpochBasedTrainLoop', 'AutocastOptimWrapper',
     'LayerDecayOptimWrapperConstructor', 'CountingPretrainedInit',
     'MMENGINE_CHECKPOINT_GLOBALS', 'allow_mmengine_checkpoints',

@@ -1,12 +1,17 @@
 """A local file backend whose writes are atomic: write then rename."""
 import os
 import os.path as osp
+import re
 import secrets
 import stat
 from pathlib import Path
-from typing import Tuple, Union
+from typing import List, Tuple, Union
 
 from mmengine.fileio import LocalBackend, register_backend
+
+
+# The temporary files of atomic_write: '.{name}.{8 hex digits}.tmp'.
+TEMP_FILE = re.compile(r'\..+\.[0-9a-f]{8}\.tmp')
 
 
 def _create_temp_file(folder: str, name: str) -> Tuple[int, str]:
@@ -60,6 +65,25 @@ def atomic_write(data: bytes, filepath: Union[str, Path]) -> None:
         if osp.exists(tmp_path):
             os.remove(tmp_path)
         raise
+
+
+def remove_stale_temp_files(folder: str) -> List[str]:
+    """Delete the temporary files that writes killed half-way (by
+    ``kill -9``, a power cut) left in ``folder``, and return their names.
+
+    Call it only when no other process writes into ``folder`` with
+    :func:`atomic_write` (at the start of a training run): a write in
+    progress would lose its file.
+    """
+    removed = []
+    if not osp.isdir(folder):
+        return removed
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        if TEMP_FILE.fullmatch(entry.name) and entry.is_file(
+                follow_symlinks=False):
+            os.remove(entry.path)
+            removed.append(entry.name)
+    return removed
 
 
 @register_backend('atomic_local')

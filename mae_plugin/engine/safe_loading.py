@@ -25,6 +25,7 @@ explicitly and names the refused file.
 """
 import os
 import pickle
+import zipfile
 from typing import Any
 
 import numpy as np
@@ -93,7 +94,10 @@ def load_checkpoint_safely(filename: str, map_location: Any = None) -> Any:
         pickle.UnpicklingError: The pickle names a global outside the
             allowlist (the message names the file and the global).
         ValueError: ``filename`` is not a torch checkpoint at all (empty,
-            truncated, corrupt or another format; the message names it).
+            truncated, corrupt or another format, such as a zip or NumPy
+            archive; the message names the file and what it looks like).
+        RuntimeError: Any other failure of ``torch.load`` (for example a
+            ``map_location`` the machine lacks), naming the file.
     """
     filename = os.path.expanduser(filename)
     if not os.path.isfile(filename):
@@ -110,25 +114,53 @@ def load_checkpoint_safely(filename: str, map_location: Any = None) -> Any:
             f'refusing to load checkpoint {filename}: it holds objects '
             f'outside the weights-only allowlist, loading it could run '
             f'code. {error}') from None
-    # What torch raises for bytes that are neither of its formats (a bad
-    # pickle opcode, an empty file, a cut or damaged zip archive).
-    except (KeyError, EOFError) as error:
-        raise _unreadable(filename, error) from error
-    except OSError as error:
-        if isinstance(error, PermissionError):
-            raise
-        raise _unreadable(filename, error) from error
+    except (PermissionError, MemoryError):
+        raise
     except RuntimeError as error:
-        if 'PytorchStreamReader' not in str(error):
-            raise
+        # torch's zip reader ('PytorchStreamReader', '[enforce fail at
+        # inline_container.cc]') and legacy reader ('magic number',
+        # 'unexpected EOF')
+        if not any(sign in str(error) for sign in
+                   ('PytorchStreamReader', 'inline_container',
+                    'magic number', 'unexpected EOF')):
+            raise RuntimeError(
+                f'loading checkpoint {filename} failed: {error}') from error
         raise _unreadable(filename, error) from error
+    # What torch raises for bytes in neither of its formats: a bad pickle
+    # opcode, an empty file, a cut or damaged archive (KeyError, EOFError,
+    # struct.error, UnicodeDecodeError, OSError, ...).
+    except Exception as error:
+        raise _unreadable(filename, error) from error
+
+
+def _looks_like(filename: str) -> str:
+    """What the first bytes of ``filename`` say it is, for errors."""
+    with open(filename, 'rb') as f:
+        head = f.read(16)
+    if not head:
+        return 'an empty file'
+    if head.startswith(b'\x93NUMPY'):
+        return 'a NumPy .npy array'
+    if head.startswith(b'PK'):
+        try:
+            with zipfile.ZipFile(filename) as archive:
+                names = archive.namelist()
+        except zipfile.BadZipFile:
+            return 'a damaged zip archive'
+        if any(name.endswith('/data.pkl') for name in names):
+            return 'a damaged torch archive'
+        return (f'a zip archive of {len(names)} file(s) '
+                f'({", ".join(names[:3])}), none of them data.pkl')
+    if len(head) > 8 and head[8:9] == b'{':
+        return 'possibly a safetensors file (read it with safetensors)'
+    return f'a file starting with {head[:8]!r}'
 
 
 def _unreadable(filename: str, error: Exception) -> ValueError:
     return ValueError(
         f'checkpoint {filename} is not a readable torch checkpoint (empty, '
-        f'truncated, corrupt or another format): '
-        f'{type(error).__name__}: {error}')
+        f'truncated, corrupt or another format): it looks like '
+        f'{_looks_like(filename)}. {type(error).__name__}: {error}')
 
 
 def load_from_local_safely(filename: str, map_location: Any = None) -> Any:

@@ -1,5 +1,7 @@
 # ImageNet in its folder layout: data/imagenet/{train,val}/<class>/<image>.
-dataset_type = 'CustomDataset'
+# CustomDataset that takes every image extension the loaders read and logs
+# what else it found in the folder.
+dataset_type = 'ImageFolder'
 data_root = 'data/imagenet/'
 
 # Loading and random-resized cropping in one step: the crops of mmpretrain's

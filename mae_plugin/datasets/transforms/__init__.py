@@ -1,10 +1,12 @@
 from .fused_crop import (DecodeRandomResizedCrop, random_resized_crop_params,
                          read_jpeg_header, reduced_box, reduced_decode_factor,
                          resize_box)
-from .loading import (BaseImageLoader, RobustLoadImageFromFile,
-                      UnreadableImageError, decode_image)
+from .loading import (IMAGE_EXTENSIONS, BaseImageLoader,
+                      RobustLoadImageFromFile, UnreadableImageError,
+                      decode_image, imdecode_checked, printable)
 
 __all__ = [
+    'IMAGE_EXTENSIONS', 'imdecode_checked', 'printable',
     'BaseImageLoader', 'DecodeRandomResizedCrop', 'RobustLoadImageFromFile',
     'UnreadableImageError', 'decode_image', 'random_resized_crop_params',
     'read_jpeg_header', 'reduced_box', 'reduced_decode_factor', 'resize_box'

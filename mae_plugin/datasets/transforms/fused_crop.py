@@ -22,7 +22,7 @@ from mmcv.image.geometric import cv2_interp_codes
 from PIL import ExifTags, Image
 
 from mae_plugin.registry import TRANSFORMS
-from .loading import BaseImageLoader, decode_image
+from .loading import BaseImageLoader, decode_image, imdecode_checked
 
 REDUCED_FACTORS = (8, 4, 2)
 IMREAD_FLAGS = {
@@ -332,7 +332,9 @@ class DecodeRandomResizedCrop(BaseImageLoader):
     size they are all decoded in full; larger photos and smaller outputs
     gain.
 
-    Files other than complete 8-bit grey or colour JPEGs (PNG, CMYK,
+    A JPEG whose data libjpeg reports as corrupt raises (or is skipped)
+    like a truncated file (:func:`~.loading.imdecode_checked`). Files
+    other than complete 8-bit grey or colour JPEGs (PNG, CMYK,
     truncated, ...) and JPEGs OpenCV cannot decode are decoded in full by
     :func:`decode_image`, which converts 16-bit, palette and transparent
     images and raises :class:`UnreadableImageError` naming a file it
@@ -424,9 +426,8 @@ class DecodeRandomResizedCrop(BaseImageLoader):
                 height, width)
             factor = reduced_decode_factor((crop_w, crop_h), out_size,
                                            self.max_factor)
-            img = cv2.imdecode(
-                np.frombuffer(data, np.uint8),
-                IMREAD_FLAGS[self.color_type, factor])
+            img = imdecode_checked(
+                data, IMREAD_FLAGS[self.color_type, factor], filename)
             # [ceil(H / f), ceil(W / f)(, 3)] unless OpenCV failed
             if img is not None and img.shape[:2] != (-(-height // factor),
                                                       -(-width // factor)):

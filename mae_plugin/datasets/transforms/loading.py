@@ -3,8 +3,14 @@ names the file when it cannot."""
 import io
 import logging
 import multiprocessing
-from typing import Optional
+import os
+import re
+import sys
+import tempfile
+import threading
+from typing import Optional, Tuple
 
+import cv2
 import mmengine.fileio as fileio
 import numpy as np
 from mmcv.transforms import BaseTransform
@@ -13,17 +19,119 @@ from PIL import Image, ImageOps
 
 from mae_plugin.registry import TRANSFORMS
 
+# The file extensions of the formats decode_image reads (Pillow's decoders
+# that need no outside program), lower case.
+IMAGE_EXTENSIONS = ('.bmp', '.gif', '.jp2', '.jpe', '.jpeg', '.jpg', '.pbm',
+                    '.pgm', '.png', '.pnm', '.ppm', '.tga', '.tif', '.tiff',
+                    '.webp')
+# libjpeg's warnings about damaged entropy-coded data, which it writes to
+# stderr and decodes past (grey or smeared blocks). Junk bytes right before
+# the end marker (0xd9) follow a complete image and are let through.
+CORRUPT_JPEG = re.compile(
+    rb'(Corrupt JPEG data: (?!\d+ extraneous bytes before marker 0xd9)'
+    rb'[^\n]*|Premature end of JPEG file)')
+_STDERR_LOCK = threading.Lock()
+
+
+def printable(text: str) -> str:
+    """``text`` with the undecodable bytes of a file name (surrogate
+    escapes, as ``os.fsdecode`` gives them) written as ``\\xNN``, so
+    that any log handler can write it."""
+    try:
+        raw = text.encode('utf-8', 'surrogateescape')
+    except UnicodeEncodeError:  # a lone surrogate that is no escape
+        return text.encode('utf-8', 'backslashreplace').decode('utf-8')
+    return raw.decode('utf-8', 'backslashreplace')
+
 
 class UnreadableImageError(ValueError):
-    """An image file that is empty, truncated or not an image."""
+    """An image file that is empty, truncated, corrupt or not an image.
+    The message is made :func:`printable`."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(printable(message))
+
+
+def imdecode_checked(data: bytes, flags: int,
+                     filename: str) -> Optional[np.ndarray]:
+    """``cv2.imdecode(data, flags)``, raising on corrupt JPEG data.
+
+    libjpeg only warns (on stderr) when the entropy-coded data of a JPEG
+    is damaged (a cut in the middle of the file, flipped bytes) and
+    returns a picture with grey or smeared blocks. Here its stderr is
+    captured during the call (``fd`` 2, under a lock: decodes in threads
+    of one process wait for each other) and written back to it.
+
+    Raises:
+        UnreadableImageError: libjpeg reported corrupt data (the message
+            names ``filename`` and quotes libjpeg).
+    """
+    with _STDERR_LOCK, tempfile.TemporaryFile() as capture:
+        if sys.stderr is not None:
+            sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(capture.fileno(), 2)
+        try:
+            img = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        capture.seek(0)
+        messages = capture.read()
+    if messages:  # passed on, whatever they say
+        os.write(2, messages)
+    corrupt = CORRUPT_JPEG.search(messages)
+    if corrupt:
+        raise UnreadableImageError(
+            f'{filename}: corrupt JPEG data (libjpeg: '
+            f'{corrupt.group(0).decode(errors="replace")})')
+    return img
+
+
+def _integer_to_8_bits(image: Image.Image, bits: int, signed: bool,
+                       filename: str) -> Image.Image:
+    """Scale a ``bits``-bit integer image (mode ``I*``) to 8 bits:
+    ``round(v * 255 / (2**bits - 1))`` (``2**(bits - 1) - 1`` when signed),
+    so that the largest value maps to 255; never clip.
+
+    Raises:
+        UnreadableImageError: A value is negative or above the largest
+            ``bits``-bit one.
+    """
+    values = np.asarray(image)
+    if not signed and bits == 32 and values.dtype == np.int32:
+        values = values.view(np.uint32)  # Pillow keeps 32 bits as int32
+    top = 2**(bits - signed) - 1
+    if values.size and (values.min() < 0 or values.max() > top):
+        raise UnreadableImageError(
+            f'{filename}: values {values.min()}..{values.max()} outside the '
+            f'range 0..{top} of its {bits}-bit samples')
+    grey = values.astype(np.float64) * (255 / top)
+    return Image.fromarray(grey.round().astype(np.uint8))
+
+
+def _sample_format(image: Image.Image) -> Tuple[int, bool]:
+    """Bits per sample and signedness of an integer image: from a TIFF's
+    ``BitsPerSample`` and ``SampleFormat`` tags, else 16-bit unsigned
+    (Pillow's ``I`` and ``I;16`` images of PNG, PNM, ...)."""
+    tags = getattr(image, 'tag_v2', None) or {}
+    bits, sample_format = tags.get(258, 16), tags.get(339, 1)
+    bits = max(bits) if isinstance(bits, tuple) else bits
+    if isinstance(sample_format, tuple):
+        sample_format = sample_format[0]
+    return int(bits), sample_format == 2
 
 
 def decode_image(data: bytes, filename: str, color_type: str = 'color',
                  background: int = 255) -> np.ndarray:
     """Decode image bytes to ``uint8`` BGR ``[H, W, 3]`` or grey ``[H, W]``.
 
-    * 16-bit images are scaled to 8 bits (``round(v / 257)``, so 65535
-      maps to 255), not clipped;
+    * integer images wider than 8 bits are scaled to 8 bits by their
+      sample width (16-bit: ``round(v / 257)``, so 65535 maps to 255;
+      32-bit TIFFs by ``2**32 - 1``, or ``2**31 - 1`` when signed), not
+      clipped;
+    * a JPEG whose data libjpeg reports as corrupt is refused (see
+      :func:`imdecode_checked`);
     * grey-level and palette images are expanded to three channels;
     * images with transparency are composited onto a uniform
       ``background`` (the RGB values under transparent pixels are
@@ -39,24 +147,30 @@ def decode_image(data: bytes, filename: str, color_type: str = 'color',
             to 255 (white).
 
     Raises:
-        UnreadableImageError: ``data`` is empty, truncated or no image.
+        UnreadableImageError: ``data`` is empty, truncated, corrupt or no
+            image.
     """
     if not data:
         raise UnreadableImageError(f'{filename}: empty file (0 bytes)')
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.load()  # decodes fully: truncation raises here
+            sample_format = _sample_format(image)
+            is_jpeg = image.format == 'JPEG'
             image = ImageOps.exif_transpose(image)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError
             ) as error:
         raise UnreadableImageError(
             f'{filename}: not a readable image ({error})') from None
+    if is_jpeg:  # Pillow ignores libjpeg's warnings; OpenCV's are read
+        imdecode_checked(
+            data, cv2.IMREAD_REDUCED_GRAYSCALE_8
+            | cv2.IMREAD_IGNORE_ORIENTATION, filename)
     if image.mode == 'F':
         raise UnreadableImageError(
             f'{filename}: floating-point images (mode F) are not supported')
-    if image.mode.startswith('I'):  # 16-bit grey levels ('I;16', 'I')
-        grey = np.asarray(image).astype(np.float64) / 257
-        image = Image.fromarray(grey.round().clip(0, 255).astype(np.uint8))
+    if image.mode.startswith('I'):  # 16- or 32-bit grey levels
+        image = _integer_to_8_bits(image, *sample_format, filename)
     if image.mode in ('RGBA', 'LA', 'PA') or 'transparency' in image.info:
         image = image.convert('RGBA')
         canvas = Image.new('RGBA', image.size, (background, ) * 3 + (255, ))
@@ -135,7 +249,7 @@ class BaseImageLoader(BaseTransform):
         if filename not in self._warned:
             self._warned.add(filename)
             print_log(
-                f'skipping unreadable image {filename} ({error})',
+                printable(f'skipping unreadable image {filename} ({error})'),
                 logger='current',
                 level=logging.WARNING)
 

@@ -5,7 +5,7 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
 
 from mae_plugin.registry import HOOKS
-from ..atomic_backend import atomic_write
+from ..atomic_backend import atomic_write, remove_stale_temp_files
 
 
 @HOOKS.register_module()
@@ -31,6 +31,9 @@ class AtomicCheckpointHook(CheckpointHook):
     4. With ``save_best``, it deletes the previous best checkpoint only
        after the new best is written (mmengine's hook deletes it first, so
        a kill or a failed write in between left no best checkpoint).
+    5. When training starts, it deletes (and logs) the temporary files
+       that saves killed half-way left in the work dir and a local
+       ``out_dir``.
 
     ``save_best`` infers the rule of :class:`ReconstructionMetric`'s keys
     (``'reconstruction/psnr'``: greater is better, ``'.../mse'``: less).
@@ -46,6 +49,20 @@ class AtomicCheckpointHook(CheckpointHook):
         if (self.backend_args is None and self.file_client_args is None
                 and '://' not in str(self.out_dir or '')):
             self.backend_args = dict(backend='atomic_local')
+
+    def before_train(self, runner) -> None:
+        super().before_train(runner)  # sets out_dir
+        if not is_main_process():
+            return
+        folders = {runner.work_dir}
+        if self.backend_args == dict(backend='atomic_local'):
+            folders.add(self.out_dir)
+        for folder in sorted(folders):
+            removed = remove_stale_temp_files(folder)
+            if removed:
+                runner.logger.warning(
+                    f'removed {len(removed)} temporary file(s) that '
+                    f'interrupted saves left in {folder}: {removed}')
 
     def _save_checkpoint_with_step(self, runner, step, meta):
         outdated = self._track(runner, step)

@@ -11,6 +11,35 @@ from mae_plugin.models.utils import pretrained_entries
 from mae_plugin.registry import HOOKS
 
 
+def compare_state_dicts(own: Dict[str, torch.Tensor],
+                        other: Dict[str, torch.Tensor]) -> Dict[str, list]:
+    """Compare a module's state dict with the one it is to be loaded from.
+
+    Args:
+        own (dict): The module's state dict.
+        other (dict): The state dict it is (or was) loaded from.
+
+    Returns:
+        dict: key lists ``matched`` (same name and shape), ``changed``
+        (matched, but the value in ``own`` differs from ``other``'s),
+        ``missing`` (only in ``own``), ``unexpected`` (only in ``other``)
+        and ``shape_mismatch``.
+    """
+    report = dict(
+        matched=[], changed=[], missing=[], unexpected=[], shape_mismatch=[])
+    for key, value in own.items():
+        if key not in other:
+            report['missing'].append(key)
+        elif other[key].shape != value.shape:
+            report['shape_mismatch'].append(key)
+        else:
+            report['matched'].append(key)
+            if not torch.equal(other[key].to(value), value):
+                report['changed'].append(key)
+    report['unexpected'] = [key for key in other if key not in own]
+    return report
+
+
 def compare_with_checkpoint(module: nn.Module,
                             checkpoint: str,
                             prefix: Optional[str] = None) -> Dict[str, list]:
@@ -24,27 +53,14 @@ def compare_with_checkpoint(module: nn.Module,
             Defaults to None (the whole state dict).
 
     Returns:
-        dict: key lists ``matched`` (same name and shape; the weights the
-        module can hold from the file), ``changed`` (matched, but the value
-        in the module now differs from the file's), ``missing`` (only in
-        the module), ``unexpected`` (only in the checkpoint) and
-        ``shape_mismatch``.
+        dict: the :func:`compare_state_dicts` report: key lists
+        ``matched`` (the weights the module can hold from the file),
+        ``changed`` (matched, but the value in the module now differs from
+        the file's), ``missing``, ``unexpected`` and ``shape_mismatch``.
     """
-    pretrained = load_prefixed_state_dict(checkpoint, prefix or '')
-    own = module.state_dict()
-    report = dict(
-        matched=[], changed=[], missing=[], unexpected=[], shape_mismatch=[])
-    for key, value in own.items():
-        if key not in pretrained:
-            report['missing'].append(key)
-        elif pretrained[key].shape != value.shape:
-            report['shape_mismatch'].append(key)
-        else:
-            report['matched'].append(key)
-            if not torch.equal(pretrained[key].to(value), value):
-                report['changed'].append(key)
-    report['unexpected'] = [key for key in pretrained if key not in own]
-    return report
+    return compare_state_dicts(
+        module.state_dict(), load_prefixed_state_dict(checkpoint,
+                                                      prefix or ''))
 
 
 @HOOKS.register_module()

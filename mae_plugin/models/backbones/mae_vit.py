@@ -106,6 +106,7 @@ class MAEViT(VisionTransformer):
             raise TypeError(
                 'masking must be the config of a masking generator, such as '
                 f"dict(type='RandomMasking'), got {masking!r}")
+        self.masking.check_keeps_patches(self.patch_resolution)
         self.mask_token_in_encoder = mask_token_in_encoder
         if mask_token_in_encoder:
             self.mask_token = nn.Parameter(torch.zeros(1, 1, self.embed_dims))

@@ -59,6 +59,18 @@ class BaseMasking:
         """Number of visible patches per sample on a ``(h, w)`` grid."""
         raise NotImplementedError
 
+    def check_keeps_patches(self, grid_size: Tuple[int, int]) -> None:
+        """Raise ``ValueError`` if no patch of a ``(h, w)`` grid would stay
+        visible (a ``mask_ratio`` below 1 can still round that low)."""
+        num_patches = grid_size[0] * grid_size[1]
+        if self.num_keep(grid_size) < 1:
+            raise ValueError(
+                f'{type(self).__name__}(mask_ratio={self.mask_ratio}) keeps '
+                f'0 of the {num_patches} patches of a {grid_size[0]}x'
+                f'{grid_size[1]} grid visible, so the encoder would see '
+                'nothing; lower mask_ratio until one patch stays '
+                f'(int({num_patches} * (1 - mask_ratio)) >= 1)')
+
     def mask_ratio_on(self, grid_size: Tuple[int, int]) -> float:
         """Fraction of the patches of a ``(h, w)`` grid that are removed."""
         num_patches = grid_size[0] * grid_size[1]
@@ -92,6 +104,7 @@ class BaseMasking:
             Masking: indices and binary mask.
         """
         num_patches = grid_size[0] * grid_size[1]
+        self.check_keeps_patches(grid_size)
         if noise is None:
             noise = self.sample_noise(batch_size, grid_size, device,
                                       generator)

@@ -1,0 +1,96 @@
+"""A folder of images in which nothing is left out silently."""
+import os
+import os.path as osp
+from collections import Counter, defaultdict
+from typing import Dict, List, Sequence
+
+from mmengine.logging import MMLogger
+from mmpretrain.datasets import CustomDataset
+
+from mae_plugin.registry import DATASETS
+from .transforms.loading import IMAGE_EXTENSIONS, printable
+
+
+def ignored_entries(root: str,
+                    extensions: Sequence[str]) -> Dict[str, List[str]]:
+    """What a walk of ``root`` as mmpretrain's ``CustomDataset`` lists it
+    (recursively, following links, hidden files left out) does not take
+    as an image, by reason: ``'other extension'``, ``'hidden'``,
+    ``'broken link'`` (or another entry that is no file, such as a
+    socket) and ``'folder with an image name'`` (its contents are
+    walked).
+
+    Args:
+        root (str): Local folder.
+        extensions (Sequence[str]): Lower-case image extensions.
+
+    Returns:
+        dict: reason -> paths relative to ``root``, sorted.
+    """
+    ignored = defaultdict(list)
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        for name in dirs:
+            if name.lower().endswith(tuple(extensions)):
+                ignored['folder with an image name'].append(
+                    osp.relpath(osp.join(folder, name), root))
+        for name in files:
+            path = osp.join(folder, name)
+            if name.startswith('.'):
+                reason = 'hidden'
+            elif not osp.isfile(path):
+                reason = 'broken link'
+            elif not name.lower().endswith(tuple(extensions)):
+                reason = 'other extension'
+            else:
+                continue
+            ignored[reason].append(osp.relpath(path, root))
+    return {reason: sorted(paths) for reason, paths in ignored.items()}
+
+
+@DATASETS.register_module()
+class ImageFolder(CustomDataset):
+    """mmpretrain's ``CustomDataset`` that takes every extension the
+    plugin's loaders read (``IMAGE_EXTENSIONS``: JPEG, PNG, TIFF, WebP,
+    BMP, GIF, PNM, TGA, JPEG 2000) and says, once, what it left out of a
+    local folder: files with other extensions (counted by extension),
+    hidden files, broken links and folders named like images, with their
+    number and the first names, as a warning in the current logger.
+
+    Args:
+        extensions (Sequence[str]): File extensions taken as images.
+            Defaults to ``IMAGE_EXTENSIONS``.
+        **kwargs: ``CustomDataset``'s other arguments (``data_root``,
+            ``data_prefix``, ``ann_file``, ``with_label``, ``pipeline``,
+            ...).
+    """
+
+    def __init__(self,
+                 extensions: Sequence[str] = IMAGE_EXTENSIONS,
+                 **kwargs) -> None:
+        super().__init__(extensions=extensions, **kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        data_list = super().load_data_list()
+        if not self.ann_file and '://' not in self.img_prefix:
+            self._report_ignored(len(data_list))
+        return data_list
+
+    def _report_ignored(self, num_images: int) -> None:
+        ignored = ignored_entries(self.img_prefix, self.extensions)
+        if not ignored:
+            return
+        parts = []
+        for reason, paths in sorted(ignored.items()):
+            detail = ', '.join(paths[:3]) + (', ...' if len(paths) > 3 else '')
+            if reason == 'other extension':
+                counts = Counter(
+                    osp.splitext(p)[1].lower() or '(none)' for p in paths)
+                detail = ', '.join(f'{ext}: {n}'
+                                   for ext, n in sorted(counts.items()))
+            parts.append(f'{len(paths)} {reason} ({detail})')
+        total = sum(len(paths) for paths in ignored.values())
+        MMLogger.get_current_instance().warning(
+            printable(f'{type(self).__name__}: {num_images} images in '
+                      f'{self.img_prefix}; ignored {total} entries: '
+                      f'{"; ".join(parts)}. Image extensions: '
+                      f'{" ".join(sorted(self.extensions))}'))
