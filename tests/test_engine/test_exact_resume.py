@@ -18,6 +18,7 @@ import torch
 from mmengine.registry import init_default_scope
 
 from mae_plugin.engine.loops import PerSampleSeededDataset
+from tests.test_engine.utils import assert_checkpoints_bitwise_equal
 from tests.test_tools.test_train_test_visualize import (CONFIG, ROOT, TINY,
                                                         crop_size_overrides,
                                                         run)
@@ -87,17 +88,8 @@ def test_sigkill_mid_epoch_then_resume_is_bitwise_identical(
     assert resumed_iter % ITERS_PER_EPOCH != 0  # in the middle of an epoch
 
     final = f'iter_{EPOCHS * ITERS_PER_EPOCH}.pth'
-    a = torch.load(osp.join(reference, final), weights_only=True)
-    b = torch.load(osp.join(interrupted, final), weights_only=True)
-    assert a['state_dict'].keys() == b['state_dict'].keys()
-    for key, value in a['state_dict'].items():
-        assert torch.equal(value, b['state_dict'][key]), key
-    state_a, state_b = (c['optimizer']['state'] for c in (a, b))
-    assert state_a.keys() == state_b.keys() and len(state_a) > 10
-    for param_id, moments in state_a.items():
-        for name, value in moments.items():
-            assert torch.equal(value, state_b[param_id][name]), name
-    assert a['param_schedulers'] == b['param_schedulers']
+    assert_checkpoints_bitwise_equal(osp.join(reference, final),
+                                     osp.join(interrupted, final))
 
     # Losses and learning rates of every iteration, before (killed run)
     # and after (resumed run) the interruption, as logged.

@@ -1,4 +1,6 @@
-"""Building in-process runners of the tiny demo config for engine tests."""
+"""Building in-process runners of the tiny demo config for engine tests,
+and comparing the checkpoints they write."""
+import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
@@ -36,3 +38,19 @@ def checkpoint_every_iteration_runner(data_root: str, work_dir: str,
                        'default_hooks.checkpoint.interval=1',
                        'default_hooks.checkpoint.max_keep_ckpts=1',
                        *overrides))
+
+
+def assert_checkpoints_bitwise_equal(path_a: str, path_b: str) -> None:
+    """Two checkpoints of the same iteration hold bitwise the same weights,
+    optimizer moments and scheduler states."""
+    a, b = (torch.load(p, weights_only=True) for p in (path_a, path_b))
+    assert a['meta']['iter'] == b['meta']['iter']
+    assert a['state_dict'].keys() == b['state_dict'].keys()
+    for key, value in a['state_dict'].items():
+        assert torch.equal(value, b['state_dict'][key]), key
+    state_a, state_b = (c['optimizer']['state'] for c in (a, b))
+    assert state_a.keys() == state_b.keys() and len(state_a) > 10
+    for param_id, moments in state_a.items():
+        for name, value in moments.items():
+            assert torch.equal(value, state_b[param_id][name]), name
+    assert a['param_schedulers'] == b['param_schedulers']

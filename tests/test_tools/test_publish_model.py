@@ -53,7 +53,8 @@ def without_plugin(path):
                           timeout=300)
 
 
-def test_published_checkpoint_loads_without_the_plugin(photos, tmp_path):
+def test_published_checkpoint_loads_without_the_plugin(
+        photos, tmp_path):  # noqa: F811
     work = str(tmp_path / 'work')
     Runner.from_cfg(
         tiny_train_cfg(photos, work, 'train_cfg.max_epochs=1')).train()
