@@ -1,12 +1,10 @@
 """Train a model from a config with the mmengine runner."""
 import argparse
 
-from mmengine.runner import Runner
-
 import mae_plugin  # noqa: F401  (registers the plugin)
-from mae_plugin.apis import (add_runner_args, close_distributed,
-                             init_cpu_distributed, parse_runner_args,
-                             train_config)
+from mae_plugin.apis import (add_runner_args, build_runner,
+                             close_distributed, init_cpu_distributed,
+                             parse_runner_args, train_config)
 
 
 def parse_args():
@@ -28,7 +26,9 @@ def parse_args():
     parser.add_argument(
         '--auto-scale-lr',
         action='store_true',
-        help='scale the lr by the actual batch size')
+        help='scale the lr by the effective batch (processes x batch_size '
+        'x optim_wrapper.accumulative_counts) over '
+        'auto_scale_lr.base_batch_size')
     add_runner_args(parser)
     return parse_runner_args(parser)
 
@@ -45,7 +45,7 @@ def main():
         launcher=args.launcher,
         cfg_options=args.cfg_options)
     init_cpu_distributed(cfg)
-    Runner.from_cfg(cfg).train()
+    build_runner(cfg).train()
     close_distributed()
 
 

@@ -19,13 +19,12 @@ import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
-from mmengine.runner import Runner
 
 from mae_plugin.datasets import DEBIAN_FASHION_MNIST
 from mae_plugin.engine import KNNEvalHook
 from .probes import (Features, checkpoint_features, feature_loaders,
                      finetune_accuracy, probe_features)
-from .runner import train_config
+from .runner import build_runner, train_config
 from .timing import cpu_seconds
 
 REPO_CONFIGS = osp.join(
@@ -212,7 +211,7 @@ def run_fashion_mnist_study(work_dir: str,
     if bad:
         raise ValueError(f'probe_epochs {bad} are outside the {last_epoch} '
                          'pretraining epochs')
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     stats = EpochStatsHook()
     runner.register_hook(stats, priority='LOWEST')
     with watch('pretraining'):

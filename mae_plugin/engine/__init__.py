@@ -10,6 +10,7 @@ from .hooks import (AtomicCheckpointHook, FiniteLossHook, KNNEvalHook,
 from .loops import ExactResumeEpochBasedTrainLoop
 from .optimizers import (AutocastOptimWrapper,
                          LayerDecayOptimWrapperConstructor)
+from .runner import AccumulationAwareRunner, accumulative_counts
 from .safe_loading import (MMENGINE_CHECKPOINT_GLOBALS,
                            allow_mmengine_checkpoints, load_checkpoint_safely,
                            use_safe_local_loader)
@@ -23,7 +24,7 @@ __all__ = [
     'ReconstructionVisualizationHook', 'UnreadableImagesHook',
     'compare_with_checkpoint', 'preserved_random_state',
     'ExactResumeEpochBasedTrainLoop', 'AutocastOptimWrapper',
-    'LayerDecayOptimWrapperConstructor',
-    'MMENGINE_CHECKPOINT_GLOBALS', 'allow_mmengine_checkpoints',
+    'LayerDecayOptimWrapperConstructor', 'AccumulationAwareRunner',
+    'accumulative_counts', 'MMENGINE_CHECKPOINT_GLOBALS', 'allow_mmengine_checkpoints',
     'load_checkpoint_safely', 'use_safe_local_loader'
 ]
