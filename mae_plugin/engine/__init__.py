@@ -9,11 +9,13 @@ from .hooks import (AtomicCheckpointHook, FiniteLossHook, KNNEvalHook,
                     preserved_random_state)
 from .loops import ExactResumeEpochBasedTrainLoop
 from .optimizers import (AutocastOptimWrapper,
+                         LarsExcludeOptimWrapperConstructor,
                          LayerDecayOptimWrapperConstructor)
 from .runner import AccumulationAwareRunner, accumulative_counts
 from .safe_loading import (MMENGINE_CHECKPOINT_GLOBALS,
                            allow_mmengine_checkpoints, load_checkpoint_safely,
                            use_safe_local_loader)
+from .schedulers import GroupFloorCosineAnnealingLR
 
 allow_mmengine_checkpoints()
 use_safe_local_loader()
@@ -25,6 +27,8 @@ __all__ = [
     'compare_with_checkpoint', 'preserved_random_state',
     'ExactResumeEpochBasedTrainLoop', 'AutocastOptimWrapper',
     'LayerDecayOptimWrapperConstructor', 'AccumulationAwareRunner',
-    'accumulative_counts', 'MMENGINE_CHECKPOINT_GLOBALS', 'allow_mmengine_checkpoints',
-    'load_checkpoint_safely', 'use_safe_local_loader'
+    'accumulative_counts', 'GroupFloorCosineAnnealingLR',
+    'LarsExcludeOptimWrapperConstructor', 'MMENGINE_CHECKPOINT_GLOBALS',
+    'allow_mmengine_checkpoints', 'load_checkpoint_safely',
+    'use_safe_local_loader'
 ]
