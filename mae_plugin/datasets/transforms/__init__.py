@@ -1,11 +1,13 @@
+from .box_resize import (reduced_box, reduced_decode_factor, resize_box,
+                         resize_box_antialiased)
 from .fused_crop import (DecodeRandomResizedCrop, random_resized_crop_params,
-                         read_jpeg_header, reduced_box, reduced_decode_factor,
-                         resize_box)
+                         read_jpeg_header)
 from .loading import (BaseImageLoader, RobustLoadImageFromFile,
                       UnreadableImageError, decode_image)
 
 __all__ = [
     'BaseImageLoader', 'DecodeRandomResizedCrop', 'RobustLoadImageFromFile',
     'UnreadableImageError', 'decode_image', 'random_resized_crop_params',
-    'read_jpeg_header', 'reduced_box', 'reduced_decode_factor', 'resize_box'
+    'read_jpeg_header', 'reduced_box', 'reduced_decode_factor', 'resize_box',
+    'resize_box_antialiased'
 ]
