@@ -11,7 +11,6 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
-from mmengine.runner import Runner
 
 from mae_plugin.apis import probes
 from mae_plugin.apis.fashion_mnist_study import (FINETUNE_CONFIG,
@@ -19,7 +18,7 @@ from mae_plugin.apis.fashion_mnist_study import (FINETUNE_CONFIG,
                                                  SCRATCH_CONFIG,
                                                  run_fashion_mnist_study)
 from mae_plugin.datasets import DEBIAN_FASHION_MNIST
-from mae_plugin.engine import PretrainedKeysHook
+from mae_plugin.engine import AccumulationAwareRunner, PretrainedKeysHook
 from tests.fashion_mnist_files import write_fake_fashion_mnist
 
 TINY_ARCH = dict(
@@ -70,13 +69,14 @@ def record_training_starts(monkeypatch) -> List[dict]:
                     },
                     reports=keys_hooks[0].reports if keys_hooks else {}))
 
-    class RecordingRunner(Runner):
+    class RecordingRunner(AccumulationAwareRunner):
 
         def train(self):
             self.register_hook(Record(), priority='LOWEST')
             return super().train()
 
-    monkeypatch.setattr(probes, 'Runner', RecordingRunner)
+    # the runner that train_config names (probes builds it by name)
+    monkeypatch.setattr(probes, 'build_runner', RecordingRunner.from_cfg)
     return starts
 
 
