@@ -150,6 +150,7 @@ def run_fashion_mnist_study(work_dir: str,
                             scratch_config: str = SCRATCH_CONFIG,
                             pretrain_options: Optional[dict] = None,
                             finetune_options: Optional[dict] = None,
+                            seed: int = 0,
                             command: str = '') -> dict:
     """Run the whole study and write its report.
 
@@ -177,6 +178,9 @@ def run_fashion_mnist_study(work_dir: str,
             config (``key.sub=value`` style). Defaults to None.
         finetune_options (dict, optional): Overrides of both fine-tuning
             configs. Defaults to None.
+        seed (int): ``randomness.seed`` of the pretraining and both
+            fine-tuning runs (options above may override it). Defaults to
+            0, the configs' seed.
         command (str): The command line, quoted in the report.
             Defaults to ``''``.
 
@@ -193,6 +197,8 @@ def run_fashion_mnist_study(work_dir: str,
         data_root=data_root,
         train_subset=train_subset,
         test_subset=test_subset)
+    pretrain_options = {'randomness.seed': seed, **(pretrain_options or {})}
+    finetune_options = {'randomness.seed': seed, **(finetune_options or {})}
     watch = _Stopwatch()
 
     # 1. Pretraining, kNN accuracy every epoch.
@@ -255,6 +261,7 @@ def run_fashion_mnist_study(work_dir: str,
                     **data), checkpoint)
     results = dict(
         command=command,
+        seed=seed,
         pretrain_epochs=last_epoch,
         finetune_epochs=finetune_epochs
         or Config.fromfile(finetune_config).train_cfg.max_epochs,
