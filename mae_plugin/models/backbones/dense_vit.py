@@ -202,35 +202,46 @@ class DenseViT(BaseModule):
             if use_rel_pos_bias else None)
         self.drop_after_pos = nn.Dropout(p=drop_rate)
 
-        drop_path_rates = torch.linspace(0, drop_path_rate, self.num_layers)
-        common = dict(
-            embed_dims=self.embed_dims,
-            num_heads=arch['num_heads'],
-            feedforward_channels=arch['feedforward_channels'],
-            drop_rate=drop_rate,
-            norm_cfg=norm_cfg)
-        self.layers = ModuleList()
-        for i in range(self.num_layers):
-            rate = drop_path_rates[i].item()
-            if use_rel_pos_bias:
-                layer = RelPosBiasBlock(
-                    self.grid,
-                    layer_scale_init_value,
-                    qkv_bias,
-                    drop_path_rate=rate,
-                    **common)
-            else:
-                layer = WindowedBlock(
-                    drop_path_rate=rate,
-                    qkv_bias=qkv_bias,
-                    use_rel_pos=use_rel_pos,
-                    window_size=(0
-                                 if i in global_attn_indexes else window_size),
-                    input_size=self.grid,
-                    **common)
-            self.layers.append(layer)
+        self.layers = self._build_layers(
+            dict(
+                embed_dims=self.embed_dims,
+                num_heads=arch['num_heads'],
+                feedforward_channels=arch['feedforward_channels'],
+                drop_rate=drop_rate,
+                norm_cfg=norm_cfg,
+                qkv_bias=qkv_bias), drop_path_rate, window_size,
+            global_attn_indexes, use_rel_pos, use_rel_pos_bias,
+            layer_scale_init_value)
         if final_norm:
             self.ln1 = build_norm_layer(norm_cfg, self.embed_dims)
+
+    def _build_layers(self, common: dict, drop_path_rate: float,
+                      window_size: int, global_attn_indexes: Sequence[int],
+                      use_rel_pos: bool, use_rel_pos_bias: bool,
+                      layer_scale_init_value: float) -> ModuleList:
+        """The blocks: BEiT's with ``use_rel_pos_bias``, else ViTDet's
+        windowed or global ones; stochastic depth rising linearly to
+        ``drop_path_rate``. ``common`` holds the arguments of both."""
+        layers = ModuleList()
+        rates = torch.linspace(0, drop_path_rate, self.num_layers)
+        for i, rate in enumerate(rates.tolist()):
+            if use_rel_pos_bias:
+                layers.append(
+                    RelPosBiasBlock(
+                        self.grid,
+                        layer_scale_init_value,
+                        drop_path_rate=rate,
+                        **common))
+            else:
+                layers.append(
+                    WindowedBlock(
+                        drop_path_rate=rate,
+                        use_rel_pos=use_rel_pos,
+                        window_size=(0 if i in global_attn_indexes else
+                                     window_size),
+                        input_size=self.grid,
+                        **common))
+        return layers
 
     def init_weights(self) -> None:
         """Initialise as the MAE paper's code, then load the pretrained

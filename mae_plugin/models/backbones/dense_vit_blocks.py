@@ -58,13 +58,16 @@ class RelPosBiasBlock(BEiTTransformerEncoderLayer):
         grid (tuple[int, int]): The patch grid ``(h, w)`` of the inputs.
         layer_scale_init_value (float): Start value of the per-channel
             scales of both branches; 0 for none.
-        qkv_bias (bool): Bias in the qkv projection.
+        qkv_bias (bool): Bias in the qkv projection. Defaults to True.
         **kwargs: Other arguments of :class:`mmpretrain.models.backbones.
             beit.BEiTTransformerEncoderLayer`.
     """
 
-    def __init__(self, grid: Tuple[int, int], layer_scale_init_value: float,
-                 qkv_bias: bool, **kwargs) -> None:
+    def __init__(self,
+                 grid: Tuple[int, int],
+                 layer_scale_init_value: float,
+                 qkv_bias: bool = True,
+                 **kwargs) -> None:
         super().__init__(
             layer_scale_init_value=layer_scale_init_value,
             window_size=grid,
