@@ -63,6 +63,7 @@ def record_training_starts(monkeypatch) -> List[dict]:
             starts.append(
                 dict(
                     work_dir=runner.work_dir,
+                    max_epochs=runner.max_epochs,
                     backbone={
                         k: v.detach().clone()
                         for k, v in runner.model.backbone.state_dict().items()
@@ -139,6 +140,7 @@ def test_shortened_study_end_to_end(tmp_path, monkeypatch):
         pretrain_epochs=3,
         probe_epochs=(1, ),
         finetune_epochs=FINETUNE_EPOCHS,
+        scratch_epochs=FINETUNE_EPOCHS - 5,
         pretrain_options=PRETRAIN_OPTIONS,
         finetune_options=FINETUNE_OPTIONS,
         command='pytest')
@@ -160,6 +162,8 @@ def test_shortened_study_end_to_end(tmp_path, monkeypatch):
     last = str(tmp_path / 'work' / 'pretrain' / 'epoch_3.pth')
     mae, scratch = starts
     assert mae['work_dir'].endswith('finetune_mae')
+    assert (mae['max_epochs'], scratch['max_epochs']) == (FINETUNE_EPOCHS,
+                                                          FINETUNE_EPOCHS - 5)
     assert_started_from(mae, last)
     assert scratch['work_dir'].endswith('finetune_scratch')
     assert_started_at_random(scratch, last)

@@ -36,6 +36,11 @@ def parse_args():
     parser.add_argument(
         '--finetune-epochs', type=int, help="default: the config's (3)")
     parser.add_argument(
+        '--scratch-epochs',
+        type=int,
+        help='epochs of the from-scratch baseline (default: the '
+        'fine-tuning epochs); more give it the compute of pretraining too')
+    parser.add_argument(
         '--train-subset', type=int, help='use the first N training images')
     parser.add_argument(
         '--test-subset', type=int, help='use the first N test images')
@@ -57,6 +62,7 @@ def main():
         pretrain_epochs=args.pretrain_epochs,
         probe_epochs=args.probe_epochs,
         finetune_epochs=args.finetune_epochs,
+        scratch_epochs=args.scratch_epochs,
         train_subset=args.train_subset,
         test_subset=args.test_subset,
         command=shlex.join(['python'] + sys.argv))
