@@ -179,6 +179,9 @@ def det_cfg(work_dir, checkpoint, coco_root, ann_file):
         loader.dataset.pipeline[1].scale = (64, 64)
     cfg.val_evaluator.ann_file = ann_file
     cfg.test_evaluator.ann_file = ann_file
+    # the visualizer is a named global: another test's would keep writing
+    # its scalars to that test's work dir
+    cfg.visualizer.name = work_dir
     return cfg
 
 
@@ -218,6 +221,9 @@ def seg_cfg(work_dir, checkpoint, ade_root):
         loader.update(num_workers=0, persistent_workers=False)
         loader.dataset.data_root = ade_root
         loader.dataset.pipeline[1].scale = (128, 32)
+    # the visualizer is a named global: another test's would keep writing
+    # its scalars to that test's work dir
+    cfg.visualizer.name = work_dir
     return cfg
 
 
