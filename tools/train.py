@@ -1,11 +1,9 @@
 """Train a model from a config with the mmengine runner."""
 import argparse
 
-from mmengine.runner import Runner
-
-from mae_plugin.apis import (add_runner_args, close_distributed,
-                             init_cpu_distributed, parse_runner_args,
-                             train_config)
+from mae_plugin.apis import (add_runner_args, build_runner,
+                             close_distributed, init_cpu_distributed,
+                             parse_runner_args, train_config)
 from mae_plugin.engine import summarise_paramwise_options
 
 
@@ -28,7 +26,9 @@ def parse_args():
     parser.add_argument(
         '--auto-scale-lr',
         action='store_true',
-        help='scale the lr by the actual batch size')
+        help='scale the lr by the effective batch (processes x batch_size '
+        'x optim_wrapper.accumulative_counts) over '
+        'auto_scale_lr.base_batch_size')
     add_runner_args(parser)
     return parse_runner_args(parser)
 
@@ -46,7 +46,7 @@ def main():
         cfg_options=args.cfg_options,
         allow_partial_checkpoint=args.allow_partial_checkpoint)
     init_cpu_distributed(cfg)
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     # one line per distinct paramwise setting, not one per parameter
     summarise_paramwise_options(runner.logger)
     runner.train()

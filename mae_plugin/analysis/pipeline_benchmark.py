@@ -12,6 +12,7 @@ import os
 import os.path as osp
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import (Callable, Dict, Iterator, List, Optional, Sequence,
                     Tuple)
@@ -125,6 +126,20 @@ def write_benchmark_images(folder: str, spec: PipelineSpec,
     return paths
 
 
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run OpenCV and torch on one thread inside the block, restoring
+    their thread counts afterwards."""
+    threads = cv2.getNumThreads(), torch.get_num_threads()
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(threads[0])
+        torch.set_num_threads(threads[1])
+
+
 def build_pipeline(
     name: str, spec: PipelineSpec
 ) -> Tuple[Callable[[str], object], Optional[DecodeRandomResizedCrop]]:
@@ -205,10 +220,7 @@ def run_pipeline_benchmark(paths: Sequence[str],
     check_timing_arguments('pipelines', pipelines, PIPELINES, warmup, rounds)
     if not paths:
         raise ValueError('paths must name at least one image, got none')
-    threads = cv2.getNumThreads(), torch.get_num_threads()
-    cv2.setNumThreads(1)
-    torch.set_num_threads(1)
-    try:
+    with one_thread():
         np.random.seed(0)
         torch.manual_seed(0)
         built = {name: build_pipeline(name, spec) for name in pipelines}
@@ -236,9 +248,6 @@ def run_pipeline_benchmark(paths: Sequence[str],
             log(f'round {r + 1}/{rounds}: ' + '  '.join(
                 f'{n} {results[n].images_per_s[-1]:.0f} img/s'
                 for n in pipelines))
-    finally:
-        cv2.setNumThreads(threads[0])
-        torch.set_num_threads(threads[1])
     return results, dict(decode_factors)
 
 

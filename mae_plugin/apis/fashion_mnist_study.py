@@ -19,13 +19,12 @@ import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
-from mmengine.runner import Runner
 
 from mae_plugin.datasets import DEBIAN_FASHION_MNIST
 from mae_plugin.engine import KNNEvalHook
 from .probes import (Features, checkpoint_features, feature_loaders,
                      finetune_accuracy, probe_features)
-from .runner import train_config
+from .runner import build_runner, train_config
 from .timing import cpu_seconds
 
 REPO_CONFIGS = osp.join(
@@ -138,12 +137,68 @@ def _raw_pixels(dataloader) -> Features:
     return {'pixels': torch.from_numpy(pixels / 255.).float()}, labels
 
 
+def _pretrain(cfg: Config, probe_epochs: Sequence[int]) -> List[dict]:
+    """Pretrain; per epoch the mean loss, CPU and wall minutes so far and
+    the kNN accuracies of :class:`KNNEvalHook`.
+
+    Raises:
+        KeyError: The config has no ``knn_dataloader``.
+        ValueError: ``probe_epochs`` outside the pretraining epochs.
+    """
+    if cfg.get('knn_dataloader') is None:
+        raise KeyError(f'{cfg.filename} needs a `knn_dataloader` (the '
+                       'loader of the frozen features) for the probes')
+    last_epoch = cfg.train_cfg.max_epochs
+    bad = [e for e in probe_epochs if not 1 <= e <= last_epoch]
+    if bad:
+        raise ValueError(f'probe_epochs {bad} are outside the {last_epoch} '
+                         'pretraining epochs')
+    runner = build_runner(cfg)
+    stats = EpochStatsHook()
+    runner.register_hook(stats, priority='LOWEST')
+    runner.train()
+    knn_history = next(
+        h.history for h in runner.hooks if isinstance(h, KNNEvalHook))
+    return [{**s, **k} for s, k in zip(stats.history, knn_history)]
+
+
+def _probe_encoders(cfg: Config, encoders: Sequence[tuple], loaders: dict,
+                    num_classes: int, watch: _Stopwatch) -> List[dict]:
+    """Probe rows of each ``(name, checkpoint or None)`` encoder."""
+    rows = []
+    for name, checkpoint in encoders:
+        with watch('feature extraction'):
+            feats = checkpoint_features(cfg, checkpoint, loaders)
+        with watch(PROBE_STAGE):
+            rows += _probe_rows(name, feats['train'], feats['test'],
+                                num_classes)
+    return rows
+
+
+def _finetune_runs(runs: Sequence[tuple], work_dir: str, watch: _Stopwatch,
+                   cfg_options: dict, data: dict) -> Dict[str, float]:
+    """Top-1 (%) of each fine-tuning run ``(name, sub-folder, config,
+    checkpoint or None, epochs)``, each timed by ``watch``."""
+    finetune = {}
+    for name, run_dir, path, checkpoint, epochs in runs:
+        with watch(f'fine-tuning ({name})'):
+            finetune[name] = finetune_accuracy(
+                _config(
+                    path,
+                    work_dir=osp.join(work_dir, run_dir),
+                    max_epochs=epochs,
+                    cfg_options=cfg_options,
+                    **data), checkpoint)
+    return finetune
+
+
 def run_fashion_mnist_study(work_dir: str,
                             out_dir: str = 'docs',
                             data_root: str = DEBIAN_FASHION_MNIST,
                             pretrain_epochs: Optional[int] = None,
                             probe_epochs: Sequence[int] = (4, ),
                             finetune_epochs: Optional[int] = None,
+                            scratch_epochs: Optional[int] = None,
                             train_subset: Optional[int] = None,
                             test_subset: Optional[int] = None,
                             pretrain_config: str = PRETRAIN_CONFIG,
@@ -151,6 +206,7 @@ def run_fashion_mnist_study(work_dir: str,
                             scratch_config: str = SCRATCH_CONFIG,
                             pretrain_options: Optional[dict] = None,
                             finetune_options: Optional[dict] = None,
+                            seed: int = 0,
                             command: str = '') -> dict:
     """Run the whole study and write its report.
 
@@ -165,8 +221,12 @@ def run_fashion_mnist_study(work_dir: str,
         probe_epochs (Sequence[int]): Pretraining epochs, besides the last,
             whose checkpoints are probed too (4 epochs is the 10-minute bar
             of the issue). Defaults to ``(4, )``.
-        finetune_epochs (int, optional): Fine-tuning epochs of both
-            fine-tuning runs. Defaults to None (the config's).
+        finetune_epochs (int, optional): Fine-tuning epochs of the
+            MAE-initialised run. Defaults to None (the config's).
+        scratch_epochs (int, optional): Epochs of the from-scratch
+            baseline; more than ``finetune_epochs`` gives it the compute of
+            pretraining too. Defaults to None (``finetune_epochs``: the
+            same fine-tuning budget).
         train_subset (int, optional): Use the first N training images only.
             Defaults to None (all 60k).
         test_subset (int, optional): Use the first N test images only.
@@ -178,6 +238,9 @@ def run_fashion_mnist_study(work_dir: str,
             config (``key.sub=value`` style). Defaults to None.
         finetune_options (dict, optional): Overrides of both fine-tuning
             configs. Defaults to None.
+        seed (int): ``randomness.seed`` of the pretraining and both
+            fine-tuning runs (options above may override it). Defaults to
+            0, the configs' seed.
         command (str): The command line, quoted in the report.
             Defaults to ``''``.
 
@@ -194,6 +257,8 @@ def run_fashion_mnist_study(work_dir: str,
         data_root=data_root,
         train_subset=train_subset,
         test_subset=test_subset)
+    pretrain_options = {'randomness.seed': seed, **(pretrain_options or {})}
+    finetune_options = {'randomness.seed': seed, **(finetune_options or {})}
     watch = _Stopwatch()
 
     # 1. Pretraining, kNN accuracy every epoch.
@@ -204,22 +269,9 @@ def run_fashion_mnist_study(work_dir: str,
         max_epochs=pretrain_epochs,
         cfg_options=pretrain_options,
         **data)
-    if cfg.get('knn_dataloader') is None:
-        raise KeyError(f'{pretrain_config} needs a `knn_dataloader` (the '
-                       'loader of the frozen features) for the probes')
     last_epoch = cfg.train_cfg.max_epochs
-    bad = [e for e in probe_epochs if not 1 <= e <= last_epoch]
-    if bad:
-        raise ValueError(f'probe_epochs {bad} are outside the {last_epoch} '
-                         'pretraining epochs')
-    runner = Runner.from_cfg(cfg)
-    stats = EpochStatsHook()
-    runner.register_hook(stats, priority='LOWEST')
     with watch('pretraining'):
-        runner.train()
-    knn_history = next(
-        h.history for h in runner.hooks if isinstance(h, KNNEvalHook))
-    pretraining = [{**s, **k} for s, k in zip(stats.history, knn_history)]
+        pretraining = _pretrain(cfg, probe_epochs)
 
     # 2. Frozen features: probes of raw pixels, random-init and MAE encoders.
     loaders = feature_loaders(cfg, train_subset, test_subset)
@@ -229,36 +281,29 @@ def run_fashion_mnist_study(work_dir: str,
                            _raw_pixels(loaders['test']), num_classes)
     encoders = [('random-init encoder', None)]
     for epoch in sorted(set(probe_epochs) | {last_epoch}):
-        spent = stats.history[epoch - 1]
+        spent = pretraining[epoch - 1]
         encoders.append((f'MAE, {epoch} epochs ({spent["cpu_minutes"]:.1f} '
                          f'CPU-min, {spent["wall_minutes"]:.1f} wall-min)',
                          osp.join(pre_dir, f'epoch_{epoch}.pth')))
-    for name, checkpoint in encoders:
-        with watch('feature extraction'):
-            feats = checkpoint_features(cfg, checkpoint, loaders)
-        with watch(PROBE_STAGE):
-            rows += _probe_rows(name, feats['train'], feats['test'],
-                                num_classes)
+    rows += _probe_encoders(cfg, encoders, loaders, num_classes, watch)
 
     # 3. Fine-tuning from the last MAE checkpoint versus from scratch.
-    finetune = {}
-    runs = (('MAE-initialised', 'finetune_mae', finetune_config,
-             encoders[-1][1]), ('from scratch', 'finetune_scratch',
-                                scratch_config, None))
-    for name, run_dir, path, checkpoint in runs:
-        with watch(f'fine-tuning ({name})'):
-            finetune[name] = finetune_accuracy(
-                _config(
-                    path,
-                    work_dir=osp.join(work_dir, run_dir),
-                    max_epochs=finetune_epochs,
-                    cfg_options=finetune_options,
-                    **data), checkpoint)
+    finetune_epochs = (
+        finetune_epochs
+        or Config.fromfile(finetune_config).train_cfg.max_epochs)
+    scratch_epochs = scratch_epochs or finetune_epochs
+    mae_run = ('MAE-initialised', 'finetune_mae', finetune_config,
+               encoders[-1][1], finetune_epochs)
+    scratch_run = ('from scratch', 'finetune_scratch', scratch_config, None,
+                   scratch_epochs)
+    finetune = _finetune_runs((mae_run, scratch_run), work_dir, watch,
+                              finetune_options, data)
     results = dict(
         command=command,
+        seed=seed,
         pretrain_epochs=last_epoch,
-        finetune_epochs=finetune_epochs
-        or Config.fromfile(finetune_config).train_cfg.max_epochs,
+        finetune_epochs=finetune_epochs,
+        scratch_epochs=scratch_epochs,
         train_images=len(loaders['train'].dataset),
         test_images=len(loaders['test'].dataset),
         probes=rows,
@@ -284,7 +329,8 @@ def write_study_report(results: dict, out_dir: str) -> None:
         f'Made by `{results["command"]}` on {results["train_images"]} '
         f'training and {results["test_images"]} test images: '
         f'{results["pretrain_epochs"]} pretraining epochs, '
-        f'{results["finetune_epochs"]} fine-tuning epochs. Linear: '
+        f'{results["finetune_epochs"]} fine-tuning epochs '
+        f'({results["scratch_epochs"]} from scratch). Linear: '
         'scikit-learn logistic regression on standardised frozen features; '
         'kNN: weighted, k=20, cosine, T=0.07, the training images vote.', '',
         '| features | linear | kNN |', '|---|---|---|'

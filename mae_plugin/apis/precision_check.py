@@ -13,9 +13,8 @@ import time
 from typing import Dict, List, Optional
 
 import numpy as np
-from mmengine.runner import Runner
 
-from .runner import train_config
+from .runner import build_runner, train_config
 
 # (run name, mixed precision, seed offset)
 RUNS = (('fp32', False, 0), ('bf16', True, 0), ('fp32, other seed', False, 1))
@@ -42,7 +41,7 @@ def train_losses(config: str, work_dir: str, amp: bool, seed: int,
         cfg_options=dict(cfg_options or {}, **{'randomness.seed': seed}))
     # a fresh message hub (its instance is named after the experiment)
     cfg.experiment_name = f'{osp.basename(work_dir)}_{time.time_ns()}'
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     start = time.process_time()
     runner.train()
     return dict(

@@ -14,6 +14,7 @@ from mae_plugin.evaluation import (extract_encoder_features,
                                    logistic_regression_accuracy,
                                    weighted_knn_accuracy)
 from .inference import init_model
+from .runner import build_runner
 
 # Features by kind (``{'cls': [N, D], 'mean': [N, D]}``) and labels ``[N]``.
 Features = Tuple[Dict[str, torch.Tensor], torch.Tensor]
@@ -90,6 +91,6 @@ def finetune_accuracy(cfg: Config, checkpoint: Optional[str]) -> float:
     cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     if checkpoint is not None:
         cfg.model.backbone.init_cfg.checkpoint = checkpoint
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     runner.train()
     return float(runner.test()['accuracy/top1'])

@@ -9,6 +9,11 @@ from typing import Optional, Union
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.dist import is_distributed
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+# Scales the lr by world_size x batch_size x accumulative_counts.
+RUNNER_TYPE = 'mae_plugin.AccumulationAwareRunner'
 
 
 def add_runner_args(parser: argparse.ArgumentParser) -> None:
@@ -71,7 +76,9 @@ def train_config(config_file: str,
             or the config's ``dtype``) when CUDA is available, otherwise to
             :class:`~mae_plugin.engine.AutocastOptimWrapper` (bf16 autocast
             on the CPU).
-        auto_scale_lr (bool): Scale the lr by the actual total batch over
+        auto_scale_lr (bool): Scale the lr by the effective batch
+            (processes x ``train_dataloader.batch_size`` x
+            ``optim_wrapper.accumulative_counts``) over
             ``auto_scale_lr.base_batch_size``.
         no_validate (bool): Drop the validation loop.
         launcher (str): ``none``, ``pytorch``, ``slurm`` or ``mpi``.
@@ -81,7 +88,13 @@ def train_config(config_file: str,
             :class:`~mae_plugin.engine.CheckpointFitHook` refuses it.
 
     Returns:
-        Config: ready for ``Runner.from_cfg``.
+        Config: ready for :func:`build_runner`; its ``runner_type`` is
+        :class:`~mae_plugin.engine.AccumulationAwareRunner` unless the
+        config names another runner.
+
+    Raises:
+        ValueError: The lr is scaled, gradients are accumulated and the
+            config names a runner that would leave the accumulation out.
     """
     cfg = Config.fromfile(config_file)
     if cfg_options:
@@ -106,11 +119,35 @@ def train_config(config_file: str,
             raise KeyError(f'--auto-scale-lr needs `auto_scale_lr` with a '
                            f'base_batch_size in {config_file}')
         cfg.auto_scale_lr.enable = True
+    _set_runner_type(cfg, config_file)
     if no_validate:
         cfg.val_cfg = None
         cfg.val_dataloader = None
         cfg.val_evaluator = None
     return cfg
+
+
+def _set_runner_type(cfg: Config, config_file: str) -> None:
+    """Pick :data:`RUNNER_TYPE` unless the config names a runner; refuse
+    another runner where it would scale the lr without the accumulation."""
+    runner_type = cfg.setdefault('runner_type', RUNNER_TYPE)
+    scaled = cfg.get('auto_scale_lr', {}).get('enable', False)
+    accumulation = cfg.optim_wrapper.get('accumulative_counts', 1)
+    if runner_type != RUNNER_TYPE and scaled and accumulation > 1:
+        raise ValueError(
+            f'{config_file}: runner_type {runner_type!r} scales the lr '
+            f'without optim_wrapper.accumulative_counts={accumulation}; use '
+            f'{RUNNER_TYPE!r} or switch auto_scale_lr off')
+
+
+def build_runner(cfg: Config) -> Runner:
+    """The runner a config names in ``runner_type`` (mmengine's ``Runner``
+    where it names none), as mmpretrain's tools build it.
+
+    Args:
+        cfg (Config): A config, e.g. from :func:`train_config`.
+    """
+    return RUNNERS.build(cfg)
 
 
 def test_config(config_file: Union[str, Config],

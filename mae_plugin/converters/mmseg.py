@@ -10,10 +10,13 @@ keys and no prefix, in their own ``init_weights``; they resize a square
   ``[q; k; v]`` rows), ``proj`` becomes ``attn.attn.out_proj``. Build it
   with ``patch_bias=True``, ``final_norm=True`` and
   ``norm_cfg=dict(type='LN', eps=1e-6)``.
-* ``MAE`` (BEiT-style) has the plugin's key names; its layer scales
-  ``gamma_1/2`` and relative position tables are not in MAE weights and
-  keep their initialisation, as in the MAE paper's segmentation recipe.
-  Build it with ``final_norm=True`` to use the final norm.
+* ``MAE`` (BEiT-style) has the plugin's key names. Its relative position
+  tables (and their index buffers) and layer scales ``gamma_1/2`` are
+  converted when the source has them (a ``DenseViT`` with
+  ``use_rel_pos_bias=True``); MAE pretraining has neither, and mmseg's
+  ``MAE`` then keeps its own initialisation (zero tables, layer scales at
+  ``init_values``), as in the MAE paper's segmentation recipe. Build it
+  with ``final_norm=True`` to use the final norm.
 """
 from typing import Tuple
 
@@ -28,12 +31,32 @@ GLOBAL_RULES = (Rule('backbone.cls_token', ('cls_token', )),
 PLUGIN_LAYER = 'backbone.layers.{i}.'
 MMSEG_LAYER = 'layers.{i}.'
 
-MMSEG_MAE_LAYOUT = (Part(
-    'encoder',
-    rules=GLOBAL_RULES,
-    blocks=tuple(block_rules(PLUGIN_LAYER, MMSEG_LAYER, PLUGIN_BLOCK)),
-    plugin_block=PLUGIN_LAYER,
-    foreign_block=MMSEG_LAYER), )
+
+def _same_name_part(name: str, keys: Tuple[str, ...]) -> Part:
+    """A part of per-block keys named alike in the plugin and mmseg."""
+    return Part(
+        name,
+        rules=(),
+        blocks=tuple(
+            Rule(PLUGIN_LAYER + key, (MMSEG_LAYER + key, )) for key in keys),
+        plugin_block=PLUGIN_LAYER,
+        foreign_block=MMSEG_LAYER)
+
+
+MMSEG_MAE_LAYOUT = (
+    Part(
+        'encoder',
+        rules=GLOBAL_RULES,
+        blocks=tuple(block_rules(PLUGIN_LAYER, MMSEG_LAYER, PLUGIN_BLOCK)),
+        plugin_block=PLUGIN_LAYER,
+        foreign_block=MMSEG_LAYER),
+    # DenseViT(use_rel_pos_bias=True, layer_scale_init_value > 0)
+    _same_name_part(
+        'relative position bias',
+        ('attn.relative_position_bias_table', 'attn.relative_position_index')),
+    _same_name_part('layer scale', ('gamma_1', 'gamma_2')),
+)
+
 MMSEG_VIT_LAYOUT = (Part(
     'encoder',
     rules=GLOBAL_RULES,
@@ -82,5 +105,6 @@ def convert_to_mmseg_mae(
         progress,
         notes=[
             "MAE(final_norm=True, norm_cfg=dict(type='LN', eps=1e-6)); "
-            'gamma_1/gamma_2 and relative position tables keep their init'
+            'relative position tables and gamma_1/gamma_2 not in the source '
+            "keep mmseg's initialisation (zeros, init_values)"
         ])

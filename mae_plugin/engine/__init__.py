@@ -10,12 +10,15 @@ from .hooks import (AtomicCheckpointHook, CheckpointFitHook, FiniteLossHook,
                     non_finite_tensors, preserved_random_state)
 from .loops import ExactResumeEpochBasedTrainLoop
 from .optimizers import (AutocastOptimWrapper,
+                         LarsExcludeOptimWrapperConstructor,
                          LayerDecayOptimWrapperConstructor)
 from .param_log import ParamwiseOptionsSummary, summarise_paramwise_options
 from .pretrained_init import CountingPretrainedInit
+from .runner import AccumulationAwareRunner, accumulative_counts
 from .safe_loading import (MMENGINE_CHECKPOINT_GLOBALS,
                            allow_mmengine_checkpoints, load_checkpoint_safely,
                            load_from_local_safely, use_safe_local_loader)
+from .schedulers import GroupFloorCosineAnnealingLR
 
 allow_mmengine_checkpoints()
 use_safe_local_loader()
@@ -28,6 +31,8 @@ __all__ = [
     'non_finite_tensors', 'preserved_random_state',
     'ExactResumeEpochBasedTrainLoop', 'AutocastOptimWrapper',
     'LayerDecayOptimWrapperConstructor', 'CountingPretrainedInit',
+    'AccumulationAwareRunner', 'accumulative_counts',
+    'GroupFloorCosineAnnealingLR', 'LarsExcludeOptimWrapperConstructor',
     'MMENGINE_CHECKPOINT_GLOBALS', 'allow_mmengine_checkpoints',
     'load_checkpoint_safely', 'load_from_local_safely',
     'use_safe_local_loader', 'ParamwiseOptionsSummary',

@@ -11,7 +11,6 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
-from mmengine.runner import Runner
 
 from mae_plugin.apis import probes
 from mae_plugin.apis.fashion_mnist_study import (FINETUNE_CONFIG,
@@ -19,7 +18,7 @@ from mae_plugin.apis.fashion_mnist_study import (FINETUNE_CONFIG,
                                                  SCRATCH_CONFIG,
                                                  run_fashion_mnist_study)
 from mae_plugin.datasets import DEBIAN_FASHION_MNIST
-from mae_plugin.engine import PretrainedKeysHook
+from mae_plugin.engine import AccumulationAwareRunner, PretrainedKeysHook
 from tests.chance import above_chance
 from tests.fashion_mnist_files import write_fake_fashion_mnist
 
@@ -65,19 +64,21 @@ def record_training_starts(monkeypatch) -> List[dict]:
             starts.append(
                 dict(
                     work_dir=runner.work_dir,
+                    max_epochs=runner.max_epochs,
                     backbone={
                         k: v.detach().clone()
                         for k, v in runner.model.backbone.state_dict().items()
                     },
                     reports=keys_hooks[0].reports if keys_hooks else {}))
 
-    class RecordingRunner(Runner):
+    class RecordingRunner(AccumulationAwareRunner):
 
         def train(self):
             self.register_hook(Record(), priority='LOWEST')
             return super().train()
 
-    monkeypatch.setattr(probes, 'Runner', RecordingRunner)
+    # the runner that train_config names (probes builds it by name)
+    monkeypatch.setattr(probes, 'build_runner', RecordingRunner.from_cfg)
     return starts
 
 
@@ -140,6 +141,7 @@ def test_shortened_study_end_to_end(tmp_path, monkeypatch):
         pretrain_epochs=3,
         probe_epochs=(1, ),
         finetune_epochs=FINETUNE_EPOCHS,
+        scratch_epochs=FINETUNE_EPOCHS - 5,
         pretrain_options=PRETRAIN_OPTIONS,
         finetune_options=FINETUNE_OPTIONS,
         command='pytest')
@@ -162,6 +164,8 @@ def test_shortened_study_end_to_end(tmp_path, monkeypatch):
     last = str(tmp_path / 'work' / 'pretrain' / 'epoch_3.pth')
     mae, scratch = starts
     assert mae['work_dir'].endswith('finetune_mae')
+    assert (mae['max_epochs'], scratch['max_epochs']) == (FINETUNE_EPOCHS,
+                                                          FINETUNE_EPOCHS - 5)
     assert_started_from(mae, last)
     assert scratch['work_dir'].endswith('finetune_scratch')
     assert_started_at_random(scratch, last)

@@ -99,8 +99,8 @@ def test_finetune_recipe(name):
     assert optim.paramwise_cfg.layer_decay_rate == decay
     warmup, cosine = cfg.param_scheduler
     assert (warmup.type, warmup.end) == ('LinearLR', 5)
-    assert (cosine.type, cosine.begin, cosine.eta_min) == ('CosineAnnealingLR',
-                                                           5, 1e-6)
+    assert (cosine.type, cosine.begin,
+            cosine.eta_min) == ('GroupFloorCosineAnnealingLR', 5, 1e-6)
     assert cfg.train_cfg.max_epochs == epochs
     steps = {t.type: t for t in cfg.train_dataloader.dataset.pipeline}
     assert (steps['RandAugment'].magnitude_level,

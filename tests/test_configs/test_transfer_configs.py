@@ -179,6 +179,9 @@ def det_cfg(work_dir, checkpoint, coco_root, ann_file):
         loader.dataset.pipeline[1].scale = (64, 64)
     cfg.val_evaluator.ann_file = ann_file
     cfg.test_evaluator.ann_file = ann_file
+    # the visualizer is a named global: another test's would keep writing
+    # its scalars to that test's work dir
+    cfg.visualizer.name = work_dir
     return cfg
 
 
@@ -218,6 +221,9 @@ def seg_cfg(work_dir, checkpoint, ade_root):
         loader.update(num_workers=0, persistent_workers=False)
         loader.dataset.data_root = ade_root
         loader.dataset.pipeline[1].scale = (128, 32)
+    # the visualizer is a named global: another test's would keep writing
+    # its scalars to that test's work dir
+    cfg.visualizer.name = work_dir
     return cfg
 
 
@@ -317,12 +323,13 @@ def test_upernet_trains_and_validates_from_pretraining(pretrained, ade,
     work = str(tmp_path / 'seg')
     Runner.from_cfg(seg_cfg(work, pretrained, ade)).train()
     text, records = run_log(work)
-    # The 2 pretrained blocks, patch embedding and pos_embed load; blocks
-    # 3 and 4 (12 keys each) and every block's relative position tables
-    # (2 each) are new.
+    # The 2 pretrained blocks, patch embedding, pos_embed and the class
+    # token load; blocks 3 and 4 (12 keys each) and every block's relative
+    # position table, its index and 2 layer scales are new.
     loaded, total = loaded_keys(text)
-    assert loaded == len(encoder_keys(pretrained)) - 3 == 27
-    assert total == loaded + 2 * 12 + 4 * 2
+    assert loaded == len(encoder_keys(pretrained)) - 2 == 28
+    assert total == loaded + 2 * 12 + 4 * 4
+    assert 'layers.3.attn.relative_position_bias_table' in text
     losses = [r for r in records if 'loss' in r]
     assert len(losses) == 2
     assert all(np.isfinite(r['decode.loss_ce']) for r in losses)
@@ -372,23 +379,26 @@ def norm_params(model):
 def test_segmentation_decays_no_bias_norm_position_or_relative_table(
         tmp_path):
     """BEiT/MAE's segmentation recipe: weight decay 0.05 on the weights
-    only; biases (decode head included), 1-D parameters, pos_embed and the
-    relative position tables get none. Layer decay 0.65 on the lr."""
+    only; biases (decode head included), 1-D parameters (layer scales too),
+    pos_embed, the class token and the relative position tables get none.
+    Layer decay 0.65 on the lr."""
     cfg = seg_cfg(str(tmp_path), 'unused.pth', str(tmp_path))
     model, groups = param_groups(cfg, 'mmseg')
     params = dict(model.named_parameters())
     exempt = {
         name for name, p in params.items()
-        if p.ndim == 1 or name.endswith('.bias') or 'rel_pos_' in name
-        or name == 'backbone.pos_embed'
+        if p.ndim == 1 or name.endswith('.bias')
+        or 'relative_position_bias_table' in name
+        or name in ('backbone.pos_embed', 'backbone.cls_token')
     }
     for name in ('decode_head.conv_seg.bias', 'backbone.pos_embed',
-                 'backbone.layers.0.attn.rel_pos_h',
-                 'backbone.layers.3.attn.rel_pos_w',
+                 'backbone.cls_token', 'backbone.layers.0.gamma_1',
+                 'backbone.layers.0.attn.relative_position_bias_table',
                  'backbone.layers.0.attn.qkv.bias',
                  'backbone.layers.0.ln1.weight', 'neck.upsample_4x.0.bias'):
         assert name in exempt
-    assert params['backbone.layers.0.attn.rel_pos_h'].ndim == 2
+    assert params[
+        'backbone.layers.0.attn.relative_position_bias_table'].ndim == 2
     for name, group in groups.items():
         assert group['weight_decay'] == (0. if name in exempt else 0.05), \
             name
@@ -399,11 +409,12 @@ def test_segmentation_decays_no_bias_norm_position_or_relative_table(
     # 4 blocks: block i gets 0.65 ** (4 - i), the embeddings 0.65 ** 5
     lr = {name: group['lr'] for name, group in groups.items()}
     assert lr['decode_head.conv_seg.weight'] == pytest.approx(1e-4)
-    assert lr['backbone.layers.3.attn.rel_pos_h'] == pytest.approx(
-        1e-4 * 0.65)
+    assert lr['backbone.layers.3.attn.relative_position_bias_table'] == \
+        pytest.approx(1e-4 * 0.65)
     assert lr['backbone.layers.0.attn.qkv.weight'] == pytest.approx(
         1e-4 * 0.65**4)
     assert lr['backbone.pos_embed'] == pytest.approx(1e-4 * 0.65**5)
+    assert lr['backbone.cls_token'] == pytest.approx(1e-4 * 0.65**5)
 
 
 def test_detection_decays_as_vitdet(tmp_path):

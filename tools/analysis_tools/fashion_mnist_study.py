@@ -9,6 +9,7 @@ import sys
 
 import mae_plugin  # noqa: F401  (registers the plugin)
 from mae_plugin.apis.fashion_mnist_study import run_fashion_mnist_study
+from mae_plugin.apis.seed_summary import format_seed_summary, run_study_seeds
 from mae_plugin.datasets import DEBIAN_FASHION_MNIST
 
 
@@ -35,24 +36,46 @@ def parse_args():
     parser.add_argument(
         '--finetune-epochs', type=int, help="default: the config's (3)")
     parser.add_argument(
+        '--scratch-epochs',
+        type=int,
+        help='epochs of the from-scratch baseline (default: the '
+        'fine-tuning epochs); more give it the compute of pretraining too')
+    parser.add_argument(
         '--train-subset', type=int, help='use the first N training images')
     parser.add_argument(
         '--test-subset', type=int, help='use the first N test images')
+    parser.add_argument(
+        '--seeds',
+        type=int,
+        nargs='+',
+        default=[0],
+        help='randomness.seed of the training runs; several run the study '
+        'once per seed (reports in OUT_DIR/seed_<s>) and write mean +- std '
+        'to OUT_DIR/fashion_mnist_study_seeds.md')
     return parser.parse_args()
 
 
 def main():
     args = parse_args()
-    results = run_fashion_mnist_study(
-        work_dir=args.work_dir,
-        out_dir=args.out_dir,
+    study = dict(
         data_root=args.data_root,
         pretrain_epochs=args.pretrain_epochs,
         probe_epochs=args.probe_epochs,
         finetune_epochs=args.finetune_epochs,
+        scratch_epochs=args.scratch_epochs,
         train_subset=args.train_subset,
         test_subset=args.test_subset,
         command=shlex.join(['python'] + sys.argv))
+    if len(args.seeds) > 1:
+        summary = run_study_seeds(args.seeds, args.work_dir, args.out_dir,
+                                  **study)
+        print(format_seed_summary(summary))
+        return
+    results = run_fashion_mnist_study(
+        work_dir=args.work_dir,
+        out_dir=args.out_dir,
+        seed=args.seeds[0],
+        **study)
     for row in results['probes']:
         print(f'{row["features"]}: linear {row["linear"]:.1f}, '
               f'kNN {row["knn"]:.1f}')

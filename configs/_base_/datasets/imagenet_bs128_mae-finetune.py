@@ -53,10 +53,12 @@ test_pipeline = [
     dict(type='PackInputs'),
 ]
 
+# The last partial batch of an epoch is dropped, as in the official code.
 train_dataloader = dict(
     batch_size=128,
     num_workers=8,
     persistent_workers=True,
+    drop_last=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,

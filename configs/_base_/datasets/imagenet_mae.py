@@ -6,13 +6,17 @@ data_root = 'data/imagenet/'
 
 # Loading and random-resized cropping in one step: the crops of mmpretrain's
 # RandomResizedCrop, each JPEG decoded at the smallest size (1/2, 1/4, 1/8)
-# that still holds its crop at 224 pixels.
+# that still holds its crop at 224 pixels, resampled with PIL's antialiased
+# bicubic as the official code's torchvision crops (docs/crop_resize.md:
+# identical when decoded in full, 44-47 dB at half size; OpenCV's bicubic
+# 30-41 dB) for 1.5-2.3 ms more per image on one core.
 train_pipeline = [
     dict(
         type='DecodeRandomResizedCrop',
         scale=224,
         crop_ratio_range=(0.2, 1.0),
-        interpolation='bicubic'),
+        interpolation='bicubic',
+        antialias=True),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackInputs'),
 ]
@@ -29,10 +33,12 @@ test_pipeline = [
     dict(type='PackInputs'),
 ]
 
+# The last partial batch of an epoch is dropped, as in the official code.
 train_dataloader = dict(
     batch_size=512,
     num_workers=8,
     persistent_workers=True,
+    drop_last=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='default_collate'),
     dataset=dict(

@@ -41,5 +41,10 @@ param_scheduler = [
 
 # Resumes exactly, mid-epoch included (see mae_plugin/engine/loops.py).
 train_cfg = dict(type='ExactResumeEpochBasedTrainLoop', max_epochs=800)
-# The lr above is for 4096 images per step; --auto-scale-lr rescales it.
+# The lr above is for an effective batch of 4096 images per optimizer step:
+# processes x train_dataloader.batch_size x optim_wrapper.accumulative_counts
+# (logged at start-up). The configs' 8 GPUs x 512 reach it; so do 8 x 128 x 4
+# and 1 x 256 x 16 with `--cfg-options train_dataloader.batch_size=256
+# optim_wrapper.accumulative_counts=16`. --auto-scale-lr rescales the lr by
+# effective batch / 4096 (accumulation included, AccumulationAwareRunner).
 auto_scale_lr = dict(base_batch_size=4096)

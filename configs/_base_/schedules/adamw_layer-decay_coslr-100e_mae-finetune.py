@@ -1,6 +1,9 @@
 # MAE fine-tuning: AdamW (betas 0.9, 0.999), weight decay 0.05 except on
 # norms, biases, class token and positions, layer-wise lr decay, base lr
-# 5e-4 per 256 images (2e-3 at 1024), 5 warm-up epochs then cosine to 1e-6.
+# 5e-4 per 256 images (2e-3 at 1024), 5 warm-up epochs then cosine to 1e-6
+# times each param group's layer-decay factor (its lr_scale), as the official
+# schedule (util/lr_sched.py); mmengine's CosineAnnealingLR would give every
+# group the same floor 1e-6, above the embeddings' peak lr of ViT-H.
 base_lr = 5e-4
 layer_decay_rate = 0.65
 warmup_epochs = 5
@@ -30,7 +33,7 @@ param_scheduler = [
         convert_to_iter_based=True),
     # ends at train_cfg.max_epochs (the runner's default `end`)
     dict(
-        type='CosineAnnealingLR',
+        type='GroupFloorCosineAnnealingLR',
         eta_min=1e-6,
         by_epoch=True,
         begin=warmup_epochs,

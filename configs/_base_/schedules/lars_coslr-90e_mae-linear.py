@@ -1,10 +1,13 @@
 # MAE linear probing: LARS (momentum 0.9, no weight decay), lr 0.1 per 256
 # images (6.4 at 16384), 10 warm-up epochs then cosine to 0, 90 epochs.
+# Biases and norms are updated without LARS's trust ratio, as the official
+# lars.py (only parameters with 2 or more dimensions are adapted).
 warmup_epochs = 10
 optim_wrapper = dict(
     type='AmpOptimWrapper',
     optimizer=dict(
-        type='LARS', lr=0.1 * 16384 / 256, momentum=0.9, weight_decay=0.0))
+        type='LARS', lr=0.1 * 16384 / 256, momentum=0.9, weight_decay=0.0),
+    constructor='LarsExcludeOptimWrapperConstructor')
 param_scheduler = [
     dict(
         type='LinearLR',

@@ -8,7 +8,8 @@ train_pipeline = [
         type='DecodeRandomResizedCrop',
         scale=224,
         crop_ratio_range=(0.2, 1.0),
-        interpolation='bicubic'),
+        interpolation='bicubic',
+        antialias=True),
     dict(type='RandomFlip', prob=0.5),
     dict(type='NumpyToPIL', to_rgb=True),
     dict(

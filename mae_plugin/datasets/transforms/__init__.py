@@ -1,6 +1,7 @@
+from .box_resize import (reduced_box, reduced_decode_factor, resize_box,
+                         resize_box_antialiased)
 from .fused_crop import (DecodeRandomResizedCrop, random_resized_crop_params,
-                         read_jpeg_header, reduced_box, reduced_decode_factor,
-                         resize_box)
+                         read_jpeg_header)
 from .loading import (IMAGE_EXTENSIONS, BaseImageLoader,
                       RobustLoadImageFromFile, UnreadableImageError,
                       decode_image, imdecode_checked, printable)
@@ -9,5 +10,6 @@ __all__ = [
     'IMAGE_EXTENSIONS', 'imdecode_checked', 'printable',
     'BaseImageLoader', 'DecodeRandomResizedCrop', 'RobustLoadImageFromFile',
     'UnreadableImageError', 'decode_image', 'random_resized_crop_params',
-    'read_jpeg_header', 'reduced_box', 'reduced_decode_factor', 'resize_box'
+    'read_jpeg_header', 'reduced_box', 'reduced_decode_factor', 'resize_box',
+    'resize_box_antialiased'
 ]

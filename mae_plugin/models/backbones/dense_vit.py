@@ -5,17 +5,18 @@ for Object Detection", 2022): no masking, no class token, the pretrained
 absolute positions interpolated to the input's patch grid, windowed
 self-attention in most blocks and global attention in a few, optional
 decomposed relative position bias, and feature maps ``[N, D, h, w]`` out.
+
+Optionally the blocks of BEiT's segmentation code, which the MAE paper's
+ADE20K setup follows (and mmseg's ``MAE`` backbone): global attention over
+the class token and the patches, a relative position bias table per block
+and layer scale.
 """
 import math
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
-from mmcv.cnn.bricks.drop import DropPath
 from mmcv.cnn.bricks.transformer import PatchEmbed
 from mmengine.model import BaseModule, ModuleList
-from mmpretrain.models.backbones.vit_sam import (TransformerEncoderLayer,
-                                                 window_partition,
-                                                 window_unpartition)
 from mmpretrain.models.utils import (build_norm_layer, resize_pos_embed,
                                      to_2tuple)
 from torch import nn
@@ -25,6 +26,7 @@ from mae_plugin.registry import MODELS
 from ..utils import (init_mae_weights, init_patch_projection,
                      is_pretrained_init, load_encoder_weights,
                      pretrained_entries, sincos_2d)
+from .dense_vit_blocks import RelPosBiasBlock, WindowedBlock
 from .mae_vit import MAEViT
 
 
@@ -39,35 +41,42 @@ def _check_indices(name: str, indices: Sequence[int], num_layers: int):
     return result
 
 
-class WindowedBlock(TransformerEncoderLayer):
-    """mmpretrain's windowed ViT block (SAM's) with stochastic depth on the
-    attention branch as well as on the MLP, as in ViTDet and the MAE
-    fine-tuning code. Same parameters and keys as its parent.
+def _arch_settings(arch: Union[str, dict]) -> dict:
+    """An ``arch`` name of :class:`MAEViT` or dict, checked."""
+    if isinstance(arch, str):
+        if arch.lower() not in MAEViT.arch_zoo:
+            raise ValueError(f'unknown arch {arch!r}; choose one of '
+                             f'{sorted(MAEViT.arch_zoo)} or pass a dict')
+        arch = MAEViT.arch_zoo[arch.lower()]
+    missing = {
+        'embed_dims', 'num_layers', 'num_heads', 'feedforward_channels'
+    } - set(arch)
+    if missing:
+        raise KeyError(f'arch dict lacks {sorted(missing)}')
+    return arch
 
-    Args:
-        drop_path_rate (float): Probability of dropping each residual
-            branch of a sample. Defaults to 0.
-        **kwargs: Arguments of
-            :class:`mmpretrain.models.backbones.vit_sam.
-            TransformerEncoderLayer`.
-    """
 
-    def __init__(self, drop_path_rate: float = 0., **kwargs) -> None:
-        super().__init__(drop_path_rate=drop_path_rate, **kwargs)
-        self.drop_path = DropPath(drop_path_rate)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``[N, h, w, D]`` tokens in, the same shape out."""
-        h, w = x.shape[1:3]
-        shortcut = x
-        x = self.ln1(x)
-        if self.window_size > 0:
-            x, padded_size = window_partition(x, self.window_size)
-        x = self.attn(x)  # [N * windows, window, window, D] or [N, h, w, D]
-        if self.window_size > 0:
-            x = window_unpartition(x, self.window_size, padded_size, (h, w))
-        x = shortcut + self.drop_path(x)
-        return self.ffn(self.ln2(x), identity=x)
+def _check_block_options(patch_size: int, window_size: int, use_rel_pos: bool,
+                         use_rel_pos_bias: bool,
+                         layer_scale_init_value: float) -> None:
+    """Refuse values and combinations of DenseViT's options that have no
+    meaning, naming the option."""
+    if not isinstance(patch_size, int) or patch_size < 1:
+        raise ValueError(
+            f'patch_size must be a positive int, got {patch_size!r}')
+    if not isinstance(window_size, int) or window_size < 0:
+        raise ValueError(
+            f'window_size must be an int >= 0, got {window_size!r}')
+    if use_rel_pos_bias and (window_size or use_rel_pos):
+        raise ValueError(
+            'use_rel_pos_bias (BEiT tables over the class token and the '
+            'whole grid) needs window_size=0 and use_rel_pos=False, got '
+            f'window_size={window_size}, use_rel_pos={use_rel_pos}')
+    if layer_scale_init_value < 0 or (layer_scale_init_value
+                                      and not use_rel_pos_bias):
+        raise ValueError(
+            'layer_scale_init_value must be >= 0 and needs '
+            f'use_rel_pos_bias=True, got {layer_scale_init_value!r}')
 
 
 @MODELS.register_module()
@@ -112,6 +121,16 @@ class DenseViT(BaseModule):
         use_rel_pos (bool): Add decomposed relative position bias to the
             attention (zero-initialised, not in MAE checkpoints). Defaults to
             False.
+        use_rel_pos_bias (bool): BEiT's blocks (:class:`RelPosBiasBlock`):
+            the class token joins the patches (with its row of the position
+            embedding), and each block adds a relative position bias table
+            for the ``img_size`` grid, zero-initialised; inputs must have
+            that grid. Needs ``window_size=0`` and ``use_rel_pos=False``.
+            Defaults to False.
+        layer_scale_init_value (float): With ``use_rel_pos_bias``, learnable
+            per-channel scales of both residual branches started at this
+            value (mmseg's ``init_values``; its ADE20K MAE config: 1.0); 0
+            for none. Defaults to 0.
         with_cp (bool): Recompute each block in the backward pass
             (activation checkpointing) to save memory. Defaults to False.
         interpolate_mode (str): Resizing of the position embedding.
@@ -120,7 +139,9 @@ class DenseViT(BaseModule):
             prefix='backbone.')`` loads an encoder (``prefix`` defaults to
             ``'backbone.'``; ``''`` takes a bare encoder state dict);
             otherwise the MAE code's initialisation with sin-cos positions.
-            Defaults to None.
+            Keys the checkpoint lacks (relative position tables and
+            indices, layer scales, new blocks) keep the initialisation and
+            are logged. Defaults to None.
     """
 
     # Where the encoder's keys sit in a pretraining checkpoint: the
@@ -142,26 +163,15 @@ class DenseViT(BaseModule):
                  window_size: int = 0,
                  global_attn_indexes: Sequence[int] = (),
                  use_rel_pos: bool = False,
+                 use_rel_pos_bias: bool = False,
+                 layer_scale_init_value: float = 0.,
                  with_cp: bool = False,
                  interpolate_mode: str = 'bicubic',
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        if isinstance(arch, str):
-            if arch.lower() not in MAEViT.arch_zoo:
-                raise ValueError(f'unknown arch {arch!r}; choose one of '
-                                 f'{sorted(MAEViT.arch_zoo)} or pass a dict')
-            arch = MAEViT.arch_zoo[arch.lower()]
-        missing = {
-            'embed_dims', 'num_layers', 'num_heads', 'feedforward_channels'
-        } - set(arch)
-        if missing:
-            raise KeyError(f'arch dict lacks {sorted(missing)}')
-        if not isinstance(patch_size, int) or patch_size < 1:
-            raise ValueError(
-                f'patch_size must be a positive int, got {patch_size!r}')
-        if not isinstance(window_size, int) or window_size < 0:
-            raise ValueError(
-                f'window_size must be an int >= 0, got {window_size!r}')
+        arch = _arch_settings(arch)
+        _check_block_options(patch_size, window_size, use_rel_pos,
+                             use_rel_pos_bias, layer_scale_init_value)
         self.embed_dims = arch['embed_dims']
         self.num_layers = arch['num_layers']
         self.patch_size = patch_size
@@ -175,7 +185,7 @@ class DenseViT(BaseModule):
         self.interpolate_mode = interpolate_mode
         self.pretrain_grid = tuple(s // patch_size
                                    for s in to_2tuple(pretrain_img_size))
-        grid = tuple(s // patch_size for s in to_2tuple(img_size))
+        self.grid = tuple(s // patch_size for s in to_2tuple(img_size))
 
         self.patch_embed = PatchEmbed(
             in_channels=in_channels,
@@ -184,36 +194,69 @@ class DenseViT(BaseModule):
             kernel_size=patch_size,
             stride=patch_size)
         # Class row kept, as in the checkpoint; the class token itself is
-        # not used for dense prediction.
+        # used by BEiT's blocks only.
         self.pos_embed = nn.Parameter(
             sincos_2d(self.pretrain_grid, self.embed_dims))  # [1, 1+L, D]
+        self.cls_token = (
+            nn.Parameter(torch.zeros(1, 1, self.embed_dims))
+            if use_rel_pos_bias else None)
         self.drop_after_pos = nn.Dropout(p=drop_rate)
 
-        drop_path_rates = torch.linspace(0, drop_path_rate, self.num_layers)
-        self.layers = ModuleList([
-            WindowedBlock(
+        self.layers = self._build_layers(
+            dict(
                 embed_dims=self.embed_dims,
                 num_heads=arch['num_heads'],
                 feedforward_channels=arch['feedforward_channels'],
                 drop_rate=drop_rate,
-                drop_path_rate=drop_path_rates[i].item(),
-                qkv_bias=qkv_bias,
                 norm_cfg=norm_cfg,
-                use_rel_pos=use_rel_pos,
-                window_size=0 if i in global_attn_indexes else window_size,
-                input_size=grid) for i in range(self.num_layers)
-        ])
+                qkv_bias=qkv_bias), drop_path_rate, window_size,
+            global_attn_indexes, use_rel_pos, use_rel_pos_bias,
+            layer_scale_init_value)
         if final_norm:
             self.ln1 = build_norm_layer(norm_cfg, self.embed_dims)
+
+    def _build_layers(self, common: dict, drop_path_rate: float,
+                      window_size: int, global_attn_indexes: Sequence[int],
+                      use_rel_pos: bool, use_rel_pos_bias: bool,
+                      layer_scale_init_value: float) -> ModuleList:
+        """The blocks: BEiT's with ``use_rel_pos_bias``, else ViTDet's
+        windowed or global ones; stochastic depth rising linearly to
+        ``drop_path_rate``. ``common`` holds the arguments of both."""
+        layers = ModuleList()
+        rates = torch.linspace(0, drop_path_rate, self.num_layers)
+        for i, rate in enumerate(rates.tolist()):
+            if use_rel_pos_bias:
+                layers.append(
+                    RelPosBiasBlock(
+                        self.grid,
+                        layer_scale_init_value,
+                        drop_path_rate=rate,
+                        **common))
+            else:
+                layers.append(
+                    WindowedBlock(
+                        drop_path_rate=rate,
+                        use_rel_pos=use_rel_pos,
+                        window_size=(0 if i in global_attn_indexes else
+                                     window_size),
+                        input_size=self.grid,
+                        **common))
+        return layers
 
     def init_weights(self) -> None:
         """Initialise as the MAE paper's code, then load the pretrained
         encoder of ``init_cfg`` over it (keys the checkpoint lacks keep
-        that initialisation; relative position tables stay zero)."""
+        that initialisation; relative position tables stay zero, layer
+        scales at ``layer_scale_init_value``)."""
         init_mae_weights(self)
         init_patch_projection(self.patch_embed.projection)
         self.pos_embed.data.copy_(
             sincos_2d(self.pretrain_grid, self.embed_dims))
+        if self.cls_token is not None:
+            nn.init.normal_(self.cls_token, std=.02)
+        for layer in self.layers:
+            if isinstance(layer, RelPosBiasBlock):
+                layer.init_weights()
         if is_pretrained_init(self.init_cfg):
             pretrained = next(iter(pretrained_entries(self.init_cfg).values()))
             if 'checkpoint' not in pretrained:
@@ -263,7 +306,8 @@ class DenseViT(BaseModule):
         if not param_name.startswith(prefix):
             return num_depths - 1, num_depths
         name = param_name[len(prefix):]
-        if name == 'pos_embed' or name.startswith('patch_embed.'):
+        if name in ('pos_embed',
+                    'cls_token') or name.startswith('patch_embed.'):
             return 0, num_depths
         if name.startswith('layers.'):
             return int(name.split('.')[1]) + 1, num_depths
@@ -280,12 +324,7 @@ class DenseViT(BaseModule):
             tuple[Tensor]: One ``[N, D, ceil(H/p), ceil(W/p)]`` map per
             ``out_indices``.
         """
-        n = x.shape[0]
-        x, grid_size = self.patch_embed(x)  # [N, h*w, D]
-        pos_embed = resize_pos_embed(self.pos_embed, self.pretrain_grid,
-                                     grid_size, self.interpolate_mode, 1)
-        x = self.drop_after_pos(x + pos_embed[:, 1:])
-        x = x.view(n, *grid_size, self.embed_dims)  # [N, h, w, D]
+        x, grid_size = self._tokens(x)
         outs = []
         for i, layer in enumerate(self.layers):
             if self.with_cp and x.requires_grad:
@@ -295,5 +334,30 @@ class DenseViT(BaseModule):
             if i == self.num_layers - 1 and self.final_norm:
                 x = self.ln1(x)
             if i in self.out_indices:
-                outs.append(x.permute(0, 3, 1, 2).contiguous())  # [N,D,h,w]
+                if self.cls_token is not None:  # patches of [N, 1+h*w, D]
+                    x_out = x[:, 1:].unflatten(1, grid_size)
+                else:
+                    x_out = x  # [N, h, w, D]
+                outs.append(x_out.permute(0, 3, 1, 2).contiguous())
         return tuple(outs)
+
+    def _tokens(self, x: torch.Tensor) -> Tuple[torch.Tensor, tuple]:
+        """Patch tokens plus positions: ``[N, h, w, D]`` for windowed
+        blocks, ``[N, 1 + h*w, D]`` with the class token first for BEiT's
+        blocks; and the grid ``(h, w)``."""
+        n = x.shape[0]
+        x, grid_size = self.patch_embed(x)  # [N, h*w, D]
+        pos_embed = resize_pos_embed(self.pos_embed, self.pretrain_grid,
+                                     grid_size, self.interpolate_mode, 1)
+        x = x + pos_embed[:, 1:]
+        if self.cls_token is None:
+            x = x.view(n, *grid_size, self.embed_dims)
+        else:
+            if tuple(grid_size) != self.grid:
+                raise ValueError(
+                    f'input patch grid {tuple(grid_size)} differs from the '
+                    f'{self.grid} of img_size, for which use_rel_pos_bias '
+                    'built the relative position tables')
+            cls_token = self.cls_token + pos_embed[:, :1]  # [1, 1, D]
+            x = torch.cat([cls_token.expand(n, -1, -1), x], dim=1)
+        return self.drop_after_pos(x), grid_size

@@ -1,0 +1,178 @@
+"""How far :class:`DecodeRandomResizedCrop`'s crops lie from those of
+torchvision's ``RandomResizedCrop`` on PIL images (the official MAE code's
+pretraining crops), box for box, and what each resampling costs per image.
+
+For every crop the same box is drawn twice from the same NumPy seed: once
+by the transform (from the JPEG header) and once by
+:func:`random_resized_crop_params` for the reference, which PIL decodes
+and torchvision's ``resized_crop`` resamples (PIL's antialiased filters).
+"""
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Sequence, Tuple
+
+import numpy as np
+from PIL import Image
+from torchvision.transforms import InterpolationMode
+from torchvision.transforms import functional as F
+
+from mae_plugin.datasets.transforms import (DecodeRandomResizedCrop,
+                                            random_resized_crop_params)
+from mae_plugin.models.utils import check_positive_int
+from .pipeline_benchmark import one_thread
+
+#: Settings compared: the transform's arguments besides the crop's.
+CROP_SETTINGS = {
+    'opencv': dict(),
+    'opencv, full decode': dict(max_decode_factor=1),
+    'antialias': dict(antialias=True),
+    'antialias, full decode': dict(antialias=True, max_decode_factor=1),
+}
+REFERENCE = 'torchvision on PIL'
+
+
+@dataclass
+class CropFidelity:
+    """Differences of one setting's crops from the reference crops, summed
+    over all crops and by decode factor.
+
+    Attributes:
+        sums (list): ``[absolute, squared differences, values, crops]``,
+            pixel differences in 0-255 levels.
+        by_factor (dict): Decode factor -> the same sums.
+    """
+    sums: List[float] = field(default_factory=lambda: [0., 0., 0, 0])
+    by_factor: Dict[int, List[float]] = field(default_factory=dict)
+
+    def add(self, crop: np.ndarray, reference: np.ndarray,
+            factor: int) -> None:
+        """Count one crop decoded at ``1 / factor`` of the size."""
+        diff = crop.astype(np.float64) - reference
+        values = (np.abs(diff).sum(), np.square(diff).sum(), diff.size, 1)
+        for sums in (self.sums,
+                     self.by_factor.setdefault(factor, [0., 0., 0, 0])):
+            for i, value in enumerate(values):
+                sums[i] += value
+
+
+def mad_psnr(sums: Sequence[float]) -> Tuple[float, float]:
+    """Mean absolute difference and PSNR (dB, peak 255) of the sums of
+    :class:`CropFidelity`."""
+    abs_error, sq_error, values = sums[:3]
+    mse = sq_error / values
+    psnr = 10 * np.log10(255.**2 / mse) if mse > 0 else float('inf')
+    return abs_error / values, psnr
+
+
+def reference_crop(image: Image.Image, box: Sequence[int],
+                   scale: int) -> np.ndarray:
+    """torchvision's bicubic ``resized_crop`` of ``box`` (``offset_h,
+    offset_w, crop_h, crop_w``) from a PIL image: RGB ``uint8 [s, s, 3]``.
+    """
+    return np.asarray(
+        F.resized_crop(image, *box, [scale, scale], InterpolationMode.BICUBIC))
+
+
+def load_rgb(path: str) -> Image.Image:
+    """A file decoded by PIL, in RGB."""
+    with Image.open(path) as opened:
+        return opened.convert('RGB')
+
+
+def measure_crop_fidelity(paths: Sequence[str],
+                          scale: int = 224,
+                          crops_per_image: int = 4,
+                          crop_ratio_range: Tuple[float, float] = (0.2, 1.0),
+                          seed: int = 0) -> Dict[str, CropFidelity]:
+    """Compare every setting of :data:`CROP_SETTINGS` with the reference on
+    ``crops_per_image`` bicubic crops of each JPEG (seeds ``seed``,
+    ``seed + 1``, ... crop after crop).
+
+    Returns:
+        dict: setting name -> :class:`CropFidelity`.
+    """
+    check_positive_int('crops_per_image', crops_per_image)
+    results = {name: CropFidelity() for name in CROP_SETTINGS}
+    for i, path in enumerate(paths):
+        image = load_rgb(path)
+        for j in range(crops_per_image):
+            crop_seed = seed + i * crops_per_image + j
+            np.random.seed(crop_seed)
+            box = random_resized_crop_params(image.height, image.width,
+                                             crop_ratio_range)
+            reference = reference_crop(image, box, scale)
+            for name, settings in CROP_SETTINGS.items():
+                transform = DecodeRandomResizedCrop(scale, crop_ratio_range,
+                                                    **settings)
+                np.random.seed(crop_seed)  # the same box
+                crop = transform(dict(img_path=path))['img'][..., ::-1]
+                (factor, ) = transform.decode_factors
+                results[name].add(crop, reference, factor)
+    return results
+
+
+def time_crops(paths: Sequence[str],
+               scale: int = 224,
+               crop_ratio_range: Tuple[float, float] = (0.2, 1.0),
+               rounds: int = 3) -> Dict[str, float]:
+    """Milliseconds per image to decode a file and crop it, for each
+    setting and the reference, on one thread: the best of ``rounds`` passes
+    over ``paths``, the settings taking turns within a round.
+
+    Returns:
+        dict: setting name (and :data:`REFERENCE`) -> ms per image.
+    """
+    check_positive_int('rounds', rounds)
+    runs = {
+        name: DecodeRandomResizedCrop(scale, crop_ratio_range, **settings)
+        for name, settings in CROP_SETTINGS.items()
+    }
+    runs = {
+        name: (lambda path, t=transform: t(dict(img_path=path)))
+        for name, transform in runs.items()
+    }
+
+    def torchvision_on_pil(path: str) -> np.ndarray:
+        image = load_rgb(path)
+        box = random_resized_crop_params(image.height, image.width,
+                                         crop_ratio_range)
+        return reference_crop(image, box, scale)
+
+    runs[REFERENCE] = torchvision_on_pil
+    best = {name: float('inf') for name in runs}
+    with one_thread():
+        for _ in range(rounds):
+            for name, run in runs.items():
+                np.random.seed(0)
+                start = time.perf_counter()
+                for path in paths:
+                    run(path)
+                seconds = (time.perf_counter() - start) / len(paths)
+                best[name] = min(best[name], 1e3 * seconds)
+    return best
+
+
+def format_crop_report(fidelity: Dict[str, CropFidelity],
+                       ms_per_image: Dict[str, float]) -> str:
+    """Markdown tables: difference from the reference and cost per setting,
+    then the difference by decode factor."""
+    lines = [
+        '| setting | MAD (0-255) | PSNR (dB) | ms / image |',
+        '|---|---|---|---|',
+    ]
+    for name, result in fidelity.items():
+        mad, psnr = mad_psnr(result.sums)
+        lines.append(f'| {name} | {mad:.2f} | {psnr:.2f} | '
+                     f'{ms_per_image[name]:.2f} |')
+    lines.append(f'| {REFERENCE} | 0 | inf | '
+                 f'{ms_per_image[REFERENCE]:.2f} |')
+    lines += [
+        '', '| setting | decode factor | crops | MAD (0-255) | PSNR (dB) |',
+        '|---|---|---|---|---|'
+    ]
+    for name, result in fidelity.items():
+        for factor, sums in sorted(result.by_factor.items()):
+            mad, psnr = mad_psnr(sums)
+            lines.append(f'| {name} | 1/{factor} | {sums[3]} | {mad:.2f} | '
+                         f'{psnr:.2f} |')
+    return '\n'.join(lines)

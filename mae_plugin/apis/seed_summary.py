@@ -1,0 +1,118 @@
+"""Mean +- standard deviation over seeds of the Fashion-MNIST study's
+results, so that a reader can tell a difference from seed-to-seed noise."""
+import os
+import os.path as osp
+from typing import Dict, List, Sequence, Tuple
+
+import numpy as np
+
+from .fashion_mnist_study import run_fashion_mnist_study
+
+
+def mean_std(values: Sequence[float]) -> Tuple[float, float]:
+    """Mean and sample standard deviation (``ddof=1``; 0 for one value).
+
+    Raises:
+        ValueError: ``values`` is empty.
+    """
+    if len(values) == 0:
+        raise ValueError('values must hold at least one number, got none')
+    values = np.asarray(values, dtype=np.float64)
+    std = values.std(ddof=1) if len(values) > 1 else 0.
+    return float(values.mean()), float(std)
+
+
+def summarize_study_seeds(runs: Sequence[dict]) -> dict:
+    """Gather the results of :func:`run_fashion_mnist_study` runs that
+    differ in their seed only.
+
+    Rows are matched by position (every run writes them in the same order)
+    and named after the first run, without the parenthesised CPU times
+    that differ from run to run.
+
+    Returns:
+        dict: ``seeds``, ``probes`` (per row ``features`` and the lists
+        ``linear`` and ``knn``) and ``finetune`` (name -> list of top-1).
+
+    Raises:
+        ValueError: No runs, or runs with other rows or fine-tunings.
+    """
+    if not runs:
+        raise ValueError('runs must hold at least one study result')
+    first = runs[0]
+    for run in runs[1:]:
+        if (len(run['probes']) != len(first['probes'])
+                or set(run['finetune']) != set(first['finetune'])):
+            raise ValueError(f'runs of seeds {first.get("seed")} and '
+                             f'{run.get("seed")} have different rows')
+    probes = [
+        dict(
+            features=row['features'].split(' (')[0],
+            linear=[run['probes'][i]['linear'] for run in runs],
+            knn=[run['probes'][i]['knn'] for run in runs])
+        for i, row in enumerate(first['probes'])
+    ]
+    finetune = {
+        name: [run['finetune'][name] for run in runs]
+        for name in first['finetune']
+    }
+    return dict(
+        seeds=[run.get('seed') for run in runs],
+        probes=probes,
+        finetune=finetune)
+
+
+def _cell(values: List[float]) -> str:
+    mean, std = mean_std(values)
+    return f'{mean:.1f} +- {std:.1f}'
+
+
+def format_seed_summary(summary: dict) -> str:
+    """Markdown tables of :func:`summarize_study_seeds`: mean +- sample
+    standard deviation of top-1 (%) over the seeds."""
+    seeds = ', '.join(str(s) for s in summary['seeds'])
+    lines = [
+        f'Mean +- standard deviation (ddof=1) over seeds {seeds}.', '',
+        '| features | linear | kNN |', '|---|---|---|'
+    ]
+    lines += [
+        f'| {row["features"]} | {_cell(row["linear"])} | '
+        f'{_cell(row["knn"])} |' for row in summary['probes']
+    ]
+    lines += ['', '| fine-tuning | top-1 |', '|---|---|']
+    lines += [
+        f'| {name} | {_cell(values)} |'
+        for name, values in summary['finetune'].items()
+    ]
+    return '\n'.join(lines)
+
+
+def run_study_seeds(seeds: Sequence[int], work_dir: str, out_dir: str,
+                    **kwargs) -> Dict[str, object]:
+    """Run the study once per seed, each with its own work and report
+    folders (``seed_<s>`` under ``work_dir`` and ``out_dir``), then write
+    ``fashion_mnist_study_seeds.md`` to ``out_dir``.
+
+    Args:
+        seeds (Sequence[int]): The seeds, at least one.
+        work_dir (str): Parent folder of the runs.
+        out_dir (str): Parent folder of the per-seed reports and of the
+            summary.
+        **kwargs: Other arguments of :func:`run_fashion_mnist_study`.
+
+    Returns:
+        dict: What :func:`summarize_study_seeds` returns.
+    """
+    runs = [
+        run_fashion_mnist_study(
+            osp.join(work_dir, f'seed_{seed}'),
+            out_dir=osp.join(out_dir, f'seed_{seed}'),
+            seed=seed,
+            **kwargs) for seed in seeds
+    ]
+    summary = summarize_study_seeds(runs)
+    os.makedirs(out_dir, exist_ok=True)
+    with open(osp.join(out_dir, 'fashion_mnist_study_seeds.md'), 'w') as f:
+        f.write('# Fashion-MNIST study over seeds\n\n' +
+                format_seed_summary(summary) + '\n')
+    return summary

@@ -1,0 +1,92 @@
+"""A runner whose lr scaling counts gradient accumulation."""
+from typing import Dict, List, Optional
+
+from mmengine.optim import OptimWrapper, OptimWrapperDict
+from mmengine.runner import Runner
+from torch.utils.data import DataLoader
+
+from mae_plugin.registry import RUNNERS
+
+
+def _wrappers(optim_wrapper: OptimWrapper) -> List[OptimWrapper]:
+    if isinstance(optim_wrapper, OptimWrapperDict):
+        return list(optim_wrapper.values())
+    return [optim_wrapper]
+
+
+def accumulative_counts(optim_wrapper: OptimWrapper) -> int:
+    """How many iterations a built optimizer wrapper accumulates gradients
+    over before each optimizer step (its ``accumulative_counts``).
+
+    Args:
+        optim_wrapper (OptimWrapper): An ``OptimWrapper`` or an
+            ``OptimWrapperDict``.
+
+    Raises:
+        ValueError: The wrappers of an ``OptimWrapperDict`` accumulate over
+            different counts, so the run has no single effective batch.
+    """
+    # mmengine keeps the count in a private attribute only.
+    counts = {w._accumulative_counts for w in _wrappers(optim_wrapper)}
+    if len(counts) > 1:
+        raise ValueError(f'optim_wrapper: the optimizers accumulate over '
+                         f'different accumulative_counts {sorted(counts)}')
+    return counts.pop()
+
+
+@RUNNERS.register_module()
+class AccumulationAwareRunner(Runner):
+    """mmengine's ``Runner`` with the effective batch of the official MAE
+    code (``eff_batch_size = batch_size * accum_iter * world_size``).
+
+    mmengine's ``Runner.scale_lr`` scales the lr by ``world_size x
+    batch_size / base_batch_size`` and leaves ``accumulative_counts`` out, so
+    a run that reaches the recipe's batch with accumulation gets an lr too
+    small by that count. This runner logs the effective batch and its three
+    factors when training starts and, with ``auto_scale_lr.enable``, scales
+    the lr by ``effective batch / auto_scale_lr.base_batch_size``.
+    """
+
+    def scale_lr(self,
+                 optim_wrapper: OptimWrapper,
+                 auto_scale_lr: Optional[Dict] = None) -> None:
+        """Log the effective batch and, when enabled, scale every param
+        group's lr by ``effective batch / base_batch_size``.
+
+        Called by ``Runner.train`` after the optimizer wrapper and before
+        the param schedulers are built (they store the scaled lr).
+
+        Args:
+            optim_wrapper (OptimWrapper): The built optimizer wrapper(s).
+            auto_scale_lr (dict, optional): ``base_batch_size`` and
+                ``enable``.
+
+        Raises:
+            KeyError: ``auto_scale_lr`` is enabled without
+                ``base_batch_size``.
+        """
+        loader = self._train_dataloader
+        batch_size = (
+            loader.batch_size
+            if isinstance(loader, DataLoader) else loader['batch_size'])
+        accumulation = accumulative_counts(optim_wrapper)
+        effective = self.world_size * batch_size * accumulation
+        self.logger.info(
+            f'Effective batch {effective} = {self.world_size} process(es) x '
+            f'{batch_size} images (train_dataloader.batch_size) x '
+            f'{accumulation} accumulated iterations '
+            '(optim_wrapper.accumulative_counts)')
+        if not (auto_scale_lr or {}).get('enable', False):
+            return
+        if 'base_batch_size' not in auto_scale_lr:
+            raise KeyError('auto_scale_lr needs base_batch_size, the batch '
+                           'the config lr is for')
+        base = auto_scale_lr['base_batch_size']
+        ratio = effective / base
+        self.logger.info(f'auto_scale_lr: lr x {effective} / {base} = '
+                         f'x {ratio:g}')
+        for wrapper in _wrappers(optim_wrapper):
+            # with several groups, the wrapper logs `base_lr` from a group
+            # of its own (base_param_settings), which mmengine leaves unscaled
+            for group in wrapper.param_groups:
+                group['lr'] = group['lr'] * ratio

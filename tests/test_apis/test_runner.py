@@ -1,0 +1,79 @@
+"""The lr that ``--auto-scale-lr`` (``train_config``) gives a run that
+accumulates gradients: the official code's ``eff_batch_size = batch_size *
+accum_iter * world_size``."""
+import os.path as osp
+
+import cv2
+import numpy as np
+import pytest
+
+from mae_plugin.apis import build_runner, train_config
+from ..conftest import ROOT, tiny_mae_cfg
+
+# The paper's recipe: lr 1.5e-4 per 256 images, written for 4096.
+CONFIG = osp.join(ROOT, 'configs', 'mae',
+                  'mae_vit-base-p16_8xb512-amp-coslr-800e_in1k.py')
+
+
+@pytest.fixture(scope='module')
+def images(tmp_path_factory):
+    """64 small JPEGs in ``<root>/train``, one batch of 64."""
+    root = tmp_path_factory.mktemp('imagenet')
+    (root / 'train').mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(64):
+        img = rng.integers(0, 256, (5, 5, 3), dtype=np.uint8)
+        cv2.imwrite(
+            str(root / 'train' / f'{i}.jpg'), cv2.resize(img, (40, 40)))
+    return str(root)
+
+
+def accumulation_run(images, work_dir, auto_scale_lr):
+    """One training iteration of a tiny MAE with the pretraining config's
+    optimizer and schedule: 64 images per process, 8 accumulated."""
+    cfg = train_config(
+        CONFIG,
+        work_dir=work_dir,
+        auto_scale_lr=auto_scale_lr,
+        cfg_options={
+            'optim_wrapper.accumulative_counts': 8,
+            'train_dataloader.batch_size': 64,
+            'train_dataloader.num_workers': 0,
+            'train_dataloader.persistent_workers': False,
+            'train_dataloader.dataset.data_root': images,
+            'train_dataloader.dataset.pipeline.0.scale': 32,
+            'train_cfg.max_epochs': 1,
+        })
+    cfg.model = tiny_mae_cfg()
+    # fp32 on the CPU: a plain wrapper (AmpOptimWrapper needs a GPU)
+    cfg.optim_wrapper.type = 'OptimWrapper'
+    del cfg.optim_wrapper['loss_scale']
+    runner = build_runner(cfg)
+    runner.train()
+    return runner
+
+
+@pytest.mark.parametrize('auto_scale_lr', [True, False])
+def test_auto_scale_lr_counts_accumulated_iterations(auto_scale_lr, images,
+                                                     tmp_path, capfd):
+    runner = accumulation_run(images, str(tmp_path), auto_scale_lr)
+    # the lr the schedulers start from, every param group
+    lrs = [g['initial_lr'] for g in runner.optim_wrapper.param_groups]
+    expected = 1.5e-4 * 64 * 8 / 256 if auto_scale_lr else 1.5e-4 * 16
+    assert lrs == pytest.approx([expected] * len(lrs), rel=1e-12)
+    log = ''.join(capfd.readouterr())
+    assert ('Effective batch 512 = 1 process(es) x 64 images '
+            '(train_dataloader.batch_size) x 8 accumulated iterations'
+            in log), log[-3000:]
+
+
+def test_runner_that_leaves_accumulation_out_is_refused(tmp_path):
+    with pytest.raises(ValueError, match='accumulative_counts=8'):
+        train_config(
+            CONFIG,
+            work_dir=str(tmp_path),
+            auto_scale_lr=True,
+            cfg_options={
+                'runner_type': 'Runner',
+                'optim_wrapper.accumulative_counts': 8
+            })

@@ -1,0 +1,79 @@
+"""DecodeRandomResizedCrop(antialias=True): the crops of torchvision's
+RandomResizedCrop on PIL images (the official MAE code's), from the same
+crop distribution and decoding as the OpenCV resampling."""
+import cv2
+import numpy as np
+import pytest
+from mmengine.config import Config
+from PIL import Image
+from torchvision.transforms import InterpolationMode
+from torchvision.transforms import functional as F
+
+from mae_plugin.datasets import DecodeRandomResizedCrop
+from mae_plugin.datasets.transforms import random_resized_crop_params
+from ..conftest import ROOT
+
+
+@pytest.fixture
+def noise_png(tmp_path):
+    """Fine detail that a shrinking crop aliases; lossless, so that PIL and
+    OpenCV decode the same pixels."""
+    rng = np.random.default_rng(0)
+    path = str(tmp_path / 'noise.png')
+    cv2.imwrite(path, rng.integers(0, 256, (90, 120, 3), dtype=np.uint8))
+    return path
+
+
+def crop(path, seed, **kwargs):
+    np.random.seed(seed)
+    transform = DecodeRandomResizedCrop(32, (0.2, 1.0), **kwargs)
+    img = transform(dict(img_path=path))['img'][..., ::-1]  # RGB
+    return img, transform
+
+
+@pytest.mark.parametrize('seed', range(4))
+def test_antialiased_crop_is_torchvision_on_pil(noise_png, seed):
+    ours, _ = crop(noise_png, seed, antialias=True)
+    with Image.open(noise_png) as image:
+        np.random.seed(seed)
+        box = random_resized_crop_params(image.height, image.width, (0.2, 1.0))
+        expected = np.asarray(
+            F.resized_crop(
+                image.convert('RGB'), *box, [32, 32],
+                InterpolationMode.BICUBIC))
+    np.testing.assert_array_equal(ours, expected)
+    # OpenCV's bicubic shrinking of the same box aliases the noise
+    opencv, _ = crop(noise_png, seed)
+    assert np.abs(opencv.astype(float) - expected).mean() > 5
+
+
+def test_same_crops_and_decode_sizes_as_opencv_resampling(tmp_path):
+    path = str(tmp_path / 'large.jpg')
+    rng = np.random.default_rng(1)
+    small = rng.integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    cv2.imwrite(path, cv2.resize(small, (400, 300)))
+    for seed in range(8):
+        _, plain = crop(path, seed)
+        state = np.random.get_state()[1].copy()
+        _, antialiased = crop(path, seed, antialias=True)
+        # the same draws, hence the same box, at the same decode size
+        np.testing.assert_array_equal(np.random.get_state()[1], state)
+        assert antialiased.decode_factors == plain.decode_factors
+    _, full = crop(path, 0, antialias=True, max_decode_factor=1)
+    assert full.decode_factors == {1: 1}
+
+
+def test_bad_max_decode_factor_is_named():
+    with pytest.raises(ValueError, match='max_decode_factor'):
+        DecodeRandomResizedCrop(32, max_decode_factor=3)
+
+
+@pytest.mark.parametrize('config', [
+    'mae/mae_vit-base-p16_8xb512-amp-coslr-800e_in1k.py',
+    'mae/ablations/mae_vit-large-p16_aug-color-jitter_8xb512-amp-coslr-'
+    '800e_in1k.py',
+])
+def test_imagenet_pretraining_crops_antialias(config):
+    cfg = Config.fromfile(f'{ROOT}/configs/{config}')
+    crop_cfg = cfg.train_dataloader.dataset.pipeline[0]
+    assert crop_cfg.type == 'DecodeRandomResizedCrop' and crop_cfg.antialias
