@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
-from mmengine.runner import Runner
 
-from mae_plugin.apis import train_config
+from mae_plugin.apis import build_runner, train_config
 from mae_plugin.models.utils import check_positive_int
 from .step_benchmark import seconds_per_call
 
@@ -104,7 +103,7 @@ def benchmark_training(config_file: str,
     }
     cfg = train_config(config_file, work_dir=work_dir, amp=amp,
                        no_validate=True, cfg_options=options)
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     iters_per_epoch = len(runner.train_dataloader)
     if epochs * iters_per_epoch <= warmup:
         raise ValueError(

@@ -4,13 +4,8 @@ uninterrupted (weights, optimizer state, logged losses and learning rates),
 and point 7: the checkpoints it leaves are complete."""
 import glob
 import json
-import os
 import os.path as osp
 import re
-import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
@@ -19,7 +14,8 @@ from mmengine.registry import init_default_scope
 
 from mae_plugin.engine.loops import PerSampleSeededDataset
 from tests.test_engine.utils import assert_checkpoints_bitwise_equal
-from tests.test_tools.test_train_test_visualize import (CONFIG, ROOT, TINY,
+from tests.test_reliability.test_kill_resume import kill_at
+from tests.test_tools.test_train_test_visualize import (CONFIG, TINY,
                                                         crop_size_overrides,
                                                         run)
 
@@ -30,7 +26,8 @@ ITERS_PER_EPOCH, EPOCHS = 4, 3
 
 
 def options(data_root, num_workers):
-    return ['--no-validate', '--cfg-options', *TINY,
+    """``key=value`` options of the run."""
+    return [*TINY,
             f'train_dataloader.num_workers={num_workers}',
             f'train_dataloader.persistent_workers={num_workers > 0}',
             *crop_size_overrides(data_root),
@@ -62,26 +59,18 @@ def logged(work_dir):
 def test_sigkill_mid_epoch_then_resume_is_bitwise_identical(
         num_workers, photos, tmp_path):
     reference = str(tmp_path / 'reference')
-    run('tools/train.py', CONFIG, '--work-dir', reference,
-        *options(photos, num_workers))
+    opts = options(photos, num_workers)
+    run('tools/train.py', CONFIG, '--work-dir', reference, '--no-validate',
+        '--cfg-options', *opts)
 
+    # killed while it waits before iteration 6, after the checkpoint of
+    # iteration 3 (the child pauses there: no race with the run's end)
     interrupted = str(tmp_path / 'interrupted')
-    process = subprocess.Popen(
-        [sys.executable, 'tools/train.py', CONFIG, '--work-dir', interrupted,
-         *options(photos, num_workers)],
-        cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 300
-    pointer = osp.join(interrupted, 'last_checkpoint')
-    while not osp.exists(pointer):  # written after the checkpoint
-        assert process.poll() is None and time.monotonic() < deadline
-        time.sleep(0.01)
-    process.send_signal(signal.SIGKILL)
-    assert process.wait() == -signal.SIGKILL
-    assert not osp.exists(osp.join(interrupted, f'iter_{EPOCHS * 4}.pth'))
+    kill_at(interrupted, photos, 'step', 6, opts)
+    assert not osp.exists(osp.join(interrupted, 'iter_6.pth'))
 
     out = run('tools/train.py', CONFIG, '--work-dir', interrupted,
-              '--resume', *options(photos, num_workers))
+              '--resume', '--no-validate', '--cfg-options', *opts)
     resumed = re.search(r'resumed epoch: \d+, iter: (\d+)', out)
     assert resumed, out[-3000:]
     resumed_iter = int(resumed.group(1))

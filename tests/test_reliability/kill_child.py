@@ -21,9 +21,8 @@ import sys
 import time
 
 from mmengine.hooks import Hook
-from mmengine.runner import Runner
 
-from mae_plugin.apis import train_config
+from mae_plugin.apis import build_runner, train_config
 from tests.test_engine.utils import cfg_options
 
 
@@ -69,7 +68,7 @@ def main() -> None:
         resume='auto' if spec['resume'] else None,
         no_validate=True,
         cfg_options=cfg_options(spec['options']))
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     kind, iteration, ready_file = spec.get('pause') or (None, 0, None)
     checkpoint = f'iter_{iteration}.pth'
     if kind == 'step':

@@ -40,11 +40,11 @@ def options(data_root):
     ]
 
 
-def start(work_dir, data_root, resume=False, pause=None):
+def start(work_dir, opts, resume=False, pause=None):
     spec = dict(
         config=CONFIG,
         work_dir=work_dir,
-        options=options(data_root),
+        options=opts,
         resume=resume,
         pause=pause)
     return subprocess.Popen([
@@ -58,17 +58,19 @@ def start(work_dir, data_root, resume=False, pause=None):
 
 
 def train(work_dir, data_root, resume=False):
-    process = start(work_dir, data_root, resume)
+    process = start(work_dir, options(data_root), resume)
     _, err = process.communicate(timeout=600)
     assert process.returncode == 0, err.decode()[-3000:]
 
 
-def kill_at(work_dir, data_root, kind, iteration):
+def kill_at(work_dir, data_root, kind, iteration, opts=None):
     """Train (resuming what is there) until the pause point, then
-    ``kill -9``; return the temporary files left behind."""
+    ``kill -9``; return the temporary files left behind. ``opts``
+    replaces the run's ``key=value`` options."""
     ready = osp.join(osp.dirname(work_dir), f'ready_{kind}_{iteration}')
     process = start(
-        work_dir, data_root, resume=True, pause=[kind, iteration, ready])
+        work_dir, opts or options(data_root), resume=True,
+        pause=[kind, iteration, ready])
     deadline = time.monotonic() + 300
     while not osp.exists(ready):  # the child creates it, then sleeps
         assert process.poll() is None, process.stderr.read().decode()[-3000:]
