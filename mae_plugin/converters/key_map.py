@@ -193,14 +193,22 @@ def split_dropped(keys: Sequence[str],
     return dropped, rest
 
 
+#: Buffers that hold integers by design: BEiT's (and mmseg's MAE's) table
+#: of relative position indices.
+INTEGER_BUFFERS = ('relative_position_index', )
+
+
 def check_floating(state_dict: StateDict, keys: Iterable[str]) -> None:
     """Refuse weights that are not floating point (a quantised or
-    corrupted checkpoint would otherwise be written out as it is).
+    corrupted checkpoint would otherwise be written out as it is); the
+    index buffers of :data:`INTEGER_BUFFERS` are integers by design.
 
     Raises:
         TypeError: naming the first such key and its dtype.
     """
     for key in keys:
+        if key.rsplit('.', 1)[-1] in INTEGER_BUFFERS:
+            continue
         if not state_dict[key].is_floating_point():
             raise TypeError(
                 f'{key}: weights must be floating point, got '

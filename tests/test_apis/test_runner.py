@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from mae_plugin.apis import build_runner, train_config
+from tests.test_engine.utils import unique_experiment
 from ..conftest import ROOT, tiny_mae_cfg
 
 # The paper's recipe: lr 1.5e-4 per 256 images, written for 4096.
@@ -48,7 +49,7 @@ def accumulation_run(images, work_dir, auto_scale_lr):
     # fp32 on the CPU: a plain wrapper (AmpOptimWrapper needs a GPU)
     cfg.optim_wrapper.type = 'OptimWrapper'
     del cfg.optim_wrapper['loss_scale']
-    runner = build_runner(cfg)
+    runner = build_runner(unique_experiment(cfg))
     runner.train()
     return runner
 

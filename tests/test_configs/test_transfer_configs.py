@@ -243,14 +243,23 @@ def test_full_size_config_builds(config, scope):
     assert type(model.backbone).__name__ == 'DenseViT'
     assert model.backbone.num_layers == 12
     assert model.backbone.embed_dims == 768
-    # relative position bias in every block; a global block's table spans
-    # the recipe's input grid, 1024 / 16 = 64 or 512 / 16 = 32 patches
-    side = 1024 if scope == 'mmdet' else 512
-    assert all(layer.attn.use_rel_pos for layer in model.backbone.layers)
-    assert [
-        tuple(layer.attn.rel_pos_h.shape)
-        for layer in model.backbone.layers if layer.window_size == 0
-    ] == [(2 * side // 16 - 1, 64)] * (4 if scope == 'mmdet' else 12)
+    # relative positions in every block, tables spanning the recipe's input
+    # grid: 1024 / 16 = 64 or 512 / 16 = 32 patches a side
+    grid = (1024 if scope == 'mmdet' else 512) // 16
+    if scope == 'mmdet':
+        # ViTDet's decomposed ones; a global block's span the whole grid
+        assert all(layer.attn.use_rel_pos for layer in model.backbone.layers)
+        assert [
+            tuple(layer.attn.rel_pos_h.shape)
+            for layer in model.backbone.layers if layer.window_size == 0
+        ] == [(2 * grid - 1, 64)] * 4
+    else:
+        # BEiT's bias (the MAE paper's ADE20K setup): one scalar per head
+        # and offset in the grid, plus 3 for the class token
+        assert [
+            tuple(layer.attn.relative_position_bias_table.shape)
+            for layer in model.backbone.layers
+        ] == [((2 * grid - 1)**2 + 3, 12)] * 12
     if scope == 'mmdet':
         # ViTDet's large-scale jitter: resize to 0.1-2x of 1024, crop and
         # pad to 1024x1024

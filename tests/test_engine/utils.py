@@ -1,5 +1,8 @@
 """Building in-process runners of the tiny demo config for engine tests,
 and comparing the checkpoints they write."""
+import os.path as osp
+import time
+
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
@@ -19,11 +22,23 @@ def cfg_options(overrides):
 
 def tiny_train_cfg(data_root: str, work_dir: str, *overrides: str,
                    amp: bool = False) -> Config:
-    """The tiny demo training config (no validation) on ``data_root``."""
-    return train_config(
-        CONFIG, work_dir=work_dir, no_validate=True, amp=amp,
-        cfg_options=cfg_options(TINY + crop_size_overrides(data_root) +
-                                list(overrides)))
+    """The tiny demo training config (no validation) on ``data_root``, with
+    a :func:`unique_experiment` name."""
+    return unique_experiment(
+        train_config(
+            CONFIG, work_dir=work_dir, no_validate=True, amp=amp,
+            cfg_options=cfg_options(TINY + crop_size_overrides(data_root) +
+                                    list(overrides))))
+
+
+def unique_experiment(cfg: Config) -> Config:
+    """Give ``cfg`` an experiment name no other runner has: mmengine names
+    a runner's logger and visualizer after the config and the second it
+    was built, so two runners built within one second would share the
+    first one's, whose handlers write where that earlier test's output
+    went."""
+    cfg.experiment_name = f'{osp.basename(cfg.work_dir)}_{time.time_ns()}'
+    return cfg
 
 
 def checkpoint_every_iteration_runner(data_root: str, work_dir: str,

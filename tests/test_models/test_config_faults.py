@@ -159,6 +159,10 @@ def test_patchify_and_masking_properties(patch, grid, channels, eighths,
     # a ratio of k/8 is exact in floats: L * (8 - k) / 8 rounded down
     masking = RandomMasking(eighths / 8)
     num_keep = h * w * (8 - eighths) // 8
+    if num_keep == 0:  # no visible patch: refused, naming the ratio
+        with pytest.raises(ValueError, match='keeps 0 of the'):
+            masking(batch, grid, generator=generator)
+        return
     rng = np.random.default_rng(seed)
     noise = np.stack([rng.permutation(h * w) for _ in range(batch)])
     noise = noise.astype(np.float32) / (h * w)

@@ -26,7 +26,8 @@ from mae_plugin.engine import load_checkpoint_safely
 from mae_plugin.registry import DATASETS, MODELS, TRANSFORMS
 from tests.conftest import tiny_mae_cfg
 from tests.test_engine.utils import (cfg_options,
-                                     checkpoint_every_iteration_runner)
+                                     checkpoint_every_iteration_runner,
+                                     unique_experiment)
 from tests.test_tools.test_train_test_visualize import (CONFIG, TINY,
                                                         crop_size_overrides)
 
@@ -84,7 +85,7 @@ def resume_runner(photos, work, checkpoint, *overrides, **kwargs):
         cfg_options=cfg_options(TINY + crop_size_overrides(photos) +
                                 ['train_cfg.max_epochs=2', *overrides]),
         **kwargs)
-    return Runner.from_cfg(cfg)
+    return Runner.from_cfg(unique_experiment(cfg))
 
 
 def evaluation_runner(photos, work, checkpoint, **kwargs):
@@ -94,7 +95,7 @@ def evaluation_runner(photos, work, checkpoint, **kwargs):
         work_dir=work,
         cfg_options=cfg_options(TINY + crop_size_overrides(photos)),
         **kwargs)
-    return Runner.from_cfg(cfg)
+    return Runner.from_cfg(unique_experiment(cfg))
 
 
 def test_2_resume_and_test_refuse_tensors_that_do_not_fit(
