@@ -4,7 +4,6 @@ import argparse
 from mae_plugin.apis import (add_runner_args, build_runner,
                              close_distributed, init_cpu_distributed,
                              parse_runner_args, train_config)
-from mae_plugin.engine import summarise_paramwise_options
 
 
 def parse_args():
@@ -46,10 +45,7 @@ def main():
         cfg_options=args.cfg_options,
         allow_partial_checkpoint=args.allow_partial_checkpoint)
     init_cpu_distributed(cfg)
-    runner = build_runner(cfg)
-    # one line per distinct paramwise setting, not one per parameter
-    summarise_paramwise_options(runner.logger)
-    runner.train()
+    build_runner(cfg).train()
     close_distributed()
 
 

@@ -443,8 +443,9 @@ def cpu_step_peak_memory(step: TrainStep, images: torch.Tensor) -> int:
     weights, the optimizer state and the batch, which existed before, are
     added. Unlike the resident set, the count does not depend
     on when the operating system reclaims pages (repeated measurements
-    agree within 1%), like ``torch.cuda.max_memory_allocated``; memory that
-    libraries allocate outside PyTorch (BLAS scratch space) is not in it.
+    agree within about 2%), like ``torch.cuda.max_memory_allocated``;
+    memory that libraries allocate outside PyTorch (BLAS scratch space) is
+    not in it.
     """
     # Released outside the profiler, which reports the free of a block
     # only if it also saw the allocation.

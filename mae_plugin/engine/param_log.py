@@ -75,3 +75,31 @@ class ParamwiseOptionsSummary(logging.Filter):
 def summarise_paramwise_options(logger: logging.Logger) -> None:
     """Add a :class:`ParamwiseOptionsSummary` to ``logger``."""
     logger.addFilter(ParamwiseOptionsSummary(logger))
+
+
+#: How mmengine's runner starts the records that the console leaves out:
+#: the environment, the config and the hook order (their ~350 lines stay
+#: in the log file).
+LONG_RECORDS = ('\n' + '-' * 60 + '\nSystem environment:', 'Config:\n',
+                'Hooks will be executed in the following order:')
+
+
+class LongRecordsFilter(logging.Filter):
+    """Handler filter that drops the records of :data:`LONG_RECORDS`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(LONG_RECORDS)
+
+
+def shorten_console_log(logger: logging.Logger) -> None:
+    """Leave the environment, config and hook-order records out of
+    ``logger``'s console (its stream handlers that write to no file) and
+    say where they are, so that the log before the first iteration fits
+    on a screen; the log files keep every record."""
+    files = [h.baseFilename for h in logger.handlers
+             if isinstance(h, logging.FileHandler)]
+    for handler in logger.handlers:
+        if not isinstance(handler, logging.FileHandler):
+            handler.addFilter(LongRecordsFilter())
+    if files:
+        logger.info(f'environment, config and hook order: in {files[0]}')

@@ -6,6 +6,7 @@ from mmengine.runner import Runner
 from torch.utils.data import DataLoader
 
 from mae_plugin.registry import RUNNERS
+from .param_log import shorten_console_log, summarise_paramwise_options
 
 
 def _wrappers(optim_wrapper: OptimWrapper) -> List[OptimWrapper]:
@@ -45,7 +46,20 @@ class AccumulationAwareRunner(Runner):
     small by that count. This runner logs the effective batch and its three
     factors when training starts and, with ``auto_scale_lr.enable``, scales
     the lr by ``effective batch / auto_scale_lr.base_batch_size``.
+
+    Its console log fits a screen before the first iteration: the
+    environment, config and hook order go to the log file only, and the
+    parameter groups are listed one line per distinct setting.
     """
+
+    def build_logger(self, *args, **kwargs):
+        """mmengine's logger, whose console leaves out the environment,
+        config and hook order (the log file has them) and condenses the
+        parameter-group listing to one line per setting."""
+        logger = super().build_logger(*args, **kwargs)
+        shorten_console_log(logger)
+        summarise_paramwise_options(logger)
+        return logger
 
     def scale_lr(self,
                  optim_wrapper: OptimWrapper,

@@ -267,7 +267,10 @@ def test_cpu_step_memory_does_not_depend_on_the_step_before():
     assert weights > 7 * 2**20
     # weights, 2 Adam moments and the new gradients at least
     assert min(peaks) > 4 * weights
-    assert max(peaks) - min(peaks) < 0.01 * min(peaks)
+    # counting the gradients twice would add their size (= the weights');
+    # allocations that share a timestamp can move the peak by one block
+    # (0.6 MB seen once, in a random test order)
+    assert max(peaks) - min(peaks) < weights / 2
 
 
 def adamw_excess(step: TrainStep, reference: TrainStep, grads: list,

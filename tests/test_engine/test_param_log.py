@@ -1,14 +1,20 @@
 """What a run logs before its first iteration: the parameter groups in a
-few lines, the safe loader under a whole name."""
+few lines, the safe loader under a whole name, on the console no
+environment, config or hook order (the log file has them)."""
+import os.path as osp
+
 import torch
 from mmengine.logging import MMLogger
 from mmengine.optim import build_optim_wrapper
 from mmengine.runner import CheckpointLoader
 
+from mae_plugin.apis import build_runner
 from mae_plugin.engine import summarise_paramwise_options
 from mae_plugin.registry import build_model
+from tests.test_tools.test_train_test_visualize import photos  # noqa: F401
 from ..conftest import tiny_mae_cfg
 from .test_pretrained_init import logged_by
+from .utils import tiny_train_cfg
 
 # the demo's (and the ImageNet configs') paramwise_cfg
 PARAMWISE_CFG = dict(
@@ -72,3 +78,21 @@ def test_mmengine_prints_the_safe_loaders_whole_name(tmp_path):
     assert messages == [
         f'Loads checkpoint by local_safely backend from path: {path}'
     ]
+
+
+def test_training_console_fits_a_screen_and_the_file_keeps_all(
+        photos, tmp_path, capfd):  # noqa: F811
+    runner = build_runner(tiny_train_cfg(photos, str(tmp_path / 'work')))
+    runner.train()
+    console = capfd.readouterr().out
+    with open(osp.join(runner.log_dir, f'{runner.timestamp}.log')) as f:
+        log_file = f.read()
+    for long_record in ('System environment:', 'Config:\n',
+                        'Hooks will be executed in the following order'):
+        assert long_record in log_file
+        assert long_record not in console
+    assert f'environment, config and hook order: in {runner.log_dir}' in (
+        console)
+    before_training = console.split('Epoch(train)')[0].splitlines()
+    assert 'paramwise_cfg: ' in console and 'paramwise_options' not in console
+    assert len(before_training) <= 25, '\n'.join(before_training)
