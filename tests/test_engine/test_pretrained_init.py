@@ -8,12 +8,12 @@ import torch
 from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
 from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
-from torch import nn
 
 from mae_plugin.engine import PretrainedKeysHook
 from mae_plugin.registry import build_model
 from ..conftest import tiny_mae_cfg
-from .test_pretrained_keys_hook import Encoder
+from .test_pretrained_keys_hook import (Encoder,
+                                        encoder_from_its_own_checkpoint)
 
 
 class Messages(logging.Handler):
@@ -81,12 +81,7 @@ def test_whole_file_counts_wrapped_keys_and_names_other_shapes(
 
 
 def test_hook_message_ends_with_the_count_when_all_match(tmp_path):
-    model = nn.Sequential(Encoder())
-    path = str(tmp_path / 'mae.pth')
-    torch.save({'state_dict': {'backbone.' + k: v
-                               for k, v in model[0].state_dict().items()}},
-               path)
-    model[0].init_cfg = dict(type='Pretrained', checkpoint=path)
+    model, path = encoder_from_its_own_checkpoint(tmp_path)
     logger = MMLogger.get_instance('test_hook_message')
     runner = SimpleNamespace(iter=0, model=model, logger=logger)
     messages = logged_by(lambda: PretrainedKeysHook().before_train(runner),

@@ -55,6 +55,18 @@ class Encoder(BaseModule):
         self.norm = nn.LayerNorm(2)
 
 
+def encoder_from_its_own_checkpoint(tmp_path):
+    """``nn.Sequential(Encoder())`` whose ``init_cfg`` loads a checkpoint
+    of its own weights under ``backbone.``; returns it and the path."""
+    model = nn.Sequential(Encoder())
+    path = str(tmp_path / 'mae.pth')
+    torch.save({'state_dict': {'backbone.' + k: v
+                               for k, v in model[0].state_dict().items()}},
+               path)
+    model[0].init_cfg = dict(type='Pretrained', checkpoint=path)
+    return model, path
+
+
 def before_train(hook, model):
     runner = SimpleNamespace(
         iter=0, model=model,
@@ -63,12 +75,7 @@ def before_train(hook, model):
 
 
 def test_prefix_defaults_to_the_modules_own(tmp_path):
-    model = nn.Sequential(Encoder())
-    path = str(tmp_path / 'mae.pth')
-    torch.save({'state_dict': {'backbone.' + k: v
-                               for k, v in model[0].state_dict().items()}},
-               path)
-    model[0].init_cfg = dict(type='Pretrained', checkpoint=path)
+    model, path = encoder_from_its_own_checkpoint(tmp_path)
     hook = PretrainedKeysHook()
     before_train(hook, model)
     assert hook.reports['0']['matched'] == [
