@@ -1,7 +1,7 @@
 """Argument checks shared by the benchmarks."""
 from typing import Sequence
 
-from mae_plugin.models.utils import check_positive_int
+from mae_plugin.utils import check_positive_int
 
 
 def check_timing_arguments(kind: str, names: Sequence[str],

@@ -18,7 +18,7 @@ from torchvision.transforms import functional as F
 
 from mae_plugin.datasets.transforms import (DecodeRandomResizedCrop,
                                             random_resized_crop_params)
-from mae_plugin.models.utils import check_positive_int
+from mae_plugin.utils import check_positive_int
 from .pipeline_benchmark import one_thread
 
 #: Settings compared: the transform's arguments besides the crop's.

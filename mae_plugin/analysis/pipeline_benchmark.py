@@ -27,7 +27,7 @@ from torchvision.datasets.folder import pil_loader
 
 from mae_plugin.datasets import DecodeRandomResizedCrop
 from mae_plugin.datasets.demo_photos import packaged_photos
-from mae_plugin.models.utils import check_positive_int
+from mae_plugin.utils import check_positive_int
 from mae_plugin.registry import TRANSFORMS
 from .checks import check_timing_arguments
 from .step_benchmark import PeerResult

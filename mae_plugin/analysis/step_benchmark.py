@@ -49,7 +49,7 @@ from torch.utils.flop_counter import (FlopCounterMode,
 from mae_plugin.converters import (convert_to_hf_vitmae,
                                    convert_to_mmpretrain_mae)
 from mae_plugin.models import MAEViT
-from mae_plugin.models.utils import check_positive_int
+from mae_plugin.utils import check_positive_int
 from mae_plugin.registry import build_model
 from .checks import check_timing_arguments
 

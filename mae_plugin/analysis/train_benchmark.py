@@ -11,7 +11,7 @@ from typing import Optional
 import numpy as np
 
 from mae_plugin.apis import build_runner, train_config
-from mae_plugin.models.utils import check_positive_int
+from mae_plugin.utils import check_positive_int
 from .step_benchmark import seconds_per_call
 
 

@@ -107,7 +107,7 @@ def test_unknown_pipeline_is_refused():
 
 @pytest.mark.parametrize('kwargs, error, message', [
     (dict(paths=[]), ValueError, 'paths must name at least one image'),
-    (dict(rounds=0), ValueError, 'rounds must be >= 1'),
+    (dict(rounds=0), ValueError, 'rounds must be an int >= 1'),
     (dict(rounds=1.5), TypeError, 'rounds must be an int'),
     (dict(warmup=-1), ValueError, 'warmup must be an int >= 0'),
 ])
@@ -118,7 +118,8 @@ def test_bad_counts_are_named(kwargs, error, message):
 
 
 def test_spec_needs_images():
-    with pytest.raises(ValueError, match='num_images must be >= 1, got 0'):
+    with pytest.raises(ValueError, match='num_images must be an int >= 1, '
+                       'got 0'):
         PipelineSpec(num_images=0)
 
 

@@ -198,11 +198,12 @@ def test_bad_spec_and_counts_are_refused_by_name():
     with pytest.raises(ValueError, match='arch must be an arch dict or one '
                        "of .*got 'vit-b'"):
         BenchmarkSpec(arch='vit-b')
-    with pytest.raises(ValueError, match='batch_size must be >= 1, got 0'):
+    with pytest.raises(ValueError, match='batch_size must be an int >= 1, '
+                       'got 0'):
         BenchmarkSpec(batch_size=0)
     with pytest.raises(ValueError, match="dtype must be one of .*'fp8'"):
         BenchmarkSpec(dtype='fp8')
-    with pytest.raises(ValueError, match='rounds must be >= 1, got 0'):
+    with pytest.raises(ValueError, match='rounds must be an int >= 1, got 0'):
         run_benchmark(TINY_SPEC, rounds=0)
     with pytest.raises(ValueError, match='warmup must be an int >= 0'):
         run_benchmark(TINY_SPEC, warmup=-1)

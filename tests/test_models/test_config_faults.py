@@ -44,7 +44,7 @@ def test_misspelled_key_is_named(path):
     ('backbone.img_size', '32', 'img_size must be an int or a pair'),
     ('backbone.img_size', (32, 32.0), 'img_size must be an int'),
     ('backbone.patch_size', 8.0, 'patch_size must be an int'),
-    ('backbone.in_channels', 0, 'in_channels must be >= 1'),
+    ('backbone.in_channels', 0, 'in_channels must be an int >= 1'),
     ('backbone.masking.mask_ratio', '0.75', 'mask_ratio must be a number'),
     ('backbone.masking.mask_ratio', 1.0, r'mask_ratio must be in \[0, 1\)'),
     ('neck.num_layers', '1', 'num_layers must be an int'),

@@ -7,10 +7,10 @@ from torch import nn
 
 from mae_plugin.registry import MODELS, build_model
 from ..masking import BaseMasking
-from ..utils import (check_divisible, check_img_size, check_positive_int,
-                     init_mae_weights, init_patch_projection,
-                     is_pretrained_init, regenerate_sincos_on_load,
-                     sincos_2d, unbind_qkv_attention)
+from mae_plugin.utils import check_img_size, check_positive_int
+from ..utils import (check_divisible, init_mae_weights, init_patch_projection,
+                     is_pretrained_init, regenerate_sincos_on_load, sincos_2d,
+                     unbind_qkv_attention)
 
 
 def _arch(embed_dims: int, num_layers: int, num_heads: int) -> dict:
@@ -147,8 +147,8 @@ class MAEViT(VisionTransformer):
             return self.pos_embed
         return sincos_2d(grid_size, self.embed_dims).to(self.pos_embed)
 
-    def embed_patches(
-            self, x: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, int]]:
+    def embed_patches(self,
+                      x: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, int]]:
         """Patch-embed images and add positions (class row excluded).
 
         Args:
@@ -234,8 +234,8 @@ class MAEViT(VisionTransformer):
 
         ids_keep, mask, ids_restore = self.masking(
             n, grid_size, x.device, generator=generator, noise=noise)
-        x = torch.gather(
-            x, 1, ids_keep.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+        x = torch.gather(x, 1,
+                         ids_keep.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
         if self.mask_token_in_encoder:
             x = self.append_mask_tokens(x, ids_restore, grid_size)  # [N,L,D]
         # [N, 1+L_keep, D], or [N, 1+L, D] with the mask tokens

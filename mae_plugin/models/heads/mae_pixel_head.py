@@ -5,8 +5,8 @@ import torch
 from mmengine.model import BaseModule
 
 from mae_plugin.registry import MODELS
-from ..utils import (check_bool, check_number, check_positive_int, patchify,
-                     unpatchify)
+from mae_plugin.utils import check_bool, check_number, check_positive_int
+from ..utils import patchify, unpatchify
 
 
 @MODELS.register_module()
@@ -98,8 +98,7 @@ class MAEPixelHead(BaseModule):
             Tensor: ``[N, C, H, W]``.
         """
         if self.norm_pix:
-            mean, std = self.patch_statistics(
-                patchify(imgs, self.patch_size))
+            mean, std = self.patch_statistics(patchify(imgs, self.patch_size))
             pred = pred * std + mean
         grid_size = (imgs.shape[2] // self.patch_size,
                      imgs.shape[3] // self.patch_size)

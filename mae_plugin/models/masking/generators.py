@@ -12,7 +12,7 @@ from typing import NamedTuple, Optional, Tuple
 import torch
 
 from mae_plugin.registry import MODELS
-from ..utils import check_number, check_positive_int
+from mae_plugin.utils import check_number, check_positive_int
 
 
 class Masking(NamedTuple):
@@ -106,8 +106,7 @@ class BaseMasking:
         num_patches = grid_size[0] * grid_size[1]
         self.check_keeps_patches(grid_size)
         if noise is None:
-            noise = self.sample_noise(batch_size, grid_size, device,
-                                      generator)
+            noise = self.sample_noise(batch_size, grid_size, device, generator)
         elif noise.shape != (batch_size, num_patches):
             raise ValueError(
                 f'noise must have shape {(batch_size, num_patches)} '
@@ -157,8 +156,8 @@ class RandomMasking(_RatioMasking):
             return torch.rand(size, device=device)
         # Drawn on the generator's device and moved: a CPU generator masks
         # inputs on any device, with the same masks on every one.
-        return torch.rand(size, generator=generator,
-                          device=generator.device).to(device)
+        return torch.rand(
+            size, generator=generator, device=generator.device).to(device)
 
 
 @MODELS.register_module()
@@ -200,8 +199,7 @@ class BlockMasking(_RatioMasking):
         u = torch.rand(1, generator=generator, device=device).item()
         return low + (high - low) * u
 
-    def _randint(self, high: int,
-                 generator: Optional[torch.Generator]) -> int:
+    def _randint(self, high: int, generator: Optional[torch.Generator]) -> int:
         device = _generator_device(generator)
         return int(
             torch.randint(high, (1, ), generator=generator, device=device))
@@ -232,7 +230,9 @@ class BlockMasking(_RatioMasking):
         num_remove = h * w - self.num_keep(grid_size)
         # Drawn on the generator's device; the blocks are built on the CPU.
         noise = torch.rand(
-            batch_size, h * w, generator=generator,
+            batch_size,
+            h * w,
+            generator=generator,
             device=_generator_device(generator)).cpu()  # [N, L]
         for sample in range(batch_size):
             blocks = torch.zeros(h, w)

@@ -9,8 +9,8 @@ from mmpretrain.models.utils import build_norm_layer
 from torch import nn
 
 from mae_plugin.registry import MODELS
-from ..utils import (check_divisible, check_img_size, check_number,
-                     check_positive_int, init_mae_weights, is_pretrained_init,
+from mae_plugin.utils import check_img_size, check_number, check_positive_int
+from ..utils import (check_divisible, init_mae_weights, is_pretrained_init,
                      regenerate_sincos_on_load, sincos_2d,
                      unbind_qkv_attention)
 
@@ -56,25 +56,23 @@ class MAEDecoder(BaseModule):
                  norm_cfg: dict = dict(type='LN', eps=1e-6),
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        for name, value in (('in_channels', in_channels),
-                            ('embed_dims', embed_dims),
-                            ('num_layers', num_layers),
-                            ('num_heads', num_heads),
-                            ('patch_size', patch_size),
-                            ('out_channels', out_channels)):
+        for name, value in (('in_channels', in_channels), ('embed_dims',
+                                                           embed_dims),
+                            ('num_layers', num_layers), ('num_heads',
+                                                         num_heads),
+                            ('patch_size', patch_size), ('out_channels',
+                                                         out_channels)):
             check_positive_int(name, value)
         if not check_number('mlp_ratio', mlp_ratio) * embed_dims >= 1:
-            raise ValueError(
-                'mlp_ratio must give the MLPs a hidden width '
-                'int(mlp_ratio * embed_dims) >= 1, got mlp_ratio='
-                f'{mlp_ratio} with embed_dims={embed_dims}')
+            raise ValueError('mlp_ratio must give the MLPs a hidden width '
+                             'int(mlp_ratio * embed_dims) >= 1, got mlp_ratio='
+                             f'{mlp_ratio} with embed_dims={embed_dims}')
         if embed_dims % num_heads:
             raise ValueError(f'embed_dims {embed_dims} is not divisible by '
                              f'num_heads {num_heads}')
         img_size = check_img_size(img_size)
         check_divisible(*img_size, patch_size)
-        self.grid_size = (img_size[0] // patch_size,
-                          img_size[1] // patch_size)
+        self.grid_size = (img_size[0] // patch_size, img_size[1] // patch_size)
         self.in_channels = in_channels
         self.embed_dims = embed_dims
         self.patch_size = patch_size
@@ -94,8 +92,7 @@ class MAEDecoder(BaseModule):
         ])
         unbind_qkv_attention(self.decoder_blocks)
         self.decoder_norm = build_norm_layer(norm_cfg, embed_dims)
-        self.decoder_pred = nn.Linear(embed_dims,
-                                      patch_size**2 * out_channels)
+        self.decoder_pred = nn.Linear(embed_dims, patch_size**2 * out_channels)
         self._register_load_state_dict_pre_hook(self._prepare_pos_embed)
 
     def init_weights(self) -> None:

@@ -9,7 +9,7 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from mae_plugin.registry import MODELS
-from ..utils import check_positive_int
+from mae_plugin.utils import check_positive_int
 
 
 def _resolve(norm_cfg: dict) -> dict:

@@ -1,7 +1,5 @@
 from .attention import UnbindQKVAttention, unbind_qkv_attention
 from .checkpoint import load_encoder_weights
-from .checks import (check_bool, check_img_size, check_number,
-                     check_positive_int)
 from .init import (init_mae_weights, init_patch_projection,
                    is_pretrained_init, pretrained_entries)
 from .patchify import check_divisible, patchify, unpatchify
@@ -9,8 +7,7 @@ from .pos_embed import regenerate_sincos_on_load, sincos_1d, sincos_2d
 
 __all__ = [
     'UnbindQKVAttention', 'unbind_qkv_attention', 'load_encoder_weights',
-    'check_bool', 'check_img_size', 'check_number',
-    'check_positive_int', 'init_mae_weights', 'init_patch_projection',
+    'init_mae_weights', 'init_patch_projection',
     'is_pretrained_init', 'pretrained_entries', 'check_divisible',
     'patchify', 'unpatchify',
     'regenerate_sincos_on_load', 'sincos_1d', 'sincos_2d'

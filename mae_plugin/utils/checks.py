@@ -1,0 +1,193 @@
+"""Argument checks of every component, hook, transform and tool.
+
+Each check returns the value it accepted (converted where it says so) and
+raises with one message form, ``<name> must be <rule>, got <value>``, so
+the user reads which config key or flag to fix::
+
+    check_positive_int('depth', 0)
+    # ValueError: depth must be an int >= 1, got 0
+
+A wrong type raises ``TypeError``, a wrong value of the right type
+``ValueError``. :func:`argparse_type` turns a check into an argparse
+``type`` so command lines report the same rule.
+"""
+import argparse
+import math
+from numbers import Integral, Real
+from typing import Any, Callable, Iterable, Sequence, Tuple
+
+
+def _got(value: Any) -> str:
+    return f'{value!r} ({type(value).__name__})'
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def check_int(name: str, value: Any, minimum: int = None) -> int:
+    """Return ``value`` as an int if it is an integer (Python's or NumPy's,
+    not a bool) ``>= minimum``.
+
+    Raises:
+        TypeError: ``value`` is not an integer.
+        ValueError: ``value < minimum``.
+    """
+    rule = 'an int' if minimum is None else f'an int >= {minimum}'
+    if not _is_int(value):
+        raise TypeError(f'{name} must be {rule}, got {_got(value)}')
+    if minimum is not None and value < minimum:
+        raise ValueError(f'{name} must be {rule}, got {value}')
+    return int(value)
+
+
+def check_positive_int(name: str, value: Any) -> int:
+    """Return ``value`` as an int if it is an integer >= 1 (see
+    :func:`check_int`)."""
+    return check_int(name, value, minimum=1)
+
+
+def check_number(name: str,
+                 value: Any,
+                 low: float = -math.inf,
+                 high: float = math.inf,
+                 low_open: bool = False,
+                 high_open: bool = False) -> float:
+    """Return ``value`` as a float if it is a finite-or-infinite real number
+    (not a bool, not NaN) in the interval from ``low`` to ``high``.
+
+    Args:
+        name (str): What the user calls the value.
+        value: The value.
+        low, high (float): Interval ends. Default to minus and plus
+            infinity (any number).
+        low_open, high_open (bool): Exclude that end. Default to False.
+
+    Raises:
+        TypeError: ``value`` is not a number.
+        ValueError: NaN, or outside the interval.
+    """
+    bounded = math.isfinite(low) or math.isfinite(high)
+    rule = 'a number'
+    if bounded:
+        rule += (f' in {"(" if low_open else "["}{low}, {high}'
+                 f'{")" if high_open else "]"}')
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f'{name} must be {rule}, got {_got(value)}')
+    value = float(value)
+    inside = ((low < value if low_open else low <= value)
+              and (value < high if high_open else value <= high))
+    if math.isnan(value) or not inside:
+        raise ValueError(f'{name} must be {rule}, got {value}')
+    return value
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """Return ``value`` if it is a bool.
+
+    Raises:
+        TypeError: ``value`` is not a bool.
+    """
+    if not isinstance(value, bool):
+        raise TypeError(f'{name} must be True or False, got {_got(value)}')
+    return value
+
+
+def check_pair(name: str, value: Any) -> Tuple[int, int]:
+    """Return an int or a pair of ints (each >= 1) as ``(H, W)``.
+
+    Raises:
+        TypeError: ``value`` is neither.
+        ValueError: a side is < 1.
+    """
+    rule = 'an int or a pair (H, W) of ints >= 1'
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        if not all(_is_int(side) for side in value):
+            raise TypeError(f'{name} must be {rule}, got {_got(value)}')
+        if min(value) < 1:
+            raise ValueError(f'{name} must be {rule}, got {value!r}')
+        return int(value[0]), int(value[1])
+    if _is_int(value):
+        side = check_int(name, value, minimum=1)
+        return side, side
+    raise TypeError(f'{name} must be {rule}, got {_got(value)}')
+
+
+def check_img_size(img_size: Any, name: str = 'img_size') -> Tuple[int, int]:
+    """Return an image size (an int or a pair of ints) as ``(H, W)``; see
+    :func:`check_pair`."""
+    return check_pair(name, img_size)
+
+
+def check_range(name: str,
+                value: Any,
+                top: float = math.inf) -> Tuple[float, float]:
+    """Return ``value`` as ``(min, max)`` floats if it is two finite
+    numbers with ``0 < min <= max <= top`` (in a tuple, a list or an
+    array, as mmpretrain's ``RandomResizedCrop`` takes).
+
+    Raises:
+        ValueError: for anything else.
+    """
+    rule = f'two numbers (min, max) with 0 < min <= max <= {top}'
+    try:
+        low, high = value
+    except (TypeError, ValueError):  # not two of anything
+        low = high = None
+    numbers = all(
+        isinstance(v, Real) and not isinstance(v, bool) for v in (low, high))
+    if not (numbers and math.isfinite(low) and math.isfinite(high)
+            and 0 < low <= high <= top):
+        raise ValueError(f'{name} must be {rule}, got {value!r}')
+    return float(low), float(high)
+
+
+def check_choices(name: str, values: Iterable[str],
+                  choices: Sequence[str]) -> list:
+    """Return ``values`` as a list if each is one of ``choices``.
+
+    Raises:
+        ValueError: naming the values that are not.
+    """
+    values = list(values)
+    unknown = [value for value in values if value not in choices]
+    if unknown:
+        raise ValueError(f'{name} must be among {tuple(choices)}, got '
+                         f'{unknown}')
+    return values
+
+
+def check_choice(name: str, value: Any, choices: Sequence) -> Any:
+    """Return ``value`` if it is one of ``choices``.
+
+    Raises:
+        ValueError: it is not.
+    """
+    if value not in choices:
+        raise ValueError(f'{name} must be one of {tuple(choices)}, got '
+                         f'{value!r}')
+    return value
+
+
+def argparse_type(check: Callable[..., Any],
+                  name: str,
+                  convert: Callable[[str], Any] = int,
+                  **rule) -> Callable[[str], Any]:
+    """An argparse ``type`` that converts the text with ``convert`` and
+    applies ``check(name, value, **rule)``; argparse prefixes the message
+    with the flag::
+
+        parser.add_argument('--rounds', type=argparse_type(
+            check_positive_int, 'rounds'))
+    """
+
+    def parse(text: str) -> Any:
+        try:
+            return check(name, convert(text), **rule)
+        except (TypeError, ValueError) as error:
+            if isinstance(error, ValueError) and 'must be' not in str(error):
+                error = f'{name} must be {convert.__name__}, got {text!r}'
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    parse.__name__ = name  # argparse names the type in its messages
+    return parse
