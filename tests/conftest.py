@@ -8,6 +8,7 @@ import torch
 from mmengine.registry import DefaultScope
 
 import mae_plugin  # noqa: F401
+from mae_plugin.models import mae_config
 
 # The repository's root, for the configs and tools the tests run.
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -16,35 +17,27 @@ TINY_ARCH = dict(
     embed_dims=32, num_layers=2, num_heads=4, feedforward_channels=64)
 
 
-def tiny_mae_cfg(img_size=32, patch_size=8, in_channels=3, mask_ratio=0.75,
+def tiny_mae_cfg(img_size=32,
+                 patch_size=8,
+                 in_channels=3,
+                 mask_ratio=0.75,
                  norm_pix=True):
     """A small MAE config (dict) for unit tests."""
-    return dict(
-        type='MAE',
-        # mmengine normalises 1 or 3 channels only
+    # mmengine normalises 1 or 3 channels only
+    normalised = in_channels in (1, 3)
+    return mae_config(
+        arch=TINY_ARCH,
+        img_size=img_size,
+        patch_size=patch_size,
+        in_channels=in_channels,
+        mask_ratio=mask_ratio,
+        decoder=dict(embed_dims=16, num_layers=1, num_heads=2),
+        norm_pix=norm_pix,
         data_preprocessor=dict(
             type='SelfSupDataPreprocessor',
-            mean=[127.5] * in_channels if in_channels in (1, 3) else None,
-            std=[64.] * in_channels if in_channels in (1, 3) else None,
-            to_rgb=in_channels == 3),
-        backbone=dict(
-            type='MAEViT',
-            arch=TINY_ARCH,
-            img_size=img_size,
-            patch_size=patch_size,
-            in_channels=in_channels,
-            masking=dict(type='RandomMasking', mask_ratio=mask_ratio)),
-        neck=dict(
-            type='MAEDecoder',
-            in_channels=32,
-            embed_dims=16,
-            num_layers=1,
-            num_heads=2,
-            img_size=img_size,
-            patch_size=patch_size,
-            out_channels=in_channels),
-        head=dict(type='MAEPixelHead', patch_size=patch_size,
-                  norm_pix=norm_pix))
+            mean=[127.5] * in_channels if normalised else None,
+            std=[64.] * in_channels if normalised else None,
+            to_rgb=in_channels == 3))
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,3 @@
 _base_ = './mae_vit-base-p16_8xb512-amp-coslr-1600e_in1k.py'
 
-model = dict(
-    backbone=dict(arch='huge', patch_size=14),
-    neck=dict(in_channels=1280, patch_size=14),
-    head=dict(patch_size=14))
+model = dict(backbone=dict(arch='huge', patch_size=14))

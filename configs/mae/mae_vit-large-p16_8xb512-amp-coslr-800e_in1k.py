@@ -1,4 +1,3 @@
 _base_ = './mae_vit-base-p16_8xb512-amp-coslr-800e_in1k.py'
 
-model = dict(
-    backbone=dict(arch='large'), neck=dict(in_channels=1024))
+model = dict(backbone=dict(arch='large'))

@@ -12,7 +12,6 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 
-patch_size = 4
 model = dict(
     data_preprocessor=dict(
         _delete_=True,
@@ -28,17 +27,9 @@ model = dict(
             num_heads=3,
             feedforward_channels=768),
         img_size={{_base_.img_size}},
-        patch_size=patch_size,
+        patch_size=4,
         in_channels=1),
-    neck=dict(
-        in_channels=192,
-        embed_dims=128,
-        num_layers=2,
-        num_heads=4,
-        img_size={{_base_.img_size}},
-        patch_size=patch_size,
-        out_channels=1),
-    head=dict(patch_size=patch_size))
+    neck=dict(embed_dims=128, num_layers=2, num_heads=4))
 
 # MAE's crops (scale 0.2-1 of the image), unlabelled use of the train split.
 train_pipeline = [
@@ -95,8 +86,8 @@ custom_hooks = [
         type='KNNEvalHook',
         memory_dataloader=dict(
             knn_dataloader,
-            dataset=dict(knn_dataloader['dataset'], split='train',
-                         indices=10000)),
+            dataset=dict(
+                knn_dataloader['dataset'], split='train', indices=10000)),
         query_dataloader=dict(
             knn_dataloader,
             dataset=dict(knn_dataloader['dataset'], split='test')),

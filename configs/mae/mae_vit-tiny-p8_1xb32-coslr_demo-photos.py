@@ -19,17 +19,11 @@ model = dict(
             feedforward_channels=768),
         img_size=img_size,
         patch_size=8),
-    neck=dict(
-        in_channels=192,
-        embed_dims=128,
-        num_layers=2,
-        num_heads=4,
-        img_size=img_size,
-        patch_size=8),
+    neck=dict(embed_dims=128, num_layers=2, num_heads=4),
     # Plain pixel targets, as the paper's figures use: a norm-pix model's
     # reconstructions are mapped back to pixels with the statistics of the
     # true (removed) patches, so their colours would come from the answer.
-    head=dict(patch_size=8, norm_pix=False))
+    head=dict(norm_pix=False))
 
 data_root = 'data/demo_photos/'
 # The photos are JPEGs with sides of 300 to 1411 pixels: about 95% of the
@@ -56,10 +50,7 @@ test_pipeline = [
     dict(type='PackInputs'),
 ]
 photos = dict(
-    type='ImageFolder',
-    data_root=data_root,
-    data_prefix='',
-    with_label=False)
+    type='ImageFolder', data_root=data_root, data_prefix='', with_label=False)
 train_dataloader = dict(
     batch_size=32,
     num_workers=2,
@@ -102,8 +93,7 @@ param_scheduler = [
 train_cfg = dict(max_epochs=max_epochs, val_interval=10)
 auto_scale_lr = dict(base_batch_size=32)
 default_hooks = dict(
-    logger=dict(interval=8),
-    checkpoint=dict(interval=10, max_keep_ckpts=2))
+    logger=dict(interval=8), checkpoint=dict(interval=10, max_keep_ckpts=2))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
 # Reconstructions of the first 4 validation photos every 5 epochs and at the
 # end, as PNGs under vis_data/vis_image.

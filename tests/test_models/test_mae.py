@@ -5,6 +5,8 @@ import torch
 from mmengine.registry import init_default_scope
 from mmpretrain.structures import DataSample
 
+from mae_plugin.models import mae_config
+from mae_plugin.models.factory import DEFAULT_DECODER
 from mae_plugin.models.utils import patchify
 from mae_plugin.registry import MODELS
 from ..conftest import tiny_mae_cfg
@@ -19,8 +21,8 @@ def build(cfg):
 
 def batch(n=2, channels=3, size=32):
     return dict(
-        inputs=torch.randint(0, 256, (n, channels, size, size),
-                             dtype=torch.uint8),
+        inputs=torch.randint(
+            0, 256, (n, channels, size, size), dtype=torch.uint8),
         data_samples=[DataSample() for _ in range(n)])
 
 
@@ -100,8 +102,7 @@ def test_predict_returns_pixels_and_mask_reproducibly():
             diff = sample.reconstruction[:, rows, cols] - image[:, rows, cols]
             errors.append(diff.pow(2).flatten())
         assert len(errors) == 12
-        torch.testing.assert_close(sample.masked_mse,
-                                   torch.cat(errors).mean())
+        torch.testing.assert_close(sample.masked_mse, torch.cat(errors).mean())
 
 
 def test_predict_masked_mse_by_hand(monkeypatch):
@@ -162,6 +163,42 @@ def test_width_and_patch_mismatch_fail_at_build_time():
     cfg['neck']['out_channels'] = 1
     with pytest.raises(ValueError, match='neck.out_channels=1'):
         build(cfg)
+    cfg = tiny_mae_cfg()
+    cfg['neck']['img_size'] = 64
+    with pytest.raises(
+            ValueError,
+            match=r'neck.img_size=\(64, 64\) does not match '
+            r'backbone.img_size=\(32, 32\)'):
+        build(cfg)
+
+
+def test_neck_and_head_take_their_dimensions_from_the_backbone():
+    cfg = tiny_mae_cfg(img_size=(32, 48), patch_size=4, in_channels=1)
+    assert 'patch_size' not in cfg['head']
+    assert not {'in_channels', 'img_size', 'patch_size', 'out_channels'} & set(
+        cfg['neck'])
+    model = build(cfg)
+    assert model.neck.in_channels == model.backbone.embed_dims == 32
+    assert model.neck.grid_size == (8, 12)
+    assert model.neck.patch_size == model.head.patch_size == 4
+    assert model.neck.out_channels == 1
+    data = model.data_preprocessor(batch(channels=1, size=32), training=True)
+    data['inputs'] = torch.randn(2, 1, 32, 48)
+    assert torch.isfinite(model(**data, mode='loss')['loss'])
+
+
+def test_mae_config_spells_each_dimension_once():
+    cfg = mae_config('large', img_size=112, patch_size=14, mask_ratio=0.6)
+    assert cfg['backbone'] == dict(
+        type='MAEViT',
+        arch='large',
+        img_size=112,
+        patch_size=14,
+        in_channels=3,
+        masking=dict(type='RandomMasking', mask_ratio=0.6))
+    assert cfg['neck'] == dict(type='MAEDecoder', **DEFAULT_DECODER)
+    assert cfg['head'] == dict(type='MAEPixelHead', norm_pix=True)
+    assert 'data_preprocessor' not in cfg
 
 
 @pytest.mark.parametrize('scope', ['mmdet', 'mmseg', 'mmpretrain'])
@@ -178,11 +215,15 @@ def test_reachable_from_other_scopes(scope):
 
 def test_default_scope_reaches_mmpretrain_modules():
     init_default_scope('mae_plugin')
-    vit = MODELS.build(dict(type='VisionTransformer', arch='deit-tiny',
-                            img_size=32, patch_size=8))
+    vit = MODELS.build(
+        dict(
+            type='VisionTransformer',
+            arch='deit-tiny',
+            img_size=32,
+            patch_size=8))
     assert type(vit).__module__.startswith('mmpretrain')
-    ours = MODELS.build(dict(type='MAEViT', arch='small', img_size=32,
-                             patch_size=8))
+    ours = MODELS.build(
+        dict(type='MAEViT', arch='small', img_size=32, patch_size=8))
     assert type(ours).__module__.startswith('mae_plugin')
 
 
@@ -194,8 +235,10 @@ def test_masking_that_removes_nothing_needs_loss_on_visible(masking):
     cfg = tiny_mae_cfg()
     cfg['backbone']['masking'] = masking
     x = torch.randn(2, 3, 32, 32)
-    with pytest.raises(ValueError, match='backbone.masking .* removes no '
-                       'patch of the 4x4 grid.*head.loss_on_visible=True'):
+    with pytest.raises(
+            ValueError,
+            match='backbone.masking .* removes no '
+            'patch of the 4x4 grid.*head.loss_on_visible=True'):
         build(cfg)
     cfg['head']['loss_on_visible'] = True
     assert torch.isfinite(build(cfg).loss(x, [])['loss'])

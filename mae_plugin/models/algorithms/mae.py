@@ -33,10 +33,18 @@ class MAE(BaseSelfSupervisor):
       ``mask`` (``[h, w]``, 1 = removed) and ``masked_mse`` (pixel-value MSE
       over the removed patches).
 
+    The dimensions are written once, on the backbone: the neck's
+    ``in_channels`` (the encoder width), ``img_size``, ``patch_size`` and
+    ``out_channels`` (the image channels) and the head's ``patch_size`` are
+    taken from it unless the config sets them; a value set that disagrees
+    with the backbone is an error naming both keys.
+
     Args:
         backbone (dict): Encoder config.
-        neck (dict): Decoder config.
-        head (dict): Pixel head config.
+        neck (dict): Decoder config; keys it leaves out of the above come
+            from the backbone.
+        head (dict): Pixel head config; ``patch_size`` comes from the
+            backbone unless set.
         predict_seed (int): Seed of the CPU generator that draws the masks
             of ``predict``, so validation sees the same masks every time,
             on every device, and leaves the global RNG (the training
@@ -58,8 +66,16 @@ class MAE(BaseSelfSupervisor):
                 'type': 'SelfSupDataPreprocessor',
                 **(data_preprocessor or {})
             }
+        encoder = build_model(backbone)
+        neck = dict(
+            dict(
+                in_channels=encoder.embed_dims,
+                img_size=encoder.img_size,
+                patch_size=encoder.patch_size,
+                out_channels=encoder.in_channels), **neck)
+        head = dict(dict(patch_size=encoder.patch_size), **head)
         super().__init__(
-            backbone=build_model(backbone),
+            backbone=encoder,
             neck=build_model(neck),
             head=build_model(head),
             data_preprocessor=build_model(data_preprocessor),
@@ -71,14 +87,16 @@ class MAE(BaseSelfSupervisor):
         """Fail at build time when the three parts cannot work together."""
         encoder, decoder, head = self.backbone, self.neck, self.head
         checks = [
-            ('neck.in_channels', decoder.in_channels, 'backbone width',
-             encoder.embed_dims),
+            ('neck.in_channels', decoder.in_channels, 'backbone.arch '
+             'embed_dims', encoder.embed_dims),
+            ('neck.img_size', decoder.img_size, 'backbone.img_size',
+             encoder.img_size),
             ('neck.patch_size', decoder.patch_size, 'backbone.patch_size',
              encoder.patch_size),
             ('head.patch_size', head.patch_size, 'backbone.patch_size',
              encoder.patch_size),
-            ('neck.out_channels', decoder.out_channels,
-             'backbone.in_channels', encoder.in_channels),
+            ('neck.out_channels', decoder.out_channels, 'backbone.in_channels',
+             encoder.in_channels),
         ]
         for name, value, other, expected in checks:
             if value != expected:

@@ -72,6 +72,7 @@ class MAEDecoder(BaseModule):
                              f'num_heads {num_heads}')
         img_size = check_img_size(img_size)
         check_divisible(*img_size, patch_size)
+        self.img_size = img_size
         self.grid_size = (img_size[0] // patch_size, img_size[1] // patch_size)
         self.in_channels = in_channels
         self.embed_dims = embed_dims
