@@ -9,8 +9,7 @@ from ..conftest import TINY_ARCH, tiny_mae_cfg
 
 
 def build(**kwargs):
-    cfg = dict(arch=TINY_ARCH, img_size=32, pretrain_img_size=32,
-               patch_size=8)
+    cfg = dict(arch=TINY_ARCH, img_size=32, pretrain_img_size=32, patch_size=8)
     cfg.update(kwargs)
     model = DenseViT(**cfg)
     model.init_weights()
@@ -51,17 +50,22 @@ def test_window_covering_the_grid_equals_global_attention():
 
 
 def test_global_blocks_and_relative_position_tables():
-    model = build(arch=dict(TINY_ARCH, num_layers=3), img_size=(48, 64),
-                  window_size=2, global_attn_indexes=(-1, ),
-                  use_rel_pos=True)
+    model = build(
+        arch=dict(TINY_ARCH, num_layers=3),
+        img_size=(48, 64),
+        window_size=2,
+        global_attn_indexes=(-1, ),
+        use_rel_pos=True)
     assert [layer.window_size for layer in model.layers] == [2, 2, 0]
     head_dims = 32 // 4
     assert model.layers[0].attn.rel_pos_h.shape == (3, head_dims)
     assert model.layers[2].attn.rel_pos_h.shape == (11, head_dims)
     assert model.layers[2].attn.rel_pos_w.shape == (15, head_dims)
     # Zero tables (their initial value) change nothing; trained ones do.
-    plain = build(arch=dict(TINY_ARCH, num_layers=3), window_size=2,
-                  global_attn_indexes=(-1, ))
+    plain = build(
+        arch=dict(TINY_ARCH, num_layers=3),
+        window_size=2,
+        global_attn_indexes=(-1, ))
     plain.load_state_dict(model.state_dict(), strict=False)
     x = torch.randn(1, 3, 48, 64)
     torch.testing.assert_close(model(x), plain(x))
@@ -105,7 +109,10 @@ def test_activation_checkpointing_recomputes_blocks_with_same_grads():
 def test_pretraining_checkpoint_loads_every_encoder_key(mae_checkpoint):
     path, encoder = mae_checkpoint
     model = DenseViT(
-        arch=TINY_ARCH, img_size=32, pretrain_img_size=32, patch_size=8,
+        arch=TINY_ARCH,
+        img_size=32,
+        pretrain_img_size=32,
+        patch_size=8,
         final_norm=True,
         init_cfg=dict(type='Pretrained', checkpoint=path, prefix='backbone.'))
     model.init_weights()
@@ -115,8 +122,8 @@ def test_pretraining_checkpoint_loads_every_encoder_key(mae_checkpoint):
     assert set(own) == set(encoder) - {'cls_token'}
     for key, value in own.items():
         torch.testing.assert_close(value, encoder[key], msg=key)
-    report = load_encoder_weights(DenseViT(arch=TINY_ARCH, patch_size=8,
-                                           pretrain_img_size=32), path)
+    report = load_encoder_weights(
+        DenseViT(arch=TINY_ARCH, patch_size=8, pretrain_img_size=32), path)
     assert len(report['matched']) == len(encoder) - 3
     assert report['missing'] == []
     assert sorted(report['unused']) == ['cls_token', 'ln1.bias', 'ln1.weight']
@@ -127,7 +134,8 @@ def test_bare_state_dict_with_empty_prefix_loads(mae_checkpoint, tmp_path):
     path = str(tmp_path / 'encoder.pth')
     torch.save({'model': encoder}, path)
     report = load_encoder_weights(
-        DenseViT(arch=TINY_ARCH, patch_size=8, pretrain_img_size=32), path,
+        DenseViT(arch=TINY_ARCH, patch_size=8, pretrain_img_size=32),
+        path,
         prefix='')
     assert len(report['matched']) == len(encoder) - 3
 
@@ -146,8 +154,7 @@ def test_position_embedding_of_another_grid_is_resized(mae_checkpoint):
     grid = stored[0, 1:].reshape(1, 4, 4, 32).permute(0, 3, 1, 2)
 
     def resized(mode):
-        out = F.interpolate(grid, size=(8, 8), mode=mode,
-                            align_corners=False)
+        out = F.interpolate(grid, size=(8, 8), mode=mode, align_corners=False)
         return out[0].permute(1, 2, 0).reshape(64, 32)
 
     new = model.pos_embed.detach()[0, 1:]
@@ -159,7 +166,9 @@ def test_position_embedding_of_another_grid_is_resized(mae_checkpoint):
 def test_checkpoint_without_matching_keys_raises(mae_checkpoint):
     path, _ = mae_checkpoint
     model = DenseViT(
-        arch=TINY_ARCH, patch_size=8, pretrain_img_size=32,
+        arch=TINY_ARCH,
+        patch_size=8,
+        pretrain_img_size=32,
         init_cfg=dict(type='Pretrained', checkpoint=path, prefix='encoder.'))
     with pytest.raises(ValueError, match="none of the .* prefix 'encoder.'"):
         model.init_weights()
@@ -169,8 +178,7 @@ def test_checkpoint_of_another_shape_raises(mae_checkpoint):
     path, _ = mae_checkpoint
     with pytest.raises(ValueError, match='patch_embed.projection.weight'):
         load_encoder_weights(
-            DenseViT(arch=TINY_ARCH, patch_size=4, pretrain_img_size=16),
-            path)
+            DenseViT(arch=TINY_ARCH, patch_size=4, pretrain_img_size=16), path)
 
 
 def test_layer_depths_for_lr_decay():
@@ -184,7 +192,7 @@ def test_layer_depths_for_lr_decay():
 
 
 @pytest.mark.parametrize('kwargs,error,match', [
-    (dict(arch='tiny'), ValueError, 'unknown arch'),
+    (dict(arch='tiny'), ValueError, 'arch must be one of'),
     (dict(arch=dict(embed_dims=32)), KeyError, 'num_layers'),
     (dict(out_indices=(2, )), ValueError, 'out_indices'),
     (dict(global_attn_indexes=(-3, )), ValueError, 'global_attn_indexes'),
@@ -219,7 +227,8 @@ def test_blocks_beyond_the_checkpoint_get_the_mae_initialisation(
         mae_checkpoint):
     path, encoder = mae_checkpoint
     model = DenseViT(
-        arch=dict(TINY_ARCH, num_layers=3), patch_size=8,
+        arch=dict(TINY_ARCH, num_layers=3),
+        patch_size=8,
         pretrain_img_size=32,
         init_cfg=dict(type='Pretrained', checkpoint=path))
     model.init_weights()
@@ -243,10 +252,13 @@ def test_official_checkpoint_loads_through_the_converter(
     converted_path = str(tmp_path / 'converted.pth')
     torch.save({'state_dict': converted}, converted_path)
     model = DenseViT(
-        arch=TINY_ARCH, img_size=32, pretrain_img_size=32, patch_size=8,
+        arch=TINY_ARCH,
+        img_size=32,
+        pretrain_img_size=32,
+        patch_size=8,
         final_norm=True,
-        init_cfg=dict(type='Pretrained', checkpoint=converted_path,
-                      prefix='backbone.'))
+        init_cfg=dict(
+            type='Pretrained', checkpoint=converted_path, prefix='backbone.'))
     model.init_weights()
     assert len(model.state_dict()) == len(encoder) - 1  # no class token
     for key, value in model.state_dict().items():
@@ -271,5 +283,5 @@ def test_positions_are_resized_to_a_non_square_input_grid():
         grid, size=(5, 7), mode='bicubic',
         align_corners=False).permute(0, 2, 3, 1)  # [1, 5, 7, D]
     # patch tokens of size ~1 lose ~1e-7 when the positions are added
-    torch.testing.assert_close(added, expected.expand(2, -1, -1, -1),
-                               rtol=0, atol=1e-5)
+    torch.testing.assert_close(
+        added, expected.expand(2, -1, -1, -1), rtol=0, atol=1e-5)

@@ -23,11 +23,12 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from mae_plugin.registry import MODELS
+from mae_plugin.utils import check_int, check_number, check_positive_int
 from ..utils import (init_mae_weights, init_patch_projection,
                      is_pretrained_init, load_encoder_weights,
                      pretrained_entries, sincos_2d)
 from .dense_vit_blocks import RelPosBiasBlock, WindowedBlock
-from .mae_vit import MAEViT
+from .mae_vit import arch_settings
 
 
 def _check_indices(name: str, indices: Sequence[int], num_layers: int):
@@ -41,42 +42,23 @@ def _check_indices(name: str, indices: Sequence[int], num_layers: int):
     return result
 
 
-def _arch_settings(arch: Union[str, dict]) -> dict:
-    """An ``arch`` name of :class:`MAEViT` or dict, checked."""
-    if isinstance(arch, str):
-        if arch.lower() not in MAEViT.arch_zoo:
-            raise ValueError(f'unknown arch {arch!r}; choose one of '
-                             f'{sorted(MAEViT.arch_zoo)} or pass a dict')
-        arch = MAEViT.arch_zoo[arch.lower()]
-    missing = {
-        'embed_dims', 'num_layers', 'num_heads', 'feedforward_channels'
-    } - set(arch)
-    if missing:
-        raise KeyError(f'arch dict lacks {sorted(missing)}')
-    return arch
-
-
 def _check_block_options(patch_size: int, window_size: int, use_rel_pos: bool,
                          use_rel_pos_bias: bool,
                          layer_scale_init_value: float) -> None:
     """Refuse values and combinations of DenseViT's options that have no
     meaning, naming the option."""
-    if not isinstance(patch_size, int) or patch_size < 1:
-        raise ValueError(
-            f'patch_size must be a positive int, got {patch_size!r}')
-    if not isinstance(window_size, int) or window_size < 0:
-        raise ValueError(
-            f'window_size must be an int >= 0, got {window_size!r}')
+    check_positive_int('patch_size', patch_size)
+    check_int('window_size', window_size, minimum=0)
     if use_rel_pos_bias and (window_size or use_rel_pos):
         raise ValueError(
             'use_rel_pos_bias (BEiT tables over the class token and the '
             'whole grid) needs window_size=0 and use_rel_pos=False, got '
             f'window_size={window_size}, use_rel_pos={use_rel_pos}')
-    if layer_scale_init_value < 0 or (layer_scale_init_value
-                                      and not use_rel_pos_bias):
+    if check_number('layer_scale_init_value', layer_scale_init_value,
+                    0) and not use_rel_pos_bias:
         raise ValueError(
-            'layer_scale_init_value must be >= 0 and needs '
-            f'use_rel_pos_bias=True, got {layer_scale_init_value!r}')
+            'layer_scale_init_value must be 0 without use_rel_pos_bias, '
+            f'got {layer_scale_init_value!r}')
 
 
 @MODELS.register_module()
@@ -169,7 +151,7 @@ class DenseViT(BaseModule):
                  interpolate_mode: str = 'bicubic',
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        arch = _arch_settings(arch)
+        arch = arch_settings(arch)
         _check_block_options(patch_size, window_size, use_rel_pos,
                              use_rel_pos_bias, layer_scale_init_value)
         self.embed_dims = arch['embed_dims']
@@ -187,20 +169,7 @@ class DenseViT(BaseModule):
                                    for s in to_2tuple(pretrain_img_size))
         self.grid = tuple(s // patch_size for s in to_2tuple(img_size))
 
-        self.patch_embed = PatchEmbed(
-            in_channels=in_channels,
-            embed_dims=self.embed_dims,
-            conv_type='Conv2d',
-            kernel_size=patch_size,
-            stride=patch_size)
-        # Class row kept, as in the checkpoint; the class token itself is
-        # used by BEiT's blocks only.
-        self.pos_embed = nn.Parameter(
-            sincos_2d(self.pretrain_grid, self.embed_dims))  # [1, 1+L, D]
-        self.cls_token = (
-            nn.Parameter(torch.zeros(1, 1, self.embed_dims))
-            if use_rel_pos_bias else None)
-        self.drop_after_pos = nn.Dropout(p=drop_rate)
+        self._build_embeddings(in_channels, drop_rate, use_rel_pos_bias)
 
         self.layers = self._build_layers(
             dict(
@@ -214,6 +183,26 @@ class DenseViT(BaseModule):
             layer_scale_init_value)
         if final_norm:
             self.ln1 = build_norm_layer(norm_cfg, self.embed_dims)
+
+    def _build_embeddings(self, in_channels: int, drop_rate: float,
+                          with_cls_token: bool) -> None:
+        """Patch projection, position embedding (for the pretraining
+        grid), the class token of BEiT's blocks and the dropout after
+        positions."""
+        self.patch_embed = PatchEmbed(
+            in_channels=in_channels,
+            embed_dims=self.embed_dims,
+            conv_type='Conv2d',
+            kernel_size=self.patch_size,
+            stride=self.patch_size)
+        # Class row kept, as in the checkpoint; the class token itself is
+        # used by BEiT's blocks only.
+        self.pos_embed = nn.Parameter(
+            sincos_2d(self.pretrain_grid, self.embed_dims))  # [1, 1+L, D]
+        self.cls_token = (
+            nn.Parameter(torch.zeros(1, 1, self.embed_dims))
+            if with_cls_token else None)
+        self.drop_after_pos = nn.Dropout(p=drop_rate)
 
     def _build_layers(self, common: dict, drop_path_rate: float,
                       window_size: int, global_attn_indexes: Sequence[int],

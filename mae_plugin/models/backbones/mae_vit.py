@@ -7,7 +7,7 @@ from torch import nn
 
 from mae_plugin.registry import MODELS, build_model
 from ..masking import BaseMasking
-from mae_plugin.utils import check_img_size, check_positive_int
+from mae_plugin.utils import (check_choice, check_img_size, check_positive_int)
 from ..utils import (check_divisible, init_mae_weights, init_patch_projection,
                      is_pretrained_init, regenerate_sincos_on_load, sincos_2d,
                      unbind_qkv_attention)
@@ -19,6 +19,33 @@ def _arch(embed_dims: int, num_layers: int, num_heads: int) -> dict:
         num_layers=num_layers,
         num_heads=num_heads,
         feedforward_channels=embed_dims * 4)
+
+
+#: The encoder sizes an ``arch`` name stands for.
+ARCH_ZOO = {
+    **dict.fromkeys(['s', 'small'], _arch(384, 12, 6)),
+    **dict.fromkeys(['b', 'base'], _arch(768, 12, 12)),
+    **dict.fromkeys(['l', 'large'], _arch(1024, 24, 16)),
+    **dict.fromkeys(['h', 'huge'], _arch(1280, 32, 16)),
+}
+
+
+def arch_settings(arch: Union[str, dict]) -> dict:
+    """The settings of an ``arch`` name of :data:`ARCH_ZOO`, or the
+    ``arch`` dict itself once it has every key a name gives.
+
+    Raises:
+        ValueError: An unknown name.
+        KeyError: A dict without some of the keys.
+    """
+    if isinstance(arch, str):
+        return ARCH_ZOO[check_choice('arch', arch.lower(), sorted(ARCH_ZOO))]
+    required = sorted(_arch(1, 1, 1))
+    missing = sorted(set(required) - set(arch))
+    if missing:
+        raise KeyError(f'arch must be a name or a dict with {required}, '
+                       f'got one without {missing}')
+    return arch
 
 
 @MODELS.register_module()
@@ -63,12 +90,7 @@ class MAEViT(VisionTransformer):
             :class:`mmpretrain.models.VisionTransformer` (``out_indices``,
             ``drop_path_rate``, ``norm_cfg``, ``init_cfg`` ...).
     """
-    arch_zoo = {
-        **dict.fromkeys(['s', 'small'], _arch(384, 12, 6)),
-        **dict.fromkeys(['b', 'base'], _arch(768, 12, 12)),
-        **dict.fromkeys(['l', 'large'], _arch(1024, 24, 16)),
-        **dict.fromkeys(['h', 'huge'], _arch(1280, 32, 16)),
-    }
+    arch_zoo = ARCH_ZOO
 
     def __init__(self,
                  arch: Union[str, dict] = 'base',
@@ -79,13 +101,7 @@ class MAEViT(VisionTransformer):
                  mask_token_in_encoder: bool = False,
                  out_type: str = 'raw',
                  **kwargs) -> None:
-        if isinstance(arch, str) and arch.lower() not in self.arch_zoo:
-            raise ValueError(f'unknown arch {arch!r}; choose one of '
-                             f'{sorted(self.arch_zoo)} or pass a dict')
-        if isinstance(arch, dict):
-            missing = set(_arch(1, 1, 1)) - set(arch)  # the required keys
-            if missing:
-                raise KeyError(f'arch is missing {sorted(missing)}')
+        arch_settings(arch)
         check_positive_int('patch_size', patch_size)
         check_positive_int('in_channels', in_channels)
         img_size = check_img_size(img_size)

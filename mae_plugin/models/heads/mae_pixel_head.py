@@ -40,9 +40,7 @@ class MAEPixelHead(BaseModule):
         self.patch_size = check_positive_int('patch_size', patch_size)
         self.norm_pix = check_bool('norm_pix', norm_pix)
         self.loss_on_visible = check_bool('loss_on_visible', loss_on_visible)
-        self.eps = check_number('eps', eps)
-        if not self.eps > 0:
-            raise ValueError(f'eps must be > 0, got {eps}')
+        self.eps = check_number('eps', eps, low=0, low_open=True)
 
     def patch_statistics(
             self, patches: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:

@@ -129,10 +129,8 @@ class _RatioMasking(BaseMasking):
     """
 
     def __init__(self, mask_ratio: float = 0.75) -> None:
-        check_number('mask_ratio', mask_ratio)
-        if not 0 <= mask_ratio < 1:
-            raise ValueError(f'mask_ratio must be in [0, 1), got {mask_ratio}')
-        self.mask_ratio = float(mask_ratio)
+        self.mask_ratio = check_number(
+            'mask_ratio', mask_ratio, 0, 1, high_open=True)
 
     def num_keep(self, grid_size: Tuple[int, int]) -> int:
         return int(grid_size[0] * grid_size[1] * (1 - self.mask_ratio))
@@ -187,8 +185,7 @@ class BlockMasking(_RatioMasking):
         super().__init__(mask_ratio)
         check_positive_int('min_num_patches', min_num_patches)
         check_positive_int('max_attempts', max_attempts)
-        if not 0 < check_number('min_aspect', min_aspect) <= 1:
-            raise ValueError(f'min_aspect must be in (0, 1], got {min_aspect}')
+        check_number('min_aspect', min_aspect, 0, 1, low_open=True)
         self.min_num_patches = min_num_patches
         self.log_aspect = (math.log(min_aspect), -math.log(min_aspect))
         self.max_attempts = max_attempts

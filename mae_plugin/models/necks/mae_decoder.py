@@ -68,8 +68,8 @@ class MAEDecoder(BaseModule):
                              'int(mlp_ratio * embed_dims) >= 1, got mlp_ratio='
                              f'{mlp_ratio} with embed_dims={embed_dims}')
         if embed_dims % num_heads:
-            raise ValueError(f'embed_dims {embed_dims} is not divisible by '
-                             f'num_heads {num_heads}')
+            raise ValueError(f'embed_dims must be a multiple of num_heads '
+                             f'({num_heads}), got {embed_dims}')
         img_size = check_img_size(img_size)
         check_divisible(*img_size, patch_size)
         self.img_size = img_size
