@@ -137,8 +137,7 @@ def test_argparse_type_through_a_real_parser():
     parser = parser_with(
         rounds=dict(type=argparse_type(check_positive_int, 'rounds')),
         ratio=dict(
-            type=argparse_type(
-                check_number, 'ratio', float, low=0, high=1)))
+            type=argparse_type(check_number, 'ratio', float, low=0, high=1)))
     args = parser.parse_args(['--rounds', '3', '--ratio', '0.25'])
     assert args.rounds == 3 and args.ratio == 0.25
     with pytest.raises(RuntimeError) as error:
