@@ -10,11 +10,12 @@ import os.path as osp
 import cv2
 from mmengine.config import DictAction
 
-from mae_plugin.apis import (MASKING_STRATEGIES, as_rgb, caption_lines,
-                             init_model, list_images, panel_titles,
+from mae_plugin.apis import (MASKING_STRATEGIES, init_model, list_images,
                              reconstruct_images, set_masking)
 from mae_plugin.evaluation import psnr
-from mae_plugin.visualization import add_caption, stack_rows
+from mae_plugin.utils import argparse_type, check_positive_int
+from mae_plugin.visualization import (add_caption, as_rgb, caption_lines,
+                                      panel_titles, stack_rows)
 
 
 def parse_args():
@@ -37,13 +38,13 @@ def parse_args():
         '--seed', type=int, default=0, help='seed of the masks')
     parser.add_argument(
         '--img-size',
-        type=int,
+        type=argparse_type(check_positive_int, 'img_size'),
         nargs=2,
         metavar=('H', 'W'),
         help='resize every image to H x W (default: keep its own size)')
     parser.add_argument(
         '--scale',
-        type=int,
+        type=argparse_type(check_positive_int, 'scale'),
         default=1,
         help='enlarge every panel this many times, nearest-neighbour '
         '(default: 1)')
@@ -58,8 +59,6 @@ def parse_args():
 
 def main():
     args = parse_args()
-    if args.scale < 1:
-        raise ValueError(f'--scale must be >= 1, got {args.scale}')
     images = list_images(args.images)
     model = init_model(
         args.config,

@@ -12,6 +12,8 @@ from mmengine.dist import is_distributed
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from mae_plugin.utils import argparse_type, check_int
+
 # Scales the lr by world_size x batch_size x accumulative_counts.
 RUNNER_TYPE = 'mae_plugin.AccumulationAwareRunner'
 
@@ -30,7 +32,11 @@ def add_runner_args(parser: argparse.ArgumentParser) -> None:
         choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none',
         help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument(
+        '--local_rank',
+        '--local-rank',
+        type=argparse_type(check_int, 'local_rank', minimum=0),
+        default=0)
     parser.add_argument(
         '--allow-partial-checkpoint',
         action='store_true',
@@ -220,8 +226,7 @@ def init_cpu_distributed(cfg: Config) -> None:
     if (cfg.launcher != 'pytorch' or torch.cuda.is_available()
             or is_distributed()):
         return
-    backend = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('backend',
-                                                             'gloo')
+    backend = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('backend', 'gloo')
     if backend == 'nccl':
         raise ValueError(
             'env_cfg.dist_cfg.backend is nccl but CUDA is not available; '

@@ -7,6 +7,7 @@ from mmpretrain.datasets import FashionMNIST
 from mmpretrain.datasets.mnist import read_sn3_pascalvincent_tensor
 
 from mae_plugin.registry import DATASETS
+from mae_plugin.utils import check_choice
 
 #: Where Debian's ``dataset-fashion-mnist`` package puts the files.
 DEBIAN_FASHION_MNIST = '/usr/share/datasets/fashion-mnist'
@@ -38,8 +39,7 @@ class FashionMNISTIdx(FashionMNIST):
                  data_root: str = DEBIAN_FASHION_MNIST,
                  split: str = 'train',
                  **kwargs) -> None:
-        if split not in ('train', 'test'):
-            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        check_choice('split', split, ('train', 'test'))
         if not osp.isdir(data_root):
             raise FileNotFoundError(
                 f'data_root {data_root!r} of Fashion-MNIST does not exist; '

@@ -9,6 +9,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
+from mae_plugin.utils import check_int, check_number
+
 
 def weighted_knn_predict(train_feats: torch.Tensor,
                          train_labels: torch.Tensor,
@@ -43,11 +45,8 @@ def weighted_knn_predict(train_feats: torch.Tensor,
     if train_labels.shape != train_feats.shape[:1]:
         raise ValueError(f'train_labels must be [{train_feats.shape[0]}], '
                          f'got {tuple(train_labels.shape)}')
-    if not 1 <= k <= train_feats.shape[0]:
-        raise ValueError(f'k must be in [1, {train_feats.shape[0]}] (the '
-                         f'number of training features), got {k}')
-    if temperature <= 0:
-        raise ValueError(f'temperature must be positive, got {temperature}')
+    check_int('k', k, 1, train_feats.shape[0])  # at most N_train
+    check_number('temperature', temperature, 0, low_open=True)
     train_feats = F.normalize(train_feats.float(), dim=1)
     test_feats = F.normalize(test_feats.float(), dim=1)
     train_labels = train_labels.to(train_feats.device, torch.long)
@@ -73,8 +72,8 @@ def weighted_knn_accuracy(train_feats: torch.Tensor,
     features; the other arguments are those of the function."""
     preds = weighted_knn_predict(train_feats, train_labels, test_feats,
                                  num_classes, k, temperature)
-    return 100. * (preds == test_labels.to(preds.device, torch.long)
-                   ).float().mean().item()
+    return 100. * (preds == test_labels.to(preds.device,
+                                           torch.long)).float().mean().item()
 
 
 @torch.no_grad()

@@ -25,18 +25,28 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, Integral) and not isinstance(value, bool)
 
 
-def check_int(name: str, value: Any, minimum: int = None) -> int:
+def check_int(name: str,
+              value: Any,
+              minimum: int = None,
+              maximum: int = None) -> int:
     """Return ``value`` as an int if it is an integer (Python's or NumPy's,
-    not a bool) ``>= minimum``.
+    not a bool) ``>= minimum`` and ``<= maximum``.
 
     Raises:
         TypeError: ``value`` is not an integer.
-        ValueError: ``value < minimum``.
+        ValueError: ``value`` is outside the bounds.
     """
-    rule = 'an int' if minimum is None else f'an int >= {minimum}'
+    bounds = {
+        (True, True): f' in [{minimum}, {maximum}]',
+        (True, False): f' >= {minimum}',
+        (False, True): f' <= {maximum}',
+        (False, False): ''
+    }
+    rule = 'an int' + bounds[minimum is not None, maximum is not None]
     if not _is_int(value):
         raise TypeError(f'{name} must be {rule}, got {_got(value)}')
-    if minimum is not None and value < minimum:
+    if ((minimum is not None and value < minimum)
+            or (maximum is not None and value > maximum)):
         raise ValueError(f'{name} must be {rule}, got {value}')
     return int(value)
 
@@ -101,16 +111,13 @@ def check_pair(name: str, value: Any) -> Tuple[int, int]:
         ValueError: a side is < 1.
     """
     rule = 'an int or a pair (H, W) of ints >= 1'
-    if isinstance(value, (tuple, list)) and len(value) == 2:
-        if not all(_is_int(side) for side in value):
-            raise TypeError(f'{name} must be {rule}, got {_got(value)}')
-        if min(value) < 1:
-            raise ValueError(f'{name} must be {rule}, got {value!r}')
-        return int(value[0]), int(value[1])
-    if _is_int(value):
-        side = check_int(name, value, minimum=1)
-        return side, side
-    raise TypeError(f'{name} must be {rule}, got {_got(value)}')
+    pair = isinstance(value, (tuple, list)) and len(value) == 2
+    sides = tuple(value) if pair else (value, value)
+    if not all(_is_int(side) for side in sides):
+        raise TypeError(f'{name} must be {rule}, got {_got(value)}')
+    if min(sides) < 1:
+        raise ValueError(f'{name} must be {rule}, got {value!r}')
+    return int(sides[0]), int(sides[1])
 
 
 def check_img_size(img_size: Any, name: str = 'img_size') -> Tuple[int, int]:

@@ -445,31 +445,38 @@ def test_unreadable_files_can_be_skipped(bad_files, tmp_path):  # noqa: F811
         DecodeRandomResizedCrop(16)(dict(img_path=str(tmp_path / 'gone.jpg')))
 
 
-@pytest.mark.parametrize('kwargs, message', [
-    (dict(scale=0), 'scale must be'),
-    (dict(scale=(224, )), 'scale must be'),
-    (dict(scale=(224, 22.4)), 'scale must be'),
-    (dict(scale=224.0), 'scale must be'),
-    (dict(scale=True), 'scale must be'),
-    (dict(scale='ab'), 'scale must be'),
-    (dict(crop_ratio_range=0.5), 'crop_ratio_range must be'),
-    (dict(crop_ratio_range='ab'), 'crop_ratio_range must be'),
-    (dict(crop_ratio_range=(0.2, math.nan)), 'crop_ratio_range must be'),
-    (dict(crop_ratio_range=(0.5, 0.2)), 'crop_ratio_range must be'),
-    (dict(crop_ratio_range=(0, 1)), 'crop_ratio_range must be'),
-    (dict(crop_ratio_range=(0.2, 1.5)), 'crop_ratio_range must be'),
-    (dict(aspect_ratio_range=(2, 1)), 'aspect_ratio_range must be'),
-    (dict(aspect_ratio_range=(0.5, 1, 2)), 'aspect_ratio_range must be'),
-    (dict(aspect_ratio_range=2.0), 'aspect_ratio_range must be'),
-    (dict(aspect_ratio_range=(1, math.inf)), 'aspect_ratio_range must be'),
-    (dict(max_attempts=-1), 'max_attempts must be'),
-    (dict(interpolation='cubic'), 'interpolation must be one of'),
-    (dict(color_type='unchanged'), 'color_type must be one of'),
-    (dict(on_error='ignore'), 'on_error must be one of'),
-    (dict(background=256), 'background must be'),
+@pytest.mark.parametrize('kwargs, error, message', [
+    (dict(scale=0), ValueError, 'scale must be'),
+    (dict(scale=(224, )), TypeError, 'scale must be'),
+    (dict(scale=(224, 22.4)), TypeError, 'scale must be'),
+    (dict(scale=224.0), TypeError, 'scale must be'),
+    (dict(scale=True), TypeError, 'scale must be'),
+    (dict(scale='ab'), TypeError, 'scale must be'),
+    (dict(crop_ratio_range=0.5), ValueError, 'crop_ratio_range must be'),
+    (dict(crop_ratio_range='ab'), ValueError, 'crop_ratio_range must be'),
+    (dict(crop_ratio_range=(0.2, math.nan)), ValueError,
+     'crop_ratio_range must be'),
+    (dict(crop_ratio_range=(0.5, 0.2)), ValueError,
+     'crop_ratio_range must be'),
+    (dict(crop_ratio_range=(0, 1)), ValueError, 'crop_ratio_range must be'),
+    (dict(crop_ratio_range=(0.2, 1.5)), ValueError,
+     'crop_ratio_range must be'),
+    (dict(aspect_ratio_range=(2, 1)), ValueError,
+     'aspect_ratio_range must be'),
+    (dict(aspect_ratio_range=(0.5, 1, 2)), ValueError,
+     'aspect_ratio_range must be'),
+    (dict(aspect_ratio_range=2.0), ValueError, 'aspect_ratio_range must be'),
+    (dict(aspect_ratio_range=(1, math.inf)), ValueError,
+     'aspect_ratio_range must be'),
+    (dict(max_attempts=-1), ValueError, 'max_attempts must be'),
+    (dict(interpolation='cubic'), ValueError, 'interpolation must be one of'),
+    (dict(color_type='unchanged'), ValueError, 'color_type must be one of'),
+    (dict(on_error='ignore'), ValueError, 'on_error must be one of'),
+    (dict(background=256), ValueError, 'background must be'),
+    (dict(max_decode_factor=3), ValueError, 'max_decode_factor must be'),
 ])
-def test_bad_arguments_are_named(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+def test_bad_arguments_are_named(kwargs, error, message):
+    with pytest.raises(error, match=message):
         DecodeRandomResizedCrop(**{'scale': 224, **kwargs})
 
 

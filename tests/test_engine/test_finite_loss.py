@@ -52,5 +52,5 @@ def test_bad_loss_stops_before_it_reaches_a_checkpoint(
 
 
 def test_interval_must_be_positive():
-    with pytest.raises(ValueError, match='interval must be a positive int'):
+    with pytest.raises(ValueError, match='interval must be an int >= 1'):
         FiniteLossHook(interval=0)

@@ -10,9 +10,9 @@ import pytest
 import torch
 from mmengine.config import DictAction
 
-from mae_plugin.apis import (build_masking, caption_lines, init_model,
-                             list_images, panel_titles, reconstruct_images,
-                             set_masking)
+from mae_plugin.apis import (build_masking, init_model, list_images,
+                             reconstruct_images, set_masking)
+from mae_plugin.visualization import caption_lines, panel_titles
 from .test_train_test_visualize import CONFIG, TINY, run
 
 GAP = 4

@@ -13,8 +13,7 @@ the crop at no less than the output resolution.
 import io
 import math
 from collections import Counter
-from numbers import Integral, Real
-from typing import Any, Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -22,6 +21,7 @@ from mmcv.image.geometric import cv2_interp_codes
 from PIL import ExifTags, Image
 
 from mae_plugin.registry import TRANSFORMS
+from mae_plugin.utils import (check_choice, check_int, check_pair, check_range)
 from .box_resize import (reduced_box, reduced_decode_factor, resize_box,
                          resize_box_antialiased)
 from .loading import BaseImageLoader, decode_image, imdecode_checked
@@ -37,36 +37,6 @@ IMREAD_FLAGS = {
     ('grayscale', 8): cv2.IMREAD_REDUCED_GRAYSCALE_8,
 }
 JPEG_END = b'\xff\xd9'
-
-
-def check_range(name: str, value: Any,
-                top: float = math.inf) -> Tuple[float, float]:
-    """Return ``value`` as ``(min, max)`` floats if it is two finite
-    numbers with ``0 < min <= max <= top`` (in a tuple, a list or an
-    array, as mmpretrain's ``RandomResizedCrop`` takes).
-
-    Raises:
-        ValueError: naming ``name``, for anything else.
-    """
-    try:
-        low, high = value
-    except (TypeError, ValueError):  # not two of anything
-        low = high = None
-    if not (all(
-            isinstance(v, Real) and not isinstance(v, bool)
-            for v in (low, high)) and 0 < low <= high <= top
-            and math.isfinite(high)):
-        bound = f' <= {top}' if math.isfinite(top) else ''
-        raise ValueError(f'{name} must be two finite numbers (min, max) '
-                         f'with 0 < min <= max{bound}, got {value!r}')
-    return float(low), float(high)
-
-
-def is_positive_int(value: Any) -> bool:
-    """Whether ``value`` is an int (Python's or NumPy's, not a bool)
-    >= 1."""
-    return (isinstance(value, Integral) and not isinstance(value, bool)
-            and value > 0)
 
 
 def random_resized_crop_params(
@@ -222,8 +192,7 @@ class DecodeRandomResizedCrop(BaseImageLoader):
     def __init__(self,
                  scale: Union[int, Sequence[int]],
                  crop_ratio_range: Tuple[float, float] = (0.08, 1.0),
-                 aspect_ratio_range: Tuple[float, float] = (3. / 4.,
-                                                            4. / 3.),
+                 aspect_ratio_range: Tuple[float, float] = (3. / 4., 4. / 3.),
                  max_attempts: int = 10,
                  interpolation: str = 'bicubic',
                  color_type: str = 'color',
@@ -233,43 +202,26 @@ class DecodeRandomResizedCrop(BaseImageLoader):
                  antialias: bool = False,
                  max_decode_factor: int = 8) -> None:
         super().__init__(color_type, on_error, background, backend_args)
-        size = (scale, scale) if isinstance(scale, Integral) else scale
-        try:
-            out_h, out_w = size
-        except (TypeError, ValueError):  # not two of anything
-            out_h = out_w = None
-        if not (is_positive_int(out_h) and is_positive_int(out_w)):
-            raise ValueError('scale must be a positive int or two of them '
-                             f'(h, w), got {scale!r}')
-        if not isinstance(max_attempts, int) or max_attempts < 0:
-            raise ValueError('max_attempts must be an int >= 0, got '
-                             f'{max_attempts!r}')
-        if interpolation not in cv2_interp_codes:
-            raise ValueError(
-                f'interpolation must be one of {tuple(cv2_interp_codes)}, '
-                f'got {interpolation!r}')
-        self.scale = (int(out_h), int(out_w))
+        self.scale = check_pair('scale', scale)  # (h, w)
         self.crop_ratio_range = check_range('crop_ratio_range',
                                             crop_ratio_range, 1)
         self.aspect_ratio_range = check_range('aspect_ratio_range',
                                               aspect_ratio_range)
-        self.max_attempts = max_attempts
-        self.interpolation = interpolation
+        self.max_attempts = check_int('max_attempts', max_attempts, 0)
+        self.interpolation = check_choice('interpolation', interpolation,
+                                          tuple(cv2_interp_codes))
         self.antialias = bool(antialias)
         # sub-pixel boxes of reduced images: PIL's filters, and OpenCV's
         # bilinear and bicubic
-        if max_decode_factor not in (1, 2, 4, 8):
-            raise ValueError('max_decode_factor must be 1, 2, 4 or 8, got '
-                             f'{max_decode_factor!r}')
-        self.max_factor = max_decode_factor if antialias or (
-            interpolation in ('bilinear', 'bicubic')) else 1
+        check_choice('max_decode_factor', max_decode_factor, (1, 2, 4, 8))
+        self.max_factor = max_decode_factor if antialias or (interpolation in (
+            'bilinear', 'bicubic')) else 1
         self.decode_factors = Counter()  # f -> crops decoded at 1 / f
 
     def crop_params(self, height: int, width: int) -> Tuple[int, ...]:
         """``(offset_h, offset_w, crop_h, crop_w)`` drawn for an image of
         ``height`` x ``width``."""
-        return random_resized_crop_params(height, width,
-                                          self.crop_ratio_range,
+        return random_resized_crop_params(height, width, self.crop_ratio_range,
                                           self.aspect_ratio_range,
                                           self.max_attempts)
 
@@ -283,11 +235,11 @@ class DecodeRandomResizedCrop(BaseImageLoader):
                 height, width)
             factor = reduced_decode_factor((crop_w, crop_h), out_size,
                                            self.max_factor)
-            img = imdecode_checked(
-                data, IMREAD_FLAGS[self.color_type, factor], filename)
+            img = imdecode_checked(data, IMREAD_FLAGS[self.color_type, factor],
+                                   filename)
             # [ceil(H / f), ceil(W / f)(, 3)] unless OpenCV failed
             if img is not None and img.shape[:2] != (-(-height // factor),
-                                                      -(-width // factor)):
+                                                     -(-width // factor)):
                 img = None
         if img is None:  # not a plain JPEG, or one OpenCV cannot read
             # (the rare JPEG that OpenCV fails on draws its crop twice)

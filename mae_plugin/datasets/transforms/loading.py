@@ -18,6 +18,7 @@ from mmengine.logging import print_log
 from PIL import Image, ImageOps
 
 from mae_plugin.registry import TRANSFORMS
+from mae_plugin.utils import check_choice, check_int
 
 # The file extensions of the formats decode_image reads (Pillow's decoders
 # that need no outside program), lower case.
@@ -122,7 +123,9 @@ def _sample_format(image: Image.Image) -> Tuple[int, bool]:
     return int(bits), sample_format == 2
 
 
-def decode_image(data: bytes, filename: str, color_type: str = 'color',
+def decode_image(data: bytes,
+                 filename: str,
+                 color_type: str = 'color',
                  background: int = 255) -> np.ndarray:
     """Decode image bytes to ``uint8`` BGR ``[H, W, 3]`` or grey ``[H, W]``.
 
@@ -158,8 +161,8 @@ def decode_image(data: bytes, filename: str, color_type: str = 'color',
             sample_format = _sample_format(image)
             is_jpeg = image.format == 'JPEG'
             image = ImageOps.exif_transpose(image)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError
-            ) as error:
+    except (OSError, SyntaxError, ValueError,
+            Image.DecompressionBombError) as error:
         raise UnreadableImageError(
             f'{filename}: not a readable image ({error})') from None
     if is_jpeg:  # Pillow ignores libjpeg's warnings; OpenCV's are read
@@ -207,19 +210,10 @@ class BaseImageLoader(BaseTransform):
                  on_error: str = 'raise',
                  background: int = 255,
                  backend_args: Optional[dict] = None) -> None:
-        for name, value, choices in (('color_type', color_type,
-                                      ('color', 'grayscale')),
-                                     ('on_error', on_error, ('raise',
-                                                             'skip'))):
-            if value not in choices:
-                raise ValueError(
-                    f'{name} must be one of {choices}, got {value!r}')
-        if not isinstance(background, int) or not 0 <= background <= 255:
-            raise ValueError(
-                f'background must be an int in [0, 255], got {background!r}')
-        self.color_type = color_type
-        self.on_error = on_error
-        self.background = background
+        self.color_type = check_choice('color_type', color_type,
+                                       ('color', 'grayscale'))
+        self.on_error = check_choice('on_error', on_error, ('raise', 'skip'))
+        self.background = check_int('background', background, 0, 255)
         self.backend_args = backend_args
         # Shared with forked/spawned dataloader workers.
         self.num_skipped = (
@@ -235,8 +229,8 @@ class BaseImageLoader(BaseTransform):
         filename = results['img_path']
         try:
             return self.load(
-                fileio.get(filename, backend_args=self.backend_args),
-                filename, results)
+                fileio.get(filename, backend_args=self.backend_args), filename,
+                results)
         except (UnreadableImageError, OSError) as error:
             if self.on_error == 'raise':
                 raise
@@ -274,15 +268,10 @@ class RobustLoadImageFromFile(BaseImageLoader):
     ``on_error='skip'`` (see :class:`BaseImageLoader`).
 
     Args:
-        color_type (str): ``'color'`` (BGR ``[H, W, 3]``) or
-            ``'grayscale'`` (``[H, W]``). Defaults to ``'color'``.
         to_float32 (bool): Return ``float32`` instead of ``uint8``.
             Defaults to False.
-        on_error (str): ``'raise'`` or ``'skip'``. Defaults to ``'raise'``.
-        background (int): Grey level behind transparent pixels, 0-255.
-            Defaults to 255.
-        backend_args (dict, optional): mmengine file backend arguments.
-            Defaults to None.
+        color_type, on_error, background, backend_args: As for
+            :class:`BaseImageLoader`.
     """
 
     def __init__(self,

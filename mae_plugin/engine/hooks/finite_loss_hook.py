@@ -7,6 +7,7 @@ from mmengine.dist import all_reduce
 from mmengine.hooks import Hook
 
 from mae_plugin.registry import HOOKS
+from mae_plugin.utils import check_positive_int
 
 
 def non_finite_tensors(state: Any, key: str = '') -> Iterator[Tuple[str, int]]:
@@ -56,10 +57,7 @@ class FiniteLossHook(Hook):
     priority = 'ABOVE_NORMAL'
 
     def __init__(self, interval: int = 1) -> None:
-        if not isinstance(interval, int) or interval < 1:
-            raise ValueError(
-                f'interval must be a positive int, got {interval!r}')
-        self.interval = interval
+        self.interval = check_positive_int('interval', interval)
         self.last_good_ckpt: Optional[str] = None
 
     def before_train(self, runner) -> None:

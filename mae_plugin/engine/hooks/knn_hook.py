@@ -8,6 +8,7 @@ from torch.utils.data import DataLoader
 from mae_plugin.evaluation.knn import (extract_encoder_features,
                                        weighted_knn_accuracy)
 from mae_plugin.registry import HOOKS
+from mae_plugin.utils import check_number, check_positive_int
 
 
 @HOOKS.register_module()
@@ -38,14 +39,13 @@ class KNNEvalHook(Hook):
                  interval: int = 1,
                  k: int = 20,
                  temperature: float = 0.07) -> None:
-        if interval < 1:
-            raise ValueError(f'interval must be >= 1, got {interval}')
         self.memory_dataloader = memory_dataloader
         self.query_dataloader = query_dataloader
-        self.num_classes = num_classes
-        self.interval = interval
-        self.k = k
-        self.temperature = temperature
+        self.num_classes = check_positive_int('num_classes', num_classes)
+        self.interval = check_positive_int('interval', interval)
+        self.k = check_positive_int('k', k)
+        self.temperature = check_number(
+            'temperature', temperature, 0, low_open=True)
         self.history: List[Dict[str, float]] = []
 
     def evaluate(self, runner) -> Dict[str, float]:

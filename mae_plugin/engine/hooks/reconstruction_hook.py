@@ -10,10 +10,10 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
-from mae_plugin.apis.inference import (as_rgb, caption_lines,
-                                       reconstruction_figures)
 from mae_plugin.registry import DATASETS, HOOKS
-from mae_plugin.visualization import add_caption, stack_rows
+from mae_plugin.utils import check_positive_int
+from mae_plugin.visualization import (add_caption, as_rgb, caption_lines,
+                                      reconstruction_figures, stack_rows)
 
 
 @contextmanager
@@ -22,8 +22,8 @@ def preserved_random_state() -> Iterator[None]:
     current CUDA device) on exit, whatever the block drew from them."""
     python_state = random.getstate()
     numpy_state = np.random.get_state()
-    devices = [torch.cuda.current_device()] if torch.cuda.is_initialized(
-    ) else []
+    devices = [torch.cuda.current_device()
+               ] if torch.cuda.is_initialized() else []
     with torch.random.fork_rng(devices=devices):
         try:
             yield
@@ -70,14 +70,8 @@ class ReconstructionVisualizationHook(Hook):
                  num_images: int = 4,
                  dataset: Optional[dict] = None,
                  name: str = 'reconstruction') -> None:
-        if not isinstance(interval, int) or interval < 1:
-            raise ValueError(
-                f'interval must be a positive int, got {interval!r}')
-        if not isinstance(num_images, int) or num_images < 1:
-            raise ValueError(
-                f'num_images must be a positive int, got {num_images!r}')
-        self.interval = interval
-        self.num_images = num_images
+        self.interval = check_positive_int('interval', interval)
+        self.num_images = check_positive_int('num_images', num_images)
         self.dataset = dataset
         self.name = name
         self._data_batch = None

@@ -1,0 +1,154 @@
+"""mae_plugin.utils.checks: what each check accepts, what it returns, and
+the exact message (``<name> must be <rule>, got <value>``) it raises."""
+import argparse
+import math
+import re
+
+import numpy as np
+import pytest
+
+from mae_plugin.utils import (argparse_type, check_bool, check_choice,
+                              check_choices, check_img_size, check_int,
+                              check_number, check_pair, check_positive_int,
+                              check_range)
+
+
+def raises(error, message):
+    """``pytest.raises`` matching the whole message literally."""
+    return pytest.raises(error, match=f'^{re.escape(message)}$')
+
+
+def test_check_int_accepts_and_converts_numpy_ints():
+    assert check_int('n', 3) == 3
+    value = check_int('n', np.int64(4), minimum=4)
+    assert value == 4 and type(value) is int
+    assert check_int('n', 0, minimum=0, maximum=0) == 0
+    assert check_int('n', -7, maximum=-7) == -7
+
+
+def test_check_int_messages():
+    with raises(TypeError, "n must be an int, got True (bool)"):
+        check_int('n', True)
+    with raises(TypeError, "n must be an int >= 1, got 2.0 (float)"):
+        check_int('n', 2.0, minimum=1)
+    with raises(ValueError, 'n must be an int >= 1, got 0'):
+        check_int('n', 0, minimum=1)
+    with raises(ValueError, 'n must be an int in [0, 255], got 256'):
+        check_int('n', 256, minimum=0, maximum=255)
+    with raises(ValueError, 'n must be an int <= 3, got 4'):
+        check_int('n', np.int32(4), maximum=3)
+
+
+def test_check_positive_int():
+    assert check_positive_int('depth', np.uint8(1)) == 1
+    with raises(ValueError, 'depth must be an int >= 1, got 0'):
+        check_positive_int('depth', 0)
+    with raises(TypeError, "depth must be an int >= 1, got '2' (str)"):
+        check_positive_int('depth', '2')
+
+
+def test_check_number_accepts_ints_floats_and_numpy():
+    value = check_number('lr', 1)
+    assert value == 1.0 and type(value) is float
+    assert check_number('lr', np.float32(0.5), 0, 1) == 0.5
+    assert check_number('lr', math.inf) == math.inf
+    assert check_number('ratio', 0, 0, 1, high_open=True) == 0.0
+
+
+def test_check_number_messages():
+    with raises(TypeError, 'lr must be a number, got False (bool)'):
+        check_number('lr', False)
+    with raises(TypeError, "lr must be a number, got None (NoneType)"):
+        check_number('lr', None)
+    with raises(ValueError, 'lr must be a number, got nan'):
+        check_number('lr', math.nan)
+    with raises(ValueError, 'ratio must be a number in [0, 1), got 1.0'):
+        check_number('ratio', 1, 0, 1, high_open=True)
+    with raises(ValueError, 't must be a number in (0, inf], got 0.0'):
+        check_number('t', 0, 0, low_open=True)
+    with raises(ValueError, 'ratio must be a number in [0, 1], got nan'):
+        check_number('ratio', np.float64('nan'), 0, 1)
+
+
+def test_check_bool():
+    assert check_bool('flag', True) is True
+    with raises(TypeError, 'flag must be True or False, got 1 (int)'):
+        check_bool('flag', 1)
+    with raises(TypeError, "flag must be True or False, got 'yes' (str)"):
+        check_bool('flag', 'yes')
+
+
+def test_check_pair_and_img_size():
+    assert check_pair('scale', 224) == (224, 224)
+    assert check_pair('scale', [np.int64(24), 40]) == (24, 40)
+    assert check_img_size((32, 48)) == (32, 48)
+    rule = 'an int or a pair (H, W) of ints >= 1'
+    with raises(ValueError, f'scale must be {rule}, got [0, 40]'):
+        check_pair('scale', [0, 40])
+    with raises(ValueError, f'scale must be {rule}, got 0'):
+        check_pair('scale', 0)
+    with raises(TypeError, f'scale must be {rule}, got (24,) (tuple)'):
+        check_pair('scale', (24, ))
+    with raises(TypeError, f'scale must be {rule}, got True (bool)'):
+        check_pair('scale', True)
+    with raises(TypeError, f'img_size must be {rule}, got (24, 2.5) (tuple)'):
+        check_img_size((24, 2.5))
+
+
+def test_check_range():
+    assert check_range('crop', [0.2, 1], top=1) == (0.2, 1.0)
+    assert check_range('crop', np.array([0.5, 2.0])) == (0.5, 2.0)
+    rule = 'two numbers (min, max) with 0 < min <= max <= 1'
+    for bad in (0.5, 'ab', (0.5, 0.2), (0, 1), (0.2, 1.5), (0.2, math.nan),
+                (True, 1), (0.1, 0.2, 0.3)):
+        with raises(ValueError, f'crop must be {rule}, got {bad!r}'):
+            check_range('crop', bad, top=1)
+    with pytest.raises(ValueError, match='<= inf'):
+        check_range('aspect', (1, math.inf))
+
+
+def test_check_choice_and_choices():
+    assert check_choice('on_error', 'skip', ('raise', 'skip')) == 'skip'
+    with raises(ValueError,
+                "on_error must be one of ('raise', 'skip'), got 'ignore'"):
+        check_choice('on_error', 'ignore', ['raise', 'skip'])
+    assert check_choices('metrics', ('a', 'b'), 'abc') == ['a', 'b']
+    with raises(ValueError,
+                "metrics must be among ('a', 'b'), got ['x', 'y']"):
+        check_choices('metrics', ['a', 'x', 'y'], ('a', 'b'))
+
+
+def parser_with(**arguments):
+    """An ``ArgumentParser`` that exits with an exception, not a process
+    exit, and writes nothing."""
+
+    class Parser(argparse.ArgumentParser):
+
+        def error(self, message):
+            raise RuntimeError(message)
+
+    parser = Parser()
+    for flag, kwargs in arguments.items():
+        parser.add_argument(f'--{flag}', **kwargs)
+    return parser
+
+
+def test_argparse_type_through_a_real_parser():
+    parser = parser_with(
+        rounds=dict(type=argparse_type(check_positive_int, 'rounds')),
+        ratio=dict(
+            type=argparse_type(check_number, 'ratio', float, low=0, high=1)))
+    args = parser.parse_args(['--rounds', '3', '--ratio', '0.25'])
+    assert args.rounds == 3 and args.ratio == 0.25
+    with pytest.raises(RuntimeError) as error:
+        parser.parse_args(['--rounds', '0'])
+    assert str(error.value) == ('argument --rounds: rounds must be an int '
+                                '>= 1, got 0')
+    with pytest.raises(RuntimeError) as error:
+        parser.parse_args(['--rounds', 'two'])
+    assert str(error.value) == ("argument --rounds: rounds must be int, got "
+                                "'two'")
+    with pytest.raises(RuntimeError) as error:
+        parser.parse_args(['--ratio', 'nan'])
+    assert str(error.value) == ('argument --ratio: ratio must be a number in '
+                                '[0, 1], got nan')
