@@ -1,16 +1,18 @@
 """The MAE encoder: a ViT that runs on the visible patches only."""
-from typing import Optional, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
+import numpy as np
 import torch
+from mmengine.model import ModuleList
 from mmpretrain.models import VisionTransformer
 from torch import nn
 
 from mae_plugin.registry import MODELS, build_model
+from mae_plugin.utils import check_choice, check_img_size, check_positive_int
 from ..masking import BaseMasking
-from mae_plugin.utils import (check_choice, check_img_size, check_positive_int)
-from ..utils import (check_divisible, init_mae_weights, init_patch_projection,
-                     is_pretrained_init, regenerate_sincos_on_load, sincos_2d,
-                     unbind_qkv_attention)
+from ..utils import (TransformerBlock, check_divisible, init_mae_weights,
+                     init_patch_projection, is_pretrained_init,
+                     regenerate_sincos_on_load, sincos_2d)
 
 
 def _arch(embed_dims: int, num_layers: int, num_heads: int) -> dict:
@@ -114,7 +116,9 @@ class MAEViT(VisionTransformer):
             out_type=out_type,
             with_cls_token=True,
             **kwargs)
-        unbind_qkv_attention(self.layers)
+        self.layers = self._build_blocks(**kwargs)
+        if self.frozen_stages > 0:
+            self._freeze_stages()
         self.patch_size = patch_size
         self.in_channels = in_channels
         self.masking = build_model(masking)
@@ -131,6 +135,42 @@ class MAEViT(VisionTransformer):
         self.pos_embed.requires_grad = False
         self.pos_embed.data.copy_(
             sincos_2d(self.patch_resolution, self.embed_dims))
+
+    def _build_blocks(self,
+                      drop_rate: float = 0.,
+                      drop_path_rate: float = 0.,
+                      qkv_bias: bool = True,
+                      norm_cfg: dict = dict(type='LN', eps=1e-6),
+                      layer_scale_init_value: float = 0.,
+                      layer_cfgs: Union[dict, Sequence[dict]] = dict(),
+                      **_) -> ModuleList:
+        """The encoder blocks, configured as
+        :class:`mmpretrain.models.VisionTransformer` configures its own
+        (same defaults, stochastic depth rising linearly to
+        ``drop_path_rate``, ``layer_cfgs`` per block), as
+        :class:`TransformerBlock` with :class:`UnbindQKVAttention`.
+
+        mmpretrain's constructor builds its block class without a way to
+        choose the attention; these blocks replace those, with the same
+        keys and shapes.
+        """
+        if isinstance(layer_cfgs, dict):
+            layer_cfgs = [layer_cfgs] * self.num_layers
+        rates = np.linspace(0, drop_path_rate, self.num_layers)
+        return ModuleList(
+            TransformerBlock(
+                **{
+                    **dict(
+                        embed_dims=self.embed_dims,
+                        num_heads=self.arch_settings['num_heads'],
+                        feedforward_channels=self.arch_settings['feedforward_channels'],
+                        layer_scale_init_value=layer_scale_init_value,
+                        drop_rate=drop_rate,
+                        drop_path_rate=rate,
+                        qkv_bias=qkv_bias,
+                        norm_cfg=norm_cfg),
+                    **cfg
+                }) for rate, cfg in zip(rates, layer_cfgs))
 
     def init_weights(self) -> None:
         """Initialise as the MAE paper's code, unless loading weights."""

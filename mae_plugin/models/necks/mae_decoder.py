@@ -3,16 +3,13 @@ from typing import Optional, Tuple, Union
 
 import torch
 from mmengine.model import BaseModule, ModuleList
-from mmpretrain.models.backbones.vision_transformer import \
-    TransformerEncoderLayer
 from mmpretrain.models.utils import build_norm_layer
 from torch import nn
 
 from mae_plugin.registry import MODELS
 from mae_plugin.utils import check_img_size, check_number, check_positive_int
-from ..utils import (check_divisible, init_mae_weights, is_pretrained_init,
-                     regenerate_sincos_on_load, sincos_2d,
-                     unbind_qkv_attention)
+from ..utils import (TransformerBlock, check_divisible, init_mae_weights,
+                     is_pretrained_init, regenerate_sincos_on_load, sincos_2d)
 
 
 @MODELS.register_module()
@@ -84,14 +81,13 @@ class MAEDecoder(BaseModule):
         self.decoder_pos_embed = nn.Parameter(
             sincos_2d(self.grid_size, embed_dims), requires_grad=False)
         self.decoder_blocks = ModuleList([
-            TransformerEncoderLayer(
+            TransformerBlock(
                 embed_dims=embed_dims,
                 num_heads=num_heads,
                 feedforward_channels=int(mlp_ratio * embed_dims),
                 qkv_bias=True,
                 norm_cfg=norm_cfg) for _ in range(num_layers)
         ])
-        unbind_qkv_attention(self.decoder_blocks)
         self.decoder_norm = build_norm_layer(norm_cfg, embed_dims)
         self.decoder_pred = nn.Linear(embed_dims, patch_size**2 * out_channels)
         self._register_load_state_dict_pre_hook(self._prepare_pos_embed)

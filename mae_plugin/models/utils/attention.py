@@ -1,9 +1,14 @@
-"""Multi-head self-attention that splits its packed q/k/v without copies."""
-from typing import Iterable
+"""The Transformer block of the MAE encoder and decoder, and the attention
+it builds: multi-head self-attention that splits its packed q/k/v without
+copies."""
+from typing import Type
 
 import torch
-from mmpretrain.models.utils import MultiheadAttention
-from torch import nn
+from mmcv.cnn.bricks.transformer import FFN
+from mmengine.model import BaseModule
+from mmpretrain.models.backbones.vision_transformer import \
+    TransformerEncoderLayer
+from mmpretrain.models.utils import MultiheadAttention, build_norm_layer
 
 
 class UnbindQKVAttention(MultiheadAttention):
@@ -37,12 +42,69 @@ class UnbindQKVAttention(MultiheadAttention):
         return x
 
 
-def unbind_qkv_attention(blocks: Iterable[nn.Module]) -> None:
-    """Switch the ``attn`` of each of mmpretrain's Transformer blocks to
-    :class:`UnbindQKVAttention` in place (the subclass adds no state, so
-    the module keeps its parameters and state-dict keys)."""
-    for block in blocks:
-        if type(block.attn) is not MultiheadAttention:
-            raise TypeError(f'expected mmpretrain MultiheadAttention, got '
-                            f'{type(block.attn).__name__}')
-        block.attn.__class__ = UnbindQKVAttention
+class TransformerBlock(TransformerEncoderLayer):
+    """mmpretrain's ViT block (pre-norm attention and MLP, each with a
+    residual, stochastic depth and optional layer scale) that builds the
+    attention class it is given.
+
+    Same sub-modules in the same order (``ln1``, ``attn``, ``ln2``,
+    ``ffn``), so the same state-dict keys and arithmetic as
+    :class:`mmpretrain.models.backbones.vision_transformer.
+    TransformerEncoderLayer` (its MLP only, not the SwiGLU option).
+
+    Args:
+        embed_dims (int): Token width ``D``.
+        num_heads (int): Attention heads.
+        feedforward_channels (int): Hidden width of the MLP.
+        attention (type): The attention class, called with the arguments of
+            :class:`mmpretrain.models.utils.MultiheadAttention`. Defaults
+            to :class:`UnbindQKVAttention`.
+        layer_scale_init_value (float): Start value of the per-channel
+            scales of both branches; 0 for none. Defaults to 0.
+        drop_rate (float): Dropout after the attention projection and in
+            the MLP. Defaults to 0.
+        attn_drop_rate (float): Dropout of the attention weights.
+            Defaults to 0.
+        drop_path_rate (float): Stochastic depth of each branch.
+            Defaults to 0.
+        num_fcs (int): Linear layers of the MLP. Defaults to 2.
+        qkv_bias (bool): Bias in the qkv projection. Defaults to True.
+        act_cfg (dict): MLP activation. Defaults to ``dict(type='GELU')``.
+        norm_cfg (dict): Norm layers. Defaults to ``dict(type='LN')``.
+        init_cfg (dict, optional): Initialisation config. Defaults to None.
+    """
+
+    def __init__(self,
+                 embed_dims: int,
+                 num_heads: int,
+                 feedforward_channels: int,
+                 attention: Type[MultiheadAttention] = UnbindQKVAttention,
+                 layer_scale_init_value: float = 0.,
+                 drop_rate: float = 0.,
+                 attn_drop_rate: float = 0.,
+                 drop_path_rate: float = 0.,
+                 num_fcs: int = 2,
+                 qkv_bias: bool = True,
+                 act_cfg: dict = dict(type='GELU'),
+                 norm_cfg: dict = dict(type='LN'),
+                 init_cfg: dict = None) -> None:
+        BaseModule.__init__(self, init_cfg=init_cfg)
+        self.embed_dims = embed_dims
+        self.ln1 = build_norm_layer(norm_cfg, embed_dims)
+        self.attn = attention(
+            embed_dims=embed_dims,
+            num_heads=num_heads,
+            attn_drop=attn_drop_rate,
+            proj_drop=drop_rate,
+            dropout_layer=dict(type='DropPath', drop_prob=drop_path_rate),
+            qkv_bias=qkv_bias,
+            layer_scale_init_value=layer_scale_init_value)
+        self.ln2 = build_norm_layer(norm_cfg, embed_dims)
+        self.ffn = FFN(
+            embed_dims=embed_dims,
+            feedforward_channels=feedforward_channels,
+            num_fcs=num_fcs,
+            ffn_drop=drop_rate,
+            dropout_layer=dict(type='DropPath', drop_prob=drop_path_rate),
+            act_cfg=act_cfg,
+            layer_scale_init_value=layer_scale_init_value)
