@@ -91,20 +91,22 @@ class TransformerBlock(TransformerEncoderLayer):
         BaseModule.__init__(self, init_cfg=init_cfg)
         self.embed_dims = embed_dims
         self.ln1 = build_norm_layer(norm_cfg, embed_dims)
+        # both residual branches: stochastic depth, then layer scale
+        branch = dict(
+            dropout_layer=dict(type='DropPath', drop_prob=drop_path_rate),
+            layer_scale_init_value=layer_scale_init_value)
         self.attn = attention(
-            embed_dims=embed_dims,
-            num_heads=num_heads,
+            embed_dims,
+            num_heads,
             attn_drop=attn_drop_rate,
             proj_drop=drop_rate,
-            dropout_layer=dict(type='DropPath', drop_prob=drop_path_rate),
             qkv_bias=qkv_bias,
-            layer_scale_init_value=layer_scale_init_value)
+            **branch)
         self.ln2 = build_norm_layer(norm_cfg, embed_dims)
         self.ffn = FFN(
-            embed_dims=embed_dims,
-            feedforward_channels=feedforward_channels,
-            num_fcs=num_fcs,
+            embed_dims,
+            feedforward_channels,
+            num_fcs,
+            act_cfg,
             ffn_drop=drop_rate,
-            dropout_layer=dict(type='DropPath', drop_prob=drop_path_rate),
-            act_cfg=act_cfg,
-            layer_scale_init_value=layer_scale_init_value)
+            **branch)
