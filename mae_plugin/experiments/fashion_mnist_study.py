@@ -81,7 +81,15 @@ def _set_dataset_fields(node, **fields) -> None:
 def _config(path: str, work_dir: str, data_root: str,
             train_subset: Optional[int], test_subset: Optional[int],
             max_epochs: Optional[int], cfg_options: Optional[dict]) -> Config:
-    """A study stage's config: data root, subsets and epochs applied."""
+    """A study stage's config: data root, subsets and epochs applied.
+
+    Raises:
+        FileNotFoundError: ``data_root`` does not exist.
+    """
+    if not osp.isdir(data_root):
+        raise FileNotFoundError(
+            f'data_root {data_root!r} does not exist; install Fashion-MNIST '
+            'with `apt-get install dataset-fashion-mnist` (see README)')
     options = dict(cfg_options or {})
     if max_epochs is not None:
         options['train_cfg.max_epochs'] = max_epochs
@@ -272,10 +280,6 @@ def run_fashion_mnist_study(work_dir: str,
         ``pretraining`` (per-epoch loss, CPU minutes and kNN accuracy) and
         ``minutes`` (CPU and wall minutes per stage).
     """
-    if not osp.isdir(data_root):
-        raise FileNotFoundError(
-            f'data_root {data_root!r} does not exist; install Fashion-MNIST '
-            'with `apt-get install dataset-fashion-mnist` (see README)')
     data = dict(
         data_root=data_root,
         train_subset=train_subset,
