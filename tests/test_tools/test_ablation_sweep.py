@@ -9,16 +9,15 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
-from mae_plugin.apis.sweep import (PAPER_VIT_L, evaluate_reconstruction,
-                                   plot_sweep, results_table, run_sweep,
-                                   sweep_config)
+from mae_plugin.experiments.sweep import (PAPER_VIT_L,
+                                          evaluate_reconstruction, plot_sweep,
+                                          results_table, run_sweep,
+                                          sweep_config)
 from tests.chance import above_chance
 from tests.fashion_mnist_files import write_fake_fashion_mnist
-from ..test_apis.test_fashion_mnist_study import (FINETUNE_EPOCHS,
-                                                  FINETUNE_OPTIONS,
-                                                  PRETRAIN_OPTIONS,
-                                                  assert_started_from,
-                                                  record_training_starts)
+from ..test_experiments.test_fashion_mnist_study import (
+    FINETUNE_EPOCHS, FINETUNE_OPTIONS, PRETRAIN_OPTIONS, assert_started_from,
+    record_training_starts)
 from ..test_configs.test_ablation_configs import flatten
 from .test_train_test_visualize import photos  # noqa: F401 (fixture)
 from .test_train_test_visualize import CONFIG, crop_size_overrides

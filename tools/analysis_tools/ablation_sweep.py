@@ -11,11 +11,11 @@ import argparse
 import os
 import os.path as osp
 
-from mmengine.config import DictAction
 
 import mae_plugin  # noqa: F401  (registers the plugin)
-from mae_plugin.apis.sweep import (SWEEP_EVALUATORS, SWEEPS, plot_sweep,
-                                   results_table, run_sweep)
+from mae_plugin.experiments import (SWEEP_EVALUATORS, SWEEPS, plot_sweep,
+                                    results_table, run_sweep, write_markdown)
+from mae_plugin.experiments.cli import add_cfg_options
 
 
 def parse_args():
@@ -35,11 +35,7 @@ def parse_args():
         "config's `sweep_evaluation` keys, else reconstruction)")
     parser.add_argument(
         '--work-dir', default='work_dirs/ablation_sweep', help='output dir')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='overrides applied to every sweep point, key=value')
+    add_cfg_options(parser, 'every sweep point')
     return parser.parse_args()
 
 
@@ -56,8 +52,7 @@ def main():
             cfg_options=args.cfg_options,
             finished=finished)
         table = results_table(sweep, results)
-        with open(osp.join(args.work_dir, f'{sweep}.md'), 'w') as f:
-            f.write(table + '\n')
+        write_markdown([table], osp.join(args.work_dir, f'{sweep}.md'))
         plot_sweep(sweep, results, osp.join(args.work_dir, f'{sweep}.png'))
         print(table)
     minutes = sum(p['pretrain_cpu_s'] + p['eval_cpu_s']

@@ -10,16 +10,14 @@ rate with 15 and with 8 data-loading processes):
 """
 import argparse
 import dataclasses
-import json
 import os.path as osp
 import tempfile
 
-from mmengine.config import DictAction
-
 import mae_plugin  # noqa: F401
-from mae_plugin.analysis import PipelineSpec, write_benchmark_images
-from mae_plugin.analysis.train_benchmark import (benchmark_training,
-                                                 format_training_report)
+from mae_plugin.experiments import (PipelineSpec, benchmark_training,
+                                    format_training_report,
+                                    write_benchmark_images, write_json)
+from mae_plugin.experiments.cli import add_cfg_options
 
 
 def parse_args():
@@ -37,16 +35,17 @@ def parse_args():
         'that ship with scikit-image and scikit-learn) into --data-root')
     parser.add_argument('--batch-size', type=int, required=True)
     parser.add_argument(
-        '--workers', type=int, nargs='+', default=[8],
+        '--workers',
+        type=int,
+        nargs='+',
+        default=[8],
         help='data-loading processes; one run for each number given')
     parser.add_argument('--epochs', type=int, default=2)
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument(
         '--amp', action='store_true', help='as tools/train.py --amp')
     parser.add_argument('--work-dir', help='runner logs (default: a temp dir)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, key=value')
+    add_cfg_options(parser, 'the config')
     parser.add_argument('--json', help='also write the results here')
     return parser.parse_args()
 
@@ -60,21 +59,26 @@ def main():
     results = []
     for workers in args.workers:
         result = benchmark_training(
-            args.config, args.data_root,
+            args.config,
+            args.data_root,
             osp.join(work_dir, f'workers{workers}'),
-            batch_size=args.batch_size, num_workers=workers,
-            epochs=args.epochs, warmup=args.warmup, amp=args.amp,
+            batch_size=args.batch_size,
+            num_workers=workers,
+            epochs=args.epochs,
+            warmup=args.warmup,
+            amp=args.amp,
             cfg_options=args.cfg_options)
         print(format_training_report(args.config, result))
         results.append(result)
     if args.json:
-        with open(args.json, 'w') as f:
-            json.dump([dict(dataclasses.asdict(r),
-                            iter_times=r.iter_times.tolist(),
-                            data_times=r.data_times.tolist(),
-                            images_per_s=r.images_per_s,
-                            step_images_per_s=r.step_images_per_s)
-                       for r in results], f, indent=1)
+        write_json([
+            dict(
+                dataclasses.asdict(r),
+                iter_times=r.iter_times.tolist(),
+                data_times=r.data_times.tolist(),
+                images_per_s=r.images_per_s,
+                step_images_per_s=r.step_images_per_s) for r in results
+        ], args.json)
 
 
 if __name__ == '__main__':

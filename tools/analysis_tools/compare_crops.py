@@ -12,23 +12,15 @@ import argparse
 import tempfile
 
 import mae_plugin  # noqa: F401
-from mae_plugin.analysis import (PipelineSpec, format_crop_report,
-                                 measure_crop_fidelity, time_crops,
-                                 write_benchmark_images)
+from mae_plugin.experiments import (PipelineSpec, format_crop_report,
+                                    measure_crop_fidelity, time_crops,
+                                    write_benchmark_images)
+from mae_plugin.experiments.cli import pipeline_spec_args, spec_from_args
 
 
 def parse_args():
-    spec = PipelineSpec()
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument('--num-images', type=int, default=32)
-    parser.add_argument(
-        '--image-size',
-        type=int,
-        nargs=2,
-        default=spec.image_size,
-        metavar=('W', 'H'))
-    parser.add_argument('--quality', type=int, default=spec.quality)
-    parser.add_argument('--scale', type=int, default=spec.scale)
+    pipeline_spec_args(parser, num_images=32)
     parser.add_argument('--crops-per-image', type=int, default=4)
     parser.add_argument('--rounds', type=int, default=3)
     parser.add_argument('--seed', type=int, default=0)
@@ -37,11 +29,7 @@ def parse_args():
 
 def main():
     args = parse_args()
-    spec = PipelineSpec(
-        num_images=args.num_images,
-        image_size=tuple(args.image_size),
-        quality=args.quality,
-        scale=args.scale)
+    spec = spec_from_args(PipelineSpec, args)
     with tempfile.TemporaryDirectory() as folder:
         paths = write_benchmark_images(folder, spec, seed=args.seed)
         fidelity = measure_crop_fidelity(paths, spec.scale,

@@ -10,46 +10,43 @@ The short Fashion-MNIST run of docs/benchmarks.md (316 iterations each):
         --work-dir work_dirs/precision --out docs/precision_loss_curves
 """
 import argparse
-import json
 import os
 
-from mmengine.config import DictAction
-
 import mae_plugin  # noqa: F401  (registers the plugin)
-from mae_plugin.apis.precision_check import (format_precision_report,
-                                             plot_precision_check,
-                                             run_precision_check)
+from mae_plugin.experiments import (format_precision_report,
+                                    plot_precision_check, run_precision_check,
+                                    write_json, write_markdown)
+from mae_plugin.experiments.cli import add_cfg_options
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('config', help='training config')
     parser.add_argument(
-        '--work-dir', default='work_dirs/precision',
+        '--work-dir',
+        default='work_dirs/precision',
         help='one sub-folder per run')
     parser.add_argument(
-        '--seed', type=int, default=0,
+        '--seed',
+        type=int,
+        default=0,
         help='seed of the fp32 and bf16 runs; the third uses seed + 1')
     parser.add_argument(
-        '--out', help='write OUT.json, OUT.png and OUT.md (default: '
+        '--out',
+        help='write OUT.json, OUT.png and OUT.md (default: '
         'WORK_DIR/precision)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='overrides applied to all three runs, key=value')
+    add_cfg_options(parser, 'all three runs')
     return parser.parse_args()
 
 
 def main():
     args = parse_args()
     out = args.out or os.path.join(args.work_dir, 'precision')
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     result = run_precision_check(args.config, args.work_dir, args.seed,
                                  args.cfg_options)
     report = format_precision_report(result)
-    with open(out + '.json', 'w') as f:
-        json.dump(result, f, indent=1)
-    with open(out + '.md', 'w') as f:
-        f.write(report + '\n')
+    write_json(result, out + '.json')
+    write_markdown([report], out + '.md')
     plot_precision_check(result, out + '.png')
     print(report)
 

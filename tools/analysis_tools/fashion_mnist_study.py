@@ -1,16 +1,16 @@
 """Run the Fashion-MNIST study (pretrain, probe, kNN, fine-tune) and write
 its table, CPU times and plot to docs/.
 
-The logic lives in :mod:`mae_plugin.apis.fashion_mnist_study`.
+The logic lives in :mod:`mae_plugin.experiments.fashion_mnist_study`.
 """
 import argparse
 import shlex
 import sys
 
 import mae_plugin  # noqa: F401  (registers the plugin)
-from mae_plugin.apis.fashion_mnist_study import run_fashion_mnist_study
-from mae_plugin.apis.seed_summary import format_seed_summary, run_study_seeds
 from mae_plugin.datasets import DEBIAN_FASHION_MNIST
+from mae_plugin.experiments import (format_seed_summary,
+                                    run_fashion_mnist_study, run_study_seeds)
 
 
 def parse_args():

@@ -19,14 +19,15 @@ from mmengine.runner import Runner, find_latest_checkpoint
 
 from .probes import (checkpoint_features, feature_loaders, finetune_accuracy,
                      probe_features)
-from .runner import test_config, train_config
+from mae_plugin.apis import test_config, train_config
+from .report import markdown_table, pyplot, save_figure
 from .timing import cpu_seconds
 
 # The swept field and values of each sweep.
 SWEEPS = {
     'decoder_depth': ('model.neck.num_layers', (1, 2, 4, 8)),
-    'mask_ratio': ('model.backbone.masking.mask_ratio', (0.25, 0.5, 0.75,
-                                                         0.9)),
+    'mask_ratio':
+    ('model.backbone.masking.mask_ratio', (0.25, 0.5, 0.75, 0.9)),
 }
 # ImageNet-1K top-1 of ViT-L/16 after 800 epochs (MAE paper, Table 1a and
 # the 75% point of Figure 5): 'ft' fine-tuning, 'lin' linear probing.
@@ -58,13 +59,13 @@ def evaluate_probes(cfg: Config,
                     test_images: Optional[int] = None) -> Dict[str, float]:
     """Linear probe (logistic regression) and weighted kNN on the frozen
     class token and mean-pooled patches of the pretraining config's
-    ``knn_dataloader`` (see :func:`~mae_plugin.apis.probes.feature_loaders`
-    for the arguments): ``linear/cls_top1``, ``knn/mean_top1``, ..."""
+    ``knn_dataloader`` (see
+    :func:`~mae_plugin.experiments.probes.feature_loaders` for the
+    arguments): ``linear/cls_top1``, ``knn/mean_top1``, ..."""
     loaders = feature_loaders(cfg, train_images, test_images)
     feats = checkpoint_features(cfg, checkpoint, loaders)
-    scores = probe_features(
-        feats['train'], feats['test'],
-        len(loaders['train'].dataset.metainfo['classes']))
+    scores = probe_features(feats['train'], feats['test'],
+                            len(loaders['train'].dataset.metainfo['classes']))
     return {
         f'{protocol}/{kind}_top1': top1
         for kind, by_protocol in scores.items()
@@ -72,11 +73,11 @@ def evaluate_probes(cfg: Config,
     }
 
 
-def evaluate_finetuning(cfg: Config,
-                        checkpoint: str,
-                        config: str,
-                        cfg_options: Optional[dict] = None
-                        ) -> Dict[str, float]:
+def evaluate_finetuning(
+        cfg: Config,
+        checkpoint: str,
+        config: str,
+        cfg_options: Optional[dict] = None) -> Dict[str, float]:
     """Fine-tune the checkpoint's encoder with a classification ``config``
     (and ``cfg_options``) in ``<point work dir>/finetune``:
     ``finetune/top1``."""
@@ -104,7 +105,10 @@ def swept_field(sweep: str) -> tuple:
     return SWEEPS[sweep]
 
 
-def sweep_config(config: str, sweep: str, value, work_dir: str,
+def sweep_config(config: str,
+                 sweep: str,
+                 value,
+                 work_dir: str,
                  cfg_options: Optional[dict] = None) -> Config:
     """The config of one sweep point: ``config`` with ``cfg_options`` and
     the swept field set to ``value``; nothing else changes."""
@@ -124,7 +128,8 @@ def _point_key(cfg: Config, evaluators: Sequence[str]) -> str:
         for k, v in cfg.to_dict().items()
         if k not in ('work_dir', 'experiment_name')
     }
-    return json.dumps([settings, list(evaluators)], sort_keys=True,
+    return json.dumps([settings, list(evaluators)],
+                      sort_keys=True,
                       default=repr)
 
 
@@ -179,8 +184,7 @@ def run_sweep(config: str,
     return results
 
 
-def _run_point(cfg: Config, evaluators: Sequence[str],
-               options: dict) -> dict:
+def _run_point(cfg: Config, evaluators: Sequence[str], options: dict) -> dict:
     """Pretrain one sweep point and evaluate its last checkpoint."""
     cpu, wall = cpu_seconds(), time.time()
     Runner.from_cfg(cfg).train()
@@ -194,9 +198,10 @@ def _run_point(cfg: Config, evaluators: Sequence[str],
     for name in evaluators:
         metrics = SWEEP_EVALUATORS[name](cfg, checkpoint,
                                          **options.get(name, {}))
-        record['metrics'].update(
-            {metric: float(score)
-             for metric, score in metrics.items()})
+        record['metrics'].update({
+            metric: float(score)
+            for metric, score in metrics.items()
+        })
     record.update(
         eval_cpu_s=cpu_seconds() - cpu, eval_wall_s=time.time() - wall)
     return record
@@ -207,35 +212,34 @@ def results_table(sweep: str, results: List[dict]) -> str:
     metrics = sorted({m for r in results for m in r['metrics']})
     paper = PAPER_VIT_L.get(sweep, {})
     head = [sweep, *metrics, 'pretrain CPU min', 'paper ft', 'paper lin']
-    lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    rows = []
     for r in results:
         ref = paper.get(r['value'], {})
-        cells = [str(r['value'])]
-        cells += [f'{r["metrics"][m]:.2f}' for m in metrics]
-        cells += [f'{r["pretrain_cpu_s"] / 60:.2f}']
-        cells += [str(ref.get(k, '-')) for k in ('ft', 'lin')]
-        lines.append('| ' + ' | '.join(cells) + ' |')
-    return '\n'.join(lines)
+        rows.append([
+            r['value'], *(f'{r["metrics"][m]:.2f}' for m in metrics),
+            f'{r["pretrain_cpu_s"] / 60:.2f}',
+            *(ref.get(k, '-') for k in ('ft', 'lin'))
+        ])
+    return '\n'.join(markdown_table(head, rows))
 
 
 def plot_sweep(sweep: str, results: List[dict], out_file: str) -> None:
     """One panel per metric (three per row): ours against the swept value
     (left axis) and, for linear probing and fine-tuning, the paper's ViT-L
     accuracies at the same values (right axis)."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
     metrics = sorted({m for r in results for m in r['metrics']})
     paper = PAPER_VIT_L.get(sweep, {})
     cols = min(3, len(metrics))
     rows = -(-len(metrics) // cols)
-    fig, axes = plt.subplots(
+    fig, axes = pyplot().subplots(
         rows, cols, figsize=(4.5 * cols, 3.5 * rows), squeeze=False)
     values = [r['value'] for r in results]
     for ax, metric in zip(axes.flat, metrics):
-        ax.plot(values, [r['metrics'][metric] for r in results], 'o-',
-                color='tab:blue', label='ours')
+        ax.plot(
+            values, [r['metrics'][metric] for r in results],
+            'o-',
+            color='tab:blue',
+            label='ours')
         ax.set_xticks(values)
         ax.set_xlabel(sweep.replace('_', ' '))
         ax.set_ylabel(metric, color='tab:blue')
@@ -244,14 +248,15 @@ def plot_sweep(sweep: str, results: List[dict], out_file: str) -> None:
         known = [v for v in values if key in paper.get(v, {})]
         if known:
             twin = ax.twinx()
-            twin.plot(known, [paper[v][key] for v in known], 's--',
-                      color='tab:gray', label=f'paper ViT-L ({key})')
+            twin.plot(
+                known, [paper[v][key] for v in known],
+                's--',
+                color='tab:gray',
+                label=f'paper ViT-L ({key})')
             twin.set_ylabel('paper ViT-L IN-1k top-1 (%)', color='tab:gray')
             twin_handles, twin_labels = twin.get_legend_handles_labels()
             handles, labels = handles + twin_handles, labels + twin_labels
         ax.legend(handles, labels, fontsize='small')
     for ax in axes.flat[len(metrics):]:
         ax.set_visible(False)
-    fig.tight_layout()
-    fig.savefig(out_file, dpi=100)
-    plt.close(fig)
+    save_figure(fig, out_file)

@@ -9,9 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from mae_plugin.analysis import PipelineSpec, write_benchmark_images
-from mae_plugin.analysis.train_benchmark import (benchmark_training,
-                                                 format_training_report)
+from mae_plugin.experiments import PipelineSpec, write_benchmark_images
+from mae_plugin.experiments.train_benchmark import (benchmark_training,
+                                                    format_training_report)
 from ..conftest import ROOT
 
 IMAGENET = osp.join(ROOT, 'configs/mae/'

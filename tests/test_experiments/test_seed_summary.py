@@ -1,8 +1,8 @@
 """Mean +- std over seeds of the Fashion-MNIST study's rows."""
 import pytest
 
-from mae_plugin.apis.seed_summary import (format_seed_summary, mean_std,
-                                          summarize_study_seeds)
+from mae_plugin.experiments.seed_summary import (format_seed_summary, mean_std,
+                                                 summarize_study_seeds)
 
 
 def study(seed, linear, knn, mae_top1):

@@ -14,8 +14,7 @@ import time
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import (Callable, Dict, Iterator, List, Optional, Sequence,
-                    Tuple)
+from typing import (Callable, Dict, Iterator, List, Optional, Sequence, Tuple)
 
 import cv2
 import numpy as np
@@ -27,10 +26,10 @@ from torchvision.datasets.folder import pil_loader
 
 from mae_plugin.datasets import DecodeRandomResizedCrop
 from mae_plugin.datasets.demo_photos import packaged_photos
-from mae_plugin.utils import check_positive_int
+from mae_plugin.utils import check_choices, check_int, check_positive_int
 from mae_plugin.registry import TRANSFORMS
-from .checks import check_timing_arguments
-from .step_benchmark import PeerResult
+from .report import markdown_table
+from .timing import PeerResult
 
 PIPELINES = ('mmpretrain_pillow', 'mmpretrain_cv2', 'torchvision',
              'mae_plugin_two_step', 'mae_plugin')
@@ -62,8 +61,9 @@ class PipelineSpec:
         check_positive_int('num_images', self.num_images)
 
 
-def photo_cuts(spec: PipelineSpec
-               ) -> Iterator[Tuple[str, np.ndarray, int, int, float]]:
+def photo_cuts(
+        spec: PipelineSpec
+) -> Iterator[Tuple[str, np.ndarray, int, int, float]]:
     """For each image :func:`write_benchmark_images` writes: the name and
     RGB pixels of the photo it comes from (image ``i`` from photo ``i %
     num_photos``), its ``width`` and ``height`` (every fourth image
@@ -78,8 +78,7 @@ def photo_cuts(spec: PipelineSpec
         if i % 4 == 3:
             width, height = height, width
         photo_h, photo_w = rgb.shape[:2]
-        yield name, rgb, width, height, min(photo_w / width,
-                                            photo_h / height)
+        yield name, rgb, width, height, min(photo_w / width, photo_h / height)
 
 
 def enlargements(spec: PipelineSpec) -> List[float]:
@@ -89,7 +88,8 @@ def enlargements(spec: PipelineSpec) -> List[float]:
     return [1 / cut for *_, cut in photo_cuts(spec)]
 
 
-def write_benchmark_images(folder: str, spec: PipelineSpec,
+def write_benchmark_images(folder: str,
+                           spec: PipelineSpec,
                            seed: int = 0) -> List[str]:
     """Cut ``spec.num_images`` JPEGs from the photos that ship inside
     scikit-image and scikit-learn (:func:`photo_cuts`): image ``i`` is the
@@ -192,13 +192,14 @@ def decode_factor_shares(counts: Dict[int, int]) -> Dict[int, float]:
     return {factor: counts[factor] / total for factor in sorted(counts)}
 
 
-def run_pipeline_benchmark(paths: Sequence[str],
-                           spec: PipelineSpec,
-                           pipelines: Sequence[str] = PIPELINES,
-                           warmup: int = 1,
-                           rounds: int = 5,
-                           log: Callable[[str], None] = print
-                           ) -> Tuple[Dict[str, PeerResult], Dict[int, int]]:
+def run_pipeline_benchmark(
+    paths: Sequence[str],
+    spec: PipelineSpec,
+    pipelines: Sequence[str] = PIPELINES,
+    warmup: int = 1,
+    rounds: int = 5,
+    log: Callable[[str], None] = print
+) -> Tuple[Dict[str, PeerResult], Dict[int, int]]:
     """Time one pass of each pipeline over ``paths`` per round, the
     pipelines alternating, with OpenCV and torch on one thread.
 
@@ -217,7 +218,9 @@ def run_pipeline_benchmark(paths: Sequence[str],
         decoded its crops at in the timed passes (factor ``f`` -> crops
         decoded at ``1 / f`` of the size; empty without ``mae_plugin``).
     """
-    check_timing_arguments('pipelines', pipelines, PIPELINES, warmup, rounds)
+    check_choices('pipelines', pipelines, PIPELINES)
+    check_int('warmup', warmup, minimum=0)
+    check_positive_int('rounds', rounds)
     if not paths:
         raise ValueError('paths must name at least one image, got none')
     with one_thread():
@@ -245,9 +248,9 @@ def run_pipeline_benchmark(paths: Sequence[str],
                     runner(path)
                 results[name].images_per_s.append(
                     len(paths) / (time.perf_counter() - start))
-            log(f'round {r + 1}/{rounds}: ' + '  '.join(
-                f'{n} {results[n].images_per_s[-1]:.0f} img/s'
-                for n in pipelines))
+            log(f'round {r + 1}/{rounds}: ' +
+                '  '.join(f'{n} {results[n].images_per_s[-1]:.0f} img/s'
+                          for n in pipelines))
     return results, dict(decode_factors)
 
 
@@ -267,12 +270,12 @@ def format_pipeline_report(spec: PipelineSpec, results: Dict[str, PeerResult],
         f'{height}x{width}) cut from the packaged photos ({source}), '
         f'quality {spec.quality}; crop scale '
         f'{spec.crop_ratio_range} to {spec.scale}x{spec.scale}, '
-        f'{spec.interpolation}; one process, one thread', '',
-        '| pipeline | images/s (median) | spread |', '|---|---|---|'
+        f'{spec.interpolation}; one process, one thread', ''
     ]
-    for r in results.values():
-        lines.append(
-            f'| {r.name} | {r.median:.1f} | {100 * r.spread:.1f}% |')
+    lines += markdown_table(
+        ['pipeline', 'images/s (median)', 'spread'],
+        [(r.name, f'{r.median:.1f}', f'{100 * r.spread:.1f}%')
+         for r in results.values()])
     if OURS in results:
         lines.append('')
         ours = results[OURS].median

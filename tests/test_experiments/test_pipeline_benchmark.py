@@ -8,12 +8,13 @@ import cv2
 import numpy as np
 import pytest
 
-from mae_plugin.analysis import (PIPELINES, PipelineSpec,
-                                 decode_factor_shares, format_pipeline_report,
-                                 run_pipeline_benchmark,
-                                 write_benchmark_images)
-from mae_plugin.analysis import pipeline_benchmark
-from mae_plugin.analysis.pipeline_benchmark import enlargements
+from mae_plugin.experiments import (PIPELINES, PipelineSpec,
+                                    decode_factor_shares,
+                                    format_pipeline_report,
+                                    run_pipeline_benchmark,
+                                    write_benchmark_images)
+from mae_plugin.experiments import pipeline_benchmark
+from mae_plugin.experiments.pipeline_benchmark import enlargements
 from ..conftest import ROOT
 
 TINY = PipelineSpec(num_images=4, image_size=(64, 48), scale=32)
@@ -101,7 +102,8 @@ def test_enlargements_name_the_enlarged_images(monkeypatch):
 
 
 def test_unknown_pipeline_is_refused():
-    with pytest.raises(ValueError, match="unknown pipelines \\['dali'\\]"):
+    with pytest.raises(ValueError,
+                       match="pipelines must be among .*, got \\['dali'\\]"):
         run_pipeline_benchmark([], TINY, pipelines=['dali'])
 
 
@@ -124,11 +126,12 @@ def test_spec_needs_images():
 
 
 @pytest.mark.parametrize('flag, value, message', [
-    ('--num-images', '0', 'argument --num-images: expected an int >= 1, '
-     'got 0'),
-    ('--rounds', '0', 'argument --rounds: expected an int >= 1, got 0'),
-    ('--warmup', '-1', 'argument --warmup: expected an int >= 0, got -1'),
-    ('--rounds', 'two', "argument --rounds: expected an int, got 'two'"),
+    ('--num-images', '0', 'argument --num-images: num_images must be an int '
+     '>= 1, got 0'),
+    ('--rounds', '0', 'argument --rounds: rounds must be an int >= 1, got 0'),
+    ('--warmup', '-1', 'argument --warmup: warmup must be an int >= 0, got '
+     '-1'),
+    ('--rounds', 'two', "argument --rounds: rounds must be int, got 'two'"),
 ])
 def test_tool_names_a_bad_count(flag, value, message, monkeypatch, capsys):
     monkeypatch.setattr(sys, 'argv', ['benchmark_pipeline.py', flag, value])

@@ -12,7 +12,7 @@ import numpy as np
 
 from mae_plugin.apis import build_runner, train_config
 from mae_plugin.utils import check_positive_int
-from .step_benchmark import seconds_per_call
+from .timing import seconds_per_call
 
 
 @dataclass
@@ -59,8 +59,7 @@ def benchmark_training(config_file: str,
                        warmup: int = 2,
                        step_repeats: int = 5,
                        amp: bool = False,
-                       cfg_options: Optional[dict] = None
-                       ) -> TrainThroughput:
+                       cfg_options: Optional[dict] = None) -> TrainThroughput:
     """Pretrain with ``config_file`` for ``epochs`` passes over the images
     in ``data_root`` (no checkpoints, no validation), then time the step
     alone.
@@ -101,8 +100,12 @@ def benchmark_training(config_file: str,
         'default_hooks.checkpoint': None,
         **(cfg_options or {})
     }
-    cfg = train_config(config_file, work_dir=work_dir, amp=amp,
-                       no_validate=True, cfg_options=options)
+    cfg = train_config(
+        config_file,
+        work_dir=work_dir,
+        amp=amp,
+        no_validate=True,
+        cfg_options=options)
     runner = build_runner(cfg)
     iters_per_epoch = len(runner.train_dataloader)
     if epochs * iters_per_epoch <= warmup:
@@ -131,8 +134,7 @@ def benchmark_training(config_file: str,
         step_s=step_s)
 
 
-def format_training_report(config_file: str,
-                           result: TrainThroughput) -> str:
+def format_training_report(config_file: str, result: TrainThroughput) -> str:
     """The run as a few lines of text."""
     r = result
     mean_iter, mean_data = np.mean(r.iter_times), np.mean(r.data_times)

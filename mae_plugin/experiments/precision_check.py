@@ -14,13 +14,17 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from .runner import build_runner, train_config
+from mae_plugin.apis import build_runner, train_config
+from .report import markdown_table, pyplot, save_figure
 
 # (run name, mixed precision, seed offset)
 RUNS = (('fp32', False, 0), ('bf16', True, 0), ('fp32, other seed', False, 1))
 
 
-def train_losses(config: str, work_dir: str, amp: bool, seed: int,
+def train_losses(config: str,
+                 work_dir: str,
+                 amp: bool,
+                 seed: int,
                  cfg_options: Optional[dict] = None) -> dict:
     """Train ``config`` once and return its loss at every iteration.
 
@@ -37,7 +41,10 @@ def train_losses(config: str, work_dir: str, amp: bool, seed: int,
         type that ran.
     """
     cfg = train_config(
-        config, work_dir=work_dir, amp=amp, no_validate=True,
+        config,
+        work_dir=work_dir,
+        amp=amp,
+        no_validate=True,
         cfg_options=dict(cfg_options or {}, **{'randomness.seed': seed}))
     # a fresh message hub (its instance is named after the experiment)
     cfg.experiment_name = f'{osp.basename(work_dir)}_{time.time_ns()}'
@@ -45,8 +52,10 @@ def train_losses(config: str, work_dir: str, amp: bool, seed: int,
     start = time.process_time()
     runner.train()
     return dict(
-        losses=[float(v) for v in
-                runner.message_hub.get_scalar('train/loss').data[0]],
+        losses=[
+            float(v)
+            for v in runner.message_hub.get_scalar('train/loss').data[0]
+        ],
         cpu_s=time.process_time() - start,
         optim_wrapper=type(runner.optim_wrapper).__name__)
 
@@ -56,7 +65,9 @@ def mean_gap(a: List[float], b: List[float]) -> float:
     return float(np.abs(np.asarray(a) - np.asarray(b)).mean())
 
 
-def run_precision_check(config: str, work_dir: str, seed: int = 0,
+def run_precision_check(config: str,
+                        work_dir: str,
+                        seed: int = 0,
                         cfg_options: Optional[dict] = None) -> dict:
     """The three runs of :data:`RUNS` and their gaps.
 
@@ -79,27 +90,26 @@ def run_precision_check(config: str, work_dir: str, seed: int = 0,
         runs=runs,
         bf16_gap=mean_gap(runs['bf16']['losses'], fp32),
         seed_gap=mean_gap(runs['fp32, other seed']['losses'], fp32),
-        final={name: float(np.mean(run['losses'][-tail:]))
-               for name, run in runs.items()})
+        final={
+            name: float(np.mean(run['losses'][-tail:]))
+            for name, run in runs.items()
+        })
 
 
 def format_precision_report(result: dict) -> str:
     """Markdown table of the runs and the two gaps."""
-    lines = [
-        '| run | optimizer wrapper | iterations | first loss | '
-        'final loss (last 10%) | CPU s |', '|---|---|---|---|---|---|'
-    ]
-    for name, run in result['runs'].items():
-        lines.append(
-            f"| {name} | {run['optim_wrapper']} | {len(run['losses'])} | "
-            f"{run['losses'][0]:.4f} | {result['final'][name]:.4f} | "
-            f"{run['cpu_s']:.0f} |")
+    lines = markdown_table([
+        'run', 'optimizer wrapper', 'iterations', 'first loss',
+        'final loss (last 10%)', 'CPU s'
+    ], [(name, run['optim_wrapper'], len(
+        run['losses']), f"{run['losses'][0]:.4f}",
+         f"{result['final'][name]:.4f}", f"{run['cpu_s']:.0f}")
+        for name, run in result['runs'].items()])
     ratio = result['bf16_gap'] / result['seed_gap']
     lines += [
         '', f"mean per-iteration |bf16 - fp32|: {result['bf16_gap']:.5f}",
         f"mean per-iteration |fp32 other seed - fp32|: "
-        f"{result['seed_gap']:.5f}",
-        f'bf16 gap / seed gap: {ratio:.3f}'
+        f"{result['seed_gap']:.5f}", f'bf16 gap / seed gap: {ratio:.3f}'
     ]
     return '\n'.join(lines)
 
@@ -107,11 +117,8 @@ def format_precision_report(result: dict) -> str:
 def plot_precision_check(result: dict, out_file: str) -> None:
     """Loss against iteration for the three runs (top) and the two gaps
     (bottom), as a PNG."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
     fp32 = np.asarray(result['runs']['fp32']['losses'])
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+    fig, (top, bottom) = pyplot().subplots(2, 1, figsize=(7, 6), sharex=True)
     colours = {name: f'C{i}' for i, name in enumerate(result['runs'])}
     for name, run in result['runs'].items():
         top.plot(run['losses'], label=name, color=colours[name], linewidth=1)
@@ -119,13 +126,11 @@ def plot_precision_check(result: dict, out_file: str) -> None:
     top.legend()
     for name in ('bf16', 'fp32, other seed'):
         gap = np.abs(np.asarray(result['runs'][name]['losses']) - fp32)
-        bottom.plot(gap, label=f'|{name} - fp32|', color=colours[name],
-                    linewidth=1)
+        bottom.plot(
+            gap, label=f'|{name} - fp32|', color=colours[name], linewidth=1)
     bottom.set_yscale('log')
     bottom.set_xlabel('iteration')
     bottom.set_ylabel('loss gap')
     bottom.legend()
     fig.suptitle(osp.basename(result['config']))
-    fig.tight_layout()
-    fig.savefig(out_file, dpi=100)
-    plt.close(fig)
+    save_figure(fig, out_file)

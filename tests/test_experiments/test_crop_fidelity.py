@@ -4,9 +4,9 @@ import cv2
 import numpy as np
 import pytest
 
-from mae_plugin.analysis import (CROP_SETTINGS, format_crop_report,
-                                 measure_crop_fidelity, time_crops)
-from mae_plugin.analysis.crop_fidelity import REFERENCE, mad_psnr
+from mae_plugin.experiments import (CROP_SETTINGS, format_crop_report,
+                                    measure_crop_fidelity, time_crops)
+from mae_plugin.experiments.crop_fidelity import REFERENCE, mad_psnr
 
 
 @pytest.fixture(scope='module')

@@ -12,11 +12,11 @@ import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
 
-from mae_plugin.apis import probes
-from mae_plugin.apis.fashion_mnist_study import (FINETUNE_CONFIG,
-                                                 PRETRAIN_CONFIG,
-                                                 SCRATCH_CONFIG,
-                                                 run_fashion_mnist_study)
+from mae_plugin.experiments import probes
+from mae_plugin.experiments.fashion_mnist_study import (FINETUNE_CONFIG,
+                                                        PRETRAIN_CONFIG,
+                                                        SCRATCH_CONFIG,
+                                                        run_fashion_mnist_study)
 from mae_plugin.datasets import DEBIAN_FASHION_MNIST
 from mae_plugin.engine import AccumulationAwareRunner, PretrainedKeysHook
 from tests.chance import above_chance
@@ -49,7 +49,7 @@ NEW_FINETUNE_KEYS = {'ln2.weight', 'ln2.bias'}
 
 
 def record_training_starts(monkeypatch) -> List[dict]:
-    """Make :func:`~mae_plugin.apis.probes.finetune_accuracy` keep, for
+    """Make :func:`~mae_plugin.experiments.probes.finetune_accuracy` keep, for
     every run, its ``work_dir``, the ``backbone`` weights that training
     starts from (initialised) and the :class:`PretrainedKeysHook`
     ``reports`` (``{}`` when the run has none)."""

@@ -8,8 +8,6 @@ raw pixels, fine-tunes it against the same ViT trained from scratch, and
 writes a markdown report, a JSON file and a plot of pretraining loss and kNN
 accuracy over epochs.
 """
-import json
-import os
 import os.path as osp
 import time
 from contextlib import contextmanager
@@ -22,18 +20,18 @@ from mmengine.hooks import Hook
 
 from mae_plugin.datasets import DEBIAN_FASHION_MNIST
 from mae_plugin.engine import KNNEvalHook
+from mae_plugin.apis import build_runner, train_config
+from .paths import config_path
 from .probes import (Features, checkpoint_features, feature_loaders,
                      finetune_accuracy, probe_features)
-from .runner import build_runner, train_config
+from .report import (markdown_table, pyplot, save_figure, write_json,
+                     write_markdown)
 from .timing import cpu_seconds
 
-REPO_CONFIGS = osp.join(
-    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs')
-PRETRAIN_CONFIG = osp.join(
-    REPO_CONFIGS, 'mae', 'mae_vit-tiny-p4_1xb256-coslr-16e_fashion-mnist.py')
-FINETUNE_CONFIG = osp.join(REPO_CONFIGS, 'benchmarks', 'classification',
-                           'fashion_mnist',
-                           'vit-tiny-p4_1xb256-coslr-3e_fashion-mnist.py')
+PRETRAIN_CONFIG = config_path(
+    'mae', 'mae_vit-tiny-p4_1xb256-coslr-16e_fashion-mnist.py')
+FINETUNE_CONFIG = config_path('benchmarks', 'classification', 'fashion_mnist',
+                              'vit-tiny-p4_1xb256-coslr-3e_fashion-mnist.py')
 SCRATCH_CONFIG = FINETUNE_CONFIG.replace('.py', '-scratch.py')
 FEATURE_KINDS = {'cls': 'cls token', 'mean': 'mean-pooled patches'}
 PROBE_STAGE = 'probes (logistic regression and kNN)'
@@ -83,7 +81,15 @@ def _set_dataset_fields(node, **fields) -> None:
 def _config(path: str, work_dir: str, data_root: str,
             train_subset: Optional[int], test_subset: Optional[int],
             max_epochs: Optional[int], cfg_options: Optional[dict]) -> Config:
-    """A study stage's config: data root, subsets and epochs applied."""
+    """A study stage's config: data root, subsets and epochs applied.
+
+    Raises:
+        FileNotFoundError: ``data_root`` does not exist.
+    """
+    if not osp.isdir(data_root):
+        raise FileNotFoundError(
+            f'data_root {data_root!r} does not exist; install Fashion-MNIST '
+            'with `apt-get install dataset-fashion-mnist` (see README)')
     options = dict(cfg_options or {})
     if max_epochs is not None:
         options['train_cfg.max_epochs'] = max_epochs
@@ -175,6 +181,31 @@ def _probe_encoders(cfg: Config, encoders: Sequence[tuple], loaders: dict,
     return rows
 
 
+def _study_encoders(pre_dir: str, pretraining: List[dict],
+                    probe_epochs: Sequence[int],
+                    last_epoch: int) -> List[tuple]:
+    """The ``(name, checkpoint or None)`` encoders to probe: random-init,
+    then MAE after each of ``probe_epochs`` and after ``last_epoch``."""
+    encoders = [('random-init encoder', None)]
+    for epoch in sorted(set(probe_epochs) | {last_epoch}):
+        spent = pretraining[epoch - 1]
+        encoders.append((f'MAE, {epoch} epochs ({spent["cpu_minutes"]:.1f} '
+                         f'CPU-min, {spent["wall_minutes"]:.1f} wall-min)',
+                         osp.join(pre_dir, f'epoch_{epoch}.pth')))
+    return encoders
+
+
+def _probe_stage(cfg: Config, encoders: Sequence[tuple], loaders: dict,
+                 watch: _Stopwatch) -> List[dict]:
+    """Probe rows of raw pixels, then of each encoder of
+    :func:`_study_encoders`."""
+    num_classes = len(loaders['train'].dataset.metainfo['classes'])
+    with watch(PROBE_STAGE):
+        rows = _probe_rows('raw pixels', _raw_pixels(loaders['train']),
+                           _raw_pixels(loaders['test']), num_classes)
+    return rows + _probe_encoders(cfg, encoders, loaders, num_classes, watch)
+
+
 def _finetune_runs(runs: Sequence[tuple], work_dir: str, watch: _Stopwatch,
                    cfg_options: dict, data: dict) -> Dict[str, float]:
     """Top-1 (%) of each fine-tuning run ``(name, sub-folder, config,
@@ -249,10 +280,6 @@ def run_fashion_mnist_study(work_dir: str,
         ``pretraining`` (per-epoch loss, CPU minutes and kNN accuracy) and
         ``minutes`` (CPU and wall minutes per stage).
     """
-    if not osp.isdir(data_root):
-        raise FileNotFoundError(
-            f'data_root {data_root!r} does not exist; install Fashion-MNIST '
-            'with `apt-get install dataset-fashion-mnist` (see README)')
     data = dict(
         data_root=data_root,
         train_subset=train_subset,
@@ -269,39 +296,29 @@ def run_fashion_mnist_study(work_dir: str,
         max_epochs=pretrain_epochs,
         cfg_options=pretrain_options,
         **data)
-    last_epoch = cfg.train_cfg.max_epochs
     with watch('pretraining'):
         pretraining = _pretrain(cfg, probe_epochs)
 
     # 2. Frozen features: probes of raw pixels, random-init and MAE encoders.
     loaders = feature_loaders(cfg, train_subset, test_subset)
-    num_classes = len(loaders['train'].dataset.metainfo['classes'])
-    with watch(PROBE_STAGE):
-        rows = _probe_rows('raw pixels', _raw_pixels(loaders['train']),
-                           _raw_pixels(loaders['test']), num_classes)
-    encoders = [('random-init encoder', None)]
-    for epoch in sorted(set(probe_epochs) | {last_epoch}):
-        spent = pretraining[epoch - 1]
-        encoders.append((f'MAE, {epoch} epochs ({spent["cpu_minutes"]:.1f} '
-                         f'CPU-min, {spent["wall_minutes"]:.1f} wall-min)',
-                         osp.join(pre_dir, f'epoch_{epoch}.pth')))
-    rows += _probe_encoders(cfg, encoders, loaders, num_classes, watch)
+    encoders = _study_encoders(pre_dir, pretraining, probe_epochs,
+                               cfg.train_cfg.max_epochs)
+    rows = _probe_stage(cfg, encoders, loaders, watch)
 
     # 3. Fine-tuning from the last MAE checkpoint versus from scratch.
     finetune_epochs = (
         finetune_epochs
         or Config.fromfile(finetune_config).train_cfg.max_epochs)
     scratch_epochs = scratch_epochs or finetune_epochs
-    mae_run = ('MAE-initialised', 'finetune_mae', finetune_config,
-               encoders[-1][1], finetune_epochs)
-    scratch_run = ('from scratch', 'finetune_scratch', scratch_config, None,
-                   scratch_epochs)
-    finetune = _finetune_runs((mae_run, scratch_run), work_dir, watch,
-                              finetune_options, data)
+    runs = [('MAE-initialised', 'finetune_mae', finetune_config,
+             encoders[-1][1], finetune_epochs),
+            ('from scratch', 'finetune_scratch', scratch_config, None,
+             scratch_epochs)]
+    finetune = _finetune_runs(runs, work_dir, watch, finetune_options, data)
     results = dict(
         command=command,
         seed=seed,
-        pretrain_epochs=last_epoch,
+        pretrain_epochs=cfg.train_cfg.max_epochs,
         finetune_epochs=finetune_epochs,
         scratch_epochs=scratch_epochs,
         train_images=len(loaders['train'].dataset),
@@ -321,9 +338,7 @@ def write_study_report(results: dict, out_dir: str) -> None:
         results (dict): What :func:`run_fashion_mnist_study` returns.
         out_dir (str): Target folder, created when missing.
     """
-    os.makedirs(out_dir, exist_ok=True)
-    with open(osp.join(out_dir, 'fashion_mnist_study.json'), 'w') as f:
-        json.dump(results, f, indent=1)
+    write_json(results, osp.join(out_dir, 'fashion_mnist_study.json'))
     lines = [
         '# Fashion-MNIST study', '',
         f'Made by `{results["command"]}` on {results["train_images"]} '
@@ -332,41 +347,36 @@ def write_study_report(results: dict, out_dir: str) -> None:
         f'{results["finetune_epochs"]} fine-tuning epochs '
         f'({results["scratch_epochs"]} from scratch). Linear: '
         'scikit-learn logistic regression on standardised frozen features; '
-        'kNN: weighted, k=20, cosine, T=0.07, the training images vote.', '',
-        '| features | linear | kNN |', '|---|---|---|'
+        'kNN: weighted, k=20, cosine, T=0.07, the training images vote.', ''
     ]
-    lines += [
-        f'| {r["features"]} | {r["linear"]:.1f} | {r["knn"]:.1f} |'
-        for r in results['probes']
-    ]
-    lines += ['', '| fine-tuning | top-1 |', '|---|---|']
-    lines += [f'| {k} | {v:.1f} |' for k, v in results['finetune'].items()]
-    lines += ['', '| stage | CPU minutes | wall minutes |', '|---|---|---|']
-    lines += [
-        f'| {k} | {v["cpu"]:.1f} | {v["wall"]:.1f} |'
-        for k, v in results['minutes'].items()
-    ]
+    lines += markdown_table(
+        ['features', 'linear', 'kNN'],
+        [(r['features'], f'{r["linear"]:.1f}', f'{r["knn"]:.1f}')
+         for r in results['probes']])
+    lines.append('')
+    lines += markdown_table(['fine-tuning', 'top-1'],
+                            [(k, f'{v:.1f}')
+                             for k, v in results['finetune'].items()])
+    lines.append('')
+    lines += markdown_table(['stage', 'CPU minutes', 'wall minutes'],
+                            [(k, f'{v["cpu"]:.1f}', f'{v["wall"]:.1f}')
+                             for k, v in results['minutes'].items()])
     lines += [
         '', 'CPU minutes are the user + system time of all threads of the '
         'process and of its finished dataloader workers; those of '
         'pretraining (and of the MAE rows) include the kNN evaluation after '
         'every epoch.', '',
-        '![pretraining loss and kNN accuracy](fashion_mnist_study.png)', ''
+        '![pretraining loss and kNN accuracy](fashion_mnist_study.png)'
     ]
-    with open(osp.join(out_dir, 'fashion_mnist_study.md'), 'w') as f:
-        f.write('\n'.join(lines))
+    write_markdown(lines, osp.join(out_dir, 'fashion_mnist_study.md'))
     plot_pretraining(results['pretraining'],
                      osp.join(out_dir, 'fashion_mnist_study.png'))
 
 
 def plot_pretraining(history: List[dict], out_file: str) -> None:
     """Pretraining loss and kNN top-1 per epoch, side by side."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
     epochs = [h['epoch'] for h in history]
-    fig, (ax_loss, ax_knn) = plt.subplots(1, 2, figsize=(9, 3.5))
+    fig, (ax_loss, ax_knn) = pyplot().subplots(1, 2, figsize=(9, 3.5))
     ax_loss.plot(epochs, [h['loss'] for h in history], marker='o')
     ax_loss.set(
         xlabel='epoch',
@@ -379,6 +389,4 @@ def plot_pretraining(history: List[dict], out_file: str) -> None:
             label=label)
     ax_knn.set(xlabel='epoch', ylabel='top-1 (%)', title='weighted kNN')
     ax_knn.legend()
-    fig.tight_layout()
-    fig.savefig(out_file, dpi=100)
-    plt.close(fig)
+    save_figure(fig, out_file)

@@ -13,17 +13,16 @@ from torch.utils.data import DataLoader
 from mae_plugin.evaluation import (extract_encoder_features,
                                    logistic_regression_accuracy,
                                    weighted_knn_accuracy)
-from .inference import init_model
-from .runner import build_runner
+from mae_plugin.apis import build_runner, init_model
 
 # Features by kind (``{'cls': [N, D], 'mean': [N, D]}``) and labels ``[N]``.
 Features = Tuple[Dict[str, torch.Tensor], torch.Tensor]
 
 
-def feature_loaders(cfg: Config,
-                    train_images: Optional[int] = None,
-                    test_images: Optional[int] = None
-                    ) -> Dict[str, DataLoader]:
+def feature_loaders(
+        cfg: Config,
+        train_images: Optional[int] = None,
+        test_images: Optional[int] = None) -> Dict[str, DataLoader]:
     """The loaders whose frozen features are probed: the pretraining
     config's ``knn_dataloader`` on its ``'train'`` and ``'test'`` splits.
 
@@ -48,8 +47,7 @@ def feature_loaders(cfg: Config,
 
 
 def checkpoint_features(cfg: Config, checkpoint: Optional[str],
-                        loaders: Dict[str, DataLoader]
-                        ) -> Dict[str, Features]:
+                        loaders: Dict[str, DataLoader]) -> Dict[str, Features]:
     """Frozen features of every loader from the model of ``cfg`` with
     ``checkpoint`` loaded (None: randomly initialised)."""
     model = init_model(cfg, checkpoint)
@@ -65,7 +63,8 @@ def probe_features(train: Features, test: Features,
     every feature kind: ``{kind: {'linear': top1, 'knn': top1}}``."""
     (train_feats, train_labels), (test_feats, test_labels) = train, test
     return {
-        kind: dict(
+        kind:
+        dict(
             linear=logistic_regression_accuracy(feats.numpy(),
                                                 train_labels.numpy(),
                                                 test_feats[kind].numpy(),

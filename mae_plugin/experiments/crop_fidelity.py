@@ -20,6 +20,7 @@ from mae_plugin.datasets.transforms import (DecodeRandomResizedCrop,
                                             random_resized_crop_params)
 from mae_plugin.utils import check_positive_int
 from .pipeline_benchmark import one_thread
+from .report import markdown_table
 
 #: Settings compared: the transform's arguments besides the crop's.
 CROP_SETTINGS = {
@@ -156,23 +157,21 @@ def format_crop_report(fidelity: Dict[str, CropFidelity],
                        ms_per_image: Dict[str, float]) -> str:
     """Markdown tables: difference from the reference and cost per setting,
     then the difference by decode factor."""
-    lines = [
-        '| setting | MAD (0-255) | PSNR (dB) | ms / image |',
-        '|---|---|---|---|',
-    ]
-    for name, result in fidelity.items():
-        mad, psnr = mad_psnr(result.sums)
-        lines.append(f'| {name} | {mad:.2f} | {psnr:.2f} | '
-                     f'{ms_per_image[name]:.2f} |')
-    lines.append(f'| {REFERENCE} | 0 | inf | '
-                 f'{ms_per_image[REFERENCE]:.2f} |')
-    lines += [
-        '', '| setting | decode factor | crops | MAD (0-255) | PSNR (dB) |',
-        '|---|---|---|---|---|'
-    ]
-    for name, result in fidelity.items():
-        for factor, sums in sorted(result.by_factor.items()):
-            mad, psnr = mad_psnr(sums)
-            lines.append(f'| {name} | 1/{factor} | {sums[3]} | {mad:.2f} | '
-                         f'{psnr:.2f} |')
+    costs = [(name, *_mad_psnr_cells(result.sums), f'{ms_per_image[name]:.2f}')
+             for name, result in fidelity.items()]
+    costs.append((REFERENCE, 0, 'inf', f'{ms_per_image[REFERENCE]:.2f}'))
+    by_factor = [(name, f'1/{factor}', sums[3], *_mad_psnr_cells(sums))
+                 for name, result in fidelity.items()
+                 for factor, sums in sorted(result.by_factor.items())]
+    lines = markdown_table(
+        ['setting', 'MAD (0-255)', 'PSNR (dB)', 'ms / image'], costs)
+    lines.append('')
+    lines += markdown_table(
+        ['setting', 'decode factor', 'crops', 'MAD (0-255)', 'PSNR (dB)'],
+        by_factor)
     return '\n'.join(lines)
+
+
+def _mad_psnr_cells(sums: Sequence[float]) -> Tuple[str, str]:
+    """:func:`mad_psnr` as two table cells."""
+    return tuple(f'{x:.2f}' for x in mad_psnr(sums))

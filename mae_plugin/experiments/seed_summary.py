@@ -1,12 +1,12 @@
 """Mean +- standard deviation over seeds of the Fashion-MNIST study's
 results, so that a reader can tell a difference from seed-to-seed noise."""
-import os
 import os.path as osp
 from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
 from .fashion_mnist_study import run_fashion_mnist_study
+from .report import markdown_table, write_markdown
 
 
 def mean_std(values: Sequence[float]) -> Tuple[float, float]:
@@ -71,19 +71,15 @@ def format_seed_summary(summary: dict) -> str:
     """Markdown tables of :func:`summarize_study_seeds`: mean +- sample
     standard deviation of top-1 (%) over the seeds."""
     seeds = ', '.join(str(s) for s in summary['seeds'])
-    lines = [
-        f'Mean +- standard deviation (ddof=1) over seeds {seeds}.', '',
-        '| features | linear | kNN |', '|---|---|---|'
-    ]
-    lines += [
-        f'| {row["features"]} | {_cell(row["linear"])} | '
-        f'{_cell(row["knn"])} |' for row in summary['probes']
-    ]
-    lines += ['', '| fine-tuning | top-1 |', '|---|---|']
-    lines += [
-        f'| {name} | {_cell(values)} |'
-        for name, values in summary['finetune'].items()
-    ]
+    lines = [f'Mean +- standard deviation (ddof=1) over seeds {seeds}.', '']
+    lines += markdown_table(
+        ['features', 'linear', 'kNN'],
+        [(row['features'], _cell(row['linear']), _cell(row['knn']))
+         for row in summary['probes']])
+    lines.append('')
+    lines += markdown_table(['fine-tuning', 'top-1'],
+                            [(name, _cell(values))
+                             for name, values in summary['finetune'].items()])
     return '\n'.join(lines)
 
 
@@ -111,8 +107,8 @@ def run_study_seeds(seeds: Sequence[int], work_dir: str, out_dir: str,
             **kwargs) for seed in seeds
     ]
     summary = summarize_study_seeds(runs)
-    os.makedirs(out_dir, exist_ok=True)
-    with open(osp.join(out_dir, 'fashion_mnist_study_seeds.md'), 'w') as f:
-        f.write('# Fashion-MNIST study over seeds\n\n' +
-                format_seed_summary(summary) + '\n')
+    write_markdown(
+        ['# Fashion-MNIST study over seeds', '',
+         format_seed_summary(summary)],
+        osp.join(out_dir, 'fashion_mnist_study_seeds.md'))
     return summary

@@ -12,13 +12,14 @@ from mmpretrain.models import MAEViT as MMPretrainMAEViT
 from torch._dynamo.utils import counters
 from torch.utils.flop_counter import FlopCounterMode
 
-from mae_plugin.analysis import (BenchmarkSpec, format_report,
-                                 gemm_flops_per_s, run_benchmark)
-from mae_plugin.analysis.step_benchmark import (MatrixProductRecorder,
-                                                PeerResult, TrainStep,
-                                                build_mmpretrain,
-                                                build_plugin, count_flops,
-                                                cpu_step_peak_memory)
+from mae_plugin.experiments import (BenchmarkSpec, format_report,
+                                    gemm_flops_per_s, run_benchmark)
+from mae_plugin.experiments.flop_count import count_flops
+from mae_plugin.experiments.matrix_products import MatrixProductRecorder
+from mae_plugin.experiments.step_memory import cpu_step_peak_memory
+from mae_plugin.experiments.step_models import build_mmpretrain, build_plugin
+from mae_plugin.experiments.timing import PeerResult
+from mae_plugin.experiments.train_step import TrainStep
 from ..conftest import ROOT, TINY_ARCH
 
 TINY_SPEC = BenchmarkSpec(
@@ -123,7 +124,7 @@ def test_timed_rounds_come_before_the_profiled_and_replayed_steps(
         monkeypatch):
     """The diagnostics change the allocator's state (the next steps fault
     pages back in), so no peer may be timed after any of them ran."""
-    from mae_plugin.analysis import step_benchmark
+    from mae_plugin.experiments import step_benchmark
     events = []
     for name in ('count_flops', 'matrix_product_seconds',
                  'optimizer_seconds', 'cpu_step_peak_memory'):
@@ -222,7 +223,8 @@ def test_peers_start_from_the_same_weights():
 
 
 def test_unknown_peer_is_refused():
-    with pytest.raises(ValueError, match="unknown peers \\['timm'\\]"):
+    with pytest.raises(ValueError,
+                       match="peers must be among .*, got \\['timm'\\]"):
         run_benchmark(BenchmarkSpec(), peers=['timm'])
 
 

@@ -1,0 +1,47 @@
+"""Experiments above the public API: the Fashion-MNIST study, the ablation
+sweep, the precision check, the probes, the benchmarks and their one report
+writer (:mod:`.report`)."""
+from .crop_fidelity import (CROP_SETTINGS, CropFidelity, format_crop_report,
+                            measure_crop_fidelity, time_crops)
+from .fashion_mnist_study import (FINETUNE_CONFIG, PRETRAIN_CONFIG,
+                                  SCRATCH_CONFIG, run_fashion_mnist_study,
+                                  write_study_report)
+from .flop_count import gemm_flops_per_s
+from .paths import config_path
+from .pipeline_benchmark import (PIPELINES, PipelineSpec, decode_factor_shares,
+                                 format_pipeline_report,
+                                 run_pipeline_benchmark,
+                                 write_benchmark_images)
+from .precision_check import (format_precision_report, plot_precision_check,
+                              run_precision_check)
+from .probes import (checkpoint_features, feature_loaders, finetune_accuracy,
+                     probe_features)
+from .report import (markdown_table, pyplot, save_figure, write_json,
+                     write_markdown)
+from .seed_summary import (format_seed_summary, mean_std, run_study_seeds,
+                           summarize_study_seeds)
+from .step_benchmark import run_benchmark
+from .step_models import PEERS, BenchmarkSpec
+from .step_report import format_report
+from .sweep import (SWEEP_EVALUATORS, SWEEPS, plot_sweep, results_table,
+                    run_sweep)
+from .timing import PeerResult, cpu_seconds
+from .train_benchmark import (TrainThroughput, benchmark_training,
+                              format_training_report)
+
+__all__ = [
+    'CROP_SETTINGS', 'CropFidelity', 'format_crop_report',
+    'measure_crop_fidelity', 'time_crops', 'FINETUNE_CONFIG',
+    'PRETRAIN_CONFIG', 'SCRATCH_CONFIG', 'run_fashion_mnist_study',
+    'write_study_report', 'gemm_flops_per_s', 'config_path', 'PIPELINES',
+    'PipelineSpec', 'decode_factor_shares', 'format_pipeline_report',
+    'run_pipeline_benchmark', 'write_benchmark_images',
+    'format_precision_report', 'plot_precision_check', 'run_precision_check',
+    'checkpoint_features', 'feature_loaders', 'finetune_accuracy',
+    'probe_features', 'markdown_table', 'pyplot', 'save_figure', 'write_json',
+    'write_markdown', 'format_seed_summary', 'mean_std', 'run_study_seeds',
+    'summarize_study_seeds', 'run_benchmark', 'PEERS', 'BenchmarkSpec',
+    'format_report', 'SWEEP_EVALUATORS', 'SWEEPS', 'plot_sweep',
+    'results_table', 'run_sweep', 'PeerResult', 'cpu_seconds',
+    'TrainThroughput', 'benchmark_training', 'format_training_report'
+]

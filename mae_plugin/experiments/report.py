@@ -1,0 +1,62 @@
+"""The one report writer of the studies, sweeps, benchmarks and
+comparisons: Markdown tables, JSON files and Matplotlib figures."""
+import json
+import os
+import os.path as osp
+from typing import Any, Iterable, List, Sequence
+
+
+def markdown_table(header: Sequence[str],
+                   rows: Iterable[Sequence[Any]]) -> List[str]:
+    """The lines of a Markdown table; cells are written with ``str``, so
+    format numbers before passing them.
+
+    Args:
+        header (Sequence[str]): Column titles.
+        rows (Iterable[Sequence]): One sequence of cells per row, as many
+            as titles.
+
+    Returns:
+        list[str]: The header line, the rule and one line per row.
+    """
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+    lines += ['| ' + ' | '.join(str(c) for c in row) + ' |' for row in rows]
+    return lines
+
+
+def write_json(data: Any, path: str, indent: int = 1) -> None:
+    """Write ``data`` as JSON to ``path``, creating its folder."""
+    _make_parent(path)
+    with open(path, 'w') as f:
+        json.dump(data, f, indent=indent)
+
+
+def write_markdown(lines: Sequence[str], path: str) -> None:
+    """Write ``lines`` to ``path`` (one per line, a final newline),
+    creating its folder."""
+    _make_parent(path)
+    with open(path, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+
+
+def pyplot():
+    """Matplotlib's ``pyplot`` on the file-only Agg backend."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def save_figure(fig, path: str) -> None:
+    """Lay ``fig`` out, save it to ``path`` at 100 dpi (its folder
+    created) and close it."""
+    _make_parent(path)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    pyplot().close(fig)
+
+
+def _make_parent(path: str) -> None:
+    folder = osp.dirname(path)
+    if folder:
+        os.makedirs(folder, exist_ok=True)

@@ -1,0 +1,195 @@
+"""The peers of the step benchmark built with one architecture: the plugin's
+MAE, mmpretrain's ``MAE`` and Hugging Face's ``ViTMAEForPreTraining``, each
+with its loss and the converter of the plugin's weights to its layout."""
+from dataclasses import dataclass
+from typing import Callable, Union
+
+import torch
+
+from mae_plugin.converters import (convert_to_hf_vitmae,
+                                   convert_to_mmpretrain_mae)
+from mae_plugin.models import MAEViT
+from mae_plugin.registry import build_model
+from mae_plugin.utils import check_choice, check_positive_int
+
+DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
+PEERS = ('mae_plugin', 'mmpretrain', 'hf', 'mask_tokens')
+# Each implementation's own AdamW: the plugin's pretraining configs use
+# PyTorch's fused kernel, mmpretrain's MAE configs and Hugging Face's Trainer
+# (``optim='adamw_torch'``, its default) PyTorch's default implementation.
+OWN_ADAMW = {
+    'mae_plugin': dict(fused=True),
+    'mmpretrain': {},
+    'hf': {},
+    'mask_tokens': dict(fused=True)
+}
+
+
+@dataclass
+class BenchmarkSpec:
+    """What to benchmark.
+
+    Attributes:
+        arch (str | dict): ``MAEViT`` preset (small/base/large/huge) or an
+            arch dict.
+        img_size (int): Square input side.
+        patch_size (int): Patch side.
+        batch_size (int): Images per step.
+        mask_ratio (float): Fraction of patches removed.
+        decoder_dims (int): Decoder width.
+        decoder_depth (int): Decoder blocks.
+        decoder_heads (int): Decoder attention heads.
+        norm_pix (bool): Per-patch normalised targets.
+        dtype (str): ``fp32``, ``bf16`` or ``fp16`` (autocast for the
+            latter two).
+        device (str): ``cpu`` or ``cuda``.
+        same_adamw (bool): Give every peer PyTorch's default AdamW instead
+            of its own (:data:`OWN_ADAMW`), to compare the models alone.
+        compile (bool): Run every peer's forward and loss through
+            ``torch.compile`` (its backward follows), as the runner's
+            ``compile`` setting does for the training step.
+    """
+    arch: Union[str, dict] = 'base'
+    img_size: int = 224
+    patch_size: int = 16
+    batch_size: int = 8
+    mask_ratio: float = 0.75
+    decoder_dims: int = 512
+    decoder_depth: int = 8
+    decoder_heads: int = 16
+    norm_pix: bool = True
+    dtype: str = 'fp32'
+    device: str = 'cpu'
+    same_adamw: bool = False
+    compile: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.arch, dict) and (not isinstance(self.arch, str)
+                                                or self.arch.lower()
+                                                not in MAEViT.arch_zoo):
+            raise ValueError(f'arch must be an arch dict or one of '
+                             f'{sorted(MAEViT.arch_zoo)}, got {self.arch!r}')
+        for name in ('img_size', 'patch_size', 'batch_size', 'decoder_dims',
+                     'decoder_depth', 'decoder_heads'):
+            check_positive_int(name, getattr(self, name))
+        check_choice('dtype', self.dtype, sorted(DTYPES))
+
+    @property
+    def encoder(self) -> dict:
+        if isinstance(self.arch, dict):
+            return self.arch
+        return MAEViT.arch_zoo[self.arch.lower()]
+
+
+def build_plugin(spec: BenchmarkSpec, mask_tokens: bool = False):
+    """The plugin's MAE; ``mask_tokens`` removes no patch and takes the
+    loss over all of them (the paper's "w/ [M]" baseline)."""
+    enc = spec.encoder
+    return build_model(
+        dict(
+            type='MAE',
+            backbone=dict(
+                type='MAEViT',
+                arch=dict(enc),
+                img_size=spec.img_size,
+                patch_size=spec.patch_size,
+                masking=dict(
+                    type='RandomMasking',
+                    mask_ratio=0. if mask_tokens else spec.mask_ratio)),
+            neck=dict(
+                type='MAEDecoder',
+                in_channels=enc['embed_dims'],
+                embed_dims=spec.decoder_dims,
+                num_layers=spec.decoder_depth,
+                num_heads=spec.decoder_heads,
+                img_size=spec.img_size,
+                patch_size=spec.patch_size),
+            head=dict(
+                type='MAEPixelHead',
+                patch_size=spec.patch_size,
+                norm_pix=spec.norm_pix,
+                loss_on_visible=mask_tokens)))
+
+
+def build_mmpretrain(spec: BenchmarkSpec):
+    """mmpretrain's MAE with the architecture of ``spec``."""
+    # Scoped type names: mmpretrain's classes even where a default scope
+    # of mae_plugin (which has its own MAE and MAEViT) is set.
+    from mmpretrain.registry import MODELS
+    enc = spec.encoder
+    return MODELS.build(
+        dict(
+            type='mmpretrain.MAE',
+            backbone=dict(
+                type='mmpretrain.MAEViT',
+                arch=dict(enc),
+                img_size=spec.img_size,
+                patch_size=spec.patch_size,
+                mask_ratio=spec.mask_ratio),
+            neck=dict(
+                type='mmpretrain.MAEPretrainDecoder',
+                num_patches=(spec.img_size // spec.patch_size)**2,
+                patch_size=spec.patch_size,
+                embed_dim=enc['embed_dims'],
+                decoder_embed_dim=spec.decoder_dims,
+                decoder_depth=spec.decoder_depth,
+                decoder_num_heads=spec.decoder_heads),
+            head=dict(
+                type='mmpretrain.MAEPretrainHead',
+                norm_pix=spec.norm_pix,
+                patch_size=spec.patch_size,
+                loss=dict(
+                    type='mmpretrain.PixelReconstructionLoss',
+                    criterion='L2'))))
+
+
+def build_hf(spec: BenchmarkSpec):
+    """Hugging Face's ViTMAEForPreTraining with the architecture of
+    ``spec``."""
+    try:
+        from transformers import ViTMAEConfig, ViTMAEForPreTraining
+    except ImportError as error:
+        raise ImportError(
+            "the 'hf' peer needs transformers 4.46.3 (in "
+            'requirements/tests.txt; newer releases break '
+            "mmpretrain's imports): install it, or leave 'hf' out of "
+            '--peers') from error
+    enc = spec.encoder
+    config = ViTMAEConfig(
+        hidden_size=enc['embed_dims'],
+        num_hidden_layers=enc['num_layers'],
+        num_attention_heads=enc['num_heads'],
+        intermediate_size=enc['feedforward_channels'],
+        image_size=spec.img_size,
+        patch_size=spec.patch_size,
+        decoder_hidden_size=spec.decoder_dims,
+        decoder_num_hidden_layers=spec.decoder_depth,
+        decoder_num_attention_heads=spec.decoder_heads,
+        decoder_intermediate_size=4 * spec.decoder_dims,
+        mask_ratio=spec.mask_ratio,
+        norm_pix_loss=spec.norm_pix,
+        layer_norm_eps=1e-6,
+        attn_implementation='sdpa')
+    return ViTMAEForPreTraining(config)
+
+
+def loss_fn(name: str, model) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The training loss of a peer for a batch of images."""
+    if name == 'hf':
+        return lambda x: model(pixel_values=x).loss
+    return lambda x: model.loss(x, [])['loss']
+
+
+CONVERTERS = {
+    'mae_plugin': lambda sd: sd,
+    'mmpretrain': lambda sd: convert_to_mmpretrain_mae(sd)[0],
+    'hf': lambda sd: convert_to_hf_vitmae(sd)[0],
+    'mask_tokens': lambda sd: sd,
+}
+
+BUILDERS = {
+    'mae_plugin': build_plugin,
+    'mmpretrain': build_mmpretrain,
+    'hf': build_hf,
+    'mask_tokens': lambda spec: build_plugin(spec, mask_tokens=True),
+}
