@@ -8,7 +8,7 @@ import torch
 
 from mae_plugin.converters import (convert_to_hf_vitmae,
                                    convert_to_mmpretrain_mae)
-from mae_plugin.models import MAEViT
+from mae_plugin.models import MAEViT, mae_config
 from mae_plugin.registry import build_model
 from mae_plugin.utils import check_choice, check_positive_int
 
@@ -84,31 +84,18 @@ class BenchmarkSpec:
 def build_plugin(spec: BenchmarkSpec, mask_tokens: bool = False):
     """The plugin's MAE; ``mask_tokens`` removes no patch and takes the
     loss over all of them (the paper's "w/ [M]" baseline)."""
-    enc = spec.encoder
-    return build_model(
-        dict(
-            type='MAE',
-            backbone=dict(
-                type='MAEViT',
-                arch=dict(enc),
-                img_size=spec.img_size,
-                patch_size=spec.patch_size,
-                masking=dict(
-                    type='RandomMasking',
-                    mask_ratio=0. if mask_tokens else spec.mask_ratio)),
-            neck=dict(
-                type='MAEDecoder',
-                in_channels=enc['embed_dims'],
-                embed_dims=spec.decoder_dims,
-                num_layers=spec.decoder_depth,
-                num_heads=spec.decoder_heads,
-                img_size=spec.img_size,
-                patch_size=spec.patch_size),
-            head=dict(
-                type='MAEPixelHead',
-                patch_size=spec.patch_size,
-                norm_pix=spec.norm_pix,
-                loss_on_visible=mask_tokens)))
+    cfg = mae_config(
+        arch=dict(spec.encoder),
+        img_size=spec.img_size,
+        patch_size=spec.patch_size,
+        mask_ratio=0. if mask_tokens else spec.mask_ratio,
+        decoder=dict(
+            embed_dims=spec.decoder_dims,
+            num_layers=spec.decoder_depth,
+            num_heads=spec.decoder_heads),
+        norm_pix=spec.norm_pix)
+    cfg['head']['loss_on_visible'] = mask_tokens
+    return build_model(cfg)
 
 
 def build_mmpretrain(spec: BenchmarkSpec):
