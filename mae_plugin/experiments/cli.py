@@ -73,6 +73,15 @@ def add_timing_args(parser: argparse.ArgumentParser, warmup: int,
         default=rounds)
 
 
+def add_config_args(parser: argparse.ArgumentParser, config: str,
+                    work_dir: str) -> None:
+    """Add the positional ``config`` (``config`` says which, for the help)
+    and ``--work-dir`` (default ``work_dir``, one sub-folder per run)."""
+    parser.add_argument('config', help=config)
+    parser.add_argument(
+        '--work-dir', default=work_dir, help='one sub-folder per run')
+
+
 def add_cfg_options(parser: argparse.ArgumentParser, applies_to: str) -> None:
     """Add ``--cfg-options key=value ...``, config overrides applied to
     ``applies_to`` (words for the help)."""

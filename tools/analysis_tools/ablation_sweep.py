@@ -11,16 +11,15 @@ import argparse
 import os
 import os.path as osp
 
-
 import mae_plugin  # noqa: F401  (registers the plugin)
 from mae_plugin.experiments import (SWEEP_EVALUATORS, SWEEPS, plot_sweep,
                                     results_table, run_sweep, write_markdown)
-from mae_plugin.experiments.cli import add_cfg_options
+from mae_plugin.experiments.cli import add_cfg_options, add_config_args
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument('config', help='pretraining config')
+    add_config_args(parser, 'pretraining config', 'work_dirs/ablation_sweep')
     parser.add_argument(
         '--sweeps',
         nargs='+',
@@ -33,8 +32,6 @@ def parse_args():
         choices=sorted(SWEEP_EVALUATORS),
         help="evaluations of every pretrained checkpoint (default: the "
         "config's `sweep_evaluation` keys, else reconstruction)")
-    parser.add_argument(
-        '--work-dir', default='work_dirs/ablation_sweep', help='output dir')
     add_cfg_options(parser, 'every sweep point')
     return parser.parse_args()
 

@@ -18,6 +18,7 @@ from mae_plugin.experiments import (PipelineSpec, benchmark_training,
                                     format_training_report,
                                     write_benchmark_images, write_json)
 from mae_plugin.experiments.cli import add_cfg_options
+from mae_plugin.utils import argparse_type, check_int
 
 
 def parse_args():
@@ -36,7 +37,7 @@ def parse_args():
     parser.add_argument('--batch-size', type=int, required=True)
     parser.add_argument(
         '--workers',
-        type=int,
+        type=argparse_type(check_int, 'workers', minimum=0),
         nargs='+',
         default=[8],
         help='data-loading processes; one run for each number given')

@@ -16,16 +16,13 @@ import mae_plugin  # noqa: F401  (registers the plugin)
 from mae_plugin.experiments import (format_precision_report,
                                     plot_precision_check, run_precision_check,
                                     write_json, write_markdown)
-from mae_plugin.experiments.cli import add_cfg_options
+from mae_plugin.experiments.cli import add_cfg_options, add_config_args
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument('config', help='training config')
-    parser.add_argument(
-        '--work-dir',
-        default='work_dirs/precision',
-        help='one sub-folder per run')
+    add_config_args(parser, 'training config', 'work_dirs/precision')
+    add_cfg_options(parser, 'all three runs')
     parser.add_argument(
         '--seed',
         type=int,
@@ -35,7 +32,6 @@ def parse_args():
         '--out',
         help='write OUT.json, OUT.png and OUT.md (default: '
         'WORK_DIR/precision)')
-    add_cfg_options(parser, 'all three runs')
     return parser.parse_args()
 
 

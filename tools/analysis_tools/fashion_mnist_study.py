@@ -11,6 +11,17 @@ import mae_plugin  # noqa: F401  (registers the plugin)
 from mae_plugin.datasets import DEBIAN_FASHION_MNIST
 from mae_plugin.experiments import (format_seed_summary,
                                     run_fashion_mnist_study, run_study_seeds)
+from mae_plugin.utils import argparse_type, check_positive_int
+
+#: The optional counts of the study, by keyword of
+#: :func:`run_fashion_mnist_study`, and their help.
+COUNTS = dict(
+    pretrain_epochs="default: the config's (16)",
+    finetune_epochs="default: the config's (3)",
+    scratch_epochs='epochs of the from-scratch baseline (default: the '
+    'fine-tuning epochs); more give it the compute of pretraining too',
+    train_subset='use the first N training images',
+    test_subset='use the first N test images')
 
 
 def parse_args():
@@ -26,24 +37,16 @@ def parse_args():
         default=DEBIAN_FASHION_MNIST,
         help='folder of the Fashion-MNIST idx files')
     parser.add_argument(
-        '--pretrain-epochs', type=int, help="default: the config's (16)")
-    parser.add_argument(
         '--probe-epochs',
-        type=int,
+        type=argparse_type(check_positive_int, 'probe_epochs'),
         nargs='*',
         default=[4],
         help='earlier pretraining epochs whose checkpoints are probed too')
-    parser.add_argument(
-        '--finetune-epochs', type=int, help="default: the config's (3)")
-    parser.add_argument(
-        '--scratch-epochs',
-        type=int,
-        help='epochs of the from-scratch baseline (default: the '
-        'fine-tuning epochs); more give it the compute of pretraining too')
-    parser.add_argument(
-        '--train-subset', type=int, help='use the first N training images')
-    parser.add_argument(
-        '--test-subset', type=int, help='use the first N test images')
+    for name, help in COUNTS.items():
+        parser.add_argument(
+            f'--{name.replace("_", "-")}',
+            type=argparse_type(check_positive_int, name),
+            help=help)
     parser.add_argument(
         '--seeds',
         type=int,
@@ -57,14 +60,10 @@ def parse_args():
 
 def main():
     args = parse_args()
-    study = dict(
+    study = {name: getattr(args, name) for name in COUNTS}
+    study.update(
         data_root=args.data_root,
-        pretrain_epochs=args.pretrain_epochs,
         probe_epochs=args.probe_epochs,
-        finetune_epochs=args.finetune_epochs,
-        scratch_epochs=args.scratch_epochs,
-        train_subset=args.train_subset,
-        test_subset=args.test_subset,
         command=shlex.join(['python'] + sys.argv))
     if len(args.seeds) > 1:
         summary = run_study_seeds(args.seeds, args.work_dir, args.out_dir,
