@@ -7,9 +7,9 @@ Hugging Face keeps query, key and value as three Linear layers; the plugin
 ``ViTMAEModel`` has no prefix and no decoder.
 
 Hugging Face's layer norms default to ``eps=1e-12``, the plugin's (and the
-official code's) to ``1e-6``: build the HF config with
-``layer_norm_eps=1e-6`` (see :func:`mae_config_from_hf`) for the same
-numbers.
+official code's) to ``1e-6``: :func:`hf_vitmae_config` builds the HF
+config of a plugin architecture with the plugin's eps, and
+:func:`mae_config_from_hf` the plugin config of an HF one.
 """
 from typing import Tuple
 
@@ -100,6 +100,56 @@ def convert_to_hf_vitmae(
     layout = PRETRAINING_LAYOUT if pretraining else MODEL_LAYOUT
     return convert_state_dict(
         state_dict, layout, False, 'plugin', HF, progress, notes=NOTES)
+
+
+def hf_vitmae_config(arch: dict,
+                     img_size: int,
+                     patch_size: int,
+                     decoder_embed_dims: int,
+                     decoder_depth: int,
+                     decoder_num_heads: int,
+                     decoder_mlp_ratio: float = 4.,
+                     mask_ratio: float = 0.75,
+                     norm_pix: bool = True,
+                     **kwargs):
+    """The Hugging Face ``ViTMAEConfig`` of a plugin MAE architecture, with
+    the plugin's layer-norm eps (1e-6).
+
+    Args:
+        arch (dict): Encoder ``embed_dims``, ``num_layers``, ``num_heads``
+            and ``feedforward_channels``, as :class:`MAEViT`'s ``arch``.
+        img_size (int): Input side.
+        patch_size (int): Patch side.
+        decoder_embed_dims (int): Decoder width.
+        decoder_depth (int): Decoder blocks.
+        decoder_num_heads (int): Decoder attention heads.
+        decoder_mlp_ratio (float): Decoder MLP width over its embedding
+            width. Defaults to 4.
+        mask_ratio (float): Fraction of patches removed. Defaults to 0.75.
+        norm_pix (bool): Per-patch normalised pixel targets. Defaults to
+            True.
+        **kwargs: Other ``ViTMAEConfig`` arguments (for example
+            ``attn_implementation``).
+
+    Returns:
+        transformers.ViTMAEConfig: The config.
+    """
+    from transformers import ViTMAEConfig  # optional dependency
+    return ViTMAEConfig(
+        hidden_size=arch['embed_dims'],
+        num_hidden_layers=arch['num_layers'],
+        num_attention_heads=arch['num_heads'],
+        intermediate_size=arch['feedforward_channels'],
+        image_size=img_size,
+        patch_size=patch_size,
+        decoder_hidden_size=decoder_embed_dims,
+        decoder_num_hidden_layers=decoder_depth,
+        decoder_num_attention_heads=decoder_num_heads,
+        decoder_intermediate_size=int(decoder_mlp_ratio * decoder_embed_dims),
+        mask_ratio=mask_ratio,
+        norm_pix_loss=norm_pix,
+        layer_norm_eps=1e-6,
+        **kwargs)
 
 
 def mae_config_from_hf(config) -> dict:

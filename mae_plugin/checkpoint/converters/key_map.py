@@ -11,12 +11,12 @@ round trip is exact by construction.
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Sequence, Tuple
+from typing import Iterable, List, Sequence, Tuple
 
 import torch
 from mmengine.utils import ProgressBar
 
-StateDict = Dict[str, torch.Tensor]
+from ..report import StateDict, summarize
 
 #: Modules of one plugin (mmpretrain) Transformer block, in order.
 PLUGIN_BLOCK = ('ln1', 'attn.qkv', 'attn.proj', 'ln2', 'ffn.layers.0.0',
@@ -27,8 +27,8 @@ TIMM_BLOCK = ('norm1', 'attn.qkv', 'attn.proj', 'norm2', 'mlp.fc1', 'mlp.fc2')
 #: encoder-only model has no decoder, ViTDet no class token), by key
 #: prefix: leaving them out is reported as dropped, not as a problem.
 PLUGIN_PARTS = (('decoder', 'neck.'), ('class token', 'backbone.cls_token'),
-                ('final norm', 'backbone.ln1.'),
-                ('fc_norm', 'backbone.ln2.'), ('classifier head', 'head.'))
+                ('final norm', 'backbone.ln1.'), ('fc_norm', 'backbone.ln2.'),
+                ('classifier head', 'head.'))
 
 
 @dataclass(frozen=True)
@@ -157,19 +157,6 @@ class ConversionReport:
             [f'note: {note}' for note in self.notes])
 
 
-def summarize(report: object,
-              head: str,
-              kinds: Sequence[str],
-              extra: Sequence[str] = ()) -> str:
-    """``head`` and the count of every list attribute in ``kinds`` on one
-    line, then ``extra`` and one line per listed item."""
-    counts = ', '.join(f'{len(getattr(report, k))} {k}' for k in kinds)
-    lines = [f'{head} {counts}', *extra]
-    for kind in kinds:
-        lines += [f'{kind}: {item}' for item in getattr(report, kind)]
-    return '\n'.join(lines)
-
-
 def split_dropped(keys: Sequence[str],
                   target: str) -> Tuple[List[str], List[str]]:
     """Sort unused plugin keys into whole dropped parts and the rest.
@@ -210,9 +197,8 @@ def check_floating(state_dict: StateDict, keys: Iterable[str]) -> None:
         if key.rsplit('.', 1)[-1] in INTEGER_BUFFERS:
             continue
         if not state_dict[key].is_floating_point():
-            raise TypeError(
-                f'{key}: weights must be floating point, got '
-                f'{state_dict[key].dtype}')
+            raise TypeError(f'{key}: weights must be floating point, got '
+                            f'{state_dict[key].dtype}')
 
 
 def convert_state_dict(
