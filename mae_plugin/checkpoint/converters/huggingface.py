@@ -13,8 +13,9 @@ config of a plugin architecture with the plugin's eps, and
 """
 from typing import Tuple
 
-from .key_map import (ConversionReport, Part, Rule, StateDict, block_rules,
-                      convert_state_dict, module_rules)
+from .key_map import (ConversionReport, Part, Rule, StateDict,
+                      convert_state_dict, decoder_part, encoder_part,
+                      module_rules)
 
 HF = 'Hugging Face ViTMAE'
 HF_BLOCK = ('layernorm_before',
@@ -24,34 +25,19 @@ HF_BLOCK = ('layernorm_before',
 
 
 def _encoder(prefix: str) -> Part:
-    return Part(
-        'encoder',
-        rules=(Rule('backbone.cls_token', (f'{prefix}embeddings.cls_token', )),
-               Rule('backbone.pos_embed',
-                    (f'{prefix}embeddings.position_embeddings', )),
-               *module_rules(
-                   [('backbone.patch_embed.projection',
-                     f'{prefix}embeddings.patch_embeddings.projection'),
-                    ('backbone.ln1', f'{prefix}layernorm')])),
-        blocks=tuple(
-            block_rules('backbone.layers.{i}.', prefix + 'encoder.layer.{i}.',
-                        HF_BLOCK)),
-        plugin_block='backbone.layers.{i}.',
-        foreign_block=prefix + 'encoder.layer.{i}.')
+    """The encoder of ``ViTMAEModel`` (``prefix=''``) or of
+    ``ViTMAEForPreTraining`` (``prefix='vit.'``)."""
+    return encoder_part(
+        (Rule('backbone.cls_token', (f'{prefix}embeddings.cls_token', )),
+         Rule('backbone.pos_embed',
+              (f'{prefix}embeddings.position_embeddings', )),
+         *module_rules([('backbone.patch_embed.projection',
+                         f'{prefix}embeddings.patch_embeddings.projection'),
+                        ('backbone.ln1', f'{prefix}layernorm')])),
+        prefix + 'encoder.layer.{i}.', HF_BLOCK)
 
 
-DECODER = Part(
-    'decoder',
-    rules=(Rule('neck.mask_token', ('decoder.mask_token', )),
-           Rule('neck.decoder_pos_embed', ('decoder.decoder_pos_embed', )),
-           *module_rules([('neck.decoder_embed', 'decoder.decoder_embed'),
-                          ('neck.decoder_norm', 'decoder.decoder_norm'),
-                          ('neck.decoder_pred', 'decoder.decoder_pred')])),
-    blocks=tuple(
-        block_rules('neck.decoder_blocks.{i}.', 'decoder.decoder_layers.{i}.',
-                    HF_BLOCK)),
-    plugin_block='neck.decoder_blocks.{i}.',
-    foreign_block='decoder.decoder_layers.{i}.')
+DECODER = decoder_part('decoder.', 'decoder.decoder_layers.{i}.', HF_BLOCK)
 PRETRAINING_LAYOUT = (_encoder('vit.'), DECODER)
 MODEL_LAYOUT = (_encoder(''), )
 

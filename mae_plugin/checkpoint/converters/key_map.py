@@ -111,6 +111,58 @@ class Part:
         ]
 
 
+#: Plugin key prefixes of encoder block ``{i}`` and decoder block ``{i}``.
+ENCODER_BLOCK = 'backbone.layers.{i}.'
+DECODER_BLOCK = 'neck.decoder_blocks.{i}.'
+
+
+def encoder_part(rules: Sequence[Rule], foreign_block: str,
+                 block_modules: Sequence[object]) -> Part:
+    """The plugin's encoder (``backbone.*``) in a foreign layout.
+
+    Args:
+        rules (Sequence[Rule]): Rules outside the blocks (class token,
+            positions, patch projection, final norm).
+        foreign_block (str): Foreign key prefix of block ``{i}``.
+        block_modules (Sequence): Foreign module names of a block, in the
+            order of :data:`PLUGIN_BLOCK`.
+    """
+    return Part(
+        'encoder',
+        rules=tuple(rules),
+        blocks=tuple(block_rules(ENCODER_BLOCK, foreign_block, block_modules)),
+        plugin_block=ENCODER_BLOCK,
+        foreign_block=foreign_block)
+
+
+def decoder_part(prefix: str,
+                 foreign_block: str,
+                 block_modules: Sequence[object],
+                 norm: str = 'decoder_norm') -> Part:
+    """The plugin's :class:`MAEDecoder` (``neck.*``) in a foreign layout
+    that names its tensors as the official MAE code does.
+
+    Args:
+        prefix (str): Foreign key prefix of the decoder's tensors.
+        foreign_block (str): Foreign key prefix of block ``{i}``.
+        block_modules (Sequence): Foreign module names of a block, in the
+            order of :data:`PLUGIN_BLOCK`.
+        norm (str): Foreign name of the final norm, after ``prefix``.
+            Defaults to ``'decoder_norm'``.
+    """
+    return Part(
+        'decoder',
+        rules=(Rule('neck.mask_token', (prefix + 'mask_token', )),
+               Rule('neck.decoder_pos_embed',
+                    (prefix + 'decoder_pos_embed', )), *module_rules(
+                        [('neck.decoder_embed', prefix + 'decoder_embed'),
+                         ('neck.decoder_norm', prefix + norm),
+                         ('neck.decoder_pred', prefix + 'decoder_pred')])),
+        blocks=tuple(block_rules(DECODER_BLOCK, foreign_block, block_modules)),
+        plugin_block=DECODER_BLOCK,
+        foreign_block=foreign_block)
+
+
 def count_blocks(keys: Iterable[str], prefix: str) -> int:
     """``1 + `` the largest block index of keys starting with ``prefix``
     (which contains ``{i}``), 0 when none does."""
