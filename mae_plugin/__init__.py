@@ -1,8 +1,8 @@
 """MAE (He et al., 2021) as an OpenMMLab 2.0 plugin.
 
 Importing the package registers every component in the ``mae_plugin``
-scope and allowlists the types of mmengine checkpoints for safe
-(``weights_only``) loading.
+scope and, through :mod:`mae_plugin.checkpoint`, allowlists the types of
+mmengine checkpoints for safe (``weights_only``) loading.
 """
 import warnings
 
@@ -12,11 +12,11 @@ import warnings
 warnings.filterwarnings(
     'ignore', message='Fail to import ``MultiScaleDeformableAttention``')
 
-from . import (apis, datasets, engine, evaluation,  # noqa: E402
-               models, visualization)
+from . import apis, checkpoint, datasets, engine  # noqa: E402
+from . import evaluation, models, visualization  # noqa: E402
 from .version import __version__  # noqa: E402
 
 __all__ = [
-    'apis', 'datasets', 'engine', 'evaluation', 'models', 'visualization',
-    '__version__'
+    'apis', 'checkpoint', 'datasets', 'engine', 'evaluation', 'models',
+    'visualization', '__version__'
 ]

@@ -28,13 +28,13 @@ from mmpretrain import registry as mmpretrain_registry
 SCOPE = 'mae_plugin'
 
 
-def _child(name: str, location: str) -> Registry:
+def _child(name: str, *locations: str) -> Registry:
     parent = getattr(mmpretrain_registry, name)
     registry = Registry(
         parent.name,
         parent=parent,
         scope=SCOPE,
-        locations=[f'{SCOPE}.{location}'])
+        locations=[f'{SCOPE}.{location}' for location in locations])
     root = registry._get_root_registry()
     if SCOPE not in root.children:
         root._add_child(registry)
@@ -55,7 +55,7 @@ DATA_SAMPLERS = _child('DATA_SAMPLERS', 'datasets')
 TRANSFORMS = _child('TRANSFORMS', 'datasets')
 MODELS = _child('MODELS', 'models')
 MODEL_WRAPPERS = _child('MODEL_WRAPPERS', 'models')
-WEIGHT_INITIALIZERS = _child('WEIGHT_INITIALIZERS', 'models')
+WEIGHT_INITIALIZERS = _child('WEIGHT_INITIALIZERS', 'models', 'checkpoint')
 BATCH_AUGMENTS = _child('BATCH_AUGMENTS', 'models')
 TASK_UTILS = _child('TASK_UTILS', 'models')
 METRICS = _child('METRICS', 'evaluation')

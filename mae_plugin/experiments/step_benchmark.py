@@ -9,7 +9,7 @@ compute of the paper's "w/ [M]" baseline (mask tokens through the encoder),
 against which the asymmetric design's speedup is measured.
 
 Every peer starts from the same weights: the plugin's, converted to the
-peer's layout with :mod:`mae_plugin.converters`.
+peer's layout with :mod:`mae_plugin.checkpoint`.
 
 Matrix products alone: every ``mm``/``addmm``/``bmm`` a step dispatches
 (forward and backward) is recorded with its operand shapes, strides and

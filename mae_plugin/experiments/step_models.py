@@ -6,7 +6,7 @@ from typing import Callable, Union
 
 import torch
 
-from mae_plugin.converters import (convert_to_hf_vitmae,
+from mae_plugin.checkpoint import (convert_to_hf_vitmae, hf_vitmae_config,
                                    convert_to_mmpretrain_mae)
 from mae_plugin.models import MAEViT, mae_config
 from mae_plugin.registry import build_model
@@ -134,30 +134,24 @@ def build_hf(spec: BenchmarkSpec):
     """Hugging Face's ViTMAEForPreTraining with the architecture of
     ``spec``."""
     try:
-        from transformers import ViTMAEConfig, ViTMAEForPreTraining
+        from transformers import ViTMAEForPreTraining
     except ImportError as error:
         raise ImportError(
             "the 'hf' peer needs transformers 4.46.3 (in "
             'requirements/tests.txt; newer releases break '
             "mmpretrain's imports): install it, or leave 'hf' out of "
             '--peers') from error
-    enc = spec.encoder
-    config = ViTMAEConfig(
-        hidden_size=enc['embed_dims'],
-        num_hidden_layers=enc['num_layers'],
-        num_attention_heads=enc['num_heads'],
-        intermediate_size=enc['feedforward_channels'],
-        image_size=spec.img_size,
-        patch_size=spec.patch_size,
-        decoder_hidden_size=spec.decoder_dims,
-        decoder_num_hidden_layers=spec.decoder_depth,
-        decoder_num_attention_heads=spec.decoder_heads,
-        decoder_intermediate_size=4 * spec.decoder_dims,
-        mask_ratio=spec.mask_ratio,
-        norm_pix_loss=spec.norm_pix,
-        layer_norm_eps=1e-6,
-        attn_implementation='sdpa')
-    return ViTMAEForPreTraining(config)
+    return ViTMAEForPreTraining(
+        hf_vitmae_config(
+            spec.encoder,
+            spec.img_size,
+            spec.patch_size,
+            spec.decoder_dims,
+            spec.decoder_depth,
+            spec.decoder_heads,
+            mask_ratio=spec.mask_ratio,
+            norm_pix=spec.norm_pix,
+            attn_implementation='sdpa'))
 
 
 def loss_fn(name: str, model) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -36,7 +36,7 @@ HEAD = 'mae_plugin/models/heads/mae_pixel_head.py'
 DENSE_VIT = 'mae_plugin/models/backbones/dense_vit.py'
 KEYS_HOOK = 'mae_plugin/engine/hooks/pretrained_keys_hook.py'
 KNN_HOOK = 'mae_plugin/engine/hooks/knn_hook.py'
-FILES = 'mae_plugin/converters/files.py'
+FILES = 'mae_plugin/checkpoint/converters/files.py'
 DET = ('configs/benchmarks/mmdetection/'
        'mask-rcnn_mae-vit-base-p16_simple-fpn_32xb2-lsj-100e_coco.py')
 SEG = ('configs/benchmarks/mmsegmentation/'
@@ -45,7 +45,7 @@ SEG = ('configs/benchmarks/mmsegmentation/'
 HEAD_TESTS = ('tests/test_models/test_decoder_and_head.py', )
 KEYS_TESTS = ('tests/test_engine/test_pretrained_keys_hook.py', )
 KNN_TESTS = ('tests/test_engine/test_knn_eval_hook.py', )
-EXPORT_TESTS = ('tests/test_converters/test_export.py', )
+EXPORT_TESTS = ('tests/test_checkpoint/test_export.py', )
 RECIPE_TESTS = ('tests/test_configs/test_transfer_configs.py::'
                 'test_full_size_config_builds', )
 

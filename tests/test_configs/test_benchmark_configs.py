@@ -232,19 +232,19 @@ def test_finetune_two_iterations_from_pretraining(imagenet_folder, pretrained,
                                         tmp_path)
     # mmpretrain's ViT with average pooling: LayerNorm after pooling (new),
     # no final norm on the tokens (the pretrained one unused).
-    assert sorted(report['missing']) == ['ln2.bias', 'ln2.weight']
-    assert sorted(report['unexpected']) == ['ln1.bias', 'ln1.weight']
-    assert not report['shape_mismatch'] and not report['changed']
+    assert sorted(report.missing) == ['ln2.bias', 'ln2.weight']
+    assert sorted(report.unexpected) == ['ln1.bias', 'ln1.weight']
+    assert not report.mismatched and not report.changed
     assert len(
-        report['matched']) == len(runner.model.backbone.state_dict()) - 2
+        report.matched) == len(runner.model.backbone.state_dict()) - 2
 
 
 def test_linear_probe_two_iterations_from_pretraining(imagenet_folder,
                                                       pretrained, tmp_path):
     runner, report = run_two_iterations(LINEAR, imagenet_folder, pretrained,
                                         tmp_path)
-    assert not report['missing'] and not report['shape_mismatch']
-    assert len(report['matched']) == len(runner.model.backbone.state_dict())
+    assert not report.missing and not report.mismatched
+    assert len(report.matched) == len(runner.model.backbone.state_dict())
     # The encoder stayed frozen: every weight still equals the checkpoint's.
     checkpoint = torch.load(pretrained, weights_only=True)['state_dict']
     for key, value in runner.model.backbone.state_dict().items():

@@ -13,7 +13,7 @@ from mae_plugin.engine import summarise_paramwise_options
 from mae_plugin.registry import build_model
 from tests.test_tools.test_train_test_visualize import photos  # noqa: F401
 from ..conftest import tiny_mae_cfg
-from .test_pretrained_init import logged_by
+from ..test_checkpoint.test_pretrained_init import logged_by
 from .utils import tiny_train_cfg
 
 # the demo's (and the ImageNet configs') paramwise_cfg

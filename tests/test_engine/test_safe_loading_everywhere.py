@@ -12,10 +12,11 @@ import pytest
 import torch
 from mmengine.runner import CheckpointLoader
 
-from mae_plugin.engine import load_checkpoint_safely, load_from_local_safely
+from mae_plugin.checkpoint import (load_checkpoint_safely,
+                                   load_from_local_safely)
 from mae_plugin.registry import MODELS
 from tests.conftest import TINY_ARCH
-from tests.test_engine.test_safe_loading import _RunsCode
+from tests.test_checkpoint.test_safe_loading import _RunsCode
 from tests.test_tools.test_train_test_visualize import (CONFIG, ROOT, TINY,
                                                         crop_size_overrides)
 

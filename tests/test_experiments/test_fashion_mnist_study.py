@@ -101,8 +101,8 @@ def assert_started_from(start: dict, checkpoint: str) -> None:
     for key in set(backbone) - NEW_FINETUNE_KEYS:
         assert torch.equal(backbone[key], pretrained[key]), key
     report = start['reports']['backbone']
-    assert set(report['matched']) == set(backbone) - NEW_FINETUNE_KEYS
-    assert report['changed'] == report['shape_mismatch'] == []
+    assert set(report.matched) == set(backbone) - NEW_FINETUNE_KEYS
+    assert report.changed == report.mismatched == []
 
 
 def assert_started_at_random(start: dict, checkpoint: str) -> None:

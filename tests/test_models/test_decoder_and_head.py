@@ -95,7 +95,7 @@ def test_norm_pix_eps_is_1e_6_on_a_nearly_flat_patch():
     Only a patch whose variance is of the order of eps shows it: here
     about 1e-6, where eps 1e-5 would shrink the target by
     sqrt(2e-6 / 1.1e-5) = 0.43."""
-    from tests.test_converters.helpers import build_mmpretrain
+    from tests.test_checkpoint.helpers import build_mmpretrain
     generator = torch.Generator().manual_seed(0)
     # [1, 3, 16, 16]: four nearly flat 8x8 patches at grey level 0.3
     imgs = 0.3 + 1e-3 * torch.randn(1, 3, 16, 16, generator=generator)

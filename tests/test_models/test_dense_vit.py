@@ -2,8 +2,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from mae_plugin.checkpoint import load_encoder_weights
 from mae_plugin.models import DenseViT
-from mae_plugin.models.utils import load_encoder_weights
 from mae_plugin.registry import build_model
 from ..conftest import TINY_ARCH, tiny_mae_cfg
 
@@ -122,11 +122,11 @@ def test_pretraining_checkpoint_loads_every_encoder_key(mae_checkpoint):
     assert set(own) == set(encoder) - {'cls_token'}
     for key, value in own.items():
         torch.testing.assert_close(value, encoder[key], msg=key)
-    report = load_encoder_weights(
-        DenseViT(arch=TINY_ARCH, patch_size=8, pretrain_img_size=32), path)
-    assert len(report['matched']) == len(encoder) - 3
-    assert report['missing'] == []
-    assert sorted(report['unused']) == ['cls_token', 'ln1.bias', 'ln1.weight']
+    report = load_encoder_weights(DenseViT(arch=TINY_ARCH, patch_size=8,
+                                           pretrain_img_size=32), path)
+    assert len(report.matched) == len(encoder) - 3
+    assert report.missing == []
+    assert sorted(report.unexpected) == ['cls_token', 'ln1.bias', 'ln1.weight']
 
 
 def test_bare_state_dict_with_empty_prefix_loads(mae_checkpoint, tmp_path):
@@ -137,14 +137,14 @@ def test_bare_state_dict_with_empty_prefix_loads(mae_checkpoint, tmp_path):
         DenseViT(arch=TINY_ARCH, patch_size=8, pretrain_img_size=32),
         path,
         prefix='')
-    assert len(report['matched']) == len(encoder) - 3
+    assert len(report.matched) == len(encoder) - 3
 
 
 def test_position_embedding_of_another_grid_is_resized(mae_checkpoint):
     path, encoder = mae_checkpoint
     model = DenseViT(arch=TINY_ARCH, patch_size=8, pretrain_img_size=64)
     report = load_encoder_weights(model, path, adapt=model.adapt_pretrained)
-    assert 'pos_embed' in report['matched']
+    assert 'pos_embed' in report.matched
     assert model.pos_embed.shape == (1, 1 + 8 * 8, 32)
     stored = encoder['pos_embed']  # class row plus a 4x4 grid
     # the class row is kept as stored
@@ -241,7 +241,7 @@ def test_blocks_beyond_the_checkpoint_get_the_mae_initialisation(
 
 def test_official_checkpoint_loads_through_the_converter(
         mae_checkpoint, tmp_path):
-    from mae_plugin.converters import (convert_official_mae,
+    from mae_plugin.checkpoint import (convert_official_mae,
                                        convert_to_official_mae)
     path, encoder = mae_checkpoint
     plugin = torch.load(path, weights_only=True)['state_dict']

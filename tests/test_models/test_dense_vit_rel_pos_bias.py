@@ -4,9 +4,8 @@ import pytest
 import torch
 from mmseg.models.backbones import MAE as MMSegMAE
 
-from mae_plugin.converters import convert_to_mmseg_mae
+from mae_plugin.checkpoint import convert_to_mmseg_mae, load_encoder_weights
 from mae_plugin.models import DenseViT
-from mae_plugin.models.utils import load_encoder_weights
 from mae_plugin.registry import build_model
 from ..conftest import TINY_ARCH, tiny_mae_cfg
 
@@ -82,10 +81,10 @@ def test_pretraining_checkpoint_loads_and_reports_new_tables(tmp_path):
     model.init_weights()
     report = load_encoder_weights(model, path)
     # the class token loads now; only the final norm is left out
-    assert sorted(report['unused']) == ['ln1.bias', 'ln1.weight']
-    assert 'cls_token' in report['matched']
+    assert sorted(report.unexpected) == ['ln1.bias', 'ln1.weight']
+    assert 'cls_token' in report.matched
     torch.testing.assert_close(model.cls_token, mae.backbone.cls_token)
-    assert sorted(report['missing']) == sorted(
+    assert sorted(report.missing) == sorted(
         f'layers.{i}.{key}' for i in range(2)
         for key in ('attn.relative_position_bias_table',
                     'attn.relative_position_index', 'gamma_1', 'gamma_2'))

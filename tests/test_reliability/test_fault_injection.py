@@ -22,7 +22,7 @@ from mae_plugin.apis import test_config as make_test_config
 from mae_plugin.apis import list_images, train_config
 from mae_plugin.datasets import (RobustLoadImageFromFile, UnreadableImageError,
                                  decode_image)
-from mae_plugin.engine import load_checkpoint_safely
+from mae_plugin.checkpoint import load_checkpoint_safely
 from mae_plugin.registry import DATASETS, MODELS, TRANSFORMS
 from tests.conftest import tiny_mae_cfg
 from tests.test_engine.utils import (cfg_options,
@@ -108,8 +108,8 @@ def test_2_resume_and_test_refuse_tensors_that_do_not_fit(
     torch.save(ckpt, wrong)
     expected = (
         r'checkpoint .*wrong\.pth does not fit the model: 1 tensor\(s\) of '
-        r'another shape \(neck\.decoder_pred\.weight: checkpoint \[7, 16\], '
-        r'model \[192, 16\]\)\. .*--allow-partial-checkpoint')
+        r'another shape \(neck\.decoder_pred\.weight: checkpoint \(7, 16\) vs '
+        r'model \(192, 16\)\)\. .*--allow-partial-checkpoint')
     with pytest.raises(ValueError, match=expected):
         resume_runner(photos, str(tmp_path / 'a'), wrong).train()
     with pytest.raises(ValueError, match=expected):

@@ -5,7 +5,7 @@ import argparse
 import pickle
 import sys
 
-from mae_plugin.converters.files import FORMATS, convert_checkpoint
+from mae_plugin.checkpoint import FORMATS, convert_checkpoint
 
 
 def parse_args():

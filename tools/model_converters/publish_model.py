@@ -6,7 +6,7 @@ import argparse
 import pickle
 import sys
 
-from mae_plugin.converters import publish_checkpoint
+from mae_plugin.checkpoint import publish_checkpoint
 
 
 def parse_args():

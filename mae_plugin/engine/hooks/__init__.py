@@ -2,8 +2,7 @@ from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .checkpoint_fit_hook import CheckpointFitHook
 from .finite_loss_hook import FiniteLossHook, non_finite_tensors
 from .knn_hook import KNNEvalHook
-from .pretrained_keys_hook import (PretrainedKeysHook, compare_state_dicts,
-                                   compare_with_checkpoint)
+from .pretrained_keys_hook import PretrainedKeysHook
 from .reconstruction_hook import (ReconstructionVisualizationHook,
                                   preserved_random_state)
 from .unreadable_images_hook import UnreadableImagesHook
@@ -11,6 +10,5 @@ from .unreadable_images_hook import UnreadableImagesHook
 __all__ = [
     'AtomicCheckpointHook', 'CheckpointFitHook', 'FiniteLossHook',
     'KNNEvalHook', 'PretrainedKeysHook', 'ReconstructionVisualizationHook',
-    'UnreadableImagesHook', 'compare_state_dicts', 'compare_with_checkpoint',
-    'non_finite_tensors', 'preserved_random_state'
+    'UnreadableImagesHook', 'non_finite_tensors', 'preserved_random_state'
 ]

@@ -6,8 +6,8 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.runner import find_latest_checkpoint
 
+from mae_plugin.checkpoint import compare_state_dicts
 from mae_plugin.registry import HOOKS
-from .pretrained_keys_hook import compare_state_dicts
 
 # The training state mmengine's ``Runner.resume`` restores.
 RESUME_KEYS = ('meta', 'state_dict', 'optimizer')
@@ -15,18 +15,17 @@ RESUME_KEYS = ('meta', 'state_dict', 'optimizer')
 
 def fit_problems(own: dict, state: dict) -> list:
     """What keeps ``state`` from filling every tensor of a model whose
-    state dict is ``own``: shape mismatches (the first three with both
+    state dict is ``own``: mismatched keys (the first three with both
     shapes), missing and unexpected keys, one phrase each."""
-    report = compare_state_dicts(own, state)
-    mismatched = report['shape_mismatch']
+    report = compare_state_dicts(own, state, values=False)
     problems = [
-        f'{len(mismatched)} tensor(s) of another shape (' +
-        ', '.join(f'{key}: checkpoint {list(state[key].shape)}, model '
-                  f'{list(own[key].shape)}' for key in mismatched[:3]) + ')'
-    ] if mismatched else []
+        f'{len(report.mismatched)} tensor(s) of another shape (' +
+        ', '.join(report.shape_lines(3)) + ')'
+    ] if report.mismatched else []
     return problems + [
-        f'{len(report[kind])} {kind} key(s) {report[kind][:3]}'
-        for kind in ('missing', 'unexpected') if report[kind]
+        f'{len(getattr(report, kind))} {kind} key(s) '
+        f'{getattr(report, kind)[:3]}'
+        for kind in ('missing', 'unexpected') if getattr(report, kind)
     ]
 
 

@@ -1,66 +1,13 @@
 """Say which weights of a pretrained checkpoint a fine-tuning run uses."""
-from typing import Dict, List, Optional
+from typing import Dict
 
-import torch
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from torch import nn
 
-from mae_plugin.converters import load_prefixed_state_dict
+from mae_plugin.checkpoint import LoadReport, compare_with_checkpoint
 from mae_plugin.models.utils import pretrained_entries
 from mae_plugin.registry import HOOKS
-
-
-def compare_state_dicts(own: Dict[str, torch.Tensor],
-                        other: Dict[str, torch.Tensor]) -> Dict[str, list]:
-    """Compare a module's state dict with the one it is to be loaded from.
-
-    Args:
-        own (dict): The module's state dict.
-        other (dict): The state dict it is (or was) loaded from.
-
-    Returns:
-        dict: key lists ``matched`` (same name and shape), ``changed``
-        (matched, but the value in ``own`` differs from ``other``'s),
-        ``missing`` (only in ``own``), ``unexpected`` (only in ``other``)
-        and ``shape_mismatch``.
-    """
-    report = dict(
-        matched=[], changed=[], missing=[], unexpected=[], shape_mismatch=[])
-    for key, value in own.items():
-        if key not in other:
-            report['missing'].append(key)
-        elif other[key].shape != value.shape:
-            report['shape_mismatch'].append(key)
-        else:
-            report['matched'].append(key)
-            if not torch.equal(other[key].to(value), value):
-                report['changed'].append(key)
-    report['unexpected'] = [key for key in other if key not in own]
-    return report
-
-
-def compare_with_checkpoint(module: nn.Module,
-                            checkpoint: str,
-                            prefix: Optional[str] = None) -> Dict[str, list]:
-    """Compare a module's weights with those a checkpoint holds for it.
-
-    Args:
-        module (nn.Module): The module that was initialised from the file.
-        checkpoint (str): Checkpoint path.
-        prefix (str, optional): Key prefix of the module in the checkpoint
-            (``'backbone.'`` for an encoder in a pretraining checkpoint).
-            Defaults to None (the whole state dict).
-
-    Returns:
-        dict: the :func:`compare_state_dicts` report: key lists
-        ``matched`` (the weights the module can hold from the file),
-        ``changed`` (matched, but the value in the module now differs from
-        the file's), ``missing``, ``unexpected`` and ``shape_mismatch``.
-    """
-    return compare_state_dicts(
-        module.state_dict(), load_prefixed_state_dict(checkpoint,
-                                                      prefix or ''))
 
 
 @HOOKS.register_module()
@@ -69,7 +16,7 @@ class PretrainedKeysHook(Hook):
     ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=...)`` (or
     such an entry in a list ``init_cfg``; each one is checked) took from
     its checkpoint: matched keys out of the module's, plus the missing,
-    unexpected and shape-mismatched ones.
+    unexpected, mismatched (another shape) and changed ones.
 
     Without ``prefix`` the entry uses the module's default: its class
     attribute ``default_pretrained_prefix`` when its ``init_weights``
@@ -80,7 +27,7 @@ class PretrainedKeysHook(Hook):
     fails then.
 
     :attr:`reports` maps each module name to its
-    :func:`compare_with_checkpoint` report (``name[i]`` for entry ``i`` of
+    :class:`~mae_plugin.checkpoint.LoadReport` (``name[i]`` for entry ``i`` of
     a list ``init_cfg`` with several ``Pretrained`` entries).
 
     Args:
@@ -94,7 +41,7 @@ class PretrainedKeysHook(Hook):
             raise ValueError(
                 f'min_matched must be in [0, 1], got {min_matched}')
         self.min_matched = min_matched
-        self.reports: Dict[str, Dict[str, List[str]]] = {}
+        self.reports: Dict[str, LoadReport] = {}
 
     def before_train(self, runner) -> None:
         if runner.iter > 0:  # resumed: the weights are the run's own now
@@ -108,8 +55,7 @@ class PretrainedKeysHook(Hook):
                 key = name if len(entries) == 1 else f'{name}[{i}]'
                 self._check(runner, key, module, entry)
 
-    def _check(self, runner, key: str, module: nn.Module,
-               entry: dict) -> None:
+    def _check(self, runner, key: str, module: nn.Module, entry: dict) -> None:
         """Compare ``module`` with the checkpoint of one ``Pretrained``
         entry, log the report, keep it as ``reports[key]`` and raise if
         too few keys matched."""
@@ -119,13 +65,15 @@ class PretrainedKeysHook(Hook):
         report = compare_with_checkpoint(module, checkpoint, prefix)
         self.reports[key] = report
         total = len(module.state_dict())
-        matched = len(report['matched'])
-        runner.logger.info('; '.join(
-            [f'{key or "model"}: {matched}/{total} keys matched in '
-             f'{checkpoint} (prefix {prefix!r})'] +
-            [f'{kind}: {report[kind]}'
-             for kind in ('missing', 'unexpected', 'shape_mismatch',
-                          'changed') if report[kind]]))
+        matched = len(report.matched)
+        runner.logger.info('; '.join([
+            f'{key or "model"}: {matched}/{total} keys matched in '
+            f'{checkpoint} (prefix {prefix!r})'
+        ] + [
+            f'{kind}: {getattr(report, kind)}'
+            for kind in ('missing', 'unexpected', 'mismatched', 'changed')
+            if getattr(report, kind)
+        ]))
         if matched < self.min_matched * total:
             raise ValueError(
                 f'only {matched} of the {total} keys of {key!r} are in '

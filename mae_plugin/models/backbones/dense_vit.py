@@ -22,11 +22,10 @@ from mmpretrain.models.utils import (build_norm_layer, resize_pos_embed,
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from mae_plugin.registry import MODELS
+from mae_plugin.registry import MODELS, SCOPE, WEIGHT_INITIALIZERS
 from mae_plugin.utils import check_int, check_number, check_positive_int
 from ..utils import (init_mae_weights, init_patch_projection,
-                     is_pretrained_init, load_encoder_weights,
-                     pretrained_entries, sincos_2d)
+                     is_pretrained_init, pretrained_entries, sincos_2d)
 from .dense_vit_blocks import RelPosBiasBlock, WindowedBlock
 from .mae_vit import arch_settings
 
@@ -236,7 +235,14 @@ class DenseViT(BaseModule):
         """Initialise as the MAE paper's code, then load the pretrained
         encoder of ``init_cfg`` over it (keys the checkpoint lacks keep
         that initialisation; relative position tables stay zero, layer
-        scales at ``layer_scale_init_value``)."""
+        scales at ``layer_scale_init_value``).
+
+        The encoder is loaded by the ``PretrainedEncoder`` weight
+        initializer, built by name from the plugin's registry (the
+        checkpoint layer registers it, this layer does not import it): it
+        logs the loaded key count and raises when no key, or a key of
+        another shape, matches.
+        """
         init_mae_weights(self)
         init_patch_projection(self.patch_embed.projection)
         self.pos_embed.data.copy_(
@@ -251,12 +257,15 @@ class DenseViT(BaseModule):
             if 'checkpoint' not in pretrained:
                 raise KeyError("init_cfg of type 'Pretrained' needs a "
                                "'checkpoint'")
-            load_encoder_weights(
-                self,
-                pretrained['checkpoint'],
-                prefix=pretrained.get('prefix',
-                                      self.default_pretrained_prefix),
-                adapt=self.adapt_pretrained)
+            load_encoder = WEIGHT_INITIALIZERS.build(
+                dict(
+                    type='PretrainedEncoder',
+                    _scope_=SCOPE,
+                    checkpoint=pretrained['checkpoint'],
+                    prefix=pretrained.get('prefix',
+                                          self.default_pretrained_prefix),
+                    adapt=self.adapt_pretrained))
+            load_encoder(self)
         self._is_init = True
 
     def adapt_pretrained(

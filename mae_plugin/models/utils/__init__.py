@@ -1,14 +1,12 @@
 from .attention import TransformerBlock, UnbindQKVAttention
-from .checkpoint import load_encoder_weights
-from .init import (init_mae_weights, init_patch_projection,
-                   is_pretrained_init, pretrained_entries)
+from .init import (init_mae_weights, init_patch_projection, is_pretrained_init,
+                   pretrained_entries)
 from .patchify import check_divisible, patchify, unpatchify
 from .pos_embed import regenerate_sincos_on_load, sincos_1d, sincos_2d
 
 __all__ = [
-    'TransformerBlock', 'UnbindQKVAttention', 'load_encoder_weights',
-    'init_mae_weights', 'init_patch_projection',
-    'is_pretrained_init', 'pretrained_entries', 'check_divisible',
-    'patchify', 'unpatchify',
-    'regenerate_sincos_on_load', 'sincos_1d', 'sincos_2d'
+    'TransformerBlock', 'UnbindQKVAttention', 'init_mae_weights',
+    'init_patch_projection', 'is_pretrained_init', 'pretrained_entries',
+    'check_divisible', 'patchify', 'unpatchify', 'regenerate_sincos_on_load',
+    'sincos_1d', 'sincos_2d'
 ]

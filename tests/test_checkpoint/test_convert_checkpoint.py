@@ -6,7 +6,7 @@ import sys
 import pytest
 import torch
 
-from mae_plugin.converters import (convert_checkpoint, convert_official_mae,
+from mae_plugin.checkpoint import (convert_checkpoint, convert_official_mae,
                                    load_state_dict_file)
 from ..conftest import ROOT
 from .helpers import official_layout, random_hf_mae

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from mmengine.runner import load_checkpoint
 from mmpretrain.models import VisionTransformer
 
-from mae_plugin.converters import load_state_dict_file, load_weights
+from mae_plugin.checkpoint import load_state_dict_file, load_weights
 from mae_plugin.models.utils import sincos_2d
 from ..conftest import TINY_ARCH, tiny_mae_cfg
 from .helpers import build_plugin, randomize
@@ -127,9 +127,12 @@ def test_missing_unexpected_and_mismatched_keys_are_reported():
     source['backbone.ln1.weight'] = torch.ones(7)
     model = plugin_mae(224)
     report = load_weights(model, source)
-    assert report.missing == ['backbone.ln1.weight', 'neck.decoder_pred.bias']
+    assert report.missing == ['neck.decoder_pred.bias']
     assert report.unexpected == ['neck.extra.weight']
-    assert report.mismatched == ['backbone.ln1.weight: (7,) vs model (32,)']
+    assert report.mismatched == ['backbone.ln1.weight']
+    assert report.shape_lines() == [
+        'backbone.ln1.weight: checkpoint (7,) vs model (32,)'
+    ]
     assert len(report.matched) == len(model.state_dict()) - 2
     with pytest.raises(ValueError, match='neck.decoder_pred.bias'):
         load_weights(model, source, strict=True)

@@ -13,7 +13,7 @@ from mmseg.models.backbones import VisionTransformer as MMSegViT
 from torch import nn
 from transformers import ViTMAEModel
 
-from mae_plugin.converters import (FORMATS, convert_checkpoint,
+from mae_plugin.checkpoint import (FORMATS, convert_checkpoint,
                                    convert_official_mae, convert_to_vitdet,
                                    mae_config_from_hf)
 from ..conftest import TINY_ARCH, tiny_mae_cfg

@@ -7,14 +7,17 @@ Hugging Face keeps query, key and value as three Linear layers; the plugin
 ``ViTMAEModel`` has no prefix and no decoder.
 
 Hugging Face's layer norms default to ``eps=1e-12``, the plugin's (and the
-official code's) to ``1e-6``: build the HF config with
-``layer_norm_eps=1e-6`` (see :func:`mae_config_from_hf`) for the same
-numbers.
+official code's) to ``1e-6``: :func:`hf_vitmae_config` builds the HF
+config of a plugin architecture with the plugin's eps, and
+:func:`mae_config_from_hf` the plugin config of an HF one.
 """
 from typing import Tuple
 
-from .key_map import (ConversionReport, Part, Rule, StateDict, block_rules,
-                      convert_state_dict, module_rules)
+from mae_plugin.models import mae_config
+
+from .key_map import (ConversionReport, Part, Rule, StateDict,
+                      convert_state_dict, decoder_part, encoder_part,
+                      module_rules)
 
 HF = 'Hugging Face ViTMAE'
 HF_BLOCK = ('layernorm_before',
@@ -24,34 +27,19 @@ HF_BLOCK = ('layernorm_before',
 
 
 def _encoder(prefix: str) -> Part:
-    return Part(
-        'encoder',
-        rules=(Rule('backbone.cls_token', (f'{prefix}embeddings.cls_token', )),
-               Rule('backbone.pos_embed',
-                    (f'{prefix}embeddings.position_embeddings', )),
-               *module_rules(
-                   [('backbone.patch_embed.projection',
-                     f'{prefix}embeddings.patch_embeddings.projection'),
-                    ('backbone.ln1', f'{prefix}layernorm')])),
-        blocks=tuple(
-            block_rules('backbone.layers.{i}.', prefix + 'encoder.layer.{i}.',
-                        HF_BLOCK)),
-        plugin_block='backbone.layers.{i}.',
-        foreign_block=prefix + 'encoder.layer.{i}.')
+    """The encoder of ``ViTMAEModel`` (``prefix=''``) or of
+    ``ViTMAEForPreTraining`` (``prefix='vit.'``)."""
+    return encoder_part(
+        (Rule('backbone.cls_token', (f'{prefix}embeddings.cls_token', )),
+         Rule('backbone.pos_embed',
+              (f'{prefix}embeddings.position_embeddings', )),
+         *module_rules([('backbone.patch_embed.projection',
+                         f'{prefix}embeddings.patch_embeddings.projection'),
+                        ('backbone.ln1', f'{prefix}layernorm')])),
+        prefix + 'encoder.layer.{i}.', HF_BLOCK)
 
 
-DECODER = Part(
-    'decoder',
-    rules=(Rule('neck.mask_token', ('decoder.mask_token', )),
-           Rule('neck.decoder_pos_embed', ('decoder.decoder_pos_embed', )),
-           *module_rules([('neck.decoder_embed', 'decoder.decoder_embed'),
-                          ('neck.decoder_norm', 'decoder.decoder_norm'),
-                          ('neck.decoder_pred', 'decoder.decoder_pred')])),
-    blocks=tuple(
-        block_rules('neck.decoder_blocks.{i}.', 'decoder.decoder_layers.{i}.',
-                    HF_BLOCK)),
-    plugin_block='neck.decoder_blocks.{i}.',
-    foreign_block='decoder.decoder_layers.{i}.')
+DECODER = decoder_part('decoder.', 'decoder.decoder_layers.{i}.', HF_BLOCK)
 PRETRAINING_LAYOUT = (_encoder('vit.'), DECODER)
 MODEL_LAYOUT = (_encoder(''), )
 
@@ -102,6 +90,56 @@ def convert_to_hf_vitmae(
         state_dict, layout, False, 'plugin', HF, progress, notes=NOTES)
 
 
+def hf_vitmae_config(arch: dict,
+                     img_size: int,
+                     patch_size: int,
+                     decoder_embed_dims: int,
+                     decoder_depth: int,
+                     decoder_num_heads: int,
+                     decoder_mlp_ratio: float = 4.,
+                     mask_ratio: float = 0.75,
+                     norm_pix: bool = True,
+                     **kwargs):
+    """The Hugging Face ``ViTMAEConfig`` of a plugin MAE architecture, with
+    the plugin's layer-norm eps (1e-6).
+
+    Args:
+        arch (dict): Encoder ``embed_dims``, ``num_layers``, ``num_heads``
+            and ``feedforward_channels``, as :class:`MAEViT`'s ``arch``.
+        img_size (int): Input side.
+        patch_size (int): Patch side.
+        decoder_embed_dims (int): Decoder width.
+        decoder_depth (int): Decoder blocks.
+        decoder_num_heads (int): Decoder attention heads.
+        decoder_mlp_ratio (float): Decoder MLP width over its embedding
+            width. Defaults to 4.
+        mask_ratio (float): Fraction of patches removed. Defaults to 0.75.
+        norm_pix (bool): Per-patch normalised pixel targets. Defaults to
+            True.
+        **kwargs: Other ``ViTMAEConfig`` arguments (for example
+            ``attn_implementation``).
+
+    Returns:
+        transformers.ViTMAEConfig: The config.
+    """
+    from transformers import ViTMAEConfig  # optional dependency
+    return ViTMAEConfig(
+        hidden_size=arch['embed_dims'],
+        num_hidden_layers=arch['num_layers'],
+        num_attention_heads=arch['num_heads'],
+        intermediate_size=arch['feedforward_channels'],
+        image_size=img_size,
+        patch_size=patch_size,
+        decoder_hidden_size=decoder_embed_dims,
+        decoder_num_hidden_layers=decoder_depth,
+        decoder_num_attention_heads=decoder_num_heads,
+        decoder_intermediate_size=int(decoder_mlp_ratio * decoder_embed_dims),
+        mask_ratio=mask_ratio,
+        norm_pix_loss=norm_pix,
+        layer_norm_eps=1e-6,
+        **kwargs)
+
+
 def mae_config_from_hf(config) -> dict:
     """The plugin ``MAE`` model config of a Hugging Face ``ViTMAEConfig``.
 
@@ -124,33 +162,21 @@ def mae_config_from_hf(config) -> dict:
         if value != expected:
             raise ValueError(f'ViTMAEConfig.{name}={value!r}: the plugin '
                              f'builds {expected!r}')
-    norm_cfg = dict(type='LN', eps=config.layer_norm_eps)
-    image = dict(img_size=config.image_size, patch_size=config.patch_size)
-    return dict(
-        type='MAE',
-        backbone=dict(
-            type='MAEViT',
-            arch=dict(
-                embed_dims=config.hidden_size,
-                num_layers=config.num_hidden_layers,
-                num_heads=config.num_attention_heads,
-                feedforward_channels=config.intermediate_size),
-            in_channels=config.num_channels,
-            masking=dict(type='RandomMasking', mask_ratio=config.mask_ratio),
-            norm_cfg=norm_cfg,
-            **image),
-        neck=dict(
-            type='MAEDecoder',
-            in_channels=config.hidden_size,
+    return mae_config(
+        arch=dict(
+            embed_dims=config.hidden_size,
+            num_layers=config.num_hidden_layers,
+            num_heads=config.num_attention_heads,
+            feedforward_channels=config.intermediate_size),
+        img_size=config.image_size,
+        patch_size=config.patch_size,
+        in_channels=config.num_channels,
+        mask_ratio=config.mask_ratio,
+        decoder=dict(
             embed_dims=config.decoder_hidden_size,
             num_layers=config.decoder_num_hidden_layers,
             num_heads=config.decoder_num_attention_heads,
             mlp_ratio=config.decoder_intermediate_size /
-            config.decoder_hidden_size,
-            out_channels=config.num_channels,
-            norm_cfg=norm_cfg,
-            **image),
-        head=dict(
-            type='MAEPixelHead',
-            patch_size=config.patch_size,
-            norm_pix=config.norm_pix_loss))
+            config.decoder_hidden_size),
+        norm_pix=config.norm_pix_loss,
+        norm_cfg=dict(type='LN', eps=config.layer_norm_eps))

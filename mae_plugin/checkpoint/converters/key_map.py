@@ -11,12 +11,12 @@ round trip is exact by construction.
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Sequence, Tuple
+from typing import Iterable, List, Sequence, Tuple
 
 import torch
 from mmengine.utils import ProgressBar
 
-StateDict = Dict[str, torch.Tensor]
+from ..report import StateDict, summarize
 
 #: Modules of one plugin (mmpretrain) Transformer block, in order.
 PLUGIN_BLOCK = ('ln1', 'attn.qkv', 'attn.proj', 'ln2', 'ffn.layers.0.0',
@@ -27,8 +27,8 @@ TIMM_BLOCK = ('norm1', 'attn.qkv', 'attn.proj', 'norm2', 'mlp.fc1', 'mlp.fc2')
 #: encoder-only model has no decoder, ViTDet no class token), by key
 #: prefix: leaving them out is reported as dropped, not as a problem.
 PLUGIN_PARTS = (('decoder', 'neck.'), ('class token', 'backbone.cls_token'),
-                ('final norm', 'backbone.ln1.'),
-                ('fc_norm', 'backbone.ln2.'), ('classifier head', 'head.'))
+                ('final norm', 'backbone.ln1.'), ('fc_norm', 'backbone.ln2.'),
+                ('classifier head', 'head.'))
 
 
 @dataclass(frozen=True)
@@ -111,6 +111,58 @@ class Part:
         ]
 
 
+#: Plugin key prefixes of encoder block ``{i}`` and decoder block ``{i}``.
+ENCODER_BLOCK = 'backbone.layers.{i}.'
+DECODER_BLOCK = 'neck.decoder_blocks.{i}.'
+
+
+def encoder_part(rules: Sequence[Rule], foreign_block: str,
+                 block_modules: Sequence[object]) -> Part:
+    """The plugin's encoder (``backbone.*``) in a foreign layout.
+
+    Args:
+        rules (Sequence[Rule]): Rules outside the blocks (class token,
+            positions, patch projection, final norm).
+        foreign_block (str): Foreign key prefix of block ``{i}``.
+        block_modules (Sequence): Foreign module names of a block, in the
+            order of :data:`PLUGIN_BLOCK`.
+    """
+    return Part(
+        'encoder',
+        rules=tuple(rules),
+        blocks=tuple(block_rules(ENCODER_BLOCK, foreign_block, block_modules)),
+        plugin_block=ENCODER_BLOCK,
+        foreign_block=foreign_block)
+
+
+def decoder_part(prefix: str,
+                 foreign_block: str,
+                 block_modules: Sequence[object],
+                 norm: str = 'decoder_norm') -> Part:
+    """The plugin's :class:`MAEDecoder` (``neck.*``) in a foreign layout
+    that names its tensors as the official MAE code does.
+
+    Args:
+        prefix (str): Foreign key prefix of the decoder's tensors.
+        foreign_block (str): Foreign key prefix of block ``{i}``.
+        block_modules (Sequence): Foreign module names of a block, in the
+            order of :data:`PLUGIN_BLOCK`.
+        norm (str): Foreign name of the final norm, after ``prefix``.
+            Defaults to ``'decoder_norm'``.
+    """
+    return Part(
+        'decoder',
+        rules=(Rule('neck.mask_token', (prefix + 'mask_token', )),
+               Rule('neck.decoder_pos_embed',
+                    (prefix + 'decoder_pos_embed', )), *module_rules(
+                        [('neck.decoder_embed', prefix + 'decoder_embed'),
+                         ('neck.decoder_norm', prefix + norm),
+                         ('neck.decoder_pred', prefix + 'decoder_pred')])),
+        blocks=tuple(block_rules(DECODER_BLOCK, foreign_block, block_modules)),
+        plugin_block=DECODER_BLOCK,
+        foreign_block=foreign_block)
+
+
 def count_blocks(keys: Iterable[str], prefix: str) -> int:
     """``1 + `` the largest block index of keys starting with ``prefix``
     (which contains ``{i}``), 0 when none does."""
@@ -157,19 +209,6 @@ class ConversionReport:
             [f'note: {note}' for note in self.notes])
 
 
-def summarize(report: object,
-              head: str,
-              kinds: Sequence[str],
-              extra: Sequence[str] = ()) -> str:
-    """``head`` and the count of every list attribute in ``kinds`` on one
-    line, then ``extra`` and one line per listed item."""
-    counts = ', '.join(f'{len(getattr(report, k))} {k}' for k in kinds)
-    lines = [f'{head} {counts}', *extra]
-    for kind in kinds:
-        lines += [f'{kind}: {item}' for item in getattr(report, kind)]
-    return '\n'.join(lines)
-
-
 def split_dropped(keys: Sequence[str],
                   target: str) -> Tuple[List[str], List[str]]:
     """Sort unused plugin keys into whole dropped parts and the rest.
@@ -210,9 +249,8 @@ def check_floating(state_dict: StateDict, keys: Iterable[str]) -> None:
         if key.rsplit('.', 1)[-1] in INTEGER_BUFFERS:
             continue
         if not state_dict[key].is_floating_point():
-            raise TypeError(
-                f'{key}: weights must be floating point, got '
-                f'{state_dict[key].dtype}')
+            raise TypeError(f'{key}: weights must be floating point, got '
+                            f'{state_dict[key].dtype}')
 
 
 def convert_state_dict(

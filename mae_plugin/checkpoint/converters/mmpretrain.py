@@ -14,38 +14,19 @@ plugin regenerates its own (column-first) sin-cos.
 """
 from typing import Tuple
 
-from .key_map import (PLUGIN_BLOCK, ConversionReport, Part, Rule, StateDict,
-                      block_rules, convert_state_dict, module_rules)
+from .key_map import (DECODER_BLOCK, ENCODER_BLOCK, PLUGIN_BLOCK,
+                      ConversionReport, Rule, StateDict, convert_state_dict,
+                      decoder_part, encoder_part, module_rules)
 
 MMPRETRAIN = 'mmpretrain MAE'
 
-
-def _same(*keys: str) -> Tuple[Rule, ...]:
-    return tuple(Rule(key, (key, )) for key in keys)
-
-
-ENCODER = Part(
-    'encoder',
-    rules=_same('backbone.cls_token', 'backbone.pos_embed') + tuple(
-        module_rules([
-            (m, m) for m in ('backbone.patch_embed.projection', 'backbone.ln1')
-        ])),
-    blocks=tuple(
-        block_rules('backbone.layers.{i}.', 'backbone.layers.{i}.',
-                    PLUGIN_BLOCK)),
-    plugin_block='backbone.layers.{i}.',
-    foreign_block='backbone.layers.{i}.')
-DECODER = Part(
-    'decoder',
-    rules=_same('neck.mask_token', 'neck.decoder_pos_embed') + tuple(
-        module_rules([('neck.decoder_embed', 'neck.decoder_embed'),
-                      ('neck.decoder_norm', 'neck.ln1'),
-                      ('neck.decoder_pred', 'neck.decoder_pred')])),
-    blocks=tuple(
-        block_rules('neck.decoder_blocks.{i}.', 'neck.decoder_blocks.{i}.',
-                    PLUGIN_BLOCK)),
-    plugin_block='neck.decoder_blocks.{i}.',
-    foreign_block='neck.decoder_blocks.{i}.')
+#: The encoder's tensors outside the blocks: the same keys in both.
+ENCODER_RULES = [
+    Rule(key, (key, )) for key in ('backbone.cls_token', 'backbone.pos_embed')
+] + module_rules(
+    [(m, m) for m in ('backbone.patch_embed.projection', 'backbone.ln1')])
+ENCODER = encoder_part(ENCODER_RULES, ENCODER_BLOCK, PLUGIN_BLOCK)
+DECODER = decoder_part('neck.', DECODER_BLOCK, PLUGIN_BLOCK, norm='ln1')
 MMPRETRAIN_LAYOUT = (ENCODER, DECODER)
 POS_EMBED_NOTE = (
     'pos_embed/decoder_pos_embed copied as stored: mmpretrain encodes the '

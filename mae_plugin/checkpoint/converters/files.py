@@ -5,7 +5,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 
-from .checkpoint import load_state_dict_file
+from ..reading import load_state_dict_file
 from .huggingface import convert_hf_vitmae, convert_to_hf_vitmae
 from .key_map import ConversionReport, StateDict, check_floating
 from .mmpretrain import convert_mmpretrain_mae, convert_to_mmpretrain_mae

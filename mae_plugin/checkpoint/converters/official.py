@@ -23,36 +23,22 @@ import math
 from typing import Tuple
 
 from .key_map import (TIMM_BLOCK, ConversionReport, Part, Rule, StateDict,
-                      block_rules, convert_state_dict, module_rules)
+                      convert_state_dict, decoder_part, encoder_part,
+                      module_rules)
 
 OFFICIAL = 'official MAE'
 
-ENCODER = Part(
-    'encoder',
-    rules=(Rule('backbone.cls_token', ('cls_token', )),
-           Rule('backbone.pos_embed', ('pos_embed', )), *module_rules(
-               [('backbone.patch_embed.projection', 'patch_embed.proj')])),
-    blocks=tuple(
-        block_rules('backbone.layers.{i}.', 'blocks.{i}.', TIMM_BLOCK)),
-    plugin_block='backbone.layers.{i}.',
-    foreign_block='blocks.{i}.')
+ENCODER_RULES = (Rule('backbone.cls_token', ('cls_token', )),
+                 Rule('backbone.pos_embed', ('pos_embed', )), *module_rules([
+                     ('backbone.patch_embed.projection', 'patch_embed.proj')
+                 ]))
+ENCODER = encoder_part(ENCODER_RULES, 'blocks.{i}.', TIMM_BLOCK)
 FINAL_NORM = Part('final norm',
                   tuple(module_rules([('backbone.ln1', 'norm')])))
 FC_NORM = Part('fc_norm (global pool)',
                tuple(module_rules([('backbone.ln2', 'fc_norm')])))
 HEAD = Part('classifier head', tuple(module_rules([('head.fc', 'head')])))
-DECODER = Part(
-    'decoder',
-    rules=(Rule('neck.mask_token', ('mask_token', )),
-           Rule('neck.decoder_pos_embed', ('decoder_pos_embed', )),
-           *module_rules([('neck.decoder_embed', 'decoder_embed'),
-                          ('neck.decoder_norm', 'decoder_norm'),
-                          ('neck.decoder_pred', 'decoder_pred')])),
-    blocks=tuple(
-        block_rules('neck.decoder_blocks.{i}.', 'decoder_blocks.{i}.',
-                    TIMM_BLOCK)),
-    plugin_block='neck.decoder_blocks.{i}.',
-    foreign_block='decoder_blocks.{i}.')
+DECODER = decoder_part('', 'decoder_blocks.{i}.', TIMM_BLOCK)
 
 OFFICIAL_LAYOUT = (ENCODER, FINAL_NORM, FC_NORM, HEAD, DECODER)
 TIMM_LAYOUT = (ENCODER, FINAL_NORM, FC_NORM, HEAD)

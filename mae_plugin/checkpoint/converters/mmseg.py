@@ -20,15 +20,16 @@ keys and no prefix, in their own ``init_weights``; they resize a square
 """
 from typing import Tuple
 
-from .key_map import (PLUGIN_BLOCK, ConversionReport, Part, Rule, StateDict,
-                      block_rules, convert_state_dict, module_rules)
+from .key_map import (ENCODER_BLOCK, PLUGIN_BLOCK, ConversionReport, Part,
+                      Rule, StateDict, convert_state_dict, encoder_part,
+                      module_rules)
 
 GLOBAL_RULES = (Rule('backbone.cls_token', ('cls_token', )),
                 Rule('backbone.pos_embed', ('pos_embed', )),
                 *module_rules([('backbone.patch_embed.projection',
                                 'patch_embed.projection'),
                                ('backbone.ln1', 'ln1')]))
-PLUGIN_LAYER = 'backbone.layers.{i}.'
+PLUGIN_LAYER = ENCODER_BLOCK
 MMSEG_LAYER = 'layers.{i}.'
 
 
@@ -44,12 +45,7 @@ def _same_name_part(name: str, keys: Tuple[str, ...]) -> Part:
 
 
 MMSEG_MAE_LAYOUT = (
-    Part(
-        'encoder',
-        rules=GLOBAL_RULES,
-        blocks=tuple(block_rules(PLUGIN_LAYER, MMSEG_LAYER, PLUGIN_BLOCK)),
-        plugin_block=PLUGIN_LAYER,
-        foreign_block=MMSEG_LAYER),
+    encoder_part(GLOBAL_RULES, MMSEG_LAYER, PLUGIN_BLOCK),
     # DenseViT(use_rel_pos_bias=True, layer_scale_init_value > 0)
     _same_name_part(
         'relative position bias',
@@ -72,23 +68,21 @@ MMSEG_VIT_LAYOUT = (Part(
     plugin_block=PLUGIN_LAYER,
     foreign_block=MMSEG_LAYER), )
 
+#: What to build each mmseg backbone with, for the reports.
+VIT_NOTE = ("VisionTransformer(patch_bias=True, final_norm=True, "
+            "norm_cfg=dict(type='LN', eps=1e-6))")
+MAE_NOTE = ("MAE(final_norm=True, norm_cfg=dict(type='LN', eps=1e-6)); "
+            'relative position tables and gamma_1/gamma_2 not in the source '
+            "keep mmseg's initialisation (zeros, init_values)")
+
 
 def convert_to_mmseg_vit(
         state_dict: StateDict,
         progress: bool = False) -> Tuple[StateDict, ConversionReport]:
     """Plugin -> mmseg ``VisionTransformer``; save as
     ``{'state_dict': state_dict}``."""
-    return convert_state_dict(
-        state_dict,
-        MMSEG_VIT_LAYOUT,
-        False,
-        'plugin',
-        'mmseg VisionTransformer',
-        progress,
-        notes=[
-            "VisionTransformer(patch_bias=True, final_norm=True, "
-            "norm_cfg=dict(type='LN', eps=1e-6))"
-        ])
+    return convert_state_dict(state_dict, MMSEG_VIT_LAYOUT, False, 'plugin',
+                              'mmseg VisionTransformer', progress, [VIT_NOTE])
 
 
 def convert_to_mmseg_mae(
@@ -96,15 +90,5 @@ def convert_to_mmseg_mae(
         progress: bool = False) -> Tuple[StateDict, ConversionReport]:
     """Plugin -> mmseg ``MAE`` backbone; save as
     ``{'state_dict': state_dict}``."""
-    return convert_state_dict(
-        state_dict,
-        MMSEG_MAE_LAYOUT,
-        False,
-        'plugin',
-        'mmseg MAE',
-        progress,
-        notes=[
-            "MAE(final_norm=True, norm_cfg=dict(type='LN', eps=1e-6)); "
-            'relative position tables and gamma_1/gamma_2 not in the source '
-            "keep mmseg's initialisation (zeros, init_values)"
-        ])
+    return convert_state_dict(state_dict, MMSEG_MAE_LAYOUT, False, 'plugin',
+                              'mmseg MAE', progress, [MAE_NOTE])

@@ -2,8 +2,9 @@
 models and checkpoints written in the official MAE key layout."""
 import torch
 from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
-from transformers import ViTMAEConfig, ViTMAEForPreTraining
+from transformers import ViTMAEForPreTraining
 
+from mae_plugin.checkpoint import hf_vitmae_config
 from mae_plugin.registry import build_model
 
 #: Two tiny architectures: (encoder width, depth, heads, decoder width,
@@ -17,20 +18,20 @@ ARCHS = {
 def hf_config(arch='w32', norm_pix_loss=True, mask_ratio=0.75):
     """``ViTMAEConfig`` of a tiny arch with the plugin's layer-norm eps."""
     d, depth, heads, dd, ddepth, dheads, img, patch = ARCHS[arch]
-    return ViTMAEConfig(
-        hidden_size=d,
-        num_hidden_layers=depth,
-        num_attention_heads=heads,
-        intermediate_size=4 * d,
-        decoder_hidden_size=dd,
-        decoder_num_hidden_layers=ddepth,
-        decoder_num_attention_heads=dheads,
-        decoder_intermediate_size=4 * dd,
-        image_size=img,
-        patch_size=patch,
+    arch = dict(
+        embed_dims=d,
+        num_layers=depth,
+        num_heads=heads,
+        feedforward_channels=4 * d)
+    return hf_vitmae_config(
+        arch,
+        img,
+        patch,
+        dd,
+        ddepth,
+        dheads,
         mask_ratio=mask_ratio,
-        norm_pix_loss=norm_pix_loss,
-        layer_norm_eps=1e-6)
+        norm_pix=norm_pix_loss)
 
 
 def randomize(model: torch.nn.Module, std: float = 0.05) -> None:

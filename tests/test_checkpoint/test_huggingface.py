@@ -4,7 +4,7 @@ import pytest
 import torch
 from transformers import ViTMAEModel
 
-from mae_plugin.converters import (convert_hf_vitmae, convert_to_hf_vitmae,
+from mae_plugin.checkpoint import (convert_hf_vitmae, convert_to_hf_vitmae,
                                    load_weights, mae_config_from_hf)
 from .helpers import build_plugin, hf_config, random_hf_mae
 

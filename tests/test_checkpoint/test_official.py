@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mae_plugin.converters import (convert_official_mae,
+from mae_plugin.checkpoint import (convert_official_mae,
                                    convert_to_official_mae,
                                    load_state_dict_file, load_weights,
                                    mae_config_from_hf)

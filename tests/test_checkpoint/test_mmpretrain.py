@@ -4,7 +4,7 @@ import pytest
 import torch
 from mmpretrain.models.utils import build_2d_sincos_position_embedding
 
-from mae_plugin.converters import (convert_mmpretrain_mae,
+from mae_plugin.checkpoint import (convert_mmpretrain_mae,
                                    convert_to_mmpretrain_mae, load_weights)
 from mae_plugin.models.utils import sincos_2d
 from ..conftest import TINY_ARCH, tiny_mae_cfg

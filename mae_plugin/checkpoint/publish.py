@@ -15,7 +15,7 @@ import os.path as osp
 
 import torch
 
-from .checkpoint import read_checkpoint_file
+from .reading import read_checkpoint_file
 
 #: Entries of the training checkpoint's ``meta`` that are kept, when they
 #: are plain strings or numbers.
@@ -47,8 +47,8 @@ def publish_checkpoint(src: str, out_file: str) -> str:
         ValueError: If ``src`` has no ``state_dict`` of tensors.
     """
     checkpoint = read_checkpoint_file(src)
-    state_dict = checkpoint.get('state_dict') if isinstance(
-        checkpoint, dict) else None
+    state_dict = checkpoint.get('state_dict') if isinstance(checkpoint,
+                                                            dict) else None
     if not isinstance(state_dict, dict) or not all(
             torch.is_tensor(v) for v in state_dict.values()):
         raise ValueError(f'{src} is not a training checkpoint: it has no '

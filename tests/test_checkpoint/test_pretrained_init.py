@@ -12,8 +12,8 @@ from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 from mae_plugin.engine import PretrainedKeysHook
 from mae_plugin.registry import build_model
 from ..conftest import tiny_mae_cfg
-from .test_pretrained_keys_hook import (Encoder,
-                                        encoder_from_its_own_checkpoint)
+from ..test_engine.test_pretrained_keys_hook import (
+    Encoder, encoder_from_its_own_checkpoint)
 
 
 class Messages(logging.Handler):

@@ -8,7 +8,7 @@ import torch
 from mmengine.logging import HistoryBuffer, MessageHub
 
 import mae_plugin  # noqa: F401  (allowlists mmengine's checkpoint types)
-from mae_plugin.engine.safe_loading import (history_buffer_method,
+from mae_plugin.checkpoint.safe_loading import (history_buffer_method,
                                             load_checkpoint_safely)
 
 

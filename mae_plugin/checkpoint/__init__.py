@@ -1,0 +1,55 @@
+"""Checkpoints: read a file safely, select a prefix, convert between
+layouts, fit position embeddings, load into a model, and report every key
+in one :class:`LoadReport`.
+
+The layer sits above ``models`` (it knows the plugin's modules, for their
+position embeddings) and below ``engine`` (whose hooks check what a run
+loaded with :func:`compare_with_checkpoint`). Importing it allowlists the
+types of mmengine checkpoints for ``torch.load(weights_only=True)`` and
+makes that mmengine's loader of local files (:mod:`.safe_loading`), and
+registers the weight initializers of :mod:`.pretrained_init`::
+
+    from mae_plugin.checkpoint import (convert_official_mae, load_weights,
+                                       load_state_dict_file)
+    state_dict, report = convert_official_mae(
+        load_state_dict_file('mae_pretrain_vit_base.pth'))
+    print(report.summary())
+    print(load_weights(model, state_dict).summary())
+"""
+from .converters import (FORMATS, ConversionReport, convert_checkpoint,
+                         convert_hf_vitmae, convert_mmpretrain_mae,
+                         convert_official_mae, convert_to_hf_vitmae,
+                         convert_to_mmpretrain_mae, convert_to_mmseg_mae,
+                         convert_to_mmseg_vit, convert_to_official_mae,
+                         convert_to_timm_vit, convert_to_vitdet, detect_format,
+                         hf_vitmae_config, mae_config_from_hf)
+from .loading import (compare_with_checkpoint, load_encoder_weights,
+                      load_weights)
+from .position import fit_position_embeddings
+from .pretrained_init import CountingPretrainedInit, PretrainedEncoderInit
+from .publish import publish_checkpoint, sha256_of
+from .reading import (load_prefixed_state_dict, load_state_dict_file,
+                      read_checkpoint_file)
+from .report import LoadReport, compare_state_dicts
+from .safe_loading import (MMENGINE_CHECKPOINT_GLOBALS,
+                           allow_mmengine_checkpoints, load_checkpoint_safely,
+                           load_from_local_safely, use_safe_local_loader)
+
+allow_mmengine_checkpoints()
+use_safe_local_loader()
+
+__all__ = [
+    'ConversionReport', 'CountingPretrainedInit', 'FORMATS', 'LoadReport',
+    'MMENGINE_CHECKPOINT_GLOBALS', 'PretrainedEncoderInit',
+    'allow_mmengine_checkpoints', 'compare_state_dicts',
+    'compare_with_checkpoint', 'convert_checkpoint', 'convert_hf_vitmae',
+    'convert_mmpretrain_mae', 'convert_official_mae', 'convert_to_hf_vitmae',
+    'convert_to_mmpretrain_mae', 'convert_to_mmseg_mae',
+    'convert_to_mmseg_vit', 'convert_to_official_mae', 'convert_to_timm_vit',
+    'convert_to_vitdet', 'detect_format', 'fit_position_embeddings',
+    'hf_vitmae_config', 'load_checkpoint_safely', 'load_encoder_weights',
+    'load_from_local_safely', 'load_prefixed_state_dict',
+    'load_state_dict_file', 'load_weights', 'mae_config_from_hf',
+    'publish_checkpoint', 'read_checkpoint_file', 'sha256_of',
+    'use_safe_local_loader'
+]

@@ -1,0 +1,153 @@
+"""Load weights into a model, and compare a model with a checkpoint, every
+key accounted for in a :class:`~.report.LoadReport`.
+
+:func:`load_weights` is the lenient load of converted weights (position
+embeddings fitted, the rest reported); :func:`load_encoder_weights` the
+strict one of a pretrained encoder into a transfer backbone (an error when
+no key or a key of another shape matches); :func:`compare_with_checkpoint`
+only compares, for hooks that check what a run loaded.
+"""
+from collections import OrderedDict
+from typing import Callable, Optional, Tuple
+
+from mmengine.logging import MMLogger
+from torch import nn
+
+from .position import fit_position_embeddings
+from .reading import load_prefixed_state_dict
+from .report import LoadReport, StateDict, compare_state_dicts
+
+
+def _load_matched(model: nn.Module, state_dict: StateDict,
+                  report: LoadReport) -> None:
+    """Copy the ``matched`` tensors of ``state_dict`` into ``model``."""
+    model.load_state_dict(
+        OrderedDict((key, state_dict[key]) for key in report.matched),
+        strict=False)
+
+
+def load_weights(model: nn.Module,
+                 state_dict: StateDict,
+                 src_grid_size: Optional[Tuple[int, int]] = None,
+                 strict: bool = False) -> LoadReport:
+    """Load a (converted) state dict, fitting position embeddings to the
+    model's grid and reporting every key.
+
+    Args:
+        model (nn.Module): Target model.
+        state_dict (dict): Weights, e.g. from a converter.
+        src_grid_size (tuple[int, int], optional): Patch grid of the stored
+            position embeddings, needed when it is not square.
+        strict (bool): Raise when any key is missing, unexpected or
+            mismatched. Defaults to False.
+
+    Returns:
+        LoadReport: matched (loaded), missing, unexpected, mismatched and
+        resized keys.
+
+    Raises:
+        ValueError: If no key matches the model, or ``strict`` fails.
+    """
+    state_dict = OrderedDict(state_dict)
+    resized = fit_position_embeddings(model, state_dict, src_grid_size)
+    own = model.state_dict()
+    report = compare_state_dicts(own, state_dict, values=False)
+    report.resized = resized
+    if not report.matched:
+        raise ValueError(
+            f'state_dict: none of its {len(state_dict)} keys loads into '
+            f'{type(model).__name__} (first keys: {list(state_dict)[:3]}, '
+            f'model keys: {list(own)[:3]})')
+    _load_matched(model, state_dict, report)
+    if strict and (report.missing or report.unexpected or report.mismatched):
+        raise ValueError(f'strict load failed:\n{report.summary()}')
+    return report
+
+
+def compare_with_checkpoint(module: nn.Module,
+                            checkpoint: str,
+                            prefix: Optional[str] = None) -> LoadReport:
+    """Compare a module's weights with those a checkpoint holds for it.
+
+    Args:
+        module (nn.Module): The module that was initialised from the file.
+        checkpoint (str): Checkpoint path.
+        prefix (str, optional): Key prefix of the module in the checkpoint
+            (``'backbone.'`` for an encoder in a pretraining checkpoint).
+            Defaults to None (the whole state dict).
+
+    Returns:
+        LoadReport: matched keys (the weights the module can hold from the
+        file), changed ones (matched, but the module's value now differs
+        from the file's), missing, unexpected and mismatched keys.
+    """
+    return compare_state_dicts(
+        module.state_dict(), load_prefixed_state_dict(checkpoint, prefix
+                                                      or ''))
+
+
+def _log_encoder_load(module: nn.Module, report: LoadReport, checkpoint: str,
+                      prefix: str) -> None:
+    logger = MMLogger.get_current_instance()
+    total = len(report.matched) + len(report.missing)
+    logger.info(
+        f'{type(module).__name__}: loaded {len(report.matched)} of {total} '
+        f'encoder keys from {checkpoint} (prefix {prefix!r})')
+    if report.missing:
+        logger.info('newly initialised (not in the checkpoint): ' +
+                    ', '.join(report.missing))
+    if report.unexpected:
+        logger.info('checkpoint encoder keys not used: ' +
+                    ', '.join(report.unexpected))
+
+
+def load_encoder_weights(
+        module: nn.Module,
+        checkpoint: str,
+        prefix: str = 'backbone.',
+        adapt: Optional[Callable[[StateDict],
+                                 StateDict]] = None) -> LoadReport:
+    """Load the ``prefix`` weights of a checkpoint into a transfer
+    backbone, loudly.
+
+    mmengine's ``Pretrained`` initializer loads with ``strict=False`` and
+    only warns about missing keys, so a checkpoint of another prefix or
+    layout initialises nothing without failing. Here the matched keys are
+    counted and logged, and a checkpoint that matches none of the module's
+    keys, or matches one with another shape, is an error.
+
+    Args:
+        module (nn.Module): The backbone to fill.
+        checkpoint (str): Checkpoint path, read by
+            :func:`~.reading.load_prefixed_state_dict`.
+        prefix (str): Prefix of the encoder's keys in the checkpoint; an
+            empty string takes every key. Defaults to ``'backbone.'``.
+        adapt (callable, optional): Maps the encoder's state dict to the
+            module's layout before matching (for example to resize the
+            position embedding). Defaults to None.
+
+    Returns:
+        LoadReport: matched (loaded), missing (left as initialised) and
+        unexpected (checkpoint encoder keys the module has no use for).
+
+    Raises:
+        ValueError: If no key matches, or a matching key has another shape.
+    """
+    state_dict = load_prefixed_state_dict(checkpoint, prefix)
+    if adapt is not None:
+        state_dict = adapt(state_dict)
+    report = compare_state_dicts(module.state_dict(), state_dict, values=False)
+    if not report.matched and not report.mismatched:
+        raise ValueError(
+            f'none of the {len(report.missing)} keys of '
+            f'{type(module).__name__} is in checkpoint {checkpoint!r} under '
+            f'prefix {prefix!r} ({len(state_dict)} keys there); check the '
+            'prefix and that the checkpoint is in the plugin layout '
+            '(convert official ones first)')
+    if report.mismatched:
+        raise ValueError(f'checkpoint {checkpoint!r} does not fit '
+                         f'{type(module).__name__}: ' +
+                         '; '.join(report.shape_lines()))
+    _load_matched(module, state_dict, report)
+    _log_encoder_load(module, report, checkpoint, prefix)
+    return report

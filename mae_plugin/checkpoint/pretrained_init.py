@@ -1,0 +1,108 @@
+"""Weight initializers that load checkpoints: mmengine's ``Pretrained``
+that says how many keys it loaded, and ``PretrainedEncoder``, the strict
+load of a pretrained encoder into a transfer backbone.
+
+mmengine's initializer loads with ``strict=False`` and warns only about
+missing and unexpected keys: a log shows no count, and a wrong ``prefix``
+reads like a long list of warnings. Importing ``mae_plugin`` (for example
+through ``custom_imports``) registers :class:`CountingPretrainedInit` under
+the same name in mmengine's root registry, so every
+``init_cfg=dict(type='Pretrained')`` of any OpenMMLab model (mmpretrain,
+mmdet, mmseg) logs one line::
+
+    VisionTransformer: 28 of 28 keys found in epoch_30.pth (prefix
+    'backbone.')
+
+Why the models ask for ``PretrainedEncoder`` by name: the models layer sits
+below this one and imports nothing of it, not even lazily (that was an
+import cycle through the converters). A backbone that wants its encoder
+loaded strictly (:class:`~mae_plugin.models.DenseViT`) builds
+``dict(type='PretrainedEncoder', _scope_='mae_plugin', ...)`` from the
+plugin's ``WEIGHT_INITIALIZERS`` registry, which this module fills (the
+registry's ``locations`` import it on first use), and calls it on itself,
+as mmengine calls any initializer. The dependency points down: the
+checkpoint layer knows the registry, the model knows only a name.
+"""
+from typing import Callable, Optional
+
+from mmengine.logging import print_log
+from mmengine.model.weight_init import PretrainedInit, update_init_info
+from mmengine.registry import WEIGHT_INITIALIZERS as MMENGINE_INITIALIZERS
+from mmengine.runner.checkpoint import (_load_checkpoint,
+                                        _load_checkpoint_to_model,
+                                        _load_checkpoint_with_prefix,
+                                        load_state_dict)
+from torch import nn
+
+from mae_plugin.registry import WEIGHT_INITIALIZERS
+from .loading import load_encoder_weights
+from .report import StateDict, compare_state_dicts
+
+
+def loaded_keys_line(module: nn.Module, state_dict: StateDict, checkpoint: str,
+                     prefix) -> str:
+    """How many of ``module``'s keys ``state_dict`` holds, and which of
+    those have another shape there (mmengine skips them)."""
+    report = compare_state_dicts(module.state_dict(), state_dict, False)
+    found = len(report.matched) + len(report.mismatched)
+    line = (f'{type(module).__name__}: {found} of '
+            f'{found + len(report.missing)} keys found in {checkpoint} '
+            f'(prefix {prefix!r})')
+    if report.mismatched:
+        line += f', of another shape there: {", ".join(report.mismatched)}'
+    return line
+
+
+@MMENGINE_INITIALIZERS.register_module(name='Pretrained', force=True)
+class CountingPretrainedInit(PretrainedInit):
+    """:class:`mmengine.model.PretrainedInit` that logs the count of the
+    module's keys the checkpoint held. Arguments as mmengine's."""
+
+    def __call__(self, module: nn.Module) -> None:
+        if self.prefix is None:
+            checkpoint = _load_checkpoint(
+                self.checkpoint, map_location=self.map_location)
+            _load_checkpoint_to_model(
+                module, checkpoint, strict=False, logger='current')
+            weights = checkpoint.get('state_dict', checkpoint)
+            # mmengine strips the 'module.' of wrapped models' keys
+            state_dict = {
+                key.removeprefix('module.'): value
+                for key, value in weights.items()
+            }
+        else:
+            state_dict = _load_checkpoint_with_prefix(
+                self.prefix, self.checkpoint, map_location=self.map_location)
+            load_state_dict(module, state_dict, strict=False, logger='current')
+        print_log(
+            loaded_keys_line(module, state_dict, self.checkpoint, self.prefix),
+            logger='current')
+        if hasattr(module, '_params_init_info'):
+            update_init_info(module, init_info=self._get_init_info())
+
+
+@WEIGHT_INITIALIZERS.register_module(name='PretrainedEncoder')
+class PretrainedEncoderInit(PretrainedInit):
+    """Load a pretrained encoder with :func:`~.loading.load_encoder_weights`:
+    the count logged, an error when no key or a key of another shape
+    matches.
+
+    Args:
+        checkpoint (str): Checkpoint path.
+        prefix (str): Prefix of the encoder's keys in the checkpoint; ``''``
+            takes every key. Defaults to ``'backbone.'``.
+        adapt (callable, optional): Maps the encoder's state dict to the
+            module's layout before matching. Defaults to None.
+    """
+
+    def __init__(self,
+                 checkpoint: str,
+                 prefix: str = 'backbone.',
+                 adapt: Optional[Callable[[StateDict], StateDict]] = None):
+        super().__init__(checkpoint, prefix)
+        self.adapt = adapt
+
+    def __call__(self, module: nn.Module) -> None:
+        load_encoder_weights(module, self.checkpoint, self.prefix, self.adapt)
+        if hasattr(module, '_params_init_info'):
+            update_init_info(module, init_info=self._get_init_info())
