@@ -75,6 +75,15 @@ class BenchmarkSpec:
         check_choice('dtype', self.dtype, sorted(DTYPES))
 
     @property
+    def decoder(self) -> dict:
+        """The decoder as :func:`~mae_plugin.models.mae_config` takes it
+        (MLP ratio 4)."""
+        return dict(
+            embed_dims=self.decoder_dims,
+            num_layers=self.decoder_depth,
+            num_heads=self.decoder_heads)
+
+    @property
     def encoder(self) -> dict:
         if isinstance(self.arch, dict):
             return self.arch
@@ -89,10 +98,7 @@ def build_plugin(spec: BenchmarkSpec, mask_tokens: bool = False):
         img_size=spec.img_size,
         patch_size=spec.patch_size,
         mask_ratio=0. if mask_tokens else spec.mask_ratio,
-        decoder=dict(
-            embed_dims=spec.decoder_dims,
-            num_layers=spec.decoder_depth,
-            num_heads=spec.decoder_heads),
+        decoder=spec.decoder,
         norm_pix=spec.norm_pix)
     cfg['head']['loss_on_visible'] = mask_tokens
     return build_model(cfg)
@@ -146,9 +152,7 @@ def build_hf(spec: BenchmarkSpec):
             spec.encoder,
             spec.img_size,
             spec.patch_size,
-            spec.decoder_dims,
-            spec.decoder_depth,
-            spec.decoder_heads,
+            spec.decoder,
             mask_ratio=spec.mask_ratio,
             norm_pix=spec.norm_pix,
             attn_implementation='sdpa'))

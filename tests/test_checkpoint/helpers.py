@@ -27,9 +27,7 @@ def hf_config(arch='w32', norm_pix_loss=True, mask_ratio=0.75):
         arch,
         img,
         patch,
-        dd,
-        ddepth,
-        dheads,
+        dict(embed_dims=dd, num_layers=ddepth, num_heads=dheads),
         mask_ratio=mask_ratio,
         norm_pix=norm_pix_loss)
 

@@ -11,9 +11,10 @@ official code's) to ``1e-6``: :func:`hf_vitmae_config` builds the HF
 config of a plugin architecture with the plugin's eps, and
 :func:`mae_config_from_hf` the plugin config of an HF one.
 """
-from typing import Tuple
+from typing import Optional, Tuple
 
 from mae_plugin.models import mae_config
+from mae_plugin.models.factory import DEFAULT_DECODER
 
 from .key_map import (ConversionReport, Part, Rule, StateDict,
                       convert_state_dict, decoder_part, encoder_part,
@@ -93,26 +94,22 @@ def convert_to_hf_vitmae(
 def hf_vitmae_config(arch: dict,
                      img_size: int,
                      patch_size: int,
-                     decoder_embed_dims: int,
-                     decoder_depth: int,
-                     decoder_num_heads: int,
-                     decoder_mlp_ratio: float = 4.,
+                     decoder: Optional[dict] = None,
                      mask_ratio: float = 0.75,
                      norm_pix: bool = True,
                      **kwargs):
     """The Hugging Face ``ViTMAEConfig`` of a plugin MAE architecture, with
-    the plugin's layer-norm eps (1e-6).
+    the plugin's layer-norm eps (1e-6); the arguments are those of
+    :func:`~mae_plugin.models.mae_config`.
 
     Args:
         arch (dict): Encoder ``embed_dims``, ``num_layers``, ``num_heads``
             and ``feedforward_channels``, as :class:`MAEViT`'s ``arch``.
         img_size (int): Input side.
         patch_size (int): Patch side.
-        decoder_embed_dims (int): Decoder width.
-        decoder_depth (int): Decoder blocks.
-        decoder_num_heads (int): Decoder attention heads.
-        decoder_mlp_ratio (float): Decoder MLP width over its embedding
-            width. Defaults to 4.
+        decoder (dict, optional): Decoder ``embed_dims``, ``num_layers``,
+            ``num_heads`` and ``mlp_ratio`` (4 when left out). Defaults to
+            the paper's, :data:`~mae_plugin.models.factory.DEFAULT_DECODER`.
         mask_ratio (float): Fraction of patches removed. Defaults to 0.75.
         norm_pix (bool): Per-patch normalised pixel targets. Defaults to
             True.
@@ -123,6 +120,7 @@ def hf_vitmae_config(arch: dict,
         transformers.ViTMAEConfig: The config.
     """
     from transformers import ViTMAEConfig  # optional dependency
+    decoder = decoder or DEFAULT_DECODER
     return ViTMAEConfig(
         hidden_size=arch['embed_dims'],
         num_hidden_layers=arch['num_layers'],
@@ -130,10 +128,11 @@ def hf_vitmae_config(arch: dict,
         intermediate_size=arch['feedforward_channels'],
         image_size=img_size,
         patch_size=patch_size,
-        decoder_hidden_size=decoder_embed_dims,
-        decoder_num_hidden_layers=decoder_depth,
-        decoder_num_attention_heads=decoder_num_heads,
-        decoder_intermediate_size=int(decoder_mlp_ratio * decoder_embed_dims),
+        decoder_hidden_size=decoder['embed_dims'],
+        decoder_num_hidden_layers=decoder['num_layers'],
+        decoder_num_attention_heads=decoder['num_heads'],
+        decoder_intermediate_size=int(
+            decoder.get('mlp_ratio', 4.) * decoder['embed_dims']),
         mask_ratio=mask_ratio,
         norm_pix_loss=norm_pix,
         layer_norm_eps=1e-6,

@@ -11,7 +11,7 @@ round trip is exact by construction.
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Iterable, List, Sequence, Tuple
+from typing import Callable, Iterable, List, Sequence, Tuple
 
 import torch
 from mmengine.utils import ProgressBar
@@ -329,3 +329,29 @@ def convert_state_dict(
         report.dropped, report.unexpected = split_dropped(
             report.unexpected, target)
     return out, report
+
+
+def exporter(name: str, layout: Sequence[Part], target: str,
+             notes: Sequence[str], doc: str) -> Callable:
+    """A converter plugin -> ``target`` through ``layout``.
+
+    Args:
+        name (str): The converter's name (``convert_to_...``).
+        layout (Sequence[Part]): Parts of the foreign layout.
+        target (str): Name of the foreign layout, for messages.
+        notes (Sequence[str]): Notes for every report.
+        doc (str): The converter's docstring.
+
+    Returns:
+        callable: ``convert(state_dict, progress=False)`` returning the
+        converted state dict and its :class:`ConversionReport`.
+    """
+
+    def convert(state_dict: StateDict,
+                progress: bool = False) -> Tuple[StateDict, ConversionReport]:
+        return convert_state_dict(state_dict, layout, False, 'plugin', target,
+                                  progress, notes)
+
+    convert.__name__ = convert.__qualname__ = name
+    convert.__doc__ = doc
+    return convert

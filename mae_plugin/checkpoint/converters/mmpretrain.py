@@ -16,7 +16,7 @@ from typing import Tuple
 
 from .key_map import (DECODER_BLOCK, ENCODER_BLOCK, PLUGIN_BLOCK,
                       ConversionReport, Rule, StateDict, convert_state_dict,
-                      decoder_part, encoder_part, module_rules)
+                      decoder_part, encoder_part, exporter, module_rules)
 
 MMPRETRAIN = 'mmpretrain MAE'
 
@@ -56,16 +56,7 @@ def convert_mmpretrain_mae(
         notes=[POS_EMBED_NOTE])
 
 
-def convert_to_mmpretrain_mae(
-        state_dict: StateDict,
-        progress: bool = False) -> Tuple[StateDict, ConversionReport]:
-    """Plugin -> mmpretrain ``MAE`` (the inverse of
-    :func:`convert_mmpretrain_mae`)."""
-    return convert_state_dict(
-        state_dict,
-        MMPRETRAIN_LAYOUT,
-        False,
-        'plugin',
-        MMPRETRAIN,
-        progress,
-        notes=[POS_EMBED_NOTE])
+convert_to_mmpretrain_mae = exporter(
+    'convert_to_mmpretrain_mae', MMPRETRAIN_LAYOUT, MMPRETRAIN,
+    [POS_EMBED_NOTE], """Plugin -> mmpretrain ``MAE`` (the inverse of
+    :func:`convert_mmpretrain_mae`).""")

@@ -20,9 +20,8 @@ keys and no prefix, in their own ``init_weights``; they resize a square
 """
 from typing import Tuple
 
-from .key_map import (ENCODER_BLOCK, PLUGIN_BLOCK, ConversionReport, Part,
-                      Rule, StateDict, convert_state_dict, encoder_part,
-                      module_rules)
+from .key_map import (ENCODER_BLOCK, PLUGIN_BLOCK, Part, Rule, encoder_part,
+                      exporter, module_rules)
 
 GLOBAL_RULES = (Rule('backbone.cls_token', ('cls_token', )),
                 Rule('backbone.pos_embed', ('pos_embed', )),
@@ -75,20 +74,12 @@ MAE_NOTE = ("MAE(final_norm=True, norm_cfg=dict(type='LN', eps=1e-6)); "
             'relative position tables and gamma_1/gamma_2 not in the source '
             "keep mmseg's initialisation (zeros, init_values)")
 
+convert_to_mmseg_vit = exporter(
+    'convert_to_mmseg_vit', MMSEG_VIT_LAYOUT, 'mmseg VisionTransformer',
+    [VIT_NOTE], """Plugin -> mmseg ``VisionTransformer``; save as
+    ``{'state_dict': state_dict}``.""")
 
-def convert_to_mmseg_vit(
-        state_dict: StateDict,
-        progress: bool = False) -> Tuple[StateDict, ConversionReport]:
-    """Plugin -> mmseg ``VisionTransformer``; save as
-    ``{'state_dict': state_dict}``."""
-    return convert_state_dict(state_dict, MMSEG_VIT_LAYOUT, False, 'plugin',
-                              'mmseg VisionTransformer', progress, [VIT_NOTE])
-
-
-def convert_to_mmseg_mae(
-        state_dict: StateDict,
-        progress: bool = False) -> Tuple[StateDict, ConversionReport]:
+convert_to_mmseg_mae = exporter(
+    'convert_to_mmseg_mae', MMSEG_MAE_LAYOUT, 'mmseg MAE', [MAE_NOTE],
     """Plugin -> mmseg ``MAE`` backbone; save as
-    ``{'state_dict': state_dict}``."""
-    return convert_state_dict(state_dict, MMSEG_MAE_LAYOUT, False, 'plugin',
-                              'mmseg MAE', progress, [MAE_NOTE])
+    ``{'state_dict': state_dict}``.""")

@@ -23,7 +23,7 @@ import math
 from typing import Tuple
 
 from .key_map import (TIMM_BLOCK, ConversionReport, Part, Rule, StateDict,
-                      convert_state_dict, decoder_part, encoder_part,
+                      convert_state_dict, decoder_part, encoder_part, exporter,
                       module_rules)
 
 OFFICIAL = 'official MAE'
@@ -83,43 +83,21 @@ def convert_official_mae(
                               'plugin', progress, notes)
 
 
-def convert_to_official_mae(
-        state_dict: StateDict,
-        progress: bool = False) -> Tuple[StateDict, ConversionReport]:
+convert_to_official_mae = exporter(
+    'convert_to_official_mae', OFFICIAL_LAYOUT, OFFICIAL, [POS_EMBED_NOTE],
     """Plugin -> official MAE layout (the inverse of
-    :func:`convert_official_mae`); save it as ``{'model': state_dict}``.
-    """
-    return convert_state_dict(
-        state_dict,
-        OFFICIAL_LAYOUT,
-        False,
-        'plugin',
-        OFFICIAL,
-        progress,
-        notes=[POS_EMBED_NOTE])
+    :func:`convert_official_mae`); save it as ``{'model': state_dict}``.""")
 
-
-def convert_to_timm_vit(
-        state_dict: StateDict,
-        progress: bool = False) -> Tuple[StateDict, ConversionReport]:
-    """Plugin -> timm ``VisionTransformer`` (encoder, norms, head).
+convert_to_timm_vit = exporter(
+    'convert_to_timm_vit', TIMM_LAYOUT, 'timm ViT', [
+        "timm VisionTransformer(class_token=True, qkv_bias=True, "
+        "norm_layer=LayerNorm(eps=1e-6)); use global_pool='avg' when "
+        'fc_norm is present'
+    ], """Plugin -> timm ``VisionTransformer`` (encoder, norms, head).
 
     The decoder is not part of timm's model: its keys are reported as
     unexpected. Save as ``{'model': state_dict}`` or bare; timm reads
-    both.
-    """
-    return convert_state_dict(
-        state_dict,
-        TIMM_LAYOUT,
-        False,
-        'plugin',
-        'timm ViT',
-        progress,
-        notes=[
-            "timm VisionTransformer(class_token=True, qkv_bias=True, "
-            "norm_layer=LayerNorm(eps=1e-6)); use global_pool='avg' when "
-            'fc_norm is present'
-        ])
+    both.""")
 
 
 def convert_to_vitdet(
