@@ -75,3 +75,25 @@ def test_the_block_builds_the_attention_it_is_given():
         feedforward_channels=64,
         attention=MultiheadAttention)
     assert type(block.attn) is MultiheadAttention
+
+
+def test_encoder_blocks_start_as_mmpretrain_builds_them():
+    """MAEViT replaces mmpretrain's blocks: same weights at construction and
+    the same random-number stream afterwards (so seeded runs keep their
+    initialisation)."""
+    from mmpretrain.models import VisionTransformer
+
+    from mae_plugin.models import MAEViT
+    arch = dict(
+        embed_dims=32, num_layers=2, num_heads=4, feedforward_channels=64)
+    torch.manual_seed(0)
+    ours = MAEViT(arch=arch, img_size=32, patch_size=8)
+    next_ours = torch.rand(3)
+    torch.manual_seed(0)
+    theirs = VisionTransformer(arch=arch, img_size=32, patch_size=8)
+    next_theirs = torch.rand(3)
+    assert all(type(b.attn) is UnbindQKVAttention for b in ours.layers)
+    for (name, value), (_, ref) in zip(ours.layers.state_dict().items(),
+                                       theirs.layers.state_dict().items()):
+        assert torch.equal(value, ref), name
+    assert torch.equal(next_ours, next_theirs)

@@ -116,7 +116,11 @@ class MAEViT(VisionTransformer):
             out_type=out_type,
             with_cls_token=True,
             **kwargs)
-        self.layers = self._build_blocks(**kwargs)
+        # Same weights and random-number stream as mmpretrain's blocks.
+        built = self.layers
+        with torch.random.fork_rng(devices=[]):
+            self.layers = self._build_blocks(**kwargs)
+        self.layers.load_state_dict(built.state_dict())
         if self.frozen_stages > 0:
             self._freeze_stages()
         self.patch_size = patch_size
