@@ -50,6 +50,24 @@ test_dataloader = None
 test_evaluator = None
 
 max_epochs = 16
+# Learning rate: 1.5e-3 for 256 images, 10x the paper's 1.5e-4 per 256.
+# The paper's rule belongs to 800-1600 epochs with 40 warm-up epochs; here
+# the schedule is 16 epochs (2 warm-up). Measured on this study's model and
+# data with the schedule cut to 4 epochs (full 60k training images,
+# randomness.seed=0, one run each; kNN as logged every epoch):
+#   tools/train.py <this config> --cfg-options
+#     optim_wrapper.optimizer.lr=LR train_cfg.max_epochs=4
+#     randomness.seed=0 default_hooks.checkpoint.interval=4
+#       lr   last loss  kNN cls  kNN mean-pooled  (after 4 epochs)
+#   1.5e-4  0.687  75.0  74.5
+#   4.5e-4  0.644  76.2  76.1
+#   1.5e-3  0.575  75.7  77.8
+#   4.5e-3  0.572  74.4  77.4
+# The loss falls up to 1.5e-3 and levels off; mean-pooled kNN is best at
+# 1.5e-3, class-token kNN at 4.5e-4 (0.5 above 1.5e-3); the paper's rule
+# has the highest loss and the lowest mean-pooled kNN (3.3 below 1.5e-3).
+# One seed each: differences under about a point may be noise. ("last
+# loss": the last training loss the log shows.)
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(lr=1.5e-3))
 param_scheduler = [
     dict(
