@@ -15,6 +15,16 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 TINY_ARCH = dict(
     embed_dims=32, num_layers=2, num_heads=4, feedforward_channels=64)
+#: mmseg's ``VisionTransformer``/``MAE`` arguments for a backbone of
+#: TINY_ARCH's size on 32x32 inputs, LN eps as the plugin's.
+MMSEG_TINY = dict(
+    img_size=32,
+    patch_size=8,
+    embed_dims=32,
+    num_layers=2,
+    num_heads=4,
+    mlp_ratio=2,
+    norm_cfg=dict(type='LN', eps=1e-6))
 
 
 def tiny_mae_cfg(img_size=32,

@@ -16,20 +16,11 @@ from transformers import ViTMAEModel
 from mae_plugin.checkpoint import (FORMATS, convert_checkpoint,
                                    convert_official_mae, convert_to_vitdet,
                                    mae_config_from_hf)
-from ..conftest import TINY_ARCH, tiny_mae_cfg
+from ..conftest import MMSEG_TINY, TINY_ARCH, tiny_mae_cfg
 from .helpers import build_plugin, hf_config, randomize
 
 TOL = dict(rtol=0, atol=1e-5)
-MMSEG_ARCH = dict(
-    img_size=32,
-    patch_size=8,
-    embed_dims=32,
-    num_layers=2,
-    num_heads=4,
-    mlp_ratio=2,
-    final_norm=True,
-    norm_cfg=dict(type='LN', eps=1e-6))
-
+MMSEG_ARCH = dict(MMSEG_TINY, final_norm=True)
 
 #: The entry of the saved file that holds each output's state dict, as the
 #: README says (None: the bare state dict).
@@ -249,13 +240,17 @@ def test_timm_layout_is_the_official_encoder_and_round_trips(tmp_path):
     path = str(tmp_path / 'back.pth')
     torch.save({'state_dict': back}, path)
     vit = VisionTransformer(
-        arch=TINY_ARCH, img_size=32, patch_size=8, out_type='raw',
+        arch=TINY_ARCH,
+        img_size=32,
+        patch_size=8,
+        out_type='raw',
         init_cfg=dict(type='Pretrained', checkpoint=path, prefix='backbone.'))
     vit.init_weights()
     vit.eval()
     x = torch.randn(2, 3, 32, 32)
-    torch.testing.assert_close(vit(x)[0],
-                               plugin.backbone(x, mask=False)[0], **TOL)
+    torch.testing.assert_close(
+        vit(x)[0],
+        plugin.backbone(x, mask=False)[0], **TOL)
 
 
 def test_hugging_face_vitmae_model_reads_the_export(tmp_path):

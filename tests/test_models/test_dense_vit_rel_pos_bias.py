@@ -7,7 +7,7 @@ from mmseg.models.backbones import MAE as MMSegMAE
 from mae_plugin.checkpoint import convert_to_mmseg_mae, load_encoder_weights
 from mae_plugin.models import DenseViT
 from mae_plugin.registry import build_model
-from ..conftest import TINY_ARCH, tiny_mae_cfg
+from ..conftest import MMSEG_TINY, TINY_ARCH, tiny_mae_cfg
 
 BEIT = dict(use_rel_pos_bias=True, layer_scale_init_value=1.0)
 
@@ -29,16 +29,7 @@ def mmseg_mae(**kwargs):
     """mmseg's MAE backbone of TINY_ARCH's size, as its ADE20K config
     builds ViT-B (LN eps 1e-6, layer scale 1.0)."""
     model = MMSegMAE(
-        img_size=32,
-        patch_size=8,
-        embed_dims=32,
-        num_layers=2,
-        num_heads=4,
-        mlp_ratio=2,
-        out_indices=[0, 1],
-        norm_cfg=dict(type='LN', eps=1e-6),
-        init_values=1.0,
-        **kwargs)
+        out_indices=[0, 1], init_values=1.0, **MMSEG_TINY, **kwargs)
     model.eval()  # its `train` returns None
     return model
 
