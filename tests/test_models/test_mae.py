@@ -187,6 +187,17 @@ def test_neck_and_head_take_their_dimensions_from_the_backbone():
     assert torch.isfinite(model(**data, mode='loss')['loss'])
 
 
+def test_built_parts_are_taken_as_they_are():
+    parts = build(tiny_mae_cfg())
+    model = MODELS.build(
+        dict(
+            type='mae_plugin.MAE',
+            backbone=parts.backbone,
+            neck=parts.neck,
+            head=parts.head))
+    assert model.neck is parts.neck and model.head is parts.head
+
+
 def test_mae_config_spells_each_dimension_once():
     cfg = mae_config('large', img_size=112, patch_size=14, mask_ratio=0.6)
     assert cfg['backbone'] == dict(

@@ -15,6 +15,12 @@ def _update_params(optim_wrapper: OptimWrapper, loss: torch.Tensor) -> None:
     optim_wrapper.update_params(loss)
 
 
+def _fill_in(cfg, **defaults):
+    """A sub-module config with ``defaults`` for the keys it leaves out; an
+    already built module is returned as is."""
+    return {**defaults, **cfg} if isinstance(cfg, dict) else cfg
+
+
 @MODELS.register_module()
 class MAE(BaseSelfSupervisor):
     """Masked Autoencoder (He et al., 2021).
@@ -67,13 +73,13 @@ class MAE(BaseSelfSupervisor):
                 **(data_preprocessor or {})
             }
         encoder = build_model(backbone)
-        neck = dict(
-            dict(
-                in_channels=encoder.embed_dims,
-                img_size=encoder.img_size,
-                patch_size=encoder.patch_size,
-                out_channels=encoder.in_channels), **neck)
-        head = dict(dict(patch_size=encoder.patch_size), **head)
+        neck = _fill_in(
+            neck,
+            in_channels=encoder.embed_dims,
+            img_size=encoder.img_size,
+            patch_size=encoder.patch_size,
+            out_channels=encoder.in_channels)
+        head = _fill_in(head, patch_size=encoder.patch_size)
         super().__init__(
             backbone=encoder,
             neck=build_model(neck),
