@@ -20,7 +20,7 @@ from mmengine.runner import Runner, find_latest_checkpoint
 from .probes import (checkpoint_features, feature_loaders, finetune_accuracy,
                      probe_features)
 from mae_plugin.apis import test_config, train_config
-from .report import markdown_table, pyplot, save_figure
+from .report import markdown_table, pyplot, save_figure, write_json
 from .timing import cpu_seconds
 
 # The swept field and values of each sweep.
@@ -179,8 +179,10 @@ def run_sweep(config: str,
         if key not in finished:
             finished[key] = _run_point(cfg, names, options)
         results.append(dict(finished[key], value=value))
-    with open(osp.join(work_dir, f'{sweep}_results.json'), 'w') as f:
-        json.dump(dict(sweep=sweep, results=results), f, indent=2)
+    write_json(
+        dict(sweep=sweep, results=results),
+        osp.join(work_dir, f'{sweep}_results.json'),
+        indent=2)
     return results
 
 
