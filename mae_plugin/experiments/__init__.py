@@ -4,8 +4,8 @@ writer (:mod:`.report`)."""
 from .crop_fidelity import (CROP_SETTINGS, CropFidelity, format_crop_report,
                             measure_crop_fidelity, time_crops)
 from .fashion_mnist_study import (FINETUNE_CONFIG, PRETRAIN_CONFIG,
-                                  SCRATCH_CONFIG, run_fashion_mnist_study,
-                                  write_study_report)
+                                  SCRATCH_CONFIG, equal_compute_epochs,
+                                  run_fashion_mnist_study)
 from .flop_count import gemm_flops_per_s
 from .paths import config_path
 from .pipeline_benchmark import (PIPELINES, PipelineSpec, decode_factor_shares,
@@ -21,10 +21,11 @@ from .report import (markdown_table, pyplot, save_figure, write_json,
 from .seed_summary import (format_seed_summary, mean_std, run_study_seeds,
                            summarize_study_seeds)
 from .step_benchmark import run_benchmark
+from .study_report import write_study_report
 from .step_models import PEERS, BenchmarkSpec
 from .step_report import format_report
 from .sweep import (SWEEP_EVALUATORS, SWEEPS, plot_sweep, results_table,
-                    run_sweep)
+                    run_seed_spread, run_sweep, seed_spread_table)
 from .timing import PeerResult, cpu_seconds
 from .train_benchmark import (TrainThroughput, benchmark_training,
                               format_training_report)
@@ -33,15 +34,17 @@ __all__ = [
     'CROP_SETTINGS', 'CropFidelity', 'format_crop_report',
     'measure_crop_fidelity', 'time_crops', 'FINETUNE_CONFIG',
     'PRETRAIN_CONFIG', 'SCRATCH_CONFIG', 'run_fashion_mnist_study',
-    'write_study_report', 'gemm_flops_per_s', 'config_path', 'PIPELINES',
-    'PipelineSpec', 'decode_factor_shares', 'format_pipeline_report',
-    'run_pipeline_benchmark', 'write_benchmark_images',
-    'format_precision_report', 'plot_precision_check', 'run_precision_check',
-    'checkpoint_features', 'feature_loaders', 'finetune_accuracy',
-    'probe_features', 'markdown_table', 'pyplot', 'save_figure', 'write_json',
-    'write_markdown', 'format_seed_summary', 'mean_std', 'run_study_seeds',
+    'write_study_report', 'equal_compute_epochs', 'gemm_flops_per_s',
+    'config_path', 'PIPELINES', 'PipelineSpec', 'decode_factor_shares',
+    'format_pipeline_report', 'run_pipeline_benchmark',
+    'write_benchmark_images', 'format_precision_report',
+    'plot_precision_check', 'run_precision_check', 'checkpoint_features',
+    'feature_loaders', 'finetune_accuracy', 'probe_features', 'markdown_table',
+    'pyplot', 'save_figure', 'write_json', 'write_markdown',
+    'format_seed_summary', 'mean_std', 'run_study_seeds',
     'summarize_study_seeds', 'run_benchmark', 'PEERS', 'BenchmarkSpec',
     'format_report', 'SWEEP_EVALUATORS', 'SWEEPS', 'plot_sweep',
-    'results_table', 'run_sweep', 'PeerResult', 'cpu_seconds',
-    'TrainThroughput', 'benchmark_training', 'format_training_report'
+    'results_table', 'run_sweep', 'run_seed_spread', 'seed_spread_table',
+    'PeerResult', 'cpu_seconds', 'TrainThroughput', 'benchmark_training',
+    'format_training_report'
 ]

@@ -4,66 +4,33 @@ One call pretrains the small MAE of
 ``configs/mae/mae_vit-tiny-p4_1xb256-coslr-16e_fashion-mnist.py`` (kNN
 accuracy logged every epoch), probes its frozen features with a logistic
 regression and a weighted kNN against a randomly initialised encoder and
-raw pixels, fine-tunes it against the same ViT trained from scratch, and
-writes a markdown report, a JSON file and a plot of pretraining loss and kNN
-accuracy over epochs.
+raw pixels, fine-tunes it against the same ViT trained from scratch for
+the same epochs and for as many CPU minutes as MAE's pretraining and
+fine-tuning took, and writes a markdown report, a JSON file and a plot of
+pretraining loss and kNN accuracy over epochs.
 """
 import os.path as osp
-import time
-from contextlib import contextmanager
 from typing import Dict, List, Optional, Sequence
 
-import numpy as np
-import torch
 from mmengine.config import Config
-from mmengine.hooks import Hook
 
 from mae_plugin.datasets import DEBIAN_FASHION_MNIST
 from mae_plugin.engine import KNNEvalHook
 from mae_plugin.apis import build_runner, train_config
+from mae_plugin.utils import check_number
 from .paths import config_path
 from .probes import (Features, checkpoint_features, feature_loaders,
-                     finetune_accuracy, probe_features)
-from .report import (markdown_table, pyplot, save_figure, write_json,
-                     write_markdown)
-from .timing import cpu_seconds
+                     finetune_accuracy, probe_features, raw_pixel_features)
+from .study_report import FEATURE_KINDS, write_study_report
+from .timing import EpochStatsHook, Stopwatch
 
 PRETRAIN_CONFIG = config_path(
     'mae', 'mae_vit-tiny-p4_1xb256-coslr-16e_fashion-mnist.py')
 FINETUNE_CONFIG = config_path('benchmarks', 'classification', 'fashion_mnist',
                               'vit-tiny-p4_1xb256-coslr-3e_fashion-mnist.py')
 SCRATCH_CONFIG = FINETUNE_CONFIG.replace('.py', '-scratch.py')
-FEATURE_KINDS = {'cls': 'cls token', 'mean': 'mean-pooled patches'}
 PROBE_STAGE = 'probes (logistic regression and kNN)'
-
-
-class EpochStatsHook(Hook):
-    """Record, for every training epoch, the mean loss and the CPU (see
-    :func:`cpu_seconds`) and wall minutes since training started."""
-
-    def __init__(self) -> None:
-        self.history: List[Dict[str, float]] = []
-        self._losses: List[float] = []
-        self._start = (cpu_seconds(), time.time())
-
-    def before_train(self, runner) -> None:
-        self._start = (cpu_seconds(), time.time())
-
-    def after_train_iter(self,
-                         runner,
-                         batch_idx,
-                         data_batch=None,
-                         outputs=None) -> None:
-        self._losses.append(outputs['loss'].item())
-
-    def after_train_epoch(self, runner) -> None:
-        self.history.append(
-            dict(
-                epoch=runner.epoch + 1,
-                loss=float(np.mean(self._losses)),
-                cpu_minutes=(cpu_seconds() - self._start[0]) / 60,
-                wall_minutes=(time.time() - self._start[1]) / 60))
-        self._losses = []
+EQUAL_COMPUTE = 'from scratch, equal compute'
 
 
 def _set_dataset_fields(node, **fields) -> None:
@@ -107,21 +74,6 @@ def _config(path: str, work_dir: str, data_root: str,
     return cfg
 
 
-class _Stopwatch:
-    """CPU (see :func:`cpu_seconds`) and wall minutes of named stages."""
-
-    def __init__(self) -> None:
-        self.minutes: Dict[str, Dict[str, float]] = {}
-
-    @contextmanager
-    def __call__(self, name: str):
-        cpu, wall = cpu_seconds(), time.time()
-        yield
-        entry = self.minutes.setdefault(name, dict(cpu=0., wall=0.))
-        entry['cpu'] += (cpu_seconds() - cpu) / 60
-        entry['wall'] += (time.time() - wall) / 60
-
-
 def _probe_rows(name: str, train: Features, test: Features,
                 num_classes: int) -> List[dict]:
     """Table rows (linear probe, kNN) of every feature kind."""
@@ -132,15 +84,6 @@ def _probe_rows(name: str, train: Features, test: Features,
             **scores)
         for kind, scores in probe_features(train, test, num_classes).items()
     ]
-
-
-def _raw_pixels(dataloader) -> Features:
-    """Flattened images in [0, 1] and labels of a loader's dataset."""
-    dataset = dataloader.dataset
-    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
-    pixels = np.stack([info['img'] for info in infos]).reshape(len(infos), -1)
-    labels = torch.tensor([int(info['gt_label']) for info in infos])
-    return {'pixels': torch.from_numpy(pixels / 255.).float()}, labels
 
 
 def _pretrain(cfg: Config, probe_epochs: Sequence[int]) -> List[dict]:
@@ -169,7 +112,7 @@ def _pretrain(cfg: Config, probe_epochs: Sequence[int]) -> List[dict]:
 
 
 def _probe_encoders(cfg: Config, encoders: Sequence[tuple], loaders: dict,
-                    num_classes: int, watch: _Stopwatch) -> List[dict]:
+                    num_classes: int, watch: Stopwatch) -> List[dict]:
     """Probe rows of each ``(name, checkpoint or None)`` encoder."""
     rows = []
     for name, checkpoint in encoders:
@@ -196,17 +139,17 @@ def _study_encoders(pre_dir: str, pretraining: List[dict],
 
 
 def _probe_stage(cfg: Config, encoders: Sequence[tuple], loaders: dict,
-                 watch: _Stopwatch) -> List[dict]:
+                 watch: Stopwatch) -> List[dict]:
     """Probe rows of raw pixels, then of each encoder of
     :func:`_study_encoders`."""
     num_classes = len(loaders['train'].dataset.metainfo['classes'])
     with watch(PROBE_STAGE):
-        rows = _probe_rows('raw pixels', _raw_pixels(loaders['train']),
-                           _raw_pixels(loaders['test']), num_classes)
+        rows = _probe_rows('raw pixels', raw_pixel_features(loaders['train']),
+                           raw_pixel_features(loaders['test']), num_classes)
     return rows + _probe_encoders(cfg, encoders, loaders, num_classes, watch)
 
 
-def _finetune_runs(runs: Sequence[tuple], work_dir: str, watch: _Stopwatch,
+def _finetune_runs(runs: Sequence[tuple], work_dir: str, watch: Stopwatch,
                    cfg_options: dict, data: dict) -> Dict[str, float]:
     """Top-1 (%) of each fine-tuning run ``(name, sub-folder, config,
     checkpoint or None, epochs)``, each timed by ``watch``."""
@@ -221,6 +164,81 @@ def _finetune_runs(runs: Sequence[tuple], work_dir: str, watch: _Stopwatch,
                     cfg_options=cfg_options,
                     **data), checkpoint)
     return finetune
+
+
+def equal_compute_epochs(pretrain_cpu_minutes: float,
+                         finetune_cpu_minutes: float,
+                         epoch_cpu_minutes: float,
+                         min_epochs: int = 1) -> int:
+    """Epochs of a from-scratch baseline that costs what MAE cost.
+
+    Args:
+        pretrain_cpu_minutes (float): MAE's pretraining steps (without the
+            evaluations between epochs).
+        finetune_cpu_minutes (float): MAE's fine-tuning.
+        epoch_cpu_minutes (float): One epoch of the baseline, measured.
+        min_epochs (int): The fewest epochs returned. Defaults to 1.
+
+    Returns:
+        int: ``(pretrain + finetune) / epoch`` CPU minutes, rounded to the
+        nearest whole epoch, and at least ``min_epochs``.
+
+    Raises:
+        ValueError: A minute count is not a number > 0.
+    """
+    for name, value in (('pretrain_cpu_minutes', pretrain_cpu_minutes),
+                        ('finetune_cpu_minutes', finetune_cpu_minutes),
+                        ('epoch_cpu_minutes', epoch_cpu_minutes)):
+        check_number(name, value, low=0, low_open=True)
+    budget = pretrain_cpu_minutes + finetune_cpu_minutes
+    return max(min_epochs, round(budget / epoch_cpu_minutes))
+
+
+def _equal_compute_run(pretraining: List[dict], minutes: dict,
+                       finetune_epochs: int, scratch_epochs: Optional[int],
+                       scratch_config: str) -> tuple:
+    """The fine-tuning run ``(name, sub-folder, config, None, epochs)`` of
+    the equal-compute baseline, and what its epochs were weighed from."""
+    equal = dict(
+        pretrain_cpu_minutes=pretraining[-1]['step_cpu_minutes'],
+        finetune_cpu_minutes=minutes['fine-tuning (MAE-initialised)']['cpu'],
+        epoch_cpu_minutes=minutes['fine-tuning (from scratch)']['cpu'] /
+        finetune_epochs)
+    equal['epochs'] = scratch_epochs or equal_compute_epochs(
+        **equal, min_epochs=finetune_epochs)
+    return (EQUAL_COMPUTE, 'finetune_scratch_equal_compute', scratch_config,
+            None, equal['epochs']), equal
+
+
+def _finetune_stage(checkpoint: str, pretraining: List[dict], watch: Stopwatch,
+                    work_dir: str, configs: tuple, epochs: tuple,
+                    cfg_options: dict, data: dict) -> tuple:
+    """Fine-tune ``checkpoint`` and, from scratch, a random encoder for the
+    same epochs, then from scratch for the compute MAE took.
+
+    Args:
+        configs (tuple): The fine-tuning and from-scratch configs.
+        epochs (tuple): The fine-tuning epochs, and those of the
+            equal-compute run (None: :func:`equal_compute_epochs`).
+
+    Returns:
+        tuple: Top-1 by run name, the ``equal_compute`` record and the
+        epochs by run name.
+    """
+    (finetune_config, scratch_config), (finetune_epochs,
+                                        scratch_epochs) = (configs, epochs)
+    runs = [('MAE-initialised', 'finetune_mae', finetune_config, checkpoint,
+             finetune_epochs),
+            ('from scratch', 'finetune_scratch', scratch_config, None,
+             finetune_epochs)]
+    finetune = _finetune_runs(runs, work_dir, watch, cfg_options, data)
+    run, equal = _equal_compute_run(pretraining, watch.minutes,
+                                    finetune_epochs, scratch_epochs,
+                                    scratch_config)
+    finetune.update(_finetune_runs([run], work_dir, watch, cfg_options, data))
+    equal['spent_cpu_minutes'] = watch.minutes[
+        f'fine-tuning ({EQUAL_COMPUTE})']['cpu']
+    return finetune, equal, {name: n for name, *_, n in runs + [run]}
 
 
 def run_fashion_mnist_study(work_dir: str,
@@ -254,10 +272,10 @@ def run_fashion_mnist_study(work_dir: str,
             of the issue). Defaults to ``(4, )``.
         finetune_epochs (int, optional): Fine-tuning epochs of the
             MAE-initialised run. Defaults to None (the config's).
-        scratch_epochs (int, optional): Epochs of the from-scratch
-            baseline; more than ``finetune_epochs`` gives it the compute of
-            pretraining too. Defaults to None (``finetune_epochs``: the
-            same fine-tuning budget).
+        scratch_epochs (int, optional): Epochs of the equal-compute
+            from-scratch baseline. Defaults to None: those of
+            :func:`equal_compute_epochs` (the other from-scratch run gets
+            ``finetune_epochs``, the same fine-tuning budget).
         train_subset (int, optional): Use the first N training images only.
             Defaults to None (all 60k).
         test_subset (int, optional): Use the first N test images only.
@@ -276,9 +294,11 @@ def run_fashion_mnist_study(work_dir: str,
             Defaults to ``''``.
 
     Returns:
-        dict: ``probes`` (rows of features, linear, knn), ``finetune``,
-        ``pretraining`` (per-epoch loss, CPU minutes and kNN accuracy) and
-        ``minutes`` (CPU and wall minutes per stage).
+        dict: ``probes`` (rows of features, linear, knn), ``finetune``
+        (name -> top-1), ``equal_compute`` (what
+        :func:`equal_compute_epochs` weighed, and the CPU minutes the run
+        took), ``pretraining`` (per-epoch loss, CPU minutes and kNN
+        accuracy) and ``minutes`` (CPU and wall minutes per stage).
     """
     data = dict(
         data_root=data_root,
@@ -286,7 +306,7 @@ def run_fashion_mnist_study(work_dir: str,
         test_subset=test_subset)
     pretrain_options = {'randomness.seed': seed, **(pretrain_options or {})}
     finetune_options = {'randomness.seed': seed, **(finetune_options or {})}
-    watch = _Stopwatch()
+    watch = Stopwatch()
 
     # 1. Pretraining, kNN accuracy every epoch.
     pre_dir = osp.join(work_dir, 'pretrain')
@@ -305,22 +325,22 @@ def run_fashion_mnist_study(work_dir: str,
                                cfg.train_cfg.max_epochs)
     rows = _probe_stage(cfg, encoders, loaders, watch)
 
-    # 3. Fine-tuning from the last MAE checkpoint versus from scratch.
+    # 3. Fine-tuning from the last MAE checkpoint versus from scratch, for
+    # the same epochs and for as many CPU minutes as MAE took in all.
     finetune_epochs = (
         finetune_epochs
         or Config.fromfile(finetune_config).train_cfg.max_epochs)
-    scratch_epochs = scratch_epochs or finetune_epochs
-    runs = [('MAE-initialised', 'finetune_mae', finetune_config,
-             encoders[-1][1], finetune_epochs),
-            ('from scratch', 'finetune_scratch', scratch_config, None,
-             scratch_epochs)]
-    finetune = _finetune_runs(runs, work_dir, watch, finetune_options, data)
+    finetune, equal, run_epochs = _finetune_stage(
+        encoders[-1][1], pretraining, watch, work_dir,
+        (finetune_config, scratch_config), (finetune_epochs, scratch_epochs),
+        finetune_options, data)
     results = dict(
         command=command,
         seed=seed,
         pretrain_epochs=cfg.train_cfg.max_epochs,
         finetune_epochs=finetune_epochs,
-        scratch_epochs=scratch_epochs,
+        equal_compute=equal,
+        run_epochs=run_epochs,
         train_images=len(loaders['train'].dataset),
         test_images=len(loaders['test'].dataset),
         probes=rows,
@@ -329,64 +349,3 @@ def run_fashion_mnist_study(work_dir: str,
         minutes=watch.minutes)
     write_study_report(results, out_dir)
     return results
-
-
-def write_study_report(results: dict, out_dir: str) -> None:
-    """Write ``fashion_mnist_study.json``, ``.md`` and ``.png``.
-
-    Args:
-        results (dict): What :func:`run_fashion_mnist_study` returns.
-        out_dir (str): Target folder, created when missing.
-    """
-    write_json(results, osp.join(out_dir, 'fashion_mnist_study.json'))
-    lines = [
-        '# Fashion-MNIST study', '',
-        f'Made by `{results["command"]}` on {results["train_images"]} '
-        f'training and {results["test_images"]} test images: '
-        f'{results["pretrain_epochs"]} pretraining epochs, '
-        f'{results["finetune_epochs"]} fine-tuning epochs '
-        f'({results["scratch_epochs"]} from scratch). Linear: '
-        'scikit-learn logistic regression on standardised frozen features; '
-        'kNN: weighted, k=20, cosine, T=0.07, the training images vote.', ''
-    ]
-    lines += markdown_table(
-        ['features', 'linear', 'kNN'],
-        [(r['features'], f'{r["linear"]:.1f}', f'{r["knn"]:.1f}')
-         for r in results['probes']])
-    lines.append('')
-    lines += markdown_table(['fine-tuning', 'top-1'],
-                            [(k, f'{v:.1f}')
-                             for k, v in results['finetune'].items()])
-    lines.append('')
-    lines += markdown_table(['stage', 'CPU minutes', 'wall minutes'],
-                            [(k, f'{v["cpu"]:.1f}', f'{v["wall"]:.1f}')
-                             for k, v in results['minutes'].items()])
-    lines += [
-        '', 'CPU minutes are the user + system time of all threads of the '
-        'process and of its finished dataloader workers; those of '
-        'pretraining (and of the MAE rows) include the kNN evaluation after '
-        'every epoch.', '',
-        '![pretraining loss and kNN accuracy](fashion_mnist_study.png)'
-    ]
-    write_markdown(lines, osp.join(out_dir, 'fashion_mnist_study.md'))
-    plot_pretraining(results['pretraining'],
-                     osp.join(out_dir, 'fashion_mnist_study.png'))
-
-
-def plot_pretraining(history: List[dict], out_file: str) -> None:
-    """Pretraining loss and kNN top-1 per epoch, side by side."""
-    epochs = [h['epoch'] for h in history]
-    fig, (ax_loss, ax_knn) = pyplot().subplots(1, 2, figsize=(9, 3.5))
-    ax_loss.plot(epochs, [h['loss'] for h in history], marker='o')
-    ax_loss.set(
-        xlabel='epoch',
-        ylabel='masked-patch MSE (norm-pix)',
-        title='pretraining loss')
-    for kind, label in FEATURE_KINDS.items():
-        ax_knn.plot(
-            epochs, [h[f'knn/{kind}_top1'] for h in history],
-            marker='o',
-            label=label)
-    ax_knn.set(xlabel='epoch', ylabel='top-1 (%)', title='weighted kNN')
-    ax_knn.legend()
-    save_figure(fig, out_file)

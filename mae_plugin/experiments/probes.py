@@ -4,6 +4,7 @@ regression) and a weighted kNN on frozen encoder features, and
 fine-tuning."""
 from typing import Dict, Optional, Tuple
 
+import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
@@ -44,6 +45,15 @@ def feature_loaders(
         loader_cfg['dataset'].update(split=split, indices=subset)
         loaders[split] = Runner.build_dataloader(loader_cfg)
     return loaders
+
+
+def raw_pixel_features(dataloader) -> Features:
+    """Flattened images in [0, 1] and labels of a loader's dataset."""
+    dataset = dataloader.dataset
+    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    pixels = np.stack([info['img'] for info in infos]).reshape(len(infos), -1)
+    labels = torch.tensor([int(info['gt_label']) for info in infos])
+    return {'pixels': torch.from_numpy(pixels / 255.).float()}, labels
 
 
 def checkpoint_features(cfg: Config, checkpoint: Optional[str],

@@ -32,7 +32,9 @@ def summarize_study_seeds(runs: Sequence[dict]) -> dict:
 
     Returns:
         dict: ``seeds``, ``probes`` (per row ``features`` and the lists
-        ``linear`` and ``knn``) and ``finetune`` (name -> list of top-1).
+        ``linear`` and ``knn``), ``finetune`` (name -> list of top-1) and
+        ``equal_compute`` (per run the epochs and CPU minutes of the
+        equal-compute baseline).
 
     Raises:
         ValueError: No runs, or runs with other rows or fine-tunings.
@@ -56,10 +58,15 @@ def summarize_study_seeds(runs: Sequence[dict]) -> dict:
         name: [run['finetune'][name] for run in runs]
         for name in first['finetune']
     }
+    equal_compute = [{
+        key: run['equal_compute'][key]
+        for key in ('epochs', 'spent_cpu_minutes')
+    } for run in runs]
     return dict(
         seeds=[run.get('seed') for run in runs],
         probes=probes,
-        finetune=finetune)
+        finetune=finetune,
+        equal_compute=equal_compute)
 
 
 def _cell(values: List[float]) -> str:
@@ -80,6 +87,10 @@ def format_seed_summary(summary: dict) -> str:
     lines += markdown_table(['fine-tuning', 'top-1'],
                             [(name, _cell(values))
                              for name, values in summary['finetune'].items()])
+    runs = ', '.join(f'{run["epochs"]} epochs in '
+                     f'{run["spent_cpu_minutes"]:.1f} CPU-minutes'
+                     for run in summary['equal_compute'])
+    lines += ['', f'The equal-compute baseline trained for {runs}.']
     return '\n'.join(lines)
 
 

@@ -21,6 +21,7 @@ from .probes import (checkpoint_features, feature_loaders, finetune_accuracy,
                      probe_features)
 from mae_plugin.apis import test_config, train_config
 from .report import markdown_table, pyplot, save_figure, write_json
+from .seed_summary import mean_std
 from .timing import cpu_seconds
 
 # The swept field and values of each sweep.
@@ -105,6 +106,17 @@ def swept_field(sweep: str) -> tuple:
     return SWEEPS[sweep]
 
 
+def point_config(config: str, name: str, work_dir: str,
+                 options: dict) -> Config:
+    """``config`` with ``options`` merged, named ``name`` and run in
+    ``<work_dir>/<name>``."""
+    cfg = Config.fromfile(config)
+    cfg.merge_from_dict(options)
+    cfg.experiment_name = name
+    cfg.work_dir = osp.join(work_dir, name)
+    return cfg
+
+
 def sweep_config(config: str,
                  sweep: str,
                  value,
@@ -113,11 +125,26 @@ def sweep_config(config: str,
     """The config of one sweep point: ``config`` with ``cfg_options`` and
     the swept field set to ``value``; nothing else changes."""
     key = swept_field(sweep)[0]
-    cfg = Config.fromfile(config)
-    cfg.merge_from_dict({**(cfg_options or {}), key: value})
-    cfg.experiment_name = f'{sweep}_{value}'
-    cfg.work_dir = osp.join(work_dir, cfg.experiment_name)
-    return cfg
+    return point_config(config, f'{sweep}_{value}', work_dir, {
+        **(cfg_options or {}), key: value
+    })
+
+
+def _evaluator_names(cfg: Config,
+                     evaluators: Optional[Sequence[str]]) -> List[str]:
+    """``evaluators``, else the keys of the config's ``sweep_evaluation``,
+    else ``['reconstruction']``.
+
+    Raises:
+        KeyError: A name is not in :data:`SWEEP_EVALUATORS`.
+    """
+    names = list(
+        evaluators or cfg.get('sweep_evaluation') or ['reconstruction'])
+    unknown = set(names) - set(SWEEP_EVALUATORS)
+    if unknown:
+        raise KeyError(f'evaluators {sorted(unknown)} unknown; choose '
+                       f'from {sorted(SWEEP_EVALUATORS)}')
+    return names
 
 
 def _point_key(cfg: Config, evaluators: Sequence[str]) -> str:
@@ -169,15 +196,10 @@ def run_sweep(config: str,
     results = []
     for value in values or swept_field(sweep)[1]:
         cfg = sweep_config(config, sweep, value, work_dir, cfg_options)
-        options = cfg.get('sweep_evaluation') or {}
-        names = evaluators or list(options) or ['reconstruction']
-        unknown = set(names) - set(SWEEP_EVALUATORS)
-        if unknown:
-            raise KeyError(f'evaluators {sorted(unknown)} unknown; choose '
-                           f'from {sorted(SWEEP_EVALUATORS)}')
+        names = _evaluator_names(cfg, evaluators)
         key = _point_key(cfg, names)
         if key not in finished:
-            finished[key] = _run_point(cfg, names, options)
+            finished[key] = _run_point(cfg, names)
         results.append(dict(finished[key], value=value))
     write_json(
         dict(sweep=sweep, results=results),
@@ -186,8 +208,73 @@ def run_sweep(config: str,
     return results
 
 
-def _run_point(cfg: Config, evaluators: Sequence[str], options: dict) -> dict:
-    """Pretrain one sweep point and evaluate its last checkpoint."""
+def run_seed_spread(config: str,
+                    seeds: Sequence[int],
+                    work_dir: str,
+                    evaluators: Optional[Sequence[str]] = None,
+                    cfg_options: Optional[dict] = None) -> dict:
+    """Pretrain and evaluate the config's own point (no field swept) once
+    per ``randomness.seed``, in ``<work_dir>/seed_<s>``, and write
+    ``seed_spread_results.json``: how far the sweeps' numbers move with
+    the seed alone.
+
+    Args:
+        config (str): Pretraining config, as for :func:`run_sweep`.
+        seeds (Sequence[int]): At least two seeds.
+        work_dir (str): Parent folder of the runs and of the JSON file.
+        evaluators (Sequence[str], optional): As for :func:`run_sweep`.
+        cfg_options (dict, optional): Overrides for every run.
+
+    Returns:
+        dict: ``seeds``, ``results`` (per seed what :func:`run_sweep`
+        returns per value, with ``seed``) and ``spread`` (metric ->
+        ``(mean, sample std)``).
+
+    Raises:
+        ValueError: Fewer than two seeds, or a seed twice.
+    """
+    if len(seeds) < 2 or len(set(seeds)) != len(seeds):
+        raise ValueError('seeds must be at least two different seeds, got '
+                         f'{list(seeds)}')
+    results = []
+    for seed in seeds:
+        cfg = point_config(config, f'seed_{seed}', work_dir, {
+            **(cfg_options or {}), 'randomness.seed': seed
+        })
+        results.append(
+            dict(
+                _run_point(cfg, _evaluator_names(cfg, evaluators)), seed=seed))
+    spread = {
+        metric: mean_std([r['metrics'][metric] for r in results])
+        for metric in sorted(results[0]['metrics'])
+    }
+    summary = dict(seeds=list(seeds), results=results, spread=spread)
+    write_json(
+        summary, osp.join(work_dir, 'seed_spread_results.json'), indent=2)
+    return summary
+
+
+def seed_spread_table(summary: dict) -> str:
+    """A Markdown table of :func:`run_seed_spread`: one row per metric,
+    one column per seed, then mean +- sample std and max - min."""
+    head = [
+        'metric', *(f'seed {s}' for s in summary['seeds']), 'mean +- std',
+        'max - min'
+    ]
+    rows = []
+    for metric, (mean, std) in summary['spread'].items():
+        values = [r['metrics'][metric] for r in summary['results']]
+        rows.append([
+            metric, *(f'{v:.2f}' for v in values), f'{mean:.2f} +- {std:.2f}',
+            f'{max(values) - min(values):.2f}'
+        ])
+    return '\n'.join(markdown_table(head, rows))
+
+
+def _run_point(cfg: Config, evaluators: Sequence[str]) -> dict:
+    """Pretrain one point and evaluate its last checkpoint with the
+    options of the config's ``sweep_evaluation``."""
+    options = cfg.get('sweep_evaluation') or {}
     cpu, wall = cpu_seconds(), time.time()
     Runner.from_cfg(cfg).train()
     record = dict(

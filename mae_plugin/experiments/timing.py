@@ -1,13 +1,17 @@
 """Clocks of the studies, sweeps and benchmarks, so their reports agree:
-CPU seconds of the process, seconds per call on a device, and the timed
-rounds of one benchmark peer."""
+CPU seconds of the process, seconds per call on a device, the timed rounds
+of one benchmark peer, the minutes of named stages and the per-epoch
+statistics of a training run."""
 import resource
 import statistics
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, List
+from typing import Callable, Dict, List
 
+import numpy as np
 import torch
+from mmengine.hooks import Hook
 
 
 def cpu_seconds() -> float:
@@ -57,3 +61,57 @@ class PeerResult:
     def spread(self) -> float:
         """(max - min) / median of the rounds."""
         return (max(self.images_per_s) - min(self.images_per_s)) / self.median
+
+
+class Stopwatch:
+    """CPU (see :func:`cpu_seconds`) and wall minutes of named stages."""
+
+    def __init__(self) -> None:
+        self.minutes: Dict[str, Dict[str, float]] = {}
+
+    @contextmanager
+    def __call__(self, name: str):
+        cpu, wall = cpu_seconds(), time.time()
+        yield
+        entry = self.minutes.setdefault(name, dict(cpu=0., wall=0.))
+        entry['cpu'] += (cpu_seconds() - cpu) / 60
+        entry['wall'] += (time.time() - wall) / 60
+
+
+class EpochStatsHook(Hook):
+    """Record, for every training epoch, the mean loss, the CPU (see
+    :func:`cpu_seconds`) and wall minutes since training started, and the
+    CPU minutes of the training steps alone (data loading included; the
+    evaluations and checkpoints between epochs not)."""
+
+    def __init__(self) -> None:
+        self.history: List[Dict[str, float]] = []
+        self._losses: List[float] = []
+        self._start = (cpu_seconds(), time.time())
+        self._step_cpu = 0.
+        self._epoch_start_cpu = self._last_step_cpu = self._start[0]
+
+    def before_train(self, runner) -> None:
+        self._start = (cpu_seconds(), time.time())
+
+    def before_train_epoch(self, runner) -> None:
+        self._epoch_start_cpu = self._last_step_cpu = cpu_seconds()
+
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
+                         outputs=None) -> None:
+        self._losses.append(outputs['loss'].item())
+        self._last_step_cpu = cpu_seconds()
+
+    def after_train_epoch(self, runner) -> None:
+        self._step_cpu += self._last_step_cpu - self._epoch_start_cpu
+        self.history.append(
+            dict(
+                epoch=runner.epoch + 1,
+                loss=float(np.mean(self._losses)),
+                cpu_minutes=(cpu_seconds() - self._start[0]) / 60,
+                wall_minutes=(time.time() - self._start[1]) / 60,
+                step_cpu_minutes=self._step_cpu / 60))
+        self._losses = []

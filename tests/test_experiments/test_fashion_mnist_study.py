@@ -13,10 +13,9 @@ from mmengine.config import Config
 from mmengine.hooks import Hook
 
 from mae_plugin.experiments import probes
-from mae_plugin.experiments.fashion_mnist_study import (FINETUNE_CONFIG,
-                                                        PRETRAIN_CONFIG,
-                                                        SCRATCH_CONFIG,
-                                                        run_fashion_mnist_study)
+from mae_plugin.experiments.fashion_mnist_study import (
+    FINETUNE_CONFIG, PRETRAIN_CONFIG, SCRATCH_CONFIG, equal_compute_epochs,
+    run_fashion_mnist_study)
 from mae_plugin.datasets import DEBIAN_FASHION_MNIST
 from mae_plugin.engine import AccumulationAwareRunner, PretrainedKeysHook
 from tests.chance import above_chance
@@ -141,7 +140,6 @@ def test_shortened_study_end_to_end(tmp_path, monkeypatch):
         pretrain_epochs=3,
         probe_epochs=(1, ),
         finetune_epochs=FINETUNE_EPOCHS,
-        scratch_epochs=FINETUNE_EPOCHS - 5,
         pretrain_options=PRETRAIN_OPTIONS,
         finetune_options=FINETUNE_OPTIONS,
         command='pytest')
@@ -162,15 +160,18 @@ def test_shortened_study_end_to_end(tmp_path, monkeypatch):
     # (79-100% with several seeds; above what guessing reaches on the 100
     # test images with probability 1e-6), the random one less (20-53%).
     last = str(tmp_path / 'work' / 'pretrain' / 'epoch_3.pth')
-    mae, scratch = starts
+    mae, scratch, equal_scratch = starts
     assert mae['work_dir'].endswith('finetune_mae')
-    assert (mae['max_epochs'], scratch['max_epochs']) == (FINETUNE_EPOCHS,
-                                                          FINETUNE_EPOCHS - 5)
+    assert mae['max_epochs'] == scratch['max_epochs'] == FINETUNE_EPOCHS
     assert_started_from(mae, last)
     assert scratch['work_dir'].endswith('finetune_scratch')
     assert_started_at_random(scratch, last)
+    assert equal_scratch['work_dir'].endswith('finetune_scratch_equal_compute')
+    assert_started_at_random(equal_scratch, last)
     finetune = results['finetune']
-    assert set(finetune) == {'MAE-initialised', 'from scratch'}
+    assert set(finetune) == {
+        'MAE-initialised', 'from scratch', 'from scratch, equal compute'
+    }
     assert all(0 <= v <= 100 for v in finetune.values())
     assert finetune['MAE-initialised'] >= above_chance(100, 10)
     assert finetune['MAE-initialised'] > finetune['from scratch']
@@ -182,15 +183,42 @@ def test_shortened_study_end_to_end(tmp_path, monkeypatch):
     assert all(0 <= e['knn/cls_top1'] <= 100 for e in epochs)
     for clock in ('cpu_minutes', 'wall_minutes'):
         assert 0 < epochs[0][clock] < epochs[-1][clock]
+    minutes = results['minutes']
     assert {
         'pretraining', 'feature extraction',
         'probes (logistic regression and kNN)',
-        'fine-tuning (MAE-initialised)', 'fine-tuning (from scratch)'
-    } == set(results['minutes'])
+        'fine-tuning (MAE-initialised)', 'fine-tuning (from scratch)',
+        'fine-tuning (from scratch, equal compute)'
+    } == set(minutes)
+
+    # The equal-compute baseline: MAE's pretraining steps (the per-epoch
+    # kNN left out) plus its fine-tuning, in epochs of the from-scratch run.
+    equal = results['equal_compute']
+    assert 0 < equal['pretrain_cpu_minutes'] < epochs[-1]['cpu_minutes']
+    assert equal['pretrain_cpu_minutes'] == epochs[-1]['step_cpu_minutes']
+    assert equal['finetune_cpu_minutes'] == minutes[
+        'fine-tuning (MAE-initialised)']['cpu']
+    assert equal['epoch_cpu_minutes'] == pytest.approx(
+        minutes['fine-tuning (from scratch)']['cpu'] / FINETUNE_EPOCHS)
+    assert equal['epochs'] == equal_scratch['max_epochs'] == max(
+        FINETUNE_EPOCHS,
+        round((equal['pretrain_cpu_minutes'] + equal['finetune_cpu_minutes']) /
+              equal['epoch_cpu_minutes']))
+    assert equal['spent_cpu_minutes'] == minutes[
+        'fine-tuning (from scratch, equal compute)']['cpu']
+    assert results['run_epochs'] == {
+        'MAE-initialised': FINETUNE_EPOCHS,
+        'from scratch': FINETUNE_EPOCHS,
+        'from scratch, equal compute': equal['epochs']
+    }
 
     report = open(osp.join(out_dir, 'fashion_mnist_study.md')).read()
     assert 'Made by `pytest`' in report
     assert report.count('| MAE, ') == 4
+    assert (f'| from scratch, equal compute | {equal["epochs"]} | '
+            f'{equal["spent_cpu_minutes"]:.1f} | ') in report
+    assert ('The equal-compute baseline trains from scratch for '
+            f'{equal["epochs"]} epochs') in report
     with open(osp.join(out_dir, 'fashion_mnist_study.json')) as f:
         assert json.load(f)['probes'] == results['probes']
     plot = cv2.imread(osp.join(out_dir, 'fashion_mnist_study.png'))
@@ -207,3 +235,16 @@ def test_probe_epochs_must_be_pretrained(tmp_path):
             pretrain_epochs=3,
             probe_epochs=(5, ),
             pretrain_options=PRETRAIN_OPTIONS)
+
+
+def test_equal_compute_epochs_fill_the_budget():
+    # 10 + 5 CPU-minutes at 1.5 per epoch
+    assert equal_compute_epochs(10., 5., 1.5) == 10
+    assert equal_compute_epochs(10., 5., 1.4) == 11  # 10.7 rounds up
+    assert equal_compute_epochs(10., 5., 1.6) == 9  # 9.4 rounds down
+    assert equal_compute_epochs(1., 2., 1., min_epochs=4) == 4
+    for bad in (0., -1., float('nan')):
+        with pytest.raises(ValueError, match='epoch_cpu_minutes'):
+            equal_compute_epochs(10., 5., bad)
+    with pytest.raises(ValueError, match='pretrain_cpu_minutes'):
+        equal_compute_epochs(0., 5., 1.)

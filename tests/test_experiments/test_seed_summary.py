@@ -18,7 +18,9 @@ def study(seed, linear, knn, mae_top1):
         finetune={
             'MAE-initialised': mae_top1,
             'from scratch': 80.4
-        })
+        },
+        equal_compute=dict(
+            epochs=12 + seed, spent_cpu_minutes=20. + seed, budget=21.))
 
 
 def test_mean_and_sample_std():
@@ -43,6 +45,11 @@ def test_rows_matched_across_seeds_and_formatted():
     assert '| MAE, 16 epochs | 87.0 +- 1.0 | 85.0 +- 1.0 |' in text
     assert '| raw pixels | 83.5 +- 0.0 | 84.6 +- 0.0 |' in text
     assert '| MAE-initialised | 88.5 +- 0.5 |' in text
+    assert summary['equal_compute'][2] == dict(
+        epochs=14, spent_cpu_minutes=22.)
+    assert text.endswith('The equal-compute baseline trained for 12 epochs '
+                         'in 20.0 CPU-minutes, 13 epochs in 21.0 '
+                         'CPU-minutes, 14 epochs in 22.0 CPU-minutes.')
 
 
 def test_runs_with_other_rows_are_refused():

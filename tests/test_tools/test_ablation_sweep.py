@@ -7,12 +7,13 @@ import os.path as osp
 import cv2
 import numpy as np
 import pytest
+import torch
 from mmengine.config import Config
 
-from mae_plugin.experiments.sweep import (PAPER_VIT_L,
-                                          evaluate_reconstruction, plot_sweep,
-                                          results_table, run_sweep,
-                                          sweep_config)
+from mae_plugin.experiments.sweep import (PAPER_VIT_L, evaluate_reconstruction,
+                                          plot_sweep, results_table,
+                                          run_seed_spread, run_sweep,
+                                          seed_spread_table, sweep_config)
 from tests.chance import above_chance
 from tests.fashion_mnist_files import write_fake_fashion_mnist
 from ..test_experiments.test_fashion_mnist_study import (
@@ -48,17 +49,17 @@ def test_decoder_depth_sweep_trains_evaluates_and_reports(
     work = str(tmp_path)
     cfg_options = options(*crop_size_overrides(photos),
                           'train_cfg.max_epochs=1', 'train_cfg.val_interval=1')
-    results = run_sweep(CONFIG, 'decoder_depth', work, values=(1, 2),
-                        cfg_options=cfg_options)
+    results = run_sweep(
+        CONFIG, 'decoder_depth', work, values=(1, 2), cfg_options=cfg_options)
     assert [r['value'] for r in results] == [1, 2]
     for r in results:
-        assert osp.isfile(osp.join(work, f'decoder_depth_{r["value"]}',
-                                   'epoch_1.pth'))
+        assert osp.isfile(
+            osp.join(work, f'decoder_depth_{r["value"]}', 'epoch_1.pth'))
         assert np.isfinite(r['metrics']['reconstruction/psnr'])
         assert r['pretrain_cpu_s'] > 0 and r['eval_wall_s'] > 0
     # the two points differ, so each trained its own decoder depth
-    assert (results[0]['metrics']['reconstruction/mse'] !=
-            results[1]['metrics']['reconstruction/mse'])
+    assert (results[0]['metrics']['reconstruction/mse']
+            != results[1]['metrics']['reconstruction/mse'])
     with open(osp.join(work, 'decoder_depth_results.json')) as f:
         assert json.load(f)['results'] == results
 
@@ -70,6 +71,42 @@ def test_decoder_depth_sweep_trains_evaluates_and_reports(
     png = str(tmp_path / 'plot.png')
     plot_sweep('decoder_depth', results, png)
     assert cv2.imread(png).shape == (350, 2 * 450, 3)  # two metrics
+
+
+def test_seed_spread_runs_the_configs_own_point_once_per_seed(
+        photos, tmp_path):  # noqa: F811
+    work = str(tmp_path)
+    cfg_options = options(*crop_size_overrides(photos),
+                          'train_cfg.max_epochs=1', 'train_cfg.val_interval=1')
+    summary = run_seed_spread(CONFIG, (3, 5), work, cfg_options=cfg_options)
+    assert summary['seeds'] == [3, 5]
+    first, second = summary['results']
+    assert (first['seed'], second['seed']) == (3, 5)
+    assert (first['run'], second['run']) == ('seed_3', 'seed_5')
+    for run in summary['results']:
+        checkpoint = torch.load(
+            osp.join(work, run['run'], 'epoch_1.pth'), weights_only=False)
+        assert checkpoint['meta']['seed'] == run['seed']
+    # the seeds draw other weights, crops and masks: other numbers
+    mse = [r['metrics']['reconstruction/mse'] for r in summary['results']]
+    assert mse[0] != mse[1]
+    mean, std = summary['spread']['reconstruction/mse']
+    assert mean == pytest.approx(np.mean(mse))
+    assert std == pytest.approx(np.std(mse, ddof=1))
+    with open(osp.join(work, 'seed_spread_results.json')) as f:
+        assert json.load(f)['results'] == summary['results']
+
+    table = seed_spread_table(summary).splitlines()
+    assert table[0] == '| metric | seed 3 | seed 5 | mean +- std | max - min |'
+    row = next(r for r in table if r.startswith('| reconstruction/mse |'))
+    assert row.endswith(f'| {mean:.2f} +- {std:.2f} | '
+                        f'{max(mse) - min(mse):.2f} |')
+
+
+def test_seed_spread_needs_two_different_seeds(tmp_path):
+    for seeds in ([0], [1, 1]):
+        with pytest.raises(ValueError, match='seeds'):
+            run_seed_spread(CONFIG, seeds, str(tmp_path))
 
 
 def test_evaluators_are_checked(tmp_path):
@@ -97,8 +134,10 @@ def test_fashion_mnist_sweep_probes_and_finetunes_each_point_once(
     sweep_cfg = Config.fromfile(FASHION_MNIST_SWEEP)
     assert set(sweep_cfg.sweep_evaluation) == {'probes', 'finetune'}
     finetune_options = {
-        **{f'{loader}.dataset.data_root': data_root
-           for loader in ('train_dataloader', 'test_dataloader')},
+        **{
+            f'{loader}.dataset.data_root': data_root
+            for loader in ('train_dataloader', 'test_dataloader')
+        },
         **FINETUNE_OPTIONS,
         'train_cfg.max_epochs': FINETUNE_EPOCHS,
     }
@@ -109,12 +148,20 @@ def test_fashion_mnist_sweep_probes_and_finetunes_each_point_once(
         'sweep_evaluation.finetune.cfg_options': finetune_options,
     }
     work, finished = str(tmp_path / 'work'), {}
-    depth = run_sweep(FASHION_MNIST_SWEEP, 'decoder_depth', work,
-                      values=(1, 2), cfg_options=cfg_options,
-                      finished=finished)
-    ratio = run_sweep(FASHION_MNIST_SWEEP, 'mask_ratio', work,
-                      values=(0.5, 0.75), cfg_options=cfg_options,
-                      finished=finished)
+    depth = run_sweep(
+        FASHION_MNIST_SWEEP,
+        'decoder_depth',
+        work,
+        values=(1, 2),
+        cfg_options=cfg_options,
+        finished=finished)
+    ratio = run_sweep(
+        FASHION_MNIST_SWEEP,
+        'mask_ratio',
+        work,
+        values=(0.5, 0.75),
+        cfg_options=cfg_options,
+        finished=finished)
 
     assert len(finished) == 3
     assert ratio[1] == dict(depth[0], value=0.75)
@@ -122,15 +169,14 @@ def test_fashion_mnist_sweep_probes_and_finetunes_each_point_once(
     assert not osp.exists(osp.join(work, 'mask_ratio_0.75'))
     metrics = {
         f'{protocol}/{kind}_top1'
-        for protocol in ('linear', 'knn') for kind in ('cls', 'mean')
+        for protocol in ('linear', 'knn')
+        for kind in ('cls', 'mean')
     } | {'finetune/top1'}
-    assert [osp.basename(osp.dirname(s['work_dir'])) for s in starts] == [
-        'decoder_depth_1', 'decoder_depth_2', 'mask_ratio_0.5'
-    ]
+    assert [osp.basename(osp.dirname(s['work_dir'])) for s in starts
+            ] == ['decoder_depth_1', 'decoder_depth_2', 'mask_ratio_0.5']
     for start in starts:
-        assert_started_from(start,
-                            osp.join(osp.dirname(start['work_dir']),
-                                     'epoch_4.pth'))
+        assert_started_from(
+            start, osp.join(osp.dirname(start['work_dir']), 'epoch_4.pth'))
     for point in depth + ratio:
         assert set(point['metrics']) == metrics
         assert all(0 <= v <= 100 for v in point['metrics'].values())

@@ -6,6 +6,9 @@ ViT-L numbers beside ours. A point shared by two sweeps runs once.
 The Fashion-MNIST sweep (linear probe, kNN and fine-tuning per point) is
 this tool on
 configs/mae/mae_vit-tiny-p4_1xb256-coslr-4e_fashion-mnist-sweep.py.
+With --seeds it runs instead the config's own point once per seed and
+writes seed_spread.{md,json}: the spread that a difference between two
+points must exceed to be more than the seed's doing.
 """
 import argparse
 import os
@@ -13,7 +16,8 @@ import os.path as osp
 
 import mae_plugin  # noqa: F401  (registers the plugin)
 from mae_plugin.experiments import (SWEEP_EVALUATORS, SWEEPS, plot_sweep,
-                                    results_table, run_sweep, write_markdown)
+                                    results_table, run_seed_spread, run_sweep,
+                                    seed_spread_table, write_markdown)
 from mae_plugin.experiments.cli import add_cfg_options, add_config_args
 
 
@@ -32,13 +36,35 @@ def parse_args():
         choices=sorted(SWEEP_EVALUATORS),
         help="evaluations of every pretrained checkpoint (default: the "
         "config's `sweep_evaluation` keys, else reconstruction)")
+    parser.add_argument(
+        '--seeds',
+        type=int,
+        nargs='+',
+        help="instead of the sweeps, run the config's own point once per "
+        'randomness.seed (at least two) and report the spread')
     add_cfg_options(parser, 'every sweep point')
     return parser.parse_args()
+
+
+def seed_spread(args) -> None:
+    """Run and report the seed spread of the config's own point."""
+    summary = run_seed_spread(
+        args.config,
+        args.seeds,
+        args.work_dir,
+        evaluators=args.evaluators,
+        cfg_options=args.cfg_options)
+    table = seed_spread_table(summary)
+    write_markdown([table], osp.join(args.work_dir, 'seed_spread.md'))
+    print(table)
 
 
 def main():
     args = parse_args()
     os.makedirs(args.work_dir, exist_ok=True)
+    if args.seeds:
+        seed_spread(args)
+        return
     finished = {}
     for sweep in args.sweeps:
         results = run_sweep(

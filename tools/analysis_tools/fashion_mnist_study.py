@@ -18,8 +18,9 @@ from mae_plugin.utils import argparse_type, check_positive_int
 COUNTS = dict(
     pretrain_epochs="default: the config's (16)",
     finetune_epochs="default: the config's (3)",
-    scratch_epochs='epochs of the from-scratch baseline (default: the '
-    'fine-tuning epochs); more give it the compute of pretraining too',
+    scratch_epochs='epochs of the equal-compute from-scratch baseline '
+    "(default: as many as MAE's pretraining steps plus fine-tuning cost, "
+    'in CPU-minutes of a from-scratch epoch)',
     train_subset='use the first N training images',
     test_subset='use the first N test images')
 
