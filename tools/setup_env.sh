@@ -105,8 +105,11 @@ build_mmcv() {
     local dest=$1 build status=0 beat
     build=$(mktemp -d)
     # The build's own setuptools, wheel and ninja live in a folder of their
-    # own: the venv keeps the setuptools that torch and mmengine need.
-    "${PIP[@]}" install --target "$build/tools" 'setuptools<70' wheel ninja
+    # own: the venv keeps the setuptools that torch and mmengine need (pip
+    # would compare the folder's setuptools with torch's requirement and
+    # print a conflict that does not exist).
+    "${PIP[@]}" install --no-warn-conflicts --target "$build/tools" \
+        'setuptools<70' wheel ninja
     local -x PYTHONPATH=$build/tools${PYTHONPATH:+:$PYTHONPATH}
     local -x PATH=$build/tools/bin:$PATH
     "${PIP[@]}" download --no-deps --no-binary :all: --no-build-isolation \

@@ -19,7 +19,7 @@ from .probes import (checkpoint_features, feature_loaders, finetune_accuracy,
 from .report import (markdown_table, pyplot, save_figure, write_json,
                      write_markdown)
 from .seed_summary import (format_seed_summary, mean_std, run_study_seeds,
-                           summarize_study_seeds)
+                           summarize_study_seeds, write_seed_summary)
 from .step_benchmark import run_benchmark
 from .study_report import write_study_report
 from .step_models import PEERS, BenchmarkSpec
@@ -41,7 +41,7 @@ __all__ = [
     'plot_precision_check', 'run_precision_check', 'checkpoint_features',
     'feature_loaders', 'finetune_accuracy', 'probe_features', 'markdown_table',
     'pyplot', 'save_figure', 'write_json', 'write_markdown',
-    'format_seed_summary', 'mean_std', 'run_study_seeds',
+    'format_seed_summary', 'mean_std', 'run_study_seeds', 'write_seed_summary',
     'summarize_study_seeds', 'run_benchmark', 'PEERS', 'BenchmarkSpec',
     'format_report', 'SWEEP_EVALUATORS', 'SWEEPS', 'plot_sweep',
     'results_table', 'run_sweep', 'run_seed_spread', 'seed_spread_table',
