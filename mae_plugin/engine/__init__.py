@@ -12,7 +12,8 @@ from .optimizers import (AutocastOptimWrapper,
                          LarsExcludeOptimWrapperConstructor,
                          LayerDecayOptimWrapperConstructor)
 from .param_log import ParamwiseOptionsSummary, summarise_paramwise_options
-from .runner import AccumulationAwareRunner, accumulative_counts
+from .runner import (AccumulationAwareRunner, accumulative_counts,
+                     compile_regions)
 from .schedulers import GroupFloorCosineAnnealingLR
 
 __all__ = [
@@ -22,7 +23,7 @@ __all__ = [
     'non_finite_tensors', 'preserved_random_state',
     'ExactResumeEpochBasedTrainLoop', 'AutocastOptimWrapper',
     'LayerDecayOptimWrapperConstructor', 'AccumulationAwareRunner',
-    'accumulative_counts', 'GroupFloorCosineAnnealingLR',
+    'accumulative_counts', 'compile_regions', 'GroupFloorCosineAnnealingLR',
     'LarsExcludeOptimWrapperConstructor', 'ParamwiseOptionsSummary',
     'summarise_paramwise_options'
 ]

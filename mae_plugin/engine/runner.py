@@ -1,8 +1,11 @@
-"""A runner whose lr scaling counts gradient accumulation."""
+"""A runner whose lr scaling counts gradient accumulation and which can
+compile the model's repeated blocks one by one."""
 from typing import Dict, List, Optional
 
+from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from mmengine.runner import Runner
+from torch import nn
 from torch.utils.data import DataLoader
 
 from mae_plugin.registry import RUNNERS
@@ -35,6 +38,41 @@ def accumulative_counts(optim_wrapper: OptimWrapper) -> int:
     return counts.pop()
 
 
+def compile_regions(model: nn.Module, regions, **options) -> int:
+    """Compile every sub-module of ``model`` whose class is named in
+    ``regions`` on its own, in place (``nn.Module.compile``: the state-dict
+    keys stay as they are, so checkpoints and resuming are unchanged).
+
+    The blocks of a ViT share their code and differ only in their weights,
+    which dynamo treats as inputs, so one compilation per distinct block
+    shape serves all of them: compiling takes the time of a block or two,
+    not of the whole unrolled model.
+
+    Args:
+        model (nn.Module): The model.
+        regions (list[str]): Class names, e.g. ``['TransformerBlock']``.
+        **options: Keyword arguments of ``torch.compile``.
+
+    Returns:
+        int: How many modules were compiled.
+
+    Raises:
+        ValueError: ``regions`` is empty, or no module has one of its
+            class names.
+    """
+    if isinstance(regions, str) or not regions:
+        raise ValueError(f'compile.regions must be a non-empty list of '
+                         f'class names, got {regions!r}')
+    matched = [m for m in model.modules() if type(m).__name__ in regions]
+    if not matched:
+        classes = sorted({type(m).__name__ for m in model.modules()})
+        raise ValueError(f'compile.regions {list(regions)} names no module '
+                         f'of the model; its classes are {classes}')
+    for module in matched:
+        module.compile(**options)
+    return len(matched)
+
+
 @RUNNERS.register_module()
 class AccumulationAwareRunner(Runner):
     """mmengine's ``Runner`` with the effective batch of the official MAE
@@ -46,6 +84,11 @@ class AccumulationAwareRunner(Runner):
     small by that count. This runner logs the effective batch and its three
     factors when training starts and, with ``auto_scale_lr.enable``, scales
     the lr by ``effective batch / auto_scale_lr.base_batch_size``.
+
+    ``compile=dict(regions=[class names], **torch.compile options)``
+    compiles those blocks one by one (:func:`compile_regions`) instead of
+    mmengine's whole ``train_step``; ``compile=True`` or a dict without
+    ``regions`` is mmengine's.
 
     Its console log fits a screen before the first iteration: the
     environment, config and hook order go to the log file only, and the
@@ -60,6 +103,21 @@ class AccumulationAwareRunner(Runner):
         shorten_console_log(logger)
         summarise_paramwise_options(logger)
         return logger
+
+    def _maybe_compile(self, target: str) -> None:
+        """mmengine's compilation of ``model.<target>``, or with
+        ``compile.regions`` of the named blocks (called by ``train`` after
+        the checkpoint is loaded or resumed)."""
+        compile_cfg = self.cfg.get('compile', None)
+        if not isinstance(compile_cfg, dict) or 'regions' not in compile_cfg:
+            return super()._maybe_compile(target)
+        options = dict(compile_cfg)
+        regions = options.pop('regions')
+        model = (
+            self.model.module if is_model_wrapper(self.model) else self.model)
+        count = compile_regions(model, regions, **options)
+        self.logger.info(f'Compiled {count} modules of {list(regions)} one '
+                         f'by one; the first iteration compiles them.')
 
     def scale_lr(self,
                  optim_wrapper: OptimWrapper,

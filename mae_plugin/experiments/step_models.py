@@ -14,6 +14,13 @@ from mae_plugin.utils import check_choice, check_positive_int
 
 DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 PEERS = ('mae_plugin', 'mmpretrain', 'hf', 'mask_tokens')
+#: The class of each peer's transformer blocks (encoder and decoder).
+BLOCK_CLASSES = {
+    'mae_plugin': 'TransformerBlock',
+    'mmpretrain': 'TransformerEncoderLayer',
+    'hf': 'ViTMAELayer',
+    'mask_tokens': 'TransformerBlock'
+}
 # Each implementation's own AdamW: the plugin's pretraining configs use
 # PyTorch's fused kernel, mmpretrain's MAE configs and Hugging Face's Trainer
 # (``optim='adamw_torch'``, its default) PyTorch's default implementation.
@@ -48,6 +55,9 @@ class BenchmarkSpec:
         compile (bool): Run every peer's forward and loss through
             ``torch.compile`` (its backward follows), as the runner's
             ``compile`` setting does for the training step.
+        compile_blocks (bool): Compile each transformer block of every
+            peer on its own instead (:data:`BLOCK_CLASSES`), as the
+            runner's ``compile=dict(regions=...)`` does.
     """
     arch: Union[str, dict] = 'base'
     img_size: int = 224
@@ -62,6 +72,7 @@ class BenchmarkSpec:
     device: str = 'cpu'
     same_adamw: bool = False
     compile: bool = False
+    compile_blocks: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.arch, dict) and (not isinstance(self.arch, str)
@@ -73,6 +84,9 @@ class BenchmarkSpec:
                      'decoder_depth', 'decoder_heads'):
             check_positive_int(name, getattr(self, name))
         check_choice('dtype', self.dtype, sorted(DTYPES))
+        if self.compile and self.compile_blocks:
+            raise ValueError('compile and compile_blocks exclude each other:'
+                             ' the whole loss or the blocks one by one')
 
     @property
     def decoder(self) -> dict:

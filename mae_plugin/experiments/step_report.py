@@ -39,6 +39,7 @@ def format_report(spec: BenchmarkSpec, results: Dict[str, PeerResult],
         f'{device}, '
         f'{"default AdamW for all" if spec.same_adamw else "own AdamW each"}'
         f'{", torch.compile" if spec.compile else ""}'
+        f'{", blocks compiled one by one" if spec.compile_blocks else ""}'
         f'; large-GEMM rate {gemm_rate / 1e9:.1f} GFLOP/s', ''
     ]
     lines += markdown_table(

@@ -27,6 +27,9 @@ class TrainThroughput:
             warm-up, as mmengine's ``IterTimerHook`` records them.
         data_times (np.ndarray): Of those, the seconds spent waiting for
             the batch.
+        first_iter_s (float): Seconds of the very first iteration: the
+            workers' start and, under the config's ``compile`` setting,
+            the compilation, so the wait for the first compiled step.
         epoch_start_data_s (float): Mean data wait of the first iteration
             of every epoch but the first (NaN for one epoch), where the
             workers start again unless they persist.
@@ -38,6 +41,7 @@ class TrainThroughput:
     iters_per_epoch: int
     iter_times: np.ndarray
     data_times: np.ndarray
+    first_iter_s: float
     epoch_start_data_s: float
     step_s: float
 
@@ -129,6 +133,7 @@ def benchmark_training(config_file: str,
         iters_per_epoch=iters_per_epoch,
         iter_times=iter_times[warmup:],
         data_times=data_times[warmup:],
+        first_iter_s=float(iter_times[0]),
         epoch_start_data_s=(float(np.mean(epoch_starts))
                             if len(epoch_starts) else float('nan')),
         step_s=step_s)
@@ -145,6 +150,7 @@ def format_training_report(config_file: str, result: TrainThroughput) -> str:
         f'end to end: {mean_iter:.4f} s/iter = {r.images_per_s:,.1f} img/s'
         f' (data wait {mean_data:.4f} s/iter, {mean_data / mean_iter:.0%};'
         f' first iteration of a later epoch {r.epoch_start_data_s:.4f} s)',
+        f'first iteration (start-up, compilation): {r.first_iter_s:.1f} s',
         f'step alone: {r.step_s:.4f} s = {r.step_images_per_s:,.1f} img/s;'
         f' end to end reaches {r.images_per_s / r.step_images_per_s:.0%} '
         f'of it',

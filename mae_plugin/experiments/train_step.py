@@ -4,8 +4,9 @@ from contextlib import nullcontext
 
 import torch
 
-from .step_models import (BUILDERS, CONVERTERS, DTYPES, OWN_ADAMW,
-                          BenchmarkSpec, loss_fn)
+from mae_plugin.engine import compile_regions
+from .step_models import (BLOCK_CLASSES, BUILDERS, CONVERTERS, DTYPES,
+                          OWN_ADAMW, BenchmarkSpec, loss_fn)
 from .timing import seconds_per_call
 
 
@@ -22,6 +23,8 @@ class TrainStep:
             CONVERTERS[name](plugin_weights), strict=True)
         self.model.to(spec.device)
         self.model.train()
+        if spec.compile_blocks:
+            compile_regions(self.model, [BLOCK_CLASSES[name]])
         self.eager_loss = loss_fn(name, self.model)
         self.loss = (
             torch.compile(self.eager_loss)
@@ -42,12 +45,14 @@ class TrainStep:
     def __call__(self,
                  images: torch.Tensor,
                  eager: bool = False) -> torch.Tensor:
-        """One step; ``eager`` skips ``torch.compile`` (for the FLOP
+        """One step; ``eager`` runs compiled code eagerly (for the FLOP
         counter and the matrix-product recorder, which must see the
         operators one by one)."""
         self.optimizer.zero_grad(set_to_none=True)
-        with self.autocast:
-            loss = (self.eager_loss if eager else self.loss)(images)
+        stance = torch.compiler.set_stance(
+            'force_eager') if eager else nullcontext()
+        with stance, self.autocast:
+            loss = self.loss(images)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()

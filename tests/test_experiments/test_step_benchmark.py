@@ -17,7 +17,10 @@ from mae_plugin.experiments import (BenchmarkSpec, format_report,
 from mae_plugin.experiments.flop_count import count_flops
 from mae_plugin.experiments.matrix_products import MatrixProductRecorder
 from mae_plugin.experiments.step_memory import cpu_step_peak_memory
-from mae_plugin.experiments.step_models import build_mmpretrain, build_plugin
+from mae_plugin.engine import compile_regions
+from mae_plugin.experiments.step_models import (BLOCK_CLASSES, BUILDERS,
+                                                PEERS, build_mmpretrain,
+                                                build_plugin)
 from mae_plugin.experiments.timing import PeerResult
 from mae_plugin.experiments.train_step import TrainStep
 from ..conftest import ROOT, TINY_ARCH
@@ -342,8 +345,12 @@ def test_own_adamw_is_fused_for_the_plugin_and_makes_the_same_update():
     assert adamw_excess(*steps(), grads, betas=(0.9, 0.999)) > 1
 
 
-def test_compiled_peer_counts_the_same_work():
-    spec = replace(TINY_SPEC, compile=True)
+@pytest.mark.parametrize('mode, label', [
+    ('compile', 'torch.compile'),
+    ('compile_blocks', 'blocks compiled one by one'),
+])
+def test_compiled_peer_counts_the_same_work(mode, label):
+    spec = replace(TINY_SPEC, **{mode: True})
     torch._dynamo.reset()
     counters.clear()
     compiled = run_benchmark(spec, peers=['mae_plugin'], warmup=2, rounds=1,
@@ -355,8 +362,20 @@ def test_compiled_peer_counts_the_same_work():
     assert counters['stats']['unique_graphs'] >= 1
     assert compiled.flops_per_step == eager.flops_per_step > 0
     assert compiled.matrix_product_s > 0 and compiled.images_per_s[0] > 0
-    assert 'torch.compile' in format_report(spec, {'mae_plugin': compiled},
-                                            1e9)
+    assert label in format_report(spec, {'mae_plugin': compiled}, 1e9)
+
+
+@pytest.mark.parametrize('peer', PEERS)
+def test_block_classes_name_every_block_of_each_peer(peer):
+    """``compile_blocks`` compiles each encoder and decoder block."""
+    model = BUILDERS[peer](TINY_SPEC)
+    blocks = TINY_ARCH['num_layers'] + TINY_SPEC.decoder_depth
+    assert compile_regions(model, [BLOCK_CLASSES[peer]]) == blocks
+
+
+def test_compile_modes_exclude_each_other():
+    with pytest.raises(ValueError, match='compile and compile_blocks'):
+        replace(TINY_SPEC, compile=True, compile_blocks=True)
 
 
 def test_mmpretrain_peer_is_mmpretrains_model_under_our_default_scope():

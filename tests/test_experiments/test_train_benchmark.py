@@ -64,12 +64,16 @@ def test_times_every_iteration_after_the_warmup(config, jpegs, tmp_path):
         4 / np.mean(result.iter_times))
     assert result.step_images_per_s == pytest.approx(4 / result.step_s)
     assert np.isfinite(result.epoch_start_data_s)
+    # the first iteration (left out by the warm-up) waited for its batch
+    # at least as long as the workers' start took
+    assert result.first_iter_s > 0
     # no checkpoint is written, only the runner's log
     written = [f for _, _, files in os.walk(tmp_path) for f in files]
     assert written and not any(f.endswith('.pth') for f in written)
     report = format_training_report('cfg.py', result)
     assert f'{result.images_per_s:,.1f} img/s' in report
     assert f'{result.step_images_per_s:,.1f} img/s' in report
+    assert f'compilation): {result.first_iter_s:.1f} s' in report
 
 
 def test_refuses_what_cannot_be_timed(config, jpegs, tmp_path):

@@ -28,14 +28,17 @@ def parse_args():
         BenchmarkSpec(),
         names=('arch', 'img_size', 'patch_size', 'batch_size', 'mask_ratio',
                'decoder_dims', 'decoder_depth', 'decoder_heads', 'dtype',
-               'device', 'same_adamw', 'compile'),
+               'device', 'same_adamw', 'compile', 'compile_blocks'),
         dtype=dict(choices=['fp32', 'bf16', 'fp16']),
         same_adamw=dict(
             help="PyTorch's default AdamW for every peer instead of each "
             "one's own (the plugin: fused)"),
         compile=dict(
             help="torch.compile every peer's forward and loss (compiled "
-            'during the warm-up steps)'))
+            'during the warm-up steps)'),
+        compile_blocks=dict(
+            help="torch.compile each of every peer's transformer blocks on "
+            'its own instead (as the runner\'s compile.regions)'))
     parser.add_argument(
         '--peers', nargs='+', default=list(PEERS), choices=PEERS)
     add_timing_args(parser, warmup=2, rounds=5)

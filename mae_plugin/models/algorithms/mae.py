@@ -10,6 +10,14 @@ from mae_plugin.registry import MODELS, build_model
 
 
 @torch.compiler.disable
+def _preprocess(model, data: dict) -> dict:
+    """The data preprocessor, never compiled: it copies the data samples,
+    and dynamo would guard on their file names and flips and compile the
+    step again for every batch."""
+    return model.data_preprocessor(data, True)
+
+
+@torch.compiler.disable
 def _update_params(optim_wrapper: OptimWrapper, loss: torch.Tensor) -> None:
     """Backward and optimizer step, never compiled."""
     optim_wrapper.update_params(loss)
@@ -165,15 +173,18 @@ class MAE(BaseSelfSupervisor):
 
     def train_step(self, data: dict,
                    optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
-        """mmengine's training step with the parameter update run eagerly.
+        """mmengine's training step with the data preprocessor and the
+        parameter update run eagerly.
 
         The runner's ``compile`` setting wraps this method in
-        ``torch.compile``; tracing the optimizer's ``step`` fails in dynamo
-        (torch 2.14), so the update is excluded from compilation and the
-        forward, loss and (through AOT autograd) backward are compiled.
+        ``torch.compile``, which then compiles the forward, loss and
+        (through AOT autograd) backward. Tracing the optimizer's ``step``
+        fails in dynamo (torch 2.14), and traced, the preprocessor's copies
+        of the data samples would make dynamo compile the step again for
+        every batch, so both stay out.
         """
         with optim_wrapper.optim_context(self):
-            data = self.data_preprocessor(data, True)
+            data = _preprocess(self, data)
             losses = self._run_forward(data, mode='loss')
         parsed_loss, log_vars = self.parse_losses(losses)
         _update_params(optim_wrapper, parsed_loss)

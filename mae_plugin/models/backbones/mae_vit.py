@@ -160,7 +160,9 @@ class MAEViT(VisionTransformer):
         """
         if isinstance(layer_cfgs, dict):
             layer_cfgs = [layer_cfgs] * self.num_layers
-        rates = np.linspace(0, drop_path_rate, self.num_layers)
+        # Python floats: a NumPy scalar rate breaks torch.compile's graph at
+        # every drop path (dynamo reads it as an array to branch on).
+        rates = np.linspace(0, drop_path_rate, self.num_layers).tolist()
         return ModuleList(
             TransformerBlock(
                 **{
