@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The GPU measurements of docs/benchmarks.md in one run: every stage under a
+# time limit of its own, its JSON results and its log in OUT_DIR, a failed or
+# timed-out stage reported and the next one run.
+#
+#   bash tools/analysis_tools/gpu_benchmarks.sh OUT_DIR [STAGE ...]
+#
+# Stages (all of them by default, in this order):
+#   step_b16          step alone, ViT-B/16 batch 256, bf16 autocast: the
+#                     plugin, mmpretrain's MAE and Hugging Face's ViTMAE
+#   step_b16_blocks   the same with every peer's blocks compiled one by one
+#   step_l16          step alone, ViT-L/16 batch 128, bf16, the three peers
+#   asym_l16          ViT-L/16 batch 128, 8-block decoder: the masked encoder
+#                     against mask tokens in the encoder (asymmetric speedup)
+#   train_b16         end to end through the runner of tools/train.py with the
+#                     bf16 ViT-B ImageNet config on JPEG_DIR (NUM_JPEGS
+#                     ImageNet-sized JPEGs written first if it does not
+#                     exist), 15 and 8 data-loading processes, beside the
+#                     same run's step
+#   train_b16_blocks  the same, 15 processes, compile.regions=[TransformerBlock]
+#
+# Environment: PY (default python3) runs the tools; JPEG_DIR (default
+# /tmp/mae_jpegs); NUM_JPEGS (default 8192); STEP_ARGS and TRAIN_ARGS are
+# appended to every step and end-to-end command (a later option wins, e.g.
+# STEP_ARGS="--device cpu --batch-size 2" to check the script on a CPU;
+# docs/benchmarks.md has the whole check).
+set -uo pipefail
+if [[ $# -lt 1 ]]; then
+    echo "usage: $0 OUT_DIR [STAGE ...]" >&2
+    exit 2
+fi
+OUT_DIR=$(mkdir -p "$1" && cd "$1" && pwd) || exit 1
+shift
+STAGES=("$@")
+[[ ${#STAGES[@]} -gt 0 ]] || STAGES=(step_b16 step_b16_blocks step_l16
+    asym_l16 train_b16 train_b16_blocks)
+PY=${PY:-python3}
+JPEG_DIR=${JPEG_DIR:-/tmp/mae_jpegs}
+NUM_JPEGS=${NUM_JPEGS:-8192}
+read -r -a STEP_EXTRA <<<"${STEP_ARGS:-}"
+read -r -a TRAIN_EXTRA <<<"${TRAIN_ARGS:-}"
+cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
+
+STEP=(tools/analysis_tools/benchmark_pretrain.py --device cuda --dtype bf16
+    --rounds 3)
+PEERS=(--peers mae_plugin mmpretrain hf)
+B16_CONFIG=configs/mae/mae_vit-base-p16_8xb512-bf16-coslr-800e_in1k.py
+
+# train NAME SECONDS EXTRA ARGS...: run_stage with the end-to-end tool on
+# JPEG_DIR, which the first such stage fills.
+train() {
+    local jpegs=()
+    [[ -d $JPEG_DIR ]] || jpegs=(--make-jpegs "$NUM_JPEGS")
+    run_stage "$1" "$2" "$3" tools/analysis_tools/benchmark_train.py \
+        "$B16_CONFIG" --data-root "$JPEG_DIR" "${jpegs[@]}" \
+        --batch-size 256 --epochs 2 "${@:4}"
+}
+
+# run_stage NAME SECONDS EXTRA TOOL ARGS...: the tool with its arguments and
+# then those in the array named EXTRA, its JSON in OUT_DIR/NAME.json, its
+# output in OUT_DIR/NAME.log.
+run_stage() {
+    local name=$1 seconds=$2 start=$SECONDS status
+    local -n extra=$3
+    shift 3
+    set -- "$@" "${extra[@]}" --json "$OUT_DIR/$name.json"
+    echo "[$name] up to ${seconds}s: $PY $*"
+    timeout "$seconds" "$PY" "$@" >"$OUT_DIR/$name.log" 2>&1
+    status=$?
+    if [[ $status == 124 ]]; then
+        echo "[$name] timed out after ${seconds}s"
+    elif [[ $status != 0 ]]; then
+        echo "[$name] failed (exit $status); the end of its log:"
+        tail -n 15 "$OUT_DIR/$name.log"
+    else
+        echo "[$name] done in $((SECONDS - start))s"
+    fi
+}
+
+for stage in "${STAGES[@]}"; do
+    case $stage in
+        step_b16) run_stage "$stage" 150 STEP_EXTRA "${STEP[@]}" \
+            --arch base --batch-size 256 "${PEERS[@]}" ;;
+        step_b16_blocks) run_stage "$stage" 180 STEP_EXTRA "${STEP[@]}" \
+            --arch base --batch-size 256 "${PEERS[@]}" --compile-blocks ;;
+        step_l16) run_stage "$stage" 150 STEP_EXTRA "${STEP[@]}" \
+            --arch large --batch-size 128 "${PEERS[@]}" ;;
+        asym_l16) run_stage "$stage" 120 STEP_EXTRA "${STEP[@]}" \
+            --arch large --batch-size 128 --decoder-depth 8 \
+            --peers mae_plugin mask_tokens ;;
+        train_b16) train "$stage" 240 TRAIN_EXTRA --workers 15 8 ;;
+        train_b16_blocks) train "$stage" 180 TRAIN_EXTRA --workers 15 \
+            --cfg-options 'compile.regions=[TransformerBlock]' ;;
+        *) echo "unknown stage '$stage' (see the head of $0)" >&2
+           exit 2 ;;
+    esac
+done
