@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
+import torch
+from mmengine.hooks import ProfilerHook
 
 from mae_plugin.apis import build_runner, train_config
-from mae_plugin.utils import check_positive_int
+from mae_plugin.utils import check_int, check_positive_int
 from .timing import seconds_per_call
 
 
@@ -24,7 +26,8 @@ class TrainThroughput:
         num_workers (int): Data-loading processes.
         iters_per_epoch (int): Iterations of one pass over the folder.
         iter_times (np.ndarray): Seconds of every iteration after the
-            warm-up, as mmengine's ``IterTimerHook`` records them.
+            warm-up and the profiled ones, as mmengine's ``IterTimerHook``
+            records them.
         data_times (np.ndarray): Of those, the seconds spent waiting for
             the batch.
         first_iter_s (float): Seconds of the very first iteration: the
@@ -35,6 +38,9 @@ class TrainThroughput:
             workers start again unless they persist.
         step_s (float): Seconds of the runner's ``train_step`` (data
             preprocessor, forward, backward, optimizer) on a loaded batch.
+        profile (str): torch's profiler table of the iterations right after
+            the warm-up, operators by their own time on the device (the
+            CPU's without CUDA); empty unless asked for.
     """
     batch_size: int
     num_workers: int
@@ -44,6 +50,7 @@ class TrainThroughput:
     first_iter_s: float
     epoch_start_data_s: float
     step_s: float
+    profile: str = ''
 
     @property
     def images_per_s(self) -> float:
@@ -63,7 +70,8 @@ def benchmark_training(config_file: str,
                        warmup: int = 2,
                        step_repeats: int = 5,
                        amp: bool = False,
-                       cfg_options: Optional[dict] = None) -> TrainThroughput:
+                       cfg_options: Optional[dict] = None,
+                       profile_iters: int = 0) -> TrainThroughput:
     """Pretrain with ``config_file`` for ``epochs`` passes over the images
     in ``data_root`` (no checkpoints, no validation), then time the step
     alone.
@@ -81,6 +89,9 @@ def benchmark_training(config_file: str,
         amp (bool): Mixed precision, as ``tools/train.py --amp``.
             Defaults to False.
         cfg_options (dict, optional): Further overrides.
+        profile_iters (int): Profile this many iterations after the
+            warm-up (mmengine's ``ProfilerHook``), which are left out of
+            the times too. Defaults to 0: none.
 
     Returns:
         TrainThroughput: the measurements.
@@ -88,10 +99,8 @@ def benchmark_training(config_file: str,
     for name, value in (('batch_size', batch_size), ('epochs', epochs),
                         ('step_repeats', step_repeats)):
         check_positive_int(name, value)
-    if (isinstance(num_workers, bool) or not isinstance(num_workers, int)
-            or num_workers < 0):
-        raise ValueError(f'num_workers must be an int >= 0, got '
-                         f'{num_workers!r}')
+    check_int('num_workers', num_workers, minimum=0)
+    check_int('profile_iters', profile_iters, minimum=0)
     if not osp.isdir(data_root):
         raise FileNotFoundError(f'data_root {data_root} is not a folder')
     options = {
@@ -112,10 +121,16 @@ def benchmark_training(config_file: str,
         cfg_options=options)
     runner = build_runner(cfg)
     iters_per_epoch = len(runner.train_dataloader)
-    if epochs * iters_per_epoch <= warmup:
+    untimed = warmup + profile_iters
+    if epochs * iters_per_epoch <= untimed:
         raise ValueError(
             f'{epochs} epochs of {iters_per_epoch} iterations leave nothing '
-            f'to time after warmup={warmup}: add images or epochs')
+            f'to time after warmup={warmup}'
+            f'{f" and profile_iters={profile_iters}" if profile_iters else ""}'
+            ': add images or epochs')
+    tables = []
+    if profile_iters:
+        runner.register_hook(_profiler_hook(warmup, profile_iters, tables))
     runner.train()
     hub = runner.message_hub
     iter_times = hub.get_scalar('train/time').data[0]
@@ -131,19 +146,42 @@ def benchmark_training(config_file: str,
         batch_size=batch_size,
         num_workers=num_workers,
         iters_per_epoch=iters_per_epoch,
-        iter_times=iter_times[warmup:],
-        data_times=data_times[warmup:],
+        iter_times=iter_times[untimed:],
+        data_times=data_times[untimed:],
         first_iter_s=float(iter_times[0]),
         epoch_start_data_s=(float(np.mean(epoch_starts))
                             if len(epoch_starts) else float('nan')),
-        step_s=step_s)
+        step_s=step_s,
+        profile=''.join(tables))
+
+
+def _profiler_hook(warmup: int, iters: int, tables: list) -> ProfilerHook:
+    """mmengine's profiler over the ``iters`` iterations after ``warmup``
+    (the one before them warms the profiler up), appending its table of
+    operators to ``tables``."""
+    device = 'device' if torch.cuda.is_available() else 'cpu'
+
+    def keep_table(profile) -> None:
+        tables.append(profile.key_averages().table(
+            sort_by=f'self_{device}_time_total', row_limit=25))
+
+    return ProfilerHook(
+        by_epoch=False,
+        profile_times=warmup + iters,
+        activity_with_cuda=torch.cuda.is_available(),
+        schedule=dict(
+            wait=max(warmup - 1, 0),
+            warmup=min(warmup, 1),
+            active=iters,
+            repeat=1),
+        on_trace_ready=keep_table)
 
 
 def format_training_report(config_file: str, result: TrainThroughput) -> str:
     """The run as a few lines of text."""
     r = result
     mean_iter, mean_data = np.mean(r.iter_times), np.mean(r.data_times)
-    return '\n'.join([
+    lines = [
         f'{config_file}: batch {r.batch_size}, {r.num_workers} workers, '
         f'{r.iters_per_epoch} iterations per epoch, {len(r.iter_times)} '
         f'timed',
@@ -154,4 +192,7 @@ def format_training_report(config_file: str, result: TrainThroughput) -> str:
         f'step alone: {r.step_s:.4f} s = {r.step_images_per_s:,.1f} img/s;'
         f' end to end reaches {r.images_per_s / r.step_images_per_s:.0%} '
         f'of it',
-    ])
+    ]
+    if r.profile:
+        lines += ['profile, operators by their own time:', r.profile]
+    return '\n'.join(lines)

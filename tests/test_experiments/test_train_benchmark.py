@@ -76,6 +76,26 @@ def test_times_every_iteration_after_the_warmup(config, jpegs, tmp_path):
     assert f'compilation): {result.first_iter_s:.1f} s' in report
 
 
+def test_profiles_the_iterations_after_the_warmup(config, jpegs, tmp_path):
+    # 3 iterations: 1 warm-up, 1 profiled, 1 timed
+    result = benchmark_training(config, jpegs, str(tmp_path), batch_size=4,
+                                num_workers=0, epochs=1, warmup=1,
+                                step_repeats=1, cfg_options=TINY,
+                                profile_iters=1)
+    assert len(result.iter_times) == 1
+    # torch's table of the step's operators by their own CPU time, over
+    # one profiler step
+    assert 'Self CPU' in result.profile and 'aten::mm' in result.profile
+    steps = [line for line in result.profile.splitlines()
+             if 'ProfilerStep*' in line]
+    assert len(steps) == 1 and steps[0].split()[-1] == '1'
+    assert result.profile in format_training_report('cfg.py', result)
+    with pytest.raises(ValueError, match='after warmup=1 and profile_iters=2'):
+        benchmark_training(config, jpegs, str(tmp_path), batch_size=4,
+                           num_workers=0, epochs=1, warmup=1,
+                           cfg_options=TINY, profile_iters=2)
+
+
 def test_refuses_what_cannot_be_timed(config, jpegs, tmp_path):
     with pytest.raises(FileNotFoundError, match='data_root /no/such'):
         benchmark_training(config, '/no/such', str(tmp_path), 4, 0)

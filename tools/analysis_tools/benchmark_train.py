@@ -44,6 +44,13 @@ def parse_args():
     parser.add_argument('--epochs', type=int, default=2)
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument(
+        '--profile',
+        type=argparse_type(check_int, 'profile', minimum=0),
+        default=0,
+        metavar='N',
+        help="torch's profiler over N iterations after the warm-up: a table "
+        'of the operators by their own time, in the report and the JSON')
+    parser.add_argument(
         '--amp', action='store_true', help='as tools/train.py --amp')
     parser.add_argument('--work-dir', help='runner logs (default: a temp dir)')
     add_cfg_options(parser, 'the config')
@@ -68,7 +75,8 @@ def main():
             epochs=args.epochs,
             warmup=args.warmup,
             amp=args.amp,
-            cfg_options=args.cfg_options)
+            cfg_options=args.cfg_options,
+            profile_iters=args.profile)
         print(format_training_report(args.config, result))
         results.append(result)
     if args.json:

@@ -16,7 +16,7 @@
 #                     bf16 ViT-B ImageNet config on JPEG_DIR (NUM_JPEGS
 #                     ImageNet-sized JPEGs written first if it does not
 #                     exist), 15 and 8 data-loading processes, beside the
-#                     same run's step
+#                     same run's step; 3 iterations profiled
 #   train_b16_blocks  the same, 15 processes, compile.regions=[TransformerBlock]
 #
 # Environment: PY (default python3) runs the tools; JPEG_DIR (default
@@ -88,7 +88,8 @@ for stage in "${STAGES[@]}"; do
         asym_l16) run_stage "$stage" 120 STEP_EXTRA "${STEP[@]}" \
             --arch large --batch-size 128 --decoder-depth 8 \
             --peers mae_plugin mask_tokens ;;
-        train_b16) train "$stage" 240 TRAIN_EXTRA --workers 15 8 ;;
+        train_b16) train "$stage" 240 TRAIN_EXTRA --workers 15 8 \
+            --profile 3 ;;
         train_b16_blocks) train "$stage" 180 TRAIN_EXTRA --workers 15 \
             --cfg-options 'compile.regions=[TransformerBlock]' ;;
         *) echo "unknown stage '$stage' (see the head of $0)" >&2
