@@ -11,6 +11,7 @@ from mmengine.runner import Runner
 from torch._dynamo.utils import counters
 
 from mae_plugin.apis import build_runner
+from mae_plugin.checkpoint import load_checkpoint_safely
 from mae_plugin.engine.runner import compile_regions
 from mae_plugin.models.utils.attention import TransformerBlock
 from mae_plugin.registry import MODELS
@@ -128,8 +129,8 @@ def test_runner_compiles_the_blocks_and_resumes(photos, tmp_path):
     assert all(m._compiled_call_impl is not None for m in blocks)
     # mmengine's whole-step compilation was not applied
     assert not hasattr(runner.model.train_step, '_torchdynamo_orig_callable')
-    saved = torch.load(
-        osp.join(work, 'epoch_1.pth'), map_location='cpu', weights_only=False)
+    saved = load_checkpoint_safely(
+        osp.join(work, 'epoch_1.pth'), map_location='cpu')
     assert list(saved['state_dict']) == list(
         MODELS.build(runner.cfg.model).state_dict())
 

@@ -12,6 +12,7 @@ import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
 
+from mae_plugin.checkpoint import load_checkpoint_safely
 from mae_plugin.experiments import probes
 from mae_plugin.experiments.fashion_mnist_study import (
     FINETUNE_CONFIG, PRETRAIN_CONFIG, SCRATCH_CONFIG, equal_compute_epochs,
@@ -83,8 +84,8 @@ def record_training_starts(monkeypatch) -> List[dict]:
 
 def encoder_weights(checkpoint: str) -> Dict[str, torch.Tensor]:
     """The ``backbone.`` weights of a pretraining checkpoint."""
-    state = torch.load(
-        checkpoint, map_location='cpu', weights_only=False)['state_dict']
+    state = load_checkpoint_safely(
+        checkpoint, map_location='cpu')['state_dict']
     return {
         k[len('backbone.'):]: v
         for k, v in state.items() if k.startswith('backbone.')

@@ -7,9 +7,9 @@ import os.path as osp
 import cv2
 import numpy as np
 import pytest
-import torch
 from mmengine.config import Config
 
+from mae_plugin.checkpoint import load_checkpoint_safely
 from mae_plugin.experiments.sweep import (PAPER_VIT_L, evaluate_reconstruction,
                                           plot_sweep, results_table,
                                           run_seed_spread, run_sweep,
@@ -84,8 +84,8 @@ def test_seed_spread_runs_the_configs_own_point_once_per_seed(
     assert (first['seed'], second['seed']) == (3, 5)
     assert (first['run'], second['run']) == ('seed_3', 'seed_5')
     for run in summary['results']:
-        checkpoint = torch.load(
-            osp.join(work, run['run'], 'epoch_1.pth'), weights_only=False)
+        checkpoint = load_checkpoint_safely(
+            osp.join(work, run['run'], 'epoch_1.pth'))
         assert checkpoint['meta']['seed'] == run['seed']
     # the seeds draw other weights, crops and masks: other numbers
     mse = [r['metrics']['reconstruction/mse'] for r in summary['results']]
