@@ -27,8 +27,9 @@ from .step_report import format_report
 from .sweep import (SWEEP_EVALUATORS, SWEEPS, plot_sweep, results_table,
                     run_seed_spread, run_sweep, seed_spread_table)
 from .timing import PeerResult, cpu_seconds
-from .train_benchmark import (TrainThroughput, benchmark_training,
-                              format_training_report)
+from .train_benchmark import (LoaderThroughput, TrainThroughput,
+                              benchmark_loader, benchmark_training,
+                              format_loader_report, format_training_report)
 
 __all__ = [
     'CROP_SETTINGS', 'CropFidelity', 'format_crop_report',
@@ -46,5 +47,6 @@ __all__ = [
     'format_report', 'SWEEP_EVALUATORS', 'SWEEPS', 'plot_sweep',
     'results_table', 'run_sweep', 'run_seed_spread', 'seed_spread_table',
     'PeerResult', 'cpu_seconds', 'TrainThroughput', 'benchmark_training',
+    'LoaderThroughput', 'benchmark_loader', 'format_loader_report',
     'format_training_report'
 ]

@@ -28,6 +28,9 @@ CROP_SETTINGS = {
     'opencv, full decode': dict(max_decode_factor=1),
     'antialias': dict(antialias=True),
     'antialias, full decode': dict(antialias=True, max_decode_factor=1),
+    'antialias, torch': dict(antialias=True, antialias_backend='torch'),
+    'antialias, torch, full decode': dict(
+        antialias=True, antialias_backend='torch', max_decode_factor=1),
 }
 REFERENCE = 'torchvision on PIL'
 

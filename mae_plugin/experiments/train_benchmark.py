@@ -2,9 +2,12 @@
 tools/train.py with a config's own hooks, loop and data pipeline, reading
 a folder of JPEG files; and, in the same process, the same runner's
 training step on one batch already loaded (the step alone), so that the
-ratio of the two is what the data path and the runner cost.
+ratio of the two is what the data path and the runner cost. The same
+runner's data loader alone, with nothing consuming its batches, gives the
+rate the data path can feed.
 """
 import os.path as osp
+import time
 from dataclasses import dataclass
 from typing import Optional
 
@@ -96,29 +99,10 @@ def benchmark_training(config_file: str,
     Returns:
         TrainThroughput: the measurements.
     """
-    for name, value in (('batch_size', batch_size), ('epochs', epochs),
-                        ('step_repeats', step_repeats)):
-        check_positive_int(name, value)
-    check_int('num_workers', num_workers, minimum=0)
+    check_positive_int('step_repeats', step_repeats)
     check_int('profile_iters', profile_iters, minimum=0)
-    if not osp.isdir(data_root):
-        raise FileNotFoundError(f'data_root {data_root} is not a folder')
-    options = {
-        'train_dataloader.batch_size': batch_size,
-        'train_dataloader.num_workers': num_workers,
-        'train_dataloader.persistent_workers': num_workers > 0,
-        'train_dataloader.dataset.data_root': data_root,
-        'train_dataloader.dataset.data_prefix': '',
-        'train_cfg.max_epochs': epochs,
-        'default_hooks.checkpoint': None,
-        **(cfg_options or {})
-    }
-    cfg = train_config(
-        config_file,
-        work_dir=work_dir,
-        amp=amp,
-        no_validate=True,
-        cfg_options=options)
+    cfg = _benchmark_config(config_file, data_root, work_dir, batch_size,
+                            num_workers, epochs, amp, cfg_options)
     runner = build_runner(cfg)
     iters_per_epoch = len(runner.train_dataloader)
     untimed = warmup + profile_iters
@@ -153,6 +137,126 @@ def benchmark_training(config_file: str,
                             if len(epoch_starts) else float('nan')),
         step_s=step_s,
         profile=''.join(tables))
+
+
+@dataclass
+class LoaderThroughput:
+    """What one run of the data loader alone measured.
+
+    Attributes:
+        batch_size (int): Images per batch.
+        num_workers (int): Data-loading processes.
+        iters_per_epoch (int): Batches of one pass over the folder.
+        waits (np.ndarray): Seconds waited for every batch after the
+            warm-up, the first batches of later epochs included.
+        first_batch_s (float): Seconds to the very first batch: the
+            workers' start and one batch made by one of them.
+        epoch_start_s (float): Mean wait for the first batch of every
+            epoch but the first (NaN for one epoch).
+    """
+    batch_size: int
+    num_workers: int
+    iters_per_epoch: int
+    waits: np.ndarray
+    first_batch_s: float
+    epoch_start_s: float
+
+    @property
+    def images_per_s(self) -> float:
+        return self.batch_size / float(np.mean(self.waits))
+
+
+def benchmark_loader(config_file: str,
+                     data_root: str,
+                     work_dir: str,
+                     batch_size: int,
+                     num_workers: int,
+                     epochs: int = 2,
+                     warmup: int = 2,
+                     cfg_options: Optional[dict] = None) -> LoaderThroughput:
+    """Draw ``epochs`` passes of batches from the data loader of the runner
+    that :func:`benchmark_training` would train with, as its loop does
+    (the sampler's epoch set first), and nothing else: the rate at which
+    the data path can feed the step.
+
+    Args:
+        config_file, data_root, work_dir, batch_size, num_workers, epochs,
+            cfg_options: As for :func:`benchmark_training`.
+        warmup (int): First batches left out of the waits. Defaults to 2.
+
+    Returns:
+        LoaderThroughput: the measurements.
+    """
+    check_int('warmup', warmup, minimum=0)
+    cfg = _benchmark_config(config_file, data_root, work_dir, batch_size,
+                            num_workers, epochs, False, cfg_options)
+    loader = build_runner(cfg).train_dataloader
+    iters_per_epoch = len(loader)
+    if epochs * iters_per_epoch <= warmup:
+        raise ValueError(
+            f'{epochs} epochs of {iters_per_epoch} batches leave nothing to '
+            f'time after warmup={warmup}: add images or epochs')
+    waits = []
+    for epoch in range(epochs):
+        if hasattr(loader.sampler, 'set_epoch'):
+            loader.sampler.set_epoch(epoch)
+        start = time.perf_counter()
+        for _ in loader:
+            now = time.perf_counter()
+            waits.append(now - start)
+            start = now
+    waits = np.array(waits)
+    epoch_starts = waits[iters_per_epoch::iters_per_epoch]
+    return LoaderThroughput(
+        batch_size=batch_size,
+        num_workers=num_workers,
+        iters_per_epoch=iters_per_epoch,
+        waits=waits[warmup:],
+        first_batch_s=float(waits[0]),
+        epoch_start_s=(float(np.mean(epoch_starts))
+                       if len(epoch_starts) else float('nan')))
+
+
+def format_loader_report(config_file: str, result: LoaderThroughput) -> str:
+    """The loader-only run as a few lines of text."""
+    r = result
+    return '\n'.join([
+        f'{config_file}: data loader alone, batch {r.batch_size}, '
+        f'{r.num_workers} workers, {r.iters_per_epoch} batches per epoch, '
+        f'{len(r.waits)} timed',
+        f'{np.mean(r.waits):.4f} s/batch = {r.images_per_s:,.1f} img/s; '
+        f'first batch {r.first_batch_s:.2f} s, first batch of a later epoch '
+        f'{r.epoch_start_s:.4f} s',
+    ])
+
+
+def _benchmark_config(config_file: str, data_root: str, work_dir: str,
+                      batch_size: int, num_workers: int, epochs: int,
+                      amp: bool, cfg_options: Optional[dict]):
+    """``config_file`` as :func:`benchmark_training` and
+    :func:`benchmark_loader` run it: the images of ``data_root``, no
+    checkpoints, no validation, workers that persist between epochs."""
+    check_positive_int('batch_size', batch_size)
+    check_positive_int('epochs', epochs)
+    check_int('num_workers', num_workers, minimum=0)
+    if not osp.isdir(data_root):
+        raise FileNotFoundError(f'data_root {data_root} is not a folder')
+    options = {
+        'train_dataloader.batch_size': batch_size,
+        'train_dataloader.num_workers': num_workers,
+        'train_dataloader.persistent_workers': num_workers > 0,
+        'train_dataloader.dataset.data_root': data_root,
+        'train_dataloader.dataset.data_prefix': '',
+        'train_cfg.max_epochs': epochs,
+        'default_hooks.checkpoint': None,
+        **(cfg_options or {})
+    }
+    return train_config(
+        config_file,
+        work_dir=work_dir,
+        amp=amp,
+        no_validate=True,
+        cfg_options=options)
 
 
 def _profiler_hook(warmup: int, iters: int, tables: list) -> ProfilerHook:

@@ -35,6 +35,12 @@ def test_antialias_in_full_is_the_reference_and_opencv_is_not(jpegs):
     # OpenCV's bicubic aliases; reduced decoding averages blocks first
     assert scores['opencv, full decode'][0] > 5
     assert scores['antialias'][1] > scores['opencv'][1]
+    # torch's kernels: PIL's filters, apart by a rounding
+    mad, psnr = scores['antialias, torch, full decode']
+    assert mad < 0.05 and psnr > 55
+    # the same decodes
+    assert fidelity['antialias, torch'].by_factor.keys() == fidelity[
+        'antialias'].by_factor.keys()
     for result in fidelity.values():
         assert result.sums[3] == 6
         assert sum(s[3] for s in result.by_factor.values()) == 6

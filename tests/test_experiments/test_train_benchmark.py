@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from mae_plugin.experiments import PipelineSpec, write_benchmark_images
-from mae_plugin.experiments.train_benchmark import (benchmark_training,
+from mae_plugin.experiments.train_benchmark import (benchmark_loader,
+                                                    benchmark_training,
+                                                    format_loader_report,
                                                     format_training_report)
 from ..conftest import ROOT
 
@@ -125,3 +127,48 @@ def test_tool_writes_the_jpegs_and_one_run_per_worker_count(config,
     assert [r['num_workers'] for r in runs] == [0, 1]
     assert all(len(r['iter_times']) == 3 for r in runs)
     assert result.stdout.count('step alone:') == 2
+
+
+def test_loader_alone_times_every_batch_after_the_warmup(config, jpegs,
+                                                        tmp_path):
+    # 12 images in batches of 4: 3 batches an epoch, 6 in 2 epochs
+    result = benchmark_loader(config, jpegs, str(tmp_path), batch_size=4,
+                              num_workers=1, epochs=2, warmup=1,
+                              cfg_options=TINY)
+    assert result.iters_per_epoch == 3 and len(result.waits) == 5
+    assert np.all(result.waits > 0)
+    assert result.images_per_s == pytest.approx(4 / np.mean(result.waits))
+    assert result.first_batch_s > 0 and np.isfinite(result.epoch_start_s)
+    # the second epoch's first wait is among the timed ones
+    assert result.epoch_start_s == result.waits[2]
+    report = format_loader_report('cfg.py', result)
+    assert f'{result.images_per_s:,.1f} img/s' in report
+    with pytest.raises(ValueError, match='nothing to time after warmup=3'):
+        benchmark_loader(config, jpegs, str(tmp_path), batch_size=4,
+                         num_workers=0, epochs=1, warmup=3, cfg_options=TINY)
+
+
+def test_tool_runs_the_loader_alone(config, jpegs, tmp_path):
+    out = str(tmp_path / 'out.json')
+    command = [
+        sys.executable, 'tools/analysis_tools/benchmark_train.py', config,
+        '--data-root', jpegs, '--batch-size', '4', '--workers', '0',
+        '--warmup', '1', '--loader-only', '--work-dir',
+        str(tmp_path / 'work'), '--json', out
+    ]
+    result = subprocess.run(
+        command, cwd=ROOT, env={**os.environ, 'PYTHONPATH': ROOT},
+        capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(out) as f:
+        (run, ) = json.load(f)
+    assert len(run['waits']) == 5 and run['num_workers'] == 0
+    assert run['images_per_s'] == pytest.approx(4 / np.mean(run['waits']))
+    assert 'data loader alone' in result.stdout
+    assert 'step alone' not in result.stdout
+    refused = subprocess.run(
+        command + ['--profile', '1'], cwd=ROOT,
+        env={**os.environ, 'PYTHONPATH': ROOT}, capture_output=True,
+        text=True)
+    assert refused.returncode == 2
+    assert '--profile and --amp need the model step' in refused.stderr

@@ -278,3 +278,22 @@ def test_predict_draws_its_masks_on_the_cpu_for_inputs_anywhere(masking):
     on_meta = model.to('meta').predict(x.to('meta'))
     assert on_meta[0].mask.device.type == 'meta'
     assert on_meta[0].reconstruction.shape == (3, 32, 32)
+
+
+def test_train_step_preprocesses_the_inputs_and_passes_the_samples_by():
+    from mmengine.optim import OptimWrapper
+    model = build(tiny_mae_cfg())
+    raw = batch()
+    seen = []
+    model.register_forward_pre_hook(
+        lambda module, args, kwargs: seen.append(kwargs), with_kwargs=True)
+    optim_wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0))
+    log_vars = model.train_step(raw, optim_wrapper)
+    assert torch.isfinite(log_vars['loss'])
+    (kwargs, ) = seen
+    expected = model.data_preprocessor(copy.deepcopy(raw), training=True)
+    torch.testing.assert_close(kwargs['inputs'], expected['inputs'],
+                               rtol=0, atol=0)
+    # the batch's own samples, not copies made for the device
+    assert kwargs['data_samples'] is raw['data_samples']
+    assert kwargs['mode'] == 'loss'

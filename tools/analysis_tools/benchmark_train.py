@@ -7,6 +7,9 @@ rate with 15 and with 8 data-loading processes):
         configs/mae/mae_vit-base-p16_8xb512-amp-coslr-800e_in1k.py \\
         --make-jpegs 8192 --data-root /tmp/jpegs --batch-size 256 \\
         --workers 15 8 --amp
+
+With --loader-only the same runner's data loader runs alone, its batches
+drawn and dropped: the rate at which the data path can feed the step.
 """
 import argparse
 import dataclasses
@@ -14,7 +17,8 @@ import os.path as osp
 import tempfile
 
 import mae_plugin  # noqa: F401
-from mae_plugin.experiments import (PipelineSpec, benchmark_training,
+from mae_plugin.experiments import (PipelineSpec, benchmark_loader,
+                                    benchmark_training, format_loader_report,
                                     format_training_report,
                                     write_benchmark_images, write_json)
 from mae_plugin.experiments.cli import add_cfg_options
@@ -52,10 +56,19 @@ def parse_args():
         'of the operators by their own time, in the report and the JSON')
     parser.add_argument(
         '--amp', action='store_true', help='as tools/train.py --amp')
+    parser.add_argument(
+        '--loader-only',
+        action='store_true',
+        help="only draw the batches of the runner's data loader (no model "
+        'step; --profile and --amp do not apply)')
     parser.add_argument('--work-dir', help='runner logs (default: a temp dir)')
     add_cfg_options(parser, 'the config')
     parser.add_argument('--json', help='also write the results here')
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.loader_only and (args.profile or args.amp):
+        parser.error('--profile and --amp need the model step, which '
+                     '--loader-only leaves out')
+    return args
 
 
 def main():
@@ -66,28 +79,40 @@ def main():
     work_dir = args.work_dir or tempfile.mkdtemp(prefix='benchmark_train_')
     results = []
     for workers in args.workers:
-        result = benchmark_training(
-            args.config,
-            args.data_root,
-            osp.join(work_dir, f'workers{workers}'),
+        kwargs = dict(
             batch_size=args.batch_size,
             num_workers=workers,
             epochs=args.epochs,
             warmup=args.warmup,
-            amp=args.amp,
-            cfg_options=args.cfg_options,
-            profile_iters=args.profile)
-        print(format_training_report(args.config, result))
+            cfg_options=args.cfg_options)
+        run_dir = osp.join(work_dir, f'workers{workers}')
+        if args.loader_only:
+            result = benchmark_loader(args.config, args.data_root, run_dir,
+                                      **kwargs)
+            print(format_loader_report(args.config, result))
+        else:
+            result = benchmark_training(
+                args.config,
+                args.data_root,
+                run_dir,
+                amp=args.amp,
+                profile_iters=args.profile,
+                **kwargs)
+            print(format_training_report(args.config, result))
         results.append(result)
     if args.json:
-        write_json([
-            dict(
-                dataclasses.asdict(r),
-                iter_times=r.iter_times.tolist(),
-                data_times=r.data_times.tolist(),
-                images_per_s=r.images_per_s,
-                step_images_per_s=r.step_images_per_s) for r in results
-        ], args.json)
+        write_json([json_record(r) for r in results], args.json)
+
+
+def json_record(result) -> dict:
+    """A result with its arrays as lists and its rates."""
+    record = dataclasses.asdict(result)
+    record.update((name, value.tolist()) for name, value in record.items()
+                  if hasattr(value, 'tolist'))
+    record['images_per_s'] = result.images_per_s
+    if hasattr(result, 'step_images_per_s'):
+        record['step_images_per_s'] = result.step_images_per_s
+    return record
 
 
 if __name__ == '__main__':

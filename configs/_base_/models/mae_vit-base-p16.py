@@ -12,4 +12,7 @@ model = mae_config(
         type='SelfSupDataPreprocessor',
         mean=[123.675, 116.28, 103.53],
         std=[58.395, 57.12, 57.375],
-        to_rgb=True))
+        to_rgb=True,
+        # the copy of a batch from pinned memory (the loader's pin_memory)
+        # to the GPU does not wait for the GPU's queue to empty
+        non_blocking=True))

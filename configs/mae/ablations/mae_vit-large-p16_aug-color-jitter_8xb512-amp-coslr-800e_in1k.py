@@ -9,7 +9,8 @@ train_pipeline = [
         scale=224,
         crop_ratio_range=(0.2, 1.0),
         interpolation='bicubic',
-        antialias=True),
+        antialias=True,
+        antialias_backend='torch'),
     dict(type='RandomFlip', prob=0.5),
     dict(type='NumpyToPIL', to_rgb=True),
     dict(

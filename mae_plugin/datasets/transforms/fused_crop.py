@@ -22,7 +22,8 @@ from PIL import ExifTags, Image
 
 from mae_plugin.registry import TRANSFORMS
 from mae_plugin.utils import (check_choice, check_int, check_pair, check_range)
-from .box_resize import (reduced_box, reduced_decode_factor, resize_box,
+from .box_resize import (ANTIALIAS_BACKENDS, TORCH_ANTIALIAS_MODES,
+                         reduced_box, reduced_decode_factor, resize_box,
                          resize_box_antialiased)
 from .loading import BaseImageLoader, decode_image, imdecode_checked
 
@@ -155,8 +156,12 @@ class DecodeRandomResizedCrop(BaseImageLoader):
     (:func:`resize_box_antialiased`), as torchvision's
     ``RandomResizedCrop`` on PIL images (the official MAE code's) does:
     the crop distribution and the decoding stay the same, the shrinking
-    averages every pixel it covers. ``docs/crop_resize.md`` measures both
-    against torchvision on PIL and their cost per image.
+    averages every pixel it covers. ``antialias_backend='torch'``
+    resamples the crops decoded in full with torch's antialiased kernels
+    for ``uint8`` images instead, PIL's filters in fixed point with SIMD
+    instructions: a few times faster, within a level or so of PIL's values
+    (:func:`resize_box_antialiased`). ``docs/crop_resize.md`` measures
+    them all against torchvision on PIL and their cost per image.
 
     The instance counts, in :attr:`decode_factors`, the crops it has
     decoded at ``1 / f`` of the size, by ``f`` (1 for a full decode), in
@@ -187,6 +192,9 @@ class DecodeRandomResizedCrop(BaseImageLoader):
             instead of OpenCV's. Defaults to False.
         max_decode_factor (int): Largest reduction (8, 4, 2 or 1: always
             decode in full). Defaults to 8.
+        antialias_backend (str): ``'pillow'`` or ``'torch'`` (then
+            ``interpolation`` must be ``'bilinear'`` or ``'bicubic'``);
+            used with ``antialias=True``. Defaults to ``'pillow'``.
     """
 
     def __init__(self,
@@ -200,7 +208,8 @@ class DecodeRandomResizedCrop(BaseImageLoader):
                  background: int = 255,
                  backend_args: Optional[dict] = None,
                  antialias: bool = False,
-                 max_decode_factor: int = 8) -> None:
+                 max_decode_factor: int = 8,
+                 antialias_backend: str = 'pillow') -> None:
         super().__init__(color_type, on_error, background, backend_args)
         self.scale = check_pair('scale', scale)  # (h, w)
         self.crop_ratio_range = check_range('crop_ratio_range',
@@ -211,6 +220,15 @@ class DecodeRandomResizedCrop(BaseImageLoader):
         self.interpolation = check_choice('interpolation', interpolation,
                                           tuple(cv2_interp_codes))
         self.antialias = bool(antialias)
+        self.antialias_backend = check_choice('antialias_backend',
+                                              antialias_backend,
+                                              ANTIALIAS_BACKENDS)
+        if (antialias_backend == 'torch'
+                and interpolation not in TORCH_ANTIALIAS_MODES):
+            raise ValueError(
+                f"antialias_backend='torch' resamples with "
+                f'{" or ".join(TORCH_ANTIALIAS_MODES)} interpolation, got '
+                f'interpolation={interpolation!r}')
         # sub-pixel boxes of reduced images: PIL's filters, and OpenCV's
         # bilinear and bicubic
         check_choice('max_decode_factor', max_decode_factor, (1, 2, 4, 8))
@@ -253,8 +271,12 @@ class DecodeRandomResizedCrop(BaseImageLoader):
         box = reduced_box(
             (offset_w, offset_h, offset_w + crop_w, offset_h + crop_h),
             (width, height), factor, orientation)
-        resize = resize_box_antialiased if self.antialias else resize_box
-        img = resize(img, box, out_size, self.interpolation)
+        if self.antialias:
+            img = resize_box_antialiased(img, box, out_size,
+                                         self.interpolation,
+                                         self.antialias_backend)
+        else:
+            img = resize_box(img, box, out_size, self.interpolation)
         results['img'] = img  # [out_h, out_w(, 3)]
         results['img_shape'] = img.shape
         results['ori_shape'] = (height, width)
@@ -267,5 +289,6 @@ class DecodeRandomResizedCrop(BaseImageLoader):
                 f'max_attempts={self.max_attempts}, '
                 f'interpolation={self.interpolation!r}, '
                 f'antialias={self.antialias}, '
+                f'antialias_backend={self.antialias_backend!r}, '
                 f'color_type={self.color_type!r}, '
                 f'on_error={self.on_error!r})')
