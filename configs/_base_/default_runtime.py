@@ -1,7 +1,10 @@
 default_scope = 'mae_plugin'
 
+# The step's logged values are read from the GPU where the logger, a
+# checkpoint or the end of an epoch needs them, not after every iteration
+# (a wait for the GPU that keeps the next step's work from being queued).
 default_hooks = dict(
-    runtime_info=dict(type='RuntimeInfoHook'),
+    runtime_info=dict(type='LazyRuntimeInfoHook'),
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=100),
     param_scheduler=dict(type='ParamSchedulerHook'),
@@ -11,12 +14,14 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
 
-# Stop at the first NaN/Inf loss before it reaches a checkpoint; report the
-# images skipped by the loading transforms (on_error='skip') every epoch;
-# log (and check) how many keys a `Pretrained` init_cfg took from its
-# checkpoint, for fine-tuning and linear probing.
+# Stop at a NaN/Inf loss before it reaches a checkpoint, naming the first
+# (the losses' flags are read with the logger's values, every 100
+# iterations, and before every checkpoint); report the images skipped by
+# the loading transforms (on_error='skip') every epoch; log (and check) how
+# many keys a `Pretrained` init_cfg took from its checkpoint, for
+# fine-tuning and linear probing.
 custom_hooks = [
-    dict(type='FiniteLossHook'),
+    dict(type='FiniteLossHook', interval=100),
     dict(type='UnreadableImagesHook'),
     dict(type='PretrainedKeysHook'),
 ]

@@ -54,6 +54,7 @@ photos = dict(
 train_dataloader = dict(
     batch_size=32,
     num_workers=2,
+    pin_memory=False,  # a CPU run: pinned memory is for copies to a GPU
     dataset=dict(
         _delete_=True,
         type='RepeatDataset',

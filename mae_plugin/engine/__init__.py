@@ -4,9 +4,9 @@ import mmpretrain.engine  # noqa: F401
 
 from .atomic_backend import AtomicLocalBackend, atomic_write
 from .hooks import (AtomicCheckpointHook, CheckpointFitHook, FiniteLossHook,
-                    KNNEvalHook, PretrainedKeysHook,
+                    KNNEvalHook, LazyRuntimeInfoHook, PretrainedKeysHook,
                     ReconstructionVisualizationHook, UnreadableImagesHook,
-                    non_finite_tensors, preserved_random_state)
+                    non_finite_tensors, preserved_random_state, read_scalars)
 from .loops import ExactResumeEpochBasedTrainLoop
 from .optimizers import (AutocastOptimWrapper,
                          LarsExcludeOptimWrapperConstructor,
@@ -18,7 +18,8 @@ from .schedulers import GroupFloorCosineAnnealingLR
 
 __all__ = [
     'AtomicLocalBackend', 'atomic_write', 'AtomicCheckpointHook',
-    'CheckpointFitHook', 'FiniteLossHook', 'KNNEvalHook', 'PretrainedKeysHook',
+    'CheckpointFitHook', 'FiniteLossHook', 'KNNEvalHook',
+    'LazyRuntimeInfoHook', 'read_scalars', 'PretrainedKeysHook',
     'ReconstructionVisualizationHook', 'UnreadableImagesHook',
     'non_finite_tensors', 'preserved_random_state',
     'ExactResumeEpochBasedTrainLoop', 'AutocastOptimWrapper',

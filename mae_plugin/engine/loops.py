@@ -23,20 +23,32 @@ def derive_seed(*keys: int) -> int:
     return int(np.random.SeedSequence(list(keys)).generate_state(1)[0])
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python's, NumPy's and torch's (all devices) global RNGs."""
+def seed_everything(seed: int, accelerators: bool = True) -> None:
+    """Seed Python's, NumPy's and torch's global RNGs: torch's CPU
+    generator and, with ``accelerators``, every device's
+    (``torch.manual_seed``).
+
+    Without a GPU, or in a dataloader worker (a forked process may not use
+    CUDA), ``torch.manual_seed`` queues the CUDA seed for later and records
+    the call stack with it: 0.17-0.22 ms a call on a 2-core AMD EPYC, and
+    0.39 ms of a dataloader worker's 2.08 ms per ImageNet-sized image.
+    Samples are loaded with ``accelerators=False``.
+    """
     random.seed(seed)
     np.random.seed(seed)
-    torch.manual_seed(seed)
+    if accelerators:
+        torch.manual_seed(seed)
+    else:
+        torch.default_generator.manual_seed(seed)
 
 
 @DATASETS.register_module()
 class PerSampleSeededDataset(Dataset):
-    """Wraps a dataset; an item ``(index, seed)`` seeds the global RNGs with
-    ``seed`` before loading ``dataset[index]``, so the random transforms of
-    a sample do not depend on which process loads it or on what it loaded
-    before. A plain ``index`` loads without reseeding. Other attributes
-    (``pipeline``, ...) are those of the wrapped dataset.
+    """Wraps a dataset; an item ``(index, seed)`` seeds the global RNGs of
+    the CPU with ``seed`` before loading ``dataset[index]``, so the random
+    transforms of a sample do not depend on which process loads it or on
+    what it loaded before. A plain ``index`` loads without reseeding.
+    Other attributes (``pipeline``, ...) are those of the wrapped dataset.
 
     Args:
         dataset (Dataset | dict): The dataset or its config.
@@ -64,7 +76,7 @@ class PerSampleSeededDataset(Dataset):
     def __getitem__(self, item: Union[int, Tuple[int, int]]):
         if isinstance(item, tuple):
             index, seed = item
-            seed_everything(seed)
+            seed_everything(seed, accelerators=False)
             return self.dataset[index]
         return self.dataset[item]
 

@@ -5,6 +5,7 @@ and point 7: the checkpoints it leaves are complete."""
 import glob
 import json
 import os.path as osp
+import random
 import re
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 import torch
 from mmengine.registry import init_default_scope
 
-from mae_plugin.engine.loops import PerSampleSeededDataset
+from mae_plugin.engine.loops import PerSampleSeededDataset, seed_everything
 from tests.test_engine.utils import assert_checkpoints_bitwise_equal
 from tests.test_reliability.test_kill_resume import kill_at
 from tests.test_tools.test_train_test_visualize import (CONFIG, TINY,
@@ -111,3 +112,17 @@ def test_a_sample_seed_fixes_its_random_transforms(photos):
     assert np.array_equal(dataset[(3, 11)]['img'], first)
     assert not np.array_equal(dataset[(3, 12)]['img'], first)
     assert dataset.metainfo == dataset.dataset.metainfo and len(dataset) == 8
+
+
+def test_seeding_the_cpu_alone_leaves_its_generators_as_all_devices_do():
+    states = []
+    for accelerators in (True, False):
+        random.random(), np.random.rand(), torch.rand(3)  # other states
+        seed_everything(123, accelerators=accelerators)
+        states.append((random.getstate(), np.random.get_state()[1].copy(),
+                       torch.get_rng_state()))
+    (py_all, np_all, torch_all), (py_cpu, np_cpu, torch_cpu) = states
+    assert py_all == py_cpu and np.array_equal(np_all, np_cpu)
+    assert torch.equal(torch_all, torch_cpu)
+    seed_everything(124, accelerators=False)
+    assert not torch.equal(torch.get_rng_state(), torch_cpu)

@@ -7,9 +7,11 @@ import re
 import pytest
 import torch
 from mmengine.hooks import Hook
+from mmengine.runner import Runner
 
 from mae_plugin.engine import FiniteLossHook
-from tests.test_engine.utils import checkpoint_every_iteration_runner
+from tests.test_engine.utils import (checkpoint_every_iteration_runner,
+                                     tiny_train_cfg)
 
 
 class InjectValue(Hook):
@@ -54,3 +56,66 @@ def test_bad_loss_stops_before_it_reaches_a_checkpoint(
 def test_interval_must_be_positive():
     with pytest.raises(ValueError, match='interval must be an int >= 1'):
         FiniteLossHook(interval=0)
+
+
+class IterationsRun(Hook):
+    """The iterations whose hooks all ran."""
+    priority = 'LOWEST'
+
+    def __init__(self):
+        self.iterations = []
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        self.iterations.append(runner.iter + 1)
+
+
+def finite_loss_hook(runner):
+    (hook, ) = [h for h in runner.hooks if isinstance(h, FiniteLossHook)]
+    return hook
+
+
+def no_checkpoint_runner(photos, work_dir, interval):
+    """6 iterations in 3 epochs, no checkpoint before the last, the losses
+    read every ``interval`` iterations."""
+    runner = Runner.from_cfg(
+        tiny_train_cfg(photos, work_dir, 'train_cfg.max_epochs=3',
+                       'default_hooks.checkpoint.interval=10'))
+    finite_loss_hook(runner).interval = interval
+    return runner
+
+
+def test_losses_read_every_interval_name_the_first_bad_one(photos, tmp_path):
+    runner = no_checkpoint_runner(photos, str(tmp_path / 'work'), 4)
+    runner.register_hook(InjectValue(at=3, value=math.nan))
+    iterations = IterationsRun()
+    runner.register_hook(iterations)
+    with pytest.raises(FloatingPointError,
+                       match=r'non-finite loss at iteration 3 \(epoch 2\): '
+                       r'loss=nan\. .*none \(none saved yet\)$'):
+        runner.train()
+    # iteration 4 stopped in the hook, before the lowest-priority hooks
+    assert iterations.iterations == [1, 2, 3]
+
+
+def test_a_checkpoint_reads_the_losses_first(photos, tmp_path):
+    # a checkpoint every iteration, the losses read every 5: the one of
+    # iteration 3 is refused for its loss, before its weights are looked at
+    work = str(tmp_path / 'work')
+    runner = checkpoint_every_iteration_runner(photos, work, max_epochs=3)
+    finite_loss_hook(runner).interval = 5
+    runner.register_hook(InjectValue(at=3, value=math.inf))
+    with pytest.raises(FloatingPointError,
+                       match=r'non-finite loss at iteration 3 '):
+        runner.train()
+    assert osp.exists(osp.join(work, 'iter_2.pth'))
+    assert not osp.exists(osp.join(work, 'iter_3.pth'))
+
+
+def test_a_bad_loss_in_the_last_iterations_stops_at_the_end(photos,
+                                                           tmp_path):
+    runner = no_checkpoint_runner(photos, str(tmp_path / 'work'), 100)
+    runner.register_hook(InjectValue(at=6, value=math.nan))
+    with pytest.raises(FloatingPointError,
+                       match=r'non-finite loss at iteration 6 \(epoch 3\)'):
+        runner.train()

@@ -2,6 +2,7 @@ from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .checkpoint_fit_hook import CheckpointFitHook
 from .finite_loss_hook import FiniteLossHook, non_finite_tensors
 from .knn_hook import KNNEvalHook
+from .lazy_runtime_info_hook import LazyRuntimeInfoHook, read_scalars
 from .pretrained_keys_hook import PretrainedKeysHook
 from .reconstruction_hook import (ReconstructionVisualizationHook,
                                   preserved_random_state)
@@ -9,6 +10,7 @@ from .unreadable_images_hook import UnreadableImagesHook
 
 __all__ = [
     'AtomicCheckpointHook', 'CheckpointFitHook', 'FiniteLossHook',
-    'KNNEvalHook', 'PretrainedKeysHook', 'ReconstructionVisualizationHook',
-    'UnreadableImagesHook', 'non_finite_tensors', 'preserved_random_state'
+    'KNNEvalHook', 'LazyRuntimeInfoHook', 'PretrainedKeysHook',
+    'ReconstructionVisualizationHook', 'UnreadableImagesHook',
+    'non_finite_tensors', 'preserved_random_state', 'read_scalars'
 ]

@@ -1,6 +1,6 @@
 """Stop training at the first NaN or Inf loss, and never save (or call
 good) a checkpoint that holds a NaN or Inf."""
-from typing import Any, Iterator, Optional, Tuple
+from typing import Any, Iterator, List, Optional, Tuple
 
 import torch
 from mmengine.dist import all_reduce
@@ -34,31 +34,40 @@ class FiniteLossHook(Hook):
 
     Two checks:
 
-    * after every ``interval`` iterations, the logged losses: a
-      non-finite one raises ``FloatingPointError``. The flag is summed
-      over all ranks, so every process stops at the same iteration. The
-      hook runs before the checkpoint hook (priority ``ABOVE_NORMAL``), so
-      the weights of that step are never saved;
+    * the logged losses of every iteration: a non-finite one raises
+      ``FloatingPointError`` naming the first iteration that had one.
+      Each iteration's flag is computed on the loss's device and read
+      every ``interval`` iterations, before every checkpoint and at the
+      end of training, so with ``interval > 1`` the GPU is waited for only
+      at those iterations (and training may run up to ``interval - 1``
+      iterations past a bad loss, saving nothing). The flag is summed over
+      all ranks at the interval checks, so every process stops at the
+      same iteration. The hook runs before the checkpoint hook (priority
+      ``ABOVE_NORMAL``), so the weights of a bad step are never saved;
     * before every checkpoint is written, every floating-point tensor it
       holds (weights, buffers, optimizer state): a step whose loss was
       finite can still make them non-finite (a huge learning rate). Such
       a checkpoint is not written and training stops. The checkpoint
       hook runs on rank 0 only (``Runner.save_checkpoint`` is
-      ``master_only``), so this check does too; a distributed launcher
-      (``torchrun``) ends the other ranks when rank 0 fails.
+      ``master_only``), so this check does too, as does the loss check
+      made there; a distributed launcher (``torchrun``) ends the other
+      ranks when rank 0 fails.
 
     Only a checkpoint that passed the second check (or the one a run
     resumed from) is named as "the last good checkpoint" in the error.
 
     Args:
-        interval (int): Check the loss every ``interval`` iterations.
-            Defaults to 1.
+        interval (int): Read the losses' flags every ``interval``
+            iterations. Defaults to 1.
     """
     priority = 'ABOVE_NORMAL'
 
     def __init__(self, interval: int = 1) -> None:
         self.interval = check_positive_int('interval', interval)
         self.last_good_ckpt: Optional[str] = None
+        # (iteration, epoch, all losses finite (a bool tensor), losses) of
+        # each iteration not yet checked
+        self._unchecked: List[Tuple[int, int, torch.Tensor, dict]] = []
 
     def before_train(self, runner) -> None:
         # a resumed run starts from a checkpoint this hook checked
@@ -69,28 +78,27 @@ class FiniteLossHook(Hook):
                          batch_idx: int,
                          data_batch=None,
                          outputs: Optional[dict] = None) -> None:
-        if not outputs or not self.every_n_train_iters(runner, self.interval):
-            return
         losses = {
             name: torch.as_tensor(value).detach().double()
-            for name, value in outputs.items() if 'loss' in name
+            for name, value in (outputs or {}).items() if 'loss' in name
         }
-        bad = sorted(name for name, value in losses.items()
-                     if not torch.isfinite(value).all())
-        num_bad = torch.tensor(float(len(bad)))
-        all_reduce(num_bad)
-        if num_bad.item() == 0:
-            return
-        detail = ', '.join(f'{n}={losses[n].mean().item()}'
-                           for n in bad) or 'on another rank'
-        raise FloatingPointError(
-            f'non-finite loss at iteration {runner.iter + 1} (epoch '
-            f'{runner.epoch + 1}): {detail}. {self._stopped()}')
+        if losses:  # on the losses' device: nothing waits for it
+            finite = torch.stack(
+                [torch.isfinite(value).all() for value in losses.values()])
+            self._unchecked.append(
+                (runner.iter + 1, runner.epoch + 1, finite.all(), losses))
+        if self.every_n_train_iters(runner, self.interval):
+            self._check_losses(runner, across_ranks=True)
+
+    def after_train(self, runner) -> None:
+        self._check_losses(runner, across_ranks=True)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        """Refuse to save ``checkpoint`` if a tensor in it is NaN or Inf;
-        otherwise remember it as the last good checkpoint (the checkpoint
-        hook names the file in ``last_ckpt`` before saving)."""
+        """Refuse to save ``checkpoint`` after a NaN or Inf loss, or if a
+        tensor in it is NaN or Inf; otherwise remember it as the last good
+        checkpoint (the checkpoint hook names the file in ``last_ckpt``
+        before saving)."""
+        self._check_losses(runner, across_ranks=False)
         bad = list(non_finite_tensors(checkpoint))
         if not bad:
             self.last_good_ckpt = runner.message_hub.get_info('last_ckpt')
@@ -101,6 +109,34 @@ class FiniteLossHook(Hook):
             f'non-finite values in {len(bad)} tensor(s) of the checkpoint '
             f'at iteration {meta.get("iter")} (epoch {meta.get("epoch")}), '
             f'the first (NaN/Inf count): {shown}. {self._stopped()}')
+
+    def _check_losses(self, runner, across_ranks: bool) -> None:
+        """Read the flags of the unchecked iterations (one wait for the
+        device) and raise at the first bad one; ``across_ranks`` also
+        stops when another rank had one."""
+        unchecked, self._unchecked = self._unchecked, []
+        flags = (
+            torch.stack([finite for _, _, finite, _ in unchecked]).tolist()
+            if unchecked else [])
+        first_bad = next(
+            (entry for entry, finite in zip(unchecked, flags) if not finite),
+            None)
+        num_bad = torch.tensor(float(first_bad is not None))
+        if across_ranks:
+            all_reduce(num_bad)
+        if num_bad.item() == 0:
+            return
+        if first_bad is None:
+            raise FloatingPointError(
+                f'non-finite loss by iteration {runner.iter + 1} (epoch '
+                f'{runner.epoch + 1}) on another rank. {self._stopped()}')
+        iteration, epoch, _, losses = first_bad
+        detail = ', '.join(f'{name}={value.mean().item()}'
+                           for name, value in losses.items()
+                           if not torch.isfinite(value).all())
+        raise FloatingPointError(
+            f'non-finite loss at iteration {iteration} (epoch {epoch}): '
+            f'{detail}. {self._stopped()}')
 
     def _stopped(self) -> str:
         return ('Training stopped before saving; the last good checkpoint '
