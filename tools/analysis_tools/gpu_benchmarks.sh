@@ -20,9 +20,10 @@
 #   loader_b16        the same config's data loader alone (no model step),
 #                     15 and 8 processes: the rate the CPU path can feed
 #   train_b16_blocks  the same, 15 processes, compile.regions=[TransformerBlock]
-#   train_b16_pageable  train_b16 with 15 processes, the batches in pageable
-#                     memory and copied to the GPU blocking (the configs pin
-#                     them and copy without waiting)
+#   train_b16_former  train_b16 with 15 processes as the runner ran before
+#                     issue 22's CPU work: batches in pageable memory copied
+#                     blocking, the logged values (mmengine's RuntimeInfoHook)
+#                     and the finite-loss flag read after every iteration
 #
 # Environment: PY (default python3) runs the tools; JPEG_DIR (default
 # /tmp/mae_jpegs); NUM_JPEGS (default 8192); STEP_ARGS and TRAIN_ARGS are
@@ -38,7 +39,7 @@ OUT_DIR=$(mkdir -p "$1" && cd "$1" && pwd) || exit 1
 shift
 STAGES=("$@")
 [[ ${#STAGES[@]} -gt 0 ]] || STAGES=(step_b16 step_b16_blocks step_l16
-    asym_l16 train_b16 loader_b16 train_b16_blocks train_b16_pageable)
+    asym_l16 train_b16 loader_b16 train_b16_blocks train_b16_former)
 PY=${PY:-python3}
 JPEG_DIR=${JPEG_DIR:-/tmp/mae_jpegs}
 NUM_JPEGS=${NUM_JPEGS:-8192}
@@ -99,9 +100,11 @@ for stage in "${STAGES[@]}"; do
             --loader-only ;;
         train_b16_blocks) train "$stage" 180 TRAIN_EXTRA --workers 15 \
             --cfg-options 'compile.regions=[TransformerBlock]' ;;
-        train_b16_pageable) train "$stage" 120 TRAIN_EXTRA --workers 15 \
+        train_b16_former) train "$stage" 120 TRAIN_EXTRA --workers 15 \
             --cfg-options train_dataloader.pin_memory=False \
-            model.data_preprocessor.non_blocking=False ;;
+            model.data_preprocessor.non_blocking=False \
+            default_hooks.runtime_info.type=RuntimeInfoHook \
+            custom_hooks.0.interval=1 ;;
         *) echo "unknown stage '$stage' (see the head of $0)" >&2
            exit 2 ;;
     esac
