@@ -61,9 +61,10 @@ def test_torch_backend_is_pil_within_a_rounding(noise_png, interpolation):
         assert ours.shape == pil.shape == (32, 32, 3)
         assert ours.dtype == np.uint8
         diff = np.abs(ours.astype(int) - pil)
-        # PIL's filters, torch's weights in 16-bit fixed point: values
-        # apart by a rounding (here at most 1, a few in a thousand)
-        assert diff.max() <= 3 and diff.mean() < 0.05
+        # PIL's filters, torch's weights in fixed point: values
+        # apart by a rounding (here at most 1, a few in a thousand; at most
+        # 5 in docs/crop_resize.md)
+        assert diff.max() <= 5 and diff.mean() < 0.05
         # where OpenCV's resampling of the same box is levels away
         opencv, _ = crop(noise_png, seed, interpolation=interpolation)
         assert np.abs(opencv.astype(int) - pil).mean() > 5
@@ -82,7 +83,7 @@ def test_torch_backend_leaves_boxes_between_pixels_to_pil():
                                     backend=backend)
              for backend in ('pillow', 'torch')]
     diff = np.abs(whole[0].astype(int) - whole[1])
-    assert 0 < diff.max() <= 3
+    assert 0 < diff.max() <= 5
 
 
 def test_grey_crops_with_the_torch_backend(noise_png):
@@ -90,7 +91,7 @@ def test_grey_crops_with_the_torch_backend(noise_png):
     ours, _ = crop(noise_png, 0, antialias=True, color_type='grayscale',
                    antialias_backend='torch')
     assert ours.shape == pil.shape == (32, 32)
-    assert np.abs(ours.astype(int) - pil).max() <= 3
+    assert np.abs(ours.astype(int) - pil).max() <= 5
 
 
 @pytest.mark.parametrize('kwargs, names', [

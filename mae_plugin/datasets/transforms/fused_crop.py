@@ -157,9 +157,11 @@ class DecodeRandomResizedCrop(BaseImageLoader):
     ``RandomResizedCrop`` on PIL images (the official MAE code's) does:
     the crop distribution and the decoding stay the same, the shrinking
     averages every pixel it covers. ``antialias_backend='torch'``
-    resamples the crops decoded in full with torch's antialiased kernels
-    for ``uint8`` images instead, PIL's filters in fixed point with SIMD
-    instructions: a few times faster, within a level or so of PIL's values
+    resamples boxes on whole pixels (every crop decoded in full, and some
+    decoded at reduced size) with torch's antialiased kernels for
+    ``uint8`` images instead, PIL's filters in fixed point (with AVX2
+    instructions where the CPU has them): about five times faster, most
+    values equal to PIL's and a few a level apart
     (:func:`resize_box_antialiased`). ``docs/crop_resize.md`` measures
     them all against torchvision on PIL and their cost per image.
 
