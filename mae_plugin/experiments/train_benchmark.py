@@ -119,7 +119,6 @@ def benchmark_training(config_file: str,
     hub = runner.message_hub
     iter_times = hub.get_scalar('train/time').data[0]
     data_times = hub.get_scalar('train/data_time').data[0]
-    epoch_starts = data_times[iters_per_epoch::iters_per_epoch]
 
     batch = next(iter(runner.train_dataloader))
     device = str(next(runner.model.parameters()).device)
@@ -133,8 +132,7 @@ def benchmark_training(config_file: str,
         iter_times=iter_times[untimed:],
         data_times=data_times[untimed:],
         first_iter_s=float(iter_times[0]),
-        epoch_start_data_s=(float(np.mean(epoch_starts))
-                            if len(epoch_starts) else float('nan')),
+        epoch_start_data_s=_epoch_start_mean(data_times, iters_per_epoch),
         step_s=step_s,
         profile=''.join(tables))
 
@@ -206,15 +204,13 @@ def benchmark_loader(config_file: str,
             waits.append(now - start)
             start = now
     waits = np.array(waits)
-    epoch_starts = waits[iters_per_epoch::iters_per_epoch]
     return LoaderThroughput(
         batch_size=batch_size,
         num_workers=num_workers,
         iters_per_epoch=iters_per_epoch,
         waits=waits[warmup:],
         first_batch_s=float(waits[0]),
-        epoch_start_s=(float(np.mean(epoch_starts))
-                       if len(epoch_starts) else float('nan')))
+        epoch_start_s=_epoch_start_mean(waits, iters_per_epoch))
 
 
 def format_loader_report(config_file: str, result: LoaderThroughput) -> str:
@@ -228,6 +224,13 @@ def format_loader_report(config_file: str, result: LoaderThroughput) -> str:
         f'first batch {r.first_batch_s:.2f} s, first batch of a later epoch '
         f'{r.epoch_start_s:.4f} s',
     ])
+
+
+def _epoch_start_mean(times: np.ndarray, iters_per_epoch: int) -> float:
+    """Mean of ``times`` (all iterations, in order) at the first iteration
+    of every epoch but the first; NaN for one epoch."""
+    epoch_starts = times[iters_per_epoch::iters_per_epoch]
+    return float(np.mean(epoch_starts)) if len(epoch_starts) else float('nan')
 
 
 def _benchmark_config(config_file: str, data_root: str, work_dir: str,

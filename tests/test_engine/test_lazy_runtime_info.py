@@ -69,9 +69,14 @@ def test_same_history_read_at_logs_checkpoints_and_epoch_ends(
 
 
 def test_read_scalars_one_read_per_device_ints_stay_ints():
-    tensors = [torch.tensor(1.5), torch.tensor([7]), torch.tensor(2.).double()]
-    assert read_scalars(tensors) == [1.5, 7, 2.0]
-    assert [type(v) for v in read_scalars(tensors)] == [float, int, float]
+    tensors = [
+        torch.tensor(1.5),
+        torch.tensor([7]),
+        torch.tensor(2.).double(),
+        torch.tensor(False)
+    ]
+    assert read_scalars(tensors) == [1.5, 7, 2.0, 0]
+    assert [type(v) for v in read_scalars(tensors)] == [float, int, float, int]
     assert read_scalars([]) == []
     with pytest.raises(ValueError, match=r'one number.*shape \(2,\)'):
         read_scalars([torch.zeros(2)])

@@ -16,6 +16,8 @@ import dataclasses
 import os.path as osp
 import tempfile
 
+import numpy as np
+
 import mae_plugin  # noqa: F401
 from mae_plugin.experiments import (PipelineSpec, benchmark_loader,
                                     benchmark_training, format_loader_report,
@@ -106,9 +108,10 @@ def main():
 
 def json_record(result) -> dict:
     """A result with its arrays as lists and its rates."""
-    record = dataclasses.asdict(result)
-    record.update((name, value.tolist()) for name, value in record.items()
-                  if hasattr(value, 'tolist'))
+    record = {
+        name: value.tolist() if isinstance(value, np.ndarray) else value
+        for name, value in dataclasses.asdict(result).items()
+    }
     record['images_per_s'] = result.images_per_s
     if hasattr(result, 'step_images_per_s'):
         record['step_images_per_s'] = result.step_images_per_s

@@ -8,6 +8,7 @@ from mmengine.hooks import Hook
 
 from mae_plugin.registry import HOOKS
 from mae_plugin.utils import check_positive_int
+from .lazy_runtime_info_hook import read_scalars
 
 
 def non_finite_tensors(state: Any, key: str = '') -> Iterator[Tuple[str, int]]:
@@ -115,9 +116,7 @@ class FiniteLossHook(Hook):
         device) and raise at the first bad one; ``across_ranks`` also
         stops when another rank had one."""
         unchecked, self._unchecked = self._unchecked, []
-        flags = (
-            torch.stack([finite for _, _, finite, _ in unchecked]).tolist()
-            if unchecked else [])
+        flags = read_scalars([finite for _, _, finite, _ in unchecked])
         first_bad = next(
             (entry for entry, finite in zip(unchecked, flags) if not finite),
             None)

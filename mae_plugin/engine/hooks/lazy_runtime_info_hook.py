@@ -13,7 +13,7 @@ Number = Union[int, float]
 
 def read_scalars(tensors: Sequence[torch.Tensor]) -> List[Number]:
     """The Python numbers of one-element tensors, read with one copy (and
-    one wait) per device: floats, or ints for integer tensors.
+    one wait) per device: floats, or ints for integer and bool tensors.
 
     Raises:
         ValueError: A tensor holds more than one element.
