@@ -35,26 +35,34 @@ CROP_SETTINGS = {
 REFERENCE = 'torchvision on PIL'
 
 
+def _no_sums() -> List[float]:
+    return [0., 0., 0, 0, 0]
+
+
 @dataclass
 class CropFidelity:
     """Differences of one setting's crops from the reference crops, summed
     over all crops and by decode factor.
 
     Attributes:
-        sums (list): ``[absolute, squared differences, values, crops]``,
-            pixel differences in 0-255 levels.
+        sums (list): ``[absolute, squared differences, values, crops,
+            values equal to the reference's]``, pixel differences in 0-255
+            levels.
         by_factor (dict): Decode factor -> the same sums.
+        largest (float): The largest absolute difference of any value.
     """
-    sums: List[float] = field(default_factory=lambda: [0., 0., 0, 0])
+    sums: List[float] = field(default_factory=_no_sums)
     by_factor: Dict[int, List[float]] = field(default_factory=dict)
+    largest: float = 0.
 
     def add(self, crop: np.ndarray, reference: np.ndarray,
             factor: int) -> None:
         """Count one crop decoded at ``1 / factor`` of the size."""
-        diff = crop.astype(np.float64) - reference
-        values = (np.abs(diff).sum(), np.square(diff).sum(), diff.size, 1)
-        for sums in (self.sums,
-                     self.by_factor.setdefault(factor, [0., 0., 0, 0])):
+        diff = np.abs(crop.astype(np.float64) - reference)
+        values = (diff.sum(), np.square(diff).sum(), diff.size, 1,
+                  diff.size - np.count_nonzero(diff))
+        self.largest = max(self.largest, float(diff.max()))
+        for sums in (self.sums, self.by_factor.setdefault(factor, _no_sums())):
             for i, value in enumerate(values):
                 sums[i] += value
 
@@ -160,14 +168,19 @@ def format_crop_report(fidelity: Dict[str, CropFidelity],
                        ms_per_image: Dict[str, float]) -> str:
     """Markdown tables: difference from the reference and cost per setting,
     then the difference by decode factor."""
-    costs = [(name, *_mad_psnr_cells(result.sums), f'{ms_per_image[name]:.2f}')
+    costs = [(name, *_mad_psnr_cells(result.sums),
+              f'{100 * result.sums[4] / result.sums[2]:.1f}%',
+              f'{result.largest:.0f}', f'{ms_per_image[name]:.2f}')
              for name, result in fidelity.items()]
-    costs.append((REFERENCE, 0, 'inf', f'{ms_per_image[REFERENCE]:.2f}'))
+    costs.append(
+        (REFERENCE, 0, 'inf', '100%', 0, f'{ms_per_image[REFERENCE]:.2f}'))
     by_factor = [(name, f'1/{factor}', sums[3], *_mad_psnr_cells(sums))
                  for name, result in fidelity.items()
                  for factor, sums in sorted(result.by_factor.items())]
-    lines = markdown_table(
-        ['setting', 'MAD (0-255)', 'PSNR (dB)', 'ms / image'], costs)
+    lines = markdown_table([
+        'setting', 'MAD (0-255)', 'PSNR (dB)', 'values equal', 'largest',
+        'ms / image'
+    ], costs)
     lines.append('')
     lines += markdown_table(
         ['setting', 'decode factor', 'crops', 'MAD (0-255)', 'PSNR (dB)'],

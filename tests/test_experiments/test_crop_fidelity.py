@@ -38,6 +38,11 @@ def test_antialias_in_full_is_the_reference_and_opencv_is_not(jpegs):
     # torch's kernels: PIL's filters, apart by a rounding
     mad, psnr = scores['antialias, torch, full decode']
     assert mad < 0.05 and psnr > 55
+    torch_full = fidelity['antialias, torch, full decode']
+    assert torch_full.sums[4] > 0.9 * torch_full.sums[2]
+    assert torch_full.largest <= 5
+    exact = fidelity['antialias, full decode']
+    assert exact.sums[4] == exact.sums[2] and exact.largest == 0
     # the same decodes
     assert fidelity['antialias, torch'].by_factor.keys() == fidelity[
         'antialias'].by_factor.keys()
@@ -49,5 +54,5 @@ def test_antialias_in_full_is_the_reference_and_opencv_is_not(jpegs):
     assert set(ms) == set(CROP_SETTINGS) | {REFERENCE}
     assert all(value > 0 for value in ms.values())
     report = format_crop_report(fidelity, ms)
-    assert '| antialias, full decode | 0.00 | inf |' in report
+    assert '| antialias, full decode | 0.00 | inf | 100.0% | 0 |' in report
     assert f'| {REFERENCE} | 0 | inf |' in report
