@@ -1,8 +1,9 @@
 """Registries of the ``mae_plugin`` scope.
 
 Every registry is a child of mmpretrain's registry of the same kind (which
-is itself a child of mmengine's root). Two consequences follow from how
-:class:`mmengine.registry.Registry` resolves names:
+is itself a child of mmengine's root); ``FUNCTIONS`` (collate functions),
+which mmpretrain has not, is a child of mmengine's. Two consequences follow
+from how :class:`mmengine.registry.Registry` resolves names:
 
 * With ``default_scope='mae_plugin'`` a config finds our modules first and
   falls back to the parents, so every mmpretrain and mmengine module stays
@@ -22,14 +23,17 @@ names in this scope whatever the caller's default scope is.
 ``locations`` lists the modules that register into each registry, so a
 registry imports them on first use.
 """
+from mmengine import registry as mmengine_registry
 from mmengine.registry import Registry
 from mmpretrain import registry as mmpretrain_registry
 
 SCOPE = 'mae_plugin'
 
 
-def _child(name: str, *locations: str) -> Registry:
-    parent = getattr(mmpretrain_registry, name)
+def _child(name: str,
+           *locations: str,
+           parents=mmpretrain_registry) -> Registry:
+    parent = getattr(parents, name)
     registry = Registry(
         parent.name,
         parent=parent,
@@ -53,6 +57,7 @@ PARAM_SCHEDULERS = _child('PARAM_SCHEDULERS', 'engine')
 DATASETS = _child('DATASETS', 'datasets')
 DATA_SAMPLERS = _child('DATA_SAMPLERS', 'datasets')
 TRANSFORMS = _child('TRANSFORMS', 'datasets')
+FUNCTIONS = _child('FUNCTIONS', 'datasets', parents=mmengine_registry)
 MODELS = _child('MODELS', 'models')
 MODEL_WRAPPERS = _child('MODEL_WRAPPERS', 'models')
 WEIGHT_INITIALIZERS = _child('WEIGHT_INITIALIZERS', 'models', 'checkpoint')

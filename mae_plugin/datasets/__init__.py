@@ -2,13 +2,15 @@ from .demo_photos import export_demo_photos
 from .fashion_mnist import DEBIAN_FASHION_MNIST, FashionMNISTIdx
 from .image_folder import ImageFolder, ignored_entries
 from .transforms import (IMAGE_EXTENSIONS, BaseImageLoader,
-                         DecodeRandomResizedCrop, RobustLoadImageFromFile,
-                         UnreadableImageError, decode_image, imdecode_checked,
-                         printable)
+                         DecodeRandomResizedCrop, DeferredRandomResizedCrop,
+                         PackDeferredCrop, RobustLoadImageFromFile,
+                         UnreadableImageError, decode_image,
+                         deferred_crop_collate, imdecode_checked, printable)
 
 __all__ = [
     'export_demo_photos', 'DEBIAN_FASHION_MNIST', 'FashionMNISTIdx',
     'ImageFolder', 'ignored_entries', 'IMAGE_EXTENSIONS', 'BaseImageLoader',
-    'DecodeRandomResizedCrop', 'RobustLoadImageFromFile',
+    'DecodeRandomResizedCrop', 'DeferredRandomResizedCrop', 'PackDeferredCrop',
+    'deferred_crop_collate', 'RobustLoadImageFromFile',
     'UnreadableImageError', 'decode_image', 'imdecode_checked', 'printable'
 ]

@@ -1,6 +1,9 @@
-"""How far :class:`DecodeRandomResizedCrop`'s crops lie from those of
-torchvision's ``RandomResizedCrop`` on PIL images (the official MAE code's
-pretraining crops), box for box, and what each resampling costs per image.
+"""How far :class:`DecodeRandomResizedCrop`'s crops, and those of the
+device-crop data path (:class:`DeferredRandomResizedCrop` and
+:class:`~mae_plugin.models.DeviceCropDataPreprocessor`, run on the CPU), lie
+from those of torchvision's ``RandomResizedCrop`` on PIL images (the
+official MAE code's pretraining crops), box for box, and what each
+resampling costs per image.
 
 For every crop the same box is drawn twice from the same NumPy seed: once
 by the transform (from the JPEG header) and once by
@@ -9,15 +12,20 @@ and torchvision's ``resized_crop`` resamples (PIL's antialiased filters).
 """
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
+import torch
 from PIL import Image
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as F
 
 from mae_plugin.datasets.transforms import (DecodeRandomResizedCrop,
+                                            DeferredRandomResizedCrop,
+                                            PackDeferredCrop,
+                                            deferred_crop_collate,
                                             random_resized_crop_params)
+from mae_plugin.models import DeviceCropDataPreprocessor
 from mae_plugin.utils import check_positive_int
 from .pipeline_benchmark import one_thread
 from .report import markdown_table
@@ -33,6 +41,9 @@ CROP_SETTINGS = {
         antialias=True, antialias_backend='torch', max_decode_factor=1),
 }
 REFERENCE = 'torchvision on PIL'
+#: The device-crop data path, its preprocessor on the CPU (libjpeg-turbo
+#: decoding; nvJPEG's on a GPU may differ).
+DEVICE_CROP = 'device crop, on the CPU'
 
 
 def _no_sums() -> List[float]:
@@ -91,12 +102,31 @@ def load_rgb(path: str) -> Image.Image:
         return opened.convert('RGB')
 
 
+def device_crop(
+        scale: int,
+        crop_ratio_range: Tuple[float, float]) -> Callable[[str], np.ndarray]:
+    """The device-crop data path on one file, without flips, on the CPU:
+    a function of the path that returns the RGB ``uint8 [s, s, 3]`` crop.
+    """
+    draw = DeferredRandomResizedCrop(crop_ratio_range, flip_prob=0.)
+    pack = PackDeferredCrop()
+    preprocessor = DeviceCropDataPreprocessor(scale, to_rgb=True)
+
+    def crop(path: str) -> np.ndarray:
+        batch = deferred_crop_collate([pack(draw(dict(img_path=path)))])
+        crops = preprocessor(batch)['inputs']  # [1, 3, s, s] in 0-255
+        return crops[0].permute(1, 2, 0).to(torch.uint8).numpy()
+
+    return crop
+
+
 def measure_crop_fidelity(paths: Sequence[str],
                           scale: int = 224,
                           crops_per_image: int = 4,
                           crop_ratio_range: Tuple[float, float] = (0.2, 1.0),
                           seed: int = 0) -> Dict[str, CropFidelity]:
-    """Compare every setting of :data:`CROP_SETTINGS` with the reference on
+    """Compare every setting of :data:`CROP_SETTINGS` and the device-crop
+    path (:data:`DEVICE_CROP`, a full decode) with the reference on
     ``crops_per_image`` bicubic crops of each JPEG (seeds ``seed``,
     ``seed + 1``, ... crop after crop).
 
@@ -105,6 +135,8 @@ def measure_crop_fidelity(paths: Sequence[str],
     """
     check_positive_int('crops_per_image', crops_per_image)
     results = {name: CropFidelity() for name in CROP_SETTINGS}
+    results[DEVICE_CROP] = CropFidelity()
+    device = device_crop(scale, crop_ratio_range)
     for i, path in enumerate(paths):
         image = load_rgb(path)
         for j in range(crops_per_image):
@@ -120,6 +152,8 @@ def measure_crop_fidelity(paths: Sequence[str],
                 crop = transform(dict(img_path=path))['img'][..., ::-1]
                 (factor, ) = transform.decode_factors
                 results[name].add(crop, reference, factor)
+            np.random.seed(crop_seed)
+            results[DEVICE_CROP].add(device(path), reference, 1)
     return results
 
 
@@ -128,11 +162,13 @@ def time_crops(paths: Sequence[str],
                crop_ratio_range: Tuple[float, float] = (0.2, 1.0),
                rounds: int = 3) -> Dict[str, float]:
     """Milliseconds per image to decode a file and crop it, for each
-    setting and the reference, on one thread: the best of ``rounds`` passes
-    over ``paths``, the settings taking turns within a round.
+    setting, the device-crop path on the CPU and the reference, on one
+    thread: the best of ``rounds`` passes over ``paths``, the settings
+    taking turns within a round.
 
     Returns:
-        dict: setting name (and :data:`REFERENCE`) -> ms per image.
+        dict: setting name (and :data:`DEVICE_CROP`, :data:`REFERENCE`) ->
+        ms per image.
     """
     check_positive_int('rounds', rounds)
     runs = {
@@ -150,6 +186,7 @@ def time_crops(paths: Sequence[str],
                                          crop_ratio_range)
         return reference_crop(image, box, scale)
 
+    runs[DEVICE_CROP] = device_crop(scale, crop_ratio_range)
     runs[REFERENCE] = torchvision_on_pil
     best = {name: float('inf') for name in runs}
     with one_thread():

@@ -112,8 +112,45 @@ def read_jpeg_header(data: bytes) -> Optional[Tuple[int, int, int]]:
     return width, height, orientation
 
 
+class RandomResizedCropDraw:
+    """The crop settings of a random-resized crop and its draw
+    (:func:`random_resized_crop_params`), for the loading transforms that
+    draw crops.
+
+    Args:
+        crop_ratio_range (Sequence[float]): Crop area over image area,
+            ``(min, max)`` with ``0 < min <= max <= 1``.
+        aspect_ratio_range (Sequence[float]): Crop width over height,
+            sampled log-uniformly; ``(min, max)`` with ``0 < min <= max``,
+            finite.
+        max_attempts (int): Draws before falling back to the central crop.
+    """
+
+    def __init__(self, crop_ratio_range: Tuple[float, float],
+                 aspect_ratio_range: Tuple[float, float],
+                 max_attempts: int) -> None:
+        self.crop_ratio_range = check_range('crop_ratio_range',
+                                            crop_ratio_range, 1)
+        self.aspect_ratio_range = check_range('aspect_ratio_range',
+                                              aspect_ratio_range)
+        self.max_attempts = check_int('max_attempts', max_attempts, 0)
+
+    def crop_params(self, height: int, width: int) -> Tuple[int, ...]:
+        """``(offset_h, offset_w, crop_h, crop_w)`` drawn for an image of
+        ``height`` x ``width``."""
+        return random_resized_crop_params(height, width, self.crop_ratio_range,
+                                          self.aspect_ratio_range,
+                                          self.max_attempts)
+
+    def crop_repr(self) -> str:
+        """The crop settings for ``__repr__``."""
+        return (f'crop_ratio_range={self.crop_ratio_range}, '
+                f'aspect_ratio_range={self.aspect_ratio_range}, '
+                f'max_attempts={self.max_attempts}')
+
+
 @TRANSFORMS.register_module()
-class DecodeRandomResizedCrop(BaseImageLoader):
+class DecodeRandomResizedCrop(BaseImageLoader, RandomResizedCropDraw):
     """Load an image and take a random-resized crop of it, decoding a JPEG
     at reduced resolution when the crop allows.
 
@@ -212,13 +249,11 @@ class DecodeRandomResizedCrop(BaseImageLoader):
                  antialias: bool = False,
                  max_decode_factor: int = 8,
                  antialias_backend: str = 'pillow') -> None:
-        super().__init__(color_type, on_error, background, backend_args)
+        BaseImageLoader.__init__(self, color_type, on_error, background,
+                                 backend_args)
+        RandomResizedCropDraw.__init__(self, crop_ratio_range,
+                                       aspect_ratio_range, max_attempts)
         self.scale = check_pair('scale', scale)  # (h, w)
-        self.crop_ratio_range = check_range('crop_ratio_range',
-                                            crop_ratio_range, 1)
-        self.aspect_ratio_range = check_range('aspect_ratio_range',
-                                              aspect_ratio_range)
-        self.max_attempts = check_int('max_attempts', max_attempts, 0)
         self.interpolation = check_choice('interpolation', interpolation,
                                           tuple(cv2_interp_codes))
         self.antialias = bool(antialias)
@@ -237,13 +272,6 @@ class DecodeRandomResizedCrop(BaseImageLoader):
         self.max_factor = max_decode_factor if antialias or (interpolation in (
             'bilinear', 'bicubic')) else 1
         self.decode_factors = Counter()  # f -> crops decoded at 1 / f
-
-    def crop_params(self, height: int, width: int) -> Tuple[int, ...]:
-        """``(offset_h, offset_w, crop_h, crop_w)`` drawn for an image of
-        ``height`` x ``width``."""
-        return random_resized_crop_params(height, width, self.crop_ratio_range,
-                                          self.aspect_ratio_range,
-                                          self.max_attempts)
 
     def load(self, data: bytes, filename: str, results: dict) -> dict:
         out_size = self.scale[::-1]  # (out_w, out_h)
@@ -286,10 +314,7 @@ class DecodeRandomResizedCrop(BaseImageLoader):
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(scale={self.scale}, '
-                f'crop_ratio_range={self.crop_ratio_range}, '
-                f'aspect_ratio_range={self.aspect_ratio_range}, '
-                f'max_attempts={self.max_attempts}, '
-                f'interpolation={self.interpolation!r}, '
+                f'{self.crop_repr()}, interpolation={self.interpolation!r}, '
                 f'antialias={self.antialias}, '
                 f'antialias_backend={self.antialias_backend!r}, '
                 f'color_type={self.color_type!r}, '
