@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Callable, Union
 
 import torch
+from torch.nn.attention import SDPBackend
 
 from mae_plugin.checkpoint import (convert_to_hf_vitmae, hf_vitmae_config,
                                    convert_to_mmpretrain_mae)
@@ -13,6 +14,18 @@ from mae_plugin.registry import build_model
 from mae_plugin.utils import check_choice, check_positive_int
 
 DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
+#: ``torch.compile`` modes; ``'reduce-overhead'`` replays CUDA graphs.
+COMPILE_MODES = ('default', 'reduce-overhead', 'max-autotune',
+                 'max-autotune-no-cudagraphs')
+#: Kernels ``scaled_dot_product_attention`` may be restricted to; ``'auto'``
+#: leaves torch's choice.
+SDPA_BACKENDS = {
+    'auto': None,
+    'flash': SDPBackend.FLASH_ATTENTION,
+    'efficient': SDPBackend.EFFICIENT_ATTENTION,
+    'cudnn': SDPBackend.CUDNN_ATTENTION,
+    'math': SDPBackend.MATH,
+}
 PEERS = ('mae_plugin', 'mmpretrain', 'hf', 'mask_tokens')
 #: The class of each peer's transformer blocks (encoder and decoder).
 BLOCK_CLASSES = {
@@ -58,6 +71,13 @@ class BenchmarkSpec:
         compile_blocks (bool): Compile each transformer block of every
             peer on its own instead (:data:`BLOCK_CLASSES`), as the
             runner's ``compile=dict(regions=...)`` does.
+        compile_mode (str): ``torch.compile``'s ``mode`` for either (one of
+            :data:`COMPILE_MODES`): ``'reduce-overhead'`` replays each
+            compiled graph as a CUDA graph, one launch for all its kernels.
+        sdpa_backend (str): The attention kernel of every peer, one of
+            :data:`SDPA_BACKENDS` (``'auto'``: torch's choice); a kernel
+            that cannot run the attention (the device, the head dimension)
+            is an error of the first step.
     """
     arch: Union[str, dict] = 'base'
     img_size: int = 224
@@ -73,6 +93,8 @@ class BenchmarkSpec:
     same_adamw: bool = False
     compile: bool = False
     compile_blocks: bool = False
+    compile_mode: str = 'default'
+    sdpa_backend: str = 'auto'
 
     def __post_init__(self) -> None:
         if not isinstance(self.arch, dict) and (not isinstance(self.arch, str)
@@ -87,6 +109,12 @@ class BenchmarkSpec:
         if self.compile and self.compile_blocks:
             raise ValueError('compile and compile_blocks exclude each other:'
                              ' the whole loss or the blocks one by one')
+        check_choice('compile_mode', self.compile_mode, COMPILE_MODES)
+        if self.compile_mode != 'default' and not (self.compile
+                                                   or self.compile_blocks):
+            raise ValueError(f'compile_mode={self.compile_mode!r} needs '
+                             'compile or compile_blocks')
+        check_choice('sdpa_backend', self.sdpa_backend, list(SDPA_BACKENDS))
 
     @property
     def decoder(self) -> dict:

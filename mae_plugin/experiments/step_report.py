@@ -25,6 +25,16 @@ def _peer_row(spec: BenchmarkSpec, r: PeerResult, gemm_rate: float) -> tuple:
             f'{spec.batch_size / r.matrix_product_s:.2f}')
 
 
+def _settings(spec: BenchmarkSpec) -> str:
+    """The compile mode and attention kernel, where not the defaults."""
+    settings = []
+    if spec.compile_mode != 'default':
+        settings.append(f'compile mode {spec.compile_mode}')
+    if spec.sdpa_backend != 'auto':
+        settings.append(f'attention kernel {spec.sdpa_backend}')
+    return ''.join(f', {s}' for s in settings)
+
+
 def format_report(spec: BenchmarkSpec, results: Dict[str, PeerResult],
                   gemm_rate: float) -> str:
     """A markdown table of the results and the ratios between peers."""
@@ -40,6 +50,7 @@ def format_report(spec: BenchmarkSpec, results: Dict[str, PeerResult],
         f'{"default AdamW for all" if spec.same_adamw else "own AdamW each"}'
         f'{", torch.compile" if spec.compile else ""}'
         f'{", blocks compiled one by one" if spec.compile_blocks else ""}'
+        f'{_settings(spec)}'
         f'; large-GEMM rate {gemm_rate / 1e9:.1f} GFLOP/s', ''
     ]
     lines += markdown_table(

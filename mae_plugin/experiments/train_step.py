@@ -3,17 +3,19 @@ timed alone."""
 from contextlib import nullcontext
 
 import torch
+from torch.nn.attention import sdpa_kernel
 
 from mae_plugin.engine import compile_regions
 from .step_models import (BLOCK_CLASSES, BUILDERS, CONVERTERS, DTYPES,
-                          OWN_ADAMW, BenchmarkSpec, loss_fn)
+                          OWN_ADAMW, SDPA_BACKENDS, BenchmarkSpec, loss_fn)
 from .timing import seconds_per_call
 
 
 class TrainStep:
     """One optimizer step of a peer: AdamW with the paper's settings (the
     peer's own implementation of it, see :data:`OWN_ADAMW`), the loss under
-    autocast for bf16/fp16 (with loss scaling for fp16 on a GPU)."""
+    autocast for bf16/fp16 (with loss scaling for fp16 on a GPU), compiled
+    and its attention kernel chosen as the spec says."""
 
     def __init__(self, name: str, spec: BenchmarkSpec,
                  plugin_weights: dict) -> None:
@@ -24,11 +26,15 @@ class TrainStep:
         self.model.to(spec.device)
         self.model.train()
         if spec.compile_blocks:
-            compile_regions(self.model, [BLOCK_CLASSES[name]])
+            compile_regions(
+                self.model, [BLOCK_CLASSES[name]], mode=spec.compile_mode)
         self.eager_loss = loss_fn(name, self.model)
         self.loss = (
-            torch.compile(self.eager_loss)
+            torch.compile(self.eager_loss, mode=spec.compile_mode)
             if spec.compile else self.eager_loss)
+        # CUDA graphs: each step's outputs may overwrite the last step's
+        self.new_graph_step = spec.compile_mode == 'reduce-overhead'
+        self.sdpa_backend = SDPA_BACKENDS[spec.sdpa_backend]
         self.optimizer = torch.optim.AdamW(
             [p for p in self.model.parameters() if p.requires_grad],
             lr=1.5e-4,
@@ -49,9 +55,14 @@ class TrainStep:
         counter and the matrix-product recorder, which must see the
         operators one by one)."""
         self.optimizer.zero_grad(set_to_none=True)
+        if self.new_graph_step:
+            torch.compiler.cudagraph_mark_step_begin()
         stance = torch.compiler.set_stance(
             'force_eager') if eager else nullcontext()
-        with stance, self.autocast:
+        attention = (
+            sdpa_kernel(self.sdpa_backend)
+            if self.sdpa_backend is not None else nullcontext())
+        with stance, attention, self.autocast:
             loss = self.loss(images)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)

@@ -382,3 +382,39 @@ def test_mmpretrain_peer_is_mmpretrains_model_under_our_default_scope():
     with DefaultScope.overwrite_default_scope('mae_plugin'):
         model = build_mmpretrain(TINY_SPEC)
     assert type(model.backbone) is MMPretrainMAEViT
+
+
+def test_compile_mode_reaches_inductor():
+    """``reduce-overhead`` asks Inductor for CUDA graphs, which it skips
+    on the CPU (and counts the skip); the report names the mode."""
+    spec = replace(
+        TINY_SPEC, compile_blocks=True, compile_mode='reduce-overhead')
+    torch._dynamo.reset()
+    counters.clear()
+    result = run_benchmark(spec, peers=['mae_plugin'], warmup=2, rounds=1,
+                           steps=1, log=lambda _: None)['mae_plugin']
+    assert counters['inductor']['cudagraph_skips'] >= 1
+    assert 'compile mode reduce-overhead' in format_report(
+        spec, {'mae_plugin': result}, 1e9)
+    with pytest.raises(ValueError, match='needs compile or compile_blocks'):
+        replace(TINY_SPEC, compile_mode='reduce-overhead')
+    with pytest.raises(ValueError, match='compile_mode'):
+        replace(TINY_SPEC, compile=True, compile_mode='fast')
+
+
+def test_attention_kernel_is_the_one_chosen():
+    """The math kernel and the CPU's flash kernel give the same loss; the
+    memory-efficient kernel, which the CPU has not, fails the step."""
+    weights = initial_weights(TINY_SPEC)
+    images = torch.randn(2, 3, 32, 32)
+    losses = []
+    for backend in ('math', 'flash'):
+        spec = replace(TINY_SPEC, sdpa_backend=backend)
+        torch.manual_seed(0)  # the same mask
+        losses.append(TrainStep('mae_plugin', spec, weights)(images))
+    torch.testing.assert_close(losses[0], losses[1])
+    spec = replace(TINY_SPEC, sdpa_backend='efficient')
+    with pytest.raises(RuntimeError, match='No viable backend'):
+        TrainStep('mae_plugin', spec, weights)(images)
+    with pytest.raises(ValueError, match='sdpa_backend'):
+        replace(TINY_SPEC, sdpa_backend='fastest')

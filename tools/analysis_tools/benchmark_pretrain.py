@@ -16,6 +16,7 @@ import mae_plugin  # noqa: F401
 from mae_plugin.experiments import (PEERS, BenchmarkSpec, format_report,
                                     gemm_flops_per_s, run_benchmark,
                                     write_json)
+from mae_plugin.experiments.step_models import COMPILE_MODES, SDPA_BACKENDS
 from mae_plugin.experiments.cli import (add_spec_args, add_timing_args,
                                         spec_from_args)
 from mae_plugin.utils import argparse_type, check_positive_int
@@ -28,8 +29,16 @@ def parse_args():
         BenchmarkSpec(),
         names=('arch', 'img_size', 'patch_size', 'batch_size', 'mask_ratio',
                'decoder_dims', 'decoder_depth', 'decoder_heads', 'dtype',
-               'device', 'same_adamw', 'compile', 'compile_blocks'),
+               'device', 'same_adamw', 'compile', 'compile_blocks',
+               'compile_mode', 'sdpa_backend'),
         dtype=dict(choices=['fp32', 'bf16', 'fp16']),
+        compile_mode=dict(
+            choices=COMPILE_MODES,
+            help="torch.compile's mode with --compile or --compile-blocks "
+            '(reduce-overhead: CUDA graphs)'),
+        sdpa_backend=dict(
+            choices=list(SDPA_BACKENDS),
+            help="every peer's attention kernel (auto: torch's choice)"),
         same_adamw=dict(
             help="PyTorch's default AdamW for every peer instead of each "
             "one's own (the plugin: fused)"),

@@ -9,6 +9,12 @@
 #   step_b16          step alone, ViT-B/16 batch 256, bf16 autocast: the
 #                     plugin, mmpretrain's MAE and Hugging Face's ViTMAE
 #   step_b16_blocks   the same with every peer's blocks compiled one by one
+#   step_b16_graphs   the same, each compiled block replayed as CUDA graphs
+#                     (compile mode reduce-overhead)
+#   step_b16_sdpa_flash, step_b16_sdpa_efficient, step_b16_sdpa_cudnn
+#                     step_b16 of the plugin alone with its attention kernel
+#                     restricted to FlashAttention, the memory-efficient
+#                     kernel or cuDNN's (the decoder's heads have 32 channels)
 #   step_l16          step alone, ViT-L/16 batch 128, bf16, the three peers
 #   asym_l16          ViT-L/16 batch 128, 8-block decoder: the masked encoder
 #                     against mask tokens in the encoder (asymmetric speedup)
@@ -24,12 +30,18 @@
 #                     issue 22's CPU work: batches in pageable memory copied
 #                     blocking, the logged values (mmengine's RuntimeInfoHook)
 #                     and the finite-loss flag read after every iteration
+#   loader_b16_device the data loader alone of the device-crop config (the
+#                     workers read files and draw crops), 15 and 8 processes
+#   train_b16_device  train_b16 with the device-crop config: the data
+#                     preprocessor decodes the JPEGs with nvJPEG and resamples
+#                     the crops on the GPU; 15 and 8 processes
 #
 # Environment: PY (default python3) runs the tools; JPEG_DIR (default
 # /tmp/mae_jpegs); NUM_JPEGS (default 8192); STEP_ARGS and TRAIN_ARGS are
 # appended to every step and end-to-end command (a later option wins, e.g.
 # STEP_ARGS="--device cpu --batch-size 2" to check the script on a CPU;
-# docs/benchmarks.md has the whole check).
+# docs/benchmarks.md has the whole check), DEVICE_CROP_ARGS (default
+# TRAIN_ARGS) to those of the device-crop config instead.
 set -uo pipefail
 if [[ $# -lt 1 ]]; then
     echo "usage: $0 OUT_DIR [STAGE ...]" >&2
@@ -39,27 +51,31 @@ OUT_DIR=$(mkdir -p "$1" && cd "$1" && pwd) || exit 1
 shift
 STAGES=("$@")
 [[ ${#STAGES[@]} -gt 0 ]] || STAGES=(step_b16 step_b16_blocks step_l16
-    asym_l16 train_b16 loader_b16 train_b16_blocks train_b16_former)
+    asym_l16 train_b16 loader_b16 train_b16_blocks train_b16_former
+    loader_b16_device train_b16_device step_b16_graphs step_b16_sdpa_flash
+    step_b16_sdpa_efficient step_b16_sdpa_cudnn)
 PY=${PY:-python3}
 JPEG_DIR=${JPEG_DIR:-/tmp/mae_jpegs}
 NUM_JPEGS=${NUM_JPEGS:-8192}
 read -r -a STEP_EXTRA <<<"${STEP_ARGS:-}"
 read -r -a TRAIN_EXTRA <<<"${TRAIN_ARGS:-}"
+read -r -a DEVICE_CROP_EXTRA <<<"${DEVICE_CROP_ARGS-${TRAIN_ARGS:-}}"
 cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
 
 STEP=(tools/analysis_tools/benchmark_pretrain.py --device cuda --dtype bf16
     --rounds 3)
 PEERS=(--peers mae_plugin mmpretrain hf)
 B16_CONFIG=configs/mae/mae_vit-base-p16_8xb512-bf16-coslr-800e_in1k.py
+B16_DEVICE_CROP=configs/mae/mae_vit-base-p16_8xb512-bf16-devicecrop-coslr-800e_in1k.py
 
-# train NAME SECONDS EXTRA ARGS...: run_stage with the end-to-end tool on
-# JPEG_DIR, which the first such stage fills.
+# train NAME SECONDS EXTRA CONFIG ARGS...: run_stage with the end-to-end tool
+# and CONFIG on JPEG_DIR, which the first such stage fills.
 train() {
     local jpegs=()
     [[ -d $JPEG_DIR ]] || jpegs=(--make-jpegs "$NUM_JPEGS")
     run_stage "$1" "$2" "$3" tools/analysis_tools/benchmark_train.py \
-        "$B16_CONFIG" --data-root "$JPEG_DIR" "${jpegs[@]}" \
-        --batch-size 256 --epochs 2 "${@:4}"
+        "$4" --data-root "$JPEG_DIR" "${jpegs[@]}" \
+        --batch-size 256 --epochs 2 "${@:5}"
 }
 
 # run_stage NAME SECONDS EXTRA TOOL ARGS...: the tool with its arguments and
@@ -89,22 +105,33 @@ for stage in "${STAGES[@]}"; do
             --arch base --batch-size 256 "${PEERS[@]}" ;;
         step_b16_blocks) run_stage "$stage" 180 STEP_EXTRA "${STEP[@]}" \
             --arch base --batch-size 256 "${PEERS[@]}" --compile-blocks ;;
+        step_b16_graphs) run_stage "$stage" 180 STEP_EXTRA "${STEP[@]}" \
+            --arch base --batch-size 256 "${PEERS[@]}" --compile-blocks \
+            --compile-mode reduce-overhead ;;
+        step_b16_sdpa_*) run_stage "$stage" 90 STEP_EXTRA "${STEP[@]}" \
+            --arch base --batch-size 256 --peers mae_plugin \
+            --sdpa-backend "${stage#step_b16_sdpa_}" ;;
         step_l16) run_stage "$stage" 150 STEP_EXTRA "${STEP[@]}" \
             --arch large --batch-size 128 "${PEERS[@]}" ;;
         asym_l16) run_stage "$stage" 120 STEP_EXTRA "${STEP[@]}" \
             --arch large --batch-size 128 --decoder-depth 8 \
             --peers mae_plugin mask_tokens ;;
-        train_b16) train "$stage" 240 TRAIN_EXTRA --workers 15 8 \
-            --profile 3 ;;
-        loader_b16) train "$stage" 90 TRAIN_EXTRA --workers 15 8 \
-            --loader-only ;;
-        train_b16_blocks) train "$stage" 180 TRAIN_EXTRA --workers 15 \
-            --cfg-options 'compile.regions=[TransformerBlock]' ;;
-        train_b16_former) train "$stage" 120 TRAIN_EXTRA --workers 15 \
+        train_b16) train "$stage" 240 TRAIN_EXTRA "$B16_CONFIG" \
+            --workers 15 8 --profile 3 ;;
+        loader_b16) train "$stage" 90 TRAIN_EXTRA "$B16_CONFIG" \
+            --workers 15 8 --loader-only ;;
+        train_b16_blocks) train "$stage" 180 TRAIN_EXTRA "$B16_CONFIG" \
+            --workers 15 --cfg-options 'compile.regions=[TransformerBlock]' ;;
+        train_b16_former) train "$stage" 120 TRAIN_EXTRA "$B16_CONFIG" \
+            --workers 15 \
             --cfg-options train_dataloader.pin_memory=False \
             model.data_preprocessor.non_blocking=False \
             default_hooks.runtime_info.type=RuntimeInfoHook \
             custom_hooks.0.interval=1 ;;
+        loader_b16_device) train "$stage" 60 DEVICE_CROP_EXTRA \
+            "$B16_DEVICE_CROP" --workers 15 8 --loader-only ;;
+        train_b16_device) train "$stage" 240 DEVICE_CROP_EXTRA \
+            "$B16_DEVICE_CROP" --workers 15 8 --profile 3 ;;
         *) echo "unknown stage '$stage' (see the head of $0)" >&2
            exit 2 ;;
     esac
