@@ -151,6 +151,9 @@ class LoaderThroughput:
             workers' start and one batch made by one of them.
         epoch_start_s (float): Mean wait for the first batch of every
             epoch but the first (NaN for one epoch).
+        preprocess_s (float): Seconds of the model's data preprocessor on
+            the last batch, on the model's device (the crops of the
+            device-crop config are made there).
     """
     batch_size: int
     num_workers: int
@@ -158,10 +161,15 @@ class LoaderThroughput:
     waits: np.ndarray
     first_batch_s: float
     epoch_start_s: float
+    preprocess_s: float
 
     @property
     def images_per_s(self) -> float:
         return self.batch_size / float(np.mean(self.waits))
+
+    @property
+    def preprocess_images_per_s(self) -> float:
+        return self.batch_size / self.preprocess_s
 
 
 def benchmark_loader(config_file: str,
@@ -171,24 +179,30 @@ def benchmark_loader(config_file: str,
                      num_workers: int,
                      epochs: int = 2,
                      warmup: int = 2,
-                     cfg_options: Optional[dict] = None) -> LoaderThroughput:
+                     cfg_options: Optional[dict] = None,
+                     preprocess_repeats: int = 5) -> LoaderThroughput:
     """Draw ``epochs`` passes of batches from the data loader of the runner
     that :func:`benchmark_training` would train with, as its loop does
     (the sampler's epoch set first), and nothing else: the rate at which
-    the data path can feed the step.
+    the data path can feed the step. Then time the model's data
+    preprocessor alone on the last of those batches.
 
     Args:
         config_file, data_root, work_dir, batch_size, num_workers, epochs,
             cfg_options: As for :func:`benchmark_training`.
         warmup (int): First batches left out of the waits. Defaults to 2.
+        preprocess_repeats (int): Timed calls of the data preprocessor.
+            Defaults to 5.
 
     Returns:
         LoaderThroughput: the measurements.
     """
     check_int('warmup', warmup, minimum=0)
+    check_positive_int('preprocess_repeats', preprocess_repeats)
     cfg = _benchmark_config(config_file, data_root, work_dir, batch_size,
                             num_workers, epochs, False, cfg_options)
-    loader = build_runner(cfg).train_dataloader
+    runner = build_runner(cfg)
+    loader = runner.train_dataloader
     iters_per_epoch = len(loader)
     if epochs * iters_per_epoch <= warmup:
         raise ValueError(
@@ -199,18 +213,24 @@ def benchmark_loader(config_file: str,
         if hasattr(loader.sampler, 'set_epoch'):
             loader.sampler.set_epoch(epoch)
         start = time.perf_counter()
-        for _ in loader:
+        for batch in loader:
             now = time.perf_counter()
             waits.append(now - start)
             start = now
     waits = np.array(waits)
+    # the last batch: the workers have nothing left to do while it is timed
+    model = runner.model
+    preprocess_s = seconds_per_call(
+        lambda: model.data_preprocessor(batch, True),
+        str(next(model.parameters()).device), preprocess_repeats)
     return LoaderThroughput(
         batch_size=batch_size,
         num_workers=num_workers,
         iters_per_epoch=iters_per_epoch,
         waits=waits[warmup:],
         first_batch_s=float(waits[0]),
-        epoch_start_s=_epoch_start_mean(waits, iters_per_epoch))
+        epoch_start_s=_epoch_start_mean(waits, iters_per_epoch),
+        preprocess_s=preprocess_s)
 
 
 def format_loader_report(config_file: str, result: LoaderThroughput) -> str:
@@ -223,6 +243,8 @@ def format_loader_report(config_file: str, result: LoaderThroughput) -> str:
         f'{np.mean(r.waits):.4f} s/batch = {r.images_per_s:,.1f} img/s; '
         f'first batch {r.first_batch_s:.2f} s, first batch of a later epoch '
         f'{r.epoch_start_s:.4f} s',
+        f'data preprocessor alone: {r.preprocess_s:.4f} s/batch = '
+        f'{r.preprocess_images_per_s:,.1f} img/s',
     ])
 
 

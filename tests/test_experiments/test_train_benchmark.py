@@ -141,8 +141,13 @@ def test_loader_alone_times_every_batch_after_the_warmup(config, jpegs,
     assert result.first_batch_s > 0 and np.isfinite(result.epoch_start_s)
     # the second epoch's first wait is among the timed ones
     assert result.epoch_start_s == result.waits[2]
+    assert 0 < result.preprocess_s < np.inf
+    assert result.preprocess_images_per_s == pytest.approx(
+        4 / result.preprocess_s)
     report = format_loader_report('cfg.py', result)
     assert f'{result.images_per_s:,.1f} img/s' in report
+    assert (f'data preprocessor alone: {result.preprocess_s:.4f} s/batch'
+            in report)
     with pytest.raises(ValueError, match='nothing to time after warmup=3'):
         benchmark_loader(config, jpegs, str(tmp_path), batch_size=4,
                          num_workers=0, epochs=1, warmup=3, cfg_options=TINY)
@@ -164,6 +169,8 @@ def test_tool_runs_the_loader_alone(config, jpegs, tmp_path):
         (run, ) = json.load(f)
     assert len(run['waits']) == 5 and run['num_workers'] == 0
     assert run['images_per_s'] == pytest.approx(4 / np.mean(run['waits']))
+    assert run['preprocess_images_per_s'] == pytest.approx(
+        4 / run['preprocess_s'])
     assert 'data loader alone' in result.stdout
     assert 'step alone' not in result.stdout
     refused = subprocess.run(

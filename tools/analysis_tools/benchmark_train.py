@@ -9,7 +9,9 @@ rate with 15 and with 8 data-loading processes):
         --workers 15 8 --amp
 
 With --loader-only the same runner's data loader runs alone, its batches
-drawn and dropped: the rate at which the data path can feed the step.
+drawn and dropped: the rate at which the data path can feed the step; then
+the model's data preprocessor is timed alone on a loaded batch (on the
+GPU, where the device-crop config decodes and resamples).
 """
 import argparse
 import dataclasses
@@ -112,9 +114,10 @@ def json_record(result) -> dict:
         name: value.tolist() if isinstance(value, np.ndarray) else value
         for name, value in dataclasses.asdict(result).items()
     }
-    record['images_per_s'] = result.images_per_s
-    if hasattr(result, 'step_images_per_s'):
-        record['step_images_per_s'] = result.step_images_per_s
+    for rate in ('images_per_s', 'step_images_per_s',
+                 'preprocess_images_per_s'):
+        if hasattr(result, rate):
+            record[rate] = getattr(result, rate)
     return record
 
 

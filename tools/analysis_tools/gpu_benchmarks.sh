@@ -31,7 +31,9 @@
 #                     blocking, the logged values (mmengine's RuntimeInfoHook)
 #                     and the finite-loss flag read after every iteration
 #   loader_b16_device the data loader alone of the device-crop config (the
-#                     workers read files and draw crops), 15 and 8 processes
+#                     workers read files and draw crops), 15 and 8 processes,
+#                     and its data preprocessor alone (nvJPEG decoding and
+#                     resampling on the GPU)
 #   train_b16_device  train_b16 with the device-crop config: the data
 #                     preprocessor decodes the JPEGs with nvJPEG and resamples
 #                     the crops on the GPU; 15 and 8 processes
