@@ -9,12 +9,6 @@
 #   step_b16          step alone, ViT-B/16 batch 256, bf16 autocast: the
 #                     plugin, mmpretrain's MAE and Hugging Face's ViTMAE
 #   step_b16_blocks   the same with every peer's blocks compiled one by one
-#   step_b16_graphs   the same, each compiled block replayed as CUDA graphs
-#                     (compile mode reduce-overhead)
-#   step_b16_sdpa_flash, step_b16_sdpa_efficient, step_b16_sdpa_cudnn
-#                     step_b16 of the plugin alone with its attention kernel
-#                     restricted to FlashAttention, the memory-efficient
-#                     kernel or cuDNN's (the decoder's heads have 32 channels)
 #   step_l16          step alone, ViT-L/16 batch 128, bf16, the three peers
 #   asym_l16          ViT-L/16 batch 128, 8-block decoder: the masked encoder
 #                     against mask tokens in the encoder (asymmetric speedup)
@@ -25,7 +19,8 @@
 #                     same run's step; 3 iterations profiled
 #   loader_b16        the same config's data loader alone (no model step),
 #                     15 and 8 processes: the rate the CPU path can feed
-#   train_b16_blocks  the same, 15 processes, compile.regions=[TransformerBlock]
+#   train_b16_blocks  train_b16 with 15 processes and
+#                     compile.regions=[TransformerBlock]
 #   train_b16_former  train_b16 with 15 processes as the runner ran before
 #                     issue 22's CPU work: batches in pageable memory copied
 #                     blocking, the logged values (mmengine's RuntimeInfoHook)
@@ -37,6 +32,12 @@
 #   train_b16_device  train_b16 with the device-crop config: the data
 #                     preprocessor decodes the JPEGs with nvJPEG and resamples
 #                     the crops on the GPU; 15 and 8 processes
+#   step_b16_graphs   step_b16_blocks with each compiled block replayed as
+#                     CUDA graphs (compile mode reduce-overhead)
+#   step_b16_sdpa_flash, step_b16_sdpa_efficient, step_b16_sdpa_cudnn
+#                     step_b16 of the plugin alone with its attention kernel
+#                     restricted to FlashAttention, the memory-efficient
+#                     kernel or cuDNN's (the decoder's heads have 32 channels)
 #
 # Environment: PY (default python3) runs the tools; JPEG_DIR (default
 # /tmp/mae_jpegs); NUM_JPEGS (default 8192); STEP_ARGS and TRAIN_ARGS are

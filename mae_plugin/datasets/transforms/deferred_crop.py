@@ -15,8 +15,8 @@ A collated batch is ``dict(inputs=..., data_samples=[DataSample])`` whose
 * ``jpeg_bytes``: ``uint8 [sum of the K files' sizes]``, the files one
   after the other; ``jpeg_sizes``: ``int64 [K]``;
 * ``pixels``: ``uint8`` RGB crops that a worker decoded itself (files the
-  device decoder does not take: other formats, CMYK, EXIF-rotated,
-  truncated JPEGs), flattened one after the other; ``pixel_shapes``:
+  device decoder is not given: other formats, CMYK and EXIF-rotated
+  JPEGs), flattened one after the other; ``pixel_shapes``:
   ``int64 [N - K, 2]``, each crop's ``(h, w)``;
 * ``from_jpeg``: ``bool [N]``, which images are JPEG files, in batch order
   (the others take the next crop of ``pixels``);
@@ -55,11 +55,11 @@ class DeferredRandomResizedCrop(BaseImageLoader, RandomResizedCropDraw):
     header. The worker does not decode it: a JPEG the device decoder
     refuses stops training with its file named, and one whose corrupt data
     still decodes goes unnoticed (:class:`DecodeRandomResizedCrop` refuses
-    it, reading libjpeg's warnings). Any other
-    file (PNG, CMYK, EXIF-rotated, truncated, ...) is decoded here by
-    :func:`decode_image`, which names or skips (``on_error``) a file it
-    cannot read, and its crop cut out: ``results['pixels']`` (``uint8``
-    RGB ``[crop_h, crop_w, 3]``).
+    it, reading libjpeg's warnings). Any other file (PNG, CMYK,
+    EXIF-rotated, ...) is decoded here by :func:`decode_image` and its
+    crop cut out: ``results['pixels']`` (``uint8`` RGB ``[crop_h, crop_w,
+    3]``); a file it cannot read (empty, truncated, no image) is named, or
+    skipped with ``on_error='skip'``, as by the CPU pipeline.
 
     Sets ``crop_box`` (``(top, left, height, width)`` in the image the
     preprocessor decodes; the whole of ``pixels``), ``flip`` (bool) and
