@@ -1,7 +1,7 @@
 """Images per second of MAE pretraining end to end: the runner of
 tools/train.py with a config's own hooks, loop and data pipeline, reading
 a folder of JPEG files; and, in the same process, the same runner's
-training step on one batch already loaded (the step alone), so that the
+training step on the last batch trained (the step alone), so that the
 ratio of the two is what the data path and the runner cost. The same
 runner's data loader alone, with nothing consuming its batches, gives the
 rate the data path can feed.
@@ -13,7 +13,7 @@ from typing import Optional
 
 import numpy as np
 import torch
-from mmengine.hooks import ProfilerHook
+from mmengine.hooks import Hook, ProfilerHook
 
 from mae_plugin.apis import build_runner, train_config
 from mae_plugin.utils import check_int, check_positive_int
@@ -40,7 +40,8 @@ class TrainThroughput:
             of every epoch but the first (NaN for one epoch), where the
             workers start again unless they persist.
         step_s (float): Seconds of the runner's ``train_step`` (data
-            preprocessor, forward, backward, optimizer) on a loaded batch.
+            preprocessor, forward, backward, optimizer) on the last batch
+            trained, the data-loading workers idle.
         profile (str): torch's profiler table of the iterations right after
             the warm-up, operators by their own time on the device (the
             CPU's without CUDA); empty unless asked for.
@@ -115,12 +116,16 @@ def benchmark_training(config_file: str,
     tables = []
     if profile_iters:
         runner.register_hook(_profiler_hook(warmup, profile_iters, tables))
+    last = _LastBatchHook()
+    runner.register_hook(last)
     runner.train()
     hub = runner.message_hub
     iter_times = hub.get_scalar('train/time').data[0]
     data_times = hub.get_scalar('train/data_time').data[0]
 
-    batch = next(iter(runner.train_dataloader))
+    # the last batch trained: no new pass of the loader, whose workers
+    # would load batches on the CPU while the step is timed
+    batch = last.data_batch
     device = str(next(runner.model.parameters()).device)
     step_s = seconds_per_call(
         lambda: runner.model.train_step(batch, runner.optim_wrapper), device,
@@ -282,6 +287,17 @@ def _benchmark_config(config_file: str, data_root: str, work_dir: str,
         amp=amp,
         no_validate=True,
         cfg_options=options)
+
+
+class _LastBatchHook(Hook):
+    """Keeps the batch of the latest training iteration."""
+
+    def after_train_iter(self,
+                         runner,
+                         batch_idx: int,
+                         data_batch=None,
+                         outputs=None) -> None:
+        self.data_batch = data_batch
 
 
 def _profiler_hook(warmup: int, iters: int, tables: list) -> ProfilerHook:

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+from mae_plugin.engine.loops import PerSampleSeededDataset
 from mae_plugin.experiments import PipelineSpec, write_benchmark_images
 from mae_plugin.experiments.train_benchmark import (benchmark_loader,
                                                     benchmark_training,
@@ -179,3 +180,27 @@ def test_tool_runs_the_loader_alone(config, jpegs, tmp_path):
         text=True)
     assert refused.returncode == 2
     assert '--profile and --amp need the model step' in refused.stderr
+
+
+@pytest.mark.parametrize('loader_only', [False, True])
+def test_step_and_preprocessor_are_timed_on_the_last_batch(
+        loader_only, config, jpegs, tmp_path, monkeypatch):
+    """No new pass of the loader after the run (its workers would load
+    batches on the CPU while the step is timed): 12 images, 2 epochs,
+    every image loaded twice, no more."""
+    loads = []
+    load = PerSampleSeededDataset.__getitem__
+
+    def counted(self, item):
+        loads.append(item)
+        return load(self, item)
+
+    monkeypatch.setattr(PerSampleSeededDataset, '__getitem__', counted)
+    kwargs = dict(
+        batch_size=4, num_workers=0, epochs=2, warmup=1, cfg_options=TINY)
+    if loader_only:
+        benchmark_loader(config, jpegs, str(tmp_path), **kwargs)
+    else:
+        benchmark_training(
+            config, jpegs, str(tmp_path), step_repeats=1, **kwargs)
+    assert len(loads) == 2 * 12
