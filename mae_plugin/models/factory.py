@@ -43,6 +43,10 @@ def mae_config(arch: Union[str, dict] = 'base',
         dict: ``dict(type='MAE', backbone=..., neck=..., head=...)``.
     """
     norm = {} if norm_cfg is None else dict(norm_cfg=norm_cfg)
+    decoder = decoder or DEFAULT_DECODER
+    if norm and 'norm_cfg' in decoder:
+        raise ValueError('norm_cfg is given twice: as an argument and in '
+                         "decoder['norm_cfg']; give one")
     model = dict(
         type='MAE',
         backbone=dict(
@@ -53,7 +57,7 @@ def mae_config(arch: Union[str, dict] = 'base',
             in_channels=in_channels,
             masking=dict(type='RandomMasking', mask_ratio=mask_ratio),
             **norm),
-        neck=dict(type='MAEDecoder', **(decoder or DEFAULT_DECODER), **norm),
+        neck=dict(type='MAEDecoder', **decoder, **norm),
         head=dict(type='MAEPixelHead', norm_pix=norm_pix))
     if data_preprocessor is not None:
         model['data_preprocessor'] = data_preprocessor

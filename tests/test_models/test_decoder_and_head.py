@@ -40,6 +40,8 @@ def test_decoder_rejects_mismatched_inputs():
         dec(torch.randn(1, 5, 24), torch.arange(16)[None])
     with pytest.raises(ValueError, match='ids_restore has 15 patches'):
         dec(torch.randn(1, 5, 32), torch.arange(15)[None])
+    with pytest.raises(ValueError, match='latent has 18 tokens'):
+        dec(torch.randn(1, 18, 32), torch.arange(16)[None])
 
 
 def test_loss_counts_masked_patches_only():
@@ -78,6 +80,23 @@ def test_head_rejects_prediction_of_wrong_size():
     with pytest.raises(ValueError, match='patch_size 8'):
         head.loss(torch.randn(1, 16, 100), torch.randn(1, 3, 32, 32),
                   torch.ones(1, 16))
+
+
+@pytest.mark.parametrize('mask_shape', [(16, ), (2, 1), (1, 16)])
+def test_head_rejects_a_mask_that_would_broadcast(mask_shape):
+    head = MAEPixelHead(patch_size=8)
+    with pytest.raises(ValueError, match=r'mask .* must be \[N, L\]'):
+        head.loss(torch.randn(2, 16, 192), torch.randn(2, 3, 32, 32),
+                  torch.ones(mask_shape))
+
+
+def test_norm_pix_refuses_patches_of_one_value():
+    # the unbiased variance of one value is NaN
+    head = MAEPixelHead(patch_size=1)
+    with pytest.raises(ValueError, match='norm_pix needs patches of at '
+                       'least 2 values'):
+        head.loss(torch.randn(1, 4, 1), torch.randn(1, 1, 2, 2),
+                  torch.ones(1, 4))
 
 
 def test_loss_on_visible_averages_over_all_patches():

@@ -198,6 +198,15 @@ def test_layer_depths_for_lr_decay():
     (dict(global_attn_indexes=(-3, )), ValueError, 'global_attn_indexes'),
     (dict(window_size=-1), ValueError, 'window_size'),
     (dict(patch_size=0), ValueError, 'patch_size'),
+    (dict(pretrain_img_size=4), ValueError,
+     r'pretrain_img_size \(4, 4\) must be a multiple of patch_size'),
+    (dict(img_size=(32, 36)), ValueError, r'img_size \(32, 36\)'),
+    (dict(in_channels=0), ValueError, 'in_channels must be an int >= 1'),
+    (dict(interpolate_mode='bicubc'), ValueError, 'interpolate_mode'),
+    (dict(use_rel_pos_bias='False'), TypeError, 'use_rel_pos_bias must be'),
+    (dict(use_rel_pos='False'), TypeError, 'use_rel_pos must be'),
+    (dict(final_norm=1), TypeError, 'final_norm must be True or False'),
+    (dict(with_cp='no'), TypeError, 'with_cp must be True or False'),
 ])
 def test_bad_arguments_raise(kwargs, error, match):
     with pytest.raises(error, match=match):

@@ -212,6 +212,15 @@ def test_mae_config_spells_each_dimension_once():
     assert 'data_preprocessor' not in cfg
 
 
+def test_mae_config_refuses_the_decoder_norm_twice():
+    norm = dict(type='LN', eps=1e-5)
+    with pytest.raises(ValueError, match='norm_cfg is given twice'):
+        mae_config(decoder=dict(DEFAULT_DECODER, norm_cfg=norm),
+                   norm_cfg=norm)
+    cfg = mae_config(decoder=dict(DEFAULT_DECODER, norm_cfg=norm))
+    assert cfg['neck']['norm_cfg'] == norm
+
+
 @pytest.mark.parametrize('scope', ['mmdet', 'mmseg', 'mmpretrain'])
 def test_reachable_from_other_scopes(scope):
     init_default_scope(scope)

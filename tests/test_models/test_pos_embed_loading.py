@@ -38,6 +38,24 @@ def test_another_grid_is_regenerated_not_interpolated(build, key, dims):
     assert torch.equal(getattr(same, key), source[key])
 
 
+@pytest.mark.parametrize('build,key,dims',
+                         [(encoder, 'pos_embed', 32),
+                          (decoder, 'decoder_pos_embed', 16)])
+@pytest.mark.parametrize('dtype', [torch.float32, torch.bfloat16])
+def test_a_transposed_grid_of_the_same_length_is_regenerated(
+        build, key, dims, dtype):
+    """A 4x8 grid's embedding has the length of an 8x4 grid's: its values
+    tell them apart, saved in any floating dtype."""
+    source = build((32, 64)).to(dtype).state_dict()
+    model = build((64, 32))  # grid (8, 4)
+    model.load_state_dict(source, strict=True)
+    assert torch.equal(getattr(model, key), sincos_2d((8, 4), dims))
+
+    same = build((32, 64))
+    same.load_state_dict(source, strict=True)
+    assert torch.equal(getattr(same, key), source[key].float())
+
+
 @pytest.mark.parametrize('as_list', [False, True])
 @pytest.mark.parametrize('img_size, grid', [(32, (4, 4)), ((48, 64), (6, 8))])
 def test_pretrained_init_cfg_keeps_the_fixed_encoder_embedding(

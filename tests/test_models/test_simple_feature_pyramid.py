@@ -78,10 +78,14 @@ def test_scoped_norm_resolves_from_other_scopes(scope):
     (dict(strides=(8, 4)), ValueError, 'strides must increase'),
     (dict(norm_cfg=dict(type='NoSuchNorm')), KeyError, 'NoSuchNorm'),
     (dict(patch_size=0), ValueError, 'patch_size'),
+    (dict(out_channels=0), ValueError, 'out_channels must be an int >= 1'),
+    (dict(in_channels=30), ValueError,
+     'in_channels must be a multiple of 4 for the 4x level'),
 ])
 def test_bad_arguments_raise(kwargs, error, match):
     with pytest.raises(error, match=match):
-        SimpleFeaturePyramid(in_channels=32, **{'patch_size': 16, **kwargs})
+        SimpleFeaturePyramid(**{'in_channels': 32, 'patch_size': 16,
+                                **kwargs})
 
 
 def test_the_patch_size_must_be_given():

@@ -3,7 +3,8 @@ import math
 import pytest
 import torch
 
-from mae_plugin.models.utils import patchify, sincos_2d, unpatchify
+from mae_plugin.models.utils import (patchify, sincos_1d, sincos_2d,
+                                     unpatchify)
 
 
 def test_sincos_values_follow_the_formula():
@@ -51,3 +52,8 @@ def test_patchify_rejects_sizes_that_are_not_multiples():
         patchify(torch.zeros(1, 3, 32, 40), 16)
     with pytest.raises(ValueError, match='cannot unpatchify'):
         unpatchify(torch.zeros(1, 6, 48), 4, (2, 2))
+
+
+def test_sincos_1d_refuses_odd_dims():
+    with pytest.raises(ValueError, match='even dims, got 5'):
+        sincos_1d(torch.arange(3), 5)

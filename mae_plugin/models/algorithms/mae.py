@@ -7,6 +7,7 @@ from mmpretrain.models.selfsup import BaseSelfSupervisor
 from mmpretrain.structures import DataSample
 
 from mae_plugin.registry import MODELS, build_model
+from mae_plugin.utils import check_int
 
 
 @torch.compiler.disable
@@ -103,7 +104,7 @@ class MAE(BaseSelfSupervisor):
             head=build_model(head),
             data_preprocessor=build_model(data_preprocessor),
             init_cfg=init_cfg)
-        self.predict_seed = predict_seed
+        self.predict_seed = check_int('predict_seed', predict_seed)
         self._check_compatible()
 
     def _check_compatible(self) -> None:

@@ -17,13 +17,13 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 import torch
 from mmcv.cnn.bricks.transformer import PatchEmbed
 from mmengine.model import BaseModule, ModuleList
-from mmpretrain.models.utils import (build_norm_layer, resize_pos_embed,
-                                     to_2tuple)
+from mmpretrain.models.utils import build_norm_layer, resize_pos_embed
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from mae_plugin.registry import MODELS, SCOPE, WEIGHT_INITIALIZERS
-from mae_plugin.utils import check_int, check_number, check_positive_int
+from mae_plugin.utils import (check_bool, check_choice, check_img_size,
+                              check_int, check_number, check_positive_int)
 from ..utils import (init_mae_weights, init_patch_projection,
                      is_pretrained_init, pretrained_entries, sincos_2d)
 from .dense_vit_blocks import RelPosBiasBlock, WindowedBlock
@@ -48,6 +48,8 @@ def _check_block_options(patch_size: int, window_size: int, use_rel_pos: bool,
     meaning, naming the option."""
     check_positive_int('patch_size', patch_size)
     check_int('window_size', window_size, minimum=0)
+    check_bool('use_rel_pos', use_rel_pos)
+    check_bool('use_rel_pos_bias', use_rel_pos_bias)
     if use_rel_pos_bias and (window_size or use_rel_pos):
         raise ValueError(
             'use_rel_pos_bias (BEiT tables over the class token and the '
@@ -58,6 +60,17 @@ def _check_block_options(patch_size: int, window_size: int, use_rel_pos: bool,
         raise ValueError(
             'layer_scale_init_value must be 0 without use_rel_pos_bias, '
             f'got {layer_scale_init_value!r}')
+
+
+def _grid(name: str, img_size: Union[int, Tuple[int, int]],
+          patch_size: int) -> Tuple[int, int]:
+    """The patch grid ``(h, w)`` of an image size whose sides are
+    multiples of ``patch_size``, the error naming ``name`` otherwise."""
+    h, w = check_img_size(img_size, name)
+    if h % patch_size or w % patch_size:
+        raise ValueError(f'{name} {(h, w)} must be a multiple of '
+                         f'patch_size {patch_size} on both sides')
+    return h // patch_size, w // patch_size
 
 
 @MODELS.register_module()
@@ -161,12 +174,16 @@ class DenseViT(BaseModule):
         global_attn_indexes = _check_indices('global_attn_indexes',
                                              global_attn_indexes,
                                              self.num_layers)
-        self.final_norm = final_norm
-        self.with_cp = with_cp
-        self.interpolate_mode = interpolate_mode
-        self.pretrain_grid = tuple(s // patch_size
-                                   for s in to_2tuple(pretrain_img_size))
-        self.grid = tuple(s // patch_size for s in to_2tuple(img_size))
+        self.final_norm = check_bool('final_norm', final_norm)
+        self.with_cp = check_bool('with_cp', with_cp)
+        # align_corners=False in mmpretrain's resize_pos_embed: these only
+        self.interpolate_mode = check_choice('interpolate_mode',
+                                             interpolate_mode,
+                                             ('bilinear', 'bicubic'))
+        check_positive_int('in_channels', in_channels)
+        self.pretrain_grid = _grid('pretrain_img_size', pretrain_img_size,
+                                   patch_size)
+        self.grid = _grid('img_size', img_size, patch_size)
 
         self._build_embeddings(in_channels, drop_rate, use_rel_pos_bias)
 

@@ -8,7 +8,8 @@ from mmpretrain.models import VisionTransformer
 from torch import nn
 
 from mae_plugin.registry import MODELS, build_model
-from mae_plugin.utils import check_choice, check_img_size, check_positive_int
+from mae_plugin.utils import (check_bool, check_choice, check_img_size,
+                              check_positive_int)
 from ..masking import BaseMasking
 from ..utils import (TransformerBlock, check_divisible, init_mae_weights,
                      init_patch_projection, is_pretrained_init,
@@ -47,6 +48,11 @@ def arch_settings(arch: Union[str, dict]) -> dict:
     if missing:
         raise KeyError(f'arch must be a name or a dict with {required}, '
                        f'got one without {missing}')
+    for key in required:
+        check_positive_int(f'arch {key}', arch[key])
+    if arch['embed_dims'] % arch['num_heads']:
+        raise ValueError(f"arch embed_dims ({arch['embed_dims']}) must be a "
+                         f"multiple of arch num_heads ({arch['num_heads']})")
     return arch
 
 
@@ -131,7 +137,8 @@ class MAEViT(VisionTransformer):
                 'masking must be the config of a masking generator, such as '
                 f"dict(type='RandomMasking'), got {masking!r}")
         self.masking.check_keeps_patches(self.patch_resolution)
-        self.mask_token_in_encoder = mask_token_in_encoder
+        self.mask_token_in_encoder = check_bool('mask_token_in_encoder',
+                                                mask_token_in_encoder)
         if mask_token_in_encoder:
             self.mask_token = nn.Parameter(torch.zeros(1, 1, self.embed_dims))
         # Fixed sin-cos positions: a parameter (same key as mmpretrain's

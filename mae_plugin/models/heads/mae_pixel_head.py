@@ -52,6 +52,11 @@ class MAEPixelHead(BaseModule):
     def construct_target(self, imgs: torch.Tensor) -> torch.Tensor:
         """``[N, C, H, W]`` images to ``[N, L, p*p*C]`` targets."""
         target = patchify(imgs, self.patch_size)
+        if self.norm_pix and target.shape[-1] < 2:
+            raise ValueError(
+                'norm_pix needs patches of at least 2 values to normalise, '
+                f'got patch_size {self.patch_size} with {imgs.shape[1]} '
+                'channel(s)')
         if self.norm_pix:
             mean, std = self.patch_statistics(target)
             target = (target - mean) / std
@@ -74,6 +79,9 @@ class MAEPixelHead(BaseModule):
             raise ValueError(
                 f'prediction {tuple(pred.shape)} does not match the target '
                 f'{tuple(target.shape)} of patch_size {self.patch_size}')
+        if mask.shape != pred.shape[:2]:
+            raise ValueError(f'mask {tuple(mask.shape)} must be [N, L] = '
+                             f'{tuple(pred.shape[:2])} as the prediction')
         loss = (pred - target).pow(2).mean(dim=-1)  # [N, L]
         if self.loss_on_visible:
             return dict(loss=loss.mean())

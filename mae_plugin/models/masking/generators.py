@@ -52,7 +52,9 @@ def masking_from_noise(noise: torch.Tensor, num_keep: int) -> Masking:
 class BaseMasking:
     """Common interface of the masking generators.
 
-    Subclasses define :meth:`num_keep` and :meth:`sample_noise`.
+    Subclasses define :meth:`num_keep`, :meth:`sample_noise` and a
+    ``mask_ratio`` attribute (the fraction they are configured to remove,
+    which :meth:`check_keeps_patches` names).
     """
 
     def num_keep(self, grid_size: Tuple[int, int]) -> int:

@@ -1,4 +1,5 @@
 """The lightweight MAE decoder."""
+import math
 from typing import Optional, Tuple, Union
 
 import torch
@@ -60,7 +61,9 @@ class MAEDecoder(BaseModule):
                             ('patch_size', patch_size), ('out_channels',
                                                          out_channels)):
             check_positive_int(name, value)
-        if not check_number('mlp_ratio', mlp_ratio) * embed_dims >= 1:
+        mlp_ratio = check_number('mlp_ratio', mlp_ratio, high=math.inf,
+                                 high_open=True)  # finite
+        if not mlp_ratio * embed_dims >= 1:
             raise ValueError('mlp_ratio must give the MLPs a hidden width '
                              'int(mlp_ratio * embed_dims) >= 1, got mlp_ratio='
                              f'{mlp_ratio} with embed_dims={embed_dims}')
@@ -142,6 +145,11 @@ class MAEDecoder(BaseModule):
             raise ValueError(
                 f'latent width {latent.shape[-1]} differs from the '
                 f'decoder in_channels {self.in_channels}')
+        if not 2 <= latent.shape[1] <= 1 + num_patches:
+            raise ValueError(
+                f'latent has {latent.shape[1]} tokens; with the {num_patches} '
+                'patches of ids_restore it must have the class token and '
+                f'1 to {num_patches} patches')
         x = self.decoder_embed(latent)  # [N, 1+L_keep, D_dec] (or 1+L)
         num_masked = num_patches + 1 - x.shape[1]
         mask_tokens = self.mask_token.expand(n, num_masked, -1)

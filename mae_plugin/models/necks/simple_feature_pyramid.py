@@ -111,7 +111,14 @@ class SimpleFeaturePyramid(BaseModule):
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         check_positive_int('patch_size', patch_size)
+        check_positive_int('in_channels', in_channels)
+        check_positive_int('out_channels', out_channels)
         scales = pyramid_scales(strides, patch_size)
+        if 4 in scales and in_channels % 4:
+            raise ValueError(
+                f'in_channels must be a multiple of 4 for the 4x level '
+                f'(two deconvolutions halving the channels), got '
+                f'{in_channels}')
         if scale_factors is not None and list(scale_factors) != scales:
             raise ValueError(
                 f'scale_factors {tuple(scale_factors)} give strides '
