@@ -3,8 +3,9 @@
 import mmpretrain.engine  # noqa: F401
 
 from .atomic_backend import AtomicLocalBackend, atomic_write
-from .hooks import (AtomicCheckpointHook, CheckpointFitHook, FiniteLossHook,
-                    KNNEvalHook, LazyRuntimeInfoHook, PretrainedKeysHook,
+from .hooks import (AccumulatedGradientsHook, AtomicCheckpointHook,
+                    CheckpointFitHook, FiniteLossHook, KNNEvalHook,
+                    LazyRuntimeInfoHook, PretrainedKeysHook,
                     ReconstructionVisualizationHook, UnreadableImagesHook,
                     non_finite_tensors, preserved_random_state, read_scalars)
 from .loops import ExactResumeEpochBasedTrainLoop
@@ -13,18 +14,18 @@ from .optimizers import (AutocastOptimWrapper,
                          LayerDecayOptimWrapperConstructor)
 from .param_log import ParamwiseOptionsSummary, summarise_paramwise_options
 from .runner import (AccumulationAwareRunner, accumulative_counts,
-                     compile_regions)
+                     compile_regions, mid_accumulation)
 from .schedulers import GroupFloorCosineAnnealingLR
 
 __all__ = [
-    'AtomicLocalBackend', 'atomic_write', 'AtomicCheckpointHook',
-    'CheckpointFitHook', 'FiniteLossHook', 'KNNEvalHook',
-    'LazyRuntimeInfoHook', 'read_scalars', 'PretrainedKeysHook',
-    'ReconstructionVisualizationHook', 'UnreadableImagesHook',
-    'non_finite_tensors', 'preserved_random_state',
+    'AtomicLocalBackend', 'atomic_write', 'AccumulatedGradientsHook',
+    'AtomicCheckpointHook', 'CheckpointFitHook', 'FiniteLossHook',
+    'KNNEvalHook', 'LazyRuntimeInfoHook', 'read_scalars',
+    'PretrainedKeysHook', 'ReconstructionVisualizationHook',
+    'UnreadableImagesHook', 'non_finite_tensors', 'preserved_random_state',
     'ExactResumeEpochBasedTrainLoop', 'AutocastOptimWrapper',
     'LayerDecayOptimWrapperConstructor', 'AccumulationAwareRunner',
-    'accumulative_counts', 'compile_regions', 'GroupFloorCosineAnnealingLR',
-    'LarsExcludeOptimWrapperConstructor', 'ParamwiseOptionsSummary',
-    'summarise_paramwise_options'
+    'accumulative_counts', 'compile_regions', 'mid_accumulation',
+    'GroupFloorCosineAnnealingLR', 'LarsExcludeOptimWrapperConstructor',
+    'ParamwiseOptionsSummary', 'summarise_paramwise_options'
 ]

@@ -12,6 +12,13 @@ from mmengine.runner import EpochBasedTrainLoop
 from torch.utils.data import BatchSampler, Dataset, Sampler
 
 from mae_plugin.registry import DATASETS, LOOPS, SCOPE
+from .hooks import AccumulatedGradientsHook
+
+# The message hub's runtime info (saved in checkpoints, loaded on resume):
+# the processes and batch size that set the position in the epoch, and the
+# seed of the sampler's shuffle.
+BATCH_INFO = 'exact_resume/batch'
+SHUFFLE_SEED_INFO = 'exact_resume/shuffle_seed'
 
 
 def derive_seed(*keys: int) -> int:
@@ -214,10 +221,21 @@ class ExactResumeEpochBasedTrainLoop(EpochBasedTrainLoop):
       loaded before;
     * every iteration runs after seeding them from
       ``(seed, rank, iteration)``, so its masks (and drop-path) are the
-      same.
+      same;
+    * the sampler shuffles with the seed of the interrupted run, which
+      checkpoints record (with ``randomness.seed=None`` mmengine's
+      ``DefaultSampler`` draws its own);
+    * a checkpoint taken in the middle of a gradient accumulation keeps
+      the gradients accumulated so far (:class:`AccumulatedGradientsHook`,
+      which the loop registers where the config does not).
 
     The random state of a sample or an iteration thus depends on its
-    position only, and nothing random has to be stored in checkpoints.
+    position only. A resume whose processes x ``batch_size`` differs from
+    the checkpoint's (which would shift the position in the epoch) is
+    refused; another split of the same number (e.g. 2 processes x 4
+    images instead of 1 x 8) continues at the right sample, though not bit
+    for bit (the seeds are per process). Checkpoints saved before the loop
+    recorded the batch and the shuffle seed resume with this run's.
 
     Arguments are those of :class:`mmengine.runner.EpochBasedTrainLoop`;
     ``dataloader`` must be a config whose loader batches with
@@ -244,6 +262,51 @@ class ExactResumeEpochBasedTrainLoop(EpochBasedTrainLoop):
         self.sampler = SeededIndexSampler(batch_sampler.sampler,
                                           runner.seed, get_rank())
         batch_sampler.sampler = self.sampler
+        if not any(
+                isinstance(hook, AccumulatedGradientsHook)
+                for hook in runner.hooks):
+            runner.register_hook(AccumulatedGradientsHook())
+
+    def run(self) -> torch.nn.Module:
+        """Check the batch of a resumed run and take its sampler's seed
+        from the checkpoint (:meth:`resume_position`), then train.
+
+        Returns:
+            torch.nn.Module: The trained model.
+        """
+        self.resume_position()
+        return super().run()
+
+    def resume_position(self) -> None:
+        """Refuse a checkpoint trained with another number of images per
+        iteration, and shuffle with its sampler's seed; record both in
+        the message hub's runtime info, which the checkpoints of this run
+        save and a resume loads.
+
+        Raises:
+            ValueError: The resumed checkpoint's processes x
+                ``train_dataloader.batch_size`` differs from this run's.
+        """
+        hub = self.runner.message_hub
+        batch = dict(world_size=self.runner.world_size,
+                     batch_size=self.dataloader.batch_size)
+        resumed = hub.get_info(BATCH_INFO)
+        if resumed is not None and (
+                resumed['world_size'] * resumed['batch_size'] !=
+                batch['world_size'] * batch['batch_size']):
+            raise ValueError(
+                f'cannot resume iteration {self._iter}: the checkpoint was '
+                f"trained with {resumed['world_size']} process(es) x "
+                f"{resumed['batch_size']} images per iteration "
+                f"(train_dataloader.batch_size), this run with "
+                f"{batch['world_size']} x {batch['batch_size']}, which "
+                'would shift the position in the epoch; resume with the '
+                'same number of images per iteration')
+        hub.update_info(BATCH_INFO, batch)
+        sampler = self.sampler.sampler
+        if hasattr(sampler, 'seed'):  # DefaultSampler's shuffle
+            sampler.seed = hub.get_info(SHUFFLE_SEED_INFO, sampler.seed)
+            hub.update_info(SHUFFLE_SEED_INFO, sampler.seed)
 
     def run_epoch(self) -> None:
         """Train the rest of the current epoch."""

@@ -2,6 +2,7 @@
 compile the model's repeated blocks one by one."""
 from typing import Dict, List, Optional
 
+from mmengine.dist import all_reduce
 from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from mmengine.runner import Runner
@@ -36,6 +37,22 @@ def accumulative_counts(optim_wrapper: OptimWrapper) -> int:
         raise ValueError(f'optim_wrapper: the optimizers accumulate over '
                          f'different accumulative_counts {sorted(counts)}')
     return counts.pop()
+
+
+def mid_accumulation(optim_wrapper: OptimWrapper) -> bool:
+    """Whether a built optimizer wrapper holds gradients accumulated since
+    its last step: its count of ``update_params`` calls is neither a
+    multiple of its ``accumulative_counts`` nor the last iteration (where
+    mmengine steps whatever the count).
+
+    Args:
+        optim_wrapper (OptimWrapper): An ``OptimWrapper`` or an
+            ``OptimWrapperDict``.
+    """
+    # mmengine keeps the counts in private attributes only.
+    return any(
+        w._inner_count % w._accumulative_counts
+        and w._inner_count != w._max_counts for w in _wrappers(optim_wrapper))
 
 
 def compile_regions(model: nn.Module, regions, **options) -> int:
@@ -118,6 +135,21 @@ class AccumulationAwareRunner(Runner):
         count = compile_regions(model, regions, **options)
         self.logger.info(f'Compiled {count} modules of {list(regions)} one '
                          f'by one; the first iteration compiles them.')
+
+    def save_checkpoint(self, *args, **kwargs) -> None:
+        """mmengine's ``save_checkpoint`` (rank 0 saves), after replacing
+        the gradients accumulated since the last optimizer step by their
+        mean over the processes (all processes call it): DDP does not
+        all-reduce while it accumulates, and the checkpoint of rank 0 must
+        hold what every process resumes with
+        (:class:`~mae_plugin.engine.AccumulatedGradientsHook`). The step's
+        all-reduce then averages the same gradients whether the run is
+        interrupted there or not."""
+        if self.world_size > 1 and mid_accumulation(self.optim_wrapper):
+            for param in self.model.parameters():
+                if param.grad is not None:
+                    all_reduce(param.grad, op='mean')  # in place
+        super().save_checkpoint(*args, **kwargs)
 
     def scale_lr(self,
                  optim_wrapper: OptimWrapper,

@@ -1,22 +1,31 @@
 """Point 1 of the reliability issue: a run killed with SIGKILL in the middle
 of an epoch and resumed with ``--resume`` ends bit for bit like the same run
 uninterrupted (weights, optimizer state, logged losses and learning rates),
-and point 7: the checkpoints it leaves are complete."""
+with gradient accumulation too, with the shuffle of the interrupted run, and
+refusing another batch; point 7: the checkpoints it leaves are complete."""
 import glob
 import json
 import os.path as osp
 import random
 import re
+import shutil
+from collections import Counter
 
 import numpy as np
 import pytest
 import torch
+from mmengine.hooks import Hook
 from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
 
-from mae_plugin.engine.loops import (PerSampleSeededDataset,
+from mae_plugin.checkpoint import load_checkpoint_safely
+from mae_plugin.engine.hooks.accumulated_gradients_hook import GRADS_KEY
+from mae_plugin.engine.loops import (BATCH_INFO, SHUFFLE_SEED_INFO,
+                                     PerSampleSeededDataset,
                                      SeededIndexSampler, derive_seed,
                                      derive_seeds, seed_everything)
-from tests.test_engine.utils import assert_checkpoints_bitwise_equal
+from tests.test_engine.utils import (assert_checkpoints_bitwise_equal,
+                                     tiny_train_cfg)
 from tests.test_reliability.test_kill_resume import kill_at
 from tests.test_tools.test_train_test_visualize import (CONFIG, TINY,
                                                         crop_size_overrides,
@@ -96,6 +105,147 @@ def test_sigkill_mid_epoch_then_resume_is_bitwise_identical(
     for path in glob.glob(osp.join(interrupted, '*.pth')):
         torch.load(path, weights_only=True)
     assert not glob.glob(osp.join(interrupted, '.*.tmp'))
+
+
+class Interrupted(Exception):
+    """Raised by :class:`InterruptBefore`."""
+
+
+class InterruptBefore(Hook):
+    """Stops training before iteration ``at``, as a kill would."""
+
+    def __init__(self, at):
+        self.at = at
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        if runner.iter + 1 == self.at:
+            raise Interrupted(f'before iteration {self.at}')
+
+
+class ImagesSeen(Hook):
+    """``{iteration: file names of its batch}``."""
+    priority = 'LOWEST'
+
+    def __init__(self):
+        self.names = {}
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        self.names[runner.iter + 1] = [
+            osp.basename(sample.img_path)
+            for sample in data_batch['data_samples']
+        ]
+
+
+def in_process_runner(photos, work_dir, *overrides, resume=False):
+    """The run of :func:`options` (no workers) in one epoch of 4 iterations
+    with a checkpoint after the 3rd and the 4th, resuming the work dir's
+    latest checkpoint with ``resume``; ``overrides`` are further
+    ``key=value`` options."""
+    cfg = tiny_train_cfg(photos, work_dir, *options(photos, 0),
+                         'train_cfg.max_epochs=1', *overrides)
+    cfg.resume = resume
+    runner = Runner.from_cfg(cfg)
+    runner.register_hook(ImagesSeen())
+    return runner
+
+
+def images_seen(runner):
+    (hook, ) = [h for h in runner.hooks if isinstance(h, ImagesSeen)]
+    return hook.names
+
+
+def interrupt_before(runner, iteration):
+    runner.register_hook(InterruptBefore(iteration))
+    with pytest.raises(Interrupted):
+        runner.train()
+
+
+def test_accumulated_gradients_resume_bitwise(photos, tmp_path):
+    """A checkpoint taken after iteration 3 of an accumulation over 2
+    holds the gradients of iteration 3; the resumed run steps with them
+    at iteration 4, as the uninterrupted run does."""
+    accumulate = 'optim_wrapper.accumulative_counts=2'
+    reference = str(tmp_path / 'reference')
+    in_process_runner(photos, reference, accumulate).train()
+
+    interrupted = str(tmp_path / 'interrupted')
+    interrupt_before(in_process_runner(photos, interrupted, accumulate), 4)
+    checkpoint = load_checkpoint_safely(osp.join(interrupted, 'iter_3.pth'))
+    grads = checkpoint[GRADS_KEY]
+    assert len(grads) > 10 and all(g.abs().sum() > 0 for g in grads.values())
+    in_process_runner(photos, interrupted, accumulate, resume=True).train()
+
+    assert_checkpoints_bitwise_equal(osp.join(reference, 'iter_4.pth'),
+                                     osp.join(interrupted, 'iter_4.pth'))
+    # after the step of the last iteration there is nothing to keep
+    final = load_checkpoint_safely(osp.join(interrupted, 'iter_4.pth'))
+    assert GRADS_KEY not in final
+
+
+@pytest.fixture(scope='module')
+def seedless_interrupted(photos, tmp_path_factory):
+    """A run with ``randomness.seed=None`` (its own seed, and a shuffle seed
+    of its ``DefaultSampler``) interrupted before iteration 4; its work
+    dir, the images of its iterations and the images of the epoch in its
+    sampler's order."""
+    work_dir = str(tmp_path_factory.mktemp('seedless') / 'interrupted')
+    runner = in_process_runner(photos, work_dir, 'randomness.seed=None')
+    interrupt_before(runner, 4)
+    dataset = runner.train_dataloader.dataset
+    order = [
+        osp.basename(dataset.get_data_info(index)['img_path'])
+        for index in runner.train_loop.sampler.sampler
+    ]
+    return work_dir, runner.seed, images_seen(runner), order
+
+
+def test_resume_shuffles_as_the_interrupted_run(seedless_interrupted,
+                                                photos, tmp_path):
+    source, seed, seen, order = seedless_interrupted
+    work_dir = str(tmp_path / 'work')
+    shutil.copytree(source, work_dir)
+    resumed = in_process_runner(photos, work_dir, 'randomness.seed=None',
+                                resume=True)
+    assert resumed.seed != seed  # a seed, and a shuffle, of its own
+    resumed.train()
+    seen.update(images_seen(resumed))
+    assert sorted(seen) == [1, 2, 3, 4]
+    epoch = [name for iteration in sorted(seen) for name in seen[iteration]]
+    assert epoch == order
+    assert Counter(epoch) == {f'img_{i}.jpg': 2 for i in range(8)}
+
+
+def test_resume_with_another_batch_is_refused(seedless_interrupted, photos,
+                                              tmp_path):
+    work_dir = str(tmp_path / 'work')
+    shutil.copytree(seedless_interrupted[0], work_dir)
+    runner = in_process_runner(photos, work_dir,
+                               'train_dataloader.batch_size=2', resume=True)
+    with pytest.raises(ValueError) as error:
+        runner.train()
+    assert str(error.value) == (
+        'cannot resume iteration 3: the checkpoint was trained with 1 '
+        'process(es) x 4 images per iteration (train_dataloader.batch_size),'
+        ' this run with 1 x 2, which would shift the position in the epoch;'
+        ' resume with the same number of images per iteration')
+    assert images_seen(runner) == {}
+
+
+def test_checkpoint_without_the_records_still_resumes(seedless_interrupted,
+                                                      photos, tmp_path):
+    """A checkpoint saved before the loop recorded the batch and the shuffle
+    seed resumes with this run's."""
+    work_dir = str(tmp_path / 'work')
+    shutil.copytree(seedless_interrupted[0], work_dir)
+    path = osp.join(work_dir, 'iter_3.pth')
+    checkpoint = load_checkpoint_safely(path)
+    info = checkpoint['message_hub']['runtime_info']
+    assert info[BATCH_INFO] == dict(world_size=1, batch_size=4)
+    del info[BATCH_INFO], info[SHUFFLE_SEED_INFO]
+    torch.save(checkpoint, path)
+    resumed = in_process_runner(photos, work_dir, resume=True)
+    resumed.train()
+    assert sorted(images_seen(resumed)) == [4]
 
 
 @pytest.mark.parametrize('pipeline, drawn', [

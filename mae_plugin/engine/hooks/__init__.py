@@ -1,3 +1,4 @@
+from .accumulated_gradients_hook import AccumulatedGradientsHook
 from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .checkpoint_fit_hook import CheckpointFitHook
 from .finite_loss_hook import FiniteLossHook, non_finite_tensors
@@ -9,8 +10,9 @@ from .reconstruction_hook import (ReconstructionVisualizationHook,
 from .unreadable_images_hook import UnreadableImagesHook
 
 __all__ = [
-    'AtomicCheckpointHook', 'CheckpointFitHook', 'FiniteLossHook',
-    'KNNEvalHook', 'LazyRuntimeInfoHook', 'PretrainedKeysHook',
-    'ReconstructionVisualizationHook', 'UnreadableImagesHook',
-    'non_finite_tensors', 'preserved_random_state', 'read_scalars'
+    'AccumulatedGradientsHook', 'AtomicCheckpointHook', 'CheckpointFitHook',
+    'FiniteLossHook', 'KNNEvalHook', 'LazyRuntimeInfoHook',
+    'PretrainedKeysHook', 'ReconstructionVisualizationHook',
+    'UnreadableImagesHook', 'non_finite_tensors', 'preserved_random_state',
+    'read_scalars'
 ]

@@ -1,0 +1,115 @@
+"""Checkpoints taken in the middle of a gradient accumulation keep the
+gradients accumulated so far."""
+from typing import Dict, Optional, Tuple
+
+import torch
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+
+from mae_plugin.registry import HOOKS
+from ..runner import (AccumulationAwareRunner, accumulative_counts,
+                      mid_accumulation)
+
+# The checkpoint key of the accumulated gradients, by parameter name.
+GRADS_KEY = 'accumulated_grads'
+
+
+@HOOKS.register_module()
+class AccumulatedGradientsHook(Hook):
+    """Saves the gradients accumulated since the last optimizer step in a
+    checkpoint taken in the middle of an accumulation
+    (``optim_wrapper.accumulative_counts`` > 1), and puts them back into
+    the parameters' ``grad`` when training resumes from it, so the
+    resumed run steps with the same gradients as the uninterrupted one.
+
+    mmengine saves no gradients: a resume from such a checkpoint (every
+    epoch checkpoint of a run whose iterations per epoch are not a
+    multiple of the count) loses those of the iterations since the last
+    step, and only warns. The gradients are stored under
+    ``checkpoint['accumulated_grads']`` (``{parameter name: tensor}``, on
+    the CPU: one more copy of the weights); other checkpoints are
+    unchanged.
+
+    In a distributed run DDP skips its all-reduce while it accumulates, so
+    each process holds the partial gradients of its own batches, and only
+    rank 0 saves. :class:`~mae_plugin.engine.AccumulationAwareRunner`
+    (the runner of ``tools/train.py``) replaces them by their mean over the
+    processes before every save, in the running processes too, so the
+    checkpoint holds what every process resumes with and the step's
+    all-reduce averages the same gradients whether the run was interrupted
+    or not. With another runner the checkpoint holds rank 0's gradients
+    only (a warning says so).
+
+    :class:`~mae_plugin.engine.ExactResumeEpochBasedTrainLoop` registers
+    this hook where the config does not.
+    """
+
+    def __init__(self) -> None:
+        # (iteration, gradients) of the last loaded checkpoint
+        self._loaded: Optional[Tuple[int, Dict[str, torch.Tensor]]] = None
+
+    @staticmethod
+    def _parameters(runner) -> Dict[str, torch.nn.Parameter]:
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        return dict(model.named_parameters())
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Add the accumulated gradients to ``checkpoint``, if it is taken
+        mid-accumulation (called on rank 0 only)."""
+        if not mid_accumulation(runner.optim_wrapper):
+            return
+        grads = {
+            name: param.grad.detach().cpu()
+            for name, param in self._parameters(runner).items()
+            if param.grad is not None
+        }
+        if grads:
+            checkpoint[GRADS_KEY] = grads
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Keep the checkpoint's accumulated gradients for
+        :meth:`before_train` (a resume sets the iteration and the optimizer
+        wrapper's count only after loading)."""
+        grads = checkpoint.get(GRADS_KEY)
+        self._loaded = None if grads is None else (checkpoint['meta']['iter'],
+                                                   grads)
+
+    def before_train(self, runner) -> None:
+        """Put the accumulated gradients of a resumed checkpoint back (and
+        warn where another runner would not average them).
+
+        Raises:
+            ValueError: A stored gradient fits no parameter of the model.
+        """
+        if (runner.world_size > 1 and accumulative_counts(
+                runner.optim_wrapper) > 1
+                and not isinstance(runner, AccumulationAwareRunner)):
+            runner.logger.warning(
+                f'{type(runner).__name__} does not average the gradients '
+                'accumulated by the processes before a checkpoint: a resume '
+                "mid-accumulation continues with rank 0's")
+        if self._loaded is None:
+            return
+        (iteration, grads), self._loaded = self._loaded, None
+        if runner.iter != iteration:  # weights loaded by load_from
+            return
+        if not mid_accumulation(runner.optim_wrapper):
+            runner.logger.warning(
+                f'The checkpoint of iteration {iteration} holds the '
+                'gradients accumulated since its last optimizer step, but '
+                'this run steps at that iteration (another '
+                'optim_wrapper.accumulative_counts): they are dropped')
+            return
+        params = self._parameters(runner)
+        for name, grad in grads.items():
+            param = params.get(name)
+            if param is None or param.shape != grad.shape:
+                raise ValueError(
+                    f'{GRADS_KEY}[{name!r}] of the resumed checkpoint, of '
+                    f'shape {tuple(grad.shape)}, fits no parameter of the '
+                    'model')
+            param.grad = grad.to(param.device)
+        runner.logger.info(f'Resumed the gradients of {len(grads)} '
+                           'parameters accumulated since the last '
+                           f'optimizer step (iteration {iteration})')
