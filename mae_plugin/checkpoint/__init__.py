@@ -6,7 +6,8 @@ The layer sits above ``models`` (it knows the plugin's modules, for their
 position embeddings) and below ``engine`` (whose hooks check what a run
 loaded with :func:`compare_with_checkpoint`). Importing it allowlists the
 types of mmengine checkpoints for ``torch.load(weights_only=True)`` and
-makes that mmengine's loader of local files (:mod:`.safe_loading`), and
+makes that mmengine's loader of local files and URLs
+(:mod:`.safe_loading`), and
 registers the weight initializers of :mod:`.pretrained_init`::
 
     from mae_plugin.checkpoint import (convert_official_mae, load_weights,
@@ -33,10 +34,11 @@ from .reading import (load_prefixed_state_dict, load_state_dict_file,
 from .report import LoadReport, compare_state_dicts
 from .safe_loading import (MMENGINE_CHECKPOINT_GLOBALS,
                            allow_mmengine_checkpoints, load_checkpoint_safely,
-                           load_from_local_safely, use_safe_local_loader)
+                           load_from_http_safely, load_from_local_safely,
+                           use_safe_loaders)
 
 allow_mmengine_checkpoints()
-use_safe_local_loader()
+use_safe_loaders()
 
 __all__ = [
     'ConversionReport', 'CountingPretrainedInit', 'FORMATS', 'LoadReport',
@@ -48,8 +50,9 @@ __all__ = [
     'convert_to_mmseg_vit', 'convert_to_official_mae', 'convert_to_timm_vit',
     'convert_to_vitdet', 'detect_format', 'fit_position_embeddings',
     'hf_vitmae_config', 'load_checkpoint_safely', 'load_encoder_weights',
-    'load_from_local_safely', 'load_prefixed_state_dict',
+    'load_from_http_safely', 'load_from_local_safely',
+    'load_prefixed_state_dict',
     'load_state_dict_file', 'load_weights', 'mae_config_from_hf',
     'publish_checkpoint', 'read_checkpoint_file', 'sha256_of',
-    'use_safe_local_loader'
+    'use_safe_loaders'
 ]

@@ -19,19 +19,33 @@ numbers, ``OrderedDict``) is allowed by torch already. A pickle that names
 any other global (``os.system``, ``subprocess.Popen``, ...) is still
 refused by torch before anything runs.
 
-mmengine's loader for local files is replaced by
-:func:`load_checkpoint_safely`, which passes ``weights_only=True``
-explicitly and names the refused file.
+mmengine's loaders for local files and for URLs (``http(s)://`` and the
+model-zoo names ``torchvision://``, ``modelzoo://``, ``open-mmlab://``,
+``openmmlab://`` and ``mmcls://``, which resolve to URLs or files) are
+replaced by loaders that download into torch hub's cache as mmengine does
+and read the file with :func:`load_checkpoint_safely`, which passes
+``weights_only=True`` explicitly and names the refused file. (mmengine's
+URL loader goes through ``torch.hub.load_state_dict_from_url``, whose
+default is ``weights_only=False``.)
 """
+import logging
 import os
 import pickle
 import zipfile
-from typing import Any
+from typing import Any, Optional
+from urllib.parse import urlparse
 
 import numpy as np
 import torch
-from mmengine.logging import HistoryBuffer
+from mmengine.dist import barrier, get_dist_info
+from mmengine.logging import HistoryBuffer, print_log
 from mmengine.runner import CheckpointLoader
+from mmengine.runner.checkpoint import (_get_mmengine_home,
+                                        _process_mmcls_checkpoint,
+                                        get_deprecated_model_names,
+                                        get_external_models,
+                                        get_mmcls_models,
+                                        get_torchvision_models)
 
 
 def history_buffer_method(owner: Any, name: str) -> Any:
@@ -79,7 +93,8 @@ def allow_mmengine_checkpoints() -> None:
 def load_checkpoint_safely(filename: str, map_location: Any = None) -> Any:
     """Load a local checkpoint with ``torch.load(weights_only=True)``.
 
-    Registered as mmengine's loader for local paths, so runner resume,
+    Registered (through :func:`load_from_local_safely` and the URL loaders
+    below) as mmengine's loader for local paths and URLs, so runner resume,
     ``load_from``, ``init_cfg=dict(type='Pretrained')`` and the tools load
     safely whatever torch's default (``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``)
     says.
@@ -170,7 +185,118 @@ def load_from_local_safely(filename: str, map_location: Any = None) -> Any:
     return load_checkpoint_safely(filename, map_location)
 
 
-def use_safe_local_loader() -> None:
-    """Make :func:`load_from_local_safely` mmengine's local loader."""
-    CheckpointLoader.register_scheme(
-        prefixes='', loader=load_from_local_safely, force=True)
+def download_checkpoint(url: str, model_dir: Optional[str] = None,
+                        progress: bool = False) -> str:
+    """Download ``url`` into ``model_dir`` unless it is there already.
+
+    The cache is the one of ``torch.hub.load_state_dict_from_url`` (and so
+    of mmengine's URL loader): ``<torch hub dir>/checkpoints`` by default,
+    the file named as the URL's last path component.
+
+    Args:
+        url (str): ``http://`` or ``https://`` URL of the checkpoint.
+        model_dir (str, optional): Cache folder. Defaults to None (torch
+            hub's).
+        progress (bool): Show a progress bar on stderr. Defaults to False.
+
+    Returns:
+        str: Path of the cached file.
+    """
+    if model_dir is None:
+        model_dir = os.path.join(torch.hub.get_dir(), 'checkpoints')
+    os.makedirs(model_dir, exist_ok=True)
+    cached_file = os.path.join(model_dir,
+                               os.path.basename(urlparse(url).path))
+    if not os.path.exists(cached_file):
+        # writes a temporary file and renames it when complete
+        torch.hub.download_url_to_file(url, cached_file, progress=progress)
+    return cached_file
+
+
+def load_from_http_safely(filename: str, map_location: Any = None,
+                          model_dir: Optional[str] = None,
+                          progress: bool = os.isatty(0)) -> Any:
+    """Download a checkpoint by URL and load it with
+    :func:`load_checkpoint_safely`.
+
+    As mmengine's ``load_from_http``: in a distributed run rank 0 downloads
+    first and the other ranks wait for it, then read the cached file.
+
+    Args:
+        filename (str): ``http://`` or ``https://`` URL.
+        map_location (str | callable, optional): As in :func:`torch.load`.
+            Defaults to None.
+        model_dir (str, optional): Cache folder (see
+            :func:`download_checkpoint`). Defaults to None.
+        progress (bool): Show a progress bar on stderr. Defaults to
+            whether stdin is a terminal, as in mmengine.
+
+    Returns:
+        Any: The loaded checkpoint.
+    """
+    rank, world_size = get_dist_info()
+    if rank == 0:
+        cached_file = download_checkpoint(filename, model_dir, progress)
+    if world_size > 1:
+        barrier()
+        if rank > 0:
+            cached_file = download_checkpoint(filename, model_dir, progress)
+    return load_checkpoint_safely(cached_file, map_location)
+
+
+def load_from_torchvision_safely(filename: str,
+                                 map_location: Any = None) -> Any:
+    """Load ``torchvision://<name>`` (or the deprecated ``modelzoo://``)
+    from the URL torchvision gives ``<name>``, safely."""
+    prefix, name = filename.split('://', 1)
+    if prefix == 'modelzoo':
+        print_log('The URL scheme of "modelzoo://" is deprecated, please '
+                  'use "torchvision://" instead', logger='current',
+                  level=logging.WARNING)
+    return load_from_http_safely(get_torchvision_models()[name],
+                                 map_location)
+
+
+def load_from_openmmlab_safely(filename: str,
+                               map_location: Any = None) -> Any:
+    """Load ``open-mmlab://<name>`` (or ``openmmlab://<name>``) safely.
+
+    ``<name>`` resolves as in mmengine: a deprecated name to its
+    successor, then through mmengine's ``hub/openmmlab.json`` and
+    ``$MMENGINE_HOME/open_mmlab.json`` to a URL or to a file under
+    ``$MMENGINE_HOME``.
+    """
+    prefix, name = filename.split('://', 1)
+    successor = get_deprecated_model_names().get(name)
+    if successor is not None:
+        print_log(f'{prefix}://{name} is deprecated in favor of '
+                  f'{prefix}://{successor}', logger='current',
+                  level=logging.WARNING)
+        name = successor
+    url = get_external_models()[name]
+    if url.startswith(('http://', 'https://')):
+        return load_from_http_safely(url, map_location)
+    return load_checkpoint_safely(
+        os.path.join(_get_mmengine_home(), url), map_location)
+
+
+def load_from_mmcls_safely(filename: str, map_location: Any = None) -> Any:
+    """Load ``mmcls://<name>`` safely and keep its ``backbone.`` weights
+    without the prefix, as mmengine does."""
+    url = get_mmcls_models()[filename.split('://', 1)[1]]
+    return _process_mmcls_checkpoint(
+        load_from_http_safely(url, map_location))
+
+
+def use_safe_loaders() -> None:
+    """Make the safe loaders mmengine's loaders of local paths, URLs and
+    model-zoo names."""
+    for prefixes, loader in [
+        ('', load_from_local_safely),
+        (('http://', 'https://'), load_from_http_safely),
+        (('modelzoo://', 'torchvision://'), load_from_torchvision_safely),
+        (('open-mmlab://', 'openmmlab://'), load_from_openmmlab_safely),
+        ('mmcls://', load_from_mmcls_safely),
+    ]:
+        CheckpointLoader.register_scheme(
+            prefixes=prefixes, loader=loader, force=True)
