@@ -10,8 +10,8 @@ exactly those types:
   whose pickled state names its statistics methods as
   ``getattr(HistoryBuffer, 'mean')``. ``builtins.getattr`` itself is *not*
   allowlisted: the name resolves to :func:`history_buffer_method`, which
-  only returns public methods of ``HistoryBuffer`` and refuses anything
-  else;
+  only returns the statistics methods mmengine stores (``min``, ``max``,
+  ``current``, ``mean``) and refuses anything else;
 * numpy arrays, scalars and dtypes (logged values).
 
 Everything else a checkpoint may hold (tensors, dicts, lists, strings,
@@ -48,16 +48,33 @@ from mmengine.runner.checkpoint import (_get_mmengine_home,
                                         get_torchvision_models)
 
 
+# What ``HistoryBuffer._statistics_methods`` holds by default, so what
+# its pickled state names as ``getattr(HistoryBuffer, name)``.
+HISTORY_BUFFER_STATISTICS = ('min', 'max', 'current', 'mean')
+
+
 def history_buffer_method(owner: Any, name: str) -> Any:
-    """Stand-in for ``builtins.getattr`` inside checkpoints: resolves
-    ``HistoryBuffer`` statistics methods and nothing else."""
-    if owner is HistoryBuffer and not name.startswith('_'):
-        method = getattr(HistoryBuffer, name, None)
-        if callable(method):
-            return method
+    """Stand-in for ``builtins.getattr`` inside checkpoints: resolves the
+    ``HistoryBuffer`` statistics methods of
+    :data:`HISTORY_BUFFER_STATISTICS` and nothing else.
+
+    Args:
+        owner (Any): The object the pickle asks an attribute of.
+        name (str): The attribute's name.
+
+    Returns:
+        Callable: ``getattr(HistoryBuffer, name)``.
+
+    Raises:
+        pickle.UnpicklingError: ``owner`` is not ``HistoryBuffer`` or
+            ``name`` is not one of its stored statistics methods.
+    """
+    if owner is HistoryBuffer and name in HISTORY_BUFFER_STATISTICS:
+        return getattr(HistoryBuffer, name)
     raise pickle.UnpicklingError(
         f'refusing getattr({owner!r}, {name!r}) while loading a checkpoint: '
-        'only HistoryBuffer statistics methods are allowed')
+        f'only the HistoryBuffer statistics methods '
+        f'{", ".join(HISTORY_BUFFER_STATISTICS)} are allowed')
 
 
 def _numpy_globals() -> list:
@@ -106,8 +123,10 @@ def load_checkpoint_safely(filename: str, map_location: Any = None) -> Any:
 
     Raises:
         FileNotFoundError: ``filename`` does not exist.
-        pickle.UnpicklingError: The pickle names a global outside the
-            allowlist (the message names the file and the global).
+        pickle.UnpicklingError: torch's weights-only unpickler refuses the
+            pickle of a torch archive or legacy file: a global outside the
+            allowlist, a call or a pickle opcode it does not check (the
+            message names the file and quotes torch's reason).
         ValueError: ``filename`` is not a torch checkpoint at all (empty,
             truncated, corrupt or another format, such as a zip or NumPy
             archive; the message names the file and what it looks like).
@@ -121,14 +140,16 @@ def load_checkpoint_safely(filename: str, map_location: Any = None) -> Any:
         return torch.load(
             filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
-        # torch names a refused global 'GLOBAL module.name'
-        if not any(refusal in str(error)
-                   for refusal in ('GLOBAL', 'refusing getattr')):
+        # torch's weights-only unpickler refused the pickle; bytes that are
+        # no pickle at all (b'garbage') fail there too, as damage
+        if ('Weights only load failed' not in str(error)
+                or not _holds_a_pickle(filename)):
             raise _unreadable(filename, error) from error
         raise pickle.UnpicklingError(
-            f'refusing to load checkpoint {filename}: it holds objects '
-            f'outside the weights-only allowlist, loading it could run '
-            f'code. {error}') from None
+            f'refusing to load checkpoint {filename}: torch\'s weights-only '
+            f'unpickler rejects it (objects outside its allowlist, loading '
+            f'it could run code, or pickle it cannot check): '
+            f'{_weights_only_reason(error)}') from None
     except (PermissionError, MemoryError):
         raise
     except RuntimeError as error:
@@ -148,6 +169,36 @@ def load_checkpoint_safely(filename: str, map_location: Any = None) -> Any:
         raise _unreadable(filename, error) from error
 
 
+def _torch_archive_names(filename: str) -> list:
+    """Names in the zip archive ``filename``; raises
+    ``zipfile.BadZipFile`` when it is none."""
+    with zipfile.ZipFile(filename) as archive:
+        return archive.namelist()
+
+
+def _holds_a_pickle(filename: str) -> bool:
+    """Whether ``filename`` is a torch archive (a zip with ``data.pkl``)
+    or starts as a pickle (torch's legacy format)."""
+    with open(filename, 'rb') as f:
+        if f.read(1) == pickle.PROTO:
+            return True
+    try:
+        names = _torch_archive_names(filename)
+    except zipfile.BadZipFile:
+        return False
+    return any(name.endswith('/data.pkl') for name in names)
+
+
+def _weights_only_reason(error: Exception) -> str:
+    """torch's reason in a 'Weights only load failed' message, without its
+    advice around it."""
+    message = str(error)
+    _, found, reason = message.partition('WeightsUnpickler error:')
+    if not found:
+        return message
+    return reason.split('Check the documentation of torch.load')[0].strip()
+
+
 def _looks_like(filename: str) -> str:
     """What the first bytes of ``filename`` say it is, for errors."""
     with open(filename, 'rb') as f:
@@ -158,8 +209,7 @@ def _looks_like(filename: str) -> str:
         return 'a NumPy .npy array'
     if head.startswith(b'PK'):
         try:
-            with zipfile.ZipFile(filename) as archive:
-                names = archive.namelist()
+            names = _torch_archive_names(filename)
         except zipfile.BadZipFile:
             return 'a damaged zip archive'
         if any(name.endswith('/data.pkl') for name in names):

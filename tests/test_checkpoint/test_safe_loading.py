@@ -23,13 +23,16 @@ def test_mmengine_message_hub_round_trips_under_weights_only(tmp_path):
         meta=dict(seed=np.int64(7), lr=np.array([1e-3, 2e-3])))
     path = tmp_path / 'ckpt.pth'
     torch.save(ckpt, path)
-    loaded = torch.load(path, weights_only=True)
-    buffer = loaded['message_hub']['log_scalars']['train/loss']
-    assert isinstance(buffer, HistoryBuffer)
-    assert buffer.mean() == pytest.approx(1.75 / 3)
-    assert buffer.current() == 0.25
-    assert loaded['meta']['seed'] == 7
-    assert np.allclose(loaded['meta']['lr'], [1e-3, 2e-3])
+    for loaded in [torch.load(path, weights_only=True),
+                   load_checkpoint_safely(str(path))]:
+        buffer = loaded['message_hub']['log_scalars']['train/loss']
+        assert isinstance(buffer, HistoryBuffer)
+        assert buffer.mean() == pytest.approx(1.75 / 3)
+        assert buffer.current() == 0.25
+        assert buffer.statistics('max') == 1.0
+        assert buffer.statistics('min') == 0.25
+        assert loaded['meta']['seed'] == 7
+        assert np.allclose(loaded['meta']['lr'], [1e-3, 2e-3])
 
 
 class _RunsCode:
@@ -71,12 +74,41 @@ def test_file_that_is_no_checkpoint_is_named_as_unreadable(
         load_checkpoint_safely(str(path))
 
 
-def test_getattr_in_a_checkpoint_only_resolves_history_buffer_methods():
-    assert history_buffer_method(HistoryBuffer, 'mean') is HistoryBuffer.mean
-    with pytest.raises(pickle.UnpicklingError, match='refusing getattr'):
-        history_buffer_method(os, 'system')
-    with pytest.raises(pickle.UnpicklingError, match='refusing getattr'):
-        history_buffer_method(HistoryBuffer, '__init__')
+def test_getattr_in_a_checkpoint_only_resolves_statistics_methods():
+    for name in ['min', 'max', 'current', 'mean']:
+        assert history_buffer_method(HistoryBuffer, name) is getattr(
+            HistoryBuffer, name)
+    for owner, name in [(os, 'system'), (HistoryBuffer, '__init__'),
+                        (HistoryBuffer, 'update'),
+                        (HistoryBuffer, 'statistics'),
+                        (HistoryBuffer, 'register_statistics')]:
+        with pytest.raises(pickle.UnpicklingError, match='refusing getattr'):
+            history_buffer_method(owner, name)
+
+
+class _CallsAllowedMethod:
+    """A pickle payload that calls a resolved ``HistoryBuffer`` method."""
+
+    def __reduce__(self):
+        return (HistoryBuffer.mean, (1, ))
+
+
+@pytest.mark.filterwarnings('ignore:Detected pickle protocol')
+def test_pickles_torch_refuses_for_any_reason_are_refusals(tmp_path):
+    """Every weights-only refusal is named a refusal with torch's reason,
+    not a damaged file: a call of an allowed function, a pickle protocol
+    torch's unpickler does not check."""
+    cases = [(_CallsAllowedMethod(), 2, 'reduce for unrecognized function'),
+             ({'w': torch.ones(2)}, 4, 'Unsupported operand 149')]
+    for payload, protocol, reason in cases:
+        path = tmp_path / f'p{protocol}.pth'
+        torch.save({'x': payload}, path, pickle_protocol=protocol)
+        with pytest.raises(pickle.UnpicklingError) as error:
+            load_checkpoint_safely(str(path))
+        message = str(error.value)
+        assert message.startswith(f'refusing to load checkpoint {path}')
+        assert reason in message
+        assert 'Check the documentation' not in message
 
 
 def test_crafted_getattr_chain_is_refused(tmp_path):
