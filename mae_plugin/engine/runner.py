@@ -10,6 +10,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from mae_plugin.registry import RUNNERS
+from mae_plugin.utils.checks import check_positive_int
 from .param_log import shorten_console_log, summarise_paramwise_options
 
 
@@ -168,6 +169,9 @@ class AccumulationAwareRunner(Runner):
         Raises:
             KeyError: ``auto_scale_lr`` is enabled without
                 ``base_batch_size``.
+            TypeError: ``base_batch_size`` is not an integer.
+            ValueError: ``base_batch_size`` is below 1 (0 would divide by
+                zero, a negative one flip the lr's sign).
         """
         loader = self._train_dataloader
         batch_size = (
@@ -185,7 +189,8 @@ class AccumulationAwareRunner(Runner):
         if 'base_batch_size' not in auto_scale_lr:
             raise KeyError('auto_scale_lr needs base_batch_size, the batch '
                            'the config lr is for')
-        base = auto_scale_lr['base_batch_size']
+        base = check_positive_int('auto_scale_lr.base_batch_size',
+                                  auto_scale_lr['base_batch_size'])
         ratio = effective / base
         self.logger.info(f'auto_scale_lr: lr x {effective} / {base} = '
                          f'x {ratio:g}')

@@ -29,14 +29,16 @@ def images(tmp_path_factory):
     return str(root)
 
 
-def accumulation_run(images, work_dir, auto_scale_lr):
+def accumulation_run(images, work_dir, auto_scale_lr, **options):
     """One training iteration of a tiny MAE with the pretraining config's
-    optimizer and schedule: 64 images per process, 8 accumulated."""
+    optimizer and schedule: 64 images per process, 8 accumulated; more
+    ``--cfg-options`` in ``options``."""
     cfg = train_config(
         CONFIG,
         work_dir=work_dir,
         auto_scale_lr=auto_scale_lr,
         cfg_options={
+            **options,
             'optim_wrapper.accumulative_counts': 8,
             'train_dataloader.batch_size': 64,
             'train_dataloader.num_workers': 0,
@@ -66,6 +68,17 @@ def test_auto_scale_lr_counts_accumulated_iterations(auto_scale_lr, images,
     assert ('Effective batch 512 = 1 process(es) x 64 images '
             '(train_dataloader.batch_size) x 8 accumulated iterations'
             in log), log[-3000:]
+
+
+@pytest.mark.parametrize('base, error', [
+    (0, ValueError), (-4, ValueError), (2.5, TypeError)])
+def test_auto_scale_lr_refuses_a_base_batch_size_below_one(
+        base, error, images, tmp_path):
+    """0 divided by zero, -4 trained with a negative lr (gradient
+    ascent)."""
+    with pytest.raises(error, match='auto_scale_lr.base_batch_size'):
+        accumulation_run(images, str(tmp_path), True,
+                         **{'auto_scale_lr.base_batch_size': base})
 
 
 def test_runner_that_leaves_accumulation_out_is_refused(tmp_path):
