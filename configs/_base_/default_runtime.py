@@ -15,13 +15,14 @@ default_hooks = dict(
 )
 
 # Stop at a NaN/Inf loss before it reaches a checkpoint, naming the first
-# (the losses' flags are read with the logger's values, every 100
-# iterations, and before every checkpoint); report the images skipped by
+# (the losses' flags are read with the logger's values: at the iterations
+# of the epoch the logger logs, at the end of every epoch and before every
+# checkpoint); report the images skipped by
 # the loading transforms (on_error='skip') every epoch; log (and check) how
 # many keys a `Pretrained` init_cfg took from its checkpoint, for
 # fine-tuning and linear probing.
 custom_hooks = [
-    dict(type='FiniteLossHook', interval=100),
+    dict(type='FiniteLossHook'),
     dict(type='UnreadableImagesHook'),
     dict(type='PretrainedKeysHook'),
 ]

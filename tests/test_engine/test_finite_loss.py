@@ -9,7 +9,7 @@ import torch
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
-from mae_plugin.engine import FiniteLossHook
+from mae_plugin.engine import FiniteLossHook, LazyRuntimeInfoHook
 from tests.test_engine.utils import (checkpoint_every_iteration_runner,
                                      tiny_train_cfg)
 
@@ -119,3 +119,61 @@ def test_a_bad_loss_in_the_last_iterations_stops_at_the_end(photos,
     with pytest.raises(FloatingPointError,
                        match=r'non-finite loss at iteration 6 \(epoch 3\)'):
         runner.train()
+
+
+def eight_iterations_an_epoch_runner(photos, work_dir, *overrides):
+    """8 iterations (of one image) an epoch, 3 epochs, the logger logging
+    every 3 iterations of the epoch, no checkpoint before the last."""
+    return Runner.from_cfg(
+        tiny_train_cfg(photos, work_dir, 'train_cfg.max_epochs=3',
+                       'train_dataloader.batch_size=1',
+                       'default_hooks.logger.interval=3',
+                       'default_hooks.checkpoint.interval=10', *overrides))
+
+
+class ReadPoints(Hook):
+    """The iterations after which the FiniteLossHook had read every flag
+    and the LazyRuntimeInfoHook every logged value."""
+    priority = 'LOWEST'
+
+    def __init__(self):
+        self.flags, self.values = [], []
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        (lazy, ) = [h for h in runner.hooks
+                    if isinstance(h, LazyRuntimeInfoHook)]
+        if not finite_loss_hook(runner)._unchecked:
+            self.flags.append(runner.iter + 1)
+        if not lazy._pending:
+            self.values.append(runner.iter + 1)
+
+
+def test_flags_are_read_where_the_logger_reads_the_values(photos,
+                                                          tmp_path):
+    runner = eight_iterations_an_epoch_runner(photos, str(tmp_path / 'w'))
+    read = ReadPoints()
+    runner.register_hook(read)
+    runner.train()
+    # batches 3 and 6 of each epoch of 8, and its end
+    expected = [3, 6, 8, 11, 14, 16, 19, 22, 24]
+    assert read.values == expected
+    assert read.flags == expected
+
+
+@pytest.mark.parametrize('interval', [None, 3])
+def test_the_first_bad_loss_stops_at_the_next_logged_iteration(
+        interval, photos, tmp_path):
+    """The logger's interval, or the same given to the hook, counted
+    within the epoch: a NaN at iteration 9 (the first of epoch 2) is found
+    at iteration 11 (its third), not at 9 (a multiple of 3 counted from
+    the start of training)."""
+    runner = eight_iterations_an_epoch_runner(photos, str(tmp_path / 'w'))
+    finite_loss_hook(runner).interval = interval
+    runner.register_hook(InjectValue(at=9, value=math.nan))
+    iterations = IterationsRun()
+    runner.register_hook(iterations)
+    with pytest.raises(FloatingPointError,
+                       match=r'non-finite loss at iteration 9 \(epoch 2\)'):
+        runner.train()
+    assert iterations.iterations == list(range(1, 11))

@@ -8,7 +8,7 @@ from mmengine.hooks import Hook
 
 from mae_plugin.registry import HOOKS
 from mae_plugin.utils import check_positive_int
-from .lazy_runtime_info_hook import read_scalars
+from .lazy_runtime_info_hook import logger_interval, read_scalars
 
 
 def non_finite_tensors(state: Any, key: str = '') -> Iterator[Tuple[str, int]]:
@@ -38,13 +38,17 @@ class FiniteLossHook(Hook):
     * the logged losses of every iteration: a non-finite one raises
       ``FloatingPointError`` naming the first iteration that had one.
       Each iteration's flag is computed on the loss's device and read
-      every ``interval`` iterations, before every checkpoint and at the
-      end of training, so with ``interval > 1`` the GPU is waited for only
-      at those iterations (and training may run up to ``interval - 1``
-      iterations past a bad loss, saving nothing). The flag is summed over
-      all ranks at the interval checks, so every process stops at the
-      same iteration. The hook runs before the checkpoint hook (priority
-      ``ABOVE_NORMAL``), so the weights of a bad step are never saved;
+      where the logged values are read: every ``interval`` iterations,
+      counted as mmengine's ``LoggerHook`` counts them (within the epoch
+      in an epoch-based loop, from the start in an iteration-based one),
+      at the end of every epoch, before every checkpoint and at the end
+      of training. By default ``interval`` is the ``LoggerHook``'s, so
+      the GPU is waited for only where ``LazyRuntimeInfoHook`` waits for
+      it anyway, and training may run up to ``interval - 1`` iterations
+      past a bad loss, saving nothing. The flag is summed over all ranks
+      at those checks, so every process stops at the same iteration. The
+      hook runs before the checkpoint hook (priority ``ABOVE_NORMAL``),
+      so the weights of a bad step are never saved;
     * before every checkpoint is written, every floating-point tensor it
       holds (weights, buffers, optimizer state): a step whose loss was
       finite can still make them non-finite (a huge learning rate). Such
@@ -58,14 +62,19 @@ class FiniteLossHook(Hook):
     resumed from) is named as "the last good checkpoint" in the error.
 
     Args:
-        interval (int): Read the losses' flags every ``interval``
-            iterations. Defaults to 1.
+        interval (int, optional): Read the losses' flags every
+            ``interval`` iterations of the epoch. Defaults to None: the
+            interval of the runner's ``LoggerHook`` (the smallest, if it
+            has several), or every iteration if it has none.
     """
     priority = 'ABOVE_NORMAL'
 
-    def __init__(self, interval: int = 1) -> None:
-        self.interval = check_positive_int('interval', interval)
+    def __init__(self, interval: Optional[int] = None) -> None:
+        self.interval = (None if interval is None else
+                         check_positive_int('interval', interval))
         self.last_good_ckpt: Optional[str] = None
+        # ``interval``, or the logger's (set before training)
+        self._read_interval = 1
         # (iteration, epoch, all losses finite (a bool tensor), losses) of
         # each iteration not yet checked
         self._unchecked: List[Tuple[int, int, torch.Tensor, dict]] = []
@@ -73,6 +82,7 @@ class FiniteLossHook(Hook):
     def before_train(self, runner) -> None:
         # a resumed run starts from a checkpoint this hook checked
         self.last_good_ckpt = runner.message_hub.get_info('last_ckpt')
+        self._read_interval = self.interval or logger_interval(runner) or 1
 
     def after_train_iter(self,
                          runner,
@@ -88,7 +98,9 @@ class FiniteLossHook(Hook):
                 [torch.isfinite(value).all() for value in losses.values()])
             self._unchecked.append(
                 (runner.iter + 1, runner.epoch + 1, finite.all(), losses))
-        if self.every_n_train_iters(runner, self.interval):
+        # when LoggerHook logs and LazyRuntimeInfoHook reads the values
+        if (self.every_n_inner_iters(batch_idx, self._read_interval)
+                or self.end_of_epoch(runner.train_dataloader, batch_idx)):
             self._check_losses(runner, across_ranks=True)
 
     def after_train(self, runner) -> None:

@@ -34,6 +34,14 @@ def read_scalars(tensors: Sequence[torch.Tensor]) -> List[Number]:
     return values
 
 
+def logger_interval(runner) -> Optional[int]:
+    """The ``interval`` of the runner's ``LoggerHook`` (the smallest, if it
+    has several); None if it has none."""
+    return min((hook.interval
+                for hook in runner.hooks if isinstance(hook, LoggerHook)),
+               default=None)
+
+
 @HOOKS.register_module()
 class LazyRuntimeInfoHook(RuntimeInfoHook):
     """mmengine's ``RuntimeInfoHook``, reading the step's logged tensors
@@ -63,11 +71,7 @@ class LazyRuntimeInfoHook(RuntimeInfoHook):
 
     def before_train(self, runner) -> None:
         super().before_train(runner)
-        intervals = [
-            hook.interval for hook in runner.hooks
-            if isinstance(hook, LoggerHook)
-        ]
-        self._log_interval = min(intervals) if intervals else None
+        self._log_interval = logger_interval(runner)
 
     def after_train_iter(self,
                          runner,
