@@ -6,6 +6,7 @@ from typing import Dict, Tuple
 
 import torch
 import torch.nn.functional as F
+from mmengine.dist import all_gather, get_world_size
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -76,6 +77,37 @@ def weighted_knn_accuracy(train_feats: torch.Tensor,
                                            torch.long)).float().mean().item()
 
 
+def gather_in_sample_order(local: torch.Tensor,
+                           size: int) -> torch.Tensor:
+    """The rows of every rank's ``local``, in the order of the sampler
+    that split ``size`` samples among the ranks.
+
+    Rank ``r`` of ``W`` holds the rows of samples ``r, r + W, r + 2W, ...``
+    of the sampler's order, as mmengine's ``DefaultSampler`` deals them;
+    it pads the last round with the first samples again (or, with
+    ``round_up=False``, leaves it short). The rows are dealt back and
+    cut to ``size``, which drops the padding.
+
+    Args:
+        local (Tensor): ``[n_r, ...]`` rows of this rank's samples.
+        size (int): Number of samples of the whole set.
+
+    Returns:
+        Tensor: ``[size, ...]`` on ``local``'s device, the same on every
+        rank; ``local`` itself in a single process.
+    """
+    world_size = get_world_size()
+    if world_size == 1:
+        return local
+    counts = all_gather(torch.tensor(local.shape[0], device=local.device))
+    longest = int(max(counts))
+    padded = local.new_zeros((longest, *local.shape[1:]))
+    padded[:local.shape[0]] = local
+    parts = all_gather(padded)  # world_size x [longest, ...]
+    # row i of rank r is sample i * world_size + r
+    return torch.stack(parts, dim=1).flatten(0, 1)[:size]
+
+
 @torch.no_grad()
 def extract_encoder_features(
         model: nn.Module, dataloader: DataLoader
@@ -87,14 +119,20 @@ def extract_encoder_features(
     last output must be the token sequence ``[N, 1 + L, D]`` (backbone
     ``out_type='raw'``).
 
+    In a distributed run each rank extracts the features of its share
+    of the set (``DefaultSampler``) and all ranks' are gathered
+    (:func:`gather_in_sample_order`), so every rank returns those of the
+    whole set.
+
     Args:
         model (nn.Module): The model, put in eval mode while extracting.
         dataloader (DataLoader): Batches with ``gt_label`` data samples.
 
     Returns:
         tuple: ``({'cls': [N, D] class token, 'mean': [N, D] mean of the
-        patch tokens}, labels [N])``; the features stay on the model's
-        device, the labels are on the CPU.
+        patch tokens}, labels [N])`` of the ``N`` samples of the data set,
+        in the sampler's order; the features stay on the model's device,
+        the labels are on the CPU.
     """
     was_training = model.training
     model.eval()
@@ -111,5 +149,7 @@ def extract_encoder_features(
         mean_feats.append(tokens[:, 1:].mean(dim=1))  # [N, D]
         labels += [int(s.gt_label) for s in data['data_samples']]
     model.train(was_training)
-    return (dict(cls=torch.cat(cls_feats),
-                 mean=torch.cat(mean_feats)), torch.tensor(labels))
+    size = len(dataloader.dataset)
+    return (dict(cls=gather_in_sample_order(torch.cat(cls_feats), size),
+                 mean=gather_in_sample_order(torch.cat(mean_feats), size)),
+            gather_in_sample_order(torch.tensor(labels), size))

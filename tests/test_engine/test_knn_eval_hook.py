@@ -1,13 +1,17 @@
 """KNNEvalHook against weighted_knn_accuracy on features extracted by
-hand: class token and mean-pooled patch tokens, k=20, T=0.07."""
+hand: class token and mean-pooled patch tokens, k=20, T=0.07; in one
+process and in two (gloo on the CPU)."""
+import os.path as osp
 from types import SimpleNamespace
 
 import pytest
 import torch
-from mmengine.dataset import default_collate
+import torch.distributed as dist
+from mmengine.dataset import DefaultSampler, default_collate
 from mmpretrain.structures import DataSample
 from torch.utils.data import DataLoader
 
+from mae_plugin.apis import close_distributed
 from mae_plugin.engine import KNNEvalHook
 from mae_plugin.evaluation import (extract_encoder_features,
                                    weighted_knn_accuracy, weighted_knn_predict)
@@ -17,14 +21,18 @@ from ..conftest import tiny_mae_cfg
 NUM_CLASSES = 4
 
 
-def labelled_loader(images, labels):
+def labelled_loader(images, labels, shuffle=None):
     """Batches as the configs collate them: uint8 ``[N, 3, H, W]`` images
-    and data samples with a ``gt_label``."""
+    and data samples with a ``gt_label``; with ``shuffle`` set, drawn by a
+    ``DefaultSampler`` (this rank's share)."""
     samples = [
         dict(inputs=img, data_samples=DataSample().set_gt_label(int(label)))
         for img, label in zip(images, labels)
     ]
-    return DataLoader(samples, batch_size=8, collate_fn=default_collate)
+    sampler = None if shuffle is None else DefaultSampler(
+        samples, shuffle=shuffle, seed=0)
+    return DataLoader(samples, batch_size=8, sampler=sampler,
+                      collate_fn=default_collate)
 
 
 def features_by_hand(mae, images):
@@ -40,23 +48,31 @@ def features_by_hand(mae, images):
     return dict(cls=tokens[:, 0], mean=tokens[:, 1:].mean(dim=1))
 
 
-def test_hook_reports_the_weighted_knn_of_both_features():
+def knn_sets(num_memory=40, num_query=24):
+    """A tiny MAE, ``num_memory`` random memory images with random labels
+    and ``num_query`` query images labelled by the vote of the class-token
+    features with k=20 and T=0.07 (so that those settings score 100% and
+    others less), and the features of both sets by hand."""
     torch.manual_seed(0)
     mae = build_model(tiny_mae_cfg())
     mae.init_weights()
     generator = torch.Generator().manual_seed(1)
-    memory = torch.randint(
-        0, 256, (40, 3, 32, 32), generator=generator, dtype=torch.uint8)
-    query = torch.randint(
-        0, 256, (24, 3, 32, 32), generator=generator, dtype=torch.uint8)
-    memory_labels = torch.randint(0, NUM_CLASSES, (40, ), generator=generator)
+    memory = torch.randint(0, 256, (num_memory, 3, 32, 32),
+                           generator=generator, dtype=torch.uint8)
+    query = torch.randint(0, 256, (num_query, 3, 32, 32),
+                          generator=generator, dtype=torch.uint8)
+    memory_labels = torch.randint(0, NUM_CLASSES, (num_memory, ),
+                                  generator=generator)
     by_hand = features_by_hand(mae, memory), features_by_hand(mae, query)
-    # Query labels: the vote of the class-token features with k=20 and
-    # T=0.07, so that those settings score 100% and others less.
     query_labels = weighted_knn_predict(
         by_hand[0]['cls'], memory_labels, by_hand[1]['cls'], NUM_CLASSES,
         k=20, temperature=0.07)
+    return mae, (memory, memory_labels), (query, query_labels), by_hand
 
+
+def test_hook_reports_the_weighted_knn_of_both_features():
+    mae, (memory, memory_labels), (query, query_labels), by_hand = \
+        knn_sets()
     hook = KNNEvalHook(
         labelled_loader(memory, memory_labels),
         labelled_loader(query, query_labels), NUM_CLASSES)
@@ -80,3 +96,49 @@ def test_hook_reports_the_weighted_knn_of_both_features():
     # (79% and 92% here)
     assert accuracy('cls', k=5, temperature=0.07) < 100
     assert accuracy('cls', k=20, temperature=0.1) < 100
+
+
+# 41 memory and 23 query images: the DefaultSampler of 2 ranks pads both
+NUM_MEMORY, NUM_QUERY, WORLD_SIZE = 41, 23, 2
+
+
+def _knn_worker(rank, init_file, out_dir):
+    import mae_plugin  # noqa: F401  (spawned process)
+    dist.init_process_group('gloo', init_method=f'file://{init_file}',
+                            rank=rank, world_size=WORLD_SIZE)
+    mae, (memory, memory_labels), (query, query_labels), _ = knn_sets(
+        NUM_MEMORY, NUM_QUERY)
+    hook = KNNEvalHook(
+        labelled_loader(memory, memory_labels, shuffle=True),
+        labelled_loader(query, query_labels, shuffle=False), NUM_CLASSES)
+    # this rank's share of the memory set: 21 of 41 (rank 1's last is
+    # padding, the sampler's first sample again)
+    share = len(hook.memory_dataloader.sampler)
+    features, labels = extract_encoder_features(mae, hook.query_dataloader)
+    torch.save(
+        dict(share=share, metrics=hook.evaluate(SimpleNamespace(model=mae)),
+             features=features, labels=labels),
+        osp.join(out_dir, f'{rank}.pth'))
+    close_distributed()
+
+
+def test_every_rank_reports_the_accuracy_of_the_whole_sets(tmp_path):
+    torch.multiprocessing.spawn(
+        _knn_worker, args=(str(tmp_path / 'init'), str(tmp_path)),
+        nprocs=WORLD_SIZE)
+    mae, (memory, memory_labels), (query, query_labels), by_hand = \
+        knn_sets(NUM_MEMORY, NUM_QUERY)
+    single = KNNEvalHook(
+        labelled_loader(memory, memory_labels),
+        labelled_loader(query, query_labels), NUM_CLASSES).evaluate(
+            SimpleNamespace(model=mae))
+    for rank in range(WORLD_SIZE):
+        got = torch.load(tmp_path / f'{rank}.pth', weights_only=True)
+        assert got['share'] == 21
+        # the query set in order, without the sampler's padding
+        assert torch.equal(got['labels'], query_labels)
+        for kind in ('cls', 'mean'):
+            torch.testing.assert_close(got['features'][kind],
+                                       by_hand[1][kind])
+        assert got['metrics'] == pytest.approx(single)
+    assert single['knn/cls_top1'] == pytest.approx(100.)

@@ -19,7 +19,9 @@ class KNNEvalHook(Hook):
     patch tokens (``knn/mean_top1``).
 
     The accuracies go to the log, to the visualizer's scalars and to
-    :attr:`history`.
+    :attr:`history`. In a distributed run each rank extracts the features
+    of its share of both sets and the ranks gather them, so every rank
+    reports the accuracy of the whole sets.
 
     Args:
         memory_dataloader (dict | DataLoader): Labelled training images
