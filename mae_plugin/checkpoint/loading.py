@@ -4,11 +4,12 @@ key accounted for in a :class:`~.report.LoadReport`.
 :func:`load_weights` is the lenient load of converted weights (position
 embeddings fitted, the rest reported); :func:`load_encoder_weights` the
 strict one of a pretrained encoder into a transfer backbone (an error when
-no key or a key of another shape matches); :func:`compare_with_checkpoint`
-only compares, for hooks that check what a run loaded.
+a key the checkpoint should hold is missing or has another shape);
+:func:`compare_with_checkpoint` only compares, for hooks that check what a
+run loaded.
 """
 from collections import OrderedDict
-from typing import Callable, Optional, Tuple
+from typing import Callable, Collection, Optional, Tuple
 
 from mmengine.logging import MMLogger
 from torch import nn
@@ -101,20 +102,39 @@ def _log_encoder_load(module: nn.Module, report: LoadReport, checkpoint: str,
                     ', '.join(report.unexpected))
 
 
+def _check_required_keys(module: nn.Module, report: LoadReport,
+                         optional: Collection[str], checkpoint: str,
+                         prefix: str, num_stored: int) -> None:
+    """Raise if a missing key of ``module`` is not in ``optional``."""
+    absent = [key for key in report.missing if key not in optional]
+    if not absent:
+        return
+    required = len(report.matched) + len(absent)
+    raise ValueError(
+        f'checkpoint {checkpoint!r} under prefix {prefix!r} ({num_stored} '
+        f'keys there) holds {len(report.matched)} of the {required} keys '
+        f'{type(module).__name__} needs from an encoder; missing, e.g. '
+        f'{absent[:5]}. Check the prefix and that the checkpoint is in the '
+        'plugin layout: convert others with '
+        'tools/model_converters/convert_checkpoint.py')
+
+
 def load_encoder_weights(
-        module: nn.Module,
-        checkpoint: str,
-        prefix: str = 'backbone.',
-        adapt: Optional[Callable[[StateDict],
-                                 StateDict]] = None) -> LoadReport:
+    module: nn.Module,
+    checkpoint: str,
+    prefix: str = 'backbone.',
+    adapt: Optional[Callable[[StateDict], StateDict]] = None,
+    optional_keys: Optional[Callable[[StateDict], Collection[str]]] = None
+) -> LoadReport:
     """Load the ``prefix`` weights of a checkpoint into a transfer
     backbone, loudly.
 
     mmengine's ``Pretrained`` initializer loads with ``strict=False`` and
     only warns about missing keys, so a checkpoint of another prefix or
-    layout initialises nothing without failing. Here the matched keys are
-    counted and logged, and a checkpoint that matches none of the module's
-    keys, or matches one with another shape, is an error.
+    layout initialises nothing, or only the few keys its layout shares,
+    without failing. Here the matched keys are counted and logged, and a
+    checkpoint that lacks a key of the module (other than the
+    ``optional_keys``), or holds one with another shape, is an error.
 
     Args:
         module (nn.Module): The backbone to fill.
@@ -125,25 +145,27 @@ def load_encoder_weights(
         adapt (callable, optional): Maps the encoder's state dict to the
             module's layout before matching (for example to resize the
             position embedding). Defaults to None.
+        optional_keys (callable, optional): Maps the (adapted) encoder's
+            state dict to the module's keys it need not hold, which keep
+            their initialisation (for example weights the module adds to
+            the encoder's). Defaults to None (every key is needed).
 
     Returns:
-        LoadReport: matched (loaded), missing (left as initialised) and
-        unexpected (checkpoint encoder keys the module has no use for).
+        LoadReport: matched (loaded), missing (optional, left as
+        initialised) and unexpected (checkpoint encoder keys the module has
+        no use for).
 
     Raises:
-        ValueError: If no key matches, or a matching key has another shape.
+        ValueError: If a key the checkpoint should hold is missing (naming
+            some), or a matching key has another shape.
     """
     state_dict = load_prefixed_state_dict(checkpoint, prefix)
     if adapt is not None:
         state_dict = adapt(state_dict)
     report = compare_state_dicts(module.state_dict(), state_dict, values=False)
-    if not report.matched and not report.mismatched:
-        raise ValueError(
-            f'none of the {len(report.missing)} keys of '
-            f'{type(module).__name__} is in checkpoint {checkpoint!r} under '
-            f'prefix {prefix!r} ({len(state_dict)} keys there); check the '
-            'prefix and that the checkpoint is in the plugin layout '
-            '(convert official ones first)')
+    optional = () if optional_keys is None else optional_keys(state_dict)
+    _check_required_keys(module, report, optional, checkpoint, prefix,
+                         len(state_dict))
     if report.mismatched:
         raise ValueError(f'checkpoint {checkpoint!r} does not fit '
                          f'{type(module).__name__}: ' +

@@ -23,7 +23,7 @@ registry's ``locations`` import it on first use), and calls it on itself,
 as mmengine calls any initializer. The dependency points down: the
 checkpoint layer knows the registry, the model knows only a name.
 """
-from typing import Callable, Optional
+from typing import Callable, Collection, Optional
 
 from mmengine.logging import print_log
 from mmengine.model.weight_init import PretrainedInit, update_init_info
@@ -84,8 +84,8 @@ class CountingPretrainedInit(PretrainedInit):
 @WEIGHT_INITIALIZERS.register_module(name='PretrainedEncoder')
 class PretrainedEncoderInit(PretrainedInit):
     """Load a pretrained encoder with :func:`~.loading.load_encoder_weights`:
-    the count logged, an error when no key or a key of another shape
-    matches.
+    the count logged, an error when a key the checkpoint should hold is
+    missing or has another shape.
 
     Args:
         checkpoint (str): Checkpoint path.
@@ -93,16 +93,23 @@ class PretrainedEncoderInit(PretrainedInit):
             takes every key. Defaults to ``'backbone.'``.
         adapt (callable, optional): Maps the encoder's state dict to the
             module's layout before matching. Defaults to None.
+        optional_keys (callable, optional): Maps the encoder's state dict
+            to the module's keys it need not hold. Defaults to None (every
+            key is needed).
     """
 
     def __init__(self,
                  checkpoint: str,
                  prefix: str = 'backbone.',
-                 adapt: Optional[Callable[[StateDict], StateDict]] = None):
+                 adapt: Optional[Callable[[StateDict], StateDict]] = None,
+                 optional_keys: Optional[Callable[[StateDict],
+                                                  Collection[str]]] = None):
         super().__init__(checkpoint, prefix)
         self.adapt = adapt
+        self.optional_keys = optional_keys
 
     def __call__(self, module: nn.Module) -> None:
-        load_encoder_weights(module, self.checkpoint, self.prefix, self.adapt)
+        load_encoder_weights(module, self.checkpoint, self.prefix, self.adapt,
+                             self.optional_keys)
         if hasattr(module, '_params_init_info'):
             update_init_info(module, init_info=self._get_init_info())

@@ -2,7 +2,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mae_plugin.checkpoint import load_encoder_weights
+from mae_plugin.checkpoint import (convert_to_official_mae,
+                                   load_encoder_weights)
 from mae_plugin.models import DenseViT
 from mae_plugin.registry import build_model
 from ..conftest import TINY_ARCH, tiny_mae_cfg
@@ -170,8 +171,70 @@ def test_checkpoint_without_matching_keys_raises(mae_checkpoint):
         patch_size=8,
         pretrain_img_size=32,
         init_cfg=dict(type='Pretrained', checkpoint=path, prefix='encoder.'))
-    with pytest.raises(ValueError, match="none of the .* prefix 'encoder.'"):
+    with pytest.raises(ValueError, match="prefix 'encoder.'.* holds 0 of"):
         model.init_weights()
+
+
+def test_checkpoint_of_another_layout_matching_few_keys_raises(
+        mae_checkpoint, tmp_path):
+    # an official-layout file read with prefix '': only pos_embed is named
+    # as in the plugin's layout
+    official, _ = convert_to_official_mae(
+        torch.load(mae_checkpoint[0], weights_only=True)['state_dict'])
+    path = str(tmp_path / 'official.pth')
+    torch.save({'model': official}, path)
+    with pytest.raises(ValueError) as error:
+        build(init_cfg=dict(type='Pretrained', checkpoint=path, prefix=''))
+    message = str(error.value)
+    # 1 (pos_embed) of the 14 embedding and first-block keys matched
+    assert f"{path!r} under prefix ''" in message
+    assert 'holds 1 of the 15 keys' in message
+    assert "'patch_embed.projection.weight'" in message
+    assert 'tools/model_converters/convert_checkpoint.py' in message
+
+
+def test_checkpoint_lacking_one_encoder_weight_raises(mae_checkpoint,
+                                                      tmp_path):
+    _, encoder = mae_checkpoint
+    del encoder['layers.1.attn.qkv.weight']
+    path = str(tmp_path / 'cut.pth')
+    torch.save({'state_dict': encoder}, path)
+    model = DenseViT(arch=TINY_ARCH, patch_size=8, pretrain_img_size=32)
+    with pytest.raises(ValueError, match=r"\['layers.1.attn.qkv.weight'\]"):
+        load_encoder_weights(model, path, prefix='',
+                             optional_keys=model.keys_beyond_encoder)
+
+
+@pytest.mark.parametrize('options,block_keys', [
+    (dict(window_size=2, global_attn_indexes=(1, ), use_rel_pos=True),
+     ('attn.rel_pos_h', 'attn.rel_pos_w')),
+    (dict(use_rel_pos_bias=True, layer_scale_init_value=0.5),
+     ('attn.relative_position_bias_table', 'attn.relative_position_index',
+      'gamma_1', 'gamma_2')),
+])
+def test_pretraining_checkpoint_loads_with_added_weights(
+        mae_checkpoint, options, block_keys):
+    path, encoder = mae_checkpoint
+    # a block more than the checkpoint's two, and the final norm
+    model = DenseViT(
+        arch=dict(TINY_ARCH, num_layers=3),
+        img_size=32,
+        pretrain_img_size=32,
+        patch_size=8,
+        final_norm=True,
+        init_cfg=dict(type='Pretrained', checkpoint=path),
+        **options)
+    model.init_weights()
+    own = model.state_dict()
+    third_block = {key for key in own if key.startswith('layers.2.')}
+    added = {f'layers.{i}.{key}' for i in range(2) for key in block_keys}
+    assert set(model.keys_beyond_encoder(encoder)) == (
+        added | third_block | {'ln1.weight', 'ln1.bias'})
+    # the pretraining checkpoint holds the final norm: only the added
+    # weights and the third block keep their initialisation
+    assert {key for key in own if key not in encoder} == added | third_block
+    for key in set(own) & set(encoder):
+        torch.testing.assert_close(own[key], encoder[key], msg=key)
 
 
 def test_checkpoint_of_another_shape_raises(mae_checkpoint):

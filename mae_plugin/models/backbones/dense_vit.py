@@ -12,7 +12,8 @@ the class token and the patches, a relative position bias table per block
 and layer scale.
 """
 import math
-from typing import Dict, Optional, Sequence, Tuple, Union
+import re
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmcv.cnn.bricks.transformer import PatchEmbed
@@ -28,6 +29,19 @@ from ..utils import (init_mae_weights, init_patch_projection,
                      is_pretrained_init, pretrained_entries, sincos_2d)
 from .dense_vit_blocks import RelPosBiasBlock, WindowedBlock
 from .mae_vit import arch_settings
+
+
+# Weights of DenseViT's blocks that MAE's blocks lack: decomposed relative
+# positions (ViTDet), BEiT's bias tables with their indices, layer scales.
+_ADDED_TO_BLOCKS = ('.rel_pos_h', '.rel_pos_w',
+                    '.relative_position_bias_table',
+                    '.relative_position_index', '.gamma_1', '.gamma_2')
+
+
+def _block_index(key: str) -> int:
+    """``i`` of a ``layers.{i}.*`` key, -1 for any other key."""
+    match = re.match(r'layers\.(\d+)\.', key)
+    return int(match.group(1)) if match else -1
 
 
 def _check_indices(name: str, indices: Sequence[int], num_layers: int):
@@ -82,7 +96,8 @@ class DenseViT(BaseModule):
     ``pos_embed``, ``layers.{i}.*`` and, with ``final_norm``, ``ln1.*``. A
     pretraining checkpoint's ``backbone.*`` therefore loads as is through
     ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone.')``;
-    the number of loaded keys is logged and a checkpoint that matches no key
+    the number of loaded keys is logged and a checkpoint that lacks a key an
+    MAE encoder holds (:meth:`keys_beyond_encoder` lists those it may lack)
     raises ``ValueError``. The class token is not used.
 
     Args:
@@ -133,9 +148,10 @@ class DenseViT(BaseModule):
             prefix='backbone.')`` loads an encoder (``prefix`` defaults to
             ``'backbone.'``; ``''`` takes a bare encoder state dict);
             otherwise the MAE code's initialisation with sin-cos positions.
-            Keys the checkpoint lacks (relative position tables and
-            indices, layer scales, new blocks) keep the initialisation and
-            are logged. Defaults to None.
+            Keys the checkpoint may lack (relative position tables and
+            indices, layer scales, the final norm, blocks past the
+            checkpoint's depth) keep the initialisation and are logged; a
+            missing key of any other kind is an error. Defaults to None.
     """
 
     # Where the encoder's keys sit in a pretraining checkpoint: the
@@ -257,8 +273,9 @@ class DenseViT(BaseModule):
         The encoder is loaded by the ``PretrainedEncoder`` weight
         initializer, built by name from the plugin's registry (the
         checkpoint layer registers it, this layer does not import it): it
-        logs the loaded key count and raises when no key, or a key of
-        another shape, matches.
+        logs the loaded key count and raises when a key the checkpoint
+        should hold (any but :meth:`keys_beyond_encoder`) is not there or a
+        key has another shape.
         """
         init_mae_weights(self)
         init_patch_projection(self.patch_embed.projection)
@@ -281,7 +298,8 @@ class DenseViT(BaseModule):
                     checkpoint=pretrained['checkpoint'],
                     prefix=pretrained.get('prefix',
                                           self.default_pretrained_prefix),
-                    adapt=self.adapt_pretrained))
+                    adapt=self.adapt_pretrained,
+                    optional_keys=self.keys_beyond_encoder))
             load_encoder(self)
         self._is_init = True
 
@@ -304,6 +322,27 @@ class DenseViT(BaseModule):
             pos_embed=resize_pos_embed(pos_embed, (side, side),
                                        self.pretrain_grid,
                                        self.interpolate_mode, 1))
+
+    def keys_beyond_encoder(
+            self, state_dict: Dict[str, torch.Tensor]) -> List[str]:
+        """The keys of this backbone that an MAE encoder checkpoint need
+        not hold: relative position tables and their indices, layer scales,
+        the final norm, and the blocks past the checkpoint's depth (the
+        checkpoint's first block is always expected).
+
+        Args:
+            state_dict (dict): The checkpoint's encoder weights, keys
+                without prefix.
+
+        Returns:
+            list[str]: Those keys of :meth:`state_dict`, in its order.
+        """
+        depth = max(1, 1 + max(map(_block_index, state_dict), default=-1))
+        return [
+            key for key in self.state_dict()
+            if key.endswith(_ADDED_TO_BLOCKS) or key.startswith('ln1.')
+            or _block_index(key) >= depth
+        ]
 
     def get_layer_depth(self,
                         param_name: str,
