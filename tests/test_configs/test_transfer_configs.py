@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.dataset import Compose
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
@@ -145,6 +146,7 @@ def det_cfg(work_dir, checkpoint, coco_root, ann_file):
             'model.neck.out_channels': 32,
             'model.neck.patch_size': 8,
             'model.data_preprocessor.batch_augments.0.size': (64, 64),
+            'model.data_preprocessor.pad_size_divisor': 64,
             'model.rpn_head.in_channels': 32,
             'model.rpn_head.feat_channels': 32,
             'model.roi_head.bbox_roi_extractor.out_channels': 32,
@@ -293,6 +295,40 @@ def test_full_size_config_builds(config, scope):
         assert (crop.type, crop.crop_size) == ('RandomCrop', (512, 512))
         assert cfg.model.data_preprocessor.size == (512, 512)
         assert cfg.model.test_cfg.crop_size == (512, 512)
+
+
+def test_detection_tests_on_padded_inputs_of_the_training_size(tmp_path):
+    """A COCO-shaped 640x427 image reaches the backbone as 1024x1024 (the
+    grid of the global blocks' relative position tables), resized at the
+    top left and padded at the bottom and right, so that the sizes that map
+    predictions back (img_shape, scale_factor) are the resized image's."""
+    cfg = Config.fromfile(DET_CONFIG)
+    image = np.random.default_rng(0).integers(0, 256, (427, 640, 3),
+                                              np.uint8)
+    path = str(tmp_path / 'image.png')
+    cv2.imwrite(path, image)
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        from mmengine.registry import MODELS, TRANSFORMS
+        pipeline = Compose([
+            TRANSFORMS.build(t) for t in cfg.test_pipeline
+            if t['type'] != 'LoadAnnotations'
+        ])
+        preprocessor = MODELS.build(cfg.model.data_preprocessor)
+    data = pipeline(dict(img_path=path, img_id=0))
+    out = preprocessor(
+        dict(inputs=[data['inputs']], data_samples=[data['data_samples']]))
+    inputs, meta = out['inputs'], out['data_samples'][0].metainfo
+    assert inputs.shape == (1, 3, 1024, 1024)
+    # the longer side resized to 1024: 640x427 -> 1024x683
+    assert meta['img_shape'] == (683, 1024)
+    assert meta['scale_factor'] == pytest.approx((1.6, 683 / 427))
+    # the image sits at the top left, the pad (0 after normalisation) below
+    resized = torch.from_numpy(
+        cv2.resize(image, (1024, 683))[..., ::-1].copy()).permute(2, 0, 1)
+    mean = torch.tensor(cfg.model.data_preprocessor.mean).view(3, 1, 1)
+    std = torch.tensor(cfg.model.data_preprocessor.std).view(3, 1, 1)
+    torch.testing.assert_close(inputs[0, :, :683], (resized - mean) / std)
+    assert not inputs[0, :, 683:].any()
 
 
 def test_mask_rcnn_trains_and_validates_from_pretraining(

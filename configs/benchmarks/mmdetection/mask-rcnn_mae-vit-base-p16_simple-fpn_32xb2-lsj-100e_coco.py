@@ -29,9 +29,18 @@ image_size = (1024, 1024)
 norm_cfg = dict(type='mae_plugin.LN2d', eps=1e-6)
 
 model = dict(
-    data_preprocessor=dict(batch_augments=[
-        dict(type='BatchFixedSizePad', size=image_size, pad_mask=True)
-    ]),
+    # Every input is padded at the bottom and right to 1024x1024, in testing
+    # too (the test pipeline resizes the longer side to 1024), as ViTDet's
+    # code: the global blocks then see the 64x64 grid their relative
+    # position tables are built for. Padding here, not with a Pad in the
+    # test pipeline, keeps img_shape the resized image's, so boxes are
+    # clipped to the image before scale_factor maps them back, and pads
+    # with 0 after normalisation, as BatchFixedSizePad does in training.
+    data_preprocessor=dict(
+        pad_size_divisor=image_size[0],  # image_size is square
+        batch_augments=[
+            dict(type='BatchFixedSizePad', size=image_size, pad_mask=True)
+        ]),
     backbone=dict(
         _delete_=True,
         type='mae_plugin.DenseViT',
@@ -63,7 +72,8 @@ model = dict(
             norm_cfg=norm_cfg),
         mask_head=dict(norm_cfg=norm_cfg)))
 
-# ViTDet tests on the longer side resized to 1024.
+# ViTDet tests on the longer side resized to 1024 (then padded to 1024x1024
+# by the data preprocessor).
 test_pipeline = [
     dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
     dict(type='Resize', scale=image_size, keep_ratio=True),
