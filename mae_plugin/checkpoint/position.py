@@ -27,20 +27,29 @@ def _position_embeddings(model: nn.Module):
                    module.grid_size, False)
 
 
-def _source_grid(key: str, stored: torch.Tensor, num_extra: int,
-                 src_grid_size: Optional[Tuple[int, int]]):
-    num_patches = stored.shape[1] - num_extra
+def _source_layout(key: str, stored: torch.Tensor, num_extra: int,
+                   src_grid_size: Optional[Tuple[int, int]]):
+    """``(extra, grid)`` of a stored ``[1, extra + h*w, D]`` embedding:
+    whether it has a class row (``extra`` 1) or not (0), told from its
+    length (no length fits both ways), and its patch grid ``(h, w)``;
+    square unless ``src_grid_size`` is given."""
+    length = stored.shape[1]
     if src_grid_size is not None:
-        if src_grid_size[0] * src_grid_size[1] != num_patches:
+        h, w = src_grid_size
+        extra = length - h * w
+        if extra not in (0, 1):
             raise ValueError(
-                f'src_grid_size {tuple(src_grid_size)} does not fit the '
-                f'{num_patches} patches of {key}')
-        return tuple(src_grid_size)
-    side = math.isqrt(num_patches)
-    if side * side != num_patches:
-        raise ValueError(f'{key} has {num_patches} patches, not a square '
-                         f'grid: pass src_grid_size=(h, w)')
-    return side, side
+                f'src_grid_size {tuple(src_grid_size)} ({h * w} patches) '
+                f'does not fit the {length} rows of {key}, with a class row '
+                'or without')
+        return extra, (h, w)
+    for extra in (num_extra, 1 - num_extra):
+        side = math.isqrt(max(length - extra, 0))
+        if side > 0 and side * side == length - extra:
+            return extra, (side, side)
+    raise ValueError(
+        f'{key} has {length} rows, neither a square grid nor a class row '
+        'plus one: pass src_grid_size=(h, w)')
 
 
 def fit_position_embeddings(
@@ -50,10 +59,12 @@ def fit_position_embeddings(
     """Fit the position embeddings of a state dict to the model's grids,
     in place.
 
-    Learnable embeddings are resized bicubically on their grid part, the
-    class row kept; fixed sin-cos ones (``requires_grad=False``) are
-    regenerated for the model's grid. Embeddings of the model's grid are
-    left untouched.
+    Whether the stored embedding has a class row is told from its length
+    (and ``src_grid_size``). Learnable embeddings lose a class row the
+    model has no class token for (as mmpretrain's own loading) and are
+    resized bicubically on their grid part, the class row kept; fixed
+    sin-cos ones (``requires_grad=False``) are regenerated for the model's
+    grid. Embeddings of the model's layout are left untouched.
 
     Args:
         model (nn.Module): The model to load into.
@@ -63,23 +74,42 @@ def fit_position_embeddings(
 
     Returns:
         list[str]: one line per fitted embedding.
+
+    Raises:
+        ValueError: If a stored embedding is no grid of ``src_grid_size``
+            (or square) with or without a class row, or a learnable one
+            lacks the class row the model has.
     """
     fitted = []
     for key, param, grid, learnable in _position_embeddings(model):
         stored = state_dict.get(key)
         if stored is None or (src_grid_size is None
                               and stored.shape == param.shape):
-            continue  # the model's grid
+            continue  # the model's layout
         num_extra = param.shape[1] - grid[0] * grid[1]
-        src_grid = _source_grid(key, stored, num_extra, src_grid_size)
-        if src_grid == grid:
+        extra, src_grid = _source_layout(key, stored, num_extra,
+                                         src_grid_size)
+        if (extra, src_grid) == (num_extra, grid):
             continue
-        if learnable:
-            state_dict[key] = resize_pos_embed(stored, src_grid, grid,
-                                               'bicubic', num_extra)
-            how = 'bicubic resize'
-        else:
-            state_dict[key] = sincos_2d(grid, param.shape[-1]).to(stored)
-            how = 'regenerated sin-cos'
-        fitted.append(f'{key}: {how} {src_grid} -> {grid}')
+        if not learnable:
+            state_dict[key] = sincos_2d(grid, param.shape[-1],
+                                        bool(num_extra)).to(stored)
+            fitted.append(f'{key}: regenerated sin-cos {src_grid} -> {grid}')
+            continue
+        if extra < num_extra:
+            raise ValueError(
+                f'{key}: stored without a class row ({tuple(stored.shape)}'
+                f'), the model has a class token ({tuple(param.shape)}); '
+                'there is no class row to load')
+        how = []
+        if extra > num_extra:
+            stored = stored[:, extra - num_extra:]
+            how.append('dropped the class row (the model has no class '
+                       'token)')
+        if src_grid != grid:
+            stored = resize_pos_embed(stored, src_grid, grid, 'bicubic',
+                                      num_extra)
+            how.append(f'bicubic resize {src_grid} -> {grid}')
+        state_dict[key] = stored
+        fitted.append(f'{key}: ' + '; '.join(how))
     return fitted

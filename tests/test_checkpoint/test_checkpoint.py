@@ -73,9 +73,10 @@ def test_mmengine_load_checkpoint_regenerates_through_the_hooks(tmp_path):
     assert torch.equal(model.neck.decoder_pos_embed, sincos_2d((24, 24), 16))
 
 
-def vit(img_size):
+def vit(img_size, **kwargs):
+    kwargs.setdefault('out_type', 'cls_token')
     return VisionTransformer(
-        arch=TINY_ARCH, img_size=img_size, patch_size=16, out_type='cls_token')
+        arch=TINY_ARCH, img_size=img_size, patch_size=16, **kwargs)
 
 
 def bicubic(pos_embed, src, dst):
@@ -118,6 +119,46 @@ def test_non_square_source_grid_needs_src_grid_size():
     assert report.resized == ['pos_embed: bicubic resize (16, 20) -> (14, 14)']
     torch.testing.assert_close(
         model.pos_embed.data, bicubic(source['pos_embed'], (16, 20), (14, 14)))
+
+
+@pytest.mark.parametrize('img_size,src_grid_size', [(224, None),
+                                                    (224, (14, 14)),
+                                                    (384, None)])
+def test_class_row_is_dropped_for_a_model_without_class_token(
+        img_size, src_grid_size):
+    source = vit(224)
+    randomize(source, std=1.)
+    stored = source.pos_embed.detach().clone()  # [1, 1 + 14*14, 32]
+    model = vit(img_size, with_cls_token=False, out_type='avg_featmap')
+    report = load_weights(model, source.state_dict(), src_grid_size)
+    grid = model.patch_resolution
+    dropped = 'pos_embed: dropped the class row (the model has no class token)'
+    if grid == (14, 14):
+        assert report.resized == [dropped]
+        assert torch.equal(model.pos_embed, stored[:, 1:])
+    else:
+        assert report.resized == [
+            f'{dropped}; bicubic resize (14, 14) -> {grid}'
+        ]
+        torch.testing.assert_close(model.pos_embed.data,
+                                   bicubic(stored, (14, 14), grid)[:, 1:])
+    assert 'pos_embed' in report.matched and report.mismatched == []
+
+
+def test_stored_embedding_without_class_row_for_a_class_token_raises():
+    source = vit(224, with_cls_token=False, out_type='avg_featmap')
+    with pytest.raises(ValueError,
+                       match=r'pos_embed: stored without a class row '
+                       r'\(\(1, 196, 32\)\), the model has a class token '
+                       r'\(\(1, 577, 32\)\)'):
+        load_weights(vit(384), source.state_dict())
+
+
+def test_src_grid_size_that_fits_no_layout_names_both():
+    with pytest.raises(ValueError,
+                       match=r'\(14, 15\) \(210 patches\) does not fit '
+                       'the 197 rows of pos_embed'):
+        load_weights(vit(384), vit(224).state_dict(), (14, 15))
 
 
 def test_missing_unexpected_and_mismatched_keys_are_reported():
