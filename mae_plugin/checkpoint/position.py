@@ -7,21 +7,26 @@ from mmpretrain.models import VisionTransformer
 from mmpretrain.models.utils import resize_pos_embed
 from torch import nn
 
-from mae_plugin.models import MAEDecoder
+from mae_plugin.models import MAEDecoder, MAEViT
 from mae_plugin.models.utils import sincos_2d
 from .report import StateDict
 
 
 def _position_embeddings(model: nn.Module):
     """``(key, parameter, grid, learnable)`` of every position embedding
-    of the plugin's and mmpretrain's ViTs and of :class:`MAEDecoder`."""
+    of the plugin's and mmpretrain's ViTs and of :class:`MAEDecoder`.
+
+    Learnable is told from the module, not from ``requires_grad`` (which
+    mmpretrain's ``frozen_stages`` clears): :class:`MAEViT` and
+    :class:`MAEDecoder` hold fixed sin-cos embeddings, mmpretrain's
+    ``VisionTransformer`` learned ones."""
     for name, module in model.named_modules():
         prefix = f'{name}.' if name else ''
         if (isinstance(module, VisionTransformer)
                 and module.pos_embed is not None):
             yield (prefix + 'pos_embed', module.pos_embed,
                    tuple(module.patch_resolution),
-                   module.pos_embed.requires_grad)
+                   not isinstance(module, MAEViT))
         elif isinstance(module, MAEDecoder):
             yield (prefix + 'decoder_pos_embed', module.decoder_pos_embed,
                    module.grid_size, False)
@@ -60,10 +65,11 @@ def fit_position_embeddings(
     in place.
 
     Whether the stored embedding has a class row is told from its length
-    (and ``src_grid_size``). Learnable embeddings lose a class row the
-    model has no class token for (as mmpretrain's own loading) and are
-    resized bicubically on their grid part, the class row kept; fixed
-    sin-cos ones (``requires_grad=False``) are regenerated for the model's
+    (and ``src_grid_size``). Learnable embeddings (mmpretrain's
+    ``VisionTransformer``, frozen or not) lose a class row the model has
+    no class token for (as mmpretrain's own loading) and are resized
+    bicubically on their grid part, the class row kept; fixed sin-cos ones
+    (:class:`MAEViT`, :class:`MAEDecoder`) are regenerated for the model's
     grid. Embeddings of the model's layout are left untouched.
 
     Args:

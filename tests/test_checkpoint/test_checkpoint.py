@@ -101,6 +101,20 @@ def test_learnable_embeddings_are_resized_bicubically(img_size, grid):
     assert model(torch.randn(1, 3, h, w))[0].shape == (1, 32)
 
 
+def test_frozen_learnable_embedding_is_resized_not_replaced():
+    # frozen_stages (linear probing) clears pos_embed.requires_grad; the
+    # embedding is still mmpretrain's learned one
+    source = vit(224)
+    randomize(source, std=1.)
+    stored = source.pos_embed.detach().clone()
+    model = vit(384, frozen_stages=2)
+    assert not model.pos_embed.requires_grad
+    report = load_weights(model, source.state_dict())
+    assert report.resized == ['pos_embed: bicubic resize (14, 14) -> (24, 24)']
+    torch.testing.assert_close(model.pos_embed.data,
+                               bicubic(stored, (14, 14), (24, 24)))
+
+
 @pytest.mark.parametrize('img_size', [224, (256, 320)])
 def test_learnable_embeddings_of_the_same_grid_load_unchanged(img_size):
     source = vit(img_size)
