@@ -17,7 +17,8 @@ registers the weight initializers of :mod:`.pretrained_init`::
     print(report.summary())
     print(load_weights(model, state_dict).summary())
 """
-from .converters import (FORMATS, ConversionReport, convert_checkpoint,
+from .converters import (FORMATS, ConversionReport, PartialConversionError,
+                         convert_checkpoint,
                          convert_hf_vitmae, convert_mmpretrain_mae,
                          convert_official_mae, convert_to_hf_vitmae,
                          convert_to_mmpretrain_mae, convert_to_mmseg_mae,
@@ -42,7 +43,8 @@ use_safe_loaders()
 
 __all__ = [
     'ConversionReport', 'CountingPretrainedInit', 'FORMATS', 'LoadReport',
-    'MMENGINE_CHECKPOINT_GLOBALS', 'PretrainedEncoderInit',
+    'MMENGINE_CHECKPOINT_GLOBALS', 'PartialConversionError',
+    'PretrainedEncoderInit',
     'allow_mmengine_checkpoints', 'compare_state_dicts',
     'compare_with_checkpoint', 'convert_checkpoint', 'convert_hf_vitmae',
     'convert_mmpretrain_mae', 'convert_official_mae', 'convert_to_hf_vitmae',

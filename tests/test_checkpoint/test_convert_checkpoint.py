@@ -121,6 +121,30 @@ def test_dropping_the_decoder_is_one_line_not_unexpected_keys(
     assert 'unexpected: ' not in result.stdout
 
 
+def test_missing_or_unexpected_keys_write_nothing_unless_allowed(
+        official_file, tmp_path):
+    _, path = official_file
+    official = torch.load(path, weights_only=True)['model']
+    del official['blocks.1.attn.qkv.weight']  # a cut block
+    official['head.1.weight'] = torch.zeros(10, 32)  # no rule for it
+    src = str(tmp_path / 'partial.pth')
+    torch.save({'model': official}, src)
+    dst = tmp_path / 'out.pth'
+    result = run_converter(src, str(dst))
+    assert result.returncode == 1
+    assert 'official MAE -> plugin: 49 converted, 1 missing, 1 unexpected' \
+        in result.stdout
+    assert 'missing: backbone.layers.1.attn.qkv.weight' in result.stdout
+    assert 'unexpected: head.1.weight' in result.stdout
+    assert result.stderr.strip() == (
+        f'convert_checkpoint: {dst} not written: official MAE -> plugin: '
+        '1 missing, 1 unexpected keys (--allow-partial writes it)')
+    assert not dst.exists()
+    result = run_converter(src, str(dst), '--allow-partial')
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(torch.load(dst, weights_only=True)['state_dict']) == 49
+
+
 @pytest.mark.parametrize('suffix', ['.pth', '.safetensors'])
 def test_an_empty_file_is_named_without_a_traceback(tmp_path, suffix):
     empty = tmp_path / f'empty{suffix}'

@@ -4,8 +4,10 @@ to every key."""
 import argparse
 import pickle
 import sys
+from typing import List
 
-from mae_plugin.checkpoint import FORMATS, convert_checkpoint
+from mae_plugin.checkpoint import (FORMATS, ConversionReport,
+                                   PartialConversionError, convert_checkpoint)
 
 
 def parse_args():
@@ -23,7 +25,19 @@ def parse_args():
         default='plugin',
         choices=FORMATS,
         help=f'layout of dst, one of {", ".join(FORMATS)}')
+    parser.add_argument(
+        '--allow-partial',
+        action='store_true',
+        help='write dst even when keys are missing or unexpected (by '
+        'default nothing is written and the exit status is 1; dropped '
+        'parts, such as the decoder for timm, are always allowed)')
     return parser.parse_args()
+
+
+def print_reports(reports: List[ConversionReport]) -> None:
+    """Print the summary of every conversion step."""
+    for report in reports:
+        print(report.summary())
 
 
 def main():
@@ -32,11 +46,14 @@ def main():
     try:
         reports = convert_checkpoint(
             args.src, args.dst, args.src_format, args.dst_format,
-            progress=sys.stdout.isatty())
+            progress=sys.stdout.isatty(),
+            allow_partial=args.allow_partial)
+    except PartialConversionError as error:
+        print_reports(error.reports)
+        sys.exit(f'convert_checkpoint: {error} (--allow-partial writes it)')
     except (OSError, ValueError, TypeError, pickle.UnpicklingError) as error:
         sys.exit(f'convert_checkpoint: {error}')
-    for report in reports:
-        print(report.summary())
+    print_reports(reports)
     print(f'wrote {args.dst}')
 
 

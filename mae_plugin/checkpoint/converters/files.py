@@ -45,6 +45,32 @@ TARGETS: Dict[str, Tuple[Converter, Optional[str]]] = {
 FORMATS = sorted({'plugin', *SOURCES, *TARGETS})
 
 
+class PartialConversionError(ValueError):
+    """A conversion that left target keys missing or source keys unused
+    (dropped parts aside), so nothing was written.
+
+    Attributes:
+        reports (list[ConversionReport]): What each step did.
+    """
+
+    def __init__(self, message: str, reports: List[ConversionReport]):
+        super().__init__(message)
+        self.reports = reports
+
+
+def _check_complete(reports: List[ConversionReport], dst: str) -> None:
+    """Raise :class:`PartialConversionError` if a report has missing or
+    unexpected keys; dropped parts are fine."""
+    partial = [
+        f'{r.source} -> {r.target}: {len(r.missing)} missing, '
+        f'{len(r.unexpected)} unexpected keys' for r in reports
+        if r.missing or r.unexpected
+    ]
+    if partial:
+        raise PartialConversionError(
+            f'{dst} not written: ' + '; '.join(partial), reports)
+
+
 def detect_format(state_dict: StateDict, path: str = 'state_dict') -> str:
     """The source layout of a state dict, told from its keys.
 
@@ -99,7 +125,8 @@ def convert_checkpoint(src: str,
                        dst: str,
                        src_format: Optional[str] = None,
                        dst_format: str = 'plugin',
-                       progress: bool = False) -> List[ConversionReport]:
+                       progress: bool = False,
+                       allow_partial: bool = True) -> List[ConversionReport]:
     """Convert a checkpoint file; two formats other than the plugin's are
     converted through it.
 
@@ -112,11 +139,17 @@ def convert_checkpoint(src: str,
         dst_format (str): One of :data:`FORMATS`. Defaults to
             ``'plugin'``.
         progress (bool): Show progress bars. Defaults to False.
+        allow_partial (bool): Write the output even when a step leaves
+            target keys missing or source keys unused (dropped parts, such
+            as the decoder for an encoder-only target, are always allowed).
+            Defaults to True.
 
     Returns:
         list[ConversionReport]: one report per conversion step.
 
     Raises:
+        PartialConversionError: If ``allow_partial`` is False and a step
+            has missing or unexpected keys; ``dst`` is not written.
         ValueError: If a format is unknown or cannot be a source, or the
             source's layout cannot be told from its keys.
         TypeError: If a weight is not floating point.
@@ -143,5 +176,7 @@ def convert_checkpoint(src: str,
         convert, entry = TARGETS[dst_format]
         state_dict, report = convert(state_dict, progress=progress)
         reports.append(report)
+    if not allow_partial:
+        _check_complete(reports, dst)
     save_state_dict(state_dict, dst, entry)
     return reports
