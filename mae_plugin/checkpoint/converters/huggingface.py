@@ -80,7 +80,8 @@ def convert_to_hf_vitmae(
         state_dict (dict): Plugin state dict (``backbone.*``, ``neck.*``).
         pretraining (bool): ``ViTMAEForPreTraining`` keys (encoder under
             ``vit.``, plus the decoder) if True, else ``ViTMAEModel`` keys
-            (the decoder reported as unexpected). Defaults to True.
+            (the decoder reported as a ``dropped`` part). Defaults to
+            True.
         progress (bool): Show a progress bar. Defaults to False.
 
     Returns:

@@ -95,8 +95,8 @@ convert_to_timm_vit = exporter(
         'fc_norm is present'
     ], """Plugin -> timm ``VisionTransformer`` (encoder, norms, head).
 
-    The decoder is not part of timm's model: its keys are reported as
-    unexpected. Save as ``{'model': state_dict}`` or bare; timm reads
+    The decoder is not part of timm's model: it is reported as one
+    ``dropped`` part. Save as ``{'model': state_dict}`` or bare; timm reads
     both.""")
 
 
@@ -107,9 +107,10 @@ def convert_to_vitdet(
 
     ViTDet reads ``checkpoint['model']`` with timm block names: save the
     result as ``{'model': state_dict}``. It has no class token and no
-    final norm (reported as unexpected); it keeps the pretraining
-    ``pos_embed`` with its class row and interpolates the square grid at
-    run time, and initialises its relative positions to zero.
+    final norm (reported, with the decoder, as ``dropped`` parts); it
+    keeps the pretraining ``pos_embed`` with its class row and
+    interpolates the square grid at run time, and initialises its
+    relative positions to zero.
 
     Raises:
         ValueError: If the position embedding's grid is not square.
