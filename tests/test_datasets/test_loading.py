@@ -1,10 +1,13 @@
 """Point 3: bad data is converted or named, never silently used."""
+import copy
 import logging
 import os.path as osp
+import pickle
 
 import cv2
 import numpy as np
 import pytest
+import torch
 from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 from mmpretrain.datasets import CustomDataset
@@ -154,6 +157,45 @@ def test_skip_mode_counts_every_skip_and_warns_once_per_file(
         test_mode=True, pipeline=[transform])
     with pytest.raises(Exception, match='should not get `None`'):
         [test_set[i] for i in range(4)]
+
+
+def test_deep_copies_share_the_skip_count_and_pickles_start_afresh(
+        bad_files, tmp_path):
+    bad = dict(img_path=str(bad_files['empty'][0]))
+    transform = RobustLoadImageFromFile(on_error='skip')
+    copied = copy.deepcopy(transform)
+    assert copied(dict(bad)) is None and transform(dict(bad)) is None
+    assert transform.pop_num_skipped() == 2  # the copy's skip counted
+    assert copied.pop_num_skipped() == 0
+
+    # a dataset's subset deep-copies its pipeline
+    cv2.imwrite(str(tmp_path / 'good.png'), BGR)
+    dataset = CustomDataset(
+        data_root=str(tmp_path), data_prefix='', with_label=False,
+        pipeline=[transform])
+    subset = dataset.get_subset([0, 1])  # empty.jpg, good.png
+    assert subset.get_data_info(0)['img_path'] == bad['img_path']
+    assert subset[0]['img_path'] == str(tmp_path / 'good.png')
+    assert transform.pop_num_skipped() >= 1
+
+    # outside a process start, a pickled loader gets a count of its own
+    unpickled = pickle.loads(pickle.dumps(transform))
+    assert unpickled(dict(bad)) is None
+    assert unpickled.pop_num_skipped() == 1
+    assert transform.pop_num_skipped() == 0
+
+
+@pytest.mark.parametrize('context', ['fork', 'spawn'])
+def test_skips_in_worker_processes_are_counted_by_the_parent(
+        context, bad_files):
+    transform = RobustLoadImageFromFile(on_error='skip')
+    samples = [dict(img_path=str(path)) for path, _ in bad_files.values()]
+    # collate_fn is applied to each sample in the worker processes
+    loader = torch.utils.data.DataLoader(
+        samples, batch_size=None, num_workers=2, collate_fn=transform,
+        multiprocessing_context=context)
+    assert list(loader) == [None] * 3
+    assert transform.pop_num_skipped() == 3
 
 
 def write_photos(folder, count):

@@ -1,5 +1,6 @@
 """Image loading that converts every common image kind to 8-bit colour and
 names the file when it cannot."""
+import copy
 import io
 import logging
 import multiprocessing
@@ -8,6 +9,8 @@ import re
 import sys
 import tempfile
 import threading
+from multiprocessing.context import get_spawning_popen
+from multiprocessing.sharedctypes import Synchronized
 from typing import Optional, Tuple
 
 import cv2
@@ -184,6 +187,13 @@ def decode_image(data: bytes,
     return np.ascontiguousarray(rgb[..., ::-1])  # RGB -> BGR, as OpenCV
 
 
+def _skip_counter() -> Synchronized:
+    """A new shared count of skipped loads, made in the spawn context: its
+    lock can be passed to worker processes started by any method (one
+    made in the fork context cannot go to a spawned process)."""
+    return multiprocessing.get_context('spawn').Value('q', 0)
+
+
 class BaseImageLoader(BaseTransform):
     """Read ``results['img_path']``, hand its bytes to :meth:`load`, and
     name or skip a file that cannot be read.
@@ -194,6 +204,12 @@ class BaseImageLoader(BaseTransform):
     :class:`~mae_plugin.engine.UnreadableImagesHook` logs the number of
     skipped loads at the end of every training epoch. Test-mode datasets
     refuse ``None``, so evaluation never skips silently.
+
+    The count is shared with the dataloader workers, whether forked or
+    spawned, and with deep copies of the loader (``copy.deepcopy``,
+    ``BaseDataset.get_subset``), whose skips it counts too. A loader
+    pickled other than to start a process is unpickled with a count of
+    its own, from zero.
 
     Args:
         color_type (str): ``'color'`` (BGR ``[H, W, 3]``) or
@@ -215,10 +231,32 @@ class BaseImageLoader(BaseTransform):
         self.on_error = check_choice('on_error', on_error, ('raise', 'skip'))
         self.background = check_int('background', background, 0, 255)
         self.backend_args = backend_args
-        # Shared with forked/spawned dataloader workers.
-        self.num_skipped = (
-            multiprocessing.Value('q', 0) if on_error == 'skip' else None)
+        # Shared with forked/spawned dataloader workers and deep copies.
+        self.num_skipped = _skip_counter() if on_error == 'skip' else None
         self._warned = set()
+
+    def __deepcopy__(self, memo: dict) -> 'BaseImageLoader':
+        """A deep copy that shares :attr:`num_skipped` with this loader."""
+        memo[id(self.num_skipped)] = self.num_skipped
+        clone = self.__class__.__new__(self.__class__)
+        memo[id(self)] = clone
+        clone.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return clone
+
+    def __getstate__(self) -> dict:
+        """The attributes to pickle: :attr:`num_skipped` travels to a
+        process being started (which shares it); other pickles leave it
+        out, as it can only be shared by starting a process."""
+        state = self.__dict__.copy()
+        if get_spawning_popen() is None:
+            state['num_skipped'] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        """Restore the pickled attributes; a count left out is new."""
+        self.__dict__.update(state)
+        if self.on_error == 'skip' and self.num_skipped is None:
+            self.num_skipped = _skip_counter()
 
     def load(self, data: bytes, filename: str, results: dict) -> dict:
         """Decode ``data``, the bytes of ``filename``, into ``results``;
