@@ -12,17 +12,21 @@ from .transforms.loading import IMAGE_EXTENSIONS, printable
 
 
 def ignored_entries(root: str,
-                    extensions: Sequence[str]) -> Dict[str, List[str]]:
+                    extensions: Sequence[str],
+                    with_label: bool = False) -> Dict[str, List[str]]:
     """What a walk of ``root`` as mmpretrain's ``CustomDataset`` lists it
     (recursively, following links, hidden files left out) does not take
     as an image, by reason: ``'other extension'``, ``'hidden'``,
     ``'broken link'`` (or another entry that is no file, such as a
-    socket) and ``'folder with an image name'`` (its contents are
-    walked).
+    socket), ``'folder with an image name'`` (its contents are walked)
+    and, with labels, ``'outside the class folders'`` (images directly in
+    ``root``: ``CustomDataset`` walks the class sub-folders only).
 
     Args:
         root (str): Local folder.
         extensions (Sequence[str]): Lower-case image extensions.
+        with_label (bool): Whether the images are listed by class
+            sub-folder. Defaults to False.
 
     Returns:
         dict: reason -> paths relative to ``root``, sorted.
@@ -41,6 +45,8 @@ def ignored_entries(root: str,
                 reason = 'broken link'
             elif not name.lower().endswith(tuple(extensions)):
                 reason = 'other extension'
+            elif with_label and folder == root:
+                reason = 'outside the class folders'
             else:
                 continue
             ignored[reason].append(osp.relpath(path, root))
@@ -53,8 +59,10 @@ class ImageFolder(CustomDataset):
     plugin's loaders read (``IMAGE_EXTENSIONS``: JPEG, PNG, TIFF, WebP,
     BMP, GIF, PNM, TGA, JPEG 2000) and says, once, what it left out of a
     local folder: files with other extensions (counted by extension),
-    hidden files, broken links and folders named like images, with their
-    number and the first names, as a warning in the current logger.
+    hidden files, broken links, folders named like images and, with
+    ``with_label=True``, images outside the class sub-folders (directly
+    in the root), with their number and the first names, as a warning in
+    the current logger.
 
     Args:
         extensions (Sequence[str]): File extensions taken as images.
@@ -76,7 +84,8 @@ class ImageFolder(CustomDataset):
         return data_list
 
     def _report_ignored(self, num_images: int) -> None:
-        ignored = ignored_entries(self.img_prefix, self.extensions)
+        ignored = ignored_entries(self.img_prefix, self.extensions,
+                                  self.with_label)
         if not ignored:
             return
         parts = []

@@ -259,6 +259,23 @@ def test_7_corrupt_jpeg_data_is_named_or_skipped(loader, tmp_path):
     assert skip.pop_num_skipped() == 1
 
 
+def build_image_folder(root, with_label):
+    """An ``ImageFolder`` of ``root`` and the warnings it logged."""
+    lines = []
+    handler = ListHandler(lines)
+    handler.setLevel(logging.WARNING)
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        init_default_scope('mae_plugin')
+        dataset = DATASETS.build(
+            dict(type='ImageFolder', data_root=str(root),
+                 with_label=with_label))
+    finally:
+        logger.removeHandler(handler)
+    return dataset, lines
+
+
 def test_7_the_dataset_takes_every_loader_extension_and_names_the_rest(
         tmp_path):
     """Case 7: .webp and .tiff files were silently left out of the
@@ -269,18 +286,7 @@ def test_7_the_dataset_takes_every_loader_extension_and_names_the_rest(
     (tmp_path / 'notes.txt').write_text('no image')
     (tmp_path / 'x.jpg').mkdir()
     (tmp_path / 'gone.jpg').symlink_to(tmp_path / 'missing.jpg')
-    lines = []
-    handler = ListHandler(lines)
-    handler.setLevel(logging.WARNING)
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(handler)
-    try:
-        init_default_scope('mae_plugin')
-        dataset = DATASETS.build(
-            dict(
-                type='ImageFolder', data_root=str(tmp_path), with_label=False))
-    finally:
-        logger.removeHandler(handler)
+    dataset, lines = build_image_folder(tmp_path, with_label=False)
     images = ['a.jpg', 'b.webp', 'c.tiff', 'd.PNG']
     assert sorted(
         osp.basename(dataset.get_data_info(i)['img_path'])
@@ -293,6 +299,24 @@ def test_7_the_dataset_takes_every_loader_extension_and_names_the_rest(
     ]
     # the visualisation tool finds the same files
     assert [osp.basename(p) for p in list_images([str(tmp_path)])] == images
+
+
+def test_7_labelled_folder_names_the_images_outside_the_class_folders(
+        tmp_path):
+    """Images directly in the root of a labelled folder were left out of
+    the dataset without a word."""
+    img = np.full((8, 8, 3), 100, np.uint8)
+    (tmp_path / 'cat').mkdir()
+    for name in ('cat/a.jpg', 'stray.jpg', 'stray2.png'):
+        assert cv2.imwrite(str(tmp_path / name), img)
+    dataset, lines = build_image_folder(tmp_path, with_label=True)
+    assert len(dataset) == 1
+    assert dataset.get_data_info(0)['img_path'].endswith('a.jpg')
+    assert lines == [
+        f'ImageFolder: 1 images in {osp.join(tmp_path, "")}; ignored 2 '
+        'entries: 2 outside the class folders (stray.jpg, stray2.png). '
+        'Image extensions: ' + ' '.join(sorted(dataset.extensions))
+    ]
 
 
 def test_7_integer_images_wider_than_8_bits_are_scaled_not_clipped(tmp_path):
