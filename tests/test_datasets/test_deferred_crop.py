@@ -15,7 +15,7 @@ from mae_plugin.datasets import (DecodeRandomResizedCrop,
                                  deferred_crop_collate)
 from mae_plugin.registry import TRANSFORMS
 from .test_fused_crop import (crop_statistics, mmpretrain_crop, photo,
-                              save_with_orientation, write_jpeg)
+                              save_with_orientation, write_jpeg, write_mpo)
 from .test_loading import bad_files  # noqa: F401 (fixture)
 
 RANGE = dict(crop_ratio_range=(0.2, 1.0))
@@ -23,8 +23,8 @@ RANGE = dict(crop_ratio_range=(0.2, 1.0))
 
 @pytest.fixture(scope='module')
 def files(tmp_path_factory):
-    """A colour JPEG, a grey JPEG, a PNG and a JPEG stored turned a
-    quarter (EXIF orientation 6), by kind."""
+    """A colour JPEG, a grey JPEG, a PNG, a JPEG stored turned a quarter
+    (EXIF orientation 6) and a two-picture MPO, by kind."""
     root = tmp_path_factory.mktemp('deferred')
     paths = dict(
         jpeg=write_jpeg(root / 'colour.jpg', photo('astronaut', (120, 90))),
@@ -32,7 +32,8 @@ def files(tmp_path_factory):
             root / 'grey.jpg',
             cv2.cvtColor(photo('coffee', (80, 100)), cv2.COLOR_BGR2GRAY)),
         png=str(root / 'a.png'),
-        rotated=str(root / 'rotated.jpg'))
+        rotated=str(root / 'rotated.jpg'),
+        mpo=write_mpo(root / 'camera.jpg', photo('coffee', (96, 72))))
     cv2.imwrite(paths['png'], photo('chelsea', (70, 60)))
     save_with_orientation(photo('rocket', (64, 96)), paths['rotated'], 6)
     return paths
@@ -59,7 +60,7 @@ def cpu_pipeline(boxes: list):
     return [crop, RandomFlip(prob=0.5)]
 
 
-@pytest.mark.parametrize('kind', ['jpeg', 'grey', 'png', 'rotated'])
+@pytest.mark.parametrize('kind', ['jpeg', 'grey', 'png', 'rotated', 'mpo'])
 def test_same_crops_and_flips_as_the_cpu_pipeline(files, kind):
     """Seed by seed, the box and flip of DecodeRandomResizedCrop followed
     by RandomFlip; upright JPEGs stay bytes, the others are the CPU
@@ -79,7 +80,7 @@ def test_same_crops_and_flips_as_the_cpu_pipeline(files, kind):
         assert results['flip'] == expected['flip']
         flips.append(results['flip'])
         assert results['ori_shape'] == decoded.shape[:2]
-        if kind in ('jpeg', 'grey'):
+        if kind in ('jpeg', 'grey', 'mpo'):
             assert 'pixels' not in results
             assert results['jpeg'].tobytes() == data
             assert results['crop_box'] == (top, left, height, width)

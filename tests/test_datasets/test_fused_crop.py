@@ -35,6 +35,15 @@ def write_jpeg(path, bgr, quality=90):
     return str(path)
 
 
+def write_mpo(path, bgr, quality=90):
+    """Store ``bgr`` as Pillow's two-picture MPO (a multi-picture JPEG, as
+    cameras write): ``bgr``, then ``bgr`` upside down."""
+    first = Image.fromarray(np.ascontiguousarray(bgr[..., ::-1]))
+    first.save(path, 'MPO', quality=quality, save_all=True,
+               append_images=[first.transpose(Image.Transpose.FLIP_TOP_BOTTOM)])
+    return str(path)
+
+
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64))**2)
     return 10 * math.log10(255**2 / mse)
@@ -353,6 +362,34 @@ def test_exif_orientation_in_reduced_decodes(orientation, tmp_path,
         green = result['img'][..., 1][inner]
         assert np.abs(blue - 4 * xs[None, 1:-1]).max() <= 3, factor
         assert np.abs(green - 4 * ys[1:-1, None]).max() <= 3, factor
+
+
+def test_mpo_is_read_as_a_jpeg(tmp_path, decodes):
+    """A camera's multi-picture JPEG: its first picture decoded at reduced
+    size (f = 2), the output that of the picture stored alone; its data
+    cut in the middle of the scan (end marker appended) refused by both
+    loaders, as a JPEG's is."""
+    bgr = photo('astronaut', (509, 383))
+    mpo = write_mpo(tmp_path / 'camera.jpg', bgr)
+    data = open(mpo, 'rb').read()
+    assert Image.open(mpo).format == 'MPO'
+    assert read_jpeg_header(data) == (509, 383, 1)
+    jpeg = str(tmp_path / 'plain.jpg')
+    Image.fromarray(bgr[..., ::-1]).save(jpeg, 'JPEG', quality=90)
+    transform = force_crop(DecodeRandomResizedCrop((48, 64)), 33, 51, 129,
+                           301)
+    result = transform(dict(img_path=mpo))
+    assert decodes == [('imdecode', fused_crop.IMREAD_FLAGS['color', 2])]
+    assert np.array_equal(result['img'],
+                          transform(dict(img_path=jpeg))['img'])
+
+    cut = tmp_path / 'cut.jpg'
+    cut.write_bytes(data[:data.find(b'\xff\xda') + 3000] + b'\xff\xd9')
+    for loader in (transform, RobustLoadImageFromFile()):
+        with pytest.raises(UnreadableImageError,
+                           match='corrupt JPEG data') as error:
+            loader(dict(img_path=str(cut)))
+        assert str(cut) in str(error.value)
 
 
 # (c) other files, channels and arguments ------------------------------------

@@ -20,15 +20,15 @@ from ..test_datasets import test_deferred_crop
 from .test_mae import build
 
 NORM = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375])
-KINDS = ['jpeg', 'png', 'grey', 'rotated']
-files = test_deferred_crop.files  # fixture: the four images, by kind
+KINDS = ['jpeg', 'png', 'grey', 'rotated', 'mpo']
+files = test_deferred_crop.files  # fixture: the five images, by kind
 run = test_deferred_crop.run
 
 
 def batches(files, out, to_rgb=True, box=None, **crop):
-    """The same four images through the CPU pipeline (its crops resampled
+    """The same five images through the CPU pipeline (its crops resampled
     by PIL, SelfSupDataPreprocessor) and the deferred one, seed by seed:
-    both preprocessed ``[4, 3, out, out]`` batches. ``box`` forces every
+    both preprocessed ``[5, 3, out, out]`` batches. ``box`` forces every
     crop's ``(top, left, h, w)``."""
     cpu_crop = DecodeRandomResizedCrop(out, antialias=True, **crop)
     deferred = DeferredRandomResizedCrop(**crop)
@@ -59,7 +59,7 @@ def test_crops_without_resampling_are_the_decoded_pixels(files, to_rgb):
     CPU pipeline's (libjpeg-turbo decodes alike through OpenCV and
     torchvision)."""
     expected, crops = batches(files, 32, to_rgb, box=(5, 7, 32, 32))
-    assert crops.shape == expected.shape == (4, 3, 32, 32)
+    assert crops.shape == expected.shape == (5, 3, 32, 32)
     assert torch.allclose(crops, expected, atol=1e-5)
 
 

@@ -25,7 +25,8 @@ from mae_plugin.utils import (check_choice, check_int, check_pair, check_range)
 from .box_resize import (ANTIALIAS_BACKENDS, TORCH_ANTIALIAS_MODES,
                          reduced_box, reduced_decode_factor, resize_box,
                          resize_box_antialiased)
-from .loading import BaseImageLoader, decode_image, imdecode_checked
+from .loading import (JPEG_FORMATS, BaseImageLoader, decode_image,
+                      imdecode_checked)
 
 IMREAD_FLAGS = {
     ('color', 1): cv2.IMREAD_COLOR,
@@ -90,8 +91,9 @@ def random_resized_crop_params(
 
 def read_jpeg_header(data: bytes) -> Optional[Tuple[int, int, int]]:
     """``(width, height, orientation)`` of a complete 8-bit grey or colour
-    JPEG, width and height as displayed (after the EXIF orientation, which
-    OpenCV's decoder applies), read without decoding the pixels.
+    JPEG (or MPO: its first picture), width and height as displayed
+    (after the EXIF orientation, which OpenCV's decoder applies), read
+    without decoding the pixels.
 
     Returns None for anything else: other formats, CMYK, a file that does
     not end with the JPEG end marker (truncated, which OpenCV would decode
@@ -101,7 +103,8 @@ def read_jpeg_header(data: bytes) -> Optional[Tuple[int, int, int]]:
         return None
     try:
         with Image.open(io.BytesIO(data)) as image:
-            if image.format != 'JPEG' or image.mode not in ('L', 'RGB'):
+            if (image.format not in JPEG_FORMATS
+                    or image.mode not in ('L', 'RGB')):
                 return None
             width, height = image.size
             orientation = image.getexif().get(ExifTags.Base.Orientation, 1)

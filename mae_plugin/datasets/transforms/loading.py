@@ -28,6 +28,10 @@ from mae_plugin.utils import check_choice, check_int
 IMAGE_EXTENSIONS = ('.bmp', '.gif', '.jp2', '.jpe', '.jpeg', '.jpg', '.pbm',
                     '.pgm', '.png', '.pnm', '.ppm', '.tga', '.tif', '.tiff',
                     '.webp')
+# Pillow's names of the formats OpenCV decodes as JPEG: MPO is the
+# multi-picture JPEG of many cameras (the first picture a plain JPEG, the
+# others after its end marker), whose first picture both decoders read.
+JPEG_FORMATS = ('JPEG', 'MPO')
 # libjpeg's warnings about damaged entropy-coded data, which it writes to
 # stderr and decodes past (grey or smeared blocks). Junk bytes right before
 # the end marker (0xd9) follow a complete image and are let through.
@@ -136,8 +140,8 @@ def decode_image(data: bytes,
       sample width (16-bit: ``round(v / 257)``, so 65535 maps to 255;
       32-bit TIFFs by ``2**32 - 1``, or ``2**31 - 1`` when signed), not
       clipped;
-    * a JPEG whose data libjpeg reports as corrupt is refused (see
-      :func:`imdecode_checked`);
+    * a JPEG (or MPO, see ``JPEG_FORMATS``) whose data libjpeg reports as
+      corrupt is refused (see :func:`imdecode_checked`);
     * grey-level and palette images are expanded to three channels;
     * images with transparency are composited onto a uniform
       ``background`` (the RGB values under transparent pixels are
@@ -162,7 +166,7 @@ def decode_image(data: bytes,
         with Image.open(io.BytesIO(data)) as image:
             image.load()  # decodes fully: truncation raises here
             sample_format = _sample_format(image)
-            is_jpeg = image.format == 'JPEG'
+            is_jpeg = image.format in JPEG_FORMATS
             image = ImageOps.exif_transpose(image)
     except (OSError, SyntaxError, ValueError,
             Image.DecompressionBombError) as error:
