@@ -11,12 +11,14 @@ from scipy.stats import ks_2samp
 from skimage import data
 
 from mae_plugin.datasets import (DecodeRandomResizedCrop,
+                                 DeferredRandomResizedCrop,
                                  RobustLoadImageFromFile, UnreadableImageError)
 from mae_plugin.datasets.transforms import fused_crop
 from mae_plugin.datasets.transforms.fused_crop import (
     random_resized_crop_params, read_jpeg_header, reduced_box,
     reduced_decode_factor, resize_box)
 from mae_plugin.registry import TRANSFORMS
+from .test_loading import XMP_ORIENTATION_6
 from .test_loading import bad_files  # noqa: F401 (fixture)
 
 
@@ -390,6 +392,31 @@ def test_mpo_is_read_as_a_jpeg(tmp_path, decodes):
                            match='corrupt JPEG data') as error:
             loader(dict(img_path=str(cut)))
         assert str(cut) in str(error.value)
+
+
+@pytest.mark.parametrize('size', [(64, 64), (48, 64)])
+def test_xmp_orientation_is_ignored_as_by_opencv(size, tmp_path, decodes):
+    """A JPEG whose only orientation is XMP's (Pillow's getexif falls back
+    to it, OpenCV ignores it): every loader keeps the stored pixels, as
+    OpenCV does, the crop is decoded once, and the deferred crop keeps
+    the file's bytes."""
+    height, width = size
+    path = str(tmp_path / 'xmp.jpg')
+    Image.fromarray(photo('astronaut', (width, height))[..., ::-1]).save(
+        path, 'JPEG', quality=95, xmp=XMP_ORIENTATION_6)
+    assert Image.open(path).getexif()[0x0112] == 6
+    whole = cv2.imread(path)
+    assert whole.shape[:2] == size
+    assert read_jpeg_header(open(path, 'rb').read()) == (width, height, 1)
+    assert np.array_equal(
+        RobustLoadImageFromFile()(dict(img_path=path))['img'], whole)
+    decodes.clear()
+    crop = force_crop(DecodeRandomResizedCrop(size, interpolation='nearest'),
+                      0, 0, height, width)
+    assert np.array_equal(crop(dict(img_path=path))['img'], whole)
+    assert decodes == [('imdecode', fused_crop.IMREAD_FLAGS['color', 1])]
+    deferred = DeferredRandomResizedCrop()(dict(img_path=path))
+    assert 'jpeg' in deferred and deferred['ori_shape'] == size
 
 
 # (c) other files, channels and arguments ------------------------------------

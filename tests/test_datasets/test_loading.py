@@ -12,12 +12,21 @@ from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 from mmpretrain.datasets import CustomDataset
 from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
 from mae_plugin.datasets import RobustLoadImageFromFile, UnreadableImageError
 from tests.test_engine.utils import tiny_train_cfg
 
 RNG = np.random.default_rng(0)
 BGR = RNG.integers(0, 256, (6, 5, 3), dtype=np.uint8)
+
+# XMP metadata that says the image is stored turned (orientation 6)
+XMP_ORIENTATION_6 = (
+    b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf='
+    b'"http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
+    b'xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6"/>'
+    b'</rdf:RDF></x:xmpmeta><?xpacket end="w"?>')
 
 
 def load(path, **kwargs):
@@ -87,6 +96,27 @@ def test_grey_palette_and_rgba_become_three_channels(tmp_path):
     blended = (BGR[3, 0].astype(int) * 128 + 255 * 127) / 255
     assert np.abs(img[3, 0] - blended).max() <= 1
     assert (load(tmp_path / 'a.png', background=0)['img'][4:] == 0).all()
+
+
+def test_png_orientation_is_read_from_exif_not_xmp(tmp_path):
+    """A PNG turned by its EXIF text (orientation 6) is shown upright; one
+    whose only orientation is XMP's is not turned (as in JPEGs, where
+    OpenCV ignores XMP)."""
+    rgb = BGR[..., ::-1]
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    raw = exif.tobytes()
+    text = PngInfo()
+    text.add_text('Raw profile type exif',
+                  f'\nexif\n{len(raw):8}\n{raw.hex()}\n')
+    xmp = PngInfo()
+    xmp.add_itxt('XML:com.adobe.xmp', XMP_ORIENTATION_6.decode())
+    for name, info in (('text.png', text), ('xmp.png', xmp)):
+        Image.fromarray(rgb).save(tmp_path / name, pnginfo=info)
+        assert Image.open(tmp_path / name).getexif()[0x0112] == 6
+    turned = np.rot90(BGR, -1)  # a quarter turn clockwise, [5, 6, 3]
+    assert np.array_equal(load(tmp_path / 'text.png')['img'], turned)
+    assert np.array_equal(load(tmp_path / 'xmp.png')['img'], BGR)
 
 
 @pytest.mark.parametrize('kind', ['truncated', 'empty', 'not_an_image'])

@@ -18,7 +18,7 @@ from typing import Optional, Sequence, Tuple, Union
 import cv2
 import numpy as np
 from mmcv.image.geometric import cv2_interp_codes
-from PIL import ExifTags, Image
+from PIL import Image
 
 from mae_plugin.registry import TRANSFORMS
 from mae_plugin.utils import (check_choice, check_int, check_pair, check_range)
@@ -26,7 +26,7 @@ from .box_resize import (ANTIALIAS_BACKENDS, TORCH_ANTIALIAS_MODES,
                          reduced_box, reduced_decode_factor, resize_box,
                          resize_box_antialiased)
 from .loading import (JPEG_FORMATS, BaseImageLoader, decode_image,
-                      imdecode_checked)
+                      exif_orientation, imdecode_checked)
 
 IMREAD_FLAGS = {
     ('color', 1): cv2.IMREAD_COLOR,
@@ -92,8 +92,9 @@ def random_resized_crop_params(
 def read_jpeg_header(data: bytes) -> Optional[Tuple[int, int, int]]:
     """``(width, height, orientation)`` of a complete 8-bit grey or colour
     JPEG (or MPO: its first picture), width and height as displayed
-    (after the EXIF orientation, which OpenCV's decoder applies), read
-    without decoding the pixels.
+    (after the EXIF orientation, which OpenCV's decoder applies: see
+    :func:`~.loading.exif_orientation`), read without decoding the
+    pixels.
 
     Returns None for anything else: other formats, CMYK, a file that does
     not end with the JPEG end marker (truncated, which OpenCV would decode
@@ -107,7 +108,7 @@ def read_jpeg_header(data: bytes) -> Optional[Tuple[int, int, int]]:
                     or image.mode not in ('L', 'RGB')):
                 return None
             width, height = image.size
-            orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+            orientation = exif_orientation(image)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         return None
     if orientation in (5, 6, 7, 8):  # a quarter turn or a transposition

@@ -18,7 +18,7 @@ import mmengine.fileio as fileio
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmengine.logging import print_log
-from PIL import Image, ImageOps
+from PIL import ExifTags, Image
 
 from mae_plugin.registry import TRANSFORMS
 from mae_plugin.utils import check_choice, check_int
@@ -39,6 +39,17 @@ CORRUPT_JPEG = re.compile(
     rb'(Corrupt JPEG data: (?!\d+ extraneous bytes before marker 0xd9)'
     rb'[^\n]*|Premature end of JPEG file)')
 _STDERR_LOCK = threading.Lock()
+# EXIF orientation -> the transposition that shows the stored pixels
+# upright (1 and unknown values: none).
+UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
 def printable(text: str) -> str:
@@ -96,6 +107,31 @@ def imdecode_checked(data: bytes, flags: int,
     return img
 
 
+def exif_orientation(image: Image.Image) -> int:
+    """The orientation tag of ``image``'s EXIF data (1 without one): from
+    the EXIF block (``info['exif']``: a JPEG's APP1 segment, a PNG's or
+    WebP's EXIF chunk), else a PNG's EXIF text (``'Raw profile type
+    exif'``), else a TIFF's own tags; never from XMP. Pillow's
+    ``getexif`` falls back to XMP's ``tiff:Orientation``, which OpenCV's
+    JPEG decoder ignores; all the loaders read the orientation here, so
+    that they agree with OpenCV and with each other.
+
+    Raises:
+        SyntaxError, ValueError, OSError: Malformed EXIF data.
+    """
+    raw = image.info.get('exif')
+    if raw is None and 'Raw profile type exif' in image.info:
+        # '\nexif\n    size\nhex digits, on lines'
+        text = image.info['Raw profile type exif'].split('\n')[3:]
+        raw = bytes.fromhex(''.join(text))
+    if raw is None:  # a TIFF's tags, or none
+        tags = getattr(image, 'tag_v2', None) or {}
+    else:
+        tags = Image.Exif()
+        tags.load(raw)
+    return tags.get(ExifTags.Base.Orientation, 1)
+
+
 def _integer_to_8_bits(image: Image.Image, bits: int, signed: bool,
                        filename: str) -> Image.Image:
     """Scale a ``bits``-bit integer image (mode ``I*``) to 8 bits:
@@ -146,7 +182,8 @@ def decode_image(data: bytes,
     * images with transparency are composited onto a uniform
       ``background`` (the RGB values under transparent pixels are
       undefined and would otherwise leak into the training data);
-    * the EXIF orientation is applied, as OpenCV's decoder does.
+    * the EXIF orientation is applied, as OpenCV's decoder does (XMP's is
+      not: see :func:`exif_orientation`).
 
     Args:
         data (bytes): Encoded image.
@@ -167,7 +204,9 @@ def decode_image(data: bytes,
             image.load()  # decodes fully: truncation raises here
             sample_format = _sample_format(image)
             is_jpeg = image.format in JPEG_FORMATS
-            image = ImageOps.exif_transpose(image)
+            upright = UPRIGHT.get(exif_orientation(image))
+            image = image.copy() if upright is None else image.transpose(
+                upright)
     except (OSError, SyntaxError, ValueError,
             Image.DecompressionBombError) as error:
         raise UnreadableImageError(
