@@ -1,3 +1,4 @@
+import gzip
 import os
 
 import numpy as np
@@ -5,7 +6,7 @@ import pytest
 
 from mae_plugin.datasets import FashionMNISTIdx
 from mae_plugin.registry import DATASETS
-from tests.fashion_mnist_files import write_fake_fashion_mnist
+from tests.fashion_mnist_files import write_fake_fashion_mnist, write_idx
 
 
 @pytest.mark.parametrize('compress', [True, False])
@@ -45,3 +46,39 @@ def test_clear_errors(tmp_path):
     os.remove(tmp_path / 't10k-labels-idx1-ubyte.gz')
     with pytest.raises(FileNotFoundError, match='t10k-labels-idx1-ubyte'):
         FashionMNISTIdx(data_root=str(tmp_path), split='test')
+
+
+IMAGES = 'train-images-idx3-ubyte'
+
+
+def cut_in_half(path):
+    data = open(path, 'rb').read()
+    open(path, 'wb').write(data[:len(data) // 2])
+
+
+@pytest.mark.parametrize('compress, name, damage, message', [
+    (True, IMAGES + '.gz', cut_in_half,
+     'truncated or damaged gzip file .*end-of-stream marker'),
+    (True, IMAGES + '.gz',
+     lambda path: open(path, 'wb').write(b'<html>404</html>'),
+     'truncated or damaged gzip file .*Not a gzipped file'),
+    (True, IMAGES + '.gz',
+     lambda path: open(path, 'wb').write(gzip.compress(bytes(40))),
+     "magic number '00 00 00 00', expected '00 00 08 03'"),
+    (False, IMAGES,
+     lambda path: open(path, 'ab').write(b'\0'),
+     r'23521 values after the header, expected 23520 for its shape '
+     r'\(30, 28, 28\)'),
+    (False, IMAGES, cut_in_half, 'values after the header, expected 23520'),
+    (False, 'train-labels-idx1-ubyte',
+     lambda path: write_idx(path, np.arange(30, dtype=np.uint8) % 10 + 5,
+                            compress=False),
+     r'label 14 is outside 0\.\.9, the 10 classes'),
+])
+def test_damaged_files_are_named(tmp_path, compress, name, damage, message):
+    write_fake_fashion_mnist(str(tmp_path), 30, 20, compress=compress)
+    path = str(tmp_path / name)
+    damage(path)
+    with pytest.raises(ValueError, match=message) as error:
+        FashionMNISTIdx(data_root=str(tmp_path))
+    assert path in str(error.value)
