@@ -71,6 +71,19 @@ def test_16_bit_png_is_scaled_not_clipped(tmp_path):
     assert np.array_equal(img, (colour16 >> 8).astype(np.uint8))
 
 
+def test_16_bit_png_keeps_its_transparent_value(tmp_path):
+    """A 16-bit grey PNG whose tRNS chunk makes the value 1000 transparent:
+    those pixels show the background, the others their 8-bit level
+    (1001 too, although it scales to the same level 4)."""
+    grey16 = np.array([[0, 1000], [1001, 65535]], np.uint16)
+    Image.fromarray(grey16).save(tmp_path / 't.png', transparency=1000)
+    assert Image.open(tmp_path / 't.png').info['transparency'] == 1000
+    for background in (255, 0):
+        img = load(tmp_path / 't.png', background=background,
+                   color_type='grayscale')['img']
+        assert img.tolist() == [[0, background], [4, 255]]
+
+
 def test_grey_palette_and_rgba_become_three_channels(tmp_path):
     grey = BGR[..., 0]
     Image.fromarray(grey).save(tmp_path / 'grey.png')

@@ -136,7 +136,11 @@ def _integer_to_8_bits(image: Image.Image, bits: int, signed: bool,
                        filename: str) -> Image.Image:
     """Scale a ``bits``-bit integer image (mode ``I*``) to 8 bits:
     ``round(v * 255 / (2**bits - 1))`` (``2**(bits - 1) - 1`` when signed),
-    so that the largest value maps to 255; never clip.
+    so that the largest value maps to 255; never clip. An image with a
+    transparent value (``info['transparency']``, as a PNG's ``tRNS``
+    chunk gives) becomes grey with alpha (mode ``LA``), transparent where
+    the ``bits``-bit value is that one (compared before the scaling,
+    which may give other values its 8-bit level).
 
     Raises:
         UnreadableImageError: A value is negative or above the largest
@@ -150,8 +154,11 @@ def _integer_to_8_bits(image: Image.Image, bits: int, signed: bool,
         raise UnreadableImageError(
             f'{filename}: values {values.min()}..{values.max()} outside the '
             f'range 0..{top} of its {bits}-bit samples')
-    grey = values.astype(np.float64) * (255 / top)
-    return Image.fromarray(grey.round().astype(np.uint8))
+    grey = (values.astype(np.float64) * (255 / top)).round().astype(np.uint8)
+    if 'transparency' not in image.info:
+        return Image.fromarray(grey)
+    opaque = values != image.info['transparency']
+    return Image.fromarray(np.dstack([grey, opaque * np.uint8(255)]), 'LA')
 
 
 def _sample_format(image: Image.Image) -> Tuple[int, bool]:
@@ -179,7 +186,8 @@ def decode_image(data: bytes,
     * a JPEG (or MPO, see ``JPEG_FORMATS``) whose data libjpeg reports as
       corrupt is refused (see :func:`imdecode_checked`);
     * grey-level and palette images are expanded to three channels;
-    * images with transparency are composited onto a uniform
+    * images with transparency (an alpha channel, or a transparent
+      value, 16-bit ones too) are composited onto a uniform
       ``background`` (the RGB values under transparent pixels are
       undefined and would otherwise leak into the training data);
     * the EXIF orientation is applied, as OpenCV's decoder does (XMP's is
