@@ -538,6 +538,9 @@ def test_unreadable_files_can_be_skipped(bad_files, tmp_path):  # noqa: F811
     (dict(on_error='ignore'), ValueError, 'on_error must be one of'),
     (dict(background=256), ValueError, 'background must be'),
     (dict(max_decode_factor=3), ValueError, 'max_decode_factor must be'),
+    (dict(max_decode_factor=True), TypeError, 'max_decode_factor must be'),
+    (dict(antialias='no'), TypeError, 'antialias must be True or False'),
+    (dict(antialias=1), TypeError, 'antialias must be True or False'),
 ])
 def test_bad_arguments_are_named(kwargs, error, message):
     with pytest.raises(error, match=message):

@@ -21,7 +21,8 @@ from mmcv.image.geometric import cv2_interp_codes
 from PIL import Image
 
 from mae_plugin.registry import TRANSFORMS
-from mae_plugin.utils import (check_choice, check_int, check_pair, check_range)
+from mae_plugin.utils import (check_bool, check_choice, check_int, check_pair,
+                              check_range)
 from .box_resize import (ANTIALIAS_BACKENDS, TORCH_ANTIALIAS_MODES,
                          reduced_box, reduced_decode_factor, resize_box,
                          resize_box_antialiased)
@@ -260,7 +261,7 @@ class DecodeRandomResizedCrop(BaseImageLoader, RandomResizedCropDraw):
         self.scale = check_pair('scale', scale)  # (h, w)
         self.interpolation = check_choice('interpolation', interpolation,
                                           tuple(cv2_interp_codes))
-        self.antialias = bool(antialias)
+        self.antialias = check_bool('antialias', antialias)
         self.antialias_backend = check_choice('antialias_backend',
                                               antialias_backend,
                                               ANTIALIAS_BACKENDS)
@@ -272,7 +273,9 @@ class DecodeRandomResizedCrop(BaseImageLoader, RandomResizedCropDraw):
                 f'interpolation={interpolation!r}')
         # sub-pixel boxes of reduced images: PIL's filters, and OpenCV's
         # bilinear and bicubic
-        check_choice('max_decode_factor', max_decode_factor, (1, 2, 4, 8))
+        check_choice('max_decode_factor',
+                     check_int('max_decode_factor', max_decode_factor),
+                     (1, 2, 4, 8))
         self.max_factor = max_decode_factor if antialias or (interpolation in (
             'bilinear', 'bicubic')) else 1
         self.decode_factors = Counter()  # f -> crops decoded at 1 / f
