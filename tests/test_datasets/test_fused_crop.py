@@ -108,6 +108,23 @@ def test_seeded_crops_are_mmpretrains(kwargs, size):
         assert ours == reference.rand_crop_params(img)
 
 
+@pytest.mark.parametrize('size, ratios, crop', [
+    ((50, 1), (3., 4.), (24, 0, 1, 1)),  # mmpretrain: 0 rows
+    ((1, 50), (0.01, 0.1), (0, 24, 1, 1)),  # mmpretrain: 0 columns
+])
+def test_central_fallback_keeps_a_pixel(size, ratios, crop, tmp_path):
+    """An image less than a pixel wide (high) at the clamped aspect ratio:
+    the central crop keeps one pixel where mmpretrain's would be empty,
+    and the transform resamples it."""
+    assert random_resized_crop_params(*size, aspect_ratio_range=ratios,
+                                      max_attempts=0) == crop
+    path = str(tmp_path / 'thin.png')
+    cv2.imwrite(path, np.full(size + (3, ), 77, np.uint8))
+    img = DecodeRandomResizedCrop(
+        8, aspect_ratio_range=ratios, max_attempts=0)(dict(img_path=path))
+    assert img['img'].shape == (8, 8, 3) and (img['img'] == 77).all()
+
+
 def crop_statistics(params, height, width) -> dict:
     """Relative area, log aspect ratio and relative centre of crops given
     as ``(offset_h, offset_w, crop_h, crop_w)`` rows."""

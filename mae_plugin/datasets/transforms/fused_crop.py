@@ -56,7 +56,10 @@ def random_resized_crop_params(
     ``crop_ratio_range`` and an aspect ratio (width / height)
     log-uniformly from ``aspect_ratio_range``; the first crop that fits
     gets a uniform position. After ``max_attempts`` misses the crop is the
-    central one of the whole image, its aspect ratio clamped to the range.
+    central one of the whole image, its aspect ratio clamped to the range
+    but its sides at least one pixel (mmpretrain and torchvision would
+    make an empty crop of an image less than a pixel wide or high at the
+    clamped ratio, such as a 1-pixel-wide one with a least ratio above 2).
 
     Args:
         height (int): Image height.
@@ -84,9 +87,9 @@ def random_resized_crop_params(
             return offset_h, offset_w, crop_h, crop_w
     crop_h, crop_w = height, width
     if width / height < aspect_ratio_range[0]:  # too tall: cut height
-        crop_h = round(width / aspect_ratio_range[0])
+        crop_h = max(1, round(width / aspect_ratio_range[0]))
     elif width / height > aspect_ratio_range[1]:  # too wide: cut width
-        crop_w = round(height * aspect_ratio_range[1])
+        crop_w = max(1, round(height * aspect_ratio_range[1]))
     return (height - crop_h) // 2, (width - crop_w) // 2, crop_h, crop_w
 
 
