@@ -1,6 +1,7 @@
 """Fashion-MNIST read from its idx files, with no download."""
 import gzip
 import math
+import os
 import os.path as osp
 import struct
 import zlib
@@ -79,6 +80,9 @@ class FashionMNISTIdx(FashionMNIST):
                  split: str = 'train',
                  **kwargs) -> None:
         check_choice('split', split, ('train', 'test'))
+        if not isinstance(data_root, (str, os.PathLike)):
+            raise TypeError(f'data_root must be a folder path, got '
+                            f'{data_root!r}')
         if not osp.isdir(data_root):
             raise FileNotFoundError(
                 f'data_root {data_root!r} of Fashion-MNIST does not exist; '

@@ -40,6 +40,8 @@ def test_pipeline_gives_one_channel_inputs_and_subsets(tmp_path):
 def test_clear_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match='data_root'):
         FashionMNISTIdx(data_root=str(tmp_path / 'nowhere'))
+    with pytest.raises(TypeError, match='data_root must be a folder path'):
+        FashionMNISTIdx(data_root=None)
     with pytest.raises(ValueError, match='split'):
         FashionMNISTIdx(data_root=str(tmp_path), split='val')
     write_fake_fashion_mnist(str(tmp_path), 30, 20)
