@@ -87,8 +87,8 @@ def benchmark_training(config_file: str,
         batch_size (int): Images per iteration.
         num_workers (int): Data-loading processes (persistent when > 0).
         epochs (int): Passes over the folder. Defaults to 2.
-        warmup (int): First iterations left out of the times. Defaults
-            to 2.
+        warmup (int): First iterations left out of the times, >= 0.
+            Defaults to 2.
         step_repeats (int): Timed calls of the step alone. Defaults to 5.
         amp (bool): Mixed precision, as ``tools/train.py --amp``.
             Defaults to False.
@@ -100,6 +100,7 @@ def benchmark_training(config_file: str,
     Returns:
         TrainThroughput: the measurements.
     """
+    check_int('warmup', warmup, minimum=0)
     check_positive_int('step_repeats', step_repeats)
     check_int('profile_iters', profile_iters, minimum=0)
     cfg = _benchmark_config(config_file, data_root, work_dir, batch_size,

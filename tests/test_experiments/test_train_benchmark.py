@@ -104,10 +104,36 @@ def test_refuses_what_cannot_be_timed(config, jpegs, tmp_path):
         benchmark_training(config, '/no/such', str(tmp_path), 4, 0)
     with pytest.raises(ValueError, match='num_workers must be'):
         benchmark_training(config, jpegs, str(tmp_path), 4, -1)
+    # a negative warm-up would have timed the last iteration alone
+    with pytest.raises(ValueError, match='warmup must be an int >= 0'):
+        benchmark_training(config, jpegs, str(tmp_path), batch_size=4,
+                           num_workers=0, warmup=-1, cfg_options=TINY)
     with pytest.raises(ValueError, match='nothing to time after warmup=6'):
         benchmark_training(config, jpegs, str(tmp_path), batch_size=4,
                            num_workers=0, epochs=2, warmup=6,
                            cfg_options=TINY)
+
+
+@pytest.mark.parametrize('flag, value, message', [
+    ('--warmup', '-1', 'argument --warmup: warmup must be an int >= 0, got '
+     '-1'),
+    ('--epochs', '0', 'argument --epochs: epochs must be an int >= 1, got 0'),
+    ('--batch-size', '-4', 'argument --batch-size: batch_size must be an int '
+     '>= 1, got -4'),
+    ('--make-jpegs', '0', 'argument --make-jpegs: make_jpegs must be an int '
+     '>= 1, got 0'),
+])
+def test_tool_names_a_bad_count(flag, value, message, config, tmp_path):
+    args = {'--batch-size': '4', flag: value}
+    result = subprocess.run(
+        [sys.executable, 'tools/analysis_tools/benchmark_train.py', config,
+         '--data-root', str(tmp_path / 'jpegs'),
+         *[text for pair in args.items() for text in pair]],
+        cwd=ROOT, env={**os.environ, 'PYTHONPATH': ROOT},
+        capture_output=True, text=True)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert not osp.exists(tmp_path / 'jpegs')
 
 
 def test_tool_writes_the_jpegs_and_one_run_per_worker_count(config,

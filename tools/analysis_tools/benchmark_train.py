@@ -26,7 +26,7 @@ from mae_plugin.experiments import (PipelineSpec, benchmark_loader,
                                     format_training_report,
                                     write_benchmark_images, write_json)
 from mae_plugin.experiments.cli import add_cfg_options
-from mae_plugin.utils import argparse_type, check_int
+from mae_plugin.utils import argparse_type, check_int, check_positive_int
 
 
 def parse_args():
@@ -38,19 +38,29 @@ def parse_args():
         '--data-root', required=True, help='folder of training images')
     parser.add_argument(
         '--make-jpegs',
-        type=int,
+        type=argparse_type(check_positive_int, 'make_jpegs'),
         metavar='N',
         help='first write N 500x375 quality-90 JPEGs (cut from the photos '
         'that ship with scikit-image and scikit-learn) into --data-root')
-    parser.add_argument('--batch-size', type=int, required=True)
+    parser.add_argument(
+        '--batch-size',
+        type=argparse_type(check_positive_int, 'batch_size'),
+        required=True)
     parser.add_argument(
         '--workers',
         type=argparse_type(check_int, 'workers', minimum=0),
         nargs='+',
         default=[8],
         help='data-loading processes; one run for each number given')
-    parser.add_argument('--epochs', type=int, default=2)
-    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument(
+        '--epochs',
+        type=argparse_type(check_positive_int, 'epochs'),
+        default=2)
+    parser.add_argument(
+        '--warmup',
+        type=argparse_type(check_int, 'warmup', minimum=0),
+        default=2,
+        help='first iterations (or batches) left out of the times')
     parser.add_argument(
         '--profile',
         type=argparse_type(check_int, 'profile', minimum=0),
