@@ -83,11 +83,13 @@ train() {
 
 # run_stage NAME SECONDS EXTRA TOOL ARGS...: the tool with its arguments and
 # then those in the array named EXTRA, its JSON in OUT_DIR/NAME.json, its
-# output in OUT_DIR/NAME.log.
+# output in OUT_DIR/NAME.log. The JSON of an earlier run in OUT_DIR is
+# removed first: a stage that fails or times out leaves none.
 run_stage() {
     local name=$1 seconds=$2 start=$SECONDS status
     local -n extra=$3
     shift 3
+    rm -f "$OUT_DIR/$name.json"
     set -- "$@" "${extra[@]}" --json "$OUT_DIR/$name.json"
     echo "[$name] up to ${seconds}s: $PY $*"
     timeout "$seconds" "$PY" "$@" >"$OUT_DIR/$name.log" 2>&1
