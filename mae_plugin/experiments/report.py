@@ -5,6 +5,8 @@ import os
 import os.path as osp
 from typing import Any, Iterable, List, Sequence
 
+from mae_plugin.engine import atomic_write
+
 
 def markdown_table(header: Sequence[str],
                    rows: Iterable[Sequence[Any]]) -> List[str]:
@@ -25,18 +27,16 @@ def markdown_table(header: Sequence[str],
 
 
 def write_json(data: Any, path: str, indent: int = 1) -> None:
-    """Write ``data`` as JSON to ``path``, creating its folder."""
-    _make_parent(path)
-    with open(path, 'w') as f:
-        json.dump(data, f, indent=indent)
+    """Write ``data`` as JSON to ``path``, creating its folder; atomically
+    (:func:`~mae_plugin.engine.atomic_write`): data that cannot be written
+    as JSON, or a kill half-way, leaves the previous file whole."""
+    atomic_write(json.dumps(data, indent=indent).encode(), path)
 
 
 def write_markdown(lines: Sequence[str], path: str) -> None:
     """Write ``lines`` to ``path`` (one per line, a final newline),
-    creating its folder."""
-    _make_parent(path)
-    with open(path, 'w') as f:
-        f.write('\n'.join(lines) + '\n')
+    creating its folder; atomically, as :func:`write_json`."""
+    atomic_write(('\n'.join(lines) + '\n').encode(), path)
 
 
 def pyplot():
