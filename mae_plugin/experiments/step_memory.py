@@ -55,13 +55,15 @@ def cuda_steps_peak_memory(step: TrainStep, images: torch.Tensor,
     """Peak bytes of ``steps`` steps of one peer on the GPU, counted as on
     the CPU: what the peer holds between steps plus the most its steps
     allocate on top. The other peers' weights, gradients and optimizer
-    state, which stay on the GPU, are left out."""
+    state, which stay on the GPU, are left out. Counted on the GPU of
+    ``images``, whichever is current."""
+    device = images.device
     step.optimizer.zero_grad(set_to_none=True)
-    synchronize('cuda')
-    held = torch.cuda.memory_allocated()
-    torch.cuda.reset_peak_memory_stats()
+    synchronize(str(device))
+    held = torch.cuda.memory_allocated(device)
+    torch.cuda.reset_peak_memory_stats(device)
     for _ in range(steps):
         step(images)
-    synchronize('cuda')
+    synchronize(str(device))
     return (_held_between_steps(step, images) +
-            torch.cuda.max_memory_allocated() - held)
+            torch.cuda.max_memory_allocated(device) - held)

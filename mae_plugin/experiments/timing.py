@@ -25,9 +25,10 @@ def cpu_seconds() -> float:
 
 
 def synchronize(device: str) -> None:
-    """Wait for the queued kernels of a CUDA ``device``."""
+    """Wait for the queued kernels of a CUDA ``device`` (``'cuda'``: the
+    current one; ``'cuda:1'``: that one, whichever is current)."""
     if device.startswith('cuda'):
-        torch.cuda.synchronize()
+        torch.cuda.synchronize(device)
 
 
 def seconds_per_call(fn: Callable[[], object], device: str,

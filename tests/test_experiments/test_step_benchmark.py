@@ -418,3 +418,15 @@ def test_attention_kernel_is_the_one_chosen():
         TrainStep('mae_plugin', spec, weights)(images)
     with pytest.raises(ValueError, match='sdpa_backend'):
         replace(TINY_SPEC, sdpa_backend='fastest')
+
+
+def test_timing_waits_for_the_gpu_it_times(monkeypatch):
+    """No GPU here: torch's wait is replaced by a record of the device it
+    is given. ``'cuda:1'`` must wait for that GPU, not the current one."""
+    from mae_plugin.experiments.timing import synchronize
+    waited = []
+    monkeypatch.setattr(torch.cuda, 'synchronize',
+                        lambda device=None: waited.append(device))
+    for device in ('cpu', 'cuda', 'cuda:1'):
+        synchronize(device)
+    assert waited == ['cuda', 'cuda:1']
