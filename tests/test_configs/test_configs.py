@@ -3,6 +3,7 @@ import os.path as osp
 
 import numpy as np
 import pytest
+import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
@@ -10,7 +11,7 @@ from mae_plugin.datasets.demo_photos import packaged_photos
 from mae_plugin.datasets.transforms.fused_crop import (
     random_resized_crop_params, reduced_decode_factor)
 from mae_plugin.registry import MODELS
-from ..conftest import ROOT
+from ..conftest import ROOT, TINY_ARCH, tiny_mae_cfg
 
 CONFIGS = sorted(
     glob.glob(osp.join(ROOT, 'configs', 'mae', '*.py')))
@@ -164,3 +165,44 @@ def test_readme_on_error_override_reaches_the_loading_transform(name, key):
         parent_before = parent_before[part]
     parent_before[int(index)]['on_error'] = 'skip'
     assert after == before
+
+
+def readme_python_block(heading):
+    """The first ```python block under a README heading."""
+    with open(osp.join(ROOT, 'README.md')) as f:
+        section = f.read().split(heading, 1)[1]
+    return section.split('```python\n', 1)[1].split('```', 1)[0]
+
+
+def test_readme_backbone_for_another_project_encodes_every_patch(tmp_path):
+    """The README's backbone for another OpenMMLab project, built by that
+    project's registry (mmpretrain's here), loads the ``backbone.*`` of a
+    pretraining checkpoint and returns a feature map of every patch, the
+    same in train mode call after call: not the masked pretraining
+    encoding (class token and visible patches, mask, restore indices)."""
+    from mmpretrain.registry import MODELS as OTHER_MODELS
+    snippet = Config.fromstring(
+        readme_python_block('### From another OpenMMLab project'), '.py')
+    assert snippet.custom_imports.imports == ['mae_plugin']
+    backbone = snippet.model.backbone
+    assert (backbone.arch, backbone.patch_size) == ('base', 16)
+    # a small encoder of the same layout (the keys ViT-B has, less memory)
+    init_default_scope('mae_plugin')
+    pretrained = MODELS.build(tiny_mae_cfg(img_size=224, patch_size=16))
+    checkpoint = str(tmp_path / 'epoch_800.pth')
+    torch.save({'state_dict': pretrained.state_dict()}, checkpoint)
+    backbone.arch = TINY_ARCH
+    backbone.init_cfg.checkpoint = checkpoint
+    init_default_scope('mmpretrain')
+    model = OTHER_MODELS.build(backbone)
+    model.init_weights()
+    torch.testing.assert_close(
+        model.patch_embed.projection.weight,
+        pretrained.backbone.patch_embed.projection.weight, rtol=0, atol=0)
+    model.train()
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        first, second = model(x), model(x)
+    assert len(first) == 1
+    assert first[0].shape == (2, TINY_ARCH['embed_dims'], 14, 14)
+    torch.testing.assert_close(first[0], second[0], rtol=0, atol=0)
