@@ -36,3 +36,15 @@ def test_training_loader_drops_the_last_partial_batch(config, tmp_path):
     loader.dataset.data_root = str(tmp_path)
     batches = list(Runner.build_dataloader(loader, seed=0))
     assert [len(b['inputs']) for b in batches] == [2, 2]
+
+
+def test_readme_counts_an_epoch_without_its_partial_batch():
+    """The README's example of a checkpoint taken mid-accumulation: one
+    process of 256 images per batch drops ImageNet's last partial batch,
+    so an epoch is 1281167 // 256 iterations (not the 5005 of a kept
+    partial batch), which is no multiple of 16."""
+    with open(osp.join(ROOT, 'README.md')) as f:
+        readme = ' '.join(f.read().split())
+    iterations = 1281167 // 256
+    assert iterations % 16 != 0
+    assert f'`1 x 256 x 16` above, {iterations} iterations' in readme
