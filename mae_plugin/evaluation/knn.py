@@ -10,7 +10,22 @@ from mmengine.dist import all_gather, get_world_size
 from torch import nn
 from torch.utils.data import DataLoader
 
-from mae_plugin.utils import check_int, check_number
+from mae_plugin.utils import check_int, check_number, check_positive_int
+
+
+def _check_labels(name: str, labels: torch.Tensor, size: int,
+                  num_classes: int) -> None:
+    """Refuse labels that are not ``[size]`` ints in
+    ``[0, num_classes)``: ``[N, 1]`` labels would broadcast against the
+    ``[N]`` predictions, and one out of range would index past the votes.
+    """
+    if labels.shape != (size, ):
+        raise ValueError(
+            f'{name} must be [{size}], got {tuple(labels.shape)}')
+    if labels.numel() and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(
+            f'{name} must be in [0, num_classes={num_classes}), got values '
+            f'from {int(labels.min())} to {int(labels.max())}')
 
 
 def weighted_knn_predict(train_feats: torch.Tensor,
@@ -43,11 +58,12 @@ def weighted_knn_predict(train_feats: torch.Tensor,
         raise ValueError(
             f'train_feats and test_feats must be [N, D] with the same D, got '
             f'{tuple(train_feats.shape)} and {tuple(test_feats.shape)}')
-    if train_labels.shape != train_feats.shape[:1]:
-        raise ValueError(f'train_labels must be [{train_feats.shape[0]}], '
-                         f'got {tuple(train_labels.shape)}')
+    check_positive_int('num_classes', num_classes)
+    _check_labels('train_labels', train_labels, train_feats.shape[0],
+                  num_classes)
     check_int('k', k, 1, train_feats.shape[0])  # at most N_train
     check_number('temperature', temperature, 0, low_open=True)
+    check_positive_int('chunk_size', chunk_size)
     train_feats = F.normalize(train_feats.float(), dim=1)
     test_feats = F.normalize(test_feats.float(), dim=1)
     train_labels = train_labels.to(train_feats.device, torch.long)
@@ -70,7 +86,16 @@ def weighted_knn_accuracy(train_feats: torch.Tensor,
                           k: int = 20,
                           temperature: float = 0.07) -> float:
     """Top-1 accuracy (%) of :func:`weighted_knn_predict` on labelled test
-    features; the other arguments are those of the function."""
+    features.
+
+    Args:
+        test_labels (Tensor): ``[N_test]`` int labels in
+            ``[0, num_classes)``.
+
+    The other arguments are those of :func:`weighted_knn_predict`.
+    """
+    _check_labels('test_labels', test_labels, test_feats.shape[0],
+                  num_classes)
     preds = weighted_knn_predict(train_feats, train_labels, test_feats,
                                  num_classes, k, temperature)
     return 100. * (preds == test_labels.to(preds.device,

@@ -76,3 +76,26 @@ def test_votes_on_the_features_device():
     preds = weighted_knn_predict(train, labels,
                                  torch.randn(2, 4, device='meta'), 3, k=4)
     assert preds.device.type == 'meta' and preds.shape == (2, )
+
+
+def test_labels_of_another_shape_or_range_are_refused():
+    """``[N, 1]`` test labels broadcast against the ``[N]`` predictions
+    (an N x N comparison: 25% instead of 100% here), and a label past
+    ``num_classes`` indexed past the votes with a bare RuntimeError."""
+    train = angle_feats([0., 90., 180., 270.])
+    labels = torch.arange(4)
+    query = angle_feats([1., 91., 181., 271.])
+    assert weighted_knn_accuracy(train, labels, query, labels, 4,
+                                 k=1) == 100.0
+    with pytest.raises(ValueError, match=r'test_labels must be \[4\], got '
+                       r'\(4, 1\)'):
+        weighted_knn_accuracy(train, labels, query, labels[:, None], 4, k=1)
+    with pytest.raises(ValueError, match=r'test_labels must be \[4\]'):
+        weighted_knn_accuracy(train, labels, query, labels[:3], 4, k=1)
+    with pytest.raises(ValueError, match=r'train_labels must be in \[0, '
+                       r'num_classes=3\), got values from 0 to 3'):
+        weighted_knn_predict(train, labels, query, 3, k=1)
+    with pytest.raises(ValueError, match=r'test_labels must be in'):
+        weighted_knn_accuracy(train, labels % 3, query, labels - 1, 3, k=1)
+    with pytest.raises(ValueError, match='chunk_size'):
+        weighted_knn_predict(train, labels, query, 4, k=1, chunk_size=0)
