@@ -10,14 +10,14 @@ from typing import List, NamedTuple, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from .reconstruction import (PANEL_TITLES, reconstruction_figure,
-                             target_description)
+from .reconstruction import (PANEL_TITLES, masked_mse,
+                             reconstruction_figure, target_description)
 
 
 class Reconstruction(NamedTuple):
     """The figure row of one image and the masked-patch MSE it shows
-    (0-255 pixel values, over the removed patches of the model's
-    input)."""
+    (0-255 pixel values, over the removed pixels of the image shown, see
+    :func:`masked_mse`)."""
     figure: np.ndarray
     masked_mse: float
 
@@ -44,9 +44,10 @@ def reconstruction_figures(
 
     Returns:
         list[Reconstruction]: figures (``uint8``, in the model's input
-        channel order, see :func:`reconstruction_figure`) with their
-        masked-patch MSE.
+        channel order, see :func:`reconstruction_figure`) with the
+        masked-patch MSE of the pixels they show (inside ``sizes``).
     """
+    p = model.backbone.patch_size
     data = model.data_preprocessor(data_batch, training=False)
     samples = model.predict(data['inputs'])  # reconstructions [C, H, W]
     originals = model.to_pixels(data['inputs'])  # [N, C, H, W], 0-255
@@ -57,10 +58,11 @@ def reconstruction_figures(
                 orig,
                 sample.reconstruction,
                 sample.mask,
-                model.backbone.patch_size,
+                p,
                 size=size,
                 scale=scale,
-                titles=titles), float(sample.masked_mse))
+                titles=titles),
+            masked_mse(orig, sample.reconstruction, sample.mask, p, size))
         for orig, sample, size in zip(originals, samples, sizes)
     ]
 

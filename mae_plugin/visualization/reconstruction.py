@@ -16,6 +16,36 @@ def pixel_mask(mask: torch.Tensor, patch_size: int) -> np.ndarray:
     return mask.repeat(patch_size, 0).repeat(patch_size, 1)
 
 
+def masked_mse(original: torch.Tensor,
+               reconstruction: torch.Tensor,
+               mask: torch.Tensor,
+               patch_size: int,
+               size: Optional[Tuple[int, int]] = None) -> float:
+    """Squared error over the removed pixels of an image, averaged over
+    them and the channels (as :meth:`MAE.predict` measures it), counting
+    only its top-left ``size``: the padding that made the input a
+    multiple of the patch size is not part of the image.
+
+    Args:
+        original (Tensor): ``[C, H, W]`` input pixel values.
+        reconstruction (Tensor): ``[C, H, W]`` predicted pixel values.
+        mask (Tensor): ``[H/p, W/p]``, 1 for removed patches.
+        patch_size (int): Patch side ``p``.
+        size (tuple[int, int], optional): ``(H', W')`` of the image
+            within the input. Defaults to None (the whole input).
+
+    Returns:
+        float: the MSE, 0 when no pixel of the image was removed.
+    """
+    height, width = size or original.shape[1:]
+    error = (reconstruction.float() - original.float()).pow(2).mean(dim=0)
+    removed = torch.from_numpy(pixel_mask(mask, patch_size)).to(error.device)
+    removed = removed[:height, :width]  # [H', W']
+    if not removed.any():
+        return 0.
+    return float(error[:height, :width][removed].mean())
+
+
 def to_uint8_hwc(img: torch.Tensor) -> np.ndarray:
     """``[C, H, W]`` pixel values to a clipped ``uint8 [H, W, C]`` array."""
     img = img.detach().float().cpu().clamp(0, 255).round()

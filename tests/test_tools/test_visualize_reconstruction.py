@@ -193,3 +193,29 @@ def test_demo_model_draws_removed_patches_from_visible_ones_only():
                                       second.reconstruction[:, removed])
     assert drawn == {False: True, True: False}
     assert init_model(CONFIG).head.norm_pix is False  # the demo's own
+
+
+def test_masked_mse_counts_the_image_not_its_padding(images):
+    """A 50 x 60 image is padded (edge values) to 56 x 64 for the model;
+    the MSE it prints is that of the removed pixels inside the 50 x 60
+    image, not of the padding's too."""
+    model = init_model(CONFIG, cfg_options=options())
+    path = list_images([images])[1]
+    drawn = reconstruct_images(model, [path], seed=4)[0]
+    # the padded input as reconstruct_images builds it, through predict
+    padded = np.pad(cv2.imread(path), ((0, 6), (0, 4), (0, 0)), mode='edge')
+    data = model.data_preprocessor(
+        dict(inputs=torch.from_numpy(padded).permute(2, 0, 1)[None],
+             data_samples=None),
+        training=False)
+    model.predict_seed = 4
+    sample = model.predict(data['inputs'])[0]
+    original = model.to_pixels(data['inputs'])[0]  # [3, 56, 64]
+    error = (sample.reconstruction - original).pow(2).mean(dim=0)
+    removed = sample.mask.repeat_interleave(8, 0).repeat_interleave(8, 1)
+    inside = removed[:50, :60].bool()
+    assert inside.any()
+    assert drawn.masked_mse == pytest.approx(
+        float(error[:50, :60][inside].mean()), rel=1e-5)
+    assert float(sample.masked_mse) != pytest.approx(drawn.masked_mse,
+                                                     rel=1e-3)
