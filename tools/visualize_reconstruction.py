@@ -54,7 +54,12 @@ def parse_args():
         nargs='+',
         action=DictAction,
         help='override config settings, key=value')
-    return parser.parse_args()
+    args = parser.parse_args()
+    # Checked before the model runs: OpenCV picks the format by extension.
+    if not cv2.haveImageWriter(args.out_file):
+        parser.error(f'--out-file {args.out_file}: OpenCV writes no image '
+                     'with this extension (use e.g. .png or .jpg)')
+    return args
 
 
 def main():
