@@ -39,6 +39,11 @@ def init_model(config: Union[str, Config],
 
     Returns:
         nn.Module: the model in eval mode, ``model.cfg`` set.
+
+    Raises:
+        RuntimeError: The checkpoint's tensors do not all fit the model
+            (another architecture, missing or unexpected keys); the
+            message names the checkpoint and the config.
     """
     cfg = Config.fromfile(config) if isinstance(config, str) else config
     if cfg_options:
@@ -46,7 +51,13 @@ def init_model(config: Union[str, Config],
     init_default_scope(cfg.get('default_scope', 'mae_plugin'))
     model = MODELS.build(cfg.model)
     if checkpoint is not None:
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+        try:
+            load_checkpoint(
+                model, checkpoint, map_location='cpu', strict=True)
+        except RuntimeError as error:
+            raise RuntimeError(
+                f'checkpoint {checkpoint} does not fit the model of '
+                f'{cfg.filename or "the config"}: {error}') from error
     else:
         model.init_weights()
     model.cfg = cfg

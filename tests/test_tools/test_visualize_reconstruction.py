@@ -240,3 +240,17 @@ def test_an_out_file_opencv_cannot_write_is_refused_first(out_file, images,
     assert f'--out-file {tmp_path / out_file}: OpenCV writes no image' in (
         result.stderr)
     assert not (tmp_path / out_file).exists()
+
+
+def test_a_checkpoint_of_another_architecture_is_named(tmp_path):
+    """mmengine's strict load lists the keys but names neither the file nor
+    the config."""
+    other = init_model(CONFIG, cfg_options=options(
+        'model.backbone.arch.num_layers=3'))
+    checkpoint = str(tmp_path / 'deeper.pth')
+    torch.save(dict(state_dict=other.state_dict()), checkpoint)
+    with pytest.raises(RuntimeError) as error:
+        init_model(CONFIG, checkpoint, cfg_options=options())
+    assert str(error.value).startswith(
+        f'checkpoint {checkpoint} does not fit the model of {CONFIG}: ')
+    assert 'backbone.layers.2.ln1.weight' in str(error.value)
