@@ -1,12 +1,9 @@
 """Evaluate a checkpoint with the test loop of its config."""
 import argparse
 
-from mmengine.runner import Runner
-
-import mae_plugin  # noqa: F401  (registers the plugin)
-from mae_plugin.apis import (add_runner_args, close_distributed,
-                             init_cpu_distributed, parse_runner_args,
-                             test_config)
+from mae_plugin.apis import (add_runner_args, build_runner,
+                             close_distributed, init_cpu_distributed,
+                             parse_runner_args, test_config)
 
 
 def main():
@@ -23,7 +20,7 @@ def main():
         cfg_options=args.cfg_options,
         allow_partial_checkpoint=args.allow_partial_checkpoint)
     init_cpu_distributed(cfg)
-    Runner.from_cfg(cfg).test()
+    build_runner(cfg).test()
     close_distributed()
 
 

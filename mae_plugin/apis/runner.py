@@ -177,7 +177,8 @@ def test_config(config_file: Union[str, Config],
             :class:`~mae_plugin.engine.CheckpointFitHook` refuses it.
 
     Returns:
-        Config: ready for ``Runner.from_cfg``.
+        Config: ready for :func:`build_runner`, which builds the
+        ``runner_type`` it names (mmengine's ``Runner`` by default).
     """
     if isinstance(config_file, Config):
         cfg, config_file = copy.deepcopy(config_file), config_file.filename

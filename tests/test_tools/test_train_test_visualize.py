@@ -47,11 +47,16 @@ def crop_size_overrides(data_root):
     ]
 
 
-def run(*args):
+def run_tool(*args) -> subprocess.CompletedProcess:
+    """Run a Python script of the checkout, whatever its exit status."""
     # The checkout's mae_plugin, not an installed one, serves the tools.
     env = dict(os.environ, PYTHONPATH=ROOT)
-    result = subprocess.run([sys.executable, *args], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=600)
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def run(*args):
+    result = run_tool(*args)
     assert result.returncode == 0, (
         result.stdout[-3000:] + result.stderr[-3000:])
     return result.stdout + result.stderr
@@ -104,6 +109,13 @@ def test_train_resume_test_and_visualize(photos, tmp_path):
     out = run('tools/test.py', CONFIG, osp.join(work, 'epoch_3.pth'),
               '--work-dir', str(tmp_path / 'test'), '--cfg-options', *options)
     assert 'reconstruction/mse' in out
+    # the config's runner_type is built, as in tools/train.py (it was
+    # ignored: mmengine's Runner ran the test anyway)
+    result = run_tool('tools/test.py', CONFIG, osp.join(work, 'epoch_3.pth'),
+                      '--work-dir', str(tmp_path / 'test'), '--cfg-options',
+                      *options, 'runner_type=NoSuchRunner')
+    assert result.returncode != 0
+    assert 'NoSuchRunner is not in the' in result.stderr
 
     png = str(tmp_path / 'recon.png')
     run('tools/visualize_reconstruction.py', CONFIG,

@@ -2,10 +2,7 @@
 several images of any size, masking strategy and ratio, seed, pixel or
 norm-pix models."""
 import argparse
-import os
 import os.path as osp
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -16,7 +13,7 @@ from mmengine.config import DictAction
 from mae_plugin.apis import (build_masking, init_model, list_images,
                              reconstruct_images, set_masking)
 from mae_plugin.visualization import caption_lines, panel_titles
-from .test_train_test_visualize import CONFIG, ROOT, TINY, run
+from .test_train_test_visualize import CONFIG, TINY, run, run_tool
 
 GAP = 4
 SIZES = [(40, 56), (50, 60)]  # (H, W); the model trains on 32 x 32
@@ -230,12 +227,9 @@ def test_an_out_file_opencv_cannot_write_is_refused_first(out_file, images,
     """Refused by name before the model is even built (a missing
     checkpoint here), instead of OpenCV's 'could not find a writer'
     after the reconstruction."""
-    result = subprocess.run(
-        [sys.executable, 'tools/visualize_reconstruction.py', CONFIG,
-         str(tmp_path / 'missing.pth'), images, '--out-file',
-         str(tmp_path / out_file)],
-        cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
-        capture_output=True, text=True, timeout=600)
+    result = run_tool('tools/visualize_reconstruction.py', CONFIG,
+                      str(tmp_path / 'missing.pth'), images, '--out-file',
+                      str(tmp_path / out_file))
     assert result.returncode == 2
     assert f'--out-file {tmp_path / out_file}: OpenCV writes no image' in (
         result.stderr)
