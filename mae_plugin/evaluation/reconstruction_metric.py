@@ -5,6 +5,7 @@ from typing import List, Sequence
 from mmengine.evaluator import BaseMetric
 
 from mae_plugin.registry import METRICS
+from mae_plugin.utils import check_number
 
 
 def psnr(mse: float, max_pixel_value: float = 255.) -> float:
@@ -21,7 +22,8 @@ class ReconstructionMetric(BaseMetric):
     sample (pixel-value MSE over the removed patches).
 
     Args:
-        max_pixel_value (float): Peak value for PSNR. Defaults to 255.
+        max_pixel_value (float): Peak value for PSNR, finite and > 0.
+            Defaults to 255.
         collect_device (str): Defaults to ``'cpu'``.
         prefix (str): Metric name prefix. Defaults to ``'reconstruction'``.
     """
@@ -32,7 +34,13 @@ class ReconstructionMetric(BaseMetric):
                  collect_device: str = 'cpu',
                  prefix: str = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
-        self.max_pixel_value = max_pixel_value
+        # checked here, not after a whole validation epoch
+        self.max_pixel_value = check_number(
+            'max_pixel_value',
+            max_pixel_value,
+            0,
+            low_open=True,
+            high_open=True)
 
     def process(self, data_batch, data_samples: Sequence) -> None:
         for sample in data_samples:

@@ -78,3 +78,14 @@ def test_an_empty_evaluation_is_an_error_not_a_division_by_zero():
     with pytest.raises(ValueError, match='ReconstructionMetric got no '
                        'images.*dataloader'):
         ReconstructionMetric().evaluate(0)
+
+
+@pytest.mark.parametrize('peak, error', [(0, ValueError),
+                                         (-255., ValueError),
+                                         (float('inf'), ValueError),
+                                         ('x', TypeError)])
+def test_a_peak_that_is_not_positive_is_refused_at_build(peak, error):
+    """0 failed with log10's 'math domain error' only once a whole
+    validation epoch had run; -255 gave the PSNR of +255."""
+    with pytest.raises(error, match='max_pixel_value must be'):
+        ReconstructionMetric(max_pixel_value=peak)
