@@ -160,6 +160,8 @@ def reconstruct_images(
         model (nn.Module): An :class:`MAE` built by :func:`init_model`.
         images (Sequence[str]): Image files.
         seed (int): Seed of the masks; the same seed gives the same masks.
+            It stays the model's ``predict_seed``, which later ``predict``
+            calls and :func:`~mae_plugin.visualization.caption_lines` use.
             Defaults to 0.
         img_size (int | tuple[int, int], optional): ``(H, W)`` (or a
             side) to resize to. Defaults to None (every image's own size).
@@ -174,8 +176,8 @@ def reconstruct_images(
         img_size = check_pair('img_size', img_size)
     load = model.cfg.test_pipeline[0]
     if 'LoadImage' not in load['type']:
-        raise KeyError(f'test_pipeline[0] must load the image, got '
-                       f'{load["type"]!r}')
+        raise ValueError(f'test_pipeline[0] of the config must load an '
+                         f'image file, got {load["type"]!r}')
     resize = [] if img_size is None else [
         dict(
             type='Resize',

@@ -248,3 +248,11 @@ def test_a_checkpoint_of_another_architecture_is_named(tmp_path):
     assert str(error.value).startswith(
         f'checkpoint {checkpoint} does not fit the model of {CONFIG}: ')
     assert 'backbone.layers.2.ln1.weight' in str(error.value)
+
+
+def test_a_test_pipeline_that_loads_no_file_is_named(images):
+    model = init_model(CONFIG,
+                       cfg_options=options('test_pipeline.0.type=PackInputs'))
+    with pytest.raises(ValueError, match='test_pipeline.0. of the config must '
+                       "load an image file, got 'PackInputs'"):
+        reconstruct_images(model, list_images([images]))
