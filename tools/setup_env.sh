@@ -18,6 +18,12 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+# One set-up at a time (`make demo` and `make test` in two shells, or
+# make -j2, would install into the same .venv at once).
+if command -v flock >/dev/null; then
+    exec 9<"$ROOT/tools/setup_env.sh"
+    flock 9
+fi
 
 MMCV=lite
 WITH_TESTS=0
@@ -40,7 +46,8 @@ BUILD_LOG=$VENV/mmcv-build.log
 # Every step is printed with the time since the script started.
 say() { printf '[setup %d:%02d] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 
-if [[ ! -x $PY ]]; then
+# A venv interrupted while it was made has a python but no pip: made again.
+if [[ ! -x $PY ]] || ! "$PY" -m pip --version >/dev/null 2>&1; then
     BASE_PY=$(command -v python3.11 || command -v python3) || {
         echo "[setup] Python 3.11 is needed: no python3.11 or python3 on PATH" >&2
         exit 1
@@ -48,7 +55,23 @@ if [[ ! -x $PY ]]; then
     "$BASE_PY" -c 'import sys; assert sys.version_info[:2] == (3, 11), \
         f"Python 3.11 is needed for the pinned torch files, found {sys.version}"'
     say "creating $VENV with $BASE_PY"
-    "$BASE_PY" -m venv "$VENV"
+    "$BASE_PY" -m venv --clear "$VENV" || {
+        echo "[setup] could not create $VENV (Debian: apt-get install" \
+            "python3.11-venv)" >&2
+        exit 1
+    }
+fi
+
+# One stamp per finished (requirements, mmcv flavour, tests) combination; the
+# full build and the test dependencies also satisfy the lighter requests.
+stamp() {
+    sha1sum requirements/*.txt setup.cfg tools/setup_env.sh | sha1sum | cut -c1-12
+}
+STAMP_PREFIX=$VENV/.mae_plugin-$(stamp)
+if [[ -f $STAMP_PREFIX-full-tests1 ]] \
+        || [[ $WITH_TESTS == 0 && -f $STAMP_PREFIX-full-tests0 ]] \
+        || [[ $MMCV == lite && $WITH_TESTS == 0 && -f $STAMP_PREFIX-lite-tests0 ]]; then
+    exit 0
 fi
 
 # Fashion-MNIST for the study of docs/fashion_mnist_study.md: Debian's
@@ -63,18 +86,6 @@ if command -v apt-get >/dev/null && [[ $(id -u) == 0 ]] \
     # a fresh machine may have no package lists yet
     install_fmnist || { apt-get update -q >/dev/null && install_fmnist; } \
         || say "dataset-fashion-mnist unavailable; see README"
-fi
-
-# One stamp per finished (requirements, mmcv flavour, tests) combination; the
-# full build and the test dependencies also satisfy the lighter requests.
-stamp() {
-    sha1sum requirements/*.txt setup.cfg tools/setup_env.sh | sha1sum | cut -c1-12
-}
-STAMP_PREFIX=$VENV/.mae_plugin-$(stamp)
-if [[ -f $STAMP_PREFIX-full-tests1 ]] \
-        || [[ $WITH_TESTS == 0 && -f $STAMP_PREFIX-full-tests0 ]] \
-        || [[ $MMCV == lite && $WITH_TESTS == 0 && -f $STAMP_PREFIX-lite-tests0 ]]; then
-    exit 0
 fi
 
 say "torch"
@@ -103,7 +114,9 @@ EOF
 # hard-codes -std=c++17, while torch >= 2.10 headers need C++20.
 build_mmcv() {
     local dest=$1 build status=0 beat
+    check_build_tools
     build=$(mktemp -d)
+    trap "rm -rf '$build'" EXIT  # also when interrupted
     # The build's own setuptools, wheel and ninja live in a folder of their
     # own: the venv keeps the setuptools that torch and mmengine need (pip
     # would compare the folder's setuptools with torch's requirement and
@@ -127,6 +140,7 @@ build_mmcv() {
         || status=$?
     kill "$beat" 2>/dev/null || true
     rm -rf "$build"
+    trap - EXIT
     if [[ $status != 0 ]]; then
         echo "[setup] the mmcv build failed (exit $status); the end of $BUILD_LOG:" >&2
         tail -n 40 "$BUILD_LOG" >&2
@@ -137,12 +151,28 @@ build_mmcv() {
     fi
 }
 
+# The compiler and Python headers the mmcv build needs, named before
+# anything is downloaded.
+check_build_tools() {
+    local missing=()
+    command -v c++ >/dev/null || missing+=("a C++ compiler (c++)")
+    "$PY" -c 'import os, sys, sysconfig
+sys.exit(not os.path.isfile(os.path.join(sysconfig.get_paths()["include"],
+                                          "Python.h")))' \
+        || missing+=("the Python headers (Python.h)")
+    if [[ ${#missing[@]} -gt 0 ]]; then
+        echo "[setup] building mmcv needs ${missing[*]}; Debian:" \
+            "apt-get install g++ python3-dev, then rerun" >&2
+        exit 1
+    fi
+}
+
 # Every minute of the full build: how far ninja has got ([done/total]).
 heartbeat() {
     while sleep 60; do
         local progress
         progress=$(grep -oE '^ *\[[0-9]+/[0-9]+\]' "$BUILD_LOG" 2>/dev/null \
-            | tail -n 1 | tr -d ' ')
+            | tail -n 1 | tr -d ' ') || true  # no line yet
         say "mmcv build running, compiled ${progress:-[0/?]}"
     done
 }

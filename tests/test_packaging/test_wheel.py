@@ -94,3 +94,19 @@ def test_installed_study_tool_answers_help(installed):
     tool = osp.join(installed, 'mae_plugin', '.mim', 'tools', 'analysis_tools',
                     'fashion_mnist_study.py')
     assert '--seeds' in run_installed(installed, tool, '--help')
+
+
+def files_below(folder: str) -> set:
+    """Paths of the files below ``folder``, relative to it (no caches)."""
+    return {
+        osp.relpath(osp.join(root, name), folder)
+        for root, dirs, names in os.walk(folder)
+        if '__pycache__' not in root.split(os.sep) for name in names
+        if not name.endswith('.pyc')
+    }
+
+
+@pytest.mark.parametrize('folder', ['configs', 'tools'])
+def test_installed_package_carries_every_config_and_tool(installed, folder):
+    mim = osp.join(installed, 'mae_plugin', '.mim', folder)
+    assert files_below(mim) == files_below(osp.join(ROOT, folder))
