@@ -64,7 +64,8 @@ def check_number(name: str,
                  low_open: bool = False,
                  high_open: bool = False) -> float:
     """Return ``value`` as a float if it is a finite-or-infinite real number
-    (not a bool, not NaN) in the interval from ``low`` to ``high``.
+    (not a bool, not NaN, not an int too large for a float) in the interval
+    from ``low`` to ``high``.
 
     Args:
         name (str): What the user calls the value.
@@ -75,7 +76,8 @@ def check_number(name: str,
 
     Raises:
         TypeError: ``value`` is not a number.
-        ValueError: NaN, or outside the interval.
+        ValueError: NaN, an int beyond the float range, or outside the
+            interval.
     """
     bounded = math.isfinite(low) or math.isfinite(high)
     rule = 'a number'
@@ -84,7 +86,12 @@ def check_number(name: str,
                  f'{")" if high_open else "]"}')
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f'{name} must be {rule}, got {_got(value)}')
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond float's 1.8e308
+        raise ValueError(f'{name} must be {rule} within the float range, '
+                         f'got an int of {len(str(abs(value)))} digits'
+                         ) from None
     inside = ((low < value if low_open else low <= value)
               and (value < high if high_open else value <= high))
     if math.isnan(value) or not inside:

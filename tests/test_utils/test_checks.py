@@ -70,6 +70,24 @@ def test_check_number_messages():
         check_number('ratio', np.float64('nan'), 0, 1)
 
 
+def test_check_number_refuses_ints_beyond_the_float_range():
+    # float(10 ** 400) raises OverflowError, which neither callers nor
+    # argparse_type expect
+    with raises(ValueError, 'lr must be a number within the float range, '
+                'got an int of 401 digits'):
+        check_number('lr', 10**400)
+    with raises(ValueError, 'lr must be a number in [0, 1] within the float '
+                'range, got an int of 310 digits'):
+        check_number('lr', -10**309, 0, 1)
+    parser = parser_with(
+        steps=dict(type=argparse_type(check_number, 'steps', int, low=0)))
+    with pytest.raises(RuntimeError) as error:
+        parser.parse_args(['--steps', '1' + '0' * 400])
+    assert str(error.value) == ('argument --steps: steps must be a number in '
+                                '[0, inf] within the float range, got an int '
+                                'of 401 digits')
+
+
 def test_check_bool():
     assert check_bool('flag', True) is True
     with raises(TypeError, 'flag must be True or False, got 1 (int)'):
