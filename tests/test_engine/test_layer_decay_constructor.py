@@ -55,3 +55,24 @@ def test_model_without_layer_depths_raises():
     model = Detector(nn.Linear(2, 2))
     with pytest.raises(TypeError, match='get_layer_depth'):
         build_optim_wrapper(model, optim_cfg())
+
+
+@pytest.mark.parametrize('optimizer', [
+    dict(type='AdamW', lr=1e-4),
+    dict(type='SGD', lr=0.1, momentum=0.9),
+])
+def test_optimizer_without_weight_decay_is_refused_by_name(optimizer):
+    # layer decay alone failed in mmpretrain's constructor with a bare
+    # KeyError: 'weight_decay'; with decay multipliers in mmengine's, with
+    # 'base_wd should not be None'
+    model = Detector(DenseViT(arch=TINY_ARCH, patch_size=8))
+    cfg = dict(optim_cfg(), optimizer=optimizer)
+    with pytest.raises(ValueError, match=r'needs optimizer\.weight_decay'):
+        build_optim_wrapper(model, cfg)
+    cfg['paramwise_cfg'] = dict(layer_decay_rate=0.7)
+    with pytest.raises(ValueError, match=r'needs optimizer\.weight_decay'):
+        build_optim_wrapper(model, cfg)
+    cfg['optimizer'] = dict(optimizer, weight_decay=0.)
+    groups = build_optim_wrapper(model, cfg).optimizer.param_groups
+    assert {g['weight_decay'] for g in groups} == {0.}
+    assert max(g['lr'] for g in groups) == optimizer['lr']

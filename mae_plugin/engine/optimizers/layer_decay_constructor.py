@@ -27,6 +27,18 @@ class LayerDecayOptimWrapperConstructor(
     ``norm_decay_mult``, ``bias_decay_mult``, ``flat_decay_mult``,
     ``custom_keys``).
 
+    ``optimizer.weight_decay`` must be set (0 for none): without it
+    mmpretrain's constructor ignores every decay multiplier and fails with
+    a bare ``KeyError`` while logging the groups, and mmengine's refuses
+    any decay multiplier with ``base_wd should not be None``.
+
+    Args:
+        optim_wrapper_cfg (dict): As ``DefaultOptimWrapperConstructor``.
+        paramwise_cfg (dict, optional): As above. Defaults to None.
+
+    Raises:
+        ValueError: ``optimizer.weight_decay`` is not set.
+
     Example:
         >>> optim_wrapper = dict(
         ...     optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.1),
@@ -34,6 +46,16 @@ class LayerDecayOptimWrapperConstructor(
         ...     paramwise_cfg=dict(layer_decay_rate=0.7,
         ...                        norm_decay_mult=0., bias_decay_mult=0.))
     """
+
+    def __init__(self,
+                 optim_wrapper_cfg: dict,
+                 paramwise_cfg: Optional[dict] = None) -> None:
+        optimizer = optim_wrapper_cfg.get('optimizer')
+        if isinstance(optimizer, dict) and 'weight_decay' not in optimizer:
+            raise ValueError(
+                f'{type(self).__name__} needs optimizer.weight_decay (0 '
+                f'for none), got optimizer={optimizer!r}')
+        super().__init__(optim_wrapper_cfg, paramwise_cfg)
 
     def add_params(self,
                    params: List[dict],
