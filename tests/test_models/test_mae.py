@@ -289,6 +289,20 @@ def test_predict_draws_its_masks_on_the_cpu_for_inputs_anywhere(masking):
     assert on_meta[0].reconstruction.shape == (3, 32, 32)
 
 
+@pytest.mark.parametrize('seed', [-2**63, 2**64 - 1])
+def test_predict_seed_range_is_torchs(seed):
+    """Seeds beyond ``manual_seed``'s range were accepted at build time
+    and failed at the first validation (``Overflow when unpacking long
+    long``)."""
+    x = torch.randn(1, 3, 32, 32)
+    masks = build(dict(tiny_mae_cfg(), predict_seed=seed)).predict(x)
+    assert masks[0].mask.sum() == 12  # 75 % of the 4x4 grid
+    outside = seed - 1 if seed < 0 else seed + 1
+    with pytest.raises(ValueError, match=r'predict_seed must be an int in '
+                       rf'\[{-2**63}, {2**64 - 1}\], got {outside}'):
+        build(dict(tiny_mae_cfg(), predict_seed=outside))
+
+
 def test_train_step_preprocesses_the_inputs_and_passes_the_samples_by():
     from mmengine.optim import OptimWrapper
     model = build(tiny_mae_cfg())

@@ -72,7 +72,8 @@ class MAE(BaseSelfSupervisor):
         predict_seed (int): Seed of the CPU generator that draws the masks
             of ``predict``, so validation sees the same masks every time,
             on every device, and leaves the global RNG (the training
-            run's) untouched. Defaults to 0.
+            run's) untouched; in ``[-2**63, 2**64 - 1]``, the range of
+            ``torch.Generator.manual_seed``. Defaults to 0.
         data_preprocessor (dict, optional): Defaults to
             ``SelfSupDataPreprocessor``.
         init_cfg (dict, optional): Initialisation config. Defaults to None.
@@ -104,7 +105,9 @@ class MAE(BaseSelfSupervisor):
             head=build_model(head),
             data_preprocessor=build_model(data_preprocessor),
             init_cfg=init_cfg)
-        self.predict_seed = check_int('predict_seed', predict_seed)
+        # checked here, not at the first validation after an epoch
+        self.predict_seed = check_int(
+            'predict_seed', predict_seed, minimum=-2**63, maximum=2**64 - 1)
         self._check_compatible()
 
     def _check_compatible(self) -> None:
