@@ -33,10 +33,16 @@ class GroupFloorCosineAnnealingLR(CosineAnnealingLR):
             ``end - begin``).
 
     Raises:
+        TypeError: ``eta_min_ratio`` given (the floors are ``eta_min``
+            times each group's ``lr_scale``).
         ValueError: ``T_max`` shorter than the schedule (a restart).
     """
 
     def __init__(self, optimizer, eta_min: float = 0., **kwargs) -> None:
+        if 'eta_min_ratio' in kwargs:
+            raise TypeError(
+                f'{type(self).__name__} takes eta_min (the floor of a group '
+                'with lr_scale 1), not eta_min_ratio')
         self.eta_mins = [
             eta_min * group.get('lr_scale', 1.)
             for group in optimizer.param_groups

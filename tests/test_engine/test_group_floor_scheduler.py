@@ -66,3 +66,12 @@ def test_restarting_schedule_is_refused():
     with pytest.raises(ValueError, match='T_max=10'):
         GroupFloorCosineAnnealingLR(
             wrapper, eta_min=1e-6, T_max=10, begin=0, end=20)
+
+
+def test_a_floor_ratio_is_refused_by_name():
+    # CosineAnnealingLR would stop at a bare assertion (eta_min and
+    # eta_min_ratio both set)
+    _, wrapper, _ = tiny_finetuning()
+    with pytest.raises(TypeError, match='takes eta_min .* not eta_min_ratio'):
+        GroupFloorCosineAnnealingLR(
+            wrapper, eta_min_ratio=0.01, T_max=10, begin=0, end=10)
