@@ -39,12 +39,15 @@ def test_training_loader_drops_the_last_partial_batch(config, tmp_path):
 
 
 def test_readme_counts_an_epoch_without_its_partial_batch():
-    """The README's example of a checkpoint taken mid-accumulation: one
+    """The README's example of checkpoints taken mid-accumulation: one
     process of 256 images per batch drops ImageNet's last partial batch,
     so an epoch is 1281167 // 256 iterations (not the 5005 of a kept
-    partial batch), which is no multiple of 16."""
+    partial batch), and of epochs 1-4 only the fourth ends on a multiple
+    of 16."""
     with open(osp.join(ROOT, 'README.md')) as f:
         readme = ' '.join(f.read().split())
     iterations = 1281167 // 256
-    assert iterations % 16 != 0
-    assert f'`1 x 256 x 16` above, {iterations} iterations' in readme
+    ends_on_a_step = [epoch * iterations % 16 == 0 for epoch in (1, 2, 3, 4)]
+    assert ends_on_a_step == [False, False, False, True]
+    assert ('three epoch checkpoints in four of `1 x 256 x 16` above: an '
+            f'epoch is {iterations} iterations') in readme

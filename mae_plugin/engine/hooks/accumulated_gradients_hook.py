@@ -22,8 +22,8 @@ class AccumulatedGradientsHook(Hook):
     the parameters' ``grad`` when training resumes from it, so the
     resumed run steps with the same gradients as the uninterrupted one.
 
-    mmengine saves no gradients: a resume from such a checkpoint (every
-    epoch checkpoint of a run whose iterations per epoch are not a
+    mmengine saves no gradients: a resume from such a checkpoint (most
+    epoch checkpoints of a run whose iterations per epoch are not a
     multiple of the count) loses those of the iterations since the last
     step, and only warns. The gradients are stored under
     ``checkpoint['accumulated_grads']`` (``{parameter name: tensor}``, on
