@@ -25,8 +25,9 @@ from torch.utils.checkpoint import checkpoint
 from mae_plugin.registry import MODELS, SCOPE, WEIGHT_INITIALIZERS
 from mae_plugin.utils import (check_bool, check_choice, check_img_size,
                               check_int, check_number, check_positive_int)
-from ..utils import (init_mae_weights, init_patch_projection,
-                     is_pretrained_init, pretrained_entries, sincos_2d)
+from ..utils import (check_divisible, init_mae_weights,
+                     init_patch_projection, is_pretrained_init,
+                     pretrained_entries, sincos_2d)
 from .dense_vit_blocks import RelPosBiasBlock, WindowedBlock
 from .mae_vit import arch_settings
 
@@ -81,9 +82,7 @@ def _grid(name: str, img_size: Union[int, Tuple[int, int]],
     """The patch grid ``(h, w)`` of an image size whose sides are
     multiples of ``patch_size``, the error naming ``name`` otherwise."""
     h, w = check_img_size(img_size, name)
-    if h % patch_size or w % patch_size:
-        raise ValueError(f'{name} {(h, w)} must be a multiple of '
-                         f'patch_size {patch_size} on both sides')
+    check_divisible(h, w, patch_size, name)
     return h // patch_size, w // patch_size
 
 

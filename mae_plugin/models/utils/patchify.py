@@ -9,11 +9,15 @@ from typing import Tuple
 import torch
 
 
-def check_divisible(height: int, width: int, patch_size: int) -> None:
-    """Raise ``ValueError`` unless both sides are multiples of the patch."""
+def check_divisible(height: int,
+                    width: int,
+                    patch_size: int,
+                    name: str = 'image size') -> None:
+    """Raise ``ValueError``, naming ``name``, unless both sides are
+    multiples of the patch."""
     if height % patch_size or width % patch_size:
         raise ValueError(
-            f'image size {height}x{width} is not a multiple of patch_size '
+            f'{name} {height}x{width} is not a multiple of patch_size '
             f'{patch_size}')
 
 
