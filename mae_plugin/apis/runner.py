@@ -2,6 +2,7 @@
 runner config, the way mmpretrain's tools do."""
 import argparse
 import copy
+import gc
 import os
 import os.path as osp
 from typing import Optional, Union
@@ -246,12 +247,19 @@ def init_cpu_distributed(cfg: Config) -> None:
 def close_distributed() -> None:
     """End the process group of a distributed run once it has finished.
 
-    Every rank waits at a barrier, then destroys the group. A gloo rank that
-    exits with its group still alive can abort in the group's destructor
-    ("terminate called without an active exception"), turning a finished
-    run into a failed one. Does nothing when no group was started.
+    Call it when nothing refers to the runner any more (``build_runner(cfg)
+    .train()`` keeps no reference). A gloo group whose last owner goes
+    while the interpreter shuts down can abort the process ("terminate
+    called without an active exception"), turning a finished run into a
+    failed one; its worker threads run until then. ``destroy_process_group``
+    alone does not end them: the runner's DDP wrapper also owns the group
+    and, caught in reference cycles, lives until the interpreter's last
+    garbage collection. So this collects garbage first, then every rank
+    waits at a barrier and destroys the group, which ends its threads.
+    Does nothing when no group was started.
     """
     if not is_distributed():
         return
+    gc.collect()
     torch.distributed.barrier()
     torch.distributed.destroy_process_group()

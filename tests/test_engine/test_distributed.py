@@ -83,21 +83,24 @@ def test_dist_train_sh_runs_the_venv_without_python_on_path():
 
 
 def spied_config(tmp_path):
-    """The demo config with :mod:`tests.test_engine.save_spy` imported, and
-    the folder where the spy lists each rank's writes."""
+    """The demo config with :mod:`tests.test_engine.save_spy` and
+    :mod:`tests.test_engine.exit_thread_spy` imported, and the folders
+    where they list each rank's writes and its threads at exit."""
     config = tmp_path / 'spied_config.py'
     config.write_text(
         f'_base_ = {CONFIG!r}\n'
-        "custom_imports = dict(imports=['tests.test_engine.save_spy'], "
+        "custom_imports = dict(imports=['tests.test_engine.save_spy', "
+        "'tests.test_engine.exit_thread_spy'], "
         'allow_failed_imports=False)\n')
-    spy_dir = tmp_path / 'spy'
-    spy_dir.mkdir()
-    return str(config), str(spy_dir)
+    spy_dirs = tmp_path / 'spy', tmp_path / 'threads'
+    for folder in spy_dirs:
+        folder.mkdir()
+    return str(config), *map(str, spy_dirs)
 
 
 def written_files(spy_dir):
-    """``{rank: [names of the files it wrote, in order]}`` for the ranks
-    that wrote any."""
+    """``{rank: [the names its spy file lists, in order]}`` for the ranks
+    that wrote one (the files a rank wrote, or its threads)."""
     files = {}
     for name in sorted(os.listdir(spy_dir)):
         with open(osp.join(spy_dir, name)) as f:
@@ -109,9 +112,9 @@ def test_dist_train_sh_trains_saves_and_resumes_on_cpu(photos, tmp_path):
     work = str(tmp_path / 'work')
     options = ['--work-dir', work, '--no-validate', '--cfg-options', *TINY,
                *crop_size_overrides(photos)]
-    config, spy_dir = spied_config(tmp_path)
+    config, spy_dir, thread_dir = spied_config(tmp_path)
     out = dist_train(config, *options, 'train_cfg.max_epochs=2',
-                     MAE_SAVE_SPY_DIR=spy_dir)
+                     MAE_SAVE_SPY_DIR=spy_dir, MAE_THREAD_SPY_DIR=thread_dir)
     # the environment block is in the log file (the console leaves it out)
     logs = ''.join(open(path).read()
                    for path in glob.glob(osp.join(work, '*', '*.log')))
@@ -128,6 +131,12 @@ def test_dist_train_sh_trains_saves_and_resumes_on_cpu(photos, tmp_path):
     assert sorted(f for f in os.listdir(work) if f.endswith('.pth')) == [
         'epoch_1.pth', 'epoch_2.pth'
     ]
+    # the gloo group's threads ended before the interpreter shuts down (a
+    # group that outlives it can abort a finished rank)
+    threads = written_files(thread_dir)
+    assert sorted(threads) == [0, 1]
+    for names in threads.values():
+        assert names and not any('gloo' in name for name in names), names
 
     out = dist_train(CONFIG, *options, 'train_cfg.max_epochs=3', '--resume')
     assert 'resumed epoch: 2, iter: 2' in out
