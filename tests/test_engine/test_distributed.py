@@ -186,6 +186,7 @@ def _ddp_worker(rank, init_file, out_dir):
     part = slice(rank * share, (rank + 1) * share)
     model(inputs[part], noise[part]).backward()
     torch.save(gradients(model.module), osp.join(out_dir, f'{rank}.pth'))
+    del model  # DDP owns the group too (see close_distributed)
     close_distributed()
     assert not dist.is_initialized()
 
