@@ -214,9 +214,11 @@ def init_cpu_distributed(cfg: Config) -> None:
     missing this starts the group itself from the launcher's environment
     (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``) with the
     config's ``env_cfg.dist_cfg.backend``; the runner then finds it
-    started. The model is wrapped in ``MMDistributedDataParallel`` without
-    ``device_ids`` unless ``model_wrapper_cfg`` says otherwise. Does
-    nothing for other launchers, with CUDA, or when a group exists.
+    started (where a group exists already, as for the second run of a
+    process, it is kept). The model is wrapped in
+    ``MMDistributedDataParallel`` without ``device_ids`` unless
+    ``model_wrapper_cfg`` says otherwise. Does nothing for other launchers
+    or with CUDA.
 
     Args:
         cfg (Config): A config from :func:`train_config` or
@@ -225,15 +227,17 @@ def init_cpu_distributed(cfg: Config) -> None:
     Raises:
         ValueError: The backend is ``nccl``, which needs GPUs.
     """
-    if (cfg.launcher != 'pytorch' or torch.cuda.is_available()
-            or is_distributed()):
+    if cfg.launcher != 'pytorch' or torch.cuda.is_available():
         return
-    backend = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('backend', 'gloo')
-    if backend == 'nccl':
-        raise ValueError(
-            'env_cfg.dist_cfg.backend is nccl but CUDA is not available; '
-            "set env_cfg.dist_cfg.backend='gloo' for CPU training")
-    torch.distributed.init_process_group(backend=backend)
+    if not is_distributed():
+        backend = cfg.get('env_cfg', {}).get('dist_cfg',
+                                             {}).get('backend', 'gloo')
+        if backend == 'nccl':
+            raise ValueError(
+                'env_cfg.dist_cfg.backend is nccl but CUDA is not '
+                "available; set env_cfg.dist_cfg.backend='gloo' for CPU "
+                'training')
+        torch.distributed.init_process_group(backend=backend)
     # mmengine's default wrapper passes device_ids=[LOCAL_RANK], which DDP
     # refuses for a module on the CPU.
     cfg.setdefault(

@@ -1,5 +1,6 @@
 """Point 6: distributed training on CPU (gloo) with tools/dist_train.sh,
-rank-0 checkpoints, resume, and DDP gradients equal to one process's."""
+rank-0 checkpoints, resume (mid-accumulation too), and DDP gradients
+equal to one process's."""
 import glob
 import os
 import os.path as osp
@@ -13,9 +14,14 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from mae_plugin.apis import close_distributed
+from mae_plugin.apis import (build_runner, close_distributed,
+                             init_cpu_distributed, train_config)
+from mae_plugin.checkpoint import load_checkpoint_safely
+from mae_plugin.engine.hooks.accumulated_gradients_hook import GRADS_KEY
 from mae_plugin.registry import MODELS
 from tests.conftest import tiny_mae_cfg
+from tests.test_engine.test_exact_resume import Interrupted, InterruptBefore
+from tests.test_engine.utils import cfg_options, unique_experiment
 from tests.test_tools.test_train_test_visualize import (CONFIG, ROOT, TINY,
                                                         crop_size_overrides)
 
@@ -206,3 +212,96 @@ def test_ddp_gradient_equals_single_process_gradient(tmp_path):
             assert grad.abs().max() > 0 or name.endswith('bias'), name
             torch.testing.assert_close(got[name], grad, rtol=0, atol=1e-6,
                                        msg=name)
+
+
+# 8 photos over 2 processes x 4 per batch: one iteration per epoch, so with
+# an accumulation over 2 the checkpoint of epoch 1 falls mid-accumulation
+# and the step of iteration 2 uses the gradients of both.
+ACCUMULATION = ['optim_wrapper.accumulative_counts=2',
+                'train_cfg.max_epochs=2', 'randomness.seed=123']
+
+
+def accumulation_run(photos, work_dir, *overrides, resume=False,
+                     interrupt_before=None):
+    """The 2-process run of :data:`ACCUMULATION` as ``tools/train.py``
+    builds it, stopped before iteration ``interrupt_before`` if given."""
+    cfg = unique_experiment(
+        train_config(CONFIG, work_dir=work_dir, no_validate=True,
+                     launcher='pytorch',
+                     cfg_options=cfg_options(TINY +
+                                             crop_size_overrides(photos) +
+                                             ACCUMULATION + list(overrides))))
+    cfg.resume = resume
+    init_cpu_distributed(cfg)
+    runner = build_runner(cfg)
+    if interrupt_before is None:
+        runner.train()
+        return
+    runner.register_hook(InterruptBefore(interrupt_before))
+    with pytest.raises(Interrupted):
+        runner.train()
+
+
+def _accumulation_worker(rank, port, photos, out_dir):
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank),
+                      WORLD_SIZE=str(WORLD_SIZE), MASTER_ADDR='127.0.0.1',
+                      MASTER_PORT=str(port))
+    import mae_plugin  # noqa: F401  (spawned process)
+    accumulation_run(photos, osp.join(out_dir, 'whole'))
+    # interrupted after the checkpoint of iteration 1, then resumed
+    for runner_type in ('AccumulationAwareRunner', 'Runner'):
+        work_dir = osp.join(out_dir, runner_type)
+        accumulation_run(photos, work_dir, f'runner_type={runner_type}',
+                         interrupt_before=2)
+        accumulation_run(photos, work_dir, f'runner_type={runner_type}',
+                         resume=True)
+    close_distributed()
+
+
+def test_resume_mid_accumulation_continues_with_the_mean_gradients(
+        photos, tmp_path):
+    """Each process accumulates the gradients of its own batches (DDP
+    averages them at the step only); the checkpoint taken between holds
+    their mean, so the resumed run steps as the uninterrupted one. mmengine's
+    runner saves rank 0's, and its resumed run steps otherwise."""
+    torch.multiprocessing.spawn(
+        _accumulation_worker, args=(free_port(), photos, str(tmp_path)),
+        nprocs=WORLD_SIZE)
+
+    def checkpoint(run, epoch):
+        return load_checkpoint_safely(
+            str(tmp_path / run / f'epoch_{epoch}.pth'))
+
+    averaged = checkpoint('AccumulationAwareRunner', 1)[GRADS_KEY]
+    rank0 = checkpoint('Runner', 1)[GRADS_KEY]
+    assert averaged.keys() == rank0.keys() and len(averaged) > 20
+    # the ranks' batches differ, so their mean is not rank 0's gradients
+    assert max(relative_gaps(averaged, rank0)) > 0.1
+
+    # after the step of iteration 2: the weights and AdamW's moments (the
+    # first one is 0.1 x the step's gradient)
+    whole = steps_results(checkpoint('whole', 2))
+    resumed = steps_results(checkpoint('AccumulationAwareRunner', 2))
+    assert resumed.keys() == whole.keys() and len(whole) > 60
+    assert max(relative_gaps(resumed, whole)) < 1e-5
+    # with rank 0's gradients the step moves otherwise
+    assert max(relative_gaps(steps_results(checkpoint('Runner', 2)),
+                             whole)) > 0.1
+
+
+def steps_results(checkpoint):
+    """``{name: tensor}`` of a checkpoint's weights and optimizer moments
+    (the float tensors a step changes)."""
+    results = dict(checkpoint['state_dict'])
+    for index, state in checkpoint['optimizer']['state'].items():
+        for name in ('exp_avg', 'exp_avg_sq'):
+            results[f'{name}.{index}'] = state[name]
+    return results
+
+
+def relative_gaps(tensors, reference):
+    """Per name, the largest difference from ``reference`` over the largest
+    magnitude there."""
+    return [(tensors[name] - ref).abs().max().item() /
+            max(ref.abs().max().item(), 1e-30)
+            for name, ref in reference.items()]
