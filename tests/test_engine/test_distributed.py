@@ -11,6 +11,7 @@ import sys
 import pytest
 import torch
 import torch.distributed as dist
+from mmengine.config import Config
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
@@ -86,6 +87,15 @@ def test_dist_train_sh_runs_the_venv_without_python_on_path():
         env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert 'usage: train.py' in result.stdout
+
+
+def test_a_cpu_run_refuses_the_nccl_backend_by_name(monkeypatch):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    cfg = Config(dict(launcher='pytorch',
+                      env_cfg=dict(dist_cfg=dict(backend='nccl'))))
+    with pytest.raises(ValueError, match='env_cfg.dist_cfg.backend is nccl'):
+        init_cpu_distributed(cfg)
+    assert not dist.is_initialized()
 
 
 def spied_config(tmp_path):
