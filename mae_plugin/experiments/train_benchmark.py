@@ -14,6 +14,7 @@ from typing import Optional
 import numpy as np
 import torch
 from mmengine.hooks import Hook, ProfilerHook
+from torch.utils.data import DataLoader
 
 from mae_plugin.apis import build_runner, train_config
 from mae_plugin.utils import check_int, check_positive_int
@@ -41,7 +42,7 @@ class TrainThroughput:
             workers start again unless they persist.
         step_s (float): Seconds of the runner's ``train_step`` (data
             preprocessor, forward, backward, optimizer) on the last batch
-            trained, the data-loading workers idle.
+            trained, the data-loading workers ended.
         profile (str): torch's profiler table of the iterations right after
             the warm-up, operators by their own time on the device (the
             CPU's without CUDA); empty unless asked for.
@@ -85,7 +86,8 @@ def benchmark_training(config_file: str,
         data_root (str): Folder of images (read recursively).
         work_dir (str): Where the runner writes its log.
         batch_size (int): Images per iteration.
-        num_workers (int): Data-loading processes (persistent when > 0).
+        num_workers (int): Data-loading processes (persistent
+            between epochs when > 0, ended before the step is timed).
         epochs (int): Passes over the folder. Defaults to 2.
         warmup (int): First iterations left out of the times, >= 0.
             Defaults to 2.
@@ -120,6 +122,7 @@ def benchmark_training(config_file: str,
     last = _LastBatchHook()
     runner.register_hook(last)
     runner.train()
+    _end_workers(runner.train_dataloader)
     hub = runner.message_hub
     iter_times = hub.get_scalar('train/time').data[0]
     data_times = hub.get_scalar('train/data_time').data[0]
@@ -223,6 +226,7 @@ def benchmark_loader(config_file: str,
             now = time.perf_counter()
             waits.append(now - start)
             start = now
+    _end_workers(loader)
     waits = np.array(waits)
     # the last batch: the workers have nothing left to do while it is timed
     model = runner.model
@@ -252,6 +256,20 @@ def format_loader_report(config_file: str, result: LoaderThroughput) -> str:
         f'data preprocessor alone: {r.preprocess_s:.4f} s/batch = '
         f'{r.preprocess_images_per_s:,.1f} img/s',
     ])
+
+
+def _end_workers(loader: DataLoader) -> None:
+    """End the data-loading processes that ``loader`` keeps between epochs
+    (``persistent_workers``).
+
+    torch ends them only when the loader's iterator is collected, and the
+    runner that holds the loader sits in reference cycles: they would stay,
+    idle, until a garbage collection, through the runs that follow (those
+    of the next ``--workers`` count of benchmark_train.py).
+    """
+    iterator, loader._iterator = loader._iterator, None
+    if iterator is not None:
+        iterator._shutdown_workers()
 
 
 def _epoch_start_mean(times: np.ndarray, iters_per_epoch: int) -> float:

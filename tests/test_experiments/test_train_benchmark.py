@@ -1,6 +1,8 @@
 """The end-to-end pretraining benchmark: the runner of tools/train.py on a
 JPEG folder, with the step alone of the same run."""
+import gc
 import json
+import multiprocessing
 import os
 import os.path as osp
 import subprocess
@@ -227,3 +229,26 @@ def test_step_and_preprocessor_are_timed_on_the_last_batch(
         benchmark_training(
             config, jpegs, str(tmp_path), step_repeats=1, **kwargs)
     assert len(loads) == 2 * 12
+
+
+@pytest.mark.parametrize('loader_only', [False, True])
+def test_persistent_workers_end_with_the_run(loader_only, config, jpegs,
+                                             tmp_path):
+    """The runner sits in reference cycles: its loader's persistent
+    workers would outlive the run until a garbage collection (through the
+    next worker count of benchmark_train.py). The collector is off, so
+    that only the run itself can end them."""
+    before = set(multiprocessing.active_children())
+    kwargs = dict(
+        batch_size=4, num_workers=2, epochs=2, warmup=1, cfg_options=TINY)
+    gc.disable()
+    try:
+        if loader_only:
+            benchmark_loader(config, jpegs, str(tmp_path), **kwargs)
+        else:
+            benchmark_training(
+                config, jpegs, str(tmp_path), step_repeats=1, **kwargs)
+        left = set(multiprocessing.active_children()) - before
+    finally:
+        gc.enable()
+    assert not left
