@@ -113,7 +113,7 @@ EOF
 # distribution: its setup.py needs pkg_resources (setuptools < 70) and
 # hard-codes -std=c++17, while torch >= 2.10 headers need C++20.
 build_mmcv() {
-    local dest=$1 build status=0 beat
+    local dest=$1 build status=0 beat builder
     check_build_tools
     build=$(mktemp -d)
     trap "rm -rf '$build'" EXIT  # also when interrupted
@@ -132,15 +132,26 @@ build_mmcv() {
     mkdir -p "$dest"
     say "building mmcv $MMCV_VERSION with CPU ops: 10-25 minutes on 2 cores;" \
         "full log in $BUILD_LOG"
-    heartbeat &
+    heartbeat 9<&- &  # its sleep must not hold the set-up lock
     beat=$!
+    # The build runs in the background (bash runs a trap only once its
+    # foreground command is done) in a process group of its own (setsid):
+    # Ctrl-C, TERM or HUP to this script ends the build with its compilers,
+    # the heartbeat and the build folder at once.
     (cd "$build/mmcv-$MMCV_VERSION" && MMCV_WITH_OPS=1 FORCE_CUDA=0 \
-        MAX_JOBS=$(nproc) "$PY" -m pip --disable-pip-version-check wheel -v \
-        --no-deps --no-build-isolation -w "$dest" . >"$BUILD_LOG" 2>&1) \
-        || status=$?
+        MAX_JOBS=$(nproc) exec setsid "$PY" -m pip \
+        --disable-pip-version-check wheel -v --no-deps --no-build-isolation \
+        -w "$dest" . >"$BUILD_LOG" 2>&1) &
+    builder=$!
+    trap "kill $beat -- -$builder 2>/dev/null || true; \
+        wait $builder || true; rm -rf '$build'" EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    trap 'exit 129' HUP
+    wait "$builder" || status=$?
+    trap - EXIT INT TERM HUP
     kill "$beat" 2>/dev/null || true
     rm -rf "$build"
-    trap - EXIT
     if [[ $status != 0 ]]; then
         echo "[setup] the mmcv build failed (exit $status); the end of $BUILD_LOG:" >&2
         tail -n 40 "$BUILD_LOG" >&2
