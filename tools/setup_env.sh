@@ -143,7 +143,7 @@ build_mmcv() {
         --disable-pip-version-check wheel -v --no-deps --no-build-isolation \
         -w "$dest" . >"$BUILD_LOG" 2>&1) &
     builder=$!
-    trap "kill $beat -- -$builder 2>/dev/null || true; \
+    trap "kill -- $beat -$builder 2>/dev/null || true; \
         wait $builder || true; rm -rf '$build'" EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM

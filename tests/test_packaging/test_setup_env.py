@@ -97,12 +97,12 @@ def test_terminated_setup_ends_its_build_and_frees_the_lock(tmp_path):
         assert _wait_for(lambda: _unlocked(script))
         assert os.listdir(tmp) == []  # the build folder
     finally:
-        setup.kill()
-        left = subprocess.run(['ps', '-o', 'pid=', '-s', str(setup.pid)],
-                              capture_output=True, text=True).stdout.split()
-        for pid in left + ([build_pid.read_text()]
-                           if build_pid.exists() else []):
+        # the script's session and the build's (each leads its own)
+        sessions = [setup.pid] + ([int(build_pid.read_text())]
+                                  if build_pid.exists() else [])
+        for pid in sessions:
             try:
-                os.kill(int(pid), signal.SIGKILL)
+                os.killpg(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        setup.wait()
