@@ -34,14 +34,28 @@ while True:
 
 def test_kill_during_writes_leaves_a_complete_file(tmp_path):
     target = tmp_path / 'ckpt.pth'
+
+    def state():
+        """The target's inode (a new one at every replace), None while
+        missing, and the temporary files there."""
+        inode = target.stat().st_ino if target.exists() else None
+        return inode, set(glob.glob(str(tmp_path / '.ckpt.pth.*.tmp')))
+
     for _ in range(2):
+        # the previous writer's file and the temporary file its kill left
+        # behind: waiting on those, the second round killed its writer
+        # before it had written anything
+        before, stale = state()
         writer = subprocess.Popen(
             [sys.executable, '-c', WRITER, str(target)], cwd=ROOT)
-        deadline = time.monotonic() + 120
-        # kill while a temporary file is being written
-        while not (target.exists()
-                   and glob.glob(str(tmp_path / '.ckpt.pth.*.tmp'))):
+        deadline = time.monotonic() + 300
+        # kill once this writer has replaced the file and is writing again
+        while True:
+            inode, temporary = state()
+            if inode != before and temporary - stale:
+                break
             assert writer.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
         writer.send_signal(signal.SIGKILL)
         assert writer.wait() == -signal.SIGKILL
         data = target.read_bytes()
