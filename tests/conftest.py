@@ -50,6 +50,15 @@ def tiny_mae_cfg(img_size=32,
             to_rgb=in_channels == 3))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """pytest-randomly only shuffles the order: left to itself it also
+    reseeds ``random`` and NumPy from the session's seed right before each
+    test body (after the fixtures, :func:`_isolated_globals` included), so
+    those streams, unlike torch's, changed from one run to the next."""
+    if config.pluginmanager.hasplugin('randomly'):
+        config.option.randomly_reset_seed = False
+
+
 @pytest.fixture(autouse=True)
 def _isolated_globals():
     """Every test starts from the same global state and leaves it as it

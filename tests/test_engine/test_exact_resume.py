@@ -187,8 +187,11 @@ def seedless_interrupted(photos, tmp_path_factory):
     """A run with ``randomness.seed=None`` (its own seed, and a shuffle seed
     of its ``DefaultSampler``) interrupted before iteration 4; its work
     dir, the images of its iterations and the images of the epoch in its
-    sampler's order."""
+    sampler's order. mmengine draws the seed from NumPy's global generator,
+    seeded here: this module-scoped fixture runs before the per-test seeds
+    of tests/conftest.py, in whatever state the previous test left."""
     work_dir = str(tmp_path_factory.mktemp('seedless') / 'interrupted')
+    np.random.seed(1)
     runner = in_process_runner(photos, work_dir, 'randomness.seed=None')
     interrupt_before(runner, 4)
     dataset = runner.train_dataloader.dataset
@@ -204,6 +207,7 @@ def test_resume_shuffles_as_the_interrupted_run(seedless_interrupted,
     source, seed, seen, order = seedless_interrupted
     work_dir = str(tmp_path / 'work')
     shutil.copytree(source, work_dir)
+    np.random.seed(2)  # another process's seed than the fixture's
     resumed = in_process_runner(photos, work_dir, 'randomness.seed=None',
                                 resume=True)
     assert resumed.seed != seed  # a seed, and a shuffle, of its own
