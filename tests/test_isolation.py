@@ -6,6 +6,7 @@ import torch
 
 
 def draws() -> tuple:
+    """One number from each global generator."""
     return random.random(), np.random.rand(), torch.rand(1).item()
 
 
@@ -13,5 +14,7 @@ def test_every_test_starts_from_seed_0_whatever_the_session_seed():
     """Under pytest-randomly (the README's test command) ``random`` and
     NumPy started from the session's seed, which changes each run."""
     first = draws()
-    random.seed(0), np.random.seed(0), torch.manual_seed(0)
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
     assert first == draws()
