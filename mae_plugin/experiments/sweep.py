@@ -275,15 +275,15 @@ def _run_point(cfg: Config, evaluators: Sequence[str]) -> dict:
     """Pretrain one point and evaluate its last checkpoint with the
     options of the config's ``sweep_evaluation``."""
     options = cfg.get('sweep_evaluation') or {}
-    cpu, wall = cpu_seconds(), time.time()
+    cpu, wall = cpu_seconds(), time.perf_counter()
     Runner.from_cfg(cfg).train()
     record = dict(
         run=cfg.experiment_name,
         pretrain_cpu_s=cpu_seconds() - cpu,
-        pretrain_wall_s=time.time() - wall,
+        pretrain_wall_s=time.perf_counter() - wall,
         metrics={})
     checkpoint = find_latest_checkpoint(cfg.work_dir)
-    cpu, wall = cpu_seconds(), time.time()
+    cpu, wall = cpu_seconds(), time.perf_counter()
     for name in evaluators:
         metrics = SWEEP_EVALUATORS[name](cfg, checkpoint,
                                          **options.get(name, {}))
@@ -292,7 +292,7 @@ def _run_point(cfg: Config, evaluators: Sequence[str]) -> dict:
             for metric, score in metrics.items()
         })
     record.update(
-        eval_cpu_s=cpu_seconds() - cpu, eval_wall_s=time.time() - wall)
+        eval_cpu_s=cpu_seconds() - cpu, eval_wall_s=time.perf_counter() - wall)
     return record
 
 

@@ -72,11 +72,11 @@ class Stopwatch:
 
     @contextmanager
     def __call__(self, name: str):
-        cpu, wall = cpu_seconds(), time.time()
+        cpu, wall = cpu_seconds(), time.perf_counter()
         yield
         entry = self.minutes.setdefault(name, dict(cpu=0., wall=0.))
         entry['cpu'] += (cpu_seconds() - cpu) / 60
-        entry['wall'] += (time.time() - wall) / 60
+        entry['wall'] += (time.perf_counter() - wall) / 60
 
 
 class EpochStatsHook(Hook):
@@ -88,12 +88,12 @@ class EpochStatsHook(Hook):
     def __init__(self) -> None:
         self.history: List[Dict[str, float]] = []
         self._losses: List[float] = []
-        self._start = (cpu_seconds(), time.time())
+        self._start = (cpu_seconds(), time.perf_counter())
         self._step_cpu = 0.
         self._epoch_start_cpu = self._last_step_cpu = self._start[0]
 
     def before_train(self, runner) -> None:
-        self._start = (cpu_seconds(), time.time())
+        self._start = (cpu_seconds(), time.perf_counter())
 
     def before_train_epoch(self, runner) -> None:
         self._epoch_start_cpu = self._last_step_cpu = cpu_seconds()
@@ -113,6 +113,6 @@ class EpochStatsHook(Hook):
                 epoch=runner.epoch + 1,
                 loss=float(np.mean(self._losses)),
                 cpu_minutes=(cpu_seconds() - self._start[0]) / 60,
-                wall_minutes=(time.time() - self._start[1]) / 60,
+                wall_minutes=(time.perf_counter() - self._start[1]) / 60,
                 step_cpu_minutes=self._step_cpu / 60))
         self._losses = []
