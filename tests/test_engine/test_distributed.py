@@ -16,13 +16,13 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from mae_plugin.apis import (build_runner, close_distributed,
-                             init_cpu_distributed, train_config)
+                             init_cpu_distributed)
 from mae_plugin.checkpoint import load_checkpoint_safely
 from mae_plugin.engine.hooks.accumulated_gradients_hook import GRADS_KEY
 from mae_plugin.registry import MODELS
 from tests.conftest import tiny_mae_cfg
-from tests.test_engine.test_exact_resume import Interrupted, InterruptBefore
-from tests.test_engine.utils import cfg_options, unique_experiment
+from tests.test_engine.test_exact_resume import interrupt_before
+from tests.test_engine.utils import tiny_train_cfg
 from tests.test_tools.test_train_test_visualize import (CONFIG, ROOT, TINY,
                                                         crop_size_overrides)
 
@@ -232,24 +232,18 @@ ACCUMULATION = ['optim_wrapper.accumulative_counts=2',
 
 
 def accumulation_run(photos, work_dir, *overrides, resume=False,
-                     interrupt_before=None):
+                     stop_before=None):
     """The 2-process run of :data:`ACCUMULATION` as ``tools/train.py``
-    builds it, stopped before iteration ``interrupt_before`` if given."""
-    cfg = unique_experiment(
-        train_config(CONFIG, work_dir=work_dir, no_validate=True,
-                     launcher='pytorch',
-                     cfg_options=cfg_options(TINY +
-                                             crop_size_overrides(photos) +
-                                             ACCUMULATION + list(overrides))))
+    builds it, stopped before iteration ``stop_before`` if given."""
+    cfg = tiny_train_cfg(photos, work_dir, *ACCUMULATION, *overrides,
+                         launcher='pytorch')
     cfg.resume = resume
     init_cpu_distributed(cfg)
     runner = build_runner(cfg)
-    if interrupt_before is None:
+    if stop_before is None:
         runner.train()
-        return
-    runner.register_hook(InterruptBefore(interrupt_before))
-    with pytest.raises(Interrupted):
-        runner.train()
+    else:
+        interrupt_before(runner, stop_before)
 
 
 def _accumulation_worker(rank, port, photos, out_dir):
@@ -262,7 +256,7 @@ def _accumulation_worker(rank, port, photos, out_dir):
     for runner_type in ('AccumulationAwareRunner', 'Runner'):
         work_dir = osp.join(out_dir, runner_type)
         accumulation_run(photos, work_dir, f'runner_type={runner_type}',
-                         interrupt_before=2)
+                         stop_before=2)
         accumulation_run(photos, work_dir, f'runner_type={runner_type}',
                          resume=True)
     close_distributed()

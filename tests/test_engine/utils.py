@@ -21,12 +21,14 @@ def cfg_options(overrides):
 
 
 def tiny_train_cfg(data_root: str, work_dir: str, *overrides: str,
-                   amp: bool = False) -> Config:
+                   amp: bool = False, launcher: str = 'none') -> Config:
     """The tiny demo training config (no validation) on ``data_root``, with
-    a :func:`unique_experiment` name."""
+    a :func:`unique_experiment` name; ``launcher`` as ``tools/train.py``'s
+    ``--launcher``."""
     return unique_experiment(
         train_config(
             CONFIG, work_dir=work_dir, no_validate=True, amp=amp,
+            launcher=launcher,
             cfg_options=cfg_options(TINY + crop_size_overrides(data_root) +
                                     list(overrides))))
 
