@@ -283,15 +283,21 @@ def _benchmark_config(config_file: str, data_root: str, work_dir: str,
                       batch_size: int, num_workers: int, epochs: int,
                       amp: bool, cfg_options: Optional[dict]):
     """``config_file`` as :func:`benchmark_training` and
-    :func:`benchmark_loader` run it: the images of ``data_root``, no
+    :func:`benchmark_loader` run it: the images of ``data_root`` in full
+    batches only (the rates count ``batch_size`` images a batch), no
     checkpoints, no validation, workers that persist between epochs."""
     check_positive_int('batch_size', batch_size)
     check_positive_int('epochs', epochs)
     check_int('num_workers', num_workers, minimum=0)
     if not osp.isdir(data_root):
         raise FileNotFoundError(f'data_root {data_root} is not a folder')
+    if not (cfg_options or {}).get('train_dataloader.drop_last', True):
+        raise ValueError(
+            'cfg_options: train_dataloader.drop_last must stay True: the '
+            'benchmark counts batch_size images in every batch')
     options = {
         'train_dataloader.batch_size': batch_size,
+        'train_dataloader.drop_last': True,
         'train_dataloader.num_workers': num_workers,
         'train_dataloader.persistent_workers': num_workers > 0,
         'train_dataloader.dataset.data_root': data_root,

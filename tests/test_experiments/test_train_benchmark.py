@@ -179,6 +179,23 @@ def test_loader_alone_times_every_batch_after_the_warmup(config, jpegs,
                          num_workers=0, epochs=1, warmup=3, cfg_options=TINY)
 
 
+def test_counts_full_batches_only(config, jpegs, tmp_path):
+    """The rates count batch_size images a batch: a config that keeps
+    its last, partial batch (12 images in batches of 5 give 5, 5, 2) is
+    timed on its full ones."""
+    partial = tmp_path / 'keep_last.py'
+    partial.write_text(f'_base_ = [{config!r}]\n'
+                       'train_dataloader = dict(drop_last=False)\n')
+    result = benchmark_loader(str(partial), jpegs, str(tmp_path),
+                              batch_size=5, num_workers=0, epochs=2,
+                              warmup=1, cfg_options=TINY)
+    assert result.iters_per_epoch == 2 and len(result.waits) == 3
+    with pytest.raises(ValueError, match='drop_last must stay True'):
+        benchmark_loader(config, jpegs, str(tmp_path), batch_size=5,
+                         num_workers=0, cfg_options={
+                             **TINY, 'train_dataloader.drop_last': False})
+
+
 def test_tool_runs_the_loader_alone(config, jpegs, tmp_path):
     out = str(tmp_path / 'out.json')
     command = [
