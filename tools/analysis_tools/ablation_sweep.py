@@ -7,8 +7,9 @@ The Fashion-MNIST sweep (linear probe, kNN and fine-tuning per point) is
 this tool on
 configs/mae/mae_vit-tiny-p4_1xb256-coslr-4e_fashion-mnist-sweep.py.
 With --seeds it runs instead the config's own point once per seed and
-writes seed_spread.{md,json}: the spread that a difference between two
-points must exceed to be more than the seed's doing.
+writes seed_spread.md and seed_spread_results.json: the spread that a
+difference between two points must exceed to be more than the seed's
+doing.
 """
 import argparse
 import os
