@@ -6,12 +6,16 @@ from mae_plugin.apis import (add_runner_args, build_runner,
                              parse_runner_args, test_config)
 
 
-def main():
+def parse_args():
     parser = argparse.ArgumentParser(description='Test a checkpoint')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     add_runner_args(parser)
-    args = parse_runner_args(parser)
+    return parse_runner_args(parser)
+
+
+def main():
+    args = parse_args()
     cfg = test_config(
         args.config,
         args.checkpoint,

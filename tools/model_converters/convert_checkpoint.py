@@ -24,7 +24,8 @@ def parse_args():
         '--dst-format',
         default='plugin',
         choices=FORMATS,
-        help=f'layout of dst, one of {", ".join(FORMATS)}')
+        help=f'layout of dst, one of {", ".join(FORMATS)} '
+        '(default: plugin)')
     parser.add_argument(
         '--allow-partial',
         action='store_true',
