@@ -3,6 +3,8 @@ sweep, the precision check, the probes, the benchmarks and their one report
 writer (:mod:`.report`)."""
 from .crop_fidelity import (CROP_SETTINGS, CropFidelity, format_crop_report,
                             measure_crop_fidelity, time_crops)
+from .decode_check import (DECODERS, DecodeCheck, check_decoder,
+                           format_decode_check)
 from .fashion_mnist_study import (FINETUNE_CONFIG, PRETRAIN_CONFIG,
                                   SCRATCH_CONFIG, equal_compute_epochs,
                                   run_fashion_mnist_study)
@@ -33,7 +35,8 @@ from .train_benchmark import (LoaderThroughput, TrainThroughput,
 
 __all__ = [
     'CROP_SETTINGS', 'CropFidelity', 'format_crop_report',
-    'measure_crop_fidelity', 'time_crops', 'FINETUNE_CONFIG',
+    'measure_crop_fidelity', 'time_crops', 'DECODERS', 'DecodeCheck',
+    'check_decoder', 'format_decode_check', 'FINETUNE_CONFIG',
     'PRETRAIN_CONFIG', 'SCRATCH_CONFIG', 'run_fashion_mnist_study',
     'write_study_report', 'equal_compute_epochs', 'gemm_flops_per_s',
     'config_path', 'PIPELINES', 'PipelineSpec', 'decode_factor_shares',

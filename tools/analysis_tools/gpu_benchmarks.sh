@@ -32,6 +32,10 @@
 #   train_b16_device  train_b16 with the device-crop config: the data
 #                     preprocessor decodes the JPEGs with nvJPEG and resamples
 #                     the crops on the GPU; 15 and 8 processes
+#   decode_check      whether decoding on the GPU overwrites memory that
+#                     kernels queued before it still read: torchvision's
+#                     decode_jpeg as is, and the device-crop path's
+#                     decode_jpegs (the stage fails if the latter does)
 #   step_b16_graphs   step_b16_blocks with each compiled block replayed as
 #                     CUDA graphs (compile mode reduce-overhead)
 #   step_b16_sdpa_flash, step_b16_sdpa_efficient, step_b16_sdpa_cudnn
@@ -44,7 +48,8 @@
 # appended to every step and end-to-end command (a later option wins, e.g.
 # STEP_ARGS="--device cpu --batch-size 2" to check the script on a CPU;
 # docs/benchmarks.md has the whole check), DEVICE_CROP_ARGS (default
-# TRAIN_ARGS) to those of the device-crop config instead.
+# TRAIN_ARGS) to those of the device-crop config instead, DECODE_ARGS to
+# decode_check's.
 set -uo pipefail
 if [[ $# -lt 1 ]]; then
     echo "usage: $0 OUT_DIR [STAGE ...]" >&2
@@ -55,14 +60,15 @@ shift
 STAGES=("$@")
 [[ ${#STAGES[@]} -gt 0 ]] || STAGES=(step_b16 step_b16_blocks step_l16
     asym_l16 train_b16 loader_b16 train_b16_blocks train_b16_former
-    loader_b16_device train_b16_device step_b16_graphs step_b16_sdpa_flash
-    step_b16_sdpa_efficient step_b16_sdpa_cudnn)
+    loader_b16_device train_b16_device decode_check step_b16_graphs
+    step_b16_sdpa_flash step_b16_sdpa_efficient step_b16_sdpa_cudnn)
 PY=${PY:-python3}
 JPEG_DIR=${JPEG_DIR:-/tmp/mae_jpegs}
 NUM_JPEGS=${NUM_JPEGS:-8192}
 read -r -a STEP_EXTRA <<<"${STEP_ARGS:-}"
 read -r -a TRAIN_EXTRA <<<"${TRAIN_ARGS:-}"
 read -r -a DEVICE_CROP_EXTRA <<<"${DEVICE_CROP_ARGS-${TRAIN_ARGS:-}}"
+read -r -a DECODE_EXTRA <<<"${DECODE_ARGS:-}"
 cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
 
 STEP=(tools/analysis_tools/benchmark_pretrain.py --device cuda --dtype bf16
@@ -137,6 +143,9 @@ for stage in "${STAGES[@]}"; do
             "$B16_DEVICE_CROP" --workers 15 8 --loader-only ;;
         train_b16_device) train "$stage" 240 DEVICE_CROP_EXTRA \
             "$B16_DEVICE_CROP" --workers 15 8 --profile 3 ;;
+        decode_check) run_stage "$stage" 60 DECODE_EXTRA \
+            tools/analysis_tools/check_gpu_decode.py --num-images 16 \
+            --rounds 50 ;;
         *) echo "unknown stage '$stage' (see the head of $0)" >&2
            exit 2 ;;
     esac

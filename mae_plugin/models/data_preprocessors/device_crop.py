@@ -1,5 +1,6 @@
 """A data preprocessor that decodes a batch of JPEG files on the model's
 device and makes their random-resized crops there."""
+import functools
 from typing import List, Sequence, Union
 
 import torch
@@ -20,6 +21,10 @@ def decode_jpegs(files: Sequence[torch.Tensor], paths: Sequence[str],
     with nvJPEG, all at once, on a CUDA device; with libjpeg-turbo on the
     CPU.
 
+    On a CUDA device the images are ready for the current stream, and
+    the decoder is given memory that no kernel queued on it still reads
+    (:func:`decoding_stream` says why).
+
     Args:
         files (Sequence[Tensor]): Each file's bytes, ``uint8 [num_bytes]``
             on the CPU.
@@ -32,6 +37,46 @@ def decode_jpegs(files: Sequence[torch.Tensor], paths: Sequence[str],
     """
     if not files:
         return []
+    if device.type != 'cuda':
+        return _decode_jpegs(files, paths, device)
+    current = torch.cuda.current_stream(device)
+    decoding = decoding_stream(device)
+    with torch.cuda.stream(decoding):
+        images = _decode_jpegs(files, paths, device)
+    current.wait_stream(decoding)
+    for img in images:
+        # freed after the current stream's last use, not before
+        img.record_stream(current)
+    return images
+
+
+@functools.lru_cache(maxsize=None)
+def _decoding_stream(device: torch.device) -> torch.cuda.Stream:
+    return torch.cuda.Stream(device)
+
+
+def decoding_stream(device: torch.device) -> torch.cuda.Stream:
+    """The CUDA stream :func:`decode_jpegs` decodes with on ``device``:
+    one of its own, on which nothing is ever queued.
+
+    torchvision's nvJPEG decoder takes its output memory from the caching
+    allocator of the current stream but writes it from a stream of its
+    own that does not wait for the current one (pytorch/vision#9606). With
+    the training stream current, it can be handed memory the previous step
+    freed while kernels that read it were still queued, and overwrite it
+    under them, silently (reported on H100s, for nvJPEG's hardware and
+    software paths). With this stream current instead, the decoder only
+    gets memory freed on it, which the images' ``record_stream`` keeps
+    from reuse until the training stream is done with them.
+    """
+    if device.index is None:
+        device = torch.device('cuda', torch.cuda.current_device())
+    return _decoding_stream(device)
+
+
+def _decode_jpegs(files: Sequence[torch.Tensor], paths: Sequence[str],
+                  device: torch.device) -> List[torch.Tensor]:
+    """:func:`decode_jpegs` with the current stream (on a CUDA device)."""
     try:
         return decode_jpeg(list(files), mode=ImageReadMode.RGB, device=device)
     except RuntimeError as batch_error:

@@ -1,0 +1,77 @@
+"""Check that decoding JPEGs on the GPU does not overwrite memory that
+kernels queued on the current stream still read: torchvision's
+decode_jpeg called as is, and the plugin's decode_jpegs, which the
+device-crop data preprocessor decodes with (see
+mae_plugin/experiments/decode_check.py). Exits with 1 when the plugin's
+decoding is not clean.
+
+Example (docs/benchmarks.md; the GPU script's stage decode_check):
+    python tools/analysis_tools/check_gpu_decode.py --num-images 16 \
+        --rounds 50 --json work_dirs/decode_check.json
+"""
+import argparse
+import dataclasses
+import os.path as osp
+import sys
+import tempfile
+
+import torch
+from torchvision.io import read_file
+
+import mae_plugin  # noqa: F401
+from mae_plugin.experiments import (DECODERS, PipelineSpec, check_decoder,
+                                    format_decode_check,
+                                    write_benchmark_images, write_json)
+from mae_plugin.experiments.cli import add_spec_args
+from mae_plugin.utils import argparse_type, check_positive_int
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__)
+    add_spec_args(
+        parser,
+        PipelineSpec(num_images=16),
+        names=('num_images', 'image_size', 'quality'),
+        num_images=dict(type=argparse_type(check_positive_int, 'num_images')),
+        image_size=dict(metavar=('W', 'H')))
+    parser.add_argument('--device', default='cuda')
+    parser.add_argument(
+        '--decoders', nargs='+', default=list(DECODERS), choices=DECODERS)
+    for name, default in (('rounds', 50), ('busy_size', 4096),
+                          ('busy_kernels', 30)):
+        parser.add_argument(
+            '--' + name.replace('_', '-'),
+            type=argparse_type(check_positive_int, name),
+            default=default)
+    parser.add_argument('--json', help='also write the results here')
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    spec = PipelineSpec(
+        num_images=args.num_images,
+        image_size=tuple(args.image_size),
+        quality=args.quality)
+    device = torch.device(args.device)
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = write_benchmark_images(osp.join(tmp, 'jpg'), spec)
+        files = [read_file(path) for path in paths]
+        results = [
+            check_decoder(name, files, paths, device, args.rounds,
+                          args.busy_size, args.busy_kernels)
+            for name in args.decoders
+        ]
+    print(f'{len(paths)} JPEGs of {spec.image_size[0]}x{spec.image_size[1]}'
+          f' decoded on {device}, {args.busy_kernels} products of '
+          f'{args.busy_size}x{args.busy_size} matrices queued before the '
+          'reads in every round')
+    print(format_decode_check(results))
+    if args.json:
+        write_json([dataclasses.asdict(r) for r in results], args.json)
+    if not all(r.clean for r in results if r.decoder == 'mae_plugin'):
+        sys.exit(1)
+
+
+if __name__ == '__main__':
+    main()
