@@ -1,6 +1,7 @@
 """The end-to-end pretraining benchmark: the runner of tools/train.py on a
 JPEG folder, with the step alone of the same run."""
 import gc
+import glob
 import json
 import multiprocessing
 import os
@@ -201,13 +202,17 @@ def test_tool_runs_the_loader_alone(config, jpegs, tmp_path):
     command = [
         sys.executable, 'tools/analysis_tools/benchmark_train.py', config,
         '--data-root', jpegs, '--batch-size', '4', '--workers', '0',
-        '--warmup', '1', '--loader-only', '--work-dir',
-        str(tmp_path / 'work'), '--json', out
+        '--warmup', '1', '--loader-only', '--json', out
     ]
+    # no --work-dir: the logs go to a new folder under TMPDIR, named
     result = subprocess.run(
-        command, cwd=ROOT, env={**os.environ, 'PYTHONPATH': ROOT},
+        command, cwd=ROOT,
+        env={**os.environ, 'PYTHONPATH': ROOT, 'TMPDIR': str(tmp_path)},
         capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
+    (logs, ) = glob.glob(str(tmp_path / 'benchmark_train_*'))
+    assert f'runner logs in {logs}\n' in result.stdout
+    assert os.listdir(logs) == ['workers0']
     with open(out) as f:
         (run, ) = json.load(f)
     assert len(run['waits']) == 5 and run['num_workers'] == 0

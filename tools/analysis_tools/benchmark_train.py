@@ -75,7 +75,10 @@ def parse_args():
         action='store_true',
         help="only draw the batches of the runner's data loader (no model "
         'step; --profile and --amp do not apply)')
-    parser.add_argument('--work-dir', help='runner logs (default: a temp dir)')
+    parser.add_argument(
+        '--work-dir',
+        help='runner logs, one folder per worker count (default: a new '
+        'temporary folder, kept and named in the output)')
     add_cfg_options(parser, 'the config')
     parser.add_argument('--json', help='also write the results here')
     args = parser.parse_args()
@@ -91,6 +94,7 @@ def main():
         write_benchmark_images(args.data_root,
                                PipelineSpec(num_images=args.make_jpegs))
     work_dir = args.work_dir or tempfile.mkdtemp(prefix='benchmark_train_')
+    print(f'runner logs in {work_dir}')
     results = []
     for workers in args.workers:
         kwargs = dict(
