@@ -89,10 +89,11 @@ def weighted_knn_accuracy(train_feats: torch.Tensor,
     features.
 
     Args:
+        train_feats, train_labels, test_feats: As for
+            :func:`weighted_knn_predict`.
         test_labels (Tensor): ``[N_test]`` int labels in
             ``[0, num_classes)``.
-
-    The other arguments are those of :func:`weighted_knn_predict`.
+        num_classes, k, temperature: As for :func:`weighted_knn_predict`.
     """
     _check_labels('test_labels', test_labels, test_feats.shape[0],
                   num_classes)

@@ -1,6 +1,6 @@
 """Reconstruction quality of MAE's ``predict`` outputs."""
 import math
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 from mmengine.evaluator import BaseMetric
 
@@ -25,14 +25,15 @@ class ReconstructionMetric(BaseMetric):
         max_pixel_value (float): Peak value for PSNR, finite and > 0.
             Defaults to 255.
         collect_device (str): Defaults to ``'cpu'``.
-        prefix (str): Metric name prefix. Defaults to ``'reconstruction'``.
+        prefix (str, optional): Metric name prefix. Defaults to None:
+            ``'reconstruction'`` (``default_prefix``).
     """
     default_prefix = 'reconstruction'
 
     def __init__(self,
                  max_pixel_value: float = 255.,
                  collect_device: str = 'cpu',
-                 prefix: str = None) -> None:
+                 prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         # checked here, not after a whole validation epoch
         self.max_pixel_value = check_number(

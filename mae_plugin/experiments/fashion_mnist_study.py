@@ -217,9 +217,17 @@ def _finetune_stage(checkpoint: str, pretraining: List[dict], watch: Stopwatch,
     same epochs, then from scratch for the compute MAE took.
 
     Args:
+        checkpoint (str): The MAE checkpoint to fine-tune from.
+        pretraining (list[dict]): The per-epoch pretraining records; the
+            last one's ``step_cpu_minutes`` is weighed for equal compute.
+        watch (Stopwatch): Times each fine-tuning run.
+        work_dir (str): Parent folder of the runs' work dirs.
         configs (tuple): The fine-tuning and from-scratch configs.
         epochs (tuple): The fine-tuning epochs, and those of the
             equal-compute run (None: :func:`equal_compute_epochs`).
+        cfg_options (dict): Options of every fine-tuning config.
+        data (dict): ``data_root``, ``train_subset`` and ``test_subset``
+            of every fine-tuning config.
 
     Returns:
         tuple: Top-1 by run name, the ``equal_compute`` record and the

@@ -197,9 +197,10 @@ def benchmark_loader(config_file: str,
     preprocessor alone on the last of those batches.
 
     Args:
-        config_file, data_root, work_dir, batch_size, num_workers, epochs,
-            cfg_options: As for :func:`benchmark_training`.
+        config_file, data_root, work_dir, batch_size, num_workers,
+            epochs: As for :func:`benchmark_training`.
         warmup (int): First batches left out of the waits. Defaults to 2.
+        cfg_options: As for :func:`benchmark_training`.
         preprocess_repeats (int): Timed calls of the data preprocessor.
             Defaults to 5.
 

@@ -357,9 +357,10 @@ class RobustLoadImageFromFile(BaseImageLoader):
     ``on_error='skip'`` (see :class:`BaseImageLoader`).
 
     Args:
+        color_type: As for :class:`BaseImageLoader`.
         to_float32 (bool): Return ``float32`` instead of ``uint8``.
             Defaults to False.
-        color_type, on_error, background, backend_args: As for
+        on_error, background, backend_args: As for
             :class:`BaseImageLoader`.
     """
 

@@ -71,6 +71,7 @@ class LayerDecayOptimWrapperConstructor(
             prefix (str): Name prefix of ``module``. Defaults to ''.
             get_layer_depth (callable, optional): Maps a full parameter
                 name to ``(depth, num_depths)``. Defaults to the backbone's.
+            **kwargs: Other arguments of mmpretrain's ``add_params``.
         """
         if get_layer_depth is None and not hasattr(module, 'get_layer_depth'):
             backbone = getattr(module, 'backbone', None)
