@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import time
+from typing import List
 
 import pytest
 
@@ -45,6 +46,23 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def _group_commands(pgid: int) -> List[str]:
+    """The command names of the live (not zombie) processes in process
+    group ``pgid``, from Linux's ``/proc/PID/stat``."""
+    names = []
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            with open(f'/proc/{pid}/stat') as f:
+                stat = f.read()
+        except OSError:  # it ended meanwhile
+            continue
+        name, fields = stat.partition(' (')[2].rpartition(') ')[::2]
+        state, _, group = fields.split()[:3]
+        if int(group) == pgid and state != 'Z':
+            names.append(name)
+    return names
 
 
 def _unlocked(path: str) -> bool:
@@ -94,6 +112,9 @@ def test_terminated_setup_ends_its_build_and_frees_the_lock(tmp_path):
         setup.send_signal(signal.SIGTERM)
         assert setup.wait(timeout=60) != 0
         assert _wait_for(lambda: not _alive(build))
+        # the progress loop (a bash subshell in the script's group); the
+        # `sleep 60` it was in may run out its minute
+        assert _wait_for(lambda: 'bash' not in _group_commands(setup.pid))
         assert _wait_for(lambda: _unlocked(script))
         assert os.listdir(tmp) == []  # the build folder
     finally:
