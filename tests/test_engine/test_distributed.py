@@ -2,6 +2,7 @@
 rank-0 checkpoints, resume (mid-accumulation too), and DDP gradients
 equal to one process's."""
 import glob
+import math
 import os
 import os.path as osp
 import socket
@@ -12,6 +13,7 @@ import pytest
 import torch
 import torch.distributed as dist
 from mmengine.config import Config
+from mmengine.hooks import Hook
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
@@ -309,3 +311,58 @@ def relative_gaps(tensors, reference):
     return [(tensors[name] - ref).abs().max().item() /
             max(ref.abs().max().item(), 1e-30)
             for name, ref in reference.items()]
+
+
+class LossTurnsNaN(Hook):
+    """Makes the loss that the hooks after it see NaN at iteration
+    ``at`` (priority HIGH: after the logging hook, before
+    FiniteLossHook)."""
+
+    def __init__(self, at):
+        self.at = at
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        if runner.iter + 1 == self.at:
+            outputs['loss'] = torch.tensor(math.nan)
+
+
+def _nan_on_one_rank_worker(rank, port, photos, out_dir):
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank),
+                      WORLD_SIZE=str(WORLD_SIZE), MASTER_ADDR='127.0.0.1',
+                      MASTER_PORT=str(port))
+    import mae_plugin  # noqa: F401  (spawned process)
+    # one iteration an epoch (see ACCUMULATION)
+    cfg = tiny_train_cfg(photos, out_dir, 'train_cfg.max_epochs=2',
+                         launcher='pytorch')
+    init_cpu_distributed(cfg)
+    runner = build_runner(cfg)
+    if rank == 1:
+        runner.register_hook(LossTurnsNaN(at=2), priority='HIGH')
+    try:
+        runner.train()
+        outcome = 'finished'
+    except FloatingPointError as error:
+        outcome = str(error)
+    del runner  # DDP owns the group too (see close_distributed)
+    with open(osp.join(out_dir, f'rank{rank}.txt'), 'w') as f:
+        f.write(outcome)
+    close_distributed()
+
+
+def test_a_nan_loss_on_one_rank_stops_every_rank(photos, tmp_path):
+    """Rank 1's loss turns NaN at iteration 2 (the last, one per epoch):
+    both ranks stop there, rank 0 before its checkpoint of epoch 2."""
+    torch.multiprocessing.spawn(
+        _nan_on_one_rank_worker, args=(free_port(), photos, str(tmp_path)),
+        nprocs=WORLD_SIZE)
+    rank0, rank1 = ((tmp_path / f'rank{r}.txt').read_text()
+                    for r in range(WORLD_SIZE))
+    assert rank1.startswith(
+        'non-finite loss at iteration 2 (epoch 2): loss=nan.'), rank1
+    assert rank0.startswith(
+        'non-finite loss by iteration 2 (epoch 2) on another rank. Training '
+        'stopped before saving; the last good checkpoint is '), rank0
+    assert rank0.endswith('epoch_1.pth'), rank0
+    assert (tmp_path / 'epoch_1.pth').exists()
+    assert not (tmp_path / 'epoch_2.pth').exists()
