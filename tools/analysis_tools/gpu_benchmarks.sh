@@ -21,6 +21,10 @@
 #                     15 and 8 processes: the rate the CPU path can feed
 #   train_b16_blocks  train_b16 with 15 processes and
 #                     compile.regions=[TransformerBlock]
+#   train_b16_graphs  train_b16_blocks with the compiled blocks replayed as
+#                     CUDA graphs (compile.mode=reduce-overhead; upstream
+#                     reports blocks compiled one by one that overwrite each
+#                     other's outputs there: pytorch/pytorch#152887)
 #   train_b16_former  train_b16 with 15 processes as the runner ran before
 #                     issue 22's CPU work: batches in pageable memory copied
 #                     blocking, the logged values (mmengine's RuntimeInfoHook)
@@ -59,9 +63,10 @@ OUT_DIR=$(mkdir -p "$1" && cd "$1" && pwd) || exit 1
 shift
 STAGES=("$@")
 [[ ${#STAGES[@]} -gt 0 ]] || STAGES=(step_b16 step_b16_blocks step_l16
-    asym_l16 train_b16 loader_b16 train_b16_blocks train_b16_former
-    loader_b16_device train_b16_device decode_check step_b16_graphs
-    step_b16_sdpa_flash step_b16_sdpa_efficient step_b16_sdpa_cudnn)
+    asym_l16 train_b16 loader_b16 train_b16_blocks train_b16_graphs
+    train_b16_former loader_b16_device train_b16_device decode_check
+    step_b16_graphs step_b16_sdpa_flash step_b16_sdpa_efficient
+    step_b16_sdpa_cudnn)
 PY=${PY:-python3}
 JPEG_DIR=${JPEG_DIR:-/tmp/mae_jpegs}
 NUM_JPEGS=${NUM_JPEGS:-8192}
@@ -133,6 +138,9 @@ for stage in "${STAGES[@]}"; do
             --workers 15 8 --loader-only ;;
         train_b16_blocks) train "$stage" 180 TRAIN_EXTRA "$B16_CONFIG" \
             --workers 15 --cfg-options 'compile.regions=[TransformerBlock]' ;;
+        train_b16_graphs) train "$stage" 180 TRAIN_EXTRA "$B16_CONFIG" \
+            --workers 15 --cfg-options 'compile.regions=[TransformerBlock]' \
+            compile.mode=reduce-overhead ;;
         train_b16_former) train "$stage" 120 TRAIN_EXTRA "$B16_CONFIG" \
             --workers 15 \
             --cfg-options train_dataloader.pin_memory=False \
