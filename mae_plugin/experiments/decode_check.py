@@ -19,6 +19,7 @@ from torchvision.io import ImageReadMode, decode_jpeg
 
 from mae_plugin.models.data_preprocessors import decode_jpegs
 from mae_plugin.utils import check_positive_int
+from .timing import synchronize
 
 #: ``decode(files, paths, device) -> images``
 Decoder = Callable[[Sequence[torch.Tensor], Sequence[str], torch.device],
@@ -60,11 +61,6 @@ class DecodeCheck:
         return self.corrupted_reads == 0 and self.wrong_images == 0
 
 
-def _synchronize(device: torch.device) -> None:
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
 def check_decoder(name: str,
                   files: Sequence[torch.Tensor],
                   paths: Sequence[str],
@@ -95,7 +91,7 @@ def check_decoder(name: str,
                          f'got {name!r}')
     decode = DECODERS[name]
     reference = decode(files, paths, device)
-    _synchronize(device)
+    synchronize(str(device))
     sizes = [img.numel() for img in reference]
     # [num_images]: the sum of tensor i, filled with i % 250 + 1
     expected = torch.tensor([(i % 250 + 1) * n for i, n in enumerate(sizes)])
@@ -107,13 +103,13 @@ def check_decoder(name: str,
             torch.full((n, ), i % 250 + 1, dtype=torch.uint8, device=device)
             for i, n in enumerate(sizes)
         ]
-        _synchronize(device)
+        synchronize(str(device))
         for _ in range(busy_kernels):
             torch.mm(a, a, out=product)
         sums = torch.stack([t.sum(dtype=torch.int64) for t in held])
         del held  # freed while the sums that read them are queued
         images = decode(files, paths, device)
-        _synchronize(device)
+        synchronize(str(device))
         corrupted += not torch.equal(sums.cpu(), expected)
         wrong += not all(
             torch.equal(img, ref) for img, ref in zip(images, reference))
