@@ -1,6 +1,7 @@
 """Does decoding JPEGs on the GPU overwrite memory that kernels queued on
 the current stream still read? torchvision's nvJPEG decoder can
-(pytorch/vision#9606); :func:`~mae_plugin.models.decode_jpegs`, which the
+(pytorch/vision#9606);
+:func:`~mae_plugin.models.data_preprocessors.decode_jpegs`, which the
 device-crop data preprocessor decodes with, should not.
 
 Every round of :func:`check_decoder` does what a training step followed by
@@ -61,18 +62,18 @@ class DecodeCheck:
         return self.corrupted_reads == 0 and self.wrong_images == 0
 
 
-def check_decoder(name: str,
+def check_decoder(decoder: str,
                   files: Sequence[torch.Tensor],
                   paths: Sequence[str],
                   device: torch.device,
                   rounds: int = 50,
                   busy_size: int = 4096,
                   busy_kernels: int = 30) -> DecodeCheck:
-    """Run :data:`DECODERS` ``[name]`` in ``rounds`` rounds (see the
+    """Run :data:`DECODERS` ``[decoder]`` in ``rounds`` rounds (see the
     module's docstring).
 
     Args:
-        name (str): A key of :data:`DECODERS`.
+        decoder (str): A key of :data:`DECODERS`.
         files (Sequence[Tensor]): JPEG files' bytes, ``uint8`` on the CPU.
         paths (Sequence[str]): Their names.
         device (torch.device): Where to decode.
@@ -86,10 +87,10 @@ def check_decoder(name: str,
     check_positive_int('rounds', rounds)
     check_positive_int('busy_size', busy_size)
     check_positive_int('busy_kernels', busy_kernels)
-    if name not in DECODERS:
+    if decoder not in DECODERS:
         raise ValueError(f'decoder must be one of {sorted(DECODERS)}, '
-                         f'got {name!r}')
-    decode = DECODERS[name]
+                         f'got {decoder!r}')
+    decode = DECODERS[decoder]
     reference = decode(files, paths, device)
     synchronize(str(device))
     sizes = [img.numel() for img in reference]
@@ -113,7 +114,7 @@ def check_decoder(name: str,
         corrupted += not torch.equal(sums.cpu(), expected)
         wrong += not all(
             torch.equal(img, ref) for img, ref in zip(images, reference))
-    return DecodeCheck(name, rounds, corrupted, wrong)
+    return DecodeCheck(decoder, rounds, corrupted, wrong)
 
 
 def format_decode_check(results: Sequence[DecodeCheck]) -> str:
