@@ -248,11 +248,17 @@ def accumulation_run(photos, work_dir, *overrides, resume=False,
         interrupt_before(runner, stop_before)
 
 
-def _accumulation_worker(rank, port, photos, out_dir):
+def as_launched_rank(rank, port):
+    """Give a spawned process the environment torchrun gives rank ``rank``
+    of :data:`WORLD_SIZE` (the group at ``port``) and the plugin."""
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank),
                       WORLD_SIZE=str(WORLD_SIZE), MASTER_ADDR='127.0.0.1',
                       MASTER_PORT=str(port))
     import mae_plugin  # noqa: F401  (spawned process)
+
+
+def _accumulation_worker(rank, port, photos, out_dir):
+    as_launched_rank(rank, port)
     accumulation_run(photos, osp.join(out_dir, 'whole'))
     # interrupted after the checkpoint of iteration 1, then resumed
     for runner_type in ('AccumulationAwareRunner', 'Runner'):
@@ -328,10 +334,7 @@ class LossTurnsNaN(Hook):
 
 
 def _nan_on_one_rank_worker(rank, port, photos, out_dir):
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank),
-                      WORLD_SIZE=str(WORLD_SIZE), MASTER_ADDR='127.0.0.1',
-                      MASTER_PORT=str(port))
-    import mae_plugin  # noqa: F401  (spawned process)
+    as_launched_rank(rank, port)
     # one iteration an epoch (see ACCUMULATION)
     cfg = tiny_train_cfg(photos, out_dir, 'train_cfg.max_epochs=2',
                          launcher='pytorch')

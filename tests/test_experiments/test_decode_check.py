@@ -1,9 +1,7 @@
 """The check that decoding JPEGs on the GPU leaves memory read by queued
 kernels alone (tools/analysis_tools/check_gpu_decode.py), run on the CPU,
 where nothing is queued: what it counts, and when the tool fails."""
-import importlib.util
 import json
-import os.path as osp
 import sys
 
 import pytest
@@ -13,7 +11,7 @@ from torchvision.io import read_file
 from mae_plugin.experiments import (DECODERS, PipelineSpec, check_decoder,
                                     format_decode_check,
                                     write_benchmark_images)
-from ..conftest import ROOT
+from ..test_tools.test_documented_commands import load_tool
 
 CPU = torch.device('cpu')
 SMALL = dict(rounds=3, busy_size=32, busy_kernels=2)
@@ -66,11 +64,7 @@ def test_refuses_what_it_cannot_run(jpegs):
 
 
 def run_tool(argv, monkeypatch):
-    spec = importlib.util.spec_from_file_location(
-        'check_gpu_decode',
-        osp.join(ROOT, 'tools', 'analysis_tools', 'check_gpu_decode.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('tools/analysis_tools/check_gpu_decode.py')
     monkeypatch.setattr(sys, 'argv', ['check_gpu_decode.py', *argv])
     tool.main()
 

@@ -22,7 +22,7 @@ import mae_plugin  # noqa: F401
 from mae_plugin.experiments import (DECODERS, PipelineSpec, check_decoder,
                                     format_decode_check,
                                     write_benchmark_images, write_json)
-from mae_plugin.experiments.cli import add_spec_args
+from mae_plugin.experiments.cli import add_spec_args, spec_from_args
 from mae_plugin.utils import argparse_type, check_positive_int
 
 
@@ -49,10 +49,7 @@ def parse_args():
 
 def main():
     args = parse_args()
-    spec = PipelineSpec(
-        num_images=args.num_images,
-        image_size=tuple(args.image_size),
-        quality=args.quality)
+    spec = spec_from_args(PipelineSpec, args)
     device = torch.device(args.device)
     with tempfile.TemporaryDirectory() as tmp:
         paths = write_benchmark_images(osp.join(tmp, 'jpg'), spec)
