@@ -11,7 +11,6 @@ their options with a ``sweep_evaluation`` dict, e.g.
 """
 import json
 import os.path as osp
-import time
 from typing import Callable, Dict, List, Optional, Sequence
 
 from mmengine.config import Config
@@ -22,7 +21,7 @@ from .probes import (checkpoint_features, feature_loaders, finetune_accuracy,
 from mae_plugin.apis import test_config, train_config
 from .report import markdown_table, pyplot, save_figure, write_json
 from .seed_summary import mean_std
-from .timing import cpu_seconds
+from .timing import Stopwatch
 
 # The swept field and values of each sweep.
 SWEEPS = {
@@ -275,25 +274,27 @@ def _run_point(cfg: Config, evaluators: Sequence[str]) -> dict:
     """Pretrain one point and evaluate its last checkpoint with the
     options of the config's ``sweep_evaluation``."""
     options = cfg.get('sweep_evaluation') or {}
-    cpu, wall = cpu_seconds(), time.perf_counter()
-    Runner.from_cfg(cfg).train()
-    record = dict(
-        run=cfg.experiment_name,
-        pretrain_cpu_s=cpu_seconds() - cpu,
-        pretrain_wall_s=time.perf_counter() - wall,
-        metrics={})
+    watch = Stopwatch()
+    with watch('pretrain'):
+        Runner.from_cfg(cfg).train()
     checkpoint = find_latest_checkpoint(cfg.work_dir)
-    cpu, wall = cpu_seconds(), time.perf_counter()
-    for name in evaluators:
-        metrics = SWEEP_EVALUATORS[name](cfg, checkpoint,
-                                         **options.get(name, {}))
-        record['metrics'].update({
-            metric: float(score)
-            for metric, score in metrics.items()
-        })
-    record.update(
-        eval_cpu_s=cpu_seconds() - cpu, eval_wall_s=time.perf_counter() - wall)
-    return record
+    metrics = {}
+    with watch('eval'):
+        for name in evaluators:
+            scores = SWEEP_EVALUATORS[name](cfg, checkpoint,
+                                            **options.get(name, {}))
+            metrics.update({
+                metric: float(score)
+                for metric, score in scores.items()
+            })
+    spent = watch.seconds
+    return dict(
+        run=cfg.experiment_name,
+        pretrain_cpu_s=spent['pretrain']['cpu'],
+        pretrain_wall_s=spent['pretrain']['wall'],
+        metrics=metrics,
+        eval_cpu_s=spent['eval']['cpu'],
+        eval_wall_s=spent['eval']['wall'])
 
 
 def results_table(sweep: str, results: List[dict]) -> str:

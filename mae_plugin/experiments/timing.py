@@ -65,18 +65,28 @@ class PeerResult:
 
 
 class Stopwatch:
-    """CPU (see :func:`cpu_seconds`) and wall minutes of named stages."""
+    """CPU (see :func:`cpu_seconds`) and wall time of named stages, summed
+    over the stage's runs: ``seconds[name]`` and ``minutes[name]`` are
+    ``{'cpu': ..., 'wall': ...}``."""
 
     def __init__(self) -> None:
-        self.minutes: Dict[str, Dict[str, float]] = {}
+        self.seconds: Dict[str, Dict[str, float]] = {}
+
+    @property
+    def minutes(self) -> Dict[str, Dict[str, float]]:
+        return {
+            name: {clock: s / 60
+                   for clock, s in entry.items()}
+            for name, entry in self.seconds.items()
+        }
 
     @contextmanager
     def __call__(self, name: str):
         cpu, wall = cpu_seconds(), time.perf_counter()
         yield
-        entry = self.minutes.setdefault(name, dict(cpu=0., wall=0.))
-        entry['cpu'] += (cpu_seconds() - cpu) / 60
-        entry['wall'] += (time.perf_counter() - wall) / 60
+        entry = self.seconds.setdefault(name, dict(cpu=0., wall=0.))
+        entry['cpu'] += cpu_seconds() - cpu
+        entry['wall'] += time.perf_counter() - wall
 
 
 class EpochStatsHook(Hook):
