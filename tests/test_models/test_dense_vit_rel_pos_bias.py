@@ -52,10 +52,11 @@ def test_features_match_mmseg_mae_with_the_same_weights():
     assert [o.shape for o in ours] == [(2, 32, 4, 4)] * 2
     for a, b in zip(ours, theirs):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
-    # the tables take part: zeroing one changes the features
+    # the tables take part: zeroing one changes the features by 10x the
+    # tolerance above (by 5.6e-4 or more over 30 seeds)
     model.layers[1].attn.relative_position_bias_table.data.zero_()
     with torch.no_grad():
-        assert (model(x)[1] - theirs[1]).abs().max() > 1e-3
+        assert (model(x)[1] - theirs[1]).abs().max() > 1e-4
 
 
 def test_pretraining_checkpoint_loads_and_reports_new_tables(tmp_path):
