@@ -261,3 +261,44 @@ def test_a_checkpoint_of_another_arch_is_refused(imagenet_folder, pretrained,
     with pytest.raises(ValueError, match='keys of .backbone. are in'):
         runner.train()
     assert runner.iter == 0
+
+
+@pytest.mark.parametrize('name', sorted(FINETUNE_RECIPES)[:2])
+def test_finetune_groups_follow_official_param_groups_lrd(name):
+    """Every parameter's weight decay and lr scale as the official
+    ``util/lr_decay.py``: no decay on 1-D parameters, ``pos_embed`` and
+    ``cls_token``; scale ``decay ** (depth + 1 - layer_id)`` with the
+    embeddings at layer 0, block ``i`` at ``i + 1``, the rest (fc_norm,
+    head) at ``depth + 1``."""
+    from mmengine.optim import build_optim_wrapper
+    cfg = Config.fromfile(osp.join(BENCHMARKS, name))
+    backbone = cfg.model.backbone
+    backbone.update(
+        arch=dict(
+            embed_dims=32, num_layers=3, num_heads=2,
+            feedforward_channels=64),
+        img_size=32,
+        patch_size=8,
+        init_cfg=None)
+    cfg.model.head.in_channels = 32
+    init_default_scope(cfg.default_scope)
+    model = MODELS.build(cfg.model)
+    cfg.optim_wrapper.type = 'OptimWrapper'  # AMP needs a GPU
+    wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    decay = cfg.optim_wrapper.paramwise_cfg.layer_decay_rate
+    depth, seen = 3, set()
+    for group in wrapper.optimizer.param_groups:
+        name = group['param_name'].replace('backbone.', '')
+        if name.startswith(('cls_token', 'pos_embed', 'patch_embed')):
+            layer_id = 0
+        elif name.startswith('layers.'):
+            layer_id = int(name.split('.')[1]) + 1
+        else:
+            layer_id = depth + 1
+        no_decay = (group['params'][0].ndim == 1
+                    or name in ('pos_embed', 'cls_token'))
+        assert group['weight_decay'] == (0 if no_decay else 0.05), name
+        assert group['lr_scale'] == pytest.approx(
+            decay**(depth + 1 - layer_id)), name
+        seen.add(name)
+    assert {'ln2.weight', 'head.fc.bias', 'cls_token'} <= seen
