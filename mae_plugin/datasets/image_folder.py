@@ -2,8 +2,9 @@
 import os
 import os.path as osp
 from collections import Counter, defaultdict
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
+from mmengine.fileio import list_from_file
 from mmengine.logging import MMLogger
 from mmpretrain.datasets import CustomDataset
 
@@ -62,7 +63,8 @@ class ImageFolder(CustomDataset):
     hidden files, broken links, folders named like images and, with
     ``with_label=True``, images outside the class sub-folders (directly
     in the root), with their number and the first names, as a warning in
-    the current logger.
+    the current logger. A labelled ``ann_file`` line that is not
+    ``<image path> <int label>`` is named by its number.
 
     Args:
         extensions (Sequence[str]): File extensions taken as images.
@@ -70,18 +72,50 @@ class ImageFolder(CustomDataset):
         **kwargs: ``CustomDataset``'s other arguments (``data_root``,
             ``data_prefix``, ``ann_file``, ``with_label``, ``pipeline``,
             ...).
+
+    Raises:
+        TypeError: ``extensions`` is one string (its letters would be
+            taken as the extensions: ``'.png'`` takes ``.jpg`` files).
+        ValueError: a labelled ``ann_file`` has a line without a label
+            (blank, or a tab before it) or with a label that is not an
+            int.
     """
 
     def __init__(self,
                  extensions: Sequence[str] = IMAGE_EXTENSIONS,
                  **kwargs) -> None:
+        if isinstance(extensions, str):
+            raise TypeError('extensions must be a sequence of extensions, '
+                            f'such as [{extensions!r}], got the string '
+                            f'{extensions!r}')
         super().__init__(extensions=extensions, **kwargs)
 
     def load_data_list(self) -> List[dict]:
-        data_list = super().load_data_list()
+        try:
+            data_list = super().load_data_list()
+        except ValueError as error:  # mmpretrain's unpacking or int()
+            bad_line = self._bad_ann_line()
+            if bad_line is None:
+                raise
+            raise ValueError(bad_line) from error
         if not self.ann_file and '://' not in self.img_prefix:
             self._report_ignored(len(data_list))
         return data_list
+
+    def _bad_ann_line(self) -> Optional[str]:
+        """The first line of a labelled ``ann_file`` that is not
+        ``<image path> <int label>``, described, or None."""
+        if not (self.ann_file and self.with_label):
+            return None
+        lines = list_from_file(self.ann_file)
+        for number, line in enumerate(lines, start=1):
+            fields = line.strip().rsplit(' ', 1)  # as mmpretrain splits
+            try:
+                int(fields[1])
+            except (IndexError, ValueError):
+                return (f'ann_file {self.ann_file} line {number} must be '
+                        f'"<image path> <int label>", got {line!r}')
+        return None
 
     def _report_ignored(self, num_images: int) -> None:
         ignored = ignored_entries(self.img_prefix, self.extensions,

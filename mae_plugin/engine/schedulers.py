@@ -6,6 +6,7 @@ from typing import List
 from mmengine.optim.scheduler import CosineAnnealingLR
 
 from mae_plugin.registry import PARAM_SCHEDULERS
+from mae_plugin.utils import check_number
 
 
 @PARAM_SCHEDULERS.register_module()
@@ -34,8 +35,11 @@ class GroupFloorCosineAnnealingLR(CosineAnnealingLR):
 
     Raises:
         TypeError: ``eta_min_ratio`` given (the floors are ``eta_min``
-            times each group's ``lr_scale``).
-        ValueError: ``T_max`` shorter than the schedule (a restart).
+            times each group's ``lr_scale``), or ``eta_min`` is not a
+            number.
+        ValueError: ``eta_min`` negative (the lr would turn negative and
+            the optimizer climb the loss), or ``T_max`` shorter than the
+            schedule (a restart).
     """
 
     def __init__(self, optimizer, eta_min: float = 0., **kwargs) -> None:
@@ -43,6 +47,7 @@ class GroupFloorCosineAnnealingLR(CosineAnnealingLR):
             raise TypeError(
                 f'{type(self).__name__} takes eta_min (the floor of a group '
                 'with lr_scale 1), not eta_min_ratio')
+        check_number('eta_min', eta_min, low=0)
         self.eta_mins = [
             eta_min * group.get('lr_scale', 1.)
             for group in optimizer.param_groups

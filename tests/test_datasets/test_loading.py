@@ -155,6 +155,9 @@ def test_bad_arguments_are_named():
         RobustLoadImageFromFile(color_type='unchanged')
     with pytest.raises(ValueError, match='background must be an int'):
         RobustLoadImageFromFile(background=300)
+    # the string 'False' was truthy: the images came out as float32
+    with pytest.raises(TypeError, match='to_float32 must be True or False'):
+        RobustLoadImageFromFile(to_float32='False')
 
 
 class Messages(logging.Handler):

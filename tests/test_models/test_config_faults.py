@@ -101,6 +101,28 @@ def test_parts_that_do_not_fit_are_named():
         MODELS.build(with_change('head.patch_size', 4))
 
 
+@pytest.mark.parametrize('in_channels, preprocessor, message', [
+    (1, dict(mean=[127.5] * 3, std=[64.] * 3, to_rgb=True),
+     'data_preprocessor.to_rgb=True swaps 3 colour channels, but '
+     'backbone.in_channels=1'),
+    (1, dict(mean=[127.5] * 3, std=[64.] * 3),
+     'data_preprocessor.mean and std have 3 values, but '
+     'backbone.in_channels=1'),
+    (4, dict(mean=[127.5] * 3, std=[64.] * 3),
+     'data_preprocessor.mean and std have 3 values, but '
+     'backbone.in_channels=4'),
+])
+def test_a_preprocessor_that_does_not_fit_the_channels_is_named(
+        in_channels, preprocessor, message):
+    """The first batch failed with a bare IndexError (the channel swap)
+    or a broadcast error deep in mmpretrain's preprocessor."""
+    cfg = tiny_mae_cfg(in_channels=in_channels)
+    cfg['data_preprocessor'] = dict(type='SelfSupDataPreprocessor',
+                                    **preprocessor)
+    with pytest.raises(ValueError, match=f'^{message}$'):
+        MODELS.build(cfg)
+
+
 def assert_keeps_lowest_noise(noise, num_keep, masking):
     """``masking`` of the distinct-valued ``noise`` (NumPy ``[N, L]``)
     keeps the ``num_keep`` lowest-noise patches, lowest first."""

@@ -319,6 +319,31 @@ def test_7_labelled_folder_names_the_images_outside_the_class_folders(
     ]
 
 
+def test_7_extensions_given_as_one_string_are_refused(tmp_path):
+    """extensions='.png' was read letter by letter ('.', 'p', 'n', 'g'):
+    every name ending in g, a.jpg included, was taken."""
+    with pytest.raises(TypeError, match="extensions must be a sequence of "
+                       r"extensions, such as \['.png'\], got the string"):
+        DATASETS.build(
+            dict(type='mae_plugin.ImageFolder', data_root=str(tmp_path),
+                 extensions='.png'))
+
+
+@pytest.mark.parametrize('line', ['b.jpg', '', 'b.jpg\t1', 'b.jpg cat'])
+def test_7_an_annotation_line_without_an_int_label_is_named(tmp_path, line):
+    """mmpretrain said only 'not enough values to unpack (expected 2, got
+    1)' or 'invalid literal for int()', naming neither file nor line."""
+    ann_file = tmp_path / 'train.txt'
+    ann_file.write_text(f'a.jpg 0\n{line}\nc.jpg 2\n')
+    with pytest.raises(
+            ValueError,
+            match=f'ann_file {re.escape(str(ann_file))} line 2 must be '
+            f'"<image path> <int label>", got {re.escape(repr(line))}$'):
+        DATASETS.build(
+            dict(type='mae_plugin.ImageFolder', data_root=str(tmp_path),
+                 ann_file=str(ann_file)))
+
+
 def test_7_integer_images_wider_than_8_bits_are_scaled_not_clipped(tmp_path):
     """Case 7: an int32 TIFF was clipped to 255."""
     top = 2**31 - 1

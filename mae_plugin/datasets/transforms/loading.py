@@ -21,7 +21,7 @@ from mmengine.logging import print_log
 from PIL import ExifTags, Image
 
 from mae_plugin.registry import TRANSFORMS
-from mae_plugin.utils import check_choice, check_int
+from mae_plugin.utils import check_bool, check_choice, check_int
 
 # The file extensions of the formats decode_image reads (Pillow's decoders
 # that need no outside program), lower case.
@@ -362,6 +362,10 @@ class RobustLoadImageFromFile(BaseImageLoader):
             Defaults to False.
         on_error, background, backend_args: As for
             :class:`BaseImageLoader`.
+
+    Raises:
+        TypeError: ``to_float32`` is not a bool (the string ``'False'``
+            would convert).
     """
 
     def __init__(self,
@@ -371,7 +375,7 @@ class RobustLoadImageFromFile(BaseImageLoader):
                  background: int = 255,
                  backend_args: Optional[dict] = None) -> None:
         super().__init__(color_type, on_error, background, backend_args)
-        self.to_float32 = to_float32
+        self.to_float32 = check_bool('to_float32', to_float32)
 
     def load(self, data: bytes, filename: str, results: dict) -> dict:
         img = decode_image(data, filename, self.color_type, self.background)

@@ -5,6 +5,7 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
 
 from mae_plugin.registry import HOOKS
+from mae_plugin.utils import check_positive_int
 from ..atomic_backend import atomic_write, remove_stale_temp_files
 
 
@@ -38,13 +39,33 @@ class AtomicCheckpointHook(CheckpointHook):
     ``save_best`` infers the rule of :class:`ReconstructionMetric`'s keys
     (``'reconstruction/psnr'``: greater is better, ``'.../mse'``: less).
     Checkpoints are written by rank 0 only, as by the parent. Arguments
-    are those of :class:`mmengine.hooks.CheckpointHook`.
+    are those of :class:`mmengine.hooks.CheckpointHook`, checked when the
+    hook is built rather than at the first save.
+
+    Args:
+        interval (int): Saving period, -1 for never. Defaults to -1.
+        *args: ``CheckpointHook``'s other positional arguments.
+        **kwargs: ``CheckpointHook``'s other keyword arguments.
+
+    Raises:
+        TypeError: ``interval`` is not an int, or an unknown keyword
+            (such as a misspelled ``max_keep_ckpts``): the parent hands
+            those to ``runner.save_checkpoint``, which would fail at the
+            first save, after a whole interval of training (or, with no
+            periodic saves, at the end of the run).
+        ValueError: ``interval`` is neither -1 nor >= 1 (0 never saves).
     """
     _default_greater_keys = CheckpointHook._default_greater_keys + ['psnr']
     _default_less_keys = CheckpointHook._default_less_keys + ['mse']
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, interval: int = -1, *args, **kwargs) -> None:
+        if interval != -1:
+            check_positive_int('interval (or -1: never)', interval)
+        super().__init__(interval, *args, **kwargs)
+        if self.args:  # what the parent passes on to save_checkpoint
+            raise TypeError(
+                f'{type(self).__name__} got unexpected keyword argument(s) '
+                f'{sorted(self.args)}')
         # mmengine picks the local backend for a path without '://'
         if (self.backend_args is None and self.file_client_args is None
                 and '://' not in str(self.out_dir or '')):

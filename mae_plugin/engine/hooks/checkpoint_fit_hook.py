@@ -8,6 +8,7 @@ from mmengine.runner import find_latest_checkpoint
 
 from mae_plugin.checkpoint import compare_state_dicts
 from mae_plugin.registry import HOOKS
+from mae_plugin.utils import check_bool
 
 # The training state mmengine's ``Runner.resume`` restores.
 RESUME_KEYS = ('meta', 'state_dict', 'optimizer')
@@ -52,11 +53,15 @@ class CheckpointFitHook(Hook):
         allow_partial (bool): Load the tensors that fit and only log the
             others (``--allow-partial-checkpoint``). A checkpoint without
             ``meta`` still cannot be resumed. Defaults to False.
+
+    Raises:
+        TypeError: ``allow_partial`` is not a bool (the string ``'no'``
+            would allow it).
     """
     priority = 'VERY_HIGH'
 
     def __init__(self, allow_partial: bool = False) -> None:
-        self.allow_partial = allow_partial
+        self.allow_partial = check_bool('allow_partial', allow_partial)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         filename = runner._load_from or find_latest_checkpoint(runner.work_dir)

@@ -8,6 +8,7 @@ from torch import nn
 from mae_plugin.checkpoint import LoadReport, compare_with_checkpoint
 from mae_plugin.models.utils import pretrained_entries
 from mae_plugin.registry import HOOKS
+from mae_plugin.utils import check_number
 
 
 @HOOKS.register_module()
@@ -33,14 +34,15 @@ class PretrainedKeysHook(Hook):
     Args:
         min_matched (float): Smallest accepted fraction of a module's keys
             found in its checkpoint. Defaults to 0.5.
+
+    Raises:
+        TypeError: ``min_matched`` is not a number.
+        ValueError: ``min_matched`` is outside [0, 1].
     """
     priority = 'VERY_LOW'
 
     def __init__(self, min_matched: float = 0.5) -> None:
-        if not 0 <= min_matched <= 1:
-            raise ValueError(
-                f'min_matched must be in [0, 1], got {min_matched}')
-        self.min_matched = min_matched
+        self.min_matched = check_number('min_matched', min_matched, 0, 1)
         self.reports: Dict[str, LoadReport] = {}
 
     def before_train(self, runner) -> None:

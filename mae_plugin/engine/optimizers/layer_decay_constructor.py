@@ -7,6 +7,12 @@ from mmpretrain.engine.optimizers import \
 from torch import nn
 
 from mae_plugin.registry import OPTIM_WRAPPER_CONSTRUCTORS
+from mae_plugin.utils import check_choices, check_number
+
+# The keys of ``paramwise_cfg`` that mmpretrain's ``add_params`` reads; it
+# ignores any other (mmengine's ``bias_lr_mult`` included) without a word.
+PARAMWISE_KEYS = ('layer_decay_rate', 'norm_decay_mult', 'bias_decay_mult',
+                  'flat_decay_mult', 'custom_keys')
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
@@ -37,7 +43,11 @@ class LayerDecayOptimWrapperConstructor(
         paramwise_cfg (dict, optional): As above. Defaults to None.
 
     Raises:
-        ValueError: ``optimizer.weight_decay`` is not set.
+        ValueError: ``optimizer.weight_decay`` is not set, a
+            ``paramwise_cfg`` key is not one of the above (mmpretrain
+            would ignore it), or ``layer_decay_rate`` is outside (0, 1]
+            (0 freezes the encoder, > 1 trains the embeddings fastest).
+        TypeError: ``layer_decay_rate`` is not a number.
 
     Example:
         >>> optim_wrapper = dict(
@@ -55,6 +65,11 @@ class LayerDecayOptimWrapperConstructor(
             raise ValueError(
                 f'{type(self).__name__} needs optimizer.weight_decay (0 '
                 f'for none), got optimizer={optimizer!r}')
+        paramwise_cfg = paramwise_cfg or {}
+        check_choices('paramwise_cfg keys', paramwise_cfg, PARAMWISE_KEYS)
+        check_number('paramwise_cfg.layer_decay_rate',
+                      paramwise_cfg.get('layer_decay_rate', 1.), 0, 1,
+                      low_open=True)
         super().__init__(optim_wrapper_cfg, paramwise_cfg)
 
     def add_params(self,

@@ -61,7 +61,9 @@ class MAE(BaseSelfSupervisor):
     ``in_channels`` (the encoder width), ``img_size``, ``patch_size`` and
     ``out_channels`` (the image channels) and the head's ``patch_size`` are
     taken from it unless the config sets them; a value set that disagrees
-    with the backbone is an error naming both keys.
+    with the backbone is an error naming both keys, and so is a
+    ``data_preprocessor`` whose ``mean`` and ``std`` or channel swap
+    (``to_rgb``) do not fit ``backbone.in_channels``.
 
     Args:
         backbone (dict): Encoder config.
@@ -129,6 +131,19 @@ class MAE(BaseSelfSupervisor):
             if value != expected:
                 raise ValueError(
                     f'{name}={value} does not match {other}={expected}')
+        # else the first batch fails with an IndexError or a broadcast
+        preprocessor, channels = self.data_preprocessor, encoder.in_channels
+        if getattr(preprocessor, '_channel_conversion', False) and (
+                channels != 3):
+            raise ValueError(
+                'data_preprocessor.to_rgb=True swaps 3 colour channels, '
+                f'but backbone.in_channels={channels}')
+        if getattr(preprocessor, '_enable_normalize', False) and (
+                preprocessor.mean.numel() not in (1, channels)):
+            raise ValueError(
+                f'data_preprocessor.mean and std have '
+                f'{preprocessor.mean.numel()} values, but '
+                f'backbone.in_channels={channels}')
         # Checked here, once, rather than on every step's mask (which would
         # wait for the GPU).
         grid = encoder.patch_resolution
