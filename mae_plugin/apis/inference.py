@@ -141,6 +141,29 @@ def set_masking(model: torch.nn.Module,
     model.backbone.masking = build_masking(strategy, mask_ratio)
 
 
+def image_loader(model: torch.nn.Module) -> dict:
+    """The loading step for image files given to ``model``: the first step
+    of its config's ``test_pipeline`` when that loads image files, else
+    (a dataset of arrays, as Fashion-MNIST's) ``RobustLoadImageFromFile``
+    with the backbone's channels, grey for 1 and colour for 3.
+
+    Raises:
+        ValueError: The config loads no image files and the backbone takes
+            neither 1 nor 3 channels.
+    """
+    load = model.cfg.test_pipeline[0]
+    if 'LoadImage' in load['type']:
+        return load
+    colors = {1: 'grayscale', 3: 'color'}
+    in_channels = model.backbone.in_channels
+    if in_channels not in colors:
+        raise ValueError(
+            f'test_pipeline[0] of the config ({load["type"]!r}) loads no '
+            f'image files, and image files have 1 or 3 channels, not the '
+            f'backbone.in_channels={in_channels}')
+    return dict(type='RobustLoadImageFromFile', color_type=colors[in_channels])
+
+
 def reconstruct_images(
         model: torch.nn.Module,
         images: Sequence[str],
@@ -150,11 +173,10 @@ def reconstruct_images(
         titles: Optional[Sequence[str]] = None) -> List[Reconstruction]:
     """The four-panel figure of image files, at any size.
 
-    Every image is loaded with the first (loading) step of the config's
-    ``test_pipeline``, resized to ``img_size`` when given, padded on the
-    bottom and right (edge values) to a multiple of the patch size and
-    reconstructed alone; its panels are cropped back to the loaded (or
-    resized) size.
+    Every image is loaded by :func:`image_loader`, resized to
+    ``img_size`` when given, padded on the bottom and right (edge values)
+    to a multiple of the patch size and reconstructed alone; its panels
+    are cropped back to the loaded (or resized) size.
 
     Args:
         model (nn.Module): An :class:`MAE` built by :func:`init_model`.
@@ -174,10 +196,7 @@ def reconstruct_images(
     """
     if img_size is not None:
         img_size = check_pair('img_size', img_size)
-    load = model.cfg.test_pipeline[0]
-    if 'LoadImage' not in load['type']:
-        raise ValueError(f'test_pipeline[0] of the config must load an '
-                         f'image file, got {load["type"]!r}')
+    load = image_loader(model)
     resize = [] if img_size is None else [
         dict(
             type='Resize',

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import DictAction
+from PIL import Image
 
 from mae_plugin.apis import (build_masking, init_model, list_images,
                              reconstruct_images, set_masking)
@@ -16,6 +17,8 @@ from mae_plugin.visualization import caption_lines, panel_titles
 from .test_train_test_visualize import CONFIG, TINY, run, run_tool
 
 GAP = 4
+FASHION_MNIST = osp.join(osp.dirname(CONFIG),
+                         'mae_vit-tiny-p4_1xb256-coslr-16e_fashion-mnist.py')
 SIZES = [(40, 56), (50, 60)]  # (H, W); the model trains on 32 x 32
 FILL = 128  # grey of the removed patches in the masked panel
 
@@ -250,9 +253,23 @@ def test_a_checkpoint_of_another_architecture_is_named(tmp_path):
     assert 'backbone.layers.2.ln1.weight' in str(error.value)
 
 
-def test_a_test_pipeline_that_loads_no_file_is_named(images):
-    model = init_model(CONFIG,
-                       cfg_options=options('test_pipeline.0.type=PackInputs'))
-    with pytest.raises(ValueError, match='test_pipeline.0. of the config must '
-                       "load an image file, got 'PackInputs'"):
+def test_a_config_of_arrays_loads_files_in_the_backbone_channels(images):
+    """Fashion-MNIST's test pipeline takes arrays, not files: its one-channel
+    model reads image files in grey."""
+    model = init_model(FASHION_MNIST)
+    files = list_images([images])
+    rows = figures(reconstruct_images(model, files))
+    for (h, w), row, path in zip(SIZES, rows, files):
+        assert row.shape == (h, 4 * w + 3 * GAP, 1)
+        grey = np.asarray(Image.open(path).convert('L'))  # as PNGs load
+        assert np.array_equal(panels(row, w)[0], grey[..., None])
+
+
+def test_files_for_a_config_of_arrays_need_one_or_three_channels(images):
+    model = init_model(FASHION_MNIST,
+                       cfg_options={'model.backbone.in_channels': 4})
+    with pytest.raises(ValueError, match=r"test_pipeline\[0\] of the config "
+                       r"\('PackInputs'\) loads no image files, and image "
+                       r'files have 1 or 3 channels, not the '
+                       r'backbone.in_channels=4'):
         reconstruct_images(model, list_images([images]))
