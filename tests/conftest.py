@@ -12,6 +12,8 @@ from mae_plugin.models import mae_config
 
 # The repository's root, for the configs and tools the tests run.
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# A CUDA device this machine has not, with or without GPUs: one past the last
+ABSENT_CUDA = f'cuda:{torch.cuda.device_count()}'
 
 TINY_ARCH = dict(
     embed_dims=32, num_layers=2, num_heads=4, feedforward_channels=64)

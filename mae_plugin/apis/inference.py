@@ -13,7 +13,8 @@ from mmengine.utils import scandir
 
 from mae_plugin.datasets import IMAGE_EXTENSIONS
 from mae_plugin.registry import MODELS, build_model
-from mae_plugin.utils import check_choice, check_number, check_pair
+from mae_plugin.utils import (check_choice, check_device, check_number,
+                              check_pair)
 from mae_plugin.visualization import (Reconstruction, masking_name,
                                       reconstruction_figures)
 
@@ -44,7 +45,10 @@ def init_model(config: Union[str, Config],
         RuntimeError: The checkpoint's tensors do not all fit the model
             (another architecture, missing or unexpected keys); the
             message names the checkpoint and the config.
+        ValueError: ``device`` is not one this machine has (a CUDA device
+            where torch sees no GPU).
     """
+    check_device('device', device)
     cfg = Config.fromfile(config) if isinstance(config, str) else config
     if cfg_options:
         cfg.merge_from_dict(cfg_options)

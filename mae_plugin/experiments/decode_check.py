@@ -19,7 +19,7 @@ import torch
 from torchvision.io import ImageReadMode, decode_jpeg
 
 from mae_plugin.models.data_preprocessors import decode_jpegs
-from mae_plugin.utils import check_positive_int
+from mae_plugin.utils import check_device, check_positive_int
 from .timing import synchronize
 
 #: ``decode(files, paths, device) -> images``
@@ -87,6 +87,7 @@ def check_decoder(decoder: str,
     check_positive_int('rounds', rounds)
     check_positive_int('busy_size', busy_size)
     check_positive_int('busy_kernels', busy_kernels)
+    check_device('device', device)
     if decoder not in DECODERS:
         raise ValueError(f'decoder must be one of {sorted(DECODERS)}, '
                          f'got {decoder!r}')

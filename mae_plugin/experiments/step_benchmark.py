@@ -37,7 +37,8 @@ from typing import Callable, Dict, Sequence
 
 import torch
 
-from mae_plugin.utils import check_choices, check_int, check_positive_int
+from mae_plugin.utils import (check_choices, check_device, check_int,
+                              check_positive_int)
 from .flop_count import count_flops
 from .matrix_products import matrix_product_seconds
 from .step_memory import cpu_step_peak_memory, cuda_steps_peak_memory
@@ -71,6 +72,7 @@ def run_benchmark(spec: BenchmarkSpec,
     check_int('warmup', warmup, minimum=0)
     check_positive_int('rounds', rounds)
     check_positive_int('steps', steps)
+    check_device('device', spec.device)
     torch.manual_seed(0)
     images = torch.randn(
         spec.batch_size, 3, spec.img_size, spec.img_size, device=spec.device)

@@ -16,6 +16,8 @@ import math
 from numbers import Integral, Real
 from typing import Any, Callable, Iterable, Sequence, Tuple
 
+import torch
+
 
 def _got(value: Any) -> str:
     return f'{value!r} ({type(value).__name__})'
@@ -181,6 +183,25 @@ def check_choice(name: str, value: Any, choices: Sequence) -> Any:
         raise ValueError(f'{name} must be one of {tuple(choices)}, got '
                          f'{value!r}')
     return value
+
+
+def check_device(name: str, value: Any) -> torch.device:
+    """``value`` (``'cpu'``, ``'cuda:1'``, a ``torch.device``) as a
+    ``torch.device`` this machine has: a CUDA device must be one that torch
+    sees, so a GPU-only command stops here, before it builds anything, on
+    a machine without one."""
+    try:
+        device = torch.device(value)
+    except (RuntimeError, TypeError):
+        raise ValueError(f'{name} must be a torch device (cpu, cuda, '
+                         f'cuda:0, ...), got {_got(value)}') from None
+    if device.type == 'cuda':
+        count = torch.cuda.device_count()
+        if (device.index or 0) >= count:
+            raise ValueError(
+                f'{name} must be cpu or one of the {count} CUDA devices '
+                f'torch sees here, got {_got(value)}')
+    return device
 
 
 def argparse_type(check: Callable[..., Any],

@@ -11,6 +11,7 @@ from torchvision.io import read_file
 from mae_plugin.experiments import (DECODERS, PipelineSpec, check_decoder,
                                     format_decode_check,
                                     write_benchmark_images)
+from ..conftest import ABSENT_CUDA
 from ..test_tools.test_documented_commands import load_tool
 
 CPU = torch.device('cpu')
@@ -61,6 +62,10 @@ def test_refuses_what_it_cannot_run(jpegs):
         check_decoder('nvjpeg', *jpegs, CPU)
     with pytest.raises(ValueError, match='rounds must be an int >= 1'):
         check_decoder('mae_plugin', *jpegs, CPU, rounds=0)
+    # the tool's default, --device cuda, on a machine without that GPU
+    with pytest.raises(ValueError, match='device must be cpu or one of the '
+                       ".*got device\\(type='cuda', index="):
+        check_decoder('mae_plugin', *jpegs, torch.device(ABSENT_CUDA))
 
 
 def run_tool(argv, monkeypatch):

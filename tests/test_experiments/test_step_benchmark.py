@@ -23,7 +23,7 @@ from mae_plugin.experiments.step_models import (BLOCK_CLASSES, BUILDERS,
                                                 build_plugin)
 from mae_plugin.experiments.timing import PeerResult
 from mae_plugin.experiments.train_step import TrainStep
-from ..conftest import ROOT, TINY_ARCH
+from ..conftest import ABSENT_CUDA, ROOT, TINY_ARCH
 
 TINY_SPEC = BenchmarkSpec(
     arch=TINY_ARCH, img_size=32, patch_size=8, batch_size=2,
@@ -211,6 +211,9 @@ def test_bad_spec_and_counts_are_refused_by_name():
         run_benchmark(TINY_SPEC, rounds=0)
     with pytest.raises(ValueError, match='warmup must be an int >= 0'):
         run_benchmark(TINY_SPEC, warmup=-1)
+    with pytest.raises(ValueError, match='device must be cpu or one of the '
+                       f".*got '{ABSENT_CUDA}'"):
+        run_benchmark(replace(TINY_SPEC, device=ABSENT_CUDA))
 
 
 def test_peers_start_from_the_same_weights():

@@ -14,6 +14,7 @@ from PIL import Image
 from mae_plugin.apis import (build_masking, init_model, list_images,
                              reconstruct_images, set_masking)
 from mae_plugin.visualization import caption_lines, panel_titles
+from ..conftest import ABSENT_CUDA
 from .test_train_test_visualize import CONFIG, TINY, run, run_tool
 
 GAP = 4
@@ -251,6 +252,13 @@ def test_a_checkpoint_of_another_architecture_is_named(tmp_path):
     assert str(error.value).startswith(
         f'checkpoint {checkpoint} does not fit the model of {CONFIG}: ')
     assert 'backbone.layers.2.ln1.weight' in str(error.value)
+
+
+def test_a_cuda_device_the_machine_lacks_is_named():
+    """Named before the model is built, not torch's driver error."""
+    with pytest.raises(ValueError, match='device must be cpu or one of the '
+                       f".*got '{ABSENT_CUDA}'"):
+        init_model(CONFIG, device=ABSENT_CUDA)
 
 
 def test_a_config_of_arrays_loads_files_in_the_backbone_channels(images):

@@ -6,11 +6,13 @@ import re
 
 import numpy as np
 import pytest
+import torch
 
 from mae_plugin.utils import (argparse_type, check_bool, check_choice,
-                              check_choices, check_img_size, check_int,
-                              check_number, check_pair, check_positive_int,
-                              check_range)
+                              check_choices, check_device, check_img_size,
+                              check_int, check_number, check_pair,
+                              check_positive_int, check_range)
+from ..conftest import ABSENT_CUDA
 
 
 def raises(error, message):
@@ -134,6 +136,18 @@ def test_check_choice_and_choices():
     with raises(ValueError,
                 "metrics must be among ('a', 'b'), got ['x', 'y']"):
         check_choices('metrics', ['a', 'x', 'y'], ('a', 'b'))
+
+
+def test_check_device_refuses_a_cuda_device_torch_does_not_see():
+    assert check_device('device', 'cpu') == torch.device('cpu')
+    assert check_device('device', torch.device('cpu', 0)).index == 0
+    count = torch.cuda.device_count()
+    with raises(ValueError, f'device must be cpu or one of the {count} CUDA '
+                f"devices torch sees here, got '{ABSENT_CUDA}' (str)"):
+        check_device('device', ABSENT_CUDA)
+    with raises(ValueError, 'device must be a torch device (cpu, cuda, '
+                "cuda:0, ...), got 'gpu' (str)"):
+        check_device('device', 'gpu')
 
 
 def parser_with(**arguments):
