@@ -61,6 +61,26 @@ def _work_dir(cfg: Config, config_file: str, work_dir: Optional[str]) -> str:
     return osp.join('./work_dirs', osp.splitext(osp.basename(config_file))[0])
 
 
+def _check_scheduler_spans(cfg: Config) -> None:
+    """Refuse, by name, an epoch-based ``param_scheduler`` without an
+    ``end`` (so ending at ``train_cfg.max_epochs``, mmengine's default) that
+    begins there or later: ``max_epochs`` cut to the warm-up or below,
+    which mmengine reports only as "end should be larger than begin" in
+    iterations while the runner builds the schedulers."""
+    max_epochs = (cfg.get('train_cfg') or {}).get('max_epochs')
+    schedulers = cfg.get('param_scheduler') or []
+    if max_epochs is None or not isinstance(schedulers, (list, tuple)):
+        return
+    for i, scheduler in enumerate(schedulers):
+        begin = scheduler.get('begin', 0)
+        if (scheduler.get('by_epoch', True) and 'end' not in scheduler
+                and begin >= max_epochs):
+            raise ValueError(
+                f'train_cfg.max_epochs must be above {begin}, where '
+                f'param_scheduler[{i}] ({scheduler.get("type")}) begins '
+                f'and runs to the end of training, got {max_epochs}')
+
+
 def train_config(config_file: str,
                  work_dir: Optional[str] = None,
                  resume: Optional[str] = None,
@@ -101,11 +121,15 @@ def train_config(config_file: str,
 
     Raises:
         ValueError: The lr is scaled, gradients are accumulated and the
-            config names a runner that would leave the accumulation out.
+            config names a runner that would leave the accumulation out;
+            or an epoch-based scheduler that ends with the training starts
+            at or after ``train_cfg.max_epochs`` (see
+            :func:`_check_scheduler_spans`).
     """
     cfg = Config.fromfile(config_file)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    _check_scheduler_spans(cfg)
     cfg.launcher = launcher
     cfg.work_dir = _work_dir(cfg, config_file, work_dir)
 

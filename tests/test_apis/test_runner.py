@@ -91,3 +91,27 @@ def test_runner_that_leaves_accumulation_out_is_refused(tmp_path):
                 'runner_type': 'Runner',
                 'optim_wrapper.accumulative_counts': 8
             })
+
+
+def test_epochs_cut_to_the_warm_up_are_named(tmp_path):
+    """The Fashion-MNIST cosine schedule begins after 2 warm-up epochs and
+    runs to train_cfg.max_epochs: 2 epochs leave it none (mmengine: "end
+    should be larger than begin, but got begin=2, end=2")."""
+    config = osp.join(ROOT, 'configs', 'mae',
+                      'mae_vit-tiny-p4_1xb256-coslr-16e_fashion-mnist.py')
+    with pytest.raises(ValueError, match=r'^train_cfg.max_epochs must be '
+                       r'above 2, where param_scheduler\[1\] '
+                       r'\(CosineAnnealingLR\) begins and runs to the end '
+                       r'of training, got 2$'):
+        train_config(config, work_dir=str(tmp_path),
+                     cfg_options={'train_cfg.max_epochs': 2})
+    cfg = train_config(config, work_dir=str(tmp_path),
+                       cfg_options={'train_cfg.max_epochs': 3})
+    assert cfg.train_cfg.max_epochs == 3
+    # a scheduler with its own end is the config's choice: the ImageNet
+    # warm-up (40 epochs, cosine from 40 to 800) cut at epoch 10 (README)
+    imagenet = osp.join(ROOT, 'configs', 'mae',
+                        'mae_vit-base-p16_8xb512-amp-coslr-800e_in1k.py')
+    cfg = train_config(imagenet, work_dir=str(tmp_path),
+                       cfg_options={'train_cfg.max_epochs': 10})
+    assert cfg.param_scheduler[1].begin == 40
