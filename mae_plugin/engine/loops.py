@@ -15,10 +15,12 @@ from mae_plugin.registry import DATASETS, LOOPS, SCOPE
 from .hooks import AccumulatedGradientsHook
 
 # The message hub's runtime info (saved in checkpoints, loaded on resume):
-# the processes and batch size that set the position in the epoch, and the
-# seed of the sampler's shuffle.
+# the processes and batch size that set the position in the epoch, the
+# seed of the sampler's shuffle, and the current epoch's number, first
+# iteration, batches and dataset length.
 BATCH_INFO = 'exact_resume/batch'
 SHUFFLE_SEED_INFO = 'exact_resume/shuffle_seed'
+EPOCH_INFO = 'exact_resume/epoch'
 
 
 def derive_seed(*keys: int) -> int:
@@ -234,8 +236,11 @@ class ExactResumeEpochBasedTrainLoop(EpochBasedTrainLoop):
     the checkpoint's (which would shift the position in the epoch) is
     refused; another split of the same number (e.g. 2 processes x 4
     images instead of 1 x 8) continues at the right sample, though not bit
-    for bit (the seeds are per process). Checkpoints saved before the loop
-    recorded the batch and the shuffle seed resume with this run's.
+    for bit (the seeds are per process). So is a mid-epoch resume on a
+    dataset of another length (whose shuffle is another permutation); at
+    the end of an epoch the next one starts on the new dataset. Checkpoints
+    saved before the loop recorded the batch, the shuffle seed and the
+    epoch resume with this run's.
 
     Arguments are those of :class:`mmengine.runner.EpochBasedTrainLoop`;
     ``dataloader`` must be a config whose loader batches with
@@ -313,12 +318,7 @@ class ExactResumeEpochBasedTrainLoop(EpochBasedTrainLoop):
         self.runner.call_hook('before_train_epoch')
         self.runner.model.train()
         num_batches = len(self.dataloader)
-        start = self._iter - self._epoch * num_batches
-        if not 0 <= start <= num_batches:
-            raise ValueError(
-                f'cannot resume iteration {self._iter} in epoch '
-                f'{self._epoch} of {num_batches} batches: the batch size or '
-                'the number of processes differs from the interrupted run')
+        start = self.batches_done(num_batches)
         # the seed may come from the resumed checkpoint
         self.sampler.seed = self.runner.seed
         self.sampler.epoch = self._epoch
@@ -332,3 +332,56 @@ class ExactResumeEpochBasedTrainLoop(EpochBasedTrainLoop):
             self.run_iter(idx, data_batch)
         self.runner.call_hook('after_train_epoch')
         self._epoch += 1
+
+    def batches_done(self, num_batches: int) -> int:
+        """The batches of the current epoch trained before it was
+        interrupted: those of a resumed checkpoint taken in this epoch,
+        none at the start of a new one; recorded in the message hub's
+        runtime info for this run's checkpoints.
+
+        A checkpoint taken after the last batch of its epoch (an
+        iteration checkpoint) ends the epoch, whatever this run's number
+        of batches.
+
+        Args:
+            num_batches (int): This run's batches per epoch.
+
+        Returns:
+            int: The position in the epoch, in ``[0, num_batches]``.
+
+        Raises:
+            ValueError: The checkpoint was taken in the middle of an epoch
+                of a dataset of another length, whose shuffle is another
+                permutation; or (a checkpoint without the record) the
+                position is outside the epoch.
+        """
+        hub = self.runner.message_hub
+        images = len(self.dataloader.dataset)
+        resumed = hub.get_info(EPOCH_INFO)
+        if resumed is None:  # a new run, or a checkpoint without the record
+            start = self._iter - self._epoch * num_batches
+            if not 0 <= start <= num_batches:
+                raise ValueError(
+                    f'cannot resume iteration {self._iter} in epoch '
+                    f'{self._epoch} of {num_batches} batches: the batch '
+                    'size, the number of processes or the dataset differs '
+                    'from the interrupted run')
+        elif resumed['epoch'] != self._epoch:  # it ended
+            start = 0
+        else:
+            start = self._iter - resumed['first_iter']
+            if start == resumed['batches']:
+                start = num_batches
+            elif start and resumed['images'] != images:
+                raise ValueError(
+                    f'cannot resume iteration {self._iter}, batch {start} '
+                    f"of {resumed['batches']} in epoch {self._epoch}: the "
+                    f"checkpoint's epoch shuffles {resumed['images']} "
+                    f'samples (len(train_dataloader.dataset)), this run '
+                    f'{images}, another order; resume with the same '
+                    'dataset, or from a checkpoint at the end of an epoch')
+        hub.update_info(
+            EPOCH_INFO,
+            dict(epoch=self._epoch, first_iter=self._iter - start,
+                 batches=num_batches, images=images))
+        return start

@@ -20,7 +20,8 @@ from mmengine.runner import Runner
 
 from mae_plugin.checkpoint import load_checkpoint_safely
 from mae_plugin.engine.hooks.accumulated_gradients_hook import GRADS_KEY
-from mae_plugin.engine.loops import (BATCH_INFO, SHUFFLE_SEED_INFO,
+from mae_plugin.engine.loops import (BATCH_INFO, EPOCH_INFO,
+                                     SHUFFLE_SEED_INFO,
                                      PerSampleSeededDataset,
                                      SeededIndexSampler, derive_seed,
                                      derive_seeds, seed_everything)
@@ -219,37 +220,68 @@ def test_resume_shuffles_as_the_interrupted_run(seedless_interrupted,
     assert Counter(epoch) == {f'img_{i}.jpg': 2 for i in range(8)}
 
 
-def test_resume_with_another_batch_is_refused(seedless_interrupted, photos,
-                                              tmp_path):
+# Batch 3 of the epoch's shuffle of 16 samples is no position in a shuffle
+# of 24: the old loop trained batches 3 to 5 of it.
+@pytest.mark.parametrize('override, message', [
+    ('train_dataloader.batch_size=2',
+     'cannot resume iteration 3: the checkpoint was trained with 1 '
+     'process(es) x 4 images per iteration (train_dataloader.batch_size),'
+     ' this run with 1 x 2, which would shift the position in the epoch;'
+     ' resume with the same number of images per iteration'),
+    ('train_dataloader.dataset.times=3',
+     "cannot resume iteration 3, batch 3 of 4 in epoch 0: the "
+     "checkpoint's epoch shuffles 16 samples "
+     '(len(train_dataloader.dataset)), this run 24, another order; '
+     'resume with the same dataset, or from a checkpoint at the end of '
+     'an epoch'),
+])
+def test_mid_epoch_resume_with_another_batch_or_dataset_is_refused(
+        override, message, seedless_interrupted, photos, tmp_path):
     work_dir = str(tmp_path / 'work')
     shutil.copytree(seedless_interrupted[0], work_dir)
-    runner = in_process_runner(photos, work_dir,
-                               'train_dataloader.batch_size=2', resume=True)
+    runner = in_process_runner(photos, work_dir, override, resume=True)
     with pytest.raises(ValueError) as error:
         runner.train()
-    assert str(error.value) == (
-        'cannot resume iteration 3: the checkpoint was trained with 1 '
-        'process(es) x 4 images per iteration (train_dataloader.batch_size),'
-        ' this run with 1 x 2, which would shift the position in the epoch;'
-        ' resume with the same number of images per iteration')
+    assert str(error.value) == message
     assert images_seen(runner) == {}
 
 
 def test_checkpoint_without_the_records_still_resumes(seedless_interrupted,
                                                       photos, tmp_path):
-    """A checkpoint saved before the loop recorded the batch and the shuffle
-    seed resumes with this run's."""
+    """A checkpoint saved before the loop recorded the batch, the shuffle
+    seed and the epoch resumes with this run's."""
     work_dir = str(tmp_path / 'work')
     shutil.copytree(seedless_interrupted[0], work_dir)
     path = osp.join(work_dir, 'iter_3.pth')
     checkpoint = load_checkpoint_safely(path)
     info = checkpoint['message_hub']['runtime_info']
     assert info[BATCH_INFO] == dict(world_size=1, batch_size=4)
-    del info[BATCH_INFO], info[SHUFFLE_SEED_INFO]
+    assert info[EPOCH_INFO] == dict(epoch=0, first_iter=0, batches=4,
+                                    images=16)
+    del info[BATCH_INFO], info[SHUFFLE_SEED_INFO], info[EPOCH_INFO]
     torch.save(checkpoint, path)
     resumed = in_process_runner(photos, work_dir, resume=True)
     resumed.train()
     assert sorted(images_seen(resumed)) == [4]
+
+
+@pytest.mark.parametrize('times', [1, 3])
+def test_resume_after_an_epoch_trains_the_next_on_another_dataset(
+        times, photos, tmp_path):
+    """The checkpoint of iteration 4 ends epoch 0 (16 samples); epoch 1
+    trains every sample of a dataset of 8 or 24 once, where the old loop
+    refused 8 (naming the batch size) and trained 2 more batches of
+    epoch 0 on 24."""
+    work_dir = str(tmp_path / 'work')
+    in_process_runner(photos, work_dir).train()
+    resumed = in_process_runner(photos, work_dir, 'train_cfg.max_epochs=2',
+                                f'train_dataloader.dataset.times={times}',
+                                resume=True)
+    resumed.train()
+    seen = images_seen(resumed)
+    assert sorted(seen) == list(range(5, 5 + 2 * times))
+    epoch = [name for names in seen.values() for name in names]
+    assert Counter(epoch) == {f'img_{i}.jpg': times for i in range(8)}
 
 
 @pytest.mark.parametrize('pipeline, drawn', [
