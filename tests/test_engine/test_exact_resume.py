@@ -265,16 +265,21 @@ def test_checkpoint_without_the_records_still_resumes(seedless_interrupted,
     assert sorted(images_seen(resumed)) == [4]
 
 
+@pytest.mark.parametrize('by_epoch', [False, True])
 @pytest.mark.parametrize('times', [1, 3])
 def test_resume_after_an_epoch_trains_the_next_on_another_dataset(
-        times, photos, tmp_path):
-    """The checkpoint of iteration 4 ends epoch 0 (16 samples); epoch 1
-    trains every sample of a dataset of 8 or 24 once, where the old loop
-    refused 8 (naming the batch size) and trained 2 more batches of
-    epoch 0 on 24."""
+        times, by_epoch, photos, tmp_path):
+    """The checkpoint after iteration 4 (an iteration or an epoch
+    checkpoint) ends epoch 0 (16 samples); epoch 1 trains every sample of
+    a dataset of 8 or 24 once. The old loop refused 24 (naming the batch
+    size) or trained 2 more batches of epoch 0 on it, and refused 8 or
+    skipped epoch 1."""
     work_dir = str(tmp_path / 'work')
-    in_process_runner(photos, work_dir).train()
-    resumed = in_process_runner(photos, work_dir, 'train_cfg.max_epochs=2',
+    checkpoints = ('default_hooks.checkpoint.interval=1',
+                   f'default_hooks.checkpoint.by_epoch={by_epoch}')
+    in_process_runner(photos, work_dir, *checkpoints).train()
+    resumed = in_process_runner(photos, work_dir, *checkpoints,
+                                'train_cfg.max_epochs=2',
                                 f'train_dataloader.dataset.times={times}',
                                 resume=True)
     resumed.train()
