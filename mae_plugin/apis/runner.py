@@ -3,6 +3,7 @@ runner config, the way mmpretrain's tools do."""
 import argparse
 import copy
 import gc
+import logging
 import os
 import os.path as osp
 from typing import Optional, Union
@@ -10,6 +11,7 @@ from typing import Optional, Union
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.dist import is_distributed
+from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
@@ -62,23 +64,50 @@ def _work_dir(cfg: Config, config_file: str, work_dir: Optional[str]) -> str:
 
 
 def _check_scheduler_spans(cfg: Config) -> None:
-    """Refuse, by name, an epoch-based ``param_scheduler`` without an
-    ``end`` (so ending at ``train_cfg.max_epochs``, mmengine's default) that
-    begins there or later: ``max_epochs`` cut to the warm-up or below,
+    """Check ``param_scheduler`` against ``train_cfg.max_epochs``, which
+    ends every epoch-based scheduler without an ``end`` (mmengine's
+    default) and nothing else: ``--cfg-options train_cfg.max_epochs=N``
+    alone leaves a schedule with its own ``end`` (the ImageNet recipes')
+    as it is.
+
+    Refuses, by name, a scheduler without an ``end`` that begins at
+    ``max_epochs`` or later (``max_epochs`` cut to the warm-up or below,
     which mmengine reports only as "end should be larger than begin" in
-    iterations while the runner builds the schedulers."""
+    iterations while the runner builds the schedulers). Warns, in the
+    current logger, of a scheduler whose own ``end`` lies after
+    ``max_epochs`` (the run stops before its schedule ends), and of epoch
+    schedulers that all end before it (the last epochs keep the lr the
+    schedule ends with).
+    """
     max_epochs = (cfg.get('train_cfg') or {}).get('max_epochs')
     schedulers = cfg.get('param_scheduler') or []
     if max_epochs is None or not isinstance(schedulers, (list, tuple)):
         return
+    ends = []
     for i, scheduler in enumerate(schedulers):
-        begin = scheduler.get('begin', 0)
-        if (scheduler.get('by_epoch', True) and 'end' not in scheduler
-                and begin >= max_epochs):
+        begin, end = scheduler.get('begin', 0), scheduler.get('end')
+        name = f'param_scheduler[{i}] ({scheduler.get("type")})'
+        if not scheduler.get('by_epoch', True):
+            ends.append(None)  # in iterations
+            continue
+        if end is None and begin >= max_epochs:
             raise ValueError(
-                f'train_cfg.max_epochs must be above {begin}, where '
-                f'param_scheduler[{i}] ({scheduler.get("type")}) begins '
-                f'and runs to the end of training, got {max_epochs}')
+                f'train_cfg.max_epochs must be above {begin}, where {name} '
+                f'begins and runs to the end of training, got {max_epochs}')
+        elif end is not None and end > max_epochs:
+            _warn(f'{name} ends at epoch {end}, after train_cfg.max_epochs='
+                  f'{max_epochs}: training stops before its schedule ends '
+                  f'(set its end, and T_max, with max_epochs)')
+        ends.append(end)
+    if ends and None not in ends and max(ends) < max_epochs:
+        _warn(f'param_scheduler ends at epoch {max(ends)}, before '
+              f'train_cfg.max_epochs={max_epochs}: the last '
+              f'{max_epochs - max(ends)} epochs keep the lr it ends with '
+              f'(set the last scheduler\'s end, and T_max, with max_epochs)')
+
+
+def _warn(message: str) -> None:
+    print_log(message, logger='current', level=logging.WARNING)
 
 
 def train_config(config_file: str,

@@ -10,6 +10,7 @@ import pytest
 from mae_plugin.apis import build_runner, train_config
 from tests.test_engine.utils import unique_experiment
 from ..conftest import ROOT, tiny_mae_cfg
+from ..test_checkpoint.test_pretrained_init import logged_by
 
 # The paper's recipe: lr 1.5e-4 per 256 images, written for 4096.
 CONFIG = osp.join(ROOT, 'configs', 'mae',
@@ -115,3 +116,26 @@ def test_epochs_cut_to_the_warm_up_are_named(tmp_path):
     cfg = train_config(imagenet, work_dir=str(tmp_path),
                        cfg_options={'train_cfg.max_epochs': 10})
     assert cfg.param_scheduler[1].begin == 40
+
+
+@pytest.mark.parametrize('epochs, warnings', [
+    (800, []),
+    (10, ['param_scheduler[0] (LinearLR) ends at epoch 40, after '
+          'train_cfg.max_epochs=10: training stops before its schedule ends '
+          '(set its end, and T_max, with max_epochs)',
+          'param_scheduler[1] (CosineAnnealingLR) ends at epoch 800, after '
+          'train_cfg.max_epochs=10: training stops before its schedule ends '
+          '(set its end, and T_max, with max_epochs)']),
+    (1600, ['param_scheduler ends at epoch 800, before '
+            'train_cfg.max_epochs=1600: the last 800 epochs keep the lr it '
+            "ends with (set the last scheduler's end, and T_max, with "
+            'max_epochs)']),
+])
+def test_a_schedule_that_does_not_end_with_the_training_is_warned_of(
+        epochs, warnings, tmp_path):
+    """The ImageNet recipe's schedule ends at its own epoch 800, whatever
+    train_cfg.max_epochs says (as mmpretrain's)."""
+    messages = logged_by(lambda: train_config(
+        CONFIG, work_dir=str(tmp_path),
+        cfg_options={'train_cfg.max_epochs': epochs}))
+    assert [m for m in messages if 'param_scheduler' in m] == warnings
