@@ -32,10 +32,12 @@ its step allocates on top, gradients and activations. On CUDA from
 on the CPU, where PyTorch keeps no such count, from the profiler's
 allocation events (:func:`cpu_step_peak_memory`).
 """
+import logging
 import time
 from typing import Callable, Dict, Sequence
 
 import torch
+from mmengine.logging import MMLogger
 
 from mae_plugin.utils import (check_choices, check_device, check_int,
                               check_positive_int)
@@ -77,7 +79,7 @@ def run_benchmark(spec: BenchmarkSpec,
     images = torch.randn(
         spec.batch_size, 3, spec.img_size, spec.img_size, device=spec.device)
     plugin = build_plugin(spec)
-    plugin.init_weights()
+    _init_weights_quietly(plugin)
     weights = plugin.state_dict()
     trainers = {}
     for name in peers:
@@ -100,6 +102,19 @@ def run_benchmark(spec: BenchmarkSpec,
             if spec.device.startswith('cuda') else cpu_step_peak_memory(
                 step, images))
     return results
+
+
+def _init_weights_quietly(model: torch.nn.Module) -> None:
+    """``model.init_weights()`` without the INFO line per parameter that
+    mmengine logs when its current logger writes to no file (hundreds of
+    lines before the report)."""
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        model.init_weights()
+    finally:
+        logger.setLevel(level)
 
 
 def _timed_rounds(trainers: Dict[str, TrainStep], images: torch.Tensor,

@@ -42,8 +42,10 @@ def format_report(spec: BenchmarkSpec, results: Dict[str, PeerResult],
     # (``OMP_NUM_THREADS`` or torch's default, one per core).
     device = (f'cpu (torch threads: {torch.get_num_threads()})'
               if spec.device == 'cpu' else spec.device)
+    # A zoo name as given ('small'), else the arch dict.
+    arch = spec.arch if isinstance(spec.arch, str) else spec.encoder
     lines = [
-        f'arch {spec.encoder}/{spec.patch_size} {spec.img_size}px, batch '
+        f'arch {arch}/{spec.patch_size} {spec.img_size}px, batch '
         f'{spec.batch_size}, mask {spec.mask_ratio}, decoder '
         f'{spec.decoder_dims}x{spec.decoder_depth}, {spec.dtype}, '
         f'{device}, '

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 import torch
+from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
 from mmpretrain.models import MAEViT as MMPretrainMAEViT
 from torch._dynamo.utils import counters
@@ -24,6 +25,7 @@ from mae_plugin.experiments.step_models import (BLOCK_CLASSES, BUILDERS,
 from mae_plugin.experiments.timing import PeerResult
 from mae_plugin.experiments.train_step import TrainStep
 from ..conftest import ABSENT_CUDA, ROOT, TINY_ARCH
+from ..test_checkpoint.test_pretrained_init import logged_by
 
 TINY_SPEC = BenchmarkSpec(
     arch=TINY_ARCH, img_size=32, patch_size=8, batch_size=2,
@@ -60,6 +62,28 @@ def test_benchmark_counts_the_same_work_for_every_peer():
     assert '| mae_plugin |' in report and 'mae_plugin / hf' in report
     assert 'in matrix products alone' in report
     assert 'without the optimizer updates' in report
+
+
+def test_benchmark_logs_no_line_per_initialised_parameter():
+    """mmengine logs one INFO line per parameter from ``init_weights``
+    when its logger writes to no file (769 lines for ViT-S)."""
+    logger = MMLogger.get_instance('test_step_benchmark_init')
+    level = logger.level
+    messages = logged_by(
+        lambda: run_benchmark(TINY_SPEC, ['mae_plugin'], warmup=0,
+                              rounds=1, steps=1, log=lambda _: None),
+        logger)
+    assert not [m for m in messages if 'init_weights' in m]
+    assert logger.level == level
+
+
+def test_report_names_a_zoo_arch_as_given():
+    spec = replace(TINY_SPEC, arch='small')
+    result = PeerResult('mae_plugin', [2.0], flops_per_step=1e9,
+                        peak_memory=2.**20, optimizer_s=0.5,
+                        matrix_product_s=0.5)
+    report = format_report(spec, {'mae_plugin': result}, 1e12)
+    assert report.startswith('arch small/8 32px, batch 2, mask 0.75,')
 
 
 def test_report_ratios_and_bounds_follow_the_timed_parts():
