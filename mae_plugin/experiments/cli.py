@@ -96,10 +96,16 @@ def pipeline_spec_args(parser: argparse.ArgumentParser,
                        num_images: int) -> None:
     """Add the flags of the JPEGs a :class:`PipelineSpec` writes:
     ``--num-images`` (an int >= 1, default ``num_images``),
-    ``--image-size W H``, ``--quality`` and ``--scale``."""
+    ``--image-size W H`` (ints >= 1), ``--quality`` (an int in [0, 100])
+    and ``--scale``."""
     add_spec_args(
         parser,
         PipelineSpec(num_images=num_images),
         names=('num_images', 'image_size', 'quality', 'scale'),
         num_images=dict(type=argparse_type(check_positive_int, 'num_images')),
-        image_size=dict(metavar=('W', 'H')))
+        image_size=dict(
+            metavar=('W', 'H'),
+            type=argparse_type(check_positive_int, 'image_size')),
+        quality=dict(
+            type=argparse_type(check_int, 'quality', minimum=0,
+                               maximum=100)))

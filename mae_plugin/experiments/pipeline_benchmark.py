@@ -59,6 +59,10 @@ class PipelineSpec:
 
     def __post_init__(self) -> None:
         check_positive_int('num_images', self.num_images)
+        for side in self.image_size:
+            check_positive_int('image_size', side)
+        # OpenCV's range (it clips a value outside it without a word).
+        check_int('quality', self.quality, minimum=0, maximum=100)
 
 
 def photo_cuts(

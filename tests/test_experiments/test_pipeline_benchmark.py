@@ -119,26 +119,41 @@ def test_bad_counts_are_named(kwargs, error, message):
         run_pipeline_benchmark(**kwargs)
 
 
-def test_spec_needs_images():
-    with pytest.raises(ValueError, match='num_images must be an int >= 1, '
-                       'got 0'):
-        PipelineSpec(num_images=0)
-
-
-@pytest.mark.parametrize('flag, value, message', [
-    ('--num-images', '0', 'argument --num-images: num_images must be an int '
-     '>= 1, got 0'),
-    ('--rounds', '0', 'argument --rounds: rounds must be an int >= 1, got 0'),
-    ('--warmup', '-1', 'argument --warmup: warmup must be an int >= 0, got '
-     '-1'),
-    ('--rounds', 'two', "argument --rounds: rounds must be int, got 'two'"),
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(num_images=0), 'num_images must be an int >= 1, got 0'),
+    # a division by zero in photo_cuts before
+    (dict(image_size=(64, 0)), 'image_size must be an int >= 1, got 0'),
+    # written at quality 100 by OpenCV and reported as 101 before
+    (dict(quality=101), r'quality must be an int in \[0, 100\], got 101'),
 ])
-def test_tool_names_a_bad_count(flag, value, message, monkeypatch, capsys):
-    monkeypatch.setattr(sys, 'argv', ['benchmark_pipeline.py', flag, value])
+def test_spec_names_a_bad_field(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        PipelineSpec(**kwargs)
+
+
+@pytest.mark.parametrize('tool, flag, value, message', [
+    ('benchmark_pipeline.py', '--num-images', '0',
+     'argument --num-images: num_images must be an int >= 1, got 0'),
+    ('benchmark_pipeline.py', '--rounds', '0',
+     'argument --rounds: rounds must be an int >= 1, got 0'),
+    ('benchmark_pipeline.py', '--warmup', '-1',
+     'argument --warmup: warmup must be an int >= 0, got -1'),
+    ('benchmark_pipeline.py', '--rounds', 'two',
+     "argument --rounds: rounds must be int, got 'two'"),
+    ('benchmark_pipeline.py', '--quality', '101',
+     'argument --quality: quality must be an int in [0, 100], got 101'),
+    ('compare_crops.py', '--rounds', '0',
+     'argument --rounds: rounds must be an int >= 1, got 0'),
+    ('compare_crops.py', '--crops-per-image', '0',
+     'argument --crops-per-image: crops_per_image must be an int >= 1, '
+     'got 0'),
+])
+def test_tool_names_a_bad_flag(tool, flag, value, message, monkeypatch,
+                               capsys):
+    monkeypatch.setattr(sys, 'argv', [tool, flag, value])
     with pytest.raises(SystemExit):
         runpy.run_path(
-            osp.join(ROOT, 'tools', 'analysis_tools',
-                     'benchmark_pipeline.py'),
+            osp.join(ROOT, 'tools', 'analysis_tools', tool),
             run_name='__main__')
     assert message in capsys.readouterr().err
 

@@ -16,13 +16,17 @@ from mae_plugin.experiments import (PipelineSpec, format_crop_report,
                                     measure_crop_fidelity, time_crops,
                                     write_benchmark_images)
 from mae_plugin.experiments.cli import pipeline_spec_args, spec_from_args
+from mae_plugin.utils import argparse_type, check_positive_int
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__)
     pipeline_spec_args(parser, num_images=32)
-    parser.add_argument('--crops-per-image', type=int, default=4)
-    parser.add_argument('--rounds', type=int, default=3)
+    parser.add_argument('--crops-per-image', default=4,
+                        type=argparse_type(check_positive_int,
+                                           'crops_per_image'))
+    parser.add_argument('--rounds', default=3,
+                        type=argparse_type(check_positive_int, 'rounds'))
     parser.add_argument('--seed', type=int, default=0)
     return parser.parse_args()
 
