@@ -81,29 +81,42 @@ def _check_scheduler_spans(cfg: Config) -> None:
     """
     max_epochs = (cfg.get('train_cfg') or {}).get('max_epochs')
     schedulers = cfg.get('param_scheduler') or []
+    if isinstance(schedulers, dict) and 'type' in schedulers:
+        schedulers = [schedulers]  # one scheduler, as mmengine takes it
     if max_epochs is None or not isinstance(schedulers, (list, tuple)):
-        return
+        return  # none, or one list per optimizer
     ends = []
     for i, scheduler in enumerate(schedulers):
         begin, end = scheduler.get('begin', 0), scheduler.get('end')
         name = f'param_scheduler[{i}] ({scheduler.get("type")})'
         if not scheduler.get('by_epoch', True):
-            ends.append(None)  # in iterations
+            ends.append((None, scheduler))  # in iterations
             continue
         if end is None and begin >= max_epochs:
             raise ValueError(
                 f'train_cfg.max_epochs must be above {begin}, where {name} '
                 f'begins and runs to the end of training, got {max_epochs}')
-        elif end is not None and end > max_epochs:
+        if end is not None and end > max_epochs:
             _warn(f'{name} ends at epoch {end}, after train_cfg.max_epochs='
-                  f'{max_epochs}: training stops before its schedule ends '
-                  f'(set its end, and T_max, with max_epochs)')
-        ends.append(end)
-    if ends and None not in ends and max(ends) < max_epochs:
-        _warn(f'param_scheduler ends at epoch {max(ends)}, before '
-              f'train_cfg.max_epochs={max_epochs}: the last '
-              f'{max_epochs - max(ends)} epochs keep the lr it ends with '
-              f'(set the last scheduler\'s end, and T_max, with max_epochs)')
+                  f'{max_epochs}: training stops before its schedule ends'
+                  f'{_t_max_hint(scheduler)}')
+        ends.append((end, scheduler))
+    if ends and all(end is not None for end, _ in ends):
+        end, last = max(ends, key=lambda pair: pair[0])
+        if end < max_epochs:
+            _warn(f'param_scheduler ends at epoch {end}, before '
+                  f'train_cfg.max_epochs={max_epochs}: the last '
+                  f'{max_epochs - end} epochs keep the lr it ends with'
+                  f'{_t_max_hint(last)}')
+
+
+def _t_max_hint(scheduler: dict) -> str:
+    """How to move the end of a scheduler with a ``T_max`` (a cosine):
+    its ``T_max`` is ``end - begin``."""
+    if 'T_max' not in scheduler:
+        return ''
+    return (f' (set its end with max_epochs and T_max to end - '
+            f'{scheduler.get("begin", 0)})')
 
 
 def _warn(message: str) -> None:

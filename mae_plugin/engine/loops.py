@@ -236,11 +236,13 @@ class ExactResumeEpochBasedTrainLoop(EpochBasedTrainLoop):
     the checkpoint's (which would shift the position in the epoch) is
     refused; another split of the same number (e.g. 2 processes x 4
     images instead of 1 x 8) continues at the right sample, though not bit
-    for bit (the seeds are per process). So is a mid-epoch resume on a
-    dataset of another length (whose shuffle is another permutation); at
-    the end of an epoch the next one starts on the new dataset. Checkpoints
-    saved before the loop recorded the batch, the shuffle seed and the
-    epoch resume with this run's.
+    for bit (the seeds are per process). A mid-epoch resume on a dataset
+    of another length is refused too (its shuffle is another
+    permutation); from the end of an epoch the next one starts on the new
+    dataset. Checkpoints saved before the loop recorded the batch, the
+    shuffle seed and the epoch resume with this run's, and need the
+    dataset's length unchanged (their position in the epoch is computed
+    from this run's batches per epoch).
 
     Arguments are those of :class:`mmengine.runner.EpochBasedTrainLoop`;
     ``dataloader`` must be a config whose loader batches with

@@ -26,7 +26,8 @@ from torchvision.datasets.folder import pil_loader
 
 from mae_plugin.datasets import DecodeRandomResizedCrop
 from mae_plugin.datasets.demo_photos import packaged_photos
-from mae_plugin.utils import check_choices, check_int, check_positive_int
+from mae_plugin.utils import (check_choices, check_int, check_pair,
+                              check_positive_int)
 from mae_plugin.registry import TRANSFORMS
 from .report import markdown_table
 from .timing import PeerResult
@@ -42,8 +43,9 @@ class PipelineSpec:
 
     Attributes:
         num_images (int): JPEGs written and loaded per round.
-        image_size (tuple[int, int]): ``(w, h)`` of the landscape JPEGs;
-            every fourth is portrait (``(h, w)``).
+        image_size (int | tuple[int, int]): ``(w, h)`` of the landscape
+            JPEGs (an int: squares); every fourth is portrait
+            (``(h, w)``).
         quality (int): JPEG quality.
         scale (int): Output side.
         crop_ratio_range (tuple[float, float]): Crop area over image area.
@@ -59,8 +61,8 @@ class PipelineSpec:
 
     def __post_init__(self) -> None:
         check_positive_int('num_images', self.num_images)
-        for side in self.image_size:
-            check_positive_int('image_size', side)
+        # (w, h), or one side of a square; (H, W) order is check_pair's
+        self.image_size = check_pair('image_size', self.image_size)
         # OpenCV's range (it clips a value outside it without a word).
         check_int('quality', self.quality, minimum=0, maximum=100)
 

@@ -49,6 +49,11 @@ def scheduler_cfg(eta_min):
     (OPTIM_WRAPPER_CONSTRUCTORS, 'LayerDecayOptimWrapperConstructor',
      optim_wrapper_cfg(layer_decay=0.65), ValueError,
      r"paramwise_cfg keys must be among .*, got \['layer_decay'\]"),
+    # copied into the param group, where nothing read it: lr unchanged
+    (OPTIM_WRAPPER_CONSTRUCTORS, 'LayerDecayOptimWrapperConstructor',
+     optim_wrapper_cfg(custom_keys={'backbone': dict(lr_mult=0.1)}),
+     ValueError, r"paramwise_cfg.custom_keys\['backbone'\] options must be "
+     r"among \('decay_mult',\), got \['lr_mult'\]"),
     (OPTIM_WRAPPER_CONSTRUCTORS, 'LayerDecayOptimWrapperConstructor',
      optim_wrapper_cfg(layer_decay_rate=0), ValueError,
      r'paramwise_cfg.layer_decay_rate must be a number in \(0, 1\]'),

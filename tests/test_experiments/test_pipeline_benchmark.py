@@ -122,13 +122,20 @@ def test_bad_counts_are_named(kwargs, error, message):
 @pytest.mark.parametrize('kwargs, message', [
     (dict(num_images=0), 'num_images must be an int >= 1, got 0'),
     # a division by zero in photo_cuts before
-    (dict(image_size=(64, 0)), 'image_size must be an int >= 1, got 0'),
+    (dict(image_size=(64, 0)), r'image_size must be an int or a pair '
+     r'\(H, W\) of ints >= 1, got \(64, 0\)'),
+    (dict(image_size=(64, 48, 3)), r'image_size must be an int or a pair '
+     r'\(H, W\) of ints >= 1, got \(64, 48, 3\) \(tuple\)'),
     # written at quality 100 by OpenCV and reported as 101 before
     (dict(quality=101), r'quality must be an int in \[0, 100\], got 101'),
 ])
 def test_spec_names_a_bad_field(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises((TypeError, ValueError), match=message):
         PipelineSpec(**kwargs)
+
+
+def test_spec_takes_one_side_for_squares():
+    assert PipelineSpec(image_size=64).image_size == (64, 64)
 
 
 @pytest.mark.parametrize('tool, flag, value, message', [

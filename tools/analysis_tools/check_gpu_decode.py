@@ -15,7 +15,6 @@ import os.path as osp
 import sys
 import tempfile
 
-import torch
 from torchvision.io import read_file
 
 import mae_plugin  # noqa: F401
@@ -23,7 +22,8 @@ from mae_plugin.experiments import (DECODERS, PipelineSpec, check_decoder,
                                     format_decode_check,
                                     write_benchmark_images, write_json)
 from mae_plugin.experiments.cli import add_spec_args, spec_from_args
-from mae_plugin.utils import argparse_type, check_positive_int
+from mae_plugin.utils import (argparse_type, check_device,
+                              check_positive_int)
 
 
 def parse_args():
@@ -50,7 +50,7 @@ def parse_args():
 def main():
     args = parse_args()
     spec = spec_from_args(PipelineSpec, args)
-    device = torch.device(args.device)
+    device = check_device('--device', args.device)
     with tempfile.TemporaryDirectory() as tmp:
         paths = write_benchmark_images(osp.join(tmp, 'jpg'), spec)
         files = [read_file(path) for path in paths]

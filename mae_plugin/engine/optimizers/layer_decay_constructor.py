@@ -44,9 +44,11 @@ class LayerDecayOptimWrapperConstructor(
 
     Raises:
         ValueError: ``optimizer.weight_decay`` is not set, a
-            ``paramwise_cfg`` key is not one of the above (mmpretrain
-            would ignore it), or ``layer_decay_rate`` is outside (0, 1]
-            (0 freezes the encoder, > 1 trains the embeddings fastest).
+            ``paramwise_cfg`` key is not one of the above or a
+            ``custom_keys`` option not ``decay_mult`` (mmpretrain would
+            ignore it: ``lr_mult`` included), or ``layer_decay_rate`` is
+            outside (0, 1] (0 freezes the encoder, > 1 trains the
+            embeddings fastest).
         TypeError: ``layer_decay_rate`` is not a number.
 
     Example:
@@ -67,6 +69,11 @@ class LayerDecayOptimWrapperConstructor(
                 f'for none), got optimizer={optimizer!r}')
         paramwise_cfg = paramwise_cfg or {}
         check_choices('paramwise_cfg keys', paramwise_cfg, PARAMWISE_KEYS)
+        for key, options in paramwise_cfg.get('custom_keys', {}).items():
+            # mmpretrain copies any other option into the param group,
+            # where nothing reads it (the lr is the layer's)
+            check_choices(f'paramwise_cfg.custom_keys[{key!r}] options',
+                          options, ('decay_mult', ))
         check_number('paramwise_cfg.layer_decay_rate',
                       paramwise_cfg.get('layer_decay_rate', 1.), 0, 1,
                       low_open=True)

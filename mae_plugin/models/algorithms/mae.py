@@ -136,8 +136,8 @@ class MAE(BaseSelfSupervisor):
         if getattr(preprocessor, '_channel_conversion', False) and (
                 channels != 3):
             raise ValueError(
-                'data_preprocessor.to_rgb=True swaps 3 colour channels, '
-                f'but backbone.in_channels={channels}')
+                'data_preprocessor.to_rgb (bgr_to_rgb, rgb_to_bgr) swaps '
+                f'3 colour channels, but backbone.in_channels={channels}')
         if getattr(preprocessor, '_enable_normalize', False) and (
                 preprocessor.mean.numel() not in (1, channels)):
             raise ValueError(

@@ -1,5 +1,4 @@
 """Weight initialisation of the MAE paper's code."""
-import math
 from typing import Dict
 
 from torch import nn
@@ -20,18 +19,14 @@ def init_mae_weights(module: nn.Module) -> None:
 
 def init_patch_projection(conv: nn.Conv2d) -> None:
     """Xavier-uniform the patch projection viewed as a ``[D, C*p*p]``
-    matrix; the bias is drawn as PyTorch's ``Conv2d`` draws it,
-    ``U(-1/sqrt(C*p*p), 1/sqrt(C*p*p))``.
+    matrix.
 
-    The official code re-initialises only the weight of its (timm)
-    patch convolution, so its bias keeps the ``Conv2d`` default; so does
-    mmpretrain's MAE (its ``Xavier`` init covers ``Linear`` layers only).
+    Its bias is left as ``Conv2d`` drew it, ``U(-1/sqrt(C*p*p),
+    1/sqrt(C*p*p))``: the official code re-initialises only the weight of
+    its (timm) patch convolution, and so does mmpretrain's MAE.
     """
     w = conv.weight.data
     nn.init.xavier_uniform_(w.view(w.shape[0], -1))
-    if conv.bias is not None:
-        bound = 1 / math.sqrt(w[0].numel())  # fan_in C*p*p
-        nn.init.uniform_(conv.bias, -bound, bound)
 
 
 def pretrained_entries(init_cfg) -> Dict[int, dict]:
