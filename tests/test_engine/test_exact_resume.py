@@ -25,6 +25,7 @@ from mae_plugin.engine.loops import (BATCH_INFO, EPOCH_INFO,
                                      PerSampleSeededDataset,
                                      SeededIndexSampler, derive_seed,
                                      derive_seeds, seed_everything)
+from tests.test_checkpoint.test_pretrained_init import logged_by
 from tests.test_engine.utils import (assert_checkpoints_bitwise_equal,
                                      tiny_train_cfg)
 from tests.test_reliability.test_kill_resume import kill_at
@@ -352,3 +353,29 @@ def test_seeding_the_cpu_alone_leaves_its_generators_as_all_devices_do():
     assert torch.equal(torch_all, torch_cpu)
     seed_everything(124, accelerators=False)
     assert not torch.equal(torch.get_rng_state(), torch_cpu)
+
+
+def test_a_resume_that_keeps_the_checkpoints_schedule_says_so(
+        photos, tmp_path):
+    """mmengine's resume loads the saved schedulers' begin, end and T_max
+    over the config's: an edited schedule is silently not the one run."""
+    work = str(tmp_path)
+    first = Runner.from_cfg(
+        tiny_train_cfg(photos, work, 'train_cfg.max_epochs=1'))
+    first.train()
+    steps = len(first.train_dataloader)  # iterations per epoch
+    same = Runner.from_cfg(
+        tiny_train_cfg(photos, work, 'train_cfg.max_epochs=2',
+                       resume='auto'))
+    assert not [m for m in logged_by(same.train) if 'keeps the sch' in m]
+    # the demo's cosine (epochs 1 to 30) edited to end with the training
+    edited = Runner.from_cfg(
+        tiny_train_cfg(photos, work, 'train_cfg.max_epochs=3',
+                       'param_scheduler.1.end=3', 'param_scheduler.1.T_max=2',
+                       resume='auto'))
+    (warning, ) = [m for m in logged_by(edited.train) if 'keeps the sch' in m]
+    assert ("param_scheduler[1] (CosineAnnealingLR) end: the checkpoint's "
+            f"{30 * steps}, not the config's {3 * steps}; param_scheduler[1] "
+            f"(CosineAnnealingLR) T_max: the checkpoint's {29 * steps}, not "
+            f"the config's {2 * steps}.") in warning
+    assert edited.param_schedulers[1].end == 30 * steps  # as it says

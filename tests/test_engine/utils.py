@@ -2,6 +2,7 @@
 and comparing the checkpoints they write."""
 import os.path as osp
 import time
+from typing import Optional
 
 import torch
 from mmengine.config import Config, DictAction
@@ -21,14 +22,15 @@ def cfg_options(overrides):
 
 
 def tiny_train_cfg(data_root: str, work_dir: str, *overrides: str,
-                   amp: bool = False, launcher: str = 'none') -> Config:
+                   amp: bool = False, launcher: str = 'none',
+                   resume: Optional[str] = None) -> Config:
     """The tiny demo training config (no validation) on ``data_root``, with
-    a :func:`unique_experiment` name; ``launcher`` as ``tools/train.py``'s
-    ``--launcher``."""
+    a :func:`unique_experiment` name; ``launcher`` and ``resume`` as
+    ``tools/train.py``'s ``--launcher`` and ``--resume``."""
     return unique_experiment(
         train_config(
             CONFIG, work_dir=work_dir, no_validate=True, amp=amp,
-            launcher=launcher,
+            launcher=launcher, resume=resume,
             cfg_options=cfg_options(TINY + crop_size_overrides(data_root) +
                                     list(overrides))))
 

@@ -1,6 +1,7 @@
 """Refuse to resume or test from a checkpoint that does not fit the
 model."""
 import re
+from typing import List
 
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -30,6 +31,44 @@ def fit_problems(own: dict, state: dict) -> list:
     ]
 
 
+def schedule_changes(runner) -> List[str]:
+    """How the schedulers a resumed ``runner`` restored differ from the
+    config's: mmengine's ``Runner.resume`` loads each saved scheduler's
+    state, its ``begin``, ``end`` and ``T_max`` included, over the one the
+    config builds, whatever the config now says. One line per changed
+    value, comparing in the restored schedulers' steps: the config's
+    epochs times the iterations per epoch for ``convert_to_iter_based``
+    ones, an ``end`` left out being ``train_cfg``'s ``max_epochs`` (or
+    ``max_iters``), a ``T_max`` left out ``end - begin``."""
+    configured = runner.cfg.get('param_scheduler')
+    if isinstance(configured, dict) and 'type' in configured:
+        configured = [configured]
+    restored = runner.param_schedulers
+    if not (isinstance(configured, (list, tuple))
+            and isinstance(restored, list)):
+        return []  # none, or one list per optimizer
+    changes = []
+    for i, (cfg, scheduler) in enumerate(zip(configured, restored)):
+        by_epoch = cfg.get('by_epoch', True)
+        steps = len(runner.train_dataloader) if (
+            by_epoch and cfg.get('convert_to_iter_based', False)) else 1
+        begin = int(cfg.get('begin', 0) * steps)
+        end = int(
+            cfg.get('end', runner.max_epochs if by_epoch else runner.max_iters)
+            * steps)
+        expected = dict(begin=begin, end=end)
+        if hasattr(scheduler, 'T_max'):
+            expected['T_max'] = int(cfg['T_max'] * steps) if cfg.get(
+                'T_max') else end - begin
+        for key, value in expected.items():
+            if getattr(scheduler, key) != value:
+                changes.append(
+                    f'param_scheduler[{i}] ({cfg.get("type")}) {key}: the '
+                    f"checkpoint's {getattr(scheduler, key)}, not the "
+                    f"config's {value}")
+    return changes
+
+
 @HOOKS.register_module()
 class CheckpointFitHook(Hook):
     """Stop when the checkpoint the runner loads (``resume`` or
@@ -42,7 +81,9 @@ class CheckpointFitHook(Hook):
     ``ValueError`` instead, naming the file, the first mismatched keys
     with both shapes, and the missing and unexpected keys. When resuming,
     the checkpoint must also hold the training state (``meta``,
-    ``optimizer``): a bare state dict cannot continue a run.
+    ``optimizer``): a bare state dict cannot continue a run. A resumed
+    run also warns of the schedule its checkpoint restores where it is
+    not the config's (:func:`schedule_changes`).
 
     ``tools/train.py --resume`` and ``tools/test.py`` add it (see
     :func:`~mae_plugin.apis.train_config`); a fine-tuning run's
@@ -62,6 +103,20 @@ class CheckpointFitHook(Hook):
 
     def __init__(self, allow_partial: bool = False) -> None:
         self.allow_partial = check_bool('allow_partial', allow_partial)
+
+    def before_train(self, runner) -> None:
+        """Warn of a resumed schedule other than the config's (see
+        :func:`schedule_changes`)."""
+        if not (runner._resume and runner._has_loaded):
+            return
+        changes = schedule_changes(runner)
+        if changes:
+            runner.logger.warning(
+                'the resumed run keeps the schedule of its checkpoint, as '
+                "mmengine's resume does, where the config's differs (in "
+                'steps): ' + '; '.join(changes) + '. To train with the '
+                "config's schedule, start a new run from the checkpoint's "
+                'weights with load_from instead of --resume')
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         filename = runner._load_from or find_latest_checkpoint(runner.work_dir)
