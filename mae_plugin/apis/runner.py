@@ -15,6 +15,7 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from mae_plugin.engine import scheduler_cfgs
 from mae_plugin.utils import argparse_type, check_int
 
 # Scales the lr by world_size x batch_size x accumulative_counts.
@@ -80,11 +81,9 @@ def _check_scheduler_spans(cfg: Config) -> None:
     schedule ends with).
     """
     max_epochs = (cfg.get('train_cfg') or {}).get('max_epochs')
-    schedulers = cfg.get('param_scheduler') or []
-    if isinstance(schedulers, dict) and 'type' in schedulers:
-        schedulers = [schedulers]  # one scheduler, as mmengine takes it
-    if max_epochs is None or not isinstance(schedulers, (list, tuple)):
-        return  # none, or one list per optimizer
+    schedulers = scheduler_cfgs(cfg.get('param_scheduler'))
+    if max_epochs is None or schedulers is None:
+        return
     ends = []
     for i, scheduler in enumerate(schedulers):
         begin, end = scheduler.get('begin', 0), scheduler.get('end')

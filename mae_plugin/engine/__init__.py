@@ -15,7 +15,7 @@ from .optimizers import (AutocastOptimWrapper,
 from .param_log import ParamwiseOptionsSummary, summarise_paramwise_options
 from .runner import (AccumulationAwareRunner, accumulative_counts,
                      compile_regions, mid_accumulation)
-from .schedulers import GroupFloorCosineAnnealingLR
+from .schedulers import GroupFloorCosineAnnealingLR, scheduler_cfgs
 
 __all__ = [
     'AtomicLocalBackend', 'atomic_write', 'AccumulatedGradientsHook',
@@ -26,6 +26,7 @@ __all__ = [
     'ExactResumeEpochBasedTrainLoop', 'AutocastOptimWrapper',
     'LayerDecayOptimWrapperConstructor', 'AccumulationAwareRunner',
     'accumulative_counts', 'compile_regions', 'mid_accumulation',
-    'GroupFloorCosineAnnealingLR', 'LarsExcludeOptimWrapperConstructor',
+    'GroupFloorCosineAnnealingLR', 'scheduler_cfgs',
+    'LarsExcludeOptimWrapperConstructor',
     'ParamwiseOptionsSummary', 'summarise_paramwise_options'
 ]

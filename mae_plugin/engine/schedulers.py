@@ -1,12 +1,24 @@
 """An lr schedule whose floor follows each param group's layer decay, as
-the official MAE fine-tuning schedule (``util/lr_sched.py``)."""
+the official MAE fine-tuning schedule (``util/lr_sched.py``), and the
+configs of a runner's schedulers."""
 import math
-from typing import List
+from typing import List, Optional
 
 from mmengine.optim.scheduler import CosineAnnealingLR
 
 from mae_plugin.registry import PARAM_SCHEDULERS
 from mae_plugin.utils import check_number
+
+
+def scheduler_cfgs(param_scheduler) -> Optional[list]:
+    """A config's ``param_scheduler`` as the list of scheduler configs
+    mmengine's runner builds (one scheduler's dict alone in it), or None
+    when there is none or one list per optimizer (a dict of lists)."""
+    if isinstance(param_scheduler, dict) and 'type' in param_scheduler:
+        return [param_scheduler]
+    if isinstance(param_scheduler, (list, tuple)) and param_scheduler:
+        return list(param_scheduler)
+    return None
 
 
 @PARAM_SCHEDULERS.register_module()

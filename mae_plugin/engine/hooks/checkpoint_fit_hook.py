@@ -10,6 +10,7 @@ from mmengine.runner import find_latest_checkpoint
 from mae_plugin.checkpoint import compare_state_dicts
 from mae_plugin.registry import HOOKS
 from mae_plugin.utils import check_bool
+from ..schedulers import scheduler_cfgs
 
 # The training state mmengine's ``Runner.resume`` restores.
 RESUME_KEYS = ('meta', 'state_dict', 'optimizer')
@@ -40,13 +41,10 @@ def schedule_changes(runner) -> List[str]:
     epochs times the iterations per epoch for ``convert_to_iter_based``
     ones, an ``end`` left out being ``train_cfg``'s ``max_epochs`` (or
     ``max_iters``), a ``T_max`` left out ``end - begin``."""
-    configured = runner.cfg.get('param_scheduler')
-    if isinstance(configured, dict) and 'type' in configured:
-        configured = [configured]
+    configured = scheduler_cfgs(runner.cfg.get('param_scheduler'))
     restored = runner.param_schedulers
-    if not (isinstance(configured, (list, tuple))
-            and isinstance(restored, list)):
-        return []  # none, or one list per optimizer
+    if configured is None or not isinstance(restored, list):
+        return []
     changes = []
     for i, (cfg, scheduler) in enumerate(zip(configured, restored)):
         by_epoch = cfg.get('by_epoch', True)
