@@ -3,6 +3,7 @@ of an epoch and resumed with ``--resume`` ends bit for bit like the same run
 uninterrupted (weights, optimizer state, logged losses and learning rates),
 with gradient accumulation too, with the shuffle of the interrupted run, and
 refusing another batch; point 7: the checkpoints it leaves are complete."""
+import copy
 import glob
 import json
 import os.path as osp
@@ -27,7 +28,7 @@ from mae_plugin.engine.loops import (BATCH_INFO, EPOCH_INFO,
                                      derive_seeds, seed_everything)
 from tests.test_checkpoint.test_pretrained_init import logged_by
 from tests.test_engine.utils import (assert_checkpoints_bitwise_equal,
-                                     tiny_train_cfg)
+                                     tiny_train_cfg, unique_experiment)
 from tests.test_reliability.test_kill_resume import kill_at
 from tests.test_tools.test_train_test_visualize import (CONFIG, TINY,
                                                         crop_size_overrides,
@@ -379,3 +380,37 @@ def test_a_resume_that_keeps_the_checkpoints_schedule_says_so(
             f"(CosineAnnealingLR) T_max: the checkpoint's {29 * steps}, not "
             f"the config's {2 * steps}.") in warning
     assert edited.param_schedulers[1].end == 30 * steps  # as it says
+
+
+def test_a_resume_refuses_schedulers_it_would_pair_wrongly(photos, tmp_path):
+    """mmengine's resume pairs saved and configured schedulers in order
+    with zip: a schedule with the warm-up left out or moved would load the
+    warm-up's state into the cosine and run a mix of both."""
+    work = str(tmp_path)
+    Runner.from_cfg(tiny_train_cfg(photos, work,
+                                   'train_cfg.max_epochs=1')).train()
+    cfg = tiny_train_cfg(photos, work, 'train_cfg.max_epochs=2',
+                         resume='auto')
+    warmup, cosine = cfg.param_scheduler  # LinearLR, CosineAnnealingLR
+    cosine_takes_warmup = (
+        "param_scheduler[0] (CosineAnnealingLR) would take the checkpoint's "
+        "scheduler 0, whose state lacks ['T_max', 'eta_min', "
+        "'eta_min_ratio'] and has ['end_factor', 'start_factor', "
+        "'total_iters']: another kind of scheduler")
+    for schedule, problems in (
+        ([cosine], 'the checkpoint has 2 scheduler(s), the config 1; ' +
+         cosine_takes_warmup),
+        ([cosine, warmup], cosine_takes_warmup + '; param_scheduler[1] '
+         "(LinearLR) would take the checkpoint's scheduler 1, whose state "
+         "lacks ['end_factor', 'start_factor', 'total_iters'] and has "
+         "['T_max', 'eta_min', 'eta_min_ratio']: another kind of scheduler"),
+    ):
+        edited = unique_experiment(copy.deepcopy(cfg))
+        edited.param_scheduler = schedule
+        runner = Runner.from_cfg(edited)
+        with pytest.raises(ValueError) as error:
+            runner.train()
+        assert str(error.value).startswith(
+            f'checkpoint {osp.join(work, "epoch_1.pth")} cannot be resumed '
+            f'with this param_scheduler: {problems}. ')
+        assert not osp.exists(osp.join(work, 'epoch_2.pth'))

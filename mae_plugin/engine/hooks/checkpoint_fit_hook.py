@@ -67,6 +67,29 @@ def schedule_changes(runner) -> List[str]:
     return changes
 
 
+def scheduler_mismatches(schedulers: list, saved: list) -> List[str]:
+    """Why the saved scheduler states ``saved`` cannot be loaded into the
+    built ``schedulers``: mmengine's ``Runner.resume`` pairs them in order
+    with ``zip``, so with another count the surplus ones are silently left
+    out, and a state of another kind of scheduler (say a cosine's onto a
+    linear warm-up) is loaded into the wrong one (``load_state_dict``
+    updates the attributes, whatever they are). One phrase each; a kind is
+    told by the names of its state."""
+    problems = [] if len(saved) == len(schedulers) else [
+        f'the checkpoint has {len(saved)} scheduler(s), the config '
+        f'{len(schedulers)}'
+    ]
+    for i, (scheduler, state) in enumerate(zip(schedulers, saved)):
+        own = set(scheduler.state_dict())
+        if set(state) != own:
+            problems.append(
+                f'param_scheduler[{i}] ({type(scheduler).__name__}) would '
+                f"take the checkpoint's scheduler {i}, whose state lacks "
+                f'{sorted(own - set(state))} and has '
+                f'{sorted(set(state) - own)}: another kind of scheduler')
+    return problems
+
+
 @HOOKS.register_module()
 class CheckpointFitHook(Hook):
     """Stop when the checkpoint the runner loads (``resume`` or
@@ -80,8 +103,10 @@ class CheckpointFitHook(Hook):
     with both shapes, and the missing and unexpected keys. When resuming,
     the checkpoint must also hold the training state (``meta``,
     ``optimizer``): a bare state dict cannot continue a run. A resumed
-    run also warns of the schedule its checkpoint restores where it is
-    not the config's (:func:`schedule_changes`).
+    run also refuses saved schedulers that do not pair with the config's
+    (:func:`scheduler_mismatches`) and warns of the schedule its
+    checkpoint restores where it is not the config's
+    (:func:`schedule_changes`).
 
     ``tools/train.py --resume`` and ``tools/test.py`` add it (see
     :func:`~mae_plugin.apis.train_config`); a fine-tuning run's
@@ -127,6 +152,7 @@ class CheckpointFitHook(Hook):
                     'of weights only?). Resume from a checkpoint that '
                     'training wrote, or start a new run from its weights '
                     'with load_from instead of --resume')
+            self._check_schedulers(runner, checkpoint, filename)
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
         state = checkpoint.get('state_dict', checkpoint)
@@ -146,3 +172,24 @@ class CheckpointFitHook(Hook):
                 '(CheckpointFitHook(allow_partial=True)) to load the rest '
                 'anyway')
         runner.logger.warning(f'{message}; loading the rest')
+
+    @staticmethod
+    def _check_schedulers(runner, checkpoint: dict, filename: str) -> None:
+        """Refuse saved schedulers that mmengine's resume, which loads
+        them next, would pair wrongly with the built ones."""
+        schedulers, saved = (runner.param_schedulers,
+                             checkpoint.get('param_schedulers'))
+        # Nothing saved, per-optimizer dicts, or not yet built (a resume
+        # outside ``train()``) are left to mmengine.
+        if not (isinstance(schedulers, list) and isinstance(saved, list)
+                and all(hasattr(s, 'state_dict') for s in schedulers)):
+            return
+        problems = scheduler_mismatches(schedulers, saved)
+        if problems:
+            raise ValueError(
+                f'checkpoint {filename} cannot be resumed with this '
+                f'param_scheduler: {"; ".join(problems)}. A resume restores '
+                'each saved scheduler into the configured one at the same '
+                "place; to train with the config's schedule, start a new "
+                "run from the checkpoint's weights with load_from instead "
+                'of --resume')
