@@ -233,8 +233,11 @@ class MAE(BaseSelfSupervisor):
         """Reconstruct a batch with reproducible masks.
 
         Returns:
-            list[DataSample]: one per image with ``reconstruction``,
-            ``mask`` and ``masked_mse`` set.
+            list[DataSample]: one per image with ``reconstruction`` (pixel
+            values as predicted, not clipped to the pixel range: the
+            visualizer clips), ``mask`` (``[h, w]``, 1 = removed) and
+            ``masked_mse`` (of that reconstruction over the removed
+            patches, in pixel values) set.
         """
         # On the CPU, whatever the device: the same masks everywhere.
         generator = torch.Generator().manual_seed(self.predict_seed)
