@@ -1,6 +1,7 @@
 """DecodeRandomResizedCrop: the crops of mmpretrain's RandomResizedCrop,
 the pixels of a full decode, and the file named when it cannot be read."""
 import math
+import struct
 
 import cv2
 import numpy as np
@@ -434,6 +435,42 @@ def test_xmp_orientation_is_ignored_as_by_opencv(size, tmp_path, decodes):
     assert decodes == [('imdecode', fused_crop.IMREAD_FLAGS['color', 1])]
     deferred = DeferredRandomResizedCrop()(dict(img_path=path))
     assert 'jpeg' in deferred and deferred['ori_shape'] == size
+
+
+@pytest.mark.parametrize(
+    'tiff', [b'XX\x00*' + b'\xff' * 20, b'II', b'II*\x00\x08\x00\x00'])
+def test_damaged_exif_block_is_ignored_as_by_opencv(tiff, tmp_path,
+                                                    decodes):
+    """A JPEG whose EXIF block Pillow cannot parse (a bad byte-order mark,
+    a header cut short, an IFD offset cut short): its pixels are fine,
+    and OpenCV, PIL's ``convert('RGB')`` and mmcv read them unturned.
+    Every loader reads them too (they were refused as 'not a readable
+    image'), the crop is decoded once by OpenCV and the deferred crop
+    keeps the file's bytes."""
+    bgr = photo('astronaut', (64, 48))
+    data = cv2.imencode('.jpg', bgr)[1].tobytes()
+    segment = b'Exif\x00\x00' + tiff
+    app1 = b'\xff\xe1' + (len(segment) + 2).to_bytes(2, 'big') + segment
+    path = str(tmp_path / 'camera.jpg')
+    open(path, 'wb').write(data[:2] + app1 + data[2:])  # after SOI
+    with pytest.raises((SyntaxError, struct.error)):
+        Image.Exif().load(Image.open(path).info['exif'])
+    whole = cv2.imread(path)
+    assert np.array_equal(whole, cv2.imdecode(np.frombuffer(data, np.uint8),
+                                               cv2.IMREAD_COLOR))
+    assert np.array_equal(
+        np.asarray(Image.open(path).convert('RGB')), whole[..., ::-1])
+    assert read_jpeg_header(open(path, 'rb').read()) == (64, 48, 1)
+    assert np.array_equal(
+        RobustLoadImageFromFile()(dict(img_path=path))['img'], whole)
+    decodes.clear()
+    crop = force_crop(
+        DecodeRandomResizedCrop((48, 64), interpolation='nearest'), 0, 0,
+        48, 64)
+    assert np.array_equal(crop(dict(img_path=path))['img'], whole)
+    assert decodes == [('imdecode', fused_crop.IMREAD_FLAGS['color', 1])]
+    deferred = DeferredRandomResizedCrop()(dict(img_path=path))
+    assert 'jpeg' in deferred and deferred['ori_shape'] == (48, 64)
 
 
 # (c) other files, channels and arguments ------------------------------------

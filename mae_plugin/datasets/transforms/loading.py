@@ -6,6 +6,7 @@ import logging
 import multiprocessing
 import os
 import re
+import struct
 import sys
 import tempfile
 import threading
@@ -108,28 +109,34 @@ def imdecode_checked(data: bytes, flags: int,
 
 
 def exif_orientation(image: Image.Image) -> int:
-    """The orientation tag of ``image``'s EXIF data (1 without one): from
-    the EXIF block (``info['exif']``: a JPEG's APP1 segment, a PNG's or
-    WebP's EXIF chunk), else a PNG's EXIF text (``'Raw profile type
+    """The orientation tag of ``image``'s EXIF data, 1-8 (1 without one):
+    from the EXIF block (``info['exif']``: a JPEG's APP1 segment, a PNG's
+    or WebP's EXIF chunk), else a PNG's EXIF text (``'Raw profile type
     exif'``), else a TIFF's own tags; never from XMP. Pillow's
     ``getexif`` falls back to XMP's ``tiff:Orientation``, which OpenCV's
     JPEG decoder ignores; all the loaders read the orientation here, so
     that they agree with OpenCV and with each other.
 
-    Raises:
-        SyntaxError, ValueError, OSError: Malformed EXIF data.
+    EXIF data that cannot be parsed, and a tag outside 1-8, give 1, as
+    OpenCV's decoder leaves such an image unturned: the pixels of a photo
+    with a damaged EXIF block are fine (torchvision's and PIL's loaders
+    never read it).
     """
     raw = image.info.get('exif')
-    if raw is None and 'Raw profile type exif' in image.info:
-        # '\nexif\n    size\nhex digits, on lines'
-        text = image.info['Raw profile type exif'].split('\n')[3:]
-        raw = bytes.fromhex(''.join(text))
-    if raw is None:  # a TIFF's tags, or none
-        tags = getattr(image, 'tag_v2', None) or {}
-    else:
-        tags = Image.Exif()
-        tags.load(raw)
-    return tags.get(ExifTags.Base.Orientation, 1)
+    try:
+        if raw is None and 'Raw profile type exif' in image.info:
+            # '\nexif\n    size\nhex digits, on lines'
+            text = image.info['Raw profile type exif'].split('\n')[3:]
+            raw = bytes.fromhex(''.join(text))
+        if raw is None:  # a TIFF's tags, or none
+            tags = getattr(image, 'tag_v2', None) or {}
+        else:
+            tags = Image.Exif()
+            tags.load(raw)
+        orientation = tags.get(ExifTags.Base.Orientation, 1)
+    except (SyntaxError, ValueError, OSError, struct.error):
+        return 1
+    return orientation if orientation in UPRIGHT else 1
 
 
 def _integer_to_8_bits(image: Image.Image, bits: int, signed: bool,
