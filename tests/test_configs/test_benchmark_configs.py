@@ -15,10 +15,12 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
+from PIL import Image
 
 from mae_plugin.apis import train_config
+from mae_plugin.datasets import UnreadableImageError
 from mae_plugin.engine import PretrainedKeysHook
-from mae_plugin.registry import MODELS
+from mae_plugin.registry import DATASETS, MODELS
 from tests.conftest import ROOT
 from tests.test_tools.test_train_test_visualize import (CONFIG as DEMO_CONFIG,
                                                         TINY,
@@ -132,8 +134,44 @@ def test_linear_probe_recipe(name):
     warmup, cosine = cfg.param_scheduler
     assert (warmup.end, cosine.begin, cfg.train_cfg.max_epochs) == (10, 10, 90)
     assert [t.type for t in cfg.train_dataloader.dataset.pipeline] == [
-        'LoadImageFromFile', 'RandomResizedCrop', 'RandomFlip', 'PackInputs'
+        'RobustLoadImageFromFile', 'RandomResizedCrop', 'RandomFlip',
+        'PackInputs'
     ]
+
+
+@pytest.mark.parametrize('path', [FINETUNE, LINEAR], ids=osp.basename)
+def test_user_folders_are_read_as_in_pretraining(path, tmp_path):
+    """A class folder of a WebP photo, an RGBA PNG and an empty JPEG: the
+    training and validation sets take the WebP file (mmpretrain's
+    CustomDataset left it out silently), composite the transparent half on
+    white (mmcv's LoadImageFromFile kept its undefined colours) and name
+    the empty file (an OpenCV assertion that named no file)."""
+    cfg = Config.fromfile(path)
+    init_default_scope(cfg.default_scope)
+    rgb = cv2.resize(
+        np.random.default_rng(0).integers(0, 256, (4, 4, 3), np.uint8),
+        (40, 30))
+    (tmp_path / 'cat').mkdir()
+    Image.fromarray(rgb).save(tmp_path / 'cat' / 'a.webp', lossless=True)
+    rgba = np.dstack([rgb, np.full((30, 40), 255, np.uint8)])
+    rgba[:, :20] = (255, 0, 0, 0)  # transparent red: undefined colours
+    Image.fromarray(rgba, 'RGBA').save(tmp_path / 'cat' / 'b.png')
+    (tmp_path / 'cat' / 'c.jpg').write_bytes(b'')
+    for loader in (cfg.train_dataloader, cfg.val_dataloader):
+        dataset = DATASETS.build(
+            dict(
+                loader.dataset,
+                data_root=str(tmp_path),
+                data_prefix='',
+                pipeline=[loader.dataset.pipeline[0]]))
+        paths = [dataset.get_data_info(i)['img_path'] for i in range(3)]
+        assert [osp.basename(p) for p in paths] == ['a.webp', 'b.png', 'c.jpg']
+        assert np.array_equal(dataset[0]['img'], rgb[..., ::-1])
+        png = dataset[1]['img']
+        assert (png[:, :20] == 255).all()
+        assert np.array_equal(png[:, 20:], rgb[:, 20:, ::-1])
+        with pytest.raises(UnreadableImageError, match='c.jpg: empty file'):
+            dataset[2]
 
 
 @pytest.fixture(scope='module')

@@ -1,8 +1,14 @@
 # ImageNet in its folder layout, data/imagenet/{train,val}/<class>/<image>,
 # with the MAE fine-tuning augmentation: random-resized crops, flips,
 # RandAugment (m9, mstd 0.5, increasing), random erasing 0.25 (per-pixel
-# noise); bicubic resizing; 256 -> 224 centre crops for evaluation.
-dataset_type = 'CustomDataset'
+# noise); bicubic resizing; 256 -> 224 centre crops for evaluation. Images are
+# read as in pretraining: ImageFolder takes every extension the loader reads
+# (WebP, GIF, TIFF, ...) and names what it leaves out; RobustLoadImageFromFile
+# converts grey, palette, transparent and 16-bit images and names an empty,
+# truncated or corrupt file (mmcv's LoadImageFromFile keeps the undefined
+# colours under transparent pixels and fails on an empty file in OpenCV,
+# naming no file).
+dataset_type = 'ImageFolder'
 data_root = 'data/imagenet/'
 img_size = 224
 num_classes = 1000
@@ -15,7 +21,7 @@ bgr_mean = data_preprocessor['mean'][::-1]
 bgr_std = data_preprocessor['std'][::-1]
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='RobustLoadImageFromFile'),
     dict(
         type='RandomResizedCrop',
         scale=img_size,
@@ -42,7 +48,7 @@ train_pipeline = [
     dict(type='PackInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='RobustLoadImageFromFile'),
     dict(
         type='ResizeEdge',
         scale=img_size * 256 // 224,
