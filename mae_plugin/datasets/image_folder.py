@@ -54,6 +54,39 @@ def ignored_entries(root: str,
     return {reason: sorted(paths) for reason, paths in ignored.items()}
 
 
+def hidden_folders(root: str,
+                   extensions: Sequence[str],
+                   with_label: bool = False) -> List[str]:
+    """The hidden folders (``.ipynb_checkpoints``, ``.thumbnails``, ...)
+    that mmpretrain's ``CustomDataset`` takes from a walk of ``root``: its
+    listing leaves out hidden files, not hidden folders, so the images in
+    them are taken and, with labels, a hidden folder directly in ``root``
+    is a class (torchvision's ``ImageFolder`` does the same). Only the
+    outermost hidden folder of a path is named; one that holds no image is
+    left out unless it is a class.
+
+    Args:
+        root, extensions, with_label: As for :func:`ignored_entries`
+            (``with_label`` defaults to False).
+
+    Returns:
+        list[str]: paths relative to ``root``, sorted.
+    """
+    found = []
+    for folder, dirs, _ in os.walk(root, followlinks=True):
+        for name in [d for d in dirs if d.startswith('.')]:
+            dirs.remove(name)  # its inner hidden folders are not named
+            path = osp.join(folder, name)
+            is_class = with_label and folder == root
+            if is_class or any(
+                    not file.startswith('.')
+                    and file.lower().endswith(tuple(extensions))
+                    for _, _, files in os.walk(path, followlinks=True)
+                    for file in files):
+                found.append(osp.relpath(path, root))
+    return sorted(found)
+
+
 @DATASETS.register_module()
 class ImageFolder(CustomDataset):
     """mmpretrain's ``CustomDataset`` that takes every extension the
@@ -63,7 +96,9 @@ class ImageFolder(CustomDataset):
     hidden files, broken links, folders named like images and, with
     ``with_label=True``, images outside the class sub-folders (directly
     in the root), with their number and the first names, as a warning in
-    the current logger. A labelled ``ann_file`` line that is not
+    the current logger. The same warning names the hidden folders it took
+    (:func:`hidden_folders`: their images, and with labels, one directly
+    in the root as a class). A labelled ``ann_file`` line that is not
     ``<image path> <int label>`` is named by its number.
 
     Args:
@@ -120,7 +155,9 @@ class ImageFolder(CustomDataset):
     def _report_ignored(self, num_images: int) -> None:
         ignored = ignored_entries(self.img_prefix, self.extensions,
                                   self.with_label)
-        if not ignored:
+        hidden = hidden_folders(self.img_prefix, self.extensions,
+                                self.with_label)
+        if not (ignored or hidden):
             return
         parts = []
         for reason, paths in sorted(ignored.items()):
@@ -132,8 +169,15 @@ class ImageFolder(CustomDataset):
                                    for ext, n in sorted(counts.items()))
             parts.append(f'{len(paths)} {reason} ({detail})')
         total = sum(len(paths) for paths in ignored.values())
+        notes = [f'ignored {total} entries: {"; ".join(parts)}'
+                 ] if parts else []
+        if hidden:
+            notes.append(
+                f'took the images in {len(hidden)} hidden folders '
+                f'({", ".join(hidden)}), as mmpretrain and torchvision do' +
+                (' (one directly in the root is a class)'
+                 if self.with_label else ''))
         MMLogger.get_current_instance().warning(
             printable(f'{type(self).__name__}: {num_images} images in '
-                      f'{self.img_prefix}; ignored {total} entries: '
-                      f'{"; ".join(parts)}. Image extensions: '
-                      f'{" ".join(sorted(self.extensions))}'))
+                      f'{self.img_prefix}; {"; ".join(notes)}. Image '
+                      f'extensions: {" ".join(sorted(self.extensions))}'))

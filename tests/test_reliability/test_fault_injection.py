@@ -20,8 +20,8 @@ from PIL import Image
 
 from mae_plugin.apis import test_config as make_test_config
 from mae_plugin.apis import list_images, train_config
-from mae_plugin.datasets import (RobustLoadImageFromFile, UnreadableImageError,
-                                 decode_image)
+from mae_plugin.datasets import (IMAGE_EXTENSIONS, RobustLoadImageFromFile,
+                                 UnreadableImageError, decode_image)
 from mae_plugin.checkpoint import load_checkpoint_safely
 from mae_plugin.registry import DATASETS, MODELS, TRANSFORMS
 from tests.conftest import tiny_mae_cfg
@@ -316,6 +316,39 @@ def test_7_labelled_folder_names_the_images_outside_the_class_folders(
         f'ImageFolder: 1 images in {osp.join(tmp_path, "")}; ignored 2 '
         'entries: 2 outside the class folders (stray.jpg, stray2.png). '
         'Image extensions: ' + ' '.join(sorted(dataset.extensions))
+    ]
+
+
+def test_7_hidden_folders_taken_are_named(tmp_path):
+    """mmpretrain (and torchvision) leave out hidden files but walk hidden
+    folders: a notebook's .ipynb_checkpoints became class 0 of a labelled
+    folder, shifting every label, and the thumbnails of a .thumbs folder
+    were trained on, without a word."""
+    img = np.full((8, 8, 3), 100, np.uint8)
+    for name in ('cat/a.jpg', 'cat/.thumbs/t.jpg', '.ipynb_checkpoints/b.jpg',
+                 'cat/.cache/deeper/.x/c.jpg'):
+        os.makedirs(osp.dirname(tmp_path / name), exist_ok=True)
+        assert cv2.imwrite(str(tmp_path / name), img)
+    (tmp_path / '.git').mkdir()  # no image: a class only with labels
+    (tmp_path / 'cat' / '.empty').mkdir()
+    extensions = ' '.join(sorted(IMAGE_EXTENSIONS))
+    dataset, lines = build_image_folder(tmp_path, with_label=True)
+    assert dataset.CLASSES == ('.git', '.ipynb_checkpoints', 'cat')
+    assert len(dataset) == 4
+    assert lines[0].startswith('Found no valid file in the folder .git.')
+    assert lines[1:] == [
+        f'ImageFolder: 4 images in {osp.join(tmp_path, "")}; took the '
+        'images in 4 hidden folders (.git, .ipynb_checkpoints, cat/.cache, '
+        'cat/.thumbs), as mmpretrain and torchvision do (one directly in '
+        f'the root is a class). Image extensions: {extensions}'
+    ]
+    dataset, lines = build_image_folder(tmp_path, with_label=False)
+    assert len(dataset) == 4
+    assert lines == [
+        f'ImageFolder: 4 images in {osp.join(tmp_path, "")}; took the '
+        'images in 3 hidden folders (.ipynb_checkpoints, cat/.cache, '
+        'cat/.thumbs), as mmpretrain and torchvision do. Image extensions: '
+        f'{extensions}'
     ]
 
 
