@@ -197,6 +197,11 @@ def reconstruct_images(
     Returns:
         list[Reconstruction]: one figure per image, as
         :func:`reconstruction_figures`.
+
+    Raises:
+        ValueError: The model cannot reconstruct an image, such as one of
+            a single patch that its masking removes whole (a 16 x 16 icon
+            for a ViT-B/16); the message names the file and its size.
     """
     if img_size is not None:
         img_size = check_pair('img_size', img_size)
@@ -222,6 +227,11 @@ def reconstruct_images(
     for path in images:
         item = pipeline(dict(img_path=path))
         size = img_size or item['data_samples'].ori_shape
-        figures += reconstruction_figures(model, default_collate([item]),
-                                          [size], scale, titles)
+        try:
+            figures += reconstruction_figures(model, default_collate([item]),
+                                              [size], scale, titles)
+        except ValueError as error:
+            raise ValueError(
+                f'{path} ({size[0]}x{size[1]} pixels as reconstructed; '
+                f'img_size, --img-size, resizes it): {error}') from error
     return figures

@@ -3,6 +3,7 @@ several images of any size, masking strategy and ratio, seed, pixel or
 norm-pix models."""
 import argparse
 import os.path as osp
+import re
 
 import cv2
 import numpy as np
@@ -115,6 +116,24 @@ def test_resize_to_a_given_size(images):
     assert [row.shape for row in rows] == [(24, 4 * 40 + 3 * GAP, 3)] * 2
     with pytest.raises(ValueError, match='img_size'):
         reconstruct_images(model, list_images([images]), img_size=[0, 40])
+
+
+def test_an_image_the_masking_removes_whole_is_named(tmp_path, images):
+    """An image of one 8 x 8 patch (a 5 x 7 icon, padded): the masking
+    keeps none of it visible; the error named neither file nor size (a
+    folder's figure failed on an unknown image). Resized, it draws."""
+    model = init_model(CONFIG, cfg_options=options())
+    icon = str(tmp_path / 'icon.png')
+    cv2.imwrite(icon, np.full((5, 7, 3), 200, np.uint8))
+    with pytest.raises(
+            ValueError,
+            match=f'^{re.escape(icon)} \\(5x7 pixels as reconstructed; '
+            r'img_size, --img-size, resizes it\): RandomMasking\('
+            r'mask_ratio=0.75\) keeps 0 of the 1 patches of a 1x1 grid '
+            'visible'):
+        reconstruct_images(model, list_images([images]) + [icon])
+    rows = figures(reconstruct_images(model, [icon], img_size=(16, 16)))
+    assert rows[0].shape == (16, 4 * 16 + 3 * GAP, 3)
 
 
 @pytest.mark.parametrize('norm_pix', [True, False])
