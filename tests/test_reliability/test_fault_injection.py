@@ -252,8 +252,12 @@ def test_7_corrupt_jpeg_data_is_named_or_skipped(loader, tmp_path):
     with pytest.raises(
             UnreadableImageError,
             match=f'{re.escape(path)}: corrupt JPEG data '
-            r'\(libjpeg: Corrupt JPEG data: '):
+            r'\(libjpeg: Corrupt JPEG data: ') as error:
         TRANSFORMS.build(loader)(dict(img_path=path))
+    assert error.value.__notes__ == [
+        f"{loader['type']}(on_error='skip') in the training pipeline would "
+        'skip such files instead (and count them)'
+    ]
     skip = TRANSFORMS.build(dict(loader, on_error='skip'))
     assert skip(dict(img_path=path)) is None
     assert skip.pop_num_skipped() == 1

@@ -256,9 +256,11 @@ class BaseImageLoader(BaseTransform):
     """Read ``results['img_path']``, hand its bytes to :meth:`load`, and
     name or skip a file that cannot be read.
 
-    With ``on_error='skip'`` an unreadable (or missing) file returns
-    ``None``, which makes mmengine's ``BaseDataset`` draw another sample;
-    each file is warned about once per process, and
+    With ``on_error='raise'`` the error names the file, with a note that
+    ``on_error='skip'`` would skip it. With ``on_error='skip'`` an
+    unreadable (or missing) file returns ``None``, which makes mmengine's
+    ``BaseDataset`` draw another sample; each file is warned about once
+    per process, and
     :class:`~mae_plugin.engine.UnreadableImagesHook` logs the number of
     skipped loads at the end of every training epoch. Test-mode datasets
     refuse ``None``, so evaluation never skips silently.
@@ -329,6 +331,9 @@ class BaseImageLoader(BaseTransform):
                 results)
         except (UnreadableImageError, OSError) as error:
             if self.on_error == 'raise':
+                error.add_note(
+                    f"{type(self).__name__}(on_error='skip') in the training "
+                    'pipeline would skip such files instead (and count them)')
                 raise
             self._skip(filename, error)
             return None
