@@ -25,9 +25,11 @@ def _loading_transforms(dataset) -> Iterator:
 class UnreadableImagesHook(Hook):
     """Log the number of image loads that the loading transforms
     (:class:`~mae_plugin.datasets.BaseImageLoader`:
-    ``RobustLoadImageFromFile``, ``DecodeRandomResizedCrop``) skipped
-    (``on_error='skip'``) during each training epoch, so that skipping is
-    never silent. The per-file warnings come from the transform."""
+    ``RobustLoadImageFromFile``, ``DecodeRandomResizedCrop``,
+    ``DeferredRandomResizedCrop``) skipped (``on_error='skip'``) during
+    each training epoch, so that skipping is never silent; an epoch that
+    skipped none logs nothing. The per-file warnings come from the
+    transform."""
     priority = 'BELOW_NORMAL'
 
     def after_train_epoch(self, runner) -> None:
