@@ -45,6 +45,25 @@ def test_masks_reproduce_from_a_generator_and_from_noise():
                        torch.argsort(torch.argsort(noise, 1), 1))
 
 
+@pytest.mark.parametrize('seeded', [False, True])
+def test_every_sample_draws_its_own_mask(seeded):
+    """As the MAE code's ``random_masking``: one uniform noise value per
+    patch *and sample*, ``torch.rand(N, L)``, the lowest kept; from the
+    global RNG as from a generator."""
+    n, grid, num_keep = 8, (4, 4), 4
+    torch.manual_seed(0)
+    generator = torch.Generator().manual_seed(0) if seeded else None
+    masking = RandomMasking(0.75)(n, grid, generator=generator)
+    reference = torch.Generator().manual_seed(0) if seeded else None
+    torch.manual_seed(0)
+    noise = torch.rand(n, 16, generator=reference)
+    expected = torch.ones(n, 16)
+    expected.scatter_(1, noise.argsort(1)[:, :num_keep], 0)
+    assert torch.equal(masking.mask, expected)
+    # 1820 masks of 4 visible patches of 16: 8 draws are not all the same
+    assert len({tuple(row.tolist()) for row in masking.mask}) > 1
+
+
 def test_noise_of_wrong_shape_is_refused():
     with pytest.raises(ValueError, match='noise must have shape'):
         RandomMasking(0.5)(2, (4, 4), noise=torch.rand(2, 15))
@@ -74,6 +93,25 @@ def test_block_masking_is_exact_and_blocky(ratio):
                 + (m[:, :, 1:] == m[:, :, :-1]).float().mean()) / 2
     _, random_mask, _ = RandomMasking(ratio)(8, grid, generator=gen)
     assert neighbour_agreement(mask) > neighbour_agreement(random_mask) + 0.1
+
+
+def test_block_masking_draws_tall_and_wide_blocks():
+    """BEiT's block aspect ratio (height over width), log-uniform in
+    ``(min_aspect, 1 / min_aspect)``: about as many tall blocks as wide
+    ones (some round to squares). 200 blocks on empty 14x14 grids."""
+    masking = BlockMasking(min_num_patches=4, min_aspect=0.3)
+    generator = torch.Generator().manual_seed(0)
+    tall = wide = 0
+    for _ in range(200):
+        blocks = torch.zeros(14, 14)
+        assert masking._add_block(blocks, 40, generator) > 0
+        rows, cols = blocks.any(1).sum(), blocks.any(0).sum()
+        assert blocks.sum() == rows * cols  # one rectangle
+        tall += int(rows > cols)
+        wide += int(rows < cols)
+    # each side's chance is about 0.45: 90 of 200, 7 standard deviations
+    # (7 blocks) above 40
+    assert tall > 40 and wide > 40
 
 
 def test_grid_masking_keeps_one_of_each_2x2():
