@@ -197,6 +197,43 @@ def test_other_input_size_regenerates_positions():
     assert feats.shape == (1, 32, 6, 5)
 
 
+def test_other_input_size_gets_the_sincos_of_its_own_grid():
+    """A 48x40 input is a 6x5 grid (rows x columns): its patches get the
+    sin-cos of that grid, not of the transposed 5x6 one."""
+    model = build()
+    x = torch.randn(1, 3, 48, 40)
+    tokens, grid = model.embed_patches(x)
+    assert grid == (6, 5)
+    projected = model.patch_embed.projection(x).flatten(2).transpose(1, 2)
+    torch.testing.assert_close(tokens - projected,
+                               sincos_2d((6, 5), 32)[:, 1:])
+
+
+def test_learned_positions_of_mmpretrains_vit_load_and_agree():
+    """A ViT with learned positions (a non-zero class row included) loads
+    as stored, and the class token gets its row as in mmpretrain's ViT."""
+    vit = VisionTransformer(
+        arch=TINY_ARCH, img_size=32, patch_size=8, out_type='raw')
+    vit.pos_embed.data.normal_(generator=torch.Generator().manual_seed(0))
+    vit.eval()
+    model = build()
+    model.load_state_dict(vit.state_dict(), strict=True)
+    assert torch.equal(model.pos_embed, vit.pos_embed)
+    x = torch.randn(2, 3, 32, 32)
+    torch.testing.assert_close(model(x, mask=False)[0], vit(x)[0])
+
+
+def test_stochastic_depth_rises_linearly_over_the_blocks():
+    """As the MAE code's ``dpr = torch.linspace(0, drop_path_rate,
+    depth)``: no drop path in the first block, the full rate in the last,
+    on both residual branches of every block."""
+    model = build(arch=dict(TINY_ARCH, num_layers=3), drop_path_rate=0.3)
+    for layer, rate in zip(model.layers, torch.linspace(0, 0.3, 3).tolist()):
+        probs = [m.drop_prob for m in layer.modules()
+                 if hasattr(m, 'drop_prob')]
+        assert probs == pytest.approx([rate, rate])
+
+
 def test_bad_arguments_name_the_parameter():
     with pytest.raises(
             ValueError, match="arch must be one of .*, got 'giant'"):
