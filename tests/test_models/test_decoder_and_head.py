@@ -34,6 +34,33 @@ def test_decoder_restores_order_and_predicts_every_patch():
     torch.testing.assert_close(pred, pred_p)
 
 
+@pytest.mark.parametrize('grid', [(4, 4), (2, 8)])
+def test_decoder_is_the_papers_forward_decoder(grid):
+    """The MAE code's ``forward_decoder``, written out on the decoder's own
+    layers: mask tokens appended after the visible tokens (class token
+    left out), un-shuffled with ids_restore, the sin-cos positions of the
+    grid added (of the training grid, 4x4, or of another one, 2 rows of
+    8), blocks, norm, prediction, class token's output dropped."""
+    dec = decoder()
+    with torch.no_grad():
+        dec.decoder_norm.weight.uniform_(0.5, 1.5)  # not an identity
+        dec.decoder_norm.bias.uniform_(-1, 1)
+    latent = torch.randn(2, 1 + 4, 32)
+    ids_restore = torch.rand(2, 16).argsort(1).argsort(1)
+    x = dec.decoder_embed(latent)
+    mask_tokens = dec.mask_token.repeat(2, 16 + 1 - x.shape[1], 1)
+    x_ = torch.cat([x[:, 1:, :], mask_tokens], dim=1)
+    x_ = torch.gather(x_, dim=1,
+                      index=ids_restore.unsqueeze(-1).repeat(1, 1, 16))
+    x = torch.cat([x[:, :1, :], x_], dim=1)
+    x = x + sincos_2d(grid, 16)
+    for blk in dec.decoder_blocks:
+        x = blk(x)
+    x = dec.decoder_norm(x)
+    expected = dec.decoder_pred(x)[:, 1:, :]
+    torch.testing.assert_close(dec(latent, ids_restore, grid), expected)
+
+
 def test_decoder_rejects_mismatched_inputs():
     dec = decoder()
     with pytest.raises(ValueError, match='in_channels 32'):
