@@ -2,7 +2,7 @@
 the same loss, predictions, mask and gradients."""
 import pytest
 import torch
-from transformers import ViTMAEModel
+from transformers import ViTMAEForPreTraining, ViTMAEModel
 
 from mae_plugin.checkpoint import (convert_hf_vitmae, convert_to_hf_vitmae,
                                    load_weights, mae_config_from_hf)
@@ -89,6 +89,22 @@ def test_encoder_only_model_converts_to_the_backbone():
 
     back, _ = convert_to_hf_vitmae(state_dict, pretraining=False)
     assert set(back) == set(hf.state_dict())
+
+
+def test_layer_norm_eps_of_the_hf_config_is_kept():
+    """A config with Hugging Face's default eps 1e-12 (not the plugin's
+    1e-6) builds a plugin model with that eps in every layer norm, as the
+    Hugging Face model built from it."""
+    config = hf_config('w32')
+    config.layer_norm_eps = 1e-12
+
+    def eps(model):
+        return sorted(m.eps for m in model.modules()
+                      if isinstance(m, torch.nn.LayerNorm))
+
+    hf_eps = eps(ViTMAEForPreTraining(config))
+    assert set(hf_eps) == {1e-12}
+    assert eps(build_plugin(mae_config_from_hf(config))) == hf_eps
 
 
 def test_config_with_another_activation_is_refused():
