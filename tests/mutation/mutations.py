@@ -42,12 +42,22 @@ DET = ('configs/benchmarks/mmdetection/'
 SEG = ('configs/benchmarks/mmsegmentation/'
        'upernet_mae-vit-base-p16_8xb2-160k_ade20k-512x512.py')
 
+MASKING = 'mae_plugin/models/masking/generators.py'
+MAE_VIT = 'mae_plugin/models/backbones/mae_vit.py'
+DECODER = 'mae_plugin/models/necks/mae_decoder.py'
+FUSED_CROP = 'mae_plugin/datasets/transforms/fused_crop.py'
+
 HEAD_TESTS = ('tests/test_models/test_decoder_and_head.py', )
 KEYS_TESTS = ('tests/test_engine/test_pretrained_keys_hook.py', )
 KNN_TESTS = ('tests/test_engine/test_knn_eval_hook.py', )
 EXPORT_TESTS = ('tests/test_checkpoint/test_export.py', )
 RECIPE_TESTS = ('tests/test_configs/test_transfer_configs.py::'
                 'test_full_size_config_builds', )
+MASKING_TESTS = ('tests/test_models/test_masking.py', )
+ENCODER_TESTS = ('tests/test_models/test_mae_vit.py', )
+DECODER_TESTS = HEAD_TESTS  # one file tests both
+SEEDED_CROP_TESTS = ('tests/test_datasets/test_fused_crop.py::'
+                     'test_seeded_crops_are_mmpretrains', )
 
 MUTATIONS = (
     # The five of issue 23's table.
@@ -172,4 +182,284 @@ MUTATIONS = (
         new=('sincos_1d(rows.flatten(), dims // 2),\n'
              '        sincos_1d(cols.flatten(), dims // 2)'),
         tests=('tests/test_models/test_utils.py', )),
+    # The mutation audit: masking, encoder, decoder, head, positions,
+    # optimizers, converters, resume, crops and kNN.
+    Mutation(
+        name='keep-count-rounds-up',
+        promise='masking keeps int(L * (1 - mask_ratio)) patches',
+        path=MASKING,
+        old='return int(grid_size[0] * grid_size[1] * (1 - self.mask_ratio))',
+        new=('return math.ceil(grid_size[0] * grid_size[1] * '
+             '(1 - self.mask_ratio))'),
+        tests=MASKING_TESTS),
+    Mutation(
+        name='highest-noise-visible',
+        promise='the lowest-noise patches stay visible',
+        path=MASKING,
+        old='torch.argsort(noise, dim=1)  # [N, L], visible first',
+        new='torch.argsort(noise, dim=1, descending=True)  # [N, L]',
+        tests=MASKING_TESTS),
+    Mutation(
+        name='mask-gathered-with-the-shuffle',
+        promise='the mask is un-shuffled into patch order by ids_restore',
+        path=MASKING,
+        old='mask = torch.gather(mask, dim=1, index=ids_restore)',
+        new='mask = torch.gather(mask, dim=1, index=ids_shuffle)',
+        tests=MASKING_TESTS),
+    Mutation(
+        name='mask-one-means-visible',
+        promise='mask: 1 = removed, 0 = visible',
+        path=MASKING,
+        old=('mask = torch.ones(n, num_patches, device=noise.device)\n'
+             '    mask[:, :num_keep] = 0'),
+        new=('mask = torch.zeros(n, num_patches, device=noise.device)\n'
+             '    mask[:, :num_keep] = 1'),
+        tests=MASKING_TESTS),
+    Mutation(
+        name='one-noise-for-the-batch',
+        promise='RandomMasking draws a mask per sample',
+        path=MASKING,
+        old='return torch.rand(size, device=device)',
+        new='return torch.rand(size[1:], device=device).expand(size)',
+        tests=MASKING_TESTS),
+    Mutation(
+        name='block-masking-keeps-the-blocks',
+        promise='BlockMasking removes the blocks',
+        path=MASKING,
+        old='noise[sample] += blocks.flatten()',
+        new='noise[sample] -= blocks.flatten()',
+        tests=MASKING_TESTS),
+    Mutation(
+        name='block-masking-wide-blocks-only',
+        promise="BlockMasking's aspect ratio is log-uniform in "
+        '(min_aspect, 1 / min_aspect)',
+        path=MASKING,
+        old='self.log_aspect = (math.log(min_aspect), -math.log(min_aspect))',
+        new='self.log_aspect = (math.log(min_aspect), 0.)',
+        tests=MASKING_TESTS),
+    Mutation(
+        name='patch-positions-shifted',
+        promise='patch i gets position row 1 + i (row 0 is the class one)',
+        path=MAE_VIT,
+        old='return x + self.position_embedding(grid_size)[:, 1:], grid_size',
+        new='return x + self.position_embedding(grid_size)[:, :-1], grid_size',
+        tests=ENCODER_TESTS),
+    Mutation(
+        name='class-token-without-position',
+        promise="the class token gets pos_embed's class row, as "
+        "mmpretrain's ViT",
+        path=MAE_VIT,
+        old='return (self.cls_token + self.pos_embed[:, :1]).expand(',
+        new='return (self.cls_token + 0 * self.pos_embed[:, :1]).expand(',
+        tests=ENCODER_TESTS),
+    Mutation(
+        name='encoder-keeps-the-wrong-patches',
+        promise='the encoder gathers the patches of ids_keep',
+        path=MAE_VIT,
+        old=('x = torch.gather(x, 1,\n' + ' ' * 25 +
+             'ids_keep.unsqueeze(-1)'),
+        new=('x = torch.gather(x, 1,\n' + ' ' * 25 +
+             'ids_restore[:, :ids_keep.shape[1]].unsqueeze(-1)'),
+        tests=ENCODER_TESTS),
+    Mutation(
+        name='masked-encoder-without-final-norm',
+        promise='the masked encoder ends with the final norm',
+        path=MAE_VIT,
+        old=('        if self.final_norm:\n            x = self.ln1(x)\n'
+             '        return x, mask, ids_restore'),
+        new='        return x, mask, ids_restore',
+        tests=ENCODER_TESTS),
+    Mutation(
+        name='drop-path-rates-reversed',
+        promise='stochastic depth rises linearly from 0 in the first block',
+        path=MAE_VIT,
+        old='rates = np.linspace(0, drop_path_rate, self.num_layers).tolist()',
+        new='rates = np.linspace(drop_path_rate, 0, self.num_layers).tolist()',
+        tests=ENCODER_TESTS),
+    Mutation(
+        name='encoder-other-grid-transposed',
+        promise='an input of another size gets the sin-cos of its own grid',
+        path=MAE_VIT,
+        old='return sincos_2d(grid_size, self.embed_dims).to(self.pos_embed)',
+        new=('return sincos_2d(grid_size[::-1], self.embed_dims).to('
+             'self.pos_embed)'),
+        tests=ENCODER_TESTS),
+    Mutation(
+        name='encoder-mask-token-without-position',
+        promise='an encoder mask token gets its patch position',
+        path=MAE_VIT,
+        old='return torch.cat([visible, self.mask_token + positions], dim=1)',
+        new=('return torch.cat([visible, self.mask_token + 0 * positions], '
+             'dim=1)'),
+        tests=('tests/test_models/test_encoder_mask_token.py', )),
+    Mutation(
+        name='decoder-unshuffles-with-the-shuffle',
+        promise='the decoder puts tokens in patch order with ids_restore',
+        path=DECODER,
+        old='ids_restore.unsqueeze(-1).expand(-1, -1, patches.shape[-1]))',
+        new=('ids_restore.argsort(1).unsqueeze(-1).expand(-1, -1, '
+             'patches.shape[-1]))'),
+        tests=DECODER_TESTS),
+    Mutation(
+        name='decoder-gathers-the-class-token',
+        promise='the class token stays out of the un-shuffle',
+        path=DECODER,
+        old='patches = torch.cat([x[:, 1:], mask_tokens], dim=1)',
+        new='patches = torch.cat([x[:, :-1], mask_tokens], dim=1)',
+        tests=DECODER_TESTS),
+    Mutation(
+        name='decoder-without-positions',
+        promise='the decoder adds its sin-cos positions',
+        path=DECODER,
+        old='x = x + self.position_embedding(grid_size)',
+        new='x = x + 0 * self.position_embedding(grid_size)',
+        tests=DECODER_TESTS),
+    Mutation(
+        name='decoder-predictions-shifted',
+        promise="the decoder drops the class token's prediction",
+        path=DECODER,
+        old='return self.decoder_pred(x)[:, 1:]  # [N, L, p*p*C]',
+        new='return self.decoder_pred(x)[:, :-1]  # [N, L, p*p*C]',
+        tests=DECODER_TESTS),
+    Mutation(
+        name='decoder-without-norm',
+        promise='the decoder norm runs before the prediction',
+        path=DECODER,
+        old='x = self.decoder_norm(x)',
+        new='x = x',
+        tests=DECODER_TESTS),
+    Mutation(
+        name='decoder-other-grid-transposed',
+        promise='the decoder adds the sin-cos of the grid it is given',
+        path=DECODER,
+        old=('return sincos_2d(grid_size, self.embed_dims).to('
+             'self.decoder_pos_embed)'),
+        new=('return sincos_2d(grid_size[::-1], self.embed_dims).to('
+             'self.decoder_pos_embed)'),
+        tests=DECODER_TESTS),
+    Mutation(
+        name='loss-averaged-over-all-patches',
+        promise='the loss is the mean over the removed patches',
+        path=HEAD,
+        old='return dict(loss=(loss * mask).sum() / mask.sum())',
+        new='return dict(loss=(loss * mask).mean())',
+        tests=HEAD_TESTS),
+    Mutation(
+        name='reconstruct-without-mean',
+        promise="reconstruct adds back each patch's mean",
+        path=HEAD,
+        old='pred = pred * std + mean',
+        new='pred = pred * std',
+        tests=HEAD_TESTS),
+    Mutation(
+        name='patchify-columns-first',
+        promise='a patch is flattened (p_row, p_col, channel)',
+        path='mae_plugin/models/utils/patchify.py',
+        old="x = torch.einsum('nchpwq->nhwpqc', x)",
+        new="x = torch.einsum('nchpwq->nhwqpc', x)",
+        tests=('tests/test_models/test_utils.py', )),
+    Mutation(
+        name='learned-positions-resized-bilinearly',
+        promise='learnable position embeddings are resized bicubically',
+        path='mae_plugin/checkpoint/position.py',
+        old="stored = resize_pos_embed(stored, src_grid, grid, 'bicubic',",
+        new="stored = resize_pos_embed(stored, src_grid, grid, 'bilinear',",
+        tests=('tests/test_checkpoint/test_checkpoint.py', )),
+    Mutation(
+        name='group-floor-without-lr-scale',
+        promise="the fine-tuning floor is eta_min x the group's lr_scale",
+        path='mae_plugin/engine/schedulers.py',
+        old="eta_min * group.get('lr_scale', 1.)",
+        new="eta_min * 1.",
+        tests=('tests/test_engine/test_group_floor_scheduler.py', )),
+    Mutation(
+        name='finetune-decays-biases',
+        promise='fine-tuning puts no weight decay on biases',
+        path=('configs/_base_/schedules/'
+              'adamw_layer-decay_coslr-100e_mae-finetune.py'),
+        old="'.bias': dict(decay_mult=0.0),",
+        new="'.bias': dict(decay_mult=1.0),",
+        tests=('tests/test_configs/test_benchmark_configs.py::'
+               'test_finetune_groups_follow_official_param_groups_lrd', )),
+    Mutation(
+        name='lars-adapts-biases',
+        promise='LARS adapts the weight matrices only',
+        path='mae_plugin/engine/optimizers/lars_exclude_constructor.py',
+        old="group['lars_exclude'] = group['params'][0].ndim < 2",
+        new="group['lars_exclude'] = group['params'][0].ndim < 1",
+        tests=('tests/test_engine/test_lars_exclude.py', )),
+    Mutation(
+        name='layer-depths-without-backbone-prefix',
+        promise='layer decay reads the depths of backbone.* parameters',
+        path='mae_plugin/engine/optimizers/layer_decay_constructor.py',
+        old="backbone.get_layer_depth, prefix=f'{prefix}backbone.')",
+        new="backbone.get_layer_depth, prefix=prefix)",
+        tests=('tests/test_engine/test_layer_decay_constructor.py', )),
+    Mutation(
+        name='qkv-concatenated-backwards',
+        promise='Hugging Face query, key, value concatenate as [q; k; v]',
+        path='mae_plugin/checkpoint/converters/key_map.py',
+        old='if len(src) == 1 else torch.cat([state_dict[k] for k in src]))',
+        new=('if len(src) == 1 else torch.cat([state_dict[k] for k in '
+             'src[::-1]]))'),
+        tests=('tests/test_checkpoint/test_huggingface.py', )),
+    Mutation(
+        name='hf-layer-norm-eps-ignored',
+        promise="a Hugging Face config's layer_norm_eps is kept",
+        path='mae_plugin/checkpoint/converters/huggingface.py',
+        old="norm_cfg=dict(type='LN', eps=config.layer_norm_eps))",
+        new="norm_cfg=dict(type='LN', eps=1e-6))",
+        tests=('tests/test_checkpoint/test_huggingface.py', )),
+    Mutation(
+        name='publish-keeps-the-optimizer',
+        promise='a published checkpoint holds the weights and meta only',
+        path='mae_plugin/checkpoint/publish.py',
+        old='torch.save(dict(state_dict=state_dict, meta=meta), unnamed)',
+        new='torch.save(dict(checkpoint, meta=meta), unnamed)',
+        tests=('tests/test_tools/test_publish_model.py', )),
+    Mutation(
+        name='safe-loading-unpickles-anything',
+        promise='checkpoints are read with torch.load(weights_only=True)',
+        path='mae_plugin/checkpoint/safe_loading.py',
+        old='filename, map_location=map_location, weights_only=True)',
+        new='filename, map_location=map_location, weights_only=False)',
+        tests=('tests/test_checkpoint/test_safe_loading.py', )),
+    Mutation(
+        name='accumulated-gradients-not-restored',
+        promise='a resume mid-accumulation restores the saved gradients',
+        path='mae_plugin/engine/hooks/accumulated_gradients_hook.py',
+        old='if runner.iter != iteration:  # weights loaded by load_from',
+        new='if runner.iter == iteration:  # weights loaded by load_from',
+        tests=('tests/test_engine/test_exact_resume.py::'
+               'test_accumulated_gradients_resume_bitwise', )),
+    Mutation(
+        name='resume-skips-one-sample-too-few',
+        promise='a mid-epoch resume leaves out exactly the trained samples',
+        path='mae_plugin/engine/loops.py',
+        old='first = max(skip - start, 0)',
+        new='first = max(skip - start - 1, 0)',
+        tests=('tests/test_engine/test_exact_resume.py::'
+               'test_sampler_seeds_each_position_as_before', )),
+    Mutation(
+        name='aspect-ratio-drawn-uniformly',
+        promise='the crop aspect ratio is drawn log-uniformly',
+        path=FUSED_CROP,
+        old='aspect_ratio = math.exp(np.random.uniform(log_lo, log_hi))',
+        new='aspect_ratio = np.random.uniform(*aspect_ratio_range)',
+        tests=SEEDED_CROP_TESTS),
+    Mutation(
+        name='flip-probability-inverted',
+        promise='DecodeRandomResizedCrop flips with probability flip_prob',
+        path='mae_plugin/datasets/transforms/deferred_crop.py',
+        old=('p=[self.flip_prob,\n' + ' ' * 35 + '1 - self.flip_prob]'),
+        new=('p=[1 - self.flip_prob,\n' + ' ' * 35 + 'self.flip_prob]'),
+        tests=('tests/test_datasets/test_deferred_crop.py::'
+               'test_flip_probability', )),
+    Mutation(
+        name='knn-dot-product-not-cosine',
+        promise='kNN compares features by cosine similarity',
+        path='mae_plugin/evaluation/knn.py',
+        old='train_feats = F.normalize(train_feats.float(), dim=1)',
+        new='train_feats = train_feats.float()',
+        tests=('tests/test_evaluation/test_knn.py', )),
 )
