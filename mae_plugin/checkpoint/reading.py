@@ -10,6 +10,7 @@ the ``state_dict`` entry (not official MAE's ``model``), no safetensors,
 and asserts when nothing is under the prefix, where the loaders here want
 to say what the file holds instead.
 """
+import os
 import os.path as osp
 
 import torch
@@ -30,11 +31,20 @@ def read_checkpoint_file(path: str) -> object:
 
     Raises:
         FileNotFoundError: If ``path`` does not exist.
+        IsADirectoryError: If ``path`` is a folder (the message lists the
+            checkpoint files in it).
         ValueError: If the file is not a checkpoint of its kind (the
             message names the file).
         pickle.UnpicklingError: If the pickle names a global outside the
             weights-only allowlist.
     """
+    if osp.isdir(path):  # e.g. a Hugging Face save_pretrained folder
+        weights = sorted(
+            name for name in os.listdir(path)
+            if name.endswith(('.pth', '.bin', '.safetensors')))
+        raise IsADirectoryError(
+            f'checkpoint {path} is a folder; give a checkpoint file'
+            + (f' in it: {", ".join(weights)}' if weights else ''))
     if not osp.isfile(path):
         raise FileNotFoundError(f'checkpoint: no such file {path}')
     if not path.endswith('.safetensors'):

@@ -13,6 +13,7 @@ A wrong type raises ``TypeError``, a wrong value of the right type
 """
 import argparse
 import math
+import os.path as osp
 from numbers import Integral, Real
 from typing import Any, Callable, Iterable, Sequence, Tuple
 
@@ -202,6 +203,28 @@ def check_device(name: str, value: Any) -> torch.device:
                 f'{name} must be cpu or one of the {count} CUDA devices '
                 f'torch sees here, got {_got(value)}')
     return device
+
+
+def check_output_file(name: str, path: str,
+                      inputs: Iterable[str] = ()) -> str:
+    """Return ``path`` if a file can be written there without losing an
+    input: it is not an existing folder, nor the same file as one of
+    ``inputs`` (compared through links).
+
+    Raises:
+        IsADirectoryError: ``path`` is a folder.
+        ValueError: ``path`` is one of ``inputs``.
+    """
+    if osp.isdir(path):
+        raise IsADirectoryError(
+            f'{name} must be a file to write, got the folder {path}')
+    for source in inputs:
+        if (osp.exists(path) and osp.exists(source)
+                and osp.samefile(path, source)):
+            raise ValueError(
+                f'{name} must be another file than the input {source} '
+                f'(writing it would overwrite the input), got {path}')
+    return path
 
 
 def argparse_type(check: Callable[..., Any],

@@ -1,4 +1,5 @@
 """Converting checkpoint files, in the library and with the CLI."""
+import io
 import os
 import subprocess
 import sys
@@ -183,3 +184,63 @@ def test_a_wrong_source_format_names_the_layout_the_keys_have(
         'official MAE layout')
     assert result.stderr.strip().endswith(
         'the keys look like the plugin layout')
+
+
+def test_dst_equal_to_src_is_refused_and_the_source_kept(official_file):
+    """The converted weights were written over the source file."""
+    _, path = official_file
+    before = open(path, 'rb').read()
+    result = run_converter(path, path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f'convert_checkpoint: dst must be another file than the input '
+        f'{path} (writing it would overwrite the input), got {path}')
+    assert open(path, 'rb').read() == before
+
+
+def test_a_folder_is_named_as_a_folder(official_file, tmp_path):
+    """A Hugging Face folder as src was 'no such file'; a folder as dst
+    was torch's 'open file failed' traceback after the conversion."""
+    _, path = official_file
+    hf_folder = tmp_path / 'vit-mae-base'
+    hf_folder.mkdir()
+    (hf_folder / 'model.safetensors').write_bytes(b'')
+    (hf_folder / 'config.json').write_text('{}')
+    result = run_converter(str(hf_folder), str(tmp_path / 'out.pth'))
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f'convert_checkpoint: checkpoint {hf_folder} is a folder; give a '
+        'checkpoint file in it: model.safetensors')
+    result = run_converter(path, str(hf_folder))
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        'convert_checkpoint: dst must be a file to write, got the folder '
+        f'{hf_folder}')
+
+
+def test_an_interrupted_save_leaves_the_earlier_dst(official_file, tmp_path,
+                                                    monkeypatch):
+    """Ctrl-C half-way through writing the output left a truncated file
+    in place of the earlier conversion."""
+    _, path = official_file
+    dst = str(tmp_path / 'plugin.pth')
+    convert_checkpoint(path, dst)
+    before = open(dst, 'rb').read()
+    save = torch.save
+
+    def interrupted_save(obj, f):
+        buffer = io.BytesIO()
+        save(obj, buffer)
+        half = buffer.getvalue()[:len(buffer.getvalue()) // 2]
+        if isinstance(f, str):
+            with open(f, 'wb') as file:
+                file.write(half)
+        else:
+            f.write(half)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, 'save', interrupted_save)
+    with pytest.raises(KeyboardInterrupt):
+        convert_checkpoint(path, dst, dst_format='timm')
+    assert open(dst, 'rb').read() == before
+    assert sorted(os.listdir(tmp_path)) == ['mae_pretrain.pth', 'plugin.pth']

@@ -1,10 +1,10 @@
 """Convert checkpoint files between the layouts, through the plugin's."""
-import os
-import os.path as osp
+import io
 from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 
+from mae_plugin.utils import atomic_write, check_output_file
 from ..reading import load_state_dict_file
 from .huggingface import convert_hf_vitmae, convert_to_hf_vitmae
 from .key_map import ConversionReport, StateDict, check_floating
@@ -112,13 +112,18 @@ def layout_hint(state_dict: StateDict) -> str:
 def save_state_dict(state_dict: StateDict, path: str,
                     entry: Optional[str]) -> None:
     """Save under ``entry`` (bare if None); ``.safetensors`` files are
-    always bare."""
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    always bare. The file appears whole or not at all (an interrupted
+    write leaves an existing ``path`` as it was): see
+    :func:`~mae_plugin.utils.atomic_write`."""
     if path.endswith('.safetensors'):
-        from safetensors.torch import save_file
-        save_file({k: v.contiguous() for k, v in state_dict.items()}, path)
+        from safetensors.torch import save
+        data = save({k: v.contiguous() for k, v in state_dict.items()})
     else:
-        torch.save(state_dict if entry is None else {entry: state_dict}, path)
+        buffer = io.BytesIO()
+        torch.save(state_dict if entry is None else {entry: state_dict},
+                   buffer)
+        data = buffer.getvalue()
+    atomic_write(data, path)
 
 
 def convert_checkpoint(src: str,
@@ -132,7 +137,8 @@ def convert_checkpoint(src: str,
 
     Args:
         src (str): Source checkpoint.
-        dst (str): Output file.
+        dst (str): Output file, written whole or not at all; its folder
+            is created when missing.
         src_format (str, optional): One of :data:`FORMATS` that converts
             to the plugin (``plugin``, ``official``, ``hf``,
             ``mmpretrain``). Defaults to None (:func:`detect_format`).
@@ -150,10 +156,13 @@ def convert_checkpoint(src: str,
     Raises:
         PartialConversionError: If ``allow_partial`` is False and a step
             has missing or unexpected keys; ``dst`` is not written.
-        ValueError: If a format is unknown or cannot be a source, or the
-            source's layout cannot be told from its keys.
+        ValueError: If a format is unknown or cannot be a source, the
+            source's layout cannot be told from its keys, or ``dst`` is
+            ``src`` (which the output would overwrite).
+        IsADirectoryError: If ``dst`` is a folder.
         TypeError: If a weight is not floating point.
     """
+    check_output_file('dst', dst, [src])
     if src_format not in (None, 'plugin', *SOURCES):
         raise ValueError(f'src_format {src_format!r} cannot be converted '
                          f'from; choose from {["plugin", *SOURCES]}')

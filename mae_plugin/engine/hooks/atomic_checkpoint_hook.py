@@ -6,7 +6,7 @@ from mmengine.hooks import CheckpointHook
 
 from mae_plugin.registry import HOOKS
 from mae_plugin.utils import check_positive_int
-from ..atomic_backend import atomic_write, remove_stale_temp_files
+from mae_plugin.utils.files import atomic_write, remove_stale_temp_files
 
 
 @HOOKS.register_module()
