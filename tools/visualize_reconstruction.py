@@ -4,8 +4,8 @@ visible, each panel titled (the masking named), under a caption that
 states the masking and how predictions were mapped back to pixels; print
 the masked-patch MSE of every image."""
 import argparse
-import os
 import os.path as osp
+import sys
 
 import cv2
 from mmengine.config import DictAction
@@ -13,7 +13,8 @@ from mmengine.config import DictAction
 from mae_plugin.apis import (MASKING_STRATEGIES, init_model, list_images,
                              reconstruct_images, set_masking)
 from mae_plugin.evaluation import psnr
-from mae_plugin.utils import argparse_type, check_positive_int
+from mae_plugin.utils import (argparse_type, atomic_write, check_number,
+                              check_output_file, check_positive_int)
 from mae_plugin.visualization import (add_caption, as_rgb, caption_lines,
                                       panel_titles, stack_rows)
 
@@ -32,7 +33,13 @@ def parse_args():
         help='masking strategy (default: the config\'s)')
     parser.add_argument(
         '--mask-ratio',
-        type=float,
+        type=argparse_type(
+            check_number,
+            'mask_ratio',
+            convert=float,
+            low=0,
+            high=1,
+            high_open=True),
         help='fraction of patches removed (default: the config\'s)')
     parser.add_argument(
         '--seed', type=int, default=0, help='seed of the masks')
@@ -64,7 +71,11 @@ def parse_args():
 
 def main():
     args = parse_args()
-    images = list_images(args.images)
+    try:  # before the model is built
+        images = list_images(args.images)
+        check_output_file('--out-file', args.out_file, images)
+    except (OSError, ValueError) as error:
+        sys.exit(f'visualize_reconstruction: {error}')
     model = init_model(
         args.config,
         args.checkpoint,
@@ -81,9 +92,11 @@ def main():
     caption = caption_lines(model)[1:]  # the panels carry their titles
     figure = as_rgb(
         add_caption(stack_rows([row.figure for row in rows]), caption), model)
-    os.makedirs(osp.dirname(osp.abspath(args.out_file)), exist_ok=True)
-    if not cv2.imwrite(args.out_file, figure[..., ::-1]):  # RGB -> BGR
-        raise OSError(f'could not write {args.out_file}')
+    encoded, data = cv2.imencode(
+        osp.splitext(args.out_file)[1], figure[..., ::-1])  # RGB -> BGR
+    if not encoded:
+        raise OSError(f'could not encode {args.out_file}')
+    atomic_write(data.tobytes(), args.out_file)  # no half-written figure
     print('\n'.join(caption))
     for path, row in zip(images, rows):
         print(f'{path}: masked-patch MSE {row.masked_mse:.1f} '

@@ -259,6 +259,32 @@ def test_an_out_file_opencv_cannot_write_is_refused_first(out_file, images,
     assert not (tmp_path / out_file).exists()
 
 
+def test_an_out_file_that_is_an_input_image_is_refused(images, tmp_path):
+    """The figure was written over the image of a folder given as input."""
+    image = osp.join(images, 'img_1.png')
+    before = open(image, 'rb').read()
+    result = run_tool('tools/visualize_reconstruction.py', CONFIG,
+                      str(tmp_path / 'missing.pth'), images, '--out-file',
+                      image)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f'visualize_reconstruction: --out-file must be another file than '
+        f'the input {image} (writing it would overwrite the input), got '
+        f'{image}\n')
+    assert open(image, 'rb').read() == before
+
+
+def test_the_mask_ratio_is_checked_at_the_command_line(images, tmp_path):
+    """Named by flag before the model is built (a missing checkpoint
+    here), not by the library after loading it."""
+    result = run_tool('tools/visualize_reconstruction.py', CONFIG,
+                      str(tmp_path / 'missing.pth'), images, '--mask-ratio',
+                      '1')
+    assert result.returncode == 2
+    assert ('error: argument --mask-ratio: mask_ratio must be a number in '
+            '[0, 1), got 1.0') in result.stderr
+
+
 def test_a_checkpoint_of_another_architecture_is_named(tmp_path):
     """mmengine's strict load lists the keys but names neither the file nor
     the config."""
