@@ -8,13 +8,13 @@ import os.path as osp
 import sys
 
 import cv2
-from mmengine.config import DictAction
 
 from mae_plugin.apis import (MASKING_STRATEGIES, init_model, list_images,
                              reconstruct_images, set_masking)
 from mae_plugin.evaluation import psnr
-from mae_plugin.utils import (argparse_type, atomic_write, check_number,
-                              check_output_file, check_positive_int)
+from mae_plugin.utils import (CfgOptionsAction, argparse_type, atomic_write,
+                              check_number, check_output_file,
+                              check_positive_int)
 from mae_plugin.visualization import (add_caption, as_rgb, caption_lines,
                                       panel_titles, stack_rows)
 
@@ -59,7 +59,7 @@ def parse_args():
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=CfgOptionsAction,
         help='override config settings, key=value')
     args = parser.parse_args()
     # Checked before the model runs: OpenCV picks the format by extension.

@@ -9,14 +9,14 @@ import os.path as osp
 from typing import Optional, Union
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.dist import is_distributed
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from mae_plugin.engine import scheduler_cfgs
-from mae_plugin.utils import argparse_type, check_int
+from mae_plugin.utils import CfgOptionsAction, argparse_type, check_int
 
 # Scales the lr by world_size x batch_size x accumulative_counts.
 RUNNER_TYPE = 'mae_plugin.AccumulationAwareRunner'
@@ -28,7 +28,7 @@ def add_runner_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=CfgOptionsAction,
         help='override config settings, key=value (e.g. '
         'train_cfg.max_epochs=10 model.backbone.masking.mask_ratio=0.9)')
     parser.add_argument(

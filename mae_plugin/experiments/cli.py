@@ -5,9 +5,8 @@ import argparse
 import dataclasses
 from typing import Any, Dict, Optional, Sequence
 
-from mmengine.config import DictAction
-
-from mae_plugin.utils import argparse_type, check_int, check_positive_int
+from mae_plugin.utils import (CfgOptionsAction, argparse_type, check_int,
+                              check_positive_int)
 from .pipeline_benchmark import PipelineSpec
 
 
@@ -88,7 +87,7 @@ def add_cfg_options(parser: argparse.ArgumentParser, applies_to: str) -> None:
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=CfgOptionsAction,
         help=f'overrides applied to {applies_to}, key=value')
 
 

@@ -1,14 +1,15 @@
 """Helpers below every other layer: argument checks and atomic file
 writes."""
-from .checks import (argparse_type, check_bool, check_choice, check_choices,
-                     check_device, check_img_size, check_int, check_number,
+from .checks import (CfgOptionsAction, argparse_type, check_bool,
+                     check_choice, check_choices, check_device,
+                     check_img_size, check_int, check_number,
                      check_output_file, check_pair, check_positive_int,
                      check_range)
 from .files import atomic_write
 
 __all__ = [
-    'argparse_type', 'check_bool', 'check_choice', 'check_choices',
-    'check_device', 'check_img_size', 'check_int', 'check_number',
-    'check_output_file', 'check_pair', 'check_positive_int', 'check_range',
-    'atomic_write'
+    'CfgOptionsAction', 'argparse_type', 'check_bool', 'check_choice',
+    'check_choices', 'check_device', 'check_img_size', 'check_int',
+    'check_number', 'check_output_file', 'check_pair', 'check_positive_int',
+    'check_range', 'atomic_write'
 ]

@@ -9,7 +9,8 @@ the user reads which config key or flag to fix::
 
 A wrong type raises ``TypeError``, a wrong value of the right type
 ``ValueError``. :func:`argparse_type` turns a check into an argparse
-``type`` so command lines report the same rule.
+``type`` so command lines report the same rule; :class:`CfgOptionsAction`
+reads ``--cfg-options``.
 """
 import argparse
 import math
@@ -18,6 +19,7 @@ from numbers import Integral, Real
 from typing import Any, Callable, Iterable, Sequence, Tuple
 
 import torch
+from mmengine.config import DictAction
 
 
 def _got(value: Any) -> str:
@@ -249,3 +251,26 @@ def argparse_type(check: Callable[..., Any],
 
     parse.__name__ = name  # argparse names the type in its messages
     return parse
+
+
+class CfgOptionsAction(DictAction):
+    """mmengine's ``DictAction`` (``--cfg-options key=value ...``, values
+    parsed the same way) that names the item it cannot read: one without
+    ``=`` or a key, or with unbalanced brackets, stops argparse with the
+    flag and the item instead of a traceback ("not enough values to
+    unpack", "Imbalanced brackets")."""
+
+    def __call__(self,
+                 parser: argparse.ArgumentParser,
+                 namespace: argparse.Namespace,
+                 values: Sequence[str],
+                 option_string: str = None) -> None:
+        for item in values or []:
+            key = item.partition('=')[0]
+            if '=' not in item or not key:
+                parser.error(f'argument {option_string}: {item!r} must be '
+                             'key=value (e.g. train_cfg.max_epochs=10)')
+            try:  # adds the item to the options parsed so far
+                super().__call__(parser, namespace, [item], option_string)
+            except AssertionError as error:  # mmengine's bracket check
+                parser.error(f'argument {option_string}: {item!r}: {error}')

@@ -126,3 +126,13 @@ def test_train_resume_test_and_visualize(photos, tmp_path):
     assert figure.shape[0] > 50 and figure.shape[1] >= 4 * 60 + 3 * 4
     assert np.array_equal(figure[-50:, :60],
                           cv2.imread(osp.join(photos, 'img_0.jpg')))
+
+
+def test_a_cfg_options_item_without_a_value_is_named():
+    """mmengine's DictAction raised 'not enough values to unpack'."""
+    result = run_tool('tools/train.py', CONFIG, '--cfg-options',
+                      'train_cfg.max_epochs=2', 'train_cfg.val_interval')
+    assert result.returncode == 2
+    assert result.stderr.endswith(
+        "train.py: error: argument --cfg-options: 'train_cfg.val_interval' "
+        'must be key=value (e.g. train_cfg.max_epochs=10)\n')

@@ -7,10 +7,12 @@ import re
 import numpy as np
 import pytest
 import torch
+from mmengine.config import DictAction
 
-from mae_plugin.utils import (argparse_type, check_bool, check_choice,
-                              check_choices, check_device, check_img_size,
-                              check_int, check_number, check_pair,
+from mae_plugin.utils import (CfgOptionsAction, argparse_type, check_bool,
+                              check_choice, check_choices, check_device,
+                              check_img_size, check_int, check_number,
+                              check_output_file, check_pair,
                               check_positive_int, check_range)
 from ..conftest import ABSENT_CUDA
 
@@ -184,3 +186,43 @@ def test_argparse_type_through_a_real_parser():
         parser.parse_args(['--ratio', 'nan'])
     assert str(error.value) == ('argument --ratio: ratio must be a number in '
                                 '[0, 1], got nan')
+
+
+def test_cfg_options_action_reads_items_as_mmengine_and_names_bad_ones():
+    items = ['a=1', 'b=[1,(2,3)]', 'c.0.d=x', 'e=None', 'f=', 'g==h']
+    ours, mmengine = (parser_with(
+        **{'cfg-options': dict(nargs='+', action=action)})
+        for action in (CfgOptionsAction, DictAction))
+    parsed = ours.parse_args(['--cfg-options', *items[:3],
+                              '--cfg-options', *items[3:]]).cfg_options
+    assert parsed == mmengine.parse_args(
+        ['--cfg-options', *items]).cfg_options
+    assert parsed == {'a': 1, 'b': [1, (2, 3)], 'c.0.d': 'x', 'e': None,
+                      'f': '', 'g': '=h'}
+    for item in ('train_cfg.max_epochs', '=3'):
+        with pytest.raises(RuntimeError) as error:
+            ours.parse_args(['--cfg-options', 'a=1', item])
+        assert str(error.value) == (
+            f'argument --cfg-options: {item!r} must be key=value (e.g. '
+            'train_cfg.max_epochs=10)')
+    with pytest.raises(RuntimeError) as error:
+        ours.parse_args(['--cfg-options', 'a=[1,2'])
+    assert str(error.value) == ("argument --cfg-options: 'a=[1,2': "
+                                'Imbalanced brackets exist in [1,2')
+
+
+def test_check_output_file(tmp_path):
+    source = tmp_path / 'in.pth'
+    source.write_bytes(b'weights')
+    link = tmp_path / 'link.pth'
+    link.symlink_to(source)
+    new = str(tmp_path / 'new' / 'out.pth')
+    assert check_output_file('dst', new, [str(source)]) == new
+    assert check_output_file('dst', str(source)) == str(source)
+    with raises(IsADirectoryError,
+                f'dst must be a file to write, got the folder {tmp_path}'):
+        check_output_file('dst', str(tmp_path), [str(source)])
+    with raises(ValueError, f'dst must be another file than the input '
+                f'{source} (writing it would overwrite the input), got '
+                f'{link}'):
+        check_output_file('dst', str(link), [new, str(source)])
