@@ -16,7 +16,8 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from mae_plugin.engine import scheduler_cfgs
-from mae_plugin.utils import CfgOptionsAction, argparse_type, check_int
+from mae_plugin.utils import (CfgOptionsAction, argparse_type, check_int,
+                              check_positive_int, check_seed)
 
 # Scales the lr by world_size x batch_size x accumulative_counts.
 RUNNER_TYPE = 'mae_plugin.AccumulationAwareRunner'
@@ -62,6 +63,27 @@ def _work_dir(cfg: Config, config_file: str, work_dir: Optional[str]) -> str:
     if cfg.get('work_dir') is not None:
         return cfg.work_dir
     return osp.join('./work_dirs', osp.splitext(osp.basename(config_file))[0])
+
+
+def _check_seed(cfg: Config) -> None:
+    """Refuse, by name, a ``randomness.seed`` NumPy does not take, which
+    the runner reports only as "Seed must be between 0 and 2**32 - 1"."""
+    seed = (cfg.get('randomness') or {}).get('seed')
+    if seed is not None:
+        check_seed('randomness.seed', seed)
+
+
+def _check_train_length(cfg: Config) -> None:
+    """Refuse, by name, a ``train_cfg`` length (``max_epochs``,
+    ``max_iters``) or ``val_interval`` below 1: mmengine's loops run no
+    epoch for a length of 0 or less and end with exit status 0 (with
+    ``--resume``, of a run that trained nothing), or divide by a zero
+    ``val_interval``; a length that is not an int failed in the schedule
+    check with a ``TypeError`` that named no key."""
+    train_cfg = cfg.get('train_cfg') or {}
+    for key in ('max_epochs', 'max_iters', 'val_interval'):
+        if key in train_cfg:
+            check_positive_int(f'train_cfg.{key}', train_cfg[key])
 
 
 def _check_scheduler_spans(cfg: Config) -> None:
@@ -163,13 +185,18 @@ def train_config(config_file: str,
     Raises:
         ValueError: The lr is scaled, gradients are accumulated and the
             config names a runner that would leave the accumulation out;
-            or an epoch-based scheduler that ends with the training starts
+            an epoch-based scheduler that ends with the training starts
             at or after ``train_cfg.max_epochs`` (see
-            :func:`_check_scheduler_spans`).
+            :func:`_check_scheduler_spans`); ``train_cfg``'s
+            ``max_epochs``, ``max_iters`` or ``val_interval`` is below 1;
+            or ``randomness.seed`` is outside [0, 2**32 - 1].
+        TypeError: One of those is not an int.
     """
     cfg = Config.fromfile(config_file)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    _check_train_length(cfg)
+    _check_seed(cfg)
     _check_scheduler_spans(cfg)
     cfg.launcher = launcher
     cfg.work_dir = _work_dir(cfg, config_file, work_dir)
@@ -245,6 +272,10 @@ def test_config(config_file: Union[str, Config],
     Returns:
         Config: ready for :func:`build_runner`, which builds the
         ``runner_type`` it names (mmengine's ``Runner`` by default).
+
+    Raises:
+        KeyError: The config has no test loop.
+        ValueError: ``randomness.seed`` is outside [0, 2**32 - 1].
     """
     if isinstance(config_file, Config):
         cfg, config_file = copy.deepcopy(config_file), config_file.filename
@@ -252,6 +283,7 @@ def test_config(config_file: Union[str, Config],
         cfg = Config.fromfile(config_file)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    _check_seed(cfg)
     for key in ('test_dataloader', 'test_evaluator', 'test_cfg'):
         if cfg.get(key) is None:
             raise KeyError(f'{config_file} has no `{key}`; tools/test.py '

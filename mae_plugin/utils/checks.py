@@ -104,6 +104,13 @@ def check_number(name: str,
     return value
 
 
+def check_seed(name: str, value: Any) -> int:
+    """Return ``value`` as an int if it is a seed NumPy takes, an int in
+    [0, 2**32 - 1] (mmengine's ``set_random_seed`` hands the seed to
+    ``np.random.seed``)."""
+    return check_int(name, value, minimum=0, maximum=2**32 - 1)
+
+
 def check_bool(name: str, value: Any) -> bool:
     """Return ``value`` if it is a bool.
 

@@ -2,12 +2,14 @@
 accumulates gradients: the official code's ``eff_batch_size = batch_size *
 accum_iter * world_size``."""
 import os.path as osp
+import re
 
 import cv2
 import numpy as np
 import pytest
 
 from mae_plugin.apis import build_runner, train_config
+from mae_plugin.apis import test_config as make_test_config
 from tests.test_engine.utils import unique_experiment
 from ..conftest import ROOT, tiny_mae_cfg
 from ..test_checkpoint.test_pretrained_init import logged_by
@@ -149,3 +151,33 @@ def test_one_scheduler_given_as_a_dict_is_checked_too(tmp_path):
     with pytest.raises(ValueError, match=r'must be above 5, where '
                        r'param_scheduler\[0\] \(CosineAnnealingLR\)'):
         train_config(str(config), work_dir=str(tmp_path))
+
+
+@pytest.mark.parametrize('key, value, error, message', [
+    ('train_cfg.max_epochs', 0, ValueError, 'an int >= 1, got 0'),
+    ('train_cfg.max_epochs', -1, ValueError, 'an int >= 1, got -1'),
+    ('train_cfg.max_epochs', 'abc', TypeError,
+     "an int >= 1, got 'abc' (str)"),
+    ('train_cfg.val_interval', 0, ValueError, 'an int >= 1, got 0'),
+    ('randomness.seed', -1, ValueError,
+     'an int in [0, 4294967295], got -1'),
+    ('randomness.seed', 2**32, ValueError,
+     'an int in [0, 4294967295], got 4294967296'),
+])
+def test_a_run_length_or_seed_the_runner_cannot_use_is_named(
+        key, value, error, message, tmp_path):
+    """mmengine ran no epoch for max_epochs <= 0 and exited 0; a string
+    failed in the schedule check with a TypeError naming no key; a zero
+    val_interval divided by zero after the first epoch; NumPy refused the
+    seed as "Seed must be between 0 and 2**32 - 1"."""
+    expected = re.escape(f'{key} must be {message}')
+    with pytest.raises(error, match=f'^{expected}$'):
+        train_config(CONFIG, work_dir=str(tmp_path),
+                     cfg_options={key: value})
+
+
+def test_the_test_config_names_a_seed_numpy_cannot_take(tmp_path):
+    with pytest.raises(ValueError, match=r'^randomness.seed must be an int '
+                       r'in \[0, 4294967295\], got -2$'):
+        make_test_config(CONFIG, 'epoch_1.pth', work_dir=str(tmp_path),
+                         cfg_options={'randomness.seed': -2})
