@@ -20,6 +20,7 @@ from mae_plugin.experiments import (SWEEP_EVALUATORS, SWEEPS, plot_sweep,
                                     results_table, run_seed_spread, run_sweep,
                                     seed_spread_table, write_markdown)
 from mae_plugin.experiments.cli import add_cfg_options, add_config_args
+from mae_plugin.utils import argparse_type, check_seed
 
 
 def parse_args():
@@ -39,7 +40,7 @@ def parse_args():
         "config's `sweep_evaluation` keys, else reconstruction)")
     parser.add_argument(
         '--seeds',
-        type=int,
+        type=argparse_type(check_seed, 'seeds'),
         nargs='+',
         help="instead of the sweeps, run the config's own point once per "
         'randomness.seed (at least two) and report the spread')

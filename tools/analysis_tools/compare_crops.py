@@ -16,7 +16,7 @@ from mae_plugin.experiments import (PipelineSpec, format_crop_report,
                                     measure_crop_fidelity, time_crops,
                                     write_benchmark_images)
 from mae_plugin.experiments.cli import pipeline_spec_args, spec_from_args
-from mae_plugin.utils import argparse_type, check_positive_int
+from mae_plugin.utils import argparse_type, check_positive_int, check_seed
 
 
 def parse_args():
@@ -27,7 +27,8 @@ def parse_args():
                                            'crops_per_image'))
     parser.add_argument('--rounds', default=3,
                         type=argparse_type(check_positive_int, 'rounds'))
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--seed', type=argparse_type(check_seed, 'seed'), default=0)
     return parser.parse_args()
 
 

@@ -17,6 +17,7 @@ from mae_plugin.experiments import (format_precision_report,
                                     plot_precision_check, run_precision_check,
                                     write_json, write_markdown)
 from mae_plugin.experiments.cli import add_cfg_options, add_config_args
+from mae_plugin.utils import argparse_type, check_seed
 
 
 def parse_args():
@@ -25,7 +26,7 @@ def parse_args():
     add_cfg_options(parser, 'all three runs')
     parser.add_argument(
         '--seed',
-        type=int,
+        type=argparse_type(check_seed, 'seed'),
         default=0,
         help='seed of the fp32 and bf16 runs; the third uses seed + 1')
     parser.add_argument(

@@ -11,7 +11,7 @@ import mae_plugin  # noqa: F401  (registers the plugin)
 from mae_plugin.datasets import DEBIAN_FASHION_MNIST
 from mae_plugin.experiments import (format_seed_summary,
                                     run_fashion_mnist_study, run_study_seeds)
-from mae_plugin.utils import argparse_type, check_positive_int
+from mae_plugin.utils import argparse_type, check_positive_int, check_seed
 
 #: The optional counts of the study, by keyword of
 #: :func:`run_fashion_mnist_study`, and their help.
@@ -50,7 +50,7 @@ def parse_args():
             help=help)
     parser.add_argument(
         '--seeds',
-        type=int,
+        type=argparse_type(check_seed, 'seeds'),
         nargs='+',
         default=[0],
         help='randomness.seed of the training runs; several run the study '
