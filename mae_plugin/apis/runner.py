@@ -165,7 +165,8 @@ def train_config(config_file: str,
             mmengine's ``AmpOptimWrapper`` (fp16 with dynamic loss scaling,
             or the config's ``dtype``) when CUDA is available, otherwise to
             :class:`~mae_plugin.engine.AutocastOptimWrapper` (bf16 autocast
-            on the CPU).
+            on the CPU); another wrapper (such as the configs' own
+            ``AmpOptimWrapper``) is kept, with a warning.
         auto_scale_lr (bool): Scale the lr by the effective batch
             (processes x ``train_dataloader.batch_size`` x
             ``optim_wrapper.accumulative_counts``) over
@@ -201,14 +202,16 @@ def train_config(config_file: str,
     cfg.launcher = launcher
     cfg.work_dir = _work_dir(cfg, config_file, work_dir)
 
-    plain_wrapper = cfg.optim_wrapper.get('type',
-                                          'OptimWrapper') == 'OptimWrapper'
-    if amp and plain_wrapper:
+    wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    if amp and wrapper == 'OptimWrapper':
         if torch.cuda.is_available():
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
         else:  # mmengine's AmpOptimWrapper needs a GPU
             cfg.optim_wrapper.type = 'AutocastOptimWrapper'
+    elif amp:  # as mmdetection's tools/train.py, which warns of it
+        _warn(f'--amp changes a plain OptimWrapper only: the config\'s '
+              f'optim_wrapper.type={wrapper!r} runs as it is')
     if resume is not None:
         cfg.resume = True
         cfg.load_from = None if resume == 'auto' else resume

@@ -181,3 +181,22 @@ def test_the_test_config_names_a_seed_numpy_cannot_take(tmp_path):
                        r'in \[0, 4294967295\], got -2$'):
         make_test_config(CONFIG, 'epoch_1.pth', work_dir=str(tmp_path),
                          cfg_options={'randomness.seed': -2})
+
+
+@pytest.mark.parametrize('config, wrapper', [
+    (CONFIG, 'AmpOptimWrapper'),
+    (osp.join(ROOT, 'configs', 'mae',
+              'mae_vit-base-p16_8xb512-bf16-coslr-800e_in1k.py'),
+     'AutocastOptimWrapper'),
+])
+def test_amp_on_a_config_with_its_own_wrapper_is_warned_of(
+        config, wrapper, tmp_path):
+    """--amp left the config's wrapper (fp16 or bf16) without a word."""
+    for amp, warnings in ((False, []), (True, [
+            f"--amp changes a plain OptimWrapper only: the config's "
+            f"optim_wrapper.type={wrapper!r} runs as it is"])):
+        cfgs = []
+        messages = logged_by(lambda: cfgs.append(
+            train_config(config, work_dir=str(tmp_path), amp=amp)))
+        assert [m for m in messages if '--amp' in m] == warnings
+        assert cfgs[0].optim_wrapper.type == wrapper
