@@ -73,6 +73,36 @@ def _check_seed(cfg: Config) -> None:
         check_seed('randomness.seed', seed)
 
 
+def _check_checkpoint_file(name: str, path: str, hint: str = '') -> None:
+    """Refuse, by ``name``, a local checkpoint path that is a folder or no
+    file, before the runner is built: mmengine's "checkpoint ... can not
+    be found" came after the model was built and a log folder made in the
+    work dir, and called a folder not found. Paths with a scheme
+    (``s3://``, ``https://``, ``torchvision://``) are left to mmengine."""
+    if '://' in path:
+        return
+    if osp.isdir(path):
+        raise IsADirectoryError(
+            f'{name} {path} is a folder, not a checkpoint file{hint}')
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{name} {path}: no such file')
+
+
+def _warn_of_an_earlier_run(work_dir: str) -> None:
+    """Warn where ``work_dir`` holds the checkpoints of an earlier run (a
+    ``last_checkpoint``) that a run without ``resume`` does not continue:
+    mmengine starts anew and writes its checkpoints over those of the same
+    names (``epoch_1.pth``, ...)."""
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(pointer):
+        return
+    with open(pointer) as f:
+        latest = f.read().strip()
+    _warn(f'{work_dir} holds the checkpoints of an earlier run (the latest '
+          f'{latest}): this run starts anew and writes over those of the '
+          'same names; --resume continues that run instead')
+
+
 def _check_train_length(cfg: Config) -> None:
     """Refuse, by name, a ``train_cfg`` length (``max_epochs``,
     ``max_iters``) or ``val_interval`` below 1: mmengine's loops run no
@@ -161,6 +191,8 @@ def train_config(config_file: str,
             ``work_dir`` or ``work_dirs/<config name>``.
         resume (str, optional): ``'auto'`` resumes from the latest
             checkpoint of the work dir, a path from that checkpoint.
+            Without it, a work dir with the checkpoints of an earlier run
+            is warned of (the new run writes over them).
         amp (bool): Mixed precision: switch a plain ``OptimWrapper`` to
             mmengine's ``AmpOptimWrapper`` (fp16 with dynamic loss scaling,
             or the config's ``dtype``) when CUDA is available, otherwise to
@@ -192,6 +224,8 @@ def train_config(config_file: str,
             ``max_epochs``, ``max_iters`` or ``val_interval`` is below 1;
             or ``randomness.seed`` is outside [0, 2**32 - 1].
         TypeError: One of those is not an int.
+        FileNotFoundError: ``resume`` is a local path to no file.
+        IsADirectoryError: ``resume`` is a folder.
     """
     cfg = Config.fromfile(config_file)
     if cfg_options:
@@ -212,9 +246,15 @@ def train_config(config_file: str,
     elif amp:  # as mmdetection's tools/train.py, which warns of it
         _warn(f'--amp changes a plain OptimWrapper only: the config\'s '
               f'optim_wrapper.type={wrapper!r} runs as it is')
-    if resume is not None:
+    if resume is None:
+        _warn_of_an_earlier_run(cfg.work_dir)
+    else:
         cfg.resume = True
         cfg.load_from = None if resume == 'auto' else resume
+        if cfg.load_from is not None:
+            _check_checkpoint_file(
+                'resume', resume, hint=' (resume alone takes the latest '
+                'checkpoint of the work dir)')
         _check_fit(cfg, allow_partial_checkpoint)
     if auto_scale_lr:
         if 'auto_scale_lr' not in cfg:
@@ -279,6 +319,8 @@ def test_config(config_file: Union[str, Config],
     Raises:
         KeyError: The config has no test loop.
         ValueError: ``randomness.seed`` is outside [0, 2**32 - 1].
+        FileNotFoundError: ``checkpoint`` is a local path to no file.
+        IsADirectoryError: ``checkpoint`` is a folder.
     """
     if isinstance(config_file, Config):
         cfg, config_file = copy.deepcopy(config_file), config_file.filename
@@ -293,6 +335,7 @@ def test_config(config_file: Union[str, Config],
                            f'needs a test loop')
     cfg.launcher = launcher
     cfg.work_dir = _work_dir(cfg, config_file, work_dir)
+    _check_checkpoint_file('checkpoint', checkpoint)
     cfg.load_from = checkpoint
     _check_fit(cfg, allow_partial_checkpoint)
     return cfg

@@ -200,3 +200,50 @@ def test_amp_on_a_config_with_its_own_wrapper_is_warned_of(
             train_config(config, work_dir=str(tmp_path), amp=amp)))
         assert [m for m in messages if '--amp' in m] == warnings
         assert cfgs[0].optim_wrapper.type == wrapper
+
+
+def test_a_checkpoint_path_that_is_no_file_is_named_first(tmp_path):
+    """mmengine said "checkpoint ... can not be found" once the runner had
+    built the model and made a log folder in the work dir, for a folder
+    too."""
+    work_dir = tmp_path / 'work'
+    missing = str(tmp_path / 'epoch_5.pth')
+    with pytest.raises(FileNotFoundError,
+                       match=f'^resume {re.escape(missing)}: no such file$'):
+        train_config(CONFIG, work_dir=str(work_dir), resume=missing)
+    with pytest.raises(IsADirectoryError, match=(
+            f'^resume {re.escape(str(tmp_path))} is a folder, not a '
+            r'checkpoint file \(resume alone takes the latest checkpoint '
+            r'of the work dir\)$')):
+        train_config(CONFIG, work_dir=str(work_dir), resume=str(tmp_path))
+    with pytest.raises(IsADirectoryError, match=(
+            f'^checkpoint {re.escape(str(tmp_path))} is a folder, not a '
+            'checkpoint file$')):
+        make_test_config(CONFIG, str(tmp_path), work_dir=str(work_dir))
+    with pytest.raises(FileNotFoundError, match=(
+            f'^checkpoint {re.escape(missing)}: no such file$')):
+        make_test_config(CONFIG, missing, work_dir=str(work_dir))
+    assert not work_dir.exists()
+    remote = 'https://example.org/mae_pretrain_vit_base.pth'
+    assert make_test_config(CONFIG, remote).load_from == remote
+
+
+def test_a_new_run_in_the_work_dir_of_an_earlier_one_is_warned_of(
+        tmp_path):
+    """mmengine starts anew and writes epoch_1.pth, ... over the earlier
+    run's, without a word."""
+    work_dir = str(tmp_path)
+
+    def warnings(resume):
+        messages = logged_by(lambda: train_config(
+            CONFIG, work_dir=work_dir, resume=resume))
+        return [m for m in messages if 'earlier run' in m]
+
+    assert warnings(None) == []  # an empty work dir
+    (tmp_path / 'last_checkpoint').write_text(f'{work_dir}/epoch_2.pth')
+    assert warnings('auto') == []
+    assert warnings(None) == [
+        f'{work_dir} holds the checkpoints of an earlier run (the latest '
+        f'{work_dir}/epoch_2.pth): this run starts anew and writes over '
+        'those of the same names; --resume continues that run instead'
+    ]
