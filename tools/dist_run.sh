@@ -6,6 +6,13 @@
 # by default the repository's .venv, else python3.
 SCRIPT=$1
 NPROC=$2
+# torch.distributed.run also takes auto, gpu and cpu (one process each)
+if ! [[ $NPROC =~ ^([1-9][0-9]*|auto|gpu|cpu)$ ]]; then
+    echo "GPUS must be an int >= 1 (or auto), got '$NPROC' (usage:" \
+        "tools/dist_train.sh CONFIG GPUS [options], tools/dist_test.sh" \
+        "CONFIG CHECKPOINT GPUS [options])" >&2
+    exit 2
+fi
 NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}

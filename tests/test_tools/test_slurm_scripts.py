@@ -1,7 +1,9 @@
 """tools/slurm_train.sh and tools/slurm_test.sh, dry run: the srun command
-they would run, argument by argument."""
+they would run, argument by argument; the process count of
+tools/dist_train.sh and tools/dist_test.sh."""
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -53,3 +55,24 @@ def test_sizes_srun_options_and_tool_options_pass_through(script, args, tool):
         '--time', '1:00:00', 'python3', '-u'
     ]
     assert command[script_at + 1:] == tool[1:] + ['--launcher', 'slurm']
+
+
+@pytest.mark.parametrize('script, args, got', [
+    ('dist_train.sh', ['c.py'], ''),
+    ('dist_train.sh', ['c.py', '--amp'], '--amp'),
+    ('dist_test.sh', ['c.py', 'epoch_1.pth', '0'], '0'),
+])
+def test_dist_scripts_name_a_process_count_that_is_not_one(script, args,
+                                                           got):
+    """torch.distributed.run answered "Unsupported nproc_per_node value"
+    or a bare AssertionError (0), with its traceback."""
+    result = subprocess.run(['bash', f'tools/{script}', *args],
+                            cwd=ROOT,
+                            env={**os.environ, 'PYTHON': sys.executable},
+                            capture_output=True,
+                            text=True)
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"GPUS must be an int >= 1 (or auto), got '{got}' (usage: "
+        'tools/dist_train.sh CONFIG GPUS [options], tools/dist_test.sh '
+        'CONFIG CHECKPOINT GPUS [options])\n')
