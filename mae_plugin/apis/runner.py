@@ -58,11 +58,17 @@ def parse_runner_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
 
 
 def _work_dir(cfg: Config, config_file: str, work_dir: Optional[str]) -> str:
-    if work_dir is not None:
-        return work_dir
-    if cfg.get('work_dir') is not None:
-        return cfg.work_dir
-    return osp.join('./work_dirs', osp.splitext(osp.basename(config_file))[0])
+    """``work_dir``, else the config's, else ``work_dirs/<config name>``;
+    refused where it is a file (mmengine's ``makedirs`` failed with
+    ``FileExistsError`` once the runner was being built)."""
+    if work_dir is None:
+        work_dir = cfg.get('work_dir') or osp.join(
+            './work_dirs',
+            osp.splitext(osp.basename(config_file))[0])
+    if osp.isfile(work_dir):
+        raise NotADirectoryError(
+            f'work_dir {work_dir} is a file, not a folder')
+    return work_dir
 
 
 def _check_seed(cfg: Config) -> None:

@@ -247,3 +247,17 @@ def test_a_new_run_in_the_work_dir_of_an_earlier_one_is_warned_of(
         f'{work_dir}/epoch_2.pth): this run starts anew and writes over '
         'those of the same names; --resume continues that run instead'
     ]
+
+
+def test_a_work_dir_that_is_a_file_is_named(tmp_path):
+    """mmengine's makedirs raised FileExistsError while building the
+    runner."""
+    log = tmp_path / 'train.log'
+    log.write_text('a log')
+    message = f'^work_dir {re.escape(str(log))} is a file, not a folder$'
+    with pytest.raises(NotADirectoryError, match=message):
+        train_config(CONFIG, work_dir=str(log))
+    with pytest.raises(NotADirectoryError, match=message):
+        make_test_config(CONFIG, 'epoch_1.pth',
+                         cfg_options={'work_dir': str(log)})
+    assert log.read_text() == 'a log'
