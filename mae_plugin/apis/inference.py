@@ -11,6 +11,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 from mmengine.utils import scandir
 
+from mae_plugin.checkpoint import conversion_hint, read_checkpoint_file
 from mae_plugin.datasets import IMAGE_EXTENSIONS
 from mae_plugin.registry import MODELS, build_model
 from mae_plugin.utils import (check_choice, check_device, check_number,
@@ -59,9 +60,11 @@ def init_model(config: Union[str, Config],
             load_checkpoint(
                 model, checkpoint, map_location='cpu', strict=True)
         except RuntimeError as error:
+            hint = conversion_hint(read_checkpoint_file(checkpoint)) if (
+                osp.isfile(checkpoint)) else ''
             raise RuntimeError(
                 f'checkpoint {checkpoint} does not fit the model of '
-                f'{cfg.filename or "the config"}: {error}') from error
+                f'{cfg.filename or "the config"}{hint}: {error}') from error
     else:
         model.init_weights()
     model.cfg = cfg

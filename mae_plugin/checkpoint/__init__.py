@@ -18,7 +18,7 @@ registers the weight initializers of :mod:`.pretrained_init`::
     print(load_weights(model, state_dict).summary())
 """
 from .converters import (FORMATS, ConversionReport, PartialConversionError,
-                         convert_checkpoint,
+                         conversion_hint, convert_checkpoint,
                          convert_hf_vitmae, convert_mmpretrain_mae,
                          convert_official_mae, convert_to_hf_vitmae,
                          convert_to_mmpretrain_mae, convert_to_mmseg_mae,
@@ -46,7 +46,8 @@ __all__ = [
     'MMENGINE_CHECKPOINT_GLOBALS', 'PartialConversionError',
     'PretrainedEncoderInit',
     'allow_mmengine_checkpoints', 'compare_state_dicts',
-    'compare_with_checkpoint', 'convert_checkpoint', 'convert_hf_vitmae',
+    'compare_with_checkpoint', 'conversion_hint', 'convert_checkpoint',
+    'convert_hf_vitmae',
     'convert_mmpretrain_mae', 'convert_official_mae', 'convert_to_hf_vitmae',
     'convert_to_mmpretrain_mae', 'convert_to_mmseg_mae',
     'convert_to_mmseg_vit', 'convert_to_official_mae', 'convert_to_timm_vit',

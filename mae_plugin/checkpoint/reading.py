@@ -60,6 +60,16 @@ def read_checkpoint_file(path: str) -> object:
                          f'{error}') from error
 
 
+def weights_of(checkpoint: dict) -> dict:
+    """The ``state_dict`` (mmengine) or ``model`` (official MAE, timm,
+    ViTDet) entry of a loaded checkpoint when present, else the whole
+    dict."""
+    for entry in ('state_dict', 'model'):
+        if isinstance(checkpoint.get(entry), dict):
+            return checkpoint[entry]
+    return checkpoint
+
+
 def load_state_dict_file(path: str) -> StateDict:
     """The state dict of a checkpoint file, read by
     :func:`read_checkpoint_file`.
@@ -78,10 +88,7 @@ def load_state_dict_file(path: str) -> StateDict:
     checkpoint = read_checkpoint_file(path)
     if not isinstance(checkpoint, dict):
         raise TypeError(f'{path}: expected a dict, got {type(checkpoint)}')
-    for entry in ('state_dict', 'model'):
-        if isinstance(checkpoint.get(entry), dict):
-            checkpoint = checkpoint[entry]
-            break
+    checkpoint = weights_of(checkpoint)
     others = [k for k, v in checkpoint.items() if not torch.is_tensor(v)]
     if others:
         raise TypeError(f'{path}: not a state dict, the values of '

@@ -22,7 +22,8 @@ from mae_plugin.apis import test_config as make_test_config
 from mae_plugin.apis import list_images, train_config
 from mae_plugin.datasets import (IMAGE_EXTENSIONS, RobustLoadImageFromFile,
                                  UnreadableImageError, decode_image)
-from mae_plugin.checkpoint import load_checkpoint_safely
+from mae_plugin.checkpoint import (convert_to_official_mae,
+                                   load_checkpoint_safely)
 from mae_plugin.registry import DATASETS, MODELS, TRANSFORMS
 from tests.conftest import tiny_mae_cfg
 from tests.test_engine.utils import (cfg_options,
@@ -134,6 +135,21 @@ def test_3_a_state_dict_is_not_resumable(photos, trained, tmp_path):
     # it still tests: every tensor fits
     metrics = evaluation_runner(photos, str(tmp_path / 'b'), weights).test()
     assert metrics['reconstruction/mse'] > 0
+
+
+def test_3_an_official_layout_checkpoint_names_the_converter(
+        photos, trained, tmp_path):
+    """The official MAE layout of the same weights was refused with the
+    keys it misses only, not the converter that reads it."""
+    official, _ = convert_to_official_mae(
+        torch.load(trained, weights_only=True)['state_dict'])
+    path = str(tmp_path / 'mae_pretrain.pth')
+    torch.save({'model': official}, path)
+    with pytest.raises(ValueError, match=(
+            f'^checkpoint {re.escape(path)} does not fit the model \\(its '
+            r'keys are in the official layout: tools/model_converters/'
+            r'convert_checkpoint\.py converts it\): \d+ missing key')):
+        evaluation_runner(photos, str(tmp_path / 'b'), path).test()
 
 
 def _zip_not_checkpoint(path):

@@ -14,6 +14,7 @@ from PIL import Image
 
 from mae_plugin.apis import (build_masking, init_model, list_images,
                              reconstruct_images, set_masking)
+from mae_plugin.checkpoint import convert_to_official_mae
 from mae_plugin.visualization import caption_lines, panel_titles
 from ..conftest import ABSENT_CUDA
 from .test_train_test_visualize import CONFIG, TINY, run, run_tool
@@ -297,6 +298,21 @@ def test_a_checkpoint_of_another_architecture_is_named(tmp_path):
     assert str(error.value).startswith(
         f'checkpoint {checkpoint} does not fit the model of {CONFIG}: ')
     assert 'backbone.layers.2.ln1.weight' in str(error.value)
+
+
+def test_a_checkpoint_in_another_layout_names_the_converter(tmp_path):
+    """Only mmengine's "do not match exactly" was said."""
+    model = init_model(CONFIG, cfg_options=options())
+    official, _ = convert_to_official_mae(model.state_dict())
+    checkpoint = str(tmp_path / 'mae_pretrain.pth')
+    torch.save(dict(model=official), checkpoint)
+    with pytest.raises(RuntimeError) as error:
+        init_model(CONFIG, checkpoint, cfg_options=options())
+    assert str(error.value).startswith(
+        f'checkpoint {checkpoint} does not fit the model of {CONFIG} (its '
+        'keys are in the official layout: tools/model_converters/'
+        'convert_checkpoint.py converts it): The model and loaded state dict '
+        'do not match exactly')
 
 
 def test_a_cuda_device_the_machine_lacks_is_named():

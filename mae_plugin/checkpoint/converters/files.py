@@ -5,7 +5,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 import torch
 
 from mae_plugin.utils import atomic_write, check_output_file
-from ..reading import load_state_dict_file
+from ..reading import load_state_dict_file, weights_of
 from .huggingface import convert_hf_vitmae, convert_to_hf_vitmae
 from .key_map import ConversionReport, StateDict, check_floating
 from .mmpretrain import convert_mmpretrain_mae, convert_to_mmpretrain_mae
@@ -107,6 +107,21 @@ def layout_hint(state_dict: StateDict) -> str:
         return f'the keys look like the {detect_format(state_dict)} layout'
     except ValueError:
         return 'the keys are in none of the known layouts'
+
+
+def conversion_hint(checkpoint: dict) -> str:
+    """For a checkpoint that does not fit a plugin model: where its weights
+    are in a layout :func:`convert_checkpoint` reads other than the
+    plugin's, ``' (its keys are in the <layout> layout: ...)'`` naming the
+    converter; else ``''``."""
+    try:
+        layout = detect_format(weights_of(checkpoint))
+    except ValueError:  # in no known layout
+        return ''
+    if layout == 'plugin':
+        return ''
+    return (f' (its keys are in the {layout} layout: '
+            f'tools/model_converters/convert_checkpoint.py converts it)')
 
 
 def save_state_dict(state_dict: StateDict, path: str,

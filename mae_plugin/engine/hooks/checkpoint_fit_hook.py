@@ -7,7 +7,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.runner import find_latest_checkpoint
 
-from mae_plugin.checkpoint import compare_state_dicts
+from mae_plugin.checkpoint import compare_state_dicts, conversion_hint
 from mae_plugin.registry import HOOKS
 from mae_plugin.utils import check_bool
 from ..schedulers import scheduler_cfgs
@@ -163,8 +163,8 @@ class CheckpointFitHook(Hook):
         problems = fit_problems(model.state_dict(), state)
         if not problems:
             return
-        message = (f'checkpoint {filename} does not fit the model: '
-                   f'{"; ".join(problems)}')
+        message = (f'checkpoint {filename} does not fit the model'
+                   f'{conversion_hint(checkpoint)}: {"; ".join(problems)}')
         if not self.allow_partial:
             raise ValueError(
                 f'{message}. The layers it does not fill would keep their '
