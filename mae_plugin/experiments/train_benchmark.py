@@ -286,7 +286,9 @@ def _benchmark_config(config_file: str, data_root: str, work_dir: str,
     """``config_file`` as :func:`benchmark_training` and
     :func:`benchmark_loader` run it: the images of ``data_root`` in full
     batches only (the rates count ``batch_size`` images a batch), no
-    checkpoints, no validation, workers that persist between epochs."""
+    checkpoints, no validation, workers that persist between epochs. A
+    wrapped dataset (the demo's ``RepeatDataset``) gives way to the one it
+    wraps: each image once an epoch, from ``data_root``."""
     check_positive_int('batch_size', batch_size)
     check_positive_int('epochs', epochs)
     check_int('num_workers', num_workers, minimum=0)
@@ -301,18 +303,22 @@ def _benchmark_config(config_file: str, data_root: str, work_dir: str,
         'train_dataloader.drop_last': True,
         'train_dataloader.num_workers': num_workers,
         'train_dataloader.persistent_workers': num_workers > 0,
-        'train_dataloader.dataset.data_root': data_root,
-        'train_dataloader.dataset.data_prefix': '',
         'train_cfg.max_epochs': epochs,
         'default_hooks.checkpoint': None,
         **(cfg_options or {})
     }
-    return train_config(
+    cfg = train_config(
         config_file,
         work_dir=work_dir,
         amp=amp,
         no_validate=True,
         cfg_options=options)
+    dataset = cfg.train_dataloader.dataset
+    while isinstance(dataset.get('dataset'), dict):  # a dataset wrapper
+        dataset = dataset.dataset
+    dataset.update(data_root=data_root, data_prefix='')
+    cfg.train_dataloader.dataset = dataset
+    return cfg
 
 
 class _LastBatchHook(Hook):

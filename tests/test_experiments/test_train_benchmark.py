@@ -197,6 +197,28 @@ def test_counts_full_batches_only(config, jpegs, tmp_path):
                              **TINY, 'train_dataloader.drop_last': False})
 
 
+def test_a_wrapped_dataset_gives_way_to_the_one_it_wraps(config, jpegs,
+                                                         tmp_path):
+    """A config whose dataset is a wrapper (the demo's RepeatDataset) is
+    timed on the wrapped dataset's images, each once an epoch: the
+    benchmark's data_root went to the wrapper, which has no such
+    argument."""
+    wrapped = tmp_path / 'repeated.py'
+    wrapped.write_text(
+        f'_base_ = [{config!r}]\n'
+        'train_dataloader = dict(dataset=dict(_delete_=True, '
+        "type='RepeatDataset', times=3, "
+        'dataset={{_base_.train_dataloader.dataset}}))\n')
+    options = {
+        key.replace('dataset.pipeline', 'dataset.dataset.pipeline'): value
+        for key, value in TINY.items()
+    }
+    result = benchmark_loader(str(wrapped), jpegs, str(tmp_path),
+                              batch_size=4, num_workers=0, epochs=2,
+                              warmup=1, cfg_options=options)
+    assert result.iters_per_epoch == 3  # 12 images in 4s, not 36
+
+
 def test_tool_runs_the_loader_alone(config, jpegs, tmp_path):
     out = str(tmp_path / 'out.json')
     command = [
