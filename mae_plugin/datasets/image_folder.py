@@ -2,7 +2,7 @@
 import os
 import os.path as osp
 from collections import Counter, defaultdict
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.fileio import list_from_file
 from mmengine.logging import MMLogger
@@ -12,16 +12,26 @@ from mae_plugin.registry import DATASETS
 from .transforms.loading import IMAGE_EXTENSIONS, printable
 
 
-def ignored_entries(root: str,
-                    extensions: Sequence[str],
-                    with_label: bool = False) -> Dict[str, List[str]]:
-    """What a walk of ``root`` as mmpretrain's ``CustomDataset`` lists it
-    (recursively, following links, hidden files left out) does not take
-    as an image, by reason: ``'other extension'``, ``'hidden'``,
+def survey_folder(
+        root: str,
+        extensions: Sequence[str],
+        with_label: bool = False) -> Tuple[Dict[str, List[str]], List[str]]:
+    """One walk of ``root`` as mmpretrain's ``CustomDataset`` lists it
+    (recursively, following links, hidden files left out): what it does
+    not take as an image, and the hidden folders it takes images from.
+
+    Not taken, by reason: ``'other extension'``, ``'hidden'``,
     ``'broken link'`` (or another entry that is no file, such as a
     socket), ``'folder with an image name'`` (its contents are walked)
     and, with labels, ``'outside the class folders'`` (images directly in
     ``root``: ``CustomDataset`` walks the class sub-folders only).
+
+    Hidden folders (``.ipynb_checkpoints``, ``.thumbnails``, ...): the
+    listing leaves out hidden files, not hidden folders, so the images in
+    them are taken and, with labels, a hidden folder directly in ``root``
+    is a class (torchvision's ``ImageFolder`` does the same). Only the
+    outermost hidden folder of a path is named; one that holds no image is
+    left out unless it is a class.
 
     Args:
         root (str): Local folder.
@@ -30,61 +40,51 @@ def ignored_entries(root: str,
             sub-folder. Defaults to False.
 
     Returns:
-        dict: reason -> paths relative to ``root``, sorted.
+        tuple: reason -> paths relative to ``root``, sorted; and the
+        hidden folders, relative to ``root``, sorted.
     """
-    ignored = defaultdict(list)
+    ignored, hidden = defaultdict(list), set()
     for folder, dirs, files in os.walk(root, followlinks=True):
+        parts = [] if folder == root else osp.relpath(folder, root).split(
+            os.sep)
+        # the outermost hidden folder this one is in, if any
+        outermost = next((osp.join(*parts[:i + 1])
+                          for i, part in enumerate(parts)
+                          if part.startswith('.')), None)
         for name in dirs:
             if name.lower().endswith(tuple(extensions)):
                 ignored['folder with an image name'].append(
                     osp.relpath(osp.join(folder, name), root))
+            if with_label and folder == root and name.startswith('.'):
+                hidden.add(name)  # a class
         for name in files:
             path = osp.join(folder, name)
+            image_name = (not name.startswith('.')
+                          and name.lower().endswith(tuple(extensions)))
+            if outermost is not None and image_name:
+                hidden.add(outermost)
             if name.startswith('.'):
                 reason = 'hidden'
             elif not osp.isfile(path):
                 reason = 'broken link'
-            elif not name.lower().endswith(tuple(extensions)):
+            elif not image_name:
                 reason = 'other extension'
             elif with_label and folder == root:
                 reason = 'outside the class folders'
             else:
                 continue
             ignored[reason].append(osp.relpath(path, root))
-    return {reason: sorted(paths) for reason, paths in ignored.items()}
+    return ({reason: sorted(paths)
+             for reason, paths in ignored.items()}, sorted(hidden))
 
 
-def hidden_folders(root: str,
-                   extensions: Sequence[str],
-                   with_label: bool = False) -> List[str]:
-    """The hidden folders (``.ipynb_checkpoints``, ``.thumbnails``, ...)
-    that mmpretrain's ``CustomDataset`` takes from a walk of ``root``: its
-    listing leaves out hidden files, not hidden folders, so the images in
-    them are taken and, with labels, a hidden folder directly in ``root``
-    is a class (torchvision's ``ImageFolder`` does the same). Only the
-    outermost hidden folder of a path is named; one that holds no image is
-    left out unless it is a class.
-
-    Args:
-        root, extensions, with_label: As for :func:`ignored_entries`
-            (``with_label`` defaults to False).
-
-    Returns:
-        list[str]: paths relative to ``root``, sorted.
-    """
-    found = []
-    for folder, dirs, _ in os.walk(root, followlinks=True):
-        for name in [d for d in dirs if d.startswith('.')]:
-            dirs.remove(name)  # its inner hidden folders are not named
-            path = osp.join(folder, name)
-            is_class = with_label and folder == root
-            if is_class or any(
-                    not file.startswith('.')
-                    and file.lower().endswith(tuple(extensions))
-                    for _, _, files in os.walk(path, followlinks=True)
-                    for file in files):
-                found.append(osp.relpath(path, root))
-    return sorted(found)
+def ignored_entries(root: str,
+                    extensions: Sequence[str],
+                    with_label: bool = False) -> Dict[str, List[str]]:
+    """What a walk of ``root`` as mmpretrain's ``CustomDataset`` lists it
+    does not take as an image, by reason (the first part of
+    :func:`survey_folder`, whose arguments it takes)."""
+    return survey_folder(root, extensions, with_label)[0]
 
 
 @DATASETS.register_module()
@@ -97,7 +97,7 @@ class ImageFolder(CustomDataset):
     ``with_label=True``, images outside the class sub-folders (directly
     in the root), with their number and the first names, as a warning in
     the current logger. The same warning names the hidden folders it took
-    (:func:`hidden_folders`: their images, and with labels, one directly
+    (:func:`survey_folder`: their images, and with labels, one directly
     in the root as a class). A labelled ``ann_file`` line that is not
     ``<image path> <int label>`` is named by its number.
 
@@ -153,10 +153,8 @@ class ImageFolder(CustomDataset):
         return None
 
     def _report_ignored(self, num_images: int) -> None:
-        ignored = ignored_entries(self.img_prefix, self.extensions,
-                                  self.with_label)
-        hidden = hidden_folders(self.img_prefix, self.extensions,
-                                self.with_label)
+        ignored, hidden = survey_folder(self.img_prefix, self.extensions,
+                                        self.with_label)
         if not (ignored or hidden):
             return
         parts = []
