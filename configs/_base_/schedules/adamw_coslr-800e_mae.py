@@ -1,10 +1,11 @@
 # The MAE paper's pretraining recipe: AdamW, base lr 1.5e-4 per 256 images,
 # betas (0.9, 0.95), weight decay 0.05, 40 warm-up epochs then cosine decay
-# to 0. Decay-free: norms and biases, as in the official code (timm's
-# add_weight_decay with no skip list: every 1-D parameter and bias), and, as
-# mmpretrain's MAE configs but unlike the official code, the class and mask
-# tokens (1x1xD tensors, which the official code decays). The sin-cos
-# position embeddings are frozen, so their key changes nothing.
+# to 0. Decay-free, as the official code's rule (timm's add_weight_decay with
+# no skip list): every bias and every other 1-D parameter (the norms'), so
+# the class and mask tokens (1x1xD) decay with the weights. mmpretrain's MAE
+# configs exempt the tokens as well: custom_keys={'cls_token':
+# dict(decay_mult=0.), 'mask_token': dict(decay_mult=0.)} trains as they do.
+# The sin-cos position embeddings are frozen and never updated.
 # PyTorch's fused AdamW makes the same update in one pass over the weights
 # instead of several (CPU and CUDA; see docs/benchmarks.md).
 optim_wrapper = dict(
@@ -12,14 +13,7 @@ optim_wrapper = dict(
     optimizer=dict(
         type='AdamW', lr=1.5e-4 * 4096 / 256, betas=(0.9, 0.95),
         weight_decay=0.05, fused=True),
-    paramwise_cfg=dict(
-        norm_decay_mult=0.0,
-        bias_decay_mult=0.0,
-        custom_keys={
-            'pos_embed': dict(decay_mult=0.),
-            'mask_token': dict(decay_mult=0.),
-            'cls_token': dict(decay_mult=0.)
-        }))
+    paramwise_cfg=dict(bias_decay_mult=0., flat_decay_mult=0.))
 
 param_scheduler = [
     dict(
