@@ -15,7 +15,7 @@ from mae_plugin.checkpoint import conversion_hint, read_checkpoint_file
 from mae_plugin.datasets import IMAGE_EXTENSIONS
 from mae_plugin.registry import MODELS, build_model
 from mae_plugin.utils import (check_choice, check_device, check_number,
-                              check_pair)
+                              check_pair, merge_cfg_options)
 from mae_plugin.visualization import (Reconstruction, masking_name,
                                       reconstruction_figures)
 
@@ -37,7 +37,8 @@ def init_model(config: Union[str, Config],
         config (str | Config): Config file or object.
         checkpoint (str, optional): Checkpoint to load. Defaults to None.
         device (str): Defaults to ``'cpu'``.
-        cfg_options (dict, optional): Overrides merged into the config.
+        cfg_options (dict, optional): Overrides merged into the config
+            (:func:`~mae_plugin.utils.merge_cfg_options`).
 
     Returns:
         nn.Module: the model in eval mode, ``model.cfg`` set.
@@ -47,12 +48,13 @@ def init_model(config: Union[str, Config],
             (another architecture, missing or unexpected keys); the
             message names the checkpoint and the config.
         ValueError: ``device`` is not one this machine has (a CUDA device
-            where torch sees no GPU).
+            where torch sees no GPU), or an option's first key is a
+            misspelling of the config's or the runner's.
     """
     check_device('device', device)
     cfg = Config.fromfile(config) if isinstance(config, str) else config
     if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+        merge_cfg_options(cfg, cfg_options)
     init_default_scope(cfg.get('default_scope', 'mae_plugin'))
     model = MODELS.build(cfg.model)
     if checkpoint is not None:

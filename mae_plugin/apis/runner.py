@@ -17,7 +17,8 @@ from mmengine.runner import Runner
 
 from mae_plugin.engine import scheduler_cfgs
 from mae_plugin.utils import (CfgOptionsAction, argparse_type, check_int,
-                              check_positive_int, check_seed)
+                              check_positive_int, check_seed,
+                              merge_cfg_options)
 
 # Scales the lr by world_size x batch_size x accumulative_counts.
 RUNNER_TYPE = 'mae_plugin.AccumulationAwareRunner'
@@ -211,7 +212,8 @@ def train_config(config_file: str,
             ``auto_scale_lr.base_batch_size``.
         no_validate (bool): Drop the validation loop.
         launcher (str): ``none``, ``pytorch``, ``slurm`` or ``mpi``.
-        cfg_options (dict, optional): Overrides, ``key.sub=value`` style.
+        cfg_options (dict, optional): Overrides, ``key.sub=value`` style,
+            merged by :func:`~mae_plugin.utils.merge_cfg_options`.
         allow_partial_checkpoint (bool): Resume from a checkpoint whose
             tensors do not all fit the model; by default a
             :class:`~mae_plugin.engine.CheckpointFitHook` refuses it.
@@ -228,14 +230,15 @@ def train_config(config_file: str,
             at or after ``train_cfg.max_epochs`` (see
             :func:`_check_scheduler_spans`); ``train_cfg``'s
             ``max_epochs``, ``max_iters`` or ``val_interval`` is below 1;
-            or ``randomness.seed`` is outside [0, 2**32 - 1].
+            ``randomness.seed`` is outside [0, 2**32 - 1]; or an option's
+            first key is a misspelling of the config's or the runner's.
         TypeError: One of those is not an int.
         FileNotFoundError: ``resume`` is a local path to no file.
         IsADirectoryError: ``resume`` is a folder.
     """
     cfg = Config.fromfile(config_file)
     if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+        merge_cfg_options(cfg, cfg_options)
     _check_train_length(cfg)
     _check_seed(cfg)
     _check_scheduler_spans(cfg)
@@ -313,7 +316,8 @@ def test_config(config_file: Union[str, Config],
         work_dir (str, optional): Output folder, as in
             :func:`train_config`.
         launcher (str): Job launcher.
-        cfg_options (dict, optional): Overrides.
+        cfg_options (dict, optional): Overrides, merged as in
+            :func:`train_config`.
         allow_partial_checkpoint (bool): Test a checkpoint whose tensors do
             not all fit the model; by default a
             :class:`~mae_plugin.engine.CheckpointFitHook` refuses it.
@@ -324,7 +328,9 @@ def test_config(config_file: Union[str, Config],
 
     Raises:
         KeyError: The config has no test loop.
-        ValueError: ``randomness.seed`` is outside [0, 2**32 - 1].
+        ValueError: ``randomness.seed`` is outside [0, 2**32 - 1], or an
+            option's first key is a misspelling of the config's or the
+            runner's.
         FileNotFoundError: ``checkpoint`` is a local path to no file.
         IsADirectoryError: ``checkpoint`` is a folder.
     """
@@ -333,7 +339,7 @@ def test_config(config_file: Union[str, Config],
     else:
         cfg = Config.fromfile(config_file)
     if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+        merge_cfg_options(cfg, cfg_options)
     _check_seed(cfg)
     for key in ('test_dataloader', 'test_evaluator', 'test_cfg'):
         if cfg.get(key) is None:

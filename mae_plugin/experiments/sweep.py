@@ -19,6 +19,7 @@ from mmengine.runner import Runner, find_latest_checkpoint
 from .probes import (checkpoint_features, feature_loaders, finetune_accuracy,
                      probe_features)
 from mae_plugin.apis import test_config, train_config
+from mae_plugin.utils import merge_cfg_options
 from .report import markdown_table, pyplot, save_figure, write_json
 from .seed_summary import mean_std
 from .timing import Stopwatch
@@ -107,10 +108,10 @@ def swept_field(sweep: str) -> tuple:
 
 def point_config(config: str, name: str, work_dir: str,
                  options: dict) -> Config:
-    """``config`` with ``options`` merged, named ``name`` and run in
-    ``<work_dir>/<name>``."""
-    cfg = Config.fromfile(config)
-    cfg.merge_from_dict(options)
+    """``config`` with ``options`` merged (a misspelt top-level key
+    refused, :func:`~mae_plugin.utils.merge_cfg_options`), named ``name``
+    and run in ``<work_dir>/<name>``."""
+    cfg = merge_cfg_options(Config.fromfile(config), options)
     cfg.experiment_name = name
     cfg.work_dir = osp.join(work_dir, name)
     return cfg

@@ -4,12 +4,12 @@ from .checks import (CfgOptionsAction, argparse_type, check_bool,
                      check_choice, check_choices, check_device,
                      check_img_size, check_int, check_number,
                      check_output_file, check_pair, check_positive_int,
-                     check_range, check_seed)
+                     check_range, check_seed, merge_cfg_options)
 from .files import atomic_write
 
 __all__ = [
     'CfgOptionsAction', 'argparse_type', 'check_bool', 'check_choice',
     'check_choices', 'check_device', 'check_img_size', 'check_int',
     'check_number', 'check_output_file', 'check_pair', 'check_positive_int',
-    'check_range', 'check_seed', 'atomic_write'
+    'check_range', 'check_seed', 'merge_cfg_options', 'atomic_write'
 ]

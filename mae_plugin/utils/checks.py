@@ -10,16 +10,18 @@ the user reads which config key or flag to fix::
 A wrong type raises ``TypeError``, a wrong value of the right type
 ``ValueError``. :func:`argparse_type` turns a check into an argparse
 ``type`` so command lines report the same rule; :class:`CfgOptionsAction`
-reads ``--cfg-options``.
+reads ``--cfg-options`` and :func:`merge_cfg_options` merges them.
 """
 import argparse
+import difflib
+import inspect
 import math
 import os.path as osp
 from numbers import Integral, Real
 from typing import Any, Callable, Iterable, Sequence, Tuple
 
 import torch
-from mmengine.config import DictAction
+from mmengine.config import Config, DictAction
 
 
 def _got(value: Any) -> str:
@@ -281,3 +283,30 @@ class CfgOptionsAction(DictAction):
                 super().__call__(parser, namespace, [item], option_string)
             except AssertionError as error:  # mmengine's bracket check
                 parser.error(f'argument {option_string}: {item!r}: {error}')
+
+
+def merge_cfg_options(cfg: Config, options: dict) -> Config:
+    """Merge ``options`` (``--cfg-options``, ``key.sub=value``) into
+    ``cfg`` as ``cfg.merge_from_dict`` does, and return it, after refusing
+    a misspelt top-level key: one that neither the config nor mmengine's
+    ``Runner`` has and that is close to one of theirs (``optim_wraper``
+    for ``optim_wrapper``). mmengine would add it as a new key, which no
+    runner reads, and train with the config's value.
+
+    Raises:
+        ValueError: an option's first key is such a misspelling; the
+            message names the option and the key it resembles.
+    """
+    from mmengine.runner import Runner
+    runner_keys = set(inspect.signature(Runner.__init__).parameters)
+    known = set(cfg.keys()) | (runner_keys - {'self'})
+    for option in options:
+        key = option.split('.')[0]
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.85)
+        if key not in known and close:
+            raise ValueError(
+                f'cfg_options {option} must start with a key of the config '
+                f"or of mmengine's Runner, got {key!r}, which neither has; "
+                f'did you mean {close[0]!r}?')
+    cfg.merge_from_dict(options)
+    return cfg

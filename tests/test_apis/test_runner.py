@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from mae_plugin.apis import build_runner, train_config
+from mae_plugin.apis import build_runner, init_model, train_config
 from mae_plugin.apis import test_config as make_test_config
 from tests.test_engine.utils import unique_experiment
 from ..conftest import ROOT, tiny_mae_cfg
@@ -181,6 +181,26 @@ def test_the_test_config_names_a_seed_numpy_cannot_take(tmp_path):
                        r'in \[0, 4294967295\], got -2$'):
         make_test_config(CONFIG, 'epoch_1.pth', work_dir=str(tmp_path),
                          cfg_options={'randomness.seed': -2})
+
+
+def test_a_misspelt_option_is_refused_by_train_test_and_inference(
+        tmp_path):
+    """``optim_wraper.optimizer.lr=...`` trained with the config's lr and
+    exited 0 (mmengine added the new key); each entry point that merges
+    ``--cfg-options`` now refuses it first."""
+    message = re.escape(
+        "cfg_options optim_wraper.optimizer.lr must start with a key of the "
+        "config or of mmengine's Runner, got 'optim_wraper', which neither "
+        "has; did you mean 'optim_wrapper'?")
+    options = {'optim_wraper.optimizer.lr': 1e-3}
+    for call in (
+            lambda: train_config(CONFIG, work_dir=str(tmp_path),
+                                 cfg_options=options),
+            lambda: make_test_config(CONFIG, 'epoch_1.pth',
+                                     cfg_options=options),
+            lambda: init_model(CONFIG, cfg_options=options)):
+        with pytest.raises(ValueError, match=f'^{message}$'):
+            call()
 
 
 @pytest.mark.parametrize('config, wrapper', [

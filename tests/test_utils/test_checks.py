@@ -7,13 +7,14 @@ import re
 import numpy as np
 import pytest
 import torch
-from mmengine.config import DictAction
+from mmengine.config import Config, DictAction
 
 from mae_plugin.utils import (CfgOptionsAction, argparse_type, check_bool,
                               check_choice, check_choices, check_device,
                               check_img_size, check_int, check_number,
                               check_output_file, check_pair,
-                              check_positive_int, check_range)
+                              check_positive_int, check_range,
+                              merge_cfg_options)
 from ..conftest import ABSENT_CUDA
 
 
@@ -226,3 +227,31 @@ def test_check_output_file(tmp_path):
                 f'{source} (writing it would overwrite the input), got '
                 f'{link}'):
         check_output_file('dst', str(link), [new, str(source)])
+
+
+def test_merge_cfg_options_refuses_a_misspelt_top_level_key():
+    """A first key one letter off one of the config's (or the runner's)
+    would be added beside it, read by nothing, and the run would train
+    with the config's value; new keys that resemble nothing, and the
+    runner's own keys missing from the config, merge as mmengine's."""
+    cfg = Config(dict(optim_wrapper=dict(optimizer=dict(lr=0.1)),
+                      train_dataloader=dict(batch_size=8)))
+    for option, meant in (('optim_wraper.optimizer.lr', 'optim_wrapper'),
+                          ('train_dataloder.batch_size', 'train_dataloader'),
+                          ('randomnes.seed', 'randomness')):
+        with raises(ValueError, f'cfg_options {option} must start with a '
+                    "key of the config or of mmengine's Runner, got "
+                    f'{option.split(".")[0]!r}, which neither has; did you '
+                    f'mean {meant!r}?'):
+            merge_cfg_options(cfg, {'train_dataloader.batch_size': 4,
+                                    option: 1})
+    assert cfg.to_dict() == dict(optim_wrapper=dict(optimizer=dict(lr=0.1)),
+                                 train_dataloader=dict(batch_size=8))
+    merged = merge_cfg_options(cfg, {
+        'optim_wrapper.optimizer.lr': 0.2, 'randomness.seed': 3,
+        'val_dataloader.batch_size': 2, 'sweep_evaluation': 'knn'})
+    assert merged is cfg
+    assert cfg.to_dict() == dict(
+        optim_wrapper=dict(optimizer=dict(lr=0.2)),
+        train_dataloader=dict(batch_size=8), randomness=dict(seed=3),
+        val_dataloader=dict(batch_size=2), sweep_evaluation='knn')
