@@ -185,6 +185,68 @@ def test_accumulated_gradients_resume_bitwise(photos, tmp_path):
     assert GRADS_KEY not in final
 
 
+def copy_run(work_dir, copy_to):
+    """A copy of the work dir of a run whose ``last_checkpoint`` names the
+    copy's own checkpoint (mmengine writes an absolute path there, so a
+    plain copy resumes from the original's)."""
+    shutil.copytree(work_dir, copy_to)
+    pointer = osp.join(copy_to, 'last_checkpoint')
+    with open(pointer) as f:
+        latest = osp.basename(f.read().strip())
+    with open(pointer, 'w') as f:
+        f.write(osp.join(str(copy_to), latest))
+    return str(copy_to)
+
+
+def without_saved_gradients(work_dir, copy_to):
+    """A copy of ``work_dir`` whose ``iter_3.pth`` holds no gradients."""
+    copy_run(work_dir, copy_to)
+    path = osp.join(copy_to, 'iter_3.pth')
+    checkpoint = load_checkpoint_safely(path)
+    del checkpoint[GRADS_KEY]
+    torch.save(checkpoint, path)
+    return str(copy_to)
+
+
+def test_saved_gradients_another_accumulation_cannot_use_are_dropped(
+        photos, tmp_path):
+    """Resumed with ``accumulative_counts=1``, iteration 4 steps on its own
+    gradients: those of iteration 3 saved by the accumulation over 2 are
+    dropped with a warning, and the run ends bitwise as one resumed from
+    the checkpoint without them; loaded as weights (``load_from``, a new
+    run from iteration 0) they are left out without a word."""
+    accumulate = 'optim_wrapper.accumulative_counts=2'
+    interrupted = str(tmp_path / 'interrupted')
+    interrupt_before(in_process_runner(photos, interrupted, accumulate), 4)
+    plain = without_saved_gradients(interrupted, tmp_path / 'plain')
+    warnings = {}
+    for work_dir in (interrupted, plain):
+        runner = in_process_runner(photos, work_dir,
+                                   'optim_wrapper.accumulative_counts=1',
+                                   resume=True)
+        warnings[work_dir] = [m for m in logged_by(runner.train)
+                              if 'accumulated' in m]
+    assert warnings == {
+        interrupted: [
+            'The checkpoint of iteration 3 holds the gradients accumulated '
+            'since its last optimizer step, but this run steps at that '
+            'iteration (another optim_wrapper.accumulative_counts): they '
+            'are dropped'],
+        plain: []}
+    assert_checkpoints_bitwise_equal(osp.join(interrupted, 'iter_4.pth'),
+                                     osp.join(plain, 'iter_4.pth'))
+
+    for source in (interrupted, plain):
+        work_dir = str(tmp_path / f'from_{osp.basename(source)}')
+        runner = in_process_runner(
+            photos, work_dir, accumulate,
+            f'load_from={osp.join(source, "iter_3.pth")}')
+        assert not [m for m in logged_by(runner.train) if 'accumulated' in m]
+    assert_checkpoints_bitwise_equal(
+        osp.join(tmp_path, 'from_interrupted', 'iter_4.pth'),
+        osp.join(tmp_path, 'from_plain', 'iter_4.pth'))
+
+
 @pytest.fixture(scope='module')
 def seedless_interrupted(photos, tmp_path_factory):
     """A run with ``randomness.seed=None`` (its own seed, and a shuffle seed
@@ -208,8 +270,7 @@ def seedless_interrupted(photos, tmp_path_factory):
 def test_resume_shuffles_as_the_interrupted_run(seedless_interrupted,
                                                 photos, tmp_path):
     source, seed, seen, order = seedless_interrupted
-    work_dir = str(tmp_path / 'work')
-    shutil.copytree(source, work_dir)
+    work_dir = copy_run(source, tmp_path / 'work')
     np.random.seed(2)  # another process's seed than the fixture's
     resumed = in_process_runner(photos, work_dir, 'randomness.seed=None',
                                 resume=True)
@@ -239,8 +300,7 @@ def test_resume_shuffles_as_the_interrupted_run(seedless_interrupted,
 ])
 def test_mid_epoch_resume_with_another_batch_or_dataset_is_refused(
         override, message, seedless_interrupted, photos, tmp_path):
-    work_dir = str(tmp_path / 'work')
-    shutil.copytree(seedless_interrupted[0], work_dir)
+    work_dir = copy_run(seedless_interrupted[0], tmp_path / 'work')
     runner = in_process_runner(photos, work_dir, override, resume=True)
     with pytest.raises(ValueError) as error:
         runner.train()
@@ -252,8 +312,7 @@ def test_checkpoint_without_the_records_still_resumes(seedless_interrupted,
                                                       photos, tmp_path):
     """A checkpoint saved before the loop recorded the batch, the shuffle
     seed and the epoch resumes with this run's."""
-    work_dir = str(tmp_path / 'work')
-    shutil.copytree(seedless_interrupted[0], work_dir)
+    work_dir = copy_run(seedless_interrupted[0], tmp_path / 'work')
     path = osp.join(work_dir, 'iter_3.pth')
     checkpoint = load_checkpoint_safely(path)
     info = checkpoint['message_hub']['runtime_info']
