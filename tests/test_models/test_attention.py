@@ -43,6 +43,27 @@ def test_same_outputs_and_gradients_as_mmpretrain(options):
         torch.testing.assert_close(grad, ref_grads[name], msg=name)
 
 
+@pytest.mark.parametrize('options', [
+    dict(num_heads=4, input_dims=24, qk_scale=0.5, proj_bias=False),
+    dict(num_heads=4, layer_scale_init_value=0.1),
+    # mmpretrain adds v to the output, which it can with one head only
+    dict(num_heads=1, v_shortcut=True),
+])
+def test_the_attention_alone_matches_mmpretrain(options):
+    """Every option of mmpretrain's attention that the blocks do not set,
+    against mmpretrain's own module with the same weights."""
+    theirs = MultiheadAttention(embed_dims=32, **options)
+    ours = UnbindQKVAttention(embed_dims=32, **options)
+    ours.load_state_dict(theirs.state_dict())
+    x = torch.randn(3, 7, options.get('input_dims', 32))
+    out, x_grad, grads = forward_backward(ours, x)
+    ref_out, ref_x_grad, ref_grads = forward_backward(theirs, x)
+    torch.testing.assert_close(out, ref_out)
+    torch.testing.assert_close(x_grad, ref_x_grad)
+    for name, grad in grads.items():
+        torch.testing.assert_close(grad, ref_grads[name], msg=name)
+
+
 def test_the_backward_pass_allocates_no_zero_filled_qkv_gradients():
     theirs = MultiheadAttention(embed_dims=32, num_heads=4, qkv_bias=True)
     ours = UnbindQKVAttention(embed_dims=32, num_heads=4, qkv_bias=True)

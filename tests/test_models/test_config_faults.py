@@ -66,6 +66,8 @@ def test_misspelled_key_is_named(path):
     ('backbone.arch.num_heads', 5,
      r'arch embed_dims \(32\) must be a multiple of arch num_heads \(5\)'),
     ('backbone.arch.num_layers', 0, 'arch num_layers must be an int >= 1'),
+    ('neck.num_heads', 3,
+     r'^embed_dims must be a multiple of num_heads \(3\), got 16$'),
     ('neck.mlp_ratio', float('inf'), 'mlp_ratio must be a number, got inf'),
     ('predict_seed', None, 'predict_seed must be an int'),
     ('backbone.masking', dict(type='GridMasking',

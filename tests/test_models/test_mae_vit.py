@@ -234,6 +234,26 @@ def test_stochastic_depth_rises_linearly_over_the_blocks():
         assert probs == pytest.approx([rate, rate])
 
 
+def test_frozen_stages_freeze_what_mmpretrains_vit_freezes():
+    """mmpretrain's ViT freezes its first ``frozen_stages`` blocks while it
+    is built, before MAEViT swaps in its own blocks: the swapped-in ones
+    are frozen as mmpretrain's are (the patch embedding and class token
+    with them), the later ones train."""
+    arch = dict(TINY_ARCH, num_layers=3)
+    ours = MAEViT(arch=arch, img_size=32, patch_size=8, frozen_stages=2)
+    theirs = VisionTransformer(arch=arch, img_size=32, patch_size=8,
+                               frozen_stages=2)
+    trains = {name: param.requires_grad
+              for name, param in ours.named_parameters()}
+    assert trains == {name: param.requires_grad
+                      for name, param in theirs.named_parameters()}
+    frozen = {name for name, train in trains.items() if not train}
+    assert frozen == {name for name in trains if name.startswith(
+        ('layers.0.', 'layers.1.', 'patch_embed.', 'cls_token', 'pos_embed'))}
+    assert [layer.training for layer in ours.layers] == [
+        layer.training for layer in theirs.layers] == [False, False, True]
+
+
 def test_bad_arguments_name_the_parameter():
     with pytest.raises(
             ValueError, match="arch must be one of .*, got 'giant'"):

@@ -9,18 +9,20 @@ from mae_plugin.models.utils import sincos_2d
 from ..conftest import TINY_ARCH
 
 
-def encoder(img_size):
-    return MAEViT(arch=TINY_ARCH, img_size=img_size, patch_size=8)
+def encoder(img_size, init_cfg=None):
+    return MAEViT(arch=TINY_ARCH, img_size=img_size, patch_size=8,
+                  init_cfg=init_cfg)
 
 
-def decoder(img_size):
+def decoder(img_size, init_cfg=None):
     return MAEDecoder(
         in_channels=32,
         embed_dims=16,
         num_layers=1,
         num_heads=2,
         img_size=img_size,
-        patch_size=8)
+        patch_size=8,
+        init_cfg=init_cfg)
 
 
 @pytest.mark.parametrize('build,key,dims',
@@ -56,20 +58,27 @@ def test_a_transposed_grid_of_the_same_length_is_regenerated(
     assert torch.equal(getattr(same, key), source[key].float())
 
 
+@pytest.mark.parametrize('build,key,dims,token',
+                         [(encoder, 'pos_embed', 32, 'cls_token'),
+                          (decoder, 'decoder_pos_embed', 16, 'mask_token')])
 @pytest.mark.parametrize('as_list', [False, True])
 @pytest.mark.parametrize('img_size, grid', [(32, (4, 4)), ((48, 64), (6, 8))])
-def test_pretrained_init_cfg_keeps_the_fixed_encoder_embedding(
-        tmp_path, as_list, img_size, grid):
+def test_pretrained_init_cfg_keeps_the_loaded_weights_and_fixed_positions(
+        tmp_path, build, key, dims, token, as_list, img_size, grid):
     """A ``Pretrained`` init_cfg, a dict or a list, loads the checkpoint
-    and leaves sin-cos positions (mmpretrain's ViT redrew them at random
-    after loading a list)."""
-    source = encoder(32)
+    (no weight is drawn again after it) and leaves sin-cos positions of
+    the model's own grid (mmpretrain's ViT redrew them at random after
+    loading a list)."""
+    source = build(32)
     source.init_weights()
-    checkpoint = str(tmp_path / 'encoder.pth')
+    checkpoint = str(tmp_path / 'weights.pth')
     torch.save(source.state_dict(), checkpoint)
     init_cfg = dict(type='Pretrained', checkpoint=checkpoint)
-    model = MAEViT(arch=TINY_ARCH, img_size=img_size, patch_size=8,
-                   init_cfg=[init_cfg] if as_list else init_cfg)
+    model = build(img_size, [init_cfg] if as_list else init_cfg)
     model.init_weights()
-    assert torch.equal(model.pos_embed, sincos_2d(grid, 32))
-    assert torch.equal(model.cls_token, source.cls_token)  # loaded
+    assert torch.equal(getattr(model, key), sincos_2d(grid, dims))
+    loaded = source.state_dict()
+    for name, value in model.state_dict().items():
+        if name != key:
+            assert torch.equal(value, loaded[name]), name
+    assert torch.equal(getattr(model, token), getattr(source, token))
