@@ -32,14 +32,14 @@ def images(tmp_path_factory):
     return str(root)
 
 
-def accumulation_run(images, work_dir, auto_scale_lr, **options):
+def accumulation_run(images, work_dir, scale_lr, **options):
     """One training iteration of a tiny MAE with the pretraining config's
     optimizer and schedule: 64 images per process, 8 accumulated; more
     ``--cfg-options`` in ``options``."""
     cfg = train_config(
         CONFIG,
         work_dir=work_dir,
-        auto_scale_lr=auto_scale_lr,
+        auto_scale_lr=scale_lr,
         cfg_options={
             **options,
             'optim_wrapper.accumulative_counts': 8,
@@ -82,6 +82,14 @@ def test_auto_scale_lr_refuses_a_base_batch_size_below_one(
     with pytest.raises(error, match='auto_scale_lr.base_batch_size'):
         accumulation_run(images, str(tmp_path), True,
                          **{'auto_scale_lr.base_batch_size': base})
+
+
+def test_auto_scale_lr_without_a_base_batch_size_is_named(images, tmp_path):
+    message = ('auto_scale_lr needs base_batch_size, the batch the config '
+               'lr is for')
+    with pytest.raises(KeyError, match=f'^{re.escape(repr(message))}$'):
+        accumulation_run(images, str(tmp_path), True,
+                         **{'auto_scale_lr': dict(_delete_=True)})
 
 
 def test_runner_that_leaves_accumulation_out_is_refused(tmp_path):

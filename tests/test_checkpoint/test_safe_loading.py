@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from mmengine.logging import HistoryBuffer, MessageHub
+from safetensors.torch import save_file
 
 import mae_plugin  # noqa: F401  (allowlists mmengine's checkpoint types)
 from mae_plugin.checkpoint.safe_loading import (history_buffer_method,
@@ -45,10 +46,14 @@ class _RunsCode:
         return (os.system, (f'touch {self.marker}', ))
 
 
-def test_checkpoint_that_would_run_code_is_refused(tmp_path):
+@pytest.mark.parametrize('zip_format', [True, False])
+def test_checkpoint_that_would_run_code_is_refused(tmp_path, zip_format):
+    """In torch's zip format and in its legacy one (a bare pickle stream,
+    as torch < 1.6 wrote)."""
     marker = tmp_path / 'pwned'
     path = tmp_path / 'evil.pth'
-    torch.save({'state_dict': {}, 'payload': _RunsCode(marker)}, path)
+    torch.save({'state_dict': {}, 'payload': _RunsCode(marker)}, path,
+               _use_new_zipfile_serialization=zip_format)
     with pytest.raises(pickle.UnpicklingError,
                        match='(?s)refusing to load checkpoint .*evil.pth.*'
                        'could run code.*system'):
@@ -72,6 +77,15 @@ def test_file_that_is_no_checkpoint_is_named_as_unreadable(
     with pytest.raises(ValueError, match='checkpoint .*bad.pth is not a '
                        'readable torch checkpoint'):
         load_checkpoint_safely(str(path))
+
+
+def test_a_safetensors_file_read_as_a_torch_file_is_named(tmp_path):
+    path = str(tmp_path / 'model.pth')
+    save_file({'w': torch.ones(2)}, path)
+    with pytest.raises(ValueError, match=r'model.pth is not a readable torch '
+                       r'checkpoint.*possibly a safetensors file \(read it '
+                       r'with safetensors\)'):
+        load_checkpoint_safely(path)
 
 
 def test_getattr_in_a_checkpoint_only_resolves_statistics_methods():

@@ -15,6 +15,7 @@ from mmengine.hooks import Hook
 
 from mae_plugin.engine import (AtomicCheckpointHook, AtomicLocalBackend,
                                atomic_write)
+from mae_plugin.utils.files import remove_stale_temp_files
 from tests.test_engine.utils import checkpoint_every_iteration_runner
 from tests.test_tools.test_train_test_visualize import ROOT
 
@@ -91,6 +92,25 @@ def test_written_files_get_the_mode_of_a_plain_write(tmp_path, umask_022):
     atomic_write(b'1', private)
     assert oct(os.stat(private).st_mode & 0o777) == oct(0o600)
     assert private.read_bytes() == b'1'
+
+
+@pytest.mark.parametrize('failure', [KeyboardInterrupt, OSError])
+def test_a_write_that_fails_keeps_the_old_file_and_leaves_nothing(
+        tmp_path, monkeypatch, failure):
+    """Interrupted (Ctrl-C) or failing (disk full) before the rename: the
+    previous version stays whole and the temporary file is removed."""
+    path = tmp_path / 'last_checkpoint'
+    path.write_bytes(b'old')
+
+    def fail(fd):
+        raise failure
+
+    monkeypatch.setattr(os, 'fsync', fail)
+    with pytest.raises(failure):
+        atomic_write(b'new', path)
+    assert os.listdir(tmp_path) == ['last_checkpoint']
+    assert path.read_bytes() == b'old'
+    assert remove_stale_temp_files(str(tmp_path / 'missing')) == []
 
 
 class FailSaving(Hook):

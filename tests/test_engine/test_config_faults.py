@@ -3,8 +3,9 @@ constructor are named when the config is built, not silently taken or
 met later in the run (a checkpoint hook's typo at its first save)."""
 import pytest
 import torch
-from mmengine.optim import OptimWrapper
+from mmengine.optim import OptimWrapper, OptimWrapperDict
 
+from mae_plugin.engine import accumulative_counts
 from mae_plugin.registry import (HOOKS, OPTIM_WRAPPER_CONSTRUCTORS,
                                  PARAM_SCHEDULERS)
 
@@ -72,3 +73,21 @@ def test_checkpoint_hook_takes_valid_intervals(interval):
         dict(type='mae_plugin.AtomicCheckpointHook', interval=interval,
              max_keep_ckpts=3, save_last=False))
     assert hook.interval == interval
+
+
+def test_accumulation_of_several_optimizers_is_one_count_or_named():
+    """An ``OptimWrapperDict`` (one optimizer per part) has one effective
+    batch only when its wrappers accumulate over the same count."""
+    def wrapper(counts):
+        optimizer = torch.optim.SGD(torch.nn.Linear(2, 2).parameters(),
+                                    lr=0.1)
+        return OptimWrapper(optimizer, accumulative_counts=counts)
+
+    assert accumulative_counts(wrapper(4)) == 4
+    assert accumulative_counts(
+        OptimWrapperDict(encoder=wrapper(4), decoder=wrapper(4))) == 4
+    with pytest.raises(ValueError, match=r'^optim_wrapper: the optimizers '
+                       r'accumulate over different accumulative_counts '
+                       r'\[2, 4\]$'):
+        accumulative_counts(
+            OptimWrapperDict(encoder=wrapper(4), decoder=wrapper(2)))

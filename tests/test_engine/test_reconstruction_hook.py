@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 from mae_plugin.engine import (ReconstructionVisualizationHook,
                                preserved_random_state)
+from mae_plugin.registry import DATASETS
 from ..test_tools.test_train_test_visualize import photos  # noqa: F401
 from ..test_tools.test_train_test_visualize import CONFIG, crop_size_overrides
 from ..test_tools.test_visualize_reconstruction import GAP, options, panels
@@ -98,6 +100,29 @@ def test_hook_draws_figures_and_leaves_training_unchanged(
         assert np.array_equal(masked, early_masked)
         assert (masked == 128).all(axis=2).sum() == 12 * 8 * 8
         assert not np.array_equal(recon, early_recon)
+
+
+def test_without_a_dataset_it_draws_the_validation_images(
+        photos, tmp_path):  # noqa: F811
+    """The default: the first ``num_images`` of ``val_dataloader``'s
+    dataset, through its pipeline (32 x 32 crops here)."""
+    hook = dict(type='ReconstructionVisualizationHook', interval=4,
+                num_images=3)
+    train(photos, str(tmp_path), 'val', [hook])
+    (png, ) = glob.glob(
+        str(tmp_path / '*' / 'vis_data' / 'vis_image' / '*.png'))
+    assert osp.basename(png) == 'reconstruction_4.png'
+    figure = cv2.imread(png)  # BGR, as the loaded images
+    cfg = Config.fromfile(CONFIG)
+    cfg.merge_from_dict(options(*crop_size_overrides(photos)))
+    init_default_scope('mae_plugin')
+    val_set = DATASETS.build(cfg.val_dataloader.dataset)
+    bottom = figure.shape[0]
+    for i in range(3):
+        row = figure[bottom - (3 - i) * 32 - (2 - i) * GAP:
+                     bottom - (2 - i) * (32 + GAP)]
+        expected = val_set[i]['inputs'].permute(1, 2, 0).numpy()
+        assert np.array_equal(panels(row, 32)[0], expected), i
 
 
 def test_needs_a_validation_set_or_a_dataset(tmp_path):

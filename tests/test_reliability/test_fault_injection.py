@@ -2,10 +2,12 @@
 no change brings one back. Every input is generated here; nothing is
 downloaded. Each test names its case from the issue."""
 import glob
+import io
 import logging
 import os
 import os.path as osp
 import re
+import struct
 import zipfile
 
 import cv2
@@ -24,6 +26,7 @@ from mae_plugin.datasets import (IMAGE_EXTENSIONS, RobustLoadImageFromFile,
                                  UnreadableImageError, decode_image)
 from mae_plugin.checkpoint import (convert_to_official_mae,
                                    load_checkpoint_safely)
+from mae_plugin.datasets.transforms.loading import printable
 from mae_plugin.registry import DATASETS, MODELS, TRANSFORMS
 from tests.conftest import tiny_mae_cfg
 from tests.test_engine.utils import (cfg_options,
@@ -231,6 +234,15 @@ def test_6_a_file_name_that_is_not_utf8_is_logged(tmp_path, capfd):
     assert 'Logging error' not in capfd.readouterr().err
 
 
+def test_6_any_text_in_a_message_is_made_writable():
+    """File names' undecodable bytes (``os.fsdecode``'s surrogate escapes)
+    become ``\\xNN``; a lone surrogate that is no such escape, which no
+    UTF-8 handler can write either, becomes ``\\udNNN``."""
+    assert printable(os.fsdecode(b'caf\xe9.jpg')) == 'caf\\xe9.jpg'
+    assert printable('a\ud800b.jpg') == 'a\\ud800b.jpg'
+    assert printable('café.jpg') == 'café.jpg'
+
+
 def test_7_a_mask_ratio_that_keeps_no_patch_fails_at_build():
     """Case 7: mask_ratio=0.999 kept 0 of 144 patches and trained."""
     with pytest.raises(
@@ -299,11 +311,15 @@ def build_image_folder(root, with_label):
 def test_7_the_dataset_takes_every_loader_extension_and_names_the_rest(
         tmp_path):
     """Case 7: .webp and .tiff files were silently left out of the
-    training set, a folder named x.jpg and a broken link too."""
+    training set, a folder named x.jpg and a broken link too. Hidden
+    files stay out, as in mmpretrain: the resource forks macOS writes
+    beside a copied image (``._a.jpg``) are no JPEGs."""
     img = np.full((8, 8, 3), 100, np.uint8)
     for name in ('a.jpg', 'b.webp', 'c.tiff', 'd.PNG'):
         assert cv2.imwrite(str(tmp_path / name), img)
     (tmp_path / 'notes.txt').write_text('no image')
+    (tmp_path / '._a.jpg').write_bytes(b'\x00\x05\x16\x07 resource fork')
+    (tmp_path / '.DS_Store').write_bytes(b'\x00\x00\x00\x01Bud1')
     (tmp_path / 'x.jpg').mkdir()
     (tmp_path / 'gone.jpg').symlink_to(tmp_path / 'missing.jpg')
     dataset, lines = build_image_folder(tmp_path, with_label=False)
@@ -312,9 +328,10 @@ def test_7_the_dataset_takes_every_loader_extension_and_names_the_rest(
         osp.basename(dataset.get_data_info(i)['img_path'])
         for i in range(len(dataset))) == images
     assert lines == [
-        f'ImageFolder: 4 images in {osp.join(tmp_path, "")}; ignored 3 '
+        f'ImageFolder: 4 images in {osp.join(tmp_path, "")}; ignored 5 '
         'entries: 1 broken link (gone.jpg); 1 folder with an image name '
-        '(x.jpg); 1 other extension (.txt: 1). Image extensions: ' +
+        '(x.jpg); 2 hidden (.DS_Store, ._a.jpg); 1 other extension (.txt: '
+        '1). Image extensions: ' +
         ' '.join(sorted(dataset.extensions))
     ]
     # the visualisation tool finds the same files
@@ -395,6 +412,41 @@ def test_7_an_annotation_line_without_an_int_label_is_named(tmp_path, line):
         DATASETS.build(
             dict(type='mae_plugin.ImageFolder', data_root=str(tmp_path),
                  ann_file=str(ann_file)))
+
+
+def unsigned_32_bit_tiff(values):
+    """An uncompressed grey TIFF of unsigned 32-bit samples (SampleFormat
+    1), which Pillow cannot write: it saves mode ``I`` as signed."""
+    values = np.asarray(values, '<u4')
+    height, width = values.shape
+    pixels = values.tobytes()
+    tags = [(256, width), (257, height), (258, 32), (259, 1), (262, 1),
+            (273, None), (277, 1), (278, height), (279, len(pixels)),
+            (339, 1)]
+    pixel_offset = 8 + 2 + 12 * len(tags) + 4  # header, entries, next IFD
+    ifd = struct.pack('<H', len(tags)) + b''.join(
+        struct.pack('<HHII', tag, 4, 1, pixel_offset if value is None
+                    else value) for tag, value in tags)
+    return b'II*\x00' + struct.pack('<I', 8) + ifd + b'\0' * 4 + pixels
+
+
+def test_7_unsigned_32_bit_and_floating_point_images(tmp_path):
+    """Pillow reads unsigned 32-bit samples as int32: the top half came out
+    negative and was refused; scaled as the unsigned values they are.
+    Floating-point samples (mode F) have no range to scale from and are
+    refused by name."""
+    top = 2**32 - 1
+    data = unsigned_32_bit_tiff([[0, top // 255 * 100 + 1, top]])
+    assert np.asarray(Image.open(io.BytesIO(data))).tolist() == [
+        [0, top // 255 * 100 + 1, -1]]  # as Pillow gives them
+    assert decode_image(data, 'u32.tif', 'grayscale').tolist() == [
+        [0, 100, 255]]
+    float_tiff = io.BytesIO()
+    Image.fromarray(np.array([[0.5, 1.]], np.float32)).save(float_tiff,
+                                                            format='TIFF')
+    with pytest.raises(UnreadableImageError, match=r'^f.tif: floating-point '
+                       r'images \(mode F\) are not supported$'):
+        decode_image(float_tiff.getvalue(), 'f.tif')
 
 
 def test_7_integer_images_wider_than_8_bits_are_scaled_not_clipped(tmp_path):
