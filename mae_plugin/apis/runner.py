@@ -110,6 +110,44 @@ def _warn_of_an_earlier_run(work_dir: str) -> None:
           'same names; --resume continues that run instead')
 
 
+def _latest_of_the_work_dir(cfg: Config) -> Optional[str]:
+    """The checkpoint that ``--resume`` alone continues from where mmengine
+    would take another, else None (mmengine's choice stands).
+
+    mmengine's ``last_checkpoint`` holds the absolute path it wrote: in a
+    work dir that was copied or moved it names the original folder's
+    checkpoint, so the run resumed that folder's latest state (which may
+    have trained on since) or failed where it is gone. The work dir's own
+    checkpoint of that name is taken instead, with a warning. Left to
+    mmengine: no pointer, one naming the work dir's own file, a URL, and
+    checkpoints written to an ``out_dir`` of their own.
+
+    Raises:
+        FileNotFoundError: The pointer names a file that does not exist,
+            and the work dir holds none of its name.
+    """
+    work_dir = cfg.work_dir
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    hook = (cfg.get('default_hooks') or {}).get('checkpoint') or {}
+    if not osp.isfile(pointer) or hook.get('out_dir'):
+        return None
+    with open(pointer) as f:
+        named = f.read().strip()
+    here = osp.join(work_dir, osp.basename(named))
+    if '://' in named or (osp.isfile(named) and osp.isfile(here)
+                          and osp.samefile(named, here)):
+        return None
+    if osp.isfile(here):
+        _warn(f'{pointer} names {named}, outside this work dir (copied or '
+              f'moved?): resuming {here}, the work dir\'s own')
+        return here
+    if not osp.exists(named):
+        raise FileNotFoundError(
+            f'resume: {pointer} names {named}, which does not exist, and '
+            f'{work_dir} holds no {osp.basename(named)}')
+    return None
+
+
 def _check_train_length(cfg: Config) -> None:
     """Refuse, by name, a ``train_cfg`` length (``max_epochs``,
     ``max_iters``) or ``val_interval`` below 1: mmengine's loops run no
@@ -197,7 +235,9 @@ def train_config(config_file: str,
         work_dir (str, optional): Output folder; defaults to the config's
             ``work_dir`` or ``work_dirs/<config name>``.
         resume (str, optional): ``'auto'`` resumes from the latest
-            checkpoint of the work dir, a path from that checkpoint.
+            checkpoint of the work dir (the one its ``last_checkpoint``
+            names, or the work dir's own of that name when that names
+            another folder's), a path from that checkpoint.
             Without it, a work dir with the checkpoints of an earlier run
             is warned of (the new run writes over them).
         amp (bool): Mixed precision: switch a plain ``OptimWrapper`` to
@@ -233,7 +273,9 @@ def train_config(config_file: str,
             ``randomness.seed`` is outside [0, 2**32 - 1]; or an option's
             first key is a misspelling of the config's or the runner's.
         TypeError: One of those is not an int.
-        FileNotFoundError: ``resume`` is a local path to no file.
+        FileNotFoundError: ``resume`` is a local path to no file, or
+            with ``'auto'``, ``last_checkpoint`` names a missing file that
+            the work dir does not hold either.
         IsADirectoryError: ``resume`` is a folder.
     """
     cfg = Config.fromfile(config_file)
@@ -259,11 +301,13 @@ def train_config(config_file: str,
         _warn_of_an_earlier_run(cfg.work_dir)
     else:
         cfg.resume = True
-        cfg.load_from = None if resume == 'auto' else resume
-        if cfg.load_from is not None:
+        if resume == 'auto':
+            cfg.load_from = _latest_of_the_work_dir(cfg)
+        else:
             _check_checkpoint_file(
                 'resume', resume, hint=' (resume alone takes the latest '
                 'checkpoint of the work dir)')
+            cfg.load_from = resume
         _check_fit(cfg, allow_partial_checkpoint)
     if auto_scale_lr:
         if 'auto_scale_lr' not in cfg:

@@ -256,6 +256,52 @@ def test_a_checkpoint_path_that_is_no_file_is_named_first(tmp_path):
     assert make_test_config(CONFIG, remote).load_from == remote
 
 
+@pytest.mark.parametrize('case', ['own', 'copied', 'moved', 'lost',
+                                  'out_dir'])
+def test_resume_alone_takes_the_work_dirs_own_latest_checkpoint(
+        tmp_path, case):
+    """mmengine's ``last_checkpoint`` holds an absolute path: in a work dir
+    copied from another, ``--resume`` resumed the other folder's
+    checkpoint (which may have trained on since); in one moved there, it
+    failed. The work dir's own checkpoint of that name is taken instead."""
+    original, work_dir = tmp_path / 'original', tmp_path / 'work'
+    for folder in (original, work_dir):
+        folder.mkdir()
+        (folder / 'iter_3.pth').write_bytes(b'weights')
+    named = original / 'iter_3.pth'
+    if case == 'own':
+        named = work_dir / 'iter_3.pth'
+    elif case == 'moved':
+        named.unlink()
+    elif case == 'lost':
+        named.unlink()
+        (work_dir / 'iter_3.pth').unlink()
+    (work_dir / 'last_checkpoint').write_text(str(named))
+    options = ({'default_hooks.checkpoint.out_dir': str(original)}
+               if case == 'out_dir' else {})
+
+    def resume():
+        return train_config(CONFIG, work_dir=str(work_dir), resume='auto',
+                            cfg_options=options).load_from
+
+    if case == 'lost':
+        with pytest.raises(FileNotFoundError, match=re.escape(
+                f'resume: {work_dir}/last_checkpoint names {named}, which '
+                f'does not exist, and {work_dir} holds no iter_3.pth')):
+            resume()
+        return
+    loads = []
+    messages = logged_by(lambda: loads.append(resume()))
+    if case in ('own', 'out_dir'):  # mmengine reads the pointer itself
+        assert loads == [None]
+        assert not [m for m in messages if 'last_checkpoint' in m]
+    else:
+        assert loads == [str(work_dir / 'iter_3.pth')]
+        assert f'{work_dir}/last_checkpoint names {named}, outside this ' \
+            f"work dir (copied or moved?): resuming {work_dir}/iter_3.pth, " \
+            "the work dir's own" in messages
+
+
 def test_a_new_run_in_the_work_dir_of_an_earlier_one_is_warned_of(
         tmp_path):
     """mmengine starts anew and writes epoch_1.pth, ... over the earlier
@@ -268,6 +314,7 @@ def test_a_new_run_in_the_work_dir_of_an_earlier_one_is_warned_of(
         return [m for m in messages if 'earlier run' in m]
 
     assert warnings(None) == []  # an empty work dir
+    (tmp_path / 'epoch_2.pth').write_bytes(b'weights')
     (tmp_path / 'last_checkpoint').write_text(f'{work_dir}/epoch_2.pth')
     assert warnings('auto') == []
     assert warnings(None) == [

@@ -247,6 +247,24 @@ def test_saved_gradients_another_accumulation_cannot_use_are_dropped(
         osp.join(tmp_path, 'from_plain', 'iter_4.pth'))
 
 
+def test_a_moved_work_dir_resumes_from_its_own_checkpoint(photos, tmp_path):
+    """``--resume`` in a work dir moved elsewhere (its ``last_checkpoint``
+    naming the old place) continues from the moved checkpoint and ends
+    bitwise as the uninterrupted run; mmengine failed to find the file."""
+    reference = str(tmp_path / 'reference')
+    in_process_runner(photos, reference).train()
+    interrupted = str(tmp_path / 'interrupted')
+    interrupt_before(in_process_runner(photos, interrupted), 4)
+    moved = str(tmp_path / 'moved')
+    shutil.move(interrupted, moved)
+    cfg = tiny_train_cfg(photos, moved, *options(photos, 0),
+                         'train_cfg.max_epochs=1', resume='auto')
+    assert cfg.load_from == osp.join(moved, 'iter_3.pth')
+    Runner.from_cfg(cfg).train()
+    assert_checkpoints_bitwise_equal(osp.join(reference, 'iter_4.pth'),
+                                     osp.join(moved, 'iter_4.pth'))
+
+
 @pytest.fixture(scope='module')
 def seedless_interrupted(photos, tmp_path_factory):
     """A run with ``randomness.seed=None`` (its own seed, and a shuffle seed
