@@ -285,21 +285,49 @@ class CfgOptionsAction(DictAction):
                 parser.error(f'argument {option_string}: {item!r}: {error}')
 
 
+# Top-level keys read from the config by mmengine's Runner itself (beside
+# its constructor's arguments) and by the tools (``runner_type``).
+RUNNER_CFG_KEYS = frozenset((
+    'runner_type', 'compile', 'model_wrapper_cfg', 'sync_bn',
+    'find_unused_parameters', 'activation_checkpointing',
+    'efficient_conv_bn_eval'))
+
+
+def _paths_holding(node: Any, value: Any, prefix: str = '') -> Iterable[str]:
+    """Dotted paths (list items by index) of the leaves of ``node`` equal
+    to ``value`` and of its type."""
+    items = (node.items() if isinstance(node, dict) else
+             enumerate(node) if isinstance(node, (list, tuple)) else ())
+    for key, child in items:
+        path = f'{prefix}{key}'
+        if type(child) is type(value) and child == value:
+            yield path
+        else:
+            yield from _paths_holding(child, value, path + '.')
+
+
 def merge_cfg_options(cfg: Config, options: dict) -> Config:
     """Merge ``options`` (``--cfg-options``, ``key.sub=value``) into
     ``cfg`` as ``cfg.merge_from_dict`` does, and return it, after refusing
-    a misspelt top-level key: one that neither the config nor mmengine's
-    ``Runner`` has and that is close to one of theirs (``optim_wraper``
-    for ``optim_wrapper``). mmengine would add it as a new key, which no
-    runner reads, and train with the config's value.
+    two options that would change nothing, while the run trains with the
+    config's values:
+
+    - a misspelt top-level key: one that neither the config nor mmengine's
+      ``Runner`` has and that is close to one of theirs (``optim_wraper``
+      for ``optim_wrapper``), which mmengine adds as a new key;
+    - a variable of the config (``data_root``, ``img_size``,
+      ``max_epochs``: a top-level string or number that the runner does
+      not take), which the keys using it read when the config was loaded.
 
     Raises:
-        ValueError: an option's first key is such a misspelling; the
-            message names the option and the key it resembles.
+        ValueError: naming the option and the key it resembles, or the
+            keys that hold the variable's value (those that took it, and
+            any that hold the same value by chance).
     """
     from mmengine.runner import Runner
-    runner_keys = set(inspect.signature(Runner.__init__).parameters)
-    known = set(cfg.keys()) | (runner_keys - {'self'})
+    runner_keys = (set(inspect.signature(Runner.__init__).parameters)
+                   | RUNNER_CFG_KEYS) - {'self'}
+    known = set(cfg.keys()) | runner_keys
     for option in options:
         key = option.split('.')[0]
         close = difflib.get_close_matches(key, known, n=1, cutoff=0.85)
@@ -308,5 +336,17 @@ def merge_cfg_options(cfg: Config, options: dict) -> Config:
                 f'cfg_options {option} must start with a key of the config '
                 f"or of mmengine's Runner, got {key!r}, which neither has; "
                 f'did you mean {close[0]!r}?')
+        value = cfg.get(key)
+        if (option == key and key not in runner_keys
+                and isinstance(value, (str, Real)) and
+                not isinstance(value, bool)):
+            holders = [path for path in _paths_holding(cfg._cfg_dict, value)
+                       if path != key]
+            raise ValueError(
+                f'cfg_options {key} must be a key the run reads, got a '
+                f'variable of the config ({key}={value!r}), which the keys '
+                'using it read when the config was loaded; set those '
+                'instead' + (f' (keys holding its value: '
+                             f'{", ".join(holders)})' if holders else ''))
     cfg.merge_from_dict(options)
     return cfg

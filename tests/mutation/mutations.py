@@ -462,4 +462,48 @@ MUTATIONS = (
         old='train_feats = F.normalize(train_feats.float(), dim=1)',
         new='train_feats = train_feats.float()',
         tests=('tests/test_evaluation/test_knn.py', )),
+    Mutation(
+        name='tokens-exempt-from-weight-decay',
+        promise='pretraining decays what the official code decays, the '
+        'class and mask tokens included',
+        path='configs/_base_/schedules/adamw_coslr-800e_mae.py',
+        old='paramwise_cfg=dict(bias_decay_mult=0., flat_decay_mult=0.))',
+        new=('paramwise_cfg=dict(bias_decay_mult=0., flat_decay_mult=0., '
+             "custom_keys={'token': dict(decay_mult=0.)}))"),
+        tests=('tests/test_configs/test_configs.py::'
+               'test_weight_decay_as_the_official_code', )),
+    Mutation(
+        name='misspelt-cfg-option-merged',
+        promise='a misspelt top-level --cfg-options key is refused',
+        path='mae_plugin/utils/checks.py',
+        old='if key not in known and close:',
+        new='if key not in known and close and False:',
+        tests=('tests/test_apis/test_runner.py::'
+               'test_a_misspelt_option_is_refused_by_train_test_and_'
+               'inference', )),
+    Mutation(
+        name='resume-follows-a-pointer-out-of-the-work-dir',
+        promise='--resume alone takes the work dir\'s own checkpoint',
+        path='mae_plugin/apis/runner.py',
+        old='cfg.load_from = _latest_of_the_work_dir(cfg)',
+        new='cfg.load_from = None',
+        tests=('tests/test_engine/test_exact_resume.py::'
+               'test_a_moved_work_dir_resumes_from_its_own_checkpoint', )),
+    Mutation(
+        name='frozen-stages-lost-in-the-block-swap',
+        promise='MAEViT freezes what mmpretrain\'s ViT freezes',
+        path='mae_plugin/models/backbones/mae_vit.py',
+        old='self._freeze_stages()\n        self.patch_size',
+        new='pass\n        self.patch_size',
+        tests=('tests/test_models/test_mae_vit.py::'
+               'test_frozen_stages_freeze_what_mmpretrains_vit_freezes', )),
+    Mutation(
+        name='resume-without-records-restarts-the-epoch',
+        promise='a checkpoint saved before the loop kept its records '
+        'resumes at its position in the epoch',
+        path='mae_plugin/engine/loops.py',
+        old='start = self._iter - self._epoch * num_batches',
+        new='start = 0',
+        tests=('tests/test_engine/test_exact_resume.py::'
+               'test_checkpoint_without_the_records_still_resumes', )),
 )

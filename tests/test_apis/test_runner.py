@@ -256,6 +256,16 @@ def test_a_checkpoint_path_that_is_no_file_is_named_first(tmp_path):
     assert make_test_config(CONFIG, remote).load_from == remote
 
 
+def test_setting_the_data_root_variable_is_refused_with_the_keys(tmp_path):
+    """``--cfg-options data_root=/datasets/imagenet/`` trained on the
+    config's data/imagenet/ (the dataloaders had read the variable)."""
+    with pytest.raises(ValueError, match=re.escape(
+            'set those instead (keys holding its value: '
+            'train_dataloader.dataset.data_root')):
+        train_config(CONFIG, work_dir=str(tmp_path),
+                     cfg_options={'data_root': '/datasets/imagenet/'})
+
+
 @pytest.mark.parametrize('case', ['own', 'copied', 'moved', 'lost',
                                   'out_dir'])
 def test_resume_alone_takes_the_work_dirs_own_latest_checkpoint(

@@ -238,7 +238,8 @@ def test_merge_cfg_options_refuses_a_misspelt_top_level_key():
                       train_dataloader=dict(batch_size=8)))
     for option, meant in (('optim_wraper.optimizer.lr', 'optim_wrapper'),
                           ('train_dataloder.batch_size', 'train_dataloader'),
-                          ('randomnes.seed', 'randomness')):
+                          ('randomnes.seed', 'randomness'),
+                          ('compil.regions', 'compile')):
         with raises(ValueError, f'cfg_options {option} must start with a '
                     "key of the config or of mmengine's Runner, got "
                     f'{option.split(".")[0]!r}, which neither has; did you '
@@ -255,3 +256,29 @@ def test_merge_cfg_options_refuses_a_misspelt_top_level_key():
         optim_wrapper=dict(optimizer=dict(lr=0.2)),
         train_dataloader=dict(batch_size=8), randomness=dict(seed=3),
         val_dataloader=dict(batch_size=2), sweep_evaluation='knn')
+
+
+def test_merge_cfg_options_refuses_a_variable_read_at_load_time():
+    """``data_root=...`` set the config's variable after the dataloaders
+    had read it, and the run trained on the config's folder; the runner's
+    own scalar keys, and options below a variable, still merge."""
+    cfg = Config(dict(
+        data_root='data/imagenet/', log_level='INFO', flip=True,
+        train_dataloader=dict(dataset=dict(data_root='data/imagenet/')),
+        test_pipeline=[dict(type='Resize', scale=224)], img_size=224))
+    with raises(ValueError, "cfg_options data_root must be a key the run "
+                "reads, got a variable of the config (data_root="
+                "'data/imagenet/'), which the keys using it read when the "
+                'config was loaded; set those instead (keys holding its '
+                'value: train_dataloader.dataset.data_root)'):
+        merge_cfg_options(cfg, {'data_root': '/datasets/imagenet/'})
+    with raises(ValueError, 'cfg_options img_size must be a key the run '
+                'reads, got a variable of the config (img_size=224), which '
+                'the keys using it read when the config was loaded; set '
+                'those instead (keys holding its value: '
+                'test_pipeline.0.scale)'):
+        merge_cfg_options(cfg, {'img_size': 96})
+    merge_cfg_options(cfg, {'log_level': 'DEBUG', 'flip': False,
+                            'test_pipeline.0.scale': 96})
+    assert (cfg.log_level, cfg.flip, cfg.test_pipeline[0].scale,
+            cfg.data_root) == ('DEBUG', False, 96, 'data/imagenet/')
