@@ -95,16 +95,24 @@ def _check_checkpoint_file(name: str, path: str, hint: str = '') -> None:
         raise FileNotFoundError(f'{name} {path}: no such file')
 
 
+def _last_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint path ``work_dir``'s ``last_checkpoint`` holds, as
+    mmengine's checkpoint hook wrote it; None without that file."""
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(pointer):
+        return None
+    with open(pointer) as f:
+        return f.read().strip()
+
+
 def _warn_of_an_earlier_run(work_dir: str) -> None:
     """Warn where ``work_dir`` holds the checkpoints of an earlier run (a
     ``last_checkpoint``) that a run without ``resume`` does not continue:
     mmengine starts anew and writes its checkpoints over those of the same
     names (``epoch_1.pth``, ...)."""
-    pointer = osp.join(work_dir, 'last_checkpoint')
-    if not osp.isfile(pointer):
+    latest = _last_checkpoint(work_dir)
+    if latest is None:
         return
-    with open(pointer) as f:
-        latest = f.read().strip()
     _warn(f'{work_dir} holds the checkpoints of an earlier run (the latest '
           f'{latest}): this run starts anew and writes over those of the '
           'same names; --resume continues that run instead')
@@ -127,12 +135,11 @@ def _latest_of_the_work_dir(cfg: Config) -> Optional[str]:
             and the work dir holds none of its name.
     """
     work_dir = cfg.work_dir
-    pointer = osp.join(work_dir, 'last_checkpoint')
+    named = _last_checkpoint(work_dir)
     hook = (cfg.get('default_hooks') or {}).get('checkpoint') or {}
-    if not osp.isfile(pointer) or hook.get('out_dir'):
+    if named is None or hook.get('out_dir'):
         return None
-    with open(pointer) as f:
-        named = f.read().strip()
+    pointer = osp.join(work_dir, 'last_checkpoint')
     here = osp.join(work_dir, osp.basename(named))
     if '://' in named or (osp.isfile(named) and osp.isfile(here)
                           and osp.samefile(named, here)):
