@@ -15,6 +15,7 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from mae_plugin.checkpoint import check_checkpoint_path
 from mae_plugin.engine import scheduler_cfgs
 from mae_plugin.utils import (CfgOptionsAction, argparse_type, check_int,
                               check_positive_int, check_seed,
@@ -86,13 +87,8 @@ def _check_checkpoint_file(name: str, path: str, hint: str = '') -> None:
     be found" came after the model was built and a log folder made in the
     work dir, and called a folder not found. Paths with a scheme
     (``s3://``, ``https://``, ``torchvision://``) are left to mmengine."""
-    if '://' in path:
-        return
-    if osp.isdir(path):
-        raise IsADirectoryError(
-            f'{name} {path} is a folder, not a checkpoint file{hint}')
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'{name} {path}: no such file')
+    if '://' not in path:
+        check_checkpoint_path(name, path, hint)
 
 
 def _last_checkpoint(work_dir: str) -> Optional[str]:

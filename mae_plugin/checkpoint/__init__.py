@@ -30,8 +30,8 @@ from .loading import (compare_with_checkpoint, load_encoder_weights,
 from .position import fit_position_embeddings
 from .pretrained_init import CountingPretrainedInit, PretrainedEncoderInit
 from .publish import publish_checkpoint, sha256_of
-from .reading import (load_prefixed_state_dict, load_state_dict_file,
-                      read_checkpoint_file)
+from .reading import (check_checkpoint_path, load_prefixed_state_dict,
+                      load_state_dict_file, read_checkpoint_file)
 from .report import LoadReport, compare_state_dicts
 from .safe_loading import (MMENGINE_CHECKPOINT_GLOBALS,
                            allow_mmengine_checkpoints, load_checkpoint_safely,
@@ -45,7 +45,8 @@ __all__ = [
     'ConversionReport', 'CountingPretrainedInit', 'FORMATS', 'LoadReport',
     'MMENGINE_CHECKPOINT_GLOBALS', 'PartialConversionError',
     'PretrainedEncoderInit',
-    'allow_mmengine_checkpoints', 'compare_state_dicts',
+    'allow_mmengine_checkpoints', 'check_checkpoint_path',
+    'compare_state_dicts',
     'compare_with_checkpoint', 'conversion_hint', 'convert_checkpoint',
     'convert_hf_vitmae',
     'convert_mmpretrain_mae', 'convert_official_mae', 'convert_to_hf_vitmae',

@@ -19,6 +19,28 @@ from mmengine.runner import CheckpointLoader
 from .report import StateDict
 
 
+def check_checkpoint_path(name: str, path: str, hint: str = '') -> None:
+    """Refuse, by ``name``, a local checkpoint path that is a folder or no
+    file. The folder's message ends with the checkpoint files in it (a
+    work dir, a Hugging Face ``save_pretrained`` folder); ``hint`` follows
+    the rule.
+
+    Raises:
+        FileNotFoundError: If ``path`` does not exist.
+        IsADirectoryError: If ``path`` is a folder.
+    """
+    if osp.isdir(path):
+        weights = sorted(
+            file for file in os.listdir(path)
+            if file.endswith(('.pth', '.bin', '.safetensors')))
+        raise IsADirectoryError(
+            f'{name} {path} is a folder, not a checkpoint file{hint}'
+            + (f'; checkpoint files in it: {", ".join(weights)}'
+               if weights else ''))
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{name} {path}: no such file')
+
+
 def read_checkpoint_file(path: str) -> object:
     """Whatever a checkpoint file holds, read without running its code.
 
@@ -38,15 +60,7 @@ def read_checkpoint_file(path: str) -> object:
         pickle.UnpicklingError: If the pickle names a global outside the
             weights-only allowlist.
     """
-    if osp.isdir(path):  # e.g. a Hugging Face save_pretrained folder
-        weights = sorted(
-            name for name in os.listdir(path)
-            if name.endswith(('.pth', '.bin', '.safetensors')))
-        raise IsADirectoryError(
-            f'checkpoint {path} is a folder; give a checkpoint file'
-            + (f' in it: {", ".join(weights)}' if weights else ''))
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'checkpoint: no such file {path}')
+    check_checkpoint_path('checkpoint', path)
     if not path.endswith('.safetensors'):
         return CheckpointLoader.load_checkpoint(
             path, map_location='cpu', logger='silent')

@@ -209,8 +209,8 @@ def test_a_folder_is_named_as_a_folder(official_file, tmp_path):
     result = run_converter(str(hf_folder), str(tmp_path / 'out.pth'))
     assert result.returncode == 1
     assert result.stderr.strip() == (
-        f'convert_checkpoint: checkpoint {hf_folder} is a folder; give a '
-        'checkpoint file in it: model.safetensors')
+        f'convert_checkpoint: checkpoint {hf_folder} is a folder, not a '
+        'checkpoint file; checkpoint files in it: model.safetensors')
     result = run_converter(path, str(hf_folder))
     assert result.returncode == 1
     assert result.stderr.strip() == (
