@@ -12,6 +12,18 @@ from mae_plugin.models import mae_config
 
 # The repository's root, for the configs and tools the tests run.
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def checkout_env(**variables: str) -> dict:
+    """The environment of a subprocess that runs the checkout's code: ROOT
+    first on PYTHONPATH (the checkout's mae_plugin, not an installed one),
+    the caller's PYTHONPATH after it (e.g. coverage's ``sitecustomize``),
+    and ``variables``."""
+    inherited = os.environ.get('PYTHONPATH')
+    path = ROOT + (os.pathsep + inherited if inherited else '')
+    return {**os.environ, 'PYTHONPATH': path, **variables}
+
+
 # A CUDA device this machine has not, with or without GPUs: one past the last
 ABSENT_CUDA = f'cuda:{torch.cuda.device_count()}'
 

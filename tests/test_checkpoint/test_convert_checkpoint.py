@@ -9,7 +9,7 @@ import torch
 
 from mae_plugin.checkpoint import (convert_checkpoint, convert_official_mae,
                                    load_state_dict_file)
-from ..conftest import ROOT
+from ..conftest import ROOT, checkout_env
 from .helpers import official_layout, random_hf_mae
 
 
@@ -53,9 +53,7 @@ def test_cli_writes_a_plugin_checkpoint_and_prints_the_summary(
         dst, '--src-format', 'official', '--dst-format', 'plugin'
     ],
                             cwd=ROOT,
-                            env={
-                                **os.environ, 'PYTHONPATH': ROOT
-                            },
+                            env=checkout_env(),
                             capture_output=True,
                             text=True)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -76,7 +74,7 @@ def run_converter(*args):
         [sys.executable, 'tools/model_converters/convert_checkpoint.py',
          *args],
         cwd=ROOT,
-        env={**os.environ, 'PYTHONPATH': ROOT},
+        env=checkout_env(),
         capture_output=True,
         text=True)
 

@@ -21,7 +21,7 @@ from mae_plugin.apis import train_config
 from mae_plugin.datasets import UnreadableImageError
 from mae_plugin.engine import PretrainedKeysHook
 from mae_plugin.registry import DATASETS, MODELS
-from tests.conftest import ROOT
+from tests.conftest import ROOT, checkout_env
 from tests.test_tools.test_train_test_visualize import (CONFIG as DEMO_CONFIG,
                                                         TINY,
                                                         crop_size_overrides)
@@ -201,7 +201,7 @@ def pretrained(imagenet_folder, tmp_path_factory):
         *crop_size_overrides(train_dir), 'train_cfg.max_epochs=1'
     ],
                             cwd=ROOT,
-                            env=dict(os.environ, PYTHONPATH=ROOT),
+                            env=checkout_env(),
                             capture_output=True,
                             text=True,
                             timeout=600)

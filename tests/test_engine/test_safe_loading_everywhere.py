@@ -26,7 +26,7 @@ from mae_plugin.checkpoint.safe_loading import (load_from_mmcls_safely,
                                                 load_from_openmmlab_safely,
                                                 load_from_torchvision_safely)
 from mae_plugin.registry import MODELS
-from tests.conftest import TINY_ARCH
+from tests.conftest import TINY_ARCH, checkout_env
 from tests.test_checkpoint.test_safe_loading import _RunsCode
 from tests.test_tools.test_train_test_visualize import (CONFIG, ROOT, TINY,
                                                         crop_size_overrides)
@@ -171,8 +171,7 @@ def test_tools_refuse_crafted_checkpoint(tool, crafted, photos, tmp_path):
         visualize=['tools/visualize_reconstruction.py', CONFIG, path,
                    osp.join(photos, 'img_0.jpg'), '--out-file',
                    str(tmp_path / 'out.png')])[tool]
-    env = dict(os.environ, PYTHONPATH=ROOT,
-               TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD='1')
+    env = checkout_env(TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD='1')
     result = subprocess.run([sys.executable, *args, *opts], cwd=ROOT,
                             env=env, capture_output=True, text=True,
                             timeout=600)

@@ -18,7 +18,7 @@ from mae_plugin.experiments.train_benchmark import (benchmark_loader,
                                                     benchmark_training,
                                                     format_loader_report,
                                                     format_training_report)
-from ..conftest import ROOT
+from ..conftest import ROOT, checkout_env
 
 IMAGENET = osp.join(ROOT, 'configs/mae/'
                     'mae_vit-base-p16_8xb512-amp-coslr-800e_in1k.py')
@@ -129,7 +129,7 @@ def test_tool_names_a_bad_count(flag, value, rule, config, tmp_path):
         [sys.executable, 'tools/analysis_tools/benchmark_train.py', config,
          '--data-root', str(tmp_path / 'jpegs'),
          *[text for pair in args.items() for text in pair]],
-        cwd=ROOT, env={**os.environ, 'PYTHONPATH': ROOT},
+        cwd=ROOT, env=checkout_env(),
         capture_output=True, text=True)
     assert result.returncode == 2
     assert message in result.stderr
@@ -145,7 +145,7 @@ def test_tool_writes_the_jpegs_and_one_run_per_worker_count(config,
          '--workers', '0', '1', '--warmup', '1', '--work-dir',
          str(tmp_path / 'work'), '--json', out, '--cfg-options',
          *[f'{k}={v}' for k, v in TINY.items()]],
-        cwd=ROOT, env={**os.environ, 'PYTHONPATH': ROOT},
+        cwd=ROOT, env=checkout_env(),
         capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(os.listdir(data)) == 8
@@ -229,7 +229,7 @@ def test_tool_runs_the_loader_alone(config, jpegs, tmp_path):
     # no --work-dir: the logs go to a new folder under TMPDIR, named
     result = subprocess.run(
         command, cwd=ROOT,
-        env={**os.environ, 'PYTHONPATH': ROOT, 'TMPDIR': str(tmp_path)},
+        env=checkout_env(TMPDIR=str(tmp_path)),
         capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     (logs, ) = glob.glob(str(tmp_path / 'benchmark_train_*'))
@@ -245,7 +245,7 @@ def test_tool_runs_the_loader_alone(config, jpegs, tmp_path):
     assert 'step alone' not in result.stdout
     refused = subprocess.run(
         command + ['--profile', '1'], cwd=ROOT,
-        env={**os.environ, 'PYTHONPATH': ROOT}, capture_output=True,
+        env=checkout_env(), capture_output=True,
         text=True)
     assert refused.returncode == 2
     assert '--profile and --amp need the model step' in refused.stderr

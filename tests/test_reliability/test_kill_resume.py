@@ -21,6 +21,7 @@ import time
 import pytest
 import torch
 
+from tests.conftest import checkout_env
 from tests.test_engine.utils import assert_checkpoints_bitwise_equal
 from tests.test_tools.test_train_test_visualize import (CONFIG, ROOT, TINY,
                                                         crop_size_overrides)
@@ -52,7 +53,7 @@ def start(work_dir, opts, resume=False, pause=None):
         json.dumps(spec)
     ],
                             cwd=ROOT,
-                            env=dict(os.environ, PYTHONPATH=ROOT),
+                            env=checkout_env(),
                             stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
 

@@ -10,7 +10,7 @@ import textwrap
 import torch
 from mmengine.runner import Runner
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, checkout_env
 from tests.test_engine.utils import tiny_train_cfg
 from tests.test_tools.test_train_test_visualize import photos  # noqa: F401
 from tests.test_tools.test_train_test_visualize import run
@@ -94,9 +94,7 @@ def test_a_file_without_weights_is_refused(tmp_path):
         str(tmp_path / 'out.pth')
     ],
                             cwd=ROOT,
-                            env={
-                                **os.environ, 'PYTHONPATH': ROOT
-                            },
+                            env=checkout_env(),
                             capture_output=True,
                             text=True)
     assert result.returncode == 1

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from ..conftest import ROOT
+from ..conftest import ROOT, checkout_env
 
 CONFIG = osp.join(ROOT, 'configs', 'mae',
                   'mae_vit-tiny-p8_1xb32-coslr_demo-photos.py')
@@ -50,7 +50,7 @@ def crop_size_overrides(data_root):
 def run_tool(*args) -> subprocess.CompletedProcess:
     """Run a Python script of the checkout, whatever its exit status."""
     # The checkout's mae_plugin, not an installed one, serves the tools.
-    env = dict(os.environ, PYTHONPATH=ROOT)
+    env = checkout_env()
     return subprocess.run([sys.executable, *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
 
