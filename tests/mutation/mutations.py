@@ -506,4 +506,14 @@ MUTATIONS = (
         new='start = 0',
         tests=('tests/test_engine/test_exact_resume.py::'
                'test_checkpoint_without_the_records_still_resumes', )),
+    Mutation(
+        name='segmentation-positions-resized-at-each-forward',
+        promise='the segmentation backbone trains its positions at the '
+        'input grid, as mmseg\'s MAE',
+        path=('configs/benchmarks/mmsegmentation/'
+              'upernet_mae-vit-base-p16_8xb2-160k_ade20k-512x512.py'),
+        old='pretrain_img_size=crop_size,',
+        new='pretrain_img_size=224,',
+        tests=('tests/test_configs/test_transfer_configs.py::'
+               'test_full_size_config_builds', )),
 )

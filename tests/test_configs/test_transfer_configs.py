@@ -255,6 +255,8 @@ def test_full_size_config_builds(config, scope):
             tuple(layer.attn.rel_pos_h.shape)
             for layer in model.backbone.layers if layer.window_size == 0
         ] == [(2 * grid - 1, 64)] * 4
+        # the pretraining grid's positions, resized at each forward
+        assert model.backbone.pos_embed.shape == (1, 1 + 14**2, 768)
     else:
         # BEiT's bias (the MAE paper's ADE20K setup): one scalar per head
         # and offset in the grid, plus 3 for the class token
@@ -262,6 +264,9 @@ def test_full_size_config_builds(config, scope):
             tuple(layer.attn.relative_position_bias_table.shape)
             for layer in model.backbone.layers
         ] == [((2 * grid - 1)**2 + 3, 12)] * 12
+        # positions trained for that grid (resized once at load), as
+        # mmseg's MAE
+        assert model.backbone.pos_embed.shape == (1, 1 + grid**2, 768)
     if scope == 'mmdet':
         # ViTDet's large-scale jitter: resize to 0.1-2x of 1024, crop and
         # pad to 1024x1024

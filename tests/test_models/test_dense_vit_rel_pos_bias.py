@@ -87,6 +87,40 @@ def test_pretraining_checkpoint_loads_and_reports_new_tables(tmp_path):
         assert torch.equal(layer.gamma_1, torch.ones(32))
 
 
+def test_position_embedding_resized_once_at_load_as_mmseg_mae(tmp_path):
+    """With ``pretrain_img_size`` the input size (the segmentation config),
+    a checkpoint pretrained at 16x16 (2x2 patches) loads its positions
+    resized to the 4x4 grid once, as mmseg's ``MAE`` does at load, and
+    the trained parameter is that 4x4 table: not the checkpoint's 2x2 one,
+    resized at every forward (ViTDet's way, ``pretrain_img_size=16``)."""
+    mae = build_model(tiny_mae_cfg(img_size=16))
+    mae.init_weights()
+    for param in mae.parameters():  # positions no sin-cos table has
+        torch.nn.init.normal_(param, std=0.2)
+    ours_path, theirs_path = str(tmp_path / 'mae.pth'), str(
+        tmp_path / 'mmseg.pth')
+    torch.save({'state_dict': mae.state_dict()}, ours_path)
+    torch.save(convert_to_mmseg_mae(mae.state_dict())[0], theirs_path)
+    model = build(
+        out_indices=(0, 1),
+        init_cfg=dict(type='Pretrained', checkpoint=ours_path))
+    reference = mmseg_mae(
+        init_cfg=dict(type='Pretrained', checkpoint=theirs_path))
+    reference.init_weights()
+    assert model.pos_embed.shape == reference.pos_embed.shape == (1, 17, 32)
+    torch.testing.assert_close(model.pos_embed, reference.pos_embed)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        for a, b in zip(model(x), reference(x)):
+            torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
+    resized_each_time = build(
+        pretrain_img_size=16,
+        init_cfg=dict(type='Pretrained', checkpoint=ours_path))
+    assert resized_each_time.pos_embed.shape == (1, 5, 32)
+    torch.testing.assert_close(resized_each_time.pos_embed,
+                               mae.backbone.pos_embed)
+
+
 def test_drop_path_once_per_branch_rising_linearly():
     model = build(arch=dict(TINY_ARCH, num_layers=3), drop_path_rate=0.4)
     rates = [layer.drop_path.drop_prob for layer in model.layers]

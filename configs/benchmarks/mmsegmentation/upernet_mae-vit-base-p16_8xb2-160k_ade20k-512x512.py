@@ -26,7 +26,9 @@ model = dict(
         type='mae_plugin.DenseViT',
         arch='base',
         img_size=crop_size,
-        pretrain_img_size=224,
+        # positions held for the 32x32 grid: the checkpoint's 14x14 resized
+        # once, at load, then trained there (mmseg's MAE, BEiT's code)
+        pretrain_img_size=crop_size,
         patch_size=16,
         out_indices=(3, 5, 7, 11),
         drop_path_rate=0.1,

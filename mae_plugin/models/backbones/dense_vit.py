@@ -104,10 +104,12 @@ class DenseViT(BaseModule):
             Defaults to ``'base'``.
         img_size (int | tuple): Typical input ``(H, W)``; sets the size of
             the relative position tables of global blocks. Defaults to 224.
-        pretrain_img_size (int | tuple): Input size of pretraining; the
-            position embedding is stored for its patch grid (as in the
-            checkpoint) and interpolated to each input's grid. Defaults to
-            224.
+        pretrain_img_size (int | tuple): The position embedding is held
+            for this size's patch grid: a checkpoint's of another grid is
+            resized to it once, at load, and it is interpolated to each
+            input's grid. The pretraining size keeps the checkpoint's table
+            (ViTDet); the input size trains a table of the input's grid
+            (BEiT's and mmseg's segmentation). Defaults to 224.
         patch_size (int): Patch side. Defaults to 16.
         in_channels (int): Image channels. Defaults to 3.
         out_indices (Sequence[int]): Blocks whose outputs are returned as
