@@ -10,11 +10,12 @@ published file holds tensors, strings and numbers only: plain
 the plugin.
 """
 import hashlib
-import os
+import io
 import os.path as osp
 
 import torch
 
+from mae_plugin.utils import atomic_write, check_output_file
 from .reading import read_checkpoint_file
 
 #: Entries of the training checkpoint's ``meta`` that are kept, when they
@@ -38,14 +39,21 @@ def publish_checkpoint(src: str, out_file: str) -> str:
         src (str): Checkpoint written by mmengine's runner (``state_dict``,
             ``meta``, ``optimizer``, ``message_hub``, ...).
         out_file (str): Output path; the hash goes before its extension:
-            ``out.pth`` becomes ``out-<8 hex digits>.pth``.
+            ``out.pth`` becomes ``out-<8 hex digits>.pth``, written whole
+            or not at all (its folder is created when missing).
 
     Returns:
         str: The path written.
 
     Raises:
         ValueError: If ``src`` has no ``state_dict`` of tensors.
+        IsADirectoryError: If ``out_file`` is (or ends like) a folder.
+        OSError: If the output cannot be written (nothing is left).
     """
+    check_output_file('out_file', out_file)
+    if not osp.basename(out_file):
+        raise IsADirectoryError(
+            f'out_file must be a file to write, got the folder {out_file}')
     checkpoint = read_checkpoint_file(src)
     state_dict = checkpoint.get('state_dict') if isinstance(checkpoint,
                                                             dict) else None
@@ -58,10 +66,10 @@ def publish_checkpoint(src: str, out_file: str) -> str:
         for key, value in checkpoint.get('meta', {}).items()
         if key in PUBLISHED_META and isinstance(value, (str, int, float))
     }
+    buffer = io.BytesIO()
+    torch.save(dict(state_dict=state_dict, meta=meta), buffer)
+    data = buffer.getvalue()
     stem, ext = osp.splitext(out_file)
-    os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
-    unnamed = f'{stem}.unhashed{ext or ".pth"}'
-    torch.save(dict(state_dict=state_dict, meta=meta), unnamed)
-    final = f'{stem}-{sha256_of(unnamed)[:8]}{ext or ".pth"}'
-    os.replace(unnamed, final)
+    final = f'{stem}-{hashlib.sha256(data).hexdigest()[:8]}{ext or ".pth"}'
+    atomic_write(data, final)
     return final

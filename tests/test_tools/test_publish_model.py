@@ -3,13 +3,16 @@ file that torch, mmengine and mmpretrain load without mae_plugin."""
 import hashlib
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 import textwrap
 
+import pytest
 import torch
 from mmengine.runner import Runner
 
+from mae_plugin.checkpoint import publish_checkpoint
 from tests.conftest import ROOT, checkout_env
 from tests.test_engine.utils import tiny_train_cfg
 from tests.test_tools.test_train_test_visualize import photos  # noqa: F401
@@ -99,3 +102,35 @@ def test_a_file_without_weights_is_refused(tmp_path):
                             text=True)
     assert result.returncode == 1
     assert f'{path} is not a training checkpoint' in result.stderr
+
+
+def test_the_output_is_a_file_written_whole_or_not_at_all(
+        tmp_path, monkeypatch):
+    """A folder as out_file wrote `folder-<hash>.pth` beside it, or
+    `-<hash>.pth` in it with a trailing slash; a failing write (disk full,
+    read-only folder) was torch's "enforce fail" RuntimeError and left a
+    truncated `.unhashed.pth`."""
+    src = str(tmp_path / 'epoch_1.pth')
+    torch.save({'state_dict': {'w': torch.ones(3)}, 'meta': {'epoch': 1}},
+               src)
+    folder = tmp_path / 'published'
+    folder.mkdir()
+    for out_file in (str(folder), f'{folder}/', str(tmp_path / 'new') + '/'):
+        with pytest.raises(IsADirectoryError, match=(
+                f'^out_file must be a file to write, got the folder '
+                f'{re.escape(out_file)}$')):
+            publish_checkpoint(src, out_file)
+
+    def disk_full(fd):
+        raise OSError(28, 'No space left on device')
+
+    monkeypatch.setattr(os, 'fsync', disk_full)
+    with pytest.raises(OSError, match='No space left on device'):
+        publish_checkpoint(src, str(folder / 'mae.pth'))
+    assert os.listdir(folder) == []
+    monkeypatch.undo()
+    path = publish_checkpoint(src, str(folder / 'mae.pth'))
+    assert os.listdir(folder) == [osp.basename(path)]
+    published = torch.load(path, weights_only=True)
+    assert published['meta'] == {'epoch': 1}
+    assert torch.equal(published['state_dict']['w'], torch.ones(3))
