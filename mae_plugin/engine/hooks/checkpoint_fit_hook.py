@@ -146,12 +146,15 @@ class CheckpointFitHook(Hook):
         if runner._resume:
             absent = [key for key in RESUME_KEYS if key not in checkpoint]
             if 'meta' in absent or (absent and not self.allow_partial):
+                cause = ('training wrote it with default_hooks.checkpoint.'
+                         'save_optimizer=False' if absent == ['optimizer']
+                         else 'a state dict of weights only?')
                 raise ValueError(
                     f'checkpoint {filename} cannot be resumed: it has no '
-                    f'{", ".join(repr(k) for k in absent)} (a state dict '
-                    'of weights only?). Resume from a checkpoint that '
-                    'training wrote, or start a new run from its weights '
-                    'with load_from instead of --resume')
+                    f'{", ".join(repr(k) for k in absent)} ({cause}). '
+                    'Resume from a checkpoint that training wrote with its '
+                    'optimizer, or start a new run from its weights with '
+                    'load_from instead of --resume')
             self._check_schedulers(runner, checkpoint, filename)
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
