@@ -1,5 +1,6 @@
 """An epoch-based training loop that resumes exactly where it stopped."""
 import copy
+import logging
 import random
 from itertools import islice
 from typing import Iterator, Sequence, Tuple, Union
@@ -7,6 +8,7 @@ from typing import Iterator, Sequence, Tuple, Union
 import numpy as np
 import torch
 from mmengine.dist import get_rank
+from mmengine.logging import print_log
 from mmengine.registry import DATASETS as ROOT_DATASETS
 from mmengine.runner import EpochBasedTrainLoop
 from torch.utils.data import BatchSampler, Dataset, Sampler
@@ -278,10 +280,32 @@ class ExactResumeEpochBasedTrainLoop(EpochBasedTrainLoop):
         """Check the batch of a resumed run and take its sampler's seed
         from the checkpoint (:meth:`resume_position`), then train.
 
+        A checkpoint at ``train_cfg.max_epochs`` leaves nothing to train
+        (a finished run resumed again): warned of. mmengine's loop ends at
+        once, exit status 0, for one past it too.
+
         Returns:
             torch.nn.Module: The trained model.
+
+        Raises:
+            ValueError: The resumed checkpoint is past
+                ``train_cfg.max_epochs``.
         """
         self.resume_position()
+        num_batches = len(self.dataloader)
+        # an iteration checkpoint after an epoch's last batch ends it
+        epochs = self._epoch + (self.batches_done(num_batches) == num_batches)
+        if epochs > self._max_epochs:
+            raise ValueError(
+                f'train_cfg.max_epochs must be at least the {epochs} '
+                f'epochs of the resumed checkpoint (iteration {self._iter}'
+                f'), got {self._max_epochs}, which would train nothing')
+        if self._iter and epochs == self._max_epochs:
+            print_log(
+                f'The resumed checkpoint (iteration {self._iter}) ends '
+                f'epoch {epochs}, train_cfg.max_epochs: nothing is left to '
+                'train; raise max_epochs to train on',
+                logger='current', level=logging.WARNING)
         return super().run()
 
     def resume_position(self) -> None:

@@ -265,6 +265,27 @@ def test_a_moved_work_dir_resumes_from_its_own_checkpoint(photos, tmp_path):
                                      osp.join(moved, 'iter_4.pth'))
 
 
+def test_a_resume_with_nothing_left_to_train_says_so(photos, tmp_path):
+    """A finished run resumed again (a requeued job) trained nothing, exit
+    0, without a word; so did one whose max_epochs was lowered below its
+    checkpoint's epoch."""
+    work_dir = str(tmp_path / 'work')
+    in_process_runner(photos, work_dir, 'train_cfg.max_epochs=2').train()
+    finished = in_process_runner(
+        photos, work_dir, 'train_cfg.max_epochs=2', resume=True)
+    assert ('The resumed checkpoint (iteration 8) ends epoch 2, '
+            'train_cfg.max_epochs: nothing is left to train; raise '
+            'max_epochs to train on') in logged_by(finished.train)
+    assert images_seen(finished) == {}
+    lowered = in_process_runner(photos, work_dir, resume=True)
+    with pytest.raises(ValueError) as error:
+        lowered.train()
+    assert str(error.value) == (
+        'train_cfg.max_epochs must be at least the 2 epochs of the resumed '
+        'checkpoint (iteration 8), got 1, which would train nothing')
+    assert images_seen(lowered) == {}
+
+
 @pytest.fixture(scope='module')
 def seedless_interrupted(photos, tmp_path_factory):
     """A run with ``randomness.seed=None`` (its own seed, and a shuffle seed
