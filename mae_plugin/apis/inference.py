@@ -15,9 +15,11 @@ from mae_plugin.checkpoint import conversion_hint, read_checkpoint_file
 from mae_plugin.datasets import IMAGE_EXTENSIONS
 from mae_plugin.registry import MODELS, build_model
 from mae_plugin.utils import (check_choice, check_device, check_number,
-                              check_pair, merge_cfg_options)
+                              check_pair, check_path, check_paths,
+                              merge_cfg_options)
 from mae_plugin.visualization import (Reconstruction, masking_name,
                                       reconstruction_figures)
+from .runner import checked_checkpoint
 
 # Command-line names of the masking generators.
 MASKING_STRATEGIES = {
@@ -34,8 +36,9 @@ def init_model(config: Union[str, Config],
     """Build the model of a config and load a checkpoint into it.
 
     Args:
-        config (str | Config): Config file or object.
-        checkpoint (str, optional): Checkpoint to load. Defaults to None.
+        config (str | os.PathLike | Config): Config file or object.
+        checkpoint (str | os.PathLike, optional): Checkpoint to load.
+            Defaults to None.
         device (str): Defaults to ``'cpu'``.
         cfg_options (dict, optional): Overrides merged into the config
             (:func:`~mae_plugin.utils.merge_cfg_options`).
@@ -50,11 +53,17 @@ def init_model(config: Union[str, Config],
         ValueError: ``device`` is not one this machine has (a CUDA device
             where torch sees no GPU), or an option's first key is a
             misspelling of the config's or the runner's.
+        FileNotFoundError: ``checkpoint`` is a local path to no file.
+        IsADirectoryError: ``checkpoint`` is a folder (a work dir).
+        TypeError: ``config`` or ``checkpoint`` is not a path.
     """
     check_device('device', device)
-    cfg = Config.fromfile(config) if isinstance(config, str) else config
+    cfg = config if isinstance(config, Config) else Config.fromfile(
+        check_path('config', config))
     if cfg_options:
         merge_cfg_options(cfg, cfg_options)
+    if checkpoint is not None:
+        checkpoint = checked_checkpoint('checkpoint', checkpoint)
     init_default_scope(cfg.get('default_scope', 'mae_plugin'))
     model = MODELS.build(cfg.model)
     if checkpoint is not None:
@@ -75,17 +84,23 @@ def init_model(config: Union[str, Config],
     return model
 
 
-def list_images(paths: Sequence[str]) -> List[str]:
+def list_images(paths: Union[str, Sequence[str]]) -> List[str]:
     """Image files given directly or found (recursively, sorted) in folders.
 
     Args:
-        paths (Sequence[str]): Image files and folders.
+        paths (str | os.PathLike | Sequence): Image files and folders, or
+            one of them.
 
     Returns:
         list[str]: image paths in the given order.
+
+    Raises:
+        FileNotFoundError: A path is no file or folder, or a folder holds
+            no image.
+        TypeError: ``paths`` is neither a path nor a list of paths.
     """
     images = []
-    for path in paths:
+    for path in check_paths('paths', paths):
         if osp.isdir(path):
             found = sorted(
                 osp.join(path, name) for name in scandir(
@@ -175,7 +190,7 @@ def image_loader(model: torch.nn.Module) -> dict:
 
 def reconstruct_images(
         model: torch.nn.Module,
-        images: Sequence[str],
+        images: Union[str, Sequence[str]],
         seed: int = 0,
         img_size: Optional[Tuple[int, int]] = None,
         scale: int = 1,
@@ -189,7 +204,7 @@ def reconstruct_images(
 
     Args:
         model (nn.Module): An :class:`MAE` built by :func:`init_model`.
-        images (Sequence[str]): Image files.
+        images (str | os.PathLike | Sequence): Image files, or one.
         seed (int): Seed of the masks; the same seed gives the same masks.
             It stays the model's ``predict_seed``, which later ``predict``
             calls and :func:`~mae_plugin.visualization.caption_lines` use.
@@ -229,7 +244,7 @@ def reconstruct_images(
     ])
     model.predict_seed = seed
     figures = []
-    for path in images:
+    for path in check_paths('images', images):
         item = pipeline(dict(img_path=path))
         size = img_size or item['data_samples'].ori_shape
         try:

@@ -18,7 +18,7 @@ from mmengine.runner import Runner
 from mae_plugin.checkpoint import check_checkpoint_path
 from mae_plugin.engine import scheduler_cfgs
 from mae_plugin.utils import (CfgOptionsAction, argparse_type, check_int,
-                              check_positive_int, check_seed,
+                              check_path, check_positive_int, check_seed,
                               merge_cfg_options)
 
 # Scales the lr by world_size x batch_size x accumulative_counts.
@@ -59,14 +59,21 @@ def parse_runner_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
     return args
 
 
-def _work_dir(cfg: Config, config_file: str, work_dir: Optional[str]) -> str:
-    """``work_dir``, else the config's, else ``work_dirs/<config name>``;
-    refused where it is a file (mmengine's ``makedirs`` failed with
-    ``FileExistsError`` once the runner was being built)."""
+def _work_dir(cfg: Config, config_file: Optional[str],
+              work_dir: Optional[str]) -> str:
+    """``work_dir``, else the config's, else ``work_dirs/<config name>``
+    (needs a config file); refused where it is a file (mmengine's
+    ``makedirs`` failed with ``FileExistsError`` once the runner was being
+    built)."""
     if work_dir is None:
-        work_dir = cfg.get('work_dir') or osp.join(
-            './work_dirs',
-            osp.splitext(osp.basename(config_file))[0])
+        work_dir = cfg.get('work_dir')
+    if work_dir is None and config_file is None:
+        raise ValueError('work_dir must be given for a config without a '
+                         'file (and without a work_dir of its own)')
+    if work_dir is None:
+        work_dir = osp.join('./work_dirs',
+                            osp.splitext(osp.basename(config_file))[0])
+    work_dir = check_path('work_dir', work_dir)
     if osp.isfile(work_dir):
         raise NotADirectoryError(
             f'work_dir {work_dir} is a file, not a folder')
@@ -81,14 +88,17 @@ def _check_seed(cfg: Config) -> None:
         check_seed('randomness.seed', seed)
 
 
-def _check_checkpoint_file(name: str, path: str, hint: str = '') -> None:
-    """Refuse, by ``name``, a local checkpoint path that is a folder or no
-    file, before the runner is built: mmengine's "checkpoint ... can not
-    be found" came after the model was built and a log folder made in the
-    work dir, and called a folder not found. Paths with a scheme
-    (``s3://``, ``https://``, ``torchvision://``) are left to mmengine."""
+def checked_checkpoint(name: str, path, hint: str = '') -> str:
+    """``path`` (``str`` or ``os.PathLike``) as a ``str``, refused by
+    ``name`` where it is a local folder or no file, before the runner or
+    the model is built: mmengine's "checkpoint ... can not be found" came
+    after the model was built and a log folder made in the work dir, and
+    called a folder not found. Paths with a scheme (``s3://``,
+    ``https://``, ``torchvision://``) are left to mmengine."""
+    path = check_path(name, path)
     if '://' not in path:
         check_checkpoint_path(name, path, hint)
+    return path
 
 
 def _last_checkpoint(work_dir: str) -> Optional[str]:
@@ -234,15 +244,18 @@ def train_config(config_file: str,
     """The config a training run uses.
 
     Args:
-        config_file (str): Config path.
-        work_dir (str, optional): Output folder; defaults to the config's
-            ``work_dir`` or ``work_dirs/<config name>``.
-        resume (str, optional): ``'auto'`` resumes from the latest
-            checkpoint of the work dir (the one its ``last_checkpoint``
-            names, or the work dir's own of that name when that names
-            another folder's), a path from that checkpoint.
-            Without it, a work dir with the checkpoints of an earlier run
-            is warned of (the new run writes over them).
+        config_file (str | os.PathLike): Config path.
+        work_dir (str | os.PathLike, optional): Output folder; defaults
+            to the config's ``work_dir`` or ``work_dirs/<config name>``.
+        resume (str | os.PathLike, optional): ``'auto'`` resumes from the
+            latest checkpoint of the work dir (the one its
+            ``last_checkpoint`` names, or the work dir's own of that name
+            when that names another folder's), or, where the work dir has
+            none yet, starts from the config's ``load_from`` when it has
+            one (its weights, as a run without ``resume``); a path resumes
+            from that checkpoint. Without it, a work dir with the
+            checkpoints of an earlier run is warned of (the new run writes
+            over them).
         amp (bool): Mixed precision: switch a plain ``OptimWrapper`` to
             mmengine's ``AmpOptimWrapper`` (fp16 with dynamic loss scaling,
             or the config's ``dtype``) when CUDA is available, otherwise to
@@ -278,9 +291,12 @@ def train_config(config_file: str,
         TypeError: One of those is not an int.
         FileNotFoundError: ``resume`` is a local path to no file, or
             with ``'auto'``, ``last_checkpoint`` names a missing file that
-            the work dir does not hold either.
-        IsADirectoryError: ``resume`` is a folder.
+            the work dir does not hold either, or the ``load_from`` it
+            starts from is no file.
+        IsADirectoryError: ``resume`` (or that ``load_from``) is a folder.
+        TypeError: A path is neither a ``str`` nor an ``os.PathLike``.
     """
+    config_file = check_path('config_file', config_file)
     cfg = Config.fromfile(config_file)
     if cfg_options:
         merge_cfg_options(cfg, cfg_options)
@@ -302,15 +318,21 @@ def train_config(config_file: str,
               f'optim_wrapper.type={wrapper!r} runs as it is')
     if resume is None:
         _warn_of_an_earlier_run(cfg.work_dir)
+    elif (resume == 'auto' and cfg.get('load_from')
+          and _last_checkpoint(cfg.work_dir) is None):
+        # the first launch of a job that --resume relaunches: mmengine
+        # would drop load_from, find nothing to resume and start afresh
+        cfg.load_from = checked_checkpoint('load_from', cfg.load_from)
+        print_log(f'{cfg.work_dir} holds no checkpoint to resume: starting '
+                  f'from load_from {cfg.load_from}', logger='current')
     else:
         cfg.resume = True
         if resume == 'auto':
             cfg.load_from = _latest_of_the_work_dir(cfg)
         else:
-            _check_checkpoint_file(
+            cfg.load_from = checked_checkpoint(
                 'resume', resume, hint=' (resume alone takes the latest '
                 'checkpoint of the work dir)')
-            cfg.load_from = resume
         _check_fit(cfg, allow_partial_checkpoint)
     if auto_scale_lr:
         if 'auto_scale_lr' not in cfg:
@@ -357,10 +379,10 @@ def test_config(config_file: Union[str, Config],
     """The config a test run uses: the config's test loop on a checkpoint.
 
     Args:
-        config_file (str | Config): Config path, or a loaded config (left
-            unchanged: a copy is returned).
-        checkpoint (str): Checkpoint to evaluate.
-        work_dir (str, optional): Output folder, as in
+        config_file (str | os.PathLike | Config): Config path, or a
+            loaded config (left unchanged: a copy is returned).
+        checkpoint (str | os.PathLike): Checkpoint to evaluate.
+        work_dir (str | os.PathLike, optional): Output folder, as in
             :func:`train_config`.
         launcher (str): Job launcher.
         cfg_options (dict, optional): Overrides, merged as in
@@ -370,20 +392,24 @@ def test_config(config_file: Union[str, Config],
             :class:`~mae_plugin.engine.CheckpointFitHook` refuses it.
 
     Returns:
-        Config: ready for :func:`build_runner`, which builds the
-        ``runner_type`` it names (mmengine's ``Runner`` by default).
+        Config: ready for :func:`build_runner`; its ``runner_type`` is
+        :class:`~mae_plugin.engine.AccumulationAwareRunner` (which keeps a
+        config in the work dir from being written over, and the console
+        log short) unless the config names another runner.
 
     Raises:
         KeyError: The config has no test loop.
-        ValueError: ``randomness.seed`` is outside [0, 2**32 - 1], or an
+        ValueError: ``randomness.seed`` is outside [0, 2**32 - 1], an
             option's first key is a misspelling of the config's or the
-            runner's.
+            runner's, or a loaded config without a file or ``work_dir`` is
+            given no ``work_dir``.
         FileNotFoundError: ``checkpoint`` is a local path to no file.
         IsADirectoryError: ``checkpoint`` is a folder.
     """
     if isinstance(config_file, Config):
         cfg, config_file = copy.deepcopy(config_file), config_file.filename
     else:
+        config_file = check_path('config_file', config_file)
         cfg = Config.fromfile(config_file)
     if cfg_options:
         merge_cfg_options(cfg, cfg_options)
@@ -394,9 +420,9 @@ def test_config(config_file: Union[str, Config],
                            f'needs a test loop')
     cfg.launcher = launcher
     cfg.work_dir = _work_dir(cfg, config_file, work_dir)
-    _check_checkpoint_file('checkpoint', checkpoint)
-    cfg.load_from = checkpoint
+    cfg.load_from = checked_checkpoint('checkpoint', checkpoint)
     _check_fit(cfg, allow_partial_checkpoint)
+    cfg.setdefault('runner_type', RUNNER_TYPE)
     return cfg
 
 

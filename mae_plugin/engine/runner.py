@@ -1,8 +1,9 @@
 """A runner whose lr scaling counts gradient accumulation and which can
 compile the model's repeated blocks one by one."""
+import os.path as osp
 from typing import Dict, List, Optional
 
-from mmengine.dist import all_reduce
+from mmengine.dist import all_reduce, master_only
 from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from mmengine.runner import Runner
@@ -121,6 +122,26 @@ class AccumulationAwareRunner(Runner):
         shorten_console_log(logger)
         summarise_paramwise_options(logger)
         return logger
+
+    @master_only
+    def dump_config(self) -> None:
+        """mmengine's dump of the config into the work dir as ``<config
+        name>``, except where that is the config file this run was loaded
+        from (``--work-dir`` the config's own folder, or ``tools/test.py``
+        on the config a training run dumped into its work dir): mmengine
+        wrote over it, comments and ``_base_`` gone and this run's changes
+        (``load_from``, options, hooks) in, for the next run of that file
+        to take. That dump is written as ``<name>_<timestamp>.py``."""
+        if self.cfg.filename is None:
+            return super().dump_config()
+        path = osp.join(self.work_dir, osp.basename(self.cfg.filename))
+        if osp.isfile(path) and osp.samefile(path, self.cfg.filename):
+            stem, ext = osp.splitext(path)
+            path = f'{stem}_{self.timestamp}{ext}'
+            self.logger.info(
+                f'The work dir holds the config this run reads, '
+                f'{self.cfg.filename}; its dump is {path}')
+        self.cfg.dump(path)
 
     def _maybe_compile(self, target: str) -> None:
         """mmengine's compilation of ``model.<target>``, or with

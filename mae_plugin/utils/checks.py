@@ -16,9 +16,10 @@ import argparse
 import difflib
 import inspect
 import math
+import os
 import os.path as osp
 from numbers import Integral, Real
-from typing import Any, Callable, Iterable, Sequence, Tuple
+from typing import Any, Callable, Iterable, List, Sequence, Tuple
 
 import torch
 from mmengine.config import Config, DictAction
@@ -214,6 +215,36 @@ def check_device(name: str, value: Any) -> torch.device:
                 f'{name} must be cpu or one of the {count} CUDA devices '
                 f'torch sees here, got {_got(value)}')
     return device
+
+
+def check_path(name: str, value: Any) -> str:
+    """Return a path given as a ``str`` or an ``os.PathLike`` (``pathlib``)
+    as a ``str``.
+
+    Raises:
+        TypeError: ``value`` is neither.
+    """
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str):
+        raise TypeError(f'{name} must be a path (str or os.PathLike), got '
+                        f'{_got(value)}')
+    return value
+
+
+def check_paths(name: str, value: Any) -> List[str]:
+    """Return one path, or a sequence of them, as a list of ``str``: a
+    single path is not taken letter by letter.
+
+    Raises:
+        TypeError: ``value`` or an item is not a path.
+    """
+    if isinstance(value, (str, os.PathLike)):
+        return [check_path(name, value)]
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f'{name} must be a path or a list of paths, got '
+                        f'{_got(value)}')
+    return [check_path(f'{name}[{i}]', item) for i, item in enumerate(value)]
 
 
 def check_output_file(name: str, path: str,

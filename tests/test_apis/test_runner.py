@@ -7,6 +7,7 @@ import re
 import cv2
 import numpy as np
 import pytest
+from mmengine.config import Config
 
 from mae_plugin.apis import build_runner, init_model, train_config
 from mae_plugin.apis import test_config as make_test_config
@@ -17,6 +18,8 @@ from ..test_checkpoint.test_pretrained_init import logged_by
 # The paper's recipe: lr 1.5e-4 per 256 images, written for 4096.
 CONFIG = osp.join(ROOT, 'configs', 'mae',
                   'mae_vit-base-p16_8xb512-amp-coslr-800e_in1k.py')
+DEMO = osp.join(ROOT, 'configs', 'mae',
+                'mae_vit-tiny-p8_1xb32-coslr_demo-photos.py')
 
 
 @pytest.fixture(scope='module')
@@ -320,6 +323,82 @@ def test_resume_alone_takes_the_work_dirs_own_latest_checkpoint(
         assert f'{work_dir}/last_checkpoint names {named}, outside this ' \
             f"work dir (copied or moved?): resuming {work_dir}/iter_3.pth, " \
             "the work dir's own" in messages
+
+
+def test_resume_alone_starts_from_load_from_until_there_is_a_checkpoint(
+        tmp_path):
+    """A requeued job runs with --resume and the config's load_from (the
+    weights to start from): mmengine dropped load_from on the first launch,
+    found nothing to resume and trained from random weights, exit 0."""
+    weights = tmp_path / 'start.pth'
+    weights.write_bytes(b'weights')
+    work_dir = tmp_path / 'work'
+    options = {'load_from': str(weights)}
+    cfgs = []
+    messages = logged_by(lambda: cfgs.append(train_config(
+        CONFIG, work_dir=str(work_dir), resume='auto',
+        cfg_options=options)))
+    assert (cfgs[0].resume, cfgs[0].load_from) == (False, str(weights))
+    assert (f'{work_dir} holds no checkpoint to resume: starting from '
+            f'load_from {weights}') in messages
+    work_dir.mkdir()
+    (work_dir / 'iter_3.pth').write_bytes(b'weights')
+    (work_dir / 'last_checkpoint').write_text(str(work_dir / 'iter_3.pth'))
+    cfg = train_config(CONFIG, work_dir=str(work_dir), resume='auto',
+                       cfg_options=options)
+    assert (cfg.resume, cfg.load_from) == (True, None)  # mmengine's latest
+    with pytest.raises(FileNotFoundError, match=re.escape(
+            f'load_from {tmp_path}/lost.pth: no such file')):
+        train_config(CONFIG, work_dir=str(tmp_path / 'other'),
+                     resume='auto',
+                     cfg_options={'load_from': str(tmp_path / 'lost.pth')})
+
+
+@pytest.mark.parametrize('tool', ['train', 'test'])
+def test_a_config_in_the_work_dir_is_not_written_over(tmp_path, tool):
+    """``--work-dir`` the config's own folder, or tools/test.py on the
+    config a training run dumped into its work dir: mmengine dumped the
+    config over it, comments and ``_base_`` gone and the run's
+    ``load_from`` in, which the next run of that file then loaded."""
+    config = tmp_path / 'my_mae.py'
+    text = f'# my experiment\n_base_ = [{DEMO!r}]\n'
+    config.write_text(text)
+    checkpoint = tmp_path / 'epoch_1.pth'
+    checkpoint.write_bytes(b'weights')
+
+    def runner(work_dir):
+        cfg = (train_config(config, work_dir=work_dir) if tool == 'train'
+               else make_test_config(config, checkpoint, work_dir=work_dir))
+        return build_runner(unique_experiment(cfg))
+
+    elsewhere = tmp_path / 'work'
+    runner(elsewhere)
+    dumped = Config.fromfile(str(elsewhere / 'my_mae.py'))
+    assert dumped.model.backbone.type == 'MAEViT'
+    timestamp = runner(tmp_path).timestamp
+    assert config.read_text() == text
+    dumped = Config.fromfile(str(tmp_path / f'my_mae_{timestamp}.py'))
+    assert dumped.model.backbone.type == 'MAEViT'
+    assert dumped.work_dir == str(tmp_path)
+
+
+def test_paths_of_other_types_and_a_config_without_a_file_are_named(
+        tmp_path):
+    """pathlib paths are taken (the test above passes them); an int was
+    "argument of type 'int' is not iterable", a config built in Python
+    without a work_dir a TypeError from os.path."""
+    with pytest.raises(TypeError, match=re.escape(
+            'config_file must be a path (str or os.PathLike), got 3 (int)')):
+        train_config(3)
+    checkpoint = tmp_path / 'epoch_1.pth'
+    checkpoint.write_bytes(b'weights')
+    loop = dict(test_dataloader={}, test_evaluator={}, test_cfg={})
+    with pytest.raises(ValueError, match=re.escape(
+            'work_dir must be given for a config without a file (and '
+            'without a work_dir of its own)')):
+        make_test_config(Config(loop), checkpoint)
+    cfg = make_test_config(Config(loop), checkpoint, work_dir=tmp_path)
+    assert (cfg.work_dir, cfg.load_from) == (str(tmp_path), str(checkpoint))
 
 
 def test_a_new_run_in_the_work_dir_of_an_earlier_one_is_warned_of(

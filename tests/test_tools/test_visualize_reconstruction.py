@@ -4,6 +4,7 @@ norm-pix models."""
 import argparse
 import os.path as osp
 import re
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -68,6 +69,21 @@ def test_list_images_expands_folders_and_names_missing_paths(images):
     ]
     with pytest.raises(FileNotFoundError, match='nope.png'):
         list_images([osp.join(images, 'nope.png')])
+    # one path, str or pathlib, is not taken letter by letter (from '/')
+    assert list_images(images) == list_images(Path(images)) == files[:2]
+    with pytest.raises(TypeError, match=re.escape(
+            'paths[1] must be a path (str or os.PathLike), got 3 (int)')):
+        list_images([images, 3])
+
+
+def test_init_model_names_a_work_dir_given_as_checkpoint(tmp_path):
+    """mmengine said "checkpoint ... can not be found" for the folder,
+    after building the model."""
+    (tmp_path / 'epoch_1.pth').write_bytes(b'weights')
+    with pytest.raises(IsADirectoryError, match=(
+            f'^checkpoint {re.escape(str(tmp_path))} is a folder, not a '
+            'checkpoint file; checkpoint files in it: epoch_1.pth$')):
+        init_model(Path(CONFIG), tmp_path)
 
 
 def test_build_masking_from_the_command_line_names():
