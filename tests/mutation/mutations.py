@@ -516,4 +516,30 @@ MUTATIONS = (
         new='pretrain_img_size=224,',
         tests=('tests/test_configs/test_transfer_configs.py::'
                'test_full_size_config_builds', )),
+    Mutation(
+        name='config-dump-writes-over-the-config',
+        promise='a run never writes over the config file it reads',
+        path='mae_plugin/engine/runner.py',
+        old='if osp.isfile(path) and osp.samefile(path, self.cfg.filename):',
+        new='if False:',
+        tests=('tests/test_apis/test_runner.py::'
+               'test_a_config_in_the_work_dir_is_not_written_over', )),
+    Mutation(
+        name='resume-alone-drops-load-from',
+        promise='--resume alone starts from load_from until the work dir '
+        'has a checkpoint',
+        path='mae_plugin/apis/runner.py',
+        old="elif (resume == 'auto' and cfg.get('load_from')",
+        new="elif (resume == 'never' and cfg.get('load_from')",
+        tests=('tests/test_apis/test_runner.py::'
+               'test_resume_alone_starts_from_load_from_until_there_is_a_'
+               'checkpoint', )),
+    Mutation(
+        name='resume-past-max-epochs-trains-nothing-silently',
+        promise='a resume with nothing left to train says so',
+        path='mae_plugin/engine/loops.py',
+        old='if epochs > self._max_epochs:',
+        new='if False:',
+        tests=('tests/test_engine/test_exact_resume.py::'
+               'test_a_resume_with_nothing_left_to_train_says_so', )),
 )
