@@ -162,8 +162,8 @@ build_mmcv() {
     fi
 }
 
-# The compiler and Python headers the mmcv build needs, named before
-# anything is downloaded.
+# The compiler and Python headers the mmcv build needs, named before the
+# build downloads anything.
 check_build_tools() {
     local missing=()
     command -v c++ >/dev/null || missing+=("a C++ compiler (c++)")
