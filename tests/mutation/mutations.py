@@ -414,8 +414,8 @@ MUTATIONS = (
         name='publish-keeps-the-optimizer',
         promise='a published checkpoint holds the weights and meta only',
         path='mae_plugin/checkpoint/publish.py',
-        old='torch.save(dict(state_dict=state_dict, meta=meta), unnamed)',
-        new='torch.save(dict(checkpoint, meta=meta), unnamed)',
+        old='torch.save(dict(state_dict=state_dict, meta=meta), buffer)',
+        new='torch.save(dict(checkpoint, meta=meta), buffer)',
         tests=('tests/test_tools/test_publish_model.py', )),
     Mutation(
         name='safe-loading-unpickles-anything',
