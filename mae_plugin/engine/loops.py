@@ -280,9 +280,10 @@ class ExactResumeEpochBasedTrainLoop(EpochBasedTrainLoop):
         """Check the batch of a resumed run and take its sampler's seed
         from the checkpoint (:meth:`resume_position`), then train.
 
-        A checkpoint at ``train_cfg.max_epochs`` leaves nothing to train
-        (a finished run resumed again): warned of. mmengine's loop ends at
-        once, exit status 0, for one past it too.
+        A checkpoint that ends ``train_cfg.max_epochs`` leaves nothing to
+        train (a finished run resumed again): warned of; one past it
+        (``max_epochs`` lowered) is refused. mmengine's loop ended at once
+        in both cases, exit status 0, without a word.
 
         Returns:
             torch.nn.Module: The trained model.

@@ -111,7 +111,9 @@ class AccumulationAwareRunner(Runner):
 
     Its console log fits a screen before the first iteration: the
     environment, config and hook order go to the log file only, and the
-    parameter groups are listed one line per distinct setting.
+    parameter groups are listed one line per distinct setting. It never
+    dumps the config over the file it was loaded from
+    (:meth:`dump_config`).
     """
 
     def build_logger(self, *args, **kwargs):
