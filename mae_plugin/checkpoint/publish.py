@@ -51,9 +51,6 @@ def publish_checkpoint(src: str, out_file: str) -> str:
         OSError: If the output cannot be written (nothing is left).
     """
     check_output_file('out_file', out_file)
-    if not osp.basename(out_file):
-        raise IsADirectoryError(
-            f'out_file must be a file to write, got the folder {out_file}')
     checkpoint = read_checkpoint_file(src)
     state_dict = checkpoint.get('state_dict') if isinstance(checkpoint,
                                                             dict) else None

@@ -250,14 +250,15 @@ def check_paths(name: str, value: Any) -> List[str]:
 def check_output_file(name: str, path: str,
                       inputs: Iterable[str] = ()) -> str:
     """Return ``path`` if a file can be written there without losing an
-    input: it is not an existing folder, nor the same file as one of
-    ``inputs`` (compared through links).
+    input: it is not an existing folder nor a folder's path (ending with a
+    separator), nor the same file as one of ``inputs`` (compared through
+    links).
 
     Raises:
         IsADirectoryError: ``path`` is a folder.
         ValueError: ``path`` is one of ``inputs``.
     """
-    if osp.isdir(path):
+    if osp.isdir(path) or not osp.basename(path):
         raise IsADirectoryError(
             f'{name} must be a file to write, got the folder {path}')
     for source in inputs:

@@ -220,9 +220,10 @@ def test_check_output_file(tmp_path):
     new = str(tmp_path / 'new' / 'out.pth')
     assert check_output_file('dst', new, [str(source)]) == new
     assert check_output_file('dst', str(source)) == str(source)
-    with raises(IsADirectoryError,
-                f'dst must be a file to write, got the folder {tmp_path}'):
-        check_output_file('dst', str(tmp_path), [str(source)])
+    for folder in (str(tmp_path), f'{tmp_path}/new/'):  # existing or not
+        with raises(IsADirectoryError,
+                    f'dst must be a file to write, got the folder {folder}'):
+            check_output_file('dst', folder, [str(source)])
     with raises(ValueError, f'dst must be another file than the input '
                 f'{source} (writing it would overwrite the input), got '
                 f'{link}'):
