@@ -29,7 +29,7 @@ from .loading import (compare_with_checkpoint, load_encoder_weights,
                       load_weights)
 from .position import fit_position_embeddings
 from .pretrained_init import CountingPretrainedInit, PretrainedEncoderInit
-from .publish import publish_checkpoint, sha256_of
+from .publish import publish_checkpoint
 from .reading import (check_checkpoint_path, load_prefixed_state_dict,
                       load_state_dict_file, read_checkpoint_file)
 from .report import LoadReport, compare_state_dicts
@@ -57,6 +57,6 @@ __all__ = [
     'load_from_http_safely', 'load_from_local_safely',
     'load_prefixed_state_dict',
     'load_state_dict_file', 'load_weights', 'mae_config_from_hf',
-    'publish_checkpoint', 'read_checkpoint_file', 'sha256_of',
+    'publish_checkpoint', 'read_checkpoint_file',
     'use_safe_loaders'
 ]

@@ -23,15 +23,6 @@ from .reading import read_checkpoint_file
 PUBLISHED_META = ('epoch', 'iter', 'seed', 'mmengine_version', 'cfg')
 
 
-def sha256_of(path: str, chunk_size: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file, read in chunks of ``chunk_size`` bytes."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(chunk_size), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def publish_checkpoint(src: str, out_file: str) -> str:
     """Write the weights and a minimal meta of a training checkpoint.
 
