@@ -112,7 +112,9 @@ custom_hooks = [
         num_classes={{_base_.num_classes}},
         interval=1)
 ]
+# Every epoch's checkpoint is kept for the study's probes; only the newest
+# keeps the optimizer state, for --resume.
 default_hooks = dict(
     logger=dict(interval=50),
-    checkpoint=dict(interval=1, max_keep_ckpts=-1, save_optimizer=False))
+    checkpoint=dict(interval=1, max_keep_ckpts=-1, save_optimizer='latest'))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))

@@ -29,7 +29,7 @@ from .loading import (compare_with_checkpoint, load_encoder_weights,
                       load_weights)
 from .position import fit_position_embeddings
 from .pretrained_init import CountingPretrainedInit, PretrainedEncoderInit
-from .publish import publish_checkpoint
+from .publish import drop_optimizer_state, publish_checkpoint
 from .reading import (check_checkpoint_path, load_prefixed_state_dict,
                       load_state_dict_file, read_checkpoint_file)
 from .report import LoadReport, compare_state_dicts
@@ -52,7 +52,8 @@ __all__ = [
     'convert_mmpretrain_mae', 'convert_official_mae', 'convert_to_hf_vitmae',
     'convert_to_mmpretrain_mae', 'convert_to_mmseg_mae',
     'convert_to_mmseg_vit', 'convert_to_official_mae', 'convert_to_timm_vit',
-    'convert_to_vitdet', 'detect_format', 'fit_position_embeddings',
+    'convert_to_vitdet', 'detect_format', 'drop_optimizer_state',
+    'fit_position_embeddings',
     'hf_vitmae_config', 'load_checkpoint_safely', 'load_encoder_weights',
     'load_from_http_safely', 'load_from_local_safely',
     'load_prefixed_state_dict',

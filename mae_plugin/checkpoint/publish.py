@@ -1,6 +1,6 @@
-"""Publish a training checkpoint as OpenMMLab projects do: the weights and
-a small meta only, with the first 8 hex digits of the file's SHA-256 in
-its name.
+"""Slim training checkpoints: publish one as OpenMMLab projects do (the
+weights and a small meta only, with the first 8 hex digits of the file's
+SHA-256 in its name), or drop a kept checkpoint's optimizer state.
 
 A checkpoint of a training run also holds the optimizer state and the
 message hub, whose ``HistoryBuffer`` objects torch's weights-only loader
@@ -61,3 +61,30 @@ def publish_checkpoint(src: str, out_file: str) -> str:
     final = f'{stem}-{hashlib.sha256(data).hexdigest()[:8]}{ext or ".pth"}'
     atomic_write(data, final)
     return final
+
+
+def drop_optimizer_state(path: str) -> bool:
+    """Rewrite the training checkpoint ``path`` without its ``optimizer``
+    entry (the moments of AdamW, twice the weights' size), as if it had
+    been saved with ``save_optimizer=False``; the file is replaced whole
+    or not at all.
+
+    Args:
+        path (str): Local checkpoint file.
+
+    Returns:
+        bool: Whether it held an optimizer state (a file without one is
+        left untouched).
+
+    Raises:
+        FileNotFoundError: If ``path`` does not exist.
+        ValueError: If it is not a readable checkpoint.
+    """
+    checkpoint = read_checkpoint_file(path)
+    if not isinstance(checkpoint, dict) or 'optimizer' not in checkpoint:
+        return False
+    del checkpoint['optimizer']
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    atomic_write(buffer.getvalue(), path)
+    return True

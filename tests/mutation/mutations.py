@@ -542,4 +542,13 @@ MUTATIONS = (
         new='if False:',
         tests=('tests/test_engine/test_exact_resume.py::'
                'test_a_resume_with_nothing_left_to_train_says_so', )),
+    Mutation(
+        name='latest-optimizer-kept-in-every-checkpoint',
+        promise="save_optimizer='latest' keeps the optimizer state in the "
+        'newest checkpoint only, the one a resume started from included',
+        path='mae_plugin/engine/hooks/atomic_checkpoint_hook.py',
+        old='self._with_optimizer = resumed',
+        new='pass',
+        tests=('tests/test_engine/test_atomic_checkpoints.py::'
+               'test_optimizer_state_in_the_latest_checkpoint_only', )),
 )

@@ -257,3 +257,70 @@ def test_remote_out_dir_keeps_the_inferred_backend():
     forcing the local one would write to a local 's3:/bucket' folder."""
     hook = AtomicCheckpointHook(interval=1, out_dir='s3://bucket/ckpts')
     assert hook.backend_args is None
+
+
+def holding_optimizer(work):
+    """The checkpoints in ``work`` that hold an optimizer state, and all
+    of them, by name."""
+    names = sorted(map(osp.basename, glob.glob(osp.join(work, 'iter_*.pth'))),
+                   key=lambda name: int(name[5:-4]))
+    return [
+        name for name in names
+        if 'optimizer' in torch.load(osp.join(work, name), weights_only=False)
+    ], names
+
+
+def test_optimizer_state_in_the_latest_checkpoint_only(photos, tmp_path):
+    """``save_optimizer='latest'``: every checkpoint kept, the newest with
+    the optimizer state (so the run resumes), the others stripped of it
+    and otherwise unchanged; after a resume the checkpoint it resumed
+    from is stripped once a newer one is saved."""
+    work = str(tmp_path / 'work')
+    options = ('default_hooks.checkpoint.max_keep_ckpts=-1',
+               'default_hooks.checkpoint.save_optimizer=latest')
+    saved = {}
+
+    class Keep(Hook):
+        """Keep what each checkpoint held when it was written."""
+
+        def before_save_checkpoint(self, runner, checkpoint):
+            saved[checkpoint['meta']['iter']] = {
+                key: value.clone()  # on CPU, the live parameters
+                for key, value in checkpoint['state_dict'].items()
+            }
+
+    runner = checkpoint_every_iteration_runner(photos, work, 2, *options)
+    runner.register_hook(Keep())
+    runner.train()
+    assert holding_optimizer(work) == (
+        ['iter_4.pth'], [f'iter_{i}.pth' for i in (1, 2, 3, 4)])
+    first = torch.load(osp.join(work, 'iter_1.pth'), weights_only=False)
+    assert {'meta', 'state_dict', 'message_hub',
+            'param_schedulers'} <= first.keys()
+    assert first['meta']['iter'] == 1
+    for key, value in saved[1].items():
+        assert torch.equal(first['state_dict'][key], value), key
+
+    runner = checkpoint_every_iteration_runner(photos, work, 3, *options,
+                                               'resume=True')
+    runner.train()
+    assert runner.iter == 6
+    assert holding_optimizer(work) == (
+        ['iter_6.pth'], [f'iter_{i}.pth' for i in range(1, 7)])
+
+
+@pytest.mark.parametrize('value', ['yes', 'last', 1, None])
+def test_save_optimizer_values(value):
+    with pytest.raises(ValueError,
+                       match=r"save_optimizer must be True, False or "
+                       fr"'latest', got {value!r}"):
+        AtomicCheckpointHook(interval=1, save_optimizer=value)
+
+
+def test_latest_optimizer_needs_a_local_out_dir():
+    with pytest.raises(ValueError,
+                       match="save_optimizer='latest' rewrites the previous "
+                       'checkpoint in place, which needs a local out_dir, '
+                       'got s3://bucket/ckpts'):
+        AtomicCheckpointHook(interval=1, out_dir='s3://bucket/ckpts',
+                             save_optimizer='latest')

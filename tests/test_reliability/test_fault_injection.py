@@ -127,9 +127,9 @@ def test_2_resume_and_test_refuse_tensors_that_do_not_fit(
 
 def test_3_a_state_dict_is_not_resumable(photos, trained, tmp_path):
     """Case 3, last part: a state-dict-only file given to --resume gave
-    KeyError: 'meta'. A training checkpoint without the optimizer (the
-    Fashion-MNIST configs keep every epoch's that way) named the file, not
-    the setting."""
+    KeyError: 'meta'. A training checkpoint without the optimizer (as the
+    Fashion-MNIST configs keep every epoch's but the newest) named the
+    file, not the setting."""
     weights = str(tmp_path / 'weights.pth')
     torch.save(torch.load(trained, weights_only=True)['state_dict'], weights)
     without = str(tmp_path / 'epoch_1.pth')
@@ -141,7 +141,8 @@ def test_3_a_state_dict_is_not_resumable(photos, trained, tmp_path):
          r"'state_dict', 'optimizer' \(a state dict of weights only\?\)"),
         (without, r"epoch_1\.pth cannot be resumed: it has no 'optimizer' "
          r"\(training wrote it with default_hooks\.checkpoint\."
-         r"save_optimizer=False\)")):
+         r"save_optimizer=False, or with 'latest' and this is not the "
+         r"newest checkpoint\)")):
         with pytest.raises(ValueError, match=message + '.*load_from'):
             resume_runner(photos, str(tmp_path / 'a'), path).train()
     # it still tests: every tensor fits

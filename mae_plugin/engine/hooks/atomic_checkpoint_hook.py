@@ -3,7 +3,9 @@ import os.path as osp
 
 from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
+from mmengine.runner import find_latest_checkpoint
 
+from mae_plugin.checkpoint import drop_optimizer_state
 from mae_plugin.registry import HOOKS
 from mae_plugin.utils import check_positive_int
 from mae_plugin.utils.files import atomic_write, remove_stale_temp_files
@@ -35,6 +37,14 @@ class AtomicCheckpointHook(CheckpointHook):
     5. When training starts, it deletes (and logs) the temporary files
        that saves killed half-way left in the work dir and a local
        ``out_dir``.
+    6. ``save_optimizer='latest'`` keeps the optimizer state in the newest
+       periodic checkpoint only, so that a run keeping every epoch's
+       checkpoint (for probes of each) can still be resumed at the cost
+       of one optimizer state on disk: once a checkpoint is saved and
+       ``last_checkpoint`` points to it, the previous one (this run's, or
+       the one it resumed from when that lies in ``out_dir``) is
+       rewritten without its ``optimizer`` entry, atomically. Best
+       checkpoints never hold one (as in the parent).
 
     ``save_best`` infers the rule of :class:`ReconstructionMetric`'s keys
     (``'reconstruction/psnr'``: greater is better, ``'.../mse'``: less).
@@ -45,7 +55,8 @@ class AtomicCheckpointHook(CheckpointHook):
     Args:
         interval (int): Saving period, -1 for never. Defaults to -1.
         *args: ``CheckpointHook``'s other positional arguments.
-        **kwargs: ``CheckpointHook``'s other keyword arguments.
+        **kwargs: ``CheckpointHook``'s other keyword arguments;
+            ``save_optimizer`` also takes ``'latest'`` (point 6).
 
     Raises:
         TypeError: ``interval`` is not an int, or an unknown keyword
@@ -53,7 +64,9 @@ class AtomicCheckpointHook(CheckpointHook):
             those to ``runner.save_checkpoint``, which would fail at the
             first save, after a whole interval of training (or, with no
             periodic saves, at the end of the run).
-        ValueError: ``interval`` is neither -1 nor >= 1 (0 never saves).
+        ValueError: ``interval`` is neither -1 nor >= 1 (0 never saves);
+            ``save_optimizer`` is not True, False or ``'latest'``, or is
+            ``'latest'`` with a remote ``out_dir``.
     """
     _default_greater_keys = CheckpointHook._default_greater_keys + ['psnr']
     _default_less_keys = CheckpointHook._default_less_keys + ['mse']
@@ -66,13 +79,30 @@ class AtomicCheckpointHook(CheckpointHook):
             raise TypeError(
                 f'{type(self).__name__} got unexpected keyword argument(s) '
                 f'{sorted(self.args)}')
+        if not (isinstance(self.save_optimizer, bool)
+                or self.save_optimizer == 'latest'):
+            raise ValueError("save_optimizer must be True, False or "
+                             f"'latest', got {self.save_optimizer!r}")
         # mmengine picks the local backend for a path without '://'
+        local = '://' not in str(self.out_dir or '')
+        if self.save_optimizer == 'latest' and not local:
+            raise ValueError(
+                "save_optimizer='latest' rewrites the previous checkpoint "
+                f'in place, which needs a local out_dir, got {self.out_dir}')
         if (self.backend_args is None and self.file_client_args is None
-                and '://' not in str(self.out_dir or '')):
+                and local):
             self.backend_args = dict(backend='atomic_local')
+        # the checkpoint that holds the optimizer state (point 6)
+        self._with_optimizer = None
 
     def before_train(self, runner) -> None:
         super().before_train(runner)  # sets out_dir
+        if runner._resume and runner._has_loaded:
+            resumed = runner._load_from or find_latest_checkpoint(
+                runner.work_dir)
+            if osp.realpath(osp.dirname(resumed)) == osp.realpath(
+                    self.out_dir):
+                self._with_optimizer = resumed
         if not is_main_process():
             return
         folders = {runner.work_dir}
@@ -95,7 +125,7 @@ class AtomicCheckpointHook(CheckpointHook):
             self.out_dir,
             ckpt_filename,
             self.file_client_args,
-            save_optimizer=self.save_optimizer,
+            save_optimizer=bool(self.save_optimizer),
             save_param_scheduler=self.save_param_scheduler,
             meta=meta,
             by_epoch=self.by_epoch,
@@ -104,6 +134,7 @@ class AtomicCheckpointHook(CheckpointHook):
         if outdated:  # deleted below: later checkpoints need not list them
             runner.message_hub.update_info('keep_ckpt_ids',
                                            list(self.keep_ckpt_ids))
+        previous, self._with_optimizer = self._with_optimizer, self.last_ckpt
         if not is_main_process():
             return
         atomic_write(self.last_ckpt.encode(),
@@ -113,6 +144,10 @@ class AtomicCheckpointHook(CheckpointHook):
                 self.out_dir, self.filename_tmpl.format(old_step))
             if self.file_backend.isfile(path):
                 self.file_backend.remove(path)
+        if (self.save_optimizer == 'latest' and previous is not None
+                and osp.isfile(previous)
+                and not osp.samefile(previous, self.last_ckpt)):
+            drop_optimizer_state(previous)
 
     def _save_best_checkpoint(self, runner, metrics) -> None:
         if not self.save_best:

@@ -147,8 +147,10 @@ class CheckpointFitHook(Hook):
             absent = [key for key in RESUME_KEYS if key not in checkpoint]
             if 'meta' in absent or (absent and not self.allow_partial):
                 cause = ('training wrote it with default_hooks.checkpoint.'
-                         'save_optimizer=False' if absent == ['optimizer']
-                         else 'a state dict of weights only?')
+                         "save_optimizer=False, or with 'latest' and this "
+                         'is not the newest checkpoint'
+                         if absent == ['optimizer'] else
+                         'a state dict of weights only?')
                 raise ValueError(
                     f'checkpoint {filename} cannot be resumed: it has no '
                     f'{", ".join(repr(k) for k in absent)} ({cause}). '

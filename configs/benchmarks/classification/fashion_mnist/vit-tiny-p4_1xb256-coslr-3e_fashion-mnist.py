@@ -55,5 +55,5 @@ train_cfg = dict(max_epochs=3)
 auto_scale_lr = dict(base_batch_size=256)
 default_hooks = dict(
     logger=dict(interval=50),
-    checkpoint=dict(interval=1, max_keep_ckpts=1, save_optimizer=False))
+    checkpoint=dict(interval=1, max_keep_ckpts=1))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
