@@ -1,7 +1,7 @@
 """Evaluate a checkpoint with the test loop of its config."""
 import argparse
 
-from mae_plugin.apis import (add_runner_args, build_runner,
+from mae_plugin.apis import (add_runner_args, build_runner, check_data_roots,
                              close_distributed, init_cpu_distributed,
                              parse_runner_args, test_config)
 
@@ -23,6 +23,7 @@ def main():
         launcher=args.launcher,
         cfg_options=args.cfg_options,
         allow_partial_checkpoint=args.allow_partial_checkpoint)
+    check_data_roots(cfg, 'test_dataloader')
     init_cpu_distributed(cfg)
     build_runner(cfg).test()
     close_distributed()

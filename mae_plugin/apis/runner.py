@@ -347,6 +347,57 @@ def train_config(config_file: str,
     return cfg
 
 
+def _data_roots(node, key: str):
+    """``(dotted key, value)`` of every ``data_root`` in ``node`` (a
+    dataset config and the datasets it wraps), except in datasets read
+    through their own ``backend_args``."""
+    if isinstance(node, dict):
+        if 'data_root' in node and not node.get('backend_args'):
+            yield f'{key}.data_root', node['data_root']
+        children = ((f'{key}.{name}', child) for name, child in node.items())
+    elif isinstance(node, (list, tuple)):
+        children = ((f'{key}[{i}]', child) for i, child in enumerate(node))
+    else:
+        return
+    for child_key, child in children:
+        yield from _data_roots(child, child_key)
+
+
+def check_data_roots(cfg: Config, *loaders: str) -> None:
+    """Refuse, before the runner is built, a relative ``data_root`` that
+    names no folder in the working directory.
+
+    OpenMMLab configs name their data relative to the folder the tools run
+    from (``data/imagenet/``), so a tool run from elsewhere failed deep in
+    the dataset with ``No such file or directory: 'data/...'``, naming
+    neither the key nor the working directory. Absolute paths and URLs are
+    left to the datasets, whose messages name them.
+
+    Args:
+        cfg (Config): A run's config.
+        *loaders (str): The dataloaders the run builds, e.g.
+            ``'train_dataloader', 'val_dataloader'``; one the config sets
+            to None (``--no-validate``) or lacks is skipped.
+
+    Raises:
+        FileNotFoundError: naming the key, its value, the working
+            directory and the option that overrides it.
+    """
+    for loader in loaders:
+        dataset = (cfg.get(loader) or {}).get('dataset')
+        for key, root in _data_roots(dataset, f'{loader}.dataset'):
+            if (isinstance(root, str) and root and '://' not in root
+                    and not osp.isabs(osp.expanduser(root))
+                    and not osp.isdir(root)):
+                raise FileNotFoundError(
+                    f'{key}={root!r} is no folder: a relative data_root is '
+                    f'read from the working directory, {os.getcwd()}. Run '
+                    'the tool from the folder the config expects (the '
+                    'repository root for the configs of this project) or '
+                    f'give an absolute path: --cfg-options {key}=/path/to/'
+                    'data')
+
+
 def _set_runner_type(cfg: Config, config_file: str) -> None:
     """Pick :data:`RUNNER_TYPE` unless the config names a runner; refuse
     another runner where it would scale the lr without the accumulation."""

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
-from mae_plugin.apis import build_runner, init_model, train_config
+from mae_plugin.apis import (build_runner, check_data_roots, init_model,
+                             train_config)
 from mae_plugin.apis import test_config as make_test_config
 from tests.test_engine.utils import unique_experiment
 from ..conftest import ROOT, tiny_mae_cfg
@@ -277,6 +278,49 @@ def test_setting_the_data_root_variable_is_refused_with_the_keys(tmp_path):
             'train_dataloader.dataset.data_root')):
         train_config(CONFIG, work_dir=str(tmp_path),
                      cfg_options={'data_root': '/datasets/imagenet/'})
+
+
+def test_a_relative_data_root_missing_from_the_working_directory(
+        tmp_path, monkeypatch):
+    """Run from another folder, a config's relative data_root failed in
+    the dataset with "No such file or directory: 'data/demo_photos/'"; it
+    is named by key with the working directory, for the dataloaders the
+    run builds only."""
+    monkeypatch.chdir(tmp_path)
+    cfg = train_config(DEMO, work_dir=str(tmp_path / 'work'))
+    key = 'train_dataloader.dataset.dataset.data_root'
+    with pytest.raises(FileNotFoundError) as error:
+        check_data_roots(cfg, 'train_dataloader', 'val_dataloader')
+    assert str(error.value) == (
+        f"{key}='data/demo_photos/' is no folder: a relative data_root is "
+        f'read from the working directory, {tmp_path}. Run the tool from '
+        'the folder the config expects (the repository root for the '
+        'configs of this project) or give an absolute path: --cfg-options '
+        f'{key}=/path/to/data')
+    with pytest.raises(FileNotFoundError,
+                       match=r"^val_dataloader\.dataset\.data_root="):
+        check_data_roots(cfg, 'val_dataloader')
+    (tmp_path / 'data' / 'demo_photos').mkdir(parents=True)
+    check_data_roots(cfg, 'train_dataloader', 'val_dataloader',
+                     'test_dataloader')
+    # an absolute path is left to the dataset; so are a loader the run
+    # does not build, a remote root and one with its own file backend
+    cfg = train_config(
+        DEMO, work_dir=str(tmp_path / 'work'), no_validate=True,
+        cfg_options={
+            key: str(tmp_path / 'missing'),
+            'test_dataloader.dataset.data_root': 's3://bucket/photos',
+        })
+    check_data_roots(cfg, 'train_dataloader', 'val_dataloader',
+                     'test_dataloader', 'missing_dataloader')
+    cfg.test_dataloader.dataset.data_root = 'photos/'
+    cfg.test_dataloader.dataset.backend_args = dict(backend='petrel')
+    check_data_roots(cfg, 'test_dataloader')
+    cfg.test_dataloader.dataset.backend_args = None
+    with pytest.raises(FileNotFoundError,
+                       match=r"^test_dataloader\.dataset\.data_root="
+                       r"'photos/' is no folder"):
+        check_data_roots(cfg, 'test_dataloader')
 
 
 @pytest.mark.parametrize('case', ['own', 'copied', 'moved', 'lost',

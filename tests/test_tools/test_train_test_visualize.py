@@ -136,3 +136,30 @@ def test_a_cfg_options_item_without_a_value_is_named():
     assert result.stderr.endswith(
         "train.py: error: argument --cfg-options: 'train_cfg.val_interval' "
         'must be key=value (e.g. train_cfg.max_epochs=10)\n')
+
+
+@pytest.mark.parametrize('tool', ['train', 'test'])
+def test_run_from_another_folder_names_the_relative_data_root(
+        tool, tmp_path):
+    """Run from a folder other than the checkout, the demo config's
+    relative data_root is named with the working directory before the
+    work dir is made (it failed inside the dataset, after the runner had
+    made the work dir)."""
+    checkpoint = tmp_path / 'epoch_1.pth'
+    checkpoint.write_bytes(b'')  # checked to exist before anything else
+    args = [CONFIG] + ([str(checkpoint)] if tool == 'test' else [])
+    work_dir = tmp_path / 'work'
+    result = subprocess.run(
+        [sys.executable, osp.join(ROOT, 'tools', f'{tool}.py'), *args,
+         '--work-dir', str(work_dir)], cwd=tmp_path, env=checkout_env(),
+        capture_output=True, text=True, timeout=600)
+    assert result.returncode == 1
+    key = ('train_dataloader.dataset.dataset'
+           if tool == 'train' else 'test_dataloader.dataset') + '.data_root'
+    assert result.stderr.endswith(
+        f"FileNotFoundError: {key}='data/demo_photos/' is no folder: a "
+        f'relative data_root is read from the working directory, '
+        f'{tmp_path}. Run the tool from the folder the config expects (the '
+        'repository root for the configs of this project) or give an '
+        f'absolute path: --cfg-options {key}=/path/to/data\n')
+    assert not work_dir.exists()
