@@ -484,9 +484,41 @@ def _check_fit(cfg: Config, allow_partial: bool) -> None:
     ]
 
 
+# What each launcher's process group is started from (mmengine's
+# ``init_dist`` reads them as ``os.environ[...]``: KeyError 'RANK').
+LAUNCHER_ENV = dict(
+    pytorch=('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'),
+    slurm=('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_NODELIST'),
+    mpi=('OMPI_COMM_WORLD_LOCAL_RANK', 'OMPI_COMM_WORLD_SIZE',
+         'OMPI_COMM_WORLD_RANK', 'MASTER_ADDR'))
+LAUNCHED_BY = dict(
+    pytorch='torchrun (tools/dist_train.sh, tools/dist_test.sh)',
+    slurm='srun (tools/slurm_train.sh, tools/slurm_test.sh)',
+    mpi='mpirun')
+
+
+def _check_launcher_env(launcher: str) -> None:
+    """Refuse ``--launcher`` outside the launcher it names, by the
+    environment variables that launcher sets and the run lacks."""
+    missing = [name for name in LAUNCHER_ENV.get(launcher, ())
+               if name not in os.environ]
+    if missing:
+        raise RuntimeError(
+            f'--launcher {launcher} starts the processes from the '
+            f'environment {LAUNCHED_BY[launcher]} sets, and '
+            f'{", ".join(missing)} {"is" if len(missing) == 1 else "are"} '
+            'not set: start the tool with that launcher, or run one '
+            'process with --launcher none')
+
+
 def init_cpu_distributed(cfg: Config) -> None:
     """Start the process group of a ``--launcher pytorch`` run on a machine
     without CUDA.
+
+    First, for any launcher but ``none``, refuse a run that its launcher
+    did not start (the environment variables it sets are missing; the
+    process group would fail on the first one with ``KeyError: 'RANK'``),
+    unless a process group exists already.
 
     mmengine's ``init_dist`` for the pytorch launcher always calls
     ``torch.cuda.set_device``, which fails without a GPU. When CUDA is
@@ -504,8 +536,11 @@ def init_cpu_distributed(cfg: Config) -> None:
             :func:`test_config`.
 
     Raises:
+        RuntimeError: The launcher's environment variables are missing.
         ValueError: The backend is ``nccl``, which needs GPUs.
     """
+    if cfg.launcher != 'none' and not is_distributed():
+        _check_launcher_env(cfg.launcher)
     if cfg.launcher != 'pytorch' or torch.cuda.is_available():
         return
     if not is_distributed():

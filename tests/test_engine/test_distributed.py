@@ -93,10 +93,41 @@ def test_dist_train_sh_runs_the_venv_without_python_on_path():
 
 def test_a_cpu_run_refuses_the_nccl_backend_by_name(monkeypatch):
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    for name, value in dict(RANK='0', WORLD_SIZE='1', MASTER_ADDR='127.0.0.1',
+                            MASTER_PORT='29500').items():
+        monkeypatch.setenv(name, value)
     cfg = Config(dict(launcher='pytorch',
                       env_cfg=dict(dist_cfg=dict(backend='nccl'))))
     with pytest.raises(ValueError, match='env_cfg.dist_cfg.backend is nccl'):
         init_cpu_distributed(cfg)
+    assert not dist.is_initialized()
+
+
+@pytest.mark.parametrize('cuda', [False, True])
+@pytest.mark.parametrize('launcher, missing, by', [
+    ('pytorch', 'RANK, WORLD_SIZE, MASTER_PORT are',
+     'torchrun (tools/dist_train.sh, tools/dist_test.sh)'),
+    ('slurm', 'SLURM_NODELIST is',
+     'srun (tools/slurm_train.sh, tools/slurm_test.sh)'),
+])
+def test_a_launcher_that_did_not_start_the_run_is_named(
+        monkeypatch, cuda, launcher, missing, by):
+    """``--launcher pytorch`` without torchrun failed in mmengine with
+    KeyError: 'RANK' (with CUDA) or in torch's rendezvous (without)."""
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: cuda)
+    for name in ('RANK', 'WORLD_SIZE', 'MASTER_PORT', 'SLURM_NODELIST'):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv('MASTER_ADDR', '127.0.0.1')
+    monkeypatch.setenv('SLURM_PROCID', '0')
+    monkeypatch.setenv('SLURM_NTASKS', '1')
+    with pytest.raises(RuntimeError) as error:
+        init_cpu_distributed(Config(dict(launcher=launcher)))
+    assert str(error.value) == (
+        f'--launcher {launcher} starts the processes from the environment '
+        f'{by} sets, and {missing} not set: start the tool with that '
+        'launcher, or run one process with --launcher none')
+    assert not dist.is_initialized()
+    init_cpu_distributed(Config(dict(launcher='none')))
     assert not dist.is_initialized()
 
 
