@@ -543,12 +543,21 @@ MUTATIONS = (
         tests=('tests/test_engine/test_exact_resume.py::'
                'test_a_resume_with_nothing_left_to_train_says_so', )),
     Mutation(
-        name='latest-optimizer-kept-in-every-checkpoint',
+        name='latest-optimizer-left-by-a-kill',
         promise="save_optimizer='latest' keeps the optimizer state in the "
-        'newest checkpoint only, the one a resume started from included',
+        'newest checkpoint only, after a kill and a resume too',
         path='mae_plugin/engine/hooks/atomic_checkpoint_hook.py',
-        old='self._with_optimizer = resumed',
-        new='pass',
+        old='*runner.message_hub.get_info(OPTIMIZER_KEPT_IN, []),',
+        new='',
         tests=('tests/test_engine/test_atomic_checkpoints.py::'
-               'test_optimizer_state_in_the_latest_checkpoint_only', )),
+               'test_latest_optimizer_after_a_kill_before_the_rewrite', )),
+    Mutation(
+        name='latest-optimizer-lost-by-a-new-best',
+        promise="save_optimizer='latest' leaves the newest checkpoint "
+        'resumable when a new best checkpoint is saved',
+        path='mae_plugin/engine/hooks/atomic_checkpoint_hook.py',
+        old='if osp.realpath(path) != osp.realpath(self.last_ckpt)',
+        new='if True',
+        tests=('tests/test_engine/test_atomic_checkpoints.py::'
+               'test_latest_optimizer_survives_a_new_best', )),
 )

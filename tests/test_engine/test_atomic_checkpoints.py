@@ -15,6 +15,7 @@ from mmengine.hooks import Hook
 
 from mae_plugin.engine import (AtomicCheckpointHook, AtomicLocalBackend,
                                atomic_write)
+from mae_plugin.engine.hooks import atomic_checkpoint_hook
 from mae_plugin.utils.files import remove_stale_temp_files
 from tests.test_engine.utils import checkpoint_every_iteration_runner
 from tests.test_tools.test_train_test_visualize import ROOT
@@ -168,11 +169,12 @@ def test_resume_deletes_what_a_dead_run_left(photos, tmp_path,
         work, '*.pth')))) == ['iter_4.pth']
 
 
-def trained_with_save_best(photos, work, save_best):
+def trained_with_save_best(photos, work, save_best, *overrides):
     """A tiny run of one epoch whose checkpoint hook keeps the best
     checkpoint of ``save_best``; the runner and that hook."""
     runner = checkpoint_every_iteration_runner(
-        photos, work, 1, f'default_hooks.checkpoint.save_best={save_best}')
+        photos, work, 1, f'default_hooks.checkpoint.save_best={save_best}',
+        *overrides)
     runner.train()
     return runner, next(h for h in runner.hooks
                         if isinstance(h, AtomicCheckpointHook))
@@ -270,14 +272,20 @@ def holding_optimizer(work):
     ], names
 
 
+LATEST = ('default_hooks.checkpoint.max_keep_ckpts=-1',
+          'default_hooks.checkpoint.save_optimizer=latest')
+
+
+def iters(*steps):
+    return [f'iter_{i}.pth' for i in steps]
+
+
 def test_optimizer_state_in_the_latest_checkpoint_only(photos, tmp_path):
     """``save_optimizer='latest'``: every checkpoint kept, the newest with
     the optimizer state (so the run resumes), the others stripped of it
     and otherwise unchanged; after a resume the checkpoint it resumed
     from is stripped once a newer one is saved."""
     work = str(tmp_path / 'work')
-    options = ('default_hooks.checkpoint.max_keep_ckpts=-1',
-               'default_hooks.checkpoint.save_optimizer=latest')
     saved = {}
 
     class Keep(Hook):
@@ -289,11 +297,10 @@ def test_optimizer_state_in_the_latest_checkpoint_only(photos, tmp_path):
                 for key, value in checkpoint['state_dict'].items()
             }
 
-    runner = checkpoint_every_iteration_runner(photos, work, 2, *options)
+    runner = checkpoint_every_iteration_runner(photos, work, 2, *LATEST)
     runner.register_hook(Keep())
     runner.train()
-    assert holding_optimizer(work) == (
-        ['iter_4.pth'], [f'iter_{i}.pth' for i in (1, 2, 3, 4)])
+    assert holding_optimizer(work) == (iters(4), iters(1, 2, 3, 4))
     first = torch.load(osp.join(work, 'iter_1.pth'), weights_only=False)
     assert {'meta', 'state_dict', 'message_hub',
             'param_schedulers'} <= first.keys()
@@ -301,12 +308,65 @@ def test_optimizer_state_in_the_latest_checkpoint_only(photos, tmp_path):
     for key, value in saved[1].items():
         assert torch.equal(first['state_dict'][key], value), key
 
-    runner = checkpoint_every_iteration_runner(photos, work, 3, *options,
+    runner = checkpoint_every_iteration_runner(photos, work, 3, *LATEST,
                                                'resume=True')
     runner.train()
     assert runner.iter == 6
-    assert holding_optimizer(work) == (
-        ['iter_6.pth'], [f'iter_{i}.pth' for i in range(1, 7)])
+    assert holding_optimizer(work) == (iters(6), iters(1, 2, 3, 4, 5, 6))
+
+
+def test_latest_optimizer_after_a_kill_before_the_rewrite(
+        photos, tmp_path, monkeypatch):
+    """Killed after the new checkpoint and ``last_checkpoint`` were
+    written but before the previous one lost its optimizer state: the
+    new checkpoint lists it, so the resumed run strips it too."""
+    work = str(tmp_path / 'work')
+
+    def die(path):
+        raise KeyboardInterrupt(f'killed before rewriting {path}')
+
+    with monkeypatch.context() as patch:
+        patch.setattr(atomic_checkpoint_hook, 'drop_optimizer_state', die)
+        with pytest.raises(KeyboardInterrupt, match='iter_1.pth'):
+            checkpoint_every_iteration_runner(photos, work, 1,
+                                              *LATEST).train()
+    assert holding_optimizer(work) == (iters(1, 2), iters(1, 2))
+    checkpoint_every_iteration_runner(photos, work, 2, *LATEST,
+                                      'resume=True').train()
+    assert holding_optimizer(work) == (iters(4), iters(1, 2, 3, 4))
+
+
+def test_latest_optimizer_with_a_resume_from_elsewhere(photos, tmp_path):
+    """A resume from another run's checkpoint leaves that file as it is,
+    and strips the work dir's own latest checkpoint."""
+    work, other = str(tmp_path / 'work'), str(tmp_path / 'other')
+    checkpoint_every_iteration_runner(photos, work, 1, *LATEST).train()
+    checkpoint_every_iteration_runner(photos, other, 2, *LATEST).train()
+    before = {name: open(osp.join(other, name), 'rb').read()
+              for name in os.listdir(other) if name.endswith('.pth')}
+    checkpoint_every_iteration_runner(
+        photos, work, 3, *LATEST, 'resume=True',
+        f'load_from={osp.join(other, "iter_4.pth")}').train()
+    assert holding_optimizer(work) == (iters(6), iters(1, 2, 5, 6))
+    assert holding_optimizer(other) == (iters(4), iters(1, 2, 3, 4))
+    assert before == {name: open(osp.join(other, name), 'rb').read()
+                      for name in before}
+
+
+def test_latest_optimizer_survives_a_new_best(photos, tmp_path):
+    """A new best checkpoint makes the parent save the newest periodic
+    checkpoint again, at the same step: it keeps its optimizer state;
+    the best checkpoint holds none."""
+    work = str(tmp_path / 'work')
+    runner, hook = trained_with_save_best(
+        photos, work, 'reconstruction/psnr', *LATEST)
+    assert holding_optimizer(work) == (iters(2), iters(1, 2))
+    hook.after_val_epoch(runner, {'reconstruction/psnr': 20.})
+    assert best_on_disk(work) == ['best_reconstruction_psnr_iter_2.pth']
+    assert holding_optimizer(work) == (iters(2), iters(1, 2))
+    assert 'optimizer' not in torch.load(
+        osp.join(work, 'best_reconstruction_psnr_iter_2.pth'),
+        weights_only=False)
 
 
 @pytest.mark.parametrize('value', ['yes', 'last', 1, None])
@@ -317,10 +377,20 @@ def test_save_optimizer_values(value):
         AtomicCheckpointHook(interval=1, save_optimizer=value)
 
 
-def test_latest_optimizer_needs_a_local_out_dir():
-    with pytest.raises(ValueError,
-                       match="save_optimizer='latest' rewrites the previous "
-                       'checkpoint in place, which needs a local out_dir, '
-                       'got s3://bucket/ckpts'):
-        AtomicCheckpointHook(interval=1, out_dir='s3://bucket/ckpts',
-                             save_optimizer='latest')
+@pytest.mark.parametrize('where, got', [
+    (dict(out_dir='s3://bucket/ckpts'),
+     "out_dir='s3://bucket/ckpts', backend_args=None"),
+    (dict(backend_args=dict(backend='petrel')),
+     "out_dir=None, backend_args={'backend': 'petrel'}"),
+])
+def test_latest_optimizer_needs_the_local_disk(where, got):
+    """The earlier checkpoints are rewritten with local file operations,
+    which would miss (or hit another file than) a remote one."""
+    with pytest.raises(ValueError) as error:
+        AtomicCheckpointHook(interval=1, save_optimizer='latest', **where)
+    assert str(error.value) == (
+        "save_optimizer='latest' rewrites earlier checkpoints on the local "
+        'disk, which needs a local out_dir and file backend, got '
+        f'{got}, file_client_args=None')
+    AtomicCheckpointHook(interval=1, save_optimizer='latest',
+                         backend_args=dict(backend='local'))

@@ -11,6 +11,11 @@ from mae_plugin.utils import check_positive_int
 from mae_plugin.utils.files import atomic_write, remove_stale_temp_files
 
 
+# Runtime info of a ``save_optimizer='latest'`` checkpoint: the checkpoints
+# that held an optimizer state when it was saved, itself last.
+OPTIMIZER_KEPT_IN = 'optimizer_kept_in'
+
+
 @HOOKS.register_module()
 class AtomicCheckpointHook(CheckpointHook):
     """:class:`mmengine.hooks.CheckpointHook` that never leaves a broken
@@ -41,10 +46,15 @@ class AtomicCheckpointHook(CheckpointHook):
        periodic checkpoint only, so that a run keeping every epoch's
        checkpoint (for probes of each) can still be resumed at the cost
        of one optimizer state on disk: once a checkpoint is saved and
-       ``last_checkpoint`` points to it, the previous one (this run's, or
-       the one it resumed from when that lies in ``out_dir``) is
-       rewritten without its ``optimizer`` entry, atomically. Best
-       checkpoints never hold one (as in the parent).
+       ``last_checkpoint`` points to it, the earlier ones in ``out_dir``
+       that still hold an optimizer state are rewritten without their
+       ``optimizer`` entry, atomically. Those are listed in the new
+       checkpoint (``optimizer_kept_in`` of its runtime info), so a run
+       killed before rewriting them rewrites them after its resume; a
+       resume also adds the checkpoint it started from and the one
+       ``last_checkpoint`` names, where they lie in ``out_dir`` (a file
+       elsewhere is never rewritten). Best checkpoints never hold an
+       optimizer state (as in the parent).
 
     ``save_best`` infers the rule of :class:`ReconstructionMetric`'s keys
     (``'reconstruction/psnr'``: greater is better, ``'.../mse'``: less).
@@ -66,7 +76,8 @@ class AtomicCheckpointHook(CheckpointHook):
             periodic saves, at the end of the run).
         ValueError: ``interval`` is neither -1 nor >= 1 (0 never saves);
             ``save_optimizer`` is not True, False or ``'latest'``, or is
-            ``'latest'`` with a remote ``out_dir``.
+            ``'latest'`` with a remote ``out_dir`` or another file backend
+            than the local one.
     """
     _default_greater_keys = CheckpointHook._default_greater_keys + ['psnr']
     _default_less_keys = CheckpointHook._default_less_keys + ['mse']
@@ -85,24 +96,30 @@ class AtomicCheckpointHook(CheckpointHook):
                              f"'latest', got {self.save_optimizer!r}")
         # mmengine picks the local backend for a path without '://'
         local = '://' not in str(self.out_dir or '')
-        if self.save_optimizer == 'latest' and not local:
+        if self.save_optimizer == 'latest' and not (
+                local and self.file_client_args is None
+                and self.backend_args in (None, dict(backend='local'))):
             raise ValueError(
-                "save_optimizer='latest' rewrites the previous checkpoint "
-                f'in place, which needs a local out_dir, got {self.out_dir}')
+                "save_optimizer='latest' rewrites earlier checkpoints on "
+                'the local disk, which needs a local out_dir and file '
+                f'backend, got out_dir={self.out_dir!r}, backend_args='
+                f'{self.backend_args!r}, file_client_args='
+                f'{self.file_client_args!r}')
         if (self.backend_args is None and self.file_client_args is None
                 and local):
             self.backend_args = dict(backend='atomic_local')
-        # the checkpoint that holds the optimizer state (point 6)
-        self._with_optimizer = None
+        # the checkpoints that may hold an optimizer state (point 6)
+        self._with_optimizer = []
 
     def before_train(self, runner) -> None:
         super().before_train(runner)  # sets out_dir
-        if runner._resume and runner._has_loaded:
-            resumed = runner._load_from or find_latest_checkpoint(
-                runner.work_dir)
-            if osp.realpath(osp.dirname(resumed)) == osp.realpath(
-                    self.out_dir):
-                self._with_optimizer = resumed
+        if self.save_optimizer == 'latest' and runner._resume and (
+                runner._has_loaded):
+            latest = find_latest_checkpoint(runner.work_dir)
+            self._with_optimizer = self._in_out_dir([
+                *runner.message_hub.get_info(OPTIMIZER_KEPT_IN, []),
+                runner._load_from or latest, latest
+            ])
         if not is_main_process():
             return
         folders = {runner.work_dir}
@@ -115,12 +132,31 @@ class AtomicCheckpointHook(CheckpointHook):
                     f'removed {len(removed)} temporary file(s) that '
                     f'interrupted saves left in {folder}: {removed}')
 
+    def _in_out_dir(self, paths: list) -> list:
+        """The files of ``paths`` (None skipped) that lie in ``out_dir``,
+        each once, in order."""
+        kept = {}
+        for path in paths:
+            if path and osp.realpath(osp.dirname(path)) == osp.realpath(
+                    self.out_dir):
+                kept.setdefault(osp.realpath(path), path)
+        return list(kept.values())
+
     def _save_checkpoint_with_step(self, runner, step, meta):
         outdated = self._track(runner, step)
         ckpt_filename = self.filename_tmpl.format(step)
         self.last_ckpt = self.file_backend.join_path(self.out_dir,
                                                      ckpt_filename)
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
+        drop = []
+        if self.save_optimizer == 'latest':
+            drop = [
+                path for path in self._with_optimizer
+                if osp.realpath(path) != osp.realpath(self.last_ckpt)
+            ]
+            self._with_optimizer = [self.last_ckpt]
+            runner.message_hub.update_info(OPTIMIZER_KEPT_IN,
+                                           drop + [self.last_ckpt])
         runner.save_checkpoint(
             self.out_dir,
             ckpt_filename,
@@ -134,7 +170,6 @@ class AtomicCheckpointHook(CheckpointHook):
         if outdated:  # deleted below: later checkpoints need not list them
             runner.message_hub.update_info('keep_ckpt_ids',
                                            list(self.keep_ckpt_ids))
-        previous, self._with_optimizer = self._with_optimizer, self.last_ckpt
         if not is_main_process():
             return
         atomic_write(self.last_ckpt.encode(),
@@ -144,10 +179,9 @@ class AtomicCheckpointHook(CheckpointHook):
                 self.out_dir, self.filename_tmpl.format(old_step))
             if self.file_backend.isfile(path):
                 self.file_backend.remove(path)
-        if (self.save_optimizer == 'latest' and previous is not None
-                and osp.isfile(previous)
-                and not osp.samefile(previous, self.last_ckpt)):
-            drop_optimizer_state(previous)
+        for path in drop:
+            if osp.isfile(path):
+                drop_optimizer_state(path)
 
     def _save_best_checkpoint(self, runner, metrics) -> None:
         if not self.save_best:
