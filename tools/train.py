@@ -44,7 +44,8 @@ def main():
         launcher=args.launcher,
         cfg_options=args.cfg_options,
         allow_partial_checkpoint=args.allow_partial_checkpoint)
-    check_data_roots(cfg, 'train_dataloader', 'val_dataloader')
+    check_data_roots(cfg, 'train_dataloader', 'val_dataloader',
+                     'custom_hooks')
     init_cpu_distributed(cfg)
     build_runner(cfg).train()
     close_distributed()

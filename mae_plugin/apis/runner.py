@@ -3,6 +3,7 @@ runner config, the way mmpretrain's tools do."""
 import argparse
 import copy
 import gc
+import inspect
 import logging
 import os
 import os.path as osp
@@ -17,6 +18,7 @@ from mmengine.runner import Runner
 
 from mae_plugin.checkpoint import check_checkpoint_path
 from mae_plugin.engine import scheduler_cfgs
+from mae_plugin.registry import DATASETS
 from mae_plugin.utils import (CfgOptionsAction, argparse_type, check_int,
                               check_path, check_positive_int, check_seed,
                               merge_cfg_options)
@@ -348,22 +350,46 @@ def train_config(config_file: str,
 
 
 def _data_roots(node, key: str):
-    """``(dotted key, value)`` of every ``data_root`` in ``node`` (a
-    dataset config and the datasets it wraps), except in datasets read
-    through their own ``backend_args``."""
+    """``(dotted key, dataset config)`` of every dict in ``node`` (a config
+    entry, and the datasets and hooks it holds) with a ``data_root``."""
     if isinstance(node, dict):
-        if 'data_root' in node and not node.get('backend_args'):
-            yield f'{key}.data_root', node['data_root']
+        if 'data_root' in node:
+            yield f'{key}.data_root', node
         children = ((f'{key}.{name}', child) for name, child in node.items())
     elif isinstance(node, (list, tuple)):
-        children = ((f'{key}[{i}]', child) for i, child in enumerate(node))
+        children = ((f'{key}.{i}', child) for i, child in enumerate(node))
     else:
         return
     for child_key, child in children:
         yield from _data_roots(child, child_key)
 
 
-def check_data_roots(cfg: Config, *loaders: str) -> None:
+def _reads_its_data_root(dataset: dict) -> bool:
+    """Whether a dataset config reads the files under its ``data_root``:
+    not when its own ``backend_args`` read them, when it downloads them
+    (``download=True``, the default of mmpretrain's CIFAR and MNIST
+    datasets, makes the folder), or when its ``ann_file`` and every
+    ``data_prefix`` are absolute (mmengine joins the root to relative ones
+    only)."""
+    if dataset.get('backend_args'):
+        return False
+    download = dataset.get('download')
+    if download is None:
+        kind = dataset.get('type')
+        cls = DATASETS.get(kind) if isinstance(kind, str) else kind
+        parameter = inspect.signature(cls).parameters.get(
+            'download') if inspect.isclass(cls) else None
+        download = parameter is not None and parameter.default is True
+    if download:
+        return False
+    prefix = dataset.get('data_prefix')
+    prefixes = list(prefix.values()) if isinstance(prefix, dict) else [prefix]
+    return not (prefix is not None and all(
+        isinstance(part, str) and osp.isabs(part) for part in prefixes)
+                and osp.isabs(dataset.get('ann_file') or '/'))
+
+
+def check_data_roots(cfg: Config, *keys: str) -> None:
     """Refuse, before the runner is built, a relative ``data_root`` that
     names no folder in the working directory.
 
@@ -371,24 +397,27 @@ def check_data_roots(cfg: Config, *loaders: str) -> None:
     from (``data/imagenet/``), so a tool run from elsewhere failed deep in
     the dataset with ``No such file or directory: 'data/...'``, naming
     neither the key nor the working directory. Absolute paths and URLs are
-    left to the datasets, whose messages name them.
+    left to the datasets, whose messages name them; so are the datasets
+    that do not read their root (:func:`_reads_its_data_root`).
 
     Args:
         cfg (Config): A run's config.
-        *loaders (str): The dataloaders the run builds, e.g.
-            ``'train_dataloader', 'val_dataloader'``; one the config sets
-            to None (``--no-validate``) or lacks is skipped.
+        *keys (str): The config entries whose datasets the run builds,
+            e.g. ``'train_dataloader', 'val_dataloader', 'custom_hooks'``;
+            one the config sets to None (``--no-validate``) or lacks is
+            skipped.
 
     Raises:
         FileNotFoundError: naming the key, its value, the working
             directory and the option that overrides it.
     """
-    for loader in loaders:
-        dataset = (cfg.get(loader) or {}).get('dataset')
-        for key, root in _data_roots(dataset, f'{loader}.dataset'):
+    for name in keys:
+        for key, dataset in _data_roots(cfg.get(name), name):
+            root = dataset['data_root']
             if (isinstance(root, str) and root and '://' not in root
                     and not osp.isabs(osp.expanduser(root))
-                    and not osp.isdir(root)):
+                    and not osp.isdir(root)
+                    and _reads_its_data_root(dataset)):
                 raise FileNotFoundError(
                     f'{key}={root!r} is no folder: a relative data_root is '
                     f'read from the working directory, {os.getcwd()}. Run '
@@ -484,13 +513,16 @@ def _check_fit(cfg: Config, allow_partial: bool) -> None:
     ]
 
 
-# What each launcher's process group is started from (mmengine's
-# ``init_dist`` reads them as ``os.environ[...]``: KeyError 'RANK').
+# The variables each launcher sets that a run's process group is started
+# from (by mmengine's ``init_dist``, which reads them as ``os.environ[...]``,
+# or torch's ``env://`` rendezvous). ``LOCAL_RANK`` is exported by
+# :func:`parse_runner_args`; mpirun sets no ``MASTER_ADDR``, which
+# mmengine asks for by name.
 LAUNCHER_ENV = dict(
     pytorch=('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'),
     slurm=('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_NODELIST'),
     mpi=('OMPI_COMM_WORLD_LOCAL_RANK', 'OMPI_COMM_WORLD_SIZE',
-         'OMPI_COMM_WORLD_RANK', 'MASTER_ADDR'))
+         'OMPI_COMM_WORLD_RANK'))
 LAUNCHED_BY = dict(
     pytorch='torchrun (tools/dist_train.sh, tools/dist_test.sh)',
     slurm='srun (tools/slurm_train.sh, tools/slurm_test.sh)',
@@ -516,9 +548,10 @@ def init_cpu_distributed(cfg: Config) -> None:
     without CUDA.
 
     First, for any launcher but ``none``, refuse a run that its launcher
-    did not start (the environment variables it sets are missing; the
-    process group would fail on the first one with ``KeyError: 'RANK'``),
-    unless a process group exists already.
+    did not start (the environment variables it sets are missing: the
+    process group would fail on the first one, with mmengine's
+    ``KeyError: 'RANK'`` or ``'SLURM_PROCID'``, or torch's rendezvous
+    error on the CPU), unless a process group exists already.
 
     mmengine's ``init_dist`` for the pytorch launcher always calls
     ``torch.cuda.set_device``, which fails without a GPU. When CUDA is
@@ -528,8 +561,8 @@ def init_cpu_distributed(cfg: Config) -> None:
     started (where a group exists already, as for the second run of a
     process, it is kept). The model is wrapped in
     ``MMDistributedDataParallel`` without ``device_ids`` unless
-    ``model_wrapper_cfg`` says otherwise. Does nothing for other launchers
-    or with CUDA.
+    ``model_wrapper_cfg`` says otherwise. Past the check, does nothing
+    for other launchers or with CUDA.
 
     Args:
         cfg (Config): A config from :func:`train_config` or

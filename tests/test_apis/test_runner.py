@@ -284,8 +284,8 @@ def test_a_relative_data_root_missing_from_the_working_directory(
         tmp_path, monkeypatch):
     """Run from another folder, a config's relative data_root failed in
     the dataset with "No such file or directory: 'data/demo_photos/'"; it
-    is named by key with the working directory, for the dataloaders the
-    run builds only."""
+    is named by key with the working directory, for the entries the run
+    builds only."""
     monkeypatch.chdir(tmp_path)
     cfg = train_config(DEMO, work_dir=str(tmp_path / 'work'))
     key = 'train_dataloader.dataset.dataset.data_root'
@@ -297,30 +297,54 @@ def test_a_relative_data_root_missing_from_the_working_directory(
         'the folder the config expects (the repository root for the '
         'configs of this project) or give an absolute path: --cfg-options '
         f'{key}=/path/to/data')
-    with pytest.raises(FileNotFoundError,
-                       match=r"^val_dataloader\.dataset\.data_root="):
-        check_data_roots(cfg, 'val_dataloader')
+    for name, where in (('val_dataloader', 'val_dataloader.dataset'),
+                        ('custom_hooks', 'custom_hooks.0.dataset')):
+        with pytest.raises(FileNotFoundError,
+                           match=f'^{re.escape(where)}.data_root='):
+            check_data_roots(cfg, name)
     (tmp_path / 'data' / 'demo_photos').mkdir(parents=True)
     check_data_roots(cfg, 'train_dataloader', 'val_dataloader',
-                     'test_dataloader')
-    # an absolute path is left to the dataset; so are a loader the run
-    # does not build, a remote root and one with its own file backend
-    cfg = train_config(
-        DEMO, work_dir=str(tmp_path / 'work'), no_validate=True,
-        cfg_options={
-            key: str(tmp_path / 'missing'),
-            'test_dataloader.dataset.data_root': 's3://bucket/photos',
-        })
-    check_data_roots(cfg, 'train_dataloader', 'val_dataloader',
-                     'test_dataloader', 'missing_dataloader')
-    cfg.test_dataloader.dataset.data_root = 'photos/'
-    cfg.test_dataloader.dataset.backend_args = dict(backend='petrel')
-    check_data_roots(cfg, 'test_dataloader')
-    cfg.test_dataloader.dataset.backend_args = None
+                     'test_dataloader', 'custom_hooks')
+
+
+@pytest.mark.parametrize('dataset, refused', [
+    # list items are named as --cfg-options takes them
+    (dict(type='ConcatDataset', datasets=[
+        dict(type='mae_plugin.ImageFolder', data_root='photos/')
+    ]), 'datasets.0.data_root'),
+    (dict(type='mmpretrain.CustomDataset', data_root='photos/',
+          data_prefix=dict(img_path='')), 'data_root'),
+    (dict(type='CocoDataset', data_root='data/coco/',
+          ann_file='/coco/train.json', data_prefix=dict(img='train/')),
+     'data_root'),
+    # absolute, remote, read by another backend
+    (dict(type='mae_plugin.ImageFolder', data_root='/no/such/photos'), None),
+    (dict(type='mae_plugin.ImageFolder', data_root='s3://bucket/photos'),
+     None),
+    (dict(type='mae_plugin.ImageFolder', data_root='photos/',
+          backend_args=dict(backend='petrel')), None),
+    # downloaded into the folder (mmpretrain's default for CIFAR)
+    (dict(type='mmpretrain.CIFAR10', data_root='data/cifar10'), None),
+    (dict(type='CIFAR10', data_root='data/cifar10', download=False),
+     'data_root'),
+    # the root is joined to nothing
+    (dict(type='CocoDataset', data_root='data/coco/',
+          ann_file='/coco/train.json', data_prefix=dict(img='/coco/train/')),
+     None),
+])
+def test_which_data_roots_are_checked(tmp_path, monkeypatch, dataset,
+                                      refused):
+    monkeypatch.chdir(tmp_path)
+    cfg = Config(dict(train_dataloader=dict(dataset=dataset),
+                      val_dataloader=None))
+    if refused is None:
+        check_data_roots(cfg, 'train_dataloader', 'val_dataloader',
+                         'test_dataloader')
+        return
     with pytest.raises(FileNotFoundError,
-                       match=r"^test_dataloader\.dataset\.data_root="
-                       r"'photos/' is no folder"):
-        check_data_roots(cfg, 'test_dataloader')
+                       match=f'^train_dataloader.dataset.{re.escape(refused)}'
+                       '='):
+        check_data_roots(cfg, 'train_dataloader')
 
 
 @pytest.mark.parametrize('case', ['own', 'copied', 'moved', 'lost',
