@@ -560,4 +560,16 @@ MUTATIONS = (
         new='if True',
         tests=('tests/test_engine/test_atomic_checkpoints.py::'
                'test_latest_optimizer_survives_a_new_best', )),
+    Mutation(
+        name='latest-optimizer-dropped-before-last-checkpoint-moves',
+        promise="with save_optimizer='latest', last_checkpoint never names "
+        'a checkpoint without its optimizer state, at any kill',
+        path='mae_plugin/engine/hooks/atomic_checkpoint_hook.py',
+        old=('            return\n'
+             '        atomic_write(self.last_ckpt.encode(),'),
+        new=('            return\n        for path in drop:\n'
+             '            drop_optimizer_state(path)\n'
+             '        atomic_write(self.last_ckpt.encode(),'),
+        tests=('tests/test_engine/test_atomic_checkpoints.py::'
+               'test_latest_optimizer_after_a_kill_before_the_rewrite', )),
 )

@@ -323,6 +323,9 @@ def test_latest_optimizer_after_a_kill_before_the_rewrite(
     work = str(tmp_path / 'work')
 
     def die(path):
+        # the new checkpoint is already the one a resume takes
+        with open(osp.join(work, 'last_checkpoint')) as f:
+            assert f.read() == osp.join(work, 'iter_2.pth')
         raise KeyboardInterrupt(f'killed before rewriting {path}')
 
     with monkeypatch.context() as patch:
@@ -353,6 +356,20 @@ def test_latest_optimizer_with_a_resume_from_elsewhere(photos, tmp_path):
                       for name in before}
 
 
+def test_latest_optimizer_after_a_switch_from_true(photos, tmp_path):
+    """Resumed with ``'latest'`` from a checkpoint saved with every
+    optimizer state: the resumed file and those the run writes lose it;
+    earlier ones (iter_1 here) keep theirs (no record names them)."""
+    work = str(tmp_path / 'work')
+    checkpoint_every_iteration_runner(
+        photos, work, 2, 'default_hooks.checkpoint.max_keep_ckpts=-1').train()
+    assert holding_optimizer(work) == (iters(1, 2, 3, 4), iters(1, 2, 3, 4))
+    checkpoint_every_iteration_runner(
+        photos, work, 3, *LATEST, 'resume=True',
+        f'load_from={osp.join(work, "iter_2.pth")}').train()
+    assert holding_optimizer(work) == (iters(1, 6), iters(1, 2, 3, 4, 5, 6))
+
+
 def test_latest_optimizer_survives_a_new_best(photos, tmp_path):
     """A new best checkpoint makes the parent save the newest periodic
     checkpoint again, at the same step: it keeps its optimizer state;
@@ -379,18 +396,27 @@ def test_save_optimizer_values(value):
 
 @pytest.mark.parametrize('where, got', [
     (dict(out_dir='s3://bucket/ckpts'),
-     "out_dir='s3://bucket/ckpts', backend_args=None"),
+     "out_dir='s3://bucket/ckpts', backend_args=None, "
+     'file_client_args=None'),
     (dict(backend_args=dict(backend='petrel')),
-     "out_dir=None, backend_args={'backend': 'petrel'}"),
+     "out_dir=None, backend_args={'backend': 'petrel'}, "
+     'file_client_args=None'),
+    (dict(file_client_args=dict(backend='disk')),
+     "out_dir=None, backend_args=None, file_client_args={'backend': "
+     "'disk'}"),
 ])
 def test_latest_optimizer_needs_the_local_disk(where, got):
     """The earlier checkpoints are rewritten with local file operations,
-    which would miss (or hit another file than) a remote one."""
+    which would miss (or hit another file than) a remote one; the local
+    backends are written atomically (with a single resumable checkpoint,
+    a kill in an in-place write would leave none)."""
     with pytest.raises(ValueError) as error:
         AtomicCheckpointHook(interval=1, save_optimizer='latest', **where)
     assert str(error.value) == (
         "save_optimizer='latest' rewrites earlier checkpoints on the local "
-        'disk, which needs a local out_dir and file backend, got '
-        f'{got}, file_client_args=None')
-    AtomicCheckpointHook(interval=1, save_optimizer='latest',
-                         backend_args=dict(backend='local'))
+        "disk, which needs a local out_dir and backend_args None or one of "
+        "[{'backend': 'local'}, {'backend': 'atomic_local'}], got " + got)
+    for backend in ('local', 'atomic_local'):
+        hook = AtomicCheckpointHook(interval=1, save_optimizer='latest',
+                                    backend_args=dict(backend=backend))
+        assert hook.backend_args == dict(backend='atomic_local')

@@ -11,6 +11,7 @@ from mae_plugin.utils import check_positive_int
 from mae_plugin.utils.files import atomic_write, remove_stale_temp_files
 
 
+LOCAL_BACKENDS = (dict(backend='local'), dict(backend='atomic_local'))
 # Runtime info of a ``save_optimizer='latest'`` checkpoint: the checkpoints
 # that held an optimizer state when it was saved, itself last.
 OPTIMIZER_KEPT_IN = 'optimizer_kept_in'
@@ -53,8 +54,9 @@ class AtomicCheckpointHook(CheckpointHook):
        killed before rewriting them rewrites them after its resume; a
        resume also adds the checkpoint it started from and the one
        ``last_checkpoint`` names, where they lie in ``out_dir`` (a file
-       elsewhere is never rewritten). Best checkpoints never hold an
-       optimizer state (as in the parent).
+       elsewhere is never rewritten). Other checkpoints saved with their
+       optimizer state before the run switched to ``'latest'`` keep it.
+       Best checkpoints never hold an optimizer state (as in the parent).
 
     ``save_best`` infers the rule of :class:`ReconstructionMetric`'s keys
     (``'reconstruction/psnr'``: greater is better, ``'.../mse'``: less).
@@ -76,8 +78,9 @@ class AtomicCheckpointHook(CheckpointHook):
             periodic saves, at the end of the run).
         ValueError: ``interval`` is neither -1 nor >= 1 (0 never saves);
             ``save_optimizer`` is not True, False or ``'latest'``, or is
-            ``'latest'`` with a remote ``out_dir`` or another file backend
-            than the local one.
+            ``'latest'`` with a remote ``out_dir``, ``file_client_args``
+            or ``backend_args`` naming another backend than ``local`` or
+            ``atomic_local`` (either is written through ``atomic_local``).
     """
     _default_greater_keys = CheckpointHook._default_greater_keys + ['psnr']
     _default_less_keys = CheckpointHook._default_less_keys + ['mse']
@@ -96,17 +99,20 @@ class AtomicCheckpointHook(CheckpointHook):
                              f"'latest', got {self.save_optimizer!r}")
         # mmengine picks the local backend for a path without '://'
         local = '://' not in str(self.out_dir or '')
-        if self.save_optimizer == 'latest' and not (
+        latest = self.save_optimizer == 'latest'
+        if latest and not (
                 local and self.file_client_args is None
-                and self.backend_args in (None, dict(backend='local'))):
+                and self.backend_args in (None, *LOCAL_BACKENDS)):
             raise ValueError(
                 "save_optimizer='latest' rewrites earlier checkpoints on "
-                'the local disk, which needs a local out_dir and file '
-                f'backend, got out_dir={self.out_dir!r}, backend_args='
-                f'{self.backend_args!r}, file_client_args='
-                f'{self.file_client_args!r}')
-        if (self.backend_args is None and self.file_client_args is None
-                and local):
+                'the local disk, which needs a local out_dir and backend_args '
+                f'None or one of {list(LOCAL_BACKENDS)}, got out_dir='
+                f'{self.out_dir!r}, backend_args={self.backend_args!r}, '
+                f'file_client_args={self.file_client_args!r}')
+        # 'latest' leaves a single resumable checkpoint: never written in
+        # place
+        if latest or (self.backend_args is None
+                      and self.file_client_args is None and local):
             self.backend_args = dict(backend='atomic_local')
         # the checkpoints that may hold an optimizer state (point 6)
         self._with_optimizer = []
