@@ -11,6 +11,7 @@ from typing import Optional, Union
 
 import torch
 from mmengine.config import Config
+from mmengine.config.lazy import LazyObject
 from mmengine.dist import is_distributed
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
@@ -375,18 +376,30 @@ def _reads_its_data_root(dataset: dict) -> bool:
         return False
     download = dataset.get('download')
     if download is None:
-        kind = dataset.get('type')
-        cls = DATASETS.get(kind) if isinstance(kind, str) else kind
-        parameter = inspect.signature(cls).parameters.get(
-            'download') if inspect.isclass(cls) else None
-        download = parameter is not None and parameter.default is True
+        download = _downloads_by_default(dataset.get('type'))
     if download:
         return False
     prefix = dataset.get('data_prefix')
     prefixes = list(prefix.values()) if isinstance(prefix, dict) else [prefix]
+    ann_file = dataset.get('ann_file') or '/'
     return not (prefix is not None and all(
         isinstance(part, str) and osp.isabs(part) for part in prefixes)
-                and osp.isabs(dataset.get('ann_file') or '/'))
+                and isinstance(ann_file, str) and osp.isabs(ann_file))
+
+
+def _downloads_by_default(kind) -> bool:
+    """Whether the dataset class ``kind`` (a registered name, a class or a
+    pure-Python config's lazy object) has ``download=True`` by default;
+    False when that cannot be told (the dataset's own build will say what
+    is wrong with it)."""
+    try:
+        if isinstance(kind, LazyObject):
+            kind = kind.build()
+        cls = DATASETS.get(kind) if isinstance(kind, str) else kind
+        parameter = inspect.signature(cls).parameters.get('download')
+    except Exception:  # an unknown or broken type, whatever it raises
+        return False
+    return parameter is not None and parameter.default is True
 
 
 def check_data_roots(cfg: Config, *keys: str) -> None:

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 from mmengine.config import Config
+from mmengine.config.lazy import LazyObject
 
 from mae_plugin.apis import (build_runner, check_data_roots, init_model,
                              train_config)
@@ -327,10 +328,18 @@ def test_a_relative_data_root_missing_from_the_working_directory(
     (dict(type='mmpretrain.CIFAR10', data_root='data/cifar10'), None),
     (dict(type='CIFAR10', data_root='data/cifar10', download=False),
      'data_root'),
+    (dict(type=LazyObject('mmpretrain.datasets', 'CIFAR10'),
+          data_root='data/cifar10'), None),
+    # a type that cannot be told is checked (its build says what is wrong)
+    (dict(type='builtins.dict', data_root='photos/'), 'data_root'),
+    (dict(type='.X', data_root='photos/'), 'data_root'),
     # the root is joined to nothing
     (dict(type='CocoDataset', data_root='data/coco/',
           ann_file='/coco/train.json', data_prefix=dict(img='/coco/train/')),
      None),
+    (dict(type='CocoDataset', data_root='data/coco/',
+          ann_file=['/coco/a.json'], data_prefix=dict(img='/coco/train/')),
+     'data_root'),
 ])
 def test_which_data_roots_are_checked(tmp_path, monkeypatch, dataset,
                                       refused):

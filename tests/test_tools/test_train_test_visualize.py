@@ -138,24 +138,32 @@ def test_a_cfg_options_item_without_a_value_is_named():
         'must be key=value (e.g. train_cfg.max_epochs=10)\n')
 
 
-@pytest.mark.parametrize('tool', ['train', 'test'])
+@pytest.mark.parametrize('tool, key', [
+    ('train', 'train_dataloader.dataset.dataset'),
+    ('train', 'custom_hooks.0.dataset'),
+    ('test', 'test_dataloader.dataset'),
+])
 def test_run_from_another_folder_names_the_relative_data_root(
-        tool, tmp_path):
+        tool, key, photos, tmp_path):
     """Run from a folder other than the checkout, the demo config's
     relative data_root is named with the working directory before the
     work dir is made (it failed inside the dataset, after the runner had
-    made the work dir)."""
+    made the work dir); the reconstruction hook's own dataset too."""
     checkpoint = tmp_path / 'epoch_1.pth'
     checkpoint.write_bytes(b'')  # checked to exist before anything else
     args = [CONFIG] + ([str(checkpoint)] if tool == 'test' else [])
+    if key.startswith('custom_hooks'):
+        args += ['--cfg-options'] + [
+            f'{loader}.data_root={photos}' for loader in (
+                'train_dataloader.dataset.dataset', 'val_dataloader.dataset')
+        ]
     work_dir = tmp_path / 'work'
     result = subprocess.run(
         [sys.executable, osp.join(ROOT, 'tools', f'{tool}.py'), *args,
          '--work-dir', str(work_dir)], cwd=tmp_path, env=checkout_env(),
         capture_output=True, text=True, timeout=600)
     assert result.returncode == 1
-    key = ('train_dataloader.dataset.dataset'
-           if tool == 'train' else 'test_dataloader.dataset') + '.data_root'
+    key += '.data_root'
     assert result.stderr.endswith(
         f"FileNotFoundError: {key}='data/demo_photos/' is no folder: a "
         f'relative data_root is read from the working directory, '
