@@ -22,7 +22,7 @@ from mae_plugin.engine import scheduler_cfgs
 from mae_plugin.registry import DATASETS
 from mae_plugin.utils import (CfgOptionsAction, argparse_type, check_int,
                               check_path, check_positive_int, check_seed,
-                              merge_cfg_options)
+                              config_items, merge_cfg_options)
 
 # Scales the lr by world_size x batch_size x accumulative_counts.
 RUNNER_TYPE = 'mae_plugin.AccumulationAwareRunner'
@@ -350,21 +350,6 @@ def train_config(config_file: str,
     return cfg
 
 
-def _data_roots(node, key: str):
-    """``(dotted key, dataset config)`` of every dict in ``node`` (a config
-    entry, and the datasets and hooks it holds) with a ``data_root``."""
-    if isinstance(node, dict):
-        if 'data_root' in node:
-            yield f'{key}.data_root', node
-        children = ((f'{key}.{name}', child) for name, child in node.items())
-    elif isinstance(node, (list, tuple)):
-        children = ((f'{key}.{i}', child) for i, child in enumerate(node))
-    else:
-        return
-    for child_key, child in children:
-        yield from _data_roots(child, child_key)
-
-
 def _reads_its_data_root(dataset: dict) -> bool:
     """Whether a dataset config reads the files under its ``data_root``:
     not when its own ``backend_args`` read them, when it downloads them
@@ -425,8 +410,10 @@ def check_data_roots(cfg: Config, *keys: str) -> None:
             directory and the option that overrides it.
     """
     for name in keys:
-        for key, dataset in _data_roots(cfg.get(name), name):
-            root = dataset['data_root']
+        for key, dataset in config_items(cfg.get(name), name):
+            if not (isinstance(dataset, dict) and 'data_root' in dataset):
+                continue
+            key, root = f'{key}.data_root', dataset['data_root']
             if (isinstance(root, str) and root and '://' not in root
                     and not osp.isabs(osp.expanduser(root))
                     and not osp.isdir(root)

@@ -5,7 +5,7 @@ from .checks import (CfgOptionsAction, argparse_type, check_bool,
                      check_img_size, check_int, check_number,
                      check_output_file, check_pair, check_path,
                      check_paths, check_positive_int, check_range,
-                     check_seed, merge_cfg_options)
+                     check_seed, config_items, merge_cfg_options)
 from .files import atomic_write
 
 __all__ = [
@@ -13,5 +13,6 @@ __all__ = [
     'check_choices', 'check_device', 'check_img_size', 'check_int',
     'check_number', 'check_output_file', 'check_pair', 'check_path',
     'check_paths', 'check_positive_int',
-    'check_range', 'check_seed', 'merge_cfg_options', 'atomic_write'
+    'check_range', 'check_seed', 'config_items', 'merge_cfg_options',
+    'atomic_write'
 ]

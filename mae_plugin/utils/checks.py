@@ -19,7 +19,8 @@ import math
 import os
 import os.path as osp
 from numbers import Integral, Real
-from typing import Any, Callable, Iterable, List, Sequence, Tuple
+from typing import (Any, Callable, Iterable, Iterator, List, Sequence,
+                    Tuple)
 
 import torch
 from mmengine.config import Config, DictAction
@@ -325,17 +326,15 @@ RUNNER_CFG_KEYS = frozenset((
     'efficient_conv_bn_eval'))
 
 
-def _paths_holding(node: Any, value: Any, prefix: str = '') -> Iterable[str]:
-    """Dotted paths (list items by index) of the leaves of ``node`` equal
-    to ``value`` and of its type."""
+def config_items(node: Any, key: str = '') -> Iterator[Tuple[str, Any]]:
+    """``(dotted key, value)`` of ``node`` (under ``key``) and of all that
+    its dicts, lists and tuples hold, depth first; list items are keyed by
+    their index, as ``--cfg-options`` takes them (``custom_hooks.0.x``)."""
+    yield key, node
     items = (node.items() if isinstance(node, dict) else
              enumerate(node) if isinstance(node, (list, tuple)) else ())
-    for key, child in items:
-        path = f'{prefix}{key}'
-        if type(child) is type(value) and child == value:
-            yield path
-        else:
-            yield from _paths_holding(child, value, path + '.')
+    for name, child in items:
+        yield from config_items(child, f'{key}.{name}' if key else str(name))
 
 
 def merge_cfg_options(cfg: Config, options: dict) -> Config:
@@ -372,8 +371,11 @@ def merge_cfg_options(cfg: Config, options: dict) -> Config:
         if (option == key and key not in runner_keys
                 and isinstance(value, (str, Real)) and
                 not isinstance(value, bool)):
-            holders = [path for path in _paths_holding(cfg._cfg_dict, value)
-                       if path != key]
+            holders = [
+                path for path, child in config_items(cfg._cfg_dict)
+                if type(child) is type(value) and child == value
+                and path != key
+            ]
             raise ValueError(
                 f'cfg_options {key} must be a key the run reads, got a '
                 f'variable of the config ({key}={value!r}), which the keys '
