@@ -47,11 +47,12 @@ def crop_size_overrides(data_root):
     ]
 
 
-def run_tool(*args) -> subprocess.CompletedProcess:
-    """Run a Python script of the checkout, whatever its exit status."""
+def run_tool(*args, cwd=ROOT) -> subprocess.CompletedProcess:
+    """Run a Python script of the checkout from ``cwd``, whatever its exit
+    status."""
     # The checkout's mae_plugin, not an installed one, serves the tools.
     env = checkout_env()
-    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=600)
 
 
@@ -158,10 +159,8 @@ def test_run_from_another_folder_names_the_relative_data_root(
                 'train_dataloader.dataset.dataset', 'val_dataloader.dataset')
         ]
     work_dir = tmp_path / 'work'
-    result = subprocess.run(
-        [sys.executable, osp.join(ROOT, 'tools', f'{tool}.py'), *args,
-         '--work-dir', str(work_dir)], cwd=tmp_path, env=checkout_env(),
-        capture_output=True, text=True, timeout=600)
+    result = run_tool(osp.join(ROOT, 'tools', f'{tool}.py'), *args,
+                      '--work-dir', str(work_dir), cwd=tmp_path)
     assert result.returncode == 1
     key += '.data_root'
     assert result.stderr.endswith(
