@@ -50,8 +50,8 @@ class BenchmarkSpec:
     """What to benchmark.
 
     Attributes:
-        arch (str | dict): ``MAEViT`` preset (small/base/large/huge) or an
-            arch dict.
+        arch (str | dict): A name of ``MAEViT.arch_zoo`` (base, large,
+            huge, deit-small ...) or an arch dict.
         img_size (int): Square input side.
         patch_size (int): Patch side.
         batch_size (int): Images per step.

@@ -42,7 +42,7 @@ def format_report(spec: BenchmarkSpec, results: Dict[str, PeerResult],
     # (``OMP_NUM_THREADS`` or torch's default, one per core).
     device = (f'cpu (torch threads: {torch.get_num_threads()})'
               if spec.device == 'cpu' else spec.device)
-    # A zoo name as given ('small'), else the arch dict.
+    # A zoo name as given ('deit-small'), else the arch dict.
     arch = spec.arch if isinstance(spec.arch, str) else spec.encoder
     lines = [
         f'arch {arch}/{spec.patch_size} {spec.img_size}px, batch '

@@ -226,8 +226,8 @@ MUTATIONS = (
         name='block-masking-keeps-the-blocks',
         promise='BlockMasking removes the blocks',
         path=MASKING,
-        old='noise[sample] += blocks.flatten()',
-        new='noise[sample] -= blocks.flatten()',
+        old='noise += torch.from_numpy(blocks).flatten(1)',
+        new='noise -= torch.from_numpy(blocks).flatten(1)',
         tests=MASKING_TESTS),
     Mutation(
         name='block-masking-wide-blocks-only',
@@ -237,6 +237,22 @@ MUTATIONS = (
         old='self.log_aspect = (math.log(min_aspect), -math.log(min_aspect))',
         new='self.log_aspect = (math.log(min_aspect), 0.)',
         tests=MASKING_TESTS),
+    Mutation(
+        name='block-masking-never-at-the-edge',
+        promise='BlockMasking places a block anywhere it fits',
+        path=MASKING,
+        old='top = int(uniform(0, h - bh + 1))',
+        new='top = int(uniform(0, h - bh))',
+        tests=MASKING_TESTS),
+    Mutation(
+        name='masking-keeps-float-error',
+        promise='a mask ratio keeps int(L * (1 - mask_ratio)) patches, '
+        'without float error',
+        path=MASKING,
+        old='return int(round(keep, 9))',
+        new='return int(keep)',
+        tests=('tests/test_models/test_config_faults.py::'
+               'test_random_masking_keeps_the_lowest_noise', )),
     Mutation(
         name='patch-positions-shifted',
         promise='patch i gets position row 1 + i (row 0 is the class one)',

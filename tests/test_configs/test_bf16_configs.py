@@ -32,7 +32,7 @@ def test_bf16_config_builds_and_trains_a_step_in_bf16():
     cfg = Config.fromfile(osp.join(
         ROOT, 'configs/mae/mae_vit-base-p16_8xb512-bf16-coslr-800e_in1k.py'))
     init_default_scope(cfg.default_scope)
-    cfg.model.backbone.update(arch='small', img_size=32)
+    cfg.model.backbone.update(arch='deit-small', img_size=32)
     cfg.model.neck.update(in_channels=384, img_size=32, embed_dims=32,
                           num_layers=1, num_heads=2)
     model = MODELS.build(cfg.model)

@@ -84,7 +84,7 @@ def test_device_crop_config_trains_through_the_runner(tmp_path):
                       "type='OptimWrapper', optimizer=dict(type='AdamW', "
                       'lr=1.5e-4, betas=(0.9, 0.95), weight_decay=0.05))\n')
     small = {
-        'model.backbone.arch': 'small',
+        'model.backbone.arch': 'deit-small',
         'model.backbone.img_size': 64,
         'model.neck.img_size': 64,
         'model.data_preprocessor.scale': 64,

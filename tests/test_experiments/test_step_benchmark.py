@@ -78,12 +78,12 @@ def test_benchmark_logs_no_line_per_initialised_parameter():
 
 
 def test_report_names_a_zoo_arch_as_given():
-    spec = replace(TINY_SPEC, arch='small')
+    spec = replace(TINY_SPEC, arch='deit-small')
     result = PeerResult('mae_plugin', [2.0], flops_per_step=1e9,
                         peak_memory=2.**20, optimizer_s=0.5,
                         matrix_product_s=0.5)
     report = format_report(spec, {'mae_plugin': result}, 1e12)
-    assert report.startswith('arch small/8 32px, batch 2, mask 0.75,')
+    assert report.startswith('arch deit-small/8 32px, batch 2, mask 0.75,')
 
 
 def test_report_ratios_and_bounds_follow_the_timed_parts():
@@ -119,7 +119,7 @@ def test_report_ratios_and_bounds_follow_the_timed_parts():
 def test_tool_writes_the_report_and_json_with_the_thread_count(
         tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sys, 'argv', [
-        'benchmark_pretrain.py', '--arch', 'small', '--img-size', '32',
+        'benchmark_pretrain.py', '--arch', 'deit-small', '--img-size', '32',
         '--patch-size', '8', '--batch-size', '2', '--decoder-dims', '32',
         '--decoder-depth', '1', '--decoder-heads', '2', '--peers',
         'mae_plugin', 'mask_tokens', '--warmup', '1', '--rounds', '2',

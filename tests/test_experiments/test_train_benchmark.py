@@ -25,7 +25,7 @@ IMAGENET = osp.join(ROOT, 'configs/mae/'
 # The shipped ViT-B ImageNet config made small (ViT-S, 64-pixel crops,
 # patch 16).
 TINY = {
-    'model.backbone.arch': 'small',
+    'model.backbone.arch': 'deit-small',
     'model.backbone.img_size': 64,
     'model.neck.img_size': 64,
     'train_dataloader.dataset.pipeline.0.scale': 64,

@@ -55,8 +55,12 @@ def test_misspelled_key_is_named(path):
     ('neck.mlp_ratio', -1, 'mlp_ratio must give the MLPs a hidden width'),
     ('neck.mlp_ratio', 0.01, r'int\(mlp_ratio \* embed_dims\) >= 1, got '
      'mlp_ratio=0.01 with embed_dims=16'),
-    ('head.eps', -1, r'eps must be a number in \(0, inf\], got -1'),
-    ('head.eps', 0., r'eps must be a number in \(0, inf\], got 0.0'),
+    ('head.eps', -1, r'eps must be a number in \(0, inf\), got -1'),
+    ('head.eps', 0., r'eps must be a number in \(0, inf\), got 0.0'),
+    ('head.eps', float('inf'),
+     r'eps must be a number in \(0, inf\), got inf'),
+    ('neck.embed_dims', 18, '^embed_dims must be a multiple of 4 for the '
+     '2D sin-cos position embedding, got 18$'),
     ('backbone.masking', None,
      'masking must be the config of a masking generator.*got None'),
     ('head.patch_size', '8', 'patch_size must be an int'),
@@ -162,6 +166,8 @@ def assert_keeps_lowest_noise(noise, num_keep, masking):
         ((3, 5), 0.6, 6),  # 15 * 0.4 = 6
         ((3, 5), 0.7, 4),  # 15 * 0.3 = 4.5, rounded down
         ((5, 5), 0.9, 2),  # 25 * 0.1 = 2.5
+        ((10, 10), 0.8, 20),  # 100 * 0.2, not the 19.99... of floats
+        ((10, 10), 0.9, 10),  # not 9.99...
     ])
 def test_random_masking_keeps_the_lowest_noise(grid, mask_ratio, num_keep):
     length = grid[0] * grid[1]

@@ -172,6 +172,38 @@ def test_width_and_patch_mismatch_fail_at_build_time():
         build(cfg)
 
 
+def test_parts_that_fail_on_the_first_batch_fail_at_build_time():
+    """A patch of one value has no variance for ``norm_pix``, and the
+    device-crop preprocessor makes 3-channel crops: both failed only on the
+    first batch."""
+    cfg = tiny_mae_cfg(img_size=8, patch_size=1, in_channels=1)
+    with pytest.raises(
+            ValueError,
+            match=r'^head.norm_pix normalises .* needs at least 2 values, '
+            r'but a patch has 1 \(backbone.patch_size=1, '
+            r'backbone.in_channels=1\)$'):
+        build(cfg)
+    build(tiny_mae_cfg(img_size=8, patch_size=1, in_channels=1,
+                       norm_pix=False))
+    cfg = tiny_mae_cfg(in_channels=1)
+    cfg['data_preprocessor'] = dict(
+        type='DeviceCropDataPreprocessor', mean=[127.5], std=[64.], scale=32)
+    with pytest.raises(
+            ValueError,
+            match=r'^data_preprocessor \(DeviceCropDataPreprocessor\) makes '
+            r'RGB crops of 3 channels, but backbone.in_channels=1$'):
+        build(cfg)
+
+
+def test_inputs_that_are_not_a_batch_of_images_are_named():
+    model = build(tiny_mae_cfg())
+    with pytest.raises(
+            ValueError,
+            match=r'expected images \[N, 3, H, W\] for in_channels=3, got '
+            r'\(3, 32, 32\)'):
+        model.reconstruct(torch.randn(3, 32, 32))
+
+
 def test_neck_and_head_take_their_dimensions_from_the_backbone():
     cfg = tiny_mae_cfg(img_size=(32, 48), patch_size=4, in_channels=1)
     assert 'patch_size' not in cfg['head']
@@ -243,7 +275,7 @@ def test_default_scope_reaches_mmpretrain_modules():
             patch_size=8))
     assert type(vit).__module__.startswith('mmpretrain')
     ours = MODELS.build(
-        dict(type='MAEViT', arch='small', img_size=32, patch_size=8))
+        dict(type='MAEViT', arch='deit-small', img_size=32, patch_size=8))
     assert type(ours).__module__.startswith('mae_plugin')
 
 

@@ -260,6 +260,11 @@ def test_bad_arguments_name_the_parameter():
         MAEViT(arch='giant')
     with pytest.raises(ValueError, match='not a multiple of patch_size 16'):
         MAEViT(arch=TINY_ARCH, img_size=(224, 200), patch_size=16)
+    with pytest.raises(
+            ValueError,
+            match='^arch embed_dims must be a multiple of 4 for the 2D '
+            'sin-cos position embedding, got 18$'):
+        MAEViT(arch=dict(TINY_ARCH, embed_dims=18, num_heads=2))
     with pytest.raises(ValueError, match='mask_ratio'):
         MAEViT(
             arch=TINY_ARCH,
@@ -273,12 +278,21 @@ def test_bad_arguments_name_the_parameter():
         model(torch.randn(1, 3, 32, 36))
 
 
-@pytest.mark.parametrize('arch,dims,depth,heads', [('small', 384, 12, 6),
-                                                   ('base', 768, 12, 12),
+@pytest.mark.parametrize('arch,dims,depth,heads', [('base', 768, 12, 12),
                                                    ('large', 1024, 24, 16),
                                                    ('huge', 1280, 32, 16)])
-def test_presets(arch, dims, depth, heads):
+def test_paper_presets(arch, dims, depth, heads):
     settings = MAEViT.arch_zoo[arch]
     assert (settings['embed_dims'], settings['num_layers'],
             settings['num_heads'],
             settings['feedforward_channels']) == (dims, depth, heads, 4 * dims)
+
+
+@pytest.mark.parametrize('arch', ['small', 'deit-small', 'deit-tiny'])
+def test_an_arch_name_is_the_same_encoder_in_mmpretrain(arch):
+    """A pretrained encoder loads, every key with its shape, into
+    mmpretrain's ViT of the same ``arch`` name (mmpretrain's 'small' is
+    768x8; its 384x12 ViT-S is 'deit-small')."""
+    ours = MAEViT(arch=arch, img_size=32, patch_size=16)
+    theirs = VisionTransformer(arch=arch, img_size=32, patch_size=16)
+    theirs.load_state_dict(ours.state_dict())  # strict

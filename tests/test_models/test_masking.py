@@ -1,8 +1,12 @@
+from fractions import Fraction
+
+import numpy as np
 import pytest
 import torch
 
 from mae_plugin.models import (BlockMasking, GridMasking, RandomMasking,
                                masking_from_noise)
+from mae_plugin.models.masking.generators import _Uniforms
 
 
 @pytest.mark.parametrize('ratio', [0.0, 0.1, 0.5, 0.75, 0.9])
@@ -10,7 +14,8 @@ from mae_plugin.models import (BlockMasking, GridMasking, RandomMasking,
 def test_random_masking_keeps_exact_count(ratio, grid):
     n, num_patches = 5, grid[0] * grid[1]
     ids_keep, mask, ids_restore = RandomMasking(ratio)(n, grid)
-    num_keep = int(num_patches * (1 - ratio))
+    # in exact arithmetic: 70 patches at 0.9 keep 7 (floats give 6.99...)
+    num_keep = int(num_patches * (1 - Fraction(str(ratio))))
     assert ids_keep.shape == (n, num_keep)
     assert mask.shape == (n, num_patches)
     assert (mask.sum(1) == num_patches - num_keep).all()
@@ -98,20 +103,28 @@ def test_block_masking_is_exact_and_blocky(ratio):
 def test_block_masking_draws_tall_and_wide_blocks():
     """BEiT's block aspect ratio (height over width), log-uniform in
     ``(min_aspect, 1 / min_aspect)``: about as many tall blocks as wide
-    ones (some round to squares). 200 blocks on empty 14x14 grids."""
+    ones (some round to squares); and every position a block fits in can
+    be drawn, the grid's edges included. 200 blocks on empty 14x14
+    grids."""
     masking = BlockMasking(min_num_patches=4, min_aspect=0.3)
-    generator = torch.Generator().manual_seed(0)
+    uniform = _Uniforms(torch.Generator().manual_seed(0))
     tall = wide = 0
+    edges = np.zeros(4, dtype=int)  # blocks on the top, bottom, left, right
     for _ in range(200):
-        blocks = torch.zeros(14, 14)
-        assert masking._add_block(blocks, 40, generator) > 0
-        rows, cols = blocks.any(1).sum(), blocks.any(0).sum()
-        assert blocks.sum() == rows * cols  # one rectangle
-        tall += int(rows > cols)
-        wide += int(rows < cols)
+        blocks = np.zeros((14, 14), dtype=np.float32)
+        assert masking._add_block(blocks, 40, uniform) > 0
+        rows, cols = blocks.any(1), blocks.any(0)
+        assert blocks.sum() == rows.sum() * cols.sum()  # one rectangle
+        tall += int(rows.sum() > cols.sum())
+        wide += int(rows.sum() < cols.sum())
+        edges += [rows[0], rows[-1], cols[0], cols[-1]]
     # each side's chance is about 0.45: 90 of 200, 7 standard deviations
     # (7 blocks) above 40
     assert tall > 40 and wide > 40
+    # a block has at most 14 places along a side: each edge's chance is at
+    # least 1/14, 14 of 200 blocks or more; none at all has a chance of
+    # (13/14)**200 < 1e-6
+    assert (edges > 0).all(), edges
 
 
 def test_grid_masking_keeps_one_of_each_2x2():

@@ -30,7 +30,10 @@ def test_sincos_values_follow_the_formula():
 
 
 def test_sincos_rejects_dims_not_divisible_by_4():
-    with pytest.raises(ValueError, match='divisible by 4'):
+    with pytest.raises(
+            ValueError,
+            match='^dims must be a multiple of 4 for the 2D sin-cos '
+            'position embedding, got 6$'):
         sincos_2d((2, 2), 6)
 
 

@@ -8,6 +8,7 @@ from mmpretrain.structures import DataSample
 
 from mae_plugin.registry import MODELS, build_model
 from mae_plugin.utils import check_int
+from ..data_preprocessors import DeviceCropDataPreprocessor
 
 
 @torch.compiler.disable
@@ -144,6 +145,18 @@ class MAE(BaseSelfSupervisor):
                 f'data_preprocessor.mean and std have '
                 f'{preprocessor.mean.numel()} values, but '
                 f'backbone.in_channels={channels}')
+        if isinstance(preprocessor, DeviceCropDataPreprocessor) and (
+                channels != 3):
+            raise ValueError(
+                'data_preprocessor (DeviceCropDataPreprocessor) makes RGB '
+                f'crops of 3 channels, but backbone.in_channels={channels}')
+        values = encoder.patch_size**2 * channels
+        if head.norm_pix and values < 2:
+            raise ValueError(
+                'head.norm_pix normalises every patch by its own mean and '
+                f'variance, which needs at least 2 values, but a patch has '
+                f'{values} (backbone.patch_size={encoder.patch_size}, '
+                f'backbone.in_channels={channels})')
         # Checked here, once, rather than on every step's mask (which would
         # wait for the GPU).
         grid = encoder.patch_resolution
@@ -186,10 +199,10 @@ class MAE(BaseSelfSupervisor):
             tuple: predictions ``[N, L, p*p*C]`` (in the head's target space)
             and mask ``[N, L]`` (1 = removed).
         """
-        p = self.backbone.patch_size
-        grid_size = (inputs.shape[2] // p, inputs.shape[3] // p)
         latent, mask, ids_restore = self.backbone(
             inputs, noise=noise, generator=generator)
+        p = self.backbone.patch_size  # inputs checked by the backbone
+        grid_size = (inputs.shape[2] // p, inputs.shape[3] // p)
         pred = self.neck(latent, ids_restore, grid_size)
         return pred, mask
 

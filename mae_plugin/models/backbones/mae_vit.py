@@ -11,26 +11,18 @@ from mae_plugin.registry import MODELS, build_model
 from mae_plugin.utils import (check_bool, check_choice, check_img_size,
                               check_positive_int)
 from ..masking import BaseMasking
-from ..utils import (TransformerBlock, check_divisible, init_mae_weights,
-                     init_patch_projection, is_pretrained_init,
-                     regenerate_sincos_on_load, sincos_2d)
+from ..utils import (TransformerBlock, check_divisible, check_sincos_dims,
+                     init_mae_weights, init_patch_projection,
+                     is_pretrained_init, regenerate_sincos_on_load, sincos_2d)
 
 
-def _arch(embed_dims: int, num_layers: int, num_heads: int) -> dict:
-    return dict(
-        embed_dims=embed_dims,
-        num_layers=num_layers,
-        num_heads=num_heads,
-        feedforward_channels=embed_dims * 4)
-
-
-#: The encoder sizes an ``arch`` name stands for.
-ARCH_ZOO = {
-    **dict.fromkeys(['s', 'small'], _arch(384, 12, 6)),
-    **dict.fromkeys(['b', 'base'], _arch(768, 12, 12)),
-    **dict.fromkeys(['l', 'large'], _arch(1024, 24, 16)),
-    **dict.fromkeys(['h', 'huge'], _arch(1280, 32, 16)),
-}
+#: The encoder sizes an ``arch`` name stands for: mmpretrain's
+#: ``VisionTransformer`` table itself, so that a name builds the same
+#: encoder on both sides of a transfer (its ``'small'`` is 768x8, 8 heads;
+#: the 384x12 ViT-S is ``'deit-small'``).
+ARCH_ZOO = VisionTransformer.arch_zoo
+#: The keys an ``arch`` dict must have.
+ARCH_KEYS = ('embed_dims', 'feedforward_channels', 'num_heads', 'num_layers')
 
 
 def arch_settings(arch: Union[str, dict]) -> dict:
@@ -43,12 +35,11 @@ def arch_settings(arch: Union[str, dict]) -> dict:
     """
     if isinstance(arch, str):
         return ARCH_ZOO[check_choice('arch', arch.lower(), sorted(ARCH_ZOO))]
-    required = sorted(_arch(1, 1, 1))
-    missing = sorted(set(required) - set(arch))
+    missing = sorted(set(ARCH_KEYS) - set(arch))
     if missing:
-        raise KeyError(f'arch must be a name or a dict with {required}, '
-                       f'got one without {missing}')
-    for key in required:
+        raise KeyError(f'arch must be a name or a dict with '
+                       f'{list(ARCH_KEYS)}, got one without {missing}')
+    for key in ARCH_KEYS:
         check_positive_int(f'arch {key}', arch[key])
     if arch['embed_dims'] % arch['num_heads']:
         raise ValueError(f"arch embed_dims ({arch['embed_dims']}) must be a "
@@ -74,11 +65,13 @@ class MAEViT(VisionTransformer):
     * weights are initialised as in the MAE paper's code.
 
     Args:
-        arch (str | dict): ``'small'`` (384x12, 6 heads), ``'base'``
-            (768x12, 12), ``'large'`` (1024x24, 16), ``'huge'`` (1280x32, 16),
-            their first letters, or a dict with ``embed_dims``,
-            ``num_layers``, ``num_heads`` and ``feedforward_channels``.
-            Defaults to ``'base'``.
+        arch (str | dict): A name of mmpretrain's ViT table
+            (:data:`ARCH_ZOO`): the paper's ``'base'`` (768x12, 12 heads),
+            ``'large'`` (1024x24, 16), ``'huge'`` (1280x32, 16), their first
+            letters, ``'deit-small'`` (384x12, 6), ``'deit-tiny'`` (192x12,
+            3) ..., or a dict with ``embed_dims`` (a multiple of 4, for
+            the sin-cos positions), ``num_layers``, ``num_heads`` and
+            ``feedforward_channels``. Defaults to ``'base'``.
         img_size (int | tuple): Training image size ``(H, W)``; each side a
             multiple of ``patch_size``. Defaults to 224.
         patch_size (int): Patch side. Defaults to 16.
@@ -109,7 +102,7 @@ class MAEViT(VisionTransformer):
                  mask_token_in_encoder: bool = False,
                  out_type: str = 'raw',
                  **kwargs) -> None:
-        arch_settings(arch)
+        check_sincos_dims('arch embed_dims', arch_settings(arch)['embed_dims'])
         check_positive_int('patch_size', patch_size)
         check_positive_int('in_channels', in_channels)
         img_size = check_img_size(img_size)

@@ -1,4 +1,5 @@
 """Pixel reconstruction target and loss of MAE."""
+import math
 from typing import Dict, Tuple
 
 import torch
@@ -26,7 +27,8 @@ class MAEPixelHead(BaseModule):
         loss_on_visible (bool): Average over all patches instead of the
             removed ones only, so a mask that removes nothing (mask ratio
             0) works too. Defaults to False.
-        eps (float): Added to the variance, > 0. Defaults to 1e-6.
+        eps (float): Added to the variance, finite and > 0. Defaults to
+            1e-6.
         init_cfg (dict, optional): Initialisation config. Defaults to None.
     """
 
@@ -40,7 +42,8 @@ class MAEPixelHead(BaseModule):
         self.patch_size = check_positive_int('patch_size', patch_size)
         self.norm_pix = check_bool('norm_pix', norm_pix)
         self.loss_on_visible = check_bool('loss_on_visible', loss_on_visible)
-        self.eps = check_number('eps', eps, low=0, low_open=True)
+        self.eps = check_number(
+            'eps', eps, low=0, high=math.inf, low_open=True, high_open=True)
 
     def patch_statistics(
             self, patches: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:

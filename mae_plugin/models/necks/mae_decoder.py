@@ -9,8 +9,9 @@ from torch import nn
 
 from mae_plugin.registry import MODELS
 from mae_plugin.utils import check_img_size, check_number, check_positive_int
-from ..utils import (TransformerBlock, check_divisible, init_mae_weights,
-                     is_pretrained_init, regenerate_sincos_on_load, sincos_2d)
+from ..utils import (TransformerBlock, check_divisible, check_sincos_dims,
+                     init_mae_weights, is_pretrained_init,
+                     regenerate_sincos_on_load, sincos_2d)
 
 
 @MODELS.register_module()
@@ -27,7 +28,8 @@ class MAEDecoder(BaseModule):
 
     Args:
         in_channels (int): Encoder width. Defaults to 1024.
-        embed_dims (int): Decoder width. Defaults to 512.
+        embed_dims (int): Decoder width, a multiple of 4 (its sin-cos
+            positions) and of ``num_heads``. Defaults to 512.
         num_layers (int): Decoder blocks. Defaults to 8.
         num_heads (int): Attention heads. Defaults to 16.
         mlp_ratio (float): Hidden width of the MLPs over ``embed_dims``;
@@ -70,6 +72,7 @@ class MAEDecoder(BaseModule):
         if embed_dims % num_heads:
             raise ValueError(f'embed_dims must be a multiple of num_heads '
                              f'({num_heads}), got {embed_dims}')
+        check_sincos_dims('embed_dims', embed_dims)
         img_size = check_img_size(img_size)
         check_divisible(*img_size, patch_size)
         self.img_size = img_size

@@ -26,6 +26,15 @@ def sincos_1d(positions: torch.Tensor, dims: int) -> torch.Tensor:
     return torch.cat([angles.sin(), angles.cos()], dim=1)
 
 
+def check_sincos_dims(name: str, dims: int) -> None:
+    """Raise ``ValueError``, naming ``name``, unless ``dims`` channels can
+    hold a 2D sin-cos embedding (sines and cosines of rows and of
+    columns: a multiple of 4)."""
+    if dims % 4:
+        raise ValueError(f'{name} must be a multiple of 4 for the 2D sin-cos '
+                         f'position embedding, got {dims}')
+
+
 def sincos_2d(grid_size: Tuple[int, int],
               dims: int,
               cls_token: bool = True) -> torch.Tensor:
@@ -41,10 +50,7 @@ def sincos_2d(grid_size: Tuple[int, int],
     Returns:
         Tensor: float32 ``[1, (1 +) h * w, dims]``.
     """
-    if dims % 4 != 0:
-        raise ValueError(
-            f'sin-cos position embedding needs embed dims divisible by 4, '
-            f'got {dims}')
+    check_sincos_dims('dims', dims)
     h, w = grid_size
     rows, cols = torch.meshgrid(
         torch.arange(h), torch.arange(w), indexing='ij')  # [h, w] each
