@@ -124,7 +124,7 @@ def load_encoder_weights(
     checkpoint: str,
     prefix: str = 'backbone.',
     adapt: Optional[Callable[[StateDict], StateDict]] = None,
-    optional_keys: Optional[Callable[[StateDict], Collection[str]]] = None
+    optional_keys: Collection[str] = ()
 ) -> LoadReport:
     """Load the ``prefix`` weights of a checkpoint into a transfer
     backbone, loudly.
@@ -145,10 +145,10 @@ def load_encoder_weights(
         adapt (callable, optional): Maps the encoder's state dict to the
             module's layout before matching (for example to resize the
             position embedding). Defaults to None.
-        optional_keys (callable, optional): Maps the (adapted) encoder's
-            state dict to the module's keys it need not hold, which keep
-            their initialisation (for example weights the module adds to
-            the encoder's). Defaults to None (every key is needed).
+        optional_keys (Collection[str]): The module's keys the checkpoint
+            need not hold, which keep their initialisation (for example
+            weights the module adds to the encoder's). Defaults to ()
+            (every key is needed).
 
     Returns:
         LoadReport: matched (loaded), missing (optional, left as
@@ -157,14 +157,17 @@ def load_encoder_weights(
 
     Raises:
         ValueError: If a key the checkpoint should hold is missing (naming
-            some), or a matching key has another shape.
+            some), a matching key has another shape, or ``adapt`` refuses a
+            tensor (its message, after the file's name).
     """
     state_dict = load_prefixed_state_dict(checkpoint, prefix)
     if adapt is not None:
-        state_dict = adapt(state_dict)
+        try:
+            state_dict = adapt(state_dict)
+        except ValueError as error:  # a stored tensor it cannot adapt
+            raise ValueError(f'checkpoint {checkpoint!r}: {error}') from None
     report = compare_state_dicts(module.state_dict(), state_dict, values=False)
-    optional = () if optional_keys is None else optional_keys(state_dict)
-    _check_required_keys(module, report, optional, checkpoint, prefix,
+    _check_required_keys(module, report, optional_keys, checkpoint, prefix,
                          len(state_dict))
     if report.mismatched:
         raise ValueError(f'checkpoint {checkpoint!r} does not fit '

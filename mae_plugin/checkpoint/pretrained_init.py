@@ -30,19 +30,22 @@ from mmengine.model.weight_init import PretrainedInit, update_init_info
 from mmengine.registry import WEIGHT_INITIALIZERS as MMENGINE_INITIALIZERS
 from mmengine.runner.checkpoint import (_load_checkpoint,
                                         _load_checkpoint_to_model,
-                                        _load_checkpoint_with_prefix,
                                         load_state_dict)
 from torch import nn
 
 from mae_plugin.registry import WEIGHT_INITIALIZERS
+from .converters import conversion_hint
 from .loading import load_encoder_weights
+from .reading import weights_of
 from .report import StateDict, compare_state_dicts
 
 
 def loaded_keys_line(module: nn.Module, state_dict: StateDict, checkpoint: str,
                      prefix) -> str:
     """How many of ``module``'s keys ``state_dict`` holds, and which of
-    those have another shape there (mmengine skips them)."""
+    those have another shape there (mmengine skips them, unless the module
+    resizes them as it loads: mmpretrain's ViT does its ``pos_embed``, and
+    logs so)."""
     report = compare_state_dicts(module.state_dict(), state_dict, False)
     found = len(report.matched) + len(report.mismatched)
     line = (f'{type(module).__name__}: {found} of '
@@ -56,29 +59,55 @@ def loaded_keys_line(module: nn.Module, state_dict: StateDict, checkpoint: str,
 @MMENGINE_INITIALIZERS.register_module(name='Pretrained', force=True)
 class CountingPretrainedInit(PretrainedInit):
     """:class:`mmengine.model.PretrainedInit` that logs the count of the
-    module's keys the checkpoint held. Arguments as mmengine's."""
+    module's keys the checkpoint held, and names the file when none is
+    under ``prefix`` (mmengine: ``AssertionError: backbone. is not in the
+    pretrained model``). Arguments as mmengine's.
+
+    Raises:
+        ValueError: No key of the checkpoint starts with ``prefix``; the
+            message names the file, its first keys and, for a checkpoint in
+            another layout (official MAE, Hugging Face, mmpretrain), the
+            converter.
+    """
 
     def __call__(self, module: nn.Module) -> None:
+        checkpoint = _load_checkpoint(
+            self.checkpoint, map_location=self.map_location)
+        weights = checkpoint.get('state_dict', checkpoint)
         if self.prefix is None:
-            checkpoint = _load_checkpoint(
-                self.checkpoint, map_location=self.map_location)
             _load_checkpoint_to_model(
                 module, checkpoint, strict=False, logger='current')
-            weights = checkpoint.get('state_dict', checkpoint)
             # mmengine strips the 'module.' of wrapped models' keys
             state_dict = {
                 key.removeprefix('module.'): value
                 for key, value in weights.items()
             }
         else:
-            state_dict = _load_checkpoint_with_prefix(
-                self.prefix, self.checkpoint, map_location=self.map_location)
+            state_dict = self._under_prefix(module, checkpoint, weights)
             load_state_dict(module, state_dict, strict=False, logger='current')
         print_log(
             loaded_keys_line(module, state_dict, self.checkpoint, self.prefix),
             logger='current')
         if hasattr(module, '_params_init_info'):
             update_init_info(module, init_info=self._get_init_info())
+
+    def _under_prefix(self, module: nn.Module, checkpoint: dict,
+                      weights: StateDict) -> StateDict:
+        """The weights under ``prefix``, the prefix removed, as mmengine's
+        ``_load_checkpoint_with_prefix`` selects them."""
+        prefix = self.prefix if self.prefix.endswith('.') else (
+            self.prefix + '.')
+        state_dict = {
+            key[len(prefix):]: value
+            for key, value in weights.items() if key.startswith(prefix)
+        }
+        if not state_dict:
+            raise ValueError(
+                f'init_cfg Pretrained of {type(module).__name__}: '
+                f'{self.checkpoint} has no key under prefix {prefix!r} '
+                f'(first keys: {list(weights_of(checkpoint))[:3]})' +
+                conversion_hint(checkpoint))
+        return state_dict
 
 
 @WEIGHT_INITIALIZERS.register_module(name='PretrainedEncoder')
@@ -93,17 +122,15 @@ class PretrainedEncoderInit(PretrainedInit):
             takes every key. Defaults to ``'backbone.'``.
         adapt (callable, optional): Maps the encoder's state dict to the
             module's layout before matching. Defaults to None.
-        optional_keys (callable, optional): Maps the encoder's state dict
-            to the module's keys it need not hold. Defaults to None (every
-            key is needed).
+        optional_keys (Collection[str]): The module's keys the checkpoint
+            need not hold. Defaults to () (every key is needed).
     """
 
     def __init__(self,
                  checkpoint: str,
                  prefix: str = 'backbone.',
                  adapt: Optional[Callable[[StateDict], StateDict]] = None,
-                 optional_keys: Optional[Callable[[StateDict],
-                                                  Collection[str]]] = None):
+                 optional_keys: Collection[str] = ()):
         super().__init__(checkpoint, prefix)
         self.adapt = adapt
         self.optional_keys = optional_keys

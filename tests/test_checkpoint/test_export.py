@@ -116,8 +116,8 @@ def test_mmseg_vit_reads_the_export(tmp_path):
     assert report.missing == [] and report.unexpected == []
     decoder = len(plugin.state_dict()) - len(backbone_keys(plugin))
     assert report.dropped == [
-        f'decoder ({decoder} keys neck.*), not part of the mmseg '
-        'VisionTransformer layout'
+        f'decoder ({decoder} keys neck.mask_token*, neck.decoder_*), not '
+        'part of the mmseg VisionTransformer layout'
     ]
     seg = MMSegViT(
         patch_bias=True,
@@ -229,8 +229,8 @@ def test_timm_layout_is_the_official_encoder_and_round_trips(tmp_path):
     decoder = [k for k in plugin.state_dict() if k.startswith('neck.')]
     assert report.unexpected == []
     assert report.dropped == [
-        f'decoder ({len(decoder)} keys neck.*), not part of the timm ViT '
-        'layout'
+        f'decoder ({len(decoder)} keys neck.mask_token*, neck.decoder_*), '
+        'not part of the timm ViT layout'
     ]
     back, report = convert_official_mae(exported)
     assert report.missing == [] and report.unexpected == []

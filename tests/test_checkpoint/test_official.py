@@ -6,6 +6,7 @@ import torch.nn.functional as F
 
 from mae_plugin.checkpoint import (convert_official_mae,
                                    convert_to_official_mae,
+                                   convert_to_timm_vit,
                                    load_state_dict_file, load_weights,
                                    mae_config_from_hf)
 from .helpers import (build_mmpretrain, build_plugin, official_layout,
@@ -146,6 +147,57 @@ def test_fine_tuned_class_token_layout_loads_with_the_final_norm(tmp_path):
     model = classifier(hf, 'cls_token', final_norm=True)
     loaded = load_weights(model, state_dict, strict=True)
     assert len(loaded.matched) == len(official)
+
+
+def test_linear_probe_layout_loads_into_mmpretrain_and_round_trips():
+    """The official linear probe: the class token after ``norm``, a
+    BatchNorm without affine parameters (``head.0``), the classifier
+    (``head.1``); mmpretrain's ClsBatchNormNeck and LinearClsHead."""
+    hf = random_hf_mae('w32', mask_ratio=0.0)
+    official = official_layout(hf.state_dict(), decoder=False)
+    official.update({
+        'head.0.running_mean': torch.randn(32),
+        'head.0.running_var': torch.rand(32) + 0.5,
+        'head.0.num_batches_tracked': torch.tensor(1000),
+        'head.1.weight': torch.randn(5, 32),
+        'head.1.bias': torch.randn(5)
+    })
+    state_dict, report = convert_official_mae(official)
+    assert report.parts == [
+        'encoder (depth 2)', 'final norm',
+        'linear-probe head (BatchNorm, classifier)'
+    ]
+    assert report.missing == [] and report.unexpected == []
+    assert any('ClsBatchNormNeck(affine=False' in n for n in report.notes)
+    model = classifier(hf, 'cls_token', final_norm=True)
+    model.neck = build_mmpretrain(
+        dict(type='ClsBatchNormNeck', input_features=32, affine=False,
+             eps=1e-6)).eval()
+    loaded = load_weights(model, state_dict, strict=True)
+    assert len(loaded.matched) == len(model.state_dict()) == len(official)
+
+    x = torch.randn(2, 3, 32, 32)
+    cls = hf.vit(pixel_values=x, noise=torch.arange(16.).expand(2, -1)
+                 ).last_hidden_state[:, 0]  # after the final norm
+    normed = (cls - official['head.0.running_mean']) / (
+        official['head.0.running_var'] + 1e-6).sqrt()
+    logits = F.linear(normed, official['head.1.weight'],
+                      official['head.1.bias'])
+    torch.testing.assert_close(model(x), logits, **TOL)
+
+    back, report = convert_to_official_mae(state_dict)
+    assert report.missing == [] and report.unexpected == []
+    assert report.dropped == []
+    assert set(back) == set(official)
+    assert all(torch.equal(back[k], v) for k, v in official.items())
+    # timm's ViT has no place for the BatchNorm: its statistics are
+    # reported, not dropped as a decoder
+    _, report = convert_to_timm_vit(state_dict)
+    assert report.unexpected == [
+        'neck.bn.running_mean', 'neck.bn.running_var',
+        'neck.bn.num_batches_tracked'
+    ]
+    assert report.dropped == []
 
 
 def test_missing_and_unknown_keys_are_reported_not_dropped():

@@ -12,6 +12,7 @@ from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 from mae_plugin.engine import PretrainedKeysHook
 from mae_plugin.registry import build_model
 from ..conftest import tiny_mae_cfg
+from .helpers import official_layout, random_hf_mae
 from ..test_engine.test_pretrained_keys_hook import (
     Encoder, encoder_from_its_own_checkpoint)
 
@@ -61,6 +62,38 @@ def test_mmpretrain_classifier_logs_the_count(tmp_path):
         messages = logged_by(classifier.init_weights)
     assert (f"VisionTransformer: 30 of 30 keys found in {path} (prefix "
             "'backbone.')") in messages
+
+
+def test_a_checkpoint_without_the_prefix_is_named_with_its_layout(
+        tmp_path):
+    """mmengine raised ``AssertionError: backbone. is not in the
+    pretrained model``, naming neither the file nor its layout."""
+    official = official_layout(random_hf_mae('w32').state_dict(),
+                               decoder=False)
+    official_path = str(tmp_path / 'mae_pretrain_vit.pth')
+    torch.save({'model': official}, official_path)
+    plugin = build_model(tiny_mae_cfg()).state_dict()
+    plugin_path = str(tmp_path / 'epoch_30.pth')
+    torch.save({'state_dict': plugin}, plugin_path)
+    for path, weights, prefix, hint in [
+        (official_path, official, 'backbone.',
+         ' (its keys are in the official layout: '
+         'tools/model_converters/convert_checkpoint.py converts it)'),
+        (plugin_path, plugin, 'model', '')
+    ]:
+        vit = MMPRETRAIN_MODELS.build(
+            dict(type='VisionTransformer',
+                 arch=dict(embed_dims=32, num_layers=2, num_heads=4,
+                           feedforward_channels=64),
+                 img_size=32, patch_size=8,
+                 init_cfg=dict(type='Pretrained', checkpoint=path,
+                               prefix=prefix)))
+        with pytest.raises(ValueError) as error:
+            vit.init_weights()
+        assert str(error.value) == (
+            f'init_cfg Pretrained of VisionTransformer: {path} has no key '
+            f"under prefix {prefix.rstrip('.') + '.'!r} (first keys: "
+            f'{list(weights)[:3]}){hint}')
 
 
 @pytest.mark.parametrize('scope', ['mmdet', 'mmseg'])

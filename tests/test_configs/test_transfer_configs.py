@@ -28,20 +28,23 @@ DET_CONFIG = osp.join(
 SEG_CONFIG = osp.join(
     ROOT, 'configs', 'benchmarks', 'mmsegmentation',
     'upernet_mae-vit-base-p16_8xb2-160k_ade20k-512x512.py')
-# The pretraining TINY arch: 32 wide, 2 blocks, 2 heads, patch 8, 32x32.
+# The pretraining TINY arch with 4 blocks (UperNet reads four): 32 wide,
+# 2 heads, patch 8, 32x32.
 TINY_ENCODER = dict(
     arch=dict(
-        embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64),
+        embed_dims=32, num_layers=4, num_heads=2, feedforward_channels=64),
     pretrain_img_size=32,
     patch_size=8)
 
 
 @pytest.fixture(scope='module')
 def pretrained(photos, tmp_path_factory):  # noqa: F811
-    """A checkpoint written by one epoch of tools/train.py pretraining."""
+    """A checkpoint written by one epoch of tools/train.py pretraining of
+    a 4-block encoder."""
     work = str(tmp_path_factory.mktemp('pretrain'))
     run('tools/train.py', CONFIG, '--work-dir', work, '--cfg-options',
-        *TINY, *crop_size_overrides(photos), 'train_cfg.max_epochs=1')
+        *TINY, *crop_size_overrides(photos), 'train_cfg.max_epochs=1',
+        'model.backbone.arch.num_layers=4')
     return osp.join(work, 'epoch_1.pth')
 
 
@@ -188,9 +191,8 @@ def det_cfg(work_dir, checkpoint, coco_root, ann_file):
 
 
 def seg_cfg(work_dir, checkpoint, ade_root):
-    """The segmentation config at toy scale: tiny 4-block encoder (the
-    pretrained 2 blocks plus 2 new), 32x32 crops, 2 iterations then one
-    validation."""
+    """The segmentation config at toy scale: the pretrained tiny 4-block
+    encoder, 32x32 crops, 2 iterations then one validation."""
     cfg = train_config(
         SEG_CONFIG,
         work_dir=work_dir,
@@ -213,7 +215,6 @@ def seg_cfg(work_dir, checkpoint, ade_root):
             'randomness.seed': 0,
         })
     cfg.model.backbone.update(TINY_ENCODER)
-    cfg.model.backbone.arch.num_layers = 4
     train = cfg.train_dataloader
     train.update(batch_size=2, num_workers=0, persistent_workers=False)
     train.dataset.data_root = ade_root
@@ -341,12 +342,12 @@ def test_mask_rcnn_trains_and_validates_from_pretraining(
     work = str(tmp_path / 'det')
     Runner.from_cfg(det_cfg(work, pretrained, *coco)).train()
     text, records = run_log(work)
-    # 2 blocks of 12 keys + patch embedding (2) + pos_embed = 27 of the
-    # checkpoint's 30 encoder keys (no class token, no final norm); the
+    # 4 blocks of 12 keys + patch embedding (2) + pos_embed = 51 of the
+    # checkpoint's 54 encoder keys (no class token, no final norm); the
     # relative position tables (2 per block) are new.
     loaded, total = loaded_keys(text)
-    assert loaded == len(encoder_keys(pretrained)) - 3 == 27
-    assert total == loaded + 2 * 2
+    assert loaded == len(encoder_keys(pretrained)) - 3 == 51
+    assert total == loaded + 4 * 2
     losses = [r for r in records if 'loss' in r]
     assert len(losses) == 2
     for record in losses:
@@ -373,12 +374,12 @@ def test_upernet_trains_and_validates_from_pretraining(pretrained, ade,
     work = str(tmp_path / 'seg')
     Runner.from_cfg(seg_cfg(work, pretrained, ade)).train()
     text, records = run_log(work)
-    # The 2 pretrained blocks, patch embedding, pos_embed and the class
-    # token load; blocks 3 and 4 (12 keys each) and every block's relative
-    # position table, its index and 2 layer scales are new.
+    # The 4 pretrained blocks, patch embedding, pos_embed and the class
+    # token load; every block's relative position table, its index and 2
+    # layer scales are new.
     loaded, total = loaded_keys(text)
-    assert loaded == len(encoder_keys(pretrained)) - 2 == 28
-    assert total == loaded + 2 * 12 + 4 * 4
+    assert loaded == len(encoder_keys(pretrained)) - 2 == 52
+    assert total == loaded + 4 * 4
     assert 'layers.3.attn.relative_position_bias_table' in text
     losses = [r for r in records if 'loss' in r]
     assert len(losses) == 2
@@ -488,12 +489,12 @@ def test_detection_decays_as_vitdet(tmp_path):
                  'roi_head.bbox_head.fc_cls.bias',
                  'backbone.layers.1.attn.proj.weight'):
         assert groups[name]['weight_decay'] == 0.1
-    # 2 blocks: block i gets 0.7 ** (2 - i), the embeddings 0.7 ** 3
+    # 4 blocks: block i gets 0.7 ** (4 - i), the embeddings 0.7 ** 5
     lr = {name: group['lr'] for name, group in groups.items()}
     assert lr['rpn_head.rpn_cls.weight'] == pytest.approx(1e-4)
     assert lr['neck.convs.0.1.conv.weight'] == pytest.approx(1e-4)
-    assert lr['backbone.layers.1.attn.qkv.weight'] == pytest.approx(
+    assert lr['backbone.layers.3.attn.qkv.weight'] == pytest.approx(
         1e-4 * 0.7)
     assert lr['backbone.layers.0.attn.qkv.weight'] == pytest.approx(
-        1e-4 * 0.7**2)
-    assert lr['backbone.pos_embed'] == pytest.approx(1e-4 * 0.7**3)
+        1e-4 * 0.7**4)
+    assert lr['backbone.pos_embed'] == pytest.approx(1e-4 * 0.7**5)

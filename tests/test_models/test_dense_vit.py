@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -186,9 +188,10 @@ def test_checkpoint_of_another_layout_matching_few_keys_raises(
     with pytest.raises(ValueError) as error:
         build(init_cfg=dict(type='Pretrained', checkpoint=path, prefix=''))
     message = str(error.value)
-    # 1 (pos_embed) of the 14 embedding and first-block keys matched
+    # 1 (pos_embed) of the encoder's 27 keys (2 embedding, the position
+    # embedding, 12 per block) matched
     assert f"{path!r} under prefix ''" in message
-    assert 'holds 1 of the 15 keys' in message
+    assert 'holds 1 of the 27 keys' in message
     assert "'patch_embed.projection.weight'" in message
     assert 'tools/model_converters/convert_checkpoint.py' in message
 
@@ -202,7 +205,7 @@ def test_checkpoint_lacking_one_encoder_weight_raises(mae_checkpoint,
     model = DenseViT(arch=TINY_ARCH, patch_size=8, pretrain_img_size=32)
     with pytest.raises(ValueError, match=r"\['layers.1.attn.qkv.weight'\]"):
         load_encoder_weights(model, path, prefix='',
-                             optional_keys=model.keys_beyond_encoder)
+                             optional_keys=model.keys_beyond_encoder())
 
 
 @pytest.mark.parametrize('options,block_keys', [
@@ -215,9 +218,9 @@ def test_checkpoint_lacking_one_encoder_weight_raises(mae_checkpoint,
 def test_pretraining_checkpoint_loads_with_added_weights(
         mae_checkpoint, options, block_keys):
     path, encoder = mae_checkpoint
-    # a block more than the checkpoint's two, and the final norm
+    # the checkpoint's two blocks, and the final norm
     model = DenseViT(
-        arch=dict(TINY_ARCH, num_layers=3),
+        arch=TINY_ARCH,
         img_size=32,
         pretrain_img_size=32,
         patch_size=8,
@@ -226,15 +229,44 @@ def test_pretraining_checkpoint_loads_with_added_weights(
         **options)
     model.init_weights()
     own = model.state_dict()
-    third_block = {key for key in own if key.startswith('layers.2.')}
     added = {f'layers.{i}.{key}' for i in range(2) for key in block_keys}
-    assert set(model.keys_beyond_encoder(encoder)) == (
-        added | third_block | {'ln1.weight', 'ln1.bias'})
+    assert set(model.keys_beyond_encoder()) == (
+        added | {'ln1.weight', 'ln1.bias'})
     # the pretraining checkpoint holds the final norm: only the added
-    # weights and the third block keep their initialisation
-    assert {key for key in own if key not in encoder} == added | third_block
+    # weights keep their initialisation
+    assert {key for key in own if key not in encoder} == added
     for key in set(own) & set(encoder):
         torch.testing.assert_close(own[key], encoder[key], msg=key)
+
+
+def test_checkpoint_of_fewer_blocks_raises(mae_checkpoint):
+    """A deeper model of the same width (another arch) is not loaded in
+    part: its third block would be trained from scratch."""
+    path, _ = mae_checkpoint
+    model = build(arch=dict(TINY_ARCH, num_layers=3))
+    needed = len(model.state_dict()) - len(model.keys_beyond_encoder())
+    with pytest.raises(
+            ValueError,
+            match=f"holds {needed - 12} of the {needed} keys DenseViT needs "
+            r"from an encoder; missing, e.g. \['layers.2.ln1.weight'"):
+        load_encoder_weights(model, path, prefix='backbone.',
+                             optional_keys=model.keys_beyond_encoder())
+
+
+def test_position_embedding_of_a_rectangular_grid_names_the_file(
+        mae_checkpoint, tmp_path):
+    _, encoder = mae_checkpoint
+    encoder['pos_embed'] = torch.zeros(1, 1 + 2 * 4, 32)  # a 2x4 grid
+    path = str(tmp_path / 'rect.pth')
+    torch.save({'state_dict': encoder}, path)
+    model = build()
+    with pytest.raises(
+            ValueError,
+            match=f"^checkpoint '{re.escape(path)}': pos_embed "
+            r'\(1, 9, 32\) is not a class row plus a square grid; set '
+            'pretrain_img_size to the pretraining input size$'):
+        load_encoder_weights(model, path, prefix='',
+                             adapt=model.adapt_pretrained)
 
 
 def test_checkpoint_of_another_shape_raises(mae_checkpoint):
@@ -296,20 +328,12 @@ def test_block_computes_the_pretraining_block_on_the_same_keys():
     torch.testing.assert_close(out, expected)
 
 
-def test_blocks_beyond_the_checkpoint_get_the_mae_initialisation(
-        mae_checkpoint):
-    path, encoder = mae_checkpoint
-    model = DenseViT(
-        arch=dict(TINY_ARCH, num_layers=3),
-        patch_size=8,
-        pretrain_img_size=32,
-        init_cfg=dict(type='Pretrained', checkpoint=path))
-    model.init_weights()
-    torch.testing.assert_close(model.layers[1].attn.qkv.weight,
-                               encoder['layers.1.attn.qkv.weight'])
+def test_without_a_checkpoint_the_blocks_get_the_mae_initialisation():
+    model = build(arch=dict(TINY_ARCH, num_layers=3))
     # torch's default Linear init has a non-zero bias; MAE's is zero
-    new = model.layers[2].attn.qkv
-    assert new.bias.abs().sum() == 0 and new.weight.abs().sum() > 0
+    for block in model.layers:
+        assert block.attn.qkv.bias.abs().sum() == 0
+        assert block.attn.qkv.weight.abs().sum() > 0
 
 
 def test_official_checkpoint_loads_through_the_converter(

@@ -25,10 +25,14 @@ PLUGIN_BLOCK = ('ln1', 'attn.qkv', 'attn.proj', 'ln2', 'ffn.layers.0.0',
 TIMM_BLOCK = ('norm1', 'attn.qkv', 'attn.proj', 'norm2', 'mlp.fc1', 'mlp.fc2')
 #: Parts of a plugin state dict that another layout may not have (an
 #: encoder-only model has no decoder, ViTDet no class token), by key
-#: prefix: leaving them out is reported as dropped, not as a problem.
-PLUGIN_PARTS = (('decoder', 'neck.'), ('class token', 'backbone.cls_token'),
-                ('final norm', 'backbone.ln1.'), ('fc_norm', 'backbone.ln2.'),
-                ('classifier head', 'head.'))
+#: prefixes: leaving them out is reported as dropped, not as a problem.
+#: Another neck (a linear probe's BatchNorm) is no decoder: a layout
+#: without a place for it reports its keys as unexpected.
+PLUGIN_PARTS = (('decoder', ('neck.mask_token', 'neck.decoder_')),
+                ('class token', ('backbone.cls_token', )),
+                ('final norm', ('backbone.ln1.', )),
+                ('fc_norm', ('backbone.ln2.', )),
+                ('classifier head', ('head.', )))
 
 
 @dataclass(frozen=True)
@@ -222,19 +226,20 @@ def split_dropped(keys: Sequence[str],
         key count and prefix), and the keys of no such part.
     """
     dropped, rest = [], list(keys)
-    for name, prefix in PLUGIN_PARTS:
-        part = [key for key in rest if key.startswith(prefix)]
+    for name, prefixes in PLUGIN_PARTS:
+        part = [key for key in rest if key.startswith(prefixes)]
         if part:
             keys = f'{len(part)} key' + 's' * (len(part) > 1)
-            dropped.append(f'{name} ({keys} {prefix}*), not part of the '
-                           f'{target} layout')
-            rest = [key for key in rest if not key.startswith(prefix)]
+            dropped.append(
+                f'{name} ({keys} {", ".join(p + "*" for p in prefixes)}), '
+                f'not part of the {target} layout')
+            rest = [key for key in rest if not key.startswith(prefixes)]
     return dropped, rest
 
 
 #: Buffers that hold integers by design: BEiT's (and mmseg's MAE's) table
-#: of relative position indices.
-INTEGER_BUFFERS = ('relative_position_index', )
+#: of relative position indices, a BatchNorm's count of batches.
+INTEGER_BUFFERS = ('relative_position_index', 'num_batches_tracked')
 
 
 def check_floating(state_dict: StateDict, keys: Iterable[str]) -> None:

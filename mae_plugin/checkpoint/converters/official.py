@@ -11,13 +11,16 @@ Official checkpoints are ``{'model': state_dict}`` with
   ``decoder_embed.*``, ``decoder_blocks.{i}.*``, ``decoder_norm.*``,
   ``decoder_pred.*``;
 * classifier (fine-tuned): ``fc_norm.*`` (global pooling, ``norm``
-  removed) and ``head.*``.
+  removed) and ``head.*``; (linearly probed, on the class token after
+  ``norm``): ``head.0.*``, the statistics of a BatchNorm without affine
+  parameters, and ``head.1.*``, the linear classifier.
 
 On the plugin side the encoder is ``backbone.*`` (the keys of
 ``mmpretrain.models.VisionTransformer``), the decoder ``neck.*``
 (:class:`MAEDecoder`) and the classifier ``backbone.ln2`` (the norm after
 average pooling) plus ``head.fc.*`` (mmpretrain's ``LinearClsHead``), so a
-fine-tuned checkpoint loads into an mmpretrain ``ImageClassifier``.
+fine-tuned checkpoint loads into an mmpretrain ``ImageClassifier``; a linear
+probe's BatchNorm is ``neck.bn.*`` (mmpretrain's ``ClsBatchNormNeck``).
 """
 import math
 from typing import Tuple
@@ -38,9 +41,18 @@ FINAL_NORM = Part('final norm',
 FC_NORM = Part('fc_norm (global pool)',
                tuple(module_rules([('backbone.ln2', 'fc_norm')])))
 HEAD = Part('classifier head', tuple(module_rules([('head.fc', 'head')])))
+LINEAR_PROBE_HEAD = Part(
+    'linear-probe head (BatchNorm, classifier)',
+    tuple(
+        module_rules([('neck.bn', 'head.0')],
+                     ('running_mean', 'running_var', 'num_batches_tracked')) +
+        module_rules([('head.fc', 'head.1')])))
 DECODER = decoder_part('', 'decoder_blocks.{i}.', TIMM_BLOCK)
 
 OFFICIAL_LAYOUT = (ENCODER, FINAL_NORM, FC_NORM, HEAD, DECODER)
+#: The same with the linear probe's head in place of the fine-tuned one
+#: (both would claim the classifier).
+LINEAR_PROBE_LAYOUT = (ENCODER, FINAL_NORM, LINEAR_PROBE_HEAD)
 TIMM_LAYOUT = (ENCODER, FINAL_NORM, FC_NORM, HEAD)
 VITDET_LAYOUT = (Part(
     'encoder',
@@ -70,7 +82,14 @@ def convert_official_mae(
         ``head.fc.*`` as present) and the :class:`ConversionReport`.
     """
     notes = [POS_EMBED_NOTE]
-    if 'fc_norm.weight' in state_dict:
+    linear_probe = 'head.0.running_mean' in state_dict
+    if linear_probe:
+        notes.append(
+            'linearly probed: load into mmpretrain '
+            "VisionTransformer(out_type='cls_token', final_norm=True) with "
+            'a ClsBatchNormNeck(affine=False, eps=1e-6) and a '
+            'LinearClsHead')
+    elif 'fc_norm.weight' in state_dict:
         notes.append(
             'fine-tuned with global pooling: load into mmpretrain '
             "VisionTransformer(out_type='avg_featmap', final_norm=False) "
@@ -79,14 +98,24 @@ def convert_official_mae(
         notes.append(
             'fine-tuned on the class token: load into mmpretrain '
             "VisionTransformer(out_type='cls_token') with a LinearClsHead")
-    return convert_state_dict(state_dict, OFFICIAL_LAYOUT, True, OFFICIAL,
-                              'plugin', progress, notes)
+    layout = LINEAR_PROBE_LAYOUT if linear_probe else OFFICIAL_LAYOUT
+    return convert_state_dict(state_dict, layout, True, OFFICIAL, 'plugin',
+                              progress, notes)
 
 
-convert_to_official_mae = exporter(
-    'convert_to_official_mae', OFFICIAL_LAYOUT, OFFICIAL, [POS_EMBED_NOTE],
+def convert_to_official_mae(
+        state_dict: StateDict,
+        progress: bool = False) -> Tuple[StateDict, ConversionReport]:
     """Plugin -> official MAE layout (the inverse of
-    :func:`convert_official_mae`); save it as ``{'model': state_dict}``.""")
+    :func:`convert_official_mae`); save it as ``{'model': state_dict}``.
+
+    A linear probe (``neck.bn.*``) gets the official linear probe's head,
+    ``head.0`` (BatchNorm) and ``head.1`` (classifier).
+    """
+    layout = (LINEAR_PROBE_LAYOUT if 'neck.bn.running_mean' in state_dict
+              else OFFICIAL_LAYOUT)
+    return convert_state_dict(state_dict, layout, False, 'plugin', OFFICIAL,
+                              progress, [POS_EMBED_NOTE])
 
 convert_to_timm_vit = exporter(
     'convert_to_timm_vit', TIMM_LAYOUT, 'timm ViT', [

@@ -12,7 +12,6 @@ the class token and the patches, a relative position bias table per block
 and layer scale.
 """
 import math
-import re
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -37,12 +36,6 @@ from .mae_vit import arch_settings
 _ADDED_TO_BLOCKS = ('.rel_pos_h', '.rel_pos_w',
                     '.relative_position_bias_table',
                     '.relative_position_index', '.gamma_1', '.gamma_2')
-
-
-def _block_index(key: str) -> int:
-    """``i`` of a ``layers.{i}.*`` key, -1 for any other key."""
-    match = re.match(r'layers\.(\d+)\.', key)
-    return int(match.group(1)) if match else -1
 
 
 def _check_indices(name: str, indices: Sequence[int], num_layers: int):
@@ -300,7 +293,7 @@ class DenseViT(BaseModule):
                     prefix=pretrained.get('prefix',
                                           self.default_pretrained_prefix),
                     adapt=self.adapt_pretrained,
-                    optional_keys=self.keys_beyond_encoder))
+                    optional_keys=self.keys_beyond_encoder()))
             load_encoder(self)
         self._is_init = True
 
@@ -315,8 +308,8 @@ class DenseViT(BaseModule):
         side = math.isqrt(pos_embed.shape[1] - 1)
         if pos_embed.dim() != 3 or side * side != pos_embed.shape[1] - 1:
             raise ValueError(
-                f'checkpoint pos_embed {tuple(pos_embed.shape)} is not a '
-                'class row plus a square grid; set pretrain_img_size to the '
+                f'pos_embed {tuple(pos_embed.shape)} is not a class row '
+                'plus a square grid; set pretrain_img_size to the '
                 'pretraining input size')
         return dict(
             state_dict,
@@ -324,25 +317,14 @@ class DenseViT(BaseModule):
                                        self.pretrain_grid,
                                        self.interpolate_mode, 1))
 
-    def keys_beyond_encoder(
-            self, state_dict: Dict[str, torch.Tensor]) -> List[str]:
+    def keys_beyond_encoder(self) -> List[str]:
         """The keys of this backbone that an MAE encoder checkpoint need
-        not hold: relative position tables and their indices, layer scales,
-        the final norm, and the blocks past the checkpoint's depth (the
-        checkpoint's first block is always expected).
-
-        Args:
-            state_dict (dict): The checkpoint's encoder weights, keys
-                without prefix.
-
-        Returns:
-            list[str]: Those keys of :meth:`state_dict`, in its order.
-        """
-        depth = max(1, 1 + max(map(_block_index, state_dict), default=-1))
+        not hold: relative position tables and their indices, layer scales
+        and the final norm. Every block is needed: a checkpoint of fewer
+        blocks (another arch) is refused, not loaded in part."""
         return [
             key for key in self.state_dict()
             if key.endswith(_ADDED_TO_BLOCKS) or key.startswith('ln1.')
-            or _block_index(key) >= depth
         ]
 
     def get_layer_depth(self,
