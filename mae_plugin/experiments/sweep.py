@@ -14,12 +14,11 @@ import os.path as osp
 from typing import Callable, Dict, List, Optional, Sequence
 
 from mmengine.config import Config
-from mmengine.runner import Runner, find_latest_checkpoint
+from mmengine.runner import find_latest_checkpoint
 
 from .probes import (checkpoint_features, feature_loaders, finetune_accuracy,
                      probe_features)
-from mae_plugin.apis import test_config, train_config
-from mae_plugin.utils import merge_cfg_options
+from mae_plugin.apis import build_runner, test_config, train_config
 from .report import markdown_table, pyplot, save_figure, write_json
 from .seed_summary import mean_std
 from .timing import Stopwatch
@@ -51,7 +50,7 @@ def evaluate_reconstruction(cfg: Config, checkpoint: str) -> Dict[str, float]:
     pretraining config (``ReconstructionMetric``: masked MSE, PSNR)."""
     cfg = test_config(cfg, checkpoint, work_dir=cfg.work_dir)
     cfg.experiment_name = f'{cfg.experiment_name}_test'
-    return Runner.from_cfg(cfg).test()
+    return build_runner(cfg).test()
 
 
 def evaluate_probes(cfg: Config,
@@ -94,6 +93,12 @@ SWEEP_EVALUATORS: Dict[str, Callable[..., Dict[str, float]]] = {
     'probes': evaluate_probes,
     'finetune': evaluate_finetuning,
 }
+# What each evaluator reads from the pretraining config, checked before
+# the first point trains.
+EVALUATOR_NEEDS = {
+    'reconstruction': ('test_dataloader', 'test_evaluator', 'test_cfg'),
+    'probes': ('knn_dataloader', ),
+}
 # The paper's protocol beside each of ours (metric prefix -> PAPER_VIT_L key).
 PAPER_PROTOCOL = {'linear': 'lin', 'finetune': 'ft'}
 
@@ -108,12 +113,13 @@ def swept_field(sweep: str) -> tuple:
 
 def point_config(config: str, name: str, work_dir: str,
                  options: dict) -> Config:
-    """``config`` with ``options`` merged (a misspelt top-level key
-    refused, :func:`~mae_plugin.utils.merge_cfg_options`), named ``name``
-    and run in ``<work_dir>/<name>``."""
-    cfg = merge_cfg_options(Config.fromfile(config), options)
+    """The training config of ``config`` with ``options`` (as
+    ``tools/train.py`` makes it, :func:`~mae_plugin.apis.train_config`:
+    options checked, the plugin's runner), named ``name`` and run in
+    ``<work_dir>/<name>``."""
+    cfg = train_config(
+        config, work_dir=osp.join(work_dir, name), cfg_options=options)
     cfg.experiment_name = name
-    cfg.work_dir = osp.join(work_dir, name)
     return cfg
 
 
@@ -136,7 +142,9 @@ def _evaluator_names(cfg: Config,
     else ``['reconstruction']``.
 
     Raises:
-        KeyError: A name is not in :data:`SWEEP_EVALUATORS`.
+        KeyError: A name is not in :data:`SWEEP_EVALUATORS`, or the config
+            lacks what an evaluator reads (:data:`EVALUATOR_NEEDS`, the
+            fine-tuning config).
     """
     names = list(
         evaluators or cfg.get('sweep_evaluation') or ['reconstruction'])
@@ -144,6 +152,19 @@ def _evaluator_names(cfg: Config,
     if unknown:
         raise KeyError(f'evaluators {sorted(unknown)} unknown; choose '
                        f'from {sorted(SWEEP_EVALUATORS)}')
+    for name in names:
+        missing = [
+            key for key in EVALUATOR_NEEDS.get(name, ())
+            if cfg.get(key) is None
+        ]
+        if missing:
+            raise KeyError(f'evaluator {name!r} needs `{missing[0]}` in '
+                           f'{cfg.filename}, which has none')
+    if 'finetune' in names and 'config' not in (
+            cfg.get('sweep_evaluation') or {}).get('finetune', {}):
+        raise KeyError("evaluator 'finetune' needs the classification "
+                       'config as sweep_evaluation.finetune.config in '
+                       f'{cfg.filename}')
     return names
 
 
@@ -277,7 +298,7 @@ def _run_point(cfg: Config, evaluators: Sequence[str]) -> dict:
     options = cfg.get('sweep_evaluation') or {}
     watch = Stopwatch()
     with watch('pretrain'):
-        Runner.from_cfg(cfg).train()
+        build_runner(cfg).train()
     checkpoint = find_latest_checkpoint(cfg.work_dir)
     metrics = {}
     with watch('eval'):

@@ -37,9 +37,13 @@ def test_a_sweep_point_changes_only_the_swept_field(tmp_path):
         for key, value in flatten(point.to_dict()).items()
         if flatten(base.to_dict()).get(key) != value
     }
+    # beside what tools/train.py sets: the launcher and the runner
     assert changed == {
-        'model.backbone.masking.mask_ratio', 'work_dir', 'experiment_name'
+        'model.backbone.masking.mask_ratio', 'work_dir', 'experiment_name',
+        'launcher', 'runner_type'
     }
+    assert point.runner_type == 'mae_plugin.AccumulationAwareRunner'
+
     with pytest.raises(KeyError, match='sweep'):
         sweep_config(CONFIG, 'decoder_width', 1, str(tmp_path))
 
@@ -109,9 +113,20 @@ def test_seed_spread_needs_two_different_seeds(tmp_path):
             run_seed_spread(CONFIG, seeds, str(tmp_path))
 
 
-def test_evaluators_are_checked(tmp_path):
+def test_evaluators_are_checked_before_the_first_point_trains(tmp_path):
     with pytest.raises(KeyError, match='knn'):
         run_sweep(CONFIG, 'mask_ratio', str(tmp_path), evaluators=['knn'])
+    # the demo config has no knn_dataloader, nor fine-tuning options
+    with pytest.raises(
+            KeyError,
+            match=f"^\"evaluator 'probes' needs `knn_dataloader` in "
+            f'{CONFIG}, which has none"$'):
+        run_sweep(CONFIG, 'mask_ratio', str(tmp_path), evaluators=['probes'])
+    with pytest.raises(KeyError,
+                       match='sweep_evaluation.finetune.config'):
+        run_sweep(CONFIG, 'mask_ratio', str(tmp_path),
+                  evaluators=['finetune'])
+    assert os.listdir(tmp_path) == []  # no point trained
 
 
 def test_reconstruction_evaluation_needs_a_test_loop(tmp_path):
