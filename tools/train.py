@@ -2,8 +2,9 @@
 import argparse
 
 from mae_plugin.apis import (add_runner_args, build_runner, check_data_roots,
-                             close_distributed, init_cpu_distributed,
-                             parse_runner_args, train_config)
+                             check_pretrained_checkpoints, close_distributed,
+                             init_cpu_distributed, parse_runner_args,
+                             train_config)
 
 
 def parse_args():
@@ -46,6 +47,7 @@ def main():
         allow_partial_checkpoint=args.allow_partial_checkpoint)
     check_data_roots(cfg, 'train_dataloader', 'val_dataloader',
                      'custom_hooks')
+    check_pretrained_checkpoints(cfg)
     init_cpu_distributed(cfg)
     build_runner(cfg).train()
     close_distributed()

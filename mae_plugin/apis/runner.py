@@ -129,7 +129,9 @@ def _warn_of_an_earlier_run(work_dir: str) -> None:
 
 def _latest_of_the_work_dir(cfg: Config) -> Optional[str]:
     """The checkpoint that ``--resume`` alone continues from where mmengine
-    would take another, else None (mmengine's choice stands).
+    would take another, else None (mmengine's choice stands); warns where
+    the work dir holds no checkpoint (the run starts anew: a mistyped work
+    dir, or the first launch of a job that always resumes).
 
     mmengine's ``last_checkpoint`` holds the absolute path it wrote: in a
     work dir that was copied or moved it names the original folder's
@@ -146,7 +148,11 @@ def _latest_of_the_work_dir(cfg: Config) -> Optional[str]:
     work_dir = cfg.work_dir
     named = _last_checkpoint(work_dir)
     hook = (cfg.get('default_hooks') or {}).get('checkpoint') or {}
-    if named is None or hook.get('out_dir'):
+    if hook.get('out_dir'):
+        return None
+    if named is None:
+        _warn(f'resume: {work_dir} holds no checkpoint to resume (no '
+              'last_checkpoint): this run starts from the beginning')
         return None
     pointer = osp.join(work_dir, 'last_checkpoint')
     here = osp.join(work_dir, osp.basename(named))
@@ -184,23 +190,32 @@ def _check_scheduler_spans(cfg: Config) -> None:
     alone leaves a schedule with its own ``end`` (the ImageNet recipes')
     as it is.
 
-    Refuses, by name, a scheduler without an ``end`` that begins at
-    ``max_epochs`` or later (``max_epochs`` cut to the warm-up or below,
-    which mmengine reports only as "end should be larger than begin" in
-    iterations while the runner builds the schedulers). Warns, in the
+    Refuses, by name, a scheduler whose own ``end`` is not after its
+    ``begin`` (any ``train_cfg``), and one without an ``end`` that begins at
+    ``max_epochs`` or later (``max_epochs`` cut to the warm-up or below):
+    mmengine reports both only as "end should be larger than begin" in
+    iterations while the runner builds the schedulers. Warns, in the
     current logger, of a scheduler whose own ``end`` lies after
     ``max_epochs`` (the run stops before its schedule ends), and of epoch
     schedulers that all end before it (the last epochs keep the lr the
     schedule ends with).
     """
+    schedulers = scheduler_cfgs(cfg.get('param_scheduler')) or []
+    names = [f'param_scheduler[{i}] ({scheduler.get("type")})'
+             for i, scheduler in enumerate(schedulers)]
+    for name, scheduler in zip(names, schedulers):
+        begin, end = scheduler.get('begin', 0), scheduler.get('end')
+        if end is not None and end <= begin:
+            unit = 'epochs' if scheduler.get('by_epoch', True) else (
+                'iterations')
+            raise ValueError(f'{name} must end after it begins, got begin='
+                             f'{begin} and end={end} ({unit})')
     max_epochs = (cfg.get('train_cfg') or {}).get('max_epochs')
-    schedulers = scheduler_cfgs(cfg.get('param_scheduler'))
-    if max_epochs is None or schedulers is None:
+    if max_epochs is None:
         return
     ends = []
-    for i, scheduler in enumerate(schedulers):
+    for name, scheduler in zip(names, schedulers):
         begin, end = scheduler.get('begin', 0), scheduler.get('end')
-        name = f'param_scheduler[{i}] ({scheduler.get("type")})'
         if not scheduler.get('by_epoch', True):
             ends.append((None, scheduler))  # in iterations
             continue
@@ -425,6 +440,28 @@ def check_data_roots(cfg: Config, *keys: str) -> None:
                     'repository root for the configs of this project) or '
                     f'give an absolute path: --cfg-options {key}=/path/to/'
                     'data')
+
+
+def check_pretrained_checkpoints(cfg: Config) -> None:
+    """Refuse, by key and before the runner is built, the local
+    ``checkpoint`` of a ``Pretrained`` ``init_cfg`` in the model that is
+    no file (or a folder).
+
+    The fine-tuning, linear-probe and transfer configs point at the
+    pretraining run's checkpoint under ``work_dirs/``; without it mmengine
+    failed once the datasets and the model were built, with "checkpoint
+    ... can not be found", naming no key. A ``checkpoint`` of None (no
+    weights) and URLs are left alone.
+
+    Raises:
+        FileNotFoundError: naming the key (``model.backbone.init_cfg.
+            checkpoint``, as ``--cfg-options`` takes it) and the path.
+        IsADirectoryError: The path is a folder.
+    """
+    for key, init in config_items(cfg.get('model'), 'model'):
+        if (isinstance(init, dict) and init.get('type') == 'Pretrained'
+                and init.get('checkpoint') is not None):
+            checked_checkpoint(f'{key}.checkpoint', init['checkpoint'])
 
 
 def _set_runner_type(cfg: Config, config_file: str) -> None:

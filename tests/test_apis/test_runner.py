@@ -10,7 +10,8 @@ import pytest
 from mmengine.config import Config
 from mmengine.config.lazy import LazyObject
 
-from mae_plugin.apis import (build_runner, check_data_roots, init_model,
+from mae_plugin.apis import (build_runner, check_data_roots,
+                             check_pretrained_checkpoints, init_model,
                              train_config)
 from mae_plugin.apis import test_config as make_test_config
 from tests.test_engine.utils import unique_experiment
@@ -130,6 +131,23 @@ def test_epochs_cut_to_the_warm_up_are_named(tmp_path):
                         'mae_vit-base-p16_8xb512-amp-coslr-800e_in1k.py')
     train_config(imagenet, work_dir=str(tmp_path),
                  cfg_options={'train_cfg.max_epochs': 10})
+
+
+@pytest.mark.parametrize('options, message', [
+    # the README's "set the cosine's end" applied to a 1-epoch run
+    ({'train_cfg.max_epochs': 1, 'param_scheduler.1.end': 1},
+     r'param_scheduler\[1\] \(CosineAnnealingLR\) must end after it '
+     r'begins, got begin=1 and end=1 \(epochs\)'),
+    ({'param_scheduler.0.by_epoch': False, 'param_scheduler.0.end': 0},
+     r'param_scheduler\[0\] \(LinearLR\) must end after it begins, got '
+     r'begin=0 and end=0 \(iterations\)'),
+])
+def test_a_scheduler_that_ends_where_it_begins_is_named(
+        options, message, tmp_path):
+    """mmengine: "end should be larger than begin, but got begin=2, end=2",
+    in iterations, naming no scheduler."""
+    with pytest.raises(ValueError, match=f'^{message}$'):
+        train_config(DEMO, work_dir=str(tmp_path), cfg_options=options)
 
 
 @pytest.mark.parametrize('epochs, warnings', [
@@ -308,6 +326,31 @@ def test_a_relative_data_root_missing_from_the_working_directory(
                      'test_dataloader', 'custom_hooks')
 
 
+def test_pretrained_checkpoints_of_the_model_are_checked(tmp_path):
+    """Every ``Pretrained`` init_cfg of the model, as a dict or in a list,
+    named as --cfg-options takes it; None (no weights) and URLs pass."""
+    weights = tmp_path / 'epoch_1.pth'
+    weights.write_bytes(b'')
+    pretrained = dict(type='Pretrained', checkpoint=str(weights))
+    cfg = Config(dict(model=dict(
+        backbone=dict(init_cfg=pretrained),
+        head=dict(init_cfg=[dict(type='Normal'), pretrained]))))
+    check_pretrained_checkpoints(cfg)
+    for path in (None, 'https://example.org/mae.pth'):
+        cfg.model.head.init_cfg[1].checkpoint = path
+        check_pretrained_checkpoints(cfg)
+    missing = str(tmp_path / 'epoch_2.pth')
+    cfg.model.head.init_cfg[1].checkpoint = missing
+    with pytest.raises(FileNotFoundError) as error:
+        check_pretrained_checkpoints(cfg)
+    assert str(error.value) == (
+        f'model.head.init_cfg.1.checkpoint {missing}: no such file')
+    cfg.model.head.init_cfg[1].checkpoint = str(tmp_path)
+    with pytest.raises(IsADirectoryError,
+                       match='^model.head.init_cfg.1.checkpoint'):
+        check_pretrained_checkpoints(cfg)
+
+
 @pytest.mark.parametrize('dataset, refused', [
     # list items are named as --cfg-options takes them
     (dict(type='ConcatDataset', datasets=[
@@ -400,6 +443,20 @@ def test_resume_alone_takes_the_work_dirs_own_latest_checkpoint(
         assert f'{work_dir}/last_checkpoint names {named}, outside this ' \
             f"work dir (copied or moved?): resuming {work_dir}/iter_3.pth, " \
             "the work dir's own" in messages
+
+
+def test_resume_alone_in_a_work_dir_without_checkpoints_is_warned_of(
+        tmp_path):
+    """A mistyped work dir resumed nothing and trained from the start,
+    with only mmengine's print "Did not find last_checkpoint"."""
+    work_dir = tmp_path / 'wrok'
+    cfgs = []
+    messages = logged_by(lambda: cfgs.append(train_config(
+        CONFIG, work_dir=str(work_dir), resume='auto')))
+    assert (cfgs[0].resume, cfgs[0].load_from) == (True, None)
+    assert (f'resume: {work_dir} holds no checkpoint to resume (no '
+            'last_checkpoint): this run starts from the beginning'
+            ) in messages
 
 
 def test_resume_alone_starts_from_load_from_until_there_is_a_checkpoint(

@@ -293,8 +293,10 @@ def test_7_corrupt_jpeg_data_is_named_or_skipped(loader, tmp_path):
             r'\(libjpeg: Corrupt JPEG data: ') as error:
         TRANSFORMS.build(loader)(dict(img_path=path))
     assert error.value.__notes__ == [
-        f"{loader['type']}(on_error='skip') in the training pipeline would "
-        'skip such files instead (and count them)'
+        f"{loader['type']}(on_error='skip') would skip such files instead "
+        '(and count them), set in the pipeline of each dataset that reads '
+        "them: the training, validation and test loaders' and a hook's "
+        'have their own'
     ]
     skip = TRANSFORMS.build(dict(loader, on_error='skip'))
     assert skip(dict(img_path=path)) is None

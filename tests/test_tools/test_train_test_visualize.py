@@ -139,6 +139,28 @@ def test_a_cfg_options_item_without_a_value_is_named():
         'must be key=value (e.g. train_cfg.max_epochs=10)\n')
 
 
+def test_a_missing_pretrained_checkpoint_is_named_before_the_run(
+        tmp_path):
+    """The fine-tuning configs point at the pretraining run's checkpoint
+    under work_dirs/; without it mmengine failed once the datasets and the
+    model were built, naming the path only."""
+    config = osp.join(
+        ROOT, 'configs', 'benchmarks', 'classification', 'fashion_mnist',
+        'vit-tiny-p4_1xb256-coslr-3e_fashion-mnist.py')
+    work_dir = tmp_path / 'work'
+    result = run_tool(
+        osp.join(ROOT, 'tools', 'train.py'), config, '--work-dir',
+        str(work_dir), '--cfg-options', 'train_dataloader.dataset.'
+        f'data_root={tmp_path}', 'val_dataloader.dataset.data_root='
+        f'{tmp_path}', cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.endswith(
+        'FileNotFoundError: model.backbone.init_cfg.checkpoint work_dirs/'
+        'mae_vit-tiny-p4_1xb256-coslr-16e_fashion-mnist/epoch_16.pth: no '
+        'such file\n')
+    assert not work_dir.exists()
+
+
 @pytest.mark.parametrize('tool, key', [
     ('train', 'train_dataloader.dataset.dataset'),
     ('train', 'custom_hooks.0.dataset'),

@@ -332,8 +332,11 @@ class BaseImageLoader(BaseTransform):
         except (UnreadableImageError, OSError) as error:
             if self.on_error == 'raise':
                 error.add_note(
-                    f"{type(self).__name__}(on_error='skip') in the training "
-                    'pipeline would skip such files instead (and count them)')
+                    f"{type(self).__name__}(on_error='skip') would skip such "
+                    'files instead (and count them), set in the pipeline of '
+                    'each dataset that reads them: the training, '
+                    "validation and test loaders' and a hook's have their "
+                    'own')
                 raise
             self._skip(filename, error)
             return None
