@@ -300,9 +300,10 @@ def train_config(config_file: str,
     Raises:
         ValueError: The lr is scaled, gradients are accumulated and the
             config names a runner that would leave the accumulation out;
-            an epoch-based scheduler that ends with the training starts
-            at or after ``train_cfg.max_epochs`` (see
-            :func:`_check_scheduler_spans`); ``train_cfg``'s
+            a scheduler ends where it begins or before, or an epoch-based
+            scheduler that ends with the training starts at or after
+            ``train_cfg.max_epochs`` (see :func:`_check_scheduler_spans`);
+            ``train_cfg``'s
             ``max_epochs``, ``max_iters`` or ``val_interval`` is below 1;
             ``randomness.seed`` is outside [0, 2**32 - 1]; or an option's
             first key is a misspelling of the config's or the runner's.

@@ -20,24 +20,25 @@ from .report import StateDict
 
 
 def check_checkpoint_path(name: str, path: str, hint: str = '') -> None:
-    """Refuse, by ``name``, a local checkpoint path that is a folder or no
-    file. The folder's message ends with the checkpoint files in it (a
-    work dir, a Hugging Face ``save_pretrained`` folder); ``hint`` follows
-    the rule.
+    """Refuse, by ``name``, a local checkpoint path (``~`` expanded, as
+    mmengine's loader does) that is a folder or no file. The folder's
+    message ends with the checkpoint files in it (a work dir, a Hugging
+    Face ``save_pretrained`` folder); ``hint`` follows the rule.
 
     Raises:
         FileNotFoundError: If ``path`` does not exist.
         IsADirectoryError: If ``path`` is a folder.
     """
-    if osp.isdir(path):
+    local = osp.expanduser(path)  # as mmengine's loader reads it
+    if osp.isdir(local):
         weights = sorted(
-            file for file in os.listdir(path)
+            file for file in os.listdir(local)
             if file.endswith(('.pth', '.bin', '.safetensors')))
         raise IsADirectoryError(
             f'{name} {path} is a folder, not a checkpoint file{hint}'
             + (f'; checkpoint files in it: {", ".join(weights)}'
                if weights else ''))
-    if not osp.isfile(path):
+    if not osp.isfile(local):
         raise FileNotFoundError(f'{name} {path}: no such file')
 
 
@@ -67,7 +68,7 @@ def read_checkpoint_file(path: str) -> object:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
     try:
-        return load_file(path)
+        return load_file(osp.expanduser(path))
     except SafetensorError as error:
         raise ValueError(f'checkpoint {path} is not a readable safetensors '
                          f'file (empty, truncated or another format): '

@@ -188,9 +188,8 @@ MUTATIONS = (
         name='keep-count-rounds-up',
         promise='masking keeps int(L * (1 - mask_ratio)) patches',
         path=MASKING,
-        old='return int(grid_size[0] * grid_size[1] * (1 - self.mask_ratio))',
-        new=('return math.ceil(grid_size[0] * grid_size[1] * '
-             '(1 - self.mask_ratio))'),
+        old='return int(round(keep, 9))',
+        new='return math.ceil(round(keep, 9))',
         tests=MASKING_TESTS),
     Mutation(
         name='highest-noise-visible',
@@ -588,4 +587,47 @@ MUTATIONS = (
              '        atomic_write(self.last_ckpt.encode(),'),
         tests=('tests/test_engine/test_atomic_checkpoints.py::'
                'test_latest_optimizer_after_a_kill_before_the_rewrite', )),
+    Mutation(
+        name='arch-small-is-vit-s',
+        promise="an arch name builds the encoder mmpretrain's ViT builds "
+        'for it',
+        path=MAE_VIT,
+        old='ARCH_ZOO = VisionTransformer.arch_zoo',
+        new=("ARCH_ZOO = {**VisionTransformer.arch_zoo, 'small': "
+             "VisionTransformer.arch_zoo['deit-small']}"),
+        tests=ENCODER_TESTS),
+    Mutation(
+        name='linear-probe-bn-dropped-as-decoder',
+        promise="a linear probe's BatchNorm is converted or reported, never "
+        'dropped as a decoder',
+        path='mae_plugin/checkpoint/converters/key_map.py',
+        old="PLUGIN_PARTS = (('decoder', ('neck.mask_token', "
+        "'neck.decoder_')),",
+        new="PLUGIN_PARTS = (('decoder', ('neck.', )),",
+        tests=('tests/test_checkpoint/test_official.py', )),
+    Mutation(
+        name='dense-vit-loads-a-shallower-checkpoint',
+        promise='DenseViT needs every block of its encoder from the '
+        'checkpoint',
+        path=DENSE_VIT,
+        old="if key.endswith(_ADDED_TO_BLOCKS) or key.startswith('ln1.')",
+        new=("if key.endswith(_ADDED_TO_BLOCKS) or key.startswith('ln1.') "
+             "or key.startswith('layers.2.')"),
+        tests=('tests/test_models/test_dense_vit.py', )),
+    Mutation(
+        name='pretrained-checkpoint-unchecked',
+        promise="tools/train.py names a Pretrained init_cfg's missing "
+        'checkpoint by key before the run',
+        path='mae_plugin/apis/runner.py',
+        old="if (isinstance(init, dict) and init.get('type') == 'Pretrained'",
+        new="if (isinstance(init, dict) and init.get('type') == 'Pretrain'",
+        tests=('tests/test_apis/test_runner.py::'
+               'test_pretrained_checkpoints_of_the_model_are_checked', )),
+    Mutation(
+        name='empty-scheduler-span-unnamed',
+        promise='a scheduler whose end is not after its begin is named',
+        path='mae_plugin/apis/runner.py',
+        old='if end is not None and end <= begin:',
+        new='if end is not None and end < begin:',
+        tests=('tests/test_apis/test_runner.py', )),
 )

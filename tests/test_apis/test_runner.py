@@ -326,12 +326,15 @@ def test_a_relative_data_root_missing_from_the_working_directory(
                      'test_dataloader', 'custom_hooks')
 
 
-def test_pretrained_checkpoints_of_the_model_are_checked(tmp_path):
+def test_pretrained_checkpoints_of_the_model_are_checked(
+        tmp_path, monkeypatch):
     """Every ``Pretrained`` init_cfg of the model, as a dict or in a list,
-    named as --cfg-options takes it; None (no weights) and URLs pass."""
+    named as --cfg-options takes it; None (no weights), URLs and a path
+    under ``~`` that mmengine finds pass."""
     weights = tmp_path / 'epoch_1.pth'
     weights.write_bytes(b'')
-    pretrained = dict(type='Pretrained', checkpoint=str(weights))
+    monkeypatch.setenv('HOME', str(tmp_path))
+    pretrained = dict(type='Pretrained', checkpoint='~/epoch_1.pth')
     cfg = Config(dict(model=dict(
         backbone=dict(init_cfg=pretrained),
         head=dict(init_cfg=[dict(type='Normal'), pretrained]))))

@@ -200,6 +200,31 @@ def test_linear_probe_layout_loads_into_mmpretrain_and_round_trips():
     assert report.dropped == []
 
 
+def test_global_pool_linear_probe_layout_round_trips():
+    """The official linear probe with ``--global_pool``: ``fc_norm`` after
+    the mean of the patches in place of ``norm``."""
+    official = official_layout(random_hf_mae('w32').state_dict(),
+                               decoder=False)
+    del official['norm.weight'], official['norm.bias']
+    official.update({
+        'fc_norm.weight': torch.randn(32), 'fc_norm.bias': torch.randn(32),
+        'head.0.running_mean': torch.randn(32),
+        'head.0.running_var': torch.rand(32) + 0.5,
+        'head.0.num_batches_tracked': torch.tensor(10),
+        'head.1.weight': torch.randn(5, 32), 'head.1.bias': torch.randn(5)
+    })
+    state_dict, report = convert_official_mae(official)
+    assert report.missing == [] and report.unexpected == []
+    assert any("VisionTransformer(out_type='avg_featmap', final_norm=False)"
+               in note for note in report.notes)
+    assert torch.equal(state_dict['backbone.ln2.weight'],
+                       official['fc_norm.weight'])
+    back, report = convert_to_official_mae(state_dict)
+    assert report.missing == report.unexpected == report.dropped == []
+    assert set(back) == set(official)
+    assert all(torch.equal(back[k], v) for k, v in official.items())
+
+
 def test_missing_and_unknown_keys_are_reported_not_dropped():
     official = official_layout(random_hf_mae('w32').state_dict())
     del official['blocks.1.attn.qkv.bias']

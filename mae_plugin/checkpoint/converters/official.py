@@ -12,8 +12,9 @@ Official checkpoints are ``{'model': state_dict}`` with
   ``decoder_pred.*``;
 * classifier (fine-tuned): ``fc_norm.*`` (global pooling, ``norm``
   removed) and ``head.*``; (linearly probed, on the class token after
-  ``norm``): ``head.0.*``, the statistics of a BatchNorm without affine
-  parameters, and ``head.1.*``, the linear classifier.
+  ``norm`` or, with global pooling, ``fc_norm``): ``head.0.*``, the
+  statistics of a BatchNorm without affine parameters, and ``head.1.*``,
+  the linear classifier.
 
 On the plugin side the encoder is ``backbone.*`` (the keys of
 ``mmpretrain.models.VisionTransformer``), the decoder ``neck.*``
@@ -52,7 +53,7 @@ DECODER = decoder_part('', 'decoder_blocks.{i}.', TIMM_BLOCK)
 OFFICIAL_LAYOUT = (ENCODER, FINAL_NORM, FC_NORM, HEAD, DECODER)
 #: The same with the linear probe's head in place of the fine-tuned one
 #: (both would claim the classifier).
-LINEAR_PROBE_LAYOUT = (ENCODER, FINAL_NORM, LINEAR_PROBE_HEAD)
+LINEAR_PROBE_LAYOUT = (ENCODER, FINAL_NORM, FC_NORM, LINEAR_PROBE_HEAD)
 TIMM_LAYOUT = (ENCODER, FINAL_NORM, FC_NORM, HEAD)
 VITDET_LAYOUT = (Part(
     'encoder',
@@ -84,11 +85,13 @@ def convert_official_mae(
     notes = [POS_EMBED_NOTE]
     linear_probe = 'head.0.running_mean' in state_dict
     if linear_probe:
+        backbone = ("out_type='avg_featmap', final_norm=False"
+                    if 'fc_norm.weight' in state_dict else
+                    "out_type='cls_token', final_norm=True")
         notes.append(
-            'linearly probed: load into mmpretrain '
-            "VisionTransformer(out_type='cls_token', final_norm=True) with "
-            'a ClsBatchNormNeck(affine=False, eps=1e-6) and a '
-            'LinearClsHead')
+            f'linearly probed: load into mmpretrain VisionTransformer('
+            f'{backbone}) with a ClsBatchNormNeck(affine=False, eps=1e-6) '
+            'and a LinearClsHead')
     elif 'fc_norm.weight' in state_dict:
         notes.append(
             'fine-tuned with global pooling: load into mmpretrain '

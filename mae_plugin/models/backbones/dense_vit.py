@@ -143,9 +143,9 @@ class DenseViT(BaseModule):
             ``'backbone.'``; ``''`` takes a bare encoder state dict);
             otherwise the MAE code's initialisation with sin-cos positions.
             Keys the checkpoint may lack (relative position tables and
-            indices, layer scales, the final norm, blocks past the
-            checkpoint's depth) keep the initialisation and are logged; a
-            missing key of any other kind is an error. Defaults to None.
+            indices, layer scales, the final norm) keep the initialisation
+            and are logged; a missing key of any other kind (a block of a
+            deeper model included) is an error. Defaults to None.
     """
 
     # Where the encoder's keys sit in a pretraining checkpoint: the
