@@ -17,11 +17,14 @@ def _check_labels(name: str, labels: torch.Tensor, size: int,
                   num_classes: int) -> None:
     """Refuse labels that are not ``[size]`` ints in
     ``[0, num_classes)``: ``[N, 1]`` labels would broadcast against the
-    ``[N]`` predictions, and one out of range would index past the votes.
+    ``[N]`` predictions, one out of range would index past the votes, and
+    float ones would be cut to ints.
     """
     if labels.shape != (size, ):
         raise ValueError(
             f'{name} must be [{size}], got {tuple(labels.shape)}')
+    if labels.is_floating_point() or labels.is_complex():
+        raise TypeError(f'{name} must hold ints, got {labels.dtype}')
     if labels.numel() and (labels.min() < 0 or labels.max() >= num_classes):
         raise ValueError(
             f'{name} must be in [0, num_classes={num_classes}), got values '
@@ -58,6 +61,18 @@ def weighted_knn_predict(train_feats: torch.Tensor,
         raise ValueError(
             f'train_feats and test_feats must be [N, D] with the same D, got '
             f'{tuple(train_feats.shape)} and {tuple(test_feats.shape)}')
+    for name, feats in (('train_feats', train_feats),
+                        ('test_feats', test_feats)):
+        if not len(feats):
+            raise ValueError(f'{name} must hold at least one sample, got 0')
+        # a NaN spreads through the normalisation, yet topk and argmax
+        # still return indices: a diverged encoder would score as any
+        # (meta tensors hold no values to check)
+        broken = 0 if feats.is_meta else int(
+            (~torch.isfinite(feats).all(dim=1)).sum())
+        if broken:
+            raise ValueError(f'{name} must be finite, got {broken} of '
+                             f'{len(feats)} samples with NaN or inf')
     check_positive_int('num_classes', num_classes)
     _check_labels('train_labels', train_labels, train_feats.shape[0],
                   num_classes)
@@ -70,8 +85,10 @@ def weighted_knn_predict(train_feats: torch.Tensor,
     preds = []
     for chunk in test_feats.split(chunk_size):
         similarity = chunk @ train_feats.T  # [n, N_train]
-        top_sim, top_idx = similarity.topk(k, dim=1)  # [n, k]
-        weights = (top_sim / temperature).exp()  # [n, k]
+        top_sim, top_idx = similarity.topk(k, dim=1)  # [n, k], descending
+        # exp(s / T) over each row's largest: the same vote, and no
+        # overflow to inf (in float32 once T < 1 / 88)
+        weights = ((top_sim - top_sim[:, :1]) / temperature).exp()  # [n, k]
         votes = chunk.new_zeros(chunk.shape[0], num_classes)
         votes.scatter_add_(1, train_labels[top_idx], weights)  # [n, C]
         preds.append(votes.argmax(dim=1))
@@ -160,21 +177,26 @@ def extract_encoder_features(
         in the sampler's order; the features stay on the model's device,
         the labels are on the CPU.
     """
+    if not len(dataloader.dataset):
+        raise ValueError('extract_encoder_features: the dataloader\'s '
+                         'dataset is empty')
     was_training = model.training
     model.eval()
     cls_feats, mean_feats, labels = [], [], []
-    for data_batch in dataloader:
-        data = model.data_preprocessor(data_batch, training=False)
-        tokens = model.extract_feat(data['inputs'])[-1]
-        if tokens.dim() != 3:
-            raise ValueError(
-                'extract_encoder_features needs the token sequence '
-                f'[N, 1 + L, D] (backbone out_type="raw"), got '
-                f'{tuple(tokens.shape)}')
-        cls_feats.append(tokens[:, 0])  # [N, D]
-        mean_feats.append(tokens[:, 1:].mean(dim=1))  # [N, D]
-        labels += [int(s.gt_label) for s in data['data_samples']]
-    model.train(was_training)
+    try:
+        for data_batch in dataloader:
+            data = model.data_preprocessor(data_batch, training=False)
+            tokens = model.extract_feat(data['inputs'])[-1]
+            if tokens.dim() != 3:
+                raise ValueError(
+                    'extract_encoder_features needs the token sequence '
+                    f'[N, 1 + L, D] (backbone out_type="raw"), got '
+                    f'{tuple(tokens.shape)}')
+            cls_feats.append(tokens[:, 0])  # [N, D]
+            mean_feats.append(tokens[:, 1:].mean(dim=1))  # [N, D]
+            labels += [int(s.gt_label) for s in data['data_samples']]
+    finally:  # training goes on after a failed evaluation too
+        model.train(was_training)
     size = len(dataloader.dataset)
     return (dict(cls=gather_in_sample_order(torch.cat(cls_feats), size),
                  mean=gather_in_sample_order(torch.cat(mean_feats), size)),

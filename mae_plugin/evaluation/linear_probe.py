@@ -17,7 +17,25 @@ def logistic_regression_accuracy(train_x: np.ndarray,
         test_x (np.ndarray): ``[N_test, D]`` test features.
         test_y (np.ndarray): ``[N_test]`` labels.
         max_iter (int): L-BFGS iterations at most. Defaults to 1000.
+
+    Raises:
+        ValueError: Features that are not ``[N, D]`` with one ``D``, labels
+            that are not ``[N]`` for their features (``[N, 1]`` test labels
+            broadcast to an ``[N, N]`` comparison), fewer than two classes
+            to fit or no sample to test, each naming the argument.
     """
+    for name, x, y_name, y in (('train_x', train_x, 'train_y', train_y),
+                               ('test_x', test_x, 'test_y', test_y)):
+        x, y = np.asarray(x), np.asarray(y)
+        if x.ndim != 2 or x.shape[1] != np.shape(train_x)[1] or not len(x):
+            raise ValueError(f'{name} must be [N, D] with N >= 1 and the D '
+                             f'of train_x, got {x.shape}')
+        if y.shape != (len(x), ):
+            raise ValueError(f'{y_name} must be [{len(x)}] (one label per '
+                             f'row of {name}), got {y.shape}')
+    if len(np.unique(train_y)) < 2:
+        raise ValueError('train_y must hold at least 2 classes to fit, got '
+                         f'{np.unique(train_y).tolist()}')
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler

@@ -98,6 +98,39 @@ def test_hook_reports_the_weighted_knn_of_both_features():
     assert accuracy('cls', k=20, temperature=0.1) < 100
 
 
+def test_a_memory_set_smaller_than_k_is_refused_before_training():
+    """It failed in the vote after the first epoch."""
+    mae, (memory, memory_labels), (query, query_labels), _ = knn_sets(
+        num_memory=20, num_query=4)
+    runner = SimpleNamespace(model=mae)
+    with pytest.raises(ValueError, match=r'^k must be at most the 20 images '
+                       r'of memory_dataloader, got 21$'):
+        KNNEvalHook(labelled_loader(memory, memory_labels),
+                    labelled_loader(query, query_labels), NUM_CLASSES,
+                    k=21).before_train(runner)
+    KNNEvalHook(labelled_loader(memory, memory_labels),
+                labelled_loader(query, query_labels),
+                NUM_CLASSES).before_train(runner)
+    with pytest.raises(ValueError, match='^query_dataloader must hold '
+                       'images, got none$'):
+        KNNEvalHook(labelled_loader(memory, memory_labels),
+                    labelled_loader(query[:0], query_labels[:0]),
+                    NUM_CLASSES).before_train(runner)
+
+
+def test_a_failed_extraction_leaves_the_model_training(monkeypatch):
+    mae, (memory, memory_labels), _, _ = knn_sets(num_memory=20)
+    mae.train()
+
+    def fail(inputs):
+        raise RuntimeError('out of memory')
+
+    monkeypatch.setattr(mae, 'extract_feat', fail)
+    with pytest.raises(RuntimeError, match='out of memory'):
+        extract_encoder_features(mae, labelled_loader(memory, memory_labels))
+    assert mae.training
+
+
 # 41 memory and 23 query images: the DefaultSampler of 2 ranks pads both
 NUM_MEMORY, NUM_QUERY, WORLD_SIZE = 41, 23, 2
 

@@ -99,3 +99,33 @@ def test_labels_of_another_shape_or_range_are_refused():
         weighted_knn_accuracy(train, labels % 3, query, labels - 1, 3, k=1)
     with pytest.raises(ValueError, match='chunk_size'):
         weighted_knn_predict(train, labels, query, 4, k=1, chunk_size=0)
+
+
+def test_a_small_temperature_does_not_overflow_the_vote():
+    """exp(cosine / T) overflows float32 once T < 1 / 88: both votes
+    were inf and argmax took class 0, for a query identical to the class-1
+    sample."""
+    train = torch.tensor([[1., 0.], [0.95, 0.312]])
+    labels = torch.tensor([0, 1])
+    for temperature in (0.07, 0.011, 0.005, 0.001):
+        assert weighted_knn_predict(train, labels, train[1:], 2, k=2,
+                                    temperature=temperature).tolist() == [1]
+
+
+def test_broken_features_and_labels_are_refused():
+    """A NaN feature (a diverged encoder) still gave indices and an
+    accuracy; float labels were cut to ints."""
+    train, labels = torch.randn(5, 4), torch.arange(5) % 2
+    broken = train.clone()
+    broken[2, 1] = float('nan')
+    with pytest.raises(ValueError, match=r'^train_feats must be finite, got '
+                       r'1 of 5 samples with NaN or inf$'):
+        weighted_knn_predict(broken, labels, train[:2], 2, k=2)
+    with pytest.raises(ValueError, match='^test_feats must be finite'):
+        weighted_knn_predict(train, labels, broken, 2, k=2)
+    with pytest.raises(ValueError, match=r'^test_feats must hold at least '
+                       r'one sample, got 0$'):
+        weighted_knn_accuracy(train, labels, train[:0], labels[:0], 2, k=2)
+    with pytest.raises(TypeError, match=r'^train_labels must hold ints, got '
+                       r'torch.float32$'):
+        weighted_knn_predict(train, labels.float(), train[:2], 2, k=2)

@@ -50,12 +50,27 @@ class KNNEvalHook(Hook):
             'temperature', temperature, 0, low_open=True)
         self.history: List[Dict[str, float]] = []
 
-    def evaluate(self, runner) -> Dict[str, float]:
-        """kNN top-1 (%) of both feature kinds with the current weights."""
+    def _build_loaders(self, runner) -> None:
+        """Build the dataloaders given as configs."""
         for name in ('memory_dataloader', 'query_dataloader'):
             loader = getattr(self, name)
             if isinstance(loader, dict):
                 setattr(self, name, runner.build_dataloader(loader))
+
+    def before_train(self, runner) -> None:
+        """Build the loaders and refuse a memory set smaller than ``k`` or
+        an empty query set now, not after the first epoch."""
+        self._build_loaders(runner)
+        memory = len(self.memory_dataloader.dataset)
+        if memory < self.k:
+            raise ValueError(f'k must be at most the {memory} images of '
+                             f'memory_dataloader, got {self.k}')
+        if not len(self.query_dataloader.dataset):
+            raise ValueError('query_dataloader must hold images, got none')
+
+    def evaluate(self, runner) -> Dict[str, float]:
+        """kNN top-1 (%) of both feature kinds with the current weights."""
+        self._build_loaders(runner)
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
         memory, memory_labels = extract_encoder_features(
