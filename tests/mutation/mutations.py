@@ -630,4 +630,18 @@ MUTATIONS = (
         old='if end is not None and end <= begin:',
         new='if end is not None and end < begin:',
         tests=('tests/test_apis/test_runner.py', )),
+    Mutation(
+        name='knn-vote-overflows',
+        promise='the kNN vote holds at any temperature',
+        path='mae_plugin/evaluation/knn.py',
+        old='weights = ((top_sim - top_sim[:, :1]) / temperature).exp()',
+        new='weights = (top_sim / temperature).exp()',
+        tests=('tests/test_evaluation/test_knn.py', )),
+    Mutation(
+        name='linear-probe-takes-column-labels',
+        promise='the linear probe refuses labels that are not one per row',
+        path='mae_plugin/evaluation/linear_probe.py',
+        old='if y.shape != (len(x), ):',
+        new='if len(y) != len(x):',
+        tests=('tests/test_evaluation/test_linear_probe.py', )),
 )
