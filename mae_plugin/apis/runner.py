@@ -200,22 +200,19 @@ def _check_scheduler_spans(cfg: Config) -> None:
     schedulers that all end before it (the last epochs keep the lr the
     schedule ends with).
     """
-    schedulers = scheduler_cfgs(cfg.get('param_scheduler')) or []
-    names = [f'param_scheduler[{i}] ({scheduler.get("type")})'
-             for i, scheduler in enumerate(schedulers)]
-    for name, scheduler in zip(names, schedulers):
+    max_epochs = (cfg.get('train_cfg') or {}).get('max_epochs')
+    ends = []
+    for i, scheduler in enumerate(
+            scheduler_cfgs(cfg.get('param_scheduler')) or []):
         begin, end = scheduler.get('begin', 0), scheduler.get('end')
+        name = f'param_scheduler[{i}] ({scheduler.get("type")})'
         if end is not None and end <= begin:
             unit = 'epochs' if scheduler.get('by_epoch', True) else (
                 'iterations')
             raise ValueError(f'{name} must end after it begins, got begin='
                              f'{begin} and end={end} ({unit})')
-    max_epochs = (cfg.get('train_cfg') or {}).get('max_epochs')
-    if max_epochs is None:
-        return
-    ends = []
-    for name, scheduler in zip(names, schedulers):
-        begin, end = scheduler.get('begin', 0), scheduler.get('end')
+        if max_epochs is None:
+            continue
         if not scheduler.get('by_epoch', True):
             ends.append((None, scheduler))  # in iterations
             continue

@@ -8,20 +8,20 @@ a key the checkpoint should hold is missing or has another shape);
 :func:`compare_with_checkpoint` only compares, for hooks that check what a
 run loaded.
 """
-import re
 from collections import OrderedDict
 from typing import Callable, Collection, Optional, Tuple
 
 from mmengine.logging import MMLogger
 from torch import nn
 
+from .converters.key_map import count_blocks
 from .position import fit_position_embeddings
 from .reading import load_prefixed_state_dict
 from .report import LoadReport, StateDict, compare_state_dicts
 
 
-#: An encoder block's key (mmpretrain's ViT layout): ``layers.{i}.*``.
-_BLOCK_KEY = re.compile(r'layers\.(\d+)\.')
+#: Key prefix of encoder block ``{i}`` in a prefix-stripped state dict.
+_BLOCK = 'layers.{i}.'
 
 
 def _load_matched(model: nn.Module, state_dict: StateDict,
@@ -107,13 +107,6 @@ def _log_encoder_load(module: nn.Module, report: LoadReport, checkpoint: str,
                     ', '.join(report.unexpected))
 
 
-def _num_blocks(keys) -> int:
-    """``1 +`` the largest ``i`` of the ``layers.{i}.*`` keys, 0 for
-    none."""
-    indices = [int(m.group(1)) for m in map(_BLOCK_KEY.match, keys) if m]
-    return max(indices, default=-1) + 1
-
-
 def _check_required_keys(module: nn.Module, report: LoadReport,
                          optional: Collection[str], checkpoint: str,
                          prefix: str, num_stored: int) -> None:
@@ -121,16 +114,18 @@ def _check_required_keys(module: nn.Module, report: LoadReport,
     absent = [key for key in report.missing if key not in optional]
     if not absent:
         return
-    stored = _num_blocks(report.matched + report.mismatched +
-                         report.unexpected)
-    if 0 < stored < _num_blocks(module.state_dict()) and all(
-            _num_blocks([key]) > stored for key in absent):
+    # encoder blocks (mmpretrain's ViT keys, without the prefix)
+    stored = count_blocks(
+        report.matched + report.mismatched + report.unexpected, _BLOCK)
+    own = count_blocks(module.state_dict(), _BLOCK)
+    if 0 < stored < own and all(
+            count_blocks([key], _BLOCK) > stored for key in absent):
         raise ValueError(
             f'checkpoint {checkpoint!r} under prefix {prefix!r} holds an '
             f'encoder of {stored} blocks, and {type(module).__name__} has '
-            f'{_num_blocks(module.state_dict())}: give it the arch of the '
-            'pretrained encoder (a checkpoint of fewer blocks is another '
-            'arch, not loaded in part)')
+            f'{own}: give it the arch of the pretrained encoder (a '
+            'checkpoint of fewer blocks is another arch, not loaded in '
+            'part)')
     required = len(report.matched) + len(absent)
     raise ValueError(
         f'checkpoint {checkpoint!r} under prefix {prefix!r} ({num_stored} '
