@@ -82,14 +82,21 @@ def compare_with_checkpoint(module: nn.Module,
             (``'backbone.'`` for an encoder in a pretraining checkpoint).
             Defaults to None (the whole state dict).
 
+    The file's position embeddings are first fitted to the module's grid
+    as the loaders fit them (mmpretrain's ViT resizes its own as it loads),
+    so an embedding of another grid is ``resized`` and compared with the
+    module's, not ``mismatched``.
+
     Returns:
         LoadReport: matched keys (the weights the module can hold from the
         file), changed ones (matched, but the module's value now differs
-        from the file's), missing, unexpected and mismatched keys.
+        from the file's), missing, unexpected, mismatched and resized keys.
     """
-    return compare_state_dicts(
-        module.state_dict(), load_prefixed_state_dict(checkpoint, prefix
-                                                      or ''))
+    state_dict = load_prefixed_state_dict(checkpoint, prefix or '')
+    resized = fit_position_embeddings(module, state_dict)
+    report = compare_state_dicts(module.state_dict(), state_dict)
+    report.resized = resized
+    return report
 
 
 def _log_encoder_load(module: nn.Module, report: LoadReport, checkpoint: str,

@@ -61,7 +61,10 @@ class CountingPretrainedInit(PretrainedInit):
     """:class:`mmengine.model.PretrainedInit` that logs the count of the
     module's keys the checkpoint held, and names the file when none is
     under ``prefix`` (mmengine: ``AssertionError: backbone. is not in the
-    pretrained model``). Arguments as mmengine's.
+    pretrained model``). Arguments as mmengine's, except that ``prefix=''``
+    takes the whole file as ``prefix=None`` does (mmengine reads it as
+    ``'.'``, which no key starts with), as the plugin's loaders and
+    :class:`~mae_plugin.engine.PretrainedKeysHook` read it.
 
     Raises:
         ValueError: No key of the checkpoint starts with ``prefix``; the
@@ -74,7 +77,7 @@ class CountingPretrainedInit(PretrainedInit):
         checkpoint = _load_checkpoint(
             self.checkpoint, map_location=self.map_location)
         weights = checkpoint.get('state_dict', checkpoint)
-        if self.prefix is None:
+        if not self.prefix:  # None, or '' as in the plugin's own loaders
             _load_checkpoint_to_model(
                 module, checkpoint, strict=False, logger='current')
             # mmengine strips the 'module.' of wrapped models' keys

@@ -113,6 +113,20 @@ def test_whole_file_counts_wrapped_keys_and_names_other_shapes(
     assert torch.equal(module.proj.weight, weights['module.proj.weight'])
 
 
+def test_an_empty_prefix_takes_the_whole_file(tmp_path):
+    """As the plugin's loaders and PretrainedKeysHook read it; mmengine
+    looked for keys under '.' and found none."""
+    module = Encoder()
+    path = str(tmp_path / 'encoder.pth')
+    weights = {k: torch.randn_like(v) for k, v in module.state_dict().items()}
+    torch.save({'state_dict': weights}, path)
+    module.init_cfg = dict(type='Pretrained', checkpoint=path, prefix='')
+    assert (f"Encoder: 4 of 4 keys found in {path} (prefix '')"
+            in logged_by(module.init_weights))
+    assert all(torch.equal(value, weights[key])
+               for key, value in module.state_dict().items())
+
+
 def test_hook_message_ends_with_the_count_when_all_match(tmp_path):
     model, path = encoder_from_its_own_checkpoint(tmp_path)
     logger = MMLogger.get_instance('test_hook_message')

@@ -14,8 +14,12 @@ from mmpretrain.datasets import CustomDataset
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
+from mae_plugin.apis import train_config
 from mae_plugin.datasets import RobustLoadImageFromFile, UnreadableImageError
-from tests.test_engine.utils import tiny_train_cfg
+from tests.test_engine.utils import (cfg_options, tiny_train_cfg,
+                                     unique_experiment)
+from tests.test_tools.test_train_test_visualize import (CONFIG, TINY,
+                                                        crop_size_overrides)
 
 RNG = np.random.default_rng(0)
 BGR = RNG.integers(0, 256, (6, 5, 3), dtype=np.uint8)
@@ -271,6 +275,29 @@ def test_training_reports_skipped_images_per_epoch_across_workers(
         assert len(counts) == 1 and counts[0] >= 3, log[-3000:]
     for path, _ in bad_files.values():
         assert f'skipping unreadable image {path}' in log
+
+
+def test_validation_and_test_report_their_skipped_images(
+        bad_files, tmp_path, capfd):
+    """The demo's validation and test sets (not in test mode) replace a
+    skipped image with another: the hook names the count and that the
+    replacements count twice."""
+    root = osp.dirname(bad_files['empty'][0])
+    write_photos(root, 5)
+    cfg = unique_experiment(train_config(
+        CONFIG, work_dir=str(tmp_path / 'work'), cfg_options=cfg_options(
+            TINY + crop_size_overrides(root) + [
+                'val_dataloader.dataset.pipeline.0.on_error=skip',
+                'test_dataloader.dataset.pipeline.0.on_error=skip'])))
+    runner = Runner.from_cfg(cfg)
+    for stage, run in (('validation', runner.val), ('test', runner.test)):
+        run()
+        log = capfd.readouterr().out
+        counts = [int(line.split(f'{stage}: skipped ')[1].split()[0])
+                  for line in log.splitlines()
+                  if f'{stage}: skipped ' in line]
+        assert len(counts) == 1 and counts[0] >= 3, log[-3000:]
+        assert 'which its metrics count twice' in log
 
 
 @pytest.mark.parametrize('folder', ['missing', 'empty'])

@@ -5,6 +5,7 @@ import pytest
 import torch
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
+from mmpretrain.models import VisionTransformer
 from torch import nn
 
 from mae_plugin.engine import PretrainedKeysHook
@@ -94,6 +95,27 @@ def test_dense_vit_default_prefix(tmp_path):
     report = hook.reports['']
     assert len(report.matched) == len(model.state_dict())
     assert report.changed == []
+
+
+def test_a_position_embedding_resized_as_it_loads_is_reported_resized(
+        tmp_path):
+    """mmpretrain's ViT fine-tuned at 48x48 from a 32x32 pretraining
+    resizes its ``pos_embed`` as it loads: the report calls it resized
+    (to the same values the ViT holds), not of another shape."""
+    mae = build_model(tiny_mae_cfg())  # patch 8 on 32x32: a 4x4 grid
+    path = str(tmp_path / 'mae.pth')
+    torch.save({'state_dict': mae.state_dict()}, path)
+    model = VisionTransformer(
+        arch=TINY_ARCH, img_size=48, patch_size=8,
+        init_cfg=dict(type='Pretrained', checkpoint=path,
+                      prefix='backbone.'))
+    model.init_weights()
+    hook = PretrainedKeysHook()
+    before_train(hook, model)
+    report = hook.reports['']
+    assert report.resized == ['pos_embed: bicubic resize (4, 4) -> (6, 6)']
+    assert report.matched == list(model.state_dict())
+    assert (report.mismatched, report.changed) == ([], [])
 
 
 @pytest.mark.parametrize('kept', [1, 2])

@@ -262,8 +262,9 @@ class BaseImageLoader(BaseTransform):
     ``BaseDataset`` draw another sample; each file is warned about once
     per process, and
     :class:`~mae_plugin.engine.UnreadableImagesHook` logs the number of
-    skipped loads at the end of every training epoch. Test-mode datasets
-    refuse ``None``, so evaluation never skips silently.
+    skipped loads at the end of every training, validation and test epoch.
+    Test-mode datasets refuse ``None``; the others (the demo's validation
+    set) replace the sample with another, which the hook's message says.
 
     The count is shared with the dataloader workers, whether forked or
     spawned, and with deep copies of the loader (``copy.deepcopy``,

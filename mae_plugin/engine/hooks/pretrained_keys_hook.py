@@ -17,7 +17,8 @@ class PretrainedKeysHook(Hook):
     ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=...)`` (or
     such an entry in a list ``init_cfg``; each one is checked) took from
     its checkpoint: matched keys out of the module's, plus the missing,
-    unexpected, mismatched (another shape) and changed ones.
+    unexpected, mismatched (another shape), resized (position embeddings
+    of another grid, fitted as they load) and changed ones.
 
     Without ``prefix`` the entry uses the module's default: its class
     attribute ``default_pretrained_prefix`` when its ``init_weights``
@@ -73,7 +74,8 @@ class PretrainedKeysHook(Hook):
             f'{checkpoint} (prefix {prefix!r})'
         ] + [
             f'{kind}: {getattr(report, kind)}'
-            for kind in ('missing', 'unexpected', 'mismatched', 'changed')
+            for kind in ('missing', 'unexpected', 'mismatched', 'resized',
+                         'changed')
             if getattr(report, kind)
         ]))
         if matched < self.min_matched * total:

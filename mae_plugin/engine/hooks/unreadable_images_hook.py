@@ -27,16 +27,42 @@ class UnreadableImagesHook(Hook):
     (:class:`~mae_plugin.datasets.BaseImageLoader`:
     ``RobustLoadImageFromFile``, ``DecodeRandomResizedCrop``,
     ``DeferredRandomResizedCrop``) skipped (``on_error='skip'``) during
-    each training epoch, so that skipping is never silent; an epoch that
-    skipped none logs nothing. The per-file warnings come from the
-    transform."""
+    each training, validation and test epoch, so that skipping is never
+    silent; an epoch that skipped none logs nothing. The per-file warnings
+    come from the transform.
+
+    A dataset that is not in test mode (the demo's validation set) replaces
+    a skipped sample with another of its samples, drawn at random, so the
+    metrics of that epoch count the replacement twice; the validation and
+    test messages say so.
+    """
     priority = 'BELOW_NORMAL'
 
     def after_train_epoch(self, runner) -> None:
-        dataset = runner.train_dataloader.dataset
-        count = sum(transform.pop_num_skipped()
-                    for transform in _loading_transforms(dataset))
+        count = _pop_skipped(runner.train_dataloader)
         if count:
             runner.logger.warning(
                 f'epoch {runner.epoch + 1}: skipped {count} load(s) of '
                 'unreadable images and trained on other samples instead')
+
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        self._after_evaluation(runner, runner.val_dataloader, 'validation')
+
+    def after_test_epoch(self, runner, metrics=None) -> None:
+        self._after_evaluation(runner, runner.test_dataloader, 'test')
+
+    @staticmethod
+    def _after_evaluation(runner, dataloader, stage: str) -> None:
+        count = _pop_skipped(dataloader)
+        if count:
+            runner.logger.warning(
+                f'{stage}: skipped {count} load(s) of unreadable images; '
+                'each was replaced by another sample of the set, which its '
+                'metrics count twice')
+
+
+def _pop_skipped(dataloader) -> int:
+    """Loads skipped since the last call by the transforms of a
+    dataloader's dataset."""
+    return sum(transform.pop_num_skipped()
+               for transform in _loading_transforms(dataloader.dataset))
