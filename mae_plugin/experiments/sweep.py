@@ -47,7 +47,7 @@ PAPER_VIT_L = {
 
 def evaluate_reconstruction(cfg: Config, checkpoint: str) -> Dict[str, float]:
     """Reconstruction quality of a checkpoint: the test loop of its
-    pretraining config (``ReconstructionMetric``: masked MSE, PSNR)."""
+    pretraining config (``ReconstructionMetric``: masked MSE, PSNR, loss)."""
     cfg = test_config(cfg, checkpoint, work_dir=cfg.work_dir)
     cfg.experiment_name = f'{cfg.experiment_name}_test'
     return build_runner(cfg).test()

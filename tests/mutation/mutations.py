@@ -644,4 +644,18 @@ MUTATIONS = (
         old='if y.shape != (len(x), ):',
         new='if len(y) != len(x):',
         tests=('tests/test_evaluation/test_linear_probe.py', )),
+    Mutation(
+        name='masked-loss-counts-visible-patches',
+        promise='the validation loss is the loss over the removed patches',
+        path='mae_plugin/models/algorithms/mae.py',
+        old='masked_loss = (self.head.patch_loss(pred, inputs) * mask).sum(',
+        new='masked_loss = (self.head.patch_loss(pred, inputs) * 1).sum(',
+        tests=('tests/test_models/test_mae.py', )),
+    Mutation(
+        name='position-embedding-resize-reported-mismatched',
+        promise='a position embedding resized as it loads is reported so',
+        path='mae_plugin/checkpoint/loading.py',
+        old='    resized = fit_position_embeddings(module, state_dict)\n',
+        new='    resized = []\n',
+        tests=KEYS_TESTS),
 )

@@ -10,8 +10,10 @@ from mae_plugin.evaluation import ReconstructionMetric
 from mae_plugin.registry import METRICS
 
 
-def run(metric, mses):
-    metric.process(None, [dict(masked_mse=m) for m in mses])
+def run(metric, mses, losses=None):
+    losses = losses or [0.5] * len(mses)
+    metric.process(None, [dict(masked_mse=m, masked_loss=loss)
+                          for m, loss in zip(mses, losses)])
     return metric.evaluate(len(mses))
 
 
@@ -24,8 +26,12 @@ def test_mean_mse_and_mean_of_per_image_psnr():
     # 10 * log10(65025 / 357.6375) = 22.6 dB, and 20 * log10 would give
     # 50 dB: both are ruled out.
     metrics = run(ReconstructionMetric(),
-                  [torch.tensor(65.025, dtype=torch.float64), 650.25])
-    assert set(metrics) == {'reconstruction/mse', 'reconstruction/psnr'}
+                  [torch.tensor(65.025, dtype=torch.float64), 650.25],
+                  [torch.tensor(0.25), 0.75])
+    assert set(metrics) == {
+        'reconstruction/mse', 'reconstruction/psnr', 'reconstruction/loss'
+    }
+    assert metrics['reconstruction/loss'] == 0.5
     assert metrics['reconstruction/mse'] == pytest.approx(357.6375, rel=1e-12)
     assert metrics['reconstruction/psnr'] == pytest.approx(25.0, rel=1e-12)
 
@@ -60,6 +66,8 @@ def test_reads_masked_mse_of_data_samples_through_the_evaluator():
         sample = DataSample()
         sample.set_field(torch.tensor(mse, dtype=torch.float64),
                          'masked_mse', field_type='metainfo')
+        sample.set_field(torch.tensor(mse / 1000), 'masked_loss',
+                         field_type='metainfo')
         samples.append(sample)
     evaluator.process(samples[:2])
     evaluator.process(samples[2:])
@@ -67,11 +75,15 @@ def test_reads_masked_mse_of_data_samples_through_the_evaluator():
     # mse = (650.25 + 6502.5 + 65.025) / 3 = 7217.775 / 3 = 2405.925
     assert metrics['val/mse'] == pytest.approx(2405.925, rel=1e-12)
     assert metrics['val/psnr'] == pytest.approx(20.0, rel=1e-12)
+    assert metrics['val/loss'] == pytest.approx(2.405925, rel=1e-6)
 
 
-def test_a_sample_without_masked_mse_is_an_error():
-    with pytest.raises(KeyError, match='masked_mse'):
-        ReconstructionMetric().process(None, [dict(mask=torch.ones(4, 4))])
+@pytest.mark.parametrize('key', ['masked_mse', 'masked_loss'])
+def test_a_sample_without_masked_mse_or_loss_is_an_error(key):
+    sample = dict(masked_mse=1., masked_loss=1.)
+    del sample[key]
+    with pytest.raises(KeyError, match=key):
+        ReconstructionMetric().process(None, [sample])
 
 
 def test_an_empty_evaluation_is_an_error_not_a_division_by_zero():

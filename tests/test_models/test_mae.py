@@ -137,6 +137,35 @@ def test_predict_masked_mse_by_hand(monkeypatch):
     torch.testing.assert_close(samples[1].masked_mse, torch.tensor(4.))
 
 
+def test_predict_masked_loss_is_the_training_loss_per_image():
+    """``masked_loss`` is the head's loss over each image's removed
+    patches: the batch's training loss when, as here, every image removes
+    as many patches; and it holds none of their statistics. A norm-pix
+    model that predicts zeros scores (n - 1) / n per patch of n values
+    (the normalised target's mean square, with the unbiased variance),
+    191/192 for 8x8x3 patches, whatever the image; its ``masked_mse`` is
+    the removed patches' variance: the reconstruction has their true
+    means."""
+    model = build(tiny_mae_cfg()).eval()
+    data = model.data_preprocessor(batch(), training=False)
+    samples = model(**data, mode='predict')
+    generator = torch.Generator().manual_seed(model.predict_seed)
+    pred, mask = model.reconstruct(data['inputs'], generator=generator)
+    loss = model.head.loss(pred, data['inputs'], mask)['loss']
+    torch.testing.assert_close(
+        torch.stack([s.masked_loss for s in samples]).mean(), loss)
+
+    model.reconstruct = lambda inputs, **kwargs: (torch.zeros_like(pred),
+                                                  mask)
+    samples = model.predict(data['inputs'])
+    patches = patchify(model.to_pixels(data['inputs']), 8)  # [2, 16, 192]
+    for sample, image_patches, removed in zip(samples, patches, mask):
+        torch.testing.assert_close(
+            sample.masked_loss, torch.tensor(191 / 192), rtol=1e-4, atol=0)
+        variance = image_patches[removed.bool()].var(dim=-1, unbiased=False)
+        torch.testing.assert_close(sample.masked_mse, variance.mean())
+
+
 def test_tensor_mode_gives_unmasked_features():
     model = build(tiny_mae_cfg())
     feats = model(torch.randn(2, 3, 32, 32), mode='tensor')

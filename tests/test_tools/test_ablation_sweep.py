@@ -74,7 +74,7 @@ def test_decoder_depth_sweep_trains_evaluates_and_reports(
     assert table[2].endswith(f'| {paper["ft"]} | {paper["lin"]} |')
     png = str(tmp_path / 'plot.png')
     plot_sweep('decoder_depth', results, png)
-    assert cv2.imread(png).shape == (350, 2 * 450, 3)  # two metrics
+    assert cv2.imread(png).shape == (350, 3 * 450, 3)  # mse, psnr, loss
 
 
 def test_seed_spread_runs_the_configs_own_point_once_per_seed(

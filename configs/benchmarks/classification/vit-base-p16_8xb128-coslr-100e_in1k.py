@@ -1,4 +1,6 @@
-# Fine-tune a plugin-pretrained ViT-B/16 on ImageNet (MAE paper, Table 9):
+# Fine-tune a plugin-pretrained ViT-B/16 on ImageNet: the official code's
+# settings for its norm-pix checkpoints (FINETUNE.md, which says they differ
+# slightly from the paper's Table 9 baseline on unnormalised pixels):
 # 8 GPUs x 128 = 1024 images per step, base lr 5e-4, layer decay 0.65,
 # drop path 0.1, 100 epochs (5 warm-up). Pass the pretraining checkpoint
 # with --cfg-options model.backbone.init_cfg.checkpoint=PATH.

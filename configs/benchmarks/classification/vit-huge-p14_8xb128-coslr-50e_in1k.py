@@ -1,5 +1,6 @@
-# Fine-tune a plugin-pretrained ViT-H/14 on ImageNet (MAE paper, Table 9):
-# as ViT-L (base lr 1e-3, layer decay 0.75, 50 epochs) with drop path 0.3.
+# Fine-tune a plugin-pretrained ViT-H/14 on ImageNet, with the official
+# code's settings (FINETUNE.md): as ViT-L (base lr 1e-3, layer decay 0.75,
+# 50 epochs) with drop path 0.3.
 _base_ = './vit-large-p16_8xb128-coslr-50e_in1k.py'
 
 pretrained = ('work_dirs/mae_vit-huge-p14_8xb512-amp-coslr-1600e_in1k/'

@@ -13,7 +13,10 @@
 # images (`32xb2`, as mmdet's ViTDet runs); on other machines keep the total
 # at 64 with `train_dataloader.batch_size` (8 GPUs: 8) or
 # `optim_wrapper.accumulative_counts`, or pass --auto-scale-lr, which
-# rescales the lr by the effective batch but not the iterations.
+# rescales the lr by the effective batch but not the iterations. ViTDet
+# trains in fp16 mixed precision (detectron2's `train.amp.enabled`): pass
+# --amp on GPUs; without, the plain OptimWrapper here runs in fp32, on any
+# device.
 # Composes mmdet's Mask R-CNN and LSJ-100e bases; the backbone, neck and
 # optimizer constructor come from the plugin.
 _base_ = [

@@ -10,7 +10,10 @@
 # total batch of 16 (8 GPUs x 2). The MAE paper reports 48.1 mIoU (ViT-B,
 # its Table 5) for its own runs; mmseg's model zoo reports 48.13 for its
 # config with the official ViT-B checkpoint. The backbone and the optimizer
-# constructor come from the plugin.
+# constructor come from the plugin. mmseg's config means fp16 mixed
+# precision (its `fp16` key, which mmengine's runner does not read; its
+# optim_wrapper is a plain one): pass --amp on GPUs for it; without, the
+# run is in fp32, on any device.
 _base_ = 'mmseg::mae/mae-base_upernet_8xb2-amp-160k_ade20k-512x512.py'
 custom_imports = dict(imports=['mae_plugin'], allow_failed_imports=False)
 

@@ -59,7 +59,8 @@ class AtomicCheckpointHook(CheckpointHook):
        Best checkpoints never hold an optimizer state (as in the parent).
 
     ``save_best`` infers the rule of :class:`ReconstructionMetric`'s keys
-    (``'reconstruction/psnr'``: greater is better, ``'.../mse'``: less).
+    (``'reconstruction/psnr'``: greater is better, ``'.../mse'`` and
+    ``'.../loss'``: less).
     Checkpoints are written by rank 0 only, as by the parent. Arguments
     are those of :class:`mmengine.hooks.CheckpointHook`, checked when the
     hook is built rather than at the first save.

@@ -55,8 +55,8 @@ class MAE(BaseSelfSupervisor):
     * ``'tensor'``: unmasked encoder features (``backbone(x, mask=False)``).
     * ``'predict'``: data samples carrying ``reconstruction`` (``[C, H, W]``
       in input pixel values, the data preprocessor's normalisation undone),
-      ``mask`` (``[h, w]``, 1 = removed) and ``masked_mse`` (pixel-value MSE
-      over the removed patches).
+      ``mask`` (``[h, w]``, 1 = removed), ``masked_mse`` (pixel-value MSE
+      over the removed patches) and ``masked_loss`` (the loss over them).
 
     The dimensions are written once, on the backbone: the neck's
     ``in_channels`` (the encoder width), ``img_size``, ``patch_size`` and
@@ -248,9 +248,13 @@ class MAE(BaseSelfSupervisor):
         Returns:
             list[DataSample]: one per image with ``reconstruction`` (pixel
             values as predicted, not clipped to the pixel range: the
-            visualizer clips), ``mask`` (``[h, w]``, 1 = removed) and
+            visualizer clips), ``mask`` (``[h, w]``, 1 = removed),
             ``masked_mse`` (of that reconstruction over the removed
-            patches, in pixel values) set.
+            patches, in pixel values) and ``masked_loss`` (the head's loss
+            over the removed patches of that image, in its target space)
+            set. With ``norm_pix`` the reconstruction, so ``masked_mse``,
+            holds the true statistics of every removed patch (see
+            :meth:`MAEPixelHead.reconstruct`); ``masked_loss`` does not.
         """
         # On the CPU, whatever the device: the same masks everywhere.
         generator = torch.Generator().manual_seed(self.predict_seed)
@@ -263,6 +267,8 @@ class MAE(BaseSelfSupervisor):
         pixel_mask = mask_map.repeat_interleave(p, 1).repeat_interleave(p, 2)
         masked_mse = (error * pixel_mask).sum(dim=(1, 2)) / pixel_mask.sum(
             dim=(1, 2)).clamp(min=1)
+        masked_loss = (self.head.patch_loss(pred, inputs) * mask).sum(
+            dim=1) / mask.sum(dim=1).clamp(min=1)  # [N]
 
         if data_samples is None:
             data_samples = [DataSample() for _ in range(inputs.shape[0])]
@@ -271,4 +277,6 @@ class MAE(BaseSelfSupervisor):
             sample.set_field(mask_map[i], 'mask', field_type='data')
             sample.set_field(
                 masked_mse[i], 'masked_mse', field_type='metainfo')
+            sample.set_field(
+                masked_loss[i], 'masked_loss', field_type='metainfo')
         return data_samples

@@ -65,6 +65,25 @@ class MAEPixelHead(BaseModule):
             target = (target - mean) / std
         return target
 
+    def patch_loss(self, pred: torch.Tensor,
+                   imgs: torch.Tensor) -> torch.Tensor:
+        """Squared error of every patch's prediction against its target,
+        averaged over the patch's values.
+
+        Args:
+            pred (Tensor): ``[N, L, p*p*C]`` decoder predictions.
+            imgs (Tensor): ``[N, C, H, W]`` input images.
+
+        Returns:
+            Tensor: ``[N, L]``.
+        """
+        target = self.construct_target(imgs)
+        if pred.shape != target.shape:
+            raise ValueError(
+                f'prediction {tuple(pred.shape)} does not match the target '
+                f'{tuple(target.shape)} of patch_size {self.patch_size}')
+        return (pred - target).pow(2).mean(dim=-1)  # [N, L]
+
     def loss(self, pred: torch.Tensor, imgs: torch.Tensor,
              mask: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Reconstruction loss.
@@ -77,15 +96,10 @@ class MAEPixelHead(BaseModule):
         Returns:
             dict: ``{'loss': scalar}``.
         """
-        target = self.construct_target(imgs)
-        if pred.shape != target.shape:
-            raise ValueError(
-                f'prediction {tuple(pred.shape)} does not match the target '
-                f'{tuple(target.shape)} of patch_size {self.patch_size}')
         if mask.shape != pred.shape[:2]:
             raise ValueError(f'mask {tuple(mask.shape)} must be [N, L] = '
                              f'{tuple(pred.shape[:2])} as the prediction')
-        loss = (pred - target).pow(2).mean(dim=-1)  # [N, L]
+        loss = self.patch_loss(pred, imgs)  # [N, L]
         if self.loss_on_visible:
             return dict(loss=loss.mean())
         return dict(loss=(loss * mask).sum() / mask.sum())
@@ -95,9 +109,11 @@ class MAEPixelHead(BaseModule):
         """Predictions back in the input's space.
 
         With ``norm_pix`` the prediction of each patch is mapped back with
-        the mean and standard deviation of the *true* patch of ``imgs``, as
-        the MAE paper's figures do; the statistics of removed patches are
-        therefore taken from the ground truth.
+        the mean and standard deviation of the *true* patch of ``imgs``, so
+        the statistics of removed patches are taken from the ground truth:
+        such a reconstruction shows the structure the model predicted, in
+        colours and contrast it did not. (The paper's figures come from a
+        model trained on plain pixels, which needs no statistics.)
 
         Args:
             pred (Tensor): ``[N, L, p*p*C]``.
