@@ -5,6 +5,7 @@ import copy
 import gc
 import inspect
 import logging
+import math
 import os
 import os.path as osp
 from typing import Optional, Union
@@ -21,8 +22,8 @@ from mae_plugin.checkpoint import check_checkpoint_path
 from mae_plugin.engine import scheduler_cfgs
 from mae_plugin.registry import DATASETS
 from mae_plugin.utils import (CfgOptionsAction, argparse_type, check_int,
-                              check_path, check_positive_int, check_seed,
-                              config_items, merge_cfg_options)
+                              check_number, check_path, check_positive_int,
+                              check_seed, config_items, merge_cfg_options)
 
 # Scales the lr by world_size x batch_size x accumulative_counts.
 RUNNER_TYPE = 'mae_plugin.AccumulationAwareRunner'
@@ -50,8 +51,9 @@ def add_runner_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         '--allow-partial-checkpoint',
         action='store_true',
-        help='with --resume or in test.py: load a checkpoint whose tensors '
-        'do not all fit the model (the rest keep their initialisation)')
+        help='with --resume, load_from or in test.py: load a checkpoint '
+        'whose tensors do not all fit the model (the rest keep their '
+        'initialisation)')
 
 
 def parse_runner_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
@@ -183,6 +185,71 @@ def _check_train_length(cfg: Config) -> None:
             check_positive_int(f'train_cfg.{key}', train_cfg[key])
 
 
+# Settings of torch's optimizers and mmengine's schedulers that are numbers
+# (their lower bound): a string from ``--cfg-options`` failed only once the
+# model and the datasets were built (an optimizer's), or when the scheduler
+# started, epochs into the run (``eta_min=abc`` at the cosine's start),
+# with a bare ``TypeError`` of operands.
+OPTIMIZER_NUMBERS = dict(lr=0, weight_decay=0, eps=0, momentum=0)
+SCHEDULER_NUMBERS = dict(
+    begin=0, end=0, T_max=0, eta_min=None, eta_min_ratio=None,
+    start_factor=None, end_factor=None, factor=None, gamma=None,
+    power=None)
+
+
+def _check_numbers(cfg: Config) -> None:
+    """Refuse, by key, a setting of ``optim_wrapper.optimizer`` or of a
+    ``param_scheduler`` in :data:`OPTIMIZER_NUMBERS` or
+    :data:`SCHEDULER_NUMBERS` that is not a number (or is below its
+    bound), ``optimizer.betas`` that are not two numbers in [0, 1), and an
+    ``optim_wrapper.accumulative_counts`` below 1."""
+    optim_wrapper = cfg.get('optim_wrapper') or {}
+    optimizer = optim_wrapper.get('optimizer') or {}
+    for key, low in OPTIMIZER_NUMBERS.items():
+        if optimizer.get(key) is not None:
+            check_number(f'optim_wrapper.optimizer.{key}', optimizer[key],
+                         low)
+    betas = optimizer.get('betas')
+    if betas is not None:
+        if not isinstance(betas, (list, tuple)) or len(betas) != 2:
+            raise TypeError('optim_wrapper.optimizer.betas must be two '
+                            f'numbers in [0, 1), got {betas!r}')
+        for i, beta in enumerate(betas):
+            check_number(f'optim_wrapper.optimizer.betas[{i}]', beta, 0, 1,
+                         high_open=True)
+    if 'accumulative_counts' in optim_wrapper:
+        check_positive_int('optim_wrapper.accumulative_counts',
+                           optim_wrapper['accumulative_counts'])
+    for i, scheduler in enumerate(
+            scheduler_cfgs(cfg.get('param_scheduler')) or []):
+        for key, low in SCHEDULER_NUMBERS.items():
+            if scheduler.get(key) is not None:
+                check_number(f'param_scheduler[{i}].{key}', scheduler[key],
+                             -math.inf if low is None else low)
+
+
+def _check_dataloaders(cfg: Config) -> None:
+    """Refuse, by key, a ``batch_size`` below 1 or a ``num_workers`` below
+    0 of the train, val and test dataloaders (torch's comparison errors
+    came once the datasets were built, naming no key), and turn off
+    ``persistent_workers`` where ``num_workers`` is 0: torch refuses the
+    pair ("persistent_workers option needs num_workers > 0"), which the
+    configs' ``persistent_workers=True`` met whenever a run set
+    ``num_workers=0`` to debug in one process."""
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(key)
+        if not isinstance(loader, dict):
+            continue
+        if 'batch_size' in loader:
+            check_positive_int(f'{key}.batch_size', loader['batch_size'])
+        workers = check_int(f'{key}.num_workers',
+                            loader.get('num_workers', 0), minimum=0)
+        if workers == 0 and loader.get('persistent_workers'):
+            loader['persistent_workers'] = False
+            print_log(f'{key}.persistent_workers set to False: there are '
+                      'no workers to keep (num_workers=0)', logger='current')
+
+
 def _check_scheduler_spans(cfg: Config) -> None:
     """Check ``param_scheduler`` against ``train_cfg.max_epochs``, which
     ends every epoch-based scheduler without an ``end`` (mmengine's
@@ -285,9 +352,13 @@ def train_config(config_file: str,
         launcher (str): ``none``, ``pytorch``, ``slurm`` or ``mpi``.
         cfg_options (dict, optional): Overrides, ``key.sub=value`` style,
             merged by :func:`~mae_plugin.utils.merge_cfg_options`.
-        allow_partial_checkpoint (bool): Resume from a checkpoint whose
-            tensors do not all fit the model; by default a
-            :class:`~mae_plugin.engine.CheckpointFitHook` refuses it.
+        allow_partial_checkpoint (bool): Resume, or start from
+            ``load_from``, with a checkpoint whose tensors do not all fit
+            the model; by default a
+            :class:`~mae_plugin.engine.CheckpointFitHook` refuses it
+            (mmengine loads what fits, and a checkpoint of another layout
+            would leave the whole model at its initialisation, exit status
+            0).
 
     Returns:
         Config: ready for :func:`build_runner`; its ``runner_type`` is
@@ -300,15 +371,18 @@ def train_config(config_file: str,
             a scheduler ends where it begins or before, or an epoch-based
             scheduler that ends with the training starts at or after
             ``train_cfg.max_epochs`` (see :func:`_check_scheduler_spans`);
-            ``train_cfg``'s
-            ``max_epochs``, ``max_iters`` or ``val_interval`` is below 1;
-            ``randomness.seed`` is outside [0, 2**32 - 1]; or an option's
-            first key is a misspelling of the config's or the runner's.
-        TypeError: One of those is not an int.
+            ``train_cfg``'s ``max_epochs``, ``max_iters`` or
+            ``val_interval``, ``optim_wrapper.accumulative_counts`` or a
+            dataloader's ``batch_size`` is below 1, its ``num_workers``
+            below 0, or an optimizer or scheduler number out of its range
+            (see :func:`_check_numbers`); ``randomness.seed`` is outside
+            [0, 2**32 - 1]; or an option's first key is a misspelling of
+            the config's or the runner's.
+        TypeError: One of those is not an int, or not a number.
         FileNotFoundError: ``resume`` is a local path to no file, or
             with ``'auto'``, ``last_checkpoint`` names a missing file that
-            the work dir does not hold either, or the ``load_from`` it
-            starts from is no file.
+            the work dir does not hold either, or the ``load_from`` the
+            run starts from is no file.
         IsADirectoryError: ``resume`` (or that ``load_from``) is a folder.
         TypeError: A path is neither a ``str`` nor an ``os.PathLike``.
     """
@@ -317,6 +391,8 @@ def train_config(config_file: str,
     if cfg_options:
         merge_cfg_options(cfg, cfg_options)
     _check_train_length(cfg)
+    _check_numbers(cfg)
+    _check_dataloaders(cfg)
     _check_seed(cfg)
     _check_scheduler_spans(cfg)
     cfg.launcher = launcher
@@ -328,7 +404,7 @@ def train_config(config_file: str,
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
         else:  # mmengine's AmpOptimWrapper needs a GPU
-            cfg.optim_wrapper.type = 'AutocastOptimWrapper'
+            cfg.optim_wrapper.type = 'mae_plugin.AutocastOptimWrapper'
     elif amp:  # as mmdetection's tools/train.py, which warns of it
         _warn(f'--amp changes a plain OptimWrapper only: the config\'s '
               f'optim_wrapper.type={wrapper!r} runs as it is')
@@ -338,7 +414,6 @@ def train_config(config_file: str,
           and _last_checkpoint(cfg.work_dir) is None):
         # the first launch of a job that --resume relaunches: mmengine
         # would drop load_from, find nothing to resume and start afresh
-        cfg.load_from = checked_checkpoint('load_from', cfg.load_from)
         print_log(f'{cfg.work_dir} holds no checkpoint to resume: starting '
                   f'from load_from {cfg.load_from}', logger='current')
     else:
@@ -349,6 +424,9 @@ def train_config(config_file: str,
             cfg.load_from = checked_checkpoint(
                 'resume', resume, hint=' (resume alone takes the latest '
                 'checkpoint of the work dir)')
+    if cfg.get('load_from') and not cfg.get('resume'):
+        cfg.load_from = checked_checkpoint('load_from', cfg.load_from)
+    if cfg.get('resume') or cfg.get('load_from'):
         _check_fit(cfg, allow_partial_checkpoint)
     if auto_scale_lr:
         if 'auto_scale_lr' not in cfg:
@@ -419,25 +497,30 @@ def check_data_roots(cfg: Config, *keys: str) -> None:
             skipped.
 
     Raises:
-        FileNotFoundError: naming the key, its value, the working
-            directory and the option that overrides it.
+        FileNotFoundError: naming the first such key, its value, the
+            working directory and the options that override it: one for
+            every checked key with that value (the demo config reads its
+            folder in three places).
     """
+    missing = {}  # root -> the keys that hold it
     for name in keys:
         for key, dataset in config_items(cfg.get(name), name):
             if not (isinstance(dataset, dict) and 'data_root' in dataset):
                 continue
-            key, root = f'{key}.data_root', dataset['data_root']
+            root = dataset['data_root']
             if (isinstance(root, str) and root and '://' not in root
                     and not osp.isabs(osp.expanduser(root))
                     and not osp.isdir(root)
                     and _reads_its_data_root(dataset)):
-                raise FileNotFoundError(
-                    f'{key}={root!r} is no folder: a relative data_root is '
-                    f'read from the working directory, {os.getcwd()}. Run '
-                    'the tool from the folder the config expects (the '
-                    'repository root for the configs of this project) or '
-                    f'give an absolute path: --cfg-options {key}=/path/to/'
-                    'data')
+                missing.setdefault(root, []).append(f'{key}.data_root')
+    for root, holders in missing.items():
+        options = ' '.join(f'{key}=/path/to/data' for key in holders)
+        raise FileNotFoundError(
+            f'{holders[0]}={root!r} is no folder: a relative data_root is '
+            f'read from the working directory, {os.getcwd()}. Run the tool '
+            'from the folder the config expects (the repository root for '
+            'the configs of this project) or give an absolute path: '
+            f'--cfg-options {options}')
 
 
 def check_pretrained_checkpoints(cfg: Config) -> None:
@@ -514,7 +597,11 @@ def test_config(config_file: Union[str, Config],
 
     Raises:
         KeyError: The config has no test loop.
-        ValueError: ``randomness.seed`` is outside [0, 2**32 - 1], an
+        TypeError: A dataloader's ``batch_size`` or ``num_workers`` is
+            not an int.
+        ValueError: A dataloader's ``batch_size`` is below 1 or its
+            ``num_workers`` below 0, ``randomness.seed`` is outside
+            [0, 2**32 - 1], an
             option's first key is a misspelling of the config's or the
             runner's, or a loaded config without a file or ``work_dir`` is
             given no ``work_dir``.
@@ -528,6 +615,7 @@ def test_config(config_file: Union[str, Config],
         cfg = Config.fromfile(config_file)
     if cfg_options:
         merge_cfg_options(cfg, cfg_options)
+    _check_dataloaders(cfg)
     _check_seed(cfg)
     for key in ('test_dataloader', 'test_evaluator', 'test_cfg'):
         if cfg.get(key) is None:
@@ -544,7 +632,8 @@ def test_config(config_file: Union[str, Config],
 def _check_fit(cfg: Config, allow_partial: bool) -> None:
     """Add a :class:`~mae_plugin.engine.CheckpointFitHook` to ``cfg``."""
     cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
-        dict(type='CheckpointFitHook', allow_partial=allow_partial)
+        dict(type='mae_plugin.CheckpointFitHook',
+             allow_partial=allow_partial)
     ]
 
 

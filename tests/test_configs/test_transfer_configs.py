@@ -1,6 +1,7 @@
 """The mmdet and mmseg transfer configs: they build, load a checkpoint of
 tools/train.py's pretraining, train 2 iterations and validate once on tiny
 generated data sets (COCO json with boxes and masks; ADE20K layout)."""
+import copy
 import json
 import os
 import os.path as osp
@@ -13,11 +14,13 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.optim import build_optim_wrapper
-from mmengine.registry import DefaultScope
+from mmengine.registry import OPTIM_WRAPPERS, DefaultScope
 from mmengine.runner import Runner
 from torch import nn
 
+from mae_plugin.apis import test_config as make_test_config
 from mae_plugin.apis import train_config
+from mae_plugin.engine import AutocastOptimWrapper
 from tests.conftest import ROOT
 from tests.test_tools.test_train_test_visualize import (  # noqa: F401
     CONFIG, TINY, crop_size_overrides, photos, run)
@@ -372,7 +375,8 @@ def test_mask_rcnn_trains_and_validates_from_pretraining(
 def test_upernet_trains_and_validates_from_pretraining(pretrained, ade,
                                                        tmp_path):
     work = str(tmp_path / 'seg')
-    Runner.from_cfg(seg_cfg(work, pretrained, ade)).train()
+    cfg = seg_cfg(work, pretrained, ade)
+    Runner.from_cfg(copy.deepcopy(cfg)).train()
     text, records = run_log(work)
     # The 4 pretrained blocks, patch embedding, pos_embed and the class
     # token load; every block's relative position table, its index and 2
@@ -387,6 +391,28 @@ def test_upernet_trains_and_validates_from_pretraining(pretrained, ade,
     metrics = [r for r in records if 'mIoU' in r]
     assert len(metrics) == 1
     assert {'aAcc', 'mIoU', 'mAcc'} <= set(metrics[0])
+
+    # tools/test.py's config of the result: its CheckpointFitHook is found
+    # from the mmseg scope (named without the plugin's scope, it was not)
+    tested = make_test_config(cfg, osp.join(work, 'iter_2.pth'),
+                              work_dir=str(tmp_path / 'test'))
+    tested.experiment_name = 'seg_test'
+    tested.visualizer.name = str(tmp_path / 'test')
+    assert {'aAcc', 'mIoU', 'mAcc'} <= set(Runner.from_cfg(tested).test())
+
+
+@pytest.mark.parametrize('config, scope', [(DET_CONFIG, 'mmdet'),
+                                           (SEG_CONFIG, 'mmseg')])
+def test_amp_without_cuda_picks_a_wrapper_of_the_configs_scope(
+        config, scope, monkeypatch, tmp_path):
+    """``--amp`` on a CPU named the bf16 wrapper without the plugin's
+    scope: "AutocastOptimWrapper is not in the mmseg::optim_wrapper
+    registry"."""
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    cfg = train_config(config, work_dir=str(tmp_path), amp=True)
+    with DefaultScope.overwrite_default_scope(scope):
+        assert OPTIM_WRAPPERS.get(cfg.optim_wrapper.type) is (
+            AutocastOptimWrapper)
 
 
 @pytest.mark.parametrize('builder', ['det', 'seg'])

@@ -3,6 +3,7 @@ file where the last good checkpoint was."""
 import glob
 import os
 import os.path as osp
+import re
 import signal
 import subprocess
 import sys
@@ -244,6 +245,36 @@ def test_best_checkpoints_of_several_indicators(photos, tmp_path):
         'reconstruction/mse':
         osp.join(work, f'best_reconstruction_mse_iter_{first}.pth')
     }
+
+
+def test_a_save_best_key_the_evaluation_lacks_is_named_with_its_keys(
+        photos, tmp_path):
+    """mmengine raised a bare ``KeyError: 'loss'`` at the first
+    validation."""
+    runner, hook = trained_with_save_best(photos, str(tmp_path), 'loss')
+    with pytest.raises(KeyError) as error:
+        hook.after_val_epoch(runner, {'reconstruction/psnr': 20.,
+                                      'reconstruction/loss': 0.5})
+    assert error.value.args[0] == (
+        "save_best ['loss'] of default_hooks.checkpoint is not among the "
+        "metrics the evaluation reports: ['reconstruction/psnr', "
+        "'reconstruction/loss']")
+
+
+def test_an_out_dir_that_cannot_be_made_is_named_before_training(
+        photos, tmp_path):
+    """The first save failed, a whole interval after the start, with a
+    bare ``FileNotFoundError`` of the folder."""
+    blocker = tmp_path / 'a_file'
+    blocker.write_text('')
+    runner = checkpoint_every_iteration_runner(
+        photos, str(tmp_path / 'work'), 1,
+        f'default_hooks.checkpoint.out_dir={blocker}/ckpts')
+    with pytest.raises(OSError, match=re.escape(
+            f'default_hooks.checkpoint.out_dir {blocker}/ckpts/work cannot '
+            'be made: ')):
+        runner.train()
+    assert runner.iter == 0
 
 
 @pytest.mark.parametrize('out_dir', [None, '/data/ckpts'])

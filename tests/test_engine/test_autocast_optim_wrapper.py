@@ -56,7 +56,7 @@ def test_amp_picks_the_wrapper_the_machine_can_build(cuda, monkeypatch):
         assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
         assert cfg.optim_wrapper.loss_scale == 'dynamic'
     else:
-        assert cfg.optim_wrapper.type == 'AutocastOptimWrapper'
+        assert cfg.optim_wrapper.type == 'mae_plugin.AutocastOptimWrapper'
         assert 'loss_scale' not in cfg.optim_wrapper
     assert train_config(CONFIG, work_dir='unused').optim_wrapper.type == (
         'OptimWrapper')

@@ -36,6 +36,19 @@ def scheduler_cfg(eta_min):
      r'interval \(or -1: never\) must be an int >= 1, got 0'),
     (HOOKS, 'AtomicCheckpointHook', dict(interval='1'), TypeError,
      r'interval \(or -1: never\) must be an int >= 1'),
+    # failed in before_train with a bare '>' naming no key
+    (HOOKS, 'AtomicCheckpointHook', dict(interval=1, max_keep_ckpts='3'),
+     TypeError, "max_keep_ckpts must be an int, got '3'"),
+    # one name for every step: each save deleted the file it had just
+    # written as the oldest kept, leaving no checkpoint (exit status 0)
+    (HOOKS, 'AtomicCheckpointHook',
+     dict(interval=1, filename_tmpl='ckpt.pth'), ValueError,
+     r"filename_tmpl must hold '\{\}' for the step, as 'epoch_\{\}\.pth' "
+     r"does, got 'ckpt\.pth': every checkpoint would have that one name"),
+    (HOOKS, 'AtomicCheckpointHook',
+     dict(interval=1, filename_tmpl='ckpt_{step}.pth'), ValueError,
+     r"filename_tmpl must take the step in '\{\}', got 'ckpt_\{step\}\.pth' "
+     r"\(KeyError: 'step'\)"),
     # the string 'no' was truthy: a misfit checkpoint loaded partly
     (HOOKS, 'CheckpointFitHook', dict(allow_partial='no'), TypeError,
      "allow_partial must be True or False, got 'no'"),

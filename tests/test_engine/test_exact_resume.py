@@ -480,6 +480,33 @@ def test_a_resume_that_keeps_the_checkpoints_schedule_says_so(
     assert edited.param_schedulers[1].end == 30 * steps  # as it says
 
 
+def test_a_resume_that_keeps_the_checkpoints_optimizer_settings_says_so(
+        photos, tmp_path):
+    """mmengine's resume loads the saved param groups over the config's: a
+    lowered lr or another weight decay was silently not the one run."""
+    work = str(tmp_path)
+    Runner.from_cfg(tiny_train_cfg(photos, work,
+                                   'train_cfg.max_epochs=1')).train()
+    same = Runner.from_cfg(
+        tiny_train_cfg(photos, work, 'train_cfg.max_epochs=2',
+                       resume='auto'))
+    assert not [m for m in logged_by(same.train) if 'optimizer set' in m]
+    edited = Runner.from_cfg(
+        tiny_train_cfg(photos, work, 'train_cfg.max_epochs=3',
+                       'optim_wrapper.optimizer.lr=0.5',
+                       'optim_wrapper.optimizer.weight_decay=0.5',
+                       'optim_wrapper.optimizer.betas=[0.9,0.95]',
+                       resume='auto'))
+    (warning, ) = [m for m in logged_by(edited.train) if 'optimizer set' in m]
+    assert ("keeps the optimizer settings of its checkpoint, as mmengine's "
+            "resume does, where the config's differ: ") in warning
+    # betas as a list are the same setting as the checkpoint's tuple
+    assert sorted(warning.split(': ', 1)[1].split('. To')[0].split('; ')) == [
+        "initial_lr: the checkpoint's 0.001, not the config's 0.5",
+        "weight_decay: the checkpoint's 0.05, not the config's 0.5"]
+    assert edited.optim_wrapper.param_groups[0]['weight_decay'] == 0.05
+
+
 def test_a_resume_refuses_schedulers_it_would_pair_wrongly(photos, tmp_path):
     """mmengine's resume pairs saved and configured schedulers in order
     with zip: a schedule with the warm-up left out or moved would load the

@@ -153,16 +153,26 @@ def test_3_a_state_dict_is_not_resumable(photos, trained, tmp_path):
 def test_3_an_official_layout_checkpoint_names_the_converter(
         photos, trained, tmp_path):
     """The official MAE layout of the same weights was refused with the
-    keys it misses only, not the converter that reads it."""
+    keys it misses only, not the converter that reads it. A training run
+    that started from it with ``load_from`` loaded no tensor and trained
+    from its random initialisation, exit status 0."""
     official, _ = convert_to_official_mae(
         torch.load(trained, weights_only=True)['state_dict'])
     path = str(tmp_path / 'mae_pretrain.pth')
     torch.save({'model': official}, path)
-    with pytest.raises(ValueError, match=(
-            f'^checkpoint {re.escape(path)} does not fit the model \\(its '
-            r'keys are in the official layout: tools/model_converters/'
-            r'convert_checkpoint\.py converts it\): \d+ missing key')):
+    refused = (f'^checkpoint {re.escape(path)} does not fit the model \\(its '
+               r'keys are in the official layout: tools/model_converters/'
+               r'convert_checkpoint\.py converts it\): \d+ missing key')
+    with pytest.raises(ValueError, match=refused):
         evaluation_runner(photos, str(tmp_path / 'b'), path).test()
+    with pytest.raises(ValueError, match=refused):
+        resume_runner(photos, str(tmp_path / 'c'), None,
+                      f'load_from={path}').train()
+    # the weights of the same model load
+    runner = resume_runner(photos, str(tmp_path / 'd'), None,
+                           f'load_from={trained}', 'train_cfg.max_epochs=1')
+    runner.train()
+    assert runner._has_loaded
 
 
 def _zip_not_checkpoint(path):

@@ -1,4 +1,5 @@
 """Checkpoints that survive a kill at any moment."""
+import os
 import os.path as osp
 
 from mmengine.dist import is_main_process
@@ -7,7 +8,7 @@ from mmengine.runner import find_latest_checkpoint
 
 from mae_plugin.checkpoint import drop_optimizer_state
 from mae_plugin.registry import HOOKS
-from mae_plugin.utils import check_positive_int
+from mae_plugin.utils import check_int, check_positive_int
 from mae_plugin.utils.files import atomic_write, remove_stale_temp_files
 
 
@@ -60,10 +61,12 @@ class AtomicCheckpointHook(CheckpointHook):
 
     ``save_best`` infers the rule of :class:`ReconstructionMetric`'s keys
     (``'reconstruction/psnr'``: greater is better, ``'.../mse'`` and
-    ``'.../loss'``: less).
-    Checkpoints are written by rank 0 only, as by the parent. Arguments
-    are those of :class:`mmengine.hooks.CheckpointHook`, checked when the
-    hook is built rather than at the first save.
+    ``'.../loss'``: less); a ``save_best`` key the evaluation does not
+    report is named with the keys it does (the parent's bare
+    ``KeyError``). Checkpoints are written by rank 0 only, as by the
+    parent. Arguments are those of :class:`mmengine.hooks.CheckpointHook`,
+    checked when the hook is built rather than at the first save; a local
+    ``out_dir`` is made and checked for writing before training starts.
 
     Args:
         interval (int): Saving period, -1 for never. Defaults to -1.
@@ -72,7 +75,8 @@ class AtomicCheckpointHook(CheckpointHook):
             ``save_optimizer`` also takes ``'latest'`` (point 6).
 
     Raises:
-        TypeError: ``interval`` is not an int, or an unknown keyword
+        TypeError: ``interval`` or ``max_keep_ckpts`` is not an int, or
+            an unknown keyword
             (such as a misspelled ``max_keep_ckpts``): the parent hands
             those to ``runner.save_checkpoint``, which would fail at the
             first save, after a whole interval of training (or, with no
@@ -81,7 +85,10 @@ class AtomicCheckpointHook(CheckpointHook):
             ``save_optimizer`` is not True, False or ``'latest'``, or is
             ``'latest'`` with a remote ``out_dir``, ``file_client_args``
             or ``backend_args`` naming another backend than ``local`` or
-            ``atomic_local`` (either is written through ``atomic_local``).
+            ``atomic_local`` (either is written through ``atomic_local``);
+            ``filename_tmpl`` gives every step the same name (no ``{}``:
+            each save would delete the checkpoint it just wrote as the
+            oldest one kept) or is no template of one number.
     """
     _default_greater_keys = CheckpointHook._default_greater_keys + ['psnr']
     _default_less_keys = CheckpointHook._default_less_keys + ['mse']
@@ -94,6 +101,20 @@ class AtomicCheckpointHook(CheckpointHook):
             raise TypeError(
                 f'{type(self).__name__} got unexpected keyword argument(s) '
                 f'{sorted(self.args)}')
+        check_int('max_keep_ckpts', self.max_keep_ckpts)
+        try:
+            distinct = (self.filename_tmpl.format(1) !=
+                        self.filename_tmpl.format(2))
+        except (IndexError, KeyError, ValueError) as error:
+            raise ValueError(
+                f"filename_tmpl must take the step in '{{}}', got "
+                f'{self.filename_tmpl!r} ({type(error).__name__}: '
+                f'{error})') from None
+        if not distinct:
+            raise ValueError(
+                f"filename_tmpl must hold '{{}}' for the step, as "
+                f"'epoch_{{}}.pth' does, got {self.filename_tmpl!r}: every "
+                'checkpoint would have that one name')
         if not (isinstance(self.save_optimizer, bool)
                 or self.save_optimizer == 'latest'):
             raise ValueError("save_optimizer must be True, False or "
@@ -129,6 +150,8 @@ class AtomicCheckpointHook(CheckpointHook):
             ])
         if not is_main_process():
             return
+        if self.backend_args == dict(backend='atomic_local'):
+            self._check_out_dir()
         folders = {runner.work_dir}
         if self.backend_args == dict(backend='atomic_local'):
             folders.add(self.out_dir)
@@ -138,6 +161,21 @@ class AtomicCheckpointHook(CheckpointHook):
                 runner.logger.warning(
                     f'removed {len(removed)} temporary file(s) that '
                     f'interrupted saves left in {folder}: {removed}')
+
+    def _check_out_dir(self) -> None:
+        """Make the local ``out_dir`` and check that it takes files, before
+        the first interval trains (the parent's first save would fail
+        after it, naming no key)."""
+        try:
+            os.makedirs(self.out_dir, exist_ok=True)
+        except OSError as error:
+            raise OSError(
+                f'default_hooks.checkpoint.out_dir {self.out_dir} cannot '
+                f'be made: {error}') from None
+        if not os.access(self.out_dir, os.W_OK | os.X_OK):
+            raise PermissionError(
+                f'default_hooks.checkpoint.out_dir {self.out_dir} is not '
+                'writable')
 
     def _in_out_dir(self, paths: list) -> list:
         """The files of ``paths`` (None skipped) that lie in ``out_dir``,
@@ -193,6 +231,12 @@ class AtomicCheckpointHook(CheckpointHook):
     def _save_best_checkpoint(self, runner, metrics) -> None:
         if not self.save_best:
             return
+        absent = [key for key in self.key_indicators
+                  if key != 'auto' and key not in metrics]
+        if absent:
+            raise KeyError(
+                f'save_best {absent} of default_hooks.checkpoint is not '
+                f'among the metrics the evaluation reports: {list(metrics)}')
         previous = self._best_ckpt_paths()
         # The parent deletes the best checkpoints it finds recorded before
         # it writes the new ones: hide them from it.

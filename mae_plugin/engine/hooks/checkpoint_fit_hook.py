@@ -3,6 +3,7 @@ model."""
 import re
 from typing import List
 
+import torch
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.runner import find_latest_checkpoint
@@ -67,6 +68,37 @@ def schedule_changes(runner) -> List[str]:
     return changes
 
 
+def _setting(value):
+    """A param-group setting in a form that compares by value: a list and
+    a tuple of the same numbers (``betas`` from a config or a checkpoint)
+    are the same setting."""
+    return tuple(value) if isinstance(value, (list, tuple)) else value
+
+
+def optimizer_changes(optimizer, saved: dict) -> List[str]:
+    """How the optimizer settings a resume restores differ from those the
+    config built: mmengine's ``Runner.resume`` loads the saved optimizer
+    state, param groups included, over the built optimizer, so an edited
+    ``lr``, ``weight_decay``, ``betas``, ... is silently not the one
+    run. ``optimizer`` is the built (config's) ``torch`` optimizer,
+    ``saved`` the checkpoint's state dict of it. One line per changed
+    setting (its first group that differs); a group's ``lr`` is compared
+    through ``initial_lr``, the lr its schedulers start from, where they
+    set one (its ``lr`` is the scheduled value of the moment)."""
+    changes = {}
+    for group, saved_group in zip(optimizer.param_groups,
+                                  saved.get('param_groups', [])):
+        scheduled = {'lr'} if 'initial_lr' in group else set()
+        for key in group.keys() - {'params'} - scheduled:
+            if key in saved_group and key not in changes and (
+                    _setting(saved_group[key]) != _setting(group[key])):
+                changes[key] = (saved_group[key], group[key])
+    return [
+        f"{key}: the checkpoint's {old}, not the config's {new}"
+        for key, (old, new) in changes.items()
+    ]
+
+
 def scheduler_mismatches(schedulers: list, saved: list) -> List[str]:
     """Why the saved scheduler states ``saved`` cannot be loaded into the
     built ``schedulers``: mmengine's ``Runner.resume`` pairs them in order
@@ -104,13 +136,14 @@ class CheckpointFitHook(Hook):
     the checkpoint must also hold the training state (``meta``,
     ``optimizer``): a bare state dict cannot continue a run. A resumed
     run also refuses saved schedulers that do not pair with the config's
-    (:func:`scheduler_mismatches`) and warns of the schedule its
-    checkpoint restores where it is not the config's
-    (:func:`schedule_changes`).
+    (:func:`scheduler_mismatches`) and warns of the schedule and the
+    optimizer settings its checkpoint restores where they are not the
+    config's (:func:`schedule_changes`, :func:`optimizer_changes`).
 
-    ``tools/train.py --resume`` and ``tools/test.py`` add it (see
-    :func:`~mae_plugin.apis.train_config`); a fine-tuning run's
-    ``load_from`` or ``init_cfg`` is left to
+    ``tools/train.py`` adds it to a run that resumes or starts from
+    ``load_from`` (see :func:`~mae_plugin.apis.train_config`), and
+    ``tools/test.py`` to every test; a sub-module's ``init_cfg`` (the
+    fine-tuning configs' pretrained encoder) is left to
     :class:`PretrainedKeysHook`'s report.
 
     Args:
@@ -158,6 +191,7 @@ class CheckpointFitHook(Hook):
                     'optimizer, or start a new run from its weights with '
                     'load_from instead of --resume')
             self._check_schedulers(runner, checkpoint, filename)
+            self._warn_of_optimizer_changes(runner, checkpoint)
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
         state = checkpoint.get('state_dict', checkpoint)
@@ -177,6 +211,27 @@ class CheckpointFitHook(Hook):
                 '(CheckpointFitHook(allow_partial=True)) to load the rest '
                 'anyway')
         runner.logger.warning(f'{message}; loading the rest')
+
+    @staticmethod
+    def _warn_of_optimizer_changes(runner, checkpoint: dict) -> None:
+        """Warn of the optimizer settings of the config that the resume,
+        which restores the checkpoint's next, leaves out (see
+        :func:`optimizer_changes`)."""
+        optimizer = getattr(runner.optim_wrapper, 'optimizer', None)
+        saved = checkpoint.get('optimizer')
+        # one optimizer built and saved; several (OptimWrapperDict) or
+        # none built yet (a resume outside ``train()``) are left alone
+        if not (isinstance(optimizer, torch.optim.Optimizer)
+                and isinstance(saved, dict)):
+            return
+        changes = optimizer_changes(optimizer, saved)
+        if changes:
+            runner.logger.warning(
+                'the resumed run keeps the optimizer settings of its '
+                "checkpoint, as mmengine's resume does, where the config's "
+                'differ: ' + '; '.join(changes) + ". To train with the "
+                "config's, start a new run from the checkpoint's weights "
+                'with load_from instead of --resume')
 
     @staticmethod
     def _check_schedulers(runner, checkpoint: dict, filename: str) -> None:
