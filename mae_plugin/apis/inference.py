@@ -14,9 +14,10 @@ from mmengine.utils import scandir
 from mae_plugin.checkpoint import conversion_hint, read_checkpoint_file
 from mae_plugin.datasets import IMAGE_EXTENSIONS
 from mae_plugin.registry import MODELS, build_model
-from mae_plugin.utils import (check_choice, check_device, check_number,
+from mae_plugin.utils import (check_choice, check_device,
+                              check_generator_seed, check_number,
                               check_pair, check_path, check_paths,
-                              merge_cfg_options)
+                              check_positive_int, merge_cfg_options)
 from mae_plugin.visualization import (Reconstruction, masking_name,
                                       reconstruction_figures)
 from .runner import checked_checkpoint
@@ -207,11 +208,12 @@ def reconstruct_images(
         images (str | os.PathLike | Sequence): Image files, or one.
         seed (int): Seed of the masks; the same seed gives the same masks.
             It stays the model's ``predict_seed``, which later ``predict``
-            calls and :func:`~mae_plugin.visualization.caption_lines` use.
+            calls and :func:`~mae_plugin.visualization.caption_lines` use;
+            in ``[-2**63, 2**64 - 1]``, as the model's ``predict_seed``.
             Defaults to 0.
         img_size (int | tuple[int, int], optional): ``(H, W)`` (or a
             side) to resize to. Defaults to None (every image's own size).
-        scale (int): Enlargement of the panels. Defaults to 1.
+        scale (int): Enlargement of the panels, an int >= 1. Defaults to 1.
         titles (Sequence[str], optional): Panel titles. Defaults to None.
 
     Returns:
@@ -219,10 +221,17 @@ def reconstruct_images(
         :func:`reconstruction_figures`.
 
     Raises:
-        ValueError: The model cannot reconstruct an image, such as one of
-            a single patch that its masking removes whole (a 16 x 16 icon
-            for a ViT-B/16); the message names the file and its size.
+        TypeError: ``seed`` or ``scale`` is not an int, or ``img_size``
+            not an int or a pair of ints; checked before any image is
+            loaded.
+        ValueError: ``seed`` is outside the range above, ``scale`` or a
+            side of ``img_size`` is < 1; or the model cannot reconstruct
+            an image, such as one of a single patch that its masking
+            removes whole (a 16 x 16 icon for a ViT-B/16); the message
+            names the file and its size.
     """
+    seed = check_generator_seed('seed', seed)
+    scale = check_positive_int('scale', scale)
     if img_size is not None:
         img_size = check_pair('img_size', img_size)
     load = image_loader(model)

@@ -2,7 +2,8 @@
 writes."""
 from .checks import (CfgOptionsAction, argparse_type, check_bool,
                      check_choice, check_choices, check_device,
-                     check_img_size, check_int, check_number,
+                     check_generator_seed, check_img_size, check_int,
+                     check_number,
                      check_output_file, check_pair, check_path,
                      check_paths, check_positive_int, check_range,
                      check_seed, config_items, merge_cfg_options)
@@ -10,7 +11,8 @@ from .files import atomic_write
 
 __all__ = [
     'CfgOptionsAction', 'argparse_type', 'check_bool', 'check_choice',
-    'check_choices', 'check_device', 'check_img_size', 'check_int',
+    'check_choices', 'check_device', 'check_generator_seed',
+    'check_img_size', 'check_int',
     'check_number', 'check_output_file', 'check_pair', 'check_path',
     'check_paths', 'check_positive_int',
     'check_range', 'check_seed', 'config_items', 'merge_cfg_options',

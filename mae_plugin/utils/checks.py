@@ -384,3 +384,10 @@ def merge_cfg_options(cfg: Config, options: dict) -> Config:
                              f'{", ".join(holders)})' if holders else ''))
     cfg.merge_from_dict(options)
     return cfg
+
+
+def check_generator_seed(name: str, value: Any) -> int:
+    """Return ``value`` as an int if it is a seed
+    ``torch.Generator.manual_seed`` takes, an int in
+    ``[-2**63, 2**64 - 1]`` (see :func:`check_int`)."""
+    return check_int(name, value, minimum=-2**63, maximum=2**64 - 1)

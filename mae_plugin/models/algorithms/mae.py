@@ -7,7 +7,7 @@ from mmpretrain.models.selfsup import BaseSelfSupervisor
 from mmpretrain.structures import DataSample
 
 from mae_plugin.registry import MODELS, build_model
-from mae_plugin.utils import check_int
+from mae_plugin.utils import check_generator_seed
 from ..data_preprocessors import DeviceCropDataPreprocessor
 
 
@@ -109,8 +109,7 @@ class MAE(BaseSelfSupervisor):
             data_preprocessor=build_model(data_preprocessor),
             init_cfg=init_cfg)
         # checked here, not at the first validation after an epoch
-        self.predict_seed = check_int(
-            'predict_seed', predict_seed, minimum=-2**63, maximum=2**64 - 1)
+        self.predict_seed = check_generator_seed('predict_seed', predict_seed)
         self._check_compatible()
 
     def _check_compatible(self) -> None:
