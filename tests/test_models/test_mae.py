@@ -1,4 +1,5 @@
 import copy
+import re
 
 import pytest
 import torch
@@ -231,6 +232,46 @@ def test_inputs_that_are_not_a_batch_of_images_are_named():
             match=r'expected images \[N, 3, H, W\] for in_channels=3, got '
             r'\(3, 32, 32\)'):
         model.reconstruct(torch.randn(3, 32, 32))
+
+
+@pytest.mark.parametrize('dtype', [torch.uint8, torch.int64, torch.bool])
+def test_integer_inputs_are_refused_by_name(dtype):
+    """Raw pixels (the data preprocessor not run) failed in the patch
+    projection with torch's "Input type (unsigned char) and bias type
+    (float) should be the same", in every mode."""
+    model = build(tiny_mae_cfg()).eval()
+    x = batch()['inputs'].to(dtype)  # [2, 3, 32, 32]
+    message = ('inputs must be floating-point images (the data '
+               'preprocessor converts the loaded uint8 images to float), '
+               f'got {dtype}')
+    for run in (model.predict, model.backbone, model.extract_feat,
+                lambda x: model(x, [DataSample()] * 2, mode='loss')):
+        with pytest.raises(TypeError, match=f'^{re.escape(message)}$'):
+            run(x)
+
+
+def test_inputs_of_another_float_dtype_than_the_weights_need_autocast():
+    """float64 and half inputs of an fp32 model failed in the patch
+    projection as integers did; under autocast (the bf16 runs) a float
+    dtype other than float64 is cast as before."""
+    model = build(tiny_mae_cfg()).eval()
+    x = torch.randn(2, 3, 32, 32)
+    for dtype in (torch.float64, torch.float16, torch.bfloat16):
+        with pytest.raises(TypeError, match=re.escape(
+                'inputs must be torch.float32, the dtype of the weights, '
+                'outside torch.autocast (which casts float16, bfloat16 and '
+                f'float32), got {dtype}')):
+            model.predict(x.to(dtype))
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        latent = model.backbone(x.half())[0]  # [2, 1 + 4, 32]
+        assert latent.dtype == torch.float32  # the final norm's
+        with pytest.raises(TypeError, match='got torch.float64$'):
+            model.backbone(x.double())
+    bf16 = build(tiny_mae_cfg()).eval().to(torch.bfloat16)
+    out = bf16.predict(x.bfloat16())[0]
+    assert out.reconstruction.dtype == torch.bfloat16
+    with pytest.raises(TypeError, match='^inputs must be torch.bfloat16, '):
+        bf16.predict(x)
 
 
 def test_neck_and_head_take_their_dimensions_from_the_backbone():

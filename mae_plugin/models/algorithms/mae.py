@@ -254,6 +254,13 @@ class MAE(BaseSelfSupervisor):
             set. With ``norm_pix`` the reconstruction, so ``masked_mse``,
             holds the true statistics of every removed patch (see
             :meth:`MAEPixelHead.reconstruct`); ``masked_loss`` does not.
+
+        Raises:
+            ValueError: ``inputs`` is not ``[N, C, H, W]`` with the
+                backbone's ``C`` and sides that are multiples of the patch.
+            TypeError: ``inputs`` is not floating point (raw ``uint8``
+                pixels: the data preprocessor makes floats), or of another
+                dtype than the weights outside ``torch.autocast``.
         """
         # On the CPU, whatever the device: the same masks everywhere.
         generator = torch.Generator().manual_seed(self.predict_seed)

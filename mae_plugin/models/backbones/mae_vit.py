@@ -6,6 +6,7 @@ import torch
 from mmengine.model import ModuleList
 from mmpretrain.models import VisionTransformer
 from torch import nn
+from torch.amp import is_autocast_available
 
 from mae_plugin.registry import MODELS, build_model
 from mae_plugin.utils import (check_bool, check_choice, check_img_size,
@@ -214,18 +215,47 @@ class MAEViT(VisionTransformer):
         """Patch-embed images and add positions (class row excluded).
 
         Args:
-            x (Tensor): ``[N, C, H, W]``.
+            x (Tensor): ``[N, C, H, W]``, floating point.
 
         Returns:
             tuple: tokens ``[N, L, D]`` and the grid ``(h, w)``.
+
+        Raises:
+            ValueError: ``x`` is not ``[N, C, H, W]`` with the backbone's
+                ``C``, or ``H`` or ``W`` is no multiple of the patch.
+            TypeError: ``x`` is not floating point (raw ``uint8``
+                pixels), or of another dtype than the weights outside
+                ``torch.autocast``.
         """
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ValueError(
                 f'expected images [N, {self.in_channels}, H, W] for '
                 f'in_channels={self.in_channels}, got {tuple(x.shape)}')
         check_divisible(x.shape[2], x.shape[3], self.patch_size)
+        self._check_dtype(x)
         x, grid_size = self.patch_embed(x)  # [N, L, D]
         return x + self.position_embedding(grid_size)[:, 1:], grid_size
+
+    def _check_dtype(self, x: torch.Tensor) -> None:
+        """Refuse images the patch projection cannot take, before it
+        fails with torch's "Input type (unsigned char) and bias type
+        (float) should be the same": integer pixels, or a floating dtype
+        other than the weights' that no ``torch.autocast`` casts (it casts
+        float16, bfloat16 and float32, not float64)."""
+        if not x.is_floating_point():
+            raise TypeError(
+                'inputs must be floating-point images (the data '
+                'preprocessor converts the loaded uint8 images to float), '
+                f'got {x.dtype}')
+        weights = self.patch_embed.projection.weight.dtype
+        device = x.device.type
+        if x.dtype != weights and not (
+                x.dtype != torch.float64 and is_autocast_available(device)
+                and torch.is_autocast_enabled(device)):
+            raise TypeError(
+                f'inputs must be {weights}, the dtype of the weights, '
+                'outside torch.autocast (which casts float16, bfloat16 and '
+                f'float32), got {x.dtype}')
 
     def class_token(self, batch_size: int) -> torch.Tensor:
         """Class token plus its (zero) position, ``[N, 1, D]``."""
@@ -264,7 +294,10 @@ class MAEViT(VisionTransformer):
         """Encode images.
 
         Args:
-            x (Tensor): ``[N, C, H, W]``, H and W multiples of the patch.
+            x (Tensor): ``[N, C, H, W]``, H and W multiples of the patch,
+                floating point as the data preprocessor makes them, in the
+                weights' dtype (any floating dtype but float64 under
+                ``torch.autocast``).
             mask (bool): Mask and encode visible patches (pretraining);
                 False runs a plain ViT over all tokens. Defaults to True.
             noise (Tensor, optional): ``[N, L]`` masking noise, for a
@@ -279,6 +312,11 @@ class MAEViT(VisionTransformer):
             mask [N, L] with 1 = removed, ids_restore [N, L])``. With
             ``mask=False``, the tuple of ``out_indices`` features formatted
             by ``out_type``.
+
+        Raises:
+            ValueError, TypeError: ``x`` is not a batch of images the
+                encoder takes (see :meth:`embed_patches`), before any
+                work.
         """
         n = x.shape[0]
         x, grid_size = self.embed_patches(x)  # [N, L, D]
