@@ -274,6 +274,19 @@ def test_inputs_of_another_float_dtype_than_the_weights_need_autocast():
         bf16.predict(x)
 
 
+@pytest.mark.parametrize('count', [1, 3])
+def test_predict_refuses_data_samples_that_are_not_one_per_image(count):
+    """Three data samples for two images raised an IndexError after the
+    model ran; one dropped the second image's results silently."""
+    model = build(tiny_mae_cfg()).eval()
+    samples = [DataSample() for _ in range(count)]
+    with pytest.raises(ValueError, match=re.escape(
+            'data_samples must be one per image of inputs (2), got '
+            f'{count}')):
+        model(torch.randn(2, 3, 32, 32), samples, mode='predict')
+    assert all('mask' not in sample for sample in samples)
+
+
 def test_neck_and_head_take_their_dimensions_from_the_backbone():
     cfg = tiny_mae_cfg(img_size=(32, 48), patch_size=4, in_channels=1)
     assert 'patch_size' not in cfg['head']

@@ -244,6 +244,12 @@ class MAE(BaseSelfSupervisor):
                 **kwargs) -> List[DataSample]:
         """Reconstruct a batch with reproducible masks.
 
+        Args:
+            inputs (Tensor): ``[N, C, H, W]`` preprocessed images.
+            data_samples (list[DataSample], optional): One per image, to
+                set the results in. Defaults to None (new ones).
+            **kwargs: Ignored, as mmpretrain's ``predict`` takes them.
+
         Returns:
             list[DataSample]: one per image with ``reconstruction`` (pixel
             values as predicted, not clipped to the pixel range: the
@@ -256,12 +262,18 @@ class MAE(BaseSelfSupervisor):
             :meth:`MAEPixelHead.reconstruct`); ``masked_loss`` does not.
 
         Raises:
-            ValueError: ``inputs`` is not ``[N, C, H, W]`` with the
-                backbone's ``C`` and sides that are multiples of the patch.
+            ValueError: ``data_samples`` are not one per image, or
+                ``inputs`` is not ``[N, C, H, W]`` with the backbone's ``C``
+                and sides that are multiples of the patch.
             TypeError: ``inputs`` is not floating point (raw ``uint8``
                 pixels: the data preprocessor makes floats), or of another
                 dtype than the weights outside ``torch.autocast``.
         """
+        n = inputs.shape[0]
+        if data_samples is not None and len(data_samples) != n:
+            raise ValueError(
+                f'data_samples must be one per image of inputs ({n}), got '
+                f'{len(data_samples)}')
         # On the CPU, whatever the device: the same masks everywhere.
         generator = torch.Generator().manual_seed(self.predict_seed)
         pred, mask = self.reconstruct(inputs, generator=generator)
@@ -277,7 +289,7 @@ class MAE(BaseSelfSupervisor):
             dim=1) / mask.sum(dim=1).clamp(min=1)  # [N]
 
         if data_samples is None:
-            data_samples = [DataSample() for _ in range(inputs.shape[0])]
+            data_samples = [DataSample() for _ in range(n)]
         for i, sample in enumerate(data_samples):
             sample.set_field(recon[i], 'reconstruction', field_type='data')
             sample.set_field(mask_map[i], 'mask', field_type='data')
