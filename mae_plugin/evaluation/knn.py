@@ -2,8 +2,9 @@
 cheap signal of representation quality watched during pretraining (as in
 Wu et al., 2018 and DINO): cosine similarity, the ``k`` nearest training
 samples each vote for their class with weight ``exp(similarity / T)``."""
-from typing import Dict, Tuple
+from typing import Dict, Tuple, Union
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine.dist import all_gather, get_world_size
@@ -11,6 +12,23 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from mae_plugin.utils import check_int, check_number, check_positive_int
+
+TensorLike = Union[torch.Tensor, np.ndarray]
+
+
+def _as_tensor(name: str, value: TensorLike) -> torch.Tensor:
+    """``value`` as a tensor: a NumPy array (as the linear probe takes)
+    as a CPU tensor of its values, a tensor as it is.
+
+    Raises:
+        TypeError: ``value`` is neither.
+    """
+    if isinstance(value, np.ndarray):
+        return torch.as_tensor(np.ascontiguousarray(value))
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f'{name} must be a torch.Tensor or a np.ndarray, '
+                        f'got {type(value).__name__}')
+    return value
 
 
 def _check_labels(name: str, labels: torch.Tensor, size: int,
@@ -31,20 +49,24 @@ def _check_labels(name: str, labels: torch.Tensor, size: int,
             f'from {int(labels.min())} to {int(labels.max())}')
 
 
-def weighted_knn_predict(train_feats: torch.Tensor,
-                         train_labels: torch.Tensor,
-                         test_feats: torch.Tensor,
+def weighted_knn_predict(train_feats: TensorLike,
+                         train_labels: TensorLike,
+                         test_feats: TensorLike,
                          num_classes: int,
                          k: int = 20,
                          temperature: float = 0.07,
                          chunk_size: int = 1024) -> torch.Tensor:
     """Predict the class of each test feature by a weighted kNN vote.
 
+    Tensors and NumPy arrays (taken as CPU tensors) are accepted alike.
+
     Args:
-        train_feats (Tensor): ``[N_train, D]`` features of the labelled set.
-        train_labels (Tensor): ``[N_train]`` int labels in
+        train_feats (Tensor | np.ndarray): ``[N_train, D]`` features of
+            the labelled set.
+        train_labels (Tensor | np.ndarray): ``[N_train]`` int labels in
             ``[0, num_classes)``.
-        test_feats (Tensor): ``[N_test, D]`` features to classify.
+        test_feats (Tensor | np.ndarray): ``[N_test, D]`` features to
+            classify.
         num_classes (int): Number of classes.
         k (int): Neighbours that vote. Defaults to 20.
         temperature (float): ``T`` of the vote weights
@@ -55,7 +77,17 @@ def weighted_knn_predict(train_feats: torch.Tensor,
     Returns:
         Tensor: ``[N_test]`` predicted labels, on the features' device
         (the vote runs there; the labels are moved to it).
+
+    Raises:
+        TypeError: An input is neither a tensor nor an array, or labels
+            are not ints.
+        ValueError: Features that are not ``[N, D]`` with one ``D``, empty
+            or not finite, labels that are not ``[N_train]`` in
+            ``[0, num_classes)``, or ``k`` above ``N_train``.
     """
+    train_feats = _as_tensor('train_feats', train_feats)
+    train_labels = _as_tensor('train_labels', train_labels)
+    test_feats = _as_tensor('test_feats', test_feats)
     if train_feats.dim() != 2 or test_feats.dim() != 2 or \
             train_feats.shape[1] != test_feats.shape[1]:
         raise ValueError(
@@ -95,10 +127,10 @@ def weighted_knn_predict(train_feats: torch.Tensor,
     return torch.cat(preds)
 
 
-def weighted_knn_accuracy(train_feats: torch.Tensor,
-                          train_labels: torch.Tensor,
-                          test_feats: torch.Tensor,
-                          test_labels: torch.Tensor,
+def weighted_knn_accuracy(train_feats: TensorLike,
+                          train_labels: TensorLike,
+                          test_feats: TensorLike,
+                          test_labels: TensorLike,
                           num_classes: int,
                           k: int = 20,
                           temperature: float = 0.07) -> float:
@@ -108,12 +140,16 @@ def weighted_knn_accuracy(train_feats: torch.Tensor,
     Args:
         train_feats, train_labels, test_feats: As for
             :func:`weighted_knn_predict`.
-        test_labels (Tensor): ``[N_test]`` int labels in
+        test_labels (Tensor | np.ndarray): ``[N_test]`` int labels in
             ``[0, num_classes)``.
         num_classes, k, temperature: As for :func:`weighted_knn_predict`.
+
+    Raises:
+        TypeError, ValueError: As :func:`weighted_knn_predict`, for
+            ``test_labels`` too.
     """
-    _check_labels('test_labels', test_labels, test_feats.shape[0],
-                  num_classes)
+    test_labels = _as_tensor('test_labels', test_labels)
+    _check_labels('test_labels', test_labels, len(test_feats), num_classes)
     preds = weighted_knn_predict(train_feats, train_labels, test_feats,
                                  num_classes, k, temperature)
     return 100. * (preds == test_labels.to(preds.device,

@@ -1,21 +1,42 @@
 """The linear probe of small studies: a multinomial logistic regression
 (scikit-learn) on standardised frozen features."""
+from typing import Union
+
 import numpy as np
+import torch
+
+ArrayLike = Union[np.ndarray, torch.Tensor]
 
 
-def logistic_regression_accuracy(train_x: np.ndarray,
-                                 train_y: np.ndarray,
-                                 test_x: np.ndarray,
-                                 test_y: np.ndarray,
+def _as_array(value: ArrayLike) -> np.ndarray:
+    """``value`` as a NumPy array; a tensor (as
+    :func:`~mae_plugin.evaluation.extract_encoder_features` returns, on
+    the model's device) is copied to the CPU, bfloat16, which NumPy has
+    not, as float32 (exactly)."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu()
+        if value.dtype == torch.bfloat16:
+            value = value.float()
+        return value.numpy()
+    return np.asarray(value)
+
+
+def logistic_regression_accuracy(train_x: ArrayLike,
+                                 train_y: ArrayLike,
+                                 test_x: ArrayLike,
+                                 test_y: ArrayLike,
                                  max_iter: int = 1000) -> float:
     """Top-1 (%) of an L2-regularised (C=1) multinomial logistic regression
     fitted with L-BFGS on standardised ``[N, D]`` features.
 
+    NumPy arrays and torch tensors (any device) are taken alike, the
+    latter as the NumPy arrays of their values.
+
     Args:
-        train_x (np.ndarray): ``[N_train, D]`` training features.
-        train_y (np.ndarray): ``[N_train]`` labels.
-        test_x (np.ndarray): ``[N_test, D]`` test features.
-        test_y (np.ndarray): ``[N_test]`` labels.
+        train_x (np.ndarray | Tensor): ``[N_train, D]`` training features.
+        train_y (np.ndarray | Tensor): ``[N_train]`` labels.
+        test_x (np.ndarray | Tensor): ``[N_test, D]`` test features.
+        test_y (np.ndarray | Tensor): ``[N_test]`` labels.
         max_iter (int): L-BFGS iterations at most. Defaults to 1000.
 
     Raises:
@@ -24,9 +45,10 @@ def logistic_regression_accuracy(train_x: np.ndarray,
             broadcast to an ``[N, N]`` comparison), fewer than two classes
             to fit or no sample to test, each naming the argument.
     """
+    train_x, train_y, test_x, test_y = map(_as_array,
+                                           (train_x, train_y, test_x, test_y))
     for name, x, y_name, y in (('train_x', train_x, 'train_y', train_y),
                                ('test_x', test_x, 'test_y', test_y)):
-        x, y = np.asarray(x), np.asarray(y)
         if x.ndim != 2 or x.shape[1] != np.shape(train_x)[1] or not len(x):
             raise ValueError(f'{name} must be [N, D] with N >= 1 and the D '
                              f'of train_x, got {x.shape}')

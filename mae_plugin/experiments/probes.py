@@ -75,10 +75,9 @@ def probe_features(train: Features, test: Features,
     return {
         kind:
         dict(
-            linear=logistic_regression_accuracy(feats.numpy(),
-                                                train_labels.numpy(),
-                                                test_feats[kind].numpy(),
-                                                test_labels.numpy()),
+            linear=logistic_regression_accuracy(feats, train_labels,
+                                                test_feats[kind],
+                                                test_labels),
             knn=weighted_knn_accuracy(feats, train_labels, test_feats[kind],
                                       test_labels, num_classes))
         for kind, feats in train_feats.items()

@@ -129,3 +129,28 @@ def test_broken_features_and_labels_are_refused():
     with pytest.raises(TypeError, match=r'^train_labels must hold ints, got '
                        r'torch.float32$'):
         weighted_knn_predict(train, labels.float(), train[:2], 2, k=2)
+
+
+def test_numpy_arrays_vote_as_their_tensors():
+    """NumPy features and labels (what the linear probe takes) failed with
+    "'numpy.ndarray' object has no attribute 'dim'"."""
+    rng = np.random.default_rng(0)
+    train, test = rng.normal(size=(30, 4)), rng.normal(size=(10, 4))
+    labels, test_labels = rng.integers(0, 3, 30), rng.integers(0, 3, 10)
+    tensors = [torch.from_numpy(a) for a in (train, labels, test)]
+    expected = weighted_knn_predict(*tensors, 3, k=5)
+    assert torch.equal(weighted_knn_predict(train, labels, test, 3, k=5),
+                       expected)
+    accuracy = 100. * (expected.numpy() == test_labels).mean()
+    assert weighted_knn_accuracy(train, labels, test, test_labels, 3,
+                                 k=5) == pytest.approx(accuracy)
+    # mixed, and arrays that are views (transposed, reversed)
+    assert weighted_knn_accuracy(tensors[0], labels, test.T.copy().T[::-1],
+                                 torch.from_numpy(test_labels[::-1].copy()),
+                                 3, k=5) == pytest.approx(accuracy)
+    with pytest.raises(TypeError, match=r'^train_feats must be a '
+                       r'torch.Tensor or a np.ndarray, got list$'):
+        weighted_knn_predict(train.tolist(), labels, test, 3, k=5)
+    with pytest.raises(TypeError, match=r'^test_labels must be a '
+                       r'torch.Tensor or a np.ndarray, got list$'):
+        weighted_knn_accuracy(train, labels, test, test_labels.tolist(), 3)

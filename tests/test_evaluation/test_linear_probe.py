@@ -2,6 +2,7 @@
 the inputs it refuses by name."""
 import numpy as np
 import pytest
+import torch
 
 from mae_plugin.evaluation.linear_probe import logistic_regression_accuracy
 
@@ -47,3 +48,24 @@ def test_inputs_that_would_score_wrongly_are_refused():
     for args, message in cases:
         with pytest.raises(ValueError, match=message):
             logistic_regression_accuracy(*args)
+
+
+def test_tensors_score_as_their_arrays():
+    """The tensors ``extract_encoder_features`` returns were fitted, then
+    the NumPy predictions compared with the tensor labels failed with
+    "mean(): could not infer output dtype ... Got: Bool"."""
+    rng = np.random.default_rng(0)
+    (train_x, train_y), (test_x, test_y) = separable(50, rng), separable(
+        20, rng)
+    test_y[:3] = 1 - test_y[:3]  # 85% of the test set right
+    arrays = (train_x.astype(np.float32), train_y, test_x, test_y)
+    expected = logistic_regression_accuracy(*arrays)
+    assert expected == 85.0
+    tensors = [torch.from_numpy(a) for a in arrays]
+    assert logistic_regression_accuracy(*tensors) == expected
+    # bfloat16, which NumPy has not, with features that it holds exactly
+    exact = [torch.from_numpy(a).bfloat16().float() for a in arrays[::2]]
+    assert logistic_regression_accuracy(
+        exact[0].bfloat16(), train_y, exact[1].bfloat16(),
+        tensors[3]) == logistic_regression_accuracy(
+            exact[0].numpy(), train_y, exact[1].numpy(), test_y)
