@@ -8,9 +8,34 @@ from mae_plugin.registry import METRICS
 from mae_plugin.utils import check_number
 
 
+def _check_peak(max_pixel_value: float) -> float:
+    """``max_pixel_value`` if finite and > 0 (0 failed in ``log10``, a
+    negative peak gave the PSNR of its opposite)."""
+    return check_number(
+        'max_pixel_value',
+        max_pixel_value,
+        0,
+        low_open=True,
+        high_open=True)
+
+
 def psnr(mse: float, max_pixel_value: float = 255.) -> float:
     """Peak signal-to-noise ratio in dB of a mean squared error (a zero
-    error counts as 1e-10)."""
+    error counts as 1e-10).
+
+    Args:
+        mse (float): The error, finite and >= 0.
+        max_pixel_value (float): Peak value, finite and > 0. Defaults to
+            255.
+
+    Raises:
+        TypeError: ``mse`` or ``max_pixel_value`` is not a number.
+        ValueError: ``mse`` is negative (which scored 148 dB) or not
+            finite (NaN gave a NaN PSNR), or ``max_pixel_value`` is not
+            finite and > 0.
+    """
+    mse = check_number('mse', mse, 0, math.inf, high_open=True)
+    max_pixel_value = _check_peak(max_pixel_value)
     return 10 * math.log10(max_pixel_value**2 / max(mse, 1e-10))
 
 
@@ -24,7 +49,9 @@ class ReconstructionMetric(BaseMetric):
     every removed patch's mean and standard deviation from the true image,
     so its ``mse`` and ``psnr`` are better than its predictions and compare
     only with other norm-pix runs; ``loss`` (in the normalised space it
-    was trained in) holds nothing of the removed patches.
+    was trained in) holds nothing of the removed patches. A NaN or
+    infinite ``masked_mse`` (a diverged model) is an error of
+    :meth:`compute_metrics`, not a NaN PSNR.
 
     Args:
         max_pixel_value (float): Peak value for PSNR, finite and > 0.
@@ -41,12 +68,7 @@ class ReconstructionMetric(BaseMetric):
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         # checked here, not after a whole validation epoch
-        self.max_pixel_value = check_number(
-            'max_pixel_value',
-            max_pixel_value,
-            0,
-            low_open=True,
-            high_open=True)
+        self.max_pixel_value = _check_peak(max_pixel_value)
 
     def process(self, data_batch, data_samples: Sequence) -> None:
         for sample in data_samples:
@@ -60,6 +82,11 @@ class ReconstructionMetric(BaseMetric):
                 'dataloader (val_dataloader or test_dataloader) yielded '
                 'none; check its dataset')
         mses, losses = zip(*results)
+        broken = sum(not math.isfinite(mse) for mse in mses)
+        if broken:  # a diverged model; its PSNR would be NaN or -inf
+            raise ValueError(
+                f'{type(self).__name__}: masked_mse must be finite, got '
+                f'NaN or inf for {broken} of {len(mses)} images')
         psnrs = [psnr(mse, self.max_pixel_value) for mse in mses]
         return dict(
             mse=sum(mses) / len(mses),

@@ -1,4 +1,5 @@
 import math
+import re
 
 import pytest
 import torch
@@ -6,7 +7,7 @@ from mmengine.evaluator import Evaluator
 from mmengine.registry import init_default_scope
 from mmpretrain.structures import DataSample
 
-from mae_plugin.evaluation import ReconstructionMetric
+from mae_plugin.evaluation import ReconstructionMetric, psnr
 from mae_plugin.registry import METRICS
 
 
@@ -101,3 +102,29 @@ def test_a_peak_that_is_not_positive_is_refused_at_build(peak, error):
     validation epoch had run; -255 gave the PSNR of +255."""
     with pytest.raises(error, match='max_pixel_value must be'):
         ReconstructionMetric(max_pixel_value=peak)
+
+
+@pytest.mark.parametrize('mse, error, got', [
+    (-1., ValueError, '-1.0'),
+    (math.nan, ValueError, 'nan'),
+    (math.inf, ValueError, 'inf'),
+    (None, TypeError, 'None (NoneType)'),
+])
+def test_psnr_refuses_an_mse_that_is_not_a_finite_number_above_0(
+        mse, error, got):
+    """A negative error scored 148 dB (as a perfect reconstruction) and
+    NaN a NaN PSNR."""
+    with pytest.raises(error, match=re.escape(
+            f'mse must be a number in [0, inf), got {got}')):
+        psnr(mse)
+    with pytest.raises(ValueError, match=re.escape(
+            'max_pixel_value must be a number in (0, inf), got 0.0')):
+        psnr(1., max_pixel_value=0)
+    assert psnr(65.025) == pytest.approx(30.0, rel=1e-12)
+
+
+def test_a_diverged_model_is_an_error_not_a_nan_psnr():
+    with pytest.raises(ValueError, match=re.escape(
+            'ReconstructionMetric: masked_mse must be finite, got NaN or '
+            'inf for 2 of 3 images')):
+        run(ReconstructionMetric(), [1., math.nan, math.inf])
