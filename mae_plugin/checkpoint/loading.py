@@ -8,7 +8,9 @@ a key the checkpoint should hold is missing or has another shape);
 :func:`compare_with_checkpoint` only compares, for hooks that check what a
 run loaded.
 """
+import os
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Callable, Collection, Optional, Tuple
 
 from mmengine.logging import MMLogger
@@ -41,7 +43,8 @@ def load_weights(model: nn.Module,
 
     Args:
         model (nn.Module): Target model.
-        state_dict (dict): Weights, e.g. from a converter.
+        state_dict (dict): Weights, e.g. from a converter or
+            :func:`~.reading.load_state_dict_file` (which reads a file).
         src_grid_size (tuple[int, int], optional): Patch grid of the stored
             position embeddings, needed when it is not square.
         strict (bool): Raise when any key is missing, unexpected or
@@ -52,8 +55,17 @@ def load_weights(model: nn.Module,
         resized keys.
 
     Raises:
+        TypeError: If ``state_dict`` is not a mapping (a checkpoint's
+            path: read it with :func:`~.reading.load_state_dict_file`).
         ValueError: If no key matches the model, or ``strict`` fails.
     """
+    if not isinstance(state_dict, Mapping):
+        got = (f'{state_dict!r} ({type(state_dict).__name__})' if isinstance(
+            state_dict, (str, os.PathLike)) else type(state_dict).__name__)
+        raise TypeError(
+            'state_dict must be a mapping of parameter names to tensors '
+            '(load_state_dict_file reads one from a checkpoint file), got '
+            f'{got}')
     state_dict = OrderedDict(state_dict)
     resized = fit_position_embeddings(model, state_dict, src_grid_size)
     own = model.state_dict()

@@ -16,19 +16,23 @@ import os.path as osp
 import torch
 from mmengine.runner import CheckpointLoader
 
+from mae_plugin.utils import check_path
 from .report import StateDict
 
 
-def check_checkpoint_path(name: str, path: str, hint: str = '') -> None:
-    """Refuse, by ``name``, a local checkpoint path (``~`` expanded, as
-    mmengine's loader does) that is a folder or no file. The folder's
-    message ends with the checkpoint files in it (a work dir, a Hugging
-    Face ``save_pretrained`` folder); ``hint`` follows the rule.
+def check_checkpoint_path(name: str, path: str, hint: str = '') -> str:
+    """Return a local checkpoint path (``str`` or ``os.PathLike``) as a
+    ``str``, refused by ``name`` where it (``~`` expanded, as mmengine's
+    loader does) is a folder or no file. The folder's message ends with
+    the checkpoint files in it (a work dir, a Hugging Face
+    ``save_pretrained`` folder); ``hint`` follows the rule.
 
     Raises:
+        TypeError: If ``path`` is not a path (None, a state dict).
         FileNotFoundError: If ``path`` does not exist.
         IsADirectoryError: If ``path`` is a folder.
     """
+    path = check_path(name, path)
     local = osp.expanduser(path)  # as mmengine's loader reads it
     if osp.isdir(local):
         weights = sorted(
@@ -40,6 +44,7 @@ def check_checkpoint_path(name: str, path: str, hint: str = '') -> None:
                if weights else ''))
     if not osp.isfile(local):
         raise FileNotFoundError(f'{name} {path}: no such file')
+    return path
 
 
 def read_checkpoint_file(path: str) -> object:
@@ -50,9 +55,10 @@ def read_checkpoint_file(path: str) -> object:
     ``torch.load(weights_only=True)`` (see :mod:`.safe_loading`).
 
     Args:
-        path (str): Checkpoint file.
+        path (str | os.PathLike): Checkpoint file.
 
     Raises:
+        TypeError: If ``path`` is not a path.
         FileNotFoundError: If ``path`` does not exist.
         IsADirectoryError: If ``path`` is a folder (the message lists the
             checkpoint files in it).
@@ -61,7 +67,7 @@ def read_checkpoint_file(path: str) -> object:
         pickle.UnpicklingError: If the pickle names a global outside the
             weights-only allowlist.
     """
-    check_checkpoint_path('checkpoint', path)
+    path = check_checkpoint_path('checkpoint', path)
     if not path.endswith('.safetensors'):
         return CheckpointLoader.load_checkpoint(
             path, map_location='cpu', logger='silent')
@@ -93,12 +99,14 @@ def load_state_dict_file(path: str) -> StateDict:
     entry is returned when present, else the whole dict.
 
     Args:
-        path (str): ``.pth``/``.bin`` or ``.safetensors`` file.
+        path (str | os.PathLike): ``.pth``/``.bin`` or ``.safetensors``
+            file.
 
     Raises:
         FileNotFoundError: If ``path`` does not exist.
         ValueError: If the file is not a readable checkpoint.
-        TypeError: If the file holds no dict of tensors.
+        TypeError: If ``path`` is not a path, or the file holds no dict
+            of tensors.
     """
     checkpoint = read_checkpoint_file(path)
     if not isinstance(checkpoint, dict):
@@ -117,12 +125,19 @@ def load_prefixed_state_dict(path: str, prefix: str = '') -> StateDict:
     mmengine's ``Pretrained`` initializer).
 
     Args:
-        path (str): Checkpoint file, read by :func:`load_state_dict_file`.
+        path (str | os.PathLike): Checkpoint file, read by
+            :func:`load_state_dict_file`.
         prefix (str): Key prefix of the sub-module; an empty string keeps
             every key. Defaults to ``''``.
 
     Returns:
-        dict: Parameter name (without the prefix) to tensor.
+        dict: Parameter name (without the prefix) to tensor; empty when no
+        key is under ``prefix``, which is no error here: the callers
+        report it with what the module misses
+        (:func:`~.loading.load_encoder_weights` fails naming the prefix and
+        the missing keys, :func:`~.loading.compare_with_checkpoint` reports
+        every key missing, which ``PretrainedKeysHook`` refuses below its
+        ``min_matched``).
     """
     if prefix and not prefix.endswith('.'):
         prefix += '.'

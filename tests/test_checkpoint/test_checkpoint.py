@@ -2,6 +2,7 @@
 size or patch grid, every key reported, safe file reading."""
 import argparse
 import pickle
+import re
 
 import pytest
 import torch
@@ -9,7 +10,9 @@ import torch.nn.functional as F
 from mmengine.runner import load_checkpoint
 from mmpretrain.models import VisionTransformer
 
-from mae_plugin.checkpoint import load_state_dict_file, load_weights
+from mae_plugin.checkpoint import (load_prefixed_state_dict,
+                                   load_state_dict_file, load_weights,
+                                   read_checkpoint_file)
 from mae_plugin.models.utils import sincos_2d
 from ..conftest import TINY_ARCH, tiny_mae_cfg
 from .helpers import build_plugin, randomize
@@ -200,6 +203,47 @@ def test_a_load_matching_no_key_is_an_error():
                 'a': torch.zeros(1),
                 'b': torch.zeros(1)
             })
+
+
+def test_a_path_given_for_the_state_dict_is_refused_by_name(tmp_path):
+    """A checkpoint's path failed in ``OrderedDict`` with "need more than
+    1 value to unpack"."""
+    path = str(tmp_path / 'epoch_1.pth')
+    torch.save({'state_dict': pretrained_224()}, path)
+    model = plugin_mae(224)
+    rule = ('state_dict must be a mapping of parameter names to tensors '
+            '(load_state_dict_file reads one from a checkpoint file), got ')
+    for state_dict, got in ((path, f'{path!r} (str)'),
+                            (tmp_path / 'epoch_1.pth',
+                             f'{tmp_path / "epoch_1.pth"!r} (PosixPath)'),
+                            (None, 'NoneType'), ([1, 2], 'list')):
+        with pytest.raises(TypeError, match=f'^{re.escape(rule + got)}$'):
+            load_weights(model, state_dict)
+    assert load_weights(model, load_state_dict_file(path)).matched
+
+
+def test_readers_name_a_checkpoint_that_is_not_a_path(tmp_path):
+    """None gave ``os.path``'s "expected str, bytes or os.PathLike
+    object"; a ``pathlib`` path failed on ``str.endswith``."""
+    for read in (load_state_dict_file, read_checkpoint_file,
+                 lambda path: load_prefixed_state_dict(path, 'backbone.')):
+        with pytest.raises(TypeError, match=re.escape(
+                'checkpoint must be a path (str or os.PathLike), got None '
+                '(NoneType)')):
+            read(None)
+    path = tmp_path / 'weights.pth'
+    torch.save({'state_dict': {'backbone.w': torch.ones(2)}}, path)
+    assert load_state_dict_file(path).keys() == {'backbone.w'}
+    assert load_prefixed_state_dict(path, 'backbone').keys() == {'w'}
+
+
+def test_a_prefix_no_key_has_gives_an_empty_state_dict(tmp_path):
+    """No error here: the loaders report it with what the module misses
+    (load_encoder_weights names the prefix, PretrainedKeysHook counts 0
+    keys matched)."""
+    path = str(tmp_path / 'weights.pth')
+    torch.save({'state_dict': {'backbone.w': torch.ones(2)}}, path)
+    assert load_prefixed_state_dict(path, 'encoder.') == {}
 
 
 def test_state_dict_files_are_unwrapped_and_checked(tmp_path):

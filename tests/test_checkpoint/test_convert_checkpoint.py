@@ -44,6 +44,20 @@ def test_unknown_formats_are_refused(official_file, tmp_path):
         convert_checkpoint(path, str(tmp_path / 'x.pth'), 'official', 'onnx')
 
 
+def test_a_src_or_dst_that_is_not_a_path_is_named(official_file, tmp_path):
+    """``src=None`` failed in ``os.stat`` ("stat: path should be string,
+    bytes, os.PathLike or integer, not NoneType")."""
+    _, path = official_file
+    dst = tmp_path / 'plugin.pth'
+    for args, name in (((None, str(dst)), 'src'), ((path, None), 'dst')):
+        with pytest.raises(TypeError, match=f'^{name} must be a path '
+                           r'\(str or os.PathLike\), got None \(NoneType\)$'):
+            convert_checkpoint(*args)
+    assert not dst.exists()
+    convert_checkpoint(path, dst)  # pathlib paths
+    assert load_state_dict_file(dst)
+
+
 def test_cli_writes_a_plugin_checkpoint_and_prints_the_summary(
         official_file, tmp_path):
     _, path = official_file

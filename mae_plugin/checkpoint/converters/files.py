@@ -4,7 +4,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 
-from mae_plugin.utils import atomic_write, check_output_file
+from mae_plugin.utils import atomic_write, check_output_file, check_path
 from ..reading import load_state_dict_file, weights_of
 from .huggingface import convert_hf_vitmae, convert_to_hf_vitmae
 from .key_map import ConversionReport, StateDict, check_floating
@@ -151,9 +151,9 @@ def convert_checkpoint(src: str,
     converted through it.
 
     Args:
-        src (str): Source checkpoint.
-        dst (str): Output file, written whole or not at all; its folder
-            is created when missing.
+        src (str | os.PathLike): Source checkpoint.
+        dst (str | os.PathLike): Output file, written whole or not at
+            all; its folder is created when missing.
         src_format (str, optional): One of :data:`FORMATS` that converts
             to the plugin (``plugin``, ``official``, ``hf``,
             ``mmpretrain``). Defaults to None (:func:`detect_format`).
@@ -175,8 +175,10 @@ def convert_checkpoint(src: str,
             source's layout cannot be told from its keys, or ``dst`` is
             ``src`` (which the output would overwrite).
         IsADirectoryError: If ``dst`` is a folder.
-        TypeError: If a weight is not floating point.
+        TypeError: If ``src`` or ``dst`` is not a path, or a weight is not
+            floating point.
     """
+    src, dst = check_path('src', src), check_path('dst', dst)
     check_output_file('dst', dst, [src])
     if src_format not in (None, 'plugin', *SOURCES):
         raise ValueError(f'src_format {src_format!r} cannot be converted '
