@@ -7,6 +7,7 @@ from mmengine.registry import init_default_scope
 from mmpretrain.structures import DataSample
 
 from mae_plugin.models import mae_config
+from mae_plugin.models.algorithms.mae import image_seed
 from mae_plugin.models.factory import DEFAULT_DECODER
 from mae_plugin.models.utils import patchify
 from mae_plugin.registry import MODELS
@@ -150,8 +151,8 @@ def test_predict_masked_loss_is_the_training_loss_per_image():
     model = build(tiny_mae_cfg()).eval()
     data = model.data_preprocessor(batch(), training=False)
     samples = model(**data, mode='predict')
-    generator = torch.Generator().manual_seed(model.predict_seed)
-    pred, mask = model.reconstruct(data['inputs'], generator=generator)
+    pred, mask = model.reconstruct(data['inputs'],
+                                   noise=predict_noise(model, [0, 1]))
     loss = model.head.loss(pred, data['inputs'], mask)['loss']
     torch.testing.assert_close(
         torch.stack([s.masked_loss for s in samples]).mean(), loss)
@@ -386,22 +387,67 @@ PREDICT_MASKINGS = [
 ]
 
 
+def predict_noise(model, keys):
+    """The masking noise ``predict`` draws for images of those dataset
+    indices on a 4x4 grid: each image's own, from a CPU generator seeded
+    with ``image_seed(predict_seed, key)``."""
+    return torch.cat([
+        model.backbone.masking.sample_noise(
+            1, (4, 4), 'cpu',
+            torch.Generator().manual_seed(
+                image_seed(model.predict_seed, key))) for key in keys
+    ])
+
+
 @pytest.mark.parametrize('masking', PREDICT_MASKINGS)
 def test_predict_draws_its_masks_on_the_cpu_for_inputs_anywhere(masking):
-    """The seeded generator of ``predict`` is a CPU one whose draws move to
-    the inputs' device; 'meta' stands in for a GPU, where a generator on
-    the inputs' device failed in BlockMasking."""
+    """The seeded generators of ``predict`` are CPU ones whose draws move
+    to the inputs' device; 'meta' stands in for a GPU, where a generator
+    on the inputs' device failed in BlockMasking."""
     cfg = tiny_mae_cfg()
     cfg['backbone']['masking'] = masking
     model = build(cfg).eval()
     x = torch.randn(2, 3, 32, 32)
-    seeded = torch.Generator().manual_seed(model.predict_seed)
-    expected = model.backbone.masking(2, (4, 4), generator=seeded).mask
+    expected = model.backbone.masking(
+        2, (4, 4), noise=predict_noise(model, [0, 1])).mask
     masks = torch.stack([s.mask for s in model.predict(x)])  # [N, h, w]
     assert torch.equal(masks.flatten(1), expected)
     on_meta = model.to('meta').predict(x.to('meta'))
     assert on_meta[0].mask.device.type == 'meta'
     assert on_meta[0].reconstruction.shape == (3, 32, 32)
+
+
+def test_an_images_mask_and_metrics_do_not_depend_on_its_batch():
+    """``predict`` seeded one generator per batch: an image's mask, so its
+    MSE and PSNR, depended on its place in the batch, and the metrics on
+    the batch size and the number of processes (1708.6 at batch 16, 1778.2
+    at batch 4 for one demo checkpoint)."""
+    model = build(tiny_mae_cfg(norm_pix=False)).eval()
+    inputs = model.data_preprocessor(batch(n=4), training=False)['inputs']
+
+    def samples(indices):
+        out = []
+        for index in indices:
+            sample = DataSample()
+            sample.set_metainfo(dict(sample_idx=index))
+            out.append(sample)
+        return out
+
+    whole = model.predict(inputs, samples([0, 1, 2, 3]))
+    halves = (model.predict(inputs[[3, 2]], samples([3, 2])) +
+              model.predict(inputs[[1, 0]], samples([1, 0])))
+    for sample in halves:
+        same = whole[sample.sample_idx]
+        assert torch.equal(sample.mask, same.mask)
+        torch.testing.assert_close(sample.masked_mse, same.masked_mse)
+    assert len({tuple(s.mask.flatten().tolist()) for s in whole}) == 4
+    # without data samples, an image's place in the batch is its key: an
+    # image alone gets the mask of the seed itself, as before
+    alone = model.predict(inputs[:1])
+    generator = torch.Generator().manual_seed(model.predict_seed)
+    assert torch.equal(alone[0].mask.flatten(), model.backbone.masking(
+        1, (4, 4), generator=generator).mask[0])
+    assert torch.equal(alone[0].mask, whole[0].mask)
 
 
 @pytest.mark.parametrize('seed', [-2**63, 2**64 - 1])

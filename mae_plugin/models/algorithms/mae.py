@@ -34,6 +34,21 @@ def _update_params(optim_wrapper: OptimWrapper, loss: torch.Tensor) -> None:
     optim_wrapper.update_params(loss)
 
 
+# The step between the mask seeds of consecutive images (odd, the golden
+# ratio times 2**64, as SplitMix64 steps): image k's seed lies far from
+# image k+1's and from another run's seed plus one.
+_IMAGE_SEED_STEP = 0x9E3779B97F4A7C15
+
+
+def image_seed(seed: int, key: int) -> int:
+    """The seed of image ``key``'s mask in ``predict`` (``key`` its
+    dataset index): ``seed`` itself for key 0, so an image reconstructed
+    alone keeps the mask of ``seed``; within ``torch.Generator
+    .manual_seed``'s range ``[-2**63, 2**64 - 1]`` as ``seed`` is."""
+    value = seed + key * _IMAGE_SEED_STEP
+    return value if value < 2**64 else value % 2**64
+
+
 def _fill_in(cfg, **defaults):
     """A sub-module config with ``defaults`` for the keys it leaves out; an
     already built module is returned as is."""
@@ -72,10 +87,12 @@ class MAE(BaseSelfSupervisor):
             from the backbone.
         head (dict): Pixel head config; ``patch_size`` comes from the
             backbone unless set.
-        predict_seed (int): Seed of the CPU generator that draws the masks
-            of ``predict``, so validation sees the same masks every time,
-            on every device, and leaves the global RNG (the training
-            run's) untouched; in ``[-2**63, 2**64 - 1]``, the range of
+        predict_seed (int): Seed of the masks of ``predict``: each image's
+            is drawn by a CPU generator of its own, seeded from this and
+            the image's dataset index (:func:`image_seed`), so an image is
+            evaluated with the same mask every time, in any batch, process
+            or device, and the global RNG (the training run's) is left
+            untouched; in ``[-2**63, 2**64 - 1]``, the range of
             ``torch.Generator.manual_seed``. Defaults to 0.
         data_preprocessor (dict, optional): Defaults to
             ``SelfSupDataPreprocessor``.
@@ -244,6 +261,13 @@ class MAE(BaseSelfSupervisor):
                 **kwargs) -> List[DataSample]:
         """Reconstruct a batch with reproducible masks.
 
+        Image ``i`` is masked with noise drawn by a CPU generator seeded
+        with ``image_seed(predict_seed, key)``, ``key`` being its data
+        sample's ``sample_idx`` (its index in the dataset, which
+        mmengine's datasets set), or ``i`` without one: its mask, hence its
+        metrics, do not depend on the batch size, the number of processes
+        or the device.
+
         Args:
             inputs (Tensor): ``[N, C, H, W]`` preprocessed images.
             data_samples (list[DataSample], optional): One per image, to
@@ -274,11 +298,21 @@ class MAE(BaseSelfSupervisor):
             raise ValueError(
                 f'data_samples must be one per image of inputs ({n}), got '
                 f'{len(data_samples)}')
-        # On the CPU, whatever the device: the same masks everywhere.
-        generator = torch.Generator().manual_seed(self.predict_seed)
-        pred, mask = self.reconstruct(inputs, generator=generator)
+        grid_size = self.backbone.check_images(inputs)
+        keys = range(n) if data_samples is None else [
+            sample.metainfo.get('sample_idx', i)
+            for i, sample in enumerate(data_samples)
+        ]
+        # Drawn on the CPU, whatever the device: the same masks everywhere.
+        noise = torch.cat([
+            self.backbone.masking.sample_noise(
+                1, grid_size, inputs.device,
+                torch.Generator().manual_seed(
+                    image_seed(self.predict_seed, int(key))))
+            for key in keys
+        ])  # [N, L]
+        pred, mask = self.reconstruct(inputs, noise=noise)
         p = self.backbone.patch_size
-        grid_size = (inputs.shape[2] // p, inputs.shape[3] // p)
         recon = self.to_pixels(self.head.reconstruct(pred, inputs))
         error = (recon - self.to_pixels(inputs)).pow(2).mean(dim=1)  # [N,H,W]
         mask_map = mask.reshape(-1, *grid_size)  # [N, h, w]

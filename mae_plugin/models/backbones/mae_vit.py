@@ -227,14 +227,24 @@ class MAEViT(VisionTransformer):
                 pixels), or of another dtype than the weights outside
                 ``torch.autocast``.
         """
+        self.check_images(x)
+        x, grid_size = self.patch_embed(x)  # [N, L, D]
+        return x + self.position_embedding(grid_size)[:, 1:], grid_size
+
+    def check_images(self, x: torch.Tensor) -> Tuple[int, int]:
+        """The patch grid ``(h, w)`` of images ``x`` ``[N, C, H, W]``, once
+        they are checked to be images the patch projection takes.
+
+        Raises:
+            ValueError, TypeError: As :meth:`embed_patches`.
+        """
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ValueError(
                 f'expected images [N, {self.in_channels}, H, W] for '
                 f'in_channels={self.in_channels}, got {tuple(x.shape)}')
         check_divisible(x.shape[2], x.shape[3], self.patch_size)
         self._check_dtype(x)
-        x, grid_size = self.patch_embed(x)  # [N, L, D]
-        return x + self.position_embedding(grid_size)[:, 1:], grid_size
+        return x.shape[2] // self.patch_size, x.shape[3] // self.patch_size
 
     def _check_dtype(self, x: torch.Tensor) -> None:
         """Refuse images the patch projection cannot take, before it
