@@ -658,4 +658,33 @@ MUTATIONS = (
         old='    resized = fit_position_embeddings(module, state_dict)\n',
         new='    resized = []\n',
         tests=KEYS_TESTS),
+    Mutation(
+        name='predict-seeds-per-batch',
+        promise="an image's validation mask does not depend on its batch",
+        path='mae_plugin/models/algorithms/mae.py',
+        old='image_seed(self.predict_seed, int(key))))',
+        new='image_seed(self.predict_seed, 0)))',
+        tests=('tests/test_models/test_mae.py', )),
+    Mutation(
+        name='load-from-fit-unchecked',
+        promise="a training run's load_from is checked for fit",
+        path='mae_plugin/apis/runner.py',
+        old="    if cfg.get('resume') or cfg.get('load_from'):",
+        new="    if cfg.get('resume'):",
+        tests=('tests/test_reliability/test_fault_injection.py::'
+               'test_3_an_official_layout_checkpoint_names_the_converter', )),
+    Mutation(
+        name='checkpoint-name-without-step',
+        promise='a checkpoint file name without the step is refused',
+        path='mae_plugin/engine/hooks/atomic_checkpoint_hook.py',
+        old='        if not distinct:',
+        new='        if distinct is None:',
+        tests=('tests/test_engine/test_config_faults.py', )),
+    Mutation(
+        name='resume-keeps-optimizer-silently',
+        promise='a resume warns of the optimizer settings it keeps',
+        path='mae_plugin/engine/hooks/checkpoint_fit_hook.py',
+        old='            self._warn_of_optimizer_changes(runner, checkpoint)\n',
+        new='',
+        tests=('tests/test_engine/test_exact_resume.py', )),
 )
