@@ -269,8 +269,8 @@ def _check_scheduler_spans(cfg: Config) -> None:
     """
     max_epochs = (cfg.get('train_cfg') or {}).get('max_epochs')
     ends = []
-    for i, scheduler in enumerate(
-            scheduler_cfgs(cfg.get('param_scheduler')) or []):
+    schedulers = scheduler_cfgs(cfg.get('param_scheduler')) or []
+    for i, scheduler in enumerate(schedulers):
         begin, end = scheduler.get('begin', 0), scheduler.get('end')
         name = f'param_scheduler[{i}] ({scheduler.get("type")})'
         if end is not None and end <= begin:
@@ -284,9 +284,15 @@ def _check_scheduler_spans(cfg: Config) -> None:
             ends.append((None, scheduler))  # in iterations
             continue
         if end is None and begin >= max_epochs:
+            moves = [f'param_scheduler.{j}.end'
+                     for j, earlier in enumerate(schedulers[:i])
+                     if earlier.get('end') == begin]
             raise ValueError(
                 f'train_cfg.max_epochs must be above {begin}, where {name} '
-                f'begins and runs to the end of training, got {max_epochs}')
+                f'begins and runs to the end of training, got {max_epochs}'
+                + (f' (a shorter run also moves its start, '
+                   f'param_scheduler.{i}.begin, with '
+                   f'{" and ".join(moves)})' if moves else ''))
         if end is not None and end > max_epochs:
             _warn(f'{name} ends at epoch {end}, after train_cfg.max_epochs='
                   f'{max_epochs}: training stops before its schedule ends'

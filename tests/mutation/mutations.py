@@ -684,7 +684,7 @@ MUTATIONS = (
         name='resume-keeps-optimizer-silently',
         promise='a resume warns of the optimizer settings it keeps',
         path='mae_plugin/engine/hooks/checkpoint_fit_hook.py',
-        old='            self._warn_of_optimizer_changes(runner, checkpoint)\n',
-        new='',
+        old='self._warn_of_optimizer_changes(runner, checkpoint)',
+        new='None',
         tests=('tests/test_engine/test_exact_resume.py', )),
 )

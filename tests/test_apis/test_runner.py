@@ -119,7 +119,9 @@ def test_epochs_cut_to_the_warm_up_are_named(tmp_path):
     with pytest.raises(ValueError, match=r'^train_cfg.max_epochs must be '
                        r'above 2, where param_scheduler\[1\] '
                        r'\(CosineAnnealingLR\) begins and runs to the end '
-                       r'of training, got 2$'):
+                       r'of training, got 2 \(a shorter run also moves its '
+                       r'start, param_scheduler.1.begin, with '
+                       r'param_scheduler.0.end\)$'):
         train_config(config, work_dir=str(tmp_path),
                      cfg_options={'train_cfg.max_epochs': 2})
     cfg = train_config(config, work_dir=str(tmp_path),
