@@ -8,6 +8,8 @@ from typing import List
 import cv2
 import numpy as np
 
+from mae_plugin.utils import check_output_folder
+
 # Colour photographs of natural scenes and objects in skimage.data.
 SKIMAGE_PHOTOS = ('astronaut', 'chelsea', 'coffee', 'rocket',
                   'hubble_deep_field', 'immunohistochemistry', 'retina')
@@ -41,7 +43,13 @@ def export_demo_photos(out_dir: str) -> List[str]:
 
     Returns:
         list[str]: the written paths.
+
+    Raises:
+        ValueError: ``out_dir`` is empty.
+        NotADirectoryError: ``out_dir``, or a folder above it, is a file.
+        PermissionError: No file can be created there.
     """
+    check_output_folder('out_dir', out_dir)  # before the photos are read
     os.makedirs(out_dir, exist_ok=True)
     paths = []
     for name, rgb in packaged_photos():

@@ -18,6 +18,7 @@ import inspect
 import math
 import os
 import os.path as osp
+import tempfile
 from numbers import Integral, Real
 from typing import (Any, Callable, Iterable, Iterator, List, Sequence,
                     Tuple)
@@ -248,17 +249,74 @@ def check_paths(name: str, value: Any) -> List[str]:
     return [check_path(f'{name}[{i}]', item) for i, item in enumerate(value)]
 
 
+def _check_folder_can_hold(name: str, path: str, folder: str) -> None:
+    """Raise unless files can be written in ``folder`` once its missing
+    folders are made (as :func:`~mae_plugin.utils.atomic_write` and the
+    tools make them): the nearest of ``folder`` and the folders above it
+    that exists must be a folder in which a file can be created (tried with
+    a nameless temporary file, which the owner's permission bits, a
+    read-only file system and ``/proc`` all refuse, root's included)."""
+    existing = folder or '.'
+    while not osp.exists(existing):
+        existing = osp.dirname(existing) or '.'
+    if not osp.isdir(existing):
+        raise NotADirectoryError(
+            f'{name} must be a path in a folder, got {path}: {existing} is '
+            'a file, not a folder')
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        raise PermissionError(
+            f'{name} must be a path in a folder that can be written, got '
+            f'{path}: no file can be created in {existing} '
+            f'({error.strerror})') from None
+
+
+def check_output_folder(name: str, path: Any) -> str:
+    """Return ``path`` (a ``str`` or an ``os.PathLike``, as a ``str``) if
+    files can be written into it: it is not empty (which would write into
+    the working directory unnamed) nor an existing file, and it is a
+    folder, or can be made as one, where files can be created (see
+    :func:`check_output_file`). Nothing is made.
+
+    Raises:
+        TypeError: ``path`` is not a path.
+        ValueError: ``path`` is empty.
+        NotADirectoryError: ``path``, or a folder above it, is a file.
+        PermissionError: No file can be created in ``path`` or, where it
+            is missing, in the nearest folder above it that exists.
+    """
+    path = check_path(name, path)
+    if not path:
+        raise ValueError(f"{name} must be a non-empty path, got ''")
+    if osp.exists(path) and not osp.isdir(path):
+        raise NotADirectoryError(f'{name} must be a folder, got the file '
+                                 f'{path}')
+    _check_folder_can_hold(name, path, path)
+    return path
+
+
 def check_output_file(name: str, path: str,
                       inputs: Iterable[str] = ()) -> str:
     """Return ``path`` if a file can be written there without losing an
-    input: it is not an existing folder nor a folder's path (ending with a
-    separator), nor the same file as one of ``inputs`` (compared through
-    links).
+    input: it is not empty, an existing folder nor a folder's path (ending
+    with a separator), nor the same file as one of ``inputs`` (compared
+    through links), and its folder is one, or can be made as one (missing
+    folders are made when the file is written), where files can be
+    created: none of the folders above it is a file, and the nearest that
+    exists takes a new file. Nothing is made.
 
     Raises:
+        ValueError: ``path`` is empty, or is one of ``inputs``.
         IsADirectoryError: ``path`` is a folder.
-        ValueError: ``path`` is one of ``inputs``.
+        NotADirectoryError: A folder above ``path`` is a file.
+        PermissionError: No file can be created in the folder of
+            ``path`` (or, where it is missing, in the nearest folder above
+            it that exists).
     """
+    if not path:
+        raise ValueError(f"{name} must be a non-empty path, got ''")
     if osp.isdir(path) or not osp.basename(path):
         raise IsADirectoryError(
             f'{name} must be a file to write, got the folder {path}')
@@ -268,6 +326,7 @@ def check_output_file(name: str, path: str,
             raise ValueError(
                 f'{name} must be another file than the input {source} '
                 f'(writing it would overwrite the input), got {path}')
+    _check_folder_can_hold(name, path, osp.dirname(path))
     return path
 
 
@@ -281,12 +340,20 @@ def argparse_type(check: Callable[..., Any],
 
         parser.add_argument('--rounds', type=argparse_type(
             check_positive_int, 'rounds'))
+
+    A check of an output path (:func:`check_output_folder`,
+    :func:`check_output_file`), whose ``OSError`` says why the path cannot
+    be written, is reported the same way, so the command stops before it
+    does any work::
+
+        parser.add_argument('--out-dir', type=argparse_type(
+            check_output_folder, 'out_dir', str))
     """
 
     def parse(text: str) -> Any:
         try:
             return check(name, convert(text), **rule)
-        except (TypeError, ValueError) as error:
+        except (TypeError, ValueError, OSError) as error:
             if isinstance(error, ValueError) and 'must be' not in str(error):
                 error = f'{name} must be {convert.__name__}, got {text!r}'
             raise argparse.ArgumentTypeError(str(error)) from None

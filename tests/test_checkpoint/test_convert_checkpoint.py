@@ -1,6 +1,7 @@
 """Converting checkpoint files, in the library and with the CLI."""
 import io
 import os
+import os.path as osp
 import subprocess
 import sys
 
@@ -229,6 +230,27 @@ def test_a_folder_is_named_as_a_folder(official_file, tmp_path):
     assert result.stderr.strip() == (
         'convert_checkpoint: dst must be a file to write, got the folder '
         f'{hf_folder}')
+
+
+def test_a_dst_under_a_file_or_an_unwritable_folder_is_named(
+        official_file, tmp_path):
+    """Was "File exists: '<the file>'", and for /proc (root included) "No
+    such file or directory" naming the writer's temporary file."""
+    _, path = official_file
+    photo = tmp_path / 'a.jpg'
+    photo.write_bytes(b'jpeg')
+    result = run_converter(path, f'{photo}/x.pth')
+    assert result.returncode == 1
+    assert result.stderr == (
+        f'convert_checkpoint: dst must be a path in a folder, got '
+        f'{photo}/x.pth: {photo} is a file, not a folder\n')
+    if osp.isdir('/proc/self'):
+        result = run_converter(path, '/proc/x.pth')
+        assert result.returncode == 1
+        assert result.stderr == (
+            'convert_checkpoint: dst must be a path in a folder that can be '
+            'written, got /proc/x.pth: no file can be created in /proc (No '
+            'such file or directory)\n')
 
 
 def test_an_interrupted_save_leaves_the_earlier_dst(official_file, tmp_path,

@@ -134,3 +134,22 @@ def test_the_output_is_a_file_written_whole_or_not_at_all(
     published = torch.load(path, weights_only=True)
     assert published['meta'] == {'epoch': 1}
     assert torch.equal(published['state_dict']['w'], torch.ones(3))
+
+
+def test_an_out_file_under_a_file_is_named_before_reading(tmp_path):
+    """makedirs' "File exists: '<the file>'" came after the checkpoint was
+    read and hashed; here the input is not even read (it is missing)."""
+    photo = tmp_path / 'a.jpg'
+    photo.write_bytes(b'jpeg')
+    result = subprocess.run([
+        sys.executable, 'tools/model_converters/publish_model.py',
+        str(tmp_path / 'missing.pth'), f'{photo}/mae.pth'
+    ],
+                            cwd=ROOT,
+                            env=checkout_env(),
+                            capture_output=True,
+                            text=True)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f'publish_model: out_file must be a path in a folder, got '
+        f'{photo}/mae.pth: {photo} is a file, not a folder\n')

@@ -291,6 +291,22 @@ def test_an_out_file_that_is_an_input_image_is_refused(images, tmp_path):
     assert open(image, 'rb').read() == before
 
 
+def test_an_out_file_under_a_file_is_refused_before_the_model(images,
+                                                              tmp_path):
+    """The figure's write failed with "File exists" once the model had
+    reconstructed every image; refused here before the model is built (a
+    missing checkpoint)."""
+    photo = tmp_path / 'a.jpg'
+    photo.write_bytes(b'jpeg')
+    result = run_tool('tools/visualize_reconstruction.py', CONFIG,
+                      str(tmp_path / 'missing.pth'), images, '--out-file',
+                      f'{photo}/o.png')
+    assert result.returncode == 1
+    assert result.stderr == (
+        f'visualize_reconstruction: --out-file must be a path in a folder, '
+        f'got {photo}/o.png: {photo} is a file, not a folder\n')
+
+
 def test_the_mask_ratio_is_checked_at_the_command_line(images, tmp_path):
     """Named by flag before the model is built (a missing checkpoint
     here), not by the library after loading it."""

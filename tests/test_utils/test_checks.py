@@ -2,6 +2,8 @@
 the exact message (``<name> must be <rule>, got <value>``) it raises."""
 import argparse
 import math
+import os
+import os.path as osp
 import re
 
 import numpy as np
@@ -12,8 +14,8 @@ from mmengine.config import Config, DictAction
 from mae_plugin.utils import (CfgOptionsAction, argparse_type, check_bool,
                               check_choice, check_choices, check_device,
                               check_img_size, check_int, check_number,
-                              check_output_file, check_pair,
-                              check_positive_int, check_range,
+                              check_output_file, check_output_folder,
+                              check_pair, check_positive_int, check_range,
                               merge_cfg_options)
 from ..conftest import ABSENT_CUDA
 
@@ -228,6 +230,45 @@ def test_check_output_file(tmp_path):
                 f'{source} (writing it would overwrite the input), got '
                 f'{link}'):
         check_output_file('dst', str(link), [new, str(source)])
+
+
+@pytest.mark.skipif(not osp.isdir('/proc/self'), reason='needs /proc')
+def test_output_paths_under_a_file_or_an_unwritable_folder(tmp_path):
+    """A file among the folders above the output was reported by the
+    writer's makedirs as "File exists: '<the file>'", after the work; a
+    folder that takes no file (/proc, even for root) as "No such file or
+    directory" of the writer's temporary file."""
+    photo = tmp_path / 'a.jpg'
+    photo.write_bytes(b'jpeg')
+    for path in (f'{photo}/x.pth', f'{photo}/new/x.pth'):
+        with raises(NotADirectoryError, f'dst must be a path in a folder, '
+                    f'got {path}: {photo} is a file, not a folder'):
+            check_output_file('dst', path)
+        with raises(NotADirectoryError, f'out_dir must be a path in a '
+                    f'folder, got {path}: {photo} is a file, not a folder'):
+            check_output_folder('out_dir', path)
+    for path in ('/proc/x.pth', '/proc/new/x.pth'):
+        with raises(PermissionError, f'dst must be a path in a folder that '
+                    f'can be written, got {path}: no file can be created in '
+                    '/proc (No such file or directory)'):
+            check_output_file('dst', path)
+    with raises(NotADirectoryError, f'out_dir must be a folder, got the file '
+                f'{photo}'):
+        check_output_folder('out_dir', str(photo))
+    for check in (check_output_file, check_output_folder):
+        with raises(ValueError, "out must be a non-empty path, got ''"):
+            check('out', '')
+    # folders made when the output is written pass; nothing is made
+    new = tmp_path / 'new' / 'deeper'
+    assert check_output_folder('out_dir', new) == str(new)
+    assert check_output_file('dst', 'x.pth') == 'x.pth'  # the working dir
+    assert sorted(os.listdir(tmp_path)) == ['a.jpg']
+    parser = parser_with(**{'out-dir': dict(
+        type=argparse_type(check_output_folder, 'out_dir', str))})
+    with pytest.raises(RuntimeError) as error:
+        parser.parse_args(['--out-dir', str(photo)])
+    assert str(error.value) == (
+        f'argument --out-dir: out_dir must be a folder, got the file {photo}')
 
 
 def test_merge_cfg_options_refuses_a_misspelt_top_level_key():
