@@ -8,7 +8,7 @@ import logging
 import math
 import os
 import os.path as osp
-from typing import Optional, Union
+from typing import Optional, Tuple, Union
 
 import torch
 from mmengine.config import Config
@@ -268,8 +268,13 @@ def _check_scheduler_spans(cfg: Config) -> None:
     schedule ends with).
     """
     max_epochs = (cfg.get('train_cfg') or {}).get('max_epochs')
-    ends = []
     schedulers = scheduler_cfgs(cfg.get('param_scheduler')) or []
+    fewest, reason = fewest_epochs(cfg)
+    if max_epochs is not None and max_epochs < fewest:
+        raise ValueError(f'train_cfg.max_epochs must be above {fewest - 1}, '
+                         f'where {reason}, got {max_epochs}'
+                         f'{_shorter_run_hint(schedulers, fewest - 1)}')
+    ends = []
     for i, scheduler in enumerate(schedulers):
         begin, end = scheduler.get('begin', 0), scheduler.get('end')
         name = f'param_scheduler[{i}] ({scheduler.get("type")})'
@@ -283,16 +288,6 @@ def _check_scheduler_spans(cfg: Config) -> None:
         if not scheduler.get('by_epoch', True):
             ends.append((None, scheduler))  # in iterations
             continue
-        if end is None and begin >= max_epochs:
-            moves = [f'param_scheduler.{j}.end'
-                     for j, earlier in enumerate(schedulers[:i])
-                     if earlier.get('end') == begin]
-            raise ValueError(
-                f'train_cfg.max_epochs must be above {begin}, where {name} '
-                f'begins and runs to the end of training, got {max_epochs}'
-                + (f' (a shorter run also moves its start, '
-                   f'param_scheduler.{i}.begin, with '
-                   f'{" and ".join(moves)})' if moves else ''))
         if end is not None and end > max_epochs:
             _warn(f'{name} ends at epoch {end}, after train_cfg.max_epochs='
                   f'{max_epochs}: training stops before its schedule ends'
@@ -305,6 +300,56 @@ def _check_scheduler_spans(cfg: Config) -> None:
                   f'train_cfg.max_epochs={max_epochs}: the last '
                   f'{max_epochs - end} epochs keep the lr it ends with'
                   f'{_t_max_hint(last)}')
+
+
+def fewest_epochs(cfg: Config) -> Tuple[int, str]:
+    """The fewest ``train_cfg.max_epochs`` that the config's
+    ``param_scheduler`` takes, and why.
+
+    An epoch-based scheduler without an ``end`` of its own runs to the end
+    of training (mmengine's default ``end``), which must come after its
+    ``begin``: a warm-up of ``w`` epochs followed by such a cosine needs
+    ``w + 1`` epochs. Schedulers with their own ``end`` or in iterations
+    set no bound.
+
+    Args:
+        cfg (Config): A config, its options merged.
+
+    Returns:
+        tuple[int, str]: The fewest epochs (1 where no scheduler bounds
+        them) and the reason, e.g. ``'param_scheduler[1]
+        (CosineAnnealingLR) begins and runs to the end of training'``
+        (``''`` for 1).
+    """
+    fewest, reason = 1, ''
+    for i, scheduler in enumerate(
+            scheduler_cfgs(cfg.get('param_scheduler')) or []):
+        begin = scheduler.get('begin', 0)
+        if (scheduler.get('by_epoch', True) and scheduler.get('end') is None
+                and begin + 1 > fewest):
+            fewest = begin + 1
+            reason = (f'param_scheduler[{i}] ({scheduler.get("type")}) '
+                      'begins and runs to the end of training')
+    return fewest, reason
+
+
+def _shorter_run_hint(schedulers: list, begin: int) -> str:
+    """How a run shorter than the scheduler that begins at ``begin`` and
+    runs to the end of training moves that start: with the ends of the
+    schedulers before it that end there (the warm-up's)."""
+    for i, scheduler in enumerate(schedulers):
+        if scheduler.get('end') is None and scheduler.get('begin',
+                                                          0) == begin:
+            moves = [
+                f'param_scheduler.{j}.end'
+                for j, earlier in enumerate(schedulers[:i])
+                if earlier.get('end') == begin
+            ]
+            if moves:
+                return (f' (a shorter run also moves its start, '
+                        f'param_scheduler.{i}.begin, with '
+                        f'{" and ".join(moves)})')
+    return ''
 
 
 def _t_max_hint(scheduler: dict) -> str:

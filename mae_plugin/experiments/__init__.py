@@ -5,8 +5,9 @@ from .crop_fidelity import (CROP_SETTINGS, CropFidelity, format_crop_report,
                             measure_crop_fidelity, time_crops)
 from .decode_check import (DECODERS, DecodeCheck, check_decoder,
                            format_decode_check)
-from .fashion_mnist_study import (FINETUNE_CONFIG, PRETRAIN_CONFIG,
-                                  SCRATCH_CONFIG, equal_compute_epochs,
+from .fashion_mnist_study import (EPOCH_CONFIGS, FINETUNE_CONFIG,
+                                  PRETRAIN_CONFIG, SCRATCH_CONFIG,
+                                  check_study_epochs, equal_compute_epochs,
                                   run_fashion_mnist_study)
 from .flop_count import gemm_flops_per_s
 from .paths import config_path
@@ -18,8 +19,8 @@ from .precision_check import (format_precision_report, plot_precision_check,
                               run_precision_check)
 from .probes import (checkpoint_features, feature_loaders, finetune_accuracy,
                      probe_features)
-from .report import (markdown_table, pyplot, save_figure, write_json,
-                     write_markdown)
+from .report import (check_report_files, markdown_table, pyplot,
+                     save_figure, write_json, write_markdown)
 from .seed_summary import (format_seed_summary, mean_std, run_study_seeds,
                            summarize_study_seeds, write_seed_summary)
 from .step_benchmark import run_benchmark
@@ -36,14 +37,16 @@ from .train_benchmark import (LoaderThroughput, TrainThroughput,
 __all__ = [
     'CROP_SETTINGS', 'CropFidelity', 'format_crop_report',
     'measure_crop_fidelity', 'time_crops', 'DECODERS', 'DecodeCheck',
-    'check_decoder', 'format_decode_check', 'FINETUNE_CONFIG',
-    'PRETRAIN_CONFIG', 'SCRATCH_CONFIG', 'run_fashion_mnist_study',
+    'check_decoder', 'format_decode_check', 'EPOCH_CONFIGS',
+    'FINETUNE_CONFIG', 'PRETRAIN_CONFIG', 'SCRATCH_CONFIG',
+    'check_study_epochs', 'run_fashion_mnist_study',
     'write_study_report', 'equal_compute_epochs', 'gemm_flops_per_s',
     'config_path', 'PIPELINES', 'PipelineSpec', 'decode_factor_shares',
     'format_pipeline_report', 'run_pipeline_benchmark',
     'write_benchmark_images', 'format_precision_report',
     'plot_precision_check', 'run_precision_check', 'checkpoint_features',
-    'feature_loaders', 'finetune_accuracy', 'probe_features', 'markdown_table',
+    'feature_loaders', 'finetune_accuracy', 'probe_features',
+    'check_report_files', 'markdown_table',
     'pyplot', 'save_figure', 'write_json', 'write_markdown',
     'format_seed_summary', 'mean_std', 'run_study_seeds', 'write_seed_summary',
     'summarize_study_seeds', 'run_benchmark', 'PEERS', 'BenchmarkSpec',

@@ -16,8 +16,9 @@ from mmengine.config import Config
 
 from mae_plugin.datasets import DEBIAN_FASHION_MNIST
 from mae_plugin.engine import KNNEvalHook
-from mae_plugin.apis import build_runner, train_config
-from mae_plugin.utils import check_number
+from mae_plugin.apis import build_runner, fewest_epochs, train_config
+from mae_plugin.utils import (check_number, check_output_folder,
+                              check_positive_int, merge_cfg_options)
 from .paths import config_path
 from .probes import (Features, checkpoint_features, feature_loaders,
                      finetune_accuracy, probe_features, raw_pixel_features)
@@ -29,6 +30,12 @@ PRETRAIN_CONFIG = config_path(
 FINETUNE_CONFIG = config_path('benchmarks', 'classification', 'fashion_mnist',
                               'vit-tiny-p4_1xb256-coslr-3e_fashion-mnist.py')
 SCRATCH_CONFIG = FINETUNE_CONFIG.replace('.py', '-scratch.py')
+#: The configs that train for each epoch count of the study by default
+#: (the fine-tuning epochs are those of both same-epochs runs).
+EPOCH_CONFIGS = dict(
+    pretrain_epochs=(PRETRAIN_CONFIG, ),
+    finetune_epochs=(FINETUNE_CONFIG, SCRATCH_CONFIG),
+    scratch_epochs=(SCRATCH_CONFIG, ))
 PROBE_STAGE = 'probes (logistic regression and kNN)'
 EQUAL_COMPUTE = 'from scratch, equal compute'
 
@@ -43,6 +50,47 @@ def _set_dataset_fields(node, **fields) -> None:
     elif isinstance(node, (list, tuple)):
         for value in node:
             _set_dataset_fields(value, **fields)
+
+
+def check_study_epochs(name: str,
+                       epochs: Optional[int],
+                       configs: Sequence[str],
+                       cfg_options: Optional[dict] = None) -> Optional[int]:
+    """Return ``epochs`` if each of ``configs`` (with ``cfg_options``)
+    can train for that many: an int >= 1 and at least the fewest
+    ``train_cfg.max_epochs`` its schedule takes
+    (:func:`~mae_plugin.apis.fewest_epochs`: a cosine that follows a
+    1-epoch warm-up needs 2). Checked before the study trains anything:
+    the fine-tuning configs refused 1 epoch only once the pretraining and
+    probes were over.
+
+    Args:
+        name (str): What the user calls the count (``finetune_epochs``).
+        epochs (int, optional): The count; None (each config's own)
+            passes.
+        configs (Sequence[str]): The configs that train for ``epochs``.
+        cfg_options (dict, optional): Overrides of those configs
+            (``key.sub=value`` style). Defaults to None.
+
+    Raises:
+        TypeError: ``epochs`` is not an int.
+        ValueError: ``epochs`` is below 1 or below what a config's
+            schedule takes (the config and its scheduler named), or an
+            option's first key is a misspelling of the config's.
+    """
+    if epochs is None:
+        return None
+    check_positive_int(name, epochs)
+    for config in configs:
+        cfg = Config.fromfile(config)
+        fewest, reason = fewest_epochs(
+            merge_cfg_options(cfg, dict(cfg_options or {})))
+        if epochs < fewest:
+            raise ValueError(
+                f'{name} must be an int >= {fewest}, the fewest epochs '
+                f'{osp.basename(config)} trains for ({reason}), got '
+                f'{epochs}')
+    return epochs
 
 
 def _config(path: str, work_dir: str, data_root: str,
@@ -269,8 +317,8 @@ def run_fashion_mnist_study(work_dir: str,
 
     Args:
         work_dir (str): Folder of the runs (checkpoints, logs).
-        out_dir (str): Where ``fashion_mnist_study.{md,json,png}`` go.
-            Defaults to ``'docs'``.
+        out_dir (str): Where ``fashion_mnist_study.{md,json,png}`` go,
+            created when missing. Defaults to ``'docs'``.
         data_root (str): Folder of the Fashion-MNIST idx files. Defaults to
             :data:`DEBIAN_FASHION_MNIST`.
         pretrain_epochs (int, optional): Pretraining epochs. Defaults to
@@ -307,6 +355,16 @@ def run_fashion_mnist_study(work_dir: str,
         :func:`equal_compute_epochs` weighed, and the CPU minutes the run
         took), ``pretraining`` (per-epoch loss, CPU minutes and kNN
         accuracy) and ``minutes`` (CPU and wall minutes per stage).
+
+    Raises:
+        ValueError: Before anything trains: an epoch count below what its
+            configs' schedules take (:func:`check_study_epochs`), or an
+            empty ``out_dir``.
+        NotADirectoryError: Before anything trains: ``out_dir``, or a
+            folder above it, is a file.
+        PermissionError: Before anything trains: no file can be created
+            in ``out_dir``.
+        FileNotFoundError: ``data_root`` does not exist.
     """
     data = dict(
         data_root=data_root,
@@ -314,6 +372,14 @@ def run_fashion_mnist_study(work_dir: str,
         test_subset=test_subset)
     pretrain_options = {'randomness.seed': seed, **(pretrain_options or {})}
     finetune_options = {'randomness.seed': seed, **(finetune_options or {})}
+    # Before anything trains: each failed only when its stage came.
+    check_output_folder('out_dir', out_dir)
+    check_study_epochs('pretrain_epochs', pretrain_epochs,
+                       [pretrain_config], pretrain_options)
+    check_study_epochs('finetune_epochs', finetune_epochs,
+                       [finetune_config, scratch_config], finetune_options)
+    check_study_epochs('scratch_epochs', scratch_epochs, [scratch_config],
+                       finetune_options)
     watch = Stopwatch()
 
     # 1. Pretraining, kNN accuracy every epoch.

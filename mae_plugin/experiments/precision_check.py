@@ -17,6 +17,8 @@ import numpy as np
 from mae_plugin.apis import build_runner, train_config
 from .report import markdown_table, pyplot, save_figure
 
+#: The suffixes of the report's files after its path (``--out``).
+REPORT_SUFFIXES = ('.json', '.md', '.png')
 # (run name, mixed precision, seed offset)
 RUNS = (('fp32', False, 0), ('bf16', True, 0), ('fp32, other seed', False, 1))
 

@@ -6,6 +6,7 @@ import os.path as osp
 from typing import Any, Iterable, List, Sequence
 
 from mae_plugin.engine import atomic_write
+from mae_plugin.utils import check_output_file
 
 
 def markdown_table(header: Sequence[str],
@@ -24,6 +25,29 @@ def markdown_table(header: Sequence[str],
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
     lines += ['| ' + ' | '.join(str(c) for c in row) + ' |' for row in rows]
     return lines
+
+
+def check_report_files(name: str, stem: str,
+                       suffixes: Sequence[str]) -> str:
+    """Return ``stem`` if a report's files ``stem + suffix``, one per
+    suffix, can be written (:func:`~mae_plugin.utils.check_output_file`),
+    so that a command refuses its output before the work, not after it::
+
+        parser.add_argument('--out', type=argparse_type(
+            check_report_files, 'out', str, suffixes=('.json', '.md')))
+
+    Raises:
+        ValueError: ``stem`` is empty.
+        IsADirectoryError: A file's path is a folder.
+        NotADirectoryError: A folder above ``stem`` is a file.
+        PermissionError: No file can be created in the folder of
+            ``stem``.
+    """
+    if not stem:
+        raise ValueError(f"{name} must be a non-empty path, got ''")
+    for suffix in suffixes:
+        check_output_file(name, stem + suffix)
+    return stem
 
 
 def write_json(data: Any, path: str, indent: int = 1) -> None:

@@ -4,6 +4,9 @@ import json
 import math
 import os
 import os.path as osp
+import re
+import subprocess
+import sys
 from typing import Dict, List
 
 import cv2
@@ -12,15 +15,17 @@ import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
 
+from mae_plugin.apis import fewest_epochs
 from mae_plugin.checkpoint import load_checkpoint_safely
-from mae_plugin.experiments import probes
+from mae_plugin.experiments import fashion_mnist_study, probes
 from mae_plugin.experiments.fashion_mnist_study import (
-    FINETUNE_CONFIG, PRETRAIN_CONFIG, SCRATCH_CONFIG, equal_compute_epochs,
-    run_fashion_mnist_study)
+    FINETUNE_CONFIG, PRETRAIN_CONFIG, SCRATCH_CONFIG, check_study_epochs,
+    equal_compute_epochs, run_fashion_mnist_study)
 from mae_plugin.datasets import DEBIAN_FASHION_MNIST
 from mae_plugin.engine import AccumulationAwareRunner, PretrainedKeysHook
 from tests.chance import above_chance
 from tests.fashion_mnist_files import write_fake_fashion_mnist
+from ..conftest import ROOT, checkout_env
 
 TINY_ARCH = dict(
     embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
@@ -236,6 +241,100 @@ def test_probe_epochs_must_be_pretrained(tmp_path):
             pretrain_epochs=3,
             probe_epochs=(5, ),
             pretrain_options=PRETRAIN_OPTIONS)
+
+
+# Why the Fashion-MNIST configs need more epochs than their warm-ups.
+COSINE = ('param_scheduler[1] (CosineAnnealingLR) begins and runs to the '
+          'end of training')
+
+
+def test_epoch_counts_the_schedules_refuse_are_named_with_the_fewest():
+    """The fine-tuning configs warm up for 1 epoch, then a cosine runs to
+    train_cfg.max_epochs; the pretraining config warms up for 2."""
+    assert fewest_epochs(Config.fromfile(FINETUNE_CONFIG)) == (2, COSINE)
+    assert fewest_epochs(Config.fromfile(PRETRAIN_CONFIG)) == (3, COSINE)
+    assert fewest_epochs(Config(dict(param_scheduler=None))) == (1, '')
+    assert check_study_epochs('finetune_epochs', 2,
+                              [FINETUNE_CONFIG, SCRATCH_CONFIG]) == 2
+    assert check_study_epochs('finetune_epochs', None,
+                              [FINETUNE_CONFIG]) is None
+    scratch = osp.basename(SCRATCH_CONFIG)
+    with pytest.raises(ValueError, match=re.escape(
+            f'scratch_epochs must be an int >= 2, the fewest epochs '
+            f'{scratch} trains for ({COSINE}), got 1')):
+        check_study_epochs('scratch_epochs', 1, [SCRATCH_CONFIG])
+    # read from the config as the options leave it: a 2-epoch warm-up
+    with pytest.raises(ValueError, match=re.escape(
+            'finetune_epochs must be an int >= 3')):
+        check_study_epochs('finetune_epochs', 2, [FINETUNE_CONFIG],
+                           {'param_scheduler.1.begin': 2})
+    with pytest.raises(ValueError, match=re.escape(
+            'pretrain_epochs must be an int >= 1, got 0')):
+        check_study_epochs('pretrain_epochs', 0, [PRETRAIN_CONFIG])
+
+
+def test_counts_and_an_out_dir_the_study_cannot_use_are_refused_first(
+        tmp_path, monkeypatch):
+    """--finetune-epochs 1 was refused by the fine-tuning config's
+    schedule once pretraining and the probes were over (67 minutes in),
+    naming train_cfg.max_epochs; an out_dir that is a file failed when the
+    report was written, after the whole study. Both are refused before a
+    runner is built."""
+    data_root = str(tmp_path / 'fashion-mnist')
+    os.makedirs(data_root)
+    write_fake_fashion_mnist(data_root, num_train=20, num_test=10)
+
+    def build_runner(cfg):
+        raise RuntimeError('a runner was built')
+
+    monkeypatch.setattr(fashion_mnist_study, 'build_runner', build_runner)
+    report = tmp_path / 'report.md'
+    report.write_text('an earlier report')
+    work_dir = tmp_path / 'work'
+
+    def study(**kwargs):
+        run_fashion_mnist_study(
+            str(work_dir),
+            kwargs.pop('out_dir', str(tmp_path / 'docs')),
+            data_root=data_root,
+            probe_epochs=(2, ),
+            pretrain_options=PRETRAIN_OPTIONS,
+            finetune_options=FINETUNE_OPTIONS,
+            **kwargs)
+
+    finetune = osp.basename(FINETUNE_CONFIG)
+    for kwargs, error, message in (
+            (dict(finetune_epochs=1), ValueError,
+             f'finetune_epochs must be an int >= 2, the fewest epochs '
+             f'{finetune} trains for ({COSINE}), got 1'),
+            (dict(scratch_epochs=1), ValueError,
+             'scratch_epochs must be an int >= 2, the fewest epochs '
+             f'{osp.basename(SCRATCH_CONFIG)} trains for ({COSINE}), got 1'),
+            (dict(out_dir=str(report)), NotADirectoryError,
+             f'out_dir must be a folder, got the file {report}'),
+            (dict(out_dir=f'{report}/docs'), NotADirectoryError,
+             f'out_dir must be a path in a folder, got {report}/docs: '
+             f'{report} is a file, not a folder')):
+        with pytest.raises(error, match=f'^{re.escape(message)}$'):
+            study(pretrain_epochs=3, **kwargs)
+    assert not work_dir.exists()
+    assert report.read_text() == 'an earlier report'
+    with pytest.raises(RuntimeError, match='a runner was built'):
+        study(pretrain_epochs=3, finetune_epochs=2, scratch_epochs=2)
+    # the command line names the flag, before it imports a model
+    result = subprocess.run([
+        sys.executable, 'tools/analysis_tools/fashion_mnist_study.py',
+        '--finetune-epochs', '1', '--out-dir', str(report)
+    ],
+                            cwd=ROOT,
+                            env=checkout_env(),
+                            capture_output=True,
+                            text=True)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        'fashion_mnist_study.py: error: argument --finetune-epochs: '
+        f'finetune_epochs must be an int >= 2, the fewest epochs {finetune} '
+        f'trains for ({COSINE}), got 1')
 
 
 def test_equal_compute_epochs_fill_the_budget():

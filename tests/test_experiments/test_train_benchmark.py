@@ -136,6 +136,33 @@ def test_tool_names_a_bad_count(flag, value, rule, config, tmp_path):
     assert not osp.exists(tmp_path / 'jpegs')
 
 
+def test_tool_refuses_its_outputs_before_the_jpegs_and_the_runs(
+        config, tmp_path):
+    """--json under a file was written only after every run, and failed
+    with makedirs' "File exists"; --data-root under a file with
+    --make-jpegs failed in os.makedirs with a traceback."""
+    photo = tmp_path / 'a.jpg'
+    photo.write_bytes(b'jpeg')
+    for args, message in (
+            (['--data-root', str(tmp_path / 'jpegs'), '--json',
+              f'{photo}/out.json'],
+             f'argument --json: json must be a path in a folder, got '
+             f'{photo}/out.json: {photo} is a file, not a folder'),
+            (['--data-root', f'{photo}/jpegs', '--json',
+              str(tmp_path / 'out.json')],
+             f'with --make-jpegs: --data-root must be a path in a folder, '
+             f'got {photo}/jpegs: {photo} is a file, not a folder')):
+        result = subprocess.run(
+            [sys.executable, 'tools/analysis_tools/benchmark_train.py',
+             config, '--make-jpegs', '8', '--batch-size', '4', *args],
+            cwd=ROOT, env=checkout_env(),
+            capture_output=True, text=True)
+        assert result.returncode == 2
+        assert result.stderr.splitlines()[-1] == (
+            f'benchmark_train.py: error: {message}')
+    assert sorted(os.listdir(tmp_path)) == ['a.jpg']
+
+
 def test_tool_writes_the_jpegs_and_one_run_per_worker_count(config,
                                                            tmp_path):
     data, out = str(tmp_path / 'jpegs'), str(tmp_path / 'out.json')

@@ -2,12 +2,14 @@
 runs, bf16 through the CPU autocast wrapper, and the gaps."""
 import json
 import math
+import os
 import os.path as osp
 
 import cv2
 
 from .test_train_test_visualize import photos  # noqa: F401 (fixture)
-from .test_train_test_visualize import CONFIG, TINY, crop_size_overrides, run
+from .test_train_test_visualize import (CONFIG, TINY, crop_size_overrides,
+                                        run, run_tool)
 
 
 def test_three_runs_and_the_bf16_gap_below_the_seed_gap(
@@ -38,3 +40,29 @@ def test_three_runs_and_the_bf16_gap_below_the_seed_gap(
     assert cv2.imread(out + '.png') is not None
     for name in ('fp32', 'bf16', 'fp32_other_seed'):
         assert osp.isdir(osp.join(tmp_path, 'work', name))
+
+
+def test_an_out_or_work_dir_it_cannot_write_is_refused_before_the_runs(
+        tmp_path):
+    """--out under a file was written after the three runs, failing with
+    makedirs' "File exists" and losing them."""
+    photo = tmp_path / 'a.jpg'
+    photo.write_bytes(b'jpeg')
+    (tmp_path / 'report.png').mkdir()
+    for args, message in (
+            (['--out', f'{photo}/report'],
+             f'argument --out: out must be a path in a folder, got '
+             f'{photo}/report.json: {photo} is a file, not a folder'),
+            (['--out', str(tmp_path / 'report')],
+             f'argument --out: out must be a file to write, got the folder '
+             f'{tmp_path}/report.png'),
+            (['--work-dir', str(photo)],
+             f'argument --work-dir: work_dir must be a folder, got the file '
+             f'{photo}')):
+        result = run_tool('tools/analysis_tools/compare_precision.py',
+                          CONFIG, '--work-dir', str(tmp_path / 'work'),
+                          *args)
+        assert result.returncode == 2
+        assert result.stderr.splitlines()[-1] == (
+            f'compare_precision.py: error: {message}')
+    assert sorted(os.listdir(tmp_path)) == ['a.jpg', 'report.png']

@@ -26,7 +26,8 @@ from mae_plugin.experiments import (PipelineSpec, benchmark_loader,
                                     format_training_report,
                                     write_benchmark_images, write_json)
 from mae_plugin.experiments.cli import add_cfg_options
-from mae_plugin.utils import argparse_type, check_int, check_positive_int
+from mae_plugin.utils import (argparse_type, check_int, check_output_file,
+                              check_output_folder, check_positive_int)
 
 
 def parse_args():
@@ -77,14 +78,23 @@ def parse_args():
         'step; --profile and --amp do not apply)')
     parser.add_argument(
         '--work-dir',
+        type=argparse_type(check_output_folder, 'work_dir', str),
         help='runner logs, one folder per worker count (default: a new '
         'temporary folder, kept and named in the output)')
     add_cfg_options(parser, 'the config')
-    parser.add_argument('--json', help='also write the results here')
+    parser.add_argument(
+        '--json',
+        type=argparse_type(check_output_file, 'json', str),
+        help='also write the results here')
     args = parser.parse_args()
     if args.loader_only and (args.profile or args.amp):
         parser.error('--profile and --amp need the model step, which '
                      '--loader-only leaves out')
+    if args.make_jpegs:  # --data-root is an output too
+        try:
+            check_output_folder('--data-root', args.data_root)
+        except (OSError, ValueError) as error:
+            parser.error(f'with --make-jpegs: {error}')
     return args
 
 

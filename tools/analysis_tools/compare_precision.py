@@ -13,9 +13,11 @@ import argparse
 import os
 
 import mae_plugin  # noqa: F401  (registers the plugin)
-from mae_plugin.experiments import (format_precision_report,
+from mae_plugin.experiments import (check_report_files,
+                                    format_precision_report,
                                     plot_precision_check, run_precision_check,
                                     write_json, write_markdown)
+from mae_plugin.experiments.precision_check import REPORT_SUFFIXES
 from mae_plugin.experiments.cli import add_cfg_options, add_config_args
 from mae_plugin.utils import argparse_type, check_seed
 
@@ -31,6 +33,8 @@ def parse_args():
         help='seed of the fp32 and bf16 runs; the third uses seed + 1')
     parser.add_argument(
         '--out',
+        type=argparse_type(
+            check_report_files, 'out', str, suffixes=REPORT_SUFFIXES),
         help='write OUT.json, OUT.png and OUT.md (default: '
         'WORK_DIR/precision)')
     return parser.parse_args()

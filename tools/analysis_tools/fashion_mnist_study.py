@@ -9,9 +9,11 @@ import sys
 
 import mae_plugin  # noqa: F401  (registers the plugin)
 from mae_plugin.datasets import DEBIAN_FASHION_MNIST
-from mae_plugin.experiments import (format_seed_summary,
+from mae_plugin.experiments import (EPOCH_CONFIGS, check_study_epochs,
+                                    format_seed_summary,
                                     run_fashion_mnist_study, run_study_seeds)
-from mae_plugin.utils import argparse_type, check_positive_int, check_seed
+from mae_plugin.utils import (argparse_type, check_output_folder,
+                              check_positive_int, check_seed)
 
 #: The optional counts of the study, by keyword of
 #: :func:`run_fashion_mnist_study`, and their help.
@@ -29,10 +31,14 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
         '--work-dir',
+        type=argparse_type(check_output_folder, 'work_dir', str),
         default='work_dirs/fashion_mnist_study',
         help='folder of the runs')
     parser.add_argument(
-        '--out-dir', default='docs', help='folder of the report')
+        '--out-dir',
+        type=argparse_type(check_output_folder, 'out_dir', str),
+        default='docs',
+        help='folder of the report')
     parser.add_argument(
         '--data-root',
         default=DEBIAN_FASHION_MNIST,
@@ -44,10 +50,14 @@ def parse_args():
         default=[4],
         help='earlier pretraining epochs whose checkpoints are probed too')
     for name, help in COUNTS.items():
+        # an epoch count at least what its configs' schedules take
+        check = (
+            argparse_type(
+                check_study_epochs, name, configs=EPOCH_CONFIGS[name])
+            if name in EPOCH_CONFIGS else argparse_type(
+                check_positive_int, name))
         parser.add_argument(
-            f'--{name.replace("_", "-")}',
-            type=argparse_type(check_positive_int, name),
-            help=help)
+            f'--{name.replace("_", "-")}', type=check, help=help)
     parser.add_argument(
         '--seeds',
         type=argparse_type(check_seed, 'seeds'),
