@@ -22,8 +22,9 @@ from mae_plugin.checkpoint import check_checkpoint_path
 from mae_plugin.engine import scheduler_cfgs
 from mae_plugin.registry import DATASETS
 from mae_plugin.utils import (CfgOptionsAction, argparse_type, check_int,
-                              check_number, check_path, check_positive_int,
-                              check_seed, config_items, merge_cfg_options)
+                              check_number, check_output_folder, check_path,
+                              check_positive_int, check_seed, config_items,
+                              merge_cfg_options)
 
 # Scales the lr by world_size x batch_size x accumulative_counts.
 RUNNER_TYPE = 'mae_plugin.AccumulationAwareRunner'
@@ -67,9 +68,11 @@ def parse_runner_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
 def _work_dir(cfg: Config, config_file: Optional[str],
               work_dir: Optional[str]) -> str:
     """``work_dir``, else the config's, else ``work_dirs/<config name>``
-    (needs a config file); refused where it is a file (mmengine's
-    ``makedirs`` failed with ``FileExistsError`` once the runner was being
-    built)."""
+    (needs a config file); refused where no folder can be made or written
+    there (:func:`~mae_plugin.utils.check_output_folder`): where it is a
+    file or under one (mmengine's ``makedirs`` failed with
+    ``FileExistsError`` once the runner was being built), or empty (the
+    run was written into the working directory)."""
     if work_dir is None:
         work_dir = cfg.get('work_dir')
     if work_dir is None and config_file is None:
@@ -78,11 +81,7 @@ def _work_dir(cfg: Config, config_file: Optional[str],
     if work_dir is None:
         work_dir = osp.join('./work_dirs',
                             osp.splitext(osp.basename(config_file))[0])
-    work_dir = check_path('work_dir', work_dir)
-    if osp.isfile(work_dir):
-        raise NotADirectoryError(
-            f'work_dir {work_dir} is a file, not a folder')
-    return work_dir
+    return check_output_folder('work_dir', work_dir)
 
 
 def _check_seed(cfg: Config) -> None:
@@ -427,8 +426,11 @@ def train_config(config_file: str,
             dataloader's ``batch_size`` is below 1, its ``num_workers``
             below 0, or an optimizer or scheduler number out of its range
             (see :func:`_check_numbers`); ``randomness.seed`` is outside
-            [0, 2**32 - 1]; or an option's first key is a misspelling of
-            the config's or the runner's.
+            [0, 2**32 - 1]; an option's first key is a misspelling of the
+            config's or the runner's; or the work dir is empty
+            (``--work-dir ''``).
+        NotADirectoryError: The work dir, or a folder above it, is a file.
+        PermissionError: No file can be created in the work dir.
         TypeError: One of those is not an int, or not a number.
         FileNotFoundError: ``resume`` is a local path to no file, or
             with ``'auto'``, ``last_checkpoint`` names a missing file that
@@ -654,8 +656,10 @@ def test_config(config_file: Union[str, Config],
             ``num_workers`` below 0, ``randomness.seed`` is outside
             [0, 2**32 - 1], an
             option's first key is a misspelling of the config's or the
-            runner's, or a loaded config without a file or ``work_dir`` is
-            given no ``work_dir``.
+            runner's, a loaded config without a file or ``work_dir`` is
+            given no ``work_dir``, or the work dir is empty.
+        NotADirectoryError: The work dir, or a folder above it, is a file.
+        PermissionError: No file can be created in the work dir.
         FileNotFoundError: ``checkpoint`` is a local path to no file.
         IsADirectoryError: ``checkpoint`` is a folder.
     """

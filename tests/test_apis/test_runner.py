@@ -1,6 +1,7 @@
 """The lr that ``--auto-scale-lr`` (``train_config``) gives a run that
 accumulates gradients: the official code's ``eff_batch_size = batch_size *
 accum_iter * world_size``."""
+import os
 import os.path as osp
 import re
 
@@ -17,6 +18,7 @@ from mae_plugin.apis import test_config as make_test_config
 from tests.test_engine.utils import unique_experiment
 from ..conftest import ROOT, tiny_mae_cfg
 from ..test_checkpoint.test_pretrained_init import logged_by
+from ..test_tools.test_train_test_visualize import run_tool
 
 # The paper's recipe: lr 1.5e-4 per 256 images, written for 4096.
 CONFIG = osp.join(ROOT, 'configs', 'mae',
@@ -626,13 +628,39 @@ def test_a_new_run_in_the_work_dir_of_an_earlier_one_is_warned_of(
 
 def test_a_work_dir_that_is_a_file_is_named(tmp_path):
     """mmengine's makedirs raised FileExistsError while building the
-    runner."""
+    runner; a work dir under a file too."""
     log = tmp_path / 'train.log'
     log.write_text('a log')
-    message = f'^work_dir {re.escape(str(log))} is a file, not a folder$'
+    message = ('^work_dir must be a folder, got the file '
+               f'{re.escape(str(log))}$')
     with pytest.raises(NotADirectoryError, match=message):
         train_config(CONFIG, work_dir=str(log))
     with pytest.raises(NotADirectoryError, match=message):
         make_test_config(CONFIG, 'epoch_1.pth',
                          cfg_options={'work_dir': str(log)})
+    with pytest.raises(NotADirectoryError, match=re.escape(
+            f'work_dir must be a path in a folder, got {log}/run: {log} is '
+            'a file, not a folder')):
+        train_config(CONFIG, work_dir=f'{log}/run')
     assert log.read_text() == 'a log'
+
+
+def test_an_empty_work_dir_is_refused(tmp_path, monkeypatch):
+    """`--work-dir ''` wrote the run (logs, checkpoints, the dumped
+    config) into the working directory."""
+    monkeypatch.chdir(tmp_path)
+    message = "^work_dir must be a non-empty path, got ''$"
+    with pytest.raises(ValueError, match=message):
+        train_config(CONFIG, work_dir='')
+    with pytest.raises(ValueError, match=message):
+        make_test_config(CONFIG, 'epoch_1.pth', work_dir='')
+    with pytest.raises(ValueError, match=message):  # the config's own
+        train_config(CONFIG, cfg_options={'work_dir': ''})
+    for tool in ('train.py', 'test.py'):
+        checkpoint = ['epoch_1.pth'] if tool == 'test.py' else []
+        result = run_tool(osp.join(ROOT, 'tools', tool), CONFIG, *checkpoint,
+                          '--work-dir', '', cwd=str(tmp_path))
+        assert result.returncode == 1
+        assert result.stderr.splitlines()[-1] == (
+            "ValueError: work_dir must be a non-empty path, got ''")
+    assert os.listdir(tmp_path) == []
