@@ -1,8 +1,8 @@
 """Train a model from a config with the mmengine runner."""
 import argparse
 
-from mae_plugin.apis import (add_runner_args, build_runner, check_data_roots,
-                             check_pretrained_checkpoints, close_distributed,
+from mae_plugin.apis import (add_runner_args, build_runner,
+                             check_train_inputs, close_distributed,
                              init_cpu_distributed, parse_runner_args,
                              train_config)
 
@@ -45,9 +45,7 @@ def main():
         launcher=args.launcher,
         cfg_options=args.cfg_options,
         allow_partial_checkpoint=args.allow_partial_checkpoint)
-    check_data_roots(cfg, 'train_dataloader', 'val_dataloader',
-                     'custom_hooks')
-    check_pretrained_checkpoints(cfg)
+    check_train_inputs(cfg)
     init_cpu_distributed(cfg)
     build_runner(cfg).train()
     close_distributed()

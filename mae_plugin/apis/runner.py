@@ -598,6 +598,38 @@ def check_pretrained_checkpoints(cfg: Config) -> None:
             checked_checkpoint(f'{key}.checkpoint', init['checkpoint'])
 
 
+#: The config entries whose datasets a training run builds.
+TRAIN_DATA_KEYS = ('train_dataloader', 'val_dataloader', 'custom_hooks')
+
+
+def check_train_inputs(cfg: Config) -> Config:
+    """Refuse, before the runner is built, what a training run of ``cfg``
+    reads and lacks, as ``tools/train.py`` does: a relative ``data_root``
+    of the datasets of :data:`TRAIN_DATA_KEYS` that names no folder in the
+    working directory (:func:`check_data_roots`), and a ``Pretrained``
+    checkpoint of the model that is no file
+    (:func:`check_pretrained_checkpoints`). The analysis tools that train
+    from a config (the precision check, the ablation sweep, the training
+    benchmark) call it too: run from another folder they died in the
+    dataset with a bare ``No such file or directory: 'data/...'``.
+
+    Args:
+        cfg (Config): A training run's config, e.g. from
+            :func:`train_config`.
+
+    Returns:
+        Config: ``cfg``.
+
+    Raises:
+        FileNotFoundError: naming the key, its value and the working
+            directory, or the checkpoint's key and path.
+        IsADirectoryError: A ``Pretrained`` checkpoint is a folder.
+    """
+    check_data_roots(cfg, *TRAIN_DATA_KEYS)
+    check_pretrained_checkpoints(cfg)
+    return cfg
+
+
 def _set_runner_type(cfg: Config, config_file: str) -> None:
     """Pick :data:`RUNNER_TYPE` unless the config names a runner; refuse
     another runner where it would scale the lr without the accumulation."""

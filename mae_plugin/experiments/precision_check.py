@@ -14,7 +14,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from mae_plugin.apis import build_runner, train_config
+from mae_plugin.apis import build_runner, check_train_inputs, train_config
 from .report import markdown_table, pyplot, save_figure
 
 #: The suffixes of the report's files after its path (``--out``).
@@ -41,6 +41,11 @@ def train_losses(config: str,
         dict: ``losses`` (list of floats, one per iteration), ``cpu_s``
         (process CPU seconds of the training) and the ``optim_wrapper``
         type that ran.
+
+    Raises:
+        FileNotFoundError: Before the runner is built, a relative
+            ``data_root`` that is no folder in the working directory
+            (:func:`~mae_plugin.apis.check_train_inputs`).
     """
     cfg = train_config(
         config,
@@ -48,6 +53,7 @@ def train_losses(config: str,
         amp=amp,
         no_validate=True,
         cfg_options=dict(cfg_options or {}, **{'randomness.seed': seed}))
+    check_train_inputs(cfg)  # its data, before the runner is built
     # a fresh message hub (its instance is named after the experiment)
     cfg.experiment_name = f'{osp.basename(work_dir)}_{time.time_ns()}'
     runner = build_runner(cfg)

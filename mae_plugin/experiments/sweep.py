@@ -18,7 +18,8 @@ from mmengine.runner import find_latest_checkpoint
 
 from .probes import (checkpoint_features, feature_loaders, finetune_accuracy,
                      probe_features)
-from mae_plugin.apis import build_runner, test_config, train_config
+from mae_plugin.apis import (build_runner, check_data_roots,
+                             check_train_inputs, test_config, train_config)
 from .report import markdown_table, pyplot, save_figure, write_json
 from .seed_summary import mean_std
 from .timing import Stopwatch
@@ -294,7 +295,14 @@ def seed_spread_table(summary: dict) -> str:
 
 def _run_point(cfg: Config, evaluators: Sequence[str]) -> dict:
     """Pretrain one point and evaluate its last checkpoint with the
-    options of the config's ``sweep_evaluation``."""
+    options of the config's ``sweep_evaluation``; first refuse a relative
+    ``data_root`` missing from the working directory, of the training and
+    of the loaders the evaluators read
+    (:func:`~mae_plugin.apis.check_train_inputs`)."""
+    check_train_inputs(cfg)
+    check_data_roots(
+        cfg, *(key for name in evaluators
+               for key in EVALUATOR_NEEDS.get(name, ())))
     options = cfg.get('sweep_evaluation') or {}
     watch = Stopwatch()
     with watch('pretrain'):

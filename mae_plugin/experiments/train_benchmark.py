@@ -16,7 +16,7 @@ import torch
 from mmengine.hooks import Hook, ProfilerHook
 from torch.utils.data import DataLoader
 
-from mae_plugin.apis import build_runner, train_config
+from mae_plugin.apis import build_runner, check_train_inputs, train_config
 from mae_plugin.utils import check_int, check_positive_int
 from .timing import seconds_per_call
 
@@ -288,7 +288,9 @@ def _benchmark_config(config_file: str, data_root: str, work_dir: str,
     batches only (the rates count ``batch_size`` images a batch), no
     checkpoints, no validation, workers that persist between epochs. A
     wrapped dataset (the demo's ``RepeatDataset``) gives way to the one it
-    wraps: each image once an epoch, from ``data_root``."""
+    wraps: each image once an epoch, from ``data_root``. The rest of what
+    the run reads (the data of its hooks) is checked as ``tools/train.py``
+    checks it (:func:`~mae_plugin.apis.check_train_inputs`)."""
     check_positive_int('batch_size', batch_size)
     check_positive_int('epochs', epochs)
     check_int('num_workers', num_workers, minimum=0)
@@ -318,7 +320,7 @@ def _benchmark_config(config_file: str, data_root: str, work_dir: str,
         dataset = dataset.dataset
     dataset.update(data_root=data_root, data_prefix='')
     cfg.train_dataloader.dataset = dataset
-    return cfg
+    return check_train_inputs(cfg)
 
 
 class _LastBatchHook(Hook):

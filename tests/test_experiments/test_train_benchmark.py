@@ -117,6 +117,24 @@ def test_refuses_what_cannot_be_timed(config, jpegs, tmp_path):
                            cfg_options=TINY)
 
 
+def test_the_hooks_data_root_is_named_before_the_runner(jpegs, tmp_path,
+                                                       monkeypatch):
+    """The demo config's reconstruction hook reads its own relative
+    data_root: run from another folder, the benchmark died in that
+    dataset with a bare "No such file or directory", as tools/train.py
+    did before it checked."""
+    monkeypatch.chdir(tmp_path)
+    demo = osp.join(ROOT, 'configs', 'mae',
+                    'mae_vit-tiny-p8_1xb32-coslr_demo-photos.py')
+    key = 'custom_hooks.0.dataset.data_root'
+    with pytest.raises(FileNotFoundError, match=(
+            f"^{key}='data/demo_photos/' is no folder: a relative data_root "
+            'is read from the working directory')):
+        benchmark_loader(demo, jpegs, str(tmp_path / 'work'), batch_size=4,
+                         num_workers=0, epochs=1, warmup=0)
+    assert os.listdir(tmp_path) == []
+
+
 @pytest.mark.parametrize('flag, value, rule', [('--warmup', '-1', '>= 0'),
                                                ('--epochs', '0', '>= 1'),
                                                ('--batch-size', '-4', '>= 1'),

@@ -129,6 +129,29 @@ def test_evaluators_are_checked_before_the_first_point_trains(tmp_path):
     assert os.listdir(tmp_path) == []  # no point trained
 
 
+@pytest.mark.parametrize('set_roots, key', [
+    ((), 'train_dataloader.dataset.dataset'),
+    (('train_dataloader.dataset.dataset', 'val_dataloader.dataset'),
+     'custom_hooks.0.dataset'),
+    # the reconstruction evaluator's loader, read after the pretraining
+    (('train_dataloader.dataset.dataset', 'val_dataloader.dataset',
+      'custom_hooks.0.dataset'), 'test_dataloader.dataset'),
+])
+def test_a_relative_data_root_is_named_before_the_point_trains(
+        set_roots, key, photos, tmp_path, monkeypatch):  # noqa: F811
+    """Run from another folder, the sweep died in the dataset with a bare
+    "No such file or directory: 'data/demo_photos/'" (the test loader's
+    after the first point had pretrained)."""
+    monkeypatch.chdir(tmp_path)
+    options = {f'{loader}.data_root': photos for loader in set_roots}
+    with pytest.raises(FileNotFoundError, match=(
+            f"^{key}.data_root='data/demo_photos/' is no folder: a relative "
+            'data_root is read from the working directory')):
+        run_sweep(CONFIG, 'mask_ratio', str(tmp_path / 'work'),
+                  values=(0.5, ), cfg_options=options)
+    assert os.listdir(tmp_path) == []  # no point trained
+
+
 def test_reconstruction_evaluation_needs_a_test_loop(tmp_path):
     cfg = sweep_config(CONFIG, 'mask_ratio', 0.5, str(tmp_path))
     cfg.test_dataloader = None
