@@ -14,10 +14,10 @@ from mmengine.utils import scandir
 from mae_plugin.checkpoint import conversion_hint, read_checkpoint_file
 from mae_plugin.datasets import IMAGE_EXTENSIONS
 from mae_plugin.registry import MODELS, build_model
-from mae_plugin.utils import (check_choice, check_device,
-                              check_generator_seed, check_number,
-                              check_pair, check_path, check_paths,
-                              check_positive_int, merge_cfg_options)
+from mae_plugin.utils import (check_choice, check_config_path, check_device,
+                              check_generator_seed, check_number, check_pair,
+                              check_paths, check_positive_int,
+                              merge_cfg_options)
 from mae_plugin.visualization import (Reconstruction, masking_name,
                                       reconstruction_figures)
 from .runner import checked_checkpoint
@@ -57,10 +57,12 @@ def init_model(config: Union[str, Config],
         FileNotFoundError: ``checkpoint`` is a local path to no file.
         IsADirectoryError: ``checkpoint`` is a folder (a work dir).
         TypeError: ``config`` or ``checkpoint`` is not a path.
+        ValueError: ``config`` has no config suffix (``.py``, ``.json``,
+            ``.yaml``, ``.yml``).
     """
     check_device('device', device)
     cfg = config if isinstance(config, Config) else Config.fromfile(
-        check_path('config', config))
+        check_config_path('config', config))
     if cfg_options:
         merge_cfg_options(cfg, cfg_options)
     if checkpoint is not None:

@@ -21,8 +21,9 @@ from mmengine.runner import Runner
 from mae_plugin.checkpoint import check_checkpoint_path
 from mae_plugin.engine import scheduler_cfgs
 from mae_plugin.registry import DATASETS
-from mae_plugin.utils import (CfgOptionsAction, argparse_type, check_int,
-                              check_number, check_output_folder, check_path,
+from mae_plugin.utils import (CfgOptionsAction, argparse_type,
+                              check_config_path, check_int, check_number,
+                              check_output_folder, check_path,
                               check_positive_int, check_seed, config_items,
                               merge_cfg_options)
 
@@ -427,8 +428,10 @@ def train_config(config_file: str,
             below 0, or an optimizer or scheduler number out of its range
             (see :func:`_check_numbers`); ``randomness.seed`` is outside
             [0, 2**32 - 1]; an option's first key is a misspelling of the
-            config's or the runner's; or the work dir is empty
-            (``--work-dir ''``).
+            config's or the runner's; the work dir is empty
+            (``--work-dir ''``); or ``config_file`` has no config suffix
+            (``.py``, ``.json``, ``.yaml``, ``.yml``; a checkpoint's gets a
+            hint).
         NotADirectoryError: The work dir, or a folder above it, is a file.
         PermissionError: No file can be created in the work dir.
         TypeError: One of those is not an int, or not a number.
@@ -439,7 +442,7 @@ def train_config(config_file: str,
         IsADirectoryError: ``resume`` (or that ``load_from``) is a folder.
         TypeError: A path is neither a ``str`` nor an ``os.PathLike``.
     """
-    config_file = check_path('config_file', config_file)
+    config_file = check_config_path('config_file', config_file)
     cfg = Config.fromfile(config_file)
     if cfg_options:
         merge_cfg_options(cfg, cfg_options)
@@ -689,7 +692,10 @@ def test_config(config_file: Union[str, Config],
             [0, 2**32 - 1], an
             option's first key is a misspelling of the config's or the
             runner's, a loaded config without a file or ``work_dir`` is
-            given no ``work_dir``, or the work dir is empty.
+            given no ``work_dir``, the work dir is empty, or
+            ``config_file`` has no config suffix (``.py``, ``.json``,
+            ``.yaml``, ``.yml``; a checkpoint's, as with the arguments
+            swapped, gets a hint).
         NotADirectoryError: The work dir, or a folder above it, is a file.
         PermissionError: No file can be created in the work dir.
         FileNotFoundError: ``checkpoint`` is a local path to no file.
@@ -698,7 +704,7 @@ def test_config(config_file: Union[str, Config],
     if isinstance(config_file, Config):
         cfg, config_file = copy.deepcopy(config_file), config_file.filename
     else:
-        config_file = check_path('config_file', config_file)
+        config_file = check_config_path('config_file', config_file)
         cfg = Config.fromfile(config_file)
     if cfg_options:
         merge_cfg_options(cfg, cfg_options)

@@ -1,17 +1,19 @@
 """Helpers below every other layer: argument checks and atomic file
 writes."""
-from .checks import (CfgOptionsAction, argparse_type, check_bool,
-                     check_choice, check_choices, check_device,
-                     check_generator_seed, check_img_size, check_int,
-                     check_number, check_output_file, check_output_folder,
-                     check_pair, check_path, check_paths, check_positive_int,
+from .checks import (CHECKPOINT_SUFFIXES, CONFIG_SUFFIXES, CfgOptionsAction,
+                     argparse_type, check_bool, check_choice, check_choices,
+                     check_config_path, check_device, check_generator_seed,
+                     check_img_size, check_int, check_number,
+                     check_output_file, check_output_folder, check_pair,
+                     check_path, check_paths, check_positive_int,
                      check_range, check_seed, config_items,
                      merge_cfg_options)
 from .files import atomic_write
 
 __all__ = [
-    'CfgOptionsAction', 'argparse_type', 'check_bool', 'check_choice',
-    'check_choices', 'check_device', 'check_generator_seed',
+    'CHECKPOINT_SUFFIXES', 'CONFIG_SUFFIXES', 'CfgOptionsAction',
+    'argparse_type', 'check_bool', 'check_choice', 'check_choices',
+    'check_config_path', 'check_device', 'check_generator_seed',
     'check_img_size', 'check_int', 'check_number', 'check_output_file',
     'check_output_folder', 'check_pair', 'check_path', 'check_paths',
     'check_positive_int',

@@ -249,6 +249,36 @@ def check_paths(name: str, value: Any) -> List[str]:
     return [check_path(f'{name}[{i}]', item) for i, item in enumerate(value)]
 
 
+#: The config files mmengine's ``Config.fromfile`` reads, by suffix.
+CONFIG_SUFFIXES = ('.py', '.json', '.yaml', '.yml')
+#: Suffixes of checkpoint files: a config path with one of them is most
+#: likely a checkpoint given in the config's place.
+CHECKPOINT_SUFFIXES = ('.pth', '.pt', '.bin', '.safetensors', '.ckpt')
+
+
+def check_config_path(name: str, path: Any) -> str:
+    """Return ``path`` (a ``str`` or an ``os.PathLike``, as a ``str``) if
+    its suffix is one of :data:`CONFIG_SUFFIXES`, as mmengine's
+    ``Config.fromfile`` requires; mmengine refused others with "Only
+    py/yml/yaml/json type are supported now!", naming no file. A
+    checkpoint's suffix (:data:`CHECKPOINT_SUFFIXES`) gets a hint: the
+    tools take the config first, then the checkpoint.
+
+    Raises:
+        TypeError: ``path`` is not a path.
+        ValueError: Another suffix.
+    """
+    path = check_path(name, path)
+    suffix = osp.splitext(path)[1]
+    if suffix not in CONFIG_SUFFIXES:
+        hint = (', which looks like a checkpoint: the config comes first, '
+                'then the checkpoint' if suffix in CHECKPOINT_SUFFIXES else
+                '')
+        raise ValueError(f'{name} must be a config file '
+                         f'({", ".join(CONFIG_SUFFIXES)}), got {path}{hint}')
+    return path
+
+
 def _check_folder_can_hold(name: str, path: str, folder: str) -> None:
     """Raise unless files can be written in ``folder`` once its missing
     folders are made (as :func:`~mae_plugin.utils.atomic_write` and the

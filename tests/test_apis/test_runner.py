@@ -664,3 +664,32 @@ def test_an_empty_work_dir_is_refused(tmp_path, monkeypatch):
         assert result.stderr.splitlines()[-1] == (
             "ValueError: work_dir must be a non-empty path, got ''")
     assert os.listdir(tmp_path) == []
+
+
+def test_a_checkpoint_in_the_place_of_the_config_is_named(tmp_path):
+    """tools/test.py CHECKPOINT CONFIG printed mmengine's "Only
+    py/yml/yaml/json type are supported now!", naming no file."""
+    checkpoint = tmp_path / 'epoch_1.pth'
+    checkpoint.write_bytes(b'weights')
+    swapped = (f'config_file must be a config file (.py, .json, .yaml, '
+               f'.yml), got {checkpoint}, which looks like a checkpoint: '
+               'the config comes first, then the checkpoint')
+    with pytest.raises(ValueError, match=f'^{re.escape(swapped)}$'):
+        make_test_config(str(checkpoint), DEMO, work_dir=str(tmp_path))
+    with pytest.raises(ValueError, match=f'^{re.escape(swapped)}$'):
+        train_config(checkpoint, work_dir=str(tmp_path))
+    with pytest.raises(ValueError, match=re.escape(
+            f'config must be a config file (.py, .json, .yaml, .yml), got '
+            f'{checkpoint}, which looks like a checkpoint')):
+        init_model(str(checkpoint), DEMO)
+    notes = tmp_path / 'notes.txt'
+    notes.write_text('lr=0.1')
+    with pytest.raises(ValueError, match=re.escape(
+            'config_file must be a config file (.py, .json, .yaml, .yml), '
+            f'got {notes}') + '$'):
+        train_config(notes, work_dir=str(tmp_path))
+    result = run_tool(osp.join(ROOT, 'tools', 'test.py'), str(checkpoint),
+                      DEMO, '--work-dir', str(tmp_path / 'work'))
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == f'ValueError: {swapped}'
+    assert sorted(os.listdir(tmp_path)) == ['epoch_1.pth', 'notes.txt']

@@ -12,7 +12,8 @@ import torch
 from mmengine.config import Config, DictAction
 
 from mae_plugin.utils import (CfgOptionsAction, argparse_type, check_bool,
-                              check_choice, check_choices, check_device,
+                              check_choice, check_choices, check_config_path,
+                              check_device,
                               check_img_size, check_int, check_number,
                               check_output_file, check_output_folder,
                               check_pair, check_positive_int, check_range,
@@ -269,6 +270,23 @@ def test_output_paths_under_a_file_or_an_unwritable_folder(tmp_path):
         parser.parse_args(['--out-dir', str(photo)])
     assert str(error.value) == (
         f'argument --out-dir: out_dir must be a folder, got the file {photo}')
+
+
+def test_check_config_path():
+    for path in ('a.py', 'b.json', 'dir.d/c.yaml', 'd.yml'):
+        assert check_config_path('config', path) == path
+    rule = 'config must be a config file (.py, .json, .yaml, .yml), got'
+    for path in ('epoch_1.pth', 'model.safetensors', 'pytorch_model.bin'):
+        with raises(ValueError, f'{rule} {path}, which looks like a '
+                    'checkpoint: the config comes first, then the '
+                    'checkpoint'):
+            check_config_path('config', path)
+    for path in ('notes.txt', 'configs/mae', 'A.PY'):
+        with raises(ValueError, f'{rule} {path}'):
+            check_config_path('config', path)
+    with raises(TypeError, 'config must be a path (str or os.PathLike), '
+                'got 3 (int)'):
+        check_config_path('config', 3)
 
 
 def test_merge_cfg_options_refuses_a_misspelt_top_level_key():
