@@ -13,8 +13,8 @@ from mae_plugin.apis import (MASKING_STRATEGIES, init_model, list_images,
                              reconstruct_images, set_masking)
 from mae_plugin.evaluation import psnr
 from mae_plugin.utils import (CfgOptionsAction, argparse_type, atomic_write,
-                              check_number, check_output_file,
-                              check_positive_int)
+                              check_generator_seed, check_number,
+                              check_output_file, check_positive_int)
 from mae_plugin.visualization import (add_caption, as_rgb, caption_lines,
                                       panel_titles, stack_rows)
 
@@ -42,7 +42,10 @@ def parse_args():
             high_open=True),
         help='fraction of patches removed (default: the config\'s)')
     parser.add_argument(
-        '--seed', type=int, default=0, help='seed of the masks')
+        '--seed',
+        type=argparse_type(check_generator_seed, 'seed'),
+        default=0,
+        help='seed of the masks')
     parser.add_argument(
         '--img-size',
         type=argparse_type(check_positive_int, 'img_size'),

@@ -16,7 +16,7 @@ from mae_plugin.datasets import IMAGE_EXTENSIONS
 from mae_plugin.registry import MODELS, build_model
 from mae_plugin.utils import (check_choice, check_config_path, check_device,
                               check_generator_seed, check_number, check_pair,
-                              check_paths, check_positive_int,
+                              check_paths, check_positive_int, load_config,
                               merge_cfg_options)
 from mae_plugin.visualization import (Reconstruction, masking_name,
                                       reconstruction_figures)
@@ -61,7 +61,7 @@ def init_model(config: Union[str, Config],
             ``.yaml``, ``.yml``).
     """
     check_device('device', device)
-    cfg = config if isinstance(config, Config) else Config.fromfile(
+    cfg = config if isinstance(config, Config) else load_config(
         check_config_path('config', config))
     if cfg_options:
         merge_cfg_options(cfg, cfg_options)

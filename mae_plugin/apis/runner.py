@@ -25,7 +25,7 @@ from mae_plugin.utils import (CfgOptionsAction, argparse_type,
                               check_config_path, check_int, check_number,
                               check_output_folder, check_path,
                               check_positive_int, check_seed, config_items,
-                              merge_cfg_options)
+                              load_config, merge_cfg_options)
 
 # Scales the lr by world_size x batch_size x accumulative_counts.
 RUNNER_TYPE = 'mae_plugin.AccumulationAwareRunner'
@@ -443,7 +443,7 @@ def train_config(config_file: str,
         TypeError: A path is neither a ``str`` nor an ``os.PathLike``.
     """
     config_file = check_config_path('config_file', config_file)
-    cfg = Config.fromfile(config_file)
+    cfg = load_config(config_file)
     if cfg_options:
         merge_cfg_options(cfg, cfg_options)
     _check_train_length(cfg)
@@ -705,7 +705,7 @@ def test_config(config_file: Union[str, Config],
         cfg, config_file = copy.deepcopy(config_file), config_file.filename
     else:
         config_file = check_config_path('config_file', config_file)
-        cfg = Config.fromfile(config_file)
+        cfg = load_config(config_file)
     if cfg_options:
         merge_cfg_options(cfg, cfg_options)
     _check_dataloaders(cfg)

@@ -17,10 +17,11 @@ registers the weight initializers of :mod:`.pretrained_init`::
     print(report.summary())
     print(load_weights(model, state_dict).summary())
 """
-from .converters import (FORMATS, ConversionReport, PartialConversionError,
-                         conversion_hint, convert_checkpoint,
-                         convert_hf_vitmae, convert_mmpretrain_mae,
-                         convert_official_mae, convert_to_hf_vitmae,
+from .converters import (FORMATS, SOURCE_FORMATS, ConversionReport,
+                         PartialConversionError, conversion_hint,
+                         convert_checkpoint, convert_hf_vitmae,
+                         convert_mmpretrain_mae, convert_official_mae,
+                         convert_to_hf_vitmae,
                          convert_to_mmpretrain_mae, convert_to_mmseg_mae,
                          convert_to_mmseg_vit, convert_to_official_mae,
                          convert_to_timm_vit, convert_to_vitdet, detect_format,
@@ -44,7 +45,7 @@ use_safe_loaders()
 __all__ = [
     'ConversionReport', 'CountingPretrainedInit', 'FORMATS', 'LoadReport',
     'MMENGINE_CHECKPOINT_GLOBALS', 'PartialConversionError',
-    'PretrainedEncoderInit',
+    'PretrainedEncoderInit', 'SOURCE_FORMATS',
     'allow_mmengine_checkpoints', 'check_checkpoint_path',
     'compare_state_dicts',
     'compare_with_checkpoint', 'conversion_hint', 'convert_checkpoint',

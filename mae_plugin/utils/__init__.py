@@ -6,7 +6,7 @@ from .checks import (CHECKPOINT_SUFFIXES, CONFIG_SUFFIXES, CfgOptionsAction,
                      check_img_size, check_int, check_number,
                      check_output_file, check_output_folder, check_pair,
                      check_path, check_paths, check_positive_int,
-                     check_range, check_seed, config_items,
+                     check_range, check_seed, config_items, load_config,
                      merge_cfg_options)
 from .files import atomic_write
 
@@ -17,6 +17,7 @@ __all__ = [
     'check_img_size', 'check_int', 'check_number', 'check_output_file',
     'check_output_folder', 'check_pair', 'check_path', 'check_paths',
     'check_positive_int',
-    'check_range', 'check_seed', 'config_items', 'merge_cfg_options',
+    'check_range', 'check_seed', 'config_items', 'load_config',
+    'merge_cfg_options',
     'atomic_write'
 ]

@@ -13,6 +13,7 @@ A wrong type raises ``TypeError``, a wrong value of the right type
 reads ``--cfg-options`` and :func:`merge_cfg_options` merges them.
 """
 import argparse
+import ast
 import difflib
 import inspect
 import math
@@ -20,8 +21,8 @@ import os
 import os.path as osp
 import tempfile
 from numbers import Integral, Real
-from typing import (Any, Callable, Iterable, Iterator, List, Sequence,
-                    Tuple)
+from typing import (Any, Callable, Iterable, Iterator, List, Optional,
+                    Sequence, Tuple)
 
 import torch
 from mmengine.config import Config, DictAction
@@ -277,6 +278,56 @@ def check_config_path(name: str, path: Any) -> str:
         raise ValueError(f'{name} must be a config file '
                          f'({", ".join(CONFIG_SUFFIXES)}), got {path}{hint}')
     return path
+
+
+def load_config(path: str) -> Config:
+    """``Config.fromfile(path)``, with a syntax error in the file or in
+    one it inherits from (a local ``_base_``, at any depth) named by file
+    and line: mmengine's parser reports it in ``File "<unknown>"``.
+
+    Raises:
+        SyntaxError: naming the file that does not parse.
+    """
+    try:
+        return Config.fromfile(path)
+    except SyntaxError as error:
+        broken = _first_unparsable(path)
+        if broken is None:
+            raise
+        filename, cause = broken
+        raise SyntaxError(
+            f'config {filename}, line {cause.lineno}: {cause.msg}',
+            (filename, cause.lineno, cause.offset, cause.text)) from error
+
+
+def _first_unparsable(path: str) -> Optional[Tuple[str, SyntaxError]]:
+    """The first Python config file that does not parse, and its error:
+    ``path`` itself or, depth first, a local file of its ``_base_`` (those
+    of another package, ``mmdet::...``, are that package's)."""
+    if not (path.endswith('.py') and osp.isfile(path)):
+        return None
+    with open(path, encoding='utf-8') as f:
+        text = f.read()
+    try:
+        tree = ast.parse(text, filename=path)
+    except SyntaxError as error:
+        return path, error
+    for node in tree.body:
+        if not (isinstance(node, ast.Assign) and any(
+                isinstance(target, ast.Name) and target.id == '_base_'
+                for target in node.targets)):
+            continue
+        try:
+            bases = ast.literal_eval(node.value)
+        except ValueError:  # not a literal: left to mmengine
+            return None
+        for base in [bases] if isinstance(bases, str) else bases:
+            if '::' not in base:
+                found = _first_unparsable(
+                    osp.normpath(osp.join(osp.dirname(path), base)))
+                if found is not None:
+                    return found
+    return None
 
 
 def _check_folder_can_hold(name: str, path: str, folder: str) -> None:

@@ -585,6 +585,24 @@ def test_a_config_in_the_work_dir_is_not_written_over(tmp_path, tool):
     assert dumped.work_dir == str(tmp_path)
 
 
+@pytest.mark.parametrize('broken', ['child', 'base'])
+def test_a_config_that_does_not_parse_is_named_with_its_line(
+        broken, tmp_path):
+    """mmengine's parser reported ``File "<unknown>", line 1`` whichever
+    file of the inheritance did not parse."""
+    texts = {'base': 'x = dict(a=1)\n',
+             'child': "_base_ = ['./base.py', 'mmpretrain::_base_/"
+                      "default_runtime.py']\ny = 2\n"}
+    texts[broken] = texts[broken].replace('\n', '\nz = dict(b=(1,\n', 1)
+    for name, text in texts.items():
+        (tmp_path / f'{name}.py').write_text(text)
+    with pytest.raises(SyntaxError) as error:
+        train_config(str(tmp_path / 'child.py'), work_dir=str(tmp_path))
+    assert str(error.value).startswith(
+        f"config {tmp_path / broken}.py, line 2: '(' was never closed")
+    assert error.value.filename == f'{tmp_path / broken}.py'
+
+
 def test_paths_of_other_types_and_a_config_without_a_file_are_named(
         tmp_path):
     """pathlib paths are taken (the test above passes them); an int was

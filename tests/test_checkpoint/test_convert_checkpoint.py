@@ -187,6 +187,18 @@ def test_integer_weights_are_refused(plugin_file, tmp_path, dst_format):
     assert not dst.exists()
 
 
+def test_only_the_formats_it_reads_are_offered_as_sources(
+        plugin_file, tmp_path):
+    """--help offered all nine layouts for --src-format, and five of them
+    were then refused as a source."""
+    _, path = plugin_file
+    result = run_converter(path, str(tmp_path / 'out.pth'), '--src-format',
+                           'timm')
+    assert result.returncode == 2
+    assert "argument --src-format: invalid choice: 'timm'" in result.stderr
+    assert '[--src-format {hf,mmpretrain,official,plugin}]' in result.stderr
+
+
 def test_a_wrong_source_format_names_the_layout_the_keys_have(
         plugin_file, tmp_path):
     _, path = plugin_file

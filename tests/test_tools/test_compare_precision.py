@@ -84,5 +84,6 @@ def test_run_from_another_folder_names_the_relative_data_root(tmp_path):
         f'relative data_root is read from the working directory, '
         f'{tmp_path}. Run the tool from the folder the config expects (the '
         'repository root for the configs of this project) or give an '
-        f'absolute path: --cfg-options {key}=/path/to/data\n')
+        f'absolute path: --cfg-options {key}=/path/to/data '
+        'custom_hooks.0.dataset.data_root=/path/to/data\n')
     assert not work_dir.exists()

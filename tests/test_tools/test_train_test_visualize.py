@@ -161,17 +161,19 @@ def test_a_missing_pretrained_checkpoint_is_named_before_the_run(
     assert not work_dir.exists()
 
 
-@pytest.mark.parametrize('tool, key', [
-    ('train', 'train_dataloader.dataset.dataset'),
-    ('train', 'custom_hooks.0.dataset'),
-    ('test', 'test_dataloader.dataset'),
+@pytest.mark.parametrize('tool, key, others', [
+    ('train', 'train_dataloader.dataset.dataset',
+     ['val_dataloader.dataset', 'custom_hooks.0.dataset']),
+    ('train', 'custom_hooks.0.dataset', []),
+    ('test', 'test_dataloader.dataset', []),
 ])
 def test_run_from_another_folder_names_the_relative_data_root(
-        tool, key, photos, tmp_path):
+        tool, key, others, photos, tmp_path):
     """Run from a folder other than the checkout, the demo config's
     relative data_root is named with the working directory before the
     work dir is made (it failed inside the dataset, after the runner had
-    made the work dir); the reconstruction hook's own dataset too."""
+    made the work dir); the reconstruction hook's own dataset too. The
+    hint sets every key the run reads that folder from."""
     checkpoint = tmp_path / 'epoch_1.pth'
     checkpoint.write_bytes(b'')  # checked to exist before anything else
     args = [CONFIG] + ([str(checkpoint)] if tool == 'test' else [])
@@ -184,11 +186,11 @@ def test_run_from_another_folder_names_the_relative_data_root(
     result = run_tool(osp.join(ROOT, 'tools', f'{tool}.py'), *args,
                       '--work-dir', str(work_dir), cwd=tmp_path)
     assert result.returncode == 1
-    key += '.data_root'
+    options = ' '.join(f'{k}.data_root=/path/to/data' for k in [key, *others])
     assert result.stderr.endswith(
-        f"FileNotFoundError: {key}='data/demo_photos/' is no folder: a "
-        f'relative data_root is read from the working directory, '
+        f"FileNotFoundError: {key}.data_root='data/demo_photos/' is no "
+        f'folder: a relative data_root is read from the working directory, '
         f'{tmp_path}. Run the tool from the folder the config expects (the '
         'repository root for the configs of this project) or give an '
-        f'absolute path: --cfg-options {key}=/path/to/data\n')
+        f'absolute path: --cfg-options {options}\n')
     assert not work_dir.exists()

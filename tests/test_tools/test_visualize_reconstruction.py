@@ -307,15 +307,20 @@ def test_an_out_file_under_a_file_is_refused_before_the_model(images,
         f'got {photo}/o.png: {photo} is a file, not a folder\n')
 
 
-def test_the_mask_ratio_is_checked_at_the_command_line(images, tmp_path):
+@pytest.mark.parametrize('flag, value, message', [
+    ('--mask-ratio', '1', 'mask_ratio must be a number in [0, 1), got 1.0'),
+    # a traceback from the library, after the model was built
+    ('--seed', str(2**64), 'seed must be an int in [-9223372036854775808, '
+     f'18446744073709551615], got {2**64}'),
+])
+def test_the_mask_ratio_and_seed_are_checked_at_the_command_line(
+        flag, value, message, images, tmp_path):
     """Named by flag before the model is built (a missing checkpoint
     here), not by the library after loading it."""
     result = run_tool('tools/visualize_reconstruction.py', CONFIG,
-                      str(tmp_path / 'missing.pth'), images, '--mask-ratio',
-                      '1')
+                      str(tmp_path / 'missing.pth'), images, flag, value)
     assert result.returncode == 2
-    assert ('error: argument --mask-ratio: mask_ratio must be a number in '
-            '[0, 1), got 1.0') in result.stderr
+    assert f'error: argument {flag}: {message}' in result.stderr
 
 
 def test_a_checkpoint_of_another_architecture_is_named(tmp_path):

@@ -6,7 +6,7 @@ import pickle
 import sys
 from typing import List
 
-from mae_plugin.checkpoint import (FORMATS, ConversionReport,
+from mae_plugin.checkpoint import (FORMATS, SOURCE_FORMATS, ConversionReport,
                                    PartialConversionError, convert_checkpoint)
 
 
@@ -17,9 +17,9 @@ def parse_args():
     parser.add_argument('dst', help='output checkpoint')
     parser.add_argument(
         '--src-format',
-        choices=FORMATS,
-        help=f'layout of src, one of {", ".join(FORMATS)} (default: told '
-        'from its keys)')
+        choices=SOURCE_FORMATS,
+        help=f'layout of src, one of {", ".join(SOURCE_FORMATS)} (default: '
+        'told from its keys)')
     parser.add_argument(
         '--dst-format',
         default='plugin',

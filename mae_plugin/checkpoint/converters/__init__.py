@@ -4,8 +4,8 @@ MAE to the plugin and back, and the plugin to timm, mmseg and ViTDet.
 Every converter takes a state dict and returns ``(state_dict, report)``;
 :func:`convert_checkpoint` converts whole files.
 """
-from .files import (FORMATS, PartialConversionError, conversion_hint,
-                    convert_checkpoint, detect_format)
+from .files import (FORMATS, SOURCE_FORMATS, PartialConversionError,
+                    conversion_hint, convert_checkpoint, detect_format)
 from .huggingface import (convert_hf_vitmae, convert_to_hf_vitmae,
                           hf_vitmae_config, mae_config_from_hf)
 from .key_map import ConversionReport
@@ -16,7 +16,8 @@ from .official import (convert_official_mae, convert_to_official_mae,
 
 __all__ = [
     'ConversionReport', 'FORMATS', 'PartialConversionError',
-    'conversion_hint', 'convert_checkpoint', 'convert_hf_vitmae',
+    'SOURCE_FORMATS', 'conversion_hint', 'convert_checkpoint',
+    'convert_hf_vitmae',
     'convert_mmpretrain_mae', 'convert_official_mae', 'convert_to_hf_vitmae',
     'convert_to_mmpretrain_mae', 'convert_to_mmseg_mae',
     'convert_to_mmseg_vit', 'convert_to_official_mae', 'convert_to_timm_vit',

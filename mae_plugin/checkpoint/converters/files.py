@@ -42,7 +42,9 @@ TARGETS: Dict[str, Tuple[Converter, Optional[str]]] = {
     'mmseg-vit': (convert_to_mmseg_vit, 'state_dict'),
     'mmseg-mae': (convert_to_mmseg_mae, 'state_dict'),
 }
+#: Every layout the converters write, and those they read.
 FORMATS = sorted({'plugin', *SOURCES, *TARGETS})
+SOURCE_FORMATS = sorted({'plugin', *SOURCES})
 
 
 class PartialConversionError(ValueError):
@@ -154,9 +156,9 @@ def convert_checkpoint(src: str,
         src (str | os.PathLike): Source checkpoint.
         dst (str | os.PathLike): Output file, written whole or not at
             all; its folder is created when missing.
-        src_format (str, optional): One of :data:`FORMATS` that converts
-            to the plugin (``plugin``, ``official``, ``hf``,
-            ``mmpretrain``). Defaults to None (:func:`detect_format`).
+        src_format (str, optional): One of :data:`SOURCE_FORMATS`
+            (``hf``, ``mmpretrain``, ``official``, ``plugin``). Defaults to
+            None (:func:`detect_format`).
         dst_format (str): One of :data:`FORMATS`. Defaults to
             ``'plugin'``.
         progress (bool): Show progress bars. Defaults to False.
@@ -180,9 +182,9 @@ def convert_checkpoint(src: str,
     """
     src, dst = check_path('src', src), check_path('dst', dst)
     check_output_file('dst', dst, [src])
-    if src_format not in (None, 'plugin', *SOURCES):
+    if src_format not in (None, *SOURCE_FORMATS):
         raise ValueError(f'src_format {src_format!r} cannot be converted '
-                         f'from; choose from {["plugin", *SOURCES]}')
+                         f'from; choose from {SOURCE_FORMATS}')
     if dst_format != 'plugin' and dst_format not in TARGETS:
         raise ValueError(f'dst_format {dst_format!r}: choose from {FORMATS}')
     state_dict = load_state_dict_file(src)
