@@ -1,7 +1,8 @@
 from .inference import (MASKING_STRATEGIES, build_masking, init_model,
                         list_images, reconstruct_images, set_masking)
-from .runner import (TRAIN_DATA_KEYS, add_runner_args, build_runner,
-                     check_data_roots, check_pretrained_checkpoints,
+from .runner import (TEST_OUTPUTS, TRAIN_DATA_KEYS, add_runner_args,
+                     build_runner, check_data_roots,
+                     check_pretrained_checkpoints, check_test_output,
                      check_train_inputs, close_distributed, fewest_epochs,
                      init_cpu_distributed, parse_runner_args, test_config,
                      train_config)
@@ -9,8 +10,8 @@ from .runner import (TRAIN_DATA_KEYS, add_runner_args, build_runner,
 __all__ = [
     'MASKING_STRATEGIES', 'build_masking', 'init_model', 'list_images',
     'reconstruct_images', 'set_masking', 'add_runner_args', 'build_runner',
-    'check_data_roots', 'check_pretrained_checkpoints', 'check_train_inputs',
-    'close_distributed', 'fewest_epochs', 'init_cpu_distributed',
-    'TRAIN_DATA_KEYS',
+    'check_data_roots', 'check_pretrained_checkpoints', 'check_test_output',
+    'check_train_inputs', 'close_distributed', 'fewest_epochs',
+    'init_cpu_distributed', 'TEST_OUTPUTS', 'TRAIN_DATA_KEYS',
     'parse_runner_args', 'test_config', 'train_config'
 ]

@@ -21,11 +21,11 @@ from mmengine.runner import Runner
 from mae_plugin.checkpoint import check_checkpoint_path
 from mae_plugin.engine import scheduler_cfgs
 from mae_plugin.registry import DATASETS
-from mae_plugin.utils import (CfgOptionsAction, argparse_type,
+from mae_plugin.utils import (CfgOptionsAction, argparse_type, check_choice,
                               check_config_path, check_int, check_number,
-                              check_output_folder, check_path,
-                              check_positive_int, check_seed, config_items,
-                              load_config, merge_cfg_options)
+                              check_output_file, check_output_folder,
+                              check_path, check_positive_int, check_seed,
+                              config_items, load_config, merge_cfg_options)
 
 # Scales the lr by world_size x batch_size x accumulative_counts.
 RUNNER_TYPE = 'mae_plugin.AccumulationAwareRunner'
@@ -656,12 +656,41 @@ def build_runner(cfg: Config) -> Runner:
     return RUNNERS.build(cfg)
 
 
+#: What ``tools/test.py --out`` writes (``--out-item``), and the suffixes
+#: of the files mmengine writes it in: the predictions of every test sample
+#: pickled by its ``DumpResults``, the metrics by ``mmengine.dump``.
+TEST_OUTPUTS = {
+    'pred': ('.pkl', '.pickle'),
+    'metrics': ('.json', '.yaml', '.yml', '.pkl', '.pickle'),
+}
+
+
+def check_test_output(out: str, out_item: str = 'pred') -> str:
+    """Return ``out`` if ``tools/test.py`` can write its ``out_item``
+    (one of :data:`TEST_OUTPUTS`) there: a file of one of its suffixes
+    that :func:`~mae_plugin.utils.check_output_file` accepts, checked
+    before the test runs (mmengine's ``DumpResults`` refused another
+    suffix only once the model was built, naming no argument).
+
+    Raises:
+        ValueError: Another ``out_item``, or another suffix.
+    """
+    check_choice('out_item', out_item, tuple(TEST_OUTPUTS))
+    check_output_file('out', out)
+    if not out.endswith(TEST_OUTPUTS[out_item]):
+        raise ValueError(
+            f'out must end with {" or ".join(TEST_OUTPUTS[out_item])} for '
+            f'out_item={out_item!r}, got {out}')
+    return out
+
+
 def test_config(config_file: Union[str, Config],
                 checkpoint: str,
                 work_dir: Optional[str] = None,
                 launcher: str = 'none',
                 cfg_options: Optional[dict] = None,
-                allow_partial_checkpoint: bool = False) -> Config:
+                allow_partial_checkpoint: bool = False,
+                predictions_file: Optional[str] = None) -> Config:
     """The config a test run uses: the config's test loop on a checkpoint.
 
     Args:
@@ -676,6 +705,11 @@ def test_config(config_file: Union[str, Config],
         allow_partial_checkpoint (bool): Test a checkpoint whose tensors do
             not all fit the model; by default a
             :class:`~mae_plugin.engine.CheckpointFitHook` refuses it.
+        predictions_file (str, optional): A ``.pkl`` file to pickle the
+            predictions of every test sample in (their data samples:
+            reconstruction, mask, masked MSE and loss for MAE), through
+            mmengine's ``DumpResults`` added to the test evaluators, as
+            ``tools/test.py --out`` of mmpretrain. Defaults to None.
 
     Returns:
         Config: ready for :func:`build_runner`; its ``runner_type`` is
@@ -718,6 +752,13 @@ def test_config(config_file: Union[str, Config],
     cfg.work_dir = _work_dir(cfg, config_file, work_dir)
     cfg.load_from = checked_checkpoint('checkpoint', checkpoint)
     _check_fit(cfg, allow_partial_checkpoint)
+    if predictions_file is not None:
+        evaluators = cfg.test_evaluator
+        cfg.test_evaluator = [
+            *(evaluators if isinstance(evaluators, list) else [evaluators]),
+            dict(type='DumpResults',
+                 out_file_path=check_test_output(predictions_file, 'pred'))
+        ]
     cfg.setdefault('runner_type', RUNNER_TYPE)
     return cfg
 

@@ -3,6 +3,7 @@ tools/visualize_reconstruction.py on a tiny generated photo folder."""
 import json
 import os
 import os.path as osp
+import pickle
 import subprocess
 import sys
 
@@ -108,8 +109,30 @@ def test_train_resume_test_and_visualize(photos, tmp_path):
     assert ckpt['meta']['epoch'] == 3 and ckpt['meta']['iter'] == 6
 
     out = run('tools/test.py', CONFIG, osp.join(work, 'epoch_3.pth'),
-              '--work-dir', str(tmp_path / 'test'), '--cfg-options', *options)
+              '--work-dir', str(tmp_path / 'test'), '--out',
+              str(tmp_path / 'pred.pkl'), '--cfg-options', *options)
     assert 'reconstruction/mse' in out
+    # --out: every test image's prediction, as mmpretrain's test.py
+    with open(tmp_path / 'pred.pkl', 'rb') as f:
+        predictions = pickle.load(f)
+    assert len(predictions) == 8  # the photos
+    assert sorted(p['sample_idx'] for p in predictions) == list(range(8))
+    assert all(p['reconstruction'].shape == (3, 32, 32) and p['mask'].shape
+               == (4, 4) for p in predictions)
+    run('tools/test.py', CONFIG, osp.join(work, 'epoch_3.pth'), '--work-dir',
+        str(tmp_path / 'test'), '--out', str(tmp_path / 'metrics.json'),
+        '--out-item', 'metrics', '--cfg-options', *options)
+    with open(tmp_path / 'metrics.json') as f:
+        metrics = json.load(f)
+    assert metrics['reconstruction/mse'] == pytest.approx(np.mean(
+        [float(p['masked_mse']) for p in predictions]))
+    # the suffix is checked before the model is built
+    result = run_tool('tools/test.py', CONFIG, osp.join(work, 'epoch_3.pth'),
+                      '--out', str(tmp_path / 'pred.json'))
+    assert result.returncode == 2
+    assert result.stderr.endswith(
+        "error: argument --out: out must end with .pkl or .pickle for "
+        f"out_item='pred', got {tmp_path / 'pred.json'}\n")
     # the config's runner_type is built, as in tools/train.py (it was
     # ignored: mmengine's Runner ran the test anyway)
     result = run_tool('tools/test.py', CONFIG, osp.join(work, 'epoch_3.pth'),
