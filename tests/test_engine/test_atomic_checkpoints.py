@@ -3,7 +3,6 @@ file where the last good checkpoint was."""
 import glob
 import os
 import os.path as osp
-import re
 import signal
 import subprocess
 import sys
@@ -270,10 +269,11 @@ def test_an_out_dir_that_cannot_be_made_is_named_before_training(
     runner = checkpoint_every_iteration_runner(
         photos, str(tmp_path / 'work'), 1,
         f'default_hooks.checkpoint.out_dir={blocker}/ckpts')
-    with pytest.raises(OSError, match=re.escape(
-            f'default_hooks.checkpoint.out_dir {blocker}/ckpts/work cannot '
-            'be made: ')):
+    with pytest.raises(NotADirectoryError) as error:
         runner.train()
+    assert str(error.value) == (
+        f'default_hooks.checkpoint.out_dir must be a path in a folder, got '
+        f'{blocker}/ckpts/work: {blocker} is a file, not a folder')
     assert runner.iter == 0
 
 

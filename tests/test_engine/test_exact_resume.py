@@ -454,25 +454,33 @@ def test_seeding_the_cpu_alone_leaves_its_generators_as_all_devices_do():
     assert not torch.equal(torch.get_rng_state(), torch_cpu)
 
 
+def warning_of_an_edited_resume(photos, work, words, *edits):
+    """Train the tiny run for one epoch in ``work``, resume it for a
+    second unchanged, which logs no message with ``words``, then for a
+    third with the config ``edits``, which logs one; the edited runner,
+    that message and the iterations per epoch."""
+    first = Runner.from_cfg(
+        tiny_train_cfg(photos, work, 'train_cfg.max_epochs=1'))
+    first.train()
+    same = Runner.from_cfg(
+        tiny_train_cfg(photos, work, 'train_cfg.max_epochs=2',
+                       resume='auto'))
+    assert not [m for m in logged_by(same.train) if words in m]
+    edited = Runner.from_cfg(
+        tiny_train_cfg(photos, work, 'train_cfg.max_epochs=3', *edits,
+                       resume='auto'))
+    (warning, ) = [m for m in logged_by(edited.train) if words in m]
+    return edited, warning, len(first.train_dataloader)
+
+
 def test_a_resume_that_keeps_the_checkpoints_schedule_says_so(
         photos, tmp_path):
     """mmengine's resume loads the saved schedulers' begin, end and T_max
     over the config's: an edited schedule is silently not the one run."""
-    work = str(tmp_path)
-    first = Runner.from_cfg(
-        tiny_train_cfg(photos, work, 'train_cfg.max_epochs=1'))
-    first.train()
-    steps = len(first.train_dataloader)  # iterations per epoch
-    same = Runner.from_cfg(
-        tiny_train_cfg(photos, work, 'train_cfg.max_epochs=2',
-                       resume='auto'))
-    assert not [m for m in logged_by(same.train) if 'keeps the sch' in m]
     # the demo's cosine (epochs 1 to 30) edited to end with the training
-    edited = Runner.from_cfg(
-        tiny_train_cfg(photos, work, 'train_cfg.max_epochs=3',
-                       'param_scheduler.1.end=3', 'param_scheduler.1.T_max=2',
-                       resume='auto'))
-    (warning, ) = [m for m in logged_by(edited.train) if 'keeps the sch' in m]
+    edited, warning, steps = warning_of_an_edited_resume(
+        photos, str(tmp_path), 'keeps the sch', 'param_scheduler.1.end=3',
+        'param_scheduler.1.T_max=2')
     assert ("param_scheduler[1] (CosineAnnealingLR) end: the checkpoint's "
             f"{30 * steps}, not the config's {3 * steps}; param_scheduler[1] "
             f"(CosineAnnealingLR) T_max: the checkpoint's {29 * steps}, not "
@@ -484,20 +492,11 @@ def test_a_resume_that_keeps_the_checkpoints_optimizer_settings_says_so(
         photos, tmp_path):
     """mmengine's resume loads the saved param groups over the config's: a
     lowered lr or another weight decay was silently not the one run."""
-    work = str(tmp_path)
-    Runner.from_cfg(tiny_train_cfg(photos, work,
-                                   'train_cfg.max_epochs=1')).train()
-    same = Runner.from_cfg(
-        tiny_train_cfg(photos, work, 'train_cfg.max_epochs=2',
-                       resume='auto'))
-    assert not [m for m in logged_by(same.train) if 'optimizer set' in m]
-    edited = Runner.from_cfg(
-        tiny_train_cfg(photos, work, 'train_cfg.max_epochs=3',
-                       'optim_wrapper.optimizer.lr=0.5',
-                       'optim_wrapper.optimizer.weight_decay=0.5',
-                       'optim_wrapper.optimizer.betas=[0.9,0.95]',
-                       resume='auto'))
-    (warning, ) = [m for m in logged_by(edited.train) if 'optimizer set' in m]
+    edited, warning, _ = warning_of_an_edited_resume(
+        photos, str(tmp_path), 'optimizer set',
+        'optim_wrapper.optimizer.lr=0.5',
+        'optim_wrapper.optimizer.weight_decay=0.5',
+        'optim_wrapper.optimizer.betas=[0.9,0.95]')
     assert ("keeps the optimizer settings of its checkpoint, as mmengine's "
             "resume does, where the config's differ: ") in warning
     # betas as a list are the same setting as the checkpoint's tuple

@@ -1,5 +1,4 @@
 """Checkpoints that survive a kill at any moment."""
-import os
 import os.path as osp
 
 from mmengine.dist import is_main_process
@@ -8,7 +7,8 @@ from mmengine.runner import find_latest_checkpoint
 
 from mae_plugin.checkpoint import drop_optimizer_state
 from mae_plugin.registry import HOOKS
-from mae_plugin.utils import check_int, check_positive_int
+from mae_plugin.utils import (check_int, check_output_folder,
+                              check_positive_int)
 from mae_plugin.utils.files import atomic_write, remove_stale_temp_files
 
 
@@ -66,7 +66,8 @@ class AtomicCheckpointHook(CheckpointHook):
     ``KeyError``). Checkpoints are written by rank 0 only, as by the
     parent. Arguments are those of :class:`mmengine.hooks.CheckpointHook`,
     checked when the hook is built rather than at the first save; a local
-    ``out_dir`` is made and checked for writing before training starts.
+    ``out_dir`` is checked for writing before training starts
+    (:func:`~mae_plugin.utils.check_output_folder`).
 
     Args:
         interval (int): Saving period, -1 for never. Defaults to -1.
@@ -151,7 +152,10 @@ class AtomicCheckpointHook(CheckpointHook):
         if not is_main_process():
             return
         if self.backend_args == dict(backend='atomic_local'):
-            self._check_out_dir()
+            # before the first interval trains: the parent's first save
+            # failed after it, naming no key
+            check_output_folder('default_hooks.checkpoint.out_dir',
+                                self.out_dir)
         folders = {runner.work_dir}
         if self.backend_args == dict(backend='atomic_local'):
             folders.add(self.out_dir)
@@ -161,21 +165,6 @@ class AtomicCheckpointHook(CheckpointHook):
                 runner.logger.warning(
                     f'removed {len(removed)} temporary file(s) that '
                     f'interrupted saves left in {folder}: {removed}')
-
-    def _check_out_dir(self) -> None:
-        """Make the local ``out_dir`` and check that it takes files, before
-        the first interval trains (the parent's first save would fail
-        after it, naming no key)."""
-        try:
-            os.makedirs(self.out_dir, exist_ok=True)
-        except OSError as error:
-            raise OSError(
-                f'default_hooks.checkpoint.out_dir {self.out_dir} cannot '
-                f'be made: {error}') from None
-        if not os.access(self.out_dir, os.W_OK | os.X_OK):
-            raise PermissionError(
-                f'default_hooks.checkpoint.out_dir {self.out_dir} is not '
-                'writable')
 
     def _in_out_dir(self, paths: list) -> list:
         """The files of ``paths`` (None skipped) that lie in ``out_dir``,
