@@ -1,6 +1,7 @@
 """The public inference API: build a pretrained MAE from a config, choose
 its masking and reconstruct image files (the figures are drawn by
 :mod:`mae_plugin.visualization`)."""
+import copy
 import os.path as osp
 from typing import List, Optional, Sequence, Tuple, Union
 
@@ -37,7 +38,8 @@ def init_model(config: Union[str, Config],
     """Build the model of a config and load a checkpoint into it.
 
     Args:
-        config (str | os.PathLike | Config): Config file or object.
+        config (str | os.PathLike | Config): Config file or object; an
+            object is left unchanged (``model.cfg`` is a copy).
         checkpoint (str | os.PathLike, optional): Checkpoint to load.
             Defaults to None.
         device (str): Defaults to ``'cpu'``.
@@ -52,17 +54,16 @@ def init_model(config: Union[str, Config],
             (another architecture, missing or unexpected keys); the
             message names the checkpoint and the config.
         ValueError: ``device`` is not one this machine has (a CUDA device
-            where torch sees no GPU), or an option's first key is a
-            misspelling of the config's or the runner's.
+            where torch sees no GPU), an option's first key is a
+            misspelling of the config's or the runner's, or ``config``
+            has no config suffix (``.py``, ``.json``, ``.yaml``, ``.yml``).
         FileNotFoundError: ``checkpoint`` is a local path to no file.
         IsADirectoryError: ``checkpoint`` is a folder (a work dir).
         TypeError: ``config`` or ``checkpoint`` is not a path.
-        ValueError: ``config`` has no config suffix (``.py``, ``.json``,
-            ``.yaml``, ``.yml``).
     """
     check_device('device', device)
-    cfg = config if isinstance(config, Config) else load_config(
-        check_config_path('config', config))
+    cfg = copy.deepcopy(config) if isinstance(config, Config) else (
+        load_config(check_config_path('config', config)))
     if cfg_options:
         merge_cfg_options(cfg, cfg_options)
     if checkpoint is not None:
@@ -133,7 +134,7 @@ def build_masking(strategy: str, mask_ratio: float):
     Returns:
         BaseMasking: the generator.
     """
-    check_choice('masking strategy', strategy, sorted(MASKING_STRATEGIES))
+    check_choice('strategy', strategy, sorted(MASKING_STRATEGIES))
     if strategy != 'grid':  # the generator checks its mask_ratio
         return build_model(
             dict(type=MASKING_STRATEGIES[strategy], mask_ratio=mask_ratio))

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from mmengine.config import DictAction
+from mmengine.config import Config, DictAction
 from PIL import Image
 
 from mae_plugin.apis import (build_masking, init_model, list_images,
@@ -86,13 +86,26 @@ def test_init_model_names_a_work_dir_given_as_checkpoint(tmp_path):
         init_model(Path(CONFIG), tmp_path)
 
 
+def test_init_model_leaves_a_given_config_unchanged():
+    """The options are merged into the model's copy; they were merged into
+    the caller's config, which the next model built from it then had."""
+    cfg = Config.fromfile(CONFIG)
+    model = init_model(cfg, cfg_options=options(
+        'model.backbone.masking.mask_ratio=0.5'))
+    assert model.backbone.masking.mask_ratio == 0.5
+    assert model.cfg.model.backbone.masking.mask_ratio == 0.5
+    assert cfg.model.backbone.masking.mask_ratio == 0.75
+    assert cfg.model.backbone.arch.embed_dims == 192  # not TINY's 32
+
+
+
 def test_build_masking_from_the_command_line_names():
     assert type(build_masking('block', 0.5)).__name__ == 'BlockMasking'
     assert build_masking('grid', 0.75).stride == 2
     assert build_masking('grid', 8 / 9).stride == 3
     with pytest.raises(ValueError, match='grid masking ratio'):
         build_masking('grid', 0.5)
-    with pytest.raises(ValueError, match='strategy'):
+    with pytest.raises(ValueError, match="^strategy must be one of"):
         build_masking('checkerboard', 0.5)
     with pytest.raises(ValueError, match='mask_ratio'):
         build_masking('random', 1.0)
