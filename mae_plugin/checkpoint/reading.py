@@ -16,7 +16,7 @@ import os.path as osp
 import torch
 from mmengine.runner import CheckpointLoader
 
-from mae_plugin.utils import check_path
+from mae_plugin.utils import CHECKPOINT_SUFFIXES, check_path
 from .report import StateDict
 
 
@@ -37,7 +37,7 @@ def check_checkpoint_path(name: str, path: str, hint: str = '') -> str:
     if osp.isdir(local):
         weights = sorted(
             file for file in os.listdir(local)
-            if file.endswith(('.pth', '.bin', '.safetensors')))
+            if file.endswith(CHECKPOINT_SUFFIXES))
         raise IsADirectoryError(
             f'{name} {path} is a folder, not a checkpoint file{hint}'
             + (f'; checkpoint files in it: {", ".join(weights)}'

@@ -331,13 +331,14 @@ def test_a_checkpoint_path_that_is_no_file_is_named_first(tmp_path):
         train_config(CONFIG, work_dir=str(work_dir), resume=str(tmp_path))
     earlier = tmp_path / 'earlier'  # an earlier run's work dir
     earlier.mkdir()
-    for name in ('epoch_2.pth', 'epoch_1.pth', 'last_checkpoint'):
+    for name in ('epoch_2.pth', 'epoch_1.pth', 'last_checkpoint',
+                 'lightning.ckpt', 'model.pt', 'notes.txt'):
         (earlier / name).write_text('')
     with pytest.raises(IsADirectoryError, match=(
             f'^resume {re.escape(str(earlier))} is a folder, not a '
             r'checkpoint file \(resume alone takes the latest checkpoint '
             r'of the work dir\); checkpoint files in it: epoch_1.pth, '
-            r'epoch_2.pth$')):
+            r'epoch_2.pth, lightning.ckpt, model.pt$')):
         train_config(CONFIG, work_dir=str(work_dir), resume=str(earlier))
     with pytest.raises(IsADirectoryError, match=(
             f'^checkpoint {re.escape(str(tmp_path))} is a folder, not a '
