@@ -1,6 +1,6 @@
 from .demo_photos import export_demo_photos
 from .fashion_mnist import DEBIAN_FASHION_MNIST, FashionMNISTIdx
-from .image_folder import ImageFolder, ignored_entries
+from .image_folder import ImageFolder
 from .transforms import (IMAGE_EXTENSIONS, BaseImageLoader,
                          DecodeRandomResizedCrop, DeferredRandomResizedCrop,
                          PackDeferredCrop, RobustLoadImageFromFile,
@@ -9,7 +9,7 @@ from .transforms import (IMAGE_EXTENSIONS, BaseImageLoader,
 
 __all__ = [
     'export_demo_photos', 'DEBIAN_FASHION_MNIST', 'FashionMNISTIdx',
-    'ImageFolder', 'ignored_entries', 'IMAGE_EXTENSIONS', 'BaseImageLoader',
+    'ImageFolder', 'IMAGE_EXTENSIONS', 'BaseImageLoader',
     'DecodeRandomResizedCrop', 'DeferredRandomResizedCrop', 'PackDeferredCrop',
     'deferred_crop_collate', 'RobustLoadImageFromFile',
     'UnreadableImageError', 'decode_image', 'imdecode_checked', 'printable'

@@ -78,15 +78,6 @@ def survey_folder(
              for reason, paths in ignored.items()}, sorted(hidden))
 
 
-def ignored_entries(root: str,
-                    extensions: Sequence[str],
-                    with_label: bool = False) -> Dict[str, List[str]]:
-    """What a walk of ``root`` as mmpretrain's ``CustomDataset`` lists it
-    does not take as an image, by reason (the first part of
-    :func:`survey_folder`, whose arguments it takes)."""
-    return survey_folder(root, extensions, with_label)[0]
-
-
 @DATASETS.register_module()
 class ImageFolder(CustomDataset):
     """mmpretrain's ``CustomDataset`` that takes every extension the
