@@ -2,7 +2,7 @@
 # and its hooks in mmpretrain's registries, which our scope falls back to.
 import mmpretrain.engine  # noqa: F401
 
-from .atomic_backend import AtomicLocalBackend, atomic_write
+from .atomic_backend import AtomicLocalBackend
 from .hooks import (AccumulatedGradientsHook, AtomicCheckpointHook,
                     CheckpointFitHook, FiniteLossHook, KNNEvalHook,
                     LazyRuntimeInfoHook, PretrainedKeysHook,
@@ -18,7 +18,7 @@ from .runner import (AccumulationAwareRunner, accumulative_counts,
 from .schedulers import GroupFloorCosineAnnealingLR, scheduler_cfgs
 
 __all__ = [
-    'AtomicLocalBackend', 'atomic_write', 'AccumulatedGradientsHook',
+    'AtomicLocalBackend', 'AccumulatedGradientsHook',
     'AtomicCheckpointHook', 'CheckpointFitHook', 'FiniteLossHook',
     'KNNEvalHook', 'LazyRuntimeInfoHook', 'read_scalars',
     'PretrainedKeysHook', 'ReconstructionVisualizationHook',

@@ -5,8 +5,7 @@ import os
 import os.path as osp
 from typing import Any, Iterable, List, Sequence
 
-from mae_plugin.engine import atomic_write
-from mae_plugin.utils import check_output_file
+from mae_plugin.utils import atomic_write, check_output_file
 
 
 def markdown_table(header: Sequence[str],
@@ -52,7 +51,7 @@ def check_report_files(name: str, stem: str,
 
 def write_json(data: Any, path: str, indent: int = 1) -> None:
     """Write ``data`` as JSON to ``path``, creating its folder; atomically
-    (:func:`~mae_plugin.engine.atomic_write`): data that cannot be written
+    (:func:`~mae_plugin.utils.atomic_write`): data that cannot be written
     as JSON, or a kill half-way, leaves the previous file whole."""
     atomic_write(json.dumps(data, indent=indent).encode(), path)
 

@@ -13,9 +13,9 @@ import torch
 from mmengine.fileio import get_file_backend
 from mmengine.hooks import Hook
 
-from mae_plugin.engine import (AtomicCheckpointHook, AtomicLocalBackend,
-                               atomic_write)
+from mae_plugin.engine import AtomicCheckpointHook, AtomicLocalBackend
 from mae_plugin.engine.hooks import atomic_checkpoint_hook
+from mae_plugin.utils import atomic_write
 from mae_plugin.utils.files import remove_stale_temp_files
 from tests.test_engine.utils import checkpoint_every_iteration_runner
 from tests.test_tools.test_train_test_visualize import ROOT
@@ -25,7 +25,7 @@ SIZE = 4 << 20  # bytes per version
 # Rewrites one file forever, alternating two complete versions.
 WRITER = f'''
 import sys
-from mae_plugin.engine import atomic_write
+from mae_plugin.utils import atomic_write
 versions = [bytes([v]) * {SIZE} for v in (1, 2)]
 i = 0
 while True:
