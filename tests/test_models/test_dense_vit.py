@@ -304,6 +304,14 @@ def test_layer_depths_for_lr_decay():
     (dict(use_rel_pos='False'), TypeError, 'use_rel_pos must be'),
     (dict(final_norm=1), TypeError, 'final_norm must be True or False'),
     (dict(with_cp='no'), TypeError, 'with_cp must be True or False'),
+    (dict(drop_path_rate=1.5), ValueError,
+     r'^drop_path_rate must be a number in \[0, 1\), got 1.5$'),
+    (dict(drop_path_rate=1.0), ValueError, r'^drop_path_rate must be '),
+    (dict(drop_rate=-0.1), ValueError,
+     r'^drop_rate must be a number in \[0, 1\), got -0.1$'),
+    (dict(drop_rate='0.1'), TypeError, r'^drop_rate must be a number'),
+    (dict(qkv_bias='abc'), TypeError,
+     r"^qkv_bias must be True or False, got 'abc' \(str\)$"),
 ])
 def test_bad_arguments_raise(kwargs, error, match):
     with pytest.raises(error, match=match):

@@ -278,6 +278,36 @@ def test_bad_arguments_name_the_parameter():
         model(torch.randn(1, 3, 32, 36))
 
 
+@pytest.mark.parametrize('kwargs,error,match', [
+    (dict(drop_path_rate=1.5), ValueError,
+     r'^drop_path_rate must be a number in \[0, 1\), got 1.5$'),
+    (dict(drop_path_rate=1.0), ValueError, r'^drop_path_rate must be '),
+    (dict(drop_path_rate='0.1'), TypeError, r'^drop_path_rate must be '),
+    (dict(drop_rate=1.5), ValueError,
+     r'^drop_rate must be a number in \[0, 1\), got 1.5$'),
+    (dict(qkv_bias='abc'), TypeError,
+     r"^qkv_bias must be True or False, got 'abc' \(str\)$"),
+    (dict(final_norm=0), TypeError,
+     r'^final_norm must be True or False, got 0 \(int\)$'),
+    (dict(pre_norm='yes'), TypeError, r'^pre_norm must be True or False'),
+    (dict(frozen_stages=3), ValueError,
+     r'^frozen_stages must be an int in \[-1, 2\], got 3$'),
+    (dict(frozen_stages=1.5), TypeError, r'^frozen_stages must be an int'),
+    (dict(layer_scale_init_value=-1.), ValueError,
+     r'^layer_scale_init_value must be a number in \[0, inf\], got -1.0$'),
+])
+def test_bad_arguments_of_mmpretrains_vit_name_the_parameter(
+        kwargs, error, match):
+    """Arguments passed on to mmpretrain's ViT: ``drop_path_rate=1.5``,
+    ``qkv_bias='abc'``, ``final_norm=0``, ``pre_norm='yes'`` and
+    ``layer_scale_init_value=-1`` built an encoder silently (1.0 made the
+    last block's output NaN in training), ``frozen_stages=3`` failed with
+    "index 2 is out of range" and ``drop_rate=1.5`` with torch's "dropout
+    probability has to be between 0 and 1"."""
+    with pytest.raises(error, match=match):
+        build(**kwargs)
+
+
 @pytest.mark.parametrize('arch,dims,depth,heads', [('base', 768, 12, 12),
                                                    ('large', 1024, 24, 16),
                                                    ('huge', 1280, 32, 16)])

@@ -28,7 +28,7 @@ from ..utils import (check_divisible, init_mae_weights,
                      init_patch_projection, is_pretrained_init,
                      pretrained_entries, sincos_2d)
 from .dense_vit_blocks import RelPosBiasBlock, WindowedBlock
-from .mae_vit import arch_settings
+from .mae_vit import arch_settings, check_block_args
 
 
 # Weights of DenseViT's blocks that MAE's blocks lack: decomposed relative
@@ -108,9 +108,9 @@ class DenseViT(BaseModule):
         out_indices (Sequence[int]): Blocks whose outputs are returned as
             feature maps. Defaults to ``(-1,)``.
         drop_rate (float): Dropout after the position embedding and in the
-            MLPs. Defaults to 0.
+            MLPs, in [0, 1). Defaults to 0.
         drop_path_rate (float): Stochastic depth of the last block, rising
-            linearly from 0 at the first. Defaults to 0.
+            linearly from 0 at the first, in [0, 1). Defaults to 0.
         qkv_bias (bool): Bias in the qkv projection. Defaults to True.
         norm_cfg (dict): Norm layer of the blocks. Defaults to
             ``dict(type='LN', eps=1e-6)``.
@@ -176,6 +176,7 @@ class DenseViT(BaseModule):
         arch = arch_settings(arch)
         _check_block_options(patch_size, window_size, use_rel_pos,
                              use_rel_pos_bias, layer_scale_init_value)
+        check_block_args(drop_rate, drop_path_rate, qkv_bias)
         self.embed_dims = arch['embed_dims']
         self.num_layers = arch['num_layers']
         self.patch_size = patch_size

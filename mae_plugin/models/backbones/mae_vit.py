@@ -1,5 +1,5 @@
 """The MAE encoder: a ViT that runs on the visible patches only."""
-from typing import Optional, Sequence, Tuple, Union
+from typing import Any, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -10,7 +10,7 @@ from torch.amp import is_autocast_available
 
 from mae_plugin.registry import MODELS, build_model
 from mae_plugin.utils import (check_bool, check_choice, check_img_size,
-                              check_positive_int)
+                              check_int, check_number, check_positive_int)
 from ..masking import BaseMasking
 from ..utils import (TransformerBlock, check_divisible, check_sincos_dims,
                      init_mae_weights, init_patch_projection,
@@ -46,6 +46,54 @@ def arch_settings(arch: Union[str, dict]) -> dict:
         raise ValueError(f"arch embed_dims ({arch['embed_dims']}) must be a "
                          f"multiple of arch num_heads ({arch['num_heads']})")
     return arch
+
+
+def check_block_args(drop_rate: Any, drop_path_rate: Any,
+                     qkv_bias: Any) -> None:
+    """Refuse, by name, the block options of a ViT that mmpretrain's
+    layers take silently or refuse without naming them: a dropout or
+    stochastic-depth rate outside [0, 1) (``drop_path_rate=1.5`` trained
+    with blocks scaled by 2 or -0, 1 made the last block's output NaN;
+    ``drop_rate=1.5`` failed with torch's "dropout probability has to be
+    between 0 and 1"), or a ``qkv_bias`` that is not a bool.
+
+    Raises:
+        TypeError: A rate is not a number, or ``qkv_bias`` not a bool.
+        ValueError: A rate is outside [0, 1).
+    """
+    for name, rate in (('drop_rate', drop_rate), ('drop_path_rate',
+                                                  drop_path_rate)):
+        check_number(name, rate, 0, 1, high_open=True)
+    check_bool('qkv_bias', qkv_bias)
+
+
+def _check_vit_kwargs(num_layers: int,
+                      drop_rate: Any = 0.,
+                      drop_path_rate: Any = 0.,
+                      qkv_bias: Any = True,
+                      final_norm: Any = True,
+                      pre_norm: Any = False,
+                      frozen_stages: Any = -1,
+                      layer_scale_init_value: Any = 0.,
+                      **_) -> None:
+    """Refuse, by name, the arguments :class:`MAEViT` passes on to
+    :class:`mmpretrain.models.VisionTransformer` (its defaults for those
+    not given) that it takes silently (``final_norm='abc'``,
+    ``layer_scale_init_value=-1``: no layer scale) or fails on without
+    naming them (``frozen_stages=99``: "index 2 is out of range"); see
+    also :func:`check_block_args`.
+
+    Raises:
+        TypeError: A value of the wrong type.
+        ValueError: ``frozen_stages`` outside [-1, ``num_layers``],
+            ``layer_scale_init_value`` below 0 or NaN, or a rate of
+            :func:`check_block_args`.
+    """
+    check_block_args(drop_rate, drop_path_rate, qkv_bias)
+    check_bool('final_norm', final_norm)
+    check_bool('pre_norm', pre_norm)
+    check_int('frozen_stages', frozen_stages, minimum=-1, maximum=num_layers)
+    check_number('layer_scale_init_value', layer_scale_init_value, 0)
 
 
 @MODELS.register_module()
@@ -90,7 +138,11 @@ class MAEViT(VisionTransformer):
             ``'raw'``.
         **kwargs: Other arguments of
             :class:`mmpretrain.models.VisionTransformer` (``out_indices``,
-            ``drop_path_rate``, ``norm_cfg``, ``init_cfg`` ...).
+            ``drop_path_rate``, ``norm_cfg``, ``init_cfg`` ...); its rates
+            ``drop_rate`` and ``drop_path_rate`` must be in [0, 1),
+            ``qkv_bias``, ``final_norm`` and ``pre_norm`` bools,
+            ``frozen_stages`` an int in [-1, ``num_layers``] and
+            ``layer_scale_init_value`` a number >= 0.
     """
     arch_zoo = ARCH_ZOO
 
@@ -103,7 +155,9 @@ class MAEViT(VisionTransformer):
                  mask_token_in_encoder: bool = False,
                  out_type: str = 'raw',
                  **kwargs) -> None:
-        check_sincos_dims('arch embed_dims', arch_settings(arch)['embed_dims'])
+        settings = arch_settings(arch)
+        check_sincos_dims('arch embed_dims', settings['embed_dims'])
+        _check_vit_kwargs(settings['num_layers'], **kwargs)
         check_positive_int('patch_size', patch_size)
         check_positive_int('in_channels', in_channels)
         img_size = check_img_size(img_size)
