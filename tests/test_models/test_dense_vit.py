@@ -391,3 +391,30 @@ def test_positions_are_resized_to_a_non_square_input_grid():
     # patch tokens of size ~1 lose ~1e-7 when the positions are added
     torch.testing.assert_close(
         added, expected.expand(2, -1, -1, -1), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize('use_rel_pos_bias', [False, True])
+def test_inputs_of_a_dtype_the_projection_cannot_take_are_refused(
+        use_rel_pos_bias):
+    """As MAEViT: integer pixels, and float dtypes other than the weights'
+    outside autocast, failed in the patch projection with torch's "Input
+    type (unsigned char) and bias type (float) should be the same"; under
+    autocast a float dtype other than float64 runs."""
+    model = build(use_rel_pos_bias=use_rel_pos_bias)
+    x = torch.randn(2, 3, 32, 32)
+    integer = ('inputs must be floating-point images (the data '
+               'preprocessor converts the loaded uint8 images to float), '
+               'got {}')
+    other_float = ('inputs must be torch.float32, the dtype of the '
+                   'weights, outside torch.autocast (which casts float16, '
+                   'bfloat16 and float32), got {}')
+    for dtype, message in ((torch.uint8, integer), (torch.int64, integer),
+                           (torch.float64, other_float),
+                           (torch.bfloat16, other_float)):
+        with pytest.raises(TypeError,
+                           match=f'^{re.escape(message.format(dtype))}$'):
+            model(x.to(dtype))
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        assert model(x.half())[0].shape == (2, 32, 4, 4)
+        with pytest.raises(TypeError, match='got torch.float64$'):
+            model(x.double())

@@ -24,7 +24,7 @@ from torch.utils.checkpoint import checkpoint
 from mae_plugin.registry import MODELS, SCOPE, WEIGHT_INITIALIZERS
 from mae_plugin.utils import (check_bool, check_choice, check_img_size,
                               check_int, check_number, check_positive_int)
-from ..utils import (check_divisible, init_mae_weights,
+from ..utils import (check_divisible, check_image_dtype, init_mae_weights,
                      init_patch_projection, is_pretrained_init,
                      pretrained_entries, sincos_2d)
 from .dense_vit_blocks import RelPosBiasBlock, WindowedBlock
@@ -356,11 +356,17 @@ class DenseViT(BaseModule):
 
         Args:
             x (Tensor): ``[N, C, H, W]``; sides that are not multiples of
-                the patch are padded.
+                the patch are padded. Floating point, in the weights' dtype
+                (any floating dtype but float64 under ``torch.autocast``).
 
         Returns:
             tuple[Tensor]: One ``[N, D, ceil(H/p), ceil(W/p)]`` map per
             ``out_indices``.
+
+        Raises:
+            TypeError: ``x`` is not floating point (raw ``uint8`` pixels),
+                or of another dtype than the weights outside
+                ``torch.autocast``, as :class:`MAEViT` refuses it.
         """
         x, grid_size = self._tokens(x)
         outs = []
@@ -384,6 +390,7 @@ class DenseViT(BaseModule):
         blocks, ``[N, 1 + h*w, D]`` with the class token first for BEiT's
         blocks; and the grid ``(h, w)``."""
         n = x.shape[0]
+        check_image_dtype(x, self.patch_embed.projection.weight.dtype)
         x, grid_size = self.patch_embed(x)  # [N, h*w, D]
         pos_embed = resize_pos_embed(self.pos_embed, self.pretrain_grid,
                                      grid_size, self.interpolate_mode, 1)

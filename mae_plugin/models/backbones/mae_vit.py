@@ -6,15 +6,15 @@ import torch
 from mmengine.model import ModuleList
 from mmpretrain.models import VisionTransformer
 from torch import nn
-from torch.amp import is_autocast_available
 
 from mae_plugin.registry import MODELS, build_model
 from mae_plugin.utils import (check_bool, check_choice, check_img_size,
                               check_int, check_number, check_positive_int)
 from ..masking import BaseMasking
-from ..utils import (TransformerBlock, check_divisible, check_sincos_dims,
-                     init_mae_weights, init_patch_projection,
-                     is_pretrained_init, regenerate_sincos_on_load, sincos_2d)
+from ..utils import (TransformerBlock, check_divisible, check_image_dtype,
+                     check_sincos_dims, init_mae_weights,
+                     init_patch_projection, is_pretrained_init,
+                     regenerate_sincos_on_load, sincos_2d)
 
 
 #: The encoder sizes an ``arch`` name stands for: mmpretrain's
@@ -297,29 +297,8 @@ class MAEViT(VisionTransformer):
                 f'expected images [N, {self.in_channels}, H, W] for '
                 f'in_channels={self.in_channels}, got {tuple(x.shape)}')
         check_divisible(x.shape[2], x.shape[3], self.patch_size)
-        self._check_dtype(x)
+        check_image_dtype(x, self.patch_embed.projection.weight.dtype)
         return x.shape[2] // self.patch_size, x.shape[3] // self.patch_size
-
-    def _check_dtype(self, x: torch.Tensor) -> None:
-        """Refuse images the patch projection cannot take, before it
-        fails with torch's "Input type (unsigned char) and bias type
-        (float) should be the same": integer pixels, or a floating dtype
-        other than the weights' that no ``torch.autocast`` casts (it casts
-        float16, bfloat16 and float32, not float64)."""
-        if not x.is_floating_point():
-            raise TypeError(
-                'inputs must be floating-point images (the data '
-                'preprocessor converts the loaded uint8 images to float), '
-                f'got {x.dtype}')
-        weights = self.patch_embed.projection.weight.dtype
-        device = x.device.type
-        if x.dtype != weights and not (
-                x.dtype != torch.float64 and is_autocast_available(device)
-                and torch.is_autocast_enabled(device)):
-            raise TypeError(
-                f'inputs must be {weights}, the dtype of the weights, '
-                'outside torch.autocast (which casts float16, bfloat16 and '
-                f'float32), got {x.dtype}')
 
     def class_token(self, batch_size: int) -> torch.Tensor:
         """Class token plus its (zero) position, ``[N, 1, D]``."""

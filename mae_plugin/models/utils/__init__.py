@@ -1,13 +1,15 @@
 from .attention import TransformerBlock, UnbindQKVAttention
 from .init import (init_mae_weights, init_patch_projection, is_pretrained_init,
                    pretrained_entries)
-from .patchify import check_divisible, patchify, unpatchify
+from .patchify import (check_divisible, check_image_dtype, patchify,
+                       unpatchify)
 from .pos_embed import (check_sincos_dims, regenerate_sincos_on_load,
                         sincos_1d, sincos_2d)
 
 __all__ = [
     'TransformerBlock', 'UnbindQKVAttention', 'init_mae_weights',
     'init_patch_projection', 'is_pretrained_init', 'pretrained_entries',
-    'check_divisible', 'check_sincos_dims', 'patchify', 'unpatchify',
+    'check_divisible', 'check_image_dtype', 'check_sincos_dims',
+    'patchify', 'unpatchify',
     'regenerate_sincos_on_load', 'sincos_1d', 'sincos_2d'
 ]

@@ -7,6 +7,7 @@ checkpoints' decoder predictions.
 from typing import Tuple
 
 import torch
+from torch.amp import is_autocast_available
 
 
 def check_divisible(height: int,
@@ -19,6 +20,37 @@ def check_divisible(height: int,
         raise ValueError(
             f'{name} {height}x{width} is not a multiple of patch_size '
             f'{patch_size}')
+
+
+def check_image_dtype(imgs: torch.Tensor, weights: torch.dtype) -> None:
+    """Refuse images that a patch projection with weights of dtype
+    ``weights`` cannot take, before it fails with torch's "Input type
+    (unsigned char) and bias type (float) should be the same": integer
+    pixels, or a floating dtype other than the weights' that no
+    ``torch.autocast`` casts (it casts float16, bfloat16 and float32, not
+    float64).
+
+    Args:
+        imgs (Tensor): ``[N, C, H, W]`` images.
+        weights (torch.dtype): The dtype of the projection's weights.
+
+    Raises:
+        TypeError: ``imgs`` is not floating point, or of another dtype
+            than ``weights`` outside ``torch.autocast``.
+    """
+    if not imgs.is_floating_point():
+        raise TypeError(
+            'inputs must be floating-point images (the data '
+            'preprocessor converts the loaded uint8 images to float), '
+            f'got {imgs.dtype}')
+    device = imgs.device.type
+    if imgs.dtype != weights and not (
+            imgs.dtype != torch.float64 and is_autocast_available(device)
+            and torch.is_autocast_enabled(device)):
+        raise TypeError(
+            f'inputs must be {weights}, the dtype of the weights, '
+            'outside torch.autocast (which casts float16, bfloat16 and '
+            f'float32), got {imgs.dtype}')
 
 
 def patchify(imgs: torch.Tensor, patch_size: int) -> torch.Tensor:
