@@ -662,8 +662,8 @@ MUTATIONS = (
         name='predict-seeds-per-batch',
         promise="an image's validation mask does not depend on its batch",
         path='mae_plugin/models/algorithms/mae.py',
-        old='image_seed(self.predict_seed, int(key))))',
-        new='image_seed(self.predict_seed, 0)))',
+        old='image_seed(self.predict_seed, int(key)))',
+        new='image_seed(self.predict_seed, 0))',
         tests=('tests/test_models/test_mae.py', )),
     Mutation(
         name='load-from-fit-unchecked',

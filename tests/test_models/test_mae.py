@@ -227,12 +227,31 @@ def test_parts_that_fail_on_the_first_batch_fail_at_build_time():
 
 
 def test_inputs_that_are_not_a_batch_of_images_are_named():
-    model = build(tiny_mae_cfg())
-    with pytest.raises(
-            ValueError,
-            match=r'expected images \[N, 3, H, W\] for in_channels=3, got '
-            r'\(3, 32, 32\)'):
-        model.reconstruct(torch.randn(3, 32, 32))
+    model = build(tiny_mae_cfg()).eval()
+    for run in (model.reconstruct, model.predict):
+        with pytest.raises(
+                ValueError,
+                match=r'expected images \[N, 3, H, W\] for in_channels=3, '
+                r'got \(3, 32, 32\)'):
+            run(torch.randn(3, 32, 32))
+        with pytest.raises(
+                ValueError, match='image size 32x36 is not a multiple of '
+                'patch_size 8'):
+            run(torch.randn(2, 3, 32, 36))
+
+
+def test_predict_checks_its_inputs_once(monkeypatch):
+    """predict checked the inputs itself, to draw the masks of their
+    grid, and the backbone checked them again; the masks are now drawn
+    in the backbone, after its check, which is the only one."""
+    model = build(tiny_mae_cfg()).eval()
+    checked = []
+    check_images = model.backbone.check_images
+    monkeypatch.setattr(
+        model.backbone, 'check_images',
+        lambda x: checked.append(tuple(x.shape)) or check_images(x))
+    model.predict(torch.randn(2, 3, 32, 32))
+    assert checked == [(2, 3, 32, 32)]
 
 
 @pytest.mark.parametrize('dtype', [torch.uint8, torch.int64, torch.bool])

@@ -50,6 +50,27 @@ def test_masks_reproduce_from_a_generator_and_from_noise():
                        torch.argsort(torch.argsort(noise, 1), 1))
 
 
+@pytest.mark.parametrize(
+    'masking', [RandomMasking(0.75),
+                BlockMasking(0.5, min_num_patches=2),
+                GridMasking()])
+def test_one_generator_per_sample_draws_each_samples_mask_alone(masking):
+    """A list of generators masks sample ``i`` as ``generators[i]`` masks
+    a batch of one (what ``MAE.predict`` relies on); a list of another
+    length than the batch is refused by name."""
+    def generators(*seeds):
+        return [torch.Generator().manual_seed(seed) for seed in seeds]
+
+    both = masking(2, (8, 8), generator=generators(3, 4)).mask
+    for row, seed in zip(both, (3, 4)):
+        assert torch.equal(row, masking(1, (8, 8),
+                                        generator=generators(seed)).mask[0])
+    with pytest.raises(
+            ValueError, match=r'^generator must be a torch.Generator or '
+            r'one per sample \(3\), got 2$'):
+        masking(3, (8, 8), generator=generators(3, 4))
+
+
 @pytest.mark.parametrize('seeded', [False, True])
 def test_every_sample_draws_its_own_mask(seeded):
     """As the MAE code's ``random_masking``: one uniform noise value per

@@ -1,5 +1,5 @@
 """The MAE algorithm: encoder, decoder and pixel head in the runner."""
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.optim import OptimWrapper
@@ -202,14 +202,16 @@ class MAE(BaseSelfSupervisor):
         self,
         inputs: torch.Tensor,
         noise: Optional[torch.Tensor] = None,
-        generator: Optional[torch.Generator] = None
+        generator: Union[torch.Generator, Sequence[torch.Generator],
+                         None] = None
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Run the whole model on a batch.
 
         Args:
             inputs (Tensor): ``[N, C, H, W]`` preprocessed images.
             noise (Tensor, optional): ``[N, L]`` masking noise.
-            generator (torch.Generator, optional): RNG for the mask.
+            generator (torch.Generator | Sequence[torch.Generator],
+                optional): RNG for the masks, or one per image.
 
         Returns:
             tuple: predictions ``[N, L, p*p*C]`` (in the head's target space)
@@ -298,24 +300,23 @@ class MAE(BaseSelfSupervisor):
             raise ValueError(
                 f'data_samples must be one per image of inputs ({n}), got '
                 f'{len(data_samples)}')
-        grid_size = self.backbone.check_images(inputs)
         keys = range(n) if data_samples is None else [
             sample.metainfo.get('sample_idx', i)
             for i, sample in enumerate(data_samples)
         ]
-        # Drawn on the CPU, whatever the device: the same masks everywhere.
-        noise = torch.cat([
-            self.backbone.masking.sample_noise(
-                1, grid_size, inputs.device,
+        # CPU generators, whatever the device: the same masks everywhere.
+        # The backbone checks the inputs before it draws their masks.
+        pred, mask = self.reconstruct(
+            inputs,
+            generator=[
                 torch.Generator().manual_seed(
-                    image_seed(self.predict_seed, int(key))))
-            for key in keys
-        ])  # [N, L]
-        pred, mask = self.reconstruct(inputs, noise=noise)
+                    image_seed(self.predict_seed, int(key))) for key in keys
+            ])
         p = self.backbone.patch_size
         recon = self.to_pixels(self.head.reconstruct(pred, inputs))
         error = (recon - self.to_pixels(inputs)).pow(2).mean(dim=1)  # [N,H,W]
-        mask_map = mask.reshape(-1, *grid_size)  # [N, h, w]
+        mask_map = mask.unflatten(
+            1, (inputs.shape[2] // p, inputs.shape[3] // p))  # [N, h, w]
         pixel_mask = mask_map.repeat_interleave(p, 1).repeat_interleave(p, 2)
         masked_mse = (error * pixel_mask).sum(dim=(1, 2)) / pixel_mask.sum(
             dim=(1, 2)).clamp(min=1)

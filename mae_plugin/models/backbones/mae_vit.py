@@ -333,7 +333,8 @@ class MAEViT(VisionTransformer):
                 x: torch.Tensor,
                 mask: bool = True,
                 noise: Optional[torch.Tensor] = None,
-                generator: Optional[torch.Generator] = None):
+                generator: Union[torch.Generator, Sequence[torch.Generator],
+                                 None] = None):
         """Encode images.
 
         Args:
@@ -345,8 +346,9 @@ class MAEViT(VisionTransformer):
                 False runs a plain ViT over all tokens. Defaults to True.
             noise (Tensor, optional): ``[N, L]`` masking noise, for a
                 reproduced mask. Defaults to None.
-            generator (torch.Generator, optional): RNG for the mask.
-                Defaults to None (global RNG).
+            generator (torch.Generator | Sequence[torch.Generator],
+                optional): RNG for the masks, or one per image. Defaults to
+                None (global RNG).
 
         Returns:
             With ``mask=True``, a tuple ``(latent [N, 1+L_keep, D]

@@ -7,7 +7,7 @@ indices of the MAE paper's code, so all strategies share one code path and a
 given noise (or ``torch.Generator`` state) reproduces a mask exactly.
 """
 import math
-from typing import NamedTuple, Optional, Tuple
+from typing import NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -89,7 +89,8 @@ class BaseMasking:
                  batch_size: int,
                  grid_size: Tuple[int, int],
                  device: Optional[torch.device] = None,
-                 generator: Optional[torch.Generator] = None,
+                 generator: Union[torch.Generator, Sequence[torch.Generator],
+                                  None] = None,
                  noise: Optional[torch.Tensor] = None) -> Masking:
         """Mask a batch.
 
@@ -98,17 +99,34 @@ class BaseMasking:
             grid_size (tuple[int, int]): Patch grid ``(h, w)``.
             device (torch.device, optional): Where to build the indices.
                 Defaults to the CPU.
-            generator (torch.Generator, optional): Source of randomness;
-                the global RNG when None. Defaults to None.
+            generator (torch.Generator | Sequence[torch.Generator],
+                optional): Source of randomness, or one per sample, each
+                drawing its sample's noise alone (a sample's mask then does
+                not depend on the others of its batch); the global RNG
+                when None. Defaults to None.
             noise (Tensor, optional): ``[N, h*w]`` noise to use instead of
                 drawing it, for an exactly reproduced mask. Defaults to None.
 
         Returns:
             Masking: indices and binary mask.
+
+        Raises:
+            ValueError: No patch would stay visible, ``noise`` is not
+                ``[N, h*w]``, or ``generator`` is a sequence of another
+                length than ``N``.
         """
         num_patches = grid_size[0] * grid_size[1]
         self.check_keeps_patches(grid_size)
-        if noise is None:
+        if noise is None and isinstance(generator, (list, tuple)):
+            if len(generator) != batch_size:
+                raise ValueError(
+                    'generator must be a torch.Generator or one per sample '
+                    f'({batch_size}), got {len(generator)}')
+            noise = torch.cat([
+                self.sample_noise(1, grid_size, device, one)
+                for one in generator
+            ])  # [N, L]
+        elif noise is None:
             noise = self.sample_noise(batch_size, grid_size, device, generator)
         elif noise.shape != (batch_size, num_patches):
             raise ValueError(
