@@ -15,9 +15,11 @@ from mae_plugin.apis import (build_runner, check_data_roots,
                              check_pretrained_checkpoints, init_model,
                              train_config)
 from mae_plugin.apis import test_config as make_test_config
+from mae_plugin.registry import MODELS
 from tests.test_engine.utils import unique_experiment
 from ..conftest import ROOT, tiny_mae_cfg
 from ..test_checkpoint.test_pretrained_init import logged_by
+from ..test_models.test_utils import layer_norm_eps
 from ..test_tools.test_train_test_visualize import run_tool
 
 # The paper's recipe: lr 1.5e-4 per 256 images, written for 4096.
@@ -152,6 +154,24 @@ def test_a_scheduler_that_ends_where_it_begins_is_named(
     in iterations, naming no scheduler."""
     with pytest.raises(ValueError, match=f'^{message}$'):
         train_config(DEMO, work_dir=str(tmp_path), cfg_options=options)
+
+
+def test_norm_cfg_eps_options_keep_the_default_norm_type(tmp_path):
+    """The demo config relies on the components' default norm_cfg, so
+    ``--cfg-options model.backbone.norm_cfg.eps=1e-5`` merged a norm_cfg
+    of ``eps`` alone and the build failed with 'the cfg dict must contain
+    the key "type"'; now every norm layer is the default LayerNorm with
+    the eps given."""
+    cfg = train_config(
+        DEMO,
+        work_dir=str(tmp_path),
+        cfg_options={
+            'model.backbone.norm_cfg.eps': 1e-5,
+            'model.neck.norm_cfg.eps': 1e-4
+        })
+    model = MODELS.build(cfg.model)
+    assert layer_norm_eps(model.backbone) == {1e-5}
+    assert layer_norm_eps(model.neck) == {1e-4}
 
 
 @pytest.mark.parametrize('epochs, warnings', [

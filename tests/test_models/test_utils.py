@@ -2,9 +2,12 @@ import math
 
 import pytest
 import torch
+from torch import nn
 
+from mae_plugin.models import DenseViT, MAEDecoder, MAEViT
 from mae_plugin.models.utils import (patchify, sincos_1d, sincos_2d,
                                      unpatchify)
+from ..conftest import TINY_ARCH
 
 
 def test_sincos_values_follow_the_formula():
@@ -60,3 +63,35 @@ def test_patchify_rejects_sizes_that_are_not_multiples():
 def test_sincos_1d_refuses_odd_dims():
     with pytest.raises(ValueError, match='even dims, got 5'):
         sincos_1d(torch.arange(3), 5)
+
+
+# The three components whose norm layers default to LN with eps 1e-6.
+NORMED = [
+    lambda **kw: MAEViT(arch=TINY_ARCH, img_size=32, patch_size=8, **kw),
+    lambda **kw: DenseViT(arch=TINY_ARCH, img_size=32, pretrain_img_size=32,
+                          patch_size=8, final_norm=True, **kw),
+    lambda **kw: MAEDecoder(in_channels=32, embed_dims=32, num_layers=2,
+                            num_heads=4, img_size=32, patch_size=8, **kw),
+]
+
+
+def layer_norm_eps(model):
+    """The eps of every norm layer of ``model``, all LayerNorms."""
+    norms = [m for m in model.modules() if 'Norm' in type(m).__name__]
+    assert norms and all(isinstance(m, nn.LayerNorm) for m in norms)
+    return {m.eps for m in norms}
+
+
+@pytest.mark.parametrize('build', NORMED)
+def test_a_norm_cfg_without_type_sets_its_keys_over_the_default(build):
+    """What ``--cfg-options model.backbone.norm_cfg.eps=1e-5`` passes to a
+    config that relies on the default: ``dict(eps=1e-5)`` failed in
+    mmpretrain's build_norm_layer with 'the cfg dict must contain the key
+    "type"'. A norm_cfg with a type is used as it is."""
+    assert layer_norm_eps(build()) == {1e-6}
+    assert layer_norm_eps(build(norm_cfg=dict(eps=1e-5))) == {1e-5}
+    assert layer_norm_eps(build(norm_cfg=dict(type='LN'))) == {1e-5}
+    with pytest.raises(
+            TypeError, match=r"^norm_cfg must be a dict such as \{'type': "
+            r"'LN', 'eps': 1e-06\}, got 'LN' \(str\)$"):
+        build(norm_cfg='LN')

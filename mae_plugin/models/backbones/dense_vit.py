@@ -24,8 +24,9 @@ from torch.utils.checkpoint import checkpoint
 from mae_plugin.registry import MODELS, SCOPE, WEIGHT_INITIALIZERS
 from mae_plugin.utils import (check_bool, check_choice, check_img_size,
                               check_int, check_number, check_positive_int)
-from ..utils import (check_divisible, check_image_dtype, init_mae_weights,
-                     init_patch_projection, is_pretrained_init,
+from ..utils import (DEFAULT_NORM_CFG, check_divisible, check_image_dtype,
+                     init_mae_weights, init_patch_projection,
+                     is_pretrained_init, norm_cfg_over_default,
                      pretrained_entries, sincos_2d)
 from .dense_vit_blocks import RelPosBiasBlock, WindowedBlock
 from .mae_vit import arch_settings, check_block_args
@@ -112,8 +113,9 @@ class DenseViT(BaseModule):
         drop_path_rate (float): Stochastic depth of the last block, rising
             linearly from 0 at the first, in [0, 1). Defaults to 0.
         qkv_bias (bool): Bias in the qkv projection. Defaults to True.
-        norm_cfg (dict): Norm layer of the blocks. Defaults to
-            ``dict(type='LN', eps=1e-6)``.
+        norm_cfg (dict): Norm layer of the blocks; one without ``type``
+            (``dict(eps=1e-5)``) sets its keys over the default. Defaults
+            to ``dict(type='LN', eps=1e-6)``.
         final_norm (bool): Normalise the last block's output (the
             checkpoint's ``ln1``). Defaults to False, as ViTDet.
         window_size (int): Window side (in patches) of windowed attention;
@@ -162,7 +164,7 @@ class DenseViT(BaseModule):
                  drop_rate: float = 0.,
                  drop_path_rate: float = 0.,
                  qkv_bias: bool = True,
-                 norm_cfg: dict = dict(type='LN', eps=1e-6),
+                 norm_cfg: dict = DEFAULT_NORM_CFG,
                  final_norm: bool = False,
                  window_size: int = 0,
                  global_attn_indexes: Sequence[int] = (),
@@ -177,6 +179,7 @@ class DenseViT(BaseModule):
         _check_block_options(patch_size, window_size, use_rel_pos,
                              use_rel_pos_bias, layer_scale_init_value)
         check_block_args(drop_rate, drop_path_rate, qkv_bias)
+        norm_cfg = norm_cfg_over_default(norm_cfg)
         self.embed_dims = arch['embed_dims']
         self.num_layers = arch['num_layers']
         self.patch_size = patch_size

@@ -11,10 +11,11 @@ from mae_plugin.registry import MODELS, build_model
 from mae_plugin.utils import (check_bool, check_choice, check_img_size,
                               check_int, check_number, check_positive_int)
 from ..masking import BaseMasking
-from ..utils import (TransformerBlock, check_divisible, check_image_dtype,
-                     check_sincos_dims, init_mae_weights,
+from ..utils import (DEFAULT_NORM_CFG, TransformerBlock, check_divisible,
+                     check_image_dtype, check_sincos_dims, init_mae_weights,
                      init_patch_projection, is_pretrained_init,
-                     regenerate_sincos_on_load, sincos_2d)
+                     norm_cfg_over_default, regenerate_sincos_on_load,
+                     sincos_2d)
 
 
 #: The encoder sizes an ``arch`` name stands for: mmpretrain's
@@ -141,8 +142,10 @@ class MAEViT(VisionTransformer):
             ``drop_path_rate``, ``norm_cfg``, ``init_cfg`` ...); its rates
             ``drop_rate`` and ``drop_path_rate`` must be in [0, 1),
             ``qkv_bias``, ``final_norm`` and ``pre_norm`` bools,
-            ``frozen_stages`` an int in [-1, ``num_layers``] and
-            ``layer_scale_init_value`` a number >= 0.
+            ``frozen_stages`` an int in [-1, ``num_layers``],
+            ``layer_scale_init_value`` a number >= 0, and a ``norm_cfg``
+            without ``type`` (``dict(eps=1e-5)``) sets its keys over the
+            default ``dict(type='LN', eps=1e-6)``.
     """
     arch_zoo = ARCH_ZOO
 
@@ -158,6 +161,8 @@ class MAEViT(VisionTransformer):
         settings = arch_settings(arch)
         check_sincos_dims('arch embed_dims', settings['embed_dims'])
         _check_vit_kwargs(settings['num_layers'], **kwargs)
+        kwargs['norm_cfg'] = norm_cfg_over_default(
+            kwargs.get('norm_cfg', DEFAULT_NORM_CFG))
         check_positive_int('patch_size', patch_size)
         check_positive_int('in_channels', in_channels)
         img_size = check_img_size(img_size)
@@ -199,7 +204,7 @@ class MAEViT(VisionTransformer):
                       drop_rate: float = 0.,
                       drop_path_rate: float = 0.,
                       qkv_bias: bool = True,
-                      norm_cfg: dict = dict(type='LN', eps=1e-6),
+                      norm_cfg: dict = DEFAULT_NORM_CFG,
                       layer_scale_init_value: float = 0.,
                       layer_cfgs: Union[dict, Sequence[dict]] = dict(),
                       **_) -> ModuleList:

@@ -9,9 +9,10 @@ from torch import nn
 
 from mae_plugin.registry import MODELS
 from mae_plugin.utils import check_img_size, check_number, check_positive_int
-from ..utils import (TransformerBlock, check_divisible, check_sincos_dims,
-                     init_mae_weights, is_pretrained_init,
-                     regenerate_sincos_on_load, sincos_2d)
+from ..utils import (DEFAULT_NORM_CFG, TransformerBlock, check_divisible,
+                     check_sincos_dims, init_mae_weights, is_pretrained_init,
+                     norm_cfg_over_default, regenerate_sincos_on_load,
+                     sincos_2d)
 
 
 @MODELS.register_module()
@@ -39,8 +40,9 @@ class MAEDecoder(BaseModule):
         patch_size (int): Patch side. Defaults to 16.
         out_channels (int): Image channels ``C`` of the predicted pixels.
             Defaults to 3.
-        norm_cfg (dict): Norm layers. Defaults to
-            ``dict(type='LN', eps=1e-6)``.
+        norm_cfg (dict): Norm layers; one without ``type``
+            (``dict(eps=1e-5)``) sets its keys over the default. Defaults
+            to ``dict(type='LN', eps=1e-6)``.
         init_cfg (dict, optional): Initialisation config. Defaults to None.
     """
 
@@ -53,7 +55,7 @@ class MAEDecoder(BaseModule):
                  img_size: Union[int, Tuple[int, int]] = 224,
                  patch_size: int = 16,
                  out_channels: int = 3,
-                 norm_cfg: dict = dict(type='LN', eps=1e-6),
+                 norm_cfg: dict = DEFAULT_NORM_CFG,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         for name, value in (('in_channels', in_channels), ('embed_dims',
@@ -73,6 +75,7 @@ class MAEDecoder(BaseModule):
             raise ValueError(f'embed_dims must be a multiple of num_heads '
                              f'({num_heads}), got {embed_dims}')
         check_sincos_dims('embed_dims', embed_dims)
+        norm_cfg = norm_cfg_over_default(norm_cfg)
         img_size = check_img_size(img_size)
         check_divisible(*img_size, patch_size)
         self.img_size = img_size

@@ -1,4 +1,5 @@
-from .attention import TransformerBlock, UnbindQKVAttention
+from .attention import (DEFAULT_NORM_CFG, TransformerBlock,
+                        UnbindQKVAttention, norm_cfg_over_default)
 from .init import (init_mae_weights, init_patch_projection, is_pretrained_init,
                    pretrained_entries)
 from .patchify import (check_divisible, check_image_dtype, patchify,
@@ -7,7 +8,8 @@ from .pos_embed import (check_sincos_dims, regenerate_sincos_on_load,
                         sincos_1d, sincos_2d)
 
 __all__ = [
-    'TransformerBlock', 'UnbindQKVAttention', 'init_mae_weights',
+    'DEFAULT_NORM_CFG', 'TransformerBlock', 'UnbindQKVAttention',
+    'norm_cfg_over_default', 'init_mae_weights',
     'init_patch_projection', 'is_pretrained_init', 'pretrained_entries',
     'check_divisible', 'check_image_dtype', 'check_sincos_dims',
     'patchify', 'unpatchify',

@@ -1,7 +1,7 @@
-"""The Transformer block of the MAE encoder and decoder, and the attention
-it builds: multi-head self-attention that splits its packed q/k/v without
-copies."""
-from typing import Type
+"""The Transformer block of the MAE encoder and decoder, the attention it
+builds (multi-head self-attention that splits its packed q/k/v without
+copies), and their norm layers' default."""
+from typing import Any, Type
 
 import torch
 from mmcv.cnn.bricks.transformer import FFN
@@ -9,6 +9,38 @@ from mmengine.model import BaseModule
 from mmpretrain.models.backbones.vision_transformer import \
     TransformerEncoderLayer
 from mmpretrain.models.utils import MultiheadAttention, build_norm_layer
+
+
+#: The norm layers of the MAE encoders and decoder: LayerNorm with the MAE
+#: code's eps.
+DEFAULT_NORM_CFG = dict(type='LN', eps=1e-6)
+
+
+def norm_cfg_over_default(norm_cfg: Any) -> dict:
+    """``norm_cfg``, or, where it has no ``type``, :data:`DEFAULT_NORM_CFG`
+    with its keys set over it.
+
+    A component's ``norm_cfg`` defaults to :data:`DEFAULT_NORM_CFG`; a
+    config that relies on that default and is given
+    ``--cfg-options model.backbone.norm_cfg.eps=1e-5`` passes
+    ``dict(eps=1e-5)``, which mmpretrain's ``build_norm_layer`` refused
+    with 'the cfg dict must contain the key "type"'. It now keeps the
+    default's ``type``, as the merge would had the config written the
+    default. A ``norm_cfg`` with a ``type`` is used as it is (as
+    mmpretrain's components use theirs), so every config that built before
+    builds the same layers.
+
+    Raises:
+        TypeError: ``norm_cfg`` is not a dict.
+    """
+    if not isinstance(norm_cfg, dict):
+        raise TypeError(f'norm_cfg must be a dict such as '
+                        f'{DEFAULT_NORM_CFG}, got {norm_cfg!r} '
+                        f'({type(norm_cfg).__name__})')
+    return dict(norm_cfg) if 'type' in norm_cfg else {
+        **DEFAULT_NORM_CFG,
+        **norm_cfg
+    }
 
 
 class UnbindQKVAttention(MultiheadAttention):
