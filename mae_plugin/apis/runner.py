@@ -21,11 +21,12 @@ from mmengine.runner import Runner
 from mae_plugin.checkpoint import check_checkpoint_path
 from mae_plugin.engine import scheduler_cfgs
 from mae_plugin.registry import DATASETS
-from mae_plugin.utils import (CfgOptionsAction, argparse_type, check_choice,
-                              check_config_path, check_int, check_number,
-                              check_output_file, check_output_folder,
-                              check_path, check_positive_int, check_seed,
-                              config_items, load_config, merge_cfg_options)
+from mae_plugin.utils import (CfgOptionsAction, argparse_type, check_bool,
+                              check_choice, check_config_path, check_int,
+                              check_number, check_output_file,
+                              check_output_folder, check_path,
+                              check_positive_int, check_seed, config_items,
+                              load_config, merge_cfg_options)
 
 # Scales the lr by world_size x batch_size x accumulative_counts.
 RUNNER_TYPE = 'mae_plugin.AccumulationAwareRunner'
@@ -228,10 +229,19 @@ def _check_numbers(cfg: Config) -> None:
                              -math.inf if low is None else low)
 
 
+# The switches of a dataloader and of its sampler that the configs set: a
+# string from ``--cfg-options`` (``shuffle=abc``) passed as true, or failed
+# in torch's ``BatchSampler`` once the model and datasets were built.
+LOADER_BOOLS = ('drop_last', 'pin_memory', 'persistent_workers')
+SAMPLER_BOOLS = ('shuffle', )
+
+
 def _check_dataloaders(cfg: Config) -> None:
     """Refuse, by key, a ``batch_size`` below 1 or a ``num_workers`` below
     0 of the train, val and test dataloaders (torch's comparison errors
-    came once the datasets were built, naming no key), and turn off
+    came once the datasets were built, naming no key), and a switch of a
+    loader (:data:`LOADER_BOOLS`) or of its sampler
+    (:data:`SAMPLER_BOOLS`) that is not a bool; turn off
     ``persistent_workers`` where ``num_workers`` is 0: torch refuses the
     pair ("persistent_workers option needs num_workers > 0"), which the
     configs' ``persistent_workers=True`` met whenever a run set
@@ -242,6 +252,14 @@ def _check_dataloaders(cfg: Config) -> None:
             continue
         if 'batch_size' in loader:
             check_positive_int(f'{key}.batch_size', loader['batch_size'])
+        sampler = loader.get('sampler')
+        for node, name, switches in (
+                (loader, key, LOADER_BOOLS),
+                (sampler if isinstance(sampler, dict) else {},
+                 f'{key}.sampler', SAMPLER_BOOLS)):
+            for switch in switches:
+                if switch in node:
+                    check_bool(f'{name}.{switch}', node[switch])
         workers = check_int(f'{key}.num_workers',
                             loader.get('num_workers', 0), minimum=0)
         if workers == 0 and loader.get('persistent_workers'):
@@ -434,7 +452,9 @@ def train_config(config_file: str,
             hint).
         NotADirectoryError: The work dir, or a folder above it, is a file.
         PermissionError: No file can be created in the work dir.
-        TypeError: One of those is not an int, or not a number.
+        TypeError: One of those is not an int, or not a number, or a
+            switch of a dataloader or of its sampler (``drop_last``,
+            ``shuffle``, ...) is not a bool.
         FileNotFoundError: ``resume`` is a local path to no file, or
             with ``'auto'``, ``last_checkpoint`` names a missing file that
             the work dir does not hold either, or the ``load_from`` the
@@ -720,7 +740,8 @@ def test_config(config_file: Union[str, Config],
     Raises:
         KeyError: The config has no test loop.
         TypeError: A dataloader's ``batch_size`` or ``num_workers`` is
-            not an int.
+            not an int, or a switch of it or of its sampler
+            (``drop_last``, ``shuffle``, ...) is not a bool.
         ValueError: A dataloader's ``batch_size`` is below 1 or its
             ``num_workers`` below 0, ``randomness.seed`` is outside
             [0, 2**32 - 1], an

@@ -260,6 +260,20 @@ def test_a_run_length_or_seed_the_runner_cannot_use_is_named(
      "train_dataloader.num_workers must be an int >= 0, got 'abc' (str)"),
     ('train_dataloader.batch_size', 0, ValueError,
      'train_dataloader.batch_size must be an int >= 1, got 0'),
+    # a string passed as true (the sampler shuffled, the pages were
+    # pinned), or failed in torch's BatchSampler once all was built
+    ('train_dataloader.sampler.shuffle', 'abc', TypeError,
+     "train_dataloader.sampler.shuffle must be True or False, got 'abc' "
+     '(str)'),
+    ('val_dataloader.sampler.shuffle', 0, TypeError,
+     'val_dataloader.sampler.shuffle must be True or False, got 0 (int)'),
+    ('train_dataloader.drop_last', 'abc', TypeError,
+     "train_dataloader.drop_last must be True or False, got 'abc' (str)"),
+    ('train_dataloader.pin_memory', 'yes', TypeError,
+     "train_dataloader.pin_memory must be True or False, got 'yes' (str)"),
+    ('test_dataloader.persistent_workers', 'abc', TypeError,
+     "test_dataloader.persistent_workers must be True or False, got 'abc' "
+     '(str)'),
 ])
 def test_an_optimizer_scheduler_or_loader_value_is_named(
         key, value, error, message, tmp_path):
