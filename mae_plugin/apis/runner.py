@@ -287,11 +287,11 @@ def _check_scheduler_spans(cfg: Config) -> None:
     """
     max_epochs = (cfg.get('train_cfg') or {}).get('max_epochs')
     schedulers = scheduler_cfgs(cfg.get('param_scheduler')) or []
-    fewest, reason = fewest_epochs(cfg)
+    fewest, reason, bound = _fewest_epochs(schedulers)
     if max_epochs is not None and max_epochs < fewest:
         raise ValueError(f'train_cfg.max_epochs must be above {fewest - 1}, '
                          f'where {reason}, got {max_epochs}'
-                         f'{_shorter_run_hint(schedulers, fewest - 1)}')
+                         f'{_shorter_run_hint(schedulers, bound)}')
     ends = []
     for i, scheduler in enumerate(schedulers):
         begin, end = scheduler.get('begin', 0), scheduler.get('end')
@@ -339,35 +339,39 @@ def fewest_epochs(cfg: Config) -> Tuple[int, str]:
         (CosineAnnealingLR) begins and runs to the end of training'``
         (``''`` for 1).
     """
-    fewest, reason = 1, ''
-    for i, scheduler in enumerate(
-            scheduler_cfgs(cfg.get('param_scheduler')) or []):
-        begin = scheduler.get('begin', 0)
-        if (scheduler.get('by_epoch', True) and scheduler.get('end') is None
-                and begin + 1 > fewest):
-            fewest = begin + 1
-            reason = (f'param_scheduler[{i}] ({scheduler.get("type")}) '
-                      'begins and runs to the end of training')
+    fewest, reason, _ = _fewest_epochs(
+        scheduler_cfgs(cfg.get('param_scheduler')) or [])
     return fewest, reason
 
 
-def _shorter_run_hint(schedulers: list, begin: int) -> str:
-    """How a run shorter than the scheduler that begins at ``begin`` and
-    runs to the end of training moves that start: with the ends of the
-    schedulers before it that end there (the warm-up's)."""
+def _fewest_epochs(schedulers: list) -> Tuple[int, str, Optional[int]]:
+    """:func:`fewest_epochs` of the scheduler configs ``schedulers``, and
+    the index of the scheduler that bounds them (None where none does)."""
+    fewest, reason, bound = 1, '', None
     for i, scheduler in enumerate(schedulers):
-        if scheduler.get('end') is None and scheduler.get('begin',
-                                                          0) == begin:
-            moves = [
-                f'param_scheduler.{j}.end'
-                for j, earlier in enumerate(schedulers[:i])
-                if earlier.get('end') == begin
-            ]
-            if moves:
-                return (f' (a shorter run also moves its start, '
-                        f'param_scheduler.{i}.begin, with '
-                        f'{" and ".join(moves)})')
-    return ''
+        begin = scheduler.get('begin', 0)
+        if (scheduler.get('by_epoch', True) and scheduler.get('end') is None
+                and begin + 1 > fewest):
+            fewest, bound = begin + 1, i
+            reason = (f'param_scheduler[{i}] ({scheduler.get("type")}) '
+                      'begins and runs to the end of training')
+    return fewest, reason, bound
+
+
+def _shorter_run_hint(schedulers: list, i: int) -> str:
+    """How a run shorter than ``schedulers[i]``, which runs to the end of
+    training, moves its start: with the ends of the schedulers before it
+    that end there (the warm-up's)."""
+    begin = schedulers[i].get('begin', 0)
+    moves = [
+        f'param_scheduler.{j}.end'
+        for j, earlier in enumerate(schedulers[:i])
+        if earlier.get('end') == begin
+    ]
+    if not moves:
+        return ''
+    return (f' (a shorter run also moves its start, '
+            f'param_scheduler.{i}.begin, with {" and ".join(moves)})')
 
 
 def _t_max_hint(scheduler: dict) -> str:

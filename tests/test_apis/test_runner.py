@@ -139,6 +139,28 @@ def test_epochs_cut_to_the_warm_up_are_named(tmp_path):
                  cfg_options={'train_cfg.max_epochs': 10})
 
 
+def test_the_hint_moves_the_start_of_the_scheduler_it_names(tmp_path):
+    """The hint moved the start of the first scheduler without an end that
+    began at the warm-up's end, an iteration-based one here (its begin=2
+    is iteration 2, bounding no epochs), beside a reason that named the
+    cosine."""
+    config = tmp_path / 'iteration_scheduler.py'
+    config.write_text(
+        f'_base_ = {DEMO!r}\n'
+        'param_scheduler = [\n'
+        '    dict(type="LinearLR", by_epoch=True, begin=0, end=2),\n'
+        '    dict(type="ConstantLR", by_epoch=False, begin=2, factor=1.),\n'
+        '    dict(type="CosineAnnealingLR", by_epoch=True, begin=2)]\n')
+    with pytest.raises(ValueError, match=r'^train_cfg.max_epochs must be '
+                       r'above 2, where param_scheduler\[2\] '
+                       r'\(CosineAnnealingLR\) begins and runs to the end '
+                       r'of training, got 2 \(a shorter run also moves its '
+                       r'start, param_scheduler.2.begin, with '
+                       r'param_scheduler.0.end\)$'):
+        train_config(str(config), work_dir=str(tmp_path),
+                     cfg_options={'train_cfg.max_epochs': 2})
+
+
 @pytest.mark.parametrize('options, message', [
     # the README's "set the cosine's end" applied to a 1-epoch run
     ({'train_cfg.max_epochs': 1, 'param_scheduler.1.end': 1},
