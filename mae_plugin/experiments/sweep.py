@@ -9,6 +9,7 @@ Evaluations are plain functions ``evaluate(cfg, checkpoint, **options) ->
 their options with a ``sweep_evaluation`` dict, e.g.
 ``sweep_evaluation = dict(probes=dict(train_images=10000))``.
 """
+import inspect
 import json
 import os.path as osp
 from typing import Callable, Dict, List, Optional, Sequence
@@ -82,11 +83,23 @@ def evaluate_finetuning(
     """Fine-tune the checkpoint's encoder with a classification ``config``
     (and ``cfg_options``) in ``<point work dir>/finetune``:
     ``finetune/top1``."""
-    finetune_cfg = train_config(
+    return {
+        'finetune/top1':
+        finetune_accuracy(_finetune_config(cfg, config, cfg_options),
+                          checkpoint)
+    }
+
+
+def _finetune_config(cfg: Config,
+                     config: str,
+                     cfg_options: Optional[dict] = None) -> Config:
+    """The training config of the point ``cfg``'s fine-tuning: ``config``
+    with ``cfg_options`` (:func:`~mae_plugin.apis.train_config`), run in
+    ``<point work dir>/finetune``."""
+    return train_config(
         config,
         work_dir=osp.join(cfg.work_dir, 'finetune'),
         cfg_options=cfg_options)
-    return {'finetune/top1': finetune_accuracy(finetune_cfg, checkpoint)}
 
 
 SWEEP_EVALUATORS: Dict[str, Callable[..., Dict[str, float]]] = {
@@ -142,10 +155,21 @@ def _evaluator_names(cfg: Config,
     """``evaluators``, else the keys of the config's ``sweep_evaluation``,
     else ``['reconstruction']``.
 
+    The fine-tuning config is built here, with its options, as the
+    evaluation builds it (:func:`~mae_plugin.apis.train_config`), and its
+    loaders' relative ``data_root`` checked: a bad one failed only once
+    the first point had pretrained.
+
     Raises:
         KeyError: A name is not in :data:`SWEEP_EVALUATORS`, or the config
             lacks what an evaluator reads (:data:`EVALUATOR_NEEDS`, the
             fine-tuning config).
+        TypeError: ``sweep_evaluation.<name>`` holds an option its
+            evaluator does not take, or lacks one it needs.
+        ValueError, TypeError, FileNotFoundError: What
+            :func:`~mae_plugin.apis.train_config` and
+            :func:`~mae_plugin.apis.check_data_roots` refuse of the
+            fine-tuning config and its options.
     """
     names = list(
         evaluators or cfg.get('sweep_evaluation') or ['reconstruction'])
@@ -166,6 +190,20 @@ def _evaluator_names(cfg: Config,
         raise KeyError("evaluator 'finetune' needs the classification "
                        'config as sweep_evaluation.finetune.config in '
                        f'{cfg.filename}')
+    options = cfg.get('sweep_evaluation') or {}
+    for name in names:
+        try:  # the evaluator's call, checkpoint aside
+            inspect.signature(SWEEP_EVALUATORS[name]).bind(
+                cfg, None, **options.get(name, {}))
+        except TypeError as error:
+            raise TypeError(f'sweep_evaluation.{name} must hold the options '
+                            f'of {SWEEP_EVALUATORS[name].__name__}, got '
+                            f'{dict(options.get(name, {}))}: {error}'
+                            ) from None
+    if 'finetune' in names:
+        check_data_roots(
+            _finetune_config(cfg, **options['finetune']), 'train_dataloader',
+            'test_dataloader')
     return names
 
 

@@ -10,6 +10,7 @@ import pytest
 from mmengine.config import Config
 
 from mae_plugin.checkpoint import load_checkpoint_safely
+from mae_plugin.experiments import sweep
 from mae_plugin.experiments.sweep import (PAPER_VIT_L, evaluate_reconstruction,
                                           plot_sweep, results_table,
                                           run_seed_spread, run_sweep,
@@ -127,6 +128,46 @@ def test_evaluators_are_checked_before_the_first_point_trains(tmp_path):
         run_sweep(CONFIG, 'mask_ratio', str(tmp_path),
                   evaluators=['finetune'])
     assert os.listdir(tmp_path) == []  # no point trained
+
+
+@pytest.mark.parametrize('options, error, message', [
+    ({'sweep_evaluation.finetune.cfg_options': {
+        'optim_wrapper.optimizer.lr': 'abc'}}, TypeError,
+     "optim_wrapper.optimizer.lr must be a number in [0, inf], got 'abc' "
+     '(str)'),
+    ({'sweep_evaluation.finetune.cfg_options': {
+        'train_dataloader.sampler.shuffle': 'abc'}}, TypeError,
+     "train_dataloader.sampler.shuffle must be True or False, got 'abc' "
+     '(str)'),
+    ({'sweep_evaluation.finetune.cfg_options': {'optim_wraper.type': 'X'}},
+     ValueError, 'cfg_options optim_wraper.type must start with a key of the '
+     "config or of mmengine's Runner, got 'optim_wraper'"),
+    ({'sweep_evaluation.finetune.config': 'vit.pth'}, ValueError,
+     'config_file must be a config file (.py, .json, .yaml, .yml), got '
+     'vit.pth, which looks like a checkpoint'),
+    ({'sweep_evaluation.finetune.cfg_option': {}}, TypeError,
+     'sweep_evaluation.finetune must hold the options of '
+     'evaluate_finetuning'),
+    ({'sweep_evaluation.finetune.cfg_options': {
+        'test_dataloader.dataset.data_root': 'data/fashion'}},
+     FileNotFoundError, "test_dataloader.dataset.data_root='data/fashion' "
+     'is no folder'),
+])
+def test_a_bad_finetuning_config_or_option_is_refused_before_training(
+        options, error, message, tmp_path, monkeypatch):
+    """The fine-tuning config and its options were read only once the
+    first point had pretrained."""
+
+    def build_runner(cfg):
+        raise RuntimeError(f'a runner was built for {cfg.work_dir}')
+
+    monkeypatch.setattr(sweep, 'build_runner', build_runner)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(error) as raised:
+        run_sweep(FASHION_MNIST_SWEEP, 'mask_ratio', str(tmp_path / 'work'),
+                  evaluators=['finetune'], values=(0.5, ),
+                  cfg_options=options)
+    assert str(raised.value).startswith(message)
 
 
 @pytest.mark.parametrize('set_roots, key', [
