@@ -17,8 +17,9 @@ from mmengine.config import Config
 from mae_plugin.datasets import DEBIAN_FASHION_MNIST
 from mae_plugin.engine import KNNEvalHook
 from mae_plugin.apis import build_runner, fewest_epochs, train_config
-from mae_plugin.utils import (check_number, check_output_folder,
-                              check_positive_int, merge_cfg_options)
+from mae_plugin.utils import (check_config_path, check_number,
+                              check_output_folder, check_positive_int,
+                              load_config, merge_cfg_options)
 from .paths import config_path
 from .probes import (Features, checkpoint_features, feature_loaders,
                      finetune_accuracy, probe_features, raw_pixel_features)
@@ -38,6 +39,8 @@ EPOCH_CONFIGS = dict(
     scratch_epochs=(SCRATCH_CONFIG, ))
 PROBE_STAGE = 'probes (logistic regression and kNN)'
 EQUAL_COMPUTE = 'from scratch, equal compute'
+#: The sub-folder of the work dir of the equal-compute run.
+EQUAL_COMPUTE_DIR = 'finetune_scratch_equal_compute'
 
 
 def _set_dataset_fields(node, **fields) -> None:
@@ -197,20 +200,41 @@ def _probe_stage(cfg: Config, encoders: Sequence[tuple], loaders: dict,
     return rows + _probe_encoders(cfg, encoders, loaders, num_classes, watch)
 
 
+def _same_epochs_runs(checkpoint: Optional[str], configs: tuple,
+                      finetune_epochs: int) -> List[tuple]:
+    """The fine-tuning runs ``(name, sub-folder, config, checkpoint or
+    None, epochs)`` of ``finetune_epochs``: the fine-tuning config of
+    ``configs`` from ``checkpoint``, and their from-scratch config."""
+    finetune_config, scratch_config = configs
+    return [('MAE-initialised', 'finetune_mae', finetune_config, checkpoint,
+             finetune_epochs),
+            ('from scratch', 'finetune_scratch', scratch_config, None,
+             finetune_epochs)]
+
+
+def _run_config(run: tuple, work_dir: str, cfg_options: dict,
+                data: dict) -> Config:
+    """The config of a fine-tuning run ``(name, sub-folder, config,
+    checkpoint or None, epochs)`` (see :func:`_config`)."""
+    _, run_dir, path, _, epochs = run
+    return _config(
+        path,
+        work_dir=osp.join(work_dir, run_dir),
+        max_epochs=epochs,
+        cfg_options=cfg_options,
+        **data)
+
+
 def _finetune_runs(runs: Sequence[tuple], work_dir: str, watch: Stopwatch,
                    cfg_options: dict, data: dict) -> Dict[str, float]:
     """Top-1 (%) of each fine-tuning run ``(name, sub-folder, config,
     checkpoint or None, epochs)``, each timed by ``watch``."""
     finetune = {}
-    for name, run_dir, path, checkpoint, epochs in runs:
+    for run in runs:
+        name, checkpoint = run[0], run[3]
         with watch(f'fine-tuning ({name})'):
             finetune[name] = finetune_accuracy(
-                _config(
-                    path,
-                    work_dir=osp.join(work_dir, run_dir),
-                    max_epochs=epochs,
-                    cfg_options=cfg_options,
-                    **data), checkpoint)
+                _run_config(run, work_dir, cfg_options, data), checkpoint)
     return finetune
 
 
@@ -254,8 +278,43 @@ def _equal_compute_run(pretraining: List[dict], minutes: dict,
         finetune_epochs)
     equal['epochs'] = scratch_epochs or equal_compute_epochs(
         **equal, min_epochs=finetune_epochs)
-    return (EQUAL_COMPUTE, 'finetune_scratch_equal_compute', scratch_config,
-            None, equal['epochs']), equal
+    return (EQUAL_COMPUTE, EQUAL_COMPUTE_DIR, scratch_config, None,
+            equal['epochs']), equal
+
+
+def _check_finetune_configs(work_dir: str, configs: tuple, epochs: tuple,
+                            cfg_options: dict, data: dict) -> int:
+    """Build the config of every fine-tuning run of :func:`_finetune_stage`
+    as the stage does (:func:`_config`: the config file, its options, the
+    epochs against its schedule, the work dir, the data root), before
+    anything trains: the options of the fine-tuning configs were read
+    only once pretraining and the probes were over, and checked by
+    :func:`~mae_plugin.apis.train_config` only then. The equal-compute
+    run, whose epochs are weighed later, is built with ``scratch_epochs``,
+    else ``finetune_epochs`` (the fewest it trains for).
+
+    Args:
+        work_dir (str): Parent folder of the runs' work dirs.
+        configs (tuple): The fine-tuning and from-scratch configs.
+        epochs (tuple): ``finetune_epochs`` and ``scratch_epochs`` of
+            :func:`run_fashion_mnist_study` (None: the default).
+        cfg_options (dict): Options of every fine-tuning config.
+        data (dict): ``data_root``, ``train_subset`` and ``test_subset``.
+
+    Returns:
+        int: The fine-tuning epochs: ``finetune_epochs``, else the
+        fine-tuning config's own ``train_cfg.max_epochs`` (as the config
+        file sets it).
+    """
+    finetune_epochs, scratch_epochs = epochs
+    finetune_epochs = finetune_epochs or load_config(
+        check_config_path('finetune_config',
+                          configs[0])).train_cfg.max_epochs
+    equal = (EQUAL_COMPUTE, EQUAL_COMPUTE_DIR, configs[1], None,
+             scratch_epochs or finetune_epochs)
+    for run in _same_epochs_runs(None, configs, finetune_epochs) + [equal]:
+        _run_config(run, work_dir, cfg_options, data)
+    return finetune_epochs
 
 
 def _finetune_stage(checkpoint: str, pretraining: List[dict], watch: Stopwatch,
@@ -281,12 +340,8 @@ def _finetune_stage(checkpoint: str, pretraining: List[dict], watch: Stopwatch,
         tuple: Top-1 by run name, the ``equal_compute`` record and the
         epochs by run name.
     """
-    (finetune_config, scratch_config), (finetune_epochs,
-                                        scratch_epochs) = (configs, epochs)
-    runs = [('MAE-initialised', 'finetune_mae', finetune_config, checkpoint,
-             finetune_epochs),
-            ('from scratch', 'finetune_scratch', scratch_config, None,
-             finetune_epochs)]
+    (_, scratch_config), (finetune_epochs, scratch_epochs) = configs, epochs
+    runs = _same_epochs_runs(checkpoint, configs, finetune_epochs)
     finetune = _finetune_runs(runs, work_dir, watch, cfg_options, data)
     run, equal = _equal_compute_run(pretraining, watch.minutes,
                                     finetune_epochs, scratch_epochs,
@@ -313,7 +368,8 @@ def run_fashion_mnist_study(work_dir: str,
                             finetune_options: Optional[dict] = None,
                             seed: int = 0,
                             command: str = '') -> dict:
-    """Run the whole study and write its report.
+    """Run the whole study and write its report. Every argument, and each
+    config with its options, is checked before anything trains.
 
     Args:
         work_dir (str): Folder of the runs (checkpoints, logs).
@@ -357,13 +413,15 @@ def run_fashion_mnist_study(work_dir: str,
         accuracy) and ``minutes`` (CPU and wall minutes per stage).
 
     Raises:
-        ValueError: Before anything trains: an epoch count below what its
-            configs' schedules take (:func:`check_study_epochs`), or an
-            empty ``out_dir``.
-        NotADirectoryError: Before anything trains: ``out_dir``, or a
-            folder above it, is a file.
-        PermissionError: Before anything trains: no file can be created
-            in ``out_dir``.
+        ValueError: An epoch count below what its configs' schedules take
+            (:func:`check_study_epochs`), an empty ``out_dir``, a probe
+            epoch or subset below 1, or what
+            :func:`~mae_plugin.apis.train_config` refuses of a config with
+            its options (the fine-tuning ones' too).
+        TypeError: A count or a subset that is not an int, or a config
+            value of the wrong type.
+        NotADirectoryError: ``out_dir``, or a folder above it, is a file.
+        PermissionError: No file can be created in ``out_dir``.
         FileNotFoundError: ``data_root`` does not exist.
     """
     data = dict(
@@ -380,6 +438,15 @@ def run_fashion_mnist_study(work_dir: str,
                        [finetune_config, scratch_config], finetune_options)
     check_study_epochs('scratch_epochs', scratch_epochs, [scratch_config],
                        finetune_options)
+    for epoch in probe_epochs:
+        check_positive_int('probe_epochs', epoch)
+    for name, subset in (('train_subset', train_subset),
+                         ('test_subset', test_subset)):
+        if subset is not None:
+            check_positive_int(name, subset)
+    finetune_epochs = _check_finetune_configs(
+        work_dir, (finetune_config, scratch_config),
+        (finetune_epochs, scratch_epochs), finetune_options, data)
     watch = Stopwatch()
 
     # 1. Pretraining, kNN accuracy every epoch.
@@ -401,9 +468,6 @@ def run_fashion_mnist_study(work_dir: str,
 
     # 3. Fine-tuning from the last MAE checkpoint versus from scratch, for
     # the same epochs and for as many CPU minutes as MAE took in all.
-    finetune_epochs = (
-        finetune_epochs
-        or Config.fromfile(finetune_config).train_cfg.max_epochs)
     finetune, equal, run_epochs = _finetune_stage(
         encoders[-1][1], pretraining, watch, work_dir,
         (finetune_config, scratch_config), (finetune_epochs, scratch_epochs),

@@ -337,6 +337,53 @@ def test_counts_and_an_out_dir_the_study_cannot_use_are_refused_first(
         f'trains for ({COSINE}), got 1')
 
 
+@pytest.mark.parametrize('kwargs, error, message', [
+    # without epoch counts, the fine-tuning options were not read at all
+    # until pretraining and the probes were over
+    (dict(finetune_options={'optim_wrapper.optimizer.lr': 'abc'}),
+     TypeError, "optim_wrapper.optimizer.lr must be a number in [0, inf], "
+     "got 'abc' (str)"),
+    (dict(finetune_options={'optim_wraper.type': 'X'}), ValueError,
+     'cfg_options optim_wraper.type must start with a key of the config '
+     "or of mmengine's Runner, got 'optim_wraper'"),
+    (dict(finetune_options={'train_dataloader.drop_last': 'abc'}),
+     TypeError, "train_dataloader.drop_last must be True or False, got "
+     "'abc' (str)"),
+    (dict(finetune_config='vit.pth'), ValueError,
+     'finetune_config must be a config file (.py, .json, .yaml, .yml), '
+     'got vit.pth, which looks like a checkpoint'),
+    (dict(scratch_config='vit.pth'), ValueError,
+     'config_file must be a config file (.py, .json, .yaml, .yml), got '
+     'vit.pth, which looks like a checkpoint'),
+    (dict(finetune_options={'randomness.seed': -1}), ValueError,
+     'randomness.seed must be an int in [0, 4294967295], got -1'),
+    # each failed only inside the run: in the dataset, or comparing
+    (dict(train_subset='abc'), TypeError,
+     "train_subset must be an int >= 1, got 'abc' (str)"),
+    (dict(test_subset=0), ValueError, 'test_subset must be an int >= 1, '
+     'got 0'),
+    (dict(probe_epochs=('2', )), TypeError,
+     "probe_epochs must be an int >= 1, got '2' (str)"),
+])
+def test_every_option_is_checked_before_anything_trains(
+        kwargs, error, message, tmp_path, monkeypatch):
+    data_root = str(tmp_path / 'fashion-mnist')
+    os.makedirs(data_root)
+    write_fake_fashion_mnist(data_root, num_train=20, num_test=10)
+
+    def build_runner(cfg):
+        raise RuntimeError(f'a runner was built for {cfg.work_dir}')
+
+    monkeypatch.setattr(fashion_mnist_study, 'build_runner', build_runner)
+    kwargs = dict(dict(probe_epochs=(2, ), pretrain_options=PRETRAIN_OPTIONS,
+                       finetune_options=FINETUNE_OPTIONS), **kwargs)
+    with pytest.raises(error) as raised:
+        run_fashion_mnist_study(
+            str(tmp_path / 'work'), str(tmp_path / 'docs'),
+            data_root=data_root, **kwargs)
+    assert str(raised.value).startswith(message)
+
+
 def test_equal_compute_epochs_fill_the_budget():
     # 10 + 5 CPU-minutes at 1.5 per epoch
     assert equal_compute_epochs(10., 5., 1.5) == 10
