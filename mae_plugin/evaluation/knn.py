@@ -58,7 +58,10 @@ def weighted_knn_predict(train_feats: TensorLike,
                          chunk_size: int = 1024) -> torch.Tensor:
     """Predict the class of each test feature by a weighted kNN vote.
 
-    Tensors and NumPy arrays (taken as CPU tensors) are accepted alike.
+    Tensors and NumPy arrays (taken as CPU tensors) are accepted alike,
+    on any devices: the vote runs on ``train_feats``' device (the memory
+    bank's, e.g. a GPU's), where the test features and the labels are
+    moved.
 
     Args:
         train_feats (Tensor | np.ndarray): ``[N_train, D]`` features of
@@ -75,8 +78,7 @@ def weighted_knn_predict(train_feats: TensorLike,
             Defaults to 1024.
 
     Returns:
-        Tensor: ``[N_test]`` predicted labels, on the features' device
-        (the vote runs there; the labels are moved to it).
+        Tensor: ``[N_test]`` predicted labels, on ``train_feats``' device.
 
     Raises:
         TypeError: An input is neither a tensor nor an array, or labels
@@ -112,7 +114,7 @@ def weighted_knn_predict(train_feats: TensorLike,
     check_number('temperature', temperature, 0, low_open=True)
     check_positive_int('chunk_size', chunk_size)
     train_feats = F.normalize(train_feats.float(), dim=1)
-    test_feats = F.normalize(test_feats.float(), dim=1)
+    test_feats = F.normalize(test_feats.to(train_feats.device).float(), dim=1)
     train_labels = train_labels.to(train_feats.device, torch.long)
     preds = []
     for chunk in test_feats.split(chunk_size):

@@ -78,6 +78,19 @@ def test_votes_on_the_features_device():
     assert preds.device.type == 'meta' and preds.shape == (2, )
 
 
+def test_test_features_on_another_device_vote_on_the_train_features():
+    """A GPU memory bank (extract_encoder_features keeps the model's
+    device) against NumPy or CPU test features: torch refuses the product
+    of a CPU and a CUDA tensor ("Expected all tensors to be on the same
+    device"). 'meta' stands in for CUDA: the vote ran on the test
+    features' device, so a CPU tensor came back."""
+    train, labels = torch.randn(6, 4, device='meta'), np.arange(6) % 3
+    rng = np.random.default_rng(0)
+    for test in (rng.normal(size=(2, 4)), torch.randn(4, 2).T):
+        preds = weighted_knn_predict(train, labels, test, 3, k=4)
+        assert preds.device.type == 'meta' and preds.shape == (2, )
+
+
 def test_labels_of_another_shape_or_range_are_refused():
     """``[N, 1]`` test labels broadcast against the ``[N]`` predictions
     (an N x N comparison: 25% instead of 100% here), and a label past
