@@ -295,6 +295,11 @@ def test_bad_arguments_name_the_parameter():
     (dict(frozen_stages=1.5), TypeError, r'^frozen_stages must be an int'),
     (dict(layer_scale_init_value=-1.), ValueError,
      r'^layer_scale_init_value must be a number in \[0, inf\], got -1.0$'),
+    (dict(mask_ratio=0.9), TypeError,
+     r"^MAEViT takes no mask_ratio \(mmpretrain's MAEViT does\): the ratio "
+     r"is the masking generator's, masking=dict\(type='RandomMasking', "
+     r'mask_ratio=0.9\) \(--cfg-options '
+     r'model.backbone.masking.mask_ratio=...\)$'),
 ])
 def test_bad_arguments_of_mmpretrains_vit_name_the_parameter(
         kwargs, error, match):
@@ -303,7 +308,9 @@ def test_bad_arguments_of_mmpretrains_vit_name_the_parameter(
     ``layer_scale_init_value=-1`` built an encoder silently (1.0 made the
     last block's output NaN in training), ``frozen_stages=3`` failed with
     "index 2 is out of range" and ``drop_rate=1.5`` with torch's "dropout
-    probability has to be between 0 and 1"."""
+    probability has to be between 0 and 1". mmpretrain's ``mask_ratio``
+    failed as "VisionTransformer.__init__() got an unexpected keyword
+    argument", naming neither MAEViT nor where the ratio goes."""
     with pytest.raises(error, match=match):
         build(**kwargs)
 

@@ -76,7 +76,7 @@ def _check_vit_kwargs(num_layers: int,
                       pre_norm: Any = False,
                       frozen_stages: Any = -1,
                       layer_scale_init_value: Any = 0.,
-                      **_) -> None:
+                      **others) -> None:
     """Refuse, by name, the arguments :class:`MAEViT` passes on to
     :class:`mmpretrain.models.VisionTransformer` (its defaults for those
     not given) that it takes silently (``final_norm='abc'``,
@@ -85,11 +85,18 @@ def _check_vit_kwargs(num_layers: int,
     also :func:`check_block_args`.
 
     Raises:
-        TypeError: A value of the wrong type.
+        TypeError: A value of the wrong type, or ``mask_ratio`` (mmpretrain's
+            ``MAEViT`` argument, which is the masking generator's here).
         ValueError: ``frozen_stages`` outside [-1, ``num_layers``],
             ``layer_scale_init_value`` below 0 or NaN, or a rate of
             :func:`check_block_args`.
     """
+    if 'mask_ratio' in others:
+        raise TypeError(
+            "MAEViT takes no mask_ratio (mmpretrain's MAEViT does): the "
+            'ratio is the masking generator\'s, masking=dict(type='
+            f"'RandomMasking', mask_ratio={others['mask_ratio']!r}) "
+            '(--cfg-options model.backbone.masking.mask_ratio=...)')
     check_block_args(drop_rate, drop_path_rate, qkv_bias)
     check_bool('final_norm', final_norm)
     check_bool('pre_norm', pre_norm)
