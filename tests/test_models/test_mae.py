@@ -174,6 +174,19 @@ def test_tensor_mode_gives_unmasked_features():
     assert feats[0].shape == (2, 17, 32)
 
 
+def test_a_mask_ratio_in_place_of_data_samples_is_named():
+    """The official code's ``model(imgs, 0.75)`` returned the unmasked
+    features here, which the caller's ``loss, pred, mask = ...`` then
+    failed to unpack ("expected 3, got 1")."""
+    model = build(tiny_mae_cfg())
+    with pytest.raises(TypeError, match=(
+            r'^data_samples must be a list of data samples \(one per image\) '
+            r'or None, got 0.75 \(float\); a mask ratio is the encoder\'s '
+            r'masking generator\'s \(mae_plugin.apis.set_masking\) and '
+            r"mode='loss' returns the loss$")):
+        model(torch.randn(2, 3, 32, 32), 0.75)
+
+
 @pytest.mark.parametrize('channels', [1, 4])
 def test_other_channel_counts(channels):
     model = build(tiny_mae_cfg(in_channels=channels))

@@ -189,7 +189,21 @@ class MAE(BaseSelfSupervisor):
                 inputs: torch.Tensor,
                 data_samples: Optional[List[DataSample]] = None,
                 mode: str = 'tensor'):
-        """Dispatch to ``loss``, ``predict`` or feature extraction."""
+        """Dispatch to ``loss``, ``predict`` or feature extraction.
+
+        Raises:
+            TypeError: ``data_samples`` is neither None nor a list or tuple
+                (the official code's ``forward(imgs, mask_ratio)`` would
+                pass a ratio there).
+        """
+        if data_samples is not None and not isinstance(
+                data_samples, (list, tuple)):
+            raise TypeError(
+                'data_samples must be a list of data samples (one per image) '
+                f'or None, got {data_samples!r} '
+                f'({type(data_samples).__name__}); a mask ratio is the '
+                "encoder's masking generator's (mae_plugin.apis.set_masking) "
+                "and mode='loss' returns the loss")
         if mode == 'predict':
             return self.predict(inputs, data_samples)
         return super().forward(inputs, data_samples, mode)
