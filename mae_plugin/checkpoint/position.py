@@ -8,7 +8,7 @@ from mmpretrain.models.utils import resize_pos_embed
 from torch import nn
 
 from mae_plugin.models import MAEDecoder, MAEViT
-from mae_plugin.models.utils import sincos_2d
+from mae_plugin.models.utils import sincos_2d, sincos_grid
 from .report import StateDict
 
 
@@ -70,7 +70,8 @@ def fit_position_embeddings(
     no class token for (as mmpretrain's own loading) and are resized
     bicubically on their grid part, the class row kept; fixed sin-cos ones
     (:class:`MAEViT`, :class:`MAEDecoder`) are regenerated for the model's
-    grid. Embeddings of the model's layout are left untouched.
+    grid, in the stored one's layout (mmpretrain's transposed one too).
+    Embeddings of the model's layout are left untouched.
 
     Args:
         model (nn.Module): The model to load into.
@@ -98,9 +99,13 @@ def fit_position_embeddings(
         if (extra, src_grid) == (num_extra, grid):
             continue
         if not learnable:
+            _, transposed = sincos_grid(stored, bool(extra)) or (None, False)
             state_dict[key] = sincos_2d(grid, param.shape[-1],
-                                        bool(num_extra)).to(stored)
-            fitted.append(f'{key}: regenerated sin-cos {src_grid} -> {grid}')
+                                        bool(num_extra),
+                                        transposed).to(stored)
+            layout = " (mmpretrain's transposed layout)" if transposed else ''
+            fitted.append(
+                f'{key}: regenerated sin-cos {src_grid} -> {grid}{layout}')
             continue
         if extra < num_extra:
             raise ValueError(

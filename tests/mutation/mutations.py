@@ -177,10 +177,10 @@ MUTATIONS = (
         name='sincos-halves-swapped',
         promise='sin-cos: the first half of the channels encodes columns',
         path='mae_plugin/models/utils/pos_embed.py',
-        old=('sincos_1d(cols.flatten(), dims // 2),\n'
-             '        sincos_1d(rows.flatten(), dims // 2)'),
-        new=('sincos_1d(rows.flatten(), dims // 2),\n'
-             '        sincos_1d(cols.flatten(), dims // 2)'),
+        old=('sincos_1d(cols, dims // 2),\n'
+             '        sincos_1d(rows, dims // 2)'),
+        new=('sincos_1d(rows, dims // 2),\n'
+             '        sincos_1d(cols, dims // 2)'),
         tests=('tests/test_models/test_utils.py', )),
     # The mutation audit: masking, encoder, decoder, head, positions,
     # optimizers, converters, resume, crops and kNN.
@@ -295,10 +295,18 @@ MUTATIONS = (
         name='encoder-other-grid-transposed',
         promise='an input of another size gets the sin-cos of its own grid',
         path=MAE_VIT,
-        old='return sincos_2d(grid_size, self.embed_dims).to(self.pos_embed)',
-        new=('return sincos_2d(grid_size[::-1], self.embed_dims).to('
-             'self.pos_embed)'),
+        old=('grid_size, self.embed_dims,\n            transposed='
+             'self.sincos_transposed).to(self.pos_embed)'),
+        new=('grid_size[::-1], self.embed_dims,\n            transposed='
+             'self.sincos_transposed).to(self.pos_embed)'),
         tests=ENCODER_TESTS),
+    Mutation(
+        name='encoder-forgets-mmpretrain-layout',
+        promise="mmpretrain's weights keep their sin-cos layout on any grid",
+        path=MAE_VIT,
+        old='transposed=self.sincos_transposed).to(self.pos_embed)',
+        new='transposed=False).to(self.pos_embed)',
+        tests=('tests/test_checkpoint/test_mmpretrain.py', )),
     Mutation(
         name='encoder-mask-token-without-position',
         promise='an encoder mask token gets its patch position',
@@ -347,9 +355,11 @@ MUTATIONS = (
         name='decoder-other-grid-transposed',
         promise='the decoder adds the sin-cos of the grid it is given',
         path=DECODER,
-        old=('return sincos_2d(grid_size, self.embed_dims).to('
+        old=('grid_size, self.embed_dims,\n'
+             '            transposed=self.sincos_transposed).to('
              'self.decoder_pos_embed)'),
-        new=('return sincos_2d(grid_size[::-1], self.embed_dims).to('
+        new=('grid_size[::-1], self.embed_dims,\n'
+             '            transposed=self.sincos_transposed).to('
              'self.decoder_pos_embed)'),
         tests=DECODER_TESTS),
     Mutation(

@@ -206,6 +206,9 @@ class MAEViT(VisionTransformer):
         self.pos_embed.requires_grad = False
         self.pos_embed.data.copy_(
             sincos_2d(self.patch_resolution, self.embed_dims))
+        # Whether the embedding is mmpretrain's layout (a checkpoint of
+        # mmpretrain's MAE), which other grids then get too.
+        self.sincos_transposed = False
 
     def _build_blocks(self,
                       drop_rate: float = 0.,
@@ -255,6 +258,7 @@ class MAEViT(VisionTransformer):
         super().init_weights()
         self.pos_embed.data.copy_(
             sincos_2d(self.patch_resolution, self.embed_dims))
+        self.sincos_transposed = False
         init_mae_weights(self)
         init_patch_projection(self.patch_embed.projection)
         nn.init.normal_(self.cls_token, std=.02)
@@ -265,16 +269,20 @@ class MAEViT(VisionTransformer):
                            **kwargs) -> None:
         """Load-state-dict pre-hook (registered by mmpretrain's ViT): a
         stored ``pos_embed`` of another grid is regenerated as sin-cos for
-        this model's grid instead of interpolated."""
-        regenerate_sincos_on_load(state_dict, prefix + 'pos_embed',
-                                  self.pos_embed, self.patch_resolution)
+        this model's grid instead of interpolated, in its layout."""
+        self.sincos_transposed = regenerate_sincos_on_load(
+            state_dict, prefix + 'pos_embed', self.pos_embed,
+            self.patch_resolution, self.sincos_transposed)
 
     def position_embedding(self, grid_size: Tuple[int, int]) -> torch.Tensor:
         """``[1, 1 + h*w, D]`` positions for a ``(h, w)`` patch grid: the
-        stored ones for the training grid, regenerated for any other."""
+        stored ones for the training grid, regenerated (in their layout)
+        for any other."""
         if tuple(grid_size) == tuple(self.patch_resolution):
             return self.pos_embed
-        return sincos_2d(grid_size, self.embed_dims).to(self.pos_embed)
+        return sincos_2d(
+            grid_size, self.embed_dims,
+            transposed=self.sincos_transposed).to(self.pos_embed)
 
     def embed_patches(self,
                       x: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, int]]:

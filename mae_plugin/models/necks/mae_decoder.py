@@ -89,6 +89,7 @@ class MAEDecoder(BaseModule):
         self.mask_token = nn.Parameter(torch.zeros(1, 1, embed_dims))
         self.decoder_pos_embed = nn.Parameter(
             sincos_2d(self.grid_size, embed_dims), requires_grad=False)
+        self.sincos_transposed = False  # mmpretrain's layout, as MAEViT's
         self.decoder_blocks = ModuleList([
             TransformerBlock(
                 embed_dims=embed_dims,
@@ -108,21 +109,26 @@ class MAEDecoder(BaseModule):
             return
         self.decoder_pos_embed.data.copy_(
             sincos_2d(self.grid_size, self.embed_dims))
+        self.sincos_transposed = False
         init_mae_weights(self)
         nn.init.normal_(self.mask_token, std=.02)
 
     def _prepare_pos_embed(self, state_dict: dict, prefix: str, *args,
                            **kwargs) -> None:
         """Load-state-dict pre-hook: a stored ``decoder_pos_embed`` of
-        another grid is regenerated as sin-cos for this decoder's grid."""
-        regenerate_sincos_on_load(state_dict, prefix + 'decoder_pos_embed',
-                                  self.decoder_pos_embed, self.grid_size)
+        another grid is regenerated as sin-cos for this decoder's grid, in
+        its layout."""
+        self.sincos_transposed = regenerate_sincos_on_load(
+            state_dict, prefix + 'decoder_pos_embed', self.decoder_pos_embed,
+            self.grid_size, self.sincos_transposed)
 
     def position_embedding(self, grid_size: Tuple[int, int]) -> torch.Tensor:
         """``[1, 1 + h*w, D_dec]`` positions for a ``(h, w)`` grid."""
         if tuple(grid_size) == self.grid_size:
             return self.decoder_pos_embed
-        return sincos_2d(grid_size, self.embed_dims).to(self.decoder_pos_embed)
+        return sincos_2d(
+            grid_size, self.embed_dims,
+            transposed=self.sincos_transposed).to(self.decoder_pos_embed)
 
     def forward(self,
                 latent: torch.Tensor,

@@ -5,7 +5,7 @@ from .init import (init_mae_weights, init_patch_projection, is_pretrained_init,
 from .patchify import (check_divisible, check_image_dtype, patchify,
                        unpatchify)
 from .pos_embed import (check_sincos_dims, regenerate_sincos_on_load,
-                        sincos_1d, sincos_2d)
+                        sincos_1d, sincos_2d, sincos_grid)
 
 __all__ = [
     'DEFAULT_NORM_CFG', 'TransformerBlock', 'UnbindQKVAttention',
@@ -13,5 +13,5 @@ __all__ = [
     'init_patch_projection', 'is_pretrained_init', 'pretrained_entries',
     'check_divisible', 'check_image_dtype', 'check_sincos_dims',
     'patchify', 'unpatchify',
-    'regenerate_sincos_on_load', 'sincos_1d', 'sincos_2d'
+    'regenerate_sincos_on_load', 'sincos_1d', 'sincos_2d', 'sincos_grid'
 ]
