@@ -85,7 +85,7 @@ def check_study_epochs(name: str,
         return None
     check_positive_int(name, epochs)
     for config in configs:
-        cfg = Config.fromfile(config)
+        cfg = load_config(config)
         fewest, reason = fewest_epochs(
             merge_cfg_options(cfg, dict(cfg_options or {})))
         if epochs < fewest:
@@ -303,13 +303,15 @@ def _check_finetune_configs(work_dir: str, configs: tuple, epochs: tuple,
 
     Returns:
         int: The fine-tuning epochs: ``finetune_epochs``, else the
-        fine-tuning config's own ``train_cfg.max_epochs`` (as the config
-        file sets it).
+        ``train_cfg.max_epochs`` of the fine-tuning config with
+        ``cfg_options`` (which the runs would otherwise set back to the
+        file's).
     """
     finetune_epochs, scratch_epochs = epochs
-    finetune_epochs = finetune_epochs or load_config(
-        check_config_path('finetune_config',
-                          configs[0])).train_cfg.max_epochs
+    if finetune_epochs is None:
+        finetune_epochs = merge_cfg_options(
+            load_config(check_config_path('finetune_config', configs[0])),
+            dict(cfg_options or {})).train_cfg.max_epochs
     equal = (EQUAL_COMPUTE, EQUAL_COMPUTE_DIR, configs[1], None,
              scratch_epochs or finetune_epochs)
     for run in _same_epochs_runs(None, configs, finetune_epochs) + [equal]:
@@ -383,7 +385,8 @@ def run_fashion_mnist_study(work_dir: str,
             whose checkpoints are probed too (4 epochs is the 10-minute bar
             of the issue). Defaults to ``(4, )``.
         finetune_epochs (int, optional): Fine-tuning epochs of the
-            MAE-initialised run. Defaults to None (the config's).
+            MAE-initialised run. Defaults to None (the config's, with
+            ``finetune_options``).
         scratch_epochs (int, optional): Epochs of the equal-compute
             from-scratch baseline. Defaults to None: those of
             :func:`equal_compute_epochs` (the other from-scratch run gets

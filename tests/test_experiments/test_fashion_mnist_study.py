@@ -384,6 +384,37 @@ def test_every_option_is_checked_before_anything_trains(
     assert str(raised.value).startswith(message)
 
 
+def test_the_finetuning_options_max_epochs_is_the_default_count(
+        tmp_path, monkeypatch):
+    """Without ``finetune_epochs``, every fine-tuning run trains for the
+    ``train_cfg.max_epochs`` of ``finetune_options``; the runs set it back
+    to the config file's (3)."""
+    data_root = str(tmp_path / 'fashion-mnist')
+    os.makedirs(data_root)
+    write_fake_fashion_mnist(data_root, num_train=20, num_test=10)
+    epochs = []
+
+    def run_config(run, *args):
+        epochs.append(run[-1])
+        return run_config.original(run, *args)
+
+    def build_runner(cfg):
+        raise RuntimeError('training started')
+
+    run_config.original = fashion_mnist_study._run_config
+    monkeypatch.setattr(fashion_mnist_study, '_run_config', run_config)
+    monkeypatch.setattr(fashion_mnist_study, 'build_runner', build_runner)
+    assert Config.fromfile(FINETUNE_CONFIG).train_cfg.max_epochs == 3
+    with pytest.raises(RuntimeError, match='^training started$'):
+        run_fashion_mnist_study(
+            str(tmp_path / 'work'), str(tmp_path / 'docs'),
+            data_root=data_root, probe_epochs=(2, ),
+            pretrain_options=PRETRAIN_OPTIONS,
+            finetune_options=dict(FINETUNE_OPTIONS,
+                                  **{'train_cfg.max_epochs': 5}))
+    assert epochs == [5, 5, 5]  # MAE-initialised, scratch, equal compute
+
+
 def test_equal_compute_epochs_fill_the_budget():
     # 10 + 5 CPU-minutes at 1.5 per epoch
     assert equal_compute_epochs(10., 5., 1.5) == 10
