@@ -21,8 +21,9 @@ from mae_plugin.utils import (check_config_path, check_number,
                               check_output_folder, check_positive_int,
                               load_config, merge_cfg_options)
 from .paths import config_path
-from .probes import (Features, checkpoint_features, feature_loaders,
-                     finetune_accuracy, probe_features, raw_pixel_features)
+from .probes import (Features, check_knn_dataloader, checkpoint_features,
+                     feature_loaders, finetune_accuracy, probe_features,
+                     raw_pixel_features)
 from .study_report import FEATURE_KINDS, write_study_report
 from .timing import EpochStatsHook, Stopwatch
 
@@ -145,9 +146,7 @@ def _pretrain(cfg: Config, probe_epochs: Sequence[int]) -> List[dict]:
         KeyError: The config has no ``knn_dataloader``.
         ValueError: ``probe_epochs`` outside the pretraining epochs.
     """
-    if cfg.get('knn_dataloader') is None:
-        raise KeyError(f'{cfg.filename} needs a `knn_dataloader` (the '
-                       'loader of the frozen features) for the probes')
+    check_knn_dataloader(cfg)
     last_epoch = cfg.train_cfg.max_epochs
     bad = [e for e in probe_epochs if not 1 <= e <= last_epoch]
     if bad:

@@ -20,6 +20,18 @@ from mae_plugin.apis import build_runner, init_model
 Features = Tuple[Dict[str, torch.Tensor], torch.Tensor]
 
 
+def check_knn_dataloader(cfg: Config) -> None:
+    """Refuse a pretraining config without the ``knn_dataloader`` (the
+    loader of the frozen features) that the probes read.
+
+    Raises:
+        KeyError: naming the config file.
+    """
+    if cfg.get('knn_dataloader') is None:
+        raise KeyError(f'{cfg.filename} needs a `knn_dataloader` (the loader '
+                       'of the frozen features) for the probes')
+
+
 def feature_loaders(
         cfg: Config,
         train_images: Optional[int] = None,
@@ -35,9 +47,7 @@ def feature_loaders(
         test_images (int, optional): Use the first N test images.
             Defaults to None (all).
     """
-    if cfg.get('knn_dataloader') is None:
-        raise KeyError(f'{cfg.filename} needs a `knn_dataloader` (the loader '
-                       'of the frozen features) for the probes')
+    check_knn_dataloader(cfg)
     init_default_scope(cfg.get('default_scope', 'mae_plugin'))
     loaders = {}
     for split, subset in (('train', train_images), ('test', test_images)):

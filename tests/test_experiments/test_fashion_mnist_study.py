@@ -364,6 +364,9 @@ def test_counts_and_an_out_dir_the_study_cannot_use_are_refused_first(
      'got 0'),
     (dict(probe_epochs=('2', )), TypeError,
      "probe_epochs must be an int >= 1, got '2' (str)"),
+    (dict(pretrain_options=dict(PRETRAIN_OPTIONS, knn_dataloader=None)),
+     KeyError, f"'{PRETRAIN_CONFIG} needs a `knn_dataloader` (the loader of "
+     "the frozen features) for the probes'"),
 ])
 def test_every_option_is_checked_before_anything_trains(
         kwargs, error, message, tmp_path, monkeypatch):
