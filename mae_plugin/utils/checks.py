@@ -378,17 +378,19 @@ def check_output_folder(name: str, path: Any) -> str:
     return path
 
 
-def check_output_file(name: str, path: str,
+def check_output_file(name: str, path: Any,
                       inputs: Iterable[str] = ()) -> str:
-    """Return ``path`` if a file can be written there without losing an
-    input: it is not empty, an existing folder nor a folder's path (ending
-    with a separator), nor the same file as one of ``inputs`` (compared
-    through links), and its folder is one, or can be made as one (missing
-    folders are made when the file is written), where files can be
-    created: none of the folders above it is a file, and the nearest that
-    exists takes a new file. Nothing is made.
+    """Return ``path`` (a ``str`` or an ``os.PathLike``, as a ``str``) if a
+    file can be written there without losing an input: it is not empty,
+    an existing folder nor a folder's path (ending with a separator), nor
+    the same file as one of ``inputs`` (compared through links), and its
+    folder is one, or can be made as one (missing folders are made when
+    the file is written), where files can be created: none of the folders
+    above it is a file, and the nearest that exists takes a new file.
+    Nothing is made.
 
     Raises:
+        TypeError: ``path`` is not a path.
         ValueError: ``path`` is empty, or is one of ``inputs``.
         IsADirectoryError: ``path`` is a folder.
         NotADirectoryError: A folder above ``path`` is a file.
@@ -396,6 +398,7 @@ def check_output_file(name: str, path: str,
             ``path`` (or, where it is missing, in the nearest folder above
             it that exists).
     """
+    path = check_path(name, path)
     if not path:
         raise ValueError(f"{name} must be a non-empty path, got ''")
     if osp.isdir(path) or not osp.basename(path):

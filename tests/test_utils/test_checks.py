@@ -223,6 +223,10 @@ def test_check_output_file(tmp_path):
     new = str(tmp_path / 'new' / 'out.pth')
     assert check_output_file('dst', new, [str(source)]) == new
     assert check_output_file('dst', str(source)) == str(source)
+    assert check_output_file('dst', source) == str(source)  # as the folder's
+    with raises(TypeError, 'dst must be a path (str or os.PathLike), got 5 '
+                '(int)'):
+        check_output_file('dst', 5)
     for folder in (str(tmp_path), f'{tmp_path}/new/'):  # existing or not
         with raises(IsADirectoryError,
                     f'dst must be a file to write, got the folder {folder}'):
