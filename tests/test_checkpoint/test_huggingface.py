@@ -117,3 +117,45 @@ def test_config_with_another_activation_is_refused():
 def test_foreign_state_dict_is_refused():
     with pytest.raises(ValueError, match='Hugging Face'):
         convert_hf_vitmae({'conv1.weight': torch.zeros(1)})
+
+
+@pytest.mark.parametrize('norm_pix', [True, False])
+def test_the_config_normalises_images_as_hugging_face_does(norm_pix):
+    """One uint8 image, through Hugging Face's image processor (ImageNet
+    mean and std, RGB) and through the data preprocessor of the model
+    :func:`mae_config_from_hf` configures (fed BGR, as the plugin's loaders
+    give it): the same loss for the same noise."""
+    from transformers import ViTImageProcessor
+    hf, plugin = converted_pair('w32', norm_pix)
+    size = hf.config.image_size
+    generator = torch.Generator().manual_seed(3)
+    rgb = torch.randint(0, 256, (size, size, 3), dtype=torch.uint8,
+                        generator=generator)
+    noise = torch.rand(1, (size // hf.config.patch_size)**2,
+                       generator=generator)
+    processor = ViTImageProcessor(
+        do_resize=False,
+        image_mean=[0.485, 0.456, 0.406],
+        image_std=[0.229, 0.224, 0.225])
+    pixels = processor(images=rgb.numpy(), return_tensors='pt')
+    bgr = rgb.flip(-1).permute(2, 0, 1)[None].contiguous()
+    with torch.no_grad():
+        hf_loss = hf(pixel_values=pixels['pixel_values'], noise=noise).loss
+        inputs = plugin.data_preprocessor(
+            dict(inputs=bgr, data_samples=None), False)['inputs']
+        torch.testing.assert_close(
+            inputs, pixels['pixel_values'], rtol=0, atol=1e-5)
+        pred, mask = plugin.reconstruct(inputs, noise=noise)
+        loss = plugin.head.loss(pred, inputs, mask)['loss']
+    torch.testing.assert_close(loss, hf_loss, rtol=1e-5, atol=1e-7)
+
+
+def test_a_config_of_other_than_three_channels_needs_a_preprocessor():
+    config = hf_config('w32')
+    config.num_channels = 1
+    with pytest.raises(ValueError, match='num_channels=1.*data_preprocessor'):
+        mae_config_from_hf(config)
+    grey = dict(type='SelfSupDataPreprocessor', mean=[72.5], std=[90.0])
+    model = build_plugin(mae_config_from_hf(config, grey))
+    assert model.backbone.in_channels == 1
+    assert model.data_preprocessor.mean.flatten().tolist() == [72.5]

@@ -11,6 +11,7 @@ official code's) to ``1e-6``: :func:`hf_vitmae_config` builds the HF
 config of a plugin architecture with the plugin's eps, and
 :func:`mae_config_from_hf` the plugin config of an HF one.
 """
+import copy
 from typing import Optional, Tuple
 
 from mae_plugin.models import mae_config
@@ -43,6 +44,18 @@ def _encoder(prefix: str) -> Part:
 DECODER = decoder_part('decoder.', 'decoder.decoder_layers.{i}.', HF_BLOCK)
 PRETRAINING_LAYOUT = (_encoder('vit.'), DECODER)
 MODEL_LAYOUT = (_encoder(''), )
+
+#: The input normalisation of the Hugging Face MAE models: the ImageNet
+#: mean and standard deviation of ``facebook/vit-mae-*``'s image processor
+#: configs (and of the official code), on RGB images; scaled to 0-255 and
+#: in the form of the plugin's configs (``configs/_base_/models``), whose
+#: loaders give BGR images (``to_rgb=True``). ``ViTImageProcessor``'s own
+#: defaults (0.5, 0.5) are not those of the MAE checkpoints.
+HF_DATA_PREPROCESSOR = dict(
+    type='SelfSupDataPreprocessor',
+    mean=[123.675, 116.28, 103.53],
+    std=[58.395, 57.12, 57.375],
+    to_rgb=True)
 
 NOTES = [
     'query/key/value concatenated into qkv (and split back)',
@@ -140,18 +153,34 @@ def hf_vitmae_config(arch: dict,
         **kwargs)
 
 
-def mae_config_from_hf(config) -> dict:
+def mae_config_from_hf(config,
+                       data_preprocessor: Optional[dict] = None) -> dict:
     """The plugin ``MAE`` model config of a Hugging Face ``ViTMAEConfig``.
+
+    The model normalises its inputs as the Hugging Face MAE models expect
+    them (the ``ViTMAEConfig`` does not say it, their image processor
+    does): 3-channel images get :data:`HF_DATA_PREPROCESSOR`, the ImageNet
+    mean and standard deviation of ``facebook/vit-mae-*``'s image
+    processors on RGB (the plugin's loaders give BGR, so ``to_rgb=True``);
+    a model fed the same image through it and Hugging Face's
+    ``ViTImageProcessor`` with those statistics computes the same loss.
 
     Args:
         config (transformers.ViTMAEConfig): Hugging Face config.
+        data_preprocessor (dict, optional): The model's data preprocessor,
+            for an image processor with other statistics or images of
+            other than 3 channels. Defaults to None
+            (:data:`HF_DATA_PREPROCESSOR` for 3 channels).
 
     Returns:
-        dict: ``MAE`` config with backbone, neck and head.
+        dict: ``MAE`` config with backbone, neck, head and
+        data_preprocessor.
 
     Raises:
         ValueError: If the config differs from the MAE architecture the
-            plugin builds (non-GELU activation, no qkv bias, dropout).
+            plugin builds (non-GELU activation, no qkv bias, dropout), or
+            has other than 3 channels and no ``data_preprocessor`` is
+            given.
     """
     checks = [('hidden_act', config.hidden_act, 'gelu'),
               ('qkv_bias', config.qkv_bias, True),
@@ -162,6 +191,14 @@ def mae_config_from_hf(config) -> dict:
         if value != expected:
             raise ValueError(f'ViTMAEConfig.{name}={value!r}: the plugin '
                              f'builds {expected!r}')
+    if data_preprocessor is None:
+        if config.num_channels != 3:
+            raise ValueError(
+                f'ViTMAEConfig.num_channels={config.num_channels}: the '
+                f'ImageNet RGB normalisation of the Hugging Face MAE models '
+                f'is for 3 channels; give the data_preprocessor (mean and '
+                f'std of each channel, 0-255) of these images')
+        data_preprocessor = copy.deepcopy(HF_DATA_PREPROCESSOR)
     return mae_config(
         arch=dict(
             embed_dims=config.hidden_size,
@@ -179,4 +216,5 @@ def mae_config_from_hf(config) -> dict:
             mlp_ratio=config.decoder_intermediate_size /
             config.decoder_hidden_size),
         norm_pix=config.norm_pix_loss,
-        norm_cfg=dict(type='LN', eps=config.layer_norm_eps))
+        norm_cfg=dict(type='LN', eps=config.layer_norm_eps),
+        data_preprocessor=data_preprocessor)
