@@ -11,7 +11,8 @@ from mmpretrain.models import VisionTransformer
 from mmseg.models.backbones import MAE as MMSegMAE
 from mmseg.models.backbones import VisionTransformer as MMSegViT
 from torch import nn
-from transformers import ViTMAEModel
+from safetensors import safe_open
+from transformers import ViTMAEForPreTraining, ViTMAEModel
 
 from mae_plugin.checkpoint import (FORMATS, convert_checkpoint,
                                    convert_official_mae, convert_to_vitdet,
@@ -268,6 +269,32 @@ def test_hugging_face_vitmae_model_reads_the_export(tmp_path):
     latent, mask, _ = plugin.backbone(x, noise=noise)
     out = hf(pixel_values=x, noise=noise)
     torch.testing.assert_close(out.last_hidden_state, latent, **TOL)
+    assert torch.equal(out.mask, mask)
+
+
+def test_hugging_face_reads_the_safetensors_export(tmp_path):
+    """`hf` to ``model.safetensors``: the metadata of Hugging Face's own
+    files, so ``ViTMAEForPreTraining.from_pretrained`` reads the folder
+    (with the config's ``config.json``) and computes the plugin's loss and
+    predictions for the same noise."""
+    config = hf_config('w32')
+    plugin = plugin_mae(mae_config_from_hf(config))
+    src = str(tmp_path / 'epoch_1.pth')
+    torch.save({'state_dict': plugin.state_dict()}, src)
+    folder = tmp_path / 'hf'
+    convert_checkpoint(src, str(folder / 'model.safetensors'), 'plugin',
+                       'hf')
+    with safe_open(str(folder / 'model.safetensors'), 'pt') as f:
+        assert f.metadata() == {'format': 'pt'}
+    config.save_pretrained(str(folder))
+    hf = ViTMAEForPreTraining.from_pretrained(str(folder)).eval()
+    x, noise = torch.randn(2, 3, 32, 32), torch.rand(2, 16)
+    with torch.no_grad():
+        out = hf(pixel_values=x, noise=noise)
+        pred, mask = plugin.reconstruct(x, noise=noise)
+        loss = plugin.head.loss(pred, x, mask)['loss']
+    torch.testing.assert_close(out.logits, pred, **TOL)
+    torch.testing.assert_close(out.loss, loss, **TOL)
     assert torch.equal(out.mask, mask)
 
 

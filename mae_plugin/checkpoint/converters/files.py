@@ -129,12 +129,15 @@ def conversion_hint(checkpoint: dict) -> str:
 def save_state_dict(state_dict: StateDict, path: str,
                     entry: Optional[str]) -> None:
     """Save under ``entry`` (bare if None); ``.safetensors`` files are
-    always bare. The file appears whole or not at all (an interrupted
-    write leaves an existing ``path`` as it was): see
+    always bare, with the metadata ``{'format': 'pt'}`` of Hugging Face's
+    own files (its ``from_pretrained`` reads ``metadata['format']`` and
+    fails on a file without metadata). The file appears whole or not at
+    all (an interrupted write leaves an existing ``path`` as it was): see
     :func:`~mae_plugin.utils.atomic_write`."""
     if path.endswith('.safetensors'):
         from safetensors.torch import save
-        data = save({k: v.contiguous() for k, v in state_dict.items()})
+        data = save({k: v.contiguous() for k, v in state_dict.items()},
+                    metadata={'format': 'pt'})
     else:
         buffer = io.BytesIO()
         torch.save(state_dict if entry is None else {entry: state_dict},
