@@ -5,8 +5,10 @@ import torch
 from transformers import ViTMAEForPreTraining, ViTMAEModel
 
 from mae_plugin.checkpoint import (convert_hf_vitmae, convert_to_hf_vitmae,
-                                   load_weights, mae_config_from_hf)
-from .helpers import build_plugin, hf_config, random_hf_mae
+                                   hf_vitmae_config, load_weights,
+                                   mae_config_from_hf)
+from mae_plugin.models import mae_config
+from .helpers import build_plugin, hf_config, random_hf_mae, randomize
 
 TOL = dict(rtol=0, atol=1e-5)
 
@@ -159,3 +161,57 @@ def test_a_config_of_other_than_three_channels_needs_a_preprocessor():
     model = build_plugin(mae_config_from_hf(config, grey))
     assert model.backbone.in_channels == 1
     assert model.data_preprocessor.mean.flatten().tolist() == [72.5]
+
+
+@pytest.mark.parametrize('arch,in_channels', [
+    (dict(embed_dims=32, num_layers=2, num_heads=4, feedforward_channels=64),
+     1),
+    ('deit-tiny', 3),
+])
+def test_hf_config_of_a_plugin_model_takes_its_arguments(arch, in_channels):
+    """The arguments of :func:`mae_config` (an arch name, in_channels)
+    give the Hugging Face model that loads the plugin's weights strictly
+    and computes its loss."""
+    decoder = dict(embed_dims=16, num_layers=1, num_heads=2)
+    plugin = build_plugin(
+        mae_config(arch, 32, 8, in_channels=in_channels, decoder=decoder))
+    plugin.init_weights()
+    randomize(plugin)
+    config = hf_vitmae_config(
+        arch, 32, 8, decoder, in_channels=in_channels)
+    assert config.num_channels == in_channels
+    assert not hasattr(config, 'in_channels')
+    hf = ViTMAEForPreTraining(config).eval()
+    state_dict, _ = convert_to_hf_vitmae(plugin.state_dict())
+    hf.load_state_dict(state_dict, strict=True)
+    x, noise = torch.randn(2, in_channels, 32, 32), torch.rand(2, 16)
+    with torch.no_grad():
+        out = hf(pixel_values=x, noise=noise)
+        pred, mask = plugin.reconstruct(x, noise=noise)
+        loss = plugin.head.loss(pred, x, mask)['loss']
+    torch.testing.assert_close(pred, out.logits, **TOL)
+    torch.testing.assert_close(loss, out.loss, **TOL)
+
+
+def test_hf_config_takes_the_eps_of_norm_cfg():
+    config = hf_vitmae_config('deit-tiny', 32, 8,
+                              norm_cfg=dict(type='LN', eps=1e-5))
+    assert config.layer_norm_eps == 1e-5
+    assert hf_vitmae_config('deit-tiny', 32, 8).layer_norm_eps == 1e-6
+
+
+@pytest.mark.parametrize('kwargs,message', [
+    (dict(data_preprocessor=dict(mean=[0.] * 3)), 'data_preprocessor'),
+    (dict(img_size=(32, 48)), r'img_size=\(32, 48\).*square'),
+    (dict(norm_cfg=dict(type='BN')), "norm_cfg=.*'BN'"),
+    (dict(decoder=dict(embed_dims=16, init_cfg=None)),
+     r"decoder keys \['init_cfg'\]"),
+    (dict(decoder=dict(norm_cfg=dict(type='LN', eps=1e-5))),
+     'a ViTMAEConfig has one layer_norm_eps'),
+    (dict(num_channels=1), r"\['num_channels'\].*in_channels"),
+])
+def test_hf_config_refuses_what_it_cannot_hold_by_name(kwargs, message):
+    kwargs = dict(dict(arch='deit-tiny', img_size=32, patch_size=8),
+                  **kwargs)
+    with pytest.raises(ValueError, match=message):
+        hf_vitmae_config(**kwargs)

@@ -12,10 +12,12 @@ config of a plugin architecture with the plugin's eps, and
 :func:`mae_config_from_hf` the plugin config of an HF one.
 """
 import copy
-from typing import Optional, Tuple
+from typing import Optional, Tuple, Union
 
 from mae_plugin.models import mae_config
+from mae_plugin.models.backbones.mae_vit import arch_settings
 from mae_plugin.models.factory import DEFAULT_DECODER
+from mae_plugin.utils import check_img_size
 
 from .key_map import (ConversionReport, Part, Rule, StateDict,
                       convert_state_dict, decoder_part, encoder_part,
@@ -105,52 +107,128 @@ def convert_to_hf_vitmae(
         state_dict, layout, False, 'plugin', HF, progress, notes=NOTES)
 
 
-def hf_vitmae_config(arch: dict,
-                     img_size: int,
-                     patch_size: int,
+#: The decoder keys of :func:`~mae_plugin.models.mae_config` that a
+#: ``ViTMAEConfig`` holds (``norm_cfg`` apart: one eps for all norms).
+HF_DECODER_KEYS = ('embed_dims', 'num_layers', 'num_heads', 'mlp_ratio')
+
+
+def _layer_norm_eps(name: str, norm_cfg: Optional[dict]) -> float:
+    """The eps of a plugin ``norm_cfg`` (1e-6, the plugin's, when None);
+    ``ViTMAEConfig`` has layer norms only, of one ``layer_norm_eps``."""
+    if norm_cfg is None:
+        return 1e-6
+    others = sorted(set(norm_cfg) - {'type', 'eps'})
+    if norm_cfg.get('type') != 'LN' or others:
+        raise ValueError(
+            f'{name}={norm_cfg!r}: a ViTMAEConfig has layer norms '
+            f"(dict(type='LN', eps=...)) and no other setting of them")
+    return norm_cfg.get('eps', 1e-5)  # nn.LayerNorm's default
+
+
+def hf_vitmae_config(arch: Union[str, dict] = 'base',
+                     img_size: Union[int, Tuple[int, int]] = 224,
+                     patch_size: int = 16,
                      decoder: Optional[dict] = None,
                      mask_ratio: float = 0.75,
                      norm_pix: bool = True,
+                     in_channels: int = 3,
+                     norm_cfg: Optional[dict] = None,
                      **kwargs):
     """The Hugging Face ``ViTMAEConfig`` of a plugin MAE architecture, with
-    the plugin's layer-norm eps (1e-6); the arguments are those of
-    :func:`~mae_plugin.models.mae_config`.
+    the plugin's layer-norm eps (1e-6); the arguments are named and mean
+    as those of :func:`~mae_plugin.models.mae_config` (``decoder`` is the
+    fourth positional one here).
+
+    ``data_preprocessor`` has no place in a ``ViTMAEConfig`` (Hugging
+    Face's image processor normalises the images) and is refused, as are
+    ``ViTMAEConfig`` arguments that the plugin's ones set
+    (``num_channels``: give ``in_channels``).
 
     Args:
-        arch (dict): Encoder ``embed_dims``, ``num_layers``, ``num_heads``
-            and ``feedforward_channels``, as :class:`MAEViT`'s ``arch``.
-        img_size (int): Input side.
-        patch_size (int): Patch side.
+        arch (str | dict): Encoder size, a name or a dict with
+            ``embed_dims``, ``num_layers``, ``num_heads`` and
+            ``feedforward_channels``, as :class:`MAEViT`'s ``arch``.
+            Defaults to ``'base'``.
+        img_size (int | tuple): Input side, or a square ``(H, W)`` (the
+            Hugging Face model's position table is a square grid).
+            Defaults to 224.
+        patch_size (int): Patch side. Defaults to 16.
         decoder (dict, optional): Decoder ``embed_dims``, ``num_layers``,
-            ``num_heads`` and ``mlp_ratio`` (4 when left out). Defaults to
-            the paper's, :data:`~mae_plugin.models.factory.DEFAULT_DECODER`.
+            ``num_heads`` and ``mlp_ratio`` (:class:`MAEDecoder`'s
+            defaults, those of
+            :data:`~mae_plugin.models.factory.DEFAULT_DECODER`, for the
+            ones left out) and a ``norm_cfg`` of the same eps as the
+            encoder's. Defaults to
+            :data:`~mae_plugin.models.factory.DEFAULT_DECODER`.
         mask_ratio (float): Fraction of patches removed. Defaults to 0.75.
         norm_pix (bool): Per-patch normalised pixel targets. Defaults to
             True.
+        in_channels (int): Image channels (``num_channels``). Defaults to
+            3.
+        norm_cfg (dict, optional): Layer norms of encoder and decoder,
+            ``dict(type='LN', eps=...)`` (``layer_norm_eps``). Defaults to
+            None (the plugin's, eps 1e-6).
         **kwargs: Other ``ViTMAEConfig`` arguments (for example
             ``attn_implementation``).
 
     Returns:
         transformers.ViTMAEConfig: The config.
+
+    Raises:
+        ValueError: If an argument has no equivalent in ``ViTMAEConfig``:
+            ``data_preprocessor``, a non-square ``img_size``, a norm other
+            than a layer norm, decoder keys other than those above,
+            different eps for encoder and decoder, or a ``ViTMAEConfig``
+            argument that a plugin argument sets.
     """
     from transformers import ViTMAEConfig  # optional dependency
-    decoder = decoder or DEFAULT_DECODER
-    return ViTMAEConfig(
+    if 'data_preprocessor' in kwargs:
+        raise ValueError(
+            'data_preprocessor: a ViTMAEConfig has no input normalisation '
+            "(Hugging Face's image processor normalises the images)")
+    arch = arch_settings(arch)
+    height, width = check_img_size(img_size)
+    if height != width:
+        raise ValueError(
+            f'img_size={img_size!r}: the Hugging Face ViTMAE position '
+            f'table is a square grid; give a square size')
+    decoder = {**DEFAULT_DECODER, **(decoder or {})}
+    others = sorted(set(decoder) - {*HF_DECODER_KEYS, 'norm_cfg'})
+    if others:
+        raise ValueError(
+            f'decoder keys {others}: a ViTMAEConfig holds the decoder\'s '
+            f'{", ".join(HF_DECODER_KEYS)} only')
+    eps = _layer_norm_eps('norm_cfg', norm_cfg)
+    if 'norm_cfg' in decoder:
+        decoder_eps = _layer_norm_eps("decoder['norm_cfg']",
+                                      decoder['norm_cfg'])
+        if decoder_eps != eps:
+            raise ValueError(
+                f"decoder['norm_cfg'] eps {decoder_eps} differs from the "
+                f"encoder's {eps}: a ViTMAEConfig has one layer_norm_eps")
+    settings = dict(
         hidden_size=arch['embed_dims'],
         num_hidden_layers=arch['num_layers'],
         num_attention_heads=arch['num_heads'],
         intermediate_size=arch['feedforward_channels'],
-        image_size=img_size,
+        image_size=height,
         patch_size=patch_size,
+        num_channels=in_channels,
         decoder_hidden_size=decoder['embed_dims'],
         decoder_num_hidden_layers=decoder['num_layers'],
         decoder_num_attention_heads=decoder['num_heads'],
         decoder_intermediate_size=int(
-            decoder.get('mlp_ratio', 4.) * decoder['embed_dims']),
+            decoder['mlp_ratio'] * decoder['embed_dims']),
         mask_ratio=mask_ratio,
         norm_pix_loss=norm_pix,
-        layer_norm_eps=1e-6,
-        **kwargs)
+        layer_norm_eps=eps)
+    given_twice = sorted(set(settings) & set(kwargs))
+    if given_twice:
+        raise ValueError(
+            f'{given_twice}: set by the plugin arguments (arch, img_size, '
+            f'patch_size, in_channels, decoder, mask_ratio, norm_pix, '
+            f'norm_cfg); give those')
+    return ViTMAEConfig(**settings, **kwargs)
 
 
 def mae_config_from_hf(config,
