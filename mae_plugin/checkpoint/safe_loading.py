@@ -15,9 +15,23 @@ exactly those types:
 * numpy arrays, scalars and dtypes (logged values).
 
 Everything else a checkpoint may hold (tensors, dicts, lists, strings,
-numbers, ``OrderedDict``) is allowed by torch already. A pickle that names
-any other global (``os.system``, ``subprocess.Popen``, ...) is still
-refused by torch before anything runs.
+numbers, ``OrderedDict``) is allowed by torch already.
+
+While :func:`load_checkpoint_safely` reads a file, and only then,
+:data:`TRAINING_ARGS_GLOBALS` are allowed too: ``argparse.Namespace``, the
+command line that the official MAE code's training checkpoints
+(``checkpoint-N.pth`` of ``main_pretrain.py``/``main_finetune.py``) hold
+as ``'args'``, plain data (its attributes are set from the pickled dict;
+no method of it runs). It is no type of mmengine's, so it is not added to
+torch's process-wide list, which would widen every other
+``torch.load(weights_only=True)`` of a process that imports the plugin;
+every loader of the plugin (the converter, ``load_state_dict_file``,
+resume, ``load_from``, ``init_cfg``, URLs) goes through that function.
+
+A pickle that names any other global (``os.system``,
+``subprocess.Popen``, a class of the training code, ...) is still refused
+by torch before anything runs; the message says how to keep the weights
+of a trusted file.
 
 mmengine's loaders for local files and for URLs (``http(s)://`` and the
 model-zoo names ``torchvision://``, ``modelzoo://``, ``open-mmlab://``,
@@ -28,6 +42,7 @@ and read the file with :func:`load_checkpoint_safely`, which passes
 URL loader goes through ``torch.hub.load_state_dict_from_url``, whose
 default is ``weights_only=False``.)
 """
+import argparse
 import logging
 import os
 import pickle
@@ -102,13 +117,27 @@ MMENGINE_CHECKPOINT_GLOBALS = [
 ] + _numpy_globals()
 
 
+#: Plain-data globals of other trainers' checkpoints, allowed only while
+#: :func:`load_checkpoint_safely` reads a file (see the module's notes).
+TRAINING_ARGS_GLOBALS = [argparse.Namespace]
+
+#: What the refusal of a pickle tells a user who trusts the file.
+TRUSTED_FILE_ADVICE = (
+    'If you trust the file, save its weights alone and give that file: '
+    "python -c \"import torch; c = torch.load('{path}', "
+    "weights_only=False); torch.save(c.get('state_dict', c.get('model', "
+    "c)), '{path}.weights.pth')\"")
+
+
 def allow_mmengine_checkpoints() -> None:
     """Add :data:`MMENGINE_CHECKPOINT_GLOBALS` to torch's safe globals."""
     torch.serialization.add_safe_globals(MMENGINE_CHECKPOINT_GLOBALS)
 
 
 def load_checkpoint_safely(filename: str, map_location: Any = None) -> Any:
-    """Load a local checkpoint with ``torch.load(weights_only=True)``.
+    """Load a local checkpoint with ``torch.load(weights_only=True)``,
+    :data:`TRAINING_ARGS_GLOBALS` (the ``args`` of the official MAE
+    training checkpoints) allowed while it reads.
 
     Registered (through :func:`load_from_local_safely` and the URL loaders
     below) as mmengine's loader for local paths and URLs, so runner resume,
@@ -126,7 +155,8 @@ def load_checkpoint_safely(filename: str, map_location: Any = None) -> Any:
         pickle.UnpicklingError: torch's weights-only unpickler refuses the
             pickle of a torch archive or legacy file: a global outside the
             allowlist, a call or a pickle opcode it does not check (the
-            message names the file and quotes torch's reason).
+            message names the file, quotes torch's reason and says how to
+            keep the weights of a trusted file).
         ValueError: ``filename`` is not a torch checkpoint at all (empty,
             truncated, corrupt or another format, such as a zip or NumPy
             archive; the message names the file and what it looks like).
@@ -137,8 +167,9 @@ def load_checkpoint_safely(filename: str, map_location: Any = None) -> Any:
     if not os.path.isfile(filename):
         raise FileNotFoundError(f'checkpoint {filename} can not be found')
     try:
-        return torch.load(
-            filename, map_location=map_location, weights_only=True)
+        with torch.serialization.safe_globals(TRAINING_ARGS_GLOBALS):
+            return torch.load(
+                filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
         # torch's weights-only unpickler refused the pickle; bytes that are
         # no pickle at all (b'garbage') fail there too, as damage
@@ -149,7 +180,8 @@ def load_checkpoint_safely(filename: str, map_location: Any = None) -> Any:
             f'refusing to load checkpoint {filename}: torch\'s weights-only '
             f'unpickler rejects it (objects outside its allowlist, loading '
             f'it could run code, or pickle it cannot check): '
-            f'{_weights_only_reason(error)}') from None
+            f'{_weights_only_reason(error).rstrip(".")}. '
+            f'{TRUSTED_FILE_ADVICE.format(path=filename)}') from None
     except (PermissionError, MemoryError):
         raise
     except RuntimeError as error:
@@ -191,12 +223,14 @@ def _holds_a_pickle(filename: str) -> bool:
 
 def _weights_only_reason(error: Exception) -> str:
     """torch's reason in a 'Weights only load failed' message, without its
-    advice around it."""
+    advice around it (``torch.serialization.add_safe_globals``, which a
+    user of the tools cannot follow)."""
     message = str(error)
     _, found, reason = message.partition('WeightsUnpickler error:')
     if not found:
         return message
-    return reason.split('Check the documentation of torch.load')[0].strip()
+    reason = reason.split('Check the documentation of torch.load')[0]
+    return reason.split(' Please use `torch.serialization')[0].strip()
 
 
 def _looks_like(filename: str) -> str:

@@ -1,7 +1,9 @@
 """Converting checkpoint files, in the library and with the CLI."""
+import argparse
 import io
 import os
 import os.path as osp
+import pickle
 import subprocess
 import sys
 
@@ -291,3 +293,73 @@ def test_an_interrupted_save_leaves_the_earlier_dst(official_file, tmp_path,
         convert_checkpoint(path, dst, dst_format='timm')
     assert open(dst, 'rb').read() == before
     assert sorted(os.listdir(tmp_path)) == ['mae_pretrain.pth', 'plugin.pth']
+
+
+def official_training_checkpoint(hf, path):
+    """A ``checkpoint-N.pth`` as the official ``main_pretrain.py`` saves it
+    (util/misc.py ``save_model``): model, optimizer, epoch, loss scaler and
+    the command line as an ``argparse.Namespace``."""
+    model = official_layout(hf.state_dict())
+    params = [torch.nn.Parameter(v.clone()) for v in model.values()]
+    optimizer = torch.optim.AdamW(params, lr=1e-3)
+    sum(p.sum() for p in params).backward()
+    optimizer.step()
+    torch.save({
+        'model': model,
+        'optimizer': optimizer.state_dict(),
+        'epoch': 799,
+        'scaler': {'scale': 65536.0, 'growth_factor': 2.0,
+                   'backoff_factor': 0.5, 'growth_interval': 2000,
+                   '_growth_tracker': 0},
+        'args': argparse.Namespace(
+            model='mae_vit_tiny', input_size=32, mask_ratio=0.75,
+            norm_pix_loss=True, batch_size=2, output_dir='./output_dir'),
+    }, path)
+    return model
+
+
+def test_an_official_training_checkpoint_is_converted(tmp_path):
+    """Its ``args`` (an ``argparse.Namespace``) is allowed while the
+    plugin's loader reads the file, and there only: torch's own
+    ``weights_only`` load still refuses it."""
+    hf = random_hf_mae('w32')
+    src = str(tmp_path / 'checkpoint-799.pth')
+    model = official_training_checkpoint(hf, src)
+    assert load_state_dict_file(src).keys() == model.keys()
+    dst = str(tmp_path / 'plugin.pth')
+    result = run_converter(src, dst)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert ('official MAE -> plugin: 50 converted, 0 missing, 0 unexpected'
+            in result.stdout)
+    expected, _ = convert_official_mae(model)
+    converted = torch.load(dst, weights_only=True)['state_dict']
+    assert converted.keys() == expected.keys()
+    assert all(torch.equal(converted[k], v) for k, v in expected.items())
+    with pytest.raises(pickle.UnpicklingError, match='argparse.Namespace'):
+        torch.load(src, weights_only=True)
+
+
+class TrainingState:
+    """A class of some training code, pickled into a checkpoint."""
+
+    def __init__(self, step):
+        self.step = step
+
+
+def test_a_checkpoint_with_another_global_is_refused_with_advice(tmp_path):
+    """Refused by name, with what a user of the tool can do (not torch's
+    add_safe_globals, which needs Python around the tool)."""
+    hf = random_hf_mae('w32')
+    src = str(tmp_path / 'custom.pth')
+    torch.save({'model': official_layout(hf.state_dict()),
+                'state': TrainingState(3)}, src)
+    dst = str(tmp_path / 'plugin.pth')
+    result = run_converter(src, dst)
+    assert result.returncode == 1
+    assert not osp.exists(dst)
+    message = result.stderr
+    assert f'refusing to load checkpoint {src}' in message
+    assert 'TrainingState' in message
+    assert 'add_safe_globals' not in message
+    assert 'If you trust the file, save its weights alone' in message
+    assert 'Traceback' not in message
