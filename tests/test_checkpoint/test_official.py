@@ -239,3 +239,43 @@ def test_missing_and_unknown_keys_are_reported_not_dropped():
 def test_a_checkpoint_of_another_model_is_refused():
     with pytest.raises(ValueError, match='official MAE'):
         convert_official_mae({'backbone.conv1.weight': torch.zeros(1)})
+
+
+SINCOS_NOTE = ('{} copied as stored: the official fixed 2D sin-cos (column '
+               "in the first half of the channels) is the plugin's layout")
+
+
+def pos_embed_notes(report):
+    return [note for note in report.notes if 'pos_embed' in note]
+
+
+@pytest.mark.parametrize('decoder', [False, True])
+@pytest.mark.parametrize('dtype', [torch.float32, torch.bfloat16])
+def test_the_sincos_note_names_the_tables_the_file_has(decoder, dtype):
+    """Encoder-only files have no decoder_pos_embed to note; a table
+    stored in bfloat16 is still the fixed sin-cos."""
+    hf = random_hf_mae('w32')
+    official = {
+        k: v.to(dtype)
+        for k, v in official_layout(hf.state_dict(), decoder).items()
+    }
+    keys = 'pos_embed/decoder_pos_embed' if decoder else 'pos_embed'
+    plugin, report = convert_official_mae(official)
+    assert pos_embed_notes(report) == [SINCOS_NOTE.format(keys)]
+    _, report = convert_to_official_mae(plugin)
+    assert pos_embed_notes(report) == [SINCOS_NOTE.format(keys)]
+
+
+def test_a_fine_tuned_pos_embed_is_noted_as_learned():
+    """Fine-tuning trains pos_embed (and its class row): its values are
+    no sin-cos table, and the note says so, both ways."""
+    hf = random_hf_mae('w32')
+    official = fine_tuned(hf)
+    official['pos_embed'] = (official['pos_embed'] +
+                             0.02 * torch.randn_like(official['pos_embed']))
+    learned = ['pos_embed copied as stored: learned values (as fine-tuning '
+               'leaves them), not a fixed sin-cos table']
+    plugin, report = convert_official_mae(official)
+    assert pos_embed_notes(report) == learned
+    _, report = convert_to_official_mae(plugin)
+    assert pos_embed_notes(report) == learned

@@ -24,8 +24,9 @@ fine-tuned checkpoint loads into an mmpretrain ``ImageClassifier``; a linear
 probe's BatchNorm is ``neck.bn.*`` (mmpretrain's ``ClsBatchNormNeck``).
 """
 import math
-from typing import Tuple
+from typing import List, Tuple
 
+from ..position import sincos_grid
 from .key_map import (TIMM_BLOCK, ConversionReport, Part, Rule, StateDict,
                       convert_state_dict, decoder_part, encoder_part, exporter,
                       module_rules)
@@ -63,9 +64,33 @@ VITDET_LAYOUT = (Part(
     plugin_block=ENCODER.plugin_block,
     foreign_block=ENCODER.foreign_block), )
 
-POS_EMBED_NOTE = ('pos_embed/decoder_pos_embed copied as stored: the '
-                  'official fixed 2D sin-cos (column in the first half of '
-                  'the channels) is the plugin\'s layout')
+#: The official names of the position embeddings and the plugin's.
+POS_EMBED_KEYS = (('pos_embed', 'backbone.pos_embed'),
+                  ('decoder_pos_embed', 'neck.decoder_pos_embed'))
+
+
+def pos_embed_notes(state_dict: StateDict, to_plugin: bool) -> List[str]:
+    """What the conversion does with the position embeddings that
+    ``state_dict`` holds (none: no note): fixed sin-cos tables are the
+    plugin's layout; learned ones (a fine-tuned encoder's) are copied as
+    values of their own."""
+    sincos, learned = [], []
+    for official, plugin in POS_EMBED_KEYS:
+        stored = state_dict.get(official if to_plugin else plugin)
+        if stored is not None:
+            kind = sincos if sincos_grid(stored) else learned
+            kind.append(official)
+    notes = []
+    if sincos:
+        notes.append(
+            f'{"/".join(sincos)} copied as stored: the official fixed 2D '
+            'sin-cos (column in the first half of the channels) is the '
+            "plugin's layout")
+    if learned:
+        notes.append(
+            f'{"/".join(learned)} copied as stored: learned values (as '
+            'fine-tuning leaves them), not a fixed sin-cos table')
+    return notes
 
 
 def convert_official_mae(
@@ -82,7 +107,7 @@ def convert_official_mae(
         tuple: plugin state dict (``backbone.*``, ``neck.*``,
         ``head.fc.*`` as present) and the :class:`ConversionReport`.
     """
-    notes = [POS_EMBED_NOTE]
+    notes = pos_embed_notes(state_dict, to_plugin=True)
     linear_probe = 'head.0.running_mean' in state_dict
     if linear_probe:
         backbone = ("out_type='avg_featmap', final_norm=False"
@@ -118,7 +143,8 @@ def convert_to_official_mae(
     layout = (LINEAR_PROBE_LAYOUT if 'neck.bn.running_mean' in state_dict
               else OFFICIAL_LAYOUT)
     return convert_state_dict(state_dict, layout, False, 'plugin', OFFICIAL,
-                              progress, [POS_EMBED_NOTE])
+                              progress,
+                              pos_embed_notes(state_dict, to_plugin=False))
 
 convert_to_timm_vit = exporter(
     'convert_to_timm_vit', TIMM_LAYOUT, 'timm ViT', [
