@@ -32,23 +32,6 @@ def _position_embeddings(model: nn.Module):
                    module.grid_size, False)
 
 
-def sincos_grid(stored: torch.Tensor) -> Optional[Tuple[int, int]]:
-    """The patch grid ``(h, w)`` whose fixed 2D sin-cos (the plugin's and
-    the official layout, all-zero class row) ``stored``
-    (``[1, 1 + h*w, D]``) holds, within half a bfloat16 step; None for
-    any other values (a learned, fine-tuned embedding) or shape."""
-    if stored.dim() != 3 or stored.shape[1] < 2 or stored.shape[-1] % 4:
-        return None
-    num_patches, dims = stored.shape[1] - 1, stored.shape[-1]
-    for h in range(1, num_patches + 1):
-        grid = (h, num_patches // h)
-        if num_patches % h == 0 and torch.allclose(
-                stored.float().cpu(), sincos_2d(grid, dims), rtol=0,
-                atol=4e-3):
-            return grid
-    return None
-
-
 def _source_layout(key: str, stored: torch.Tensor, num_extra: int,
                    src_grid_size: Optional[Tuple[int, int]]):
     """``(extra, grid)`` of a stored ``[1, extra + h*w, D]`` embedding:

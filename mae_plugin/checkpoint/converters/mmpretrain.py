@@ -5,12 +5,13 @@ The encoders share every key (both are ``VisionTransformer`` subclasses);
 the decoders differ only in the name of the final norm: mmpretrain's
 ``neck.ln1`` is the plugin's ``neck.decoder_norm``.
 
-mmpretrain builds its fixed sin-cos embeddings transposed with respect to
-the official code and the plugin (the row in the first half of the
-channels, not the column). The converter copies ``pos_embed`` and
-``decoder_pos_embed`` as stored, so the converted model computes exactly
-what the mmpretrain model computes on the same grid; on another grid the
-plugin regenerates its own (column-first) sin-cos.
+mmpretrain numbers the positions of its fixed sin-cos embeddings column
+by column, the official code and the plugin row by row (on a square grid,
+mmpretrain's table is the plugin's with each patch's row and column
+swapped). The converter copies ``pos_embed`` and ``decoder_pos_embed`` as
+stored, so the converted model computes exactly what the mmpretrain model
+computes on the same grid; the plugin's encoder and decoder tell that
+layout from the loaded tables and keep it on every other grid.
 """
 from typing import Tuple
 
@@ -29,9 +30,9 @@ ENCODER = encoder_part(ENCODER_RULES, ENCODER_BLOCK, PLUGIN_BLOCK)
 DECODER = decoder_part('neck.', DECODER_BLOCK, PLUGIN_BLOCK, norm='ln1')
 MMPRETRAIN_LAYOUT = (ENCODER, DECODER)
 POS_EMBED_NOTE = (
-    'pos_embed/decoder_pos_embed copied as stored: mmpretrain encodes the '
-    'row in the first half of the channels, the plugin the column; the '
-    'copy keeps the numbers of the source model at its grid')
+    'pos_embed/decoder_pos_embed copied as stored: mmpretrain numbers the '
+    'sin-cos positions column by column, the plugin row by row; the plugin '
+    "keeps mmpretrain's layout for these weights on every grid")
 
 
 def convert_mmpretrain_mae(

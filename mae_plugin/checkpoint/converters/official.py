@@ -26,7 +26,7 @@ probe's BatchNorm is ``neck.bn.*`` (mmpretrain's ``ClsBatchNormNeck``).
 import math
 from typing import List, Tuple
 
-from ..position import sincos_grid
+from mae_plugin.models.utils import sincos_grid
 from .key_map import (TIMM_BLOCK, ConversionReport, Part, Rule, StateDict,
                       convert_state_dict, decoder_part, encoder_part, exporter,
                       module_rules)

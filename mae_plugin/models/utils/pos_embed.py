@@ -102,8 +102,7 @@ def regenerate_sincos_on_load(state_dict: dict, key: str,
     stored = state_dict.get(key)
     if stored is None:
         return transposed
-    found = sincos_grid(stored) if stored.dim() == 3 else None
-    grid, transposed = found or (None, False)
+    grid, transposed = sincos_grid(stored) or (None, False)
     if stored.shape == pos_embed.shape and grid in (None, tuple(grid_size)):
         return transposed
     source = (f'shape {tuple(stored.shape)}'
@@ -124,7 +123,9 @@ def sincos_grid(stored: torch.Tensor,
     """The patch grid and layout ``((h, w), transposed)`` whose sin-cos
     ``stored`` (``[1, (1 +) L, D]``) is, within half a bfloat16 step (so
     saved in any floating dtype), the paper's layout first; None when it
-    is none (learned values, another formula)."""
+    is none (learned values, another formula or shape)."""
+    if stored.dim() != 3:
+        return None
     num_patches = stored.shape[1] - int(cls_token)
     dims = stored.shape[-1]
     if dims % 4 or num_patches < 1:
