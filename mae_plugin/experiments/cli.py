@@ -6,7 +6,8 @@ import dataclasses
 from typing import Any, Dict, Optional, Sequence
 
 from mae_plugin.utils import (CfgOptionsAction, argparse_type, check_int,
-                              check_output_folder, check_positive_int)
+                              check_output_file, check_output_folder,
+                              check_positive_int)
 from .pipeline_benchmark import PipelineSpec
 
 
@@ -94,6 +95,16 @@ def add_cfg_options(parser: argparse.ArgumentParser, applies_to: str) -> None:
         nargs='+',
         action=CfgOptionsAction,
         help=f'overrides applied to {applies_to}, key=value')
+
+
+def add_json_arg(parser: argparse.ArgumentParser,
+                 help: str = 'also write the results here') -> None:
+    """Add ``--json FILE``, refused by argparse, before any work, where no
+    file can be written there
+    (:func:`~mae_plugin.utils.check_output_file`)."""
+    parser.add_argument(
+        '--json', type=argparse_type(check_output_file, 'json', str),
+        help=help)
 
 
 def pipeline_spec_args(parser: argparse.ArgumentParser,

@@ -16,8 +16,9 @@ from mae_plugin.experiments import (PIPELINES, PipelineSpec,
                                     format_pipeline_report,
                                     run_pipeline_benchmark,
                                     write_benchmark_images, write_json)
-from mae_plugin.experiments.cli import (add_spec_args, add_timing_args,
-                                        pipeline_spec_args, spec_from_args)
+from mae_plugin.experiments.cli import (add_json_arg, add_spec_args,
+                                        add_timing_args, pipeline_spec_args,
+                                        spec_from_args)
 from mae_plugin.experiments.pipeline_benchmark import enlargements
 
 
@@ -37,7 +38,7 @@ def parse_args():
         '--image-dir',
         help='write the JPEGs here and keep them (default: a temporary '
         'folder)')
-    parser.add_argument('--json', help='also write the results here')
+    add_json_arg(parser)
     return parser.parse_args()
 
 

@@ -17,8 +17,8 @@ from mae_plugin.experiments import (PEERS, BenchmarkSpec, format_report,
                                     gemm_flops_per_s, run_benchmark,
                                     write_json)
 from mae_plugin.experiments.step_models import COMPILE_MODES, SDPA_BACKENDS
-from mae_plugin.experiments.cli import (add_spec_args, add_timing_args,
-                                        spec_from_args)
+from mae_plugin.experiments.cli import (add_json_arg, add_spec_args,
+                                        add_timing_args, spec_from_args)
 from mae_plugin.utils import argparse_type, check_positive_int
 
 
@@ -53,7 +53,7 @@ def parse_args():
     add_timing_args(parser, warmup=2, rounds=5)
     parser.add_argument(
         '--steps', type=argparse_type(check_positive_int, 'steps'), default=3)
-    parser.add_argument('--json', help='also write the results here')
+    add_json_arg(parser)
     return parser.parse_args()
 
 

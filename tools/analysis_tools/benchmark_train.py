@@ -25,9 +25,9 @@ from mae_plugin.experiments import (PipelineSpec, benchmark_loader,
                                     benchmark_training, format_loader_report,
                                     format_training_report,
                                     write_benchmark_images, write_json)
-from mae_plugin.experiments.cli import add_cfg_options
-from mae_plugin.utils import (argparse_type, check_int, check_output_file,
-                              check_output_folder, check_positive_int)
+from mae_plugin.experiments.cli import add_cfg_options, add_json_arg
+from mae_plugin.utils import (argparse_type, check_int, check_output_folder,
+                              check_positive_int)
 
 
 def parse_args():
@@ -82,10 +82,7 @@ def parse_args():
         help='runner logs, one folder per worker count (default: a new '
         'temporary folder, kept and named in the output)')
     add_cfg_options(parser, 'the config')
-    parser.add_argument(
-        '--json',
-        type=argparse_type(check_output_file, 'json', str),
-        help='also write the results here')
+    add_json_arg(parser)
     args = parser.parse_args()
     if args.loader_only and (args.profile or args.amp):
         parser.error('--profile and --amp need the model step, which '

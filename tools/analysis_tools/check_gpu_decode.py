@@ -21,7 +21,8 @@ import mae_plugin  # noqa: F401
 from mae_plugin.experiments import (DECODERS, PipelineSpec, check_decoder,
                                     format_decode_check,
                                     write_benchmark_images, write_json)
-from mae_plugin.experiments.cli import add_spec_args, spec_from_args
+from mae_plugin.experiments.cli import (add_json_arg, add_spec_args,
+                                        spec_from_args)
 from mae_plugin.utils import (argparse_type, check_device,
                               check_positive_int)
 
@@ -43,7 +44,7 @@ def parse_args():
             '--' + name.replace('_', '-'),
             type=argparse_type(check_positive_int, name),
             default=default)
-    parser.add_argument('--json', help='also write the results here')
+    add_json_arg(parser)
     return parser.parse_args()
 
 

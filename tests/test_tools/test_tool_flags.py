@@ -1,0 +1,56 @@
+"""The flags several tools share are declared once (mae_plugin's
+``experiments.cli`` and ``utils``) and checked by argparse, so a bad value
+is named by flag before the tool does any work."""
+import os.path as osp
+import sys
+
+import pytest
+
+from .test_documented_commands import load_tool
+from .test_train_test_visualize import CONFIG
+
+TOOLS = 'tools/analysis_tools/'
+#: Arguments that keep each tool's work small, were it to run.
+SMALL = {
+    'benchmark_pipeline.py': [
+        '--num-images', '1', '--image-size', '32', '32', '--scale', '16',
+        '--warmup', '0', '--rounds', '1', '--pipelines', 'mae_plugin'
+    ],
+    'benchmark_pretrain.py': [
+        '--arch', 'deit-small', '--img-size', '32', '--patch-size', '8',
+        '--batch-size', '1', '--decoder-dims', '32', '--decoder-depth', '1',
+        '--decoder-heads', '2', '--peers', 'mae_plugin', '--warmup', '0',
+        '--rounds', '1', '--steps', '1'
+    ],
+    'benchmark_train.py':
+    [CONFIG, '--data-root', 'data/none', '--batch-size', '1'],
+    'check_gpu_decode.py': [
+        '--device', 'cpu', '--num-images', '1', '--image-size', '32', '32',
+        '--rounds', '1', '--busy-size', '8', '--busy-kernels', '1'
+    ],
+}
+
+
+def run_main(path, argv, monkeypatch, capsys):
+    """Run the ``main`` of the tool at ``path`` (from the checkout root)
+    in this process, as ``path argv``: its exit status and stderr."""
+    tool = load_tool(path)
+    monkeypatch.setattr(sys, 'argv', [osp.basename(path), *argv])
+    with pytest.raises(SystemExit) as exit_info:
+        tool.main()
+    return exit_info.value.code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize('tool', sorted(SMALL))
+def test_a_json_file_that_cannot_be_written_is_refused_first(
+        tool, monkeypatch, capsys):
+    """benchmark_pipeline, benchmark_pretrain and check_gpu_decode ran
+    their whole work, then failed in os.makedirs with a traceback."""
+    code, err = run_main(TOOLS + tool,
+                         [*SMALL[tool], '--json', '/proc/nope/x.json'],
+                         monkeypatch, capsys)
+    assert code == 2
+    assert err.splitlines()[-1].startswith(
+        f'{tool}: error: argument --json: json must be a path in a folder '
+        'that can be written, got /proc/nope/x.json: no file can be created '
+        'in /proc ('), err
