@@ -12,7 +12,8 @@ import cv2
 from mae_plugin.apis import (MASKING_STRATEGIES, init_model, list_images,
                              reconstruct_images, set_masking)
 from mae_plugin.evaluation import psnr
-from mae_plugin.utils import (CfgOptionsAction, argparse_type, atomic_write,
+from mae_plugin.utils import (CfgOptionsAction, add_device_arg,
+                              argparse_type, atomic_write,
                               check_generator_seed, check_number,
                               check_output_file, check_positive_int)
 from mae_plugin.visualization import (add_caption, as_rgb, caption_lines,
@@ -58,7 +59,7 @@ def parse_args():
         default=1,
         help='enlarge every panel this many times, nearest-neighbour '
         '(default: 1)')
-    parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
+    add_device_arg(parser, default='cpu')
     parser.add_argument(
         '--cfg-options',
         nargs='+',

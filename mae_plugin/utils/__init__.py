@@ -1,7 +1,8 @@
 """Helpers below every other layer: argument checks and atomic file
 writes."""
 from .checks import (CHECKPOINT_SUFFIXES, CONFIG_SUFFIXES, CfgOptionsAction,
-                     argparse_type, check_bool, check_choice, check_choices,
+                     add_device_arg, argparse_type, check_bool,
+                     check_choice, check_choices,
                      check_config_path, check_device, check_generator_seed,
                      check_img_size, check_int, check_number,
                      check_output_file, check_output_folder, check_pair,
@@ -12,7 +13,8 @@ from .files import atomic_write
 
 __all__ = [
     'CHECKPOINT_SUFFIXES', 'CONFIG_SUFFIXES', 'CfgOptionsAction',
-    'argparse_type', 'check_bool', 'check_choice', 'check_choices',
+    'add_device_arg', 'argparse_type', 'check_bool', 'check_choice',
+    'check_choices',
     'check_config_path', 'check_device', 'check_generator_seed',
     'check_img_size', 'check_int', 'check_number', 'check_output_file',
     'check_output_folder', 'check_pair', 'check_path', 'check_paths',

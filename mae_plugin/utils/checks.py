@@ -446,6 +446,27 @@ def argparse_type(check: Callable[..., Any],
     return parse
 
 
+def check_device_name(name: str, value: str) -> str:
+    """Return ``value`` as given (a ``str``, as specs and JSON files hold
+    it) if :func:`check_device` accepts it."""
+    check_device(name, value)
+    return value
+
+
+def add_device_arg(parser: argparse.ArgumentParser,
+                   default: str,
+                   help: str = 'e.g. cpu, cuda, cuda:0') -> None:
+    """Add ``--device`` (default ``default``), refused by argparse, before
+    any work, unless it is a device this machine has
+    (:func:`check_device`: a CUDA device must be one that torch sees);
+    the value stays the text given."""
+    parser.add_argument(
+        '--device',
+        type=argparse_type(check_device_name, 'device', str),
+        default=default,
+        help=help)
+
+
 class CfgOptionsAction(DictAction):
     """mmengine's ``DictAction`` (``--cfg-options key=value ...``, values
     parsed the same way) that names the item it cannot read: one without

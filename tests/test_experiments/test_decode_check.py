@@ -93,13 +93,3 @@ def test_tool_checks_both_decoders_and_fails_for_the_plugins(
     with pytest.raises(SystemExit) as exit_info:
         run_tool(argv, monkeypatch)
     assert exit_info.value.code == 1
-
-
-@pytest.mark.parametrize('device, message', [
-    ('gpu', "--device must be a torch device .*got 'gpu'"),
-    (ABSENT_CUDA, f"--device must be cpu or one of .*got '{ABSENT_CUDA}'"),
-])
-def test_tool_names_a_device_it_cannot_use(device, message, monkeypatch):
-    """Named before any image is written, not torch's error."""
-    with pytest.raises(ValueError, match=message):
-        run_tool(['--device', device, '--num-images', '2'], monkeypatch)

@@ -14,6 +14,7 @@ import sys
 from typing import List, Tuple
 
 import pytest
+import torch
 from mmengine.config import Config
 
 from mae_plugin.models import mae_config
@@ -114,6 +115,9 @@ def test_documented_command_parses(where, argv, monkeypatch):
     tool = load_tool(argv[0])
     assert hasattr(tool, 'parse_args'), f'{argv[0]} has no parse_args()'
     monkeypatch.setenv('LOCAL_RANK', '0')  # parse_runner_args sets it
+    # --device is checked against the GPUs here; the docs' GPU commands
+    # parse on the machine they were run on
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 8)
     # a flag must be spelt out: argparse would take `--auto-scale` for
     # `--auto-scale-lr` (until another flag starts the same way)
     init = argparse.ArgumentParser.__init__

@@ -4,8 +4,11 @@ is named by flag before the tool does any work."""
 import os.path as osp
 import sys
 
+import cv2
+import numpy as np
 import pytest
 
+from ..conftest import ABSENT_CUDA
 from .test_documented_commands import load_tool
 from .test_train_test_visualize import CONFIG
 
@@ -54,3 +57,27 @@ def test_a_json_file_that_cannot_be_written_is_refused_first(
         f'{tool}: error: argument --json: json must be a path in a folder '
         'that can be written, got /proc/nope/x.json: no file can be created '
         'in /proc ('), err
+
+
+@pytest.mark.parametrize('tool', [
+    TOOLS + 'check_gpu_decode.py', TOOLS + 'benchmark_pretrain.py',
+    'tools/visualize_reconstruction.py'
+])
+@pytest.mark.parametrize('device, message', [
+    ('gpu', "device must be a torch device (cpu, cuda, cuda:0, ...), got "
+     "'gpu' (str)"),
+    (ABSENT_CUDA, 'device must be cpu or one of the '),
+])
+def test_a_device_the_machine_lacks_is_refused_by_flag(
+        tool, device, message, tmp_path, monkeypatch, capsys):
+    """check_gpu_decode checked it in main (a traceback), benchmark_pretrain
+    in the library's run_benchmark and visualize_reconstruction in
+    init_model, once the config was loaded (tracebacks)."""
+    argv = ['--device', device]
+    if tool.endswith('visualize_reconstruction.py'):
+        image = str(tmp_path / 'a.png')
+        cv2.imwrite(image, np.zeros((32, 32, 3), np.uint8))
+        argv = [CONFIG, str(tmp_path / 'missing.pth'), image, *argv]
+    code, err = run_main(tool, argv, monkeypatch, capsys)
+    assert code == 2
+    assert f'error: argument --device: {message}' in err, err

@@ -19,7 +19,8 @@ from mae_plugin.experiments import (PEERS, BenchmarkSpec, format_report,
 from mae_plugin.experiments.step_models import COMPILE_MODES, SDPA_BACKENDS
 from mae_plugin.experiments.cli import (add_json_arg, add_spec_args,
                                         add_timing_args, spec_from_args)
-from mae_plugin.utils import argparse_type, check_positive_int
+from mae_plugin.utils import (add_device_arg, argparse_type,
+                              check_positive_int)
 
 
 def parse_args():
@@ -29,7 +30,7 @@ def parse_args():
         BenchmarkSpec(),
         names=('arch', 'img_size', 'patch_size', 'batch_size', 'mask_ratio',
                'decoder_dims', 'decoder_depth', 'decoder_heads', 'dtype',
-               'device', 'same_adamw', 'compile', 'compile_blocks',
+               'same_adamw', 'compile', 'compile_blocks',
                'compile_mode', 'sdpa_backend'),
         dtype=dict(choices=['fp32', 'bf16', 'fp16']),
         compile_mode=dict(
@@ -48,6 +49,7 @@ def parse_args():
         compile_blocks=dict(
             help="torch.compile each of every peer's transformer blocks on "
             'its own instead (as the runner\'s compile.regions)'))
+    add_device_arg(parser, default=BenchmarkSpec().device)
     parser.add_argument(
         '--peers', nargs='+', default=list(PEERS), choices=PEERS)
     add_timing_args(parser, warmup=2, rounds=5)

@@ -15,6 +15,7 @@ import os.path as osp
 import sys
 import tempfile
 
+import torch
 from torchvision.io import read_file
 
 import mae_plugin  # noqa: F401
@@ -23,7 +24,7 @@ from mae_plugin.experiments import (DECODERS, PipelineSpec, check_decoder,
                                     write_benchmark_images, write_json)
 from mae_plugin.experiments.cli import (add_json_arg, add_spec_args,
                                         spec_from_args)
-from mae_plugin.utils import (argparse_type, check_device,
+from mae_plugin.utils import (add_device_arg, argparse_type,
                               check_positive_int)
 
 
@@ -35,7 +36,7 @@ def parse_args():
         names=('num_images', 'image_size', 'quality'),
         num_images=dict(type=argparse_type(check_positive_int, 'num_images')),
         image_size=dict(metavar=('W', 'H')))
-    parser.add_argument('--device', default='cuda')
+    add_device_arg(parser, default='cuda')
     parser.add_argument(
         '--decoders', nargs='+', default=list(DECODERS), choices=DECODERS)
     for name, default in (('rounds', 50), ('busy_size', 4096),
@@ -51,7 +52,7 @@ def parse_args():
 def main():
     args = parse_args()
     spec = spec_from_args(PipelineSpec, args)
-    device = check_device('--device', args.device)
+    device = torch.device(args.device)
     with tempfile.TemporaryDirectory() as tmp:
         paths = write_benchmark_images(osp.join(tmp, 'jpg'), spec)
         files = [read_file(path) for path in paths]
