@@ -107,16 +107,19 @@ def add_json_arg(parser: argparse.ArgumentParser,
         help=help)
 
 
-def pipeline_spec_args(parser: argparse.ArgumentParser,
-                       num_images: int) -> None:
+def pipeline_spec_args(
+    parser: argparse.ArgumentParser,
+    num_images: int,
+    names: Sequence[str] = ('num_images', 'image_size', 'quality', 'scale')
+) -> None:
     """Add the flags of the JPEGs a :class:`PipelineSpec` writes:
     ``--num-images`` (an int >= 1, default ``num_images``),
     ``--image-size W H`` (ints >= 1), ``--quality`` (an int in [0, 100])
-    and ``--scale``."""
+    and ``--scale``, or those of ``names`` only."""
     add_spec_args(
         parser,
         PipelineSpec(num_images=num_images),
-        names=('num_images', 'image_size', 'quality', 'scale'),
+        names=names,
         num_images=dict(type=argparse_type(check_positive_int, 'num_images')),
         image_size=dict(
             metavar=('W', 'H'),

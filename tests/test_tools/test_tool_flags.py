@@ -81,3 +81,23 @@ def test_a_device_the_machine_lacks_is_refused_by_flag(
     code, err = run_main(tool, argv, monkeypatch, capsys)
     assert code == 2
     assert f'error: argument --device: {message}' in err, err
+
+
+@pytest.mark.parametrize('tool', ['benchmark_pipeline.py', 'compare_crops.py',
+                                  'check_gpu_decode.py'])
+@pytest.mark.parametrize('flag, message', [
+    (['--quality', '500'], 'argument --quality: quality must be an int in '
+     '[0, 100], got 500'),
+    (['--image-size', '0', '5'], 'argument --image-size: image_size must be '
+     'an int >= 1, got 0'),
+    (['--num-images', '0'], 'argument --num-images: num_images must be an '
+     'int >= 1, got 0'),
+])
+def test_the_jpeg_flags_are_checked_alike(tool, flag, message, monkeypatch,
+                                          capsys):
+    """check_gpu_decode declared them again without the checks: a
+    ValueError traceback from PipelineSpec for --quality 500."""
+    code, err = run_main(TOOLS + tool, ['--device', 'cpu'] * (
+        tool == 'check_gpu_decode.py') + flag, monkeypatch, capsys)
+    assert code == 2
+    assert err.endswith(f'{tool}: error: {message}\n'), err

@@ -22,7 +22,7 @@ import mae_plugin  # noqa: F401
 from mae_plugin.experiments import (DECODERS, PipelineSpec, check_decoder,
                                     format_decode_check,
                                     write_benchmark_images, write_json)
-from mae_plugin.experiments.cli import (add_json_arg, add_spec_args,
+from mae_plugin.experiments.cli import (add_json_arg, pipeline_spec_args,
                                         spec_from_args)
 from mae_plugin.utils import (add_device_arg, argparse_type,
                               check_positive_int)
@@ -30,12 +30,9 @@ from mae_plugin.utils import (add_device_arg, argparse_type,
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__)
-    add_spec_args(
-        parser,
-        PipelineSpec(num_images=16),
-        names=('num_images', 'image_size', 'quality'),
-        num_images=dict(type=argparse_type(check_positive_int, 'num_images')),
-        image_size=dict(metavar=('W', 'H')))
+    # the JPEGs are decoded whole: no --scale
+    pipeline_spec_args(
+        parser, num_images=16, names=('num_images', 'image_size', 'quality'))
     add_device_arg(parser, default='cuda')
     parser.add_argument(
         '--decoders', nargs='+', default=list(DECODERS), choices=DECODERS)
