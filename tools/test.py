@@ -8,11 +8,12 @@ from mae_plugin.apis import (TEST_OUTPUTS, add_runner_args, build_runner,
                              check_data_roots, check_test_output,
                              close_distributed, init_cpu_distributed,
                              parse_runner_args, test_config)
+from mae_plugin.utils import add_config_arg, report_input_errors
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description='Test a checkpoint')
-    parser.add_argument('config', help='test config file path')
+    add_config_arg(parser, 'test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument(
         '--out',
@@ -37,15 +38,16 @@ def parse_args():
 
 def main():
     args = parse_args()
-    cfg = test_config(
-        args.config,
-        args.checkpoint,
-        work_dir=args.work_dir,
-        launcher=args.launcher,
-        cfg_options=args.cfg_options,
-        allow_partial_checkpoint=args.allow_partial_checkpoint,
-        predictions_file=args.out if args.out_item == 'pred' else None)
-    check_data_roots(cfg, 'test_dataloader')
+    with report_input_errors('test'):  # before the runner is built
+        cfg = test_config(
+            args.config,
+            args.checkpoint,
+            work_dir=args.work_dir,
+            launcher=args.launcher,
+            cfg_options=args.cfg_options,
+            allow_partial_checkpoint=args.allow_partial_checkpoint,
+            predictions_file=args.out if args.out_item == 'pred' else None)
+        check_data_roots(cfg, 'test_dataloader')
     init_cpu_distributed(cfg)
     metrics = build_runner(cfg).test()
     if args.out is not None and args.out_item == 'metrics' and (

@@ -5,11 +5,12 @@ from mae_plugin.apis import (add_runner_args, build_runner,
                              check_train_inputs, close_distributed,
                              init_cpu_distributed, parse_runner_args,
                              train_config)
+from mae_plugin.utils import add_config_arg, report_input_errors
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description='Train a model')
-    parser.add_argument('config', help='train config file path')
+    add_config_arg(parser, 'train config file path')
     parser.add_argument(
         '--resume',
         nargs='?',
@@ -35,17 +36,18 @@ def parse_args():
 
 def main():
     args = parse_args()
-    cfg = train_config(
-        args.config,
-        work_dir=args.work_dir,
-        resume=args.resume,
-        amp=args.amp,
-        auto_scale_lr=args.auto_scale_lr,
-        no_validate=args.no_validate,
-        launcher=args.launcher,
-        cfg_options=args.cfg_options,
-        allow_partial_checkpoint=args.allow_partial_checkpoint)
-    check_train_inputs(cfg)
+    with report_input_errors('train'):  # before the runner is built
+        cfg = train_config(
+            args.config,
+            work_dir=args.work_dir,
+            resume=args.resume,
+            amp=args.amp,
+            auto_scale_lr=args.auto_scale_lr,
+            no_validate=args.no_validate,
+            launcher=args.launcher,
+            cfg_options=args.cfg_options,
+            allow_partial_checkpoint=args.allow_partial_checkpoint)
+        check_train_inputs(cfg)
     init_cpu_distributed(cfg)
     build_runner(cfg).train()
     close_distributed()

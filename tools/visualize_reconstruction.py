@@ -5,24 +5,24 @@ states the masking and how predictions were mapped back to pixels; print
 the masked-patch MSE of every image."""
 import argparse
 import os.path as osp
-import sys
 
 import cv2
 
 from mae_plugin.apis import (MASKING_STRATEGIES, init_model, list_images,
                              reconstruct_images, set_masking)
 from mae_plugin.evaluation import psnr
-from mae_plugin.utils import (CfgOptionsAction, add_device_arg,
-                              argparse_type, atomic_write,
+from mae_plugin.utils import (CfgOptionsAction, add_config_arg,
+                              add_device_arg, argparse_type, atomic_write,
                               check_generator_seed, check_number,
-                              check_output_file, check_positive_int)
+                              check_output_file, check_positive_int,
+                              report_input_errors)
 from mae_plugin.visualization import (add_caption, as_rgb, caption_lines,
                                       panel_titles, stack_rows)
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument('config', help='model config file')
+    add_config_arg(parser, 'model config file')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument(
         'images', nargs='+', help='image files and/or folders of images')
@@ -75,16 +75,14 @@ def parse_args():
 
 def main():
     args = parse_args()
-    try:  # before the model is built
-        images = list_images(args.images)
+    with report_input_errors('visualize_reconstruction'):
+        images = list_images(args.images)  # before the model is built
         check_output_file('--out-file', args.out_file, images)
-    except (OSError, ValueError) as error:
-        sys.exit(f'visualize_reconstruction: {error}')
-    model = init_model(
-        args.config,
-        args.checkpoint,
-        device=args.device,
-        cfg_options=args.cfg_options)
+        model = init_model(
+            args.config,
+            args.checkpoint,
+            device=args.device,
+            cfg_options=args.cfg_options)
     set_masking(model, args.masking, args.mask_ratio)
     rows = reconstruct_images(
         model,

@@ -5,9 +5,9 @@ import argparse
 import dataclasses
 from typing import Any, Dict, Optional, Sequence
 
-from mae_plugin.utils import (CfgOptionsAction, argparse_type, check_int,
-                              check_output_file, check_output_folder,
-                              check_positive_int)
+from mae_plugin.utils import (CfgOptionsAction, add_config_arg,
+                              argparse_type, check_int, check_output_file,
+                              check_output_folder, check_positive_int)
 from .pipeline_benchmark import PipelineSpec
 
 
@@ -75,11 +75,12 @@ def add_timing_args(parser: argparse.ArgumentParser, warmup: int,
 
 def add_config_args(parser: argparse.ArgumentParser, config: str,
                     work_dir: str) -> None:
-    """Add the positional ``config`` (``config`` says which, for the help)
-    and ``--work-dir`` (default ``work_dir``, one sub-folder per run),
-    refused by argparse where no folder can be made or written there
+    """Add the positional ``config`` (``config`` says which, for the help;
+    :func:`~mae_plugin.utils.add_config_arg`) and ``--work-dir`` (default
+    ``work_dir``, one sub-folder per run), refused by argparse where no
+    folder can be made or written there
     (:func:`~mae_plugin.utils.check_output_folder`)."""
-    parser.add_argument('config', help=config)
+    add_config_arg(parser, config)
     parser.add_argument(
         '--work-dir',
         type=argparse_type(check_output_folder, 'work_dir', str),

@@ -14,15 +14,17 @@ reads ``--cfg-options`` and :func:`merge_cfg_options` merges them.
 """
 import argparse
 import ast
+import contextlib
 import difflib
 import inspect
 import math
 import os
 import os.path as osp
+import sys
 import tempfile
 from numbers import Integral, Real
 from typing import (Any, Callable, Iterable, Iterator, List, Optional,
-                    Sequence, Tuple)
+                    Sequence, Tuple, Type)
 
 import torch
 from mmengine.config import Config, DictAction
@@ -465,6 +467,45 @@ def add_device_arg(parser: argparse.ArgumentParser,
         type=argparse_type(check_device_name, 'device', str),
         default=default,
         help=help)
+
+
+def add_config_arg(parser: argparse.ArgumentParser,
+                   help: str = 'config file') -> None:
+    """Add the positional ``config``, refused by argparse unless its suffix
+    is a config's (:func:`check_config_path`: a checkpoint given first is
+    named as one)."""
+    parser.add_argument(
+        'config',
+        type=argparse_type(check_config_path, 'config', str),
+        help=help)
+
+
+#: What the checks of a tool's inputs raise (a missing or unreadable file,
+#: a wrong value in the config), which :func:`report_input_errors` reports.
+INPUT_ERRORS = (OSError, ValueError, TypeError, KeyError)
+
+
+@contextlib.contextmanager
+def report_input_errors(tool: str, *extra: Type[BaseException]):
+    """Around the checks a tool runs on its inputs before any work, report
+    an error they raise (:data:`INPUT_ERRORS`, and ``extra``) as one line,
+    ``<tool>: <message>``, and exit with status 1, as for a flag argparse
+    refuses (status 2) the user reads what to fix, not a traceback. Keep
+    the work itself (training, benchmarking) outside, so that its errors
+    keep their tracebacks::
+
+        with report_input_errors('train'):
+            cfg = train_config(args.config)
+            check_train_inputs(cfg)
+        build_runner(cfg).train()
+    """
+    try:
+        yield
+    except INPUT_ERRORS + extra as error:
+        # a KeyError's str() is the repr of its message
+        message = (error.args[0] if isinstance(error, KeyError)
+                   and error.args else error)
+        sys.exit(f'{tool}: {message}')
 
 
 class CfgOptionsAction(DictAction):

@@ -10,7 +10,7 @@ import pytest
 
 from ..conftest import ABSENT_CUDA
 from .test_documented_commands import load_tool
-from .test_train_test_visualize import CONFIG
+from .test_train_test_visualize import CONFIG, run_tool
 
 TOOLS = 'tools/analysis_tools/'
 #: Arguments that keep each tool's work small, were it to run.
@@ -101,3 +101,58 @@ def test_the_jpeg_flags_are_checked_alike(tool, flag, message, monkeypatch,
         tool == 'check_gpu_decode.py') + flag, monkeypatch, capsys)
     assert code == 2
     assert err.endswith(f'{tool}: error: {message}\n'), err
+
+
+@pytest.fixture
+def image(tmp_path):
+    path = str(tmp_path / 'a.png')
+    cv2.imwrite(path, np.zeros((32, 32, 3), np.uint8))
+    return path
+
+
+@pytest.mark.parametrize('tool', [
+    'tools/train.py', 'tools/test.py', 'tools/visualize_reconstruction.py',
+    TOOLS + 'benchmark_train.py', TOOLS + 'compare_precision.py'
+])
+def test_a_checkpoint_given_as_the_config_is_refused_by_argparse(
+        tool, image, tmp_path, monkeypatch, capsys):
+    """tools/train.py x.pth printed a traceback (test.py and
+    visualize_reconstruction too; the analysis tools once the work had
+    begun)."""
+    checkpoint = str(tmp_path / 'epoch_1.pth')
+    rest = dict(test=[CONFIG], visualize_reconstruction=[CONFIG, image],
+                benchmark_train=['--data-root', str(tmp_path),
+                                 '--batch-size', '1'])
+    name = osp.splitext(osp.basename(tool))[0]
+    code, err = run_main(tool, [checkpoint, *rest.get(name, [])],
+                         monkeypatch, capsys)
+    assert code == 2
+    assert err.endswith(
+        f'{name}.py: error: argument config: config must be a config file '
+        f'(.py, .json, .yaml, .yml), got {checkpoint}, which looks like a '
+        'checkpoint: the config comes first, then the checkpoint\n'), err
+
+
+@pytest.mark.parametrize('tool, args, message', [
+    ('train', ['--cfg-options', 'optim_wraper.lr=1'],
+     "cfg_options optim_wraper.lr must start with a key of the config or of "
+     "mmengine's Runner, got 'optim_wraper', which neither has; did you "
+     "mean 'optim_wrapper'?"),
+    ('test', ['{missing}'], 'checkpoint {missing}: no such file'),
+    ('visualize_reconstruction', ['{missing}', '{image}'],
+     'checkpoint {missing}: no such file'),
+])
+def test_an_input_the_library_refuses_is_one_line(tool, args, message,
+                                                  image, tmp_path):
+    """The library's checks of the inputs, before any work, were reported
+    by train.py and test.py (and visualize_reconstruction for the model's
+    inputs) with a traceback; now as convert_checkpoint and publish_model
+    do: one line, the tool's name and the message, exit status 1."""
+    names = dict(missing=tmp_path / 'missing.pth', image=image)
+    work_dir = [] if tool == 'visualize_reconstruction' else [
+        '--work-dir', str(tmp_path / 'work')]
+    result = run_tool(f'tools/{tool}.py', CONFIG,
+                      *[arg.format(**names) for arg in args], *work_dir)
+    assert result.returncode == 1
+    assert result.stderr == f'{tool}: {message.format(**names)}\n'
+    assert not (tmp_path / 'work').exists()

@@ -26,15 +26,15 @@ from mae_plugin.experiments import (PipelineSpec, benchmark_loader,
                                     format_training_report,
                                     write_benchmark_images, write_json)
 from mae_plugin.experiments.cli import add_cfg_options, add_json_arg
-from mae_plugin.utils import (argparse_type, check_int, check_output_folder,
-                              check_positive_int)
+from mae_plugin.utils import (add_config_arg, argparse_type, check_int,
+                              check_output_folder, check_positive_int)
 
 
 def parse_args():
     parser = argparse.ArgumentParser(
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('config', help='pretraining config')
+    add_config_arg(parser, 'pretraining config')
     parser.add_argument(
         '--data-root', required=True, help='folder of training images')
     parser.add_argument(

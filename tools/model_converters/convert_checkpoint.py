@@ -8,6 +8,7 @@ from typing import List
 
 from mae_plugin.checkpoint import (FORMATS, SOURCE_FORMATS, ConversionReport,
                                    PartialConversionError, convert_checkpoint)
+from mae_plugin.utils import report_input_errors
 
 
 def parse_args():
@@ -44,16 +45,15 @@ def print_reports(reports: List[ConversionReport]) -> None:
 def main():
     args = parse_args()
     # a progress bar only on a terminal: redrawn into a log file it is noise
-    try:
-        reports = convert_checkpoint(
-            args.src, args.dst, args.src_format, args.dst_format,
-            progress=sys.stdout.isatty(),
-            allow_partial=args.allow_partial)
-    except PartialConversionError as error:
-        print_reports(error.reports)
-        sys.exit(f'convert_checkpoint: {error} (--allow-partial writes it)')
-    except (OSError, ValueError, TypeError, pickle.UnpicklingError) as error:
-        sys.exit(f'convert_checkpoint: {error}')
+    with report_input_errors('convert_checkpoint', pickle.UnpicklingError):
+        try:
+            reports = convert_checkpoint(
+                args.src, args.dst, args.src_format, args.dst_format,
+                progress=sys.stdout.isatty(),
+                allow_partial=args.allow_partial)
+        except PartialConversionError as error:
+            print_reports(error.reports)
+            raise ValueError(f'{error} (--allow-partial writes it)') from None
     print_reports(reports)
     print(f'wrote {args.dst}')
 

@@ -4,9 +4,9 @@ the file's SHA-256 in its name. The result loads with plain
 ``torch.load(weights_only=True)``, without mae_plugin."""
 import argparse
 import pickle
-import sys
 
 from mae_plugin.checkpoint import publish_checkpoint
+from mae_plugin.utils import report_input_errors
 
 
 def parse_args():
@@ -19,10 +19,8 @@ def parse_args():
 
 def main():
     args = parse_args()
-    try:
+    with report_input_errors('publish_model', pickle.UnpicklingError):
         path = publish_checkpoint(args.in_file, args.out_file)
-    except (OSError, ValueError, pickle.UnpicklingError) as error:
-        sys.exit(f'publish_model: {error}')
     print(f'wrote {path}')
 
 
