@@ -6,6 +6,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
+from mae_plugin.utils import check_seeds
 from .fashion_mnist_study import run_fashion_mnist_study
 from .report import markdown_table, write_markdown
 
@@ -103,7 +104,7 @@ def run_study_seeds(seeds: Sequence[int], work_dir: str, out_dir: str,
     ``fashion_mnist_study_seeds.md`` to ``out_dir``.
 
     Args:
-        seeds (Sequence[int]): The seeds, at least one.
+        seeds (Sequence[int]): The seeds, at least one, each once.
         work_dir (str): Parent folder of the runs.
         out_dir (str): Parent folder of the per-seed reports and of the
             summary.
@@ -111,7 +112,13 @@ def run_study_seeds(seeds: Sequence[int], work_dir: str, out_dir: str,
 
     Returns:
         dict: What :func:`summarize_study_seeds` returns.
+
+    Raises:
+        ValueError: A seed twice (its second run would overwrite the
+            first's folders and the summary report a spread of 0), before
+            any run.
     """
+    seeds = check_seeds('seeds', seeds)
     runs = [
         run_fashion_mnist_study(
             osp.join(work_dir, f'seed_{seed}'),

@@ -7,8 +7,8 @@ from .checks import (CHECKPOINT_SUFFIXES, CONFIG_SUFFIXES, INPUT_ERRORS,
                      check_img_size, check_int, check_number,
                      check_output_file, check_output_folder, check_pair,
                      check_path, check_paths, check_positive_int,
-                     check_range, check_seed, config_items, load_config,
-                     merge_cfg_options, report_input_errors)
+                     check_range, check_seed, check_seeds, config_items,
+                     load_config, merge_cfg_options, report_input_errors)
 from .files import atomic_write
 
 __all__ = [
@@ -18,6 +18,6 @@ __all__ = [
     'check_device', 'check_generator_seed', 'check_img_size', 'check_int',
     'check_number', 'check_output_file', 'check_output_folder', 'check_pair',
     'check_path', 'check_paths', 'check_positive_int', 'check_range',
-    'check_seed', 'config_items', 'load_config', 'merge_cfg_options',
-    'report_input_errors', 'atomic_write'
+    'check_seed', 'check_seeds', 'config_items', 'load_config',
+    'merge_cfg_options', 'report_input_errors', 'atomic_write'
 ]

@@ -119,6 +119,29 @@ def check_seed(name: str, value: Any) -> int:
     return check_int(name, value, minimum=0, maximum=2**32 - 1)
 
 
+def check_seeds(name: str, values: Any, minimum: int = 1) -> List[int]:
+    """Return ``values`` as a list of seeds (each checked by
+    :func:`check_seed`, named ``name[i]``) if there are at least
+    ``minimum`` and no seed is given twice: runs of the same seed write the
+    same folders, the second over the first, and add nothing to a spread
+    but a false 0.
+
+    Raises:
+        TypeError: ``values`` is not a list or tuple, or a seed is not an
+            int.
+        ValueError: A seed out of range, fewer than ``minimum`` seeds, or
+            a seed twice.
+    """
+    if not isinstance(values, (list, tuple)):
+        raise TypeError(f'{name} must be a list of seeds, got {_got(values)}')
+    seeds = [check_seed(f'{name}[{i}]', v) for i, v in enumerate(values)]
+    if len(seeds) < minimum or len(set(seeds)) != len(seeds):
+        count = f'at least {minimum} ' if minimum > 1 else ''
+        raise ValueError(
+            f'{name} must be {count}different seeds, got {seeds}')
+    return seeds
+
+
 def check_bool(name: str, value: Any) -> bool:
     """Return ``value`` if it is a bool.
 

@@ -13,10 +13,10 @@ from mmengine.config import Config, DictAction
 
 from mae_plugin.utils import (CfgOptionsAction, argparse_type, check_bool,
                               check_choice, check_choices, check_config_path,
-                              check_device,
-                              check_img_size, check_int, check_number,
-                              check_output_file, check_output_folder,
-                              check_pair, check_positive_int, check_range,
+                              check_device, check_img_size, check_int,
+                              check_number, check_output_file,
+                              check_output_folder, check_pair,
+                              check_positive_int, check_range, check_seeds,
                               merge_cfg_options)
 from ..conftest import ABSENT_CUDA
 
@@ -346,3 +346,17 @@ def test_merge_cfg_options_refuses_a_variable_read_at_load_time():
                             'test_pipeline.0.scale': 96})
     assert (cfg.log_level, cfg.flip, cfg.test_pipeline[0].scale,
             cfg.data_root) == ('DEBUG', False, 96, 'data/imagenet/')
+
+
+def test_check_seeds_refuses_a_seed_twice_and_too_few():
+    assert check_seeds('seeds', (3, 1)) == [3, 1]
+    with pytest.raises(ValueError,
+                       match=r'^seeds must be different seeds, got \[0, 0\]$'):
+        check_seeds('seeds', [0, 0])
+    with pytest.raises(ValueError, match=r'^seeds must be at least 2 '
+                       r'different seeds, got \[5\]$'):
+        check_seeds('seeds', [5], minimum=2)
+    with pytest.raises(ValueError, match=r'^seeds\[1\] must be an int in'):
+        check_seeds('seeds', [0, -1])
+    with pytest.raises(TypeError, match='seeds must be a list of seeds'):
+        check_seeds('seeds', 3)
