@@ -7,7 +7,8 @@ from typing import Any, Dict, Optional, Sequence
 
 from mae_plugin.utils import (CfgOptionsAction, add_config_arg,
                               argparse_type, check_int, check_output_file,
-                              check_output_folder, check_positive_int)
+                              check_output_folder, check_positive_int,
+                              check_seed, check_seeds)
 from .pipeline_benchmark import PipelineSpec
 
 
@@ -96,6 +97,30 @@ def add_cfg_options(parser: argparse.ArgumentParser, applies_to: str) -> None:
         nargs='+',
         action=CfgOptionsAction,
         help=f'overrides applied to {applies_to}, key=value')
+
+
+def add_seeds_arg(parser: argparse.ArgumentParser, minimum: int,
+                  **kwargs) -> None:
+    """Add ``--seeds S [S ...]``: seeds NumPy takes, at least ``minimum``
+    and none twice (:func:`~mae_plugin.utils.check_seeds`), refused by
+    argparse before any run. ``kwargs`` go to ``add_argument`` (``help``,
+    ``default``)."""
+
+    class Seeds(argparse.Action):
+
+        def __call__(self, parser, namespace, values, option_string=None):
+            try:
+                values = check_seeds('seeds', values, minimum)
+            except ValueError as error:
+                parser.error(f'argument {option_string}: {error}')
+            setattr(namespace, self.dest, values)
+
+    parser.add_argument(
+        '--seeds',
+        type=argparse_type(check_seed, 'seeds'),
+        nargs='+',
+        action=Seeds,
+        **kwargs)
 
 
 def add_json_arg(parser: argparse.ArgumentParser,

@@ -21,6 +21,7 @@ from .probes import (checkpoint_features, feature_loaders, finetune_accuracy,
                      probe_features)
 from mae_plugin.apis import (build_runner, check_data_roots,
                              check_train_inputs, test_config, train_config)
+from mae_plugin.utils import check_seeds
 from .report import markdown_table, pyplot, save_figure, write_json
 from .seed_summary import mean_std
 from .timing import Stopwatch
@@ -291,11 +292,11 @@ def run_seed_spread(config: str,
         ``(mean, sample std)``).
 
     Raises:
-        ValueError: Fewer than two seeds, or a seed twice.
+        TypeError: ``seeds`` is not a list or tuple of ints.
+        ValueError: Fewer than two seeds, or a seed twice or out of
+            range.
     """
-    if len(seeds) < 2 or len(set(seeds)) != len(seeds):
-        raise ValueError('seeds must be at least two different seeds, got '
-                         f'{list(seeds)}')
+    seeds = check_seeds('seeds', seeds, minimum=2)
     results = []
     for seed in seeds:
         cfg = point_config(config, f'seed_{seed}', work_dir, {

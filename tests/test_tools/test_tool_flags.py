@@ -159,19 +159,16 @@ def test_an_input_the_library_refuses_is_one_line(tool, args, message,
 
 
 def test_the_study_refuses_a_seed_twice_before_any_run(tmp_path, monkeypatch):
-    """fashion_mnist_study --seeds 0 0 trained seed 0 twice into the same
+    """run_study_seeds([0, 1, 0]) trained seed 0 twice into the same
     folders, the second run over the first, and the summary reported a
-    standard deviation of 0 (the ablation sweep refused it)."""
+    standard deviation of 0 (the ablation sweep refused it); the tool's
+    flag is tested in test_seed_flags."""
     from mae_plugin.experiments import seed_summary
     runs = []
     monkeypatch.setattr(seed_summary, 'run_fashion_mnist_study',
                         lambda *args, **kwargs: runs.append(kwargs['seed']))
-    tool = load_tool(TOOLS + 'fashion_mnist_study.py')
-    monkeypatch.setattr(sys, 'argv', [
-        'fashion_mnist_study.py', '--seeds', '0', '1', '0', '--work-dir',
-        str(tmp_path / 'work'), '--out-dir', str(tmp_path / 'docs')
-    ])
     with pytest.raises(ValueError, match=r'^seeds must be different seeds, '
                        r'got \[0, 1, 0\]$'):
-        tool.main()
+        seed_summary.run_study_seeds([0, 1, 0], str(tmp_path / 'work'),
+                                     str(tmp_path / 'docs'))
     assert runs == []

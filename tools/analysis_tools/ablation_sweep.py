@@ -19,8 +19,8 @@ import mae_plugin  # noqa: F401  (registers the plugin)
 from mae_plugin.experiments import (SWEEP_EVALUATORS, SWEEPS, plot_sweep,
                                     results_table, run_seed_spread, run_sweep,
                                     seed_spread_table, write_markdown)
-from mae_plugin.experiments.cli import add_cfg_options, add_config_args
-from mae_plugin.utils import argparse_type, check_seed
+from mae_plugin.experiments.cli import (add_cfg_options, add_config_args,
+                                        add_seeds_arg)
 
 
 def parse_args():
@@ -38,10 +38,9 @@ def parse_args():
         choices=sorted(SWEEP_EVALUATORS),
         help="evaluations of every pretrained checkpoint (default: the "
         "config's `sweep_evaluation` keys, else reconstruction)")
-    parser.add_argument(
-        '--seeds',
-        type=argparse_type(check_seed, 'seeds'),
-        nargs='+',
+    add_seeds_arg(
+        parser,
+        minimum=2,
         help="instead of the sweeps, run the config's own point once per "
         'randomness.seed (at least two) and report the spread')
     add_cfg_options(parser, 'every sweep point')

@@ -12,14 +12,15 @@ from mae_plugin.datasets import DEBIAN_FASHION_MNIST
 from mae_plugin.experiments import (EPOCH_CONFIGS, check_study_epochs,
                                     format_seed_summary,
                                     run_fashion_mnist_study, run_study_seeds)
+from mae_plugin.experiments.cli import add_seeds_arg
 from mae_plugin.utils import (argparse_type, check_output_folder,
-                              check_positive_int, check_seed)
+                              check_positive_int)
 
 #: The optional counts of the study, by keyword of
 #: :func:`run_fashion_mnist_study`, and their help.
 COUNTS = dict(
-    pretrain_epochs="default: the config's (16)",
-    finetune_epochs="default: the config's (3)",
+    pretrain_epochs="default: the config's train_cfg.max_epochs",
+    finetune_epochs="default: the config's train_cfg.max_epochs",
     scratch_epochs='epochs of the equal-compute from-scratch baseline '
     "(default: as many as MAE's pretraining steps plus fine-tuning cost, "
     'in CPU-minutes of a from-scratch epoch)',
@@ -58,10 +59,9 @@ def parse_args():
                 check_positive_int, name))
         parser.add_argument(
             f'--{name.replace("_", "-")}', type=check, help=help)
-    parser.add_argument(
-        '--seeds',
-        type=argparse_type(check_seed, 'seeds'),
-        nargs='+',
+    add_seeds_arg(
+        parser,
+        minimum=1,
         default=[0],
         help='randomness.seed of the training runs; several run the study '
         'once per seed (reports in OUT_DIR/seed_<s>) and write mean +- std '
