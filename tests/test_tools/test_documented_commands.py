@@ -29,6 +29,11 @@ DOCS = ['README.md'] + sorted(
 DIST_TRAIN = 'tools/dist_train.sh'
 
 
+# What stands for a config in the docs: CONFIG, or a $CFG-like variable
+# (docs/switching.md's $CFG and $FT_CFG).
+CONFIG_PLACEHOLDER = re.compile(r'CONFIG|[A-Z_]*CFG')
+
+
 def shell_lines(doc: str) -> List[Tuple[int, str]]:
     """``(line number, command)`` of every command in the doc's ```bash
     (or unlabelled) blocks, continuation lines joined, comments cut."""
@@ -124,16 +129,18 @@ def test_documented_command_parses(where, argv, monkeypatch):
     monkeypatch.setattr(
         argparse.ArgumentParser, '__init__',
         lambda self, *a, **kw: init(self, *a, **{**kw, 'allow_abbrev': False}))
-    # the placeholder CONFIG given a config's suffix, which the tools check
-    monkeypatch.setattr(
-        sys, 'argv', [a + '.py' if a == 'CONFIG' else a for a in argv])
+    # a config placeholder given a config's suffix, which the tools check
+    monkeypatch.setattr(sys, 'argv', [
+        a + '.py' if CONFIG_PLACEHOLDER.fullmatch(a) else a for a in argv
+    ])
     try:
         args = tool.parse_args()
     except SystemExit as error:
         pytest.fail(f'{where}: {" ".join(argv)} does not parse ({error})')
     config = str(getattr(args, 'config', None))
-    # a placeholder (CONFIG) stands for any config; a path must be one
-    named = config.endswith('.py') and config != 'CONFIG.py'
+    # a placeholder stands for any config; a path must be one
+    named = config.endswith('.py') and not CONFIG_PLACEHOLDER.fullmatch(
+        config[:-3])
     assert not named or osp.isfile(osp.join(ROOT, config)), \
         f'{where}: {config} does not exist'
     options = getattr(args, 'cfg_options', None) or {}
