@@ -12,7 +12,8 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 from mmengine.utils import scandir
 
-from mae_plugin.checkpoint import conversion_hint, read_checkpoint_file
+from mae_plugin.checkpoint import (conversion_hint, read_checkpoint_file,
+                                   weights_of)
 from mae_plugin.datasets import IMAGE_EXTENSIONS
 from mae_plugin.registry import MODELS, build_model
 from mae_plugin.utils import (check_choice, check_config_path, check_device,
@@ -75,7 +76,7 @@ def init_model(config: Union[str, Config],
             load_checkpoint(
                 model, checkpoint, map_location='cpu', strict=True)
         except RuntimeError as error:
-            hint = conversion_hint(read_checkpoint_file(checkpoint)) if (
+            hint = _fit_hint(model, read_checkpoint_file(checkpoint)) if (
                 osp.isfile(checkpoint)) else ''
             raise RuntimeError(
                 f'checkpoint {checkpoint} does not fit the model of '
@@ -86,6 +87,29 @@ def init_model(config: Union[str, Config],
     model.to(device)
     model.eval()
     return model
+
+
+def _fit_hint(model: torch.nn.Module, checkpoint: object) -> str:
+    """Why ``checkpoint`` may not fit ``model``: its layout is another
+    (:func:`~mae_plugin.checkpoint.conversion_hint`), or it holds no
+    weights of a part of the model (an encoder-only file given to an MAE
+    model, whose decoder is the ``neck``)."""
+    hint = conversion_hint(checkpoint)
+    if hint:
+        return hint
+    stored = {key.split('.')[0] for key in weights_of(checkpoint)}
+    lacking = sorted({key.split('.')[0]
+                      for key in model.state_dict()} - stored)
+    if lacking and stored:
+        hint = (f' (it holds no {", ".join(p + ".*" for p in lacking)} '
+                'weights')
+        if lacking == ['neck']:
+            hint += (': an encoder-only checkpoint, which fine-tuning takes; '
+                     'a reconstruction needs the decoder of a whole '
+                     'pretraining checkpoint, e.g. epoch_*.pth or the '
+                     "official mae_visualize_* converted")
+        hint += ')'
+    return hint
 
 
 def list_images(paths: Union[str, Sequence[str]]) -> List[str]:

@@ -32,7 +32,8 @@ from .position import fit_position_embeddings
 from .pretrained_init import CountingPretrainedInit, PretrainedEncoderInit
 from .publish import drop_optimizer_state, publish_checkpoint
 from .reading import (check_checkpoint_path, load_prefixed_state_dict,
-                      load_state_dict_file, read_checkpoint_file)
+                      load_state_dict_file, read_checkpoint_file,
+                      weights_of)
 from .report import LoadReport, compare_state_dicts
 from .safe_loading import (MMENGINE_CHECKPOINT_GLOBALS,
                            allow_mmengine_checkpoints, load_checkpoint_safely,
@@ -59,6 +60,6 @@ __all__ = [
     'load_from_http_safely', 'load_from_local_safely',
     'load_prefixed_state_dict',
     'load_state_dict_file', 'load_weights', 'mae_config_from_hf',
-    'publish_checkpoint', 'read_checkpoint_file',
+    'publish_checkpoint', 'read_checkpoint_file', 'weights_of',
     'use_safe_loaders'
 ]

@@ -336,6 +336,13 @@ def test_the_mask_ratio_and_seed_are_checked_at_the_command_line(
     assert f'error: argument {flag}: {message}' in result.stderr
 
 
+def load_error(checkpoint):
+    """The message of init_model's refusal to load ``checkpoint``."""
+    with pytest.raises(RuntimeError) as error:
+        init_model(CONFIG, checkpoint, cfg_options=options())
+    return str(error.value)
+
+
 def test_a_checkpoint_of_another_architecture_is_named(tmp_path):
     """mmengine's strict load lists the keys but names neither the file nor
     the config."""
@@ -343,11 +350,9 @@ def test_a_checkpoint_of_another_architecture_is_named(tmp_path):
         'model.backbone.arch.num_layers=3'))
     checkpoint = str(tmp_path / 'deeper.pth')
     torch.save(dict(state_dict=other.state_dict()), checkpoint)
-    with pytest.raises(RuntimeError) as error:
-        init_model(CONFIG, checkpoint, cfg_options=options())
-    assert str(error.value).startswith(
+    assert load_error(checkpoint).startswith(
         f'checkpoint {checkpoint} does not fit the model of {CONFIG}: ')
-    assert 'backbone.layers.2.ln1.weight' in str(error.value)
+    assert 'backbone.layers.2.ln1.weight' in load_error(checkpoint)
 
 
 def test_a_checkpoint_in_another_layout_names_the_converter(tmp_path):
@@ -356,13 +361,28 @@ def test_a_checkpoint_in_another_layout_names_the_converter(tmp_path):
     official, _ = convert_to_official_mae(model.state_dict())
     checkpoint = str(tmp_path / 'mae_pretrain.pth')
     torch.save(dict(model=official), checkpoint)
-    with pytest.raises(RuntimeError) as error:
-        init_model(CONFIG, checkpoint, cfg_options=options())
-    assert str(error.value).startswith(
+    assert load_error(checkpoint).startswith(
         f'checkpoint {checkpoint} does not fit the model of {CONFIG} (its '
         'keys are in the official layout: tools/model_converters/'
         'convert_checkpoint.py converts it): The model and loaded state dict '
         'do not match exactly')
+
+
+def test_an_encoder_only_checkpoint_is_named_as_one(tmp_path):
+    """The figure tool listed the decoder's keys as missing, without
+    saying that the file holds an encoder only."""
+    model = init_model(CONFIG, cfg_options=options())
+    checkpoint = str(tmp_path / 'encoder.pth')
+    torch.save(dict(state_dict={
+        key: value for key, value in model.state_dict().items()
+        if key.startswith('backbone.')
+    }), checkpoint)
+    assert load_error(checkpoint).startswith(
+        f'checkpoint {checkpoint} does not fit the model of {CONFIG} (it '
+        'holds no neck.* weights: an encoder-only checkpoint, which '
+        'fine-tuning takes; a reconstruction needs the decoder of a whole '
+        'pretraining checkpoint, e.g. epoch_*.pth or the official '
+        'mae_visualize_* converted): ')
 
 
 def test_a_cuda_device_the_machine_lacks_is_named():
