@@ -507,7 +507,7 @@ def train_config(config_file: str,
     if cfg.get('load_from') and not cfg.get('resume'):
         cfg.load_from = checked_checkpoint('load_from', cfg.load_from)
     if cfg.get('resume') or cfg.get('load_from'):
-        _check_fit(cfg, allow_partial_checkpoint)
+        _add_checkpoint_fit_hook(cfg, allow_partial_checkpoint)
     if auto_scale_lr:
         if 'auto_scale_lr' not in cfg:
             raise KeyError(f'--auto-scale-lr needs `auto_scale_lr` with a '
@@ -776,7 +776,7 @@ def test_config(config_file: Union[str, Config],
     cfg.launcher = launcher
     cfg.work_dir = _work_dir(cfg, config_file, work_dir)
     cfg.load_from = checked_checkpoint('checkpoint', checkpoint)
-    _check_fit(cfg, allow_partial_checkpoint)
+    _add_checkpoint_fit_hook(cfg, allow_partial_checkpoint)
     if predictions_file is not None:
         evaluators = cfg.test_evaluator
         cfg.test_evaluator = [
@@ -788,7 +788,7 @@ def test_config(config_file: Union[str, Config],
     return cfg
 
 
-def _check_fit(cfg: Config, allow_partial: bool) -> None:
+def _add_checkpoint_fit_hook(cfg: Config, allow_partial: bool) -> None:
     """Add a :class:`~mae_plugin.engine.CheckpointFitHook` to ``cfg``."""
     cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
         dict(type='mae_plugin.CheckpointFitHook',
