@@ -432,8 +432,8 @@ MUTATIONS = (
         name='hf-layer-norm-eps-ignored',
         promise="a Hugging Face config's layer_norm_eps is kept",
         path='mae_plugin/checkpoint/converters/huggingface.py',
-        old="norm_cfg=dict(type='LN', eps=config.layer_norm_eps))",
-        new="norm_cfg=dict(type='LN', eps=1e-6))",
+        old="norm_cfg=dict(type='LN', eps=config.layer_norm_eps),",
+        new="norm_cfg=dict(type='LN', eps=1e-6),",
         tests=('tests/test_checkpoint/test_huggingface.py', )),
     Mutation(
         name='publish-keeps-the-optimizer',
