@@ -17,6 +17,7 @@ from typing import Optional, Tuple, Union
 from mae_plugin.models import mae_config
 from mae_plugin.models.backbones.mae_vit import arch_settings
 from mae_plugin.models.factory import DEFAULT_DECODER
+from mae_plugin.models.utils import DEFAULT_NORM_CFG
 from mae_plugin.utils import check_img_size
 
 from .key_map import (ConversionReport, Part, Rule, StateDict,
@@ -113,10 +114,11 @@ HF_DECODER_KEYS = ('embed_dims', 'num_layers', 'num_heads', 'mlp_ratio')
 
 
 def _layer_norm_eps(name: str, norm_cfg: Optional[dict]) -> float:
-    """The eps of a plugin ``norm_cfg`` (1e-6, the plugin's, when None);
-    ``ViTMAEConfig`` has layer norms only, of one ``layer_norm_eps``."""
+    """The eps of a plugin ``norm_cfg`` (:data:`DEFAULT_NORM_CFG`'s, 1e-6,
+    when None); ``ViTMAEConfig`` has layer norms only, of one
+    ``layer_norm_eps``."""
     if norm_cfg is None:
-        return 1e-6
+        return DEFAULT_NORM_CFG['eps']
     others = sorted(set(norm_cfg) - {'type', 'eps'})
     if norm_cfg.get('type') != 'LN' or others:
         raise ValueError(
