@@ -37,8 +37,12 @@ def test_config_builds_its_model(path):
 
 
 PAPER = {
+    'mae_vit-base-p16_8xb512-amp-coslr-300e_in1k.py': (768, 12, 16, 300),
+    'mae_vit-base-p16_8xb512-amp-coslr-400e_in1k.py': (768, 12, 16, 400),
     'mae_vit-base-p16_8xb512-amp-coslr-800e_in1k.py': (768, 12, 16, 800),
     'mae_vit-base-p16_8xb512-amp-coslr-1600e_in1k.py': (768, 12, 16, 1600),
+    'mae_vit-large-p16_8xb512-amp-coslr-300e_in1k.py': (1024, 24, 16, 300),
+    'mae_vit-large-p16_8xb512-amp-coslr-400e_in1k.py': (1024, 24, 16, 400),
     'mae_vit-large-p16_8xb512-amp-coslr-800e_in1k.py': (1024, 24, 16, 800),
     'mae_vit-large-p16_8xb512-amp-coslr-1600e_in1k.py': (1024, 24, 16, 1600),
     'mae_vit-huge-p14_8xb512-amp-coslr-1600e_in1k.py': (1280, 32, 14, 1600),
@@ -74,6 +78,7 @@ def test_paper_recipe(name):
     assert (warmup.type, warmup.end) == ('LinearLR', 40)
     assert (cosine.type, cosine.begin, cosine.end) == ('CosineAnnealingLR',
                                                       40, epochs)
+    assert (cosine.T_max, cosine.eta_min) == (epochs - 40, 0.)
     crop = cfg.train_dataloader.dataset.pipeline[0]
     assert crop.type == 'DecodeRandomResizedCrop' and crop.scale == 224
     assert crop.crop_ratio_range == (0.2, 1.0)

@@ -21,7 +21,7 @@ IMAGENET_PRETRAINING = sorted(
 
 
 def test_every_imagenet_pretraining_config_is_checked():
-    assert len(IMAGENET_PRETRAINING) == 8
+    assert len(IMAGENET_PRETRAINING) == 12
 
 
 @pytest.mark.parametrize('config', IMAGENET_PRETRAINING,
