@@ -109,6 +109,24 @@ def test_layer_norm_eps_of_the_hf_config_is_kept():
     assert eps(build_plugin(mae_config_from_hf(config))) == hf_eps
 
 
+@pytest.mark.parametrize('width,hidden', [(44, 60), (224, 488), (32, 128)])
+def test_decoder_mlp_width_of_the_hf_config_is_kept(width, hidden):
+    """The decoder's MLPs get HF's ``decoder_intermediate_size`` units,
+    also where ``hidden / width * width`` floors one short (60 for 44,
+    488 for 224), so its weights load strictly."""
+    config = hf_config('w32')
+    config.decoder_hidden_size = width
+    config.decoder_num_attention_heads = 4
+    config.decoder_intermediate_size = hidden
+    hf = ViTMAEForPreTraining(config)
+    plugin = build_plugin(mae_config_from_hf(config))
+    state_dict, _ = convert_hf_vitmae(hf.state_dict())
+    loaded = load_weights(plugin, state_dict, strict=True)
+    assert len(loaded.matched) == len(plugin.state_dict())
+    assert {block.ffn.layers[0][0].out_features
+            for block in plugin.neck.decoder_blocks} == {hidden}
+
+
 def test_config_with_another_activation_is_refused():
     config = hf_config('w32')
     config.hidden_act = 'relu'
@@ -198,6 +216,9 @@ def test_hf_config_takes_the_eps_of_norm_cfg():
                               norm_cfg=dict(type='LN', eps=1e-5))
     assert config.layer_norm_eps == 1e-5
     assert hf_vitmae_config('deit-tiny', 32, 8).layer_norm_eps == 1e-6
+    # without a type, as the models take it: over the default LN
+    assert hf_vitmae_config('deit-tiny', 32, 8, norm_cfg=dict(
+        eps=1e-5)).layer_norm_eps == 1e-5
 
 
 @pytest.mark.parametrize('kwargs,message', [

@@ -12,12 +12,13 @@ config of a plugin architecture with the plugin's eps, and
 :func:`mae_config_from_hf` the plugin config of an HF one.
 """
 import copy
+import math
 from typing import Optional, Tuple, Union
 
 from mae_plugin.models import mae_config
 from mae_plugin.models.backbones.mae_vit import arch_settings
 from mae_plugin.models.factory import DEFAULT_DECODER
-from mae_plugin.models.utils import DEFAULT_NORM_CFG
+from mae_plugin.models.utils import DEFAULT_NORM_CFG, norm_cfg_over_default
 from mae_plugin.utils import check_img_size
 
 from .key_map import (ConversionReport, Part, Rule, StateDict,
@@ -115,10 +116,12 @@ HF_DECODER_KEYS = ('embed_dims', 'num_layers', 'num_heads', 'mlp_ratio')
 
 def _layer_norm_eps(name: str, norm_cfg: Optional[dict]) -> float:
     """The eps of a plugin ``norm_cfg`` (:data:`DEFAULT_NORM_CFG`'s, 1e-6,
-    when None); ``ViTMAEConfig`` has layer norms only, of one
+    when None; one without ``type`` sets its keys over that default, as
+    the models take it); ``ViTMAEConfig`` has layer norms only, of one
     ``layer_norm_eps``."""
     if norm_cfg is None:
         return DEFAULT_NORM_CFG['eps']
+    norm_cfg = norm_cfg_over_default(norm_cfg)
     others = sorted(set(norm_cfg) - {'type', 'eps'})
     if norm_cfg.get('type') != 'LN' or others:
         raise ValueError(
@@ -233,6 +236,18 @@ def hf_vitmae_config(arch: Union[str, dict] = 'base',
     return ViTMAEConfig(**settings, **kwargs)
 
 
+def _mlp_ratio(embed_dims: int, hidden: int) -> float:
+    """The ``mlp_ratio`` from which :class:`MAEDecoder` makes MLPs of
+    ``hidden`` units (``int(mlp_ratio * embed_dims)``): the plain quotient
+    floors one unit short for some widths (``60 / 44 * 44`` is
+    ``59.99...``), so it is raised by the fewest float steps that reach
+    ``hidden``."""
+    ratio = hidden / embed_dims
+    while int(ratio * embed_dims) < hidden:
+        ratio = math.nextafter(ratio, math.inf)
+    return ratio
+
+
 def mae_config_from_hf(config,
                        data_preprocessor: Optional[dict] = None) -> dict:
     """The plugin ``MAE`` model config of a Hugging Face ``ViTMAEConfig``.
@@ -293,8 +308,8 @@ def mae_config_from_hf(config,
             embed_dims=config.decoder_hidden_size,
             num_layers=config.decoder_num_hidden_layers,
             num_heads=config.decoder_num_attention_heads,
-            mlp_ratio=config.decoder_intermediate_size /
-            config.decoder_hidden_size),
+            mlp_ratio=_mlp_ratio(config.decoder_hidden_size,
+                                 config.decoder_intermediate_size)),
         norm_pix=config.norm_pix_loss,
         norm_cfg=dict(type='LN', eps=config.layer_norm_eps),
         data_preprocessor=data_preprocessor)
