@@ -95,9 +95,12 @@ def compare_with_checkpoint(module: nn.Module,
             Defaults to None (the whole state dict).
 
     The file's position embeddings are first fitted to the module's grid
-    as the loaders fit them (mmpretrain's ViT resizes its own as it loads),
-    so an embedding of another grid is ``resized`` and compared with the
-    module's, not ``mismatched``.
+    as the loaders fit them (mmpretrain's ViT resizes its own as it loads;
+    a transfer backbone with an ``adapt_pretrained`` method, as
+    :class:`~mae_plugin.models.DenseViT`, is given the file's weights
+    through it, as its ``init_weights`` does), so an embedding of another
+    grid is ``resized`` and compared with the module's, not
+    ``mismatched``.
 
     Returns:
         LoadReport: matched keys (the weights the module can hold from the
@@ -106,6 +109,16 @@ def compare_with_checkpoint(module: nn.Module,
     """
     state_dict = load_prefixed_state_dict(checkpoint, prefix or '')
     resized = fit_position_embeddings(module, state_dict)
+    adapt = getattr(module, 'adapt_pretrained', None)
+    if callable(adapt):
+        adapted = adapt(state_dict)
+        resized += [
+            f'{key}: {tuple(state_dict[key].shape)} -> '
+            f'{tuple(value.shape)} by {type(module).__name__}'
+            '.adapt_pretrained' for key, value in adapted.items()
+            if key in state_dict and value.shape != state_dict[key].shape
+        ]
+        state_dict = adapted
     report = compare_state_dicts(module.state_dict(), state_dict)
     report.resized = resized
     return report

@@ -82,17 +82,31 @@ def test_each_pretrained_entry_of_a_list_is_checked(tmp_path):
     ]
 
 
-def test_dense_vit_default_prefix(tmp_path):
-    mae = build_model(tiny_mae_cfg())
+def tiny_mae_checkpoint(tmp_path):
+    """Path of a tiny MAE's pretraining checkpoint: patch 8 on 32x32, a
+    4x4 grid."""
     path = str(tmp_path / 'mae.pth')
-    torch.save({'state_dict': mae.state_dict()}, path)
-    model = DenseViT(arch=TINY_ARCH, img_size=32, pretrain_img_size=32,
-                     patch_size=8,
-                     init_cfg=dict(type='Pretrained', checkpoint=path))
+    torch.save({'state_dict': build_model(tiny_mae_cfg()).state_dict()},
+               path)
+    return path
+
+
+def dense_vit_report(tmp_path, img_size):
+    """A ``DenseViT`` of ``img_size`` (and ``pretrain_img_size``) loaded
+    from :func:`tiny_mae_checkpoint` with its default prefix, and the
+    hook's report of it."""
+    model = DenseViT(arch=TINY_ARCH, img_size=img_size,
+                     pretrain_img_size=img_size, patch_size=8,
+                     init_cfg=dict(type='Pretrained',
+                                   checkpoint=tiny_mae_checkpoint(tmp_path)))
     model.init_weights()
     hook = PretrainedKeysHook()
     before_train(hook, model)
-    report = hook.reports['']
+    return model, hook.reports['']
+
+
+def test_dense_vit_default_prefix(tmp_path):
+    model, report = dense_vit_report(tmp_path, 32)
     assert len(report.matched) == len(model.state_dict())
     assert report.changed == []
 
@@ -102,18 +116,30 @@ def test_a_position_embedding_resized_as_it_loads_is_reported_resized(
     """mmpretrain's ViT fine-tuned at 48x48 from a 32x32 pretraining
     resizes its ``pos_embed`` as it loads: the report calls it resized
     (to the same values the ViT holds), not of another shape."""
-    mae = build_model(tiny_mae_cfg())  # patch 8 on 32x32: a 4x4 grid
-    path = str(tmp_path / 'mae.pth')
-    torch.save({'state_dict': mae.state_dict()}, path)
     model = VisionTransformer(
         arch=TINY_ARCH, img_size=48, patch_size=8,
-        init_cfg=dict(type='Pretrained', checkpoint=path,
+        init_cfg=dict(type='Pretrained',
+                      checkpoint=tiny_mae_checkpoint(tmp_path),
                       prefix='backbone.'))
     model.init_weights()
     hook = PretrainedKeysHook()
     before_train(hook, model)
     report = hook.reports['']
     assert report.resized == ['pos_embed: bicubic resize (4, 4) -> (6, 6)']
+    assert report.matched == list(model.state_dict())
+    assert (report.mismatched, report.changed) == ([], [])
+
+
+def test_a_dense_vit_fitting_its_embedding_as_it_loads_is_reported_resized(
+        tmp_path):
+    """``DenseViT`` fitting a 4x4 pretraining grid to its 8x8
+    ``pretrain_img_size`` (as the segmentation configs, with
+    ``pretrain_img_size`` the crop size) is reported resized and
+    unchanged, not of another shape."""
+    model, report = dense_vit_report(tmp_path, 64)
+    assert report.resized == [
+        'pos_embed: (1, 17, 32) -> (1, 65, 32) by DenseViT.adapt_pretrained'
+    ]
     assert report.matched == list(model.state_dict())
     assert (report.mismatched, report.changed) == ([], [])
 
