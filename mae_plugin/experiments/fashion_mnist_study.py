@@ -138,20 +138,59 @@ def _probe_rows(name: str, train: Features, test: Features,
     ]
 
 
-def _pretrain(cfg: Config, probe_epochs: Sequence[int]) -> List[dict]:
-    """Pretrain; per epoch the mean loss, CPU and wall minutes so far and
-    the kNN accuracies of :class:`KNNEvalHook`.
+def _check_recorded_epochs(cfg: Config, probe_epochs: Sequence[int]) -> None:
+    """Refuse a pretraining config that would not record what the study
+    reads: one :class:`KNNEvalHook` evaluating every epoch (the report
+    plots each epoch's accuracy) and a checkpoint kept of every probe
+    epoch and of the last.
 
     Raises:
         KeyError: The config has no ``knn_dataloader``.
-        ValueError: ``probe_epochs`` outside the pretraining epochs.
+        ValueError: No or several ``KNNEvalHook``, one of another
+            ``interval``, ``probe_epochs`` outside the pretraining epochs,
+            or a checkpoint hook that saves or keeps none of a probe
+            epoch or of the last one.
     """
     check_knn_dataloader(cfg)
+    knn_hooks = [h for h in cfg.get('custom_hooks', [])
+                 if h.get('type') == 'KNNEvalHook']
+    if len(knn_hooks) != 1:
+        raise ValueError(f'custom_hooks must hold one KNNEvalHook (the '
+                         f'study reads its accuracies), got {len(knn_hooks)}')
+    if knn_hooks[0].get('interval', 1) != 1:
+        raise ValueError(f"the KNNEvalHook's interval must be 1 (the study "
+                         f'plots every epoch), got '
+                         f'{knn_hooks[0]["interval"]!r}')
     last_epoch = cfg.train_cfg.max_epochs
     bad = [e for e in probe_epochs if not 1 <= e <= last_epoch]
     if bad:
         raise ValueError(f'probe_epochs {bad} are outside the {last_epoch} '
                          'pretraining epochs')
+    saving = cfg.get('default_hooks', {}).get('checkpoint') or {}
+    interval = saving.get('interval', -1)
+    keep = saving.get('max_keep_ckpts', -1)
+    saved = set(range(interval, last_epoch + 1, interval)
+                ) if interval >= 1 else set()
+    if saving.get('save_last', True):
+        saved.add(last_epoch)
+    kept = sorted(saved)[-keep:] if keep > 0 else saved
+    missing = sorted((set(probe_epochs) | {last_epoch}) - set(kept))
+    if missing:
+        raise ValueError(
+            f'default_hooks.checkpoint (interval={interval}, max_keep_ckpts'
+            f'={keep}) keeps no checkpoint of epochs {missing}, which the '
+            'study probes')
+
+
+def _pretrain(cfg: Config, probe_epochs: Sequence[int]) -> List[dict]:
+    """Pretrain; per epoch the mean loss, CPU and wall minutes so far and
+    the kNN accuracies of :class:`KNNEvalHook`.
+
+    Raises:
+        KeyError, ValueError: What :func:`_check_recorded_epochs` refuses,
+            before training.
+    """
+    _check_recorded_epochs(cfg, probe_epochs)
     runner = build_runner(cfg)
     stats = EpochStatsHook()
     runner.register_hook(stats, priority='LOWEST')

@@ -367,6 +367,19 @@ def test_counts_and_an_out_dir_the_study_cannot_use_are_refused_first(
     (dict(pretrain_options=dict(PRETRAIN_OPTIONS, knn_dataloader=None)),
      KeyError, f"'{PRETRAIN_CONFIG} needs a `knn_dataloader` (the loader of "
      "the frozen features) for the probes'"),
+    # each failed after pretraining, or gave epochs the wrong accuracies
+    (dict(pretrain_options={**PRETRAIN_OPTIONS,
+                            'custom_hooks.2.interval': 2}), ValueError,
+     "the KNNEvalHook's interval must be 1 (the study plots every epoch), "
+     'got 2'),
+    (dict(pretrain_options={**PRETRAIN_OPTIONS,
+                            'default_hooks.checkpoint.interval': 3}),
+     ValueError, 'default_hooks.checkpoint (interval=3, max_keep_ckpts=-1) '
+     'keeps no checkpoint of epochs [2], which the study probes'),
+    (dict(pretrain_options={**PRETRAIN_OPTIONS,
+                            'default_hooks.checkpoint.max_keep_ckpts': 2}),
+     ValueError, 'default_hooks.checkpoint (interval=1, max_keep_ckpts=2) '
+     'keeps no checkpoint of epochs [2], which the study probes'),
 ])
 def test_every_option_is_checked_before_anything_trains(
         kwargs, error, message, tmp_path, monkeypatch):
