@@ -36,7 +36,8 @@ def packaged_photos() -> List[tuple]:
 
 
 def export_demo_photos(out_dir: str) -> List[str]:
-    """Write the packaged photos as JPEG files (RGB in, BGR on disk).
+    """Write the packaged photos as JPEG files (RGB photos, handed to
+    OpenCV as BGR).
 
     Args:
         out_dir (str): Target folder, created when missing.

@@ -49,7 +49,7 @@ class ReconstructionMetric(BaseMetric):
     every removed patch's mean and standard deviation from the true image,
     so its ``mse`` and ``psnr`` are better than its predictions and compare
     only with other norm-pix runs; ``loss`` (in the normalised space it
-    was trained in) holds nothing of the removed patches. A NaN or
+    was trained in) takes no statistics from the true removed patches. A NaN or
     infinite ``masked_mse`` (a diverged model) is an error of
     :meth:`compute_metrics`, not a NaN PSNR.
 

@@ -420,8 +420,9 @@ def run_fashion_mnist_study(work_dir: str,
         pretrain_epochs (int, optional): Pretraining epochs. Defaults to
             None (the config's).
         probe_epochs (Sequence[int]): Pretraining epochs, besides the last,
-            whose checkpoints are probed too (4 epochs is the 10-minute bar
-            of the issue). Defaults to ``(4, )``.
+            whose checkpoints are probed too (4 epochs: the amount of
+            training compared with mmpretrain's MAE in
+            docs/fashion_mnist_study.md). Defaults to ``(4, )``.
         finetune_epochs (int, optional): Fine-tuning epochs of the
             MAE-initialised run. Defaults to None (the config's, with
             ``finetune_options``).
@@ -447,11 +448,14 @@ def run_fashion_mnist_study(work_dir: str,
             Defaults to ``''``.
 
     Returns:
-        dict: ``probes`` (rows of features, linear, knn), ``finetune``
-        (name -> top-1), ``equal_compute`` (what
-        :func:`equal_compute_epochs` weighed, and the CPU minutes the run
-        took), ``pretraining`` (per-epoch loss, CPU minutes and kNN
-        accuracy) and ``minutes`` (CPU and wall minutes per stage).
+        dict: ``command`` and ``seed`` as given, ``pretrain_epochs`` and
+        ``finetune_epochs`` (as run), ``run_epochs`` (run name ->
+        epochs), ``train_images`` and ``test_images`` (the probes'),
+        ``probes`` (rows of features, linear, knn), ``finetune`` (name ->
+        top-1), ``equal_compute`` (what :func:`equal_compute_epochs`
+        weighed, and the CPU minutes the run took), ``pretraining``
+        (per-epoch loss, CPU minutes and kNN accuracy) and ``minutes`` (CPU
+        and wall minutes per stage).
 
     Raises:
         ValueError: An epoch count below what its configs' schedules take

@@ -80,7 +80,8 @@ def run_precision_check(config: str,
     """The three runs of :data:`RUNS` and their gaps.
 
     Returns:
-        dict: ``runs`` (name to :func:`train_losses`' dict), ``bf16_gap``
+        dict: ``config`` and ``seed`` as given, ``runs`` (name to
+        :func:`train_losses`' dict), ``bf16_gap``
         (mean per-iteration |bf16 - fp32|), ``seed_gap`` (the same between
         the two fp32 runs), and ``final`` (name to the mean loss of the last
         tenth of the iterations).

@@ -134,7 +134,9 @@ class BenchmarkSpec:
 
 def build_plugin(spec: BenchmarkSpec, mask_tokens: bool = False):
     """The plugin's MAE; ``mask_tokens`` removes no patch and takes the
-    loss over all of them (the paper's "w/ [M]" baseline)."""
+    loss over all of them: the compute of the paper's "w/ [M]" baseline
+    (its encoder runs on every patch), not that model, whose encoder sees
+    mask tokens (``MAEViT(mask_token_in_encoder=True)``)."""
     cfg = mae_config(
         arch=dict(spec.encoder),
         img_size=spec.img_size,

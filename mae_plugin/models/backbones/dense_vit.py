@@ -91,7 +91,8 @@ class DenseViT(BaseModule):
     ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone.')``;
     the number of loaded keys is logged and a checkpoint that lacks a key an
     MAE encoder holds (:meth:`keys_beyond_encoder` lists those it may lack)
-    raises ``ValueError``. The class token is not used.
+    raises ``ValueError``. The class token joins the patches only with
+    ``use_rel_pos_bias`` (BEiT's blocks, as mmseg's ``MAE``).
 
     Args:
         arch (str | dict): Encoder size, as :class:`MAEViT`'s ``arch``.
@@ -370,6 +371,8 @@ class DenseViT(BaseModule):
             TypeError: ``x`` is not floating point (raw ``uint8`` pixels),
                 or of another dtype than the weights outside
                 ``torch.autocast``, as :class:`MAEViT` refuses it.
+            ValueError: With ``use_rel_pos_bias``, ``x``'s patch grid is
+                not ``img_size``'s, for which the tables were built.
         """
         x, grid_size = self._tokens(x)
         outs = []

@@ -305,9 +305,9 @@ class MAEViT(VisionTransformer):
         x, grid_size = self.patch_embed(x)  # [N, L, D]
         return x + self.position_embedding(grid_size)[:, 1:], grid_size
 
-    def check_images(self, x: torch.Tensor) -> Tuple[int, int]:
-        """The patch grid ``(h, w)`` of images ``x`` ``[N, C, H, W]``, once
-        they are checked to be images the patch projection takes.
+    def check_images(self, x: torch.Tensor) -> None:
+        """Check that ``x`` is a batch of images ``[N, C, H, W]`` the patch
+        projection takes.
 
         Raises:
             ValueError, TypeError: As :meth:`embed_patches`.
@@ -318,7 +318,6 @@ class MAEViT(VisionTransformer):
                 f'in_channels={self.in_channels}, got {tuple(x.shape)}')
         check_divisible(x.shape[2], x.shape[3], self.patch_size)
         check_image_dtype(x, self.patch_embed.projection.weight.dtype)
-        return x.shape[2] // self.patch_size, x.shape[3] // self.patch_size
 
     def class_token(self, batch_size: int) -> torch.Tensor:
         """Class token plus its (zero) position, ``[N, 1, D]``."""

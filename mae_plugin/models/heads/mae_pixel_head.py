@@ -24,9 +24,10 @@ class MAEPixelHead(BaseModule):
         norm_pix (bool): Target ``(x - mean) / sqrt(var + eps)`` with the
             mean and unbiased variance of that patch's ``p*p*C`` values.
             Defaults to True.
-        loss_on_visible (bool): Average over all patches instead of the
-            removed ones only, so a mask that removes nothing (mask ratio
-            0) works too. Defaults to False.
+        loss_on_visible (bool): Take the loss on the visible patches too:
+            average over all patches (the paper's "loss on all pixels"
+            ablation) instead of the removed ones only, so a mask that
+            removes nothing (mask ratio 0) works too. Defaults to False.
         eps (float): Added to the variance, finite and > 0. Defaults to
             1e-6.
         init_cfg (dict, optional): Initialisation config. Defaults to None.

@@ -123,7 +123,7 @@ class TransformerBlock(TransformerEncoderLayer):
         BaseModule.__init__(self, init_cfg=init_cfg)
         self.embed_dims = embed_dims
         self.ln1 = build_norm_layer(norm_cfg, embed_dims)
-        # both residual branches: stochastic depth, then layer scale
+        # both residual branches: layer scale, then stochastic depth
         branch = dict(
             dropout_layer=dict(type='DropPath', drop_prob=drop_path_rate),
             layer_scale_init_value=layer_scale_init_value)
