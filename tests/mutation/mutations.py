@@ -500,7 +500,7 @@ MUTATIONS = (
     Mutation(
         name='misspelt-cfg-option-merged',
         promise='a misspelt top-level --cfg-options key is refused',
-        path='mae_plugin/utils/checks.py',
+        path='mae_plugin/utils/config.py',
         old='if key not in known and close:',
         new='if key not in known and close and False:',
         tests=('tests/test_apis/test_runner.py::'

@@ -9,15 +9,12 @@ import re
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config, DictAction
 
-from mae_plugin.utils import (CfgOptionsAction, argparse_type, check_bool,
-                              check_choice, check_choices, check_config_path,
-                              check_device, check_img_size, check_int,
-                              check_number, check_output_file,
+from mae_plugin.utils import (argparse_type, check_bool, check_choice,
+                              check_choices, check_device, check_img_size,
+                              check_int, check_number, check_output_file,
                               check_output_folder, check_pair,
-                              check_positive_int, check_range, check_seeds,
-                              merge_cfg_options)
+                              check_positive_int, check_range, check_seeds)
 from ..conftest import ABSENT_CUDA
 
 
@@ -192,29 +189,6 @@ def test_argparse_type_through_a_real_parser():
                                 '[0, 1], got nan')
 
 
-def test_cfg_options_action_reads_items_as_mmengine_and_names_bad_ones():
-    items = ['a=1', 'b=[1,(2,3)]', 'c.0.d=x', 'e=None', 'f=', 'g==h']
-    ours, mmengine = (parser_with(
-        **{'cfg-options': dict(nargs='+', action=action)})
-        for action in (CfgOptionsAction, DictAction))
-    parsed = ours.parse_args(['--cfg-options', *items[:3],
-                              '--cfg-options', *items[3:]]).cfg_options
-    assert parsed == mmengine.parse_args(
-        ['--cfg-options', *items]).cfg_options
-    assert parsed == {'a': 1, 'b': [1, (2, 3)], 'c.0.d': 'x', 'e': None,
-                      'f': '', 'g': '=h'}
-    for item in ('train_cfg.max_epochs', '=3'):
-        with pytest.raises(RuntimeError) as error:
-            ours.parse_args(['--cfg-options', 'a=1', item])
-        assert str(error.value) == (
-            f'argument --cfg-options: {item!r} must be key=value (e.g. '
-            'train_cfg.max_epochs=10)')
-    with pytest.raises(RuntimeError) as error:
-        ours.parse_args(['--cfg-options', 'a=[1,2'])
-    assert str(error.value) == ("argument --cfg-options: 'a=[1,2': "
-                                'Imbalanced brackets exist in [1,2')
-
-
 def test_check_output_file(tmp_path):
     source = tmp_path / 'in.pth'
     source.write_bytes(b'weights')
@@ -274,78 +248,6 @@ def test_output_paths_under_a_file_or_an_unwritable_folder(tmp_path):
         parser.parse_args(['--out-dir', str(photo)])
     assert str(error.value) == (
         f'argument --out-dir: out_dir must be a folder, got the file {photo}')
-
-
-def test_check_config_path():
-    for path in ('a.py', 'b.json', 'dir.d/c.yaml', 'd.yml'):
-        assert check_config_path('config', path) == path
-    rule = 'config must be a config file (.py, .json, .yaml, .yml), got'
-    for path in ('epoch_1.pth', 'model.safetensors', 'pytorch_model.bin'):
-        with raises(ValueError, f'{rule} {path}, which looks like a '
-                    'checkpoint: the config comes first, then the '
-                    'checkpoint'):
-            check_config_path('config', path)
-    for path in ('notes.txt', 'configs/mae', 'A.PY'):
-        with raises(ValueError, f'{rule} {path}'):
-            check_config_path('config', path)
-    with raises(TypeError, 'config must be a path (str or os.PathLike), '
-                'got 3 (int)'):
-        check_config_path('config', 3)
-
-
-def test_merge_cfg_options_refuses_a_misspelt_top_level_key():
-    """A first key one letter off one of the config's (or the runner's)
-    would be added beside it, read by nothing, and the run would train
-    with the config's value; new keys that resemble nothing, and the
-    runner's own keys missing from the config, merge as mmengine's."""
-    cfg = Config(dict(optim_wrapper=dict(optimizer=dict(lr=0.1)),
-                      train_dataloader=dict(batch_size=8)))
-    for option, meant in (('optim_wraper.optimizer.lr', 'optim_wrapper'),
-                          ('train_dataloder.batch_size', 'train_dataloader'),
-                          ('randomnes.seed', 'randomness'),
-                          ('compil.regions', 'compile')):
-        with raises(ValueError, f'cfg_options {option} must start with a '
-                    "key of the config or of mmengine's Runner, got "
-                    f'{option.split(".")[0]!r}, which neither has; did you '
-                    f'mean {meant!r}?'):
-            merge_cfg_options(cfg, {'train_dataloader.batch_size': 4,
-                                    option: 1})
-    assert cfg.to_dict() == dict(optim_wrapper=dict(optimizer=dict(lr=0.1)),
-                                 train_dataloader=dict(batch_size=8))
-    merged = merge_cfg_options(cfg, {
-        'optim_wrapper.optimizer.lr': 0.2, 'randomness.seed': 3,
-        'val_dataloader.batch_size': 2, 'sweep_evaluation': 'knn'})
-    assert merged is cfg
-    assert cfg.to_dict() == dict(
-        optim_wrapper=dict(optimizer=dict(lr=0.2)),
-        train_dataloader=dict(batch_size=8), randomness=dict(seed=3),
-        val_dataloader=dict(batch_size=2), sweep_evaluation='knn')
-
-
-def test_merge_cfg_options_refuses_a_variable_read_at_load_time():
-    """``data_root=...`` set the config's variable after the dataloaders
-    had read it, and the run trained on the config's folder; the runner's
-    own scalar keys, and options below a variable, still merge."""
-    cfg = Config(dict(
-        data_root='data/imagenet/', log_level='INFO', flip=True,
-        train_dataloader=dict(dataset=dict(data_root='data/imagenet/')),
-        test_pipeline=[dict(type='Resize', scale=224)], img_size=224))
-    with raises(ValueError, "cfg_options data_root must be a key the run "
-                "reads, got a variable of the config (data_root="
-                "'data/imagenet/'), which the keys using it read when the "
-                'config was loaded; set those instead (keys holding its '
-                'value: train_dataloader.dataset.data_root)'):
-        merge_cfg_options(cfg, {'data_root': '/datasets/imagenet/'})
-    with raises(ValueError, 'cfg_options img_size must be a key the run '
-                'reads, got a variable of the config (img_size=224), which '
-                'the keys using it read when the config was loaded; set '
-                'those instead (keys holding its value: '
-                'test_pipeline.0.scale)'):
-        merge_cfg_options(cfg, {'img_size': 96})
-    merge_cfg_options(cfg, {'log_level': 'DEBUG', 'flip': False,
-                            'test_pipeline.0.scale': 96})
-    assert (cfg.log_level, cfg.flip, cfg.test_pipeline[0].scale,
-            cfg.data_root) == ('DEBUG', False, 96, 'data/imagenet/')
 
 
 def test_check_seeds_refuses_a_seed_twice_and_too_few():
