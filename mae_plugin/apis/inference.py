@@ -22,7 +22,7 @@ from mae_plugin.utils import (check_choice, check_config_path, check_device,
                               merge_cfg_options)
 from mae_plugin.visualization import (Reconstruction, masking_name,
                                       reconstruction_figures)
-from .runner import checked_checkpoint
+from .inputs import checked_checkpoint
 
 # Command-line names of the masking generators.
 MASKING_STRATEGIES = {

@@ -628,7 +628,7 @@ MUTATIONS = (
         name='pretrained-checkpoint-unchecked',
         promise="tools/train.py names a Pretrained init_cfg's missing "
         'checkpoint by key before the run',
-        path='mae_plugin/apis/runner.py',
+        path='mae_plugin/apis/inputs.py',
         old="if (isinstance(init, dict) and init.get('type') == 'Pretrained'",
         new="if (isinstance(init, dict) and init.get('type') == 'Pretrain'",
         tests=('tests/test_apis/test_runner.py::'
