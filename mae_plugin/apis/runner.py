@@ -1,12 +1,19 @@
 """Turn the command-line options of tools/train.py and tools/test.py into a
-runner config, the way mmpretrain's tools do."""
+runner config, the way mmpretrain's tools do, and build the runner.
+
+Holds the options the two tools share, the work dir and the checkpoint
+``--resume`` continues from, :func:`train_config`, :func:`test_config` and
+:func:`build_runner`. The configs' checks are in
+:mod:`~mae_plugin.apis.config_checks`, those of the files a run reads and
+writes in :mod:`~mae_plugin.apis.inputs`, the process group of a
+distributed run in :mod:`~mae_plugin.apis.distributed`.
+"""
 import argparse
 import copy
 import logging
-import math
 import os
 import os.path as osp
-from typing import Optional, Tuple, Union
+from typing import Optional, Union
 
 import torch
 from mmengine.config import Config
@@ -14,11 +21,11 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mae_plugin.engine import scheduler_cfgs
-from mae_plugin.utils import (CfgOptionsAction, argparse_type, check_bool,
-                              check_config_path, check_int, check_number,
-                              check_output_folder, check_positive_int,
-                              check_seed, load_config, merge_cfg_options)
+from mae_plugin.utils import (CfgOptionsAction, argparse_type,
+                              check_config_path, check_int,
+                              check_output_folder, load_config,
+                              merge_cfg_options)
+from .config_checks import check_test_config, check_train_config
 from .inputs import check_test_output, checked_checkpoint
 
 # Scales the lr by world_size x batch_size x accumulative_counts.
@@ -77,14 +84,6 @@ def _work_dir(cfg: Config, config_file: Optional[str],
         work_dir = osp.join('./work_dirs',
                             osp.splitext(osp.basename(config_file))[0])
     return check_output_folder('work_dir', work_dir)
-
-
-def _check_seed(cfg: Config) -> None:
-    """Refuse, by name, a ``randomness.seed`` NumPy does not take, which
-    the runner reports only as "Seed must be between 0 and 2**32 - 1"."""
-    seed = (cfg.get('randomness') or {}).get('seed')
-    if seed is not None:
-        check_seed('randomness.seed', seed)
 
 
 def _last_checkpoint(work_dir: str) -> Optional[str]:
@@ -153,216 +152,6 @@ def _latest_of_the_work_dir(cfg: Config) -> Optional[str]:
     return None
 
 
-def _check_train_length(cfg: Config) -> None:
-    """Refuse, by name, a ``train_cfg`` length (``max_epochs``,
-    ``max_iters``) or ``val_interval`` below 1: mmengine's loops run no
-    epoch for a length of 0 or less and end with exit status 0 (with
-    ``--resume``, of a run that trained nothing), or divide by a zero
-    ``val_interval``; a length that is not an int failed in the schedule
-    check with a ``TypeError`` that named no key."""
-    train_cfg = cfg.get('train_cfg') or {}
-    for key in ('max_epochs', 'max_iters', 'val_interval'):
-        if key in train_cfg:
-            check_positive_int(f'train_cfg.{key}', train_cfg[key])
-
-
-# Settings of torch's optimizers and mmengine's schedulers that are numbers
-# (their lower bound): a string from ``--cfg-options`` failed only once the
-# model and the datasets were built (an optimizer's), or when the scheduler
-# started, epochs into the run (``eta_min=abc`` at the cosine's start),
-# with a bare ``TypeError`` of operands.
-OPTIMIZER_NUMBERS = dict(lr=0, weight_decay=0, eps=0, momentum=0)
-SCHEDULER_NUMBERS = dict(
-    begin=0, end=0, T_max=0, eta_min=None, eta_min_ratio=None,
-    start_factor=None, end_factor=None, factor=None, gamma=None,
-    power=None)
-
-
-def _check_numbers(cfg: Config) -> None:
-    """Refuse, by key, a setting of ``optim_wrapper.optimizer`` or of a
-    ``param_scheduler`` in :data:`OPTIMIZER_NUMBERS` or
-    :data:`SCHEDULER_NUMBERS` that is not a number (or is below its
-    bound), ``optimizer.betas`` that are not two numbers in [0, 1), and an
-    ``optim_wrapper.accumulative_counts`` below 1."""
-    optim_wrapper = cfg.get('optim_wrapper') or {}
-    optimizer = optim_wrapper.get('optimizer') or {}
-    for key, low in OPTIMIZER_NUMBERS.items():
-        if optimizer.get(key) is not None:
-            check_number(f'optim_wrapper.optimizer.{key}', optimizer[key],
-                         low)
-    betas = optimizer.get('betas')
-    if betas is not None:
-        if not isinstance(betas, (list, tuple)) or len(betas) != 2:
-            raise TypeError('optim_wrapper.optimizer.betas must be two '
-                            f'numbers in [0, 1), got {betas!r}')
-        for i, beta in enumerate(betas):
-            check_number(f'optim_wrapper.optimizer.betas[{i}]', beta, 0, 1,
-                         high_open=True)
-    if 'accumulative_counts' in optim_wrapper:
-        check_positive_int('optim_wrapper.accumulative_counts',
-                           optim_wrapper['accumulative_counts'])
-    for i, scheduler in enumerate(
-            scheduler_cfgs(cfg.get('param_scheduler')) or []):
-        for key, low in SCHEDULER_NUMBERS.items():
-            if scheduler.get(key) is not None:
-                check_number(f'param_scheduler[{i}].{key}', scheduler[key],
-                             -math.inf if low is None else low)
-
-
-# The switches of a dataloader and of its sampler that the configs set: a
-# string from ``--cfg-options`` (``shuffle=abc``) passed as true, or failed
-# in torch's ``BatchSampler`` once the model and datasets were built.
-LOADER_BOOLS = ('drop_last', 'pin_memory', 'persistent_workers')
-SAMPLER_BOOLS = ('shuffle', )
-
-
-def _check_dataloaders(cfg: Config) -> None:
-    """Refuse, by key, a ``batch_size`` below 1 or a ``num_workers`` below
-    0 of the train, val and test dataloaders (torch's comparison errors
-    came once the datasets were built, naming no key), and a switch of a
-    loader (:data:`LOADER_BOOLS`) or of its sampler
-    (:data:`SAMPLER_BOOLS`) that is not a bool; turn off
-    ``persistent_workers`` where ``num_workers`` is 0: torch refuses the
-    pair ("persistent_workers option needs num_workers > 0"), which the
-    configs' ``persistent_workers=True`` met whenever a run set
-    ``num_workers=0`` to debug in one process."""
-    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        loader = cfg.get(key)
-        if not isinstance(loader, dict):
-            continue
-        if 'batch_size' in loader:
-            check_positive_int(f'{key}.batch_size', loader['batch_size'])
-        sampler = loader.get('sampler')
-        for node, name, switches in (
-                (loader, key, LOADER_BOOLS),
-                (sampler if isinstance(sampler, dict) else {},
-                 f'{key}.sampler', SAMPLER_BOOLS)):
-            for switch in switches:
-                if switch in node:
-                    check_bool(f'{name}.{switch}', node[switch])
-        workers = check_int(f'{key}.num_workers',
-                            loader.get('num_workers', 0), minimum=0)
-        if workers == 0 and loader.get('persistent_workers'):
-            loader['persistent_workers'] = False
-            print_log(f'{key}.persistent_workers set to False: there are '
-                      'no workers to keep (num_workers=0)', logger='current')
-
-
-def _check_scheduler_spans(cfg: Config) -> None:
-    """Check ``param_scheduler`` against ``train_cfg.max_epochs``, which
-    ends every epoch-based scheduler without an ``end`` (mmengine's
-    default) and nothing else: ``--cfg-options train_cfg.max_epochs=N``
-    alone leaves a schedule with its own ``end`` (the ImageNet recipes')
-    as it is.
-
-    Refuses, by name, a scheduler whose own ``end`` is not after its
-    ``begin`` (any ``train_cfg``), and one without an ``end`` that begins at
-    ``max_epochs`` or later (``max_epochs`` cut to the warm-up or below):
-    mmengine reports both only as "end should be larger than begin" in
-    iterations while the runner builds the schedulers. Warns, in the
-    current logger, of a scheduler whose own ``end`` lies after
-    ``max_epochs`` (the run stops before its schedule ends), and of epoch
-    schedulers that all end before it (the last epochs keep the lr the
-    schedule ends with).
-    """
-    max_epochs = (cfg.get('train_cfg') or {}).get('max_epochs')
-    schedulers = scheduler_cfgs(cfg.get('param_scheduler')) or []
-    fewest, reason, bound = _fewest_epochs(schedulers)
-    if max_epochs is not None and max_epochs < fewest:
-        raise ValueError(f'train_cfg.max_epochs must be above {fewest - 1}, '
-                         f'where {reason}, got {max_epochs}'
-                         f'{_shorter_run_hint(schedulers, bound)}')
-    ends = []
-    for i, scheduler in enumerate(schedulers):
-        begin, end = scheduler.get('begin', 0), scheduler.get('end')
-        name = f'param_scheduler[{i}] ({scheduler.get("type")})'
-        if end is not None and end <= begin:
-            unit = 'epochs' if scheduler.get('by_epoch', True) else (
-                'iterations')
-            raise ValueError(f'{name} must end after it begins, got begin='
-                             f'{begin} and end={end} ({unit})')
-        if max_epochs is None:
-            continue
-        if not scheduler.get('by_epoch', True):
-            ends.append((None, scheduler))  # in iterations
-            continue
-        if end is not None and end > max_epochs:
-            _warn(f'{name} ends at epoch {end}, after train_cfg.max_epochs='
-                  f'{max_epochs}: training stops before its schedule ends'
-                  f'{_t_max_hint(scheduler)}')
-        ends.append((end, scheduler))
-    if ends and all(end is not None for end, _ in ends):
-        end, last = max(ends, key=lambda pair: pair[0])
-        if end < max_epochs:
-            _warn(f'param_scheduler ends at epoch {end}, before '
-                  f'train_cfg.max_epochs={max_epochs}: the last '
-                  f'{max_epochs - end} epochs keep the lr it ends with'
-                  f'{_t_max_hint(last)}')
-
-
-def fewest_epochs(cfg: Config) -> Tuple[int, str]:
-    """The fewest ``train_cfg.max_epochs`` that the config's
-    ``param_scheduler`` takes, and why.
-
-    An epoch-based scheduler without an ``end`` of its own runs to the end
-    of training (mmengine's default ``end``), which must come after its
-    ``begin``: a warm-up of ``w`` epochs followed by such a cosine needs
-    ``w + 1`` epochs. Schedulers with their own ``end`` or in iterations
-    set no bound.
-
-    Args:
-        cfg (Config): A config, its options merged.
-
-    Returns:
-        tuple[int, str]: The fewest epochs (1 where no scheduler bounds
-        them) and the reason, e.g. ``'param_scheduler[1]
-        (CosineAnnealingLR) begins and runs to the end of training'``
-        (``''`` for 1).
-    """
-    fewest, reason, _ = _fewest_epochs(
-        scheduler_cfgs(cfg.get('param_scheduler')) or [])
-    return fewest, reason
-
-
-def _fewest_epochs(schedulers: list) -> Tuple[int, str, Optional[int]]:
-    """:func:`fewest_epochs` of the scheduler configs ``schedulers``, and
-    the index of the scheduler that bounds them (None where none does)."""
-    fewest, reason, bound = 1, '', None
-    for i, scheduler in enumerate(schedulers):
-        begin = scheduler.get('begin', 0)
-        if (scheduler.get('by_epoch', True) and scheduler.get('end') is None
-                and begin + 1 > fewest):
-            fewest, bound = begin + 1, i
-            reason = (f'param_scheduler[{i}] ({scheduler.get("type")}) '
-                      'begins and runs to the end of training')
-    return fewest, reason, bound
-
-
-def _shorter_run_hint(schedulers: list, i: int) -> str:
-    """How a run shorter than ``schedulers[i]``, which runs to the end of
-    training, moves its start: with the ends of the schedulers before it
-    that end there (the warm-up's)."""
-    begin = schedulers[i].get('begin', 0)
-    moves = [
-        f'param_scheduler.{j}.end'
-        for j, earlier in enumerate(schedulers[:i])
-        if earlier.get('end') == begin
-    ]
-    if not moves:
-        return ''
-    return (f' (a shorter run also moves its start, '
-            f'param_scheduler.{i}.begin, with {" and ".join(moves)})')
-
-
-def _t_max_hint(scheduler: dict) -> str:
-    """How to move the end of a scheduler with a ``T_max`` (a cosine):
-    its ``T_max`` is ``end - begin``."""
-    if 'T_max' not in scheduler:
-        return ''
-    return (f' (set its end with max_epochs and T_max to end - '
-            f'{scheduler.get("begin", 0)})')
-
-
 def _warn(message: str) -> None:
     print_log(message, logger='current', level=logging.WARNING)
 
@@ -423,13 +212,14 @@ def train_config(config_file: str,
             config names a runner that would leave the accumulation out;
             a scheduler ends where it begins or before, or an epoch-based
             scheduler that ends with the training starts at or after
-            ``train_cfg.max_epochs`` (see :func:`_check_scheduler_spans`);
-            ``train_cfg``'s ``max_epochs``, ``max_iters`` or
-            ``val_interval``, ``optim_wrapper.accumulative_counts`` or a
-            dataloader's ``batch_size`` is below 1, its ``num_workers``
-            below 0, or an optimizer or scheduler number out of its range
-            (see :func:`_check_numbers`); ``randomness.seed`` is outside
-            [0, 2**32 - 1]; an option's first key is a misspelling of the
+            ``train_cfg.max_epochs``; ``train_cfg``'s ``max_epochs``,
+            ``max_iters`` or ``val_interval``,
+            ``optim_wrapper.accumulative_counts`` or a dataloader's
+            ``batch_size`` is below 1, its ``num_workers`` below 0, or an
+            optimizer or scheduler number out of its range;
+            ``randomness.seed`` is outside [0, 2**32 - 1] (these by
+            :func:`~mae_plugin.apis.config_checks.check_train_config`);
+            an option's first key is a misspelling of the
             config's or the runner's; the work dir is empty
             (``--work-dir ''``); or ``config_file`` has no config suffix
             (``.py``, ``.json``, ``.yaml``, ``.yml``; a checkpoint's gets a
@@ -450,11 +240,7 @@ def train_config(config_file: str,
     cfg = load_config(config_file)
     if cfg_options:
         merge_cfg_options(cfg, cfg_options)
-    _check_train_length(cfg)
-    _check_numbers(cfg)
-    _check_dataloaders(cfg)
-    _check_seed(cfg)
-    _check_scheduler_spans(cfg)
+    check_train_config(cfg)
     cfg.launcher = launcher
     cfg.work_dir = _work_dir(cfg, config_file, work_dir)
 
@@ -583,8 +369,7 @@ def test_config(config_file: Union[str, Config],
         cfg = load_config(config_file)
     if cfg_options:
         merge_cfg_options(cfg, cfg_options)
-    _check_dataloaders(cfg)
-    _check_seed(cfg)
+    check_test_config(cfg)
     for key in ('test_dataloader', 'test_evaluator', 'test_cfg'):
         if cfg.get(key) is None:
             raise KeyError(f'{config_file} has no `{key}`; tools/test.py '

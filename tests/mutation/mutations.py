@@ -636,7 +636,7 @@ MUTATIONS = (
     Mutation(
         name='empty-scheduler-span-unnamed',
         promise='a scheduler whose end is not after its begin is named',
-        path='mae_plugin/apis/runner.py',
+        path='mae_plugin/apis/config_checks.py',
         old='if end is not None and end <= begin:',
         new='if end is not None and end < begin:',
         tests=('tests/test_apis/test_runner.py', )),
