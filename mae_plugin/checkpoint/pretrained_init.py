@@ -10,7 +10,7 @@ the same name in mmengine's root registry, so every
 ``init_cfg=dict(type='Pretrained')`` of any OpenMMLab model (mmpretrain,
 mmdet, mmseg) logs one line::
 
-    VisionTransformer: 28 of 28 keys found in epoch_30.pth (prefix
+    VisionTransformer: 28 of 28 keys matched in epoch_30.pth (prefix
     'backbone.')
 
 Why the models ask for ``PretrainedEncoder`` by name: the models layer sits
@@ -40,26 +40,13 @@ from .reading import weights_of
 from .report import StateDict, compare_state_dicts
 
 
-def loaded_keys_line(module: nn.Module, state_dict: StateDict, checkpoint: str,
-                     prefix) -> str:
-    """How many of ``module``'s keys ``state_dict`` holds, and which of
-    those have another shape there (mmengine skips them, unless the module
-    resizes them as it loads: mmpretrain's ViT does its ``pos_embed``, and
-    logs so)."""
-    report = compare_state_dicts(module.state_dict(), state_dict, False)
-    found = len(report.matched) + len(report.mismatched)
-    line = (f'{type(module).__name__}: {found} of '
-            f'{found + len(report.missing)} keys found in {checkpoint} '
-            f'(prefix {prefix!r})')
-    if report.mismatched:
-        line += f', of another shape there: {", ".join(report.mismatched)}'
-    return line
-
-
 @MMENGINE_INITIALIZERS.register_module(name='Pretrained', force=True)
 class CountingPretrainedInit(PretrainedInit):
-    """:class:`mmengine.model.PretrainedInit` that logs the count of the
-    module's keys the checkpoint held, and names the file when none is
+    """:class:`mmengine.model.PretrainedInit` that logs how many of the
+    module's keys the checkpoint held with the same shape and which it held
+    with another (:meth:`~.report.LoadReport.count_line`, the line of
+    :class:`~mae_plugin.engine.PretrainedKeysHook` too), and names the
+    file when none is
     under ``prefix`` (mmengine: ``AssertionError: backbone. is not in the
     pretrained model``). Arguments as mmengine's, except that ``prefix=''``
     takes the whole file as ``prefix=None`` does (mmengine reads it as
@@ -88,8 +75,13 @@ class CountingPretrainedInit(PretrainedInit):
         else:
             state_dict = self._under_prefix(module, checkpoint, weights)
             load_state_dict(module, state_dict, strict=False, logger='current')
+        # mmengine skips the keys of another shape, unless the module
+        # resizes them as it loads (mmpretrain's ViT its pos_embed, logged)
+        report = compare_state_dicts(module.state_dict(), state_dict, False)
         print_log(
-            loaded_keys_line(module, state_dict, self.checkpoint, self.prefix),
+            report.count_line(
+                type(module).__name__, self.checkpoint, self.prefix,
+                ('mismatched', )),
             logger='current')
         if hasattr(module, '_params_init_info'):
             update_init_info(module, init_info=self._get_init_info())

@@ -9,7 +9,7 @@ model's grid before the comparison, ``changed`` the matched keys whose
 values differ (filled only when values are compared).
 """
 from dataclasses import dataclass, field
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -62,6 +62,26 @@ class LoadReport:
             f'{key}: checkpoint {self.shapes[key][0]} vs model '
             f'{self.shapes[key][1]}' for key in self.mismatched[:limit]
         ]
+
+    def count_line(self,
+                   name: str,
+                   checkpoint: str,
+                   prefix: Optional[str],
+                   kinds: Sequence[str] = ('missing', 'unexpected',
+                                           'mismatched', 'resized',
+                                           'changed')) -> str:
+        """The one line a load is logged with: ``"name: 3 of 4 keys matched
+        in file.pth (prefix 'backbone.')"`` (matched keys out of all the
+        model's), then ``'; kind: [...]'`` for every non-empty list of
+        ``kinds``."""
+        total = len(self.matched) + len(self.missing) + len(self.mismatched)
+        return '; '.join([
+            f'{name}: {len(self.matched)} of {total} keys matched in '
+            f'{checkpoint} (prefix {prefix!r})'
+        ] + [
+            f'{kind}: {getattr(self, kind)}'
+            for kind in kinds if getattr(self, kind)
+        ])
 
     def summary(self) -> str:
         """A human-readable summary, one item per line (mismatched keys

@@ -60,7 +60,7 @@ def test_mmpretrain_classifier_logs_the_count(tmp_path):
                 head=dict(type='LinearClsHead', num_classes=2,
                           in_channels=32)))
         messages = logged_by(classifier.init_weights)
-    assert (f"VisionTransformer: 30 of 30 keys found in {path} (prefix "
+    assert (f"VisionTransformer: 30 of 30 keys matched in {path} (prefix "
             "'backbone.')") in messages
 
 
@@ -108,8 +108,8 @@ def test_whole_file_counts_wrapped_keys_and_names_other_shapes(
     module.init_cfg = dict(type='Pretrained', checkpoint=path)
     with DefaultScope.overwrite_default_scope(scope):
         messages = logged_by(module.init_weights)
-    assert (f'Encoder: 3 of 4 keys found in {path} (prefix None), of '
-            'another shape there: norm.bias') in messages
+    assert (f'Encoder: 2 of 4 keys matched in {path} (prefix None); '
+            "mismatched: ['norm.bias']") in messages
     assert torch.equal(module.proj.weight, weights['module.proj.weight'])
 
 
@@ -121,7 +121,7 @@ def test_an_empty_prefix_takes_the_whole_file(tmp_path):
     weights = {k: torch.randn_like(v) for k, v in module.state_dict().items()}
     torch.save({'state_dict': weights}, path)
     module.init_cfg = dict(type='Pretrained', checkpoint=path, prefix='')
-    assert (f"Encoder: 4 of 4 keys found in {path} (prefix '')"
+    assert (f"Encoder: 4 of 4 keys matched in {path} (prefix '')"
             in logged_by(module.init_weights))
     assert all(torch.equal(value, weights[key])
                for key, value in module.state_dict().items())
@@ -134,5 +134,24 @@ def test_hook_message_ends_with_the_count_when_all_match(tmp_path):
     messages = logged_by(lambda: PretrainedKeysHook().before_train(runner),
                          logger)
     assert messages == [
-        f"0: 4/4 keys matched in {path} (prefix 'backbone.')"
+        f"0: 4 of 4 keys matched in {path} (prefix 'backbone.')"
     ]
+
+
+def test_initializer_and_hook_log_one_format(tmp_path):
+    """A fine-tuning run logs a load twice, as the module is initialised
+    and as training starts: both lines count the matched keys and name
+    the keys of another shape the same way."""
+    model = Encoder()
+    path = str(tmp_path / 'encoder.pth')
+    weights = dict(model.state_dict(), **{'norm.bias': torch.zeros(5)})
+    torch.save({'state_dict': weights}, path)
+    model.init_cfg = dict(type='Pretrained', checkpoint=path, prefix='')
+    logger = MMLogger.get_instance('test_one_format')
+    runner = SimpleNamespace(iter=0, model=model, logger=logger)
+    messages = logged_by(model.init_weights) + logged_by(
+        lambda: PretrainedKeysHook().before_train(runner), logger)
+    line = (f"3 of 4 keys matched in {path} (prefix ''); "
+            "mismatched: ['norm.bias']")
+    assert f'Encoder: {line}' in messages
+    assert messages[-1] == f'model: {line}'

@@ -69,15 +69,8 @@ class PretrainedKeysHook(Hook):
         self.reports[key] = report
         total = len(module.state_dict())
         matched = len(report.matched)
-        runner.logger.info('; '.join([
-            f'{key or "model"}: {matched}/{total} keys matched in '
-            f'{checkpoint} (prefix {prefix!r})'
-        ] + [
-            f'{kind}: {getattr(report, kind)}'
-            for kind in ('missing', 'unexpected', 'mismatched', 'resized',
-                         'changed')
-            if getattr(report, kind)
-        ]))
+        runner.logger.info(report.count_line(key or 'model', checkpoint,
+                                             prefix))
         if matched < self.min_matched * total:
             raise ValueError(
                 f'only {matched} of the {total} keys of {key!r} are in '
