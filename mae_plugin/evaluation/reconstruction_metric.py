@@ -20,8 +20,13 @@ def _check_peak(max_pixel_value: float) -> float:
 
 
 def psnr(mse: float, max_pixel_value: float = 255.) -> float:
-    """Peak signal-to-noise ratio in dB of a mean squared error (a zero
-    error counts as 1e-10).
+    """Peak signal-to-noise ratio in dB of a mean squared error,
+    ``10 * log10(max_pixel_value**2 / mse)``: the plugin's one PSNR.
+
+    A zero error (identical images) is ``inf``, as scikit-image's
+    ``peak_signal_noise_ratio`` and mmagic's ``PSNR`` give it; a floor
+    under the error would make it a finite number that depends on the
+    peak and reads like a measurement (1e-10 gave 148.13 dB at 255).
 
     Args:
         mse (float): The error, finite and >= 0.
@@ -30,13 +35,15 @@ def psnr(mse: float, max_pixel_value: float = 255.) -> float:
 
     Raises:
         TypeError: ``mse`` or ``max_pixel_value`` is not a number.
-        ValueError: ``mse`` is negative (which scored 148 dB) or not
-            finite (NaN gave a NaN PSNR), or ``max_pixel_value`` is not
-            finite and > 0.
+        ValueError: ``mse`` is negative (which scored as a perfect
+            reconstruction) or not finite (NaN gave a NaN PSNR), or
+            ``max_pixel_value`` is not finite and > 0.
     """
     mse = check_number('mse', mse, 0, math.inf, high_open=True)
     max_pixel_value = _check_peak(max_pixel_value)
-    return 10 * math.log10(max_pixel_value**2 / max(mse, 1e-10))
+    if mse == 0:
+        return math.inf
+    return 10 * math.log10(max_pixel_value**2 / mse)
 
 
 @METRICS.register_module()
@@ -51,7 +58,8 @@ class ReconstructionMetric(BaseMetric):
     only with other norm-pix runs; ``loss`` (in the normalised space it
     was trained in) takes no statistics from the true removed patches. A NaN or
     infinite ``masked_mse`` (a diverged model) is an error of
-    :meth:`compute_metrics`, not a NaN PSNR.
+    :meth:`compute_metrics`, not a NaN PSNR; an image reconstructed exactly
+    (``masked_mse`` 0) has an infinite :func:`psnr`, and so has the mean.
 
     Args:
         max_pixel_value (float): Peak value for PSNR, finite and > 0.

@@ -25,6 +25,7 @@ from mae_plugin.datasets.transforms import (DecodeRandomResizedCrop,
                                             PackDeferredCrop,
                                             deferred_crop_collate,
                                             random_resized_crop_params)
+from mae_plugin.evaluation import psnr
 from mae_plugin.models import DeviceCropDataPreprocessor
 from mae_plugin.utils import check_positive_int
 from .pipeline_benchmark import one_thread
@@ -79,12 +80,11 @@ class CropFidelity:
 
 
 def mad_psnr(sums: Sequence[float]) -> Tuple[float, float]:
-    """Mean absolute difference and PSNR (dB, peak 255) of the sums of
+    """Mean absolute difference and PSNR (:func:`~mae_plugin.evaluation.psnr`,
+    dB, peak 255: inf for crops equal to the reference's) of the sums of
     :class:`CropFidelity`."""
     abs_error, sq_error, values = sums[:3]
-    mse = sq_error / values
-    psnr = 10 * np.log10(255.**2 / mse) if mse > 0 else float('inf')
-    return abs_error / values, psnr
+    return abs_error / values, psnr(sq_error / values)
 
 
 def reference_crop(image: Image.Image, box: Sequence[int],

@@ -1,11 +1,13 @@
 import math
 import re
 
+import numpy as np
 import pytest
 import torch
 from mmengine.evaluator import Evaluator
 from mmengine.registry import init_default_scope
 from mmpretrain.structures import DataSample
+from skimage.metrics import peak_signal_noise_ratio
 
 from mae_plugin.evaluation import ReconstructionMetric, psnr
 from mae_plugin.registry import METRICS
@@ -45,14 +47,20 @@ def test_max_pixel_value_sets_the_peak():
     assert metrics['reconstruction/psnr'] == pytest.approx(30.0, rel=1e-12)
 
 
-def test_a_perfect_reconstruction_is_clamped_not_infinite():
-    # mse 0 is clamped to 1e-10: 10 * log10(255^2 / 1e-10)
-    # = 20 * log10(255) + 100 = 148.13 dB.
-    metrics = run(ReconstructionMetric(), [0.])
-    assert metrics['reconstruction/mse'] == 0
-    assert metrics['reconstruction/psnr'] == pytest.approx(
-        100 + 20 * math.log10(255), rel=1e-12)
-    assert metrics['reconstruction/psnr'] == pytest.approx(148.13, abs=5e-3)
+def test_a_perfect_reconstruction_is_infinite_as_in_skimage():
+    """A floor of 1e-10 under the error scored 148.13 dB (at peak 255),
+    and crop_fidelity.mad_psnr said inf for the same error."""
+    metrics = run(ReconstructionMetric(), [0., 65.025])
+    assert metrics['reconstruction/mse'] == pytest.approx(32.5125, rel=1e-12)
+    assert metrics['reconstruction/psnr'] == math.inf
+    image = np.arange(48, dtype=np.uint8).reshape(4, 4, 3)
+    for other, expected in [(image, math.inf), (image + 3, 20 * math.log10(
+            255 / 3))]:
+        mse = float(np.mean(np.square(other - image.astype(float))))
+        with np.errstate(divide='ignore'):  # skimage's 1 / 0
+            reference = peak_signal_noise_ratio(image, other, data_range=255)
+        assert psnr(mse) == pytest.approx(reference, rel=1e-12)
+        assert psnr(mse) == pytest.approx(expected, rel=1e-12)
 
 
 def test_reads_masked_mse_of_data_samples_through_the_evaluator():
