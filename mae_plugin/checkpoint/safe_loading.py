@@ -27,6 +27,10 @@ torch's process-wide list, which would widen every other
 ``torch.load(weights_only=True)`` of a process that imports the plugin;
 every loader of the plugin (the converter, ``load_state_dict_file``,
 resume, ``load_from``, ``init_cfg``, URLs) goes through that function.
+torch keeps one list for the whole process and takes no list per call, so
+the allowance is counted (:func:`training_args_allowed`): loads of
+several threads at once keep it until the last one ends, and the process's
+own allowance of a type is left as it was.
 
 A pickle that names any other global (``os.system``,
 ``subprocess.Popen``, a class of the training code, ...) is still refused
@@ -43,11 +47,13 @@ URL loader goes through ``torch.hub.load_state_dict_from_url``, whose
 default is ``weights_only=False``.)
 """
 import argparse
+import contextlib
 import logging
 import os
 import pickle
+import threading
 import zipfile
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 from urllib.parse import urlparse
 
 import numpy as np
@@ -134,6 +140,43 @@ def allow_mmengine_checkpoints() -> None:
     torch.serialization.add_safe_globals(MMENGINE_CHECKPOINT_GLOBALS)
 
 
+_training_args_lock = threading.Lock()
+_training_args_loads = 0  # loads inside training_args_allowed()
+_training_args_allowance = contextlib.ExitStack()
+
+
+@contextlib.contextmanager
+def training_args_allowed() -> Iterator[None]:
+    """Allow :data:`TRAINING_ARGS_GLOBALS` in ``torch.load(weights_only=
+    True)`` while any thread is inside this context.
+
+    torch's ``safe_globals`` context adds its globals to torch's one list
+    on entry and removes them on exit: a load that ended removed
+    ``argparse.Namespace`` while another thread's load was still reading
+    (which then failed), and removed it even when the process had allowed
+    it before. Here, under a lock, the first load to enter adds those of
+    the globals torch's list lacks, and the last one to leave removes
+    them. Any ``torch.load`` of the process sees them allowed meanwhile.
+    """
+    global _training_args_loads
+    with _training_args_lock:
+        if not _training_args_loads:
+            allowed = torch.serialization.get_safe_globals()
+            _training_args_allowance.enter_context(
+                torch.serialization.safe_globals([
+                    item for item in TRAINING_ARGS_GLOBALS
+                    if item not in allowed
+                ]))
+        _training_args_loads += 1
+    try:
+        yield
+    finally:
+        with _training_args_lock:
+            _training_args_loads -= 1
+            if not _training_args_loads:
+                _training_args_allowance.close()
+
+
 def load_checkpoint_safely(filename: str, map_location: Any = None) -> Any:
     """Load a local checkpoint with ``torch.load(weights_only=True)``,
     :data:`TRAINING_ARGS_GLOBALS` (the ``args`` of the official MAE
@@ -167,7 +210,7 @@ def load_checkpoint_safely(filename: str, map_location: Any = None) -> Any:
     if not os.path.isfile(filename):
         raise FileNotFoundError(f'checkpoint {filename} can not be found')
     try:
-        with torch.serialization.safe_globals(TRAINING_ARGS_GLOBALS):
+        with training_args_allowed():
             return torch.load(
                 filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:

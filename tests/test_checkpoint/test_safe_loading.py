@@ -1,5 +1,7 @@
+import argparse
 import os
 import pickle
+import threading
 import zipfile
 
 import numpy as np
@@ -142,3 +144,59 @@ def test_crafted_getattr_chain_is_refused(tmp_path):
         data = archive.read(next(n for n in archive.namelist()
                                  if n.endswith('data.pkl')))
     assert b'getattr' in data
+
+
+def training_checkpoint(path):
+    """A file holding its command line as an ``argparse.Namespace``, as
+    the official MAE code's training checkpoints do; returns that."""
+    args = argparse.Namespace(lr=0.1, batch_size=2)
+    torch.save({'model': {'w': torch.ones(2)}, 'args': args}, path)
+    return args
+
+
+def test_a_load_that_ends_leaves_namespace_to_another_threads_load(
+        tmp_path, monkeypatch):
+    """torch's ``safe_globals`` context of the load that ended first
+    removed ``argparse.Namespace`` from torch's list while another
+    thread's load was still reading, which then refused the file."""
+    path = str(tmp_path / 'checkpoint-1.pth')
+    args = training_checkpoint(path)
+    load, results = torch.load, []
+    reading, go = threading.Event(), threading.Event()
+
+    def held_load(*load_args, **kwargs):
+        if threading.current_thread() is thread:
+            reading.set()  # inside load_checkpoint_safely's allowance
+            go.wait(timeout=60)
+        return load(*load_args, **kwargs)
+
+    def first_load():
+        try:
+            results.append(load_checkpoint_safely(path)['args'])
+        except pickle.UnpicklingError as error:
+            results.append(error)
+
+    monkeypatch.setattr(torch, 'load', held_load)
+    thread = threading.Thread(target=first_load)
+    thread.start()
+    assert reading.wait(timeout=60)
+    second = load_checkpoint_safely(path)['args']  # from start to end
+    go.set()
+    thread.join(timeout=60)
+    assert (second, results) == (args, [args])
+    assert argparse.Namespace not in torch.serialization.get_safe_globals()
+
+
+def test_a_load_keeps_the_process_allowance_of_namespace(tmp_path):
+    """The exit of torch's ``safe_globals`` context removed
+    ``argparse.Namespace`` even when the process had allowed it itself."""
+    path = str(tmp_path / 'checkpoint-1.pth')
+    args = training_checkpoint(path)
+    before = torch.serialization.get_safe_globals()
+    torch.serialization.add_safe_globals([argparse.Namespace])
+    try:
+        assert load_checkpoint_safely(path)['args'] == args
+        assert torch.load(path, weights_only=True)['args'] == args
+    finally:
+        torch.serialization.clear_safe_globals()
+        torch.serialization.add_safe_globals(before)
