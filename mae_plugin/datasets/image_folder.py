@@ -9,6 +9,7 @@ from mmengine.logging import MMLogger
 from mmpretrain.datasets import CustomDataset
 
 from mae_plugin.registry import DATASETS
+from mae_plugin.utils import config_items
 from .transforms.loading import IMAGE_EXTENSIONS, printable
 
 
@@ -76,6 +77,94 @@ def survey_folder(
             ignored[reason].append(osp.relpath(path, root))
     return ({reason: sorted(paths)
              for reason, paths in ignored.items()}, sorted(hidden))
+
+
+def check_image_folder(name: str,
+                       folder: str,
+                       extensions: Sequence[str] = IMAGE_EXTENSIONS,
+                       with_label: bool = False) -> str:
+    """Refuse a local folder in which :class:`ImageFolder` would list no
+    image (recursively, following links, hidden files left out; with
+    labels, in the class sub-folders only), before the dataset is built:
+    mmpretrain's ``CustomDataset`` raised ``Found 0 files in subfolders``,
+    or ``FileNotFoundError`` for a missing folder, once a run had begun.
+    The walk stops at the first image.
+
+    Args:
+        name (str): What the messages call the folder.
+        folder (str): Local folder.
+        extensions (Sequence[str]): Lower-case image extensions. Defaults
+            to ``IMAGE_EXTENSIONS``.
+        with_label (bool): Whether the images are listed by class
+            sub-folder. Defaults to False.
+
+    Returns:
+        str: ``folder``.
+
+    Raises:
+        FileNotFoundError: ``folder`` is no folder.
+        ValueError: ``folder`` holds no image.
+    """
+    if not osp.isdir(folder):
+        raise FileNotFoundError(
+            f'{name} must be a folder of images, got {folder!r}, which is '
+            'no folder')
+    for root, _, files in os.walk(folder, followlinks=True):
+        if with_label and root == folder:
+            continue  # CustomDataset walks the class sub-folders only
+        for file in files:
+            if (not file.startswith('.')
+                    and file.lower().endswith(tuple(extensions))
+                    and osp.isfile(osp.join(root, file))):
+                return folder
+    where = ' in class sub-folders (with_label=True)' if with_label else ''
+    raise ValueError(
+        f'{name} must be a folder of images, got {folder!r}, which holds '
+        f'none{where}; image extensions: {" ".join(sorted(extensions))}')
+
+
+def check_image_folders(cfg: dict, *keys: str) -> None:
+    """Refuse, before the datasets are built, every :class:`ImageFolder`
+    (or subclass) in the config entries ``keys`` whose local folder
+    (``data_root`` joined with ``data_prefix``) lists no image
+    (:func:`check_image_folder`, named by the key that sets the folder).
+    Datasets of other types, and those that read an ``ann_file``, URLs or
+    their ``backend_args``, are left to their own builds.
+
+    Args:
+        cfg (dict): A run's config.
+        *keys (str): Its entries to check, e.g. ``'train_dataloader'``.
+
+    Raises:
+        FileNotFoundError: A folder does not exist.
+        ValueError: A folder holds no image.
+    """
+    for name in keys:
+        for key, dataset in config_items(cfg.get(name), name):
+            if not (isinstance(dataset, dict)
+                    and _is_image_folder(dataset.get('type'))
+                    and not dataset.get('ann_file')
+                    and not dataset.get('backend_args')):
+                continue
+            root, prefix = dataset.get('data_root') or '', dataset.get(
+                'data_prefix') or ''
+            if isinstance(prefix, dict):
+                prefix = prefix.get('img_path') or ''
+            folder = prefix if osp.isabs(prefix) or not root else (
+                osp.join(root, prefix) if prefix else root)
+            if folder and '://' not in folder:
+                check_image_folder(
+                    f'{key}.{"data_prefix" if prefix else "data_root"}',
+                    folder, dataset.get('extensions', IMAGE_EXTENSIONS),
+                    dataset.get('with_label', True))
+
+
+def _is_image_folder(kind) -> bool:
+    """Whether a dataset ``type`` (a registered name or a class) is
+    :class:`ImageFolder` or a subclass of it."""
+    if isinstance(kind, str):
+        kind = DATASETS.get(kind)
+    return isinstance(kind, type) and issubclass(kind, ImageFolder)
 
 
 @DATASETS.register_module()

@@ -16,7 +16,7 @@ from .pipeline_benchmark import (PIPELINES, PipelineSpec, decode_factor_shares,
                                  run_pipeline_benchmark,
                                  write_benchmark_images)
 from .precision_check import (format_precision_report, plot_precision_check,
-                              run_precision_check)
+                              precision_configs, run_precision_check)
 from .probes import (checkpoint_features, feature_loaders, finetune_accuracy,
                      probe_features)
 from .report import (check_report_files, markdown_table, pyplot,
@@ -30,9 +30,11 @@ from .step_report import format_report
 from .sweep import (SWEEP_EVALUATORS, SWEEPS, plot_sweep, results_table,
                     run_seed_spread, run_sweep, seed_spread_table)
 from .timing import PeerResult, cpu_seconds
+from .quiet import quiet_logger
 from .train_benchmark import (LoaderThroughput, TrainThroughput,
-                              benchmark_loader, benchmark_training,
-                              format_loader_report, format_training_report)
+                              benchmark_config, benchmark_loader,
+                              benchmark_training, format_loader_report,
+                              format_training_report)
 
 __all__ = [
     'CROP_SETTINGS', 'CropFidelity', 'format_crop_report',
@@ -44,7 +46,8 @@ __all__ = [
     'config_path', 'PIPELINES', 'PipelineSpec', 'decode_factor_shares',
     'format_pipeline_report', 'run_pipeline_benchmark',
     'write_benchmark_images', 'format_precision_report',
-    'plot_precision_check', 'run_precision_check', 'checkpoint_features',
+    'plot_precision_check', 'precision_configs', 'run_precision_check',
+    'checkpoint_features',
     'feature_loaders', 'finetune_accuracy', 'probe_features',
     'check_report_files', 'markdown_table',
     'pyplot', 'save_figure', 'write_json', 'write_markdown',
@@ -54,5 +57,5 @@ __all__ = [
     'results_table', 'run_sweep', 'run_seed_spread', 'seed_spread_table',
     'PeerResult', 'cpu_seconds', 'TrainThroughput', 'benchmark_training',
     'LoaderThroughput', 'benchmark_loader', 'format_loader_report',
-    'format_training_report'
+    'format_training_report', 'benchmark_config', 'quiet_logger'
 ]

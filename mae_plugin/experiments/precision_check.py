@@ -13,8 +13,11 @@ import time
 from typing import Dict, List, Optional
 
 import numpy as np
+from mmengine.config import Config
 
-from mae_plugin.apis import build_runner, check_train_inputs, train_config
+from mae_plugin.apis import (TRAIN_DATA_KEYS, build_runner,
+                             check_train_inputs, train_config)
+from mae_plugin.datasets import check_image_folders
 from .report import markdown_table, pyplot, save_figure
 
 #: The suffixes of the report's files after its path (``--out``).
@@ -23,39 +26,58 @@ REPORT_SUFFIXES = ('.json', '.md', '.png')
 RUNS = (('fp32', False, 0), ('bf16', True, 0), ('fp32, other seed', False, 1))
 
 
-def train_losses(config: str,
-                 work_dir: str,
-                 amp: bool,
-                 seed: int,
-                 cfg_options: Optional[dict] = None) -> dict:
-    """Train ``config`` once and return its loss at every iteration.
+def precision_configs(config: str,
+                      work_dir: str,
+                      seed: int = 0,
+                      cfg_options: Optional[dict] = None) -> Dict[str, Config]:
+    """The training config of each run of :data:`RUNS`, checked before any
+    of them trains.
 
     Args:
         config (str): Training config.
-        work_dir (str): Output folder of this run.
-        amp (bool): Mixed precision, as ``tools/train.py --amp``.
-        seed (int): ``randomness.seed``.
-        cfg_options (dict, optional): Other overrides.
+        work_dir (str): Parent folder of the runs' folders.
+        seed (int): ``randomness.seed`` of the fp32 and bf16 runs; the
+            third run's is ``seed + 1``. Defaults to 0.
+        cfg_options (dict, optional): Other overrides of every run.
+
+    Returns:
+        dict: Run name -> its config, as ``tools/train.py`` makes it
+        (:func:`~mae_plugin.apis.train_config`), without validation.
+
+    Raises:
+        FileNotFoundError: A relative ``data_root`` that is no folder in
+            the working directory, or a missing ``Pretrained`` checkpoint
+            (:func:`~mae_plugin.apis.check_train_inputs`); an
+            ``ImageFolder`` folder that does not exist
+            (:func:`~mae_plugin.datasets.check_image_folders`).
+        ValueError: An ``ImageFolder`` folder that holds no image, or what
+            :func:`~mae_plugin.apis.train_config` refuses.
+    """
+    configs = {}
+    for name, amp, offset in RUNS:
+        cfg = train_config(
+            config,
+            work_dir=osp.join(work_dir, re.sub(r'\W+', '_', name)),
+            amp=amp,
+            no_validate=True,
+            cfg_options=dict(cfg_options or {},
+                             **{'randomness.seed': seed + offset}))
+        check_train_inputs(cfg)
+        check_image_folders(cfg, *TRAIN_DATA_KEYS)
+        configs[name] = cfg
+    return configs
+
+
+def train_losses(cfg: Config) -> dict:
+    """Train with ``cfg`` once and return its loss at every iteration.
 
     Returns:
         dict: ``losses`` (list of floats, one per iteration), ``cpu_s``
         (process CPU seconds of the training) and the ``optim_wrapper``
         type that ran.
-
-    Raises:
-        FileNotFoundError: Before the runner is built, a relative
-            ``data_root`` that is no folder in the working directory
-            (:func:`~mae_plugin.apis.check_train_inputs`).
     """
-    cfg = train_config(
-        config,
-        work_dir=work_dir,
-        amp=amp,
-        no_validate=True,
-        cfg_options=dict(cfg_options or {}, **{'randomness.seed': seed}))
-    check_train_inputs(cfg)  # its data, before the runner is built
     # a fresh message hub (its instance is named after the experiment)
-    cfg.experiment_name = f'{osp.basename(work_dir)}_{time.time_ns()}'
+    cfg.experiment_name = f'{osp.basename(cfg.work_dir)}_{time.time_ns()}'
     runner = build_runner(cfg)
     start = time.process_time()
     runner.train()
@@ -73,29 +95,25 @@ def mean_gap(a: List[float], b: List[float]) -> float:
     return float(np.abs(np.asarray(a) - np.asarray(b)).mean())
 
 
-def run_precision_check(config: str,
-                        work_dir: str,
-                        seed: int = 0,
-                        cfg_options: Optional[dict] = None) -> dict:
-    """The three runs of :data:`RUNS` and their gaps.
+def run_precision_check(configs: Dict[str, Config]) -> dict:
+    """Train the three runs of :data:`RUNS` and measure their gaps.
+
+    Args:
+        configs (dict): The runs' configs, from :func:`precision_configs`.
 
     Returns:
-        dict: ``config`` and ``seed`` as given, ``runs`` (name to
-        :func:`train_losses`' dict), ``bf16_gap``
-        (mean per-iteration |bf16 - fp32|), ``seed_gap`` (the same between
-        the two fp32 runs), and ``final`` (name to the mean loss of the last
+        dict: ``config`` (the file) and ``seed`` (of the fp32 run), ``runs``
+        (name to :func:`train_losses`' dict), ``bf16_gap`` (mean
+        per-iteration |bf16 - fp32|), ``seed_gap`` (the same between the
+        two fp32 runs), and ``final`` (name to the mean loss of the last
         tenth of the iterations).
     """
-    runs: Dict[str, dict] = {}
-    for name, amp, offset in RUNS:
-        runs[name] = train_losses(
-            config, osp.join(work_dir, re.sub(r'\W+', '_', name)), amp,
-            seed + offset, cfg_options)
+    runs = {name: train_losses(cfg) for name, cfg in configs.items()}
     fp32 = runs['fp32']['losses']
     tail = max(1, len(fp32) // 10)
     return dict(
-        config=config,
-        seed=seed,
+        config=configs['fp32'].filename,
+        seed=configs['fp32'].randomness.seed,
         runs=runs,
         bf16_gap=mean_gap(runs['bf16']['losses'], fp32),
         seed_gap=mean_gap(runs['fp32, other seed']['losses'], fp32),

@@ -37,12 +37,12 @@ import time
 from typing import Callable, Dict, Sequence
 
 import torch
-from mmengine.logging import MMLogger
 
 from mae_plugin.utils import (check_choices, check_device, check_int,
                               check_positive_int)
 from .flop_count import count_flops
 from .matrix_products import matrix_product_seconds
+from .quiet import quiet_logger
 from .step_memory import cpu_step_peak_memory, cuda_steps_peak_memory
 from .step_models import PEERS, BenchmarkSpec, build_plugin
 from .timing import PeerResult, synchronize
@@ -79,7 +79,10 @@ def run_benchmark(spec: BenchmarkSpec,
     images = torch.randn(
         spec.batch_size, 3, spec.img_size, spec.img_size, device=spec.device)
     plugin = build_plugin(spec)
-    _init_weights_quietly(plugin)
+    # without the INFO line per parameter that mmengine logs when its
+    # current logger writes to no file (hundreds of lines before the report)
+    with quiet_logger(logging.WARNING):
+        plugin.init_weights()
     weights = plugin.state_dict()
     trainers = {}
     for name in peers:
@@ -102,19 +105,6 @@ def run_benchmark(spec: BenchmarkSpec,
             if spec.device.startswith('cuda') else cpu_step_peak_memory(
                 step, images))
     return results
-
-
-def _init_weights_quietly(model: torch.nn.Module) -> None:
-    """``model.init_weights()`` without the INFO line per parameter that
-    mmengine logs when its current logger writes to no file (hundreds of
-    lines before the report)."""
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        model.init_weights()
-    finally:
-        logger.setLevel(level)
 
 
 def _timed_rounds(trainers: Dict[str, TrainStep], images: torch.Tensor,

@@ -10,8 +10,9 @@ from torch.nn.attention import SDPBackend
 from mae_plugin.checkpoint import (convert_to_hf_vitmae, hf_vitmae_config,
                                    convert_to_mmpretrain_mae)
 from mae_plugin.models import MAEViT, mae_config
+from mae_plugin.models.utils import check_divisible
 from mae_plugin.registry import build_model
-from mae_plugin.utils import check_choice, check_positive_int
+from mae_plugin.utils import check_choice, check_number, check_positive_int
 
 DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 #: ``torch.compile`` modes; ``'reduce-overhead'`` replays CUDA graphs.
@@ -52,11 +53,12 @@ class BenchmarkSpec:
     Attributes:
         arch (str | dict): A name of ``MAEViT.arch_zoo`` (base, large,
             huge, deit-small ...) or an arch dict.
-        img_size (int): Square input side.
+        img_size (int): Square input side, a multiple of ``patch_size``.
         patch_size (int): Patch side.
         batch_size (int): Images per step.
-        mask_ratio (float): Fraction of patches removed.
-        decoder_dims (int): Decoder width.
+        mask_ratio (float): Fraction of patches removed, in [0, 1).
+        decoder_dims (int): Decoder width, a multiple of
+            ``decoder_heads``.
         decoder_depth (int): Decoder blocks.
         decoder_heads (int): Decoder attention heads.
         norm_pix (bool): Per-patch normalised targets.
@@ -105,6 +107,14 @@ class BenchmarkSpec:
         for name in ('img_size', 'patch_size', 'batch_size', 'decoder_dims',
                      'decoder_depth', 'decoder_heads'):
             check_positive_int(name, getattr(self, name))
+        # what the models refuse as they are built, named by field before
+        check_divisible(self.img_size, self.img_size, self.patch_size,
+                        'img_size')
+        check_number('mask_ratio', self.mask_ratio, 0, 1, high_open=True)
+        if self.decoder_dims % self.decoder_heads:
+            raise ValueError(
+                'decoder_dims must be a multiple of decoder_heads '
+                f'({self.decoder_heads}), got {self.decoder_dims}')
         check_choice('dtype', self.dtype, sorted(DTYPES))
         if self.compile and self.compile_blocks:
             raise ValueError('compile and compile_blocks exclude each other:'

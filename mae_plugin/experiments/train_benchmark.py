@@ -6,17 +6,18 @@ ratio of the two is what the data path and the runner cost. The same
 runner's data loader alone, with nothing consuming its batches, gives the
 rate the data path can feed.
 """
-import os.path as osp
 import time
 from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 import torch
+from mmengine.config import Config
 from mmengine.hooks import Hook, ProfilerHook
 from torch.utils.data import DataLoader
 
 from mae_plugin.apis import build_runner, check_train_inputs, train_config
+from mae_plugin.datasets import IMAGE_EXTENSIONS, check_image_folder
 from mae_plugin.utils import check_int, check_positive_int
 from .timing import seconds_per_call
 
@@ -105,7 +106,7 @@ def benchmark_training(config_file: str,
     check_int('warmup', warmup, minimum=0)
     check_positive_int('step_repeats', step_repeats)
     check_int('profile_iters', profile_iters, minimum=0)
-    cfg = _benchmark_config(config_file, data_root, work_dir, batch_size,
+    cfg = benchmark_config(config_file, data_root, work_dir, batch_size,
                             num_workers, epochs, amp, cfg_options)
     runner = build_runner(cfg)
     iters_per_epoch = len(runner.train_dataloader)
@@ -209,7 +210,7 @@ def benchmark_loader(config_file: str,
     """
     check_int('warmup', warmup, minimum=0)
     check_positive_int('preprocess_repeats', preprocess_repeats)
-    cfg = _benchmark_config(config_file, data_root, work_dir, batch_size,
+    cfg = benchmark_config(config_file, data_root, work_dir, batch_size,
                             num_workers, epochs, False, cfg_options)
     runner = build_runner(cfg)
     loader = runner.train_dataloader
@@ -280,22 +281,36 @@ def _epoch_start_mean(times: np.ndarray, iters_per_epoch: int) -> float:
     return float(np.mean(epoch_starts)) if len(epoch_starts) else float('nan')
 
 
-def _benchmark_config(config_file: str, data_root: str, work_dir: str,
-                      batch_size: int, num_workers: int, epochs: int,
-                      amp: bool, cfg_options: Optional[dict]):
+def benchmark_config(config_file: str,
+                     data_root: str,
+                     work_dir: str,
+                     batch_size: int,
+                     num_workers: int,
+                     epochs: int = 2,
+                     amp: bool = False,
+                     cfg_options: Optional[dict] = None) -> Config:
     """``config_file`` as :func:`benchmark_training` and
-    :func:`benchmark_loader` run it: the images of ``data_root`` in full
-    batches only (the rates count ``batch_size`` images a batch), no
-    checkpoints, no validation, workers that persist between epochs. A
-    wrapped dataset (the demo's ``RepeatDataset``) gives way to the one it
-    wraps: each image once an epoch, from ``data_root``. The rest of what
+    :func:`benchmark_loader` run it (arguments as theirs), its inputs
+    checked: the images of ``data_root`` in full batches only (the rates
+    count ``batch_size`` images a batch), no checkpoints, no validation,
+    workers that persist between epochs. A wrapped dataset (the demo's
+    ``RepeatDataset``) gives way to the one it wraps: each image once an
+    epoch, from ``data_root``, which must list an image
+    (:func:`~mae_plugin.datasets.check_image_folder`). The rest of what
     the run reads (the data of its hooks) is checked as ``tools/train.py``
-    checks it (:func:`~mae_plugin.apis.check_train_inputs`)."""
+    checks it (:func:`~mae_plugin.apis.check_train_inputs`).
+    ``benchmark_train.py`` calls it before its first run.
+
+    Raises:
+        FileNotFoundError: ``data_root`` is no folder, or what
+            :func:`~mae_plugin.apis.check_train_inputs` refuses.
+        ValueError: ``data_root`` lists no image, a count is out of its
+            range, ``cfg_options`` lets the last batch be partial, or what
+            :func:`~mae_plugin.apis.train_config` refuses.
+    """
     check_positive_int('batch_size', batch_size)
     check_positive_int('epochs', epochs)
     check_int('num_workers', num_workers, minimum=0)
-    if not osp.isdir(data_root):
-        raise FileNotFoundError(f'data_root {data_root} is not a folder')
     if not (cfg_options or {}).get('train_dataloader.drop_last', True):
         raise ValueError(
             'cfg_options: train_dataloader.drop_last must stay True: the '
@@ -319,6 +334,9 @@ def _benchmark_config(config_file: str, data_root: str, work_dir: str,
     while isinstance(dataset.get('dataset'), dict):  # a dataset wrapper
         dataset = dataset.dataset
     dataset.update(data_root=data_root, data_prefix='')
+    check_image_folder('data_root', data_root,
+                       dataset.get('extensions', IMAGE_EXTENSIONS),
+                       dataset.get('with_label', True))
     cfg.train_dataloader.dataset = dataset
     return check_train_inputs(cfg)
 

@@ -231,6 +231,16 @@ def test_bad_spec_and_counts_are_refused_by_name():
         BenchmarkSpec(batch_size=0)
     with pytest.raises(ValueError, match="dtype must be one of .*'fp8'"):
         BenchmarkSpec(dtype='fp8')
+    # what the models refused only as the benchmark built them
+    for fields, message in [
+            (dict(img_size=30), 'img_size 30x30 is not a multiple of '
+             'patch_size 16'),
+            (dict(mask_ratio=1), r'mask_ratio must be a number in \[0, 1\), '
+             'got 1.0'),
+            (dict(decoder_dims=30), 'decoder_dims must be a multiple of '
+             r'decoder_heads \(16\), got 30')]:
+        with pytest.raises(ValueError, match=f'^{message}$'):
+            BenchmarkSpec(**fields)
     with pytest.raises(ValueError, match='rounds must be an int >= 1, got 0'):
         run_benchmark(TINY_SPEC, rounds=0)
     with pytest.raises(ValueError, match='warmup must be an int >= 0'):

@@ -103,7 +103,9 @@ def test_profiles_the_iterations_after_the_warmup(config, jpegs, tmp_path):
 
 
 def test_refuses_what_cannot_be_timed(config, jpegs, tmp_path):
-    with pytest.raises(FileNotFoundError, match='data_root /no/such'):
+    with pytest.raises(FileNotFoundError, match=(
+            "^data_root must be a folder of images, got '/no/such', which "
+            'is no folder$')):
         benchmark_training(config, '/no/such', str(tmp_path), 4, 0)
     with pytest.raises(ValueError, match='num_workers must be'):
         benchmark_training(config, jpegs, str(tmp_path), 4, -1)

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from mae_plugin.datasets import IMAGE_EXTENSIONS
 from ..conftest import ABSENT_CUDA
 from .test_documented_commands import load_tool
 from .test_train_test_visualize import CONFIG, run_tool
@@ -153,6 +154,41 @@ def test_an_input_the_library_refuses_is_one_line(tool, args, message,
         '--work-dir', str(tmp_path / 'work')]
     result = run_tool(f'tools/{tool}.py', CONFIG,
                       *[arg.format(**names) for arg in args], *work_dir)
+    assert result.returncode == 1
+    assert result.stderr == f'{tool}: {message.format(**names)}\n'
+    assert not (tmp_path / 'work').exists()
+
+
+@pytest.mark.parametrize('tool, args, message', [
+    ('benchmark_train', ['--data-root', '{missing}', '--batch-size', '1'],
+     "data_root must be a folder of images, got '{missing}', which is no "
+     'folder'),
+    ('benchmark_train', ['--data-root', '{empty}', '--batch-size', '1'],
+     "data_root must be a folder of images, got '{empty}', which holds "
+     'none; image extensions: {extensions}'),
+    ('compare_precision', [
+        '--cfg-options', 'train_dataloader.dataset.dataset.data_root={empty}',
+        'custom_hooks.0.dataset.data_root={images}'
+    ], "train_dataloader.dataset.dataset.data_root must be a folder of "
+     "images, got '{empty}', which holds none; image extensions: "
+     '{extensions}'),
+    ('benchmark_pretrain', ['--img-size', '30', '--patch-size', '16'],
+     'img_size 30x30 is not a multiple of patch_size 16'),
+])
+def test_a_data_input_the_analysis_tools_refuse_is_one_line(
+        tool, args, message, image, tmp_path):
+    """benchmark_train and compare_precision checked their data inside
+    the library call that does the work, benchmark_pretrain its sizes as
+    it built the models: a missing or empty image folder, or an image
+    size that is no multiple of the patch, printed a traceback."""
+    (tmp_path / 'empty').mkdir()
+    names = dict(missing=tmp_path / 'missing', empty=tmp_path / 'empty',
+                 images=tmp_path, extensions=' '.join(IMAGE_EXTENSIONS))
+    argv = ([*SMALL['benchmark_pretrain.py']]
+            if tool == 'benchmark_pretrain' else
+            [CONFIG, '--work-dir', str(tmp_path / 'work')])
+    result = run_tool(f'{TOOLS}{tool}.py', *argv,
+                      *[arg.format(**names) for arg in args])
     assert result.returncode == 1
     assert result.stderr == f'{tool}: {message.format(**names)}\n'
     assert not (tmp_path / 'work').exists()

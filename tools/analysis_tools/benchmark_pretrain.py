@@ -20,7 +20,7 @@ from mae_plugin.experiments.step_models import COMPILE_MODES, SDPA_BACKENDS
 from mae_plugin.experiments.cli import (add_json_arg, add_spec_args,
                                         add_timing_args, spec_from_args)
 from mae_plugin.utils import (add_device_arg, argparse_type,
-                              check_positive_int)
+                              check_positive_int, report_input_errors)
 
 
 def parse_args():
@@ -61,7 +61,8 @@ def parse_args():
 
 def main():
     args = parse_args()
-    spec = spec_from_args(BenchmarkSpec, args)
+    with report_input_errors('benchmark_pretrain'):  # before any model
+        spec = spec_from_args(BenchmarkSpec, args)
     results = run_benchmark(
         spec,
         args.peers,

@@ -21,13 +21,15 @@ import tempfile
 import numpy as np
 
 import mae_plugin  # noqa: F401
-from mae_plugin.experiments import (PipelineSpec, benchmark_loader,
-                                    benchmark_training, format_loader_report,
-                                    format_training_report,
+from mae_plugin.experiments import (PipelineSpec, benchmark_config,
+                                    benchmark_loader, benchmark_training,
+                                    format_loader_report,
+                                    format_training_report, quiet_logger,
                                     write_benchmark_images, write_json)
 from mae_plugin.experiments.cli import add_cfg_options, add_json_arg
 from mae_plugin.utils import (add_config_arg, argparse_type, check_int,
-                              check_output_folder, check_positive_int)
+                              check_output_folder, check_positive_int,
+                              report_input_errors)
 
 
 def parse_args():
@@ -101,6 +103,14 @@ def main():
         write_benchmark_images(args.data_root,
                                PipelineSpec(num_images=args.make_jpegs))
     work_dir = args.work_dir or tempfile.mkdtemp(prefix='benchmark_train_')
+    # every run's config and data before the first run, quietly: each run
+    # builds its config again and logs its warnings then
+    with report_input_errors('benchmark_train'), quiet_logger():
+        for workers in args.workers:
+            benchmark_config(args.config, args.data_root,
+                             run_dir(work_dir, workers), args.batch_size,
+                             workers, args.epochs, args.amp,
+                             args.cfg_options)
     print(f'runner logs in {work_dir}')
     results = []
     for workers in args.workers:
@@ -110,16 +120,15 @@ def main():
             epochs=args.epochs,
             warmup=args.warmup,
             cfg_options=args.cfg_options)
-        run_dir = osp.join(work_dir, f'workers{workers}')
         if args.loader_only:
-            result = benchmark_loader(args.config, args.data_root, run_dir,
-                                      **kwargs)
+            result = benchmark_loader(args.config, args.data_root,
+                                      run_dir(work_dir, workers), **kwargs)
             print(format_loader_report(args.config, result))
         else:
             result = benchmark_training(
                 args.config,
                 args.data_root,
-                run_dir,
+                run_dir(work_dir, workers),
                 amp=args.amp,
                 profile_iters=args.profile,
                 **kwargs)
@@ -127,6 +136,11 @@ def main():
         results.append(result)
     if args.json:
         write_json([json_record(r) for r in results], args.json)
+
+
+def run_dir(work_dir: str, workers: int) -> str:
+    """The runner's folder of the run with ``workers`` processes."""
+    return osp.join(work_dir, f'workers{workers}')
 
 
 def json_record(result) -> dict:

@@ -15,11 +15,12 @@ import os
 import mae_plugin  # noqa: F401  (registers the plugin)
 from mae_plugin.experiments import (check_report_files,
                                     format_precision_report,
-                                    plot_precision_check, run_precision_check,
-                                    write_json, write_markdown)
+                                    plot_precision_check, precision_configs,
+                                    run_precision_check, write_json,
+                                    write_markdown)
 from mae_plugin.experiments.precision_check import REPORT_SUFFIXES
 from mae_plugin.experiments.cli import add_cfg_options, add_config_args
-from mae_plugin.utils import argparse_type, check_seed
+from mae_plugin.utils import argparse_type, check_seed, report_input_errors
 
 
 def parse_args():
@@ -43,8 +44,10 @@ def parse_args():
 def main():
     args = parse_args()
     out = args.out or os.path.join(args.work_dir, 'precision')
-    result = run_precision_check(args.config, args.work_dir, args.seed,
-                                 args.cfg_options)
+    with report_input_errors('compare_precision'):  # before any run
+        configs = precision_configs(args.config, args.work_dir, args.seed,
+                                    args.cfg_options)
+    result = run_precision_check(configs)
     report = format_precision_report(result)
     write_json(result, out + '.json')
     write_markdown([report], out + '.md')
