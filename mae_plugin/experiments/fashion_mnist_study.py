@@ -21,6 +21,7 @@ from mae_plugin.utils import (check_config_path, check_number,
                               check_output_folder, check_positive_int,
                               load_config, merge_cfg_options)
 from .paths import config_path
+from .quiet import quiet_logger
 from .probes import (Features, check_knn_dataloader, checkpoint_features,
                      feature_loaders, finetune_accuracy, probe_features,
                      raw_pixel_features)
@@ -329,7 +330,9 @@ def _check_finetune_configs(work_dir: str, configs: tuple, epochs: tuple,
     only once pretraining and the probes were over, and checked by
     :func:`~mae_plugin.apis.train_config` only then. The equal-compute
     run, whose epochs are weighed later, is built with ``scratch_epochs``,
-    else ``finetune_epochs`` (the fewest it trains for).
+    else ``finetune_epochs`` (the fewest it trains for). They are built
+    quietly: each run's own build warns (of an earlier run's checkpoints
+    in its work dir, ...), once.
 
     Args:
         work_dir (str): Parent folder of the runs' work dirs.
@@ -352,8 +355,10 @@ def _check_finetune_configs(work_dir: str, configs: tuple, epochs: tuple,
             dict(cfg_options or {})).train_cfg.max_epochs
     equal = (EQUAL_COMPUTE, EQUAL_COMPUTE_DIR, configs[1], None,
              scratch_epochs or finetune_epochs)
-    for run in _same_epochs_runs(None, configs, finetune_epochs) + [equal]:
-        _run_config(run, work_dir, cfg_options, data)
+    runs = _same_epochs_runs(None, configs, finetune_epochs) + [equal]
+    with quiet_logger():  # the runs build them again, and warn
+        for run in runs:
+            _run_config(run, work_dir, cfg_options, data)
     return finetune_epochs
 
 

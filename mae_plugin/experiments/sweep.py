@@ -19,6 +19,7 @@ from mmengine.runner import find_latest_checkpoint
 
 from .probes import (checkpoint_features, feature_loaders, finetune_accuracy,
                      probe_features)
+from .quiet import quiet_logger
 from mae_plugin.apis import (build_runner, check_data_roots,
                              check_train_inputs, test_config, train_config)
 from mae_plugin.utils import check_seeds
@@ -159,7 +160,8 @@ def _evaluator_names(cfg: Config,
     The fine-tuning config is built here, with its options, as the
     evaluation builds it (:func:`~mae_plugin.apis.train_config`), and its
     loaders' relative ``data_root`` checked: a bad one failed only once
-    the first point had pretrained.
+    the first point had pretrained. It is built quietly: the evaluation's
+    build warns (of an earlier run's checkpoints in its work dir, ...).
 
     Raises:
         KeyError: A name is not in :data:`SWEEP_EVALUATORS`, or the config
@@ -202,9 +204,9 @@ def _evaluator_names(cfg: Config,
                             f'{dict(options.get(name, {}))}: {error}'
                             ) from None
     if 'finetune' in names:
-        check_data_roots(
-            _finetune_config(cfg, **options['finetune']), 'train_dataloader',
-            'test_dataloader')
+        with quiet_logger():  # its evaluation builds it again, and warns
+            finetune_cfg = _finetune_config(cfg, **options['finetune'])
+        check_data_roots(finetune_cfg, 'train_dataloader', 'test_dataloader')
     return names
 
 

@@ -7,6 +7,7 @@ import os.path as osp
 import re
 import subprocess
 import sys
+from types import SimpleNamespace
 from typing import Dict, List
 
 import cv2
@@ -26,6 +27,7 @@ from mae_plugin.engine import AccumulationAwareRunner, PretrainedKeysHook
 from tests.chance import above_chance
 from tests.fashion_mnist_files import write_fake_fashion_mnist
 from ..conftest import ROOT, checkout_env
+from ..test_checkpoint.test_pretrained_init import logged_by
 
 TINY_ARCH = dict(
     embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
@@ -442,3 +444,44 @@ def test_equal_compute_epochs_fill_the_budget():
             equal_compute_epochs(10., 5., bad)
     with pytest.raises(ValueError, match='pretrain_cpu_minutes'):
         equal_compute_epochs(0., 5., 1.)
+
+
+def test_an_earlier_runs_checkpoints_are_warned_of_once_per_work_dir(
+        tmp_path, monkeypatch):
+    """The fine-tuning configs are built before anything trains, to check
+    them, and again by their runs: the warning that a work dir holds an
+    earlier run's checkpoints came twice for each of their work dirs."""
+    data_root = str(tmp_path / 'fashion-mnist')
+    os.makedirs(data_root)
+    write_fake_fashion_mnist(data_root, num_train=20, num_test=10)
+    work_dir = tmp_path / 'work'
+    run_dirs = [
+        work_dir / name for name in ('pretrain', 'finetune_mae',
+                                     'finetune_scratch',
+                                     fashion_mnist_study.EQUAL_COMPUTE_DIR)
+    ]
+    for run_dir in run_dirs:
+        run_dir.mkdir(parents=True)
+        (run_dir / 'last_checkpoint').write_text(f'{run_dir}/epoch_2.pth')
+    # the study's stages without their training
+    loaders = dict(train=SimpleNamespace(dataset=[0] * 20),
+                   test=SimpleNamespace(dataset=[0] * 10))
+    for name, stand_in in dict(
+            _pretrain=lambda cfg, epochs: [dict(
+                cpu_minutes=1., wall_minutes=1., step_cpu_minutes=1.)] * 3,
+            feature_loaders=lambda *args: loaders,
+            _probe_stage=lambda *args: [],
+            finetune_accuracy=lambda cfg, checkpoint: 50.,
+            write_study_report=lambda *args: None).items():
+        monkeypatch.setattr(fashion_mnist_study, name, stand_in)
+    messages = logged_by(lambda: run_fashion_mnist_study(
+        str(work_dir), str(tmp_path / 'docs'), data_root=data_root,
+        pretrain_epochs=3, finetune_epochs=2, scratch_epochs=2,
+        probe_epochs=(2, ), pretrain_options=PRETRAIN_OPTIONS,
+        finetune_options=FINETUNE_OPTIONS))
+    assert [m for m in messages if 'earlier run' in m] == [
+        f'{run_dir} holds the checkpoints of an earlier run (the latest '
+        f'{run_dir}/epoch_2.pth): this run starts anew and writes over '
+        'those of the same names; --resume continues that run instead'
+        for run_dir in run_dirs
+    ]

@@ -3,6 +3,7 @@ point, one field changed, metrics, table and plot."""
 import json
 import os
 import os.path as osp
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -20,6 +21,7 @@ from tests.fashion_mnist_files import write_fake_fashion_mnist
 from ..test_experiments.test_fashion_mnist_study import (
     FINETUNE_EPOCHS, FINETUNE_OPTIONS, PRETRAIN_OPTIONS, assert_started_from,
     record_training_starts)
+from ..test_checkpoint.test_pretrained_init import logged_by
 from ..test_configs.test_ablation_configs import flatten
 from .test_train_test_visualize import photos  # noqa: F401 (fixture)
 from .test_train_test_visualize import CONFIG, crop_size_overrides
@@ -168,6 +170,31 @@ def test_a_bad_finetuning_config_or_option_is_refused_before_training(
                   evaluators=['finetune'], values=(0.5, ),
                   cfg_options=options)
     assert str(raised.value).startswith(message)
+
+
+def test_an_earlier_runs_checkpoints_are_warned_of_once_per_work_dir(
+        tmp_path, monkeypatch):
+    """The fine-tuning config of a point is built before the point trains,
+    to check it, and again by its evaluation: the warning that its work
+    dir holds an earlier run's checkpoints came twice."""
+    work_dir = tmp_path / 'work'
+    finetune_dir = work_dir / 'mask_ratio_0.5' / 'finetune'
+    finetune_dir.mkdir(parents=True)
+    (finetune_dir / 'last_checkpoint').write_text(
+        f'{finetune_dir}/epoch_3.pth')
+    monkeypatch.setattr(sweep, 'build_runner',
+                        lambda cfg: SimpleNamespace(train=lambda: None))
+    monkeypatch.setattr(sweep, 'finetune_accuracy',
+                        lambda cfg, checkpoint: 50.)
+    messages = logged_by(lambda: run_sweep(
+        FASHION_MNIST_SWEEP, 'mask_ratio', str(work_dir),
+        evaluators=['finetune'], values=(0.5, )))
+    assert [m for m in messages if 'earlier run' in m] == [
+        f'{finetune_dir} holds the checkpoints of an earlier run (the '
+        f'latest {finetune_dir}/epoch_3.pth): this run starts anew and '
+        'writes over those of the same names; --resume continues that run '
+        'instead'
+    ]
 
 
 @pytest.mark.parametrize('set_roots, key', [
