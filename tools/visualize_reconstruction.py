@@ -13,11 +13,16 @@ from mae_plugin.apis import (MASKING_STRATEGIES, init_model, list_images,
 from mae_plugin.evaluation import psnr
 from mae_plugin.utils import (CfgOptionsAction, add_config_arg,
                               add_device_arg, argparse_type, atomic_write,
-                              check_generator_seed, check_number,
+                              check_generator_seed, check_int, check_number,
                               check_output_file, check_positive_int,
                               report_input_errors)
 from mae_plugin.visualization import (add_caption, as_rgb, caption_lines,
                                       panel_titles, stack_rows)
+
+#: The largest side ``--img-size`` takes, far past the 224 pixels the
+#: configs pretrain at and the sides of common photos: a mistyped side
+#: (100000) failed in OpenCV's allocation of the resized image (30 GB).
+MAX_IMG_SIDE = 4096
 
 
 def parse_args():
@@ -49,10 +54,12 @@ def parse_args():
         help='seed of the masks')
     parser.add_argument(
         '--img-size',
-        type=argparse_type(check_positive_int, 'img_size'),
+        type=argparse_type(
+            check_int, 'img_size', minimum=1, maximum=MAX_IMG_SIDE),
         nargs=2,
         metavar=('H', 'W'),
-        help='resize every image to H x W (default: keep its own size)')
+        help=f'resize every image to H x W, each at most {MAX_IMG_SIDE} '
+        '(default: keep its own size)')
     parser.add_argument(
         '--scale',
         type=argparse_type(check_positive_int, 'scale'),

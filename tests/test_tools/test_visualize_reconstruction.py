@@ -18,6 +18,7 @@ from mae_plugin.apis import (build_masking, init_model, list_images,
 from mae_plugin.checkpoint import convert_to_official_mae
 from mae_plugin.visualization import caption_lines, panel_titles
 from ..conftest import ABSENT_CUDA
+from .test_tool_flags import run_main
 from .test_train_test_visualize import CONFIG, TINY, run, run_tool
 
 GAP = 4
@@ -412,3 +413,28 @@ def test_files_for_a_config_of_arrays_need_one_or_three_channels(images):
                        r'files have 1 or 3 channels, not the '
                        r'backbone.in_channels=4'):
         reconstruct_images(model, list_images([images]))
+
+
+@pytest.mark.parametrize('side', ['4097', '100000', '0'])
+def test_img_size_is_bounded_by_its_flag(side, tmp_path, monkeypatch,
+                                         capsys):
+    """--img-size 100000 100000 failed once the model was built, in
+    OpenCV's allocation of the resized image (30 GB); 4096 passes the
+    flag."""
+    image = str(tmp_path / 'a.png')
+    cv2.imwrite(image, np.zeros((32, 32, 3), np.uint8))
+    missing = str(tmp_path / 'missing.pth')
+
+    def exit_with(sides):
+        return run_main('tools/visualize_reconstruction.py',
+                        [CONFIG, missing, image, '--img-size', *sides],
+                        monkeypatch, capsys)
+
+    code, err = exit_with(['32', side])
+    assert code == 2
+    assert err.splitlines()[-1] == (
+        'visualize_reconstruction.py: error: argument --img-size: img_size '
+        f'must be an int in [1, 4096], got {side}')
+    # the checkpoint is the next input checked
+    assert exit_with(['4096', '4096'])[0] == (
+        f'visualize_reconstruction: checkpoint {missing}: no such file')
