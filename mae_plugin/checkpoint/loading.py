@@ -127,10 +127,8 @@ def compare_with_checkpoint(module: nn.Module,
 def _log_encoder_load(module: nn.Module, report: LoadReport, checkpoint: str,
                       prefix: str) -> None:
     logger = MMLogger.get_current_instance()
-    total = len(report.matched) + len(report.missing)
     logger.info(
-        f'{type(module).__name__}: loaded {len(report.matched)} of {total} '
-        f'encoder keys from {checkpoint} (prefix {prefix!r})')
+        report.count_line(type(module).__name__, checkpoint, prefix, ()))
     if report.missing:
         logger.info('newly initialised (not in the checkpoint): ' +
                     ', '.join(report.missing))

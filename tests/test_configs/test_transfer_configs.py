@@ -129,7 +129,7 @@ def run_log(work_dir):
 
 def loaded_keys(log_text):
     """``(loaded, total)`` from the backbone's loading line."""
-    match = re.search(r'DenseViT: loaded (\d+) of (\d+) encoder keys',
+    match = re.search(r'DenseViT: (\d+) of (\d+) keys matched',
                       log_text)
     assert match, 'no loading line in the log'
     return int(match.group(1)), int(match.group(2))
