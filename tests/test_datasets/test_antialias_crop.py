@@ -135,3 +135,17 @@ def test_imagenet_pretraining_crops_antialias(config):
     crop_cfg = cfg.train_dataloader.dataset.pipeline[0]
     assert crop_cfg.type == 'DecodeRandomResizedCrop' and crop_cfg.antialias
     assert crop_cfg.antialias_backend == 'torch'
+
+
+@pytest.mark.parametrize('box,backend', [((3, 5, 40, 61), 'pillow'),
+                                         ((3.5, 5, 40, 61), 'pillow'),
+                                         ((3.5, 5, 40, 61), 'torch'),
+                                         ((3, 5, 40, 61), 'torch')])
+def test_resized_crops_are_writable(box, backend):
+    """Transforms after the crop write in place (mmpretrain's
+    ``RandomErasing`` failed with 'assignment destination is read-only'
+    on PIL's crops, those of a fractional box with either backend)."""
+    img = np.random.default_rng(0).integers(0, 256, (64, 48, 3), np.uint8)
+    out = resize_box_antialiased(img, box, (16, 16), backend=backend)
+    assert out.flags.writeable
+    out[:4, :4] = 0  # what RandomErasing does

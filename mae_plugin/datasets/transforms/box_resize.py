@@ -232,18 +232,19 @@ def resize_box_antialiased(img: np.ndarray,
             ``'pillow'``.
 
     Returns:
-        np.ndarray: ``[out_h, out_w]`` or ``[out_h, out_w, 3]``.
+        np.ndarray: ``[out_h, out_w]`` or ``[out_h, out_w, 3]``, writable
+        (transforms after the crop, e.g. ``RandomErasing``, write in place).
     """
     if not all(float(edge).is_integer() for edge in box):
         resized = Image.fromarray(img).resize(
             out_size, PIL_FILTERS[interpolation], box=tuple(map(float, box)))
-        return np.asarray(resized)
+        return np.array(resized)  # writable, unlike np.asarray's view
     x0, y0, x1, y1 = (int(edge) for edge in box)
     cut = img[y0:y1, x0:x1]  # [h, w(, C)]
     if backend == 'pillow':
         resized = Image.fromarray(cut).resize(out_size,
                                               PIL_FILTERS[interpolation])
-        return np.asarray(resized)
+        return np.array(resized)  # writable, unlike np.asarray's view
     # [h, w, C] in one writable block: torch's SIMD kernels for uint8 read
     # and write that layout (channels last), twice as fast, no copy after
     cut = np.require(cut, requirements=('C', 'W')).reshape(*cut.shape[:2], -1)
