@@ -193,25 +193,41 @@ def set_masking(model: torch.nn.Module,
     model.backbone.masking = build_masking(strategy, mask_ratio)
 
 
+def _test_pipeline(cfg: Config) -> Tuple[str, list]:
+    """``(key, pipeline)``: the pipeline of the dataset of the config's
+    ``test_dataloader``, else of its ``val_dataloader`` (inside dataset
+    wrappers), else its ``test_pipeline`` variable; ``('', [])`` when it
+    has none."""
+    for key in ('test_dataloader', 'val_dataloader'):
+        dataset = (cfg.get(key) or {}).get('dataset') or {}
+        while 'pipeline' not in dataset and 'dataset' in dataset:
+            dataset = dataset['dataset']  # RepeatDataset and the like
+        if dataset.get('pipeline'):
+            return f'{key} pipeline', dataset['pipeline']
+    return 'test_pipeline', cfg.get('test_pipeline') or []
+
+
 def image_loader(model: torch.nn.Module) -> dict:
     """The loading step for image files given to ``model``: the first step
-    of its config's ``test_pipeline`` when that loads image files, else
-    (a dataset of arrays, as Fashion-MNIST's) ``RobustLoadImageFromFile``
-    with the backbone's channels, grey for 1 and colour for 3.
+    of its config's test pipeline (:func:`_test_pipeline`, where a config
+    sets ``color_type``) when that loads image files, else (a dataset of
+    arrays, as Fashion-MNIST's) ``RobustLoadImageFromFile`` with the
+    backbone's channels, grey for 1 and colour for 3.
 
     Raises:
         ValueError: The config loads no image files and the backbone takes
             neither 1 nor 3 channels.
     """
-    load = model.cfg.test_pipeline[0]
-    if 'LoadImage' in load['type']:
+    key, pipeline = _test_pipeline(model.cfg)
+    load = pipeline[0] if pipeline else {'type': None}
+    if 'LoadImage' in str(load['type']):
         return load
     colors = {1: 'grayscale', 3: 'color'}
     in_channels = model.backbone.in_channels
     if in_channels not in colors:
         raise ValueError(
-            f'test_pipeline[0] of the config ({load["type"]!r}) loads no '
-            f'image files, and image files have 1 or 3 channels, not the '
+            f'the {key} of the config (first step {load["type"]!r}) loads '
+            f'no image files, and image files have 1 or 3 channels, not the '
             f'backbone.in_channels={in_channels}')
     return dict(type='RobustLoadImageFromFile', color_type=colors[in_channels])
 

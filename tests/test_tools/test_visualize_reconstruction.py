@@ -408,11 +408,27 @@ def test_a_config_of_arrays_loads_files_in_the_backbone_channels(images):
 def test_files_for_a_config_of_arrays_need_one_or_three_channels(images):
     model = init_model(FASHION_MNIST,
                        cfg_options={'model.backbone.in_channels': 4})
-    with pytest.raises(ValueError, match=r"test_pipeline\[0\] of the config "
-                       r"\('PackInputs'\) loads no image files, and image "
-                       r'files have 1 or 3 channels, not the '
+    with pytest.raises(ValueError, match=r"the test_pipeline of the config "
+                       r"\(first step 'PackInputs'\) loads no image files, "
+                       r'and image files have 1 or 3 channels, not the '
                        r'backbone.in_channels=4'):
         reconstruct_images(model, list_images([images]))
+
+
+def test_files_load_as_the_test_dataloader_loads_them(images):
+    """A grey model whose config sets ``color_type`` in its dataloaders
+    (not in the ``test_pipeline`` variable they were made from) reads
+    the files in grey, as its test runs do."""
+    model = init_model(CONFIG, cfg_options={
+        'model.backbone.in_channels': 1,
+        'model.data_preprocessor.mean': [127.5],
+        'model.data_preprocessor.std': [64.],
+        'model.data_preprocessor.to_rgb': False,
+        'test_dataloader.dataset.pipeline.0.color_type': 'grayscale'})
+    files = list_images([images])
+    rows = figures(reconstruct_images(model, files))
+    for (h, w), row, path in zip(SIZES, rows, files):
+        assert row.shape == (h, 4 * w + 3 * GAP, 1)
 
 
 @pytest.mark.parametrize('side', ['4097', '100000', '0'])
