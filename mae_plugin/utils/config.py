@@ -16,7 +16,7 @@ import difflib
 import inspect
 import os.path as osp
 from numbers import Real
-from typing import Any, Iterator, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config, DictAction
 
@@ -155,10 +155,28 @@ def config_items(node: Any, key: str = '') -> Iterator[Tuple[str, Any]]:
         yield from config_items(child, f'{key}.{name}' if key else str(name))
 
 
+def _copied_variables(cfg: Config, runner_keys: set) -> Dict[str, List[str]]:
+    """The top-level lists and dicts of ``cfg`` that the runner does not
+    take and that other keys hold copies of (``train_pipeline``, copied to
+    ``train_dataloader.dataset.pipeline`` as the config was loaded), each
+    with the keys of its copies."""
+    items = list(config_items(cfg._cfg_dict))
+    copies = {}
+    for key, value in cfg.items():
+        if key in runner_keys or not isinstance(value, (list, dict)):
+            continue
+        paths = [path for path, child in items
+                 if path.split('.')[0] != key and type(child) is type(value)
+                 and child == value]
+        if paths:
+            copies[key] = paths
+    return copies
+
+
 def merge_cfg_options(cfg: Config, options: dict) -> Config:
     """Merge ``options`` (``--cfg-options``, ``key.sub=value``) into
     ``cfg`` as ``cfg.merge_from_dict`` does, and return it, after refusing
-    two options that would change nothing, while the run trains with the
+    three options that would change nothing, while the run trains with the
     config's values:
 
     - a misspelt top-level key: one that neither the config nor mmengine's
@@ -166,17 +184,22 @@ def merge_cfg_options(cfg: Config, options: dict) -> Config:
       for ``optim_wrapper``), which mmengine adds as a new key;
     - a variable of the config (``data_root``, ``img_size``,
       ``max_epochs``: a top-level string or number that the runner does
-      not take), which the keys using it read when the config was loaded.
+      not take), which the keys using it read when the config was loaded;
+    - a key inside a list or dict variable that other keys copied as the
+      config was loaded (``train_pipeline.0.scale``, where the run reads
+      ``train_dataloader.dataset.pipeline``).
 
     Raises:
         ValueError: naming the option and the key it resembles, or the
             keys that hold the variable's value (those that took it, and
-            any that hold the same value by chance).
+            any that hold the same value by chance; not those inside
+            copied variables), or the keys of the copies to set.
     """
     from mmengine.runner import Runner
     runner_keys = (set(inspect.signature(Runner.__init__).parameters)
                    | RUNNER_CFG_KEYS) - {'self'}
     known = set(cfg.keys()) | runner_keys
+    copied = _copied_variables(cfg, runner_keys)
     for option in options:
         key = option.split('.')[0]
         close = difflib.get_close_matches(key, known, n=1, cutoff=0.85)
@@ -192,7 +215,7 @@ def merge_cfg_options(cfg: Config, options: dict) -> Config:
             holders = [
                 path for path, child in config_items(cfg._cfg_dict)
                 if type(child) is type(value) and child == value
-                and path != key
+                and path != key and path.split('.')[0] not in copied
             ]
             raise ValueError(
                 f'cfg_options {key} must be a key the run reads, got a '
@@ -200,5 +223,14 @@ def merge_cfg_options(cfg: Config, options: dict) -> Config:
                 'using it read when the config was loaded; set those '
                 'instead' + (f' (keys holding its value: '
                              f'{", ".join(holders)})' if holders else ''))
+        if option != key and key in copied:
+            rest = option[len(key):]
+            raise ValueError(
+                f'cfg_options {option} must be a key the run reads, got one '
+                f'inside a variable of the config ({key}), which '
+                f'{", ".join(copied[key])} copied when the config was '
+                'loaded; set ' + ', '.join(path + rest
+                                           for path in copied[key]) +
+                ' instead')
     cfg.merge_from_dict(options)
     return cfg

@@ -41,7 +41,6 @@ def crop_size_overrides(data_root):
         'val_dataloader.dataset.pipeline.2.crop_size=32',
         'test_dataloader.dataset.pipeline.1.scale=32',
         'test_dataloader.dataset.pipeline.2.crop_size=32',
-        'test_pipeline.1.scale=32', 'test_pipeline.2.crop_size=32',
         f'custom_hooks.0.dataset.data_root={data_root}',
         'custom_hooks.0.dataset.pipeline.1.scale=32',
         'custom_hooks.0.dataset.pipeline.2.crop_size=32',

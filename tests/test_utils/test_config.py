@@ -1,11 +1,17 @@
 """mae_plugin.utils.config: the config path check, ``--cfg-options`` read
 and merged, with the exact messages they raise."""
+import os.path as osp
+
 import pytest
 from mmengine.config import Config, DictAction
 
 from mae_plugin.utils import (CfgOptionsAction, check_config_path,
-                              merge_cfg_options)
+                              load_config, merge_cfg_options)
+from ..conftest import ROOT
 from .test_checks import parser_with, raises
+
+DEMO = osp.join(ROOT, 'configs', 'mae',
+                'mae_vit-tiny-p8_1xb32-coslr_demo-photos.py')
 
 
 def test_cfg_options_action_reads_items_as_mmengine_and_names_bad_ones():
@@ -101,3 +107,32 @@ def test_merge_cfg_options_refuses_a_variable_read_at_load_time():
                             'test_pipeline.0.scale': 96})
     assert (cfg.log_level, cfg.flip, cfg.test_pipeline[0].scale,
             cfg.data_root) == ('DEBUG', False, 96, 'data/imagenet/')
+
+
+def test_merge_cfg_options_refuses_keys_inside_a_copied_variable():
+    """``train_pipeline.0.scale=64`` changed the variable the dataloader
+    had copied its pipeline from, and the run trained at the config's
+    size; the copies are named instead, and not among the holders of a
+    scalar variable's value."""
+    cfg = load_config(DEMO)
+    with raises(ValueError, 'cfg_options train_pipeline.0.scale must be a '
+                'key the run reads, got one inside a variable of the config '
+                '(train_pipeline), which train_dataloader.dataset.dataset.'
+                'pipeline copied when the config was loaded; set '
+                'train_dataloader.dataset.dataset.pipeline.0.scale instead'):
+        merge_cfg_options(cfg, {'train_pipeline.0.scale': 64})
+    with raises(ValueError, 'cfg_options img_size must be a key the run '
+                'reads, got a variable of the config (img_size=96), which '
+                'the keys using it read when the config was loaded; set '
+                'those instead (keys holding its value: '
+                'model.backbone.img_size, train_dataloader.dataset.dataset.'
+                'pipeline.0.scale, test_dataloader.dataset.pipeline.1.scale'
+                ', test_dataloader.dataset.pipeline.2.crop_size, '
+                'custom_hooks.0.dataset.pipeline.1.scale, custom_hooks.0.'
+                'dataset.pipeline.2.crop_size, val_dataloader.dataset.'
+                'pipeline.1.scale, val_dataloader.dataset.pipeline.2.'
+                'crop_size)'):
+        merge_cfg_options(cfg, {'img_size': 64})
+    merge_cfg_options(cfg, {'train_dataloader.dataset.dataset.pipeline.0.'
+                            'scale': 64})
+    assert cfg.train_dataloader.dataset.dataset.pipeline[0].scale == 64
