@@ -513,3 +513,28 @@ def test_train_step_preprocesses_the_inputs_and_passes_the_samples_by():
     # the batch's own samples, not copies made for the device
     assert kwargs['data_samples'] is raw['data_samples']
     assert kwargs['mode'] == 'loss'
+
+
+def test_training_images_of_another_grid_than_img_size_are_warned_of_once():
+    """A model built for 32x32 (4x4 patches) trains on 48x48 crops (a
+    config that changed ``model.backbone.img_size`` alone): warned of at
+    the first such batch only, and not for crops of its own size."""
+    from mmengine.optim import build_optim_wrapper
+    from ..test_checkpoint.test_pretrained_init import logged_by
+    model = build(tiny_mae_cfg())
+    optim_wrapper = build_optim_wrapper(
+        model, dict(optimizer=dict(type='SGD', lr=0.)))
+    warning = ('training images of 48x48 pixels (6x6 patches) differ from '
+               'model.backbone.img_size (32, 32) (4x4 patches); the sin-cos '
+               'positions follow the images. To train at img_size, set the '
+               "training pipeline's crop scale (the data preprocessor's "
+               'scale with device crops) to it too')
+
+    def steps(size, n):
+        return logged_by(lambda: [
+            model.train_step(batch(size=size), optim_wrapper)
+            for _ in range(n)])
+
+    assert steps(32, 1) == []
+    assert steps(48, 2) == [warning]
+    assert steps(48, 1) == []

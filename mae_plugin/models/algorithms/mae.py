@@ -1,7 +1,9 @@
 """The MAE algorithm: encoder, decoder and pixel head in the runner."""
+import logging
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
+from mmengine.logging import print_log
 from mmengine.optim import OptimWrapper
 from mmpretrain.models.selfsup import BaseSelfSupervisor
 from mmpretrain.structures import DataSample
@@ -25,6 +27,7 @@ def _preprocess(model, data: dict) -> dict:
     """
     samples = data.get('data_samples')
     data = model.data_preprocessor({**data, 'data_samples': None}, True)
+    model.warn_of_another_grid(data['inputs'])
     return {**data, 'data_samples': samples}
 
 
@@ -79,7 +82,10 @@ class MAE(BaseSelfSupervisor):
     taken from it unless the config sets them; a value set that disagrees
     with the backbone is an error naming both keys, and so is a
     ``data_preprocessor`` whose ``mean`` and ``std`` or channel swap
-    (``to_rgb``) do not fit ``backbone.in_channels``.
+    (``to_rgb``) do not fit ``backbone.in_channels``. The training images'
+    size is the pipeline's (or the device crops'): the first batch of
+    another patch grid than ``backbone.img_size``'s is warned of
+    (:meth:`warn_of_another_grid`).
 
     Args:
         backbone (dict): Encoder config.
@@ -128,6 +134,7 @@ class MAE(BaseSelfSupervisor):
         # checked here, not at the first validation after an epoch
         self.predict_seed = check_generator_seed('predict_seed', predict_seed)
         self._check_compatible()
+        self._another_grid_warned = False
 
     def _check_compatible(self) -> None:
         """Fail at build time when the three parts cannot work together."""
@@ -184,6 +191,32 @@ class MAE(BaseSelfSupervisor):
                 'removed patches would be 0/0: remove some (mask_ratio > 0, '
                 'a GridMasking stride > 1) or set head.loss_on_visible=True '
                 'to average over all patches')
+
+    def warn_of_another_grid(self, inputs: torch.Tensor) -> None:
+        """Warn, once, of training inputs ``[N, C, H, W]`` whose patch grid
+        is not ``backbone.img_size``'s.
+
+        The encoder and decoder make their sin-cos positions for any grid,
+        so such a batch trains, at the size that the pipeline's crop (or
+        the device crops' ``scale``) gives: a config that changed
+        ``model.backbone.img_size`` alone trained at the old size.
+        """
+        p = self.backbone.patch_size
+        grid = (inputs.shape[2] // p, inputs.shape[3] // p)
+        expected = tuple(self.backbone.patch_resolution)
+        if self._another_grid_warned or grid == expected:
+            return
+        self._another_grid_warned = True
+        size = tuple(self.backbone.img_size)
+        print_log(
+            f'training images of {inputs.shape[2]}x{inputs.shape[3]} pixels '
+            f'({grid[0]}x{grid[1]} patches) differ from model.backbone.'
+            f'img_size {size} ({expected[0]}x{expected[1]} patches); the '
+            'sin-cos positions follow the images. To train at img_size, '
+            "set the training pipeline's crop scale (the data "
+            "preprocessor's scale with device crops) to it too",
+            logger='current',
+            level=logging.WARNING)
 
     def forward(self,
                 inputs: torch.Tensor,
