@@ -58,8 +58,12 @@ class ReconstructionMetric(BaseMetric):
     only with other norm-pix runs; ``loss`` (in the normalised space it
     was trained in) takes no statistics from the true removed patches. A NaN or
     infinite ``masked_mse`` (a diverged model) is an error of
-    :meth:`compute_metrics`, not a NaN PSNR; an image reconstructed exactly
-    (``masked_mse`` 0) has an infinite :func:`psnr`, and so has the mean.
+    :meth:`compute_metrics`, not a NaN PSNR, and so is an image whose
+    ``mask`` (``[h, w]``, 1 = removed, where the sample has one) removes no
+    patch: its ``masked_mse`` is 0 over no pixels, not a perfect score
+    (``mask_ratio=0`` with ``head.loss_on_visible``). An image
+    reconstructed exactly (``masked_mse`` 0) has an infinite :func:`psnr`,
+    and so has the mean.
 
     Args:
         max_pixel_value (float): Peak value for PSNR, finite and > 0.
@@ -80,16 +84,26 @@ class ReconstructionMetric(BaseMetric):
 
     def process(self, data_batch, data_samples: Sequence) -> None:
         for sample in data_samples:
-            self.results.append(
-                (float(sample['masked_mse']), float(sample['masked_loss'])))
+            removed = int(sample['mask'].sum()) if 'mask' in sample else None
+            self.results.append((float(sample['masked_mse']),
+                                 float(sample['masked_loss']), removed))
 
-    def compute_metrics(self, results: List[Tuple[float, float]]) -> dict:
+    def compute_metrics(
+            self, results: List[Tuple[float, float, Optional[int]]]) -> dict:
         if not results:
             raise ValueError(
                 f'{type(self).__name__} got no images: the evaluated '
                 'dataloader (val_dataloader or test_dataloader) yielded '
                 'none; check its dataset')
-        mses, losses = zip(*results)
+        mses, losses, removed = zip(*results)
+        unmasked = removed.count(0)
+        if unmasked:
+            raise ValueError(
+                f'{type(self).__name__} measures the removed patches, but '
+                f'the masking removed none of {unmasked} of {len(mses)} '
+                'images (backbone.masking: mask_ratio 0 trains with '
+                'head.loss_on_visible); evaluate with a masking that '
+                'removes patches, or without this metric')
         broken = sum(not math.isfinite(mse) for mse in mses)
         if broken:  # a diverged model; its PSNR would be NaN or -inf
             raise ValueError(

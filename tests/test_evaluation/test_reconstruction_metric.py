@@ -11,6 +11,8 @@ from skimage.metrics import peak_signal_noise_ratio
 
 from mae_plugin.evaluation import ReconstructionMetric, psnr
 from mae_plugin.registry import METRICS
+from mae_plugin.registry import MODELS as METRICS_MODELS
+from ..conftest import tiny_mae_cfg
 
 
 def run(metric, mses, losses=None):
@@ -136,3 +138,29 @@ def test_a_diverged_model_is_an_error_not_a_nan_psnr():
             'ReconstructionMetric: masked_mse must be finite, got NaN or '
             'inf for 2 of 3 images')):
         run(ReconstructionMetric(), [1., math.nan, math.inf])
+
+
+def test_images_with_no_removed_patch_are_an_error_not_a_perfect_score():
+    """``mask_ratio=0`` with ``loss_on_visible`` (how a model trains
+    without masking) removes no patch: ``MAE.predict``'s masked MSE is 0
+    over no pixels, which scored as a perfect reconstruction; with a
+    masking that removes patches the same images are scored."""
+    init_default_scope('mae_plugin')
+    cfg = tiny_mae_cfg()
+    cfg['backbone']['masking'] = dict(type='RandomMasking', mask_ratio=0.)
+    cfg['head']['loss_on_visible'] = True
+    model = METRICS_MODELS.build(cfg).eval()
+    inputs = torch.rand(3, 3, 32, 32) * 255
+    metric = ReconstructionMetric()
+    metric.process(None, [s.to_dict() for s in model.predict(inputs)])
+    with pytest.raises(ValueError) as error:
+        metric.evaluate(3)
+    assert str(error.value) == (
+        'ReconstructionMetric measures the removed patches, but the masking '
+        'removed none of 3 of 3 images (backbone.masking: mask_ratio 0 '
+        'trains with head.loss_on_visible); evaluate with a masking that '
+        'removes patches, or without this metric')
+    model.backbone.masking.mask_ratio = 0.75
+    metric = ReconstructionMetric()
+    metric.process(None, [s.to_dict() for s in model.predict(inputs)])
+    assert metric.evaluate(3)['reconstruction/mse'] > 0
