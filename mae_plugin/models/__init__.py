@@ -1,5 +1,5 @@
 from .algorithms import MAE
-from .backbones import DenseViT, MAEViT
+from .backbones import DenseViT, LinearProbeViT, MAEViT
 from .data_preprocessors import DeviceCropDataPreprocessor
 from .factory import mae_config
 from .heads import MAEPixelHead
@@ -8,8 +8,8 @@ from .masking import (BaseMasking, BlockMasking, GridMasking, Masking,
 from .necks import MAEDecoder, SimpleFeaturePyramid
 
 __all__ = [
-    'MAE', 'DenseViT', 'MAEViT', 'DeviceCropDataPreprocessor', 'mae_config',
-    'MAEPixelHead', 'BaseMasking',
+    'MAE', 'DenseViT', 'LinearProbeViT', 'MAEViT',
+    'DeviceCropDataPreprocessor', 'mae_config', 'MAEPixelHead', 'BaseMasking',
     'BlockMasking', 'GridMasking', 'Masking', 'RandomMasking',
     'masking_from_noise', 'MAEDecoder', 'SimpleFeaturePyramid'
 ]

@@ -21,7 +21,7 @@ from mae_plugin.apis import train_config
 from mae_plugin.datasets import UnreadableImageError
 from mae_plugin.engine import PretrainedKeysHook
 from mae_plugin.registry import DATASETS, MODELS
-from tests.conftest import ROOT, checkout_env
+from tests.conftest import ROOT, TINY_ARCH, checkout_env
 from tests.test_tools.test_train_test_visualize import (CONFIG as DEMO_CONFIG,
                                                         TINY,
                                                         crop_size_overrides)
@@ -44,9 +44,9 @@ FINETUNE_RECIPES = {
     ('huge', 14, 630.8, 1e-3 * 4, 0.75, 0.3, 50),
 }
 LINEAR_RECIPES = {
-    'vit-base-p16_8xb2048-linear-coslr-90e_in1k.py': ('base', 16, 12, 768),
-    'vit-large-p16_8xb2048-linear-coslr-90e_in1k.py': ('large', 16, 24, 1024),
-    'vit-huge-p14_8xb2048-linear-coslr-90e_in1k.py': ('huge', 14, 32, 1280),
+    'vit-base-p16_8xb2048-linear-coslr-90e_in1k.py': ('base', 16, 768),
+    'vit-large-p16_8xb2048-linear-coslr-90e_in1k.py': ('large', 16, 1024),
+    'vit-huge-p14_8xb2048-linear-coslr-90e_in1k.py': ('huge', 14, 1280),
 }
 
 
@@ -112,14 +112,14 @@ def test_finetune_recipe(name):
 
 @pytest.mark.parametrize('name', sorted(LINEAR_RECIPES))
 def test_linear_probe_recipe(name):
-    arch, patch, depth, dims = LINEAR_RECIPES[name]
+    arch, patch, dims = LINEAR_RECIPES[name]
     cfg = Config.fromfile(osp.join(BENCHMARKS, name))
     model = build_on_meta(cfg)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     assert trainable == dims * 1000 + 1000  # the linear head only
     backbone = cfg.model.backbone
     assert (backbone.arch, backbone.patch_size) == (arch, patch)
-    assert backbone.frozen_stages == depth
+    assert backbone.frozen_stages == 'all'
     assert backbone.out_type == 'cls_token' and backbone.final_norm
     neck = model.neck.bn
     assert (neck.num_features, neck.affine, neck.eps) == (dims, False, 1e-6)
@@ -137,6 +137,20 @@ def test_linear_probe_recipe(name):
         'RobustLoadImageFromFile', 'RandomResizedCrop', 'RandomFlip',
         'PackInputs'
     ]
+
+
+@pytest.mark.parametrize('arch', ['large', TINY_ARCH], ids=['large', 'tiny'])
+def test_a_linear_probe_of_another_depth_trains_its_head_only(arch):
+    """The ViT-B/16 linear probe with another encoder: ViT-L (24 blocks)
+    trained its last 12 blocks and final norm with ``frozen_stages=12``,
+    an encoder of 2 blocks failed to build (``IndexError``)."""
+    cfg = Config.fromfile(LINEAR)
+    cfg.model.backbone.arch = arch
+    model = build_on_meta(cfg)
+    trainable = [
+        name for name, p in model.named_parameters() if p.requires_grad
+    ]
+    assert trainable == ['head.fc.weight', 'head.fc.bias']
 
 
 @pytest.mark.parametrize('path', [FINETUNE, LINEAR], ids=osp.basename)
@@ -218,8 +232,7 @@ def tiny_classification_cfg(path, data_root, checkpoint, work_dir):
         embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
     backbone.update(img_size=32, patch_size=8)
     backbone.init_cfg.checkpoint = checkpoint
-    if backbone.get('frozen_stages'):
-        backbone.frozen_stages = 2
+    if cfg.model.neck is not None:  # the linear probe's BatchNorm
         cfg.model.neck.input_features = 32
     cfg.model.head.update(in_channels=32, num_classes=2)
     cfg.model.data_preprocessor = dict(cfg.data_preprocessor, num_classes=2)

@@ -7,7 +7,6 @@ model = dict(
     backbone=dict(
         arch='huge',
         patch_size=14,
-        frozen_stages=32,
         init_cfg=dict(checkpoint=pretrained)),
     neck=dict(input_features=1280),
     head=dict(in_channels=1280))

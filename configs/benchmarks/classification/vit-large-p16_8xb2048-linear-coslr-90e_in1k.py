@@ -5,6 +5,6 @@ pretrained = ('work_dirs/mae_vit-large-p16_8xb512-amp-coslr-1600e_in1k/'
               'epoch_1600.pth')
 model = dict(
     backbone=dict(
-        arch='large', frozen_stages=24, init_cfg=dict(checkpoint=pretrained)),
+        arch='large', init_cfg=dict(checkpoint=pretrained)),
     neck=dict(input_features=1024),
     head=dict(in_channels=1024))
