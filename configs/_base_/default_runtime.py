@@ -19,8 +19,8 @@ default_hooks = dict(
 # of the epoch the logger logs, at the end of every epoch and before every
 # checkpoint); report the images skipped by
 # the loading transforms (on_error='skip') every epoch; log (and check) how
-# many keys a `Pretrained` init_cfg took from its checkpoint, for
-# fine-tuning and linear probing.
+# many keys a `Pretrained` init_cfg took from its checkpoint, and that none
+# it holds has another shape, for fine-tuning and linear probing.
 custom_hooks = [
     dict(type='FiniteLossHook'),
     dict(type='UnreadableImagesHook'),

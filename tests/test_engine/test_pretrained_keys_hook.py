@@ -161,3 +161,67 @@ def test_fewer_than_half_of_the_keys_stop_the_run(kept, tmp_path):
     else:
         before_train(hook, module)
     assert hook.reports[''].matched == kept_keys
+
+
+def test_a_key_of_another_shape_stops_the_run(tmp_path):
+    """Fine-tuning with 16x16 patches from a checkpoint pretrained with
+    8x8 ones: the patch embedding was logged as mismatched and trained
+    from its random initialisation (frozen so in a linear probe). The
+    position embedding of the other grid is fitted as it loads and is
+    not named."""
+    path = tiny_mae_checkpoint(tmp_path)
+    model = VisionTransformer(
+        arch=TINY_ARCH, img_size=32, patch_size=16,
+        init_cfg=dict(type='Pretrained', checkpoint=path,
+                      prefix='backbone.'))
+    model.init_weights()
+    hook = PretrainedKeysHook()
+    with pytest.raises(ValueError) as error:
+        before_train(hook, model)
+    assert str(error.value) == (
+        f"keys of 'model' have another shape in {path} under prefix "
+        "'backbone.' and were left as initialised: "
+        'patch_embed.projection.weight: checkpoint (32, 3, 8, 8) vs model '
+        '(32, 3, 16, 16). Check that the arch and the patch size are those '
+        "of the pretrained model, or name the keys in PretrainedKeysHook's "
+        'allow_mismatched')
+    report = hook.reports['']
+    assert report.resized == ['pos_embed: bicubic resize (4, 4) -> (2, 2)']
+
+
+class Classifier(BaseModule):
+    """An encoder and a linear head of ``num_classes``."""
+
+    def __init__(self, num_classes, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.backbone = Encoder()
+        self.head = nn.Linear(2, num_classes)
+
+
+def test_allowed_keys_of_another_shape_pass(tmp_path):
+    """A whole-model checkpoint (``prefix=None``) whose head was trained
+    on 3 classes, not 2: the head's keys may be named, and only those."""
+    path = str(tmp_path / 'classifier.pth')
+    torch.save({'state_dict': Classifier(3).state_dict()}, path)
+    model = Classifier(
+        2, init_cfg=dict(type='Pretrained', checkpoint=path, prefix=None))
+    hook = PretrainedKeysHook(allow_mismatched=['head.weight', 'head.bias'])
+    before_train(hook, model)
+    assert hook.reports[''].mismatched == ['head.weight', 'head.bias']
+    assert len(hook.reports[''].matched) == 4
+    with pytest.raises(ValueError) as error:
+        before_train(PretrainedKeysHook(allow_mismatched=('head.weight', )),
+                     model)
+    assert str(error.value) == (
+        f"keys of 'model' have another shape in {path} under prefix None "
+        'and were left as initialised: head.bias: checkpoint (3,) vs model '
+        '(2,). Check that the arch and the patch size are those of the '
+        "pretrained model, or name the keys in PretrainedKeysHook's "
+        'allow_mismatched')
+
+
+def test_allow_mismatched_must_be_key_names():
+    with pytest.raises(TypeError) as error:
+        PretrainedKeysHook(allow_mismatched='head.fc.weight')
+    assert str(error.value) == ('allow_mismatched must be a list or tuple '
+                                "of key names, got 'head.fc.weight'")

@@ -1,5 +1,5 @@
 """Say which weights of a pretrained checkpoint a fine-tuning run uses."""
-from typing import Dict
+from typing import Dict, Sequence
 
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -26,7 +26,11 @@ class PretrainedKeysHook(Hook):
 
     mmengine only warns about missing keys; a wrong ``prefix`` or arch that
     matches nothing would silently fine-tune a random network. This hook
-    fails then.
+    fails then, and on a key the checkpoint holds with another shape (a
+    patch embedding of another patch size, a block of another width),
+    which mmengine leaves as initialised: in a linear probe such a weight
+    even stays random and frozen. A position embedding of another grid is
+    fitted as it loads (``resized``) and passes.
 
     :attr:`reports` maps each module name to its
     :class:`~mae_plugin.checkpoint.LoadReport` (``name[i]`` for entry ``i`` of
@@ -35,15 +39,29 @@ class PretrainedKeysHook(Hook):
     Args:
         min_matched (float): Smallest accepted fraction of a module's keys
             found in its checkpoint. Defaults to 0.5.
+        allow_mismatched (Sequence[str]): Keys that may have another shape
+            in the checkpoint and keep their initialisation, named as the
+            report names them (relative to the module with the
+            ``init_cfg``): the head of a whole-model checkpoint
+            (``prefix=None``) trained on another number of classes,
+            ``('head.fc.weight', 'head.fc.bias')``. Defaults to ``()``.
 
     Raises:
-        TypeError: ``min_matched`` is not a number.
+        TypeError: ``min_matched`` is not a number, or
+            ``allow_mismatched`` not a list or tuple of strings.
         ValueError: ``min_matched`` is outside [0, 1].
     """
     priority = 'VERY_LOW'
 
-    def __init__(self, min_matched: float = 0.5) -> None:
+    def __init__(self,
+                 min_matched: float = 0.5,
+                 allow_mismatched: Sequence[str] = ()) -> None:
         self.min_matched = check_number('min_matched', min_matched, 0, 1)
+        if not (isinstance(allow_mismatched, (list, tuple))
+                and all(isinstance(key, str) for key in allow_mismatched)):
+            raise TypeError('allow_mismatched must be a list or tuple of '
+                            f'key names, got {allow_mismatched!r}')
+        self.allow_mismatched = tuple(allow_mismatched)
         self.reports: Dict[str, LoadReport] = {}
 
     def before_train(self, runner) -> None:
@@ -61,7 +79,8 @@ class PretrainedKeysHook(Hook):
     def _check(self, runner, key: str, module: nn.Module, entry: dict) -> None:
         """Compare ``module`` with the checkpoint of one ``Pretrained``
         entry, log the report, keep it as ``reports[key]`` and raise if
-        too few keys matched."""
+        too few keys matched or a key not in ``allow_mismatched`` has
+        another shape."""
         checkpoint = entry['checkpoint']
         prefix = entry.get('prefix',
                            getattr(module, 'default_pretrained_prefix', None))
@@ -76,3 +95,15 @@ class PretrainedKeysHook(Hook):
                 f'only {matched} of the {total} keys of {key!r} are in '
                 f'{checkpoint} under prefix {prefix!r}; check the '
                 'checkpoint, the prefix and the arch')
+        refused = [
+            line for name, line in zip(report.mismatched,
+                                       report.shape_lines())
+            if name not in self.allow_mismatched
+        ]
+        if refused:
+            raise ValueError(
+                f'keys of {key or "model"!r} have another shape in '
+                f'{checkpoint} under prefix {prefix!r} and were left as '
+                f"initialised: {'; '.join(refused)}. Check that the arch and "
+                'the patch size are those of the pretrained model, or name '
+                "the keys in PretrainedKeysHook's allow_mismatched")
