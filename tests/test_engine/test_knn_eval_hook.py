@@ -4,10 +4,14 @@ process and in two (gloo on the CPU)."""
 import os.path as osp
 from types import SimpleNamespace
 
+import cv2
+import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
 from mmengine.dataset import DefaultSampler, default_collate
+from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
 from mmpretrain.structures import DataSample
 from torch.utils.data import DataLoader
 
@@ -175,3 +179,92 @@ def test_every_rank_reports_the_accuracy_of_the_whole_sets(tmp_path):
                                        by_hand[1][kind])
         assert got['metrics'] == pytest.approx(single)
     assert single['knn/cls_top1'] == pytest.approx(100.)
+
+
+def test_unlabelled_sets_are_refused_before_training():
+    """A set built with ``with_label=False`` failed after the first epoch
+    (before its checkpoint) with "'DataSample' object has no attribute
+    'gt_label'"."""
+    mae, (memory, memory_labels), (query, query_labels), _ = knn_sets(
+        num_memory=20, num_query=4)
+    unlabelled = DataLoader(
+        [dict(inputs=img, data_samples=DataSample()) for img in query],
+        batch_size=8, collate_fn=default_collate)
+    labelled = labelled_loader(memory, memory_labels)
+    for hook, name in [
+        (KNNEvalHook(labelled, unlabelled, NUM_CLASSES), 'query'),
+        (KNNEvalHook(unlabelled, labelled, NUM_CLASSES, k=4), 'memory'),
+    ]:
+        with pytest.raises(ValueError) as error:
+            hook.before_train(SimpleNamespace(model=mae))
+        assert str(error.value) == (
+            f'{name}_dataloader must give labelled samples (a gt_label; a '
+            'dataset with with_label=True), got a first sample without one')
+
+
+def test_a_label_beyond_num_classes_is_refused_before_training():
+    """It failed after the first epoch with "test_labels must be in [0,
+    num_classes=4)"."""
+    mae, (memory, memory_labels), (query, query_labels), _ = knn_sets(
+        num_memory=20, num_query=4)
+    query_labels = query_labels.clone()
+    query_labels[0] = NUM_CLASSES
+    hook = KNNEvalHook(labelled_loader(memory, memory_labels),
+                       labelled_loader(query, query_labels), NUM_CLASSES)
+    with pytest.raises(ValueError) as error:
+        hook.before_train(SimpleNamespace(model=mae))
+    assert str(error.value) == ('num_classes must be at least the 5 classes '
+                                'of query_dataloader, got 4')
+
+
+@pytest.fixture
+def class_folders(tmp_path):
+    """Two class folders of two 8x8 PNG images each."""
+    for cls in ('a', 'b'):
+        (tmp_path / cls).mkdir()
+        for i in range(2):
+            cv2.imwrite(str(tmp_path / cls / f'{i}.png'),
+                        np.full((8, 8, 3), 40 * i, np.uint8))
+    return str(tmp_path)
+
+
+def folder_loader(root, with_label):
+    """The config of a loader of :func:`class_folders`."""
+    return dict(
+        batch_size=2,
+        num_workers=0,
+        sampler=dict(type='DefaultSampler', shuffle=False),
+        collate_fn=dict(type='default_collate'),
+        dataset=dict(
+            type='ImageFolder',
+            data_root=root,
+            with_label=with_label,
+            pipeline=[
+                dict(type='RobustLoadImageFromFile'),
+                dict(type='PackInputs')
+            ]))
+
+
+@pytest.mark.parametrize('with_label,num_classes,message', [
+    (False, 2, 'memory_dataloader must give labelled samples (a gt_label; '
+     'a dataset with with_label=True), got a first sample without one'),
+    (True, 1, 'num_classes must be at least the 2 classes of '
+     'memory_dataloader, got 1'),
+])
+def test_an_image_folders_labels_are_checked_by_its_classes(
+        class_folders, with_label, num_classes, message):
+    """The image folder's first image is of class 0: its two classes
+    (``metainfo``) are too many for ``num_classes=1``."""
+    init_default_scope('mae_plugin')
+    runner = SimpleNamespace(
+        build_dataloader=lambda cfg: Runner.build_dataloader(cfg, seed=0))
+    hook = KNNEvalHook(
+        folder_loader(class_folders, with_label),
+        folder_loader(class_folders, True), num_classes, k=2)
+    with pytest.raises(ValueError) as error:
+        hook.before_train(runner)
+    assert str(error.value) == message
+    hook = KNNEvalHook(
+        folder_loader(class_folders, True),
+        folder_loader(class_folders, True), 2, k=2)
+    hook.before_train(runner)

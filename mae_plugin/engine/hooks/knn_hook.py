@@ -23,6 +23,10 @@ class KNNEvalHook(Hook):
     of its share of both sets and the ranks gather them, so every rank
     reports the accuracy of the whole sets.
 
+    Before training, each set's first sample must carry a label below
+    ``num_classes``, and a set whose ``metainfo`` names its classes must
+    name at most ``num_classes``.
+
     Args:
         memory_dataloader (dict | DataLoader): Labelled training images
             whose features vote.
@@ -58,8 +62,10 @@ class KNNEvalHook(Hook):
                 setattr(self, name, runner.build_dataloader(loader))
 
     def before_train(self, runner) -> None:
-        """Build the loaders and refuse a memory set smaller than ``k`` or
-        an empty query set now, not after the first epoch."""
+        """Build the loaders and refuse now, not after the first epoch
+        (whose checkpoint the error came before), a memory set smaller
+        than ``k``, an empty query set, or a set without labels or with
+        more classes than ``num_classes`` (:meth:`_check_labels`)."""
         self._build_loaders(runner)
         memory = len(self.memory_dataloader.dataset)
         if memory < self.k:
@@ -67,6 +73,26 @@ class KNNEvalHook(Hook):
                              f'memory_dataloader, got {self.k}')
         if not len(self.query_dataloader.dataset):
             raise ValueError('query_dataloader must hold images, got none')
+        for name in ('memory_dataloader', 'query_dataloader'):
+            self._check_labels(name)
+
+    def _check_labels(self, name: str) -> None:
+        """Refuse the dataset of loader ``name`` if its first sample has
+        no ``gt_label`` (a dataset built with ``with_label=False``), or if
+        its labels need more than ``num_classes``: the number of classes
+        its ``metainfo`` names, when it names them, and the first sample's
+        label. One sample is loaded, not the whole set."""
+        dataset = getattr(self, name).dataset
+        sample = dataset[0]['data_samples']
+        if 'gt_label' not in sample:
+            raise ValueError(
+                f'{name} must give labelled samples (a gt_label; a dataset '
+                'with with_label=True), got a first sample without one')
+        classes = (getattr(dataset, 'metainfo', None) or {}).get('classes')
+        needed = max(len(classes or ()), int(sample.gt_label.max()) + 1)
+        if needed > self.num_classes:
+            raise ValueError(f'num_classes must be at least the {needed} '
+                             f'classes of {name}, got {self.num_classes}')
 
     def evaluate(self, runner) -> Dict[str, float]:
         """kNN top-1 (%) of both feature kinds with the current weights."""
