@@ -251,6 +251,20 @@ def test_inputs_that_are_not_a_batch_of_images_are_named():
                 ValueError, match='image size 32x36 is not a multiple of '
                 'patch_size 8'):
             run(torch.randn(2, 3, 32, 36))
+    grey = build(tiny_mae_cfg(in_channels=1)).eval()
+    with pytest.raises(ValueError) as error:
+        grey.reconstruct(torch.randn(2, 3, 32, 32))
+    assert str(error.value) == (
+        'expected images [N, 1, H, W] for in_channels=1, got (2, 3, 32, 32)'
+        "; load grey images (color_type='grayscale' in the pipeline's "
+        'loading step)')
+
+
+def test_an_img_size_the_patch_does_not_divide_is_named_at_build():
+    with pytest.raises(ValueError) as error:
+        build(tiny_mae_cfg(img_size=36))
+    assert str(error.value) == ('img_size 36x36 is not a multiple of '
+                                'patch_size 8')
 
 
 def test_predict_checks_its_inputs_once(monkeypatch):

@@ -173,7 +173,7 @@ class MAEViT(VisionTransformer):
         check_positive_int('patch_size', patch_size)
         check_positive_int('in_channels', in_channels)
         img_size = check_img_size(img_size)
-        check_divisible(*img_size, patch_size)
+        check_divisible(*img_size, patch_size, name='img_size')
         super().__init__(
             arch=arch,
             img_size=img_size,
@@ -313,9 +313,13 @@ class MAEViT(VisionTransformer):
             ValueError, TypeError: As :meth:`embed_patches`.
         """
         if x.dim() != 4 or x.shape[1] != self.in_channels:
+            grey = (x.dim() == 4 and self.in_channels == 1
+                    and x.shape[1] == 3)
             raise ValueError(
                 f'expected images [N, {self.in_channels}, H, W] for '
-                f'in_channels={self.in_channels}, got {tuple(x.shape)}')
+                f'in_channels={self.in_channels}, got {tuple(x.shape)}' +
+                ("; load grey images (color_type='grayscale' in the "
+                 "pipeline's loading step)" if grey else ''))
         check_divisible(x.shape[2], x.shape[3], self.patch_size)
         check_image_dtype(x, self.patch_embed.projection.weight.dtype)
 

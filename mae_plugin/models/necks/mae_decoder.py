@@ -77,7 +77,7 @@ class MAEDecoder(BaseModule):
         check_sincos_dims('embed_dims', embed_dims)
         norm_cfg = norm_cfg_over_default(norm_cfg)
         img_size = check_img_size(img_size)
-        check_divisible(*img_size, patch_size)
+        check_divisible(*img_size, patch_size, name='img_size')
         self.img_size = img_size
         self.grid_size = (img_size[0] // patch_size, img_size[1] // patch_size)
         self.in_channels = in_channels
