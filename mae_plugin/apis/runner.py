@@ -152,6 +152,25 @@ def _latest_of_the_work_dir(cfg: Config) -> Optional[str]:
     return None
 
 
+def _config_resumes(cfg: Config) -> bool:
+    """Whether the config sets mmengine's own ``resume=True`` (in the
+    file or by ``--cfg-options``), which :func:`train_config` takes as
+    ``--resume`` alone, or, with a ``load_from``, as ``--resume`` of that
+    checkpoint (mmengine's meaning of the pair).
+
+    Raises:
+        TypeError: ``resume`` is not a bool: mmengine took a path there as
+            True and resumed the work dir's latest checkpoint.
+    """
+    resume = cfg.get('resume', False)
+    if not isinstance(resume, bool):
+        raise TypeError(
+            f'resume must be True or False, got {resume!r} '
+            f'({type(resume).__name__}); a checkpoint to resume is '
+            'load_from=PATH with resume=True, or --resume PATH')
+    return resume
+
+
 def _warn(message: str) -> None:
     print_log(message, logger='current', level=logging.WARNING)
 
@@ -177,9 +196,12 @@ def train_config(config_file: str,
             when that names another folder's), or, where the work dir has
             none yet, starts from the config's ``load_from`` when it has
             one (its weights, as a run without ``resume``); a path resumes
-            from that checkpoint. Without it, a work dir with the
-            checkpoints of an earlier run is warned of (the new run writes
-            over them).
+            from that checkpoint. Without it, the config's own
+            ``resume=True`` (mmengine's key, in the file or by
+            ``--cfg-options``) stands for ``'auto'``, or, with a
+            ``load_from``, for that path (mmengine's meaning of the
+            pair); without either, a work dir with the checkpoints of an
+            earlier run is warned of (the new run writes over them).
         amp (bool): Mixed precision: switch a plain ``OptimWrapper`` to
             mmengine's ``AmpOptimWrapper`` (fp16 with dynamic loss scaling,
             or the config's ``dtype``) when CUDA is available, otherwise to
@@ -228,12 +250,15 @@ def train_config(config_file: str,
         PermissionError: No file can be created in the work dir.
         TypeError: One of those is not an int, or not a number, or a
             switch of a dataloader or of its sampler (``drop_last``,
-            ``shuffle``, ...) is not a bool.
-        FileNotFoundError: ``resume`` is a local path to no file, or
-            with ``'auto'``, ``last_checkpoint`` names a missing file that
+            ``shuffle``, ...) is not a bool, or the config's ``resume`` is
+            not a bool (a path there was taken as True by mmengine).
+        FileNotFoundError: ``resume`` (or the ``load_from`` that the
+            config's ``resume=True`` resumes) is a local path to no file,
+            or with ``'auto'``, ``last_checkpoint`` names a missing file that
             the work dir does not hold either, or the ``load_from`` the
             run starts from is no file.
-        IsADirectoryError: ``resume`` (or that ``load_from``) is a folder.
+        IsADirectoryError: ``resume`` (or one of those ``load_from``) is a
+            folder.
         TypeError: A path is neither a ``str`` nor an ``os.PathLike``.
     """
     config_file = check_config_path('config_file', config_file)
@@ -254,12 +279,17 @@ def train_config(config_file: str,
     elif amp:  # as mmdetection's tools/train.py, which warns of it
         _warn(f'--amp changes a plain OptimWrapper only: the config\'s '
               f'optim_wrapper.type={wrapper!r} runs as it is')
+    name, alone = 'resume', 'resume alone'
+    if resume is None and _config_resumes(cfg):
+        resume = cfg.get('load_from') or 'auto'
+        name, alone = 'load_from', 'resume=True without load_from'
     if resume is None:
         _warn_of_an_earlier_run(cfg.work_dir)
     elif (resume == 'auto' and cfg.get('load_from')
           and _last_checkpoint(cfg.work_dir) is None):
         # the first launch of a job that --resume relaunches: mmengine
         # would drop load_from, find nothing to resume and start afresh
+        cfg.resume = False
         print_log(f'{cfg.work_dir} holds no checkpoint to resume: starting '
                   f'from load_from {cfg.load_from}', logger='current')
     else:
@@ -268,8 +298,8 @@ def train_config(config_file: str,
             cfg.load_from = _latest_of_the_work_dir(cfg)
         else:
             cfg.load_from = checked_checkpoint(
-                'resume', resume, hint=' (resume alone takes the latest '
-                'checkpoint of the work dir)')
+                name, resume, hint=f' ({alone} takes the latest checkpoint '
+                'of the work dir)')
     if cfg.get('load_from') and not cfg.get('resume'):
         cfg.load_from = checked_checkpoint('load_from', cfg.load_from)
     if cfg.get('resume') or cfg.get('load_from'):

@@ -770,3 +770,73 @@ def test_a_checkpoint_in_the_place_of_the_config_is_named(tmp_path):
         'test.py: error: argument config: ' + swapped.replace(
             'config_file', 'config', 1))
     assert sorted(os.listdir(tmp_path)) == ['epoch_1.pth', 'notes.txt']
+
+
+@pytest.mark.parametrize('set_by', ['config', 'option'])
+def test_the_configs_own_resume_is_resume_alone(tmp_path, set_by):
+    """mmengine's own ``resume=True`` (mmpretrain's configs' way, in the
+    file or by ``--cfg-options``) was warned of as a new run writing over
+    the earlier one's checkpoints, then resumed; in a copied work dir it
+    resumed the original folder's checkpoint, which ``--resume`` does
+    not."""
+    original, work_dir = tmp_path / 'original', tmp_path / 'work'
+    for folder in (original, work_dir):
+        folder.mkdir()
+        (folder / 'iter_3.pth').write_bytes(b'weights')
+    (work_dir / 'last_checkpoint').write_text(str(original / 'iter_3.pth'))
+    config, options = CONFIG, {'resume': True}
+    if set_by == 'config':
+        config, options = tmp_path / 'resumed.py', {}
+        config.write_text(f'_base_ = [{CONFIG!r}]\nresume = True\n')
+
+    def train(**more):
+        cfgs = []
+        messages = logged_by(lambda: cfgs.append(train_config(
+            config, work_dir=str(work_dir),
+            cfg_options={**options, **more})))
+        return cfgs[0], messages
+
+    cfg, messages = train()
+    assert (cfg.resume, cfg.load_from) == (True, str(work_dir / 'iter_3.pth'))
+    assert not [m for m in messages if 'earlier run' in m]
+    assert (f'{work_dir}/last_checkpoint names {original}/iter_3.pth, '
+            f'outside this work dir (copied or moved?): resuming '
+            f"{work_dir}/iter_3.pth, the work dir's own") in messages
+    # with load_from, mmengine resumes that checkpoint
+    cfg, messages = train(load_from=str(original / 'iter_3.pth'))
+    assert (cfg.resume, cfg.load_from) == (True, str(original / 'iter_3.pth'))
+    assert not [m for m in messages if 'earlier run' in m]
+    with pytest.raises(FileNotFoundError, match=re.escape(
+            f'load_from {tmp_path}/lost.pth: no such file')):
+        train(load_from=str(tmp_path / 'lost.pth'))
+    with pytest.raises(IsADirectoryError, match=re.escape(
+            f'load_from {original} is a folder, not a checkpoint file '
+            '(resume=True without load_from takes the latest checkpoint of '
+            'the work dir); checkpoint files in it: iter_3.pth')):
+        train(load_from=str(original))
+
+
+def test_a_path_in_the_configs_resume_is_refused(tmp_path):
+    """mmengine took ``resume='work_dirs/x/epoch_5.pth'`` as True and
+    resumed the work dir's latest checkpoint instead of that one."""
+    with pytest.raises(TypeError, match=re.escape(
+            "resume must be True or False, got 'epoch_5.pth' (str); a "
+            'checkpoint to resume is load_from=PATH with resume=True, or '
+            '--resume PATH')):
+        train_config(CONFIG, work_dir=str(tmp_path),
+                     cfg_options={'resume': 'epoch_5.pth'})
+
+
+def test_resume_alone_starts_from_load_from_whatever_the_configs_resume(
+        tmp_path):
+    """``--resume`` on a config with ``resume=True`` and ``load_from`` in
+    a work dir without a checkpoint starts from load_from's weights, as
+    without the config's ``resume`` (mmengine would resume load_from,
+    its optimizer and iteration too)."""
+    weights = tmp_path / 'start.pth'
+    weights.write_bytes(b'weights')
+    cfg = train_config(CONFIG, work_dir=str(tmp_path / 'work'),
+                       resume='auto',
+                       cfg_options={'resume': True,
+                                    'load_from': str(weights)})
+    assert (cfg.resume, cfg.load_from) == (False, str(weights))
