@@ -102,7 +102,8 @@ class AccumulationAwareRunner(Runner):
     a run that reaches the recipe's batch with accumulation gets an lr too
     small by that count. This runner logs the effective batch and its three
     factors when training starts and, with ``auto_scale_lr.enable``, scales
-    the lr by ``effective batch / auto_scale_lr.base_batch_size``.
+    the lr by ``effective batch / auto_scale_lr.base_batch_size``; without
+    it, warns where the effective batch is not ``base_batch_size``.
 
     ``compile=dict(regions=[class names], **torch.compile options)``
     compiles those blocks one by one (:func:`compile_regions`) instead of
@@ -179,7 +180,9 @@ class AccumulationAwareRunner(Runner):
                  optim_wrapper: OptimWrapper,
                  auto_scale_lr: Optional[Dict] = None) -> None:
         """Log the effective batch and, when enabled, scale every param
-        group's lr by ``effective batch / base_batch_size``.
+        group's lr by ``effective batch / base_batch_size``; when not, warn
+        where the effective batch is not ``base_batch_size`` (the config's
+        lr, written for that batch, is used as it is).
 
         Called by ``Runner.train`` after the optimizer wrapper and before
         the param schedulers are built (they store the scaled lr).
@@ -208,6 +211,15 @@ class AccumulationAwareRunner(Runner):
             f'{accumulation} accumulated iterations '
             '(optim_wrapper.accumulative_counts)')
         if not (auto_scale_lr or {}).get('enable', False):
+            base = (auto_scale_lr or {}).get('base_batch_size')
+            if base is not None and effective != base:
+                self.logger.warning(
+                    f'Effective batch {effective} is not '
+                    f'auto_scale_lr.base_batch_size {base}, the batch the '
+                    'config lr is for, and that lr is used as it is: '
+                    f'--auto-scale-lr scales it by {effective} / {base}, '
+                    'or optim_wrapper.accumulative_counts brings the batch '
+                    f'to {base}')
             return
         if 'base_batch_size' not in auto_scale_lr:
             raise KeyError('auto_scale_lr needs base_batch_size, the batch '

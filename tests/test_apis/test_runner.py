@@ -83,6 +83,26 @@ def test_auto_scale_lr_counts_accumulated_iterations(auto_scale_lr, images,
             in log), log[-3000:]
 
 
+@pytest.mark.parametrize('scale_lr, base', [
+    (False, 4096), (False, 512), (True, 4096)])
+def test_the_config_lr_at_another_batch_is_warned_of(scale_lr, base,
+                                                     images, tmp_path,
+                                                     capfd):
+    """The recipe's lr, written for 4096 images, trained a batch of 4
+    with only the INFO line of the effective batch."""
+    accumulation_run(images, str(tmp_path), scale_lr,
+                     **{'auto_scale_lr.base_batch_size': base})
+    log = ''.join(capfd.readouterr())
+    warning = (f'Effective batch 512 is not auto_scale_lr.base_batch_size '
+               f'{base}, the batch the config lr is for, and that lr is '
+               f'used as it is: --auto-scale-lr scales it by 512 / {base}, '
+               'or optim_wrapper.accumulative_counts brings the batch to '
+               f'{base}')
+    assert (warning in log) == (not scale_lr and base != 512), log[-3000:]
+    assert ('is not auto_scale_lr.base_batch_size' in log) == (
+        warning in log)
+
+
 @pytest.mark.parametrize('base, error', [
     (0, ValueError), (-4, ValueError), (2.5, TypeError)])
 def test_auto_scale_lr_refuses_a_base_batch_size_below_one(

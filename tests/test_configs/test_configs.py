@@ -1,5 +1,6 @@
 import glob
 import os.path as osp
+import re
 
 import numpy as np
 import pytest
@@ -34,6 +35,28 @@ def test_config_builds_its_model(path):
                                                size // backbone.patch_size)
     assert model.neck.in_channels == model.backbone.embed_dims
     del model
+
+
+# Every config with an auto_scale_lr.base_batch_size, its processes and
+# images per process in its name (`_8xb512`, `_1xb32`).
+BATCH_CONFIGS = sorted(
+    path for folder in ('mae', 'mae/ablations', 'benchmarks/classification',
+                        'benchmarks/classification/fashion_mnist')
+    for path in glob.glob(osp.join(ROOT, 'configs', folder, '*.py')))
+
+
+@pytest.mark.parametrize('path', BATCH_CONFIGS, ids=osp.basename)
+def test_a_config_run_as_named_is_at_the_batch_its_lr_is_for(path):
+    """Its run as named (`tools/dist_train.sh CONFIG 8` for `_8xb512`)
+    is at ``auto_scale_lr.base_batch_size``, so the runner does not warn
+    that the config lr is used at another batch."""
+    processes, per_process = map(int, re.search(
+        r'_(\d+)xb(\d+)', osp.basename(path)).groups())
+    cfg = Config.fromfile(path)
+    assert cfg.train_dataloader.batch_size == per_process
+    accumulation = cfg.optim_wrapper.get('accumulative_counts', 1)
+    assert processes * per_process * accumulation == \
+        cfg.auto_scale_lr.base_batch_size
 
 
 PAPER = {
