@@ -3,10 +3,11 @@ compile the model's repeated blocks one by one."""
 import os.path as osp
 from typing import Dict, List, Optional
 
+from mmengine.dataset import InfiniteSampler
 from mmengine.dist import all_reduce, master_only
 from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapper, OptimWrapperDict
-from mmengine.runner import Runner
+from mmengine.runner import BaseLoop, Runner
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -55,6 +56,35 @@ def mid_accumulation(optim_wrapper: OptimWrapper) -> bool:
     return any(
         w._inner_count % w._accumulative_counts
         and w._inner_count != w._max_counts for w in _wrappers(optim_wrapper))
+
+
+def _check_an_epoch_has_a_batch(loader: DataLoader, world_size: int) -> None:
+    """Refuse a train dataloader whose epoch has no batch: ``drop_last``
+    drops the one partial batch of a dataset smaller than ``batch_size``
+    (each process's share of it, in a distributed run). mmengine failed
+    once the model and datasets were built, with "`epoch_length` must be a
+    positive integer, but got 0." from the param scheduler's build, or a
+    bare ``StopIteration`` in an iteration-based loop. A loader with
+    mmengine's ``InfiniteSampler``, which fills a batch from the dataset
+    over again, is let through.
+
+    Args:
+        loader (DataLoader): The built train dataloader.
+        world_size (int): The processes the dataset is split over.
+
+    Raises:
+        ValueError: ``batch_size`` is above the samples of an epoch of a
+            process and ``drop_last`` is True.
+    """
+    if (len(loader) > 0 or not loader.drop_last
+            or isinstance(loader.sampler, InfiniteSampler)):
+        return
+    samples, dataset = len(loader.sampler), len(loader.dataset)
+    raise ValueError(
+        f'train_dataloader.batch_size must be at most the {samples} samples '
+        f'of an epoch (the dataset\'s {dataset} over {world_size} '
+        'process(es)) with train_dataloader.drop_last=True, got '
+        f'{loader.batch_size}: an epoch would have no batch')
 
 
 def compile_regions(model: nn.Module, regions, **options) -> int:
@@ -160,6 +190,25 @@ class AccumulationAwareRunner(Runner):
         count = compile_regions(model, regions, **options)
         self.logger.info(f'Compiled {count} modules of {list(regions)} one '
                          f'by one; the first iteration compiles them.')
+
+    def build_train_loop(self, loop) -> BaseLoop:
+        """mmengine's train loop, refused where an epoch of its
+        dataloader has no batch (:func:`_check_an_epoch_has_a_batch`).
+
+        Called by ``Runner.train`` first, before the optimizer wrapper and
+        the param schedulers are built.
+
+        Args:
+            loop (BaseLoop | dict): The loop or its config.
+
+        Raises:
+            ValueError: ``train_dataloader.batch_size`` is above the
+                samples of an epoch of a process and
+                ``train_dataloader.drop_last`` is True.
+        """
+        loop = super().build_train_loop(loop)
+        _check_an_epoch_has_a_batch(loop.dataloader, self.world_size)
+        return loop
 
     def save_checkpoint(self, *args, **kwargs) -> None:
         """mmengine's ``save_checkpoint`` (rank 0 saves), after replacing

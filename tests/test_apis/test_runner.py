@@ -103,6 +103,40 @@ def test_the_config_lr_at_another_batch_is_warned_of(scale_lr, base,
         warning in log)
 
 
+@pytest.mark.parametrize('loop, sampler', [
+    ('ExactResumeEpochBasedTrainLoop', 'DefaultSampler'),
+    ('IterBasedTrainLoop', 'DefaultSampler'),
+    ('IterBasedTrainLoop', 'InfiniteSampler')])
+def test_a_dataset_smaller_than_a_dropped_batch_is_refused(
+        loop, sampler, images, tmp_path):
+    """64 images in batches of 128 with the configs' ``drop_last=True``
+    failed with "`epoch_length` must be a positive integer, but got 0."
+    from the scheduler's build, or in an iteration-based loop with a bare
+    ``StopIteration``; an ``InfiniteSampler`` fills its batches."""
+    cfg = train_config(CONFIG, work_dir=str(tmp_path), cfg_options={
+        'train_dataloader.sampler.type': sampler,
+        'train_dataloader.batch_size': 128,
+        'train_dataloader.num_workers': 0,
+        'train_dataloader.persistent_workers': False,
+        'train_dataloader.dataset.data_root': images,
+    })
+    cfg.train_cfg = dict(type=loop, max_epochs=1) if 'Epoch' in loop \
+        else dict(type=loop, max_iters=1)
+    cfg.model = tiny_mae_cfg()
+    cfg.optim_wrapper.type = 'OptimWrapper'
+    del cfg.optim_wrapper['loss_scale']
+    runner = build_runner(unique_experiment(cfg))
+    if sampler == 'InfiniteSampler':
+        assert len(runner.train_loop.dataloader) == 0  # and it is taken
+        return
+    with pytest.raises(ValueError, match=re.escape(
+            'train_dataloader.batch_size must be at most the 64 samples of '
+            "an epoch (the dataset's 64 over 1 process(es)) with "
+            'train_dataloader.drop_last=True, got 128: an epoch would have '
+            'no batch')):
+        runner.train()
+
+
 @pytest.mark.parametrize('base, error', [
     (0, ValueError), (-4, ValueError), (2.5, TypeError)])
 def test_auto_scale_lr_refuses_a_base_batch_size_below_one(
