@@ -697,4 +697,40 @@ MUTATIONS = (
         old='self._warn_of_optimizer_changes(runner, checkpoint)',
         new='None',
         tests=('tests/test_engine/test_exact_resume.py', )),
+    Mutation(
+        name='mismatched-pretrained-keys-pass',
+        promise='a pretrained key of another shape stops the run',
+        path=KEYS_HOOK,
+        old='        if refused:',
+        new='        if refused and False:',
+        tests=KEYS_TESTS),
+    Mutation(
+        name='linear-probe-frozen-by-block-count',
+        promise="a linear probe freezes the whole encoder, whatever its depth",
+        path='configs/_base_/models/vit-base-p16_mae-linear.py',
+        old="        frozen_stages='all',",
+        new='        frozen_stages=2,',
+        tests=('tests/test_configs/test_benchmark_configs.py::'
+               'test_a_linear_probe_of_another_depth_trains_its_head_only', )),
+    Mutation(
+        name='unmasked-images-scored',
+        promise='images with no removed patch are not scored as perfect',
+        path='mae_plugin/evaluation/reconstruction_metric.py',
+        old='        if unmasked:',
+        new='        if False:',
+        tests=('tests/test_evaluation/test_reconstruction_metric.py', )),
+    Mutation(
+        name='copied-variable-option-merged',
+        promise='--cfg-options inside a copied config variable is refused',
+        path='mae_plugin/utils/config.py',
+        old='        if option != key and key in copied:',
+        new='        if False:',
+        tests=('tests/test_utils/test_config.py', )),
+    Mutation(
+        name='training-grid-unlike-img-size-silent',
+        promise="a training grid other than img_size's is warned of",
+        path='mae_plugin/models/algorithms/mae.py',
+        old="    model.warn_of_another_grid(data['inputs'])",
+        new='    pass',
+        tests=('tests/test_models/test_mae.py', )),
 )
