@@ -215,7 +215,23 @@ class ImageFolder(CustomDataset):
             raise ValueError(bad_line) from error
         if not self.ann_file and '://' not in self.img_prefix:
             self._report_ignored(len(data_list))
+        if self.ann_file and not self.with_label and data_list:
+            self._refuse_a_labelled_list(data_list[0]['img_path'])
         return data_list
+
+    def _refuse_a_labelled_list(self, first: str) -> None:
+        """Refuse an ``ann_file`` of ``<image path> <int label>`` lines read
+        with ``with_label=False``, which takes each line whole as a path:
+        its first entry is no file, and would be one without its label
+        (else every image failed to load, at the first batch)."""
+        path, _, label = first.rpartition(' ')
+        if ('://' in first or osp.exists(first) or not path
+                or not label.isdigit() or not osp.isfile(path)):
+            return
+        raise ValueError(
+            f'ann_file {self.ann_file} lists "<image path> <int label>" '
+            f'lines, which with_label=False reads as paths ({first!r} is no '
+            'file): set with_label=True, or list the image paths alone')
 
     def _bad_ann_line(self) -> Optional[str]:
         """The first line of a labelled ``ann_file`` that is not

@@ -436,6 +436,26 @@ def test_7_an_annotation_line_without_an_int_label_is_named(tmp_path, line):
                  ann_file=str(ann_file)))
 
 
+def test_7_a_labelled_list_read_without_labels_is_named(tmp_path):
+    """Pretraining reads ``with_label=False``: a classification list's
+    lines were taken whole as paths ('a/x.jpg 0'), and every image failed
+    at the first batch; a list of paths alone still loads."""
+    os.makedirs(tmp_path / 'a')
+    cv2.imwrite(str(tmp_path / 'a' / 'x.jpg'), np.zeros((8, 8, 3), np.uint8))
+    ann_file = tmp_path / 'train.txt'
+    ann_file.write_text('a/x.jpg 0\n')
+    cfg = dict(type='mae_plugin.ImageFolder', data_root=str(tmp_path),
+               ann_file=str(ann_file), with_label=False)
+    with pytest.raises(ValueError) as error:
+        DATASETS.build(cfg)
+    assert str(error.value) == (
+        f'ann_file {ann_file} lists "<image path> <int label>" lines, which '
+        f"with_label=False reads as paths ('{tmp_path}/a/x.jpg 0' is no "
+        'file): set with_label=True, or list the image paths alone')
+    ann_file.write_text('a/x.jpg\n')
+    assert len(DATASETS.build(cfg)) == 1
+
+
 def unsigned_32_bit_tiff(values):
     """An uncompressed grey TIFF of unsigned 32-bit samples (SampleFormat
     1), which Pillow cannot write: it saves mode ``I`` as signed."""
