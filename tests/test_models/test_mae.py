@@ -194,6 +194,22 @@ def test_other_channel_counts(channels):
     assert torch.isfinite(model(**data, mode='loss')['loss'])
 
 
+def test_four_channels_normalise_with_one_value_and_four_are_named():
+    """mmengine's preprocessors take 1 or 3 values: four (one per channel
+    of a 4-channel model) failed in its constructor, naming no key."""
+    cfg = tiny_mae_cfg(in_channels=4)
+    cfg['data_preprocessor'].update(mean=[127.5], std=[64.])
+    model = build(cfg)
+    data = model.data_preprocessor(batch(channels=4), training=True)
+    assert torch.isfinite(model(**data, mode='loss')['loss'])
+    cfg['data_preprocessor'].update(mean=[127.5] * 4)
+    with pytest.raises(ValueError) as error:
+        build(cfg)
+    assert str(error.value) == (
+        'data_preprocessor.mean must have 1 value (for every channel) or 3 '
+        '(one per colour), as mmengine normalises, got 4')
+
+
 def test_width_and_patch_mismatch_fail_at_build_time():
     cfg = tiny_mae_cfg()
     cfg['neck']['in_channels'] = 48

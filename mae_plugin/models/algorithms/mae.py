@@ -31,6 +31,20 @@ def _preprocess(model, data: dict) -> dict:
     return {**data, 'data_samples': samples}
 
 
+def _check_normalisation(data_preprocessor: dict) -> None:
+    """Refuse a ``mean`` or ``std`` that mmengine's data preprocessors
+    assert on while they are built ("mean should have 1 or 3 values",
+    naming no key): they normalise 1 or 3 channels, and one value serves
+    every channel of other counts."""
+    for key in ('mean', 'std'):
+        values = data_preprocessor.get(key)
+        if values is not None and len(values) not in (1, 3):
+            raise ValueError(
+                f'data_preprocessor.{key} must have 1 value (for every '
+                f'channel) or 3 (one per colour), as mmengine normalises, '
+                f'got {len(values)}')
+
+
 @torch.compiler.disable
 def _update_params(optim_wrapper: OptimWrapper, loss: torch.Tensor) -> None:
     """Backward and optimizer step, never compiled."""
@@ -117,6 +131,7 @@ class MAE(BaseSelfSupervisor):
                 'type': 'SelfSupDataPreprocessor',
                 **(data_preprocessor or {})
             }
+            _check_normalisation(data_preprocessor)
         encoder = build_model(backbone)
         neck = _fill_in(
             neck,
