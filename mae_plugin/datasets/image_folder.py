@@ -13,6 +13,14 @@ from mae_plugin.utils import config_items
 from .transforms.loading import IMAGE_EXTENSIONS, printable
 
 
+def _image_name(name: str, extensions: Sequence[str]) -> bool:
+    """Whether ``CustomDataset`` lists a file of this name as an image:
+    not hidden, with one of ``extensions`` (lower-case; any case in the
+    name)."""
+    return not name.startswith('.') and name.lower().endswith(
+        tuple(extensions))
+
+
 def survey_folder(
         root: str,
         extensions: Sequence[str],
@@ -60,8 +68,7 @@ def survey_folder(
                 hidden.add(name)  # a class
         for name in files:
             path = osp.join(folder, name)
-            image_name = (not name.startswith('.')
-                          and name.lower().endswith(tuple(extensions)))
+            image_name = _image_name(name, extensions)
             if outermost is not None and image_name:
                 hidden.add(outermost)
             if name.startswith('.'):
@@ -113,9 +120,8 @@ def check_image_folder(name: str,
         if with_label and root == folder:
             continue  # CustomDataset walks the class sub-folders only
         for file in files:
-            if (not file.startswith('.')
-                    and file.lower().endswith(tuple(extensions))
-                    and osp.isfile(osp.join(root, file))):
+            if _image_name(file, extensions) and osp.isfile(
+                    osp.join(root, file)):
                 return folder
     where = ' in class sub-folders (with_label=True)' if with_label else ''
     raise ValueError(
