@@ -18,7 +18,8 @@ from mae_plugin.datasets import IMAGE_EXTENSIONS
 from mae_plugin.registry import MODELS, build_model
 from mae_plugin.utils import (check_choice, check_config_path, check_device,
                               check_generator_seed, check_number, check_pair,
-                              check_paths, check_positive_int, load_config,
+                              check_paths, check_positive_int,
+                              innermost_dataset, load_config,
                               merge_cfg_options)
 from mae_plugin.visualization import (Reconstruction, masking_name,
                                       reconstruction_figures)
@@ -196,12 +197,10 @@ def set_masking(model: torch.nn.Module,
 def _test_pipeline(cfg: Config) -> Tuple[str, list]:
     """``(key, pipeline)``: the pipeline of the dataset of the config's
     ``test_dataloader``, else of its ``val_dataloader`` (inside dataset
-    wrappers), else its ``test_pipeline`` variable; ``('', [])`` when it
-    has none."""
+    wrappers), else its ``test_pipeline`` variable (``[]`` when it has
+    none)."""
     for key in ('test_dataloader', 'val_dataloader'):
-        dataset = (cfg.get(key) or {}).get('dataset') or {}
-        while 'pipeline' not in dataset and 'dataset' in dataset:
-            dataset = dataset['dataset']  # RepeatDataset and the like
+        dataset = innermost_dataset((cfg.get(key) or {}).get('dataset') or {})
         if dataset.get('pipeline'):
             return f'{key} pipeline', dataset['pipeline']
     return 'test_pipeline', cfg.get('test_pipeline') or []

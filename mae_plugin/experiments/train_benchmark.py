@@ -18,7 +18,8 @@ from torch.utils.data import DataLoader
 
 from mae_plugin.apis import build_runner, check_train_inputs, train_config
 from mae_plugin.datasets import IMAGE_EXTENSIONS, check_image_folder
-from mae_plugin.utils import check_int, check_positive_int
+from mae_plugin.utils import (check_int, check_positive_int,
+                              innermost_dataset)
 from .timing import seconds_per_call
 
 
@@ -330,9 +331,7 @@ def benchmark_config(config_file: str,
         amp=amp,
         no_validate=True,
         cfg_options=options)
-    dataset = cfg.train_dataloader.dataset
-    while isinstance(dataset.get('dataset'), dict):  # a dataset wrapper
-        dataset = dataset.dataset
+    dataset = innermost_dataset(cfg.train_dataloader.dataset)
     dataset.update(data_root=data_root, data_prefix='')
     check_image_folder('data_root', data_root,
                        dataset.get('extensions', IMAGE_EXTENSIONS),

@@ -9,7 +9,7 @@ from .checks import (INPUT_ERRORS, add_device_arg, argparse_type, check_bool,
                      report_input_errors)
 from .config import (CHECKPOINT_SUFFIXES, CONFIG_SUFFIXES, CfgOptionsAction,
                      add_config_arg, check_config_path, config_items,
-                     load_config, merge_cfg_options)
+                     innermost_dataset, load_config, merge_cfg_options)
 from .files import atomic_write
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     'check_device', 'check_generator_seed', 'check_img_size', 'check_int',
     'check_number', 'check_output_file', 'check_output_folder', 'check_pair',
     'check_path', 'check_paths', 'check_positive_int', 'check_range',
-    'check_seed', 'check_seeds', 'config_items', 'load_config',
+    'check_seed', 'check_seeds', 'config_items', 'innermost_dataset',
+    'load_config',
     'merge_cfg_options', 'report_input_errors', 'atomic_write'
 ]

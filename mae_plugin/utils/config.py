@@ -144,6 +144,15 @@ RUNNER_CFG_KEYS = frozenset((
     'efficient_conv_bn_eval'))
 
 
+def innermost_dataset(dataset: dict) -> dict:
+    """The dataset config inside dataset wrappers (``RepeatDataset``,
+    ``ClassBalancedDataset``: a ``dataset`` dict of their own), or
+    ``dataset`` itself."""
+    while isinstance(dataset.get('dataset'), dict):
+        dataset = dataset['dataset']
+    return dataset
+
+
 def config_items(node: Any, key: str = '') -> Iterator[Tuple[str, Any]]:
     """``(dotted key, value)`` of ``node`` (under ``key``) and of all that
     its dicts, lists and tuples hold, depth first; list items are keyed by
