@@ -153,7 +153,7 @@ def _check_recorded_epochs(cfg: Config, probe_epochs: Sequence[int]) -> None:
             epoch or of the last one.
     """
     check_knn_dataloader(cfg)
-    knn_hooks = [h for h in cfg.get('custom_hooks', [])
+    knn_hooks = [h for h in cfg.get('custom_hooks') or []
                  if h.get('type') == 'KNNEvalHook']
     if len(knn_hooks) != 1:
         raise ValueError(f'custom_hooks must hold one KNNEvalHook (the '
