@@ -78,6 +78,10 @@ def test_misspelled_key_is_named(path):
                               stride=2.5), 'stride must be an int'),
     ('backbone.masking', dict(type='BlockMasking', min_num_patches='4'),
      'min_num_patches must be an int'),
+    # the 4x4 grid of 32-pixel images in patches of 8
+    ('backbone.masking', dict(type='BlockMasking'),
+     r'^BlockMasking\(min_num_patches=16, min_aspect=0.3\) fits no block '
+     r'in a 4x4 grid .* lower min_num_patches to 12 or less$'),
 ])
 def test_wrong_type_or_value_is_named(path, value, message):
     with pytest.raises((TypeError, ValueError), match=message):

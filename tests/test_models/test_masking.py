@@ -167,3 +167,38 @@ def test_mask_ratio_on_a_grid_is_the_fraction_removed():
     assert mask.sum() == 33
     # int(49 * 0.25) = 12 kept
     assert RandomMasking(0.75).mask_ratio_on((7, 7)) == pytest.approx(37 / 49)
+
+
+def test_block_masking_refuses_a_grid_no_block_fits():
+    """A grid on which no rectangle of ``min_num_patches`` can be drawn
+    (the default 16 on a 4x4 grid: a block is at most 3x3) would be masked
+    at random; it is refused, with the largest ``min_num_patches`` that
+    fits. What ``_block_fits`` says is checked against ``_add_block``
+    itself: 2,000 tries on an empty grid place a block exactly where it
+    says one fits."""
+    def places_a_block(masking, grid):
+        # a budget of min_num_patches: every try draws that area
+        uniform = _Uniforms(torch.Generator().manual_seed(0))
+        return any(
+            masking._add_block(
+                np.zeros(grid, np.float32), masking.min_num_patches, uniform)
+            for _ in range(2000))
+
+    # the narrowest of these fits in a 1.7% slice of the log-aspect range
+    for grid, min_num_patches in [((4, 4), 16), ((4, 4), 12), ((4, 4), 13),
+                                  ((5, 5), 16), ((2, 30), 7), ((2, 30), 8),
+                                  ((14, 14), 16)]:
+        masking = BlockMasking(min_num_patches=min_num_patches,
+                               max_attempts=1)
+        assert masking._block_fits(grid, min_num_patches) == places_a_block(
+            masking, grid), (grid, min_num_patches)
+    BlockMasking(min_num_patches=12).check_grid((4, 4))
+    with pytest.raises(
+            ValueError,
+            match=r'^BlockMasking\(min_num_patches=16, min_aspect=0.3\) fits '
+            r'no block in a 4x4 grid \(a block is at most 3x3, its height '
+            r'over width within 0.3..3.33\), so every patch would be '
+            r'removed at random: lower min_num_patches to 12 or less$'):
+        BlockMasking()(2, (4, 4))
+    with pytest.raises(ValueError, match='use a larger grid$'):
+        BlockMasking(min_num_patches=2)(2, (1, 8))

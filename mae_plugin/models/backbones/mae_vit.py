@@ -196,7 +196,7 @@ class MAEViT(VisionTransformer):
             raise TypeError(
                 'masking must be the config of a masking generator, such as '
                 f"dict(type='RandomMasking'), got {masking!r}")
-        self.masking.check_keeps_patches(self.patch_resolution)
+        self.masking.check_grid(self.patch_resolution)
         self.mask_token_in_encoder = check_bool('mask_token_in_encoder',
                                                 mask_token_in_encoder)
         if mask_token_in_encoder:

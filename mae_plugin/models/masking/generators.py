@@ -55,16 +55,17 @@ class BaseMasking:
 
     Subclasses define :meth:`num_keep`, :meth:`sample_noise` and a
     ``mask_ratio`` attribute (the fraction they are configured to remove,
-    which :meth:`check_keeps_patches` names).
+    which :meth:`check_grid` names).
     """
 
     def num_keep(self, grid_size: Tuple[int, int]) -> int:
         """Number of visible patches per sample on a ``(h, w)`` grid."""
         raise NotImplementedError
 
-    def check_keeps_patches(self, grid_size: Tuple[int, int]) -> None:
-        """Raise ``ValueError`` if no patch of a ``(h, w)`` grid would stay
-        visible (a ``mask_ratio`` below 1 can still round that low)."""
+    def check_grid(self, grid_size: Tuple[int, int]) -> None:
+        """Raise ``ValueError`` if this masking cannot mask a ``(h, w)``
+        grid as configured: here, if no patch would stay visible (a
+        ``mask_ratio`` below 1 can still round that low)."""
         num_patches = grid_size[0] * grid_size[1]
         if self.num_keep(grid_size) < 1:
             raise ValueError(
@@ -111,12 +112,13 @@ class BaseMasking:
             Masking: indices and binary mask.
 
         Raises:
-            ValueError: No patch would stay visible, ``noise`` is not
+            ValueError: The grid cannot be masked so
+                (:meth:`check_grid`), ``noise`` is not
                 ``[N, h*w]``, or ``generator`` is a sequence of another
                 length than ``N``.
         """
         num_patches = grid_size[0] * grid_size[1]
-        self.check_keeps_patches(grid_size)
+        self.check_grid(grid_size)
         if noise is None and isinstance(generator, (list, tuple)):
             if len(generator) != batch_size:
                 raise ValueError(
@@ -214,6 +216,42 @@ class BlockMasking(_RatioMasking):
         self.min_num_patches = min_num_patches
         self.log_aspect = (math.log(min_aspect), -math.log(min_aspect))
         self.max_attempts = max_attempts
+
+    def _block_fits(self, grid_size: Tuple[int, int],
+                    num_patches: int) -> bool:
+        """Whether a rectangle of ``num_patches`` can be drawn on a
+        ``(h, w)`` grid, narrower and lower than it as
+        :meth:`_add_block` requires: some aspect ratio in
+        ``(min_aspect, 1 / min_aspect)`` rounds its height below ``h`` and
+        its width below ``w``."""
+        h, w = grid_size
+        # height sqrt(n * aspect) < h - 0.5, width sqrt(n / aspect) < w - 0.5
+        low = max(self.log_aspect[0], math.log(num_patches / (w - 0.5)**2))
+        high = min(self.log_aspect[1], math.log((h - 0.5)**2 / num_patches))
+        return low < high
+
+    def check_grid(self, grid_size: Tuple[int, int]) -> None:
+        """Also raise ``ValueError`` if no rectangle of
+        ``min_num_patches`` fits a ``(h, w)`` grid: every patch would then
+        be removed at random, as by :class:`RandomMasking` (the default
+        16 fits no block in a 4x4 grid, whose blocks are at most 3x3)."""
+        super().check_grid(grid_size)
+        if self._block_fits(grid_size, self.min_num_patches):
+            return
+        h, w = grid_size
+        aspect = math.exp(self.log_aspect[1])
+        fitting = [
+            n for n in range(1, self.min_num_patches)
+            if self._block_fits(grid_size, n)
+        ]
+        hint = (f'lower min_num_patches to {fitting[-1]} or less'
+                if fitting else 'use a larger grid')
+        raise ValueError(
+            f'BlockMasking(min_num_patches={self.min_num_patches}, '
+            f'min_aspect={math.exp(self.log_aspect[0]):.3g}) fits no block '
+            f'in a {h}x{w} grid (a block is at most {h - 1}x{w - 1}, its '
+            f'height over width within {1 / aspect:.3g}..{aspect:.3g}), so '
+            f'every patch would be removed at random: {hint}')
 
     def _add_block(self, blocks: np.ndarray, budget: int,
                    uniform: '_Uniforms') -> int:
