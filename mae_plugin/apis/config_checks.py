@@ -1,17 +1,21 @@
 """Checks of a run's config, made before the runner is built: the values
 mmengine takes without a check and fails on later, naming no key (the
 training length, the optimizer's and schedulers' numbers, the
-dataloaders, the seed), and the spans of the lr schedule against the
-training length.
+dataloaders, the seed, the widths a ViT's neck and heads take), and the
+spans of the lr schedule against the training length.
 """
 import logging
 import math
-from typing import Optional, Tuple
+from typing import Iterator, Optional, Tuple
 
 from mmengine.config import Config
 from mmengine.logging import print_log
+from mmpretrain.models import VisionTransformer
 
 from mae_plugin.engine import scheduler_cfgs
+from mae_plugin.models import DenseViT
+from mae_plugin.models.backbones.mae_vit import arch_settings
+from mae_plugin.registry import MODELS
 from mae_plugin.utils import (check_bool, check_int, check_number,
                               check_positive_int, check_seed)
 
@@ -22,7 +26,8 @@ def check_train_config(cfg: Config) -> None:
     optimizer's and schedulers' numbers (:func:`_check_numbers`), the
     dataloaders (:func:`_check_dataloaders`, which also turns off
     ``persistent_workers`` without workers), ``randomness.seed``
-    (:func:`_check_seed`) and the schedulers' spans
+    (:func:`_check_seed`), the widths the model's neck and heads take
+    (:func:`_check_widths`) and the schedulers' spans
     (:func:`_check_scheduler_spans`, which warns of a schedule that does
     not end with the training).
 
@@ -35,21 +40,25 @@ def check_train_config(cfg: Config) -> None:
     _check_numbers(cfg)
     _check_dataloaders(cfg)
     _check_seed(cfg)
+    _check_widths(cfg)
     _check_scheduler_spans(cfg)
 
 
 def check_test_config(cfg: Config) -> None:
     """Refuse, by key, what a test run's config sets wrong: the
     dataloaders (:func:`_check_dataloaders`, which also turns off
-    ``persistent_workers`` without workers), then ``randomness.seed``
-    (:func:`_check_seed`).
+    ``persistent_workers`` without workers), ``randomness.seed``
+    (:func:`_check_seed`), then the widths the model's neck and heads
+    take (:func:`_check_widths`).
 
     Raises:
         TypeError: A value of the wrong type.
-        ValueError: A value out of its range.
+        ValueError: A value out of its range, or a width that is not the
+            backbone's.
     """
     _check_dataloaders(cfg)
     _check_seed(cfg)
+    _check_widths(cfg)
 
 
 def _check_seed(cfg: Config) -> None:
@@ -58,6 +67,98 @@ def _check_seed(cfg: Config) -> None:
     seed = (cfg.get('randomness') or {}).get('seed')
     if seed is not None:
         check_seed('randomness.seed', seed)
+
+
+#: The necks that take a ViT backbone's width ``D``, by type: the key that
+#: names it (None: the neck has none) and whether their outputs keep it, so
+#: that the heads after them (:data:`WIDTH_HEADS`) take ``D`` too.
+WIDTH_NECKS = {
+    'GlobalAveragePooling': (None, True),  # mmpretrain's
+    'ClsBatchNormNeck': ('input_features', True),  # mmpretrain's
+    'Feature2Pyramid': ('embed_dim', True),  # mmseg's
+    'SimpleFeaturePyramid': ('in_channels', False),  # the plugin's
+}
+#: The heads whose ``in_channels`` (an int, or one per input) is ``D``
+#: after a neck that keeps it, or with no neck: the classifiers' ``head``,
+#: the segmentors' ``decode_head`` and ``auxiliary_head`` (one or a list).
+WIDTH_HEADS = ('head', 'decode_head', 'auxiliary_head')
+
+
+def _vit_width(cfg: Config, backbone: dict) -> Optional[int]:
+    """The width ``D`` of the features of ``backbone`` when it is a ViT
+    whose ``arch`` gives it (mmpretrain's ``VisionTransformer`` and the
+    classes built on it, :class:`~mae_plugin.models.DenseViT`), found in
+    the registry of the config's ``default_scope``; else None, as also
+    for an ``arch`` the backbone itself will refuse by name."""
+    kind = backbone.get('type')
+    if isinstance(kind, str):
+        with MODELS.switch_scope_and_registry(
+                cfg.get('default_scope')) as registry:
+            kind = registry.get(kind)
+    if not (isinstance(kind, type)
+            and issubclass(kind, (VisionTransformer, DenseViT))):
+        return None
+    try:
+        return arch_settings(backbone.get('arch', 'base'))['embed_dims']
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _width_keys(model: dict) -> Iterator[Tuple[str, object]]:
+    """``(key, value)`` of each setting of ``model`` that must be its
+    backbone's width (a list: the width for each input): the neck's key of
+    :data:`WIDTH_NECKS`, then the ``in_channels`` of :data:`WIDTH_HEADS`
+    if the neck (or its absence) keeps the width; an unknown neck ends
+    the list."""
+    neck = model.get('neck')
+    if neck is not None:
+        if not isinstance(neck, dict):
+            return
+        key, keeps = WIDTH_NECKS.get(
+            str(neck.get('type')).rsplit('.', 1)[-1], (None, False))
+        if key is not None and key in neck:
+            yield f'model.neck.{key}', neck[key]
+        if not keeps:
+            return
+    for name in WIDTH_HEADS:
+        heads = model.get(name)
+        many = isinstance(heads, (list, tuple))
+        for i, head in enumerate(heads if many else [heads]):
+            if not isinstance(head, dict) or 'in_channels' not in head:
+                continue
+            key = f'model.{name}.{i}' if many else f'model.{name}'
+            yield f'{key}.in_channels', head['in_channels']
+
+
+def _check_widths(cfg: Config) -> None:
+    """Refuse, by key, a neck or head width (:func:`_width_keys`) other
+    than the ViT backbone's (:func:`_vit_width`). The fine-tuning, linear
+    and transfer configs write the width beside ``arch``; a child config
+    (or ``--cfg-options``) that changed ``arch`` alone built the model and
+    failed at the first iteration, in a matrix product or a BatchNorm,
+    naming no key."""
+    model = cfg.get('model')
+    if not isinstance(model, dict) or not isinstance(
+            model.get('backbone'), dict):
+        return
+    width = _vit_width(cfg, model['backbone'])
+    if width is None:
+        return
+    wrong = []
+    for key, value in _width_keys(model):
+        # one width per input of a head of several (mmseg's UPerHead)
+        several = isinstance(value, (list, tuple))
+        right = [width] * len(value) if several else width
+        if (list(value) if several else value) != right:
+            wrong.append((key, value, right))
+    if wrong:
+        arch = model['backbone'].get('arch', 'base')
+        raise ValueError(
+            f'model.backbone (arch={arch!r}) gives features of width '
+            f'{width}, but ' + ', '.join(f'{key}={value!r}'
+                                         for key, value, _ in wrong) +
+            ': set ' + ' '.join(f'{key}={right!r}'.replace(' ', '')
+                                for key, _, right in wrong))
 
 
 def _check_train_length(cfg: Config) -> None:

@@ -8,8 +8,10 @@ import re
 import cv2
 import numpy as np
 import pytest
+import torch
 from mmengine.config import Config
 from mmengine.config.lazy import LazyObject
+from mmengine.registry import init_default_scope
 
 from mae_plugin.apis import (build_runner, check_data_roots,
                              check_pretrained_checkpoints, init_model,
@@ -357,6 +359,85 @@ def test_an_optimizer_scheduler_or_loader_value_is_named(
         train_config(CONFIG, work_dir=str(tmp_path),
                      cfg_options={key: value})
     assert str(raised.value) == message
+
+
+BENCHMARKS = osp.join(ROOT, 'configs', 'benchmarks')
+LINEAR_L = osp.join(BENCHMARKS, 'classification',
+                    'vit-large-p16_8xb2048-linear-coslr-90e_in1k.py')
+FINETUNE_B = osp.join(BENCHMARKS, 'classification',
+                      'vit-base-p16_8xb128-coslr-100e_in1k.py')
+DETECTION = osp.join(
+    BENCHMARKS, 'mmdetection',
+    'mask-rcnn_mae-vit-base-p16_simple-fpn_32xb2-lsj-100e_coco.py')
+SEGMENTATION = osp.join(
+    BENCHMARKS, 'mmsegmentation',
+    'upernet_mae-vit-base-p16_8xb2-160k_ade20k-512x512.py')
+
+
+@pytest.mark.parametrize('config, arch, message', [
+    (LINEAR_L, 'base',
+     "model.backbone (arch='base') gives features of width 768, but "
+     'model.neck.input_features=1024, model.head.in_channels=1024: set '
+     'model.neck.input_features=768 model.head.in_channels=768'),
+    (FINETUNE_B, 'large',
+     "model.backbone (arch='large') gives features of width 1024, but "
+     'model.head.in_channels=768: set model.head.in_channels=1024'),
+    (DETECTION, 'large',
+     "model.backbone (arch='large') gives features of width 1024, but "
+     'model.neck.in_channels=768: set model.neck.in_channels=1024'),
+    (SEGMENTATION, 'large',
+     "model.backbone (arch='large') gives features of width 1024, but "
+     'model.neck.embed_dim=768, model.decode_head.in_channels=[768, 768, '
+     '768, 768], model.auxiliary_head.in_channels=768: set '
+     'model.neck.embed_dim=1024 '
+     'model.decode_head.in_channels=[1024,1024,1024,1024] '
+     'model.auxiliary_head.in_channels=1024'),
+])
+def test_a_width_other_than_the_backbones_is_named(config, arch, message,
+                                                   tmp_path):
+    """A child config or option that changed ``arch`` alone trained until
+    the first iteration's matrix product or BatchNorm failed, naming no
+    key; the shipped configs pass, training and testing."""
+    checkpoint = tmp_path / 'epoch_1.pth'
+    checkpoint.write_bytes(b'weights')
+    for arch_option in ({}, {'model.backbone.arch': arch}):
+        for make in (
+                lambda options: train_config(
+                    config, work_dir=str(tmp_path), cfg_options=options),
+                lambda options: make_test_config(
+                    config, str(checkpoint), work_dir=str(tmp_path),
+                    cfg_options=options)):
+            if not arch_option:
+                make(arch_option)
+                continue
+            with pytest.raises(ValueError) as raised:
+                make(arch_option)
+            assert str(raised.value) == message
+
+
+def test_the_widths_the_check_asks_for_are_the_ones_that_run(tmp_path):
+    """The linear probe of a DeiT-tiny (192 wide): with the widths that
+    ``train_config`` refuses, the classifier fails on a batch; with the
+    options its message gives, it runs, and ``train_config`` takes them."""
+    options = {'model.backbone.arch': 'deit-tiny',
+               'model.backbone.img_size': 32,
+               'model.backbone.init_cfg': None}
+    with pytest.raises(ValueError) as raised:
+        train_config(LINEAR_L, work_dir=str(tmp_path), cfg_options=options)
+    fixes = str(raised.value).split(': set ')[1].split()
+    assert fixes == ['model.neck.input_features=192',
+                     'model.head.in_channels=192']
+    images = torch.rand(2, 3, 32, 32)
+    cfg = Config.fromfile(LINEAR_L)
+    cfg.merge_from_dict(options)
+    init_default_scope(cfg.default_scope)
+    with pytest.raises(RuntimeError):
+        MODELS.build(cfg.model).extract_feat(images)
+    fixed = {**options, **{key: int(value) for key, value in (
+        fix.split('=') for fix in fixes)}}
+    cfg = train_config(LINEAR_L, work_dir=str(tmp_path), cfg_options=fixed)
+    model = MODELS.build(cfg.model)
+    assert model(images, mode='tensor').shape == (2, 1000)
 
 
 def test_a_loader_without_workers_keeps_none(tmp_path):
