@@ -121,8 +121,10 @@ def test_killed_during_a_save_and_a_step_resumes_bitwise(
 def test_many_kills_at_random_points_resume_bitwise(reference, photos,
                                                     tmp_path):
     rng = random.Random(int(os.environ.get('MAE_KILL_SEED', 0)))
+    runs = int(os.environ.get('MAE_KILL_RUNS', 2))
+    assert runs >= 1, f'MAE_KILL_RUNS must be at least 1, got {runs}'
     points = []
-    for run in range(int(os.environ.get('MAE_KILL_RUNS', 2))):
+    for run in range(runs):
         kind = rng.choice(['step', 'save', 'pointer'])
         iteration = rng.randint(
             1, ITERATIONS) if kind == 'step' else (rng.choice(SAVES))
