@@ -46,4 +46,6 @@ def test_epoch_stats_wall_minutes_ignore_a_clock_set_back(
     runner.register_hook(ClockSetBack(monkeypatch))
     runner.train()
     (epoch, ) = stats.history
-    assert 0 < epoch['wall_minutes'] < 1, epoch  # not about -60 minutes
+    # not about -60 minutes (nor +60); the upper bound is no speed target:
+    # the epoch takes seconds, a loaded machine may take minutes
+    assert 0 < epoch['wall_minutes'] < 30, epoch
