@@ -64,11 +64,9 @@ def test_1_an_update_to_nan_weights_is_never_saved_or_called_good(
         r'state_dict\.\S+ \(\d+\)', message), message
     assert message.endswith('the last good checkpoint is none (none saved '
                             'yet)'), message
-    # nothing non-finite on disk, no pointer to a checkpoint never written
-    for path in glob.glob(osp.join(work, '*.pth')):
-        ckpt = torch.load(path, weights_only=True)
-        assert all(
-            torch.isfinite(v).all() for v in ckpt['state_dict'].values()), path
+    # nothing on disk (the first checkpoint was the non-finite one), no
+    # pointer to a checkpoint never written
+    assert glob.glob(osp.join(work, '*.pth')) == []
     assert not osp.exists(osp.join(work, 'last_checkpoint'))
 
 
