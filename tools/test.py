@@ -5,7 +5,7 @@ from mmengine.dist import is_main_process
 from mmengine.fileio import dump
 
 from mae_plugin.apis import (TEST_OUTPUTS, add_runner_args, build_runner,
-                             check_data_roots, check_test_output,
+                             check_datasets, check_test_output,
                              close_distributed, init_cpu_distributed,
                              parse_runner_args, test_config)
 from mae_plugin.utils import add_config_arg, report_input_errors
@@ -47,7 +47,7 @@ def main():
             cfg_options=args.cfg_options,
             allow_partial_checkpoint=args.allow_partial_checkpoint,
             predictions_file=args.out if args.out_item == 'pred' else None)
-        check_data_roots(cfg, 'test_dataloader')
+        check_datasets(cfg, 'test_dataloader')
     init_cpu_distributed(cfg)
     metrics = build_runner(cfg).test()
     if args.out is not None and args.out_item == 'metrics' and (

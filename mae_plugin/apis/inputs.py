@@ -1,7 +1,7 @@
 """Checks of the files a run reads and writes besides its work dir, made
-before the runner is built: a checkpoint to load, the ``data_root`` of its
-datasets, the ``Pretrained`` checkpoints of its model, and the file
-``tools/test.py --out`` writes."""
+before the runner is built: a checkpoint to load, the ``data_root`` and
+image folders of its datasets, the ``Pretrained`` checkpoints of its model,
+and the file ``tools/test.py --out`` writes."""
 import inspect
 import os
 import os.path as osp
@@ -10,6 +10,7 @@ from mmengine.config import Config
 from mmengine.config.lazy import LazyObject
 
 from mae_plugin.checkpoint import check_checkpoint_path
+from mae_plugin.datasets import check_image_folders
 from mae_plugin.registry import DATASETS
 from mae_plugin.utils import (check_choice, check_output_file, check_path,
                               config_items)
@@ -110,6 +111,24 @@ def check_data_roots(cfg: Config, *keys: str) -> None:
             f'--cfg-options {options}')
 
 
+def check_datasets(cfg: Config, *keys: str) -> None:
+    """Refuse, before the runner is built, what the datasets of the config
+    entries ``keys`` would fail on once built: a relative ``data_root``
+    that names no folder in the working directory
+    (:func:`check_data_roots`), then an ``ImageFolder`` whose folder is
+    missing or lists no image
+    (:func:`~mae_plugin.datasets.check_image_folders`; mmpretrain's
+    "Found 0 files in subfolders" came once the model was built).
+
+    Raises:
+        FileNotFoundError: A relative ``data_root`` or an image folder
+            that is no folder.
+        ValueError: An image folder that holds no image.
+    """
+    check_data_roots(cfg, *keys)
+    check_image_folders(cfg, *keys)
+
+
 def check_pretrained_checkpoints(cfg: Config) -> None:
     """Refuse, by key and before the runner is built, the local
     ``checkpoint`` of a ``Pretrained`` ``init_cfg`` in the model that is
@@ -140,12 +159,13 @@ def check_train_inputs(cfg: Config) -> Config:
     """Refuse, before the runner is built, what a training run of ``cfg``
     reads and lacks, as ``tools/train.py`` does: a relative ``data_root``
     of the datasets of :data:`TRAIN_DATA_KEYS` that names no folder in the
-    working directory (:func:`check_data_roots`), and a ``Pretrained``
-    checkpoint of the model that is no file
-    (:func:`check_pretrained_checkpoints`). The analysis tools that train
-    from a config (the precision check, the ablation sweep, the training
-    benchmark) call it too: run from another folder they died in the
-    dataset with a bare ``No such file or directory: 'data/...'``.
+    working directory, or an image folder of theirs that lists no image
+    (:func:`check_datasets`), and a ``Pretrained`` checkpoint of the model
+    that is no file (:func:`check_pretrained_checkpoints`). The analysis
+    tools that train from a config (the precision check, the ablation
+    sweep, the training benchmark) call it too: run from another folder
+    they died in the dataset with a bare ``No such file or directory:
+    'data/...'``.
 
     Args:
         cfg (Config): A training run's config, e.g. from
@@ -158,8 +178,9 @@ def check_train_inputs(cfg: Config) -> Config:
         FileNotFoundError: naming the key, its value and the working
             directory, or the checkpoint's key and path.
         IsADirectoryError: A ``Pretrained`` checkpoint is a folder.
+        ValueError: An image folder that holds no image.
     """
-    check_data_roots(cfg, *TRAIN_DATA_KEYS)
+    check_datasets(cfg, *TRAIN_DATA_KEYS)
     check_pretrained_checkpoints(cfg)
     return cfg
 

@@ -239,7 +239,8 @@ def train_config(config_file: str,
             ``optim_wrapper.accumulative_counts`` or a dataloader's
             ``batch_size`` is below 1, its ``num_workers`` below 0, or an
             optimizer or scheduler number out of its range;
-            ``randomness.seed`` is outside [0, 2**32 - 1] (these by
+            ``randomness.seed`` is outside [0, 2**32 - 1], or a neck or
+            head takes another width than the ViT backbone gives (these by
             :func:`~mae_plugin.apis.config_checks.check_train_config`);
             an option's first key is a misspelling of the
             config's or the runner's; the work dir is empty
@@ -380,13 +381,13 @@ def test_config(config_file: Union[str, Config],
             (``drop_last``, ``shuffle``, ...) is not a bool.
         ValueError: A dataloader's ``batch_size`` is below 1 or its
             ``num_workers`` below 0, ``randomness.seed`` is outside
-            [0, 2**32 - 1], an
-            option's first key is a misspelling of the config's or the
-            runner's, a loaded config without a file or ``work_dir`` is
-            given no ``work_dir``, the work dir is empty, or
-            ``config_file`` has no config suffix (``.py``, ``.json``,
-            ``.yaml``, ``.yml``; a checkpoint's, as with the arguments
-            swapped, gets a hint).
+            [0, 2**32 - 1], a neck or head takes another width than the
+            ViT backbone gives, an option's first key is a misspelling of
+            the config's or the runner's, a loaded config without a file
+            or ``work_dir`` is given no ``work_dir``, the work dir is
+            empty, or ``config_file`` has no config suffix (``.py``,
+            ``.json``, ``.yaml``, ``.yml``; a checkpoint's, as with the
+            arguments swapped, gets a hint).
         NotADirectoryError: The work dir, or a folder above it, is a file.
         PermissionError: No file can be created in the work dir.
         FileNotFoundError: ``checkpoint`` is a local path to no file.

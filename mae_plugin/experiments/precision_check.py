@@ -15,9 +15,7 @@ from typing import Dict, List, Optional
 import numpy as np
 from mmengine.config import Config
 
-from mae_plugin.apis import (TRAIN_DATA_KEYS, build_runner,
-                             check_train_inputs, train_config)
-from mae_plugin.datasets import check_image_folders
+from mae_plugin.apis import build_runner, check_train_inputs, train_config
 from .report import markdown_table, pyplot, save_figure
 
 #: The suffixes of the report's files after its path (``--out``).
@@ -46,11 +44,11 @@ def precision_configs(config: str,
 
     Raises:
         FileNotFoundError: A relative ``data_root`` that is no folder in
-            the working directory, or a missing ``Pretrained`` checkpoint
-            (:func:`~mae_plugin.apis.check_train_inputs`); an
-            ``ImageFolder`` folder that does not exist
-            (:func:`~mae_plugin.datasets.check_image_folders`).
-        ValueError: An ``ImageFolder`` folder that holds no image, or what
+            the working directory, an ``ImageFolder`` folder that does not
+            exist, or a missing ``Pretrained`` checkpoint
+            (:func:`~mae_plugin.apis.check_train_inputs`).
+        ValueError: An ``ImageFolder`` folder that holds no image
+            (:func:`~mae_plugin.apis.check_train_inputs`), or what
             :func:`~mae_plugin.apis.train_config` refuses.
     """
     configs = {}
@@ -63,7 +61,6 @@ def precision_configs(config: str,
             cfg_options=dict(cfg_options or {},
                              **{'randomness.seed': seed + offset}))
         check_train_inputs(cfg)
-        check_image_folders(cfg, *TRAIN_DATA_KEYS)
         configs[name] = cfg
     return configs
 

@@ -194,6 +194,38 @@ def test_a_data_input_the_analysis_tools_refuse_is_one_line(
     assert not (tmp_path / 'work').exists()
 
 
+@pytest.mark.parametrize('tool, args, key', [
+    ('train', [
+        '--cfg-options', 'train_dataloader.dataset.dataset.data_root={empty}',
+        'val_dataloader.dataset.data_root={images}',
+        'custom_hooks.0.dataset.data_root={images}'
+    ], 'train_dataloader.dataset.dataset.data_root'),
+    ('test', [
+        '{checkpoint}', '--cfg-options',
+        'test_dataloader.dataset.data_root={empty}'
+    ], 'test_dataloader.dataset.data_root'),
+])
+def test_an_image_folder_without_images_is_refused_before_the_run(
+        tool, args, key, image, tmp_path):
+    """train.py and test.py built the model and the runner, then failed in
+    mmpretrain's dataset with "Found 0 files in subfolders", naming no
+    key."""
+    (tmp_path / 'empty').mkdir()
+    checkpoint = tmp_path / 'epoch_1.pth'
+    checkpoint.write_bytes(b'weights')
+    names = dict(empty=tmp_path / 'empty', images=tmp_path,
+                 checkpoint=checkpoint)
+    result = run_tool(f'tools/{tool}.py', CONFIG,
+                      *[arg.format(**names) for arg in args],
+                      '--work-dir', str(tmp_path / 'work'))
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"{tool}: {key} must be a folder of images, got "
+        f"'{tmp_path / 'empty'}', which holds none; image extensions: "
+        f"{' '.join(IMAGE_EXTENSIONS)}\n")
+    assert not (tmp_path / 'work').exists()
+
+
 def test_the_study_refuses_a_seed_twice_before_any_run(tmp_path, monkeypatch):
     """run_study_seeds([0, 1, 0]) trained seed 0 twice into the same
     folders, the second run over the first, and the summary reported a
