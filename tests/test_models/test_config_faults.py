@@ -67,6 +67,8 @@ def test_misspelled_key_is_named(path):
     ('head.norm_pix', 'yes', 'norm_pix must be True or False'),
     ('backbone.mask_token_in_encoder', 'False',
      'mask_token_in_encoder must be True or False'),
+    ('backbone.with_cp', 1, 'with_cp must be True or False'),
+    ('neck.with_cp', 'yes', 'with_cp must be True or False'),
     ('backbone.arch.num_heads', 5,
      r'arch embed_dims \(32\) must be a multiple of arch num_heads \(5\)'),
     ('backbone.arch.num_layers', 0, 'arch num_layers must be an int >= 1'),

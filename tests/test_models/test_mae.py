@@ -568,3 +568,47 @@ def test_training_images_of_another_grid_than_img_size_are_warned_of_once():
     assert steps(32, 1) == []
     assert steps(48, 2) == [warning]
     assert steps(48, 1) == []
+
+
+def test_activation_checkpointing_recomputes_the_blocks_to_the_same_grads():
+    """``with_cp`` on the encoder and the decoder: every block runs again
+    in the backward pass (its activations were not kept), and the loss and
+    gradients are those of the run that keeps them, drop path included
+    (torch restores the RNG state for the recomputation). Without
+    gradients (evaluation) each block runs once."""
+    def step(with_cp):
+        cfg = tiny_mae_cfg()
+        cfg['backbone'].update(with_cp=with_cp, drop_path_rate=0.5)
+        cfg['neck']['with_cp'] = with_cp
+        torch.manual_seed(0)
+        model = build(cfg)
+        blocks = [*model.backbone.layers, *model.neck.decoder_blocks]
+        calls = [0]
+
+        def counted(forward):
+            def run(*args, **kwargs):
+                calls[0] += 1
+                return forward(*args, **kwargs)
+            return run
+
+        for block in blocks:  # (forward hooks do not see recomputations)
+            block.forward = counted(block.forward)
+        data = model.data_preprocessor(batch(), training=True)
+        torch.manual_seed(1)  # the masks and the drop path
+        loss = model(**data, mode='loss')['loss']
+        loss.backward()
+        runs = calls[0] / len(blocks)
+        with torch.no_grad():
+            model(**data, mode='loss')
+        once = calls[0] / len(blocks) - runs
+        grads = {name: p.grad for name, p in model.named_parameters()
+                 if p.grad is not None}
+        return loss, grads, runs, once
+
+    kept_loss, kept_grads, kept_runs, _ = step(False)
+    loss, grads, runs, once = step(True)
+    assert (kept_runs, runs, once) == (1, 2, 1)
+    torch.testing.assert_close(loss, kept_loss)
+    assert grads.keys() == kept_grads.keys()
+    for name, grad in grads.items():
+        torch.testing.assert_close(grad, kept_grads[name], msg=name)

@@ -19,7 +19,6 @@ from mmcv.cnn.bricks.transformer import PatchEmbed
 from mmengine.model import BaseModule, ModuleList
 from mmpretrain.models.utils import build_norm_layer, resize_pos_embed
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
 from mae_plugin.registry import MODELS, SCOPE, WEIGHT_INITIALIZERS
 from mae_plugin.utils import (check_bool, check_choice, check_img_size,
@@ -27,7 +26,7 @@ from mae_plugin.utils import (check_bool, check_choice, check_img_size,
 from ..utils import (DEFAULT_NORM_CFG, check_divisible, check_image_dtype,
                      init_mae_weights, init_patch_projection,
                      is_pretrained_init, norm_cfg_over_default,
-                     pretrained_entries, sincos_2d)
+                     pretrained_entries, run_block, sincos_2d)
 from .dense_vit_blocks import RelPosBiasBlock, WindowedBlock
 from .mae_vit import arch_settings, check_block_args
 
@@ -377,10 +376,7 @@ class DenseViT(BaseModule):
         x, grid_size = self._tokens(x)
         outs = []
         for i, layer in enumerate(self.layers):
-            if self.with_cp and x.requires_grad:
-                x = checkpoint(layer, x, use_reentrant=False)
-            else:
-                x = layer(x)
+            x = run_block(layer, x, self.with_cp)
             if i == self.num_layers - 1 and self.final_norm:
                 x = self.ln1(x)
             if i in self.out_indices:

@@ -15,7 +15,7 @@ from ..utils import (DEFAULT_NORM_CFG, TransformerBlock, check_divisible,
                      check_image_dtype, check_sincos_dims, init_mae_weights,
                      init_patch_projection, is_pretrained_init,
                      norm_cfg_over_default, regenerate_sincos_on_load,
-                     sincos_2d)
+                     run_block, sincos_2d)
 
 
 #: The encoder sizes an ``arch`` name stands for: mmpretrain's
@@ -144,6 +144,10 @@ class MAEViT(VisionTransformer):
         out_type (str): Output of the unmasked forward, see
             :class:`mmpretrain.models.VisionTransformer`. Defaults to
             ``'raw'``.
+        with_cp (bool): Recompute each block in the backward pass instead
+            of keeping its activations (activation checkpointing): less
+            memory for a larger batch or model, about one more forward pass
+            of the blocks in time. Defaults to False.
         **kwargs: Other arguments of
             :class:`mmpretrain.models.VisionTransformer` (``out_indices``,
             ``drop_path_rate``, ``norm_cfg``, ``init_cfg`` ...); its rates
@@ -164,6 +168,7 @@ class MAEViT(VisionTransformer):
                  masking: dict = dict(type='RandomMasking', mask_ratio=0.75),
                  mask_token_in_encoder: bool = False,
                  out_type: str = 'raw',
+                 with_cp: bool = False,
                  **kwargs) -> None:
         settings = arch_settings(arch)
         check_sincos_dims('arch embed_dims', settings['embed_dims'])
@@ -199,6 +204,7 @@ class MAEViT(VisionTransformer):
         self.masking.check_grid(self.patch_resolution)
         self.mask_token_in_encoder = check_bool('mask_token_in_encoder',
                                                 mask_token_in_encoder)
+        self.with_cp = check_bool('with_cp', with_cp)
         if mask_token_in_encoder:
             self.mask_token = nn.Parameter(torch.zeros(1, 1, self.embed_dims))
         # Fixed sin-cos positions: a parameter (same key as mmpretrain's
@@ -393,7 +399,7 @@ class MAEViT(VisionTransformer):
             x = self.pre_norm(self.drop_after_pos(x))
             outs = []
             for i, layer in enumerate(self.layers):
-                x = layer(x)
+                x = run_block(layer, x, self.with_cp)
                 if i == len(self.layers) - 1 and self.final_norm:
                     x = self.ln1(x)
                 if i in self.out_indices:
@@ -411,7 +417,7 @@ class MAEViT(VisionTransformer):
         # identities unless drop_rate > 0 or pre_norm, as on all tokens
         x = self.pre_norm(self.drop_after_pos(x))
         for layer in self.layers:
-            x = layer(x)
+            x = run_block(layer, x, self.with_cp)
         if self.final_norm:
             x = self.ln1(x)
         return x, mask, ids_restore

@@ -8,11 +8,12 @@ from mmpretrain.models.utils import build_norm_layer
 from torch import nn
 
 from mae_plugin.registry import MODELS
-from mae_plugin.utils import check_img_size, check_number, check_positive_int
+from mae_plugin.utils import (check_bool, check_img_size, check_number,
+                              check_positive_int)
 from ..utils import (DEFAULT_NORM_CFG, TransformerBlock, check_divisible,
                      check_sincos_dims, init_mae_weights, is_pretrained_init,
                      norm_cfg_over_default, regenerate_sincos_on_load,
-                     sincos_2d)
+                     run_block, sincos_2d)
 
 
 @MODELS.register_module()
@@ -43,6 +44,9 @@ class MAEDecoder(BaseModule):
         norm_cfg (dict): Norm layers; one without ``type``
             (``dict(eps=1e-5)``) sets its keys over the default. Defaults
             to ``dict(type='LN', eps=1e-6)``.
+        with_cp (bool): Recompute each block in the backward pass instead
+            of keeping its activations (activation checkpointing). Defaults
+            to False.
         init_cfg (dict, optional): Initialisation config. Defaults to None.
     """
 
@@ -56,6 +60,7 @@ class MAEDecoder(BaseModule):
                  patch_size: int = 16,
                  out_channels: int = 3,
                  norm_cfg: dict = DEFAULT_NORM_CFG,
+                 with_cp: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         for name, value in (('in_channels', in_channels), ('embed_dims',
@@ -84,6 +89,7 @@ class MAEDecoder(BaseModule):
         self.embed_dims = embed_dims
         self.patch_size = patch_size
         self.out_channels = out_channels
+        self.with_cp = check_bool('with_cp', with_cp)
 
         self.decoder_embed = nn.Linear(in_channels, embed_dims)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, embed_dims))
@@ -172,6 +178,6 @@ class MAEDecoder(BaseModule):
         x = torch.cat([x[:, :1], patches], dim=1)  # [N, 1+L, D_dec]
         x = x + self.position_embedding(grid_size)
         for block in self.decoder_blocks:
-            x = block(x)
+            x = run_block(block, x, self.with_cp)
         x = self.decoder_norm(x)
         return self.decoder_pred(x)[:, 1:]  # [N, L, p*p*C]

@@ -1,9 +1,12 @@
 """The Transformer block of the MAE encoder and decoder, the attention it
 builds (multi-head self-attention that splits its packed q/k/v without
-copies), and their norm layers' default."""
+copies), their norm layers' default, and a block's run with activation
+checkpointing."""
 from typing import Any, Type
 
 import torch
+from torch import nn
+from torch.utils.checkpoint import checkpoint
 from mmcv.cnn.bricks.transformer import FFN
 from mmengine.model import BaseModule
 from mmpretrain.models.backbones.vision_transformer import \
@@ -41,6 +44,17 @@ def norm_cfg_over_default(norm_cfg: Any) -> dict:
         **DEFAULT_NORM_CFG,
         **norm_cfg
     }
+
+
+def run_block(block: nn.Module, x: torch.Tensor,
+              with_cp: bool) -> torch.Tensor:
+    """``block(x)``; with ``with_cp`` while gradients flow, recomputed in
+    the backward pass instead of keeping its activations (activation
+    checkpointing; torch's non-reentrant one, which restores the RNG
+    state, so a recomputed dropout or drop path draws as it did)."""
+    if with_cp and x.requires_grad:
+        return checkpoint(block, x, use_reentrant=False)
+    return block(x)
 
 
 class UnbindQKVAttention(MultiheadAttention):
