@@ -36,7 +36,16 @@ env_cfg = dict(
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(type='Visualizer', vis_backends=vis_backends)
 
-log_processor = dict(window_size=10)
+# mmengine averages each logged value whose name holds "loss" over its last
+# window_size values: the training loss over 10 iterations, but also the
+# validation's reconstruction/loss over the last 10 validations. That one
+# is logged as measured (a mean of its last 1).
+log_processor = dict(
+    window_size=10,
+    custom_cfg=[
+        dict(data_src='reconstruction/loss', method_name='mean',
+             window_size=1)
+    ])
 
 log_level = 'INFO'
 load_from = None
