@@ -733,4 +733,39 @@ MUTATIONS = (
         old="    model.warn_of_another_grid(data['inputs'])",
         new='    pass',
         tests=('tests/test_models/test_mae.py', )),
+    Mutation(
+        name='block-masking-that-fits-no-block',
+        promise='a BlockMasking that fits no block in the grid is refused',
+        path=MASKING,
+        old='        return low < high',
+        new='        return True',
+        tests=MASKING_TESTS),
+    Mutation(
+        name='activation-checkpointing-ignored',
+        promise='with_cp recomputes the blocks in the backward pass',
+        path='mae_plugin/models/utils/attention.py',
+        old='    if with_cp and x.requires_grad:',
+        new='    if False:',
+        tests=('tests/test_models/test_mae.py::'
+               'test_activation_checkpointing_recomputes_the_blocks_to_the_'
+               'same_grads', )),
+    Mutation(
+        name='width-other-than-the-backbones-passed',
+        promise="a neck or head width other than the ViT backbone's is "
+        'named before the model is built',
+        path='mae_plugin/apis/config_checks.py',
+        old='    if wrong:',
+        new='    if False:',
+        tests=('tests/test_apis/test_runner.py::'
+               'test_a_width_other_than_the_backbones_is_named', )),
+    Mutation(
+        name='empty-image-folder-passed',
+        promise='an ImageFolder that lists no image is refused before the '
+        'run',
+        path='mae_plugin/apis/inputs.py',
+        old='    check_image_folders(cfg, *keys)',
+        new='    pass',
+        tests=('tests/test_tools/test_tool_flags.py::'
+               'test_an_image_folder_without_images_is_refused_before_the_'
+               'run', )),
 )
