@@ -4,6 +4,7 @@ training length, the optimizer's and schedulers' numbers, the
 dataloaders, the seed, the widths a ViT's neck and heads take), and the
 spans of the lr schedule against the training length.
 """
+import inspect
 import logging
 import math
 from typing import Iterator, Optional, Tuple
@@ -14,7 +15,7 @@ from mmpretrain.models import VisionTransformer
 
 from mae_plugin.engine import scheduler_cfgs
 from mae_plugin.models import DenseViT
-from mae_plugin.models.backbones.mae_vit import arch_settings
+from mae_plugin.models.backbones.mae_vit import ARCH_ZOO
 from mae_plugin.registry import MODELS
 from mae_plugin.utils import (check_bool, check_int, check_number,
                               check_positive_int, check_seed)
@@ -87,9 +88,11 @@ WIDTH_HEADS = ('head', 'decode_head', 'auxiliary_head')
 def _vit_width(cfg: Config, backbone: dict) -> Optional[int]:
     """The width ``D`` of the features of ``backbone`` when it is a ViT
     whose ``arch`` gives it (mmpretrain's ``VisionTransformer`` and the
-    classes built on it, :class:`~mae_plugin.models.DenseViT`), found in
-    the registry of the config's ``default_scope``; else None, as also
-    for an ``arch`` the backbone itself will refuse by name."""
+    classes built on it, each by its own ``arch_zoo``, in which ``'s'`` is
+    DeiT-3's 384 but the original ViT's 768;
+    :class:`~mae_plugin.models.DenseViT`), found in the registry of the
+    config's ``default_scope``; else None, as also for an ``arch`` the
+    backbone itself will refuse by name."""
     kind = backbone.get('type')
     if isinstance(kind, str):
         with MODELS.switch_scope_and_registry(
@@ -98,10 +101,13 @@ def _vit_width(cfg: Config, backbone: dict) -> Optional[int]:
     if not (isinstance(kind, type)
             and issubclass(kind, (VisionTransformer, DenseViT))):
         return None
-    try:
-        return arch_settings(backbone.get('arch', 'base'))['embed_dims']
-    except (KeyError, TypeError, ValueError):
-        return None
+    # the class's default (through **kwargs: VisionTransformer's 'base')
+    default = inspect.signature(kind).parameters.get('arch')
+    arch = backbone.get('arch', 'base' if default is None else default.default)
+    if isinstance(arch, str):
+        arch = getattr(kind, 'arch_zoo', ARCH_ZOO).get(arch.lower())
+    width = arch.get('embed_dims') if isinstance(arch, dict) else None
+    return width if isinstance(width, int) else None
 
 
 def _width_keys(model: dict) -> Iterator[Tuple[str, object]]:

@@ -1,11 +1,13 @@
 """The lr that ``--auto-scale-lr`` (``train_config``) gives a run that
 accumulates gradients: the official code's ``eff_batch_size = batch_size *
 accum_iter * world_size``."""
+import glob
 import os
 import os.path as osp
 import re
 
 import cv2
+import mmpretrain
 import numpy as np
 import pytest
 import torch
@@ -17,6 +19,7 @@ from mae_plugin.apis import (build_runner, check_data_roots,
                              check_pretrained_checkpoints, init_model,
                              train_config)
 from mae_plugin.apis import test_config as make_test_config
+from mae_plugin.apis.config_checks import _vit_width, check_test_config
 from mae_plugin.registry import MODELS
 from tests.test_engine.utils import unique_experiment
 from ..conftest import ROOT, tiny_mae_cfg
@@ -413,6 +416,39 @@ def test_a_width_other_than_the_backbones_is_named(config, arch, message,
             with pytest.raises(ValueError) as raised:
                 make(arch_option)
             assert str(raised.value) == message
+
+
+def test_every_vit_config_mmpretrain_ships_passes_the_width_check():
+    """Each ViT class reads ``arch`` in its own table (DeiT-3's and
+    EVA-02's ``'s'`` is 384 wide, the original ViT's 768; MoCo v3's ViT
+    takes its default through ``**kwargs``): the check refused mmpretrain's
+    own DeiT-3 small configs with the ViT table's width. Every config
+    mmpretrain ships whose backbone is a ViT (81 of them in 1.2.0, 12
+    families) passes, and a DeiT-3 small head of 768 is refused for
+    384."""
+    root = osp.join(osp.dirname(mmpretrain.__file__), '.mim', 'configs')
+    checked = []
+    for path in sorted(glob.glob(osp.join(root, '**', '*.py'),
+                                 recursive=True)):
+        if '_base_' in path:
+            continue
+        try:
+            cfg = Config.fromfile(path)
+        except Exception:  # configs of packages not installed here
+            continue
+        backbone = (cfg.get('model') or {}).get('backbone')
+        if isinstance(backbone, dict) and _vit_width(cfg, backbone):
+            check_test_config(cfg)
+            checked.append(osp.relpath(path, root))
+    assert len(checked) >= 80, checked
+    assert 'deit3/deit3-small-p16_64xb64_in1k.py' in checked
+    cfg = Config.fromfile(osp.join(root, 'deit3',
+                                   'deit3-small-p16_64xb64_in1k.py'))
+    cfg.model.head.in_channels = 768
+    with pytest.raises(ValueError, match=re.escape(
+            "model.backbone (arch='s') gives features of width 384, but "
+            'model.head.in_channels=768')):
+        check_test_config(cfg)
 
 
 def test_the_widths_the_check_asks_for_are_the_ones_that_run(tmp_path):
