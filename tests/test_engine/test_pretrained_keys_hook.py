@@ -225,3 +225,49 @@ def test_allow_mismatched_must_be_key_names():
         PretrainedKeysHook(allow_mismatched='head.fc.weight')
     assert str(error.value) == ('allow_mismatched must be a list or tuple '
                                 "of key names, got 'head.fc.weight'")
+
+
+class Whole(BaseModule):
+    """A model whose encoder is ``backbone``, loaded with ``prefix=None``
+    (a whole-model checkpoint)."""
+
+    def __init__(self, num_layers, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.backbone = VisionTransformer(
+            arch=dict(TINY_ARCH, num_layers=num_layers), img_size=32,
+            patch_size=8)
+
+
+@pytest.mark.parametrize('whole', [False, True])
+@pytest.mark.parametrize('num_layers', [1, 3])
+def test_an_encoder_deeper_than_the_checkpoints_stops_the_run(
+        num_layers, whole, tmp_path):
+    """Fine-tuning (or linearly probing) a 3-block encoder from a 2-block
+    checkpoint: 30 of its 42 keys match, more than half, and its last
+    block was trained (in a linear probe: frozen) from its random
+    initialisation. As DenseViT, the hook refuses a checkpoint of fewer
+    blocks; one of more blocks (a shallower encoder) passes, its extra
+    blocks reported unexpected."""
+    path = tiny_mae_checkpoint(tmp_path)
+    if whole:
+        model = Whole(num_layers, init_cfg=dict(
+            type='Pretrained', checkpoint=path, prefix=None))
+    else:
+        model = VisionTransformer(
+            arch=dict(TINY_ARCH, num_layers=num_layers), img_size=32,
+            patch_size=8, init_cfg=dict(type='Pretrained', checkpoint=path,
+                                        prefix='backbone.'))
+    model.init_weights()
+    hook = PretrainedKeysHook()
+    if num_layers == 1:
+        before_train(hook, model)
+        assert any('layers.1.' in key for key in hook.reports[''].unexpected)
+        return
+    with pytest.raises(ValueError) as error:
+        before_train(hook, model)
+    prefix = None if whole else 'backbone.'
+    assert str(error.value) == (
+        f'{path} under prefix {prefix!r} holds an encoder of 2 blocks and '
+        "'model' has 3: blocks 2 to 2 would be left as initialised; give it "
+        'the arch of the pretrained encoder')
+    assert len(hook.reports[''].matched) * 2 > len(model.state_dict())

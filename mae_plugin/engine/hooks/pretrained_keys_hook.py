@@ -6,9 +6,26 @@ from mmengine.model import is_model_wrapper
 from torch import nn
 
 from mae_plugin.checkpoint import LoadReport, compare_with_checkpoint
+from mae_plugin.checkpoint.converters.key_map import count_blocks
 from mae_plugin.models.utils import pretrained_entries
 from mae_plugin.registry import HOOKS
 from mae_plugin.utils import check_number
+
+#: Key prefixes of encoder block ``{i}``: in an encoder (the keys of
+#: mmpretrain's ViT) and in a whole model whose encoder is its backbone.
+_BLOCK_PREFIXES = ('layers.{i}.', 'backbone.layers.{i}.')
+
+
+def _depths(module: nn.Module, report: LoadReport):
+    """``(stored, own)``: the encoder blocks of the checkpoint and of the
+    module, where the module has more; None otherwise."""
+    stored_keys = report.matched + report.mismatched + report.unexpected
+    for prefix in _BLOCK_PREFIXES:
+        own = count_blocks(module.state_dict(), prefix)
+        stored = count_blocks(stored_keys, prefix)
+        if 0 < stored < own:
+            return stored, own
+    return None
 
 
 @HOOKS.register_module()
@@ -30,7 +47,10 @@ class PretrainedKeysHook(Hook):
     patch embedding of another patch size, a block of another width),
     which mmengine leaves as initialised: in a linear probe such a weight
     even stays random and frozen. A position embedding of another grid is
-    fitted as it loads (``resized``) and passes.
+    fitted as it loads (``resized``) and passes. An encoder deeper than the
+    checkpoint's (another arch: its last blocks would train, or in a linear
+    probe stay frozen, from their random initialisation) fails too, as
+    :class:`~mae_plugin.models.DenseViT` refuses it.
 
     :attr:`reports` maps each module name to its
     :class:`~mae_plugin.checkpoint.LoadReport` (``name[i]`` for entry ``i`` of
@@ -95,6 +115,14 @@ class PretrainedKeysHook(Hook):
                 f'only {matched} of the {total} keys of {key!r} are in '
                 f'{checkpoint} under prefix {prefix!r}; check the '
                 'checkpoint, the prefix and the arch')
+        depths = _depths(module, report)
+        if depths is not None:
+            stored, own = depths
+            raise ValueError(
+                f'{checkpoint} under prefix {prefix!r} holds an encoder of '
+                f'{stored} blocks and {key or "model"!r} has {own}: blocks '
+                f'{stored} to {own - 1} would be left as initialised; give '
+                'it the arch of the pretrained encoder')
         refused = [
             line for name, line in zip(report.mismatched,
                                        report.shape_lines())
