@@ -36,6 +36,7 @@ from torch import nn
 from mae_plugin.registry import WEIGHT_INITIALIZERS
 from .converters import conversion_hint
 from .loading import load_encoder_weights
+from .position import fit_position_embeddings
 from .reading import weights_of
 from .report import StateDict, compare_state_dicts
 
@@ -76,12 +77,20 @@ class CountingPretrainedInit(PretrainedInit):
             state_dict = self._under_prefix(module, checkpoint, weights)
             load_state_dict(module, state_dict, strict=False, logger='current')
         # mmengine skips the keys of another shape, unless the module
-        # resizes them as it loads (mmpretrain's ViT its pos_embed, logged)
+        # fits them as it loads (mmpretrain's ViT resizes its pos_embed, the
+        # plugin's MAEViT regenerates its sin-cos one): those are counted
+        # as matched and named resized, as PretrainedKeysHook names them
+        state_dict = dict(state_dict)
+        try:
+            resized = fit_position_embeddings(module, state_dict)
+        except ValueError:  # a table the module could not fit either
+            resized = []
         report = compare_state_dicts(module.state_dict(), state_dict, False)
+        report.resized = resized
         print_log(
             report.count_line(
                 type(module).__name__, self.checkpoint, self.prefix,
-                ('mismatched', )),
+                ('mismatched', 'resized')),
             logger='current')
         if hasattr(module, '_params_init_info'):
             update_init_info(module, init_info=self._get_init_info())

@@ -156,3 +156,31 @@ def test_initializer_and_hook_log_one_format(tmp_path):
             "mismatched: ['norm.bias']")
     assert f'Encoder: {line}' in messages
     assert messages[-1] == f'model: {line}'
+
+
+def test_a_position_embedding_resized_as_it_loads_counts_as_matched(
+        tmp_path):
+    """mmpretrain's ViT fine-tuned at 48x48 from a 32x32 pretraining
+    resizes its ``pos_embed`` as it loads: the line counts it matched and
+    names it resized, as PretrainedKeysHook's line does at the start of
+    training (it read '29 of 30 keys matched; mismatched: ['pos_embed']',
+    a table that was loaded)."""
+    path = str(tmp_path / 'epoch_30.pth')
+    torch.save({'state_dict': build_model(tiny_mae_cfg()).state_dict()},
+               path)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        vit = MMPRETRAIN_MODELS.build(
+            dict(type='VisionTransformer',
+                 arch=dict(embed_dims=32, num_layers=2, num_heads=4,
+                           feedforward_channels=64),
+                 img_size=48, patch_size=8,
+                 init_cfg=dict(type='Pretrained', checkpoint=path,
+                               prefix='backbone.')))
+        messages = logged_by(vit.init_weights)
+    line = (f"30 of 30 keys matched in {path} (prefix 'backbone.'); "
+            "resized: ['pos_embed: bicubic resize (4, 4) -> (6, 6)']")
+    assert f'VisionTransformer: {line}' in messages
+    logger = MMLogger.get_instance('test_resized_line')
+    runner = SimpleNamespace(iter=0, model=vit, logger=logger)
+    assert logged_by(lambda: PretrainedKeysHook().before_train(runner),
+                     logger)[-1] == f'model: {line}'
