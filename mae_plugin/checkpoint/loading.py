@@ -128,7 +128,8 @@ def _log_encoder_load(module: nn.Module, report: LoadReport, checkpoint: str,
                       prefix: str) -> None:
     logger = MMLogger.get_current_instance()
     logger.info(
-        report.count_line(type(module).__name__, checkpoint, prefix, ()))
+        report.count_line(type(module).__name__, checkpoint, prefix,
+                          ('resized', )))
     if report.missing:
         logger.info('newly initialised (not in the checkpoint): ' +
                     ', '.join(report.missing))
@@ -199,21 +200,29 @@ def load_encoder_weights(
 
     Returns:
         LoadReport: matched (loaded), missing (optional, left as
-        initialised) and unexpected (checkpoint encoder keys the module has
-        no use for).
+        initialised), unexpected (checkpoint encoder keys the module has
+        no use for) and resized (stored shape -> loaded shape of what
+        ``adapt`` fitted, logged with the count).
 
     Raises:
         ValueError: If a key the checkpoint should hold is missing (naming
             some), a matching key has another shape, or ``adapt`` refuses a
             tensor (its message, after the file's name).
     """
-    state_dict = load_prefixed_state_dict(checkpoint, prefix)
+    stored = load_prefixed_state_dict(checkpoint, prefix)
+    state_dict = stored
     if adapt is not None:
         try:
-            state_dict = adapt(state_dict)
+            state_dict = adapt(stored)
         except ValueError as error:  # a stored tensor it cannot adapt
             raise ValueError(f'checkpoint {checkpoint!r}: {error}') from None
     report = compare_state_dicts(module.state_dict(), state_dict, values=False)
+    # what ``adapt`` fitted (a position embedding of another grid), logged
+    report.resized = [
+        f'{key}: {tuple(stored[key].shape)} -> {tuple(value.shape)}'
+        for key, value in state_dict.items()
+        if key in stored and value.shape != stored[key].shape
+    ]
     _check_required_keys(module, report, optional_keys, checkpoint, prefix,
                          len(state_dict))
     if report.mismatched:

@@ -1,8 +1,10 @@
+import logging
 import re
 
 import pytest
 import torch
 import torch.nn.functional as F
+from mmengine.logging import MMLogger
 
 from mae_plugin.checkpoint import (convert_to_official_mae,
                                    load_encoder_weights)
@@ -418,3 +420,28 @@ def test_inputs_of_a_dtype_the_projection_cannot_take_are_refused(
         assert model(x.half())[0].shape == (2, 32, 4, 4)
         with pytest.raises(TypeError, match='got torch.float64$'):
             model(x.double())
+
+
+def test_a_resized_position_embedding_is_logged(mae_checkpoint):
+    """A ``pretrain_img_size`` other than the checkpoint's (the default
+    224 for a 32-pixel pretraining) resizes the table at load: the load's
+    line says so, with both shapes (it said only '29 of 29 keys
+    matched')."""
+    path, _ = mae_checkpoint
+    model = DenseViT(arch=TINY_ARCH, patch_size=8, pretrain_img_size=64,
+                     init_cfg=dict(type='Pretrained', checkpoint=path))
+    logger = MMLogger.get_current_instance()
+    messages = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger.addHandler(handler)
+    try:
+        model.init_weights()
+    finally:
+        logger.removeHandler(handler)
+    line = next(m for m in messages if m.startswith('DenseViT: '))
+    assert line.endswith(
+        "; resized: ['pos_embed: (1, 17, 32) -> (1, 65, 32)']")
+    report = load_encoder_weights(
+        DenseViT(arch=TINY_ARCH, patch_size=8, pretrain_img_size=32), path)
+    assert report.resized == []
