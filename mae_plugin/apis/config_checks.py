@@ -1,8 +1,9 @@
 """Checks of a run's config, made before the runner is built: the values
 mmengine takes without a check and fails on later, naming no key (the
 training length, the optimizer's and schedulers' numbers, the
-dataloaders, the seed, the widths a ViT's neck and heads take), and the
-spans of the lr schedule against the training length.
+dataloaders, the seed, the widths a ViT's neck and heads take), the
+spans of the lr schedule against the training length, and a simple
+feature pyramid built for another patch size than its backbone's.
 """
 import inspect
 import logging
@@ -30,7 +31,8 @@ def check_train_config(cfg: Config) -> None:
     (:func:`_check_seed`), the widths the model's neck and heads take
     (:func:`_check_widths`) and the schedulers' spans
     (:func:`_check_scheduler_spans`, which warns of a schedule that does
-    not end with the training).
+    not end with the training), then the pyramid's patch size
+    (:func:`_check_pyramid_patch_size`).
 
     Raises:
         TypeError: A value of the wrong type.
@@ -43,14 +45,16 @@ def check_train_config(cfg: Config) -> None:
     _check_seed(cfg)
     _check_widths(cfg)
     _check_scheduler_spans(cfg)
+    _check_pyramid_patch_size(cfg)
 
 
 def check_test_config(cfg: Config) -> None:
     """Refuse, by key, what a test run's config sets wrong: the
     dataloaders (:func:`_check_dataloaders`, which also turns off
     ``persistent_workers`` without workers), ``randomness.seed``
-    (:func:`_check_seed`), then the widths the model's neck and heads
-    take (:func:`_check_widths`).
+    (:func:`_check_seed`), the widths the model's neck and heads take
+    (:func:`_check_widths`), then the pyramid's patch size
+    (:func:`_check_pyramid_patch_size`).
 
     Raises:
         TypeError: A value of the wrong type.
@@ -60,6 +64,40 @@ def check_test_config(cfg: Config) -> None:
     _check_dataloaders(cfg)
     _check_seed(cfg)
     _check_widths(cfg)
+    _check_pyramid_patch_size(cfg)
+
+
+def _type_name(node: dict) -> str:
+    """The name of a config node's ``type`` without its scope ('' for
+    none)."""
+    kind = node.get('type', '')
+    name = kind if isinstance(kind, str) else getattr(kind, '__name__', '')
+    return name.rpartition('.')[2]
+
+
+def _check_pyramid_patch_size(cfg: Config) -> None:
+    """Refuse a ``SimpleFeaturePyramid`` neck whose ``patch_size`` is not
+    its backbone's: it takes the backbone's map for one of another stride
+    and gives levels of other strides than the heads' anchors and RoI
+    extractors assume (patch 8 under a pyramid for 16: strides 2 to 32
+    read as 4 to 64), and trains and tests so without an error."""
+    model = cfg.get('model')
+    if not isinstance(model, dict):
+        return
+    backbone, neck = model.get('backbone'), model.get('neck')
+    if not (isinstance(backbone, dict) and isinstance(neck, dict)
+            and _type_name(neck) == 'SimpleFeaturePyramid'):
+        return
+    patch = backbone.get('patch_size',
+                         16 if _type_name(backbone) == 'DenseViT' else None)
+    if patch is not None and 'patch_size' in neck \
+            and neck['patch_size'] != patch:
+        raise ValueError(
+            f'model.neck.patch_size is {neck["patch_size"]!r} and '
+            f'model.backbone.patch_size {patch!r}: the pyramid resamples '
+            'the backbone\'s map by patch_size / stride, so its levels '
+            'would not have the strides the heads expect; give the neck '
+            'the backbone\'s patch size')
 
 
 def _check_seed(cfg: Config) -> None:
@@ -120,8 +158,7 @@ def _width_keys(model: dict) -> Iterator[Tuple[str, object]]:
     if neck is not None:
         if not isinstance(neck, dict):
             return
-        key, keeps = WIDTH_NECKS.get(
-            str(neck.get('type')).rsplit('.', 1)[-1], (None, False))
+        key, keeps = WIDTH_NECKS.get(_type_name(neck), (None, False))
         if key is not None and key in neck:
             yield f'model.neck.{key}', neck[key]
         if not keeps:

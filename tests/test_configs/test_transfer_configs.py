@@ -524,3 +524,28 @@ def test_detection_decays_as_vitdet(tmp_path):
     assert lr['backbone.layers.0.attn.qkv.weight'] == pytest.approx(
         1e-4 * 0.7**4)
     assert lr['backbone.pos_embed'] == pytest.approx(1e-4 * 0.7**5)
+
+
+@pytest.mark.parametrize('make', [train_config, make_test_config])
+def test_a_pyramid_for_another_patch_size_is_refused(make, tmp_path):
+    """The detection config with an encoder of 8-pixel patches under the
+    pyramid for 16 (``model.neck.patch_size`` left as shipped): its levels
+    had strides 2 to 32 where the anchors and RoI extractors assume 4 to
+    64, and training and testing ran without an error. The same patch
+    size passes."""
+    args = ()
+    if make is make_test_config:  # a file to test (not read here)
+        args = (str(tmp_path / 'iter_2.pth'), )
+        torch.save({'state_dict': {}}, args[0])
+    options = {'model.backbone.patch_size': 8}
+    with pytest.raises(ValueError) as error:
+        make(DET_CONFIG, *args, work_dir=str(tmp_path), cfg_options=options)
+    assert str(error.value) == (
+        'model.neck.patch_size is 16 and model.backbone.patch_size 8: the '
+        "pyramid resamples the backbone's map by patch_size / stride, so "
+        'its levels would not have the strides the heads expect; give the '
+        "neck the backbone's patch size")
+    options['model.neck.patch_size'] = 8
+    cfg = make(DET_CONFIG, *args, work_dir=str(tmp_path),
+               cfg_options=options)
+    assert cfg.model.neck.patch_size == cfg.model.backbone.patch_size == 8
