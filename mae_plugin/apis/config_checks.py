@@ -2,8 +2,9 @@
 mmengine takes without a check and fails on later, naming no key (the
 training length, the optimizer's and schedulers' numbers, the
 dataloaders, the seed, the widths a ViT's neck and heads take), the
-spans of the lr schedule against the training length, and a simple
-feature pyramid built for another patch size than its backbone's.
+spans of the lr schedule against the training length, a simple feature
+pyramid built for another patch size than its backbone's, and the input
+sizes of a DenseViT whose relative position tables hold one grid.
 """
 import inspect
 import logging
@@ -32,7 +33,8 @@ def check_train_config(cfg: Config) -> None:
     (:func:`_check_widths`) and the schedulers' spans
     (:func:`_check_scheduler_spans`, which warns of a schedule that does
     not end with the training), then the pyramid's patch size
-    (:func:`_check_pyramid_patch_size`).
+    (:func:`_check_pyramid_patch_size`) and the input sizes of BEiT's
+    blocks (:func:`_check_relative_table_grid`).
 
     Raises:
         TypeError: A value of the wrong type.
@@ -46,6 +48,7 @@ def check_train_config(cfg: Config) -> None:
     _check_widths(cfg)
     _check_scheduler_spans(cfg)
     _check_pyramid_patch_size(cfg)
+    _check_relative_table_grid(cfg)
 
 
 def check_test_config(cfg: Config) -> None:
@@ -54,7 +57,8 @@ def check_test_config(cfg: Config) -> None:
     ``persistent_workers`` without workers), ``randomness.seed``
     (:func:`_check_seed`), the widths the model's neck and heads take
     (:func:`_check_widths`), then the pyramid's patch size
-    (:func:`_check_pyramid_patch_size`).
+    (:func:`_check_pyramid_patch_size`) and the input sizes of BEiT's
+    blocks (:func:`_check_relative_table_grid`).
 
     Raises:
         TypeError: A value of the wrong type.
@@ -65,6 +69,7 @@ def check_test_config(cfg: Config) -> None:
     _check_seed(cfg)
     _check_widths(cfg)
     _check_pyramid_patch_size(cfg)
+    _check_relative_table_grid(cfg)
 
 
 def _type_name(node: dict) -> str:
@@ -98,6 +103,44 @@ def _check_pyramid_patch_size(cfg: Config) -> None:
             'the backbone\'s map by patch_size / stride, so its levels '
             'would not have the strides the heads expect; give the neck '
             'the backbone\'s patch size')
+
+
+def _size(value) -> Optional[Tuple[int, int]]:
+    """``(h, w)`` of an int or a pair; None for anything else."""
+    if isinstance(value, int):
+        return value, value
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return tuple(value)
+    return None
+
+
+def _check_relative_table_grid(cfg: Config) -> None:
+    """Refuse the sizes that feed a ``DenseViT`` with ``use_rel_pos_bias``
+    (BEiT's blocks, whose tables hold the ``img_size`` grid) inputs of
+    another size: ``model.data_preprocessor.size`` (the padded training
+    crops) and the sliding windows of ``model.test_cfg.crop_size``. The
+    backbone refused those inputs only as they came, the windows at the
+    first validation, after ``val_interval`` iterations."""
+    model = cfg.get('model')
+    if not isinstance(model, dict):
+        return
+    backbone = model.get('backbone')
+    if not (isinstance(backbone, dict) and _type_name(backbone) == 'DenseViT'
+            and backbone.get('use_rel_pos_bias')):
+        return
+    img_size = _size(backbone.get('img_size', 224))
+    preprocessor = model.get('data_preprocessor') or {}
+    test_cfg = model.get('test_cfg') or {}
+    sizes = [('model.data_preprocessor.size', preprocessor.get('size'))]
+    if test_cfg.get('mode') == 'slide':
+        sizes.append(('model.test_cfg.crop_size', test_cfg.get('crop_size')))
+    for key, value in sizes:
+        if value is not None and _size(value) != img_size:
+            raise ValueError(
+                f'{key} is {value!r} and model.backbone.img_size '
+                f'{backbone.get("img_size", 224)!r}: with use_rel_pos_bias '
+                'the backbone takes inputs of img_size only (its relative '
+                'position tables hold that grid); give both one size')
 
 
 def _check_seed(cfg: Config) -> None:

@@ -151,6 +151,7 @@ def det_cfg(work_dir, checkpoint, coco_root, ann_file):
             'model.neck.in_channels': 32,
             'model.neck.out_channels': 32,
             'model.neck.patch_size': 8,
+            'model.backbone.patch_size': 8,  # TINY_ENCODER's
             'model.data_preprocessor.batch_augments.0.size': (64, 64),
             'model.data_preprocessor.pad_size_divisor': 64,
             'model.rpn_head.in_channels': 32,
@@ -549,3 +550,26 @@ def test_a_pyramid_for_another_patch_size_is_refused(make, tmp_path):
     cfg = make(DET_CONFIG, *args, work_dir=str(tmp_path),
                cfg_options=options)
     assert cfg.model.neck.patch_size == cfg.model.backbone.patch_size == 8
+
+
+@pytest.mark.parametrize('key', ['model.test_cfg.crop_size',
+                                 'model.data_preprocessor.size'])
+def test_inputs_of_another_grid_than_the_relative_tables_are_refused(
+        key, tmp_path):
+    """The segmentation config with 640x640 sliding windows (or padded
+    crops) and the backbone's tables built for 512x512: the windows were
+    refused by the backbone at the first validation, after
+    ``val_interval`` (16000) iterations of training."""
+    with pytest.raises(ValueError) as error:
+        train_config(SEG_CONFIG, work_dir=str(tmp_path),
+                     cfg_options={key: (640, 640)})
+    assert str(error.value) == (
+        f'{key} is (640, 640) and model.backbone.img_size (512, 512): with '
+        'use_rel_pos_bias the backbone takes inputs of img_size only (its '
+        'relative position tables hold that grid); give both one size')
+    cfg = train_config(
+        SEG_CONFIG, work_dir=str(tmp_path),
+        cfg_options={'model.test_cfg.crop_size': (640, 640),
+                     'model.data_preprocessor.size': (640, 640),
+                     'model.backbone.img_size': 640})
+    assert cfg.model.backbone.img_size == 640
