@@ -38,8 +38,9 @@ def check_train_config(cfg: Config) -> None:
 
     Raises:
         TypeError: A value of the wrong type.
-        ValueError: A value out of its range, or a scheduler span that
-            does not fit.
+        ValueError: A value out of its range, a scheduler span that
+            does not fit, a width that is not the backbone's, or a
+            pyramid's patch size or an input size that is not its.
     """
     _check_train_length(cfg)
     _check_numbers(cfg)
@@ -62,8 +63,9 @@ def check_test_config(cfg: Config) -> None:
 
     Raises:
         TypeError: A value of the wrong type.
-        ValueError: A value out of its range, or a width that is not the
-            backbone's.
+        ValueError: A value out of its range, a width that is not the
+            backbone's, or a pyramid's patch size or an input size that is
+            not its.
     """
     _check_dataloaders(cfg)
     _check_seed(cfg)
