@@ -38,6 +38,12 @@ TINY_ENCODER = dict(
         embed_dims=32, num_layers=4, num_heads=2, feedforward_channels=64),
     pretrain_img_size=32,
     patch_size=8)
+#: TINY_ENCODER as ``--cfg-options`` (a dict ``arch`` replaces the name)
+TINY_ENCODER_OPTIONS = {
+    'model.backbone.arch': dict(_delete_=True, **TINY_ENCODER['arch']),
+    'model.backbone.pretrain_img_size': TINY_ENCODER['pretrain_img_size'],
+    'model.backbone.patch_size': TINY_ENCODER['patch_size'],
+}
 
 
 @pytest.fixture(scope='module')
@@ -150,8 +156,8 @@ def det_cfg(work_dir, checkpoint, coco_root, ann_file):
             # stride-8 map -> strides 4, 8, 16 (+ 32, 64 pooled)
             'model.neck.in_channels': 32,
             'model.neck.out_channels': 32,
-            'model.neck.patch_size': 8,
-            'model.backbone.patch_size': 8,  # TINY_ENCODER's
+            'model.neck.patch_size': 8,  # TINY_ENCODER's
+            **TINY_ENCODER_OPTIONS,
             'model.data_preprocessor.batch_augments.0.size': (64, 64),
             'model.data_preprocessor.pad_size_divisor': 64,
             'model.rpn_head.in_channels': 32,
@@ -173,7 +179,6 @@ def det_cfg(work_dir, checkpoint, coco_root, ann_file):
             'default_hooks.logger.interval': 1,
             'randomness.seed': 0,
         })
-    cfg.model.backbone.update(TINY_ENCODER)
     data = dict(data_root=coco_root, ann_file=ann_file,
                 data_prefix=dict(img='images/'),
                 metainfo=dict(classes=('square', 'disk')))
@@ -203,6 +208,7 @@ def seg_cfg(work_dir, checkpoint, ade_root):
         cfg_options={
             'experiment_name': 'seg',
             'model.backbone.init_cfg.checkpoint': checkpoint,
+            **TINY_ENCODER_OPTIONS,
             'model.backbone.img_size': 32,
             'model.backbone.out_indices': [0, 1, 2, 3],
             'model.data_preprocessor.size': (32, 32),
@@ -218,7 +224,6 @@ def seg_cfg(work_dir, checkpoint, ade_root):
             'default_hooks.logger.interval': 1,
             'randomness.seed': 0,
         })
-    cfg.model.backbone.update(TINY_ENCODER)
     train = cfg.train_dataloader
     train.update(batch_size=2, num_workers=0, persistent_workers=False)
     train.dataset.data_root = ade_root
