@@ -20,6 +20,7 @@ from torch import nn
 
 from mae_plugin.apis import test_config as make_test_config
 from mae_plugin.apis import train_config
+from mae_plugin.apis.config_checks import check_test_config
 from mae_plugin.engine import AutocastOptimWrapper
 from tests.conftest import ROOT
 from tests.test_tools.test_train_test_visualize import (  # noqa: F401
@@ -530,6 +531,39 @@ def test_detection_decays_as_vitdet(tmp_path):
     assert lr['backbone.layers.0.attn.qkv.weight'] == pytest.approx(
         1e-4 * 0.7**4)
     assert lr['backbone.pos_embed'] == pytest.approx(1e-4 * 0.7**5)
+
+
+def test_the_vit_l_detection_config_is_vitdets_vit_l():
+    """ViTDet's ViT-L (detectron2's mask_rcnn_vitdet_l_100ep.py) on the
+    ViT-B config: 24 blocks of width 1024 under a pyramid of 1024 inputs,
+    global attention in blocks 5, 11, 17 and 23, drop path rising to 0.4,
+    layer decay 0.8 (block i's lr 0.8 ** (24 - i), the embeddings' 0.8 **
+    25); the rest as ViT-B's. Built full size."""
+    cfg = Config.fromfile(DET_CONFIG.replace('vit-base', 'vit-large'))
+    base = Config.fromfile(DET_CONFIG)
+    check_test_config(cfg)  # the widths fit
+    assert cfg.model.backbone.init_cfg.checkpoint == (
+        'work_dirs/mae_vit-large-p16_8xb512-amp-coslr-1600e_in1k/'
+        'epoch_1600.pth')
+    for key in ('train_cfg', 'param_scheduler', 'train_dataloader',
+                'data_preprocessor'):
+        assert cfg.get(key, cfg.model.get(key)) == base.get(
+            key, base.model.get(key)), key
+    assert cfg.optim_wrapper.optimizer == base.optim_wrapper.optimizer
+    model, groups = param_groups(cfg, 'mmdet')
+    backbone = model.backbone
+    assert (backbone.num_layers, backbone.embed_dims) == (24, 1024)
+    assert [i for i, layer in enumerate(backbone.layers)
+            if layer.window_size == 0] == [5, 11, 17, 23]
+    assert backbone.layers[-1].drop_path.drop_prob == pytest.approx(0.4)
+    assert model.neck.convs[2][0].in_channels == 1024  # the stride-16 level
+    lr = {name: group['lr'] for name, group in groups.items()}
+    assert lr['backbone.layers.23.attn.qkv.weight'] == pytest.approx(
+        1e-4 * 0.8)
+    assert lr['backbone.layers.0.attn.qkv.weight'] == pytest.approx(
+        1e-4 * 0.8**24)
+    assert lr['backbone.pos_embed'] == pytest.approx(1e-4 * 0.8**25)
+    assert lr['rpn_head.rpn_cls.weight'] == pytest.approx(1e-4)
 
 
 @pytest.mark.parametrize('make', [train_config, make_test_config])
