@@ -16,7 +16,8 @@ keys and no prefix, in their own ``init_weights``; they resize a square
   ``use_rel_pos_bias=True``); MAE pretraining has neither, and mmseg's
   ``MAE`` then keeps its own initialisation (zero tables, layer scales at
   ``init_values``), as in the MAE paper's segmentation recipe. Build it
-  with ``final_norm=True`` to use the final norm.
+  as mmseg's ADE20K config does, without a final norm (the checkpoint's
+  ``ln1`` is then unused; ``final_norm=True`` would use it).
 """
 from typing import Tuple
 
@@ -70,7 +71,9 @@ MMSEG_VIT_LAYOUT = (Part(
 #: What to build each mmseg backbone with, for the reports.
 VIT_NOTE = ("VisionTransformer(patch_bias=True, final_norm=True, "
             "norm_cfg=dict(type='LN', eps=1e-6))")
-MAE_NOTE = ("MAE(final_norm=True, norm_cfg=dict(type='LN', eps=1e-6)); "
+MAE_NOTE = ("MAE(norm_cfg=dict(type='LN', eps=1e-6)), as mmseg's ADE20K "
+            'config (final_norm=True would also normalise the last '
+            "block's features, which that recipe does not); "
             'relative position tables and gamma_1/gamma_2 not in the source '
             "keep mmseg's initialisation (zeros, init_values)")
 
