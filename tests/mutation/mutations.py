@@ -768,4 +768,30 @@ MUTATIONS = (
         tests=('tests/test_tools/test_tool_flags.py::'
                'test_an_image_folder_without_images_is_refused_before_the_'
                'run', )),
+    Mutation(
+        name='pyramid-of-another-patch-size-passed',
+        promise="a SimpleFeaturePyramid of another patch size than its "
+        "backbone's is refused",
+        path='mae_plugin/apis/config_checks.py',
+        old="    if patch is not None and 'patch_size' in neck \\",
+        new="    if False and 'patch_size' in neck \\",
+        tests=('tests/test_configs/test_transfer_configs.py::'
+               'test_a_pyramid_for_another_patch_size_is_refused', )),
+    Mutation(
+        name='relative-table-input-size-passed',
+        promise="inputs of another grid than BEiT's relative tables are "
+        'refused before the run',
+        path='mae_plugin/apis/config_checks.py',
+        old='        if value is not None and _size(value) != img_size:',
+        new='        if False:',
+        tests=('tests/test_configs/test_transfer_configs.py::'
+               'test_inputs_of_another_grid_than_the_relative_tables_are_'
+               'refused', )),
+    Mutation(
+        name='encoder-deeper-than-checkpoint-passed',
+        promise="an encoder deeper than its checkpoint's stops the run",
+        path=KEYS_HOOK,
+        old='        if depths is not None:',
+        new='        if False:',
+        tests=KEYS_TESTS),
 )
