@@ -445,3 +445,42 @@ def test_a_resized_position_embedding_is_logged(mae_checkpoint):
     report = load_encoder_weights(
         DenseViT(arch=TINY_ARCH, patch_size=8, pretrain_img_size=32), path)
     assert report.resized == []
+
+
+@pytest.mark.parametrize('frozen_stages, frozen_blocks', [(-1, 0), (0, 0),
+                                                          (1, 1),
+                                                          ('all', 2)])
+def test_frozen_stages_keep_the_embeddings_and_first_blocks(
+        frozen_stages, frozen_blocks):
+    """``frozen_stages`` freezes the embeddings (from 0) and the first
+    blocks, the final norm with every block: an AdamW step after a
+    backward pass leaves them as they were and moves the rest, and
+    ``train()`` keeps them in eval mode (no drop path). A depth it does
+    not have is refused by name."""
+    torch.manual_seed(0)
+    model = build(final_norm=True, frozen_stages=frozen_stages)
+    assert model.num_layers == 2
+    before = {name: p.detach().clone()
+              for name, p in model.named_parameters()}
+    head = torch.nn.Parameter(torch.ones(()))  # trains when all is frozen
+    optimizer = torch.optim.AdamW([*model.parameters(), head], lr=0.1)
+    model.train()
+    sum((head * out).square().mean()
+        for out in model(torch.randn(2, 3, 32, 32))).backward()
+    optimizer.step()
+    frozen = {'patch_embed', 'pos_embed'} if frozen_stages != -1 else set()
+    frozen |= {f'layers.{i}' for i in range(frozen_blocks)}
+    if frozen_blocks == 2:
+        frozen.add('ln1')
+    for name, p in model.named_parameters():
+        is_frozen = any(name == key or name.startswith(key + '.')
+                        for key in frozen)
+        assert p.requires_grad == (not is_frozen), name
+        assert torch.equal(p, before[name]) == is_frozen, name
+    assert [layer.training for layer in model.layers] == [
+        i >= frozen_blocks for i in range(2)]
+    assert model.patch_embed.training == (frozen_stages == -1)
+    with pytest.raises(ValueError, match=re.escape(
+            "frozen_stages must be 'all' or an int in [-1, 2] (the "
+            "encoder's depth), got 3")):
+        build(frozen_stages=3)

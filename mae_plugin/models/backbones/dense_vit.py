@@ -28,6 +28,7 @@ from ..utils import (DEFAULT_NORM_CFG, check_divisible, check_image_dtype,
                      is_pretrained_init, norm_cfg_over_default,
                      pretrained_entries, run_block, sincos_2d)
 from .dense_vit_blocks import RelPosBiasBlock, WindowedBlock
+from .linear_probe_vit import frozen_stages_of
 from .mae_vit import arch_settings, check_block_args
 
 
@@ -138,6 +139,12 @@ class DenseViT(BaseModule):
             for none. Defaults to 0.
         with_cp (bool): Recompute each block in the backward pass
             (activation checkpointing) to save memory. Defaults to False.
+        frozen_stages (int | str): Freeze (no gradients, eval mode: no
+            dropout or drop path) the embeddings (patch projection,
+            position embedding, class token) and the first
+            ``frozen_stages`` blocks, the final norm too when every block
+            is frozen; ``'all'`` freezes every block, 0 the embeddings only,
+            -1 nothing. An int in [-1, depth] or ``'all'``. Defaults to -1.
         interpolate_mode (str): Resizing of the position embedding.
             Defaults to ``'bicubic'``.
         init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=...,
@@ -172,6 +179,7 @@ class DenseViT(BaseModule):
                  use_rel_pos_bias: bool = False,
                  layer_scale_init_value: float = 0.,
                  with_cp: bool = False,
+                 frozen_stages: Union[int, str] = -1,
                  interpolate_mode: str = 'bicubic',
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -213,6 +221,31 @@ class DenseViT(BaseModule):
             layer_scale_init_value)
         if final_norm:
             self.ln1 = build_norm_layer(norm_cfg, self.embed_dims)
+        self.frozen_stages = frozen_stages_of(frozen_stages, self.num_layers)
+        for part in self._frozen_parts():
+            part.requires_grad_(False)
+        self.train()
+
+    def _frozen_parts(self) -> List[Union[nn.Module, nn.Parameter]]:
+        """The modules and parameters ``frozen_stages`` freezes."""
+        if self.frozen_stages < 0:
+            return []
+        parts = [self.patch_embed, self.pos_embed, self.drop_after_pos]
+        if self.cls_token is not None:
+            parts.append(self.cls_token)
+        parts += self.layers[:self.frozen_stages]
+        if self.frozen_stages == self.num_layers and self.final_norm:
+            parts.append(self.ln1)
+        return parts
+
+    def train(self, mode: bool = True) -> 'DenseViT':
+        """Set the training mode, but keep the frozen modules
+        (``frozen_stages``) in eval mode: no dropout or drop path."""
+        super().train(mode)
+        for part in self._frozen_parts():
+            if isinstance(part, nn.Module):
+                part.eval()
+        return self
 
     def _build_embeddings(self, in_channels: int, drop_rate: float,
                           with_cls_token: bool) -> None:
