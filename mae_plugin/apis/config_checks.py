@@ -84,10 +84,13 @@ def _type_name(node: dict) -> str:
 
 def _check_pyramid_patch_size(cfg: Config) -> None:
     """Refuse a ``SimpleFeaturePyramid`` neck whose ``patch_size`` is not
-    its backbone's: it takes the backbone's map for one of another stride
-    and gives levels of other strides than the heads' anchors and RoI
-    extractors assume (patch 8 under a pyramid for 16: strides 2 to 32
-    read as 4 to 64), and trains and tests so without an error."""
+    its ViT backbone's (:func:`_vit_class`; the backbone's own default
+    where it sets none): it takes the backbone's map for one of another
+    stride and gives levels of other strides than the heads' anchors and
+    RoI extractors assume (patch 8 under a pyramid for 16: strides 2 to 32
+    read as 4 to 64), and trains and tests so without an error. The
+    ``patch_size`` of another backbone (a hierarchical one's first
+    stride) is not its map's stride and is not compared."""
     model = cfg.get('model')
     if not isinstance(model, dict):
         return
@@ -95,10 +98,11 @@ def _check_pyramid_patch_size(cfg: Config) -> None:
     if not (isinstance(backbone, dict) and isinstance(neck, dict)
             and _type_name(neck) == 'SimpleFeaturePyramid'):
         return
-    patch = backbone.get('patch_size',
-                         16 if _type_name(backbone) == 'DenseViT' else None)
-    if patch is not None and 'patch_size' in neck \
-            and neck['patch_size'] != patch:
+    kind = _vit_class(cfg, backbone)
+    if kind is None:
+        return
+    patch = backbone.get('patch_size', _default(kind, 'patch_size', 16))
+    if 'patch_size' in neck and neck['patch_size'] != patch:
         raise ValueError(
             f'model.neck.patch_size is {neck["patch_size"]!r} and '
             f'model.backbone.patch_size {patch!r}: the pyramid resamples '
@@ -168,26 +172,49 @@ WIDTH_NECKS = {
 WIDTH_HEADS = ('head', 'decode_head', 'auxiliary_head')
 
 
-def _vit_width(cfg: Config, backbone: dict) -> Optional[int]:
-    """The width ``D`` of the features of ``backbone`` when it is a ViT
-    whose ``arch`` gives it (mmpretrain's ``VisionTransformer`` and the
-    classes built on it, each by its own ``arch_zoo``, in which ``'s'`` is
-    DeiT-3's 384 but the original ViT's 768;
+def _vit_class(cfg: Config, backbone: dict) -> Optional[type]:
+    """The class of ``backbone`` when it is a ViT (mmpretrain's
+    ``VisionTransformer``, the classes built on it, and
     :class:`~mae_plugin.models.DenseViT`), found in the registry of the
-    config's ``default_scope``; else None, as also for an ``arch`` the
-    backbone itself will refuse by name."""
+    config's ``default_scope``; else None."""
     kind = backbone.get('type')
     if isinstance(kind, str):
         with MODELS.switch_scope_and_registry(
                 cfg.get('default_scope')) as registry:
             kind = registry.get(kind)
-    if not (isinstance(kind, type)
-            and issubclass(kind, (VisionTransformer, DenseViT))):
+    if isinstance(kind, type) and issubclass(kind,
+                                             (VisionTransformer, DenseViT)):
+        return kind
+    return None
+
+
+def _default(kind: type, name: str, inherited):
+    """The default of argument ``name`` of class ``kind``; ``inherited``
+    where it takes it through ``**kwargs`` (VisionTransformer's)."""
+    parameter = inspect.signature(kind).parameters.get(name)
+    return inherited if parameter is None else parameter.default
+
+
+def _vit_arch(cfg: Config, backbone: dict):
+    """The ``arch`` of a ViT ``backbone`` (:func:`_vit_class`) as it is
+    built: the config's, else its class's default (DeiT's
+    ``'deit-base'``, EVA-02's ``'tiny'``, through ``**kwargs``
+    VisionTransformer's ``'base'``); None for another backbone."""
+    kind = _vit_class(cfg, backbone)
+    if kind is None:
         return None
-    # the class's default (through **kwargs: VisionTransformer's 'base')
-    default = inspect.signature(kind).parameters.get('arch')
-    arch = backbone.get('arch', 'base' if default is None else default.default)
+    return backbone.get('arch', _default(kind, 'arch', 'base'))
+
+
+def _vit_width(cfg: Config, backbone: dict) -> Optional[int]:
+    """The width ``D`` of the features of ``backbone`` when it is a ViT
+    (:func:`_vit_class`) whose ``arch`` (:func:`_vit_arch`) gives it, each
+    class by its own ``arch_zoo``, in which ``'s'`` is DeiT-3's 384 but
+    the original ViT's 768; else None, as also for an ``arch`` the
+    backbone itself will refuse by name."""
+    arch = _vit_arch(cfg, backbone)
     if isinstance(arch, str):
+        kind = _vit_class(cfg, backbone)
         arch = getattr(kind, 'arch_zoo', ARCH_ZOO).get(arch.lower())
     width = arch.get('embed_dims') if isinstance(arch, dict) else None
     return width if isinstance(width, int) else None
@@ -240,7 +267,7 @@ def _check_widths(cfg: Config) -> None:
         if (list(value) if several else value) != right:
             wrong.append((key, value, right))
     if wrong:
-        arch = model['backbone'].get('arch', 'base')
+        arch = _vit_arch(cfg, model['backbone'])
         raise ValueError(
             f'model.backbone (arch={arch!r}) gives features of width '
             f'{width}, but ' + ', '.join(f'{key}={value!r}'

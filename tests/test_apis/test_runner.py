@@ -476,6 +476,46 @@ def test_the_widths_the_check_asks_for_are_the_ones_that_run(tmp_path):
     assert model(images, mode='tensor').shape == (2, 1000)
 
 
+def test_the_width_message_names_the_arch_the_backbone_is_built_with():
+    """A backbone without ``arch`` is built with its class's default
+    (EVA-02's ``'tiny'``, 192 wide): the message names that one, not the
+    ViT table's ``'base'``."""
+    cfg = Config(dict(default_scope='mmpretrain', model=dict(
+        type='ImageClassifier', backbone=dict(type='ViTEVA02'),
+        head=dict(type='LinearClsHead', num_classes=2, in_channels=768))))
+    with pytest.raises(ValueError) as raised:
+        check_test_config(cfg)
+    assert str(raised.value) == (
+        "model.backbone (arch='tiny') gives features of width 192, but "
+        'model.head.in_channels=768: set model.head.in_channels=192')
+
+
+@pytest.mark.parametrize('backbone, neck_patch, refused', [
+    # mmpretrain's ViT at its default patch size, 16
+    (dict(type='mmpretrain.VisionTransformer'), 8, True),
+    (dict(type='mmpretrain.VisionTransformer'), 16, False),
+    (dict(type='mae_plugin.DenseViT'), 8, True),
+    (dict(type='mae_plugin.DenseViT', patch_size=8), 8, False),
+    # a hierarchical backbone's patch_size is its first stride, not the
+    # stride of the map the pyramid takes (Swin's last: 32)
+    (dict(type='mmpretrain.SwinTransformer', patch_size=4), 32, False),
+])
+def test_the_pyramid_patch_size_is_compared_with_a_vits(
+        backbone, neck_patch, refused):
+    cfg = Config(dict(default_scope='mmdet', model=dict(
+        type='MaskRCNN', backbone=backbone,
+        neck=dict(type='mae_plugin.SimpleFeaturePyramid', in_channels=768,
+                  out_channels=256, patch_size=neck_patch,
+                  strides=(8, 16, 32, 64)))))
+    if not refused:
+        check_test_config(cfg)
+        return
+    with pytest.raises(ValueError, match=(
+            f'^model.neck.patch_size is {neck_patch} and '
+            'model.backbone.patch_size 16: ')):
+        check_test_config(cfg)
+
+
 def test_a_loader_without_workers_keeps_none(tmp_path):
     """torch refused num_workers=0 beside the configs' persistent_workers
     ("persistent_workers option needs num_workers > 0")."""
