@@ -20,8 +20,8 @@ from mmengine.runner import find_latest_checkpoint
 from .probes import (checkpoint_features, feature_loaders, finetune_accuracy,
                      probe_features)
 from .quiet import quiet_logger
-from mae_plugin.apis import (build_runner, check_data_roots,
-                             check_train_inputs, test_config, train_config)
+from mae_plugin.apis import (build_runner, check_datasets, check_train_inputs,
+                             test_config, train_config)
 from mae_plugin.utils import check_seeds
 from .report import markdown_table, pyplot, save_figure, write_json
 from .seed_summary import mean_std
@@ -171,7 +171,7 @@ def _evaluator_names(cfg: Config,
             evaluator does not take, or lacks one it needs.
         ValueError, TypeError, FileNotFoundError: What
             :func:`~mae_plugin.apis.train_config` and
-            :func:`~mae_plugin.apis.check_data_roots` refuse of the
+            :func:`~mae_plugin.apis.check_datasets` refuse of the
             fine-tuning config and its options.
     """
     names = list(
@@ -206,7 +206,7 @@ def _evaluator_names(cfg: Config,
     if 'finetune' in names:
         with quiet_logger():  # its evaluation builds it again, and warns
             finetune_cfg = _finetune_config(cfg, **options['finetune'])
-        check_data_roots(finetune_cfg, 'train_dataloader', 'test_dataloader')
+        check_datasets(finetune_cfg, 'train_dataloader', 'test_dataloader')
     return names
 
 
@@ -337,11 +337,12 @@ def seed_spread_table(summary: dict) -> str:
 def _run_point(cfg: Config, evaluators: Sequence[str]) -> dict:
     """Pretrain one point and evaluate its last checkpoint with the
     options of the config's ``sweep_evaluation``; first refuse a relative
-    ``data_root`` missing from the working directory, of the training and
-    of the loaders the evaluators read
-    (:func:`~mae_plugin.apis.check_train_inputs`)."""
+    ``data_root`` missing from the working directory, or an image folder
+    that lists no image, of the training and of the loaders the evaluators
+    read (:func:`~mae_plugin.apis.check_train_inputs`,
+    :func:`~mae_plugin.apis.check_datasets`)."""
     check_train_inputs(cfg)
-    check_data_roots(
+    check_datasets(
         cfg, *(key for name in evaluators
                for key in EVALUATOR_NEEDS.get(name, ())))
     options = cfg.get('sweep_evaluation') or {}

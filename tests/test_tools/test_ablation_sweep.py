@@ -220,6 +220,30 @@ def test_a_relative_data_root_is_named_before_the_point_trains(
     assert os.listdir(tmp_path) == []  # no point trained
 
 
+def test_an_evaluators_empty_image_folder_is_named_before_the_point_trains(
+        photos, tmp_path, monkeypatch):  # noqa: F811
+    """The reconstruction evaluator's ``ImageFolder`` lists no image:
+    refused before the first point pretrains, as the training's own
+    folders are (mmpretrain's "Found 0 files in subfolders" came after
+    the pretraining)."""
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    options = {f'{loader}.data_root': photos for loader in (
+        'train_dataloader.dataset.dataset', 'val_dataloader.dataset',
+        'custom_hooks.0.dataset')}
+    options['test_dataloader.dataset.data_root'] = str(empty)
+
+    def build_runner(cfg):
+        raise AssertionError('the point was pretrained')
+
+    monkeypatch.setattr(sweep, 'build_runner', build_runner)
+    with pytest.raises(ValueError, match=(
+            '^test_dataloader.dataset.data_root must be a folder of images, '
+            f"got '{empty}', which holds none")):
+        run_sweep(CONFIG, 'mask_ratio', str(tmp_path / 'work'),
+                  values=(0.5, ), cfg_options=options)
+
+
 def test_reconstruction_evaluation_needs_a_test_loop(tmp_path):
     cfg = sweep_config(CONFIG, 'mask_ratio', 0.5, str(tmp_path))
     cfg.test_dataloader = None
