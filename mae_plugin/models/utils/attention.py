@@ -5,13 +5,13 @@ checkpointing."""
 from typing import Any, Type
 
 import torch
-from torch import nn
-from torch.utils.checkpoint import checkpoint
 from mmcv.cnn.bricks.transformer import FFN
 from mmengine.model import BaseModule
 from mmpretrain.models.backbones.vision_transformer import \
     TransformerEncoderLayer
 from mmpretrain.models.utils import MultiheadAttention, build_norm_layer
+from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 
 #: The norm layers of the MAE encoders and decoder: LayerNorm with the MAE
