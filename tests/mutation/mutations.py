@@ -773,10 +773,12 @@ MUTATIONS = (
         promise="a SimpleFeaturePyramid of another patch size than its "
         "backbone's is refused",
         path='mae_plugin/apis/config_checks.py',
-        old="    if patch is not None and 'patch_size' in neck \\",
-        new="    if False and 'patch_size' in neck \\",
+        old="    if 'patch_size' in neck and neck['patch_size'] != patch:",
+        new='    if False:',
         tests=('tests/test_configs/test_transfer_configs.py::'
-               'test_a_pyramid_for_another_patch_size_is_refused', )),
+               'test_a_pyramid_for_another_patch_size_is_refused',
+               'tests/test_apis/test_runner.py::'
+               'test_the_pyramid_patch_size_is_compared_with_a_vits')),
     Mutation(
         name='relative-table-input-size-passed',
         promise="inputs of another grid than BEiT's relative tables are "
