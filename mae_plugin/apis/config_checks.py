@@ -121,7 +121,8 @@ def _size(value) -> Optional[Tuple[int, int]]:
 
 
 def _check_relative_table_grid(cfg: Config) -> None:
-    """Refuse the sizes that feed a ``DenseViT`` with ``use_rel_pos_bias``
+    """Refuse the sizes that feed a ``DenseViT`` (or a subclass) with
+    ``use_rel_pos_bias``
     (BEiT's blocks, whose tables hold the ``img_size`` grid) inputs of
     another size: ``model.data_preprocessor.size`` (the padded training
     crops) and the sliding windows of ``model.test_cfg.crop_size``. The
@@ -131,8 +132,10 @@ def _check_relative_table_grid(cfg: Config) -> None:
     if not isinstance(model, dict):
         return
     backbone = model.get('backbone')
-    if not (isinstance(backbone, dict) and _type_name(backbone) == 'DenseViT'
-            and backbone.get('use_rel_pos_bias')):
+    if not (isinstance(backbone, dict) and backbone.get('use_rel_pos_bias')):
+        return
+    kind = _vit_class(cfg, backbone)
+    if kind is None or not issubclass(kind, DenseViT):
         return
     img_size = _size(backbone.get('img_size', 224))
     preprocessor = model.get('data_preprocessor') or {}

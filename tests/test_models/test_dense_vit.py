@@ -484,3 +484,27 @@ def test_frozen_stages_keep_the_embeddings_and_first_blocks(
             "frozen_stages must be 'all' or an int in [-1, 2] (the "
             "encoder's depth), got 3")):
         build(frozen_stages=3)
+
+
+def test_activation_checkpointing_recomputes_every_trained_block():
+    """With ``with_cp``, every block that trains runs again in the
+    backward pass, the first after frozen ones included (its input needs
+    no gradient, its weights do), and a frozen one does not."""
+    model = build(with_cp=True, frozen_stages=1)
+    calls = [0, 0]
+
+    def counted(i, forward):
+        def run(*args, **kwargs):
+            calls[i] += 1
+            return forward(*args, **kwargs)
+        return run
+
+    for i, layer in enumerate(model.layers):
+        layer.forward = counted(i, layer.forward)
+    model.train()
+    sum(out.square().mean()
+        for out in model(torch.randn(2, 3, 32, 32))).backward()
+    assert calls == [1, 2]
+    with torch.no_grad():
+        model(torch.randn(2, 3, 32, 32))
+    assert calls == [2, 3]

@@ -48,11 +48,15 @@ def norm_cfg_over_default(norm_cfg: Any) -> dict:
 
 def run_block(block: nn.Module, x: torch.Tensor,
               with_cp: bool) -> torch.Tensor:
-    """``block(x)``; with ``with_cp`` while gradients flow, recomputed in
-    the backward pass instead of keeping its activations (activation
-    checkpointing; torch's non-reentrant one, which restores the RNG
-    state, so a recomputed dropout or drop path draws as it did)."""
-    if with_cp and x.requires_grad:
+    """``block(x)``; with ``with_cp`` where gradients flow through it (to
+    ``x`` or to the block's own weights: the first block after frozen
+    ones has an input without), recomputed in the backward pass instead of
+    keeping its activations (activation checkpointing; torch's
+    non-reentrant one, which restores the RNG state, so a recomputed
+    dropout or drop path draws as it did)."""
+    if with_cp and torch.is_grad_enabled() and (
+            x.requires_grad
+            or any(p.requires_grad for p in block.parameters())):
         return checkpoint(block, x, use_reentrant=False)
     return block(x)
 
