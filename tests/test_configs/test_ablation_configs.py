@@ -131,7 +131,11 @@ def test_augmentation_ablation_changes_only_the_train_pipeline(name):
 
 def tiny_encoder(cfg: Config) -> Config:
     """Shrink the ViT-L/16 encoder at 224 to a 32-wide one at 32x32 with
-    8-pixel patches; the decoder and everything ablated stay as they are."""
+    8-pixel patches; the decoder and everything ablated stay as they are,
+    but for a block masking's smallest block, which shrinks with the grid
+    (16 of the 14x14 patches fit no 4x4 grid: 2)."""
+    if cfg.model.backbone.masking.type == 'BlockMasking':
+        cfg.model.backbone.masking.min_num_patches = 2
     cfg.merge_from_dict({
         'model.backbone.arch': dict(_delete_=True, **TINY_ARCH),
         'model.backbone.img_size': 32,
