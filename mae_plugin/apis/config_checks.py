@@ -198,26 +198,22 @@ def _default(kind: type, name: str, inherited):
     return inherited if parameter is None else parameter.default
 
 
-def _vit_arch(cfg: Config, backbone: dict):
-    """The ``arch`` of a ViT ``backbone`` (:func:`_vit_class`) as it is
-    built: the config's, else its class's default (DeiT's
-    ``'deit-base'``, EVA-02's ``'tiny'``, through ``**kwargs``
-    VisionTransformer's ``'base'``); None for another backbone."""
-    kind = _vit_class(cfg, backbone)
-    if kind is None:
-        return None
+def _vit_arch(kind: type, backbone: dict):
+    """The ``arch`` of a ViT ``backbone`` of class ``kind``
+    (:func:`_vit_class`) as it is built: the config's, else its class's
+    default (DeiT's ``'deit-base'``, EVA-02's ``'tiny'``, through
+    ``**kwargs`` VisionTransformer's ``'base'``)."""
     return backbone.get('arch', _default(kind, 'arch', 'base'))
 
 
-def _vit_width(cfg: Config, backbone: dict) -> Optional[int]:
-    """The width ``D`` of the features of ``backbone`` when it is a ViT
-    (:func:`_vit_class`) whose ``arch`` (:func:`_vit_arch`) gives it, each
-    class by its own ``arch_zoo``, in which ``'s'`` is DeiT-3's 384 but
-    the original ViT's 768; else None, as also for an ``arch`` the
-    backbone itself will refuse by name."""
-    arch = _vit_arch(cfg, backbone)
+def _vit_width(kind: type, backbone: dict) -> Optional[int]:
+    """The width ``D`` of the features of a ViT ``backbone`` of class
+    ``kind`` (:func:`_vit_class`) where its ``arch`` (:func:`_vit_arch`)
+    gives it, each class by its own ``arch_zoo``, in which ``'s'`` is
+    DeiT-3's 384 but the original ViT's 768; else None, as for an
+    ``arch`` the backbone itself will refuse by name."""
+    arch = _vit_arch(kind, backbone)
     if isinstance(arch, str):
-        kind = _vit_class(cfg, backbone)
         arch = getattr(kind, 'arch_zoo', ARCH_ZOO).get(arch.lower())
     width = arch.get('embed_dims') if isinstance(arch, dict) else None
     return width if isinstance(width, int) else None
@@ -250,16 +246,17 @@ def _width_keys(model: dict) -> Iterator[Tuple[str, object]]:
 
 def _check_widths(cfg: Config) -> None:
     """Refuse, by key, a neck or head width (:func:`_width_keys`) other
-    than the ViT backbone's (:func:`_vit_width`). The fine-tuning, linear
-    and transfer configs write the width beside ``arch``; a child config
-    (or ``--cfg-options``) that changed ``arch`` alone built the model and
-    failed at the first iteration, in a matrix product or a BatchNorm,
-    naming no key."""
+    than the ViT backbone's (:func:`_vit_class`, :func:`_vit_width`). The
+    fine-tuning, linear and transfer configs write the width beside
+    ``arch``; a child config (or ``--cfg-options``) that changed ``arch``
+    alone built the model and failed at the first iteration, in a matrix
+    product or a BatchNorm, naming no key."""
     model = cfg.get('model')
     if not isinstance(model, dict) or not isinstance(
             model.get('backbone'), dict):
         return
-    width = _vit_width(cfg, model['backbone'])
+    kind = _vit_class(cfg, model['backbone'])
+    width = None if kind is None else _vit_width(kind, model['backbone'])
     if width is None:
         return
     wrong = []
@@ -270,7 +267,7 @@ def _check_widths(cfg: Config) -> None:
         if (list(value) if several else value) != right:
             wrong.append((key, value, right))
     if wrong:
-        arch = _vit_arch(cfg, model['backbone'])
+        arch = _vit_arch(kind, model['backbone'])
         raise ValueError(
             f'model.backbone (arch={arch!r}) gives features of width '
             f'{width}, but ' + ', '.join(f'{key}={value!r}'

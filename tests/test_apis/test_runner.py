@@ -19,7 +19,8 @@ from mae_plugin.apis import (build_runner, check_data_roots,
                              check_pretrained_checkpoints, init_model,
                              train_config)
 from mae_plugin.apis import test_config as make_test_config
-from mae_plugin.apis.config_checks import _vit_width, check_test_config
+from mae_plugin.apis.config_checks import (_vit_class, _vit_width,
+                                           check_test_config)
 from mae_plugin.registry import MODELS
 from tests.test_engine.utils import unique_experiment
 from ..conftest import ROOT, tiny_mae_cfg
@@ -437,7 +438,9 @@ def test_every_vit_config_mmpretrain_ships_passes_the_width_check():
         except Exception:  # configs of packages not installed here
             continue
         backbone = (cfg.get('model') or {}).get('backbone')
-        if isinstance(backbone, dict) and _vit_width(cfg, backbone):
+        kind = _vit_class(cfg, backbone) if isinstance(backbone,
+                                                       dict) else None
+        if kind is not None and _vit_width(kind, backbone):
             check_test_config(cfg)
             checked.append(osp.relpath(path, root))
     assert len(checked) >= 80, checked
