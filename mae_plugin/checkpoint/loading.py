@@ -11,7 +11,7 @@ run loaded.
 import os
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Callable, Collection, Optional, Tuple
+from typing import Callable, Collection, List, Optional, Tuple
 
 from mmengine.logging import MMLogger
 from torch import nn
@@ -112,16 +112,24 @@ def compare_with_checkpoint(module: nn.Module,
     adapt = getattr(module, 'adapt_pretrained', None)
     if callable(adapt):
         adapted = adapt(state_dict)
-        resized += [
-            f'{key}: {tuple(state_dict[key].shape)} -> '
-            f'{tuple(value.shape)} by {type(module).__name__}'
-            '.adapt_pretrained' for key, value in adapted.items()
-            if key in state_dict and value.shape != state_dict[key].shape
-        ]
+        resized += _reshaped(
+            state_dict, adapted,
+            f' by {type(module).__name__}.adapt_pretrained')
         state_dict = adapted
     report = compare_state_dicts(module.state_dict(), state_dict)
     report.resized = resized
     return report
+
+
+def _reshaped(stored: StateDict, adapted: StateDict,
+              by: str = '') -> List[str]:
+    """``'key: (stored shape) -> (adapted shape)'`` (and ``by``) for each
+    key an ``adapt_pretrained`` gave another shape."""
+    return [
+        f'{key}: {tuple(stored[key].shape)} -> {tuple(value.shape)}{by}'
+        for key, value in adapted.items()
+        if key in stored and value.shape != stored[key].shape
+    ]
 
 
 def _log_encoder_load(module: nn.Module, report: LoadReport, checkpoint: str,
@@ -218,11 +226,7 @@ def load_encoder_weights(
             raise ValueError(f'checkpoint {checkpoint!r}: {error}') from None
     report = compare_state_dicts(module.state_dict(), state_dict, values=False)
     # what ``adapt`` fitted (a position embedding of another grid), logged
-    report.resized = [
-        f'{key}: {tuple(stored[key].shape)} -> {tuple(value.shape)}'
-        for key, value in state_dict.items()
-        if key in stored and value.shape != stored[key].shape
-    ]
+    report.resized = _reshaped(stored, state_dict)
     _check_required_keys(module, report, optional_keys, checkpoint, prefix,
                          len(state_dict))
     if report.mismatched:
