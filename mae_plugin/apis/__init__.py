@@ -12,8 +12,8 @@ __all__ = [
     'MASKING_STRATEGIES', 'build_masking', 'init_model', 'list_images',
     'reconstruct_images', 'set_masking', 'add_runner_args', 'build_runner',
     'check_data_roots', 'check_datasets', 'check_pretrained_checkpoints',
-    'check_test_output',
-    'check_train_inputs', 'close_distributed', 'fewest_epochs',
+    'check_test_output', 'check_train_inputs', 'close_distributed',
+    'fewest_epochs',
     'init_cpu_distributed', 'TEST_OUTPUTS', 'TRAIN_DATA_KEYS',
     'parse_runner_args', 'test_config', 'train_config'
 ]

@@ -40,6 +40,19 @@ def logged_by(call, logger=None):
     return handler.messages
 
 
+def tiny_vit(checkpoint, prefix, img_size=32):
+    """mmpretrain's ViT (config) of ``tiny_mae_cfg``'s encoder, 8-pixel
+    patches, initialised from ``checkpoint`` under ``prefix``."""
+    return dict(
+        type='VisionTransformer',
+        arch=dict(embed_dims=32, num_layers=2, num_heads=4,
+                  feedforward_channels=64),
+        img_size=img_size,
+        patch_size=8,
+        init_cfg=dict(type='Pretrained', checkpoint=checkpoint,
+                      prefix=prefix))
+
+
 def test_mmpretrain_classifier_logs_the_count(tmp_path):
     path = str(tmp_path / 'epoch_30.pth')
     torch.save({'state_dict': build_model(tiny_mae_cfg()).state_dict()},
@@ -49,14 +62,7 @@ def test_mmpretrain_classifier_logs_the_count(tmp_path):
         classifier = MMPRETRAIN_MODELS.build(
             dict(
                 type='ImageClassifier',
-                backbone=dict(
-                    type='VisionTransformer',
-                    arch=dict(embed_dims=32, num_layers=2, num_heads=4,
-                              feedforward_channels=64),
-                    img_size=32,
-                    patch_size=8,
-                    init_cfg=dict(type='Pretrained', checkpoint=path,
-                                  prefix='backbone.')),
+                backbone=tiny_vit(path, 'backbone.'),
                 head=dict(type='LinearClsHead', num_classes=2,
                           in_channels=32)))
         messages = logged_by(classifier.init_weights)
@@ -81,13 +87,7 @@ def test_a_checkpoint_without_the_prefix_is_named_with_its_layout(
          'tools/model_converters/convert_checkpoint.py converts it)'),
         (plugin_path, plugin, 'model', '')
     ]:
-        vit = MMPRETRAIN_MODELS.build(
-            dict(type='VisionTransformer',
-                 arch=dict(embed_dims=32, num_layers=2, num_heads=4,
-                           feedforward_channels=64),
-                 img_size=32, patch_size=8,
-                 init_cfg=dict(type='Pretrained', checkpoint=path,
-                               prefix=prefix)))
+        vit = MMPRETRAIN_MODELS.build(tiny_vit(path, prefix))
         with pytest.raises(ValueError) as error:
             vit.init_weights()
         assert str(error.value) == (
@@ -170,12 +170,7 @@ def test_a_position_embedding_resized_as_it_loads_counts_as_matched(
                path)
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         vit = MMPRETRAIN_MODELS.build(
-            dict(type='VisionTransformer',
-                 arch=dict(embed_dims=32, num_layers=2, num_heads=4,
-                           feedforward_channels=64),
-                 img_size=48, patch_size=8,
-                 init_cfg=dict(type='Pretrained', checkpoint=path,
-                               prefix='backbone.')))
+            tiny_vit(path, 'backbone.', img_size=48))
         messages = logged_by(vit.init_weights)
     line = (f"30 of 30 keys matched in {path} (prefix 'backbone.'); "
             "resized: ['pos_embed: bicubic resize (4, 4) -> (6, 6)']")
