@@ -137,17 +137,17 @@ def _check_relative_table_grid(cfg: Config) -> None:
     kind = _vit_class(cfg, backbone)
     if kind is None or not issubclass(kind, DenseViT):
         return
-    img_size = _size(backbone.get('img_size', 224))
+    img_size = backbone.get('img_size', _default(kind, 'img_size', 224))
     preprocessor = model.get('data_preprocessor') or {}
     test_cfg = model.get('test_cfg') or {}
     sizes = [('model.data_preprocessor.size', preprocessor.get('size'))]
     if test_cfg.get('mode') == 'slide':
         sizes.append(('model.test_cfg.crop_size', test_cfg.get('crop_size')))
     for key, value in sizes:
-        if value is not None and _size(value) != img_size:
+        if value is not None and _size(value) != _size(img_size):
             raise ValueError(
                 f'{key} is {value!r} and model.backbone.img_size '
-                f'{backbone.get("img_size", 224)!r}: with use_rel_pos_bias '
+                f'{img_size!r}: with use_rel_pos_bias '
                 'the backbone takes inputs of img_size only (its relative '
                 'position tables hold that grid); give both one size')
 

@@ -784,7 +784,7 @@ MUTATIONS = (
         promise="inputs of another grid than BEiT's relative tables are "
         'refused before the run',
         path='mae_plugin/apis/config_checks.py',
-        old='        if value is not None and _size(value) != img_size:',
+        old='        if value is not None and _size(value) != _size(img_size):',
         new='        if False:',
         tests=('tests/test_configs/test_transfer_configs.py::'
                'test_inputs_of_another_grid_than_the_relative_tables_are_'
