@@ -625,6 +625,14 @@ MUTATIONS = (
              "or key.startswith('layers.2.')"),
         tests=('tests/test_models/test_dense_vit.py', )),
     Mutation(
+        name='dense-vit-patch-kernels-bilinear',
+        promise="a checkpoint's patch kernels of another size are resized "
+        "bicubically, as ViTDet's ViT-H",
+        path=DENSE_VIT,
+        old="mode='bicubic',",
+        new="mode='bilinear',",
+        tests=('tests/test_models/test_dense_vit.py', )),
+    Mutation(
         name='pretrained-checkpoint-unchecked',
         promise="tools/train.py names a Pretrained init_cfg's missing "
         'checkpoint by key before the run',
@@ -784,7 +792,8 @@ MUTATIONS = (
         promise="inputs of another grid than BEiT's relative tables are "
         'refused before the run',
         path='mae_plugin/apis/config_checks.py',
-        old='        if value is not None and _size(value) != _size(img_size):',
+        old=('        if value is not None and '
+             '_size(value) != _size(img_size):'),
         new='        if False:',
         tests=('tests/test_configs/test_transfer_configs.py::'
                'test_inputs_of_another_grid_than_the_relative_tables_are_'

@@ -22,6 +22,7 @@ from mae_plugin.apis import test_config as make_test_config
 from mae_plugin.apis import train_config
 from mae_plugin.apis.config_checks import check_test_config
 from mae_plugin.engine import AutocastOptimWrapper
+from mae_plugin.models import MAEViT
 from tests.conftest import ROOT
 from tests.test_tools.test_train_test_visualize import (  # noqa: F401
     CONFIG, TINY, crop_size_overrides, photos, run)
@@ -29,6 +30,10 @@ from tests.test_tools.test_train_test_visualize import (  # noqa: F401
 DET_CONFIG = osp.join(
     ROOT, 'configs', 'benchmarks', 'mmdetection',
     'mask-rcnn_mae-vit-base-p16_simple-fpn_32xb2-lsj-100e_coco.py')
+# ViTDet's ViT-H: a ViT-H/14 encoder detecting with 16-pixel patches
+H_DET_CONFIG = osp.join(
+    ROOT, 'configs', 'benchmarks', 'mmdetection',
+    'mask-rcnn_mae-vit-huge-p14to16_simple-fpn_32xb2-lsj-75e_coco.py')
 SEG_CONFIG = osp.join(
     ROOT, 'configs', 'benchmarks', 'mmsegmentation',
     'upernet_mae-vit-base-p16_8xb2-160k_ade20k-512x512.py')
@@ -533,37 +538,93 @@ def test_detection_decays_as_vitdet(tmp_path):
     assert lr['backbone.pos_embed'] == pytest.approx(1e-4 * 0.7**5)
 
 
-def test_the_vit_l_detection_config_is_vitdets_vit_l():
-    """ViTDet's ViT-L (detectron2's mask_rcnn_vitdet_l_100ep.py) on the
-    ViT-B config: 24 blocks of width 1024 under a pyramid of 1024 inputs,
-    global attention in blocks 5, 11, 17 and 23, drop path rising to 0.4,
-    layer decay 0.8 (block i's lr 0.8 ** (24 - i), the embeddings' 0.8 **
-    25); the rest as ViT-B's. Built full size."""
-    cfg = Config.fromfile(DET_CONFIG.replace('vit-base', 'vit-large'))
+# ViTDet's larger encoders on the ViT-B config (detectron2's
+# mask_rcnn_vitdet_{l_100ep,h_75ep}.py): config, pretraining run, depth,
+# width, global blocks, drop path, layer decay, iterations, lr steps
+VITDET_RECIPES = {
+    'large': (DET_CONFIG.replace('vit-base', 'vit-large'),
+              'mae_vit-large-p16_8xb512-amp-coslr-1600e_in1k', 24, 1024,
+              [5, 11, 17, 23], 0.4, 0.8, 184375, [163889, 177546]),
+    # 75 epochs: the 100-epoch schedule times 3/4, rounded down as
+    # detectron2's ``* 3 // 4``
+    'huge': (H_DET_CONFIG, 'mae_vit-huge-p14_8xb512-amp-coslr-1600e_in1k',
+             32, 1280, [7, 15, 23, 31], 0.5, 0.9, 138281, [122916, 133159]),
+}
+
+
+@pytest.mark.parametrize('arch', sorted(VITDET_RECIPES))
+def test_the_larger_detection_configs_are_vitdets(arch):
+    """The ViT-L and ViT-H detection configs are ViTDet's recipes on the
+    ViT-B config: the encoder's depth and width under a pyramid of 16-pixel
+    patches, global attention in every sixth (ViT-L) or eighth (ViT-H)
+    block, drop path rising to 0.4 or 0.5, layer decay 0.8 or 0.9 (block
+    i's lr ``decay ** (depth - i)``, the embeddings' ``decay ** (depth +
+    1)``), ViT-H 75 epochs instead of 100; data, optimizer and warm-up as
+    ViT-B's. Built full size."""
+    (path, pretraining, depth, width, global_blocks, drop_path, decay,
+     iterations, steps) = VITDET_RECIPES[arch]
+    cfg = Config.fromfile(path)
     base = Config.fromfile(DET_CONFIG)
     check_test_config(cfg)  # the widths fit
     assert cfg.model.backbone.init_cfg.checkpoint == (
-        'work_dirs/mae_vit-large-p16_8xb512-amp-coslr-1600e_in1k/'
-        'epoch_1600.pth')
-    for key in ('train_cfg', 'param_scheduler', 'train_dataloader',
-                'data_preprocessor'):
+        f'work_dirs/{pretraining}/epoch_1600.pth')
+    assert cfg.train_cfg.max_iters == iterations
+    assert cfg.param_scheduler[0] == base.param_scheduler[0]  # warm-up
+    assert cfg.param_scheduler[1].milestones == steps
+    assert cfg.param_scheduler[1].end == iterations
+    for key in ('train_dataloader', 'data_preprocessor'):
         assert cfg.get(key, cfg.model.get(key)) == base.get(
             key, base.model.get(key)), key
     assert cfg.optim_wrapper.optimizer == base.optim_wrapper.optimizer
     model, groups = param_groups(cfg, 'mmdet')
     backbone = model.backbone
-    assert (backbone.num_layers, backbone.embed_dims) == (24, 1024)
+    assert (backbone.num_layers, backbone.embed_dims) == (depth, width)
+    assert backbone.patch_embed.projection.kernel_size == (16, 16)
     assert [i for i, layer in enumerate(backbone.layers)
-            if layer.window_size == 0] == [5, 11, 17, 23]
-    assert backbone.layers[-1].drop_path.drop_prob == pytest.approx(0.4)
-    assert model.neck.convs[2][0].in_channels == 1024  # the stride-16 level
+            if layer.window_size == 0] == global_blocks
+    assert backbone.layers[-1].drop_path.drop_prob == pytest.approx(
+        drop_path)
+    assert model.neck.convs[2][0].in_channels == width  # stride 16
     lr = {name: group['lr'] for name, group in groups.items()}
-    assert lr['backbone.layers.23.attn.qkv.weight'] == pytest.approx(
-        1e-4 * 0.8)
+    assert lr[f'backbone.layers.{depth - 1}.attn.qkv.weight'] == (
+        pytest.approx(1e-4 * decay))
     assert lr['backbone.layers.0.attn.qkv.weight'] == pytest.approx(
-        1e-4 * 0.8**24)
-    assert lr['backbone.pos_embed'] == pytest.approx(1e-4 * 0.8**25)
+        1e-4 * decay**depth)
+    assert lr['backbone.pos_embed'] == pytest.approx(1e-4 *
+                                                     decay**(depth + 1))
     assert lr['rpn_head.rpn_cls.weight'] == pytest.approx(1e-4)
+
+
+def test_the_vit_h_detection_config_loads_a_patch_14_encoder(tmp_path):
+    """The ViT-H config's load settings on an encoder of the official
+    ViT-H/14 layout (a narrow one: 224 inputs, 14-pixel patches, a 16x16
+    position table): its 14x14 kernels are resized to 16x16 and its
+    position table is kept whole as the table of the 16x16 grid
+    (``pretrain_img_size`` 256), not resized; every encoder key loads."""
+    cfg = Config.fromfile(H_DET_CONFIG)
+    encoder = MAEViT(arch=TINY_ENCODER['arch'], img_size=224, patch_size=14)
+    encoder.init_weights()
+    stored = encoder.state_dict()
+    path = str(tmp_path / 'vit-h14.pth')
+    torch.save({'state_dict': {f'backbone.{k}': v
+                               for k, v in stored.items()}}, path)
+    backbone = copy.deepcopy(cfg.model.backbone)
+    backbone.update(
+        arch=TINY_ENCODER['arch'], global_attn_indexes=(3, ),
+        init_cfg=dict(backbone.init_cfg, checkpoint=path))
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        from mmengine.registry import MODELS
+        model = MODELS.build(backbone)
+    model.init_weights()
+    loaded = model.state_dict()
+    assert set(loaded) - set(stored) == set(model.keys_beyond_encoder())
+    for key, value in loaded.items():
+        if key == 'patch_embed.projection.weight':
+            assert value.shape == (32, 3, 16, 16)
+            assert stored[key].shape == (32, 3, 14, 14)
+        elif key in stored:
+            torch.testing.assert_close(value, stored[key], msg=key)
+    assert loaded['pos_embed'].shape == (1, 1 + 16 * 16, 32)
 
 
 @pytest.mark.parametrize('make', [train_config, make_test_config])

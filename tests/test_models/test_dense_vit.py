@@ -22,6 +22,20 @@ def build(**kwargs):
     return model
 
 
+def load_line(model):
+    """Initialise ``model`` from its ``init_cfg``; the load's log line."""
+    logger = MMLogger.get_current_instance()
+    messages = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger.addHandler(handler)
+    try:
+        model.init_weights()
+    finally:
+        logger.removeHandler(handler)
+    return next(m for m in messages if m.startswith('DenseViT: '))
+
+
 @pytest.fixture
 def mae_checkpoint(tmp_path):
     """A tiny MAE's weights saved as an mmengine checkpoint."""
@@ -272,11 +286,63 @@ def test_position_embedding_of_a_rectangular_grid_names_the_file(
                              adapt=model.adapt_pretrained)
 
 
-def test_checkpoint_of_another_shape_raises(mae_checkpoint):
-    path, _ = mae_checkpoint
+def test_checkpoint_of_another_patch_size_raises(mae_checkpoint):
+    """Kernels of another size than ``patch_size`` are refused, naming
+    the option that resizes them; with that option, kernels of another
+    size than it says are refused too."""
+    path, _ = mae_checkpoint  # 8x8 kernels
+    model = DenseViT(arch=TINY_ARCH, patch_size=4, pretrain_img_size=16)
+    with pytest.raises(ValueError) as error:
+        load_encoder_weights(model, path, adapt=model.adapt_pretrained)
+    assert str(error.value) == (
+        f"checkpoint '{path}': patch_embed.projection.weight holds 8x8 "
+        "kernels and patch_size is 4; to resize them (as ViTDet's ViT-H, "
+        'pretrained with 14-pixel patches, detects with 16), set '
+        'pretrain_patch_size to the pretraining patch size')
+    model = DenseViT(arch=TINY_ARCH, img_size=48, patch_size=12,
+                     pretrain_patch_size=7, pretrain_img_size=48)
+    with pytest.raises(ValueError) as error:
+        load_encoder_weights(model, path, adapt=model.adapt_pretrained)
+    assert str(error.value) == (
+        f"checkpoint '{path}': patch_embed.projection.weight holds 8x8 "
+        'kernels and pretrain_patch_size is 7; set it to the patch size the '
+        'encoder was pretrained with')
+    # without adapt_pretrained, the shapes alone are compared
     with pytest.raises(ValueError, match='patch_embed.projection.weight'):
-        load_encoder_weights(
-            DenseViT(arch=TINY_ARCH, patch_size=4, pretrain_img_size=16), path)
+        load_encoder_weights(model, path)
+
+
+def test_patch_kernels_of_another_size_are_resized_bicubically(
+        mae_checkpoint):
+    """ViTDet's ViT-H recipe on a tiny scale: an encoder pretrained with
+    8-pixel patches loads into a backbone of 12-pixel ones with
+    ``pretrain_patch_size=8``. Each kernel is resized bicubically (half-pixel
+    centres) and the load line names the resize; every other weight loads
+    as stored, the 4x4 position table included (``pretrain_img_size`` 48
+    is the same grid)."""
+    path, encoder = mae_checkpoint
+    model = DenseViT(arch=TINY_ARCH, img_size=48, patch_size=12,
+                     pretrain_patch_size=8, pretrain_img_size=48,
+                     init_cfg=dict(type='Pretrained', checkpoint=path))
+    line = load_line(model)
+    assert line.endswith("; resized: ['patch_embed.projection.weight: "
+                         "(32, 3, 8, 8) -> (32, 3, 12, 12)']")
+    stored = encoder['patch_embed.projection.weight']
+
+    def resized(mode):
+        return F.interpolate(stored, size=(12, 12), mode=mode,
+                             align_corners=False)
+
+    kernels = model.patch_embed.projection.weight.detach()
+    torch.testing.assert_close(kernels, resized('bicubic'), rtol=0,
+                               atol=1e-6)
+    # the check tells bicubic from bilinear
+    assert (resized('bilinear') - kernels).abs().max() > 1e-3
+    for key, value in model.state_dict().items():
+        if key != 'patch_embed.projection.weight':
+            torch.testing.assert_close(value, encoder[key], msg=key)
+    model.eval()
+    assert model(torch.randn(1, 3, 48, 48))[0].shape == (1, 32, 4, 4)
 
 
 def test_layer_depths_for_lr_decay():
@@ -296,6 +362,8 @@ def test_layer_depths_for_lr_decay():
     (dict(global_attn_indexes=(-3, )), ValueError, 'global_attn_indexes'),
     (dict(window_size=-1), ValueError, 'window_size'),
     (dict(patch_size=0), ValueError, 'patch_size'),
+    (dict(pretrain_patch_size=0), ValueError,
+     '^pretrain_patch_size must be an int >= 1, got 0$'),
     (dict(pretrain_img_size=4), ValueError,
      'pretrain_img_size 4x4 is not a multiple of patch_size 8'),
     (dict(img_size=(32, 36)), ValueError,
@@ -430,16 +498,7 @@ def test_a_resized_position_embedding_is_logged(mae_checkpoint):
     path, _ = mae_checkpoint
     model = DenseViT(arch=TINY_ARCH, patch_size=8, pretrain_img_size=64,
                      init_cfg=dict(type='Pretrained', checkpoint=path))
-    logger = MMLogger.get_current_instance()
-    messages = []
-    handler = logging.Handler()
-    handler.emit = lambda record: messages.append(record.getMessage())
-    logger.addHandler(handler)
-    try:
-        model.init_weights()
-    finally:
-        logger.removeHandler(handler)
-    line = next(m for m in messages if m.startswith('DenseViT: '))
+    line = load_line(model)
     assert line.endswith(
         "; resized: ['pos_embed: (1, 17, 32) -> (1, 65, 32)']")
     report = load_encoder_weights(

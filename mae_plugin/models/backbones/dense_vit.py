@@ -106,6 +106,11 @@ class DenseViT(BaseModule):
             (ViTDet); the input size trains a table of the input's grid
             (BEiT's and mmseg's segmentation). Defaults to 224.
         patch_size (int): Patch side. Defaults to 16.
+        pretrain_patch_size (int, optional): Patch side of the checkpoint's
+            patch projection when it is not ``patch_size``: its kernels are
+            resized bicubically to ``patch_size`` at load, as ViTDet's ViT-H
+            (pretrained with 14, detecting with 16). None: the checkpoint's
+            kernels must be ``patch_size`` wide. Defaults to None.
         in_channels (int): Image channels. Defaults to 3.
         out_indices (Sequence[int]): Blocks whose outputs are returned as
             feature maps. Defaults to ``(-1,)``.
@@ -166,6 +171,7 @@ class DenseViT(BaseModule):
                  img_size: Union[int, Tuple[int, int]] = 224,
                  pretrain_img_size: Union[int, Tuple[int, int]] = 224,
                  patch_size: int = 16,
+                 pretrain_patch_size: Optional[int] = None,
                  in_channels: int = 3,
                  out_indices: Sequence[int] = (-1, ),
                  drop_rate: float = 0.,
@@ -191,6 +197,9 @@ class DenseViT(BaseModule):
         self.embed_dims = arch['embed_dims']
         self.num_layers = arch['num_layers']
         self.patch_size = patch_size
+        self.pretrain_patch_size = (
+            patch_size if pretrain_patch_size is None else check_positive_int(
+                'pretrain_patch_size', pretrain_patch_size))
         self.out_indices = _check_indices('out_indices', out_indices,
                                           self.num_layers)
         global_attn_indexes = _check_indices('global_attn_indexes',
@@ -337,22 +346,61 @@ class DenseViT(BaseModule):
     def adapt_pretrained(
             self, state_dict: Dict[str,
                                    torch.Tensor]) -> Dict[str, torch.Tensor]:
-        """Resize a checkpoint's ``pos_embed`` (class row plus a square
-        grid) to ``pretrain_img_size``'s grid."""
+        """Fit a checkpoint's encoder to this backbone: its ``pos_embed``
+        (class row plus a square grid) resized to ``pretrain_img_size``'s
+        grid, and its patch projection's ``pretrain_patch_size`` kernels
+        resized bicubically to ``patch_size`` (ViTDet's ViT-H, 14 to 16).
+
+        Raises:
+            ValueError: ``pos_embed`` is no class row plus a square grid,
+                or the kernels are not ``pretrain_patch_size`` wide.
+        """
+        state_dict = dict(state_dict)
         pos_embed = state_dict.get('pos_embed')
-        if pos_embed is None or pos_embed.shape == self.pos_embed.shape:
-            return state_dict
-        side = math.isqrt(pos_embed.shape[1] - 1)
-        if pos_embed.dim() != 3 or side * side != pos_embed.shape[1] - 1:
+        if pos_embed is not None and pos_embed.shape != self.pos_embed.shape:
+            side = math.isqrt(pos_embed.shape[1] - 1)
+            if pos_embed.dim() != 3 or side * side != pos_embed.shape[1] - 1:
+                raise ValueError(
+                    f'pos_embed {tuple(pos_embed.shape)} is not a class row '
+                    'plus a square grid; set pretrain_img_size to the '
+                    'pretraining input size')
+            state_dict['pos_embed'] = resize_pos_embed(
+                pos_embed, (side, side), self.pretrain_grid,
+                self.interpolate_mode, 1)
+        key = 'patch_embed.projection.weight'
+        if key in state_dict:
+            state_dict[key] = self._resized_kernels(state_dict[key])
+        return state_dict
+
+    def _resized_kernels(self, kernels: torch.Tensor) -> torch.Tensor:
+        """A checkpoint's ``[D, C, k, k]`` patch projection with
+        ``k = pretrain_patch_size``, resized to ``[D, C, p, p]`` with
+        ``p = patch_size`` by bicubic interpolation of each kernel (the
+        ViTDet authors' 14-to-16 conversion for ViT-H)."""
+        stored = tuple(kernels.shape[-2:])
+        expected = (self.pretrain_patch_size, ) * 2
+        if stored != expected:
+            side = 'x'.join(map(str, stored))
+            if self.pretrain_patch_size != self.patch_size:
+                raise ValueError(
+                    f'patch_embed.projection.weight holds {side} kernels '
+                    f'and pretrain_patch_size is {self.pretrain_patch_size}'
+                    '; set it to the patch size the encoder was pretrained '
+                    'with')
             raise ValueError(
-                f'pos_embed {tuple(pos_embed.shape)} is not a class row '
-                'plus a square grid; set pretrain_img_size to the '
-                'pretraining input size')
-        return dict(
-            state_dict,
-            pos_embed=resize_pos_embed(pos_embed, (side, side),
-                                       self.pretrain_grid,
-                                       self.interpolate_mode, 1))
+                f'patch_embed.projection.weight holds {side} kernels and '
+                f'patch_size is {self.patch_size}; to resize them (as '
+                "ViTDet's ViT-H, pretrained with 14-pixel patches, detects "
+                'with 16), set pretrain_patch_size to the pretraining patch '
+                'size')
+        if stored == (self.patch_size, ) * 2:
+            return kernels
+        resized = nn.functional.interpolate(
+            kernels.float(),
+            size=(self.patch_size, self.patch_size),
+            mode='bicubic',
+            align_corners=False)
+        return resized.to(kernels.dtype)
 
     def keys_beyond_encoder(self) -> List[str]:
         """The keys of this backbone that an MAE encoder checkpoint need
