@@ -1,10 +1,11 @@
 """Checks of a run's config, made before the runner is built: the values
 mmengine takes without a check and fails on later, naming no key (the
-training length, the optimizer's and schedulers' numbers, the
-dataloaders, the seed, the widths a ViT's neck and heads take), the
-spans of the lr schedule against the training length, a simple feature
-pyramid built for another patch size than its backbone's, and the input
-sizes of a DenseViT whose relative position tables hold one grid.
+training length, the optimizer's and schedulers' numbers, the keys the
+optimizer's class takes, the dataloaders, the seed, the widths a ViT's
+neck and heads take), the spans of the lr schedule against the training
+length, a simple feature pyramid built for another patch size than its
+backbone's, and the input sizes of a DenseViT whose relative position
+tables hold one grid.
 """
 import inspect
 import logging
@@ -18,7 +19,7 @@ from mmpretrain.models import VisionTransformer
 from mae_plugin.engine import scheduler_cfgs
 from mae_plugin.models import DenseViT
 from mae_plugin.models.backbones.mae_vit import ARCH_ZOO
-from mae_plugin.registry import MODELS
+from mae_plugin.registry import MODELS, OPTIMIZERS
 from mae_plugin.utils import (check_bool, check_int, check_number,
                               check_positive_int, check_seed)
 
@@ -27,6 +28,7 @@ def check_train_config(cfg: Config) -> None:
     """Refuse, by key, what a training run's config sets wrong, in this
     order: the training length (:func:`_check_train_length`), the
     optimizer's and schedulers' numbers (:func:`_check_numbers`), the
+    optimizer's keys (:func:`_check_optimizer_arguments`), the
     dataloaders (:func:`_check_dataloaders`, which also turns off
     ``persistent_workers`` without workers), ``randomness.seed``
     (:func:`_check_seed`), the widths the model's neck and heads take
@@ -38,12 +40,14 @@ def check_train_config(cfg: Config) -> None:
 
     Raises:
         TypeError: A value of the wrong type.
-        ValueError: A value out of its range, a scheduler span that
-            does not fit, a width that is not the backbone's, or a
-            pyramid's patch size or an input size that is not its.
+        ValueError: A value out of its range, an optimizer key its
+            class does not take, a scheduler span that does not fit, a
+            width that is not the backbone's, or a pyramid's patch size
+            or an input size that is not its.
     """
     _check_train_length(cfg)
     _check_numbers(cfg)
+    _check_optimizer_arguments(cfg)
     _check_dataloaders(cfg)
     _check_seed(cfg)
     _check_widths(cfg)
@@ -330,6 +334,57 @@ def _check_numbers(cfg: Config) -> None:
             if scheduler.get(key) is not None:
                 check_number(f'param_scheduler[{i}].{key}', scheduler[key],
                              -math.inf if low is None else low)
+
+
+def _option(key: str, value) -> str:
+    """``key=value`` as ``--cfg-options`` takes it (no spaces, a string
+    bare)."""
+    text = value if isinstance(value, str) else repr(value)
+    return f'{key}={text}'.replace(' ', '')
+
+
+def _check_optimizer_arguments(cfg: Config) -> None:
+    """Refuse, by key, an ``optim_wrapper.optimizer`` key that the
+    optimizer class (its ``type``, found in the registry of the config's
+    ``default_scope``, as mmengine's optimizer constructor finds it) takes
+    no argument of; a class with ``**kwargs`` takes any. ``--cfg-options
+    optim_wrapper.optimizer.type=SGD`` on an AdamW config kept its
+    ``betas``, and SGD's constructor failed once the model and the
+    datasets were built, with a ``TypeError`` naming no key. An unknown
+    ``type`` is left to the registry's own error."""
+    optimizer = (cfg.get('optim_wrapper') or {}).get('optimizer')
+    if not isinstance(optimizer, dict):
+        return
+    kind = optimizer.get('type')
+    if isinstance(kind, str):
+        with OPTIMIZERS.switch_scope_and_registry(
+                cfg.get('default_scope')) as registry:
+            kind = registry.get(kind)
+    if not isinstance(kind, type):
+        return
+    parameters = inspect.signature(kind).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        return
+    unknown = [key for key in optimizer
+               if key != 'type' and key not in parameters]
+    if not unknown:
+        return
+    name = 'optim_wrapper.optimizer'
+    # the first argument takes the model's parameters (the constructor's)
+    takes = list(parameters)[1:]
+    kept = [_option(f'{name}.{key}', value)
+            for key, value in optimizer.items() if key not in unknown]
+    one = len(unknown) == 1
+    raise ValueError(
+        ' and '.join(f'{name}.{key}' for key in unknown) +
+        f' must be {"an argument" if one else "arguments"} of '
+        f'{kind.__name__} ({kind.__module__}.{kind.__qualname__}), which '
+        f'takes {", ".join(takes)}: a key of the config\'s optimizer stays '
+        f'when {name}.type changes. Give the optimizer anew without '
+        f'{"it" if one else "them"}: --cfg-options {name}._delete_=True '
+        f'{" ".join(kept)} (the keys given are all it keeps), or in a '
+        'child config optim_wrapper = dict(optimizer=dict(_delete_=True, '
+        '...))')
 
 
 # The switches of a dataloader and of its sampler that the configs set: a

@@ -237,8 +237,9 @@ def train_config(config_file: str,
             ``train_cfg.max_epochs``; ``train_cfg``'s ``max_epochs``,
             ``max_iters`` or ``val_interval``,
             ``optim_wrapper.accumulative_counts`` or a dataloader's
-            ``batch_size`` is below 1, its ``num_workers`` below 0, or an
-            optimizer or scheduler number out of its range;
+            ``batch_size`` is below 1, its ``num_workers`` below 0, an
+            optimizer or scheduler number out of its range, or an
+            ``optim_wrapper.optimizer`` key its class takes no argument of;
             ``randomness.seed`` is outside [0, 2**32 - 1], or a neck or
             head takes another width than the ViT backbone gives (these by
             :func:`~mae_plugin.apis.config_checks.check_train_config`);

@@ -805,4 +805,13 @@ MUTATIONS = (
         old='        if depths is not None:',
         new='        if False:',
         tests=KEYS_TESTS),
+    Mutation(
+        name='optimizer-key-of-another-type-passed',
+        promise='an optimizer key its class takes no argument of is named '
+        'before the run',
+        path='mae_plugin/apis/config_checks.py',
+        old='    if not unknown:\n        return',
+        new='    if True:\n        return',
+        tests=('tests/test_apis/test_runner.py::'
+               'test_a_key_the_new_optimizer_type_does_not_take_is_named', )),
 )

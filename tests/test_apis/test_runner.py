@@ -1,6 +1,7 @@
 """The lr that ``--auto-scale-lr`` (``train_config``) gives a run that
 accumulates gradients: the official code's ``eff_batch_size = batch_size *
 accum_iter * world_size``."""
+import argparse
 import glob
 import os
 import os.path as osp
@@ -11,8 +12,9 @@ import mmpretrain
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.config.lazy import LazyObject
+from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
 from mae_plugin.apis import (build_runner, check_data_roots,
@@ -20,7 +22,8 @@ from mae_plugin.apis import (build_runner, check_data_roots,
                              train_config)
 from mae_plugin.apis import test_config as make_test_config
 from mae_plugin.apis.config_checks import (_vit_class, _vit_width,
-                                           check_test_config)
+                                           check_test_config,
+                                           check_train_config)
 from mae_plugin.registry import MODELS
 from tests.test_engine.utils import unique_experiment
 from ..conftest import ROOT, tiny_mae_cfg
@@ -363,6 +366,76 @@ def test_an_optimizer_scheduler_or_loader_value_is_named(
         train_config(CONFIG, work_dir=str(tmp_path),
                      cfg_options={key: value})
     assert str(raised.value) == message
+
+
+@pytest.mark.parametrize('kind, unknown, takes', [
+    ('SGD', 'optim_wrapper.optimizer.betas must be an argument of SGD '
+     '(torch.optim.sgd.SGD)', 'lr, momentum, dampening, weight_decay, '
+     'nesterov, maximize, foreach, differentiable, fused'),
+    ('LARS', 'optim_wrapper.optimizer.betas and '
+     'optim_wrapper.optimizer.fused must be arguments of LARS '
+     '(mmpretrain.engine.optimizers.lars.LARS)',
+     'lr, momentum, weight_decay, dampening, eta, nesterov, eps'),
+])
+def test_a_key_the_new_optimizer_type_does_not_take_is_named(
+        kind, unknown, takes, tmp_path):
+    """``optim_wrapper.optimizer.type=SGD`` on the AdamW recipe kept its
+    ``betas``: "SGD.__init__() got an unexpected keyword argument
+    'betas'" once the model and the datasets were built, naming no key.
+    The options the message gives build the optimizer."""
+    kept = ' '.join(f'optim_wrapper.optimizer.{option}' for option in (
+        f'type={kind}', f'lr={1.5e-4 * 16}', 'weight_decay=0.05',
+        *(['fused=True'] if kind == 'SGD' else [])))
+    with pytest.raises(ValueError) as raised:
+        train_config(CONFIG, work_dir=str(tmp_path),
+                     cfg_options={'optim_wrapper.optimizer.type': kind})
+    assert str(raised.value) == (
+        f'{unknown}, which takes {takes}: a key of the config\'s optimizer '
+        'stays when optim_wrapper.optimizer.type changes. Give the '
+        f'optimizer anew without {"it" if kind == "SGD" else "them"}: '
+        '--cfg-options optim_wrapper.optimizer._delete_=True '
+        f'{kept} (the keys given are all it keeps), or in a child config '
+        'optim_wrapper = dict(optimizer=dict(_delete_=True, ...))')
+    # the options as the command line gives them
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    options = parser.parse_args(
+        str(raised.value).split(': ')[-1].split(' (')[0].split()).cfg_options
+    cfg = train_config(CONFIG, work_dir=str(tmp_path), cfg_options=options)
+    assert dict(cfg.optim_wrapper.optimizer) == dict(
+        type=kind, lr=1.5e-4 * 16, weight_decay=0.05,
+        **({'fused': True} if kind == 'SGD' else {}))
+    init_default_scope(cfg.default_scope)
+    model = MODELS.build(tiny_mae_cfg())
+    optimizer = build_optim_wrapper(
+        model, dict(optimizer=cfg.optim_wrapper.optimizer)).optimizer
+    assert type(optimizer).__name__ == kind
+    assert optimizer.defaults['lr'] == 1.5e-4 * 16
+
+
+def test_an_optimizer_with_kwargs_takes_any_key(tmp_path):
+    """mmengine's ZeroRedundancyOptimizer hands its ``**kwargs`` (the
+    recipe's ``betas``) to ``optimizer_type``."""
+    cfg = train_config(CONFIG, work_dir=str(tmp_path), cfg_options={
+        'optim_wrapper.optimizer.type': 'ZeroRedundancyOptimizer',
+        'optim_wrapper.optimizer.optimizer_type': 'AdamW'})
+    assert cfg.optim_wrapper.optimizer.betas == (0.9, 0.95)
+
+
+SHIPPED = sorted(
+    path for path in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
+                               recursive=True)
+    if '_base_' not in path)
+
+
+def test_there_are_shipped_configs():
+    assert len(SHIPPED) >= 50
+
+
+@pytest.mark.parametrize('path', SHIPPED,
+                         ids=lambda path: osp.relpath(path, ROOT))
+def test_every_shipped_config_passes_the_train_config_checks(path):
+    check_train_config(Config.fromfile(path))
 
 
 BENCHMARKS = osp.join(ROOT, 'configs', 'benchmarks')
