@@ -50,6 +50,8 @@ FUSED_CROP = 'mae_plugin/datasets/transforms/fused_crop.py'
 HEAD_TESTS = ('tests/test_models/test_decoder_and_head.py', )
 KEYS_TESTS = ('tests/test_engine/test_pretrained_keys_hook.py', )
 KNN_TESTS = ('tests/test_engine/test_knn_eval_hook.py', )
+KNN_LABEL_TESTS = ('tests/test_engine/test_knn_eval_hook.py::'
+                   'test_every_label_of_an_annotation_file_is_checked', )
 EXPORT_TESTS = ('tests/test_checkpoint/test_export.py', )
 RECIPE_TESTS = ('tests/test_configs/test_transfer_configs.py::'
                 'test_full_size_config_builds', )
@@ -814,4 +816,18 @@ MUTATIONS = (
         new='    if True:\n        return',
         tests=('tests/test_apis/test_runner.py::'
                'test_a_key_the_new_optimizer_type_does_not_take_is_named', )),
+    Mutation(
+        name='knn-labels-read-from-the-first-sample',
+        promise="every label of a kNN set is checked before training",
+        path=KNN_HOOK,
+        old="if hasattr(dataset, 'get_data_info') else [])",
+        new='if False else [])',
+        tests=KNN_LABEL_TESTS),
+    Mutation(
+        name='knn-negative-label-passed',
+        promise='a negative label of a kNN set is refused before training',
+        path=KNN_HOOK,
+        old='        if labels.min() < 0:',
+        new='        if False:',
+        tests=KNN_LABEL_TESTS),
 )

@@ -268,3 +268,29 @@ def test_an_image_folders_labels_are_checked_by_its_classes(
         folder_loader(class_folders, True),
         folder_loader(class_folders, True), 2, k=2)
     hook.before_train(runner)
+
+
+@pytest.mark.parametrize('labels, message', [
+    # before_train read the first image's label, 0: the hook failed
+    # after the first epoch, before its checkpoint, with "test_labels must
+    # be in [0, num_classes=2), got values from 0 to 2"
+    ((0, 1, 1, 2), 'num_classes must be at least the 3 classes of '
+     'memory_dataloader, got 2'),
+    ((0, 1, -1, 1), 'memory_dataloader must give labels >= 0, got -1'),
+])
+def test_every_label_of_an_annotation_file_is_checked(class_folders, labels,
+                                                      message):
+    """An annotation file names no classes: its largest label, on its
+    last line, is the classes' number."""
+    init_default_scope('mae_plugin')
+    with open(osp.join(class_folders, 'ann.txt'), 'w') as f:
+        f.writelines(f'{name} {label}\n' for name, label in zip(
+            ('a/0.png', 'a/1.png', 'b/0.png', 'b/1.png'), labels))
+    runner = SimpleNamespace(
+        build_dataloader=lambda cfg: Runner.build_dataloader(cfg, seed=0))
+    loader = folder_loader(class_folders, True)
+    loader['dataset']['ann_file'] = 'ann.txt'
+    hook = KNNEvalHook(loader, folder_loader(class_folders, True), 2, k=2)
+    with pytest.raises(ValueError) as error:
+        hook.before_train(runner)
+    assert str(error.value) == message

@@ -1,6 +1,7 @@
 """Weighted kNN accuracy of the frozen encoder during pretraining."""
 from typing import Dict, List, Union
 
+import numpy as np
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from torch.utils.data import DataLoader
@@ -9,6 +10,18 @@ from mae_plugin.evaluation.knn import (extract_encoder_features,
                                        weighted_knn_accuracy)
 from mae_plugin.registry import HOOKS
 from mae_plugin.utils import check_number, check_positive_int
+
+
+def _labels(dataset, first) -> np.ndarray:
+    """The labels of the samples of ``dataset`` from its data infos
+    (``get_data_info``: mmengine's datasets and their wrappers hold them
+    without loading an image); where it has none, those of ``first``, its
+    first sample's data sample."""
+    infos = ([dataset.get_data_info(i) for i in range(len(dataset))]
+             if hasattr(dataset, 'get_data_info') else [])
+    labels = [np.atleast_1d(info['gt_label']) for info in infos
+              if 'gt_label' in info]
+    return np.concatenate(labels or [np.atleast_1d(first.gt_label.numpy())])
 
 
 @HOOKS.register_module()
@@ -23,9 +36,9 @@ class KNNEvalHook(Hook):
     of its share of both sets and the ranks gather them, so every rank
     reports the accuracy of the whole sets.
 
-    Before training, each set's first sample must carry a label below
-    ``num_classes``, and a set whose ``metainfo`` names its classes must
-    name at most ``num_classes``.
+    Before training, each set's first sample must carry a label, every
+    label must be in [0, ``num_classes``) and a set whose ``metainfo``
+    names its classes must name at most ``num_classes``.
 
     Args:
         memory_dataloader (dict | DataLoader): Labelled training images
@@ -78,18 +91,23 @@ class KNNEvalHook(Hook):
 
     def _check_labels(self, name: str) -> None:
         """Refuse the dataset of loader ``name`` if its first sample has
-        no ``gt_label`` (a dataset built with ``with_label=False``), or if
-        its labels need more than ``num_classes``: the number of classes
-        its ``metainfo`` names, when it names them, and the first sample's
-        label. One sample is loaded, not the whole set."""
+        no ``gt_label`` (a dataset built with ``with_label=False``), if a
+        label is negative, or if its labels need more than
+        ``num_classes``: the number of classes its ``metainfo`` names,
+        when it names them, and its largest label (:func:`_labels`). One
+        sample is loaded, not the whole set."""
         dataset = getattr(self, name).dataset
         sample = dataset[0]['data_samples']
         if 'gt_label' not in sample:
             raise ValueError(
                 f'{name} must give labelled samples (a gt_label; a dataset '
                 'with with_label=True), got a first sample without one')
+        labels = _labels(dataset, sample)
+        if labels.min() < 0:
+            raise ValueError(f'{name} must give labels >= 0, got '
+                             f'{int(labels.min())}')
         classes = (getattr(dataset, 'metainfo', None) or {}).get('classes')
-        needed = max(len(classes or ()), int(sample.gt_label.max()) + 1)
+        needed = max(len(classes or ()), int(labels.max()) + 1)
         if needed > self.num_classes:
             raise ValueError(f'num_classes must be at least the {needed} '
                              f'classes of {name}, got {self.num_classes}')
