@@ -7,7 +7,7 @@ from mmengine.dataset import InfiniteSampler
 from mmengine.dist import all_reduce, master_only
 from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapper, OptimWrapperDict
-from mmengine.runner import BaseLoop, Runner
+from mmengine.runner import BaseLoop, EpochBasedTrainLoop, Runner
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -58,26 +58,30 @@ def mid_accumulation(optim_wrapper: OptimWrapper) -> bool:
         and w._inner_count != w._max_counts for w in _wrappers(optim_wrapper))
 
 
-def _check_an_epoch_has_a_batch(loader: DataLoader, world_size: int) -> None:
-    """Refuse a train dataloader whose epoch has no batch: ``drop_last``
-    drops the one partial batch of a dataset smaller than ``batch_size``
-    (each process's share of it, in a distributed run). mmengine failed
-    once the model and datasets were built, with "`epoch_length` must be a
-    positive integer, but got 0." from the param scheduler's build, or a
-    bare ``StopIteration`` in an iteration-based loop. A loader with
-    mmengine's ``InfiniteSampler``, which fills a batch from the dataset
-    over again, is let through.
+def _check_an_epoch_has_a_batch(loop: BaseLoop, world_size: int) -> None:
+    """Refuse a train loop whose dataloader's epoch has no batch:
+    ``drop_last`` drops the one partial batch of a dataset smaller than
+    ``batch_size`` (each process's share of it, in a distributed run).
+    mmengine failed once the model and datasets were built, with
+    "`epoch_length` must be a positive integer, but got 0." from the param
+    scheduler's build, or a bare ``StopIteration`` in an iteration-based
+    loop. An iteration-based loop whose loader has mmengine's
+    ``InfiniteSampler``, which fills a batch from the dataset over again,
+    is let through; an epoch-based loop counts its epoch in the loader's
+    batches whatever the sampler.
 
     Args:
-        loader (DataLoader): The built train dataloader.
+        loop (BaseLoop): The built train loop.
         world_size (int): The processes the dataset is split over.
 
     Raises:
         ValueError: ``batch_size`` is above the samples of an epoch of a
             process and ``drop_last`` is True.
     """
+    loader = loop.dataloader
     if (len(loader) > 0 or not loader.drop_last
-            or isinstance(loader.sampler, InfiniteSampler)):
+            or (isinstance(loader.sampler, InfiniteSampler)
+                and not isinstance(loop, EpochBasedTrainLoop))):
         return
     samples, dataset = len(loader.sampler), len(loader.dataset)
     raise ValueError(
@@ -207,7 +211,7 @@ class AccumulationAwareRunner(Runner):
                 ``train_dataloader.drop_last`` is True.
         """
         loop = super().build_train_loop(loop)
-        _check_an_epoch_has_a_batch(loop.dataloader, self.world_size)
+        _check_an_epoch_has_a_batch(loop, self.world_size)
         return loop
 
     def save_checkpoint(self, *args, **kwargs) -> None:

@@ -50,6 +50,9 @@ FUSED_CROP = 'mae_plugin/datasets/transforms/fused_crop.py'
 HEAD_TESTS = ('tests/test_models/test_decoder_and_head.py', )
 KEYS_TESTS = ('tests/test_engine/test_pretrained_keys_hook.py', )
 KNN_TESTS = ('tests/test_engine/test_knn_eval_hook.py', )
+EMPTY_EPOCH_TESTS = ('tests/test_apis/test_runner.py::'
+                     'test_a_dataset_smaller_than_a_dropped_batch_is_'
+                     'refused', )
 KNN_LABEL_TESTS = ('tests/test_engine/test_knn_eval_hook.py::'
                    'test_every_label_of_an_annotation_file_is_checked', )
 EXPORT_TESTS = ('tests/test_checkpoint/test_export.py', )
@@ -830,4 +833,20 @@ MUTATIONS = (
         old='        if labels.min() < 0:',
         new='        if False:',
         tests=KNN_LABEL_TESTS),
+    Mutation(
+        name='empty-epoch-passed',
+        promise='a train dataloader whose epoch has no batch is named '
+        'before the schedulers are built',
+        path='mae_plugin/engine/runner.py',
+        old='    if (len(loader) > 0 or not loader.drop_last',
+        new='    if (True or not loader.drop_last',
+        tests=EMPTY_EPOCH_TESTS),
+    Mutation(
+        name='empty-epoch-of-an-infinite-sampler-passed',
+        promise='an epoch-based loop with an InfiniteSampler and no batch '
+        'an epoch is named too',
+        path='mae_plugin/engine/runner.py',
+        old='                and not isinstance(loop, EpochBasedTrainLoop))):',
+        new='                and True)):',
+        tests=EMPTY_EPOCH_TESTS),
 )
