@@ -267,11 +267,19 @@ def _holds_a_pickle(filename: str) -> bool:
 def _weights_only_reason(error: Exception) -> str:
     """torch's reason in a 'Weights only load failed' message, without its
     advice around it (``torch.serialization.add_safe_globals``, which a
-    user of the tools cannot follow)."""
+    user of the tools cannot follow, and re-running with
+    ``weights_only=False``, which the loaders never do). torch puts the
+    reason after 'WeightsUnpickler error:', or, for a global of a blocked
+    module (``os.system``) and a type it must import, after that
+    advice."""
     message = str(error)
     _, found, reason = message.partition('WeightsUnpickler error:')
     if not found:
-        return message
+        reason = message.partition('Weights only load failed.')[2]
+        unsafe = getattr(torch.serialization, 'UNSAFE_MESSAGE', None)
+        if not reason or not unsafe:
+            return message
+        reason = reason.replace(unsafe, '')
     reason = reason.split('Check the documentation of torch.load')[0]
     return reason.split(' Please use `torch.serialization')[0].strip()
 

@@ -63,6 +63,26 @@ def test_checkpoint_that_would_run_code_is_refused(tmp_path, zip_format):
     assert not marker.exists()
 
 
+def test_refusing_a_blocked_global_gives_no_advice_to_load_it_unsafely(
+        tmp_path):
+    """torch words a global of a blocked module (``os.system``) without its
+    'WeightsUnpickler error:' marker; the refusal still quotes the reason
+    alone, not torch's advice to re-run with ``weights_only=False``."""
+    path = tmp_path / 'evil.pth'
+    torch.save({'payload': _RunsCode(tmp_path / 'pwned')}, path)
+    with pytest.raises(pickle.UnpicklingError) as error:
+        load_checkpoint_safely(str(path))
+    message = str(error.value)
+    assert message.startswith(
+        f'refusing to load checkpoint {path}: torch\'s weights-only '
+        'unpickler rejects it (objects outside its allowlist, loading it '
+        'could run code, or pickle it cannot check): Trying to load '
+        f'unsupported GLOBAL {os.system.__module__}.system whose module '
+        f'{os.system.__module__} is blocked. If you trust the file')
+    assert 'weights_only` set to `False`' not in message
+    assert 'Check the documentation' not in message
+
+
 @pytest.mark.parametrize('content', [
     b'', b'hello world\n', b'garbage', 'half', 'damaged'])
 def test_file_that_is_no_checkpoint_is_named_as_unreadable(
