@@ -463,6 +463,17 @@ MUTATIONS = (
         tests=('tests/test_engine/test_exact_resume.py::'
                'test_accumulated_gradients_resume_bitwise', )),
     Mutation(
+        name='accumulated-gradients-in-weights-only-checkpoints',
+        promise='best and save_optimizer=False checkpoints hold no '
+        'accumulated gradients',
+        path='mae_plugin/engine/hooks/accumulated_gradients_hook.py',
+        old="        if ('optimizer' not in checkpoint\n"
+        '                or not mid_accumulation(runner.optim_wrapper)):',
+        new='        if not mid_accumulation(runner.optim_wrapper):',
+        tests=('tests/test_engine/test_exact_resume.py::'
+               'test_checkpoints_without_optimizer_state_hold_no_gradients',
+               )),
+    Mutation(
         name='resume-skips-one-sample-too-few',
         promise='a mid-epoch resume leaves out exactly the trained samples',
         path='mae_plugin/engine/loops.py',

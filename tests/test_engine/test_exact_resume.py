@@ -20,6 +20,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 from mae_plugin.checkpoint import load_checkpoint_safely
+from mae_plugin.engine import AtomicCheckpointHook
 from mae_plugin.engine.hooks.accumulated_gradients_hook import GRADS_KEY
 from mae_plugin.engine.loops import (BATCH_INFO, EPOCH_INFO,
                                      SHUFFLE_SEED_INFO,
@@ -183,6 +184,27 @@ def test_accumulated_gradients_resume_bitwise(photos, tmp_path):
     # after the step of the last iteration there is nothing to keep
     final = load_checkpoint_safely(osp.join(interrupted, 'iter_4.pth'))
     assert GRADS_KEY not in final
+
+
+def test_checkpoints_without_optimizer_state_hold_no_gradients(
+        photos, tmp_path):
+    """The accumulated gradients go only where a resume can use them, with
+    the optimizer state: a best checkpoint (or one saved with
+    ``save_optimizer=False``) after iteration 3 of an accumulation over 2
+    is the weights alone (it held them all: 1.8x the file)."""
+    work = str(tmp_path / 'work')
+    runner = in_process_runner(photos, work,
+                               'optim_wrapper.accumulative_counts=2',
+                               'default_hooks.checkpoint.save_best=loss')
+    interrupt_before(runner, 4)
+    (hook, ) = [h for h in runner.hooks if isinstance(h, AtomicCheckpointHook)]
+    hook.after_val_epoch(runner, {'loss': 1.})
+    best = load_checkpoint_safely(osp.join(work, 'best_loss_iter_3.pth'))
+    assert sorted(best) == ['message_hub', 'meta', 'state_dict']
+    runner.save_checkpoint(work, 'no_optimizer.pth', save_optimizer=False)
+    assert GRADS_KEY not in load_checkpoint_safely(
+        osp.join(work, 'no_optimizer.pth'))
+    assert GRADS_KEY in load_checkpoint_safely(osp.join(work, 'iter_3.pth'))
 
 
 def copy_run(work_dir, copy_to):

@@ -27,8 +27,9 @@ class AccumulatedGradientsHook(Hook):
     multiple of the count) loses those of the iterations since the last
     step, and only warns. The gradients are stored under
     ``checkpoint['accumulated_grads']`` (``{parameter name: tensor}``, on
-    the CPU: one more copy of the weights); other checkpoints are
-    unchanged.
+    the CPU: one more copy of the weights) of checkpoints with their
+    optimizer state; other checkpoints (best ones, ``save_optimizer=False``)
+    are unchanged.
 
     In a distributed run DDP skips its all-reduce while it accumulates, so
     each process holds the partial gradients of its own batches, and only
@@ -56,8 +57,12 @@ class AccumulatedGradientsHook(Hook):
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         """Add the accumulated gradients to ``checkpoint``, if it is taken
-        mid-accumulation (called on rank 0 only)."""
-        if not mid_accumulation(runner.optim_wrapper):
+        mid-accumulation and holds the optimizer state (called on rank 0
+        only): a checkpoint without it (a best checkpoint, or
+        ``save_optimizer=False``) resumes no optimizer, so the gradients
+        would only add a copy of the weights' size to it."""
+        if ('optimizer' not in checkpoint
+                or not mid_accumulation(runner.optim_wrapper)):
             return
         grads = {
             name: param.grad.detach().cpu()
