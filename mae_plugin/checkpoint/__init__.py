@@ -30,7 +30,7 @@ from .loading import (compare_with_checkpoint, load_encoder_weights,
                       load_weights)
 from .position import fit_position_embeddings
 from .pretrained_init import CountingPretrainedInit, PretrainedEncoderInit
-from .publish import drop_optimizer_state, publish_checkpoint
+from .publish import GRADS_KEY, drop_optimizer_state, publish_checkpoint
 from .reading import (check_checkpoint_path, load_prefixed_state_dict,
                       load_state_dict_file, read_checkpoint_file,
                       weights_of)
@@ -44,7 +44,8 @@ allow_mmengine_checkpoints()
 use_safe_loaders()
 
 __all__ = [
-    'ConversionReport', 'CountingPretrainedInit', 'FORMATS', 'LoadReport',
+    'ConversionReport', 'CountingPretrainedInit', 'FORMATS', 'GRADS_KEY',
+    'LoadReport',
     'MMENGINE_CHECKPOINT_GLOBALS', 'PartialConversionError',
     'PretrainedEncoderInit', 'SOURCE_FORMATS',
     'allow_mmengine_checkpoints', 'check_checkpoint_path',

@@ -18,6 +18,12 @@ import torch
 from mae_plugin.utils import atomic_write, check_output_file
 from .reading import read_checkpoint_file
 
+#: The training checkpoint's entry of the gradients accumulated since the
+#: last optimizer step (``{parameter name: tensor}``, written by
+#: ``AccumulatedGradientsHook`` mid-accumulation), which resume the
+#: optimizer with its state.
+GRADS_KEY = 'accumulated_grads'
+
 #: Entries of the training checkpoint's ``meta`` that are kept, when they
 #: are plain strings or numbers.
 PUBLISHED_META = ('epoch', 'iter', 'seed', 'mmengine_version', 'cfg')
@@ -65,9 +71,10 @@ def publish_checkpoint(src: str, out_file: str) -> str:
 
 def drop_optimizer_state(path: str) -> bool:
     """Rewrite the training checkpoint ``path`` without its ``optimizer``
-    entry (the moments of AdamW, twice the weights' size), as if it had
-    been saved with ``save_optimizer=False``; the file is replaced whole
-    or not at all.
+    entry (the moments of AdamW, twice the weights' size) and the
+    accumulated gradients that go with it (:data:`GRADS_KEY`), as if it
+    had been saved with ``save_optimizer=False``; the file is replaced
+    whole or not at all.
 
     Args:
         path (str): Local checkpoint file.
@@ -84,6 +91,7 @@ def drop_optimizer_state(path: str) -> bool:
     if not isinstance(checkpoint, dict) or 'optimizer' not in checkpoint:
         return False
     del checkpoint['optimizer']
+    checkpoint.pop(GRADS_KEY, None)
     buffer = io.BytesIO()
     torch.save(checkpoint, buffer)
     atomic_write(buffer.getvalue(), path)

@@ -649,6 +649,16 @@ MUTATIONS = (
         new="mode='bilinear',",
         tests=('tests/test_models/test_dense_vit.py', )),
     Mutation(
+        name='latest-keeps-accumulated-gradients',
+        promise="save_optimizer='latest' strips an older checkpoint of its "
+        'accumulated gradients with its optimizer state',
+        path='mae_plugin/checkpoint/publish.py',
+        old='    checkpoint.pop(GRADS_KEY, None)\n',
+        new='',
+        tests=('tests/test_engine/test_atomic_checkpoints.py::'
+               'test_latest_optimizer_strips_the_accumulated_gradients_too',
+               )),
+    Mutation(
         name='pretrained-checkpoint-unchecked',
         promise="tools/train.py names a Pretrained init_cfg's missing "
         'checkpoint by key before the run',

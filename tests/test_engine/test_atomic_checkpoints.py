@@ -13,6 +13,7 @@ import torch
 from mmengine.fileio import get_file_backend
 from mmengine.hooks import Hook
 
+from mae_plugin.checkpoint import GRADS_KEY
 from mae_plugin.engine import AtomicCheckpointHook, AtomicLocalBackend
 from mae_plugin.engine.hooks import atomic_checkpoint_hook
 from mae_plugin.utils import atomic_write
@@ -344,6 +345,35 @@ def test_optimizer_state_in_the_latest_checkpoint_only(photos, tmp_path):
     runner.train()
     assert runner.iter == 6
     assert holding_optimizer(work) == (iters(6), iters(1, 2, 3, 4, 5, 6))
+
+
+def test_latest_optimizer_strips_the_accumulated_gradients_too(
+        photos, tmp_path):
+    """With ``save_optimizer='latest'`` and an accumulation of 3, the
+    checkpoints of iterations 1 and 2 are taken mid-accumulation and
+    written with the gradients accumulated so far, which only resume the
+    optimizer with its state: once a newer checkpoint is saved, the
+    rewrite drops them with the optimizer state (it kept them, one more
+    copy of the weights in every older checkpoint)."""
+    work = str(tmp_path / 'work')
+    written = {}
+
+    class Keep(Hook):
+        """Keep which entries each checkpoint was written with."""
+        priority = 'LOWEST'  # after AccumulatedGradientsHook adds its own
+
+        def before_save_checkpoint(self, runner, checkpoint):
+            written[checkpoint['meta']['iter']] = set(checkpoint)
+
+    runner = checkpoint_every_iteration_runner(
+        photos, work, 2, *LATEST, 'optim_wrapper.accumulative_counts=3')
+    runner.register_hook(Keep())
+    runner.train()
+    assert {i for i, keys in written.items() if GRADS_KEY in keys} == {1, 2}
+    assert holding_optimizer(work) == (iters(4), iters(1, 2, 3, 4))
+    for name in iters(1, 2, 3, 4):
+        kept = torch.load(osp.join(work, name), weights_only=False)
+        assert GRADS_KEY not in kept, name
 
 
 def test_latest_optimizer_after_a_kill_before_the_rewrite(

@@ -6,12 +6,10 @@ import torch
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
+from mae_plugin.checkpoint import GRADS_KEY
 from mae_plugin.registry import HOOKS
 from ..runner import (AccumulationAwareRunner, accumulative_counts,
                       mid_accumulation)
-
-# The checkpoint key of the accumulated gradients, by parameter name.
-GRADS_KEY = 'accumulated_grads'
 
 
 @HOOKS.register_module()
@@ -29,7 +27,8 @@ class AccumulatedGradientsHook(Hook):
     ``checkpoint['accumulated_grads']`` (``{parameter name: tensor}``, on
     the CPU: one more copy of the weights) of checkpoints with their
     optimizer state; other checkpoints (best ones, ``save_optimizer=False``)
-    are unchanged.
+    are unchanged, and ``save_optimizer='latest'`` strips both from a
+    checkpoint once a newer one is saved.
 
     In a distributed run DDP skips its all-reduce while it accumulates, so
     each process holds the partial gradients of its own batches, and only
