@@ -39,7 +39,7 @@ train_pipeline = [
     dict(type='PackInputs'),
 ]
 test_pipeline = [
-    dict(type='RobustLoadImageFromFile'),
+    dict(type='mae_plugin.RobustLoadImageFromFile'),
     dict(
         type='ResizeEdge',
         scale=img_size,

@@ -3,8 +3,6 @@ a bad seed or scale is refused by name before any image is loaded."""
 import os.path as osp
 import re
 
-import cv2
-import numpy as np
 import pytest
 from mmengine.config import Config
 
@@ -23,14 +21,6 @@ def model():
     cfg = Config.fromfile(DEMO)
     cfg.model = tiny_mae_cfg()
     return init_model(cfg)
-
-
-@pytest.fixture(scope='module')
-def image(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp('images') / 'img.png')
-    rng = np.random.default_rng(0)
-    cv2.imwrite(path, rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
-    return path
 
 
 @pytest.mark.parametrize('seed, error, got', [

@@ -123,7 +123,7 @@ def test_augmentation_ablation_changes_only_the_train_pipeline(name):
         assert cfg.train_pipeline[:2] == base.train_pipeline[:2]
         assert types[0] == 'DecodeRandomResizedCrop'
     else:
-        assert types[0] == 'RobustLoadImageFromFile'
+        assert types[0] == 'mae_plugin.RobustLoadImageFromFile'
     assert ('RandomFlip' in types) == (name != 'aug-none')
     assert ('torchvision/ColorJitter' in types) == (
         name == 'aug-color-jitter')

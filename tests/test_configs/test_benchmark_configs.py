@@ -134,8 +134,8 @@ def test_linear_probe_recipe(name):
     warmup, cosine = cfg.param_scheduler
     assert (warmup.end, cosine.begin, cfg.train_cfg.max_epochs) == (10, 10, 90)
     assert [t.type for t in cfg.train_dataloader.dataset.pipeline] == [
-        'RobustLoadImageFromFile', 'RandomResizedCrop', 'RandomFlip',
-        'PackInputs'
+        'mae_plugin.RobustLoadImageFromFile', 'RandomResizedCrop',
+        'RandomFlip', 'PackInputs'
     ]
 
 

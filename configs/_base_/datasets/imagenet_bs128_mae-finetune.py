@@ -21,7 +21,7 @@ bgr_mean = data_preprocessor['mean'][::-1]
 bgr_std = data_preprocessor['std'][::-1]
 
 train_pipeline = [
-    dict(type='RobustLoadImageFromFile'),
+    dict(type='mae_plugin.RobustLoadImageFromFile'),
     dict(
         type='RandomResizedCrop',
         scale=img_size,
@@ -48,7 +48,7 @@ train_pipeline = [
     dict(type='PackInputs'),
 ]
 test_pipeline = [
-    dict(type='RobustLoadImageFromFile'),
+    dict(type='mae_plugin.RobustLoadImageFromFile'),
     dict(
         type='ResizeEdge',
         scale=img_size * 256 // 224,

@@ -3,7 +3,7 @@
 _base_ = './imagenet_bs128_mae-finetune.py'
 
 train_pipeline = [
-    dict(type='RobustLoadImageFromFile'),
+    dict(type='mae_plugin.RobustLoadImageFromFile'),
     dict(
         type='RandomResizedCrop',
         scale={{_base_.img_size}},

@@ -26,7 +26,7 @@ train_pipeline = [
 ]
 # The val/test loops (tools/visualize_reconstruction.py uses its loading step).
 test_pipeline = [
-    dict(type='RobustLoadImageFromFile'),
+    dict(type='mae_plugin.RobustLoadImageFromFile'),
     dict(
         type='ResizeEdge',
         scale=224,

@@ -8,7 +8,7 @@ _base_ = './vit-base-p16_mae-finetune.py'
 
 model = dict(
     backbone=dict(
-        type='LinearProbeViT',
+        type='mae_plugin.LinearProbeViT',
         frozen_stages='all',
         drop_path_rate=0.0,
         out_type='cls_token',

@@ -3,7 +3,7 @@
 _base_ = './mae_vit-large-p16_table1-base_8xb512-amp-coslr-800e_in1k.py'
 
 train_pipeline = [
-    dict(type='RobustLoadImageFromFile'),
+    dict(type='mae_plugin.RobustLoadImageFromFile'),
     dict(
         type='ResizeEdge',
         scale=256,

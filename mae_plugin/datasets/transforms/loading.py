@@ -370,7 +370,10 @@ class RobustLoadImageFromFile(BaseImageLoader):
     decoded with :func:`decode_image`. Unlike OpenCV, which returns a
     half-grey picture for a truncated JPEG and ``None`` for a non-image,
     every unreadable file raises an error naming it, or is skipped with
-    ``on_error='skip'`` (see :class:`BaseImageLoader`).
+    ``on_error='skip'`` (see :class:`BaseImageLoader`). Results that
+    already hold a decoded BGR ``img`` and no ``img_path`` (mmpretrain's
+    inferencers load their inputs themselves) are passed on in this
+    loader's colour type and dtype.
 
     Args:
         color_type: As for :class:`BaseImageLoader`.
@@ -393,14 +396,36 @@ class RobustLoadImageFromFile(BaseImageLoader):
         super().__init__(color_type, on_error, background, backend_args)
         self.to_float32 = check_bool('to_float32', to_float32)
 
-    def load(self, data: bytes, filename: str, results: dict) -> dict:
-        img = decode_image(data, filename, self.color_type, self.background)
+    def transform(self, results: dict) -> Optional[dict]:
+        """Load ``results['img_path']``; an image already decoded, with
+        no path (mmpretrain's inferencers, ``FeatureExtractor`` and
+        ``ImageClassificationInferencer``, read their inputs themselves
+        and drop mmcv's ``LoadImageFromFile`` from the test pipeline, not
+        this one), is passed on as this loader would give it."""
+        if 'img_path' in results or 'img' not in results:
+            return super().transform(results)
+        img = results['img']
+        if not isinstance(img, np.ndarray):
+            raise TypeError(f'{type(self).__name__}: results[\'img\'] must '
+                            f'be a NumPy image, got {type(img).__name__}')
+        if self.color_type == 'grayscale' and img.ndim == 3:
+            # BGR -> grey levels as decode_image converts a file (PIL's L)
+            img = np.asarray(Image.fromarray(img[..., ::-1]).convert('L'))
+        return self.load_array(img, results)
+
+    def load_array(self, img: np.ndarray, results: dict) -> dict:
+        """Put a decoded image into ``results`` (``to_float32`` applied)."""
         if self.to_float32:
             img = img.astype(np.float32)
         results['img'] = img
         results['img_shape'] = img.shape[:2]
         results['ori_shape'] = img.shape[:2]
         return results
+
+    def load(self, data: bytes, filename: str, results: dict) -> dict:
+        return self.load_array(
+            decode_image(data, filename, self.color_type, self.background),
+            results)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(color_type={self.color_type!r}, '
