@@ -40,7 +40,11 @@ def mae_config(arch: Union[str, dict] = 'base',
             default, ``SelfSupDataPreprocessor`` without normalisation).
 
     Returns:
-        dict: ``dict(type='MAE', backbone=..., neck=..., head=...)``.
+        dict: ``dict(type='mae_plugin.MAE', backbone=..., neck=...,
+        head=...)``: the scoped name builds the plugin's ``MAE`` in any
+        default scope (mmpretrain's ``get_model``, ``init_model`` and
+        ``FeatureExtractor`` build in theirs, where ``'MAE'`` is
+        mmpretrain's own); ``MAE`` builds its parts in the plugin's.
     """
     norm = {} if norm_cfg is None else dict(norm_cfg=norm_cfg)
     decoder = decoder or DEFAULT_DECODER
@@ -48,7 +52,7 @@ def mae_config(arch: Union[str, dict] = 'base',
         raise ValueError('norm_cfg is given twice: as an argument and in '
                          "decoder['norm_cfg']; give one")
     model = dict(
-        type='MAE',
+        type='mae_plugin.MAE',
         backbone=dict(
             type='MAEViT',
             arch=arch,

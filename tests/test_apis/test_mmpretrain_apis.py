@@ -1,6 +1,6 @@
 """mmpretrain's own entry points on the plugin's configs and checkpoints:
-its inferencers build the model and the test pipeline in mmpretrain's
-scope and load each input themselves."""
+``get_model`` and its inferencers build the model and the test pipeline
+in mmpretrain's scope, and the inferencers load each input themselves."""
 import os.path as osp
 
 import cv2
@@ -10,11 +10,12 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.registry import DefaultScope
-from mmpretrain.apis import ImageClassificationInferencer
+from mmpretrain.apis import (FeatureExtractor, ImageClassificationInferencer,
+                             get_model)
 
 from mae_plugin.datasets import RobustLoadImageFromFile
 from mae_plugin.registry import MODELS, TRANSFORMS
-from ..conftest import ROOT, TINY_ARCH
+from ..conftest import ROOT, TINY_ARCH, tiny_mae_cfg
 
 FINETUNE = osp.join(ROOT, 'configs', 'benchmarks', 'classification',
                     'vit-base-p16_8xb128-coslr-100e_in1k.py')
@@ -39,6 +40,24 @@ def tiny_classifier(config):
     return cfg
 
 
+def plugin_side(cfg, image, checkpoint):
+    """The config's model and test pipeline built in the plugin's scope
+    (the scope left as it was), the model saved to ``checkpoint``, and
+    ``image`` through the pipeline and the model's data preprocessor."""
+    with DefaultScope.overwrite_default_scope('mae_plugin'):
+        model = MODELS.build(cfg.model).eval()
+        pipeline = Compose([
+            TRANSFORMS.build(t) for t in cfg.test_dataloader.dataset.pipeline
+        ])
+    torch.save({'state_dict': model.state_dict()}, checkpoint)
+    data = pipeline(dict(img_path=image))
+    batch = dict(
+        inputs=data['inputs'][None], data_samples=[data['data_samples']])
+    # as a user's script: no default scope set
+    assert DefaultScope.get_current_instance() is None
+    return model, batch
+
+
 @pytest.mark.parametrize('config', [FINETUNE, LINEAR],
                          ids=['finetune', 'linear'])
 def test_image_classification_inferencer_takes_a_benchmark_config(
@@ -51,22 +70,12 @@ def test_image_classification_inferencer_takes_a_benchmark_config(
     left the plugin's loader a ``KeyError: 'img_path'``. It now gives the
     scores of the plugin's own test path."""
     cfg = tiny_classifier(config)
-    with DefaultScope.overwrite_default_scope('mae_plugin'):
-        model = MODELS.build(
-            dict(**cfg.model, data_preprocessor=cfg.data_preprocessor))
-        pipeline = Compose([
-            TRANSFORMS.build(t) for t in cfg.test_dataloader.dataset.pipeline
-        ])
+    cfg.model.data_preprocessor = cfg.data_preprocessor
     checkpoint = str(tmp_path / 'classifier.pth')
-    torch.save({'state_dict': model.state_dict()}, checkpoint)
-    data = pipeline(dict(img_path=image))
+    model, batch = plugin_side(cfg, image, checkpoint)
     with torch.no_grad():
-        expected = model.eval().test_step(
-            dict(inputs=[data['inputs']],
-                 data_samples=[data['data_samples']]))[0].pred_score
+        expected = model.test_step(batch)[0].pred_score
 
-    # as a user's script: no default scope set
-    assert DefaultScope.get_current_instance() is None
     inferencer = ImageClassificationInferencer(cfg, pretrained=checkpoint)
     result = inferencer(image)[0]
     assert type(inferencer.model.backbone) is type(model.backbone)
@@ -97,3 +106,40 @@ def test_the_loader_names_what_it_misses():
     with pytest.raises(TypeError, match=r"results\['img'\] must be a NumPy "
                        'image, got str'):
         loader(dict(img='img.png'))
+
+
+DEMO = osp.join(ROOT, 'configs', 'mae',
+                'mae_vit-tiny-p8_1xb32-coslr_demo-photos.py')
+
+
+def tiny_pretraining():
+    """The demo pretraining config with the tiny MAE on 32 px images."""
+    cfg = Config.fromfile(DEMO)
+    cfg.model = tiny_mae_cfg()
+    pipeline = cfg.test_dataloader.dataset.pipeline
+    pipeline[1].scale, pipeline[2].crop_size = 32, 32
+    return cfg
+
+
+def test_mmpretrain_get_model_and_feature_extractor_take_a_mae_config(
+        image, tmp_path):
+    """``mmpretrain.apis.get_model`` builds in mmpretrain's scope, where
+    the config's ``type='MAE'`` was mmpretrain's own ``MAE`` (``TypeError:
+    MAEViT.__init__() got an unexpected keyword argument
+    'in_channels'``). The config's model is now the plugin's there, loads
+    a plugin checkpoint, and mmpretrain's ``FeatureExtractor`` gives the
+    features of the plugin's own path."""
+    cfg = tiny_pretraining()
+    checkpoint = str(tmp_path / 'mae.pth')
+    plugin, batch = plugin_side(cfg, image, checkpoint)
+    with torch.no_grad():
+        inputs = plugin.data_preprocessor(batch)['inputs']
+        expected = plugin.extract_feat(inputs)[0][0]
+
+    model = get_model(cfg, pretrained=checkpoint)
+    assert type(model) is type(plugin)
+    assert type(model.backbone) is type(plugin.backbone)
+    for key, value in plugin.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[key], value)
+    features = FeatureExtractor(model)(image)[0]
+    torch.testing.assert_close(features[0], expected)
