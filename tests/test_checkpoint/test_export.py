@@ -17,6 +17,7 @@ from transformers import ViTMAEForPreTraining, ViTMAEModel
 from mae_plugin.checkpoint import (FORMATS, convert_checkpoint,
                                    convert_official_mae, convert_to_vitdet,
                                    mae_config_from_hf)
+from mae_plugin.checkpoint.converters.mmseg import MMSEG_MAE_KWARGS
 from ..conftest import MMSEG_TINY, TINY_ARCH, tiny_mae_cfg
 from .helpers import build_plugin, hf_config, randomize
 
@@ -134,11 +135,19 @@ def test_mmseg_vit_reads_the_export(tmp_path):
 
 
 def test_mmseg_mae_reads_the_export(tmp_path):
+    """Built as the report's note says (:data:`MMSEG_MAE_KWARGS`), mmseg's
+    ``MAE`` computes the plugin's encoder. The note said
+    ``MAE(norm_cfg=dict(type='LN', eps=1e-6))``: mmseg's default
+    ``init_values=0.1`` scaled each block's residual branches by 0.1 (the
+    features 2.0 apart)."""
     plugin = plugin_mae()
     path, exported, (report, ) = export(plugin, 'mmseg-mae', tmp_path)
     assert report.missing == []
+    assert any(note.startswith('MAE(init_values=1.0, ')
+               for note in report.notes)
     seg = MMSegMAE(
-        init_cfg=dict(type='Pretrained', checkpoint=path), **MMSEG_ARCH)
+        init_cfg=dict(type='Pretrained', checkpoint=path),
+        **dict(MMSEG_ARCH, **MMSEG_MAE_KWARGS))
     seg.init_weights()
     matched = count_loaded(seg, exported)
     assert matched == len(exported) == 30
@@ -149,11 +158,8 @@ def test_mmseg_mae_reads_the_export(tmp_path):
         'gamma_1', 'gamma_2', 'relative_position_bias_table',
         'relative_position_index'
     ] * 2)
-    # With unit layer scales (and the zero relative positions of MAE) it
-    # computes the plugin's encoder.
-    for layer in seg.layers:
-        nn.init.ones_(layer.gamma_1)
-        nn.init.ones_(layer.gamma_2)
+    # With the note's unit layer scales (and the zero relative positions
+    # of MAE) it computes the plugin's encoder.
     seg.eval()
     x = torch.randn(2, 3, 32, 32)
     torch.testing.assert_close(seg(x)[0], featmap(plugin, x), **TOL)

@@ -16,8 +16,12 @@ keys and no prefix, in their own ``init_weights``; they resize a square
   ``use_rel_pos_bias=True``); MAE pretraining has neither, and mmseg's
   ``MAE`` then keeps its own initialisation (zero tables, layer scales at
   ``init_values``), as in the MAE paper's segmentation recipe. Build it
-  as mmseg's ADE20K config does, without a final norm (the checkpoint's
-  ``ln1`` is then unused; ``final_norm=True`` would use it).
+  as mmseg's ADE20K config does (:data:`MMSEG_MAE_KWARGS`): layer scales
+  started at ``init_values=1.0`` (mmseg's default, 0.1, scales every
+  block's residual branches by 0.1, so the loaded encoder computes other
+  features than the plugin's: 2.0 apart on a 2-block test encoder) and
+  without a final norm (the checkpoint's ``ln1`` is then unused;
+  ``final_norm=True`` would use it).
 """
 from typing import Tuple
 
@@ -71,11 +75,16 @@ MMSEG_VIT_LAYOUT = (Part(
 #: What to build each mmseg backbone with, for the reports.
 VIT_NOTE = ("VisionTransformer(patch_bias=True, final_norm=True, "
             "norm_cfg=dict(type='LN', eps=1e-6))")
-MAE_NOTE = ("MAE(norm_cfg=dict(type='LN', eps=1e-6)), as mmseg's ADE20K "
-            'config (final_norm=True would also normalise the last '
-            "block's features, which that recipe does not); "
-            'relative position tables and gamma_1/gamma_2 not in the source '
-            "keep mmseg's initialisation (zeros, init_values)")
+#: mmseg ``MAE`` arguments under which a converted MAE encoder computes
+#: the plugin's features (with the zero relative position tables it keeps).
+MMSEG_MAE_KWARGS = dict(init_values=1.0, norm_cfg=dict(type='LN', eps=1e-6))
+MAE_NOTE = ("MAE(init_values=1.0, norm_cfg=dict(type='LN', eps=1e-6)), as "
+            "mmseg's ADE20K config (mmseg's default init_values=0.1 would "
+            "scale every block's residual branches by 0.1; final_norm=True "
+            "would also normalise the last block's features, which that "
+            'recipe does not); relative position tables and gamma_1/gamma_2 '
+            "not in the source keep mmseg's initialisation (zeros, "
+            'init_values)')
 
 convert_to_mmseg_vit = exporter(
     'convert_to_mmseg_vit', MMSEG_VIT_LAYOUT, 'mmseg VisionTransformer',
