@@ -1,4 +1,9 @@
 default_scope = 'mae_plugin'
+# The runner tools/train.py and tools/test.py build, named here so that the
+# ecosystem's own tools (mmpretrain's tools/train.py builds `runner_type`
+# when a config has one, mmengine's Runner otherwise) build it too: its
+# --auto-scale-lr counts optim_wrapper.accumulative_counts in the batch.
+runner_type = 'mae_plugin.AccumulationAwareRunner'
 
 # The step's logged values are read from the GPU where the logger, a
 # checkpoint or the end of an epoch needs them, not after every iteration

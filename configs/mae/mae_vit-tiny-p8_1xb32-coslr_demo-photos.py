@@ -63,6 +63,7 @@ train_dataloader = dict(
 val_dataloader = dict(
     batch_size=16,
     num_workers=0,
+    persistent_workers=False,  # mmpretrain's tools/train.py defaults it on
     sampler=dict(type='DefaultSampler', shuffle=False),
     collate_fn=dict(type='default_collate'),
     dataset=dict(**photos, pipeline=test_pipeline))

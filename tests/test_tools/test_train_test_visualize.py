@@ -2,6 +2,7 @@
 tools/visualize_reconstruction.py on a tiny generated photo folder."""
 import argparse
 import glob
+import importlib.util
 import json
 import os
 import os.path as osp
@@ -13,8 +14,9 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from mmengine.config import DictAction
+from mmengine.config import Config, DictAction
 from mmengine.hooks import Hook
+from torch.utils.data import DataLoader
 
 from mae_plugin.apis import build_runner, train_config
 from ..conftest import ROOT, checkout_env
@@ -257,3 +259,62 @@ def test_run_from_another_folder_names_the_relative_data_root(
         'repository root for the configs of this project) or give an '
         f'absolute path: --cfg-options {options}\n')
     assert not work_dir.exists()
+
+
+def mmpretrain_train_py():
+    """mmpretrain's own tools/train.py, as its package installs it."""
+    import mmpretrain
+    train_py = osp.join(
+        osp.dirname(mmpretrain.__file__), '.mim', 'tools', 'train.py')
+    if not osp.isfile(train_py):
+        pytest.skip(f'mmpretrain ships no {train_py}')
+    return train_py
+
+
+def test_mmpretrain_train_py_runs_the_demo_config(photos, tmp_path):
+    """mmpretrain's own tools/train.py on the demo config: it defaults
+    every loader's ``persistent_workers`` to True, which the validation
+    loader's ``num_workers=0`` refused (``ValueError: persistent_workers
+    option needs num_workers > 0``, naming no loader), and it builds
+    mmengine's ``Runner`` unless the config names a ``runner_type``, whose
+    ``--auto-scale-lr`` leaves out ``accumulative_counts`` (lr x 4 / 32
+    for an effective batch of 4 x 2). It now trains with the plugin's
+    runner and the lr of batch 8, as tools/train.py."""
+    work = str(tmp_path / 'work')
+    run(mmpretrain_train_py(), CONFIG, '--work-dir', work, '--auto-scale-lr',
+        '--cfg-options', *TINY, *crop_size_overrides(photos),
+        'train_cfg.max_epochs=1', 'param_scheduler.0.start_factor=1.0',
+        'optim_wrapper.accumulative_counts=2', 'custom_hooks=[]')
+    with open(glob.glob(osp.join(work, '*', 'vis_data', 'scalars.json'))[0]) \
+            as f:
+        records = [json.loads(line) for line in f]
+    # the demo's lr 1e-3 for batch 32, x (4 images x 2 accumulated) / 32
+    assert [r['lr'] for r in records if 'lr' in r] == pytest.approx(
+        [2.5e-4, 2.5e-4])
+
+
+@pytest.mark.parametrize('config', [
+    CONFIG,
+    osp.join(ROOT, 'configs', 'mae',
+             'mae_vit-tiny-p4_1xb256-coslr-16e_fashion-mnist.py'),
+    osp.join(ROOT, 'configs', 'benchmarks', 'classification',
+             'fashion_mnist', 'vit-tiny-p4_1xb256-coslr-3e_fashion-mnist.py'),
+], ids=['demo', 'fashion-mnist', 'fashion-mnist-finetune'])
+def test_mmpretrain_train_py_loader_defaults_fit_the_configs(config):
+    """The loaders mmpretrain's tools/train.py makes of the configs that
+    read in the main process (``num_workers=0``) are ones torch builds."""
+    spec = importlib.util.spec_from_file_location('mmpretrain_train',
+                                                  mmpretrain_train_py())
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    args = argparse.Namespace(
+        config=config, work_dir='work_dirs', no_validate=False, amp=False,
+        resume=None, auto_scale_lr=False, no_pin_memory=False,
+        no_persistent_workers=False, cfg_options=None, launcher='none')
+    cfg = module.merge_args(Config.fromfile(config), args)
+    for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(field)
+        if loader is None:  # a config without validation
+            continue
+        DataLoader(range(2), num_workers=loader.num_workers,
+                   persistent_workers=loader.persistent_workers)
