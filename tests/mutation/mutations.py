@@ -56,6 +56,7 @@ EMPTY_EPOCH_TESTS = ('tests/test_apis/test_runner.py::'
 KNN_LABEL_TESTS = ('tests/test_engine/test_knn_eval_hook.py::'
                    'test_every_label_of_an_annotation_file_is_checked', )
 EXPORT_TESTS = ('tests/test_checkpoint/test_export.py', )
+MMPRETRAIN_API_TESTS = ('tests/test_apis/test_mmpretrain_apis.py', )
 RECIPE_TESTS = ('tests/test_configs/test_transfer_configs.py::'
                 'test_full_size_config_builds', )
 MASKING_TESTS = ('tests/test_models/test_masking.py', )
@@ -870,4 +871,45 @@ MUTATIONS = (
         old='                and not isinstance(loop, EpochBasedTrainLoop))):',
         new='                and True)):',
         tests=EMPTY_EPOCH_TESTS),
+    Mutation(
+        name='given-image-not-passed-on',
+        promise="RobustLoadImageFromFile passes on an image given without "
+        "img_path (mmpretrain's inferencers read their inputs themselves)",
+        path='mae_plugin/datasets/transforms/loading.py',
+        old="        if 'img_path' in results or 'img' not in results:",
+        new='        if True:',
+        tests=MMPRETRAIN_API_TESTS),
+    Mutation(
+        name='given-image-not-an-array-passed',
+        promise="a given img that is no NumPy image is refused by name",
+        path='mae_plugin/datasets/transforms/loading.py',
+        old='        if not isinstance(img, np.ndarray):',
+        new='        if False:',
+        tests=(MMPRETRAIN_API_TESTS[0] +
+               '::test_the_loader_names_what_it_misses', )),
+    Mutation(
+        name='mae-config-unscoped',
+        promise="mmpretrain's get_model builds the plugin's MAE from a "
+        'plugin pretraining config',
+        path='mae_plugin/models/factory.py',
+        old="        type='mae_plugin.MAE',",
+        new="        type='MAE',",
+        tests=MMPRETRAIN_API_TESTS),
+    Mutation(
+        name='mmseg-mae-default-init-values',
+        promise="mmseg's MAE built as the converter's note says computes "
+        "the plugin's encoder",
+        path='mae_plugin/checkpoint/converters/mmseg.py',
+        old='MMSEG_MAE_KWARGS = dict(init_values=1.0, ',
+        new='MMSEG_MAE_KWARGS = dict(',
+        tests=EXPORT_TESTS),
+    Mutation(
+        name='configs-without-runner-type',
+        promise="mmpretrain's tools/train.py trains a plugin config with "
+        "the plugin's runner (--auto-scale-lr counts accumulation)",
+        path='configs/_base_/default_runtime.py',
+        old="runner_type = 'mae_plugin.AccumulationAwareRunner'\n",
+        new='',
+        tests=('tests/test_tools/test_train_test_visualize.py::'
+               'test_mmpretrain_train_py_runs_the_demo_config', )),
 )
