@@ -21,7 +21,8 @@ from mmengine.runner import Runner
 
 from mae_plugin.checkpoint import load_checkpoint_safely
 from mae_plugin.engine import AtomicCheckpointHook
-from mae_plugin.engine.hooks.accumulated_gradients_hook import GRADS_KEY
+from mae_plugin.engine.hooks.accumulated_gradients_hook import (
+    GRADS_KEY, MMENGINE_LOST_GRADIENTS_WARNING)
 from mae_plugin.engine.loops import (BATCH_INFO, EPOCH_INFO,
                                      SHUFFLE_SEED_INFO,
                                      PerSampleSeededDataset,
@@ -167,7 +168,9 @@ def interrupt_before(runner, iteration):
 def test_accumulated_gradients_resume_bitwise(photos, tmp_path):
     """A checkpoint taken after iteration 3 of an accumulation over 2
     holds the gradients of iteration 3; the resumed run steps with them
-    at iteration 4, as the uninterrupted run does."""
+    at iteration 4, as the uninterrupted run does, and its log says so
+    instead of mmengine's warning that they were lost, which stays in
+    the log of a resume from a checkpoint without them."""
     accumulate = 'optim_wrapper.accumulative_counts=2'
     reference = str(tmp_path / 'reference')
     in_process_runner(photos, reference, accumulate).train()
@@ -177,7 +180,22 @@ def test_accumulated_gradients_resume_bitwise(photos, tmp_path):
     checkpoint = load_checkpoint_safely(osp.join(interrupted, 'iter_3.pth'))
     grads = checkpoint[GRADS_KEY]
     assert len(grads) > 10 and all(g.abs().sum() > 0 for g in grads.values())
-    in_process_runner(photos, interrupted, accumulate, resume=True).train()
+    plain = without_saved_gradients(interrupted, tmp_path / 'plain')
+    logs = {
+        work_dir: [
+            m for m in logged_by(
+                in_process_runner(photos, work_dir, accumulate,
+                                  resume=True).train)
+            if 'the gradient' in m  # not in the work dirs' paths
+        ]
+        for work_dir in (interrupted, plain)
+    }
+    assert logs[interrupted] == [
+        f'Resumed the gradients of {len(grads)} parameters accumulated '
+        'since the last optimizer step (iteration 3)']
+    assert len(logs[plain]) == 1
+    assert logs[plain][0].startswith(MMENGINE_LOST_GRADIENTS_WARNING)
+    assert 'the gradient of some iterations is lost' in logs[plain][0]
 
     assert_checkpoints_bitwise_equal(osp.join(reference, 'iter_4.pth'),
                                      osp.join(interrupted, 'iter_4.pth'))

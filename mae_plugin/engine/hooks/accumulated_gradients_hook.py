@@ -1,5 +1,6 @@
 """Checkpoints taken in the middle of a gradient accumulation keep the
 gradients accumulated so far."""
+import logging
 from typing import Dict, Optional, Tuple
 
 import torch
@@ -10,6 +11,21 @@ from mae_plugin.checkpoint import GRADS_KEY
 from mae_plugin.registry import HOOKS
 from ..runner import (AccumulationAwareRunner, accumulative_counts,
                       mid_accumulation)
+
+
+# The start of the warning mmengine's OptimWrapper logs when a run resumes
+# in the middle of an accumulation.
+MMENGINE_LOST_GRADIENTS_WARNING = ('Resumed iteration number is not '
+                                   'divisible by `_accumulative_counts`')
+
+
+class _WithoutLostGradientsWarning(logging.Filter):
+    """Drops mmengine's warning that the resumed run lost the gradients
+    accumulated before the checkpoint, from a resume that puts them back."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(
+            MMENGINE_LOST_GRADIENTS_WARNING)
 
 
 @HOOKS.register_module()
@@ -23,7 +39,8 @@ class AccumulatedGradientsHook(Hook):
     mmengine saves no gradients: a resume from such a checkpoint (most
     epoch checkpoints of a run whose iterations per epoch are not a
     multiple of the count) loses those of the iterations since the last
-    step, and only warns. The gradients are stored under
+    step, and only warns (a warning left out of the log of a resume that
+    puts them back). The gradients are stored under
     ``checkpoint['accumulated_grads']`` (``{parameter name: tensor}``, on
     the CPU: one more copy of the weights) of checkpoints with their
     optimizer state; other checkpoints (best ones, ``save_optimizer=False``)
@@ -47,6 +64,7 @@ class AccumulatedGradientsHook(Hook):
     def __init__(self) -> None:
         # (iteration, gradients) of the last loaded checkpoint
         self._loaded: Optional[Tuple[int, Dict[str, torch.Tensor]]] = None
+        self._filter = _WithoutLostGradientsWarning()
 
     @staticmethod
     def _parameters(runner) -> Dict[str, torch.nn.Parameter]:
@@ -74,10 +92,15 @@ class AccumulatedGradientsHook(Hook):
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         """Keep the checkpoint's accumulated gradients for
         :meth:`before_train` (a resume sets the iteration and the optimizer
-        wrapper's count only after loading)."""
+        wrapper's count only after loading). Where it holds them, the
+        warning mmengine logs next, that a resume mid-accumulation lost
+        them, is left out of the log until :meth:`before_train`, which
+        says what became of them instead."""
         grads = checkpoint.get(GRADS_KEY)
         self._loaded = None if grads is None else (checkpoint['meta']['iter'],
                                                    grads)
+        if grads is not None:
+            runner.logger.addFilter(self._filter)
 
     def before_train(self, runner) -> None:
         """Put the accumulated gradients of a resumed checkpoint back (and
@@ -93,6 +116,7 @@ class AccumulatedGradientsHook(Hook):
                 f'{type(runner).__name__} does not average the gradients '
                 'accumulated by the processes before a checkpoint: a resume '
                 "mid-accumulation continues with rank 0's")
+        runner.logger.removeFilter(self._filter)
         if self._loaded is None:
             return
         (iteration, grads), self._loaded = self._loaded, None
