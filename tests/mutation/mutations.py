@@ -464,6 +464,25 @@ MUTATIONS = (
         tests=('tests/test_engine/test_exact_resume.py::'
                'test_accumulated_gradients_resume_bitwise', )),
     Mutation(
+        name='knn-history-of-loaded-weights',
+        promise='a run that loads weights with load_from starts its own kNN '
+        'history',
+        path='mae_plugin/engine/hooks/knn_hook.py',
+        old='if runner.iter == iteration:  # not weights loaded by load_from',
+        new='if True:  # not weights loaded by load_from',
+        tests=('tests/test_engine/test_knn_eval_hook.py::'
+               'test_a_resumed_run_keeps_the_history_of_the_interrupted_one',
+               )),
+    Mutation(
+        name='lost-gradients-warning-after-restoring-them',
+        promise="a resume that restores the accumulated gradients leaves "
+        "out mmengine's warning that they were lost",
+        path='mae_plugin/engine/hooks/accumulated_gradients_hook.py',
+        old='            runner.logger.addFilter(self._filter)',
+        new='            pass',
+        tests=('tests/test_engine/test_exact_resume.py::'
+               'test_accumulated_gradients_resume_bitwise', )),
+    Mutation(
         name='accumulated-gradients-in-weights-only-checkpoints',
         promise='best and save_optimizer=False checkpoints hold no '
         'accumulated gradients',

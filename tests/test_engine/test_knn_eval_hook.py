@@ -16,11 +16,14 @@ from mmpretrain.structures import DataSample
 from torch.utils.data import DataLoader
 
 from mae_plugin.apis import close_distributed
+from mae_plugin.checkpoint import load_checkpoint_safely
 from mae_plugin.engine import KNNEvalHook
+from mae_plugin.engine.hooks.knn_hook import HISTORY_KEY
 from mae_plugin.evaluation import (extract_encoder_features,
                                    weighted_knn_accuracy, weighted_knn_predict)
 from mae_plugin.registry import build_model
 from ..conftest import tiny_mae_cfg
+from .test_exact_resume import in_process_runner
 
 NUM_CLASSES = 4
 
@@ -294,3 +297,38 @@ def test_every_label_of_an_annotation_file_is_checked(class_folders, labels,
     with pytest.raises(ValueError) as error:
         hook.before_train(runner)
     assert str(error.value) == message
+
+
+def test_a_resumed_run_keeps_the_history_of_the_interrupted_one(
+        photos, tmp_path):
+    """The history of a run resumed at the end of epoch 1 starts with the
+    interrupted run's epoch 1, as saved in its checkpoint; a run that
+    loads those weights with ``load_from`` starts a history of its own."""
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (32, 3, 32, 32), generator=generator,
+                           dtype=torch.uint8)
+    labels = torch.randint(0, NUM_CLASSES, (32, ), generator=generator)
+
+    def history(work_dir, *overrides, resume=False):
+        runner = in_process_runner(photos, work_dir,
+                                   'default_hooks.checkpoint.by_epoch=True',
+                                   'default_hooks.checkpoint.interval=1',
+                                   *overrides, resume=resume)
+        hook = KNNEvalHook(labelled_loader(images[:24], labels[:24]),
+                           labelled_loader(images[24:], labels[24:]),
+                           NUM_CLASSES, k=5)
+        runner.register_hook(hook)
+        runner.train()
+        return hook.history
+
+    work_dir = str(tmp_path / 'work')
+    (first, ) = history(work_dir)
+    assert sorted(first) == ['epoch', 'knn/cls_top1', 'knn/mean_top1']
+    checkpoint = load_checkpoint_safely(osp.join(work_dir, 'epoch_1.pth'))
+    assert checkpoint[HISTORY_KEY] == [first]
+    resumed = history(work_dir, 'train_cfg.max_epochs=2', resume=True)
+    assert [entry['epoch'] for entry in resumed] == [1, 2]
+    assert resumed[0] == first
+    loaded = history(str(tmp_path / 'loaded'),
+                     f'load_from={osp.join(work_dir, "epoch_1.pth")}')
+    assert [entry['epoch'] for entry in loaded] == [1]

@@ -1,5 +1,5 @@
 """Weighted kNN accuracy of the frozen encoder during pretraining."""
-from typing import Dict, List, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 from mmengine.hooks import Hook
@@ -10,6 +10,9 @@ from mae_plugin.evaluation.knn import (extract_encoder_features,
                                        weighted_knn_accuracy)
 from mae_plugin.registry import HOOKS
 from mae_plugin.utils import check_number, check_positive_int
+
+# The key of the kNN accuracies so far in the checkpoints KNNEvalHook saves.
+HISTORY_KEY = 'knn_history'
 
 
 def _labels(dataset, first) -> np.ndarray:
@@ -32,9 +35,15 @@ class KNNEvalHook(Hook):
     patch tokens (``knn/mean_top1``).
 
     The accuracies go to the log, to the visualizer's scalars and to
-    :attr:`history`. In a distributed run each rank extracts the features
-    of its share of both sets and the ranks gather them, so every rank
-    reports the accuracy of the whole sets.
+    :attr:`history` (``[{'epoch': ..., 'knn/cls_top1': ...,
+    'knn/mean_top1': ...}]``), which checkpoints keep under
+    ``checkpoint['knn_history']`` so that a resumed run's history starts
+    with the interrupted run's (a run that loads the weights with
+    ``load_from`` starts its own; a checkpoint saved by iteration at the
+    last of an epoch comes before that epoch's evaluation). In a
+    distributed run each rank extracts the features of its share of both
+    sets and the ranks gather them, so every rank reports the accuracy of
+    the whole sets.
 
     Before training, each set's first sample must carry a label, every
     label must be in [0, ``num_classes``) and a set whose ``metainfo``
@@ -66,6 +75,8 @@ class KNNEvalHook(Hook):
         self.temperature = check_number(
             'temperature', temperature, 0, low_open=True)
         self.history: List[Dict[str, float]] = []
+        # (iteration, history) of the last loaded checkpoint
+        self._loaded: Optional[Tuple[int, List[Dict[str, float]]]] = None
 
     def _build_loaders(self, runner) -> None:
         """Build the dataloaders given as configs."""
@@ -74,11 +85,25 @@ class KNNEvalHook(Hook):
             if isinstance(loader, dict):
                 setattr(self, name, runner.build_dataloader(loader))
 
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        checkpoint[HISTORY_KEY] = list(self.history)
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Keep the checkpoint's history for :meth:`before_train` (a resume
+        sets the iteration only after loading)."""
+        self._loaded = (checkpoint['meta']['iter'],
+                        checkpoint.get(HISTORY_KEY, []))
+
     def before_train(self, runner) -> None:
-        """Build the loaders and refuse now, not after the first epoch
-        (whose checkpoint the error came before), a memory set smaller
-        than ``k``, an empty query set, or a set without labels or with
-        more classes than ``num_classes`` (:meth:`_check_labels`)."""
+        """Start :attr:`history` with that of the resumed checkpoint; build
+        the loaders and refuse now, not after the first epoch (whose
+        checkpoint the error came before), a memory set smaller than
+        ``k``, an empty query set, or a set without labels or with more
+        classes than ``num_classes`` (:meth:`_check_labels`)."""
+        if self._loaded is not None:
+            (iteration, history), self._loaded = self._loaded, None
+            if runner.iter == iteration:  # not weights loaded by load_from
+                self.history = list(history)
         self._build_loaders(runner)
         memory = len(self.memory_dataloader.dataset)
         if memory < self.k:
