@@ -464,6 +464,15 @@ MUTATIONS = (
         tests=('tests/test_engine/test_exact_resume.py::'
                'test_accumulated_gradients_resume_bitwise', )),
     Mutation(
+        name='infinite-sampler-in-the-epoch-loop',
+        promise="the exact-resume epoch loop refuses mmengine's "
+        'InfiniteSampler before training',
+        path='mae_plugin/engine/loops.py',
+        old='        if isinstance(batch_sampler.sampler, InfiniteSampler):',
+        new='        if False:',
+        tests=('tests/test_engine/test_exact_resume.py::'
+               'test_an_infinite_sampler_is_refused_before_training', )),
+    Mutation(
         name='knn-history-of-loaded-weights',
         promise='a run that loads weights with load_from starts its own kNN '
         'history',

@@ -114,15 +114,16 @@ def test_the_config_lr_at_another_batch_is_warned_of(scale_lr, base,
 
 @pytest.mark.parametrize('loop, sampler', [
     ('ExactResumeEpochBasedTrainLoop', 'DefaultSampler'),
-    ('ExactResumeEpochBasedTrainLoop', 'InfiniteSampler'),
+    ('EpochBasedTrainLoop', 'InfiniteSampler'),
     ('IterBasedTrainLoop', 'DefaultSampler'),
     ('IterBasedTrainLoop', 'InfiniteSampler')])
 def test_a_dataset_smaller_than_a_dropped_batch_is_refused(
         loop, sampler, images, tmp_path):
     """64 images in batches of 128 with the configs' ``drop_last=True``
     failed with "`epoch_length` must be a positive integer, but got 0."
-    from the scheduler's build (with an ``InfiniteSampler`` too: the
-    epoch-based loop counts its epoch in the loader's batches), or in an
+    from the scheduler's build (with an ``InfiniteSampler`` too, in
+    mmengine's epoch-based loop, which counts its epoch in the loader's
+    batches; the plugin's refuses that sampler), or in an
     iteration-based loop with a bare ``StopIteration``; there an
     ``InfiniteSampler`` fills its batches."""
     cfg = train_config(CONFIG, work_dir=str(tmp_path), cfg_options={

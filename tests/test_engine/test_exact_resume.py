@@ -305,6 +305,22 @@ def test_a_moved_work_dir_resumes_from_its_own_checkpoint(photos, tmp_path):
                                      osp.join(moved, 'iter_4.pth'))
 
 
+def test_an_infinite_sampler_is_refused_before_training(photos, tmp_path):
+    """mmengine's ``InfiniteSampler`` keeps one endless generator for all
+    its passes: the loop trained epoch 1 and stopped at epoch 2 with a bare
+    ``StopIteration`` (the generator closed with epoch 1's iterator)."""
+    runner = in_process_runner(photos, str(tmp_path),
+                               'train_dataloader.sampler.type=InfiniteSampler',
+                               'train_cfg.max_epochs=2')
+    with pytest.raises(ValueError, match=re.escape(
+            'train_dataloader.sampler of an epoch-based train loop must end '
+            'each epoch (DefaultSampler), got InfiniteSampler, which never '
+            'ends one; to keep it, train by iterations (train_cfg=dict('
+            'by_epoch=False, max_iters=...))')):
+        runner.train()
+    assert images_seen(runner) == {}
+
+
 def test_a_resume_with_nothing_left_to_train_says_so(photos, tmp_path):
     """A finished run resumed again (a requeued job) trained nothing, exit
     0, without a word; so did one whose max_epochs was lowered below its
