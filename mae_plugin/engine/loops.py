@@ -7,7 +7,6 @@ from typing import Iterator, Sequence, Tuple, Union
 
 import numpy as np
 import torch
-from mmengine.dataset import InfiniteSampler
 from mmengine.dist import get_rank
 from mmengine.logging import print_log
 from mmengine.registry import DATASETS as ROOT_DATASETS
@@ -16,6 +15,7 @@ from torch.utils.data import BatchSampler, Dataset, Sampler
 
 from mae_plugin.registry import DATASETS, LOOPS, SCOPE
 from .hooks import AccumulatedGradientsHook
+from .runner import check_epoch_sampler
 
 # The message hub's runtime info (saved in checkpoints, loaded on resume):
 # the processes and batch size that set the position in the epoch, the
@@ -250,9 +250,8 @@ class ExactResumeEpochBasedTrainLoop(EpochBasedTrainLoop):
     Arguments are those of :class:`mmengine.runner.EpochBasedTrainLoop`;
     ``dataloader`` must be a config whose loader batches with
     ``torch.utils.data.BatchSampler`` and whose sampler's pass is an
-    epoch: not mmengine's ``InfiniteSampler``, whose passes share one
-    endless generator (the loop stopped at the second epoch with a bare
-    ``StopIteration``).
+    epoch: not mmengine's ``InfiniteSampler``
+    (:func:`~mae_plugin.engine.runner.check_epoch_sampler`).
     """
 
     def __init__(self, runner, dataloader: dict, *args, **kwargs) -> None:
@@ -272,13 +271,7 @@ class ExactResumeEpochBasedTrainLoop(EpochBasedTrainLoop):
                 'batch with torch.utils.data.BatchSampler (a `sampler` and '
                 f'a `batch_size`), got batch_sampler '
                 f'{type(batch_sampler).__name__}')
-        if isinstance(batch_sampler.sampler, InfiniteSampler):
-            raise ValueError(
-                'train_dataloader.sampler of an epoch-based train loop must '
-                'end each epoch (DefaultSampler), got '
-                f'{type(batch_sampler.sampler).__name__}, which never ends '
-                'one; to keep it, train by iterations (train_cfg=dict('
-                'by_epoch=False, max_iters=...))')
+        check_epoch_sampler(batch_sampler.sampler)
         self.sampler = SeededIndexSampler(batch_sampler.sampler,
                                           runner.seed, get_rank())
         batch_sampler.sampler = self.sampler

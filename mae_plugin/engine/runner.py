@@ -9,7 +9,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from mmengine.runner import BaseLoop, EpochBasedTrainLoop, Runner
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Sampler
 
 from mae_plugin.registry import RUNNERS
 from mae_plugin.utils.checks import check_positive_int
@@ -58,6 +58,26 @@ def mid_accumulation(optim_wrapper: OptimWrapper) -> bool:
         and w._inner_count != w._max_counts for w in _wrappers(optim_wrapper))
 
 
+def check_epoch_sampler(sampler: Sampler) -> None:
+    """Refuse mmengine's ``InfiniteSampler`` as the sampler of an
+    epoch-based train loop: its passes share one endless generator, so
+    mmengine's loop never ends the first epoch, and
+    :class:`~mae_plugin.engine.ExactResumeEpochBasedTrainLoop`, which ends
+    an epoch after the loader's number of batches, stopped at the second
+    with a bare ``StopIteration`` (the generator was closed with the first
+    epoch's iterator).
+
+    Raises:
+        ValueError: ``sampler`` is an ``InfiniteSampler``.
+    """
+    if isinstance(sampler, InfiniteSampler):
+        raise ValueError(
+            'train_dataloader.sampler of an epoch-based train loop must end '
+            f'each epoch (DefaultSampler), got {type(sampler).__name__}, '
+            'which never ends one; to keep it, train by iterations '
+            '(train_cfg=dict(by_epoch=False, max_iters=...))')
+
+
 def _check_an_epoch_has_a_batch(loop: BaseLoop, world_size: int) -> None:
     """Refuse a train loop whose dataloader's epoch has no batch:
     ``drop_last`` drops the one partial batch of a dataset smaller than
@@ -67,8 +87,8 @@ def _check_an_epoch_has_a_batch(loop: BaseLoop, world_size: int) -> None:
     scheduler's build, or a bare ``StopIteration`` in an iteration-based
     loop. An iteration-based loop whose loader has mmengine's
     ``InfiniteSampler``, which fills a batch from the dataset over again,
-    is let through; an epoch-based loop counts its epoch in the loader's
-    batches whatever the sampler.
+    is let through (an epoch-based one is refused before:
+    :func:`check_epoch_sampler`).
 
     Args:
         loop (BaseLoop): The built train loop.
@@ -80,8 +100,7 @@ def _check_an_epoch_has_a_batch(loop: BaseLoop, world_size: int) -> None:
     """
     loader = loop.dataloader
     if (len(loader) > 0 or not loader.drop_last
-            or (isinstance(loader.sampler, InfiniteSampler)
-                and not isinstance(loop, EpochBasedTrainLoop))):
+            or isinstance(loader.sampler, InfiniteSampler)):
         return
     samples, dataset = len(loader.sampler), len(loader.dataset)
     raise ValueError(
@@ -197,7 +216,8 @@ class AccumulationAwareRunner(Runner):
 
     def build_train_loop(self, loop) -> BaseLoop:
         """mmengine's train loop, refused where an epoch of its
-        dataloader has no batch (:func:`_check_an_epoch_has_a_batch`).
+        dataloader never ends (:func:`check_epoch_sampler`) or has no
+        batch (:func:`_check_an_epoch_has_a_batch`).
 
         Called by ``Runner.train`` first, before the optimizer wrapper and
         the param schedulers are built.
@@ -206,11 +226,14 @@ class AccumulationAwareRunner(Runner):
             loop (BaseLoop | dict): The loop or its config.
 
         Raises:
-            ValueError: ``train_dataloader.batch_size`` is above the
-                samples of an epoch of a process and
+            ValueError: An epoch-based loop's sampler is an
+                ``InfiniteSampler``, or ``train_dataloader.batch_size`` is
+                above the samples of an epoch of a process and
                 ``train_dataloader.drop_last`` is True.
         """
         loop = super().build_train_loop(loop)
+        if isinstance(loop, EpochBasedTrainLoop):
+            check_epoch_sampler(loop.dataloader.sampler)
         _check_an_epoch_has_a_batch(loop, self.world_size)
         return loop
 

@@ -468,8 +468,8 @@ MUTATIONS = (
         promise="the exact-resume epoch loop refuses mmengine's "
         'InfiniteSampler before training',
         path='mae_plugin/engine/loops.py',
-        old='        if isinstance(batch_sampler.sampler, InfiniteSampler):',
-        new='        if False:',
+        old='        check_epoch_sampler(batch_sampler.sampler)',
+        new='        pass',
         tests=('tests/test_engine/test_exact_resume.py::'
                'test_an_infinite_sampler_is_refused_before_training', )),
     Mutation(
@@ -892,13 +892,14 @@ MUTATIONS = (
         new='    if (True or not loader.drop_last',
         tests=EMPTY_EPOCH_TESTS),
     Mutation(
-        name='empty-epoch-of-an-infinite-sampler-passed',
-        promise='an epoch-based loop with an InfiniteSampler and no batch '
-        'an epoch is named too',
+        name='infinite-sampler-in-mmengine-epoch-loop',
+        promise="the plugin's runner refuses mmengine's epoch-based loop "
+        'with an InfiniteSampler, whose first epoch never ended',
         path='mae_plugin/engine/runner.py',
-        old='                and not isinstance(loop, EpochBasedTrainLoop))):',
-        new='                and True)):',
-        tests=EMPTY_EPOCH_TESTS),
+        old='            check_epoch_sampler(loop.dataloader.sampler)',
+        new='            pass',
+        tests=('tests/test_apis/test_runner.py::'
+               'test_an_infinite_sampler_in_an_epoch_loop_is_refused', )),
     Mutation(
         name='given-image-not-passed-on',
         promise="RobustLoadImageFromFile passes on an image given without "

@@ -14,6 +14,7 @@ import pytest
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.config.lazy import LazyObject
+from mmengine.hooks import Hook
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
@@ -112,23 +113,28 @@ def test_the_config_lr_at_another_batch_is_warned_of(scale_lr, base,
         warning in log)
 
 
-@pytest.mark.parametrize('loop, sampler', [
-    ('ExactResumeEpochBasedTrainLoop', 'DefaultSampler'),
-    ('EpochBasedTrainLoop', 'InfiniteSampler'),
-    ('IterBasedTrainLoop', 'DefaultSampler'),
-    ('IterBasedTrainLoop', 'InfiniteSampler')])
-def test_a_dataset_smaller_than_a_dropped_batch_is_refused(
-        loop, sampler, images, tmp_path):
-    """64 images in batches of 128 with the configs' ``drop_last=True``
-    failed with "`epoch_length` must be a positive integer, but got 0."
-    from the scheduler's build (with an ``InfiniteSampler`` too, in
-    mmengine's epoch-based loop, which counts its epoch in the loader's
-    batches; the plugin's refuses that sampler), or in an
-    iteration-based loop with a bare ``StopIteration``; there an
-    ``InfiniteSampler`` fills its batches."""
-    cfg = train_config(CONFIG, work_dir=str(tmp_path), cfg_options={
+class IterationCap(Hook):
+    """Counts the iterations trained and stops the run after ``limit`` of
+    them (a loop that would not end)."""
+
+    def __init__(self, limit):
+        self.limit, self.iterations = limit, 0
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        self.iterations += 1
+        if self.iterations == self.limit:
+            raise RuntimeError(f'still training after {self.limit} '
+                               'iterations')
+
+
+def loop_runner(loop, sampler, batch_size, images, work_dir):
+    """The plugin's runner of the demo config's tiny model with train loop
+    ``loop`` (one epoch or iteration) drawing ``batch_size`` of the 64
+    ``images`` with ``sampler``."""
+    cfg = train_config(CONFIG, work_dir=work_dir, cfg_options={
         'train_dataloader.sampler.type': sampler,
-        'train_dataloader.batch_size': 128,
+        'train_dataloader.batch_size': batch_size,
         'train_dataloader.num_workers': 0,
         'train_dataloader.persistent_workers': False,
         'train_dataloader.dataset.data_root': images,
@@ -138,7 +144,38 @@ def test_a_dataset_smaller_than_a_dropped_batch_is_refused(
     cfg.model = tiny_mae_cfg()
     cfg.optim_wrapper.type = 'OptimWrapper'
     del cfg.optim_wrapper['loss_scale']
-    runner = build_runner(unique_experiment(cfg))
+    return build_runner(unique_experiment(cfg))
+
+
+@pytest.mark.parametrize('loop', [
+    'EpochBasedTrainLoop', 'ExactResumeEpochBasedTrainLoop'])
+def test_an_infinite_sampler_in_an_epoch_loop_is_refused(
+        loop, images, tmp_path):
+    """mmengine's epoch-based loop with mmengine's ``InfiniteSampler``
+    never ended its first epoch (the plugin's loop refuses the sampler
+    itself, with any runner)."""
+    runner = loop_runner(loop, 'InfiniteSampler', 8, images, str(tmp_path))
+    cap = IterationCap(16)  # twice the 8 batches of an epoch
+    runner.register_hook(cap)
+    with pytest.raises(ValueError, match=re.escape(
+            'train_dataloader.sampler of an epoch-based train loop must end '
+            'each epoch (DefaultSampler), got InfiniteSampler, which never '
+            'ends one')):
+        runner.train()
+    assert cap.iterations == 0
+
+
+@pytest.mark.parametrize('loop, sampler', [
+    ('ExactResumeEpochBasedTrainLoop', 'DefaultSampler'),
+    ('IterBasedTrainLoop', 'DefaultSampler'),
+    ('IterBasedTrainLoop', 'InfiniteSampler')])
+def test_a_dataset_smaller_than_a_dropped_batch_is_refused(
+        loop, sampler, images, tmp_path):
+    """64 images in batches of 128 with the configs' ``drop_last=True``
+    failed with "`epoch_length` must be a positive integer, but got 0."
+    from the scheduler's build, or in an iteration-based loop with a bare
+    ``StopIteration``; there an ``InfiniteSampler`` fills its batches."""
+    runner = loop_runner(loop, sampler, 128, images, str(tmp_path))
     if sampler == 'InfiniteSampler' and 'Iter' in loop:
         assert len(runner.train_loop.dataloader) == 0  # and it is taken
         return
