@@ -78,27 +78,25 @@ def check_epoch_sampler(sampler: Sampler) -> None:
             '(train_cfg=dict(by_epoch=False, max_iters=...))')
 
 
-def _check_an_epoch_has_a_batch(loop: BaseLoop, world_size: int) -> None:
-    """Refuse a train loop whose dataloader's epoch has no batch:
+def _check_an_epoch_has_a_batch(loader: DataLoader, world_size: int) -> None:
+    """Refuse a train dataloader whose epoch has no batch:
     ``drop_last`` drops the one partial batch of a dataset smaller than
     ``batch_size`` (each process's share of it, in a distributed run).
     mmengine failed once the model and datasets were built, with
     "`epoch_length` must be a positive integer, but got 0." from the param
     scheduler's build, or a bare ``StopIteration`` in an iteration-based
-    loop. An iteration-based loop whose loader has mmengine's
-    ``InfiniteSampler``, which fills a batch from the dataset over again,
-    is let through (an epoch-based one is refused before:
-    :func:`check_epoch_sampler`).
+    loop. A loader with mmengine's ``InfiniteSampler``, which fills a
+    batch from the dataset over again, is let through (only an
+    iteration-based loop takes one: :func:`check_epoch_sampler`).
 
     Args:
-        loop (BaseLoop): The built train loop.
+        loader (DataLoader): The built train dataloader.
         world_size (int): The processes the dataset is split over.
 
     Raises:
         ValueError: ``batch_size`` is above the samples of an epoch of a
             process and ``drop_last`` is True.
     """
-    loader = loop.dataloader
     if (len(loader) > 0 or not loader.drop_last
             or isinstance(loader.sampler, InfiniteSampler)):
         return
@@ -234,7 +232,7 @@ class AccumulationAwareRunner(Runner):
         loop = super().build_train_loop(loop)
         if isinstance(loop, EpochBasedTrainLoop):
             check_epoch_sampler(loop.dataloader.sampler)
-        _check_an_epoch_has_a_batch(loop, self.world_size)
+        _check_an_epoch_has_a_batch(loop.dataloader, self.world_size)
         return loop
 
     def save_checkpoint(self, *args, **kwargs) -> None:
