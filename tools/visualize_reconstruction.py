@@ -13,9 +13,9 @@ from mae_plugin.apis import (MASKING_STRATEGIES, init_model, list_images,
 from mae_plugin.evaluation import psnr
 from mae_plugin.utils import (CfgOptionsAction, add_config_arg,
                               add_device_arg, argparse_type, atomic_write,
-                              check_generator_seed, check_int, check_number,
-                              check_output_file, check_positive_int,
-                              report_input_errors)
+                              check_device_arg, check_generator_seed,
+                              check_int, check_number, check_output_file,
+                              check_positive_int, report_input_errors)
 from mae_plugin.visualization import (add_caption, as_rgb, caption_lines,
                                       panel_titles, stack_rows)
 
@@ -73,6 +73,7 @@ def parse_args():
         action=CfgOptionsAction,
         help='override config settings, key=value')
     args = parser.parse_args()
+    check_device_arg(parser, args)
     # Checked before the model runs: OpenCV picks the format by extension.
     if not cv2.haveImageWriter(args.out_file):
         parser.error(f'--out-file {args.out_file}: OpenCV writes no image '

@@ -388,25 +388,28 @@ def argparse_type(check: Callable[..., Any],
     return parse
 
 
-def check_device_name(name: str, value: str) -> str:
-    """Return ``value`` as given (a ``str``, as specs and JSON files hold
-    it) if :func:`check_device` accepts it."""
-    check_device(name, value)
-    return value
-
-
 def add_device_arg(parser: argparse.ArgumentParser,
                    default: str,
                    help: str = 'e.g. cpu, cuda, cuda:0') -> None:
-    """Add ``--device`` (default ``default``), refused by argparse, before
-    any work, unless it is a device this machine has
-    (:func:`check_device`: a CUDA device must be one that torch sees);
-    the value stays the text given."""
-    parser.add_argument(
-        '--device',
-        type=argparse_type(check_device_name, 'device', str),
-        default=default,
-        help=help)
+    """Add ``--device`` (default ``default``), kept as the text given (as
+    specs and JSON files hold it). :func:`check_device_arg` checks the
+    value that wins once the command line is parsed."""
+    parser.add_argument('--device', default=default, help=help)
+
+
+def check_device_arg(parser: argparse.ArgumentParser,
+                     args: argparse.Namespace) -> None:
+    """Refuse ``args.device`` as argparse refuses a flag (exit status 2),
+    before any work, unless it is a device this machine has
+    (:func:`check_device`: a CUDA device must be one that torch sees).
+    Checked after parsing rather than at each ``--device``, so that a
+    later one overrides an earlier one that this machine lacks:
+    ``gpu_benchmarks.sh``'s check on a CPU appends ``--device cpu`` to its
+    ``--device cuda`` commands."""
+    try:
+        check_device('device', args.device)
+    except ValueError as error:
+        parser.error(f'argument --device: {error}')
 
 
 #: What the checks of a tool's inputs raise (a missing or unreadable file,

@@ -84,6 +84,21 @@ def test_a_device_the_machine_lacks_is_refused_by_flag(
     assert f'error: argument --device: {message}' in err, err
 
 
+@pytest.mark.parametrize('tool', [
+    TOOLS + 'check_gpu_decode.py', TOOLS + 'benchmark_pretrain.py',
+    'tools/visualize_reconstruction.py'
+])
+def test_the_last_device_flag_wins(tool, tmp_path, monkeypatch):
+    """Each --device was checked as parsed, so gpu_benchmarks.sh's check on
+    a CPU (``--device cuda ... --device cpu``) stopped at its first
+    stage."""
+    argv = ['--device', ABSENT_CUDA, '--device', 'cpu']
+    if tool.endswith('visualize_reconstruction.py'):
+        argv = [CONFIG, str(tmp_path / 'a.pth'), str(tmp_path), *argv]
+    monkeypatch.setattr(sys, 'argv', [osp.basename(tool), *argv])
+    assert load_tool(tool).parse_args().device == 'cpu'
+
+
 @pytest.mark.parametrize('tool', ['benchmark_pipeline.py', 'compare_crops.py',
                                   'check_gpu_decode.py'])
 @pytest.mark.parametrize('flag, message', [

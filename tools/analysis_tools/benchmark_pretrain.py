@@ -20,7 +20,8 @@ from mae_plugin.experiments.step_models import COMPILE_MODES, SDPA_BACKENDS
 from mae_plugin.experiments.cli import (add_json_arg, add_spec_args,
                                         add_timing_args, spec_from_args)
 from mae_plugin.utils import (add_device_arg, argparse_type,
-                              check_positive_int, report_input_errors)
+                              check_device_arg, check_positive_int,
+                              report_input_errors)
 
 
 def parse_args():
@@ -56,7 +57,9 @@ def parse_args():
     parser.add_argument(
         '--steps', type=argparse_type(check_positive_int, 'steps'), default=3)
     add_json_arg(parser)
-    return parser.parse_args()
+    args = parser.parse_args()
+    check_device_arg(parser, args)
+    return args
 
 
 def main():

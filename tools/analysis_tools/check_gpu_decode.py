@@ -25,7 +25,7 @@ from mae_plugin.experiments import (DECODERS, PipelineSpec, check_decoder,
 from mae_plugin.experiments.cli import (add_json_arg, pipeline_spec_args,
                                         spec_from_args)
 from mae_plugin.utils import (add_device_arg, argparse_type,
-                              check_positive_int)
+                              check_device_arg, check_positive_int)
 
 
 def parse_args():
@@ -43,7 +43,9 @@ def parse_args():
             type=argparse_type(check_positive_int, name),
             default=default)
     add_json_arg(parser)
-    return parser.parse_args()
+    args = parser.parse_args()
+    check_device_arg(parser, args)
+    return args
 
 
 def main():
