@@ -43,3 +43,37 @@ def test_the_documented_cpu_check_runs_a_step_stage(tmp_path):
         report = json.load(f)
     assert report['spec']['device'] == 'cpu'
     assert sorted(report['peers']) == ['hf', 'mae_plugin', 'mmpretrain']
+
+
+def test_a_misspelt_stage_stops_the_run_before_any_stage(tmp_path):
+    """It was found when the loop reached it, after the stages before it
+    had run."""
+    result = subprocess.run(
+        ['bash', SCRIPT, str(tmp_path), 'step_b16', 'step_l61'],
+        env={**os.environ, 'PY': 'false'},
+        capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "unknown stage 'step_l61'" in result.stderr
+    assert not (tmp_path / 'step_b16.log').exists()
+
+
+def test_the_budget_cuts_a_stage_and_skips_the_stages_it_leaves_no_time(
+        tmp_path):
+    sleeper = tmp_path / 'sleeper'
+    sleeper.write_text('#!/bin/sh\nexec sleep 60\n')
+    sleeper.chmod(0o755)
+    stale = tmp_path / 'step_l16.json'
+    stale.write_text('{"peers": {}}')
+    result = subprocess.run(
+        ['bash', SCRIPT, str(tmp_path), 'step_b16', 'step_l16'],
+        env={**os.environ, 'PY': str(sleeper), 'BUDGET': '3',
+             'MIN_STAGE_SECONDS': '1'},
+        capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    # step_b16's own limit is 150 s; a second may have passed before it
+    assert re.search(r'\[step_b16\] up to [23]s', result.stdout), \
+        result.stdout
+    assert re.search(r'\[step_b16\] timed out after [23]s', result.stdout)
+    assert re.search(r'\[step_l16\] skipped: -?\d+s of BUDGET=3s left',
+                     result.stdout), result.stdout
+    assert not stale.exists()

@@ -53,20 +53,35 @@
 # STEP_ARGS="--device cpu --batch-size 2" to check the script on a CPU;
 # docs/benchmarks.md has the whole check), DEVICE_CROP_ARGS (default
 # TRAIN_ARGS) to those of the device-crop config instead, DECODE_ARGS to
-# decode_check's.
+# decode_check's. BUDGET (seconds, default none) limits the whole run, e.g.
+# to fit the command under a machine's time limit: each stage's own limit is
+# cut to what is left of it, and the stages that would get under
+# MIN_STAGE_SECONDS (default 30) are skipped, so the stages named first are
+# the ones measured.
 set -uo pipefail
+MIN_STAGE_SECONDS=${MIN_STAGE_SECONDS:-30}
 if [[ $# -lt 1 ]]; then
     echo "usage: $0 OUT_DIR [STAGE ...]" >&2
     exit 2
 fi
 OUT_DIR=$(mkdir -p "$1" && cd "$1" && pwd) || exit 1
 shift
+ALL_STAGES=(step_b16 step_b16_blocks step_l16 asym_l16 train_b16 loader_b16
+    train_b16_blocks train_b16_graphs train_b16_former loader_b16_device
+    train_b16_device decode_check step_b16_graphs step_b16_sdpa_flash
+    step_b16_sdpa_efficient step_b16_sdpa_cudnn)
 STAGES=("$@")
-[[ ${#STAGES[@]} -gt 0 ]] || STAGES=(step_b16 step_b16_blocks step_l16
-    asym_l16 train_b16 loader_b16 train_b16_blocks train_b16_graphs
-    train_b16_former loader_b16_device train_b16_device decode_check
-    step_b16_graphs step_b16_sdpa_flash step_b16_sdpa_efficient
-    step_b16_sdpa_cudnn)
+[[ ${#STAGES[@]} -gt 0 ]] || STAGES=("${ALL_STAGES[@]}")
+for stage in "${STAGES[@]}"; do  # a misspelt stage stops the run before any
+    if [[ " ${ALL_STAGES[*]} " != *" $stage "* ]]; then
+        echo "unknown stage '$stage' (see the head of $0)" >&2
+        exit 2
+    fi
+done
+if [[ -n ${BUDGET:-} && ! $BUDGET =~ ^[0-9]+$ ]]; then
+    echo "BUDGET must be a whole number of seconds, got '$BUDGET'" >&2
+    exit 2
+fi
 PY=${PY:-python3}
 JPEG_DIR=${JPEG_DIR:-/tmp/mae_jpegs}
 NUM_JPEGS=${NUM_JPEGS:-8192}
@@ -97,10 +112,18 @@ train() {
 # output in OUT_DIR/NAME.log. The JSON of an earlier run in OUT_DIR is
 # removed first: a stage that fails or times out leaves none.
 run_stage() {
-    local name=$1 seconds=$2 start=$SECONDS status
+    local name=$1 seconds=$2 start=$SECONDS status left
     local -n extra=$3
     shift 3
     rm -f "$OUT_DIR/$name.json"
+    if [[ -n ${BUDGET:-} ]]; then
+        left=$((BUDGET - SECONDS))
+        if ((left < MIN_STAGE_SECONDS)); then
+            echo "[$name] skipped: ${left}s of BUDGET=${BUDGET}s left"
+            return
+        fi
+        ((left < seconds)) && seconds=$left
+    fi
     set -- "$@" "${extra[@]}" --json "$OUT_DIR/$name.json"
     echo "[$name] up to ${seconds}s: $PY $*"
     timeout "$seconds" "$PY" "$@" >"$OUT_DIR/$name.log" 2>&1
@@ -154,7 +177,5 @@ for stage in "${STAGES[@]}"; do
         decode_check) run_stage "$stage" 60 DECODE_EXTRA \
             tools/analysis_tools/check_gpu_decode.py --num-images 16 \
             --rounds 50 ;;
-        *) echo "unknown stage '$stage' (see the head of $0)" >&2
-           exit 2 ;;
     esac
 done
