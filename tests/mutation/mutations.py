@@ -688,6 +688,16 @@ MUTATIONS = (
                'test_latest_optimizer_strips_the_accumulated_gradients_too',
                )),
     Mutation(
+        name='accumulated-gradients-of-another-count',
+        promise='a resume with another accumulative_counts drops the '
+        "checkpoint's accumulated gradients",
+        path='mae_plugin/engine/hooks/accumulated_gradients_hook.py',
+        old='if counts is not None and counts != run_counts:',
+        new='if counts is not None and counts > run_counts:',
+        tests=('tests/test_engine/test_exact_resume.py::'
+               'test_saved_gradients_another_accumulation_cannot_use_are_'
+               'dropped', )),
+    Mutation(
         name='pretrained-checkpoint-unchecked',
         promise="tools/train.py names a Pretrained init_cfg's missing "
         'checkpoint by key before the run',

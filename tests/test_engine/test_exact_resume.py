@@ -22,7 +22,7 @@ from mmengine.runner import Runner
 from mae_plugin.checkpoint import load_checkpoint_safely
 from mae_plugin.engine import AtomicCheckpointHook
 from mae_plugin.engine.hooks.accumulated_gradients_hook import (
-    GRADS_KEY, MMENGINE_LOST_GRADIENTS_WARNING)
+    COUNTS_META_KEY, GRADS_KEY, MMENGINE_LOST_GRADIENTS_WARNING)
 from mae_plugin.engine.loops import (BATCH_INFO, EPOCH_INFO,
                                      SHUFFLE_SEED_INFO,
                                      PerSampleSeededDataset,
@@ -248,31 +248,49 @@ def without_saved_gradients(work_dir, copy_to):
     return str(copy_to)
 
 
+@pytest.mark.parametrize('counts, recorded, message', [
+    (1, True, 'The checkpoint of iteration 3 holds the gradients accumulated '
+     'since its last optimizer step with '
+     'optim_wrapper.accumulative_counts=2, but this run accumulates over 1: '
+     'they are dropped'),
+    # they were put back, scaled by 1/2 where this run's are by 1/4
+    (4, True, 'The checkpoint of iteration 3 holds the gradients accumulated '
+     'since its last optimizer step with '
+     'optim_wrapper.accumulative_counts=2, but this run accumulates over 4: '
+     'they are dropped'),
+    # a checkpoint saved before the count was recorded
+    (1, False, 'The checkpoint of iteration 3 holds the gradients '
+     'accumulated since its last optimizer step, but this run steps at that '
+     'iteration (another optim_wrapper.accumulative_counts): they are '
+     'dropped'),
+])
 def test_saved_gradients_another_accumulation_cannot_use_are_dropped(
-        photos, tmp_path):
-    """Resumed with ``accumulative_counts=1``, iteration 4 steps on its own
-    gradients: those of iteration 3 saved by the accumulation over 2 are
-    dropped with a warning, and the run ends bitwise as one resumed from
-    the checkpoint without them; loaded as weights (``load_from``, a new
-    run from iteration 0) they are left out without a word."""
+        counts, recorded, message, photos, tmp_path):
+    """Resumed with another ``accumulative_counts``, the gradients of
+    iteration 3 saved by the accumulation over 2 are dropped with a
+    warning (iteration 4 steps on its own gradients, or with 4 starts an
+    accumulation that the checkpoint's do not belong to), and the run ends
+    bitwise as one resumed from the checkpoint without them; loaded as
+    weights (``load_from``, a new run from iteration 0) they are left out
+    without a word."""
     accumulate = 'optim_wrapper.accumulative_counts=2'
     interrupted = str(tmp_path / 'interrupted')
     interrupt_before(in_process_runner(photos, interrupted, accumulate), 4)
+    path = osp.join(interrupted, 'iter_3.pth')
+    checkpoint = load_checkpoint_safely(path)
+    assert checkpoint['meta'][COUNTS_META_KEY] == 2
+    if not recorded:
+        del checkpoint['meta'][COUNTS_META_KEY]
+        torch.save(checkpoint, path)
     plain = without_saved_gradients(interrupted, tmp_path / 'plain')
     warnings = {}
     for work_dir in (interrupted, plain):
-        runner = in_process_runner(photos, work_dir,
-                                   'optim_wrapper.accumulative_counts=1',
-                                   resume=True)
+        runner = in_process_runner(
+            photos, work_dir, f'optim_wrapper.accumulative_counts={counts}',
+            resume=True)
         warnings[work_dir] = [m for m in logged_by(runner.train)
                               if 'accumulated' in m]
-    assert warnings == {
-        interrupted: [
-            'The checkpoint of iteration 3 holds the gradients accumulated '
-            'since its last optimizer step, but this run steps at that '
-            'iteration (another optim_wrapper.accumulative_counts): they '
-            'are dropped'],
-        plain: []}
+    assert warnings == {interrupted: [message], plain: []}
     assert_checkpoints_bitwise_equal(osp.join(interrupted, 'iter_4.pth'),
                                      osp.join(plain, 'iter_4.pth'))
 

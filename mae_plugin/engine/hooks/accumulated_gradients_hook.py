@@ -13,6 +13,10 @@ from ..runner import (AccumulationAwareRunner, accumulative_counts,
                       mid_accumulation)
 
 
+#: Where a checkpoint's meta records the ``accumulative_counts`` that its
+#: accumulated gradients were scaled and summed with.
+COUNTS_META_KEY = 'accumulative_counts'
+
 # The start of the warning mmengine's OptimWrapper logs when a run resumes
 # in the middle of an accumulation.
 MMENGINE_LOST_GRADIENTS_WARNING = ('Resumed iteration number is not '
@@ -42,10 +46,13 @@ class AccumulatedGradientsHook(Hook):
     step, and only warns (a warning left out of the log of a resume that
     puts them back). The gradients are stored under
     ``checkpoint['accumulated_grads']`` (``{parameter name: tensor}``, on
-    the CPU: one more copy of the weights) of checkpoints with their
+    the CPU: one more copy of the weights), and the count under
+    ``checkpoint['meta']['accumulative_counts']``, of checkpoints with their
     optimizer state; other checkpoints (best ones, ``save_optimizer=False``)
     are unchanged, and ``save_optimizer='latest'`` strips both from a
-    checkpoint once a newer one is saved.
+    checkpoint once a newer one is saved. A run that resumes with another
+    count drops them with a warning: mmengine divides each loss by the
+    count, and the new count's accumulation spans other iterations.
 
     In a distributed run DDP skips its all-reduce while it accumulates, so
     each process holds the partial gradients of its own batches, and only
@@ -62,8 +69,10 @@ class AccumulatedGradientsHook(Hook):
     """
 
     def __init__(self) -> None:
-        # (iteration, gradients) of the last loaded checkpoint
-        self._loaded: Optional[Tuple[int, Dict[str, torch.Tensor]]] = None
+        # (iteration, count, gradients) of the last loaded checkpoint; the
+        # count is None in checkpoints saved before it was recorded
+        self._loaded: Optional[Tuple[int, Optional[int],
+                                     Dict[str, torch.Tensor]]] = None
         self._filter = _WithoutLostGradientsWarning()
 
     @staticmethod
@@ -88,6 +97,8 @@ class AccumulatedGradientsHook(Hook):
         }
         if grads:
             checkpoint[GRADS_KEY] = grads
+            checkpoint['meta'][COUNTS_META_KEY] = accumulative_counts(
+                runner.optim_wrapper)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         """Keep the checkpoint's accumulated gradients for
@@ -96,9 +107,9 @@ class AccumulatedGradientsHook(Hook):
         warning mmengine logs next, that a resume mid-accumulation lost
         them, is left out of the log until :meth:`before_train`, which
         says what became of them instead."""
-        grads = checkpoint.get(GRADS_KEY)
-        self._loaded = None if grads is None else (checkpoint['meta']['iter'],
-                                                   grads)
+        grads, meta = checkpoint.get(GRADS_KEY), checkpoint['meta']
+        self._loaded = None if grads is None else (
+            meta['iter'], meta.get(COUNTS_META_KEY), grads)
         if grads is not None:
             runner.logger.addFilter(self._filter)
 
@@ -119,8 +130,16 @@ class AccumulatedGradientsHook(Hook):
         runner.logger.removeFilter(self._filter)
         if self._loaded is None:
             return
-        (iteration, grads), self._loaded = self._loaded, None
+        (iteration, counts, grads), self._loaded = self._loaded, None
         if runner.iter != iteration:  # weights loaded by load_from
+            return
+        run_counts = accumulative_counts(runner.optim_wrapper)
+        if counts is not None and counts != run_counts:
+            runner.logger.warning(
+                f'The checkpoint of iteration {iteration} holds the '
+                'gradients accumulated since its last optimizer step with '
+                f'optim_wrapper.accumulative_counts={counts}, but this run '
+                f'accumulates over {run_counts}: they are dropped')
             return
         if not mid_accumulation(runner.optim_wrapper):
             runner.logger.warning(
