@@ -8,8 +8,9 @@ import os.path as osp
 
 import cv2
 
-from mae_plugin.apis import (MASKING_STRATEGIES, init_model, list_images,
-                             reconstruct_images, set_masking)
+from mae_plugin.apis import (MASKING_STRATEGIES, CheckpointMismatchError,
+                             init_model, list_images, reconstruct_images,
+                             set_masking)
 from mae_plugin.evaluation import psnr
 from mae_plugin.utils import (CfgOptionsAction, add_config_arg,
                               add_device_arg, argparse_type, atomic_write,
@@ -83,7 +84,8 @@ def parse_args():
 
 def main():
     args = parse_args()
-    with report_input_errors('visualize_reconstruction'):
+    with report_input_errors('visualize_reconstruction',
+                             CheckpointMismatchError):
         images = list_images(args.images)  # before the model is built
         check_output_file('--out-file', args.out_file, images)
         model = init_model(

@@ -25,6 +25,11 @@ from mae_plugin.visualization import (Reconstruction, masking_name,
                                       reconstruction_figures)
 from .inputs import checked_checkpoint
 
+
+class CheckpointMismatchError(RuntimeError):
+    """:func:`init_model`'s refusal of a checkpoint whose tensors do not
+    all fit the model; tools report it as an input error."""
+
 # Command-line names of the masking generators.
 MASKING_STRATEGIES = {
     'random': 'RandomMasking',
@@ -52,9 +57,9 @@ def init_model(config: Union[str, Config],
         nn.Module: the model in eval mode, ``model.cfg`` set.
 
     Raises:
-        RuntimeError: The checkpoint's tensors do not all fit the model
-            (another architecture, missing or unexpected keys); the
-            message names the checkpoint and the config.
+        CheckpointMismatchError: The checkpoint's tensors do not all fit
+            the model (another architecture, missing or unexpected keys);
+            the message names the checkpoint and the config.
         ValueError: ``device`` is not one this machine has (a CUDA device
             where torch sees no GPU), an option's first key is a
             misspelling of the config's or the runner's, or ``config``
@@ -79,7 +84,7 @@ def init_model(config: Union[str, Config],
         except RuntimeError as error:
             hint = _fit_hint(model, read_checkpoint_file(checkpoint)) if (
                 osp.isfile(checkpoint)) else ''
-            raise RuntimeError(
+            raise CheckpointMismatchError(
                 f'checkpoint {checkpoint} does not fit the model of '
                 f'{cfg.filename or "the config"}{hint}: {error}') from error
     else:
@@ -94,7 +99,8 @@ def _fit_hint(model: torch.nn.Module, checkpoint: object) -> str:
     """Why ``checkpoint`` may not fit ``model``: its layout is another
     (:func:`~mae_plugin.checkpoint.conversion_hint`), or it holds no
     weights of a part of the model (an encoder-only file given to an MAE
-    model, whose decoder is the ``neck``)."""
+    model, whose decoder is the ``neck``; a fine-tuned classifier holds
+    none either)."""
     hint = conversion_hint(checkpoint)
     if hint:
         return hint
@@ -105,10 +111,12 @@ def _fit_hint(model: torch.nn.Module, checkpoint: object) -> str:
         hint = (f' (it holds no {", ".join(p + ".*" for p in lacking)} '
                 'weights')
         if lacking == ['neck']:
-            hint += (': an encoder-only checkpoint, which fine-tuning takes; '
-                     'a reconstruction needs the decoder of a whole '
-                     'pretraining checkpoint, e.g. epoch_*.pth or the '
-                     "official mae_visualize_* converted")
+            hint += ': ' + (
+                'an encoder-only checkpoint, which fine-tuning takes; '
+                if stored == {'backbone'} else '') + (
+                    'a reconstruction needs the decoder of a whole '
+                    'pretraining checkpoint, e.g. epoch_*.pth or the '
+                    'official mae_visualize_* converted')
         hint += ')'
     return hint
 

@@ -13,7 +13,8 @@ import torch
 from mmengine.config import Config, DictAction
 from PIL import Image
 
-from mae_plugin.apis import (build_masking, init_model, list_images,
+from mae_plugin.apis import (CheckpointMismatchError, build_masking,
+                             init_model, list_images,
                              reconstruct_images, set_masking)
 from mae_plugin.checkpoint import convert_to_official_mae
 from mae_plugin.visualization import caption_lines, panel_titles
@@ -339,7 +340,7 @@ def test_the_mask_ratio_and_seed_are_checked_at_the_command_line(
 
 def load_error(checkpoint):
     """The message of init_model's refusal to load ``checkpoint``."""
-    with pytest.raises(RuntimeError) as error:
+    with pytest.raises(CheckpointMismatchError) as error:
         init_model(CONFIG, checkpoint, cfg_options=options())
     return str(error.value)
 
@@ -384,6 +385,44 @@ def test_an_encoder_only_checkpoint_is_named_as_one(tmp_path):
         'fine-tuning takes; a reconstruction needs the decoder of a whole '
         'pretraining checkpoint, e.g. epoch_*.pth or the official '
         'mae_visualize_* converted): ')
+
+
+def test_a_fine_tuned_classifier_is_not_named_encoder_only(tmp_path):
+    """Its encoder and classification head were called "an encoder-only
+    checkpoint"."""
+    model = init_model(CONFIG, cfg_options=options())
+    weights = {key: value for key, value in model.state_dict().items()
+               if key.startswith('backbone.')}
+    weights['head.fc.weight'] = torch.zeros(10, 32)
+    checkpoint = str(tmp_path / 'fine_tuned.pth')
+    torch.save(dict(state_dict=weights), checkpoint)
+    assert load_error(checkpoint).startswith(
+        f'checkpoint {checkpoint} does not fit the model of {CONFIG} (it '
+        'holds no neck.* weights: a reconstruction needs the decoder of a '
+        'whole pretraining checkpoint, e.g. epoch_*.pth or the official '
+        'mae_visualize_* converted): ')
+
+
+def test_the_tool_reports_a_checkpoint_that_does_not_fit_in_a_line(
+        images, tmp_path):
+    """The refusal came with two chained tracebacks (it is no error that
+    the tool's input report took)."""
+    model = init_model(CONFIG, cfg_options=options())
+    checkpoint = str(tmp_path / 'encoder.pth')
+    torch.save(dict(state_dict={
+        key: value for key, value in model.state_dict().items()
+        if key.startswith('backbone.')
+    }), checkpoint)
+    result = run_tool('tools/visualize_reconstruction.py', CONFIG,
+                      checkpoint, images, '--out-file',
+                      str(tmp_path / 'out.png'), '--cfg-options', *TINY)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith(
+        f'visualize_reconstruction: checkpoint {checkpoint} does not fit '
+        f'the model of {CONFIG} (it holds no neck.* weights: an '
+        'encoder-only checkpoint'), result.stderr
+    assert 'Traceback' not in result.stderr
+    assert not (tmp_path / 'out.png').exists()
 
 
 def test_a_cuda_device_the_machine_lacks_is_named():
