@@ -345,6 +345,16 @@ def load_error(checkpoint):
     return str(error.value)
 
 
+def encoder_checkpoint(path, extra=None):
+    """A checkpoint at ``path`` of the tiny model's encoder (``backbone.*``)
+    and the weights in ``extra``: its path."""
+    model = init_model(CONFIG, cfg_options=options())
+    weights = {key: value for key, value in model.state_dict().items()
+               if key.startswith('backbone.')}
+    torch.save(dict(state_dict={**weights, **(extra or {})}), str(path))
+    return str(path)
+
+
 def test_a_checkpoint_of_another_architecture_is_named(tmp_path):
     """mmengine's strict load lists the keys but names neither the file nor
     the config."""
@@ -373,12 +383,7 @@ def test_a_checkpoint_in_another_layout_names_the_converter(tmp_path):
 def test_an_encoder_only_checkpoint_is_named_as_one(tmp_path):
     """The figure tool listed the decoder's keys as missing, without
     saying that the file holds an encoder only."""
-    model = init_model(CONFIG, cfg_options=options())
-    checkpoint = str(tmp_path / 'encoder.pth')
-    torch.save(dict(state_dict={
-        key: value for key, value in model.state_dict().items()
-        if key.startswith('backbone.')
-    }), checkpoint)
+    checkpoint = encoder_checkpoint(tmp_path / 'encoder.pth')
     assert load_error(checkpoint).startswith(
         f'checkpoint {checkpoint} does not fit the model of {CONFIG} (it '
         'holds no neck.* weights: an encoder-only checkpoint, which '
@@ -390,12 +395,8 @@ def test_an_encoder_only_checkpoint_is_named_as_one(tmp_path):
 def test_a_fine_tuned_classifier_is_not_named_encoder_only(tmp_path):
     """Its encoder and classification head were called "an encoder-only
     checkpoint"."""
-    model = init_model(CONFIG, cfg_options=options())
-    weights = {key: value for key, value in model.state_dict().items()
-               if key.startswith('backbone.')}
-    weights['head.fc.weight'] = torch.zeros(10, 32)
-    checkpoint = str(tmp_path / 'fine_tuned.pth')
-    torch.save(dict(state_dict=weights), checkpoint)
+    checkpoint = encoder_checkpoint(tmp_path / 'fine_tuned.pth',
+                                    {'head.fc.weight': torch.zeros(10, 32)})
     assert load_error(checkpoint).startswith(
         f'checkpoint {checkpoint} does not fit the model of {CONFIG} (it '
         'holds no neck.* weights: a reconstruction needs the decoder of a '
@@ -407,12 +408,7 @@ def test_the_tool_reports_a_checkpoint_that_does_not_fit_in_a_line(
         images, tmp_path):
     """The refusal came with two chained tracebacks (it is no error that
     the tool's input report took)."""
-    model = init_model(CONFIG, cfg_options=options())
-    checkpoint = str(tmp_path / 'encoder.pth')
-    torch.save(dict(state_dict={
-        key: value for key, value in model.state_dict().items()
-        if key.startswith('backbone.')
-    }), checkpoint)
+    checkpoint = encoder_checkpoint(tmp_path / 'encoder.pth')
     result = run_tool('tools/visualize_reconstruction.py', CONFIG,
                       checkpoint, images, '--out-file',
                       str(tmp_path / 'out.png'), '--cfg-options', *TINY)
