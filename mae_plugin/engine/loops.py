@@ -235,9 +235,10 @@ class ExactResumeEpochBasedTrainLoop(EpochBasedTrainLoop):
       which the loop registers where the config does not).
 
     The random state of a sample or an iteration thus depends on its
-    position only. A resume whose processes x ``batch_size`` differs from
-    the checkpoint's (which would shift the position in the epoch) is
-    refused; another split of the same number (e.g. 2 processes x 4
+    position only. A mid-epoch resume whose processes x ``batch_size``
+    differs from the checkpoint's (which would shift the position in the
+    epoch) is refused; from the end of an epoch the next one starts with
+    the new batch; another split of the same number (e.g. 2 processes x 4
     images instead of 1 x 8) continues at the right sample, though not bit
     for bit (the seeds are per process). A mid-epoch resume on a dataset
     of another length is refused too (its shuffle is another
@@ -314,20 +315,22 @@ class ExactResumeEpochBasedTrainLoop(EpochBasedTrainLoop):
         return super().run()
 
     def resume_position(self) -> None:
-        """Refuse a checkpoint trained with another number of images per
-        iteration, and shuffle with its sampler's seed; record both in
-        the message hub's runtime info, which the checkpoints of this run
-        save and a resume loads.
+        """Refuse a checkpoint taken in the middle of an epoch trained with
+        another number of images per iteration, and shuffle with its
+        sampler's seed; record both in the message hub's runtime info,
+        which the checkpoints of this run save and a resume loads.
 
         Raises:
             ValueError: The resumed checkpoint's processes x
-                ``train_dataloader.batch_size`` differs from this run's.
+                ``train_dataloader.batch_size`` differs from this run's,
+                and the checkpoint is inside an epoch (or does not record
+                where in its epoch it is).
         """
         hub = self.runner.message_hub
         batch = dict(world_size=self.runner.world_size,
                      batch_size=self.dataloader.batch_size)
         resumed = hub.get_info(BATCH_INFO)
-        if resumed is not None and (
+        if resumed is not None and self._inside_an_epoch() and (
                 resumed['world_size'] * resumed['batch_size'] !=
                 batch['world_size'] * batch['batch_size']):
             raise ValueError(
@@ -337,12 +340,23 @@ class ExactResumeEpochBasedTrainLoop(EpochBasedTrainLoop):
                 f"(train_dataloader.batch_size), this run with "
                 f"{batch['world_size']} x {batch['batch_size']}, which "
                 'would shift the position in the epoch; resume with the '
-                'same number of images per iteration')
+                'same number of images per iteration, or from a checkpoint '
+                'at the end of an epoch')
         hub.update_info(BATCH_INFO, batch)
         sampler = self.sampler.sampler
         if hasattr(sampler, 'seed'):  # DefaultSampler's shuffle
             sampler.seed = hub.get_info(SHUFFLE_SEED_INFO, sampler.seed)
             hub.update_info(SHUFFLE_SEED_INFO, sampler.seed)
+
+    def _inside_an_epoch(self) -> bool:
+        """Whether the resumed checkpoint was taken between two batches of
+        an epoch (not at its start or end), by the record of its epoch; a
+        checkpoint without the record counts as inside one."""
+        resumed = self.runner.message_hub.get_info(EPOCH_INFO)
+        if resumed is None:
+            return True
+        return (resumed['epoch'] == self._epoch and
+                0 < self._iter - resumed['first_iter'] < resumed['batches'])
 
     def run_epoch(self) -> None:
         """Train the rest of the current epoch."""

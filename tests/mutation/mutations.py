@@ -698,6 +698,16 @@ MUTATIONS = (
                'test_saved_gradients_another_accumulation_cannot_use_are_'
                'dropped', )),
     Mutation(
+        name='batch-change-refused-at-an-epoch-end',
+        promise='a resume from the end of an epoch trains the next one '
+        'with another batch size',
+        path='mae_plugin/engine/loops.py',
+        old="0 < self._iter - resumed['first_iter'] < resumed['batches']",
+        new="0 < self._iter - resumed['first_iter'] <= resumed['batches']",
+        tests=('tests/test_engine/test_exact_resume.py::'
+               'test_resume_after_an_epoch_trains_the_next_with_another_'
+               'batch', )),
+    Mutation(
         name='pretrained-checkpoint-unchecked',
         promise="tools/train.py names a Pretrained init_cfg's missing "
         'checkpoint by key before the run',

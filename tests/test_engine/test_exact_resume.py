@@ -403,7 +403,8 @@ def test_resume_shuffles_as_the_interrupted_run(seedless_interrupted,
      'cannot resume iteration 3: the checkpoint was trained with 1 '
      'process(es) x 4 images per iteration (train_dataloader.batch_size),'
      ' this run with 1 x 2, which would shift the position in the epoch;'
-     ' resume with the same number of images per iteration'),
+     ' resume with the same number of images per iteration, or from a '
+     'checkpoint at the end of an epoch'),
     ('train_dataloader.dataset.times=3',
      "cannot resume iteration 3, batch 3 of 4 in epoch 0: the "
      "checkpoint's epoch shuffles 16 samples "
@@ -437,6 +438,29 @@ def test_checkpoint_without_the_records_still_resumes(seedless_interrupted,
     resumed = in_process_runner(photos, work_dir, resume=True)
     resumed.train()
     assert sorted(images_seen(resumed)) == [4]
+
+
+@pytest.mark.parametrize('by_epoch', [False, True])
+def test_resume_after_an_epoch_trains_the_next_with_another_batch(
+        by_epoch, photos, tmp_path):
+    """The checkpoint after iteration 4 ends epoch 0 (16 samples in
+    batches of 4); epoch 1 trains them all once in 8 batches of 2. The
+    loop refused the batch as it does in the middle of an epoch, while
+    it took another dataset there."""
+    work_dir = str(tmp_path / 'work')
+    checkpoints = ('default_hooks.checkpoint.interval=1',
+                   f'default_hooks.checkpoint.by_epoch={by_epoch}')
+    in_process_runner(photos, work_dir, *checkpoints).train()
+    resumed = in_process_runner(photos, work_dir, *checkpoints,
+                                'train_cfg.max_epochs=2',
+                                'train_dataloader.batch_size=2',
+                                resume=True)
+    resumed.train()
+    seen = images_seen(resumed)
+    assert sorted(seen) == list(range(5, 13))
+    assert all(len(names) == 2 for names in seen.values())
+    epoch = [name for names in seen.values() for name in names]
+    assert Counter(epoch) == {f'img_{i}.jpg': 2 for i in range(8)}
 
 
 @pytest.mark.parametrize('by_epoch', [False, True])
