@@ -705,8 +705,8 @@ MUTATIONS = (
         old="0 < self._iter - resumed['first_iter'] < resumed['batches']",
         new="0 < self._iter - resumed['first_iter'] <= resumed['batches']",
         tests=('tests/test_engine/test_exact_resume.py::'
-               'test_resume_after_an_epoch_trains_the_next_with_another_'
-               'batch', )),
+               'test_resume_after_an_epoch_trains_the_next_on_another_'
+               'dataset_or_batch', )),
     Mutation(
         name='pretrained-checkpoint-unchecked',
         promise="tools/train.py names a Pretrained init_cfg's missing "

@@ -441,50 +441,31 @@ def test_checkpoint_without_the_records_still_resumes(seedless_interrupted,
 
 
 @pytest.mark.parametrize('by_epoch', [False, True])
-def test_resume_after_an_epoch_trains_the_next_with_another_batch(
-        by_epoch, photos, tmp_path):
-    """The checkpoint after iteration 4 ends epoch 0 (16 samples in
-    batches of 4); epoch 1 trains them all once in 8 batches of 2. The
-    loop refused the batch as it does in the middle of an epoch, while
-    it took another dataset there."""
-    work_dir = str(tmp_path / 'work')
-    checkpoints = ('default_hooks.checkpoint.interval=1',
-                   f'default_hooks.checkpoint.by_epoch={by_epoch}')
-    in_process_runner(photos, work_dir, *checkpoints).train()
-    resumed = in_process_runner(photos, work_dir, *checkpoints,
-                                'train_cfg.max_epochs=2',
-                                'train_dataloader.batch_size=2',
-                                resume=True)
-    resumed.train()
-    seen = images_seen(resumed)
-    assert sorted(seen) == list(range(5, 13))
-    assert all(len(names) == 2 for names in seen.values())
-    epoch = [name for names in seen.values() for name in names]
-    assert Counter(epoch) == {f'img_{i}.jpg': 2 for i in range(8)}
-
-
-@pytest.mark.parametrize('by_epoch', [False, True])
-@pytest.mark.parametrize('times', [1, 3])
-def test_resume_after_an_epoch_trains_the_next_on_another_dataset(
-        times, by_epoch, photos, tmp_path):
+@pytest.mark.parametrize('override, batches, per_image', [
+    ('train_dataloader.dataset.times=1', 2, 1),
+    ('train_dataloader.dataset.times=3', 6, 3),
+    ('train_dataloader.batch_size=2', 8, 2),
+])
+def test_resume_after_an_epoch_trains_the_next_on_another_dataset_or_batch(
+        override, batches, per_image, by_epoch, photos, tmp_path):
     """The checkpoint after iteration 4 (an iteration or an epoch
-    checkpoint) ends epoch 0 (16 samples); epoch 1 trains every sample of
-    a dataset of 8 or 24 once. The old loop refused 24 (naming the batch
-    size) or trained 2 more batches of epoch 0 on it, and refused 8 or
-    skipped epoch 1."""
+    checkpoint) ends epoch 0 (16 samples in batches of 4); epoch 1 trains
+    every sample of a dataset of 8 or 24 once, or the 16 in batches of 2.
+    The old loop refused 24 (naming the batch size) or trained 2 more
+    batches of epoch 0 on it, and refused 8 or skipped epoch 1; it refused
+    another batch as it does in the middle of an epoch."""
     work_dir = str(tmp_path / 'work')
     checkpoints = ('default_hooks.checkpoint.interval=1',
                    f'default_hooks.checkpoint.by_epoch={by_epoch}')
     in_process_runner(photos, work_dir, *checkpoints).train()
     resumed = in_process_runner(photos, work_dir, *checkpoints,
-                                'train_cfg.max_epochs=2',
-                                f'train_dataloader.dataset.times={times}',
+                                'train_cfg.max_epochs=2', override,
                                 resume=True)
     resumed.train()
     seen = images_seen(resumed)
-    assert sorted(seen) == list(range(5, 5 + 2 * times))
+    assert sorted(seen) == list(range(5, 5 + batches))
     epoch = [name for names in seen.values() for name in names]
-    assert Counter(epoch) == {f'img_{i}.jpg': times for i in range(8)}
+    assert Counter(epoch) == {f'img_{i}.jpg': per_image for i in range(8)}
 
 
 @pytest.mark.parametrize('pipeline, drawn', [
