@@ -708,6 +708,15 @@ MUTATIONS = (
                'test_resume_after_an_epoch_trains_the_next_on_another_'
                'dataset_or_batch', )),
     Mutation(
+        name='frozen-missing-keys-unsaid',
+        promise='PretrainedKeysHook warns of missing keys of frozen '
+        'parameters',
+        path='mae_plugin/engine/hooks/pretrained_keys_hook.py',
+        old='            if not param.requires_grad\n',
+        new='            if param.requires_grad\n',
+        tests=('tests/test_engine/test_pretrained_keys_hook.py::'
+               'test_missing_keys_of_frozen_parameters_are_warned_of', )),
+    Mutation(
         name='pretrained-checkpoint-unchecked',
         promise="tools/train.py names a Pretrained init_cfg's missing "
         'checkpoint by key before the run',

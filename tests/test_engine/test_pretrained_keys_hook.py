@@ -163,6 +163,29 @@ def test_fewer_than_half_of_the_keys_stop_the_run(kept, tmp_path):
     assert hook.reports[''].matched == kept_keys
 
 
+@pytest.mark.parametrize('frozen', [False, True])
+def test_missing_keys_of_frozen_parameters_are_warned_of(frozen, tmp_path):
+    """A linear probe of a checkpoint without the encoder's last norm (a
+    fine-tuned one) kept the norm frozen at its initialisation, said only
+    in the count line's list of missing keys."""
+    module = Encoder()
+    path = str(tmp_path / 'no_norm.pth')
+    torch.save({'state_dict': {k: v for k, v in module.state_dict().items()
+                               if k.startswith('proj.')}}, path)
+    module.init_cfg = dict(type='Pretrained', checkpoint=path, prefix='')
+    module.requires_grad_(not frozen)
+    logger = MMLogger.get_instance('test_pretrained_keys_hook')
+    with pytest.MonkeyPatch.context() as patch:
+        warnings = []
+        patch.setattr(logger, 'warning', warnings.append)
+        before_train(PretrainedKeysHook(), module)
+    assert warnings == [
+        f"keys of 'model' missing from {path} under prefix '' are frozen "
+        'parameters, which keep their initialisation for the whole run: '
+        'norm.weight, norm.bias'
+    ] * frozen
+
+
 def test_a_key_of_another_shape_stops_the_run(tmp_path):
     """Fine-tuning with 16x16 patches from a checkpoint pretrained with
     8x8 ones: the patch embedding was logged as mismatched and trained

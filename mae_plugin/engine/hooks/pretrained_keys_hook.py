@@ -50,7 +50,10 @@ class PretrainedKeysHook(Hook):
     fitted as it loads (``resized``) and passes. An encoder deeper than the
     checkpoint's (another arch: its last blocks would train, or in a linear
     probe stay frozen, from their random initialisation) fails too, as
-    :class:`~mae_plugin.models.DenseViT` refuses it.
+    :class:`~mae_plugin.models.DenseViT` refuses it. Missing keys of
+    frozen parameters (a linear probe of a checkpoint without the encoder's
+    final norm, e.g. a fine-tuned one) are warned of: they keep their
+    initialisation for the whole run.
 
     :attr:`reports` maps each module name to its
     :class:`~mae_plugin.checkpoint.LoadReport` (``name[i]`` for entry ``i`` of
@@ -123,6 +126,18 @@ class PretrainedKeysHook(Hook):
                 f'{stored} blocks and {key or "model"!r} has {own}: blocks '
                 f'{stored} to {own - 1} would be left as initialised; give '
                 'it the arch of the pretrained encoder')
+        frozen = {
+            name
+            for name, param in module.named_parameters()
+            if not param.requires_grad
+        }
+        frozen_missing = [name for name in report.missing if name in frozen]
+        if frozen_missing:
+            runner.logger.warning(
+                f'keys of {key or "model"!r} missing from {checkpoint} under '
+                f'prefix {prefix!r} are frozen parameters, which keep their '
+                'initialisation for the whole run: '
+                f"{', '.join(frozen_missing)}")
         refused = [
             line for name, line in zip(report.mismatched,
                                        report.shape_lines())
