@@ -35,15 +35,17 @@ def check_train_config(cfg: Config) -> None:
     (:func:`_check_widths`) and the schedulers' spans
     (:func:`_check_scheduler_spans`, which warns of a schedule that does
     not end with the training), then the pyramid's patch size
-    (:func:`_check_pyramid_patch_size`) and the input sizes of BEiT's
-    blocks (:func:`_check_relative_table_grid`).
+    (:func:`_check_pyramid_patch_size`), the input sizes of BEiT's
+    blocks (:func:`_check_relative_table_grid`) and the validation's
+    top-k accuracies (:func:`_check_accuracy_topk`).
 
     Raises:
         TypeError: A value of the wrong type.
         ValueError: A value out of its range, an optimizer key its
             class does not take, a scheduler span that does not fit, a
-            width that is not the backbone's, or a pyramid's patch size
-            or an input size that is not its.
+            width that is not the backbone's, a pyramid's patch size or
+            an input size that is not its, or a top-k accuracy of more
+            classes than the head has.
     """
     _check_train_length(cfg)
     _check_numbers(cfg)
@@ -54,6 +56,7 @@ def check_train_config(cfg: Config) -> None:
     _check_scheduler_spans(cfg)
     _check_pyramid_patch_size(cfg)
     _check_relative_table_grid(cfg)
+    _check_accuracy_topk(cfg, 'val')
 
 
 def check_test_config(cfg: Config) -> None:
@@ -62,20 +65,23 @@ def check_test_config(cfg: Config) -> None:
     ``persistent_workers`` without workers), ``randomness.seed``
     (:func:`_check_seed`), the widths the model's neck and heads take
     (:func:`_check_widths`), then the pyramid's patch size
-    (:func:`_check_pyramid_patch_size`) and the input sizes of BEiT's
-    blocks (:func:`_check_relative_table_grid`).
+    (:func:`_check_pyramid_patch_size`), the input sizes of BEiT's
+    blocks (:func:`_check_relative_table_grid`) and the test's top-k
+    accuracies (:func:`_check_accuracy_topk`).
 
     Raises:
         TypeError: A value of the wrong type.
         ValueError: A value out of its range, a width that is not the
-            backbone's, or a pyramid's patch size or an input size that is
-            not its.
+            backbone's, a pyramid's patch size or an input size that is
+            not its, or a top-k accuracy of more classes than the head
+            has.
     """
     _check_dataloaders(cfg)
     _check_seed(cfg)
     _check_widths(cfg)
     _check_pyramid_patch_size(cfg)
     _check_relative_table_grid(cfg)
+    _check_accuracy_topk(cfg, 'test')
 
 
 def _type_name(node: dict) -> str:
@@ -84,6 +90,37 @@ def _type_name(node: dict) -> str:
     kind = node.get('type', '')
     name = kind if isinstance(kind, str) else getattr(kind, '__name__', '')
     return name.rpartition('.')[2]
+
+
+def _check_accuracy_topk(cfg: Config, loop: str) -> None:
+    """Refuse, by key, an mmpretrain ``Accuracy`` of the ``loop``
+    (``'val'`` or ``'test'``) evaluator whose ``topk`` asks for more
+    classes than ``model.head.num_classes``: the metric refused it only at
+    the first evaluation (for ``'val'``, once an epoch had trained),
+    naming no key. Evaluators of a loop the runner does not build (its
+    dataloader, config or evaluator is None) are not checked."""
+    evaluator = cfg.get(f'{loop}_evaluator')
+    head = cfg.get('model', {}).get('head')
+    if (cfg.get(f'{loop}_dataloader') is None
+            or cfg.get(f'{loop}_cfg') is None or evaluator is None
+            or not isinstance(head, dict)
+            or not isinstance(head.get('num_classes'), int)):
+        return
+    metrics = {f'{loop}_evaluator': evaluator} if isinstance(
+        evaluator, dict) else {
+            f'{loop}_evaluator.{i}': metric
+            for i, metric in enumerate(evaluator)
+        }
+    for key, metric in metrics.items():
+        if not isinstance(metric, dict) or _type_name(metric) != 'Accuracy':
+            continue
+        topk = metric.get('topk', (1, ))
+        ks = (topk, ) if isinstance(topk, int) else tuple(topk)
+        if max(ks) > head['num_classes']:
+            raise ValueError(
+                f'{key}.topk must be at most model.head.num_classes '
+                f"({head['num_classes']}), got {topk!r}; e.g. --cfg-options "
+                f"{_option(key + '.topk', 1)}")
 
 
 def _check_pyramid_patch_size(cfg: Config) -> None:

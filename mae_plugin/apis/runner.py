@@ -267,6 +267,10 @@ def train_config(config_file: str,
     cfg = load_config(config_file)
     if cfg_options:
         merge_cfg_options(cfg, cfg_options)
+    if no_validate:  # before the checks: its evaluator is not built
+        cfg.val_cfg = None
+        cfg.val_dataloader = None
+        cfg.val_evaluator = None
     check_train_config(cfg)
     cfg.launcher = launcher
     cfg.work_dir = _work_dir(cfg, config_file, work_dir)
@@ -312,10 +316,6 @@ def train_config(config_file: str,
                            f'base_batch_size in {config_file}')
         cfg.auto_scale_lr.enable = True
     _set_runner_type(cfg, config_file)
-    if no_validate:
-        cfg.val_cfg = None
-        cfg.val_dataloader = None
-        cfg.val_evaluator = None
     return cfg
 
 

@@ -717,6 +717,16 @@ MUTATIONS = (
         tests=('tests/test_engine/test_pretrained_keys_hook.py::'
                'test_missing_keys_of_frozen_parameters_are_warned_of', )),
     Mutation(
+        name='topk-above-the-classes-unchecked',
+        promise='an Accuracy topk above model.head.num_classes is refused '
+        'by key before training',
+        path='mae_plugin/apis/config_checks.py',
+        old="        if max(ks) > head['num_classes']:",
+        new="        if min(ks) > head['num_classes']:",
+        tests=('tests/test_apis/test_runner.py::'
+               'test_a_topk_accuracy_of_more_classes_than_the_head_has_is_'
+               'named', )),
+    Mutation(
         name='pretrained-checkpoint-unchecked',
         promise="tools/train.py names a Pretrained init_cfg's missing "
         'checkpoint by key before the run',

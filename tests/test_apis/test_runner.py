@@ -1168,3 +1168,40 @@ def test_resume_alone_starts_from_load_from_whatever_the_configs_resume(
                        cfg_options={'resume': True,
                                     'load_from': str(weights)})
     assert (cfg.resume, cfg.load_from) == (False, str(weights))
+
+
+@pytest.mark.parametrize('options, key, topk, top1', [
+    ({'model.head.num_classes': 2}, 'val_evaluator', '(1, 5)',
+     {'val_evaluator.topk': 1}),
+    ({'model.head.num_classes': 4, 'val_evaluator': [
+        dict(type='mmpretrain.Accuracy', topk=5)]}, 'val_evaluator.0', '5',
+     {'val_evaluator': [dict(type='mmpretrain.Accuracy', topk=1)]}),
+])
+def test_a_topk_accuracy_of_more_classes_than_the_head_has_is_named(
+        options, key, topk, top1, tmp_path):
+    """A fine-tuning config on 2 classes trained an epoch, then the
+    validation's top-5 failed in mmpretrain's Accuracy, naming no key;
+    the training refuses it first (unless it does not validate), the test
+    too."""
+    checkpoint = tmp_path / 'epoch_1.pth'
+    checkpoint.write_bytes(b'weights')
+    num_classes = options['model.head.num_classes']
+    message = (f'must be at most model.head.num_classes ({num_classes}), '
+               f'got {topk}; e.g. --cfg-options ')
+    with pytest.raises(ValueError) as raised:
+        train_config(FINETUNE_B, work_dir=str(tmp_path), cfg_options=options)
+    assert str(raised.value) == (
+        f'{key}.topk {message}{key}.topk=1')
+    train_config(FINETUNE_B, work_dir=str(tmp_path), cfg_options=options,
+                 no_validate=True)
+    test_options = {k.replace('val_', 'test_'): v
+                    for k, v in options.items()}
+    test_key = key.replace('val_', 'test_')
+    with pytest.raises(ValueError) as raised:
+        make_test_config(FINETUNE_B, str(checkpoint), work_dir=str(tmp_path),
+                         cfg_options=test_options)
+    assert str(raised.value) == f'{test_key}.topk {message}{test_key}.topk=1'
+    for passing in ({**options, 'model.head.num_classes': 5},
+                    {**options, **top1}):
+        train_config(FINETUNE_B, work_dir=str(tmp_path),
+                     cfg_options=passing)
