@@ -281,6 +281,7 @@ def train_config(config_file: str,
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
         else:  # mmengine's AmpOptimWrapper needs a GPU
+            _refuse_cpu_autocast_of_a_detector(cfg, config_file)
             cfg.optim_wrapper.type = 'mae_plugin.AutocastOptimWrapper'
     elif amp:  # as mmdetection's tools/train.py, which warns of it
         _warn(f'--amp changes a plain OptimWrapper only: the config\'s '
@@ -317,6 +318,20 @@ def train_config(config_file: str,
         cfg.auto_scale_lr.enable = True
     _set_runner_type(cfg, config_file)
     return cfg
+
+
+def _refuse_cpu_autocast_of_a_detector(cfg: Config, config_file: str) -> None:
+    """Refuse ``--amp`` without CUDA (bf16 autocast) for an mmdet
+    detector: its proposals reach mmcv's CPU ``nms`` in bf16, which takes
+    float32 only ("expected scalar type Float but found BFloat16" at the
+    first iteration)."""
+    kind = cfg.model.get('type', '')
+    if cfg.get('default_scope') == 'mmdet' or (
+            isinstance(kind, str) and kind.startswith('mmdet.')):
+        raise ValueError(
+            f'--amp without CUDA trains in bf16 autocast, and the mmdet '
+            f'detector of {config_file} would stop at its first nms '
+            "(mmcv's CPU nms takes float32 only); train it without --amp")
 
 
 def _set_runner_type(cfg: Config, config_file: str) -> None:

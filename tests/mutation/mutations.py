@@ -727,6 +727,14 @@ MUTATIONS = (
                'test_a_topk_accuracy_of_more_classes_than_the_head_has_is_'
                'named', )),
     Mutation(
+        name='cpu-amp-of-a-detector-let-through',
+        promise='--amp without CUDA is refused for an mmdet detector',
+        path='mae_plugin/apis/runner.py',
+        old="    if cfg.get('default_scope') == 'mmdet' or (",
+        new="    if cfg.get('default_scope') == 'mmdet.' or (",
+        tests=('tests/test_configs/test_transfer_configs.py::'
+               'test_amp_without_cuda_is_refused_for_a_detector', )),
+    Mutation(
         name='pretrained-checkpoint-unchecked',
         promise="tools/train.py names a Pretrained init_cfg's missing "
         'checkpoint by key before the run',

@@ -413,18 +413,36 @@ def test_upernet_trains_and_validates_from_pretraining(pretrained, ade,
     assert {'aAcc', 'mIoU', 'mAcc'} <= set(Runner.from_cfg(tested).test())
 
 
-@pytest.mark.parametrize('config, scope', [(DET_CONFIG, 'mmdet'),
-                                           (SEG_CONFIG, 'mmseg')])
 def test_amp_without_cuda_picks_a_wrapper_of_the_configs_scope(
-        config, scope, monkeypatch, tmp_path):
+        monkeypatch, tmp_path):
     """``--amp`` on a CPU named the bf16 wrapper without the plugin's
     scope: "AutocastOptimWrapper is not in the mmseg::optim_wrapper
     registry"."""
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
-    cfg = train_config(config, work_dir=str(tmp_path), amp=True)
-    with DefaultScope.overwrite_default_scope(scope):
+    cfg = train_config(SEG_CONFIG, work_dir=str(tmp_path), amp=True)
+    with DefaultScope.overwrite_default_scope('mmseg'):
         assert OPTIM_WRAPPERS.get(cfg.optim_wrapper.type) is (
             AutocastOptimWrapper)
+
+
+def test_amp_without_cuda_is_refused_for_a_detector(
+        monkeypatch, pretrained, coco, tmp_path):
+    """Its bf16 proposals stopped the first iteration in mmcv's CPU nms
+    ("expected scalar type Float but found BFloat16"), as this run shows;
+    ``--amp`` is refused before the run."""
+    cfg = det_cfg(str(tmp_path), pretrained, *coco)
+    cfg.optim_wrapper.type = 'mae_plugin.AutocastOptimWrapper'
+    cfg.experiment_name = 'det_bf16'
+    with pytest.raises(RuntimeError, match='expected scalar type Float but '
+                       'found BFloat16'):
+        Runner.from_cfg(cfg).train()
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    with pytest.raises(ValueError) as refused:
+        train_config(DET_CONFIG, work_dir=str(tmp_path), amp=True)
+    assert str(refused.value) == (
+        '--amp without CUDA trains in bf16 autocast, and the mmdet detector '
+        f'of {DET_CONFIG} would stop at its first nms (mmcv\'s CPU nms '
+        'takes float32 only); train it without --amp')
 
 
 @pytest.mark.parametrize('builder', ['det', 'seg'])
