@@ -21,7 +21,8 @@ from mae_plugin.models import DenseViT
 from mae_plugin.models.backbones.mae_vit import ARCH_ZOO
 from mae_plugin.registry import MODELS, OPTIMIZERS
 from mae_plugin.utils import (check_bool, check_int, check_number,
-                              check_positive_int, check_seed)
+                              check_positive_int, check_seed,
+                              innermost_dataset)
 
 
 def check_train_config(cfg: Config) -> None:
@@ -168,7 +169,10 @@ def _check_relative_table_grid(cfg: Config) -> None:
     another size: ``model.data_preprocessor.size`` (the padded training
     crops) and the sliding windows of ``model.test_cfg.crop_size``. The
     backbone refused those inputs only as they came, the windows at the
-    first validation, after ``val_interval`` iterations."""
+    first validation, after ``val_interval`` iterations. Whole-image
+    inference (``model.test_cfg.mode='whole'``) of a validation or test
+    pipeline whose ``Resize`` keeps each image's aspect ratio is refused
+    too."""
     model = cfg.get('model')
     if not isinstance(model, dict):
         return
@@ -191,6 +195,23 @@ def _check_relative_table_grid(cfg: Config) -> None:
                 f'{img_size!r}: with use_rel_pos_bias '
                 'the backbone takes inputs of img_size only (its relative '
                 'position tables hold that grid); give both one size')
+    if test_cfg.get('mode') != 'whole':
+        return
+    for key in ('val_dataloader', 'test_dataloader'):
+        loader = cfg.get(key)
+        dataset = loader.get('dataset') if isinstance(loader, dict) else None
+        pipeline = (innermost_dataset(dataset).get('pipeline')
+                    if isinstance(dataset, dict) else None) or []
+        if any(
+                isinstance(step, dict) and _type_name(step) == 'Resize'
+                and step.get('keep_ratio') for step in pipeline):
+            raise ValueError(
+                "model.test_cfg.mode is 'whole', which gives the backbone "
+                f"whole images, of the sizes that {key}'s Resize with "
+                'keep_ratio=True makes, and model.backbone.img_size is '
+                f'{img_size!r}: with use_rel_pos_bias the backbone takes '
+                'inputs of img_size only (its relative position tables '
+                "hold that grid); use mode='slide' with crop_size img_size")
 
 
 def _check_seed(cfg: Config) -> None:

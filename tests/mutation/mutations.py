@@ -735,6 +735,17 @@ MUTATIONS = (
         tests=('tests/test_configs/test_transfer_configs.py::'
                'test_amp_without_cuda_is_refused_for_a_detector', )),
     Mutation(
+        name='whole-inference-with-relative-tables-let-through',
+        promise="test_cfg.mode='whole' of a DenseViT with BEiT's tables is "
+        'refused before the run where the test images keep their ratio',
+        path='mae_plugin/apis/config_checks.py',
+        old="                and step.get('keep_ratio') for step in pipeline):",
+        new="                and not step.get('keep_ratio') for step in "
+        'pipeline):',
+        tests=('tests/test_configs/test_transfer_configs.py::'
+               'test_whole_image_inference_with_relative_tables_is_refused',
+               )),
+    Mutation(
         name='pretrained-checkpoint-unchecked',
         promise="tools/train.py names a Pretrained init_cfg's missing "
         'checkpoint by key before the run',

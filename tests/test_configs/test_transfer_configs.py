@@ -670,6 +670,37 @@ def test_a_pyramid_for_another_patch_size_is_refused(make, tmp_path):
     assert cfg.model.neck.patch_size == cfg.model.backbone.patch_size == 8
 
 
+def test_whole_image_inference_with_relative_tables_is_refused(
+        monkeypatch, tmp_path):
+    """``model.test_cfg.mode=whole`` with the tables of 512x512 and ADE20K's
+    test pipeline (scale (2048, 512), keep_ratio=True) trained until the
+    first validation, where the backbone refused the first image's grid;
+    tools/test.py failed at its first batch."""
+    message = (
+        "model.test_cfg.mode is 'whole', which gives the backbone whole "
+        "images, of the sizes that val_dataloader's Resize with "
+        'keep_ratio=True makes, and model.backbone.img_size is (512, 512): '
+        'with use_rel_pos_bias the backbone takes inputs of img_size only '
+        '(its relative position tables hold that grid); use '
+        "mode='slide' with crop_size img_size")
+    options = {'model.test_cfg.mode': 'whole'}
+    with pytest.raises(ValueError) as error:
+        train_config(SEG_CONFIG, work_dir=str(tmp_path), cfg_options=options)
+    assert str(error.value) == message
+    checkpoint = tmp_path / 'iter_1.pth'
+    checkpoint.write_bytes(b'weights')
+    with pytest.raises(ValueError) as error:
+        make_test_config(SEG_CONFIG, str(checkpoint),
+                         work_dir=str(tmp_path), cfg_options=options)
+    assert str(error.value) == message
+    # a pipeline that resizes every image to img_size passes
+    train_config(SEG_CONFIG, work_dir=str(tmp_path), cfg_options={
+        **options, 'val_dataloader.dataset.pipeline.1.keep_ratio': False,
+        'test_dataloader.dataset.pipeline.1.keep_ratio': False,
+        'val_dataloader.dataset.pipeline.1.scale': (512, 512),
+        'test_dataloader.dataset.pipeline.1.scale': (512, 512)})
+
+
 @pytest.mark.parametrize('key', ['model.test_cfg.crop_size',
                                  'model.data_preprocessor.size'])
 def test_inputs_of_another_grid_than_the_relative_tables_are_refused(
