@@ -739,7 +739,8 @@ MUTATIONS = (
         promise="test_cfg.mode='whole' of a DenseViT with BEiT's tables is "
         'refused before the run where the test images keep their ratio',
         path='mae_plugin/apis/config_checks.py',
-        old="                and step.get('keep_ratio') for step in pipeline):",
+        old="                and step.get('keep_ratio') for step in "
+        'pipeline):',
         new="                and not step.get('keep_ratio') for step in "
         'pipeline):',
         tests=('tests/test_configs/test_transfer_configs.py::'
