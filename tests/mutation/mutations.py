@@ -747,6 +747,15 @@ MUTATIONS = (
                'test_whole_image_inference_with_relative_tables_is_refused',
                )),
     Mutation(
+        name='kernels-of-another-width-told-to-resize',
+        promise='kernels of another size and width name the arch, not '
+        'pretrain_patch_size',
+        path='mae_plugin/models/backbones/dense_vit.py',
+        old='            if kernels.shape[0] != self.embed_dims:',
+        new='            if kernels.shape[0] == -1:',
+        tests=('tests/test_models/test_dense_vit.py::'
+               'test_checkpoint_of_another_patch_size_raises', )),
+    Mutation(
         name='pretrained-checkpoint-unchecked',
         promise="tools/train.py names a Pretrained init_cfg's missing "
         'checkpoint by key before the run',

@@ -289,7 +289,8 @@ def test_position_embedding_of_a_rectangular_grid_names_the_file(
 def test_checkpoint_of_another_patch_size_raises(mae_checkpoint):
     """Kernels of another size than ``patch_size`` are refused, naming
     the option that resizes them; with that option, kernels of another
-    size than it says are refused too."""
+    size than it says are refused too; kernels of another width name the
+    arch."""
     path, _ = mae_checkpoint  # 8x8 kernels
     model = DenseViT(arch=TINY_ARCH, patch_size=4, pretrain_img_size=16)
     with pytest.raises(ValueError) as error:
@@ -310,6 +311,16 @@ def test_checkpoint_of_another_patch_size_raises(mae_checkpoint):
     # without adapt_pretrained, the shapes alone are compared
     with pytest.raises(ValueError, match='patch_embed.projection.weight'):
         load_encoder_weights(model, path)
+    # a wider arch was told to set pretrain_patch_size, which only led to
+    # the next refusal
+    model = DenseViT(arch=dict(TINY_ARCH, embed_dims=48), patch_size=4,
+                     pretrain_img_size=16)
+    with pytest.raises(ValueError) as error:
+        load_encoder_weights(model, path, adapt=model.adapt_pretrained)
+    assert str(error.value) == (
+        f"checkpoint '{path}': patch_embed.projection.weight holds kernels "
+        'of 32 channels and the arch of DenseViT gives 48: give it the arch '
+        'of the pretrained encoder')
 
 
 def test_patch_kernels_of_another_size_are_resized_bicubically(

@@ -376,10 +376,18 @@ class DenseViT(BaseModule):
         """A checkpoint's ``[D, C, k, k]`` patch projection with
         ``k = pretrain_patch_size``, resized to ``[D, C, p, p]`` with
         ``p = patch_size`` by bicubic interpolation of each kernel (the
-        ViTDet authors' 14-to-16 conversion for ViT-H)."""
+        ViTDet authors' 14-to-16 conversion for ViT-H). Kernels of another
+        size and another width ``D`` are refused naming the arch: resizing
+        would not make them fit."""
         stored = tuple(kernels.shape[-2:])
         expected = (self.pretrain_patch_size, ) * 2
         if stored != expected:
+            if kernels.shape[0] != self.embed_dims:
+                raise ValueError(
+                    'patch_embed.projection.weight holds kernels of '
+                    f'{kernels.shape[0]} channels and the arch of DenseViT '
+                    f'gives {self.embed_dims}: give it the arch of the '
+                    'pretrained encoder')
             side = 'x'.join(map(str, stored))
             if self.pretrain_patch_size != self.patch_size:
                 raise ValueError(
