@@ -30,6 +30,7 @@ class CheckpointMismatchError(RuntimeError):
     """:func:`init_model`'s refusal of a checkpoint whose tensors do not
     all fit the model; tools report it as an input error."""
 
+
 # Command-line names of the masking generators.
 MASKING_STRATEGIES = {
     'random': 'RandomMasking',
